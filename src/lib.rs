@@ -1,0 +1,14 @@
+//! postern: an IMAP and POP3 server for Maildir++ folders, compatible with Courier-IMAP's
+//! on-disk formats and built to run under systemd, one process per connection.
+//!
+//! Dependency direction (never the other way):
+//! `net, imap, pop3 -> auth, store, message`; `store` and `message` know no protocol.
+
+pub mod auth;
+pub mod config;
+pub mod imap;
+pub mod log;
+pub mod message;
+pub mod net;
+pub mod pop3;
+pub mod store;

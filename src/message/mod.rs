@@ -1,0 +1,1 @@
+//! message (filled in by its owner)

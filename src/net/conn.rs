@@ -1,0 +1,2 @@
+//! One client connection (placeholder contract).
+pub struct Connection {}

@@ -1,0 +1,5 @@
+//! The POP3 server.
+use crate::{config::Config, net::conn::Connection};
+pub fn run_session(_config: &Config, _conn: Connection) -> anyhow::Result<()> {
+    anyhow::bail!("pop3d is not built yet")
+}

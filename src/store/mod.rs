@@ -1,0 +1,2 @@
+//! Maildir++ storage engine; knows no protocol.
+pub mod cli;
