@@ -7,7 +7,11 @@ use clap::{Parser, Subcommand};
 use postern::config::Config;
 
 #[derive(Parser)]
-#[command(name = "postern", version, about = "IMAP and POP3 server for Maildir++ folders")]
+#[command(
+    name = "postern",
+    version,
+    about = "IMAP and POP3 server for Maildir++ folders"
+)]
 struct Cli {
     /// Settings file (default: $POSTERN_CONFIG, else /etc/postern/postern.toml).
     #[arg(long, global = true)]
@@ -88,7 +92,11 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         }
         Command::Deliver { folder, target } => {
             let config = load_config(cli.config)?;
-            Ok(postern::store::cli::deliver(&config, folder.as_deref(), &target))
+            Ok(postern::store::cli::deliver(
+                &config,
+                folder.as_deref(),
+                &target,
+            ))
         }
         Command::Maildirmake { folder, quota, dir } => {
             postern::store::cli::maildirmake(&dir, folder.as_deref(), quota.as_deref())?;
