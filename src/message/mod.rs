@@ -1,1 +1,225 @@
-//! message (filled in by its owner)
+//! One message's views for IMAP FETCH and SEARCH: ENVELOPE, BODY/BODYSTRUCTURE,
+//! BODY[section] bytes, decoded header values and texts, the sent date.
+//!
+//! The MIME tree is our own byte-range parse of the CRLF text (so every section and size is
+//! exact and nothing is copied); mail-parser supplies the decoders (encoded words,
+//! quoted-printable, base64, charsets, dates). Parsing is lenient and bounded: any bytes give
+//! a well-formed ENVELOPE and BODYSTRUCTURE, never a panic.
+
+mod address;
+mod body_structure;
+mod decode;
+mod envelope;
+mod header;
+pub mod imap_encode;
+mod mime;
+
+#[cfg(test)]
+mod tests;
+
+use std::borrow::Cow;
+
+pub use body_structure::{BodyFields, BodyStructure, Extension, Params};
+pub use envelope::{Address, Envelope};
+pub use imap_encode::{write_body_structure, write_envelope};
+
+use mime::{Content, Part};
+
+/// Which bytes of a part BODY[section] names (RFC 3501 §6.4.5); the part numbers are
+/// passed separately.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SectionKind {
+    /// No section text: the whole message, or the body of the numbered part.
+    Full,
+    Header,
+    HeaderFields(Vec<String>),
+    HeaderFieldsNot(Vec<String>),
+    Mime,
+    Text,
+}
+
+/// One message, parsed once; all offsets refer to `raw()`, which always has CRLF line ends
+/// (bare LF on disk is served as CRLF; RFC822.SIZE = raw().len()).
+#[derive(Debug, Clone)]
+pub struct Message {
+    raw: Vec<u8>,
+    root: Part,
+}
+
+/// `bytes` with every LF that has no CR before it turned into CRLF (borrowed when there is
+/// none).
+pub fn to_crlf(bytes: &[u8]) -> Cow<'_, [u8]> {
+    let bare = bytes
+        .iter()
+        .enumerate()
+        .filter(|&(i, &b)| b == b'\n' && (i == 0 || bytes[i - 1] != b'\r'))
+        .count();
+    if bare == 0 {
+        return Cow::Borrowed(bytes);
+    }
+    let mut out = Vec::with_capacity(bytes.len() + bare);
+    for (i, &b) in bytes.iter().enumerate() {
+        if b == b'\n' && (i == 0 || bytes[i - 1] != b'\r') {
+            out.push(b'\r');
+        }
+        out.push(b);
+    }
+    Cow::Owned(out)
+}
+
+/// Where the top header block ends in `raw` (CRLF or bare LF): the offset just after its
+/// blank line, `Some(0)` when the first line is no header field (a message without header),
+/// `None` when the header does not end inside these bytes — read more, or, if this is the
+/// whole file, the whole file is header. For ENVELOPE and BODY[HEADER...] a caller may read
+/// only the first bytes of a file and build `Message::new(bytes[..end].to_vec())`.
+pub fn header_end(raw: &[u8]) -> Option<usize> {
+    header::block_end(raw, 0, raw.len())
+}
+
+fn wanted(name: &[u8], names: &[String]) -> bool {
+    names
+        .iter()
+        .any(|n| name.eq_ignore_ascii_case(n.as_bytes()))
+}
+
+impl Message {
+    /// Parses `bytes` (any bytes: never panics). Bare LFs are converted to CRLF first.
+    pub fn new(bytes: Vec<u8>) -> Message {
+        let raw = match to_crlf(&bytes) {
+            Cow::Borrowed(_) => bytes,
+            Cow::Owned(converted) => converted,
+        };
+        let root = mime::parse_message(&raw);
+        Message { raw, root }
+    }
+
+    pub fn raw(&self) -> &[u8] {
+        &self.raw
+    }
+
+    /// The top header block including the blank line that ends it (empty when the message
+    /// has no header; all of the message when no blank line ends it).
+    pub fn header(&self) -> &[u8] {
+        &self.raw[self.root.header.clone()]
+    }
+
+    /// The body after the header block.
+    pub fn text(&self) -> &[u8] {
+        &self.raw[self.root.body.clone()]
+    }
+
+    pub fn envelope(&self) -> Envelope {
+        Envelope::from_fields(&self.raw, &self.root.fields)
+    }
+
+    pub fn body_structure(&self) -> BodyStructure {
+        body_structure::build(&self.raw, &self.root)
+    }
+
+    /// Finds the part a non-empty part number names (RFC 3501 §6.4.5): the parts of a
+    /// multipart by position, of a message/rfc822 part those of its encapsulated message, and
+    /// part 1 of a non-multipart message is that message itself.
+    fn part(&self, path: &[u32]) -> Option<&Part> {
+        fn of_message(msg: &Part, n: u32) -> Option<&Part> {
+            match &msg.content {
+                Content::Multipart(children) => children.get((n as usize).checked_sub(1)?),
+                _ => (n == 1).then_some(msg),
+            }
+        }
+        let (&first, rest) = path.split_first()?;
+        let mut cur = of_message(&self.root, first)?;
+        for &n in rest {
+            cur = match &cur.content {
+                Content::Multipart(children) => children.get((n as usize).checked_sub(1)?)?,
+                Content::Message(inner) => of_message(inner, n)?,
+                Content::Leaf => return None,
+            };
+        }
+        Some(cur)
+    }
+
+    /// HEADER, HEADER.FIELDS[.NOT] of the header block of `msg`.
+    fn header_section(&self, msg: &Part, kind: &SectionKind) -> Cow<'_, [u8]> {
+        let (names, keep) = match kind {
+            SectionKind::HeaderFields(n) => (n, true),
+            SectionKind::HeaderFieldsNot(n) => (n, false),
+            _ => return Cow::Borrowed(&self.raw[msg.header.clone()]),
+        };
+        let mut out = Vec::new();
+        for f in &msg.fields {
+            if wanted(f.name(&self.raw), names) == keep {
+                let bytes = &self.raw[f.start..f.end];
+                out.extend_from_slice(bytes);
+                if !bytes.ends_with(b"\n") {
+                    out.extend_from_slice(b"\r\n");
+                }
+            }
+        }
+        out.extend_from_slice(b"\r\n");
+        Cow::Owned(out)
+    }
+
+    /// BODY[section] contents (without partial). `part` empty means the message itself.
+    ///
+    /// `None` when the section does not exist: an unknown part number, MIME without a part
+    /// number, or HEADER/TEXT of a part that is not message/rfc822. RFC 3501 gives no rule
+    /// for that case; answer with an empty string (`BODY[4] ""`), not NIL: every client
+    /// parser takes a string there, while NIL for a requested section confuses some.
+    pub fn section(&self, part: &[u32], kind: &SectionKind) -> Option<Cow<'_, [u8]>> {
+        if part.is_empty() {
+            return match kind {
+                SectionKind::Full => Some(Cow::Borrowed(&self.raw[..])),
+                SectionKind::Text => Some(Cow::Borrowed(self.text())),
+                SectionKind::Mime => None,
+                _ => Some(self.header_section(&self.root, kind)),
+            };
+        }
+        let p = self.part(part)?;
+        match kind {
+            SectionKind::Full => Some(Cow::Borrowed(&self.raw[p.body.clone()])),
+            SectionKind::Mime => Some(Cow::Borrowed(&self.raw[p.header.clone()])),
+            _ => {
+                let Content::Message(inner) = &p.content else {
+                    return None;
+                };
+                match kind {
+                    SectionKind::Text => Some(Cow::Borrowed(&self.raw[inner.body.clone()])),
+                    _ => Some(self.header_section(inner, kind)),
+                }
+            }
+        }
+    }
+
+    /// Decoded values of every top-level header field with this name (encoded words
+    /// decoded, unfolded), in message order — SEARCH HEADER/FROM/SUBJECT...
+    pub fn header_values(&self, name: &str) -> Vec<String> {
+        self.root
+            .fields
+            .iter()
+            .filter(|f| f.is(&self.raw, name.as_bytes()))
+            .map(|f| decode::header_value(&self.raw, f))
+            .collect()
+    }
+
+    /// Decoded text of the whole top header block (`Name: value` lines) — SEARCH TEXT.
+    pub fn search_header_text(&self) -> String {
+        let mut out = String::new();
+        decode::header_text(&self.raw, &self.root.fields, &mut out);
+        out
+    }
+
+    /// Decoded text of every text part (transfer encoding undone, charset converted to UTF-8,
+    /// HTML reduced to text), including encapsulated messages' headers — SEARCH BODY / TEXT.
+    pub fn search_body_text(&self) -> String {
+        let mut out = String::new();
+        decode::body_text(&self.raw, &self.root, &mut out);
+        out
+    }
+
+    /// The Date: header's calendar date in its own time zone (SEARCH SENTBEFORE/SENTON/
+    /// SENTSINCE), as (year, month, day); `None` when absent or unparseable.
+    pub fn sent_date(&self) -> Option<(i32, u32, u32)> {
+        let f = header::first(&self.root.fields, &self.raw, b"Date")?;
+        decode::date_of(&f.unfolded(&self.raw))
+    }
+}

@@ -1,0 +1,374 @@
+//! Header blocks on raw bytes: where a block ends, its fields as byte ranges, unfolding, and
+//! the MIME `value; name=value` syntax of Content-Type and Content-Disposition (RFC 2045).
+//! Everything here works on byte offsets so sections and ENVELOPE can hand out the raw bytes.
+
+/// One header field inside `raw`: `start..end` covers the name, the colon, the value and every
+/// continuation line including the final line break (when there is one).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Field {
+    pub start: usize,
+    pub name_end: usize,
+    pub value_start: usize,
+    pub end: usize,
+}
+
+impl Field {
+    pub fn name<'a>(&self, raw: &'a [u8]) -> &'a [u8] {
+        &raw[self.start..self.name_end]
+    }
+
+    pub fn is(&self, raw: &[u8], name: &[u8]) -> bool {
+        self.name(raw).eq_ignore_ascii_case(name)
+    }
+
+    /// The value bytes as written: leading space, folds and the final line break included.
+    pub fn raw_value<'a>(&self, raw: &'a [u8]) -> &'a [u8] {
+        &raw[self.value_start..self.end]
+    }
+
+    /// The value with line breaks removed (a fold is CRLF + WSP, so the WSP stays) and
+    /// surrounding white space trimmed: what ENVELOPE sends for Date, Subject, Message-ID.
+    pub fn unfolded(&self, raw: &[u8]) -> Vec<u8> {
+        unfold(self.raw_value(raw))
+    }
+}
+
+pub(crate) fn unfold(value: &[u8]) -> Vec<u8> {
+    let v: Vec<u8> = value
+        .iter()
+        .copied()
+        .filter(|&b| b != b'\r' && b != b'\n')
+        .collect();
+    trim_wsp(&v).to_vec()
+}
+
+pub(crate) fn is_wsp(b: u8) -> bool {
+    b == b' ' || b == b'\t'
+}
+
+pub(crate) fn trim_wsp(mut s: &[u8]) -> &[u8] {
+    while let [first, rest @ ..] = s {
+        if first.is_ascii_whitespace() {
+            s = rest;
+        } else {
+            break;
+        }
+    }
+    while let [rest @ .., last] = s {
+        if last.is_ascii_whitespace() {
+            s = rest;
+        } else {
+            break;
+        }
+    }
+    s
+}
+
+/// The end of the line starting at `i`: the index after its `\n`, or `end`.
+fn line_end(raw: &[u8], i: usize, end: usize) -> usize {
+    raw[i..end]
+        .iter()
+        .position(|&b| b == b'\n')
+        .map_or(end, |p| i + p + 1)
+}
+
+fn is_blank_line(line: &[u8]) -> bool {
+    line == b"\r\n" || line == b"\n"
+}
+
+/// The length of a header field name at the start of `line` if the line opens a field
+/// (`name:` with printable, non-space name bytes; WSP before the colon is obsolete but seen).
+fn field_name_len(line: &[u8]) -> Option<usize> {
+    let colon = line.iter().position(|&b| b == b':')?;
+    let name = &line[..colon];
+    let trimmed_len = name.iter().rposition(|&b| !is_wsp(b)).map_or(0, |p| p + 1);
+    let valid = trimmed_len > 0
+        && name[..trimmed_len]
+            .iter()
+            .all(|&b| (0x21..0x7f).contains(&b) && b != b':');
+    valid.then_some(trimmed_len)
+}
+
+/// Where the header block that starts at `start` ends (just after its blank line), within
+/// `raw[start..end]`. `Some(start)` when the first line is not a header field at all (the
+/// whole thing is body); `None` when no blank line follows the fields.
+pub(crate) fn block_end(raw: &[u8], start: usize, end: usize) -> Option<usize> {
+    let first_end = line_end(raw, start, end);
+    let first = &raw[start..first_end];
+    if is_blank_line(first) {
+        return Some(first_end);
+    }
+    if field_name_len(first).is_none() {
+        // A body with no header. A first line without a line break might still become a
+        // field once more bytes arrive, so only decide on a complete line.
+        return first.ends_with(b"\n").then_some(start);
+    }
+    let mut i = first_end;
+    while i < end {
+        let e = line_end(raw, i, end);
+        if is_blank_line(&raw[i..e]) {
+            return Some(e);
+        }
+        i = e;
+    }
+    None
+}
+
+/// Splits the header block at `start..end` into fields. Lines that are neither a field nor a
+/// continuation are skipped, and so are their continuations.
+pub(crate) fn fields(raw: &[u8], start: usize, end: usize) -> Vec<Field> {
+    let mut out: Vec<Field> = Vec::new();
+    let mut in_field = false;
+    let mut i = start;
+    while i < end {
+        let e = line_end(raw, i, end);
+        let line = &raw[i..e];
+        if is_blank_line(line) {
+            break;
+        }
+        if is_wsp(line[0]) {
+            if in_field {
+                if let Some(last) = out.last_mut() {
+                    last.end = e;
+                }
+            }
+        } else if let Some(n) = field_name_len(line) {
+            let colon = line.iter().position(|&b| b == b':').unwrap_or(n);
+            out.push(Field {
+                start: i,
+                name_end: i + n,
+                value_start: i + colon + 1,
+                end: e,
+            });
+            in_field = true;
+        } else {
+            in_field = false;
+        }
+        i = e;
+    }
+    out
+}
+
+pub(crate) fn first<'f>(fields: &'f [Field], raw: &[u8], name: &[u8]) -> Option<&'f Field> {
+    fields.iter().find(|f| f.is(raw, name))
+}
+
+/// A value of the MIME form `token [/ token] *(; attribute = value)`, parameters kept as
+/// written (case and RFC 2231 `*` names included) because BODYSTRUCTURE hands them on.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub(crate) struct MimeValue {
+    pub main: Vec<u8>,
+    pub sub: Option<Vec<u8>>,
+    pub params: Vec<(Vec<u8>, Vec<u8>)>,
+}
+
+#[cfg(test)]
+impl MimeValue {
+    pub fn param(&self, name: &[u8]) -> Option<&[u8]> {
+        self.params
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_slice())
+    }
+}
+
+struct Lexer<'a> {
+    s: &'a [u8],
+    i: usize,
+}
+
+fn is_tspecial(b: u8) -> bool {
+    matches!(
+        b,
+        b'(' | b')'
+            | b'<'
+            | b'>'
+            | b'@'
+            | b','
+            | b';'
+            | b':'
+            | b'\\'
+            | b'"'
+            | b'/'
+            | b'['
+            | b']'
+            | b'?'
+            | b'='
+    )
+}
+
+impl<'a> Lexer<'a> {
+    fn peek(&self) -> Option<u8> {
+        self.s.get(self.i).copied()
+    }
+
+    fn skip_cfws(&mut self) {
+        loop {
+            match self.peek() {
+                Some(b) if b.is_ascii_whitespace() => self.i += 1,
+                Some(b'(') => self.skip_comment(),
+                _ => return,
+            }
+        }
+    }
+
+    fn skip_comment(&mut self) {
+        let mut depth = 0usize;
+        while let Some(b) = self.peek() {
+            self.i += 1;
+            match b {
+                b'\\' => self.i += 1,
+                b'(' => depth += 1,
+                b')' => {
+                    depth -= 1;
+                    if depth == 0 {
+                        return;
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
+    fn token(&mut self) -> &'a [u8] {
+        let start = self.i;
+        while let Some(b) = self.peek() {
+            if b <= b' ' || b == 0x7f || is_tspecial(b) {
+                break;
+            }
+            self.i += 1;
+        }
+        &self.s[start..self.i]
+    }
+
+    fn quoted(&mut self) -> Vec<u8> {
+        // at the opening quote
+        self.i += 1;
+        let mut out = Vec::new();
+        while let Some(b) = self.peek() {
+            self.i += 1;
+            match b {
+                b'"' => break,
+                b'\\' => {
+                    if let Some(c) = self.peek() {
+                        out.push(c);
+                        self.i += 1;
+                    }
+                }
+                b'\r' | b'\n' => {}
+                _ => out.push(b),
+            }
+        }
+        out
+    }
+
+    /// A parameter value: a quoted string, or (leniently, since `boundary=--=_x` unquoted is
+    /// common) everything up to `;` or white space.
+    fn param_value(&mut self) -> Vec<u8> {
+        if self.peek() == Some(b'"') {
+            return self.quoted();
+        }
+        let start = self.i;
+        while let Some(b) = self.peek() {
+            if b == b';' || b.is_ascii_whitespace() {
+                break;
+            }
+            self.i += 1;
+        }
+        self.s[start..self.i].to_vec()
+    }
+
+    fn skip_past_semicolon(&mut self) {
+        while let Some(b) = self.peek() {
+            if b == b'"' {
+                self.quoted();
+                continue;
+            }
+            self.i += 1;
+            if b == b';' {
+                return;
+            }
+        }
+    }
+}
+
+/// Parses a Content-Type or Content-Disposition value. `main` is empty when there is no
+/// leading token; `sub` is `None` when no `/token` follows it.
+pub(crate) fn parse_mime_value(value: &[u8]) -> MimeValue {
+    let mut lx = Lexer { s: value, i: 0 };
+    let mut out = MimeValue::default();
+    lx.skip_cfws();
+    out.main = lx.token().to_vec();
+    lx.skip_cfws();
+    if lx.peek() == Some(b'/') {
+        lx.i += 1;
+        lx.skip_cfws();
+        let sub = lx.token();
+        if !sub.is_empty() {
+            out.sub = Some(sub.to_vec());
+        }
+    }
+    lx.skip_past_semicolon();
+    while lx.peek().is_some() {
+        lx.skip_cfws();
+        let name = lx.token();
+        lx.skip_cfws();
+        if !name.is_empty() && lx.peek() == Some(b'=') {
+            lx.i += 1;
+            lx.skip_cfws();
+            let v = lx.param_value();
+            out.params.push((name.to_vec(), v));
+        }
+        lx.skip_past_semicolon();
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn block_end_finds_blank_line_or_body_only() {
+        assert_eq!(block_end(b"A: b\r\n\r\nbody", 0, 12), Some(8));
+        assert_eq!(block_end(b"\r\nbody", 0, 6), Some(2));
+        assert_eq!(block_end(b"just text\r\nmore\r\n", 0, 17), Some(0));
+        assert_eq!(block_end(b"A: b\r\nC: d\r\n", 0, 12), None);
+        assert_eq!(block_end(b"A: b\n\nx", 0, 7), Some(6));
+        assert_eq!(block_end(b"Subj", 0, 4), None);
+    }
+
+    #[test]
+    fn fields_with_folds_and_garbage() {
+        let raw = b"Subject: a\r\n b\r\ngarbage line\r\n cont\r\nTo : x\r\n\r\n";
+        let f = fields(raw, 0, raw.len());
+        assert_eq!(f.len(), 2);
+        assert_eq!(f[0].name(raw), b"Subject");
+        assert_eq!(f[0].raw_value(raw), b" a\r\n b\r\n");
+        assert_eq!(f[0].unfolded(raw), b"a b");
+        assert_eq!(f[1].name(raw), b"To");
+        assert_eq!(f[1].unfolded(raw), b"x");
+    }
+
+    #[test]
+    fn mime_values() {
+        let v = parse_mime_value(b" Text/Plain ; charset=\"utf-8\" (c); Format=flowed");
+        assert_eq!(v.main, b"Text");
+        assert_eq!(v.sub.as_deref(), Some(&b"Plain"[..]));
+        assert_eq!(
+            v.params,
+            vec![
+                (b"charset".to_vec(), b"utf-8".to_vec()),
+                (b"Format".to_vec(), b"flowed".to_vec())
+            ]
+        );
+        let v = parse_mime_value(b"multipart/mixed;\r\n boundary=----=_Part_1");
+        assert_eq!(v.param(b"BOUNDARY"), Some(&b"----=_Part_1"[..]));
+        let v = parse_mime_value(b"attachment; filename=\"a \\\"b\\\".txt\"");
+        assert_eq!(v.main, b"attachment");
+        assert_eq!(v.sub, None);
+        assert_eq!(v.param(b"filename"), Some(&b"a \"b\".txt"[..]));
+        let v = parse_mime_value(b";;=;x");
+        assert!(v.main.is_empty() && v.params.is_empty());
+    }
+}

@@ -1,0 +1,1 @@
+//! Whole-message tests: exact ENVELOPE / BODYSTRUCTURE strings and section bytes.
