@@ -3,7 +3,29 @@
 
 use super::body_structure::{BodyFields, BodyStructure, Extension, Params};
 use super::envelope::{Address, Envelope};
-use crate::imap::syntax::{write_nstring, write_string};
+use crate::imap::syntax;
+use std::borrow::Cow;
+
+/// NUL is the one byte no IMAP string may carry (not even a literal, RFC 3501 `CHAR8`);
+/// header bytes are whatever the sender wrote, so drop it.
+fn without_nul(bytes: &[u8]) -> Cow<'_, [u8]> {
+    if bytes.contains(&0) {
+        Cow::Owned(bytes.iter().copied().filter(|&b| b != 0).collect())
+    } else {
+        Cow::Borrowed(bytes)
+    }
+}
+
+fn write_string(out: &mut Vec<u8>, bytes: &[u8]) {
+    syntax::write_string(out, &without_nul(bytes));
+}
+
+fn write_nstring(out: &mut Vec<u8>, bytes: Option<&[u8]>) {
+    match bytes {
+        Some(b) => write_string(out, b),
+        None => nil(out),
+    }
+}
 
 fn nil(out: &mut Vec<u8>) {
     out.extend_from_slice(b"NIL");

@@ -1,1 +1,551 @@
-//! Whole-message tests: exact ENVELOPE / BODYSTRUCTURE strings and section bytes.
+//! Whole-message tests: exact ENVELOPE / BODYSTRUCTURE strings and section bytes, and
+//! property tests that any bytes give well-formed IMAP.
+
+use super::*;
+
+fn msg(s: &str) -> Message {
+    Message::new(s.as_bytes().to_vec())
+}
+
+fn env(m: &Message) -> String {
+    let mut out = Vec::new();
+    write_envelope(&mut out, &m.envelope());
+    String::from_utf8(out).unwrap()
+}
+
+fn bs(m: &Message, extensible: bool) -> String {
+    let mut out = Vec::new();
+    write_body_structure(&mut out, &m.body_structure(), extensible);
+    String::from_utf8(out).unwrap()
+}
+
+fn sec<'a>(m: &'a Message, part: &[u32], kind: SectionKind) -> Option<String> {
+    m.section(part, &kind)
+        .map(|c| String::from_utf8(c.into_owned()).unwrap())
+}
+
+fn fields(names: &[&str]) -> Vec<String> {
+    names.iter().map(|s| s.to_string()).collect()
+}
+
+const SIMPLE: &str = "From: \"Doe, John\" <john@example.com>\r\n\
+To: jane@example.org, Bob <bob@example.net>\r\n\
+Subject: Hello\r\n world\r\n\
+Date: Mon, 7 Feb 1994 21:52:25 -0800\r\n\
+Message-ID: <1@example.com>\r\n\
+\r\n\
+Line one\r\nLine two\r\n";
+
+#[test]
+fn simple_text_message() {
+    let m = msg(SIMPLE);
+    let john = "((\"Doe, John\" NIL \"john\" \"example.com\"))";
+    assert_eq!(
+        env(&m),
+        format!(
+            "(\"Mon, 7 Feb 1994 21:52:25 -0800\" \"Hello world\" {john} {john} {john} \
+             ((NIL NIL \"jane\" \"example.org\")(\"Bob\" NIL \"bob\" \"example.net\")) \
+             NIL NIL NIL \"<1@example.com>\")"
+        )
+    );
+    assert_eq!(
+        bs(&m, true),
+        "(\"TEXT\" \"PLAIN\" (\"CHARSET\" \"US-ASCII\") NIL NIL \"7BIT\" 20 2 NIL NIL NIL NIL)"
+    );
+    assert_eq!(
+        bs(&m, false),
+        "(\"TEXT\" \"PLAIN\" (\"CHARSET\" \"US-ASCII\") NIL NIL \"7BIT\" 20 2)"
+    );
+    let header_len = SIMPLE.find("\r\n\r\n").unwrap() + 4;
+    assert_eq!(m.header(), &SIMPLE.as_bytes()[..header_len]);
+    assert_eq!(header_end(SIMPLE.as_bytes()), Some(header_len));
+    assert_eq!(m.text(), b"Line one\r\nLine two\r\n");
+    assert_eq!(sec(&m, &[], SectionKind::Full).unwrap(), SIMPLE);
+    assert_eq!(
+        sec(&m, &[], SectionKind::Header).unwrap(),
+        &SIMPLE[..header_len]
+    );
+    assert_eq!(
+        sec(&m, &[], SectionKind::Text).unwrap(),
+        "Line one\r\nLine two\r\n"
+    );
+    assert_eq!(
+        sec(&m, &[1], SectionKind::Full).unwrap(),
+        "Line one\r\nLine two\r\n"
+    );
+    assert_eq!(
+        sec(&m, &[1], SectionKind::Mime).unwrap(),
+        &SIMPLE[..header_len]
+    );
+    assert_eq!(sec(&m, &[2], SectionKind::Full), None);
+    assert_eq!(sec(&m, &[0], SectionKind::Full), None);
+    assert_eq!(sec(&m, &[1, 1], SectionKind::Full), None);
+    assert_eq!(sec(&m, &[1], SectionKind::Header), None);
+    assert_eq!(sec(&m, &[], SectionKind::Mime), None);
+    assert_eq!(
+        sec(
+            &m,
+            &[],
+            SectionKind::HeaderFields(fields(&["SUBJECT", "from", "X-None"]))
+        )
+        .unwrap(),
+        "From: \"Doe, John\" <john@example.com>\r\nSubject: Hello\r\n world\r\n\r\n"
+    );
+    assert_eq!(
+        sec(
+            &m,
+            &[],
+            SectionKind::HeaderFieldsNot(fields(&["to", "FROM", "subject"]))
+        )
+        .unwrap(),
+        "Date: Mon, 7 Feb 1994 21:52:25 -0800\r\nMessage-ID: <1@example.com>\r\n\r\n"
+    );
+    assert_eq!(
+        sec(&m, &[], SectionKind::HeaderFields(fields(&["x-absent"]))).unwrap(),
+        "\r\n"
+    );
+    assert_eq!(m.sent_date(), Some((1994, 2, 7)));
+    assert_eq!(m.header_values("subject"), vec!["Hello world".to_string()]);
+    assert_eq!(m.raw().len(), SIMPLE.len());
+}
+
+const ALTERNATIVE: &str = "From: a@b.c\r\n\
+Subject: =?iso-8859-1?q?Gr=FC=DFe?= aus Berlin\r\n\
+MIME-Version: 1.0\r\n\
+Content-Type: multipart/alternative; boundary=\"XX\"\r\n\
+\r\n\
+preamble\r\n\
+--XX\r\n\
+Content-Type: text/plain; charset=iso-8859-1\r\n\
+Content-Transfer-Encoding: quoted-printable\r\n\
+\r\n\
+Gr=FC=DFe Welt\r\n\
+--XX\r\n\
+Content-Type: text/html; charset=utf-8\r\n\
+\r\n\
+<p>Hallo <b>Welt</b></p>\r\n\
+--XX--\r\n\
+epilogue\r\n";
+
+#[test]
+fn multipart_alternative() {
+    let m = msg(ALTERNATIVE);
+    assert_eq!(
+        bs(&m, true),
+        "((\"text\" \"plain\" (\"charset\" \"iso-8859-1\") NIL NIL \"quoted-printable\" 14 1 \
+         NIL NIL NIL NIL)(\"text\" \"html\" (\"charset\" \"utf-8\") NIL NIL \"7BIT\" 24 1 \
+         NIL NIL NIL NIL) \"alternative\" (\"boundary\" \"XX\") NIL NIL NIL)"
+    );
+    assert_eq!(
+        bs(&m, false),
+        "((\"text\" \"plain\" (\"charset\" \"iso-8859-1\") NIL NIL \"quoted-printable\" 14 1)\
+         (\"text\" \"html\" (\"charset\" \"utf-8\") NIL NIL \"7BIT\" 24 1) \"alternative\")"
+    );
+    assert_eq!(sec(&m, &[1], SectionKind::Full).unwrap(), "Gr=FC=DFe Welt");
+    assert_eq!(
+        sec(&m, &[2], SectionKind::Mime).unwrap(),
+        "Content-Type: text/html; charset=utf-8\r\n\r\n"
+    );
+    assert_eq!(sec(&m, &[3], SectionKind::Full), None);
+    assert!(
+        sec(&m, &[], SectionKind::Text)
+            .unwrap()
+            .starts_with("preamble\r\n--XX")
+    );
+    // encoded words decoded for SEARCH, raw in ENVELOPE
+    assert_eq!(
+        m.header_values("SUBJECT"),
+        vec!["Grüße aus Berlin".to_string()]
+    );
+    assert!(env(&m).contains("\"=?iso-8859-1?q?Gr=FC=DFe?= aus Berlin\""));
+    let body = m.search_body_text();
+    assert!(body.contains("Grüße Welt"), "{body}");
+    assert!(body.contains("Hallo") && !body.contains("<b>"), "{body}");
+    assert!(
+        m.search_header_text()
+            .contains("Subject: Grüße aus Berlin\n")
+    );
+}
+
+const MIXED: &str = "From: x@y.z\r\n\
+Content-Type: multipart/mixed; boundary=b1\r\n\
+\r\n\
+--b1\r\n\
+\r\n\
+Just text.\r\n\
+--b1\r\n\
+Content-Type: application/pdf; name=\"r.pdf\"\r\n\
+Content-Transfer-Encoding: base64\r\n\
+Content-ID: <pdf@x>\r\n\
+Content-Description: A report\r\n\
+Content-Disposition: attachment;\r\n filename=\"r.pdf\"\r\n\
+Content-Language: en, de\r\n\
+Content-Location: http://x/\r\n r.pdf\r\n\
+Content-MD5: Q2hlY2sgSW50ZWdyaXR5IQ==\r\n\
+\r\n\
+SGVsbG8=\r\n\
+--b1\r\n\
+Content-Type: text/plain; charset=utf-8\r\n\
+Content-Transfer-Encoding: base64\r\n\
+Content-Disposition: inline\r\n\
+Content-Language: fr\r\n\
+\r\n\
+w6l0w6kgZmluZA==\r\n\
+--b1--\r\n";
+
+#[test]
+fn multipart_mixed_with_attachment() {
+    let m = msg(MIXED);
+    assert_eq!(
+        bs(&m, true),
+        "((\"TEXT\" \"PLAIN\" (\"CHARSET\" \"US-ASCII\") NIL NIL \"7BIT\" 10 1 NIL NIL NIL NIL)\
+         (\"application\" \"pdf\" (\"name\" \"r.pdf\") \"<pdf@x>\" \"A report\" \"base64\" 8 \
+         \"Q2hlY2sgSW50ZWdyaXR5IQ==\" (\"attachment\" (\"filename\" \"r.pdf\")) (\"en\" \"de\") \
+         \"http://x/r.pdf\")\
+         (\"text\" \"plain\" (\"charset\" \"utf-8\") NIL NIL \"base64\" 16 1 NIL (\"inline\" NIL) \
+         \"fr\" NIL) \"mixed\" (\"boundary\" \"b1\") NIL NIL NIL)"
+    );
+    assert_eq!(
+        bs(&m, false),
+        "((\"TEXT\" \"PLAIN\" (\"CHARSET\" \"US-ASCII\") NIL NIL \"7BIT\" 10 1)\
+         (\"application\" \"pdf\" (\"name\" \"r.pdf\") \"<pdf@x>\" \"A report\" \"base64\" 8)\
+         (\"text\" \"plain\" (\"charset\" \"utf-8\") NIL NIL \"base64\" 16 1) \"mixed\")"
+    );
+    assert_eq!(sec(&m, &[1], SectionKind::Mime).unwrap(), "\r\n");
+    assert_eq!(sec(&m, &[1], SectionKind::Full).unwrap(), "Just text.");
+    assert_eq!(sec(&m, &[2], SectionKind::Full).unwrap(), "SGVsbG8=");
+    assert!(
+        sec(&m, &[2], SectionKind::Mime)
+            .unwrap()
+            .starts_with("Content-Type: application/pdf")
+    );
+    assert!(
+        sec(&m, &[2], SectionKind::Mime)
+            .unwrap()
+            .ends_with("==\r\n\r\n")
+    );
+    assert_eq!(sec(&m, &[2, 1], SectionKind::Full), None);
+    assert_eq!(sec(&m, &[2], SectionKind::Header), None);
+    assert_eq!(sec(&m, &[2], SectionKind::Text), None);
+    assert_eq!(sec(&m, &[4], SectionKind::Full), None);
+    let body = m.search_body_text();
+    assert!(body.contains("Just text."));
+    assert!(body.contains("été find"), "{body}");
+    assert!(!body.contains("Hello"), "attachments are not text: {body}");
+}
+
+const NESTED: &str = "From: outer@x\r\n\
+Subject: fwd\r\n\
+Content-Type: multipart/mixed; boundary=o\r\n\
+\r\n\
+--o\r\n\
+Content-Type: text/plain\r\n\
+\r\n\
+see below\r\n\
+--o\r\n\
+Content-Type: message/rfc822\r\n\
+\r\n\
+From: Inner Person <inner@y>\r\n\
+Subject: orig\r\n\
+Date: Tue, 1 Jan 2019 23:30:00 -1100\r\n\
+Content-Type: multipart/alternative; boundary=i\r\n\
+\r\n\
+--i\r\n\
+\r\n\
+plain\r\n\
+--i\r\n\
+Content-Type: text/html\r\n\
+\r\n\
+<b>secret</b>\r\n\
+--i--\r\n\
+--o--\r\n";
+
+#[test]
+fn nested_message_rfc822() {
+    let m = msg(NESTED);
+    let inner_start = NESTED.find("From: Inner").unwrap();
+    let inner_end = NESTED.find("\r\n--o--").unwrap();
+    let inner = &NESTED[inner_start..inner_end];
+    let inner_header_len = inner.find("\r\n\r\n").unwrap() + 4;
+    assert_eq!(inner.len(), 200);
+    assert_eq!(inner.matches('\n').count() + 1, 13);
+    let p = "(\"Inner Person\" NIL \"inner\" \"y\")";
+    let inner_env = format!(
+        "(\"Tue, 1 Jan 2019 23:30:00 -1100\" \"orig\" ({p}) ({p}) ({p}) NIL NIL NIL NIL NIL)"
+    );
+    assert_eq!(
+        bs(&m, true),
+        format!(
+            "((\"text\" \"plain\" (\"CHARSET\" \"US-ASCII\") NIL NIL \"7BIT\" 9 1 NIL NIL NIL NIL)\
+             (\"message\" \"rfc822\" NIL NIL NIL \"7BIT\" 200 {inner_env} \
+             ((\"TEXT\" \"PLAIN\" (\"CHARSET\" \"US-ASCII\") NIL NIL \"7BIT\" 5 1 NIL NIL NIL NIL)\
+             (\"text\" \"html\" (\"CHARSET\" \"US-ASCII\") NIL NIL \"7BIT\" 13 1 NIL NIL NIL NIL) \
+             \"alternative\" (\"boundary\" \"i\") NIL NIL NIL) 13 NIL NIL NIL NIL) \
+             \"mixed\" (\"boundary\" \"o\") NIL NIL NIL)"
+        )
+    );
+    assert_eq!(
+        bs(&m, false),
+        format!(
+            "((\"text\" \"plain\" (\"CHARSET\" \"US-ASCII\") NIL NIL \"7BIT\" 9 1)\
+             (\"message\" \"rfc822\" NIL NIL NIL \"7BIT\" 200 {inner_env} \
+             ((\"TEXT\" \"PLAIN\" (\"CHARSET\" \"US-ASCII\") NIL NIL \"7BIT\" 5 1)\
+             (\"text\" \"html\" (\"CHARSET\" \"US-ASCII\") NIL NIL \"7BIT\" 13 1) \
+             \"alternative\") 13) \"mixed\")"
+        )
+    );
+    assert_eq!(sec(&m, &[2], SectionKind::Full).unwrap(), inner);
+    assert_eq!(
+        sec(&m, &[2], SectionKind::Mime).unwrap(),
+        "Content-Type: message/rfc822\r\n\r\n"
+    );
+    assert_eq!(
+        sec(&m, &[2], SectionKind::Header).unwrap(),
+        &inner[..inner_header_len]
+    );
+    assert_eq!(
+        sec(&m, &[2], SectionKind::Text).unwrap(),
+        &inner[inner_header_len..]
+    );
+    assert_eq!(
+        sec(&m, &[2], SectionKind::HeaderFields(fields(&["Subject"]))).unwrap(),
+        "Subject: orig\r\n\r\n"
+    );
+    assert_eq!(sec(&m, &[2, 1], SectionKind::Full).unwrap(), "plain");
+    assert_eq!(sec(&m, &[2, 1], SectionKind::Mime).unwrap(), "\r\n");
+    assert_eq!(
+        sec(&m, &[2, 2], SectionKind::Full).unwrap(),
+        "<b>secret</b>"
+    );
+    assert_eq!(
+        sec(&m, &[2, 2], SectionKind::Mime).unwrap(),
+        "Content-Type: text/html\r\n\r\n"
+    );
+    assert_eq!(sec(&m, &[2, 3], SectionKind::Full), None);
+    assert_eq!(sec(&m, &[2, 1, 1], SectionKind::Full), None);
+    // outer header only for the top-level views
+    assert_eq!(m.header_values("subject"), vec!["fwd".to_string()]);
+    assert_eq!(m.sent_date(), None);
+    let body = m.search_body_text();
+    assert!(body.contains("see below") && body.contains("plain") && body.contains("secret"));
+    assert!(
+        body.contains("Subject: orig"),
+        "nested headers are body text: {body}"
+    );
+}
+
+#[test]
+fn non_multipart_message_rfc822_at_top() {
+    let raw = "Content-Type: message/rfc822\r\n\r\nSubject: in\r\n\r\nhi\r\n";
+    let m = msg(raw);
+    assert_eq!(
+        sec(&m, &[1], SectionKind::Full).unwrap(),
+        "Subject: in\r\n\r\nhi\r\n"
+    );
+    assert_eq!(
+        sec(&m, &[1], SectionKind::Header).unwrap(),
+        "Subject: in\r\n\r\n"
+    );
+    assert_eq!(sec(&m, &[1, 1], SectionKind::Full).unwrap(), "hi\r\n");
+    assert_eq!(
+        sec(&m, &[1, 1], SectionKind::Mime).unwrap(),
+        "Subject: in\r\n\r\n"
+    );
+    assert_eq!(
+        bs(&m, false),
+        "(\"message\" \"rfc822\" NIL NIL NIL \"7BIT\" 19 (NIL \"in\" NIL NIL NIL NIL NIL NIL NIL NIL) \
+         (\"TEXT\" \"PLAIN\" (\"CHARSET\" \"US-ASCII\") NIL NIL \"7BIT\" 4 1) 3)"
+    );
+}
+
+#[test]
+fn groups_encoded_words_and_defaults() {
+    let m = msg("From: =?utf-8?q?J=C3=B6rg?= <joerg@x.de>\r\n\
+                 To: undisclosed-recipients:;\r\n\
+                 Cc: Team: a@x, \"B b\" <b@x>;, c@y\r\n\
+                 Bcc: <@r1,@r2:d@z>\r\n\
+                 Reply-To: \r\n\
+                 Sender: <>\r\n\
+                 Subject:\r\n\
+                 In-Reply-To: <p@x>\r\n\
+                 \r\n");
+    let j = "((\"=?utf-8?q?J=C3=B6rg?=\" NIL \"joerg\" \"x.de\"))";
+    assert_eq!(
+        env(&m),
+        format!(
+            "(NIL \"\" {j} {j} {j} ((NIL NIL \"undisclosed-recipients\" NIL)(NIL NIL NIL NIL)) \
+             ((NIL NIL \"Team\" NIL)(NIL NIL \"a\" \"x\")(\"B b\" NIL \"b\" \"x\")(NIL NIL NIL NIL)\
+             (NIL NIL \"c\" \"y\")) ((NIL \"@r1,@r2\" \"d\" \"z\")) \"<p@x>\" NIL)"
+        )
+    );
+    assert_eq!(
+        m.header_values("From"),
+        vec!["Jörg <joerg@x.de>".to_string()]
+    );
+    assert_eq!(m.header_values("x-nothing"), Vec::<String>::new());
+}
+
+#[test]
+fn bare_lf_served_as_crlf() {
+    let m = Message::new(b"Subject: a\nFrom: b@c\n\nline\n".to_vec());
+    assert_eq!(m.raw(), b"Subject: a\r\nFrom: b@c\r\n\r\nline\r\n");
+    assert_eq!(m.raw().len(), 31);
+    assert_eq!(m.header(), b"Subject: a\r\nFrom: b@c\r\n\r\n");
+    assert_eq!(
+        bs(&m, false),
+        "(\"TEXT\" \"PLAIN\" (\"CHARSET\" \"US-ASCII\") NIL NIL \"7BIT\" 6 1)"
+    );
+    assert_eq!(
+        to_crlf(b"a\r\nb"),
+        std::borrow::Cow::Borrowed(&b"a\r\nb"[..])
+    );
+    assert_eq!(to_crlf(b"\na\n\r\n").as_ref(), b"\r\na\r\n\r\n");
+    assert_eq!(header_end(b"A: b\n\nbody"), Some(6));
+}
+
+#[test]
+fn no_header_empty_and_unterminated() {
+    let m = msg("hello world\r\nsecond\r\n");
+    assert_eq!(m.header(), b"");
+    assert_eq!(m.text(), b"hello world\r\nsecond\r\n");
+    assert_eq!(env(&m), "(NIL NIL NIL NIL NIL NIL NIL NIL NIL NIL)");
+    assert_eq!(
+        bs(&m, true),
+        "(\"TEXT\" \"PLAIN\" (\"CHARSET\" \"US-ASCII\") NIL NIL \"7BIT\" 21 2 NIL NIL NIL NIL)"
+    );
+    assert_eq!(sec(&m, &[], SectionKind::Header).unwrap(), "");
+    assert_eq!(
+        sec(&m, &[], SectionKind::HeaderFields(fields(&["a"]))).unwrap(),
+        "\r\n"
+    );
+
+    let m = msg("");
+    assert_eq!(env(&m), "(NIL NIL NIL NIL NIL NIL NIL NIL NIL NIL)");
+    assert_eq!(
+        bs(&m, false),
+        "(\"TEXT\" \"PLAIN\" (\"CHARSET\" \"US-ASCII\") NIL NIL \"7BIT\" 0 0)"
+    );
+
+    // a header with no blank line: all header, empty body
+    let m = msg("Subject: only\r\nTo: a@b");
+    assert_eq!(m.text(), b"");
+    assert_eq!(header_end(m.raw()), None);
+    assert_eq!(
+        sec(&m, &[], SectionKind::HeaderFields(fields(&["to"]))).unwrap(),
+        "To: a@b\r\n\r\n"
+    );
+    assert!(env(&m).starts_with("(NIL \"only\" NIL NIL NIL ((NIL NIL \"a\" \"b\"))"));
+}
+
+#[test]
+fn broken_boundaries() {
+    // boundary never appears: the whole body becomes one text part
+    let m = msg("Content-Type: multipart/mixed; boundary=zz\r\n\r\nsome text\r\n");
+    assert_eq!(
+        bs(&m, true),
+        "((\"TEXT\" \"PLAIN\" (\"CHARSET\" \"US-ASCII\") NIL NIL \"7BIT\" 11 1 NIL NIL NIL NIL) \
+         \"mixed\" (\"boundary\" \"zz\") NIL NIL NIL)"
+    );
+    assert_eq!(sec(&m, &[1], SectionKind::Full).unwrap(), "some text\r\n");
+
+    // no close delimiter
+    let m = msg(
+        "Content-Type: multipart/mixed; boundary=zz\r\n\r\n--zz\r\nContent-Type: text/plain\r\n\r\nabc",
+    );
+    assert_eq!(
+        bs(&m, false),
+        "((\"text\" \"plain\" (\"CHARSET\" \"US-ASCII\") NIL NIL \"7BIT\" 3 1) \"mixed\")"
+    );
+
+    // no boundary parameter: RFC 2045 says text/plain
+    let m = msg("Content-Type: multipart/mixed\r\n\r\n--zz\r\nabc\r\n");
+    assert_eq!(
+        bs(&m, false),
+        "(\"TEXT\" \"PLAIN\" (\"CHARSET\" \"US-ASCII\") NIL NIL \"7BIT\" 11 2)"
+    );
+
+    // garbage content type
+    let m = msg("Content-Type: ;;;\r\n\r\nx");
+    assert_eq!(
+        bs(&m, false),
+        "(\"TEXT\" \"PLAIN\" (\"CHARSET\" \"US-ASCII\") NIL NIL \"7BIT\" 1 1)"
+    );
+}
+
+#[test]
+fn digest_parts_default_to_message_rfc822() {
+    let m = msg(
+        "Content-Type: multipart/digest; boundary=d\r\n\r\n--d\r\n\r\nSubject: s\r\n\r\nb\r\n--d--\r\n",
+    );
+    assert_eq!(
+        bs(&m, false),
+        "((\"MESSAGE\" \"RFC822\" NIL NIL NIL \"7BIT\" 15 (NIL \"s\" NIL NIL NIL NIL NIL NIL NIL NIL) \
+         (\"TEXT\" \"PLAIN\" (\"CHARSET\" \"US-ASCII\") NIL NIL \"7BIT\" 1 1) 3) \"digest\")"
+    );
+}
+
+#[test]
+fn eight_bit_and_nul_bytes_become_valid_strings() {
+    let m = Message::new(b"Subject: caf\xe9 \"q\"\r\nFrom: N\x00ul <a@b>\r\n\r\nx".to_vec());
+    let mut e = Vec::new();
+    write_envelope(&mut e, &m.envelope());
+    // 8-bit goes out as a literal, NUL (not allowed in any IMAP string) is dropped
+    assert!(e.starts_with(b"(NIL {8}\r\ncaf\xe9 \"q\" ((\"Nul\" NIL \"a\" \"b\"))"));
+    assert!(!e.contains(&0));
+}
+
+fn paren_depth(s: &str) -> usize {
+    let (mut d, mut max) = (0usize, 0usize);
+    for c in s.chars() {
+        if c == '(' {
+            d += 1;
+            max = max.max(d);
+        } else if c == ')' {
+            d -= 1;
+        }
+    }
+    max
+}
+
+#[test]
+fn deep_nesting_is_bounded() {
+    let mut raw = String::new();
+    for i in 0..200 {
+        raw.push_str(&format!(
+            "Content-Type: multipart/mixed; boundary=b{i}\r\n\r\n--b{i}\r\n"
+        ));
+    }
+    raw.push_str("\r\ndeep\r\n");
+    let m = msg(&raw);
+    let s = bs(&m, true);
+    assert!(
+        paren_depth(&s) <= mime::MAX_DEPTH + 2,
+        "{}",
+        paren_depth(&s)
+    );
+    assert!(s.contains("\"APPLICATION\" \"OCTET-STREAM\""));
+
+    let mut raw = String::new();
+    for _ in 0..200 {
+        raw.push_str("Content-Type: message/rfc822\r\n\r\n");
+    }
+    let m = msg(&raw);
+    let s = bs(&m, true);
+    assert!(s.starts_with("(\"message\" \"rfc822\""));
+    assert!(s.contains("\"APPLICATION\" \"OCTET-STREAM\""));
+}
+
+#[test]
+fn huge_header_and_many_parts() {
+    let mut raw = format!("Subject: {}\r\n", "x".repeat(200_000));
+    raw.push_str("Content-Type: multipart/mixed; boundary=p\r\n\r\n");
+    for _ in 0..(mime::MAX_PARTS + 100) {
+        raw.push_str("--p\r\n\r\na\r\n");
+    }
+    let m = msg(&raw);
+    let BodyStructure::Multipart { parts, .. } = m.body_structure() else {
+        panic!("not multipart")
+    };
+    assert_eq!(parts.len(), mime::MAX_PARTS);
+    assert_eq!(m.envelope().subject.unwrap().len(), 200_000);
+}
