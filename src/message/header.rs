@@ -127,10 +127,8 @@ pub(crate) fn fields(raw: &[u8], start: usize, end: usize) -> Vec<Field> {
             break;
         }
         if is_wsp(line[0]) {
-            if in_field {
-                if let Some(last) = out.last_mut() {
-                    last.end = e;
-                }
+            if let Some(last) = out.last_mut().filter(|_| in_field) {
+                last.end = e;
             }
         } else if let Some(n) = field_name_len(line) {
             let colon = line.iter().position(|&b| b == b':').unwrap_or(n);

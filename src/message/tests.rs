@@ -19,7 +19,7 @@ fn bs(m: &Message, extensible: bool) -> String {
     String::from_utf8(out).unwrap()
 }
 
-fn sec<'a>(m: &'a Message, part: &[u32], kind: SectionKind) -> Option<String> {
+fn sec(m: &Message, part: &[u32], kind: SectionKind) -> Option<String> {
     m.section(part, &kind)
         .map(|c| String::from_utf8(c.into_owned()).unwrap())
 }
@@ -548,4 +548,305 @@ fn huge_header_and_many_parts() {
     };
     assert_eq!(parts.len(), mime::MAX_PARTS);
     assert_eq!(m.envelope().subject.unwrap().len(), 200_000);
+}
+
+mod properties {
+    use super::*;
+    use imap_codec::ResponseCodec;
+    use imap_codec::decode::Decoder;
+    use proptest::prelude::*;
+
+    /// Parenthesis depth never below zero and back to zero at the end, skipping quoted
+    /// strings and literals; also checks every literal's length is really there.
+    fn balanced(s: &[u8]) -> bool {
+        let mut depth = 0i64;
+        let mut i = 0;
+        while i < s.len() {
+            match s[i] {
+                b'(' => depth += 1,
+                b')' => {
+                    depth -= 1;
+                    if depth < 0 {
+                        return false;
+                    }
+                }
+                b'"' => {
+                    i += 1;
+                    while i < s.len() && s[i] != b'"' {
+                        if s[i] == b'\\' {
+                            i += 1;
+                        }
+                        i += 1;
+                    }
+                    if i >= s.len() {
+                        return false;
+                    }
+                }
+                b'{' => {
+                    let Some(close) = s[i..].iter().position(|&b| b == b'}') else {
+                        return false;
+                    };
+                    let Ok(n) = std::str::from_utf8(&s[i + 1..i + close])
+                        .unwrap_or("x")
+                        .parse::<usize>()
+                    else {
+                        return false;
+                    };
+                    i += close + 3 + n;
+                    if i > s.len() {
+                        return false;
+                    }
+                    continue;
+                }
+                _ => {}
+            }
+            i += 1;
+        }
+        depth == 0
+    }
+
+    fn depth(bs: &BodyStructure) -> usize {
+        match bs {
+            BodyStructure::Multipart { parts, .. } => {
+                1 + parts.iter().map(depth).max().unwrap_or(0)
+            }
+            BodyStructure::Message { body, .. } => 1 + depth(body),
+            _ => 1,
+        }
+    }
+
+    fn size_of(bs: &BodyStructure) -> Option<usize> {
+        match bs {
+            BodyStructure::Basic { fields, .. }
+            | BodyStructure::Text { fields, .. }
+            | BodyStructure::Message { fields, .. } => Some(fields.size),
+            BodyStructure::Multipart { .. } => None,
+        }
+    }
+
+    /// Every part BODYSTRUCTURE lists can be fetched, and its size is the section's length.
+    fn walk(m: &Message, bs: &BodyStructure, path: Vec<u32>) {
+        let full = m
+            .section(&path, &SectionKind::Full)
+            .expect("listed part exists");
+        assert!(m.section(&path, &SectionKind::Mime).is_some());
+        if let Some(size) = size_of(bs) {
+            assert_eq!(full.len(), size, "size of part {path:?}");
+        }
+        match bs {
+            BodyStructure::Multipart { parts, .. } => {
+                for (i, p) in parts.iter().enumerate() {
+                    let mut q = path.clone();
+                    q.push(i as u32 + 1);
+                    walk(m, p, q);
+                }
+            }
+            BodyStructure::Message { body, .. } => {
+                assert!(m.section(&path, &SectionKind::Header).is_some());
+                assert!(m.section(&path, &SectionKind::Text).is_some());
+                walk_message(m, body, path);
+            }
+            _ => assert!(m.section(&path, &SectionKind::Header).is_none()),
+        }
+    }
+
+    fn walk_message(m: &Message, body: &BodyStructure, path: Vec<u32>) {
+        match body {
+            BodyStructure::Multipart { parts, .. } => {
+                for (i, p) in parts.iter().enumerate() {
+                    let mut q = path.clone();
+                    q.push(i as u32 + 1);
+                    walk(m, p, q);
+                }
+            }
+            _ => {
+                let mut q = path;
+                q.push(1);
+                walk(m, body, q);
+            }
+        }
+    }
+
+    fn check(bytes: Vec<u8>) {
+        let m = Message::new(bytes.clone());
+        assert_eq!(to_crlf(&bytes).as_ref(), m.raw());
+        assert_eq!([m.header(), m.text()].concat(), m.raw());
+        let env_bytes = {
+            let mut v = Vec::new();
+            write_envelope(&mut v, &m.envelope());
+            v
+        };
+        assert!(
+            balanced(&env_bytes),
+            "{:?}",
+            String::from_utf8_lossy(&env_bytes)
+        );
+        let structure = m.body_structure();
+        for extensible in [true, false] {
+            let mut b = Vec::new();
+            write_body_structure(&mut b, &structure, extensible);
+            assert!(balanced(&b), "{:?}", String::from_utf8_lossy(&b));
+            // imap-codec stops at 8 nested bodies; check the syntax where it can.
+            if depth(&structure) <= 6 {
+                let item = if extensible { "BODYSTRUCTURE" } else { "BODY" };
+                let mut line = b"* 1 FETCH (ENVELOPE ".to_vec();
+                line.extend_from_slice(&env_bytes);
+                line.extend_from_slice(format!(" {item} ").as_bytes());
+                line.extend_from_slice(&b);
+                line.extend_from_slice(b")\r\n");
+                let parsed = ResponseCodec::default().decode(&line);
+                assert!(
+                    matches!(parsed, Ok((rest, _)) if rest.is_empty()),
+                    "imap-codec rejects {:?}: {parsed:?}",
+                    String::from_utf8_lossy(&line)
+                );
+            }
+        }
+        walk_message(&m, &structure, Vec::new());
+        let _ = m.section(&[], &SectionKind::HeaderFields(vec!["from".into()]));
+        let _ = m.section(&[9, 9, 9], &SectionKind::Text);
+        let _ = m.header_values("from");
+        let _ = m.search_header_text();
+        let _ = m.search_body_text();
+        let _ = m.sent_date();
+        if let Some(end) = header_end(m.raw()) {
+            assert_eq!(&m.raw()[..end], m.header());
+        }
+    }
+
+    const PIECES: &[&str] = &[
+        "\r\n",
+        "\n",
+        "\r\n\r\n",
+        "--b\r\n",
+        "--b--\r\n",
+        "--c\r\n",
+        "Content-Type: multipart/mixed; boundary=b\r\n",
+        "Content-Type: multipart/alternative; boundary=\"c\"\r\n",
+        "Content-Type: message/rfc822\r\n",
+        "Content-Type: multipart/digest; boundary=b\r\n",
+        "Content-Type: text/html; charset=iso-8859-1\r\n",
+        "Content-Transfer-Encoding: base64\r\n",
+        "Content-Transfer-Encoding: quoted-printable\r\n",
+        "Content-Disposition: attachment; filename=\"x\"\r\n",
+        "Content-Language: en, de\r\n",
+        "From: A <a@b>, g: c@d, \"q\\\" q\" <e@f>;\r\n",
+        "To: (c) x@y (Z), <@r:s@t>\r\n",
+        "Subject: =?utf-8?b?w6k=?= =?x?q?=ZZ?=\r\n",
+        "Date: Mon, 7 Feb 1994 21:52:25 -0800\r\n",
+        " folded\r\n",
+        "=E9=\r\n",
+        "w6k=\r\n",
+        "(",
+        ")",
+        "\"",
+        "<",
+        ">",
+        ":",
+        ";",
+        ",",
+        "@",
+        "\\",
+        "\u{e9}",
+        "\0",
+    ];
+
+    fn mimeish() -> impl Strategy<Value = Vec<u8>> {
+        proptest::collection::vec(
+            prop_oneof![
+                4 => (0..PIECES.len()).prop_map(|i| PIECES[i].as_bytes().to_vec()),
+                1 => proptest::collection::vec(any::<u8>(), 0..8),
+            ],
+            0..60,
+        )
+        .prop_map(|v| v.concat())
+    }
+
+    #[derive(Debug, Clone)]
+    enum Mutation {
+        Insert(usize, Vec<u8>),
+        Delete(usize, usize),
+        Replace(usize, u8),
+        Truncate(usize),
+    }
+
+    fn mutation() -> impl Strategy<Value = Mutation> {
+        prop_oneof![
+            (any::<usize>(), proptest::collection::vec(any::<u8>(), 1..6))
+                .prop_map(|(p, b)| Mutation::Insert(p, b)),
+            (any::<usize>(), 1usize..40).prop_map(|(p, n)| Mutation::Delete(p, n)),
+            (any::<usize>(), any::<u8>()).prop_map(|(p, b)| Mutation::Replace(p, b)),
+            any::<usize>().prop_map(Mutation::Truncate),
+        ]
+    }
+
+    fn mutate(base: &str, muts: &[Mutation]) -> Vec<u8> {
+        let mut v = base.as_bytes().to_vec();
+        for m in muts {
+            let len = v.len().max(1);
+            match m {
+                Mutation::Insert(p, b) => {
+                    let p = p % (v.len() + 1);
+                    v.splice(p..p, b.iter().copied());
+                }
+                Mutation::Delete(p, n) => {
+                    let p = p % len;
+                    let e = (p + n).min(v.len());
+                    if p < e {
+                        v.drain(p..e);
+                    }
+                }
+                Mutation::Replace(p, b) => {
+                    if !v.is_empty() {
+                        let p = p % v.len();
+                        v[p] = *b;
+                    }
+                }
+                Mutation::Truncate(p) => v.truncate(p % len),
+            }
+        }
+        v
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+
+        #[test]
+        fn arbitrary_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..1500)) {
+            check(bytes);
+        }
+
+        #[test]
+        fn mime_like_soup(bytes in mimeish()) {
+            check(bytes);
+        }
+
+        #[test]
+        fn mutated_valid_messages(
+            which in 0usize..4,
+            muts in proptest::collection::vec(mutation(), 1..6),
+        ) {
+            let base = [SIMPLE, ALTERNATIVE, MIXED, NESTED][which];
+            check(mutate(base, &muts));
+        }
+    }
+
+    #[test]
+    fn the_hand_written_messages_pass_the_checks() {
+        for base in [SIMPLE, ALTERNATIVE, MIXED, NESTED] {
+            check(base.as_bytes().to_vec());
+        }
+    }
+}
+
+#[test]
+fn imap_codec_is_a_real_check() {
+    use imap_codec::ResponseCodec;
+    use imap_codec::decode::Decoder;
+    let bad = b"* 1 FETCH (BODYSTRUCTURE (\"TEXT\" \"PLAIN\" NIL NIL NIL \"7BIT\"))\r\n";
+    assert!(ResponseCodec::default().decode(bad).is_err());
+    let mut good = b"* 1 FETCH (BODYSTRUCTURE ".to_vec();
+    write_body_structure(&mut good, &msg(NESTED).body_structure(), true);
+    good.extend_from_slice(b")\r\n");
+    assert!(ResponseCodec::default().decode(&good).is_ok());
 }
