@@ -90,25 +90,19 @@ fn field_name_len(line: &[u8]) -> Option<usize> {
 }
 
 /// Where the header block that starts at `start` ends (just after its blank line), within
-/// `raw[start..end]`. `Some(start)` when the first line is not a header field at all (the
-/// whole thing is body); `None` when no blank line follows the fields.
+/// `raw[start..end]`. `Some(start)` when no line before the blank line is a header field
+/// (a body without header; a stray first line such as an mbox `From ` line does not count as
+/// that, as long as a field follows). `None` when no blank line comes.
 pub(crate) fn block_end(raw: &[u8], start: usize, end: usize) -> Option<usize> {
-    let first_end = line_end(raw, start, end);
-    let first = &raw[start..first_end];
-    if is_blank_line(first) {
-        return Some(first_end);
-    }
-    if field_name_len(first).is_none() {
-        // A body with no header. A first line without a line break might still become a
-        // field once more bytes arrive, so only decide on a complete line.
-        return first.ends_with(b"\n").then_some(start);
-    }
-    let mut i = first_end;
+    let mut any_field = false;
+    let mut i = start;
     while i < end {
         let e = line_end(raw, i, end);
-        if is_blank_line(&raw[i..e]) {
-            return Some(e);
+        let line = &raw[i..e];
+        if is_blank_line(line) {
+            return Some(if any_field || i == start { e } else { start });
         }
+        any_field = any_field || field_name_len(line).is_some();
         i = e;
     }
     None
@@ -330,7 +324,10 @@ mod tests {
     fn block_end_finds_blank_line_or_body_only() {
         assert_eq!(block_end(b"A: b\r\n\r\nbody", 0, 12), Some(8));
         assert_eq!(block_end(b"\r\nbody", 0, 6), Some(2));
-        assert_eq!(block_end(b"just text\r\nmore\r\n", 0, 17), Some(0));
+        assert_eq!(block_end(b"just text\r\n\r\nmore\r\n", 0, 19), Some(0));
+        assert_eq!(block_end(b"just text\r\nmore\r\n", 0, 17), None);
+        let mbox = b"From x Mon 1 00:00\r\nA: b\r\n\r\n";
+        assert_eq!(block_end(mbox, 0, mbox.len()), Some(mbox.len()));
         assert_eq!(block_end(b"A: b\r\nC: d\r\n", 0, 12), None);
         assert_eq!(block_end(b"A: b\n\nx", 0, 7), Some(6));
         assert_eq!(block_end(b"Subj", 0, 4), None);

@@ -79,7 +79,12 @@ fn parse_part(
     depth: usize,
     budget: &mut usize,
 ) -> Part {
-    let header_end = header::block_end(raw, start, end).unwrap_or(end);
+    let header_end = match header::block_end(raw, start, end) {
+        Some(e) => e,
+        // No blank line: all header if it has fields, else all body.
+        None if header::fields(raw, start, end).is_empty() => start,
+        None => end,
+    };
     let fields = header::fields(raw, start, header_end);
     let body = header_end..end;
     let declared = header::first(&fields, raw, b"Content-Type")

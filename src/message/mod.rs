@@ -68,10 +68,11 @@ pub fn to_crlf(bytes: &[u8]) -> Cow<'_, [u8]> {
 }
 
 /// Where the top header block ends in `raw` (CRLF or bare LF): the offset just after its
-/// blank line, `Some(0)` when the first line is no header field (a message without header),
-/// `None` when the header does not end inside these bytes — read more, or, if this is the
-/// whole file, the whole file is header. For ENVELOPE and BODY[HEADER...] a caller may read
-/// only the first bytes of a file and build `Message::new(bytes[..end].to_vec())`.
+/// blank line, `Some(0)` when the lines before the blank line hold no header field (a message
+/// without header), `None` when no blank line comes in these bytes: read more, or, if these
+/// are all the bytes, use them all. For ENVELOPE and BODY[HEADER...] a caller may read only
+/// the first bytes of a file and build `Message::new(bytes[..end].to_vec())`: its envelope and
+/// header sections are those of the whole message (its sizes and BODYSTRUCTURE are not).
 pub fn header_end(raw: &[u8]) -> Option<usize> {
     header::block_end(raw, 0, raw.len())
 }

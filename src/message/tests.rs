@@ -850,3 +850,38 @@ fn imap_codec_is_a_real_check() {
     good.extend_from_slice(b")\r\n");
     assert!(ResponseCodec::default().decode(&good).is_ok());
 }
+
+#[test]
+fn header_only_path_gives_the_same_envelope_and_header_sections() {
+    for base in [SIMPLE, ALTERNATIVE, MIXED, NESTED] {
+        let full = msg(base);
+        let end = header_end(base.as_bytes()).unwrap();
+        let head = Message::new(base.as_bytes()[..end].to_vec());
+        assert_eq!(head.envelope(), full.envelope());
+        assert_eq!(head.header(), full.header());
+        let kind = SectionKind::HeaderFields(fields(&["subject", "content-type"]));
+        assert_eq!(head.section(&[], &kind), full.section(&[], &kind));
+        assert_eq!(head.header_values("subject"), full.header_values("subject"));
+        assert_eq!(head.sent_date(), full.sent_date());
+    }
+}
+
+#[test]
+fn sent_date_in_its_own_zone() {
+    let d = |v: &str| msg(&format!("Date: {v}\r\n\r\n")).sent_date();
+    assert_eq!(d("Tue, 1 Jan 2019 23:30:00 -1100"), Some((2019, 1, 1)));
+    assert_eq!(d("1 Jan 2019 00:10:00 +1400"), Some((2019, 1, 1)));
+    assert_eq!(d("Sat, 29 Feb 2020 12:00:00 GMT"), Some((2020, 2, 29)));
+    assert_eq!(d("not a date"), None);
+    assert_eq!(msg("Subject: x\r\n\r\n").sent_date(), None);
+}
+
+#[test]
+fn stray_first_line_does_not_hide_the_header() {
+    let m = msg("From someone Mon Jan  1 00:00:00 2024\r\nSubject: s\r\n\r\nbody\r\n");
+    assert_eq!(m.text(), b"body\r\n");
+    assert_eq!(m.header_values("subject"), vec!["s".to_string()]);
+    let m = msg("Dear Bob,\r\n\r\nHello: there\r\n");
+    assert_eq!(m.header(), b"");
+    assert_eq!(env(&m), "(NIL NIL NIL NIL NIL NIL NIL NIL NIL NIL)");
+}
