@@ -1,4 +1,5 @@
 //! The IMAP server.
+pub mod message_syntax;
 pub mod syntax;
 use crate::{config::Config, net::conn::Connection};
 pub fn run_session(_config: &Config, _conn: Connection) -> anyhow::Result<()> {

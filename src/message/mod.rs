@@ -11,7 +11,6 @@ mod body_structure;
 mod decode;
 mod envelope;
 mod header;
-pub mod imap_encode;
 mod mime;
 
 #[cfg(test)]
@@ -21,7 +20,6 @@ use std::borrow::Cow;
 
 pub use body_structure::{BodyFields, BodyStructure, Extension, Params};
 pub use envelope::{Address, Envelope};
-pub use imap_encode::{write_body_structure, write_envelope};
 
 use mime::{Content, Part};
 

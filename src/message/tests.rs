@@ -2,6 +2,7 @@
 //! property tests that any bytes give well-formed IMAP.
 
 use super::*;
+use crate::imap::message_syntax::{write_body_structure, write_envelope};
 
 fn msg(s: &str) -> Message {
     Message::new(s.as_bytes().to_vec())

@@ -1,9 +1,8 @@
 //! The IMAP syntax of ENVELOPE and BODY/BODYSTRUCTURE (RFC 3501 §7.4.2, §9 `envelope`,
 //! `body`). Strings go through `imap::syntax`, so 8-bit or CR/LF bytes become literals.
 
-use super::body_structure::{BodyFields, BodyStructure, Extension, Params};
-use super::envelope::{Address, Envelope};
-use crate::imap::syntax;
+use super::syntax;
+use crate::message::{Address, BodyFields, BodyStructure, Envelope, Extension, Params};
 use std::borrow::Cow;
 
 /// NUL is the one byte no IMAP string may carry (not even a literal, RFC 3501 `CHAR8`);
