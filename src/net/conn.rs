@@ -106,7 +106,7 @@ fn canonical(addr: SocketAddr) -> SocketAddr {
 /// Peer and local address when `fd` is an IP socket. std refuses other socket
 /// families and non-sockets, which is what we want; the descriptor is duplicated so
 /// that std can own it for the question.
-fn socket_addrs(fd: BorrowedFd<'_>) -> (Option<SocketAddr>, Option<SocketAddr>) {
+pub(crate) fn socket_addrs(fd: BorrowedFd<'_>) -> (Option<SocketAddr>, Option<SocketAddr>) {
     let Ok(dup) = fd.try_clone_to_owned() else {
         return (None, None);
     };
