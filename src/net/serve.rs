@@ -187,7 +187,7 @@ impl Server {
         ] {
             mask.add(sig);
         }
-        // Children start with an empty mask again (std resets it before exec).
+        // Sessions get an empty mask back in `start_session`.
         mask.thread_block().context("blocking signals")?;
         let signals = SignalFd::with_flags(&mask, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC)
             .context("signalfd")?;
@@ -477,10 +477,13 @@ impl Server {
         }
         let raw = fd.as_raw_fd();
         // SAFETY: the closure runs in the child between fork and exec and only calls
-        // dup2(2) and fcntl(2), which are async-signal-safe; it allocates nothing and
-        // touches no lock. It places the connection at descriptor 3 without close-on-exec.
+        // pthread_sigmask(3), dup2(2) and fcntl(2), which are async-signal-safe; it
+        // allocates nothing and touches no lock. It gives the session an empty signal
+        // mask (ours blocks the signals the signalfd reads, and a blocked mask survives
+        // exec) and places the connection at descriptor 3 without close-on-exec.
         unsafe {
             cmd.pre_exec(move || {
+                SigSet::empty().thread_set_mask()?;
                 let ok = if raw == CONNECTION_FD {
                     libc::fcntl(raw, libc::F_SETFD, 0) != -1
                 } else {
