@@ -315,6 +315,7 @@ mod tests {
             "INBOX..",
             "INBOX.a/b",
             "INBOX./",
+            "\u{5d3}\u{5bc}\u{fb13}",
             "INBOX.a\tb",
             "INBOX.a\nb",
             "INBOX.\u{7f}",
