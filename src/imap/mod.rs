@@ -1,4 +1,6 @@
 //! The IMAP server.
+pub mod command;
+pub mod sequence;
 pub mod syntax;
 use crate::{config::Config, net::conn::Connection};
 pub fn run_session(_config: &Config, _conn: Connection) -> anyhow::Result<()> {
