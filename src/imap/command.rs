@@ -13,6 +13,9 @@ use std::path::{Path, PathBuf};
 
 pub use super::sequence::{SeqNum, SeqRange, SequenceSet};
 
+/// ID field/value pairs (RFC 2971), in the client's order.
+pub type IdParams = Vec<(String, Option<String>)>;
+
 /// One tagged command.
 #[derive(Debug, PartialEq)]
 pub struct Command {
@@ -29,7 +32,7 @@ pub enum CommandBody {
     Noop,
     Logout,
     /// ID (RFC 2971): `None` for `ID NIL`, else the field/value pairs in order.
-    Id(Option<Vec<(String, Option<String>)>>),
+    Id(Option<IdParams>),
 
     // Not authenticated (§6.2).
     StartTls,

@@ -1,5 +1,8 @@
 //! The IMAP server.
 pub mod command;
+pub mod framing;
+pub mod mutf7;
+pub mod parser;
 pub mod sequence;
 pub mod syntax;
 use crate::{config::Config, net::conn::Connection};
