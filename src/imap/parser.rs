@@ -1266,3 +1266,6 @@ fn make_date(year: u32, month: u8, day: u32) -> PResult<Date> {
         day: day as u8,
     })
 }
+
+#[cfg(test)]
+mod tests;
