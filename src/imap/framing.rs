@@ -435,3 +435,237 @@ impl Wire for MemoryWire {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::imap::command::CommandBody;
+    use proptest::prelude::*;
+
+    fn limits() -> FramingLimits {
+        FramingLimits {
+            max_line: 200,
+            max_literal: 100,
+            max_append: 1000,
+        }
+    }
+
+    fn next(wire: &mut MemoryWire) -> Result<Command, CommandError> {
+        read_command(wire, &limits(), None)
+    }
+
+    #[test]
+    fn synchronizing_literal_gets_a_continuation() {
+        let mut w = MemoryWire::new(&b"a LOGIN {4}\r\nfred {6}\r\nse\r\nre\r\nb NOOP\r\n"[..]);
+        let c = next(&mut w).unwrap();
+        assert_eq!(
+            c.body,
+            CommandBody::Login {
+                username: "fred".into(),
+                password: b"se\r\nre".to_vec()
+            }
+        );
+        assert_eq!(w.sent, b"+ Ready\r\n+ Ready\r\n");
+        assert_eq!(next(&mut w).unwrap().body, CommandBody::Noop);
+    }
+
+    #[test]
+    fn literal_plus_gets_none() {
+        let mut w = MemoryWire::new(&b"a LOGIN {4+}\r\nfred {2+}\r\npw\r\n"[..]);
+        assert!(matches!(
+            next(&mut w).unwrap().body,
+            CommandBody::Login { .. }
+        ));
+        assert!(w.sent.is_empty());
+    }
+
+    #[test]
+    fn oversized_sync_literal_is_refused_before_reading() {
+        // The client waits for "+" and sends nothing more: the next line is a new command.
+        let mut w = MemoryWire::new(&b"a LOGIN {101}\r\nb NOOP\r\n"[..]);
+        let e = next(&mut w).unwrap_err();
+        assert_eq!(e.tag.as_deref(), Some("a"));
+        assert!(matches!(e.kind, ErrorKind::TooBig(_)), "{e:?}");
+        assert!(w.sent.is_empty());
+        assert_eq!(w.rest(), b"b NOOP\r\n");
+        assert_eq!(next(&mut w).unwrap().tag, "b");
+    }
+
+    #[test]
+    fn oversized_literal_plus_is_drained_in_sync() {
+        let big = "x".repeat(150);
+        let input = format!("a LOGIN {{150+}}\r\n{big} {{3+}}\r\nabc\r\nb NOOP\r\n");
+        let mut w = MemoryWire::new(input);
+        let e = next(&mut w).unwrap_err();
+        assert_eq!(e.tag.as_deref(), Some("a"));
+        assert!(matches!(e.kind, ErrorKind::TooBig(_)));
+        assert!(e.is_recoverable());
+        assert!(w.sent.is_empty());
+        assert_eq!(next(&mut w).unwrap().body, CommandBody::Noop);
+    }
+
+    #[test]
+    fn append_uses_its_own_limit_and_spools() {
+        let dir = tempfile::tempdir().unwrap();
+        let msg = "m".repeat(500);
+        let input = format!("a APPEND {{5}}\r\nINBOX (\\Seen) {{500}}\r\n{msg}\r\nb NOOP\r\n");
+        let mut w = MemoryWire::new(input);
+        let c = read_command(&mut w, &limits(), Some(dir.path())).unwrap();
+        let CommandBody::Append {
+            mailbox, message, ..
+        } = c.body
+        else {
+            panic!()
+        };
+        assert_eq!(mailbox, "INBOX");
+        assert_eq!(w.sent, b"+ Ready\r\n+ Ready\r\n");
+        let LiteralData::Spooled(file) = message else {
+            panic!("not spooled")
+        };
+        assert_eq!(file.len(), 500);
+        assert!(file.path().starts_with(dir.path()));
+        assert_eq!(std::fs::read(file.path()).unwrap(), msg.as_bytes());
+        let path = file.path().to_owned();
+        drop(file);
+        assert!(!path.exists(), "dropped spool file must be removed");
+        assert_eq!(next(&mut w).unwrap().body, CommandBody::Noop);
+
+        // keep() hands the file over.
+        let mut w = MemoryWire::new(&b"a APPEND INBOX {3}\r\nabc\r\n"[..]);
+        let c = read_command(&mut w, &limits(), Some(dir.path())).unwrap();
+        let CommandBody::Append {
+            message: LiteralData::Spooled(file),
+            ..
+        } = c.body
+        else {
+            panic!()
+        };
+        let kept = file.keep();
+        assert_eq!(std::fs::read(&kept).unwrap(), b"abc");
+
+        // Too big for APPEND: refused before reading, nothing spooled.
+        let mut w = MemoryWire::new(&b"a APPEND INBOX {1001}\r\nb NOOP\r\n"[..]);
+        let e = read_command(&mut w, &limits(), Some(dir.path())).unwrap_err();
+        assert!(matches!(e.kind, ErrorKind::TooBig(_)));
+        assert_eq!(next(&mut w).unwrap().tag, "b");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+
+        // A parse error after spooling leaves nothing behind.
+        let mut w = MemoryWire::new(&b"a APPEND INBOX {3}\r\nabc junk\r\n"[..]);
+        assert!(read_command(&mut w, &limits(), Some(dir.path())).is_err());
+        // EOF in the middle of the message, too.
+        let mut w = MemoryWire::new(&b"a APPEND INBOX {30}\r\nabc"[..]);
+        let e = read_command(&mut w, &limits(), Some(dir.path())).unwrap_err();
+        assert!(matches!(e.kind, ErrorKind::Eof), "{e:?}");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn append_without_spool_stays_in_memory() {
+        let mut w = MemoryWire::new(&b"a APPEND INBOX {300}\r\n"[..]);
+        w.input.extend(std::iter::repeat_n(b'x', 300));
+        w.input.extend_from_slice(b"\r\n");
+        let c = next(&mut w).unwrap();
+        let CommandBody::Append { message, .. } = c.body else {
+            panic!()
+        };
+        assert_eq!(message.len(), 300);
+        assert!(matches!(message, LiteralData::Memory(_)));
+        // 300 bytes would be too big anywhere but in APPEND.
+        let mut w = MemoryWire::new(&b"a LOGIN u {300}\r\n"[..]);
+        assert!(matches!(
+            next(&mut w).unwrap_err().kind,
+            ErrorKind::TooBig(_)
+        ));
+    }
+
+    #[test]
+    fn long_lines_and_eof() {
+        let mut w = MemoryWire::new(format!("a NOOP {}\r\nb NOOP\r\n", "x".repeat(300)));
+        let e = next(&mut w).unwrap_err();
+        assert!(matches!(e.kind, ErrorKind::TooBig(_)) && e.tag.is_none());
+        assert_eq!(next(&mut w).unwrap().tag, "b");
+        assert!(matches!(next(&mut w).unwrap_err().kind, ErrorKind::Eof));
+        let mut w = MemoryWire::new(&b"a LOGIN {4}\r\nfr"[..]);
+        let e = next(&mut w).unwrap_err();
+        assert!(matches!(e.kind, ErrorKind::Eof) && !e.is_recoverable());
+        let mut w = MemoryWire::new(&b"a LOGIN {99999999999999999999999}\r\n"[..]);
+        assert!(next(&mut w).is_err());
+    }
+
+    #[test]
+    fn many_small_literals_are_bounded() {
+        // Each literal is small, but together they exceed what one command may hold.
+        let mut input = b"a ID (".to_vec();
+        for _ in 0..100 {
+            input.extend_from_slice(b"{90+}\r\n");
+            input.extend(std::iter::repeat_n(b'k', 90));
+            input.extend_from_slice(b" NIL ");
+        }
+        input.extend_from_slice(b"\"x\" NIL)\r\nb NOOP\r\n");
+        let mut w = MemoryWire::new(input);
+        let e = next(&mut w).unwrap_err();
+        assert!(matches!(e.kind, ErrorKind::TooBig(_)), "{e:?}");
+        assert_eq!(next(&mut w).unwrap().tag, "b");
+    }
+
+    #[test]
+    fn markers() {
+        let m = |s: &str| literal_marker(s.as_bytes());
+        assert_eq!(
+            m("a {5}"),
+            Some(LiteralMarker {
+                len: 5,
+                non_sync: false,
+                binary: false
+            })
+        );
+        assert_eq!(
+            m("a ~{0+}").map(|m| (m.non_sync, m.binary)),
+            Some((true, true))
+        );
+        for none in ["a {}", "a {+}", "a {5", "a 5}", "a {x}", "a {5}x", ""] {
+            assert_eq!(m(none), None, "{none:?}");
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn arbitrary_bytes_never_panic(input in proptest::collection::vec(any::<u8>(), 0..400)) {
+            let mut w = MemoryWire::new(input);
+            for _ in 0..50 {
+                match read_command(&mut w, &limits(), None) {
+                    Err(CommandError { kind: ErrorKind::Eof, .. }) => break,
+                    _ => {}
+                }
+            }
+        }
+
+        #[test]
+        fn command_like_input_never_panics(
+            parts in proptest::collection::vec(
+                prop_oneof![
+                    Just("a ".to_string()), Just("UID ".to_string()), Just("FETCH ".to_string()),
+                    Just("SEARCH ".to_string()), Just("APPEND ".to_string()), Just("(".to_string()),
+                    Just(")".to_string()), Just("{3}\r\n".to_string()), Just("{2+}\r\n".to_string()),
+                    Just("~{1}\r\n".to_string()), Just("\"".to_string()), Just("1:*".to_string()),
+                    Just("BODY[".to_string()), Just("]".to_string()), Just("<0.1>".to_string()),
+                    Just("\r\n".to_string()), Just(" ".to_string()), Just("NOT ".to_string()),
+                    Just("LIST ".to_string()), Just("STORE ".to_string()), Just("\\Seen".to_string()),
+                    "[a-zA-Z0-9.*%:,-]{1,8}",
+                ],
+                0..40,
+            )
+        ) {
+            let dir = tempfile::tempdir().unwrap();
+            let mut w = MemoryWire::new(parts.concat());
+            for _ in 0..50 {
+                match read_command(&mut w, &limits(), Some(dir.path())) {
+                    Err(CommandError { kind: ErrorKind::Eof, .. }) => break,
+                    _ => {}
+                }
+            }
+            prop_assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+        }
+    }
+}
