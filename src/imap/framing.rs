@@ -634,9 +634,8 @@ mod tests {
         fn arbitrary_bytes_never_panic(input in proptest::collection::vec(any::<u8>(), 0..400)) {
             let mut w = MemoryWire::new(input);
             for _ in 0..50 {
-                match read_command(&mut w, &limits(), None) {
-                    Err(CommandError { kind: ErrorKind::Eof, .. }) => break,
-                    _ => {}
+                if matches!(read_command(&mut w, &limits(), None), Err(CommandError { kind: ErrorKind::Eof, .. })) {
+                    break;
                 }
             }
         }
@@ -660,9 +659,8 @@ mod tests {
             let dir = tempfile::tempdir().unwrap();
             let mut w = MemoryWire::new(parts.concat());
             for _ in 0..50 {
-                match read_command(&mut w, &limits(), Some(dir.path())) {
-                    Err(CommandError { kind: ErrorKind::Eof, .. }) => break,
-                    _ => {}
+                if matches!(read_command(&mut w, &limits(), Some(dir.path())), Err(CommandError { kind: ErrorKind::Eof, .. })) {
+                    break;
                 }
             }
             prop_assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
