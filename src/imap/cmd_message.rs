@@ -189,7 +189,7 @@ impl Session<'_> {
                     new_keywords = keywords.clone();
                 }
                 StoreMode::Add => {
-                    new_flags = new_flags | system;
+                    new_flags |= system;
                     for k in &keywords {
                         if !new_keywords.iter().any(|h| h.eq_ignore_ascii_case(k)) {
                             new_keywords.push(k.clone());
