@@ -109,6 +109,10 @@ impl Session<'_> {
             self.log_auth("LOGIN FAILED", &account.user, Some("IMAP access disabled"));
             return Outcome::no("[CONTACTADMIN] IMAP access disabled for this account.");
         }
+        if let Err(err) = auth::login::enter(&account, Protocol::Imap) {
+            log::error!("user {}: cannot start the session: {err}", account.user);
+            return Outcome::no("[UNAVAILABLE] Your mailbox is unavailable; the administrator has details in the log");
+        }
         let maildir = match Maildir::open(&account.maildir) {
             Ok(m) => m,
             Err(err) => {
