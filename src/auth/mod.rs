@@ -3,6 +3,7 @@
 //! session (it knows the connection); nothing here sleeps.
 
 pub mod account;
+pub mod login;
 pub mod password;
 pub mod sasl;
 pub mod userfile;
