@@ -163,8 +163,8 @@ fn python_poplib() {
         let rest = &text[start..];
         let end = if rest.starts_with('[') {
             rest.find(']').unwrap() + 1
-        } else if rest.starts_with('"') {
-            rest[1..].find('"').unwrap() + 2
+        } else if let Some(quoted) = rest.strip_prefix('"') {
+            quoted.find('"').unwrap() + 2
         } else {
             rest.find([',', '}']).unwrap()
         };
