@@ -908,3 +908,41 @@ fn kill_during_quit_loses_no_unmarked_message() {
     s.cmd("QUIT");
     s.finish();
 }
+
+#[test]
+fn quit_removes_only_what_pop3_deleted() {
+    let f = Fixture::new("");
+    f.add("1700000001.M1P1.test", &msg("one", "x\n"));
+    f.add("1700000002.M2P2.test", &msg("two", "y\n"));
+    let mut s = f.start();
+    s.greet_and_login();
+    // Another session flags message 2 \Deleted without expunging it.
+    let maildir = postern::store::Maildir::open(f.maildir()).unwrap();
+    let mut view = maildir.open_mailbox("INBOX", false).unwrap();
+    let flags = view.messages()[1].flags | postern::store::Flags::DELETED;
+    view.set_flags(1, flags, &[]).unwrap();
+    assert_eq!(s.cmd("DELE 1"), "+OK Message 1 deleted.");
+    assert_eq!(s.cmd("QUIT"), "+OK Bye, 1 messages deleted.");
+    s.finish();
+    let files = f.files();
+    assert_eq!(files.len(), 1, "{files:?}");
+    assert!(files[0].starts_with("1700000002") && files[0].ends_with(":2,T"));
+}
+
+#[test]
+fn sticky_home_locks_the_account() {
+    use std::os::unix::fs::PermissionsExt;
+    let f = Fixture::new("");
+    let home = f.dir.path().join("alice");
+    std::fs::set_permissions(&home, std::fs::Permissions::from_mode(0o1700)).unwrap();
+    let mut s = f.start();
+    s.line();
+    s.cmd("USER alice");
+    assert_eq!(
+        s.cmd("PASS secret"),
+        "-ERR [SYS/TEMP] Your account is temporarily unavailable (+t bit set on home directory)."
+    );
+    s.cmd("QUIT");
+    let log = s.finish();
+    assert!(log.contains("INFO: LOCKED, user=alice"), "{log}");
+}
