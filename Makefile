@@ -24,7 +24,7 @@ demo: build
 	./target/release/postern demo
 
 test: deps
-	$(CARGO) test --release
+	$(CARGO) test
 
 lint:
 	$(CARGO) fmt --check

@@ -1,14 +1,440 @@
-//! Settings from `postern.toml` (owned by the platform work; this is the placeholder contract).
+//! Settings from `postern.toml`: one serde struct per section, every key defaulted,
+//! unknown keys refused so that a typo never silently means "the default".
 
-use std::path::Path;
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::Context;
+use serde::{Deserialize, Serialize};
+
+/// Where the settings are read from when neither `--config` nor `$POSTERN_CONFIG` says.
+pub const DEFAULT_PATH: &str = "/etc/postern/postern.toml";
+
+/// The environment variable that names the settings file.
+pub const ENV_PATH: &str = "POSTERN_CONFIG";
 
 /// Every setting, with defaults.
-#[derive(Debug, Clone, Default)]
-pub struct Config {}
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    pub serve: Serve,
+    pub imap: Imap,
+    pub pop3: Pop3,
+    pub auth: Auth,
+    pub mail: Mail,
+    pub limits: Limits,
+    pub log: Log,
+    /// The file these settings came from (`None`: built-in defaults, no file). `serve`
+    /// hands it to every session it spawns so that they read the same file.
+    #[serde(skip)]
+    pub path: Option<PathBuf>,
+}
+
+/// `[serve]`: the standalone listener (`postern serve`). Under systemd the socket units
+/// own the addresses and these are ignored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Serve {
+    pub imap: Vec<SocketAddr>,
+    pub pop3: Vec<SocketAddr>,
+    pub imaps: Vec<SocketAddr>,
+    pub pop3s: Vec<SocketAddr>,
+    /// Courier MAXDAEMONS: sessions at once, over all listeners.
+    pub max_connections: u32,
+    /// Courier MAXPERIP: sessions at once from one client address (0 = no limit).
+    pub max_connections_per_ip: u32,
+    /// Seconds to wait for sessions to end after SIGTERM before ending them.
+    pub shutdown_timeout: u64,
+}
+
+impl Default for Serve {
+    fn default() -> Self {
+        Serve {
+            imap: vec![SocketAddr::from(([127, 0, 0, 1], 1143))],
+            pop3: vec![SocketAddr::from(([127, 0, 0, 1], 1110))],
+            imaps: Vec::new(),
+            pop3s: Vec::new(),
+            max_connections: 40,
+            max_connections_per_ip: 4,
+            shutdown_timeout: 30,
+        }
+    }
+}
+
+impl Serve {
+    pub fn shutdown_timeout(&self) -> Duration {
+        Duration::from_secs(self.shutdown_timeout)
+    }
+}
+
+/// `[imap]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Imap {
+    /// Text after `* OK [CAPABILITY ...]` in the greeting.
+    pub greeting: String,
+    /// Seconds between mailbox checks in IDLE when inotify is unavailable
+    /// (Courier IMAP_IDLE_TIMEOUT).
+    pub idle_poll_interval: u64,
+    /// SPECIAL-USE attribute (without the backslash) -> folder name below INBOX.
+    pub special_use: BTreeMap<String, String>,
+    /// Custom keywords (Courier IMAP_KEYWORDS).
+    pub keywords: bool,
+    /// Answer the ID command (Courier IMAP_ID_FIELDS).
+    pub id_fields: bool,
+}
+
+impl Default for Imap {
+    fn default() -> Self {
+        let special_use = ["Sent", "Drafts", "Trash", "Junk", "Archive"]
+            .into_iter()
+            .map(|name| (name.to_owned(), name.to_owned()))
+            .collect();
+        Imap {
+            greeting: "postern IMAP4rev1 ready.".to_owned(),
+            idle_poll_interval: 60,
+            special_use,
+            keywords: true,
+            id_fields: true,
+        }
+    }
+}
+
+impl Imap {
+    pub fn idle_poll_interval(&self) -> Duration {
+        Duration::from_secs(self.idle_poll_interval)
+    }
+}
+
+/// `[pop3]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Pop3 {
+    /// Text after `+OK ` in the greeting.
+    pub greeting: String,
+}
+
+impl Default for Pop3 {
+    fn default() -> Self {
+        Pop3 {
+            greeting: "postern POP3 ready.".to_owned(),
+        }
+    }
+}
+
+/// Where accounts come from.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Backend {
+    /// Virtual users in a Dovecot-style passwd file.
+    #[default]
+    Userfile,
+    /// System accounts through PAM.
+    Pam,
+}
+
+/// `[auth]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Auth {
+    pub backend: Backend,
+    pub userfile: PathBuf,
+    pub pam_service_imap: String,
+    pub pam_service_pop3: String,
+    /// Courier DEFAULTOPTIONS: account options every account starts from.
+    pub default_options: String,
+    /// Seconds a session waits after a failed login before answering.
+    pub failed_login_delay: u64,
+    /// Failed logins after which a session hangs up.
+    pub max_failed_logins: u32,
+}
+
+impl Default for Auth {
+    fn default() -> Self {
+        Auth {
+            backend: Backend::Userfile,
+            userfile: PathBuf::from("/etc/postern/users"),
+            pam_service_imap: "imap".to_owned(),
+            pam_service_pop3: "pop3".to_owned(),
+            default_options: String::new(),
+            failed_login_delay: 3,
+            max_failed_logins: 3,
+        }
+    }
+}
+
+impl Auth {
+    pub fn failed_login_delay(&self) -> Duration {
+        Duration::from_secs(self.failed_login_delay)
+    }
+}
+
+/// `[mail]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Mail {
+    /// The Maildir, relative to the account's home (an absolute path is used as is).
+    pub maildir: PathBuf,
+    /// Name of the Trash folder below INBOX (Courier IMAP_TRASHFOLDERNAME).
+    pub trash: String,
+}
+
+impl Default for Mail {
+    fn default() -> Self {
+        Mail {
+            maildir: PathBuf::from("Maildir"),
+            trash: "Trash".to_owned(),
+        }
+    }
+}
+
+/// `[limits]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Limits {
+    pub max_line_length: usize,
+    pub max_literal_size: u64,
+    pub max_append_size: u64,
+    pub preauth_timeout: u64,
+    pub idle_timeout: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_line_length: 65536,
+            max_literal_size: 65536,
+            max_append_size: 64 * 1024 * 1024,
+            preauth_timeout: 60,
+            idle_timeout: 1800,
+        }
+    }
+}
+
+impl Limits {
+    pub fn preauth_timeout(&self) -> Duration {
+        Duration::from_secs(self.preauth_timeout)
+    }
+    pub fn idle_timeout(&self) -> Duration {
+        Duration::from_secs(self.idle_timeout)
+    }
+}
+
+/// Log verbosity.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Level {
+    Error,
+    Warn,
+    #[default]
+    Info,
+    Debug,
+    Trace,
+}
+
+impl Level {
+    pub fn to_filter(self) -> log::LevelFilter {
+        match self {
+            Level::Error => log::LevelFilter::Error,
+            Level::Warn => log::LevelFilter::Warn,
+            Level::Info => log::LevelFilter::Info,
+            Level::Debug => log::LevelFilter::Debug,
+            Level::Trace => log::LevelFilter::Trace,
+        }
+    }
+}
+
+/// `[log]`
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Log {
+    pub level: Level,
+}
 
 impl Config {
     /// Load from `path`, else `$POSTERN_CONFIG`, else `/etc/postern/postern.toml`.
-    pub fn load(_path: Option<&Path>) -> anyhow::Result<Config> {
-        Ok(Config::default())
+    /// A file that was named (by argument or environment) must exist; a missing
+    /// default file means every setting has its default.
+    pub fn load(path: Option<&Path>) -> anyhow::Result<Config> {
+        let env = std::env::var_os(ENV_PATH).filter(|p| !p.is_empty());
+        let (path, named) = match (path, env) {
+            (Some(p), _) => (p.to_path_buf(), true),
+            (None, Some(p)) => (PathBuf::from(p), true),
+            (None, None) => (PathBuf::from(DEFAULT_PATH), false),
+        };
+        let text = match std::fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(err) if !named && err.kind() == std::io::ErrorKind::NotFound => {
+                return Ok(Config::default());
+            }
+            Err(err) => {
+                return Err(err).with_context(|| format!("cannot read {}", path.display()));
+            }
+        };
+        let mut config = Config::parse(&text).with_context(|| format!("in {}", path.display()))?;
+        config.path = Some(path);
+        Ok(config)
+    }
+
+    /// Parse and check settings text (no file, `path` stays `None`).
+    pub fn parse(text: &str) -> anyhow::Result<Config> {
+        // toml's message names the key, the line and the column.
+        let config: Config = toml::from_str(text)?;
+        config.check()?;
+        Ok(config)
+    }
+
+    /// Values serde accepts but that make no sense.
+    fn check(&self) -> anyhow::Result<()> {
+        let one_line = |key: &str, value: &str| {
+            if value.contains(['\r', '\n']) {
+                anyhow::bail!("{key}: must be a single line");
+            }
+            Ok(())
+        };
+        one_line("imap.greeting", &self.imap.greeting)?;
+        one_line("pop3.greeting", &self.pop3.greeting)?;
+        if self.serve.max_connections == 0 {
+            anyhow::bail!("serve.max_connections: must be at least 1");
+        }
+        if self.auth.max_failed_logins == 0 {
+            anyhow::bail!("auth.max_failed_logins: must be at least 1");
+        }
+        if self.limits.max_line_length < 1024 {
+            anyhow::bail!("limits.max_line_length: must be at least 1024");
+        }
+        if self.imap.idle_poll_interval == 0 {
+            anyhow::bail!("imap.idle_poll_interval: must be at least 1");
+        }
+        for (attr, folder) in &self.imap.special_use {
+            if folder.is_empty() || attr.is_empty() || attr.starts_with('\\') {
+                anyhow::bail!(
+                    "imap.special_use: {attr:?} = {folder:?}: write the attribute without \
+                     the backslash and a non-empty folder name"
+                );
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_text_is_all_defaults() {
+        assert_eq!(Config::parse("").unwrap(), Config::default());
+    }
+
+    #[test]
+    fn defaults_are_the_documented_ones() {
+        let c = Config::default();
+        assert_eq!(c.serve.imap, vec!["127.0.0.1:1143".parse().unwrap()]);
+        assert_eq!(c.serve.pop3, vec!["127.0.0.1:1110".parse().unwrap()]);
+        assert!(c.serve.imaps.is_empty() && c.serve.pop3s.is_empty());
+        assert_eq!(
+            (c.serve.max_connections, c.serve.max_connections_per_ip),
+            (40, 4)
+        );
+        assert_eq!(c.imap.idle_poll_interval(), Duration::from_secs(60));
+        assert_eq!(c.imap.special_use.len(), 5);
+        assert_eq!(c.imap.special_use["Junk"], "Junk");
+        assert_eq!(c.auth.backend, Backend::Userfile);
+        assert_eq!(c.auth.failed_login_delay(), Duration::from_secs(3));
+        assert_eq!(c.mail.maildir, Path::new("Maildir"));
+        assert_eq!(c.limits.max_append_size, 67_108_864);
+        assert_eq!(c.limits.idle_timeout(), Duration::from_secs(1800));
+        assert_eq!(c.log.level, Level::Info);
+        assert_eq!(c.path, None);
+    }
+
+    #[test]
+    fn shipped_file_equals_defaults() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("etc/postern.toml");
+        let mut loaded = Config::load(Some(&path)).unwrap();
+        assert_eq!(loaded.path.as_deref(), Some(path.as_path()));
+        loaded.path = None;
+        assert_eq!(loaded, Config::default());
+    }
+
+    #[test]
+    fn shipped_file_spells_out_every_key() {
+        // The file sets every key explicitly, so the test above checks each documented
+        // default against the code.
+        let text =
+            std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("etc/postern.toml"))
+                .unwrap();
+        let shipped: toml::Table = toml::from_str(&text).unwrap();
+        let defaults = toml::Table::try_from(Config::default()).unwrap();
+        let keys = |t: &toml::Table| -> Vec<String> {
+            t.iter()
+                .flat_map(|(section, v)| {
+                    v.as_table()
+                        .unwrap()
+                        .keys()
+                        .map(move |k| format!("{section}.{k}"))
+                })
+                .collect()
+        };
+        assert_eq!(keys(&shipped), keys(&defaults));
+        for key in keys(&defaults) {
+            assert!(
+                text.contains(&format!("\n{}", key.split('.').nth(1).unwrap())),
+                "{key}"
+            );
+        }
+    }
+
+    #[test]
+    fn unknown_key_names_key_and_line() {
+        let err =
+            Config::parse("[imap]\ngreeting = \"hi\"\n\n[auth]\nbackedn = \"pam\"\n").unwrap_err();
+        let msg = format!("{err:#}");
+        assert!(msg.contains("backedn"), "{msg}");
+        assert!(msg.contains("line 5"), "{msg}");
+    }
+
+    #[test]
+    fn bad_value_names_line() {
+        let err = Config::parse("[serve]\nimap = [\"localhost\"]\n").unwrap_err();
+        assert!(format!("{err:#}").contains("line 2"), "{err:#}");
+        let err = Config::parse("[auth]\nbackend = \"ldap\"\n").unwrap_err();
+        assert!(format!("{err:#}").contains("line 2"), "{err:#}");
+    }
+
+    #[test]
+    fn sections_override_keys() {
+        let c = Config::parse(
+            "[serve]\nimap = [\"[::1]:143\"]\nmax_connections = 7\n\
+             [auth]\nbackend = \"pam\"\ndefault_options = \"disableimap=1\"\n\
+             [imap.special_use]\nSent = \"Sent Items\"\n\
+             [log]\nlevel = \"debug\"\n",
+        )
+        .unwrap();
+        assert_eq!(c.serve.imap, vec!["[::1]:143".parse().unwrap()]);
+        assert_eq!(c.serve.max_connections, 7);
+        assert_eq!(c.serve.max_connections_per_ip, 4);
+        assert_eq!(c.auth.backend, Backend::Pam);
+        assert_eq!(c.imap.special_use.len(), 1);
+        assert_eq!(c.log.level.to_filter(), log::LevelFilter::Debug);
+    }
+
+    #[test]
+    fn nonsense_values_are_refused() {
+        let err = Config::parse("[serve]\nmax_connections = 0\n").unwrap_err();
+        assert!(err.to_string().contains("serve.max_connections"));
+        let err = Config::parse("[imap]\ngreeting = \"a\\r\\nb\"\n").unwrap_err();
+        assert!(err.to_string().contains("imap.greeting"));
+    }
+
+    #[test]
+    fn named_file_must_exist_default_need_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("nope.toml");
+        let err = Config::load(Some(&missing)).unwrap_err();
+        assert!(format!("{err:#}").contains("nope.toml"));
     }
 }

@@ -44,6 +44,13 @@ enum Command {
         /// A user name from the user file, or a Maildir path.
         target: String,
     },
+    /// Create a demo user with sample mail and serve it on 127.0.0.1:1143 (IMAP) and :1110 (POP3).
+    Demo {
+        /// Where the demo user's home, user file and settings live
+        /// (default: $XDG_STATE_HOME/postern-demo).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
     /// Create a Maildir, or a folder inside one, as Courier's maildirmake does.
     Maildirmake {
         /// Create folder FOLDER inside the Maildir DIR.
@@ -80,12 +87,16 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         }
         Command::Imapd { inetd } => {
             let config = load_config(cli.config)?;
+            postern::log::init("postern-imapd");
+            postern::log::set_level(config.log.level);
             let conn = postern::net::activation::inherited_connection(inetd)?;
             postern::imap::run_session(&config, conn)?;
             Ok(0)
         }
         Command::Pop3d { inetd } => {
             let config = load_config(cli.config)?;
+            postern::log::init("postern-pop3d");
+            postern::log::set_level(config.log.level);
             let conn = postern::net::activation::inherited_connection(inetd)?;
             postern::pop3::run_session(&config, conn)?;
             Ok(0)
@@ -97,6 +108,23 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
                 folder.as_deref(),
                 &target,
             ))
+        }
+        Command::Demo { dir } => {
+            let dir = dir.unwrap_or_else(postern::demo::default_dir);
+            let config_path = postern::demo::prepare(&dir)?;
+            println!(
+                "postern demo: user \"{user}\", password \"{pw}\", mail in {home}\n\
+                 \n  IMAP: 127.0.0.1:1143   e.g. curl imap://{user}:{pw}@127.0.0.1:1143/INBOX -X 'FETCH 1 BODY[HEADER]'\n\
+                 \n  POP3: 127.0.0.1:1110   e.g. curl pop3://{user}:{pw}@127.0.0.1:1110/1\n\
+                 \nSettings: {cfg}. Stop with Ctrl-C.",
+                user = postern::demo::DEMO_USER,
+                pw = postern::demo::DEMO_PASSWORD,
+                home = dir.join("home").display(),
+                cfg = config_path.display()
+            );
+            let config = Config::load(Some(&config_path))?;
+            postern::net::serve::run(&config)?;
+            Ok(0)
         }
         Command::Maildirmake { folder, quota, dir } => {
             postern::store::cli::maildirmake(&dir, folder.as_deref(), quota.as_deref())?;

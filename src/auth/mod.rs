@@ -1,1 +1,222 @@
-//! auth (filled in by its owner)
+//! Who the peer is: password checks against the configured backend, the account that
+//! results, and its options. The failed-login delay and attempt limit belong to the
+//! session (it knows the connection); nothing here sleeps.
+
+pub mod account;
+pub mod login;
+pub mod password;
+pub mod sasl;
+pub mod userfile;
+
+use std::net::IpAddr;
+
+use thiserror::Error;
+
+pub use account::{Account, AccountOptions, Protocol};
+pub use sasl::Credential;
+
+use crate::config::{Backend, Config};
+
+#[derive(Debug, Error)]
+pub enum AuthError {
+    /// Unknown user or wrong password (the client must not learn which).
+    #[error("authentication failed")]
+    Failed,
+    /// The password was right but the account may not use this protocol
+    /// (`disableimap=1` / `disablepop3=1`).
+    #[error("{0} access is disabled for this account")]
+    Disabled(Protocol),
+    /// The mechanism cannot be checked against this account (CRAM-MD5 without a
+    /// `{PLAIN}` secret, or with the PAM backend).
+    #[error("this authentication mechanism is not available for this account")]
+    MechanismUnavailable,
+    /// A server-side problem (unreadable or broken user file, unsupported backend): a
+    /// temporary failure, logged in full, not the client's fault.
+    #[error("{0}")]
+    Unavailable(String),
+}
+
+/// A stored hash that makes an unknown user cost as much as a known one.
+const UNKNOWN_USER_HASH: &str = "{SHA512-CRYPT}$6$postern.unknown$";
+
+/// Check `user` / `password` for `protocol` and return the account.
+pub fn authenticate(
+    config: &Config,
+    protocol: Protocol,
+    user: &str,
+    password: &str,
+    remote: Option<IpAddr>,
+) -> Result<Account, AuthError> {
+    authenticate_credential(
+        config,
+        protocol,
+        user,
+        &Credential::Password(password.to_owned()),
+        remote,
+    )
+}
+
+/// [`authenticate`] for any SASL credential (CRAM-MD5 needs a `{PLAIN}` secret).
+pub fn authenticate_credential(
+    config: &Config,
+    protocol: Protocol,
+    user: &str,
+    credential: &Credential,
+    remote: Option<IpAddr>,
+) -> Result<Account, AuthError> {
+    match config.auth.backend {
+        Backend::Userfile => {}
+        Backend::Pam => {
+            return Err(AuthError::Unavailable(
+                "[auth] backend = \"pam\" is not built yet; use \"userfile\"".into(),
+            ));
+        }
+    }
+    log::debug!(
+        "checking {user} for {protocol} from {}",
+        remote
+            .map(|ip| ip.to_string())
+            .unwrap_or_else(|| "?".into())
+    );
+    let entry = userfile::lookup(&config.auth.userfile, user)
+        .map_err(|e| AuthError::Unavailable(e.to_string()))?;
+    let Some(entry) = entry else {
+        if let Credential::Password(password) = credential {
+            let _ = password::verify(UNKNOWN_USER_HASH, password);
+        }
+        return Err(AuthError::Failed);
+    };
+    let ok = match credential {
+        Credential::Password(password) => match password::verify(&entry.password, password) {
+            Ok(ok) => ok,
+            Err(e) => {
+                return Err(AuthError::Unavailable(format!(
+                    "{}:{}: {user}: {e}",
+                    config.auth.userfile.display(),
+                    entry.line
+                )));
+            }
+        },
+        Credential::CramResponse { challenge, digest } => {
+            let Some(secret) = password::plain_secret(&entry.password) else {
+                return Err(AuthError::MechanismUnavailable);
+            };
+            sasl::verify_cram_md5(secret, challenge, digest)
+        }
+    };
+    if !ok {
+        return Err(AuthError::Failed);
+    }
+    let options = AccountOptions::resolve(&config.auth.default_options, &entry.options)
+        .map_err(|e| AuthError::Unavailable(format!("{user}: {e}")))?;
+    if options.disabled_for(protocol) {
+        return Err(AuthError::Disabled(protocol));
+    }
+    let maildir = match &entry.maildir {
+        Some(path) => entry.home.join(path),
+        None => entry.home.join(&config.mail.maildir),
+    };
+    if !maildir.is_absolute() {
+        return Err(AuthError::Unavailable(format!(
+            "{user}: the Maildir {} is not an absolute path",
+            maildir.display()
+        )));
+    }
+    Ok(Account {
+        user: entry.user,
+        uid: entry.uid,
+        gid: entry.gid,
+        home: entry.home,
+        maildir,
+        options,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    fn setup(users: &str) -> (tempfile::TempDir, Config) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("users");
+        std::fs::write(&path, users).unwrap();
+        let mut config = Config::default();
+        config.auth.userfile = path;
+        (dir, config)
+    }
+
+    #[test]
+    fn userfile_logins() {
+        let hashed = password::hash(password::Scheme::Sha512Crypt, "pw2").unwrap();
+        let (_dir, mut config) = setup(&format!(
+            "alice:{{PLAIN}}pw1:1000:1000::/home/alice::group=staff\n\
+             bob:{hashed}::::/srv/bob::maildir=/srv/mail/bob disablepop3=1\n"
+        ));
+        let a = authenticate(&config, Protocol::Imap, "alice", "pw1", None).unwrap();
+        assert_eq!(a.user, "alice");
+        assert_eq!((a.uid, a.gid), (Some(1000), Some(1000)));
+        assert_eq!(a.maildir, Path::new("/home/alice/Maildir"));
+        assert_eq!(a.options.groups, ["staff"]);
+
+        let b = authenticate(&config, Protocol::Imap, "bob", "pw2", None).unwrap();
+        assert_eq!(b.maildir, Path::new("/srv/mail/bob"));
+        assert_eq!(b.uid, None);
+        assert!(matches!(
+            authenticate(&config, Protocol::Pop3, "bob", "pw2", None),
+            Err(AuthError::Disabled(Protocol::Pop3))
+        ));
+        // A wrong password does not reveal that POP3 is disabled.
+        assert!(matches!(
+            authenticate(&config, Protocol::Pop3, "bob", "nope", None),
+            Err(AuthError::Failed)
+        ));
+        assert!(matches!(
+            authenticate(&config, Protocol::Imap, "alice", "pw2", None),
+            Err(AuthError::Failed)
+        ));
+        assert!(matches!(
+            authenticate(&config, Protocol::Imap, "carol", "pw1", None),
+            Err(AuthError::Failed)
+        ));
+
+        config.auth.default_options = "disableimap=1".into();
+        assert!(matches!(
+            authenticate(&config, Protocol::Imap, "alice", "pw1", None),
+            Err(AuthError::Disabled(Protocol::Imap))
+        ));
+        config.auth.backend = Backend::Pam;
+        assert!(matches!(
+            authenticate(&config, Protocol::Imap, "alice", "pw1", None),
+            Err(AuthError::Unavailable(msg)) if msg.contains("pam")
+        ));
+    }
+
+    #[test]
+    fn cram_needs_plain_secret() {
+        let (_dir, config) = setup(
+            "tim:{PLAIN}tanstaaftanstaaf::::/home/tim\n\
+             ann:{SHA512-CRYPT}$6$a$b::::/home/ann\n",
+        );
+        let challenge = "<1896.697170952@postoffice.reston.mci.net>".to_owned();
+        let cred = Credential::CramResponse {
+            challenge: challenge.clone(),
+            digest: "b913a602c7eda7a495b4e6e7334d3890".into(),
+        };
+        let a = authenticate_credential(&config, Protocol::Imap, "tim", &cred, None).unwrap();
+        assert_eq!(a.user, "tim");
+        assert!(matches!(
+            authenticate_credential(&config, Protocol::Imap, "ann", &cred, None),
+            Err(AuthError::MechanismUnavailable)
+        ));
+    }
+
+    #[test]
+    fn broken_user_file_is_a_server_error() {
+        let (_dir, config) = setup("alice:{PLAIN}x:uid::::/h\n");
+        assert!(matches!(
+            authenticate(&config, Protocol::Imap, "alice", "x", None),
+            Err(AuthError::Unavailable(msg)) if msg.contains(":1:")
+        ));
+    }
+}

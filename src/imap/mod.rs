@@ -1,7 +1,32 @@
-//! The IMAP server.
+//! The IMAP server: `imapd` serves one session on an inherited connection.
+//!
+//! Framing and grammar (`framing`, `parser`, `command`) are apart from the session
+//! (`session`, `cmd_*`), which drives the engines (`fetch`, `search`, `sync`, `idle`).
+
+pub mod capability;
+pub mod cmd_auth;
+pub mod cmd_mailbox;
+pub mod cmd_message;
+pub mod command;
+pub mod datetime;
+pub mod fetch;
+pub mod flags;
+pub mod framing;
+pub mod idle;
 pub mod message_syntax;
+pub mod mutf7;
+pub mod names;
+pub mod parser;
+pub mod search;
+pub mod sequence;
+pub mod session;
+pub mod sync;
 pub mod syntax;
+mod wire;
+
 use crate::{config::Config, net::conn::Connection};
-pub fn run_session(_config: &Config, _conn: Connection) -> anyhow::Result<()> {
-    anyhow::bail!("imapd is not built yet")
+
+/// Serves one IMAP session until the client logs out or goes away.
+pub fn run_session(config: &Config, conn: Connection) -> anyhow::Result<()> {
+    session::Session::new(config, conn).run()
 }

@@ -25,10 +25,17 @@ pub fn write_string(out: &mut Vec<u8>, bytes: &[u8]) {
     }
 }
 
-/// A literal `{n}\r\n` followed by the bytes.
+/// A literal `{n}\r\n` followed by the bytes. NUL may not travel in a literal (RFC 3501
+/// `CHAR8`); it becomes 0x80, which keeps every size and offset the client was told.
 pub fn write_literal(out: &mut Vec<u8>, bytes: &[u8]) {
     out.extend_from_slice(format!("{{{}}}\r\n", bytes.len()).as_bytes());
+    let start = out.len();
     out.extend_from_slice(bytes);
+    for b in &mut out[start..] {
+        if *b == 0 {
+            *b = 0x80;
+        }
+    }
 }
 
 /// An nstring: NIL or a string.
@@ -71,6 +78,9 @@ mod tests {
         assert_eq!(s(|o| write_string(o, b"a \"b\" \\")), r#""a \"b\" \\""#);
         assert_eq!(s(|o| write_string(o, "é".as_bytes())), "{2}\r\né");
         assert_eq!(s(|o| write_string(o, b"a\r\nb")), "{4}\r\na\r\nb");
+        let mut v = Vec::new();
+        write_literal(&mut v, b"a\0b");
+        assert_eq!(v, b"{3}\r\na\x80b");
         assert_eq!(s(|o| write_nstring(o, None)), "NIL");
         assert_eq!(s(|o| write_astring(o, b"INBOX.Sent")), "INBOX.Sent");
         assert_eq!(s(|o| write_astring(o, b"a b")), "\"a b\"");

@@ -1,2 +1,529 @@
-//! One client connection (placeholder contract).
-pub struct Connection {}
+//! One client connection: a socket (TCP or Unix) or stdin/stdout under inetd, with a
+//! buffered line/literal reader, a buffered writer, inactivity timeouts done with poll(2)
+//! (so they work on pipes too), and a wait for "input or another descriptor" for IDLE.
+//!
+//! The bytes go through an internal [`Transport`]; TLS will be one more variant of it
+//! (with OpenSSL's pending bytes counted as buffered input), and STARTTLS will drop the
+//! buffered plaintext with [`Connection::discard_buffered_input`] before the handshake.
+
+use std::fs::File;
+use std::io::{self, ErrorKind, Read, Write};
+use std::net::SocketAddr;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::time::{Duration, Instant};
+
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+
+const READ_CHUNK: usize = 16 * 1024;
+const WRITE_HIGH_WATER: usize = 64 * 1024;
+
+/// The result of [`Connection::read_line`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LineRead {
+    /// One line without its CRLF or LF.
+    Line(Vec<u8>),
+    /// The line was longer than the limit; all of it, up to and including its LF, has
+    /// been consumed and dropped, so the next read starts at the next line.
+    TooLong,
+    /// The peer closed the connection (a partial line without LF is dropped).
+    Eof,
+}
+
+/// The result of [`Connection::wait`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wait {
+    /// Input is available (or the peer closed: the next read says which).
+    Input,
+    /// The extra descriptor is readable.
+    Extra,
+    /// Neither within the timeout.
+    Timeout,
+}
+
+/// How the bytes travel.
+enum Transport {
+    /// A connected socket, both directions.
+    Socket(File),
+    /// inetd style: the connection is stdin (read) and stdout (write).
+    Stdio { input: File, output: File },
+}
+
+impl Transport {
+    fn read_fd(&self) -> BorrowedFd<'_> {
+        match self {
+            Transport::Socket(f) => f.as_fd(),
+            Transport::Stdio { input, .. } => input.as_fd(),
+        }
+    }
+
+    fn write_fd(&self) -> BorrowedFd<'_> {
+        match self {
+            Transport::Socket(f) => f.as_fd(),
+            Transport::Stdio { output, .. } => output.as_fd(),
+        }
+    }
+
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Transport::Socket(f) => f.read(buf),
+            Transport::Stdio { input, .. } => input.read(buf),
+        }
+    }
+
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Transport::Socket(f) => f.write(buf),
+            Transport::Stdio { output, .. } => output.write(buf),
+        }
+    }
+
+    /// Bytes the transport holds already decoded (TLS records); none for plain sockets.
+    fn pending(&self) -> usize {
+        0
+    }
+}
+
+/// A client connection. Reads and writes block; timeouts are per blocking read or write.
+pub struct Connection {
+    transport: Transport,
+    inbuf: Box<[u8]>,
+    start: usize,
+    end: usize,
+    outbuf: Vec<u8>,
+    read_timeout: Option<Duration>,
+    write_timeout: Option<Duration>,
+    peer: Option<SocketAddr>,
+    local: Option<SocketAddr>,
+    bytes_read: u64,
+    bytes_written: u64,
+}
+
+fn canonical(addr: SocketAddr) -> SocketAddr {
+    // A dual-stack listener reports IPv4 clients as ::ffff:a.b.c.d.
+    SocketAddr::new(addr.ip().to_canonical(), addr.port())
+}
+
+/// Peer and local address when `fd` is an IP socket. std refuses other socket
+/// families and non-sockets, which is what we want; the descriptor is duplicated so
+/// that std can own it for the question.
+pub(crate) fn socket_addrs(fd: BorrowedFd<'_>) -> (Option<SocketAddr>, Option<SocketAddr>) {
+    let Ok(dup) = fd.try_clone_to_owned() else {
+        return (None, None);
+    };
+    let probe = std::net::TcpStream::from(dup);
+    (
+        probe.peer_addr().ok().map(canonical),
+        probe.local_addr().ok().map(canonical),
+    )
+}
+
+impl Connection {
+    fn new(transport: Transport, peer: Option<SocketAddr>, local: Option<SocketAddr>) -> Self {
+        Connection {
+            transport,
+            inbuf: vec![0; READ_CHUNK].into_boxed_slice(),
+            start: 0,
+            end: 0,
+            outbuf: Vec::with_capacity(READ_CHUNK),
+            read_timeout: None,
+            write_timeout: None,
+            peer,
+            local,
+            bytes_read: 0,
+            bytes_written: 0,
+        }
+    }
+
+    /// A connected socket (TCP or Unix). Addresses come from getpeername/getsockname.
+    pub fn from_socket(fd: OwnedFd) -> Connection {
+        let (peer, local) = socket_addrs(fd.as_fd());
+        Connection::new(Transport::Socket(File::from(fd)), peer, local)
+    }
+
+    /// Separate read and write descriptors (inetd's stdin and stdout). Addresses come
+    /// from the read side when it is a socket.
+    pub fn from_pair(input: OwnedFd, output: OwnedFd) -> Connection {
+        let (peer, local) = socket_addrs(input.as_fd());
+        Connection::new(
+            Transport::Stdio {
+                input: File::from(input),
+                output: File::from(output),
+            },
+            peer,
+            local,
+        )
+    }
+
+    /// The client's address, when it is an IP socket (or was given by the environment).
+    pub fn peer_addr(&self) -> Option<SocketAddr> {
+        self.peer
+    }
+
+    /// Our address on this connection, when it is an IP socket.
+    pub fn local_addr(&self) -> Option<SocketAddr> {
+        self.local
+    }
+
+    /// Override the client's address (e.g. from `REMOTE_ADDR` when getpeername fails).
+    pub fn set_peer_addr(&mut self, addr: Option<SocketAddr>) {
+        self.peer = addr;
+    }
+
+    /// How long one blocking read may wait for data; `None` waits forever. A read that
+    /// times out fails with [`ErrorKind::TimedOut`].
+    pub fn set_read_timeout(&mut self, timeout: Option<Duration>) {
+        self.read_timeout = timeout;
+    }
+
+    /// How long one blocking write may wait for the peer to take data.
+    pub fn set_write_timeout(&mut self, timeout: Option<Duration>) {
+        self.write_timeout = timeout;
+    }
+
+    /// Bytes received from the peer so far.
+    pub fn bytes_read(&self) -> u64 {
+        self.bytes_read
+    }
+
+    /// Bytes sent to the peer so far.
+    pub fn bytes_written(&self) -> u64 {
+        self.bytes_written
+    }
+
+    /// Whether input is already buffered (so polling the socket would be wrong).
+    pub fn has_buffered_input(&self) -> bool {
+        self.start < self.end || self.transport.pending() > 0
+    }
+
+    /// Drop every buffered input byte and say how many there were (STARTTLS: nothing
+    /// the client sent in plaintext may be read as if it came through TLS).
+    pub fn discard_buffered_input(&mut self) -> usize {
+        let n = self.end - self.start;
+        self.start = 0;
+        self.end = 0;
+        n
+    }
+
+    /// Wait until `fd` is ready for `events` or `timeout` passes.
+    fn poll_one(
+        fd: BorrowedFd<'_>,
+        events: PollFlags,
+        timeout: Option<Duration>,
+    ) -> io::Result<()> {
+        let Some(timeout) = timeout else {
+            return Ok(());
+        };
+        let deadline = Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let mut fds = [PollFd::new(fd, events)];
+            match poll(&mut fds, poll_timeout(left)) {
+                Ok(0) => return Err(io::Error::new(ErrorKind::TimedOut, "timed out")),
+                Ok(_) => return Ok(()),
+                Err(nix::errno::Errno::EINTR) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    /// Read more input into the buffer; Ok(0) at end of input.
+    fn fill(&mut self) -> io::Result<usize> {
+        if self.start == self.end {
+            self.start = 0;
+            self.end = 0;
+        } else if self.end == self.inbuf.len() {
+            self.inbuf.copy_within(self.start..self.end, 0);
+            self.end -= self.start;
+            self.start = 0;
+        }
+        if self.transport.pending() == 0 {
+            Self::poll_one(
+                self.transport.read_fd(),
+                PollFlags::POLLIN,
+                self.read_timeout,
+            )?;
+        }
+        loop {
+            match self.transport.read(&mut self.inbuf[self.end..]) {
+                Ok(n) => {
+                    self.end += n;
+                    self.bytes_read += n as u64;
+                    return Ok(n);
+                }
+                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Read one line of at most `max` bytes (not counting CRLF / LF).
+    pub fn read_line(&mut self, max: usize) -> io::Result<LineRead> {
+        let mut line = Vec::new();
+        let mut too_long = false;
+        loop {
+            if self.start == self.end && self.fill()? == 0 {
+                return Ok(LineRead::Eof);
+            }
+            let avail = &self.inbuf[self.start..self.end];
+            let (chunk, done) = match avail.iter().position(|&b| b == b'\n') {
+                Some(i) => (&avail[..i], true),
+                None => (avail, false),
+            };
+            // One byte of slack for the CR of CRLF, checked once the line is complete.
+            if !too_long && line.len() + chunk.len() > max.saturating_add(1) {
+                too_long = true;
+                line = Vec::new();
+            }
+            if !too_long {
+                line.extend_from_slice(chunk);
+            }
+            self.start += chunk.len() + usize::from(done);
+            if done {
+                if line.last() == Some(&b'\r') {
+                    line.pop();
+                }
+                if too_long || line.len() > max {
+                    return Ok(LineRead::TooLong);
+                }
+                return Ok(LineRead::Line(line));
+            }
+        }
+    }
+
+    /// Copy exactly `n` input bytes into `sink` (a literal). Fails with
+    /// [`ErrorKind::UnexpectedEof`] if the peer closes first.
+    pub fn read_exact_into(&mut self, n: u64, sink: &mut dyn Write) -> io::Result<()> {
+        let mut left = n;
+        while left > 0 {
+            if self.start == self.end && self.fill()? == 0 {
+                return Err(io::Error::new(
+                    ErrorKind::UnexpectedEof,
+                    "connection closed inside a literal",
+                ));
+            }
+            let take = (self.end - self.start).min(usize::try_from(left).unwrap_or(usize::MAX));
+            sink.write_all(&self.inbuf[self.start..self.start + take])?;
+            self.start += take;
+            left -= take as u64;
+        }
+        Ok(())
+    }
+
+    /// Read and drop exactly `n` input bytes (a literal that was refused).
+    pub fn discard(&mut self, n: u64) -> io::Result<()> {
+        self.read_exact_into(n, &mut io::sink())
+    }
+
+    /// Queue bytes for the peer; they go out on [`flush`](Self::flush) or when much is queued.
+    pub fn write_all(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.outbuf.extend_from_slice(bytes);
+        if self.outbuf.len() >= WRITE_HIGH_WATER {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    /// Send everything queued.
+    pub fn flush(&mut self) -> io::Result<()> {
+        let mut sent = 0;
+        let result = loop {
+            if sent == self.outbuf.len() {
+                break Ok(());
+            }
+            if let Err(e) = Self::poll_one(
+                self.transport.write_fd(),
+                PollFlags::POLLOUT,
+                self.write_timeout,
+            ) {
+                break Err(e);
+            }
+            match self.transport.write(&self.outbuf[sent..]) {
+                Ok(0) => break Err(io::Error::new(ErrorKind::WriteZero, "connection closed")),
+                Ok(n) => {
+                    sent += n;
+                    self.bytes_written += n as u64;
+                }
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) => break Err(e),
+            }
+        };
+        self.outbuf.drain(..sent);
+        result
+    }
+
+    /// Flush, then wait until the client sends something, `extra` becomes readable, or
+    /// `timeout` passes. Buffered input counts as input at once.
+    pub fn wait(&mut self, extra: Option<BorrowedFd<'_>>, timeout: Duration) -> io::Result<Wait> {
+        self.flush()?;
+        if self.has_buffered_input() {
+            return Ok(Wait::Input);
+        }
+        let deadline = Instant::now() + timeout;
+        loop {
+            let mut fds = vec![PollFd::new(self.transport.read_fd(), PollFlags::POLLIN)];
+            if let Some(fd) = extra {
+                fds.push(PollFd::new(fd, PollFlags::POLLIN));
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            match poll(&mut fds, poll_timeout(left)) {
+                Ok(0) => return Ok(Wait::Timeout),
+                Ok(_) => {
+                    let ready = |fd: &PollFd| fd.revents().is_some_and(|r| !r.is_empty());
+                    if ready(&fds[0]) {
+                        return Ok(Wait::Input);
+                    }
+                    return Ok(Wait::Extra);
+                }
+                Err(nix::errno::Errno::EINTR) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+}
+
+fn poll_timeout(d: Duration) -> PollTimeout {
+    // Round up so that a short remainder does not become a busy zero-timeout poll.
+    let ms = d.as_nanos().div_ceil(1_000_000);
+    PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX)
+}
+
+impl Drop for Connection {
+    fn drop(&mut self) {
+        // Best effort: whatever the session queued last (a BYE) should still go out.
+        if self.write_timeout.is_none() {
+            self.write_timeout = Some(Duration::from_secs(5));
+        }
+        let _ = self.flush();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::net::UnixStream;
+
+    fn pair() -> (Connection, UnixStream) {
+        let (a, b) = UnixStream::pair().unwrap();
+        (Connection::from_socket(a.into()), b)
+    }
+
+    #[test]
+    fn lines_crlf_lf_and_eof() {
+        let (mut c, mut peer) = pair();
+        peer.write_all(b"a1 NOOP\r\nsecond\nthird-without-end")
+            .unwrap();
+        drop(peer);
+        assert_eq!(
+            c.read_line(100).unwrap(),
+            LineRead::Line(b"a1 NOOP".to_vec())
+        );
+        assert_eq!(
+            c.read_line(100).unwrap(),
+            LineRead::Line(b"second".to_vec())
+        );
+        assert_eq!(c.read_line(100).unwrap(), LineRead::Eof);
+        assert_eq!(c.bytes_read(), 33);
+    }
+
+    #[test]
+    fn too_long_line_is_dropped_whole() {
+        let (mut c, mut peer) = pair();
+        let long = vec![b'x'; 40_000];
+        peer.write_all(&long).unwrap();
+        peer.write_all(b"\r\nnext\r\n").unwrap();
+        assert_eq!(c.read_line(1000).unwrap(), LineRead::TooLong);
+        assert_eq!(c.read_line(1000).unwrap(), LineRead::Line(b"next".to_vec()));
+    }
+
+    #[test]
+    fn limit_is_exclusive_of_crlf() {
+        let (mut c, mut peer) = pair();
+        peer.write_all(b"abcd\r\nabcde\r\nabcd\n").unwrap();
+        assert_eq!(c.read_line(4).unwrap(), LineRead::Line(b"abcd".to_vec()));
+        assert_eq!(c.read_line(4).unwrap(), LineRead::TooLong);
+        assert_eq!(c.read_line(4).unwrap(), LineRead::Line(b"abcd".to_vec()));
+    }
+
+    #[test]
+    fn literal_then_line() {
+        let (mut c, mut peer) = pair();
+        let body = vec![b'm'; 50_000];
+        peer.write_all(b"a APPEND INBOX {50000}\r\n").unwrap();
+        let writer = std::thread::spawn({
+            let mut peer = peer.try_clone().unwrap();
+            let body = body.clone();
+            move || {
+                peer.write_all(&body).unwrap();
+                peer.write_all(b" tail\r\nzzzz").unwrap();
+            }
+        });
+        assert_eq!(
+            c.read_line(100).unwrap(),
+            LineRead::Line(b"a APPEND INBOX {50000}".to_vec())
+        );
+        let mut got = Vec::new();
+        c.read_exact_into(50_000, &mut got).unwrap();
+        assert_eq!(got, body);
+        assert_eq!(c.read_line(100).unwrap(), LineRead::Line(b" tail".to_vec()));
+        c.discard(2).unwrap();
+        writer.join().unwrap();
+        drop(peer);
+        let mut rest = Vec::new();
+        c.read_exact_into(2, &mut rest).unwrap();
+        assert_eq!(rest, b"zz");
+        let err = c.discard(1).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::UnexpectedEof);
+    }
+
+    #[test]
+    fn read_timeout() {
+        let (mut c, _peer) = pair();
+        c.set_read_timeout(Some(Duration::from_millis(50)));
+        let err = c.read_line(10).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::TimedOut);
+    }
+
+    #[test]
+    fn writes_are_buffered_until_flush() {
+        let (mut c, mut peer) = pair();
+        c.write_all(b"* OK hi\r\n").unwrap();
+        peer.set_read_timeout(Some(Duration::from_millis(50)))
+            .unwrap();
+        let mut buf = [0u8; 64];
+        assert!(peer.read(&mut buf).is_err());
+        c.flush().unwrap();
+        let n = peer.read(&mut buf).unwrap();
+        assert_eq!(&buf[..n], b"* OK hi\r\n");
+        assert_eq!(c.bytes_written(), 9);
+    }
+
+    #[test]
+    fn wait_sees_input_extra_and_timeout() {
+        let (mut c, mut peer) = pair();
+        let (extra_r, mut extra_w) = UnixStream::pair().unwrap();
+        let t = Duration::from_millis(30);
+        assert_eq!(c.wait(Some(extra_r.as_fd()), t).unwrap(), Wait::Timeout);
+        extra_w.write_all(b"!").unwrap();
+        assert_eq!(c.wait(Some(extra_r.as_fd()), t).unwrap(), Wait::Extra);
+        peer.write_all(b"DONE\r\nNOOP\r\n").unwrap();
+        assert_eq!(c.wait(None, t).unwrap(), Wait::Input);
+        assert_eq!(c.read_line(10).unwrap(), LineRead::Line(b"DONE".to_vec()));
+        // The second line is buffered now: input without polling.
+        assert!(c.has_buffered_input());
+        assert_eq!(c.wait(Some(extra_r.as_fd()), t).unwrap(), Wait::Input);
+        assert_eq!(c.discard_buffered_input(), 6);
+        assert!(!c.has_buffered_input());
+    }
+
+    #[test]
+    fn tcp_addresses() {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let client = std::net::TcpStream::connect(l.local_addr().unwrap()).unwrap();
+        let (s, _) = l.accept().unwrap();
+        let c = Connection::from_socket(s.into());
+        assert_eq!(c.peer_addr(), Some(client.local_addr().unwrap()));
+        assert_eq!(c.local_addr(), Some(l.local_addr().unwrap()));
+        let (u, _other) = UnixStream::pair().unwrap();
+        assert_eq!(Connection::from_socket(u.into()).peer_addr(), None);
+    }
+}

@@ -1,4 +1,530 @@
-//! The listener (placeholder contract).
-pub fn run(_config: &crate::config::Config) -> anyhow::Result<()> {
-    anyhow::bail!("serve is not built yet")
+//! `postern serve`: the standalone (and systemd `Accept=no`) listener. It binds the
+//! `[serve]` addresses or takes named sockets from `LISTEN_FDS`, and for each connection
+//! executes `postern imapd|pop3d --config <same file>` with the connection as descriptor 3
+//! (`POSTERN_CONNECTION=3`). It never forks without exec, enforces the limits systemd
+//! would (`max_connections`, `max_connections_per_ip`), reloads on SIGHUP and drains on
+//! SIGTERM / SIGINT.
+//!
+//! Single-threaded: signals arrive through a signalfd polled with the listeners.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr, TcpListener};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use log::{debug, error, info, warn};
+use nix::errno::Errno;
+use nix::fcntl::{FcntlArg, OFlag, fcntl};
+use nix::libc;
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+use nix::sys::signal::{SigSet, Signal, kill};
+use nix::sys::signalfd::{SfdFlags, SignalFd};
+use nix::sys::socket::{SockFlag, accept4};
+use nix::unistd::Pid;
+use sd_notify::NotifyState;
+
+use super::activation::{self, CONNECTION_ENV, CONNECTION_FD, Service};
+use super::conn::socket_addrs;
+use crate::config::Config;
+
+/// Programs run per connection instead of this binary (tests and debugging): the
+/// program gets the same arguments and environment a session would.
+pub const SESSION_PROGRAM_ENV: &str = "POSTERN_SESSION_PROGRAM";
+
+/// After the drain bound, sessions get SIGTERM and this long before SIGKILL.
+const KILL_GRACE: Duration = Duration::from_secs(5);
+/// Connections taken per listener per wakeup, so that one busy port cannot starve others.
+const ACCEPT_BURST: usize = 16;
+
+/// Serve until SIGTERM / SIGINT, then drain and return.
+pub fn run(config: &Config) -> anyhow::Result<()> {
+    crate::log::init("postern-serve");
+    crate::log::set_level(config.log.level);
+    let mut server = Server::new(config.clone())?;
+    server.serve()
+}
+
+struct Listener {
+    service: Service,
+    /// The configured address; `None` for sockets from the service manager.
+    addr: Option<SocketAddr>,
+    fd: OwnedFd,
+}
+
+struct Session {
+    child: Child,
+    ip: Option<IpAddr>,
+    service: Service,
+}
+
+struct Server {
+    config: Config,
+    program: PathBuf,
+    listeners: Vec<Listener>,
+    from_service_manager: bool,
+    sessions: Vec<Session>,
+    per_ip: HashMap<IpAddr, u32>,
+    signals: SignalFd,
+    draining: Option<Drain>,
+}
+
+struct Drain {
+    deadline: Instant,
+    killed: bool,
+}
+
+fn refuse_tls(service: Service) -> anyhow::Result<()> {
+    if service.is_tls() {
+        bail!("{service} listeners need TLS, which this build does not support yet");
+    }
+    Ok(())
+}
+
+fn set_nonblocking(fd: &OwnedFd) -> anyhow::Result<()> {
+    let flags = OFlag::from_bits_truncate(fcntl(fd, FcntlArg::F_GETFL)?);
+    fcntl(fd, FcntlArg::F_SETFL(flags | OFlag::O_NONBLOCK))?;
+    Ok(())
+}
+
+fn bind(service: Service, addr: SocketAddr) -> anyhow::Result<Listener> {
+    refuse_tls(service)?;
+    let listener =
+        TcpListener::bind(addr).with_context(|| format!("cannot listen on {addr} ({service})"))?;
+    listener.set_nonblocking(true)?;
+    Ok(Listener {
+        service,
+        addr: Some(addr),
+        fd: listener.into(),
+    })
+}
+
+fn bind_all(config: &Config, keep: &mut Vec<Listener>) -> anyhow::Result<Vec<Listener>> {
+    let s = &config.serve;
+    let wanted = [
+        (Service::Imap, &s.imap),
+        (Service::Imaps, &s.imaps),
+        (Service::Pop3, &s.pop3),
+        (Service::Pop3s, &s.pop3s),
+    ];
+    let mut out = Vec::new();
+    for (service, addrs) in wanted {
+        for &addr in addrs {
+            if let Some(i) = keep
+                .iter()
+                .position(|l| l.service == service && l.addr == Some(addr))
+            {
+                out.push(keep.swap_remove(i));
+            } else {
+                out.push(bind(service, addr)?);
+            }
+        }
+    }
+    if out.is_empty() {
+        bail!("[serve] lists no address to listen on");
+    }
+    Ok(out)
+}
+
+/// Descriptors 0-2 must be open, or an accepted connection could land there and be
+/// overwritten in the child by its /dev/null stdin.
+fn ensure_stdio_open() -> anyhow::Result<()> {
+    for fd in 0..3 {
+        if fcntl(
+            // SAFETY: borrowed only for one F_GETFD; a closed number just fails with EBADF.
+            unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) },
+            FcntlArg::F_GETFD,
+        )
+        .is_err()
+        {
+            // open() takes the lowest free number, which is this one; keep it open forever.
+            let null = std::fs::File::open("/dev/null").context("/dev/null")?;
+            std::mem::forget(null);
+        }
+    }
+    Ok(())
+}
+
+fn notify(states: &[NotifyState]) {
+    if let Err(err) = sd_notify::notify(states) {
+        warn!("sd_notify: {err}");
+    }
+}
+
+impl Server {
+    fn new(config: Config) -> anyhow::Result<Server> {
+        ensure_stdio_open()?;
+        let program = match std::env::var_os(SESSION_PROGRAM_ENV) {
+            Some(p) => PathBuf::from(p),
+            None => std::env::current_exe().context("cannot find the running program")?,
+        };
+        let from_service_manager = activation::has_listen_fds();
+        let listeners = if from_service_manager {
+            let mut listeners = Vec::new();
+            for (service, fd) in activation::listening_sockets()? {
+                refuse_tls(service)?;
+                set_nonblocking(&fd)?;
+                listeners.push(Listener {
+                    service,
+                    addr: None,
+                    fd,
+                });
+            }
+            listeners
+        } else {
+            bind_all(&config, &mut Vec::new())?
+        };
+
+        let mut mask = SigSet::empty();
+        for sig in [
+            Signal::SIGTERM,
+            Signal::SIGINT,
+            Signal::SIGHUP,
+            Signal::SIGCHLD,
+        ] {
+            mask.add(sig);
+        }
+        // Sessions get an empty mask back in `start_session`.
+        mask.thread_block().context("blocking signals")?;
+        let signals = SignalFd::with_flags(&mask, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC)
+            .context("signalfd")?;
+
+        for l in &listeners {
+            match l.addr {
+                Some(addr) => info!("listening on {addr} ({})", l.service),
+                None => info!(
+                    "listening on a socket from the service manager ({})",
+                    l.service
+                ),
+            }
+        }
+        Ok(Server {
+            config,
+            program,
+            listeners,
+            from_service_manager,
+            sessions: Vec::new(),
+            per_ip: HashMap::new(),
+            signals,
+            draining: None,
+        })
+    }
+
+    fn status(&self) -> String {
+        let pop3 = self.sessions.iter().filter(|s| s.service.is_pop3()).count();
+        let imap = self.sessions.len() - pop3;
+        let state = if self.draining.is_some() {
+            "draining"
+        } else {
+            "serving"
+        };
+        format!(
+            "{state}: {} sessions ({imap} IMAP, {pop3} POP3)",
+            self.sessions.len()
+        )
+    }
+
+    fn notify_status(&self) {
+        notify(&[NotifyState::Status(&self.status())]);
+    }
+
+    fn serve(&mut self) -> anyhow::Result<()> {
+        notify(&[NotifyState::Ready, NotifyState::Status(&self.status())]);
+        loop {
+            self.reap();
+            let mut timeout = Duration::from_secs(5);
+            if let Some(drain) = &mut self.draining {
+                if self.sessions.is_empty() {
+                    break;
+                }
+                let now = Instant::now();
+                if now >= drain.deadline {
+                    if drain.killed {
+                        warn!("sessions still running after SIGTERM; killing them");
+                        for s in &self.sessions {
+                            let _ = kill(Pid::from_raw(s.child.id() as i32), Signal::SIGKILL);
+                        }
+                        for s in &mut self.sessions {
+                            let _ = s.child.wait();
+                        }
+                        self.sessions.clear();
+                        break;
+                    }
+                    warn!(
+                        "{} sessions still open after the shutdown timeout; ending them",
+                        self.sessions.len()
+                    );
+                    for s in &self.sessions {
+                        let _ = kill(Pid::from_raw(s.child.id() as i32), Signal::SIGTERM);
+                    }
+                    drain.killed = true;
+                    drain.deadline = now + KILL_GRACE;
+                }
+                timeout = timeout.min(drain.deadline.saturating_duration_since(now));
+            }
+
+            let ready = self.poll(timeout)?;
+            if ready.signal {
+                self.handle_signals()?;
+            }
+            for i in ready.listeners {
+                if self.draining.is_none() {
+                    self.accept_from(i);
+                }
+            }
+        }
+        notify(&[NotifyState::Status("stopped")]);
+        info!("all sessions ended; exiting");
+        Ok(())
+    }
+
+    fn poll(&self, timeout: Duration) -> anyhow::Result<Ready> {
+        let mut fds = vec![PollFd::new(self.signals.as_fd(), PollFlags::POLLIN)];
+        for l in &self.listeners {
+            fds.push(PollFd::new(l.fd.as_fd(), PollFlags::POLLIN));
+        }
+        let ms = timeout.as_millis().max(1);
+        match poll(
+            &mut fds,
+            PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX),
+        ) {
+            Ok(_) | Err(Errno::EINTR) => {}
+            Err(e) => return Err(e).context("poll"),
+        }
+        let is_ready = |fd: &PollFd| fd.revents().is_some_and(|r| !r.is_empty());
+        Ok(Ready {
+            signal: is_ready(&fds[0]),
+            listeners: (1..fds.len())
+                .filter(|&i| is_ready(&fds[i]))
+                .map(|i| i - 1)
+                .collect(),
+        })
+    }
+
+    fn handle_signals(&mut self) -> anyhow::Result<()> {
+        while let Some(info) = self.signals.read_signal().context("reading signals")? {
+            match Signal::try_from(info.ssi_signo as i32) {
+                Ok(Signal::SIGTERM | Signal::SIGINT) => self.begin_drain(),
+                Ok(Signal::SIGHUP) => self.reload(),
+                _ => {} // SIGCHLD: reaped at the top of the loop
+            }
+        }
+        Ok(())
+    }
+
+    fn begin_drain(&mut self) {
+        match &mut self.draining {
+            Some(drain) => {
+                // A second request: do not wait any longer.
+                info!("asked again to stop; ending sessions now");
+                drain.deadline = Instant::now();
+            }
+            None => {
+                let timeout = self.config.serve.shutdown_timeout();
+                info!(
+                    "stopping: no new connections; waiting up to {}s for {} sessions",
+                    timeout.as_secs(),
+                    self.sessions.len()
+                );
+                // Closing the listeners makes new clients see "connection refused" at once
+                // instead of waiting in the backlog of a server that will not answer.
+                self.listeners.clear();
+                self.draining = Some(Drain {
+                    deadline: Instant::now() + timeout,
+                    killed: false,
+                });
+                notify(&[NotifyState::Stopping, NotifyState::Status(&self.status())]);
+            }
+        }
+    }
+
+    fn reload(&mut self) {
+        if self.draining.is_some() {
+            return;
+        }
+        let mut states = vec![NotifyState::Reloading];
+        let now = NotifyState::monotonic_usec_now();
+        if let Ok(now) = &now {
+            states.push(now.clone());
+        }
+        notify(&states);
+        match Config::load(self.config.path.as_deref()) {
+            Ok(mut new) => {
+                // Keep reading the same file even if the environment changed meanwhile.
+                if new.path.is_none() {
+                    new.path = self.config.path.clone();
+                }
+                let rebound = if self.from_service_manager {
+                    Ok(None)
+                } else {
+                    let mut old = std::mem::take(&mut self.listeners);
+                    match bind_all(&new, &mut old) {
+                        Ok(listeners) => Ok(Some(listeners)),
+                        Err(err) => {
+                            // Put back what we had (bind_all moved the kept ones out).
+                            self.listeners = old;
+                            Err(err)
+                        }
+                    }
+                };
+                match rebound {
+                    Ok(listeners) => {
+                        if let Some(listeners) = listeners {
+                            self.listeners = listeners;
+                        }
+                        crate::log::set_level(new.log.level);
+                        self.config = new;
+                        info!("settings reloaded");
+                    }
+                    Err(err) => error!("reload failed, keeping the old settings: {err:#}"),
+                }
+            }
+            Err(err) => error!("reload failed, keeping the old settings: {err:#}"),
+        }
+        notify(&[NotifyState::Ready, NotifyState::Status(&self.status())]);
+    }
+
+    fn reap(&mut self) {
+        let before = self.sessions.len();
+        let mut i = 0;
+        while i < self.sessions.len() {
+            match self.sessions[i].child.try_wait() {
+                Ok(None) => i += 1,
+                result => {
+                    let session = self.sessions.swap_remove(i);
+                    if let Ok(Some(status)) = result {
+                        debug!("session {} ended: {status}", session.child.id());
+                    }
+                    if let Some(ip) = session.ip
+                        && let Some(n) = self.per_ip.get_mut(&ip)
+                    {
+                        *n -= 1;
+                        if *n == 0 {
+                            self.per_ip.remove(&ip);
+                        }
+                    }
+                }
+            }
+        }
+        if self.sessions.len() != before {
+            self.notify_status();
+        }
+    }
+
+    fn accept_from(&mut self, index: usize) {
+        for _ in 0..ACCEPT_BURST {
+            let Some(listener) = self.listeners.get(index) else {
+                return;
+            };
+            let service = listener.service;
+            match accept4(listener.fd.as_fd(), SockFlag::SOCK_CLOEXEC) {
+                Ok(fd) => self.start_session(service, fd),
+                Err(Errno::EAGAIN) => return,
+                Err(Errno::EINTR | Errno::ECONNABORTED | Errno::EPROTO) => continue,
+                Err(e) => {
+                    // Out of descriptors or memory: leave the rest in the backlog for now.
+                    error!("accept ({service}): {e}");
+                    std::thread::sleep(Duration::from_millis(100));
+                    return;
+                }
+            }
+        }
+    }
+
+    fn start_session(&mut self, service: Service, fd: OwnedFd) {
+        let (peer, _) = socket_addrs(fd.as_fd());
+        let ip = peer.map(|p| p.ip());
+        let ip_text = ip.map(|ip| ip.to_string()).unwrap_or_default();
+        let port_text = peer.map(|p| p.port().to_string()).unwrap_or_default();
+        let protocol = if service.is_pop3() { "POP3" } else { "IMAP" };
+        let fields = [
+            ("REMOTE_ADDR", ip_text.as_str()),
+            ("REMOTE_PORT", port_text.as_str()),
+            ("PROTOCOL", protocol),
+        ];
+
+        let serve = &self.config.serve;
+        let from_ip = ip.and_then(|ip| self.per_ip.get(&ip)).copied().unwrap_or(0);
+        let too_many = self.sessions.len() >= serve.max_connections as usize
+            || (serve.max_connections_per_ip > 0 && from_ip >= serve.max_connections_per_ip);
+        if too_many {
+            crate::log::event(log::Level::Warn, "Too many connections", &fields);
+            refuse(service, fd);
+            return;
+        }
+        crate::log::event(log::Level::Debug, "Connection", &fields);
+
+        let mut cmd = Command::new(&self.program);
+        cmd.arg(if service.is_pop3() { "pop3d" } else { "imapd" });
+        if let Some(path) = &self.config.path {
+            cmd.arg("--config").arg(path);
+        }
+        cmd.env(CONNECTION_ENV, CONNECTION_FD.to_string())
+            .env_remove("LISTEN_FDS")
+            .env_remove("LISTEN_PID")
+            .env_remove("LISTEN_FDNAMES")
+            .env_remove("NOTIFY_SOCKET")
+            .env_remove("WATCHDOG_USEC")
+            .env_remove("WATCHDOG_PID")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null());
+        if let Some(peer) = peer {
+            cmd.env("REMOTE_ADDR", peer.ip().to_string())
+                .env("REMOTE_PORT", peer.port().to_string());
+        }
+        let raw = fd.as_raw_fd();
+        // SAFETY: the closure runs in the child between fork and exec and only calls
+        // pthread_sigmask(3), dup2(2) and fcntl(2), which are async-signal-safe; it
+        // allocates nothing and touches no lock. It gives the session an empty signal
+        // mask (ours blocks the signals the signalfd reads, and a blocked mask survives
+        // exec) and places the connection at descriptor 3 without close-on-exec.
+        unsafe {
+            cmd.pre_exec(move || {
+                SigSet::empty().thread_set_mask()?;
+                let ok = if raw == CONNECTION_FD {
+                    libc::fcntl(raw, libc::F_SETFD, 0) != -1
+                } else {
+                    libc::dup2(raw, CONNECTION_FD) != -1
+                };
+                if ok {
+                    Ok(())
+                } else {
+                    Err(std::io::Error::last_os_error())
+                }
+            });
+        }
+        match cmd.spawn() {
+            Ok(child) => {
+                if let Some(ip) = ip {
+                    *self.per_ip.entry(ip).or_insert(0) += 1;
+                }
+                self.sessions.push(Session { child, ip, service });
+                self.notify_status();
+            }
+            Err(err) => error!(
+                "cannot start a session with {}: {err}",
+                self.program.display()
+            ),
+        }
+        // `fd` closes here: the session has its own copy.
+    }
+}
+
+struct Ready {
+    signal: bool,
+    listeners: Vec<usize>,
+}
+
+/// Tell the client why, without ever blocking on it, and hang up.
+fn refuse(service: Service, fd: OwnedFd) {
+    let line: &[u8] = if service.is_pop3() {
+        b"-ERR [SYS/TEMP] Too many connections\r\n"
+    } else {
+        b"* BYE Too many connections\r\n"
+    };
+    let _ = set_nonblocking(&fd);
+    let _ = nix::unistd::write(&fd, line);
 }

@@ -1,8 +1,90 @@
-//! `postern deliver` and `postern maildirmake` (placeholder contract).
+//! `postern deliver` and `postern maildirmake`.
+
+use std::io::Read;
 use std::path::Path;
-pub fn deliver(_config: &crate::config::Config, _folder: Option<&str>, _target: &str) -> u8 {
-    75
+
+use super::{Maildir, StoreError, folder, quota};
+
+/// sysexits.h codes a mail transfer agent understands.
+pub const EX_OK: u8 = 0;
+pub const EX_USAGE: u8 = 64;
+pub const EX_NOUSER: u8 = 67;
+pub const EX_SOFTWARE: u8 = 70;
+pub const EX_TEMPFAIL: u8 = 75;
+
+/// "Lists.rust" -> "INBOX.Lists.rust"; INBOX-prefixed names stay as they are.
+fn full_folder_name(folder: Option<&str>) -> String {
+    match folder {
+        None => folder::INBOX.to_string(),
+        Some(f) if folder::canonical_name(f).is_ok() => f.to_string(),
+        Some(f) => format!("{}.{f}", folder::INBOX),
+    }
 }
-pub fn maildirmake(_dir: &Path, _folder: Option<&str>, _quota: Option<&str>) -> anyhow::Result<()> {
-    anyhow::bail!("maildirmake is not built yet")
+
+/// Delivers stdin into a Maildir; returns the exit code (0, 64, 67, 75).
+pub fn deliver(_config: &crate::config::Config, folder: Option<&str>, target: &str) -> u8 {
+    if !target.contains('/') {
+        eprintln!("postern deliver: {target}: user lookup needs the user file");
+        return EX_NOUSER;
+    }
+    let maildir = match Maildir::open(target) {
+        Ok(m) => m,
+        Err(e) => {
+            eprintln!("postern deliver: {e}");
+            return EX_NOUSER;
+        }
+    };
+    let name = full_folder_name(folder);
+    let mut stdin = std::io::stdin().lock();
+    match maildir.deliver(&name, &mut stdin as &mut dyn Read) {
+        Ok(_) => EX_OK,
+        Err(e) => {
+            eprintln!("postern deliver: {name}: {e}");
+            match e {
+                StoreError::InvalidName(_) => EX_USAGE,
+                StoreError::NoSuchFolder(_) => EX_NOUSER,
+                StoreError::OverQuota | StoreError::Io(_) => EX_TEMPFAIL,
+                StoreError::Corrupt { .. } => EX_TEMPFAIL,
+                _ => EX_SOFTWARE,
+            }
+        }
+    }
+}
+
+/// As Courier's maildirmake: `DIR` makes a Maildir (it must not exist yet), `-f FOLDER DIR`
+/// a folder in it, `-q QUOTA DIR` installs a quota.
+pub fn maildirmake(
+    dir: &Path,
+    folder: Option<&str>,
+    quota_spec: Option<&str>,
+) -> anyhow::Result<()> {
+    if let Some(q) = quota_spec
+        && quota::QuotaSpec::parse(q).is_none_or(|s| !s.is_set())
+    {
+        anyhow::bail!("{q}: invalid quota (expected e.g. 10000000S,1000C)");
+    }
+    let maildir = match (folder, quota_spec) {
+        (None, None) => {
+            if dir.exists() {
+                anyhow::bail!("{}: already exists", dir.display());
+            }
+            Maildir::create(dir)?
+        }
+        (Some(_), _) => Maildir::open(dir)?,
+        (None, Some(_)) => {
+            if dir.exists() {
+                Maildir::open(dir)?
+            } else {
+                Maildir::create(dir)?
+            }
+        }
+    };
+    if let Some(f) = folder {
+        let name = full_folder_name(Some(f));
+        maildir.create_folder(&name)?;
+    }
+    if let Some(q) = quota_spec {
+        quota::set(maildir.root(), q)?;
+    }
+    Ok(())
 }

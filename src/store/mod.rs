@@ -1,2 +1,213 @@
-//! Maildir++ storage engine; knows no protocol.
+//! Maildir++ storage engine, on-disk compatible with Courier-IMAP; knows no protocol.
+//!
+//! One job per module: folder names and the folder tree ([`folder`]), the UID database
+//! ([`uiddb`]), system flags ([`flags`]) and keywords ([`keywords`]), subscriptions, quota
+//! (`maildirsize`), the dot-lock shared with Courier ([`lock`]), the open-folder view
+//! ([`mailbox`]), delivery ([`deliver`]), inotify ([`watch`]) and unique file names
+//! ([`filename`]).
+
 pub mod cli;
+pub mod deliver;
+pub mod filename;
+pub mod flags;
+pub mod folder;
+mod fsutil;
+pub mod keywords;
+pub mod lock;
+pub mod mailbox;
+pub mod quota;
+pub mod subscriptions;
+pub mod uiddb;
+pub mod watch;
+
+use std::path::{Path, PathBuf};
+
+pub use flags::Flags;
+pub use mailbox::{Changes, CopyResult, Mailbox, MessageEntry};
+
+/// Result of every storage operation.
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// What can go wrong in the store; protocols map these to their own answers.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("invalid folder name: {0}")]
+    InvalidName(String),
+    #[error("no such folder: {0}")]
+    NoSuchFolder(String),
+    #[error("folder already exists: {0}")]
+    FolderExists(String),
+    #[error("folder has sub-folders: {0}")]
+    HasChildren(String),
+    #[error("over quota")]
+    OverQuota,
+    #[error("folder is read-only")]
+    ReadOnly,
+    #[error("no such message")]
+    NoSuchMessage,
+    #[error("{}: {reason}", path.display())]
+    Corrupt { path: PathBuf, reason: String },
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+}
+
+/// A user's Maildir++ root (INBOX).
+#[derive(Debug, Clone)]
+pub struct Maildir {
+    root: PathBuf,
+}
+
+/// One entry of [`Maildir::list_folders`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FolderInfo {
+    /// "INBOX" or "INBOX.a.b", UTF-8.
+    pub name: String,
+    pub has_children: bool,
+}
+
+/// Counts for IMAP STATUS, computed without reading a message body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FolderStatus {
+    pub messages: u32,
+    pub recent: u32,
+    pub unseen: u32,
+    pub uid_next: u32,
+    pub uid_validity: u32,
+}
+
+/// The Maildir++ quota and what is used of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Quota {
+    pub limit_bytes: Option<u64>,
+    pub limit_messages: Option<u64>,
+    pub used_bytes: u64,
+    pub used_messages: u64,
+}
+
+/// Where an appended message comes from.
+#[derive(Debug)]
+pub enum AppendSource<'a> {
+    Bytes(&'a [u8]),
+    /// A file already inside this Maildir's tmp/ (the IMAP reader streams big literals
+    /// there); renamed into place, not copied.
+    TmpFile(PathBuf),
+}
+
+/// UID of an appended message (for APPENDUID).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AppendResult {
+    pub uid_validity: u32,
+    pub uid: u32,
+}
+
+impl Maildir {
+    /// Opens an existing Maildir; it must have cur/, new/ and tmp/.
+    pub fn open(root: impl Into<PathBuf>) -> Result<Maildir> {
+        let root = root.into();
+        for sub in ["cur", "new", "tmp"] {
+            let p = root.join(sub);
+            match std::fs::metadata(&p) {
+                Ok(m) if m.is_dir() => {}
+                Ok(_) | Err(_) => {
+                    return Err(StoreError::NoSuchFolder(format!(
+                        "{} is not a Maildir (no {sub}/)",
+                        root.display()
+                    )));
+                }
+            }
+        }
+        Ok(Maildir { root })
+    }
+
+    /// Creates a Maildir (as maildirmake does): the root and its cur/ new/ tmp/, mode 0700.
+    /// An existing Maildir is left as it is.
+    pub fn create(root: impl Into<PathBuf>) -> Result<Maildir> {
+        let root = root.into();
+        fsutil::mkdir_0700(&root, true)?;
+        for sub in ["tmp", "new", "cur"] {
+            fsutil::mkdir_0700(&root.join(sub), true)?;
+        }
+        Ok(Maildir { root })
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The directory of a folder: "INBOX" (any case) is the root, "INBOX.a.b" is root/.a.b.
+    /// Validates the name; does not check that the folder exists.
+    pub fn folder_dir(&self, name: &str) -> Result<PathBuf> {
+        folder::folder_dir(&self.root, name)
+    }
+
+    /// Every folder including INBOX, sorted by name.
+    pub fn list_folders(&self) -> Result<Vec<FolderInfo>> {
+        folder::list(&self.root)
+    }
+
+    /// Creates a folder and any missing parents (RFC 3501 CREATE).
+    pub fn create_folder(&self, name: &str) -> Result<()> {
+        folder::create(&self.root, name)
+    }
+
+    /// Deletes a folder and its messages; sub-folders stay.
+    pub fn delete_folder(&self, name: &str) -> Result<()> {
+        folder::delete(&self.root, name)
+    }
+
+    /// Renames a folder with its sub-folders; renaming INBOX moves its messages into a new
+    /// folder and leaves INBOX empty (RFC 3501).
+    pub fn rename_folder(&self, from: &str, to: &str) -> Result<()> {
+        folder::rename(&self.root, from, to)
+    }
+
+    /// Subscribed folder names, as stored in `courierimapsubscribed`.
+    pub fn subscriptions(&self) -> Result<Vec<String>> {
+        subscriptions::read(&self.root)
+    }
+
+    pub fn subscribe(&self, name: &str) -> Result<()> {
+        subscriptions::subscribe(&self.root, name)
+    }
+
+    pub fn unsubscribe(&self, name: &str) -> Result<()> {
+        subscriptions::unsubscribe(&self.root, name)
+    }
+
+    /// The `maildirsize` quota, or None when none is set.
+    pub fn quota(&self) -> Result<Option<Quota>> {
+        Ok(quota::current(&self.root)?.map(|q| q.to_quota()))
+    }
+
+    /// Counts for STATUS; assigns UIDs to new messages but moves nothing and reads no body.
+    pub fn status(&self, folder: &str) -> Result<FolderStatus> {
+        let dir = folder::existing_dir(&self.root, folder)?;
+        mailbox::status(&dir)
+    }
+
+    /// Stores a message in `folder` (IMAP APPEND) and returns its UID.
+    pub fn append(
+        &self,
+        folder: &str,
+        source: AppendSource<'_>,
+        flags: Flags,
+        keywords: &[String],
+        internal_date: Option<std::time::SystemTime>,
+    ) -> Result<AppendResult> {
+        let dir = folder::existing_dir(&self.root, folder)?;
+        deliver::append(&self.root, &dir, source, flags, keywords, internal_date)
+    }
+
+    /// Delivers a message into `folder`'s new/ (tmp -> fsync -> new/), quota checked.
+    pub fn deliver(&self, folder: &str, source: &mut dyn std::io::Read) -> Result<PathBuf> {
+        let dir = folder::existing_dir(&self.root, folder)?;
+        deliver::deliver(&self.root, &dir, source)
+    }
+
+    /// Opens a folder: one scan of new/ and cur/ plus the UID database.
+    pub fn open_mailbox(&self, folder: &str, read_only: bool) -> Result<Mailbox> {
+        let name = folder::canonical_name(folder)?;
+        let dir = folder::existing_dir(&self.root, folder)?;
+        Mailbox::open(self.root.clone(), dir, name, read_only)
+    }
+}

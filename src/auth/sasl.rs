@@ -1,0 +1,411 @@
+//! SASL server mechanisms, protocol-neutral: IMAP `AUTHENTICATE` and POP3 `AUTH` carry
+//! the base64 text; these step functions see decoded bytes and end with a user name and
+//! a credential to check.
+//!
+//! - PLAIN (RFC 4616): `authzid NUL authcid NUL password`; we act as nobody else, so
+//!   authzid must be empty or the same as authcid.
+//! - LOGIN (draft-murchison-sasl-login): challenges `Username:` and `Password:`.
+//! - CRAM-MD5 (RFC 2195): challenge `<random.time@host>`, response `user hexdigest`;
+//!   needs the cleartext (`{PLAIN}`) secret to check.
+
+use openssl::hash::MessageDigest;
+use openssl::pkey::PKey;
+use openssl::sign::Signer;
+use thiserror::Error;
+
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum SaslError {
+    #[error("the client cancelled the exchange")]
+    Cancelled,
+    #[error("invalid base64")]
+    Base64,
+    #[error("malformed {mechanism} response: {reason}")]
+    Malformed {
+        mechanism: &'static str,
+        reason: &'static str,
+    },
+    #[error("{0} does not take an initial response")]
+    NoInitialResponse(&'static str),
+    #[error("the exchange is already over")]
+    Finished,
+    #[error(
+        "authorization identity {0:?} differs from the login; acting as another user is not supported"
+    )]
+    Authzid(String),
+}
+
+/// The mechanisms we offer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mechanism {
+    Plain,
+    Login,
+    CramMd5,
+}
+
+impl Mechanism {
+    pub fn name(self) -> &'static str {
+        match self {
+            Mechanism::Plain => "PLAIN",
+            Mechanism::Login => "LOGIN",
+            Mechanism::CramMd5 => "CRAM-MD5",
+        }
+    }
+
+    /// Mechanism names are case-insensitive.
+    pub fn from_name(name: &str) -> Option<Mechanism> {
+        [Mechanism::Plain, Mechanism::Login, Mechanism::CramMd5]
+            .into_iter()
+            .find(|m| m.name().eq_ignore_ascii_case(name))
+    }
+}
+
+/// What the client proved it knows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Credential {
+    Password(String),
+    /// CRAM-MD5: the challenge we sent and the lowercase hex HMAC-MD5 the client sent.
+    CramResponse {
+        challenge: String,
+        digest: String,
+    },
+}
+
+/// What the server says next.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Step {
+    /// Send this challenge (the protocol base64-encodes it) and wait for a response.
+    Challenge(Vec<u8>),
+    /// The exchange is complete: check `credential` for `user`.
+    Done {
+        user: String,
+        credential: Credential,
+    },
+}
+
+#[derive(Debug)]
+enum State {
+    Start,
+    PlainWaiting,
+    LoginUser,
+    LoginPassword(String),
+    CramWaiting(String),
+    Finished,
+}
+
+/// One server-side exchange.
+#[derive(Debug)]
+pub struct Exchange {
+    mechanism: Mechanism,
+    host: String,
+    state: State,
+}
+
+fn text(mechanism: &'static str, bytes: &[u8]) -> Result<String, SaslError> {
+    String::from_utf8(bytes.to_vec()).map_err(|_| SaslError::Malformed {
+        mechanism,
+        reason: "not UTF-8",
+    })
+}
+
+impl Exchange {
+    /// `host` names us in the CRAM-MD5 challenge.
+    pub fn new(mechanism: Mechanism, host: &str) -> Exchange {
+        Exchange {
+            mechanism,
+            host: host.to_owned(),
+            state: State::Start,
+        }
+    }
+
+    pub fn mechanism(&self) -> Mechanism {
+        self.mechanism
+    }
+
+    /// The first step, with the client's initial response if it sent one (SASL-IR, or
+    /// POP3 `AUTH mech resp`). An empty initial response is `Some(b"")`.
+    pub fn start(&mut self, initial: Option<&[u8]>) -> Result<Step, SaslError> {
+        if !matches!(self.state, State::Start) {
+            return Err(SaslError::Finished);
+        }
+        match (self.mechanism, initial) {
+            (Mechanism::Plain, Some(resp)) => self.plain(resp),
+            (Mechanism::Plain, None) => {
+                self.state = State::PlainWaiting;
+                Ok(Step::Challenge(Vec::new()))
+            }
+            (Mechanism::Login, Some(user)) if !user.is_empty() => {
+                let user = text("LOGIN", user)?;
+                self.state = State::LoginPassword(user);
+                Ok(Step::Challenge(b"Password:".to_vec()))
+            }
+            (Mechanism::Login, _) => {
+                self.state = State::LoginUser;
+                Ok(Step::Challenge(b"Username:".to_vec()))
+            }
+            (Mechanism::CramMd5, Some(_)) => {
+                self.state = State::Finished;
+                Err(SaslError::NoInitialResponse("CRAM-MD5"))
+            }
+            (Mechanism::CramMd5, None) => {
+                let challenge = cram_challenge(&self.host);
+                self.state = State::CramWaiting(challenge.clone());
+                Ok(Step::Challenge(challenge.into_bytes()))
+            }
+        }
+    }
+
+    /// The client's (decoded) response to our last challenge.
+    pub fn step(&mut self, response: &[u8]) -> Result<Step, SaslError> {
+        match std::mem::replace(&mut self.state, State::Finished) {
+            State::PlainWaiting => self.plain(response),
+            State::LoginUser => {
+                let user = text("LOGIN", response)?;
+                self.state = State::LoginPassword(user);
+                Ok(Step::Challenge(b"Password:".to_vec()))
+            }
+            State::LoginPassword(user) => Ok(Step::Done {
+                user,
+                credential: Credential::Password(text("LOGIN", response)?),
+            }),
+            State::CramWaiting(challenge) => {
+                let response = text("CRAM-MD5", response)?;
+                let malformed = |reason| SaslError::Malformed {
+                    mechanism: "CRAM-MD5",
+                    reason,
+                };
+                let (user, digest) = response
+                    .rsplit_once(' ')
+                    .ok_or_else(|| malformed("expected `user digest`"))?;
+                if digest.len() != 32 || !digest.bytes().all(|b| b.is_ascii_hexdigit()) {
+                    return Err(malformed("the digest is not 32 hex digits"));
+                }
+                if user.is_empty() {
+                    return Err(malformed("empty user name"));
+                }
+                Ok(Step::Done {
+                    user: user.to_owned(),
+                    credential: Credential::CramResponse {
+                        challenge,
+                        digest: digest.to_ascii_lowercase(),
+                    },
+                })
+            }
+            State::Start | State::Finished => Err(SaslError::Finished),
+        }
+    }
+
+    fn plain(&mut self, message: &[u8]) -> Result<Step, SaslError> {
+        self.state = State::Finished;
+        let malformed = |reason| SaslError::Malformed {
+            mechanism: "PLAIN",
+            reason,
+        };
+        let mut parts = message.split(|&b| b == 0);
+        let (Some(authzid), Some(authcid), Some(password), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(malformed("expected authzid NUL user NUL password"));
+        };
+        let user = text("PLAIN", authcid)?;
+        let authzid = text("PLAIN", authzid)?;
+        if user.is_empty() {
+            return Err(malformed("empty user name"));
+        }
+        if !authzid.is_empty() && authzid != user {
+            return Err(SaslError::Authzid(authzid));
+        }
+        Ok(Step::Done {
+            user,
+            credential: Credential::Password(text("PLAIN", password)?),
+        })
+    }
+}
+
+fn cram_challenge(host: &str) -> String {
+    let mut random = [0u8; 8];
+    let random = match openssl::rand::rand_bytes(&mut random) {
+        Ok(()) => random
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>(),
+        // Uniqueness matters more than secrecy here; the pid and time still differ.
+        Err(_) => std::process::id().to_string(),
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    format!("<{random}.{now}@{host}>")
+}
+
+/// HMAC-MD5 of `challenge` keyed with `secret`, lowercase hex.
+pub fn cram_md5_digest(secret: &str, challenge: &str) -> Option<String> {
+    let key = PKey::hmac(secret.as_bytes()).ok()?;
+    let mut signer = Signer::new(MessageDigest::md5(), &key).ok()?;
+    signer.update(challenge.as_bytes()).ok()?;
+    let mac = signer.sign_to_vec().ok()?;
+    Some(mac.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// Whether a CRAM-MD5 `digest` answers `challenge` for the cleartext `secret`.
+pub fn verify_cram_md5(secret: &str, challenge: &str, digest: &str) -> bool {
+    cram_md5_digest(secret, challenge).is_some_and(|expected| {
+        crate::auth::password::constant_time_eq(
+            expected.as_bytes(),
+            digest.to_ascii_lowercase().as_bytes(),
+        )
+    })
+}
+
+/// Decode one client response line: base64, `=` for an empty initial response,
+/// `*` to cancel.
+pub fn decode_response(line: &[u8]) -> Result<Vec<u8>, SaslError> {
+    let line = line.trim_ascii();
+    match line {
+        b"*" => Err(SaslError::Cancelled),
+        b"=" | b"" => Ok(Vec::new()),
+        _ => {
+            let text = std::str::from_utf8(line).map_err(|_| SaslError::Base64)?;
+            openssl::base64::decode_block(text).map_err(|_| SaslError::Base64)
+        }
+    }
+}
+
+/// Encode a challenge for the wire (without the protocol's `+ ` prefix).
+pub fn encode_challenge(challenge: &[u8]) -> String {
+    openssl::base64::encode_block(challenge)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn done(step: Step) -> (String, Credential) {
+        match step {
+            Step::Done { user, credential } => (user, credential),
+            other => panic!("not done: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn plain_with_and_without_initial_response() {
+        let mut x = Exchange::new(Mechanism::Plain, "h");
+        let (user, cred) = done(x.start(Some(b"\0tim\0tanstaaf")).unwrap());
+        assert_eq!(user, "tim");
+        assert_eq!(cred, Credential::Password("tanstaaf".into()));
+        assert_eq!(x.step(b"again"), Err(SaslError::Finished));
+
+        let mut x = Exchange::new(Mechanism::Plain, "h");
+        assert_eq!(x.start(None).unwrap(), Step::Challenge(Vec::new()));
+        let (user, _) = done(x.step(b"tim\0tim\0pw").unwrap());
+        assert_eq!(user, "tim");
+    }
+
+    #[test]
+    fn plain_refusals() {
+        let mut x = Exchange::new(Mechanism::Plain, "h");
+        assert_eq!(
+            x.start(Some(b"admin\0tim\0pw")),
+            Err(SaslError::Authzid("admin".into()))
+        );
+        let mut x = Exchange::new(Mechanism::Plain, "h");
+        assert!(matches!(
+            x.start(Some(b"tim\0pw")),
+            Err(SaslError::Malformed { .. })
+        ));
+        let mut x = Exchange::new(Mechanism::Plain, "h");
+        assert!(matches!(
+            x.start(Some(b"\0\0pw")),
+            Err(SaslError::Malformed { .. })
+        ));
+    }
+
+    #[test]
+    fn login_two_challenges() {
+        let mut x = Exchange::new(Mechanism::Login, "h");
+        assert_eq!(
+            x.start(None).unwrap(),
+            Step::Challenge(b"Username:".to_vec())
+        );
+        assert_eq!(
+            x.step(b"tim").unwrap(),
+            Step::Challenge(b"Password:".to_vec())
+        );
+        let (user, cred) = done(x.step(b"pw").unwrap());
+        assert_eq!(
+            (user.as_str(), cred),
+            ("tim", Credential::Password("pw".into()))
+        );
+        // A user name as initial response skips the first challenge.
+        let mut x = Exchange::new(Mechanism::Login, "h");
+        assert_eq!(
+            x.start(Some(b"tim")).unwrap(),
+            Step::Challenge(b"Password:".to_vec())
+        );
+    }
+
+    #[test]
+    fn cram_md5_rfc2195_vector() {
+        let challenge = "<1896.697170952@postoffice.reston.mci.net>";
+        assert_eq!(
+            cram_md5_digest("tanstaaftanstaaf", challenge).unwrap(),
+            "b913a602c7eda7a495b4e6e7334d3890"
+        );
+        assert!(verify_cram_md5(
+            "tanstaaftanstaaf",
+            challenge,
+            "B913A602C7EDA7A495B4E6E7334D3890"
+        ));
+        assert!(!verify_cram_md5(
+            "tanstaaftanstaaX",
+            challenge,
+            "b913a602c7eda7a495b4e6e7334d3890"
+        ));
+    }
+
+    #[test]
+    fn cram_md5_exchange() {
+        let mut x = Exchange::new(Mechanism::CramMd5, "mail.example");
+        let Step::Challenge(ch) = x.start(None).unwrap() else {
+            panic!()
+        };
+        let ch = String::from_utf8(ch).unwrap();
+        assert!(
+            ch.starts_with('<') && ch.ends_with("@mail.example>"),
+            "{ch}"
+        );
+        let digest = cram_md5_digest("secret", &ch).unwrap();
+        let (user, cred) = done(x.step(format!("tim {digest}").as_bytes()).unwrap());
+        assert_eq!(user, "tim");
+        let Credential::CramResponse { challenge, digest } = cred else {
+            panic!()
+        };
+        assert!(verify_cram_md5("secret", &challenge, &digest));
+
+        let mut x = Exchange::new(Mechanism::CramMd5, "h");
+        assert_eq!(
+            x.start(Some(b"x")),
+            Err(SaslError::NoInitialResponse("CRAM-MD5"))
+        );
+        let mut x = Exchange::new(Mechanism::CramMd5, "h");
+        x.start(None).unwrap();
+        assert!(matches!(
+            x.step(b"tim nothex"),
+            Err(SaslError::Malformed { .. })
+        ));
+    }
+
+    #[test]
+    fn wire_helpers() {
+        assert_eq!(decode_response(b"*"), Err(SaslError::Cancelled));
+        assert_eq!(decode_response(b"="), Ok(Vec::new()));
+        assert_eq!(
+            decode_response(b"AHRpbQB0YW5zdGFhZg==\r").unwrap(),
+            b"\0tim\0tanstaaf"
+        );
+        assert_eq!(decode_response(b"!!!"), Err(SaslError::Base64));
+        assert_eq!(encode_challenge(b"Username:"), "VXNlcm5hbWU6");
+        assert_eq!(Mechanism::from_name("cram-md5"), Some(Mechanism::CramMd5));
+        assert_eq!(Mechanism::from_name("SCRAM-SHA-1"), None);
+    }
+}

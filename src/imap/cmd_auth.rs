@@ -1,0 +1,199 @@
+//! Commands of the not-authenticated state and those valid anywhere: LOGIN AUTHENTICATE
+//! ID ENABLE, and what happens right after a login succeeds.
+
+use std::time::Duration;
+
+use super::session::{Outcome, Session, State, log_event};
+use crate::auth::sasl::{self, Exchange, Mechanism, SaslError, Step};
+use crate::auth::{self, Account, AuthError, Protocol};
+use crate::net::conn::LineRead;
+use crate::store::Maildir;
+
+impl Session<'_> {
+    pub fn cmd_login(&mut self, user: &str, password: &[u8]) -> Outcome {
+        let Ok(password) = std::str::from_utf8(password) else {
+            return self.login_failed(user, "password is not UTF-8");
+        };
+        let remote = self.conn.peer_addr().map(|a| a.ip());
+        let result = auth::authenticate(self.config, Protocol::Imap, user, password, remote);
+        self.auth_result(user, result, "LOGIN")
+    }
+
+    /// Turns the backend's verdict into the session's next state and the tagged answer.
+    fn auth_result(
+        &mut self,
+        user: &str,
+        result: Result<Account, AuthError>,
+        verb: &str,
+    ) -> Outcome {
+        match result {
+            Ok(account) => self.login_as(account, verb),
+            Err(AuthError::Failed) => self.login_failed(user, "invalid credentials"),
+            Err(AuthError::Disabled(_)) => {
+                self.log_auth("LOGIN FAILED", user, Some("IMAP access disabled"));
+                Outcome::no("[CONTACTADMIN] IMAP access disabled for this account.")
+            }
+            Err(AuthError::MechanismUnavailable) => {
+                self.login_failed(user, "mechanism unavailable for this account")
+            }
+            Err(err) => {
+                log::error!("authentication backend failed for {user}: {err}");
+                Outcome::no("[UNAVAILABLE] Authentication is unavailable; try again later")
+            }
+        }
+    }
+
+    /// AUTHENTICATE (RFC 3501 §6.2.2) with SASL-IR (RFC 4959).
+    pub fn cmd_authenticate(
+        &mut self,
+        _tag: &str,
+        mechanism: &str,
+        initial: Option<String>,
+    ) -> Outcome {
+        let mech = match Mechanism::from_name(mechanism) {
+            Some(m @ (Mechanism::Plain | Mechanism::Login)) => m,
+            _ => return Outcome::no(format!("[CANNOT] Mechanism {mechanism} is not offered")),
+        };
+        let mut exchange = Exchange::new(mech, "postern");
+        let initial = match initial
+            .as_deref()
+            .map(|text| sasl::decode_response(text.as_bytes()))
+        {
+            None => None,
+            Some(Ok(bytes)) => Some(bytes),
+            Some(Err(err)) => return Outcome::bad(format!("Invalid initial response: {err}")),
+        };
+        let mut step = exchange.start(initial.as_deref());
+        loop {
+            match step {
+                Ok(Step::Done { user, credential }) => {
+                    let remote = self.conn.peer_addr().map(|a| a.ip());
+                    let result = auth::authenticate_credential(
+                        self.config,
+                        Protocol::Imap,
+                        &user,
+                        &credential,
+                        remote,
+                    );
+                    return self.auth_result(&user, result, "AUTHENTICATE");
+                }
+                Ok(Step::Challenge(challenge)) => {
+                    let line = format!("+ {}\r\n", sasl::encode_challenge(&challenge));
+                    self.out.extend_from_slice(line.as_bytes());
+                    if self.flush().is_err() {
+                        self.state = State::Logout;
+                        return Outcome::Done;
+                    }
+                    let response = match self.conn.read_line(self.config.limits.max_line_length) {
+                        Ok(LineRead::Line(line)) => line,
+                        Ok(LineRead::TooLong) => return Outcome::bad("SASL response too long"),
+                        Ok(LineRead::Eof) | Err(_) => {
+                            self.state = State::Logout;
+                            return Outcome::Done;
+                        }
+                    };
+                    step = match sasl::decode_response(&response) {
+                        Ok(bytes) => exchange.step(&bytes),
+                        Err(err) => return Outcome::bad(format!("Invalid SASL response: {err}")),
+                    };
+                }
+                Err(SaslError::Cancelled) => return Outcome::bad("AUTHENTICATE cancelled"),
+                Err(err) => return Outcome::bad(format!("AUTHENTICATE failed: {err}")),
+            }
+        }
+    }
+
+    /// Everything that follows a successful authentication.
+    pub fn login_as(&mut self, account: Account, verb: &str) -> Outcome {
+        if account.options.disabled_for(Protocol::Imap) {
+            self.log_auth("LOGIN FAILED", &account.user, Some("IMAP access disabled"));
+            return Outcome::no("[CONTACTADMIN] IMAP access disabled for this account.");
+        }
+        if let Err(err) = auth::login::enter(&account, Protocol::Imap) {
+            log::error!("user {}: cannot start the session: {err}", account.user);
+            return Outcome::no("[UNAVAILABLE] Your mailbox is unavailable; the administrator has details in the log");
+        }
+        let maildir = match Maildir::open(&account.maildir) {
+            Ok(m) => m,
+            Err(err) => {
+                log::error!(
+                    "user {}: Maildir {} cannot be opened: {err}",
+                    account.user,
+                    account.maildir.display()
+                );
+                return Outcome::no(
+                    "[UNAVAILABLE] Your mailbox is unavailable; the administrator has details in the log",
+                );
+            }
+        };
+        self.log_auth("LOGIN", &account.user, None);
+        self.account = Some(account);
+        self.maildir = Some(maildir);
+        self.state = State::Authenticated;
+        Outcome::ok(format!(
+            "[CAPABILITY {}] {verb} completed",
+            self.capabilities()
+        ))
+    }
+
+    /// Counts a failed attempt, waits the configured delay, and hangs up after too many.
+    pub fn login_failed(&mut self, user: &str, why: &str) -> Outcome {
+        self.failed_logins += 1;
+        self.log_auth("LOGIN FAILED", user, Some(why));
+        let _ = self.flush();
+        std::thread::sleep(Duration::from_secs(self.config.auth.failed_login_delay));
+        if self.failed_logins >= self.config.auth.max_failed_logins {
+            self.untagged("BYE Too many failed logins");
+            self.state = State::Logout;
+        }
+        Outcome::no("[AUTHENTICATIONFAILED] Authentication failed")
+    }
+
+    fn log_auth(&self, event: &str, user: &str, reason: Option<&str>) {
+        let mut fields = self.log_fields_base();
+        fields.retain(|(k, _)| *k != "USER");
+        fields.push(("USER", user.to_string()));
+        if let Some(r) = reason {
+            fields.push(("REASON", r.to_string()));
+        }
+        log_event(log::Level::Info, event, &fields);
+    }
+
+    pub fn cmd_id(&mut self, fields: Option<Vec<(String, Option<String>)>>) -> Outcome {
+        if let Some(fields) = fields.filter(|_| self.config.imap.id_fields) {
+            let summary: Vec<String> = fields
+                .iter()
+                .take(30)
+                .map(|(k, v)| format!("{k}={}", v.as_deref().unwrap_or("NIL")))
+                .collect();
+            let mut log_fields = self.log_fields_base();
+            log_fields.push(("CLIENT_ID", summary.join(", ")));
+            log_event(log::Level::Info, "ID", &log_fields);
+        }
+        self.untagged(&format!(
+            "ID (\"name\" \"postern\" \"version\" \"{}\")",
+            env!("CARGO_PKG_VERSION")
+        ));
+        Outcome::ok("ID completed")
+    }
+
+    pub fn cmd_enable(&mut self, names: Vec<String>) -> Outcome {
+        if self.state == State::NotAuthenticated {
+            return Outcome::bad("ENABLE needs you to log in first");
+        }
+        let mut enabled = Vec::new();
+        for name in names {
+            if name.eq_ignore_ascii_case("UTF8=ACCEPT") && !self.utf8 {
+                self.utf8 = true;
+                enabled.push("UTF8=ACCEPT");
+            }
+        }
+        let mut line = String::from("ENABLED");
+        for e in enabled {
+            line.push(' ');
+            line.push_str(e);
+        }
+        self.untagged(&line);
+        Outcome::ok("ENABLE completed")
+    }
+}

@@ -1,0 +1,510 @@
+//! The IMAP commands a client can send, as data (RFC 3501 §6 plus the extensions postern
+//! serves). The parser builds these; the session acts on them. Nothing here knows about
+//! sockets or mailboxes.
+//!
+//! Conventions:
+//! - Mailbox names are the wire string (astring/quoted/literal) as sent, UTF-8 checked, not
+//!   yet decoded from modified UTF-7; `INBOX` case folding is the session's job.
+//! - Search strings are raw bytes, because their charset is the command's `CHARSET`.
+//! - Atoms the protocol treats case-insensitively (status items, fetch items, flags) are
+//!   turned into enum variants; free-form names (keywords, capabilities) keep their case.
+
+use std::path::{Path, PathBuf};
+
+pub use super::sequence::{SeqNum, SeqRange, SequenceSet};
+
+/// ID field/value pairs (RFC 2971), in the client's order.
+pub type IdParams = Vec<(String, Option<String>)>;
+
+/// One tagged command.
+#[derive(Debug, PartialEq)]
+pub struct Command {
+    pub tag: String,
+    pub body: CommandBody,
+}
+
+/// Every command postern parses. The session answers those it does not serve (SETQUOTA,
+/// SETACL, ...) with NO; commands the parser does not know never get this far.
+#[derive(Debug, PartialEq)]
+pub enum CommandBody {
+    // Any state (RFC 3501 §6.1).
+    Capability,
+    Noop,
+    Logout,
+    /// ID (RFC 2971): `None` for `ID NIL`, else the field/value pairs in order.
+    Id(Option<IdParams>),
+
+    // Not authenticated (§6.2).
+    StartTls,
+    /// The username must be UTF-8; the password is any bytes the client sent.
+    Login {
+        username: String,
+        password: Vec<u8>,
+    },
+    /// `AUTHENTICATE mech [initial-response]` (RFC 4959 SASL-IR). The initial response is
+    /// the base64 text as sent, not decoded; `=` (an empty response) becomes `Some("")`.
+    /// Further SASL lines are read by the session with `Wire::read_line`.
+    Authenticate {
+        mechanism: String,
+        initial_response: Option<String>,
+    },
+
+    // Authenticated (§6.3).
+    Select {
+        mailbox: String,
+        params: Vec<SelectParam>,
+    },
+    Examine {
+        mailbox: String,
+        params: Vec<SelectParam>,
+    },
+    Create {
+        mailbox: String,
+    },
+    Delete {
+        mailbox: String,
+    },
+    Rename {
+        from: String,
+        to: String,
+    },
+    Subscribe {
+        mailbox: String,
+    },
+    Unsubscribe {
+        mailbox: String,
+    },
+    /// LIST, also in its RFC 5258 LIST-EXTENDED form:
+    /// `LIST (SUBSCRIBED) "" ("*" "%") RETURN (CHILDREN SPECIAL-USE)`. A plain LIST has
+    /// empty `selection` and `returns` and one pattern.
+    List {
+        selection: Vec<ListSelect>,
+        reference: String,
+        patterns: Vec<String>,
+        returns: Vec<ListReturn>,
+    },
+    Lsub {
+        reference: String,
+        pattern: String,
+    },
+    Status {
+        mailbox: String,
+        items: Vec<StatusItem>,
+    },
+    /// APPEND with one message. `utf8` is true for the RFC 6855 `UTF8 (~{n}...)` form.
+    Append {
+        mailbox: String,
+        flags: Vec<Flag>,
+        date: Option<DateTime>,
+        message: LiteralData,
+        utf8: bool,
+    },
+    /// IDLE (RFC 2177). The session sends `+ idling` and reads the `DONE` line itself.
+    Idle,
+    Namespace,
+    /// ENABLE (RFC 5161): capability names as sent.
+    Enable(Vec<String>),
+    GetQuota {
+        root: String,
+    },
+    GetQuotaRoot {
+        mailbox: String,
+    },
+    /// SETQUOTA root (resource limit ...). Parsed so it can be refused properly.
+    SetQuota {
+        root: String,
+        limits: Vec<(String, u64)>,
+    },
+    GetAcl {
+        mailbox: String,
+    },
+    SetAcl {
+        mailbox: String,
+        identifier: String,
+        rights: String,
+    },
+    DeleteAcl {
+        mailbox: String,
+        identifier: String,
+    },
+    ListRights {
+        mailbox: String,
+        identifier: String,
+    },
+    MyRights {
+        mailbox: String,
+    },
+
+    // Selected (§6.4).
+    Check,
+    Close,
+    /// UNSELECT (RFC 3691).
+    Unselect,
+    /// EXPUNGE; `uids` is set for `UID EXPUNGE set` (RFC 4315).
+    Expunge {
+        uids: Option<SequenceSet>,
+    },
+    /// SEARCH / UID SEARCH. Several top-level keys are `SearchKey::And`; `returns` is
+    /// `None` without `RETURN`, `Some(vec![])` for `RETURN ()` (which means ALL, RFC 4731).
+    Search {
+        uid: bool,
+        charset: Option<String>,
+        criteria: SearchKey,
+        returns: Option<Vec<SearchReturn>>,
+    },
+    /// FETCH / UID FETCH. The macros ALL, FAST and FULL are expanded by the parser. For UID
+    /// FETCH the session adds UID to the response whether or not it was asked for.
+    Fetch {
+        uid: bool,
+        set: SequenceSet,
+        items: Vec<FetchItem>,
+    },
+    Store {
+        uid: bool,
+        set: SequenceSet,
+        mode: StoreMode,
+        silent: bool,
+        flags: Vec<Flag>,
+    },
+    Copy {
+        uid: bool,
+        set: SequenceSet,
+        mailbox: String,
+    },
+    /// MOVE (RFC 6851).
+    Move {
+        uid: bool,
+        set: SequenceSet,
+        mailbox: String,
+    },
+}
+
+impl CommandBody {
+    /// The command's name as it appears on the wire, for logs and responses
+    /// (`UID FETCH` for UID variants).
+    pub fn name(&self) -> &'static str {
+        use CommandBody::*;
+        match self {
+            Capability => "CAPABILITY",
+            Noop => "NOOP",
+            Logout => "LOGOUT",
+            Id(_) => "ID",
+            StartTls => "STARTTLS",
+            Login { .. } => "LOGIN",
+            Authenticate { .. } => "AUTHENTICATE",
+            Select { .. } => "SELECT",
+            Examine { .. } => "EXAMINE",
+            Create { .. } => "CREATE",
+            Delete { .. } => "DELETE",
+            Rename { .. } => "RENAME",
+            Subscribe { .. } => "SUBSCRIBE",
+            Unsubscribe { .. } => "UNSUBSCRIBE",
+            List { .. } => "LIST",
+            Lsub { .. } => "LSUB",
+            Status { .. } => "STATUS",
+            Append { .. } => "APPEND",
+            Idle => "IDLE",
+            Namespace => "NAMESPACE",
+            Enable(_) => "ENABLE",
+            GetQuota { .. } => "GETQUOTA",
+            GetQuotaRoot { .. } => "GETQUOTAROOT",
+            SetQuota { .. } => "SETQUOTA",
+            GetAcl { .. } => "GETACL",
+            SetAcl { .. } => "SETACL",
+            DeleteAcl { .. } => "DELETEACL",
+            ListRights { .. } => "LISTRIGHTS",
+            MyRights { .. } => "MYRIGHTS",
+            Check => "CHECK",
+            Close => "CLOSE",
+            Unselect => "UNSELECT",
+            Expunge { uids: None } => "EXPUNGE",
+            Expunge { uids: Some(_) } => "UID EXPUNGE",
+            Search { uid: false, .. } => "SEARCH",
+            Search { uid: true, .. } => "UID SEARCH",
+            Fetch { uid: false, .. } => "FETCH",
+            Fetch { uid: true, .. } => "UID FETCH",
+            Store { uid: false, .. } => "STORE",
+            Store { uid: true, .. } => "UID STORE",
+            Copy { uid: false, .. } => "COPY",
+            Copy { uid: true, .. } => "UID COPY",
+            Move { uid: false, .. } => "MOVE",
+            Move { uid: true, .. } => "UID MOVE",
+        }
+    }
+}
+
+/// A SELECT/EXAMINE parameter (RFC 4466 `select-param`). postern serves none of them yet;
+/// they are kept so the session can refuse or ignore them knowingly.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SelectParam {
+    /// `(CONDSTORE)` (RFC 7162).
+    CondStore,
+    /// Any other parameter, by its upper-cased name; its value is parsed and dropped.
+    Other(String),
+}
+
+/// LIST-EXTENDED selection options (RFC 5258 §3.1, RFC 6154).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ListSelect {
+    Subscribed,
+    Remote,
+    RecursiveMatch,
+    SpecialUse,
+    /// Unknown option, upper-cased (RFC 5258 says servers must ignore those they don't know
+    /// only if they are not "normative"; the session decides).
+    Other(String),
+}
+
+/// LIST-EXTENDED return options (RFC 5258 §3.2, RFC 5819, RFC 6154).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ListReturn {
+    Subscribed,
+    Children,
+    SpecialUse,
+    /// `STATUS (items)` (RFC 5819 LIST-STATUS).
+    Status(Vec<StatusItem>),
+    Other(String),
+}
+
+/// STATUS data items (RFC 3501 §6.3.10, SIZE from RFC 8438, DELETED from RFC 9051).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum StatusItem {
+    Messages,
+    Recent,
+    UidNext,
+    UidValidity,
+    Unseen,
+    Size,
+    Deleted,
+}
+
+/// A flag in a command (RFC 3501 §2.3.2). System flags are matched case-insensitively;
+/// keywords keep the client's spelling.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Flag {
+    Seen,
+    Answered,
+    Flagged,
+    Deleted,
+    Draft,
+    /// `\Recent`: only meaningful in SEARCH; STORE and APPEND refuse it.
+    Recent,
+    /// `\Something` that is not a system flag (RFC 3501 `flag-extension`), without `\`.
+    Extension(String),
+    /// A keyword (an atom).
+    Keyword(String),
+}
+
+/// A date-time as in APPEND (RFC 3501 `date-time`): `"DD-Mon-YYYY HH:MM:SS +ZZZZ"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct DateTime {
+    pub date: Date,
+    pub hour: u8,
+    pub minute: u8,
+    pub second: u8,
+    /// Offset from UTC in minutes (`+0130` is 90, `-0800` is -480).
+    pub zone_minutes: i16,
+}
+
+/// A calendar date as in SEARCH (`d-Mon-yyyy`); validated (no 31-Feb).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Date {
+    pub year: u16,
+    /// 1..=12
+    pub month: u8,
+    /// 1..=31
+    pub day: u8,
+}
+
+/// Literal contents: in memory, or (APPEND with a spool directory) in a file.
+#[derive(Debug, PartialEq)]
+pub enum LiteralData {
+    Memory(Vec<u8>),
+    Spooled(SpooledFile),
+}
+
+impl LiteralData {
+    /// Size in bytes.
+    pub fn len(&self) -> u64 {
+        match self {
+            LiteralData::Memory(v) => v.len() as u64,
+            LiteralData::Spooled(f) => f.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// A literal written to a file in the spool directory (the Maildir's `tmp/`). The file is
+/// removed when this is dropped, unless [`SpooledFile::keep`] took it over (e.g. before
+/// renaming it into `cur/`), so an APPEND that fails anywhere leaves nothing behind.
+#[derive(Debug, PartialEq)]
+pub struct SpooledFile {
+    path: Option<PathBuf>,
+    len: u64,
+}
+
+impl SpooledFile {
+    /// Takes ownership of a file already written; it is removed on drop.
+    pub fn new(path: PathBuf, len: u64) -> SpooledFile {
+        SpooledFile {
+            path: Some(path),
+            len,
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.path.as_deref().unwrap_or(Path::new(""))
+    }
+
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Hands over the file: it is no longer removed on drop.
+    pub fn keep(mut self) -> PathBuf {
+        self.path.take().unwrap_or_default()
+    }
+}
+
+impl Drop for SpooledFile {
+    fn drop(&mut self) {
+        if let Some(p) = self.path.take() {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+}
+
+/// SEARCH keys (RFC 3501 §6.4.4, OLDER/YOUNGER from RFC 5032). String arguments are the
+/// raw bytes in the command's charset.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SearchKey {
+    /// Several keys that must all match: the top level, or a parenthesized list.
+    And(Vec<SearchKey>),
+    /// A message sequence number set.
+    SequenceSet(SequenceSet),
+    All,
+    Answered,
+    Bcc(Vec<u8>),
+    Before(Date),
+    Body(Vec<u8>),
+    Cc(Vec<u8>),
+    Deleted,
+    Draft,
+    Flagged,
+    From(Vec<u8>),
+    /// HEADER field-name string.
+    Header(String, Vec<u8>),
+    Keyword(String),
+    Larger(u32),
+    New,
+    Not(Box<SearchKey>),
+    Old,
+    Older(u32),
+    On(Date),
+    Or(Box<SearchKey>, Box<SearchKey>),
+    Recent,
+    Seen,
+    SentBefore(Date),
+    SentOn(Date),
+    SentSince(Date),
+    Since(Date),
+    Smaller(u32),
+    Subject(Vec<u8>),
+    Text(Vec<u8>),
+    To(Vec<u8>),
+    Uid(SequenceSet),
+    Unanswered,
+    Undeleted,
+    Undraft,
+    Unflagged,
+    Unkeyword(String),
+    Unseen,
+    Younger(u32),
+}
+
+/// ESEARCH return options (RFC 4731); SAVE from RFC 5182.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SearchReturn {
+    Min,
+    Max,
+    All,
+    Count,
+    Save,
+}
+
+/// FETCH data items (RFC 3501 §6.4.5, BINARY from RFC 3516).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FetchItem {
+    Envelope,
+    Flags,
+    InternalDate,
+    /// RFC822: the whole message; sets \Seen.
+    Rfc822,
+    Rfc822Header,
+    Rfc822Size,
+    /// RFC822.TEXT; sets \Seen.
+    Rfc822Text,
+    Uid,
+    /// BODY without a section: the non-extensible BODYSTRUCTURE.
+    Body,
+    BodyStructure,
+    /// `BODY[section]<partial>` or `BODY.PEEK[...]`.
+    BodySection {
+        peek: bool,
+        section: Section,
+        partial: Option<Partial>,
+    },
+    /// `BINARY[part]<partial>` or `BINARY.PEEK[...]`.
+    Binary {
+        peek: bool,
+        part: Vec<u32>,
+        partial: Option<Partial>,
+    },
+    /// `BINARY.SIZE[part]`.
+    BinarySize {
+        part: Vec<u32>,
+    },
+}
+
+/// `<offset.count>`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Partial {
+    pub offset: u32,
+    /// Non-zero (RFC 3501 `nz-number`).
+    pub count: u32,
+}
+
+/// A body section: part numbers (`1.2.3`, empty for the whole message) and what of it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Section {
+    pub part: Vec<u32>,
+    /// `None` for the whole part (`BODY[]`, `BODY[1.2]`).
+    pub text: Option<SectionText>,
+}
+
+/// The text specifier of a section (RFC 3501 `section-msgtext`, `section-text`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SectionText {
+    Header,
+    /// HEADER.FIELDS (names as sent; compare case-insensitively).
+    HeaderFields(Vec<String>),
+    HeaderFieldsNot(Vec<String>),
+    Text,
+    /// MIME: only after a part number.
+    Mime,
+}
+
+/// STORE's `+FLAGS`, `-FLAGS`, `FLAGS`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum StoreMode {
+    Replace,
+    Add,
+    Remove,
+}

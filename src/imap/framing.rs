@@ -1,0 +1,669 @@
+//! Reading one IMAP command off the wire: a line, and for every `{n}`, `{n+}` (LITERAL+,
+//! RFC 7888) or `~{n}` (literal8, RFC 3516) at its end, a literal and the next line. This
+//! knows no grammar beyond the tag, the command name (to recognise APPEND) and the literal
+//! markers; [`super::parser`] turns the pieces into a [`Command`].
+//!
+//! Limits are enforced before anything is buffered: a synchronizing literal that is too
+//! large is refused without sending `+ ` (so the client never sends it), a LITERAL+ that is
+//! too large is read and thrown away (the client sends it anyway) together with the rest of
+//! its command, and in both cases the caller gets an error carrying the tag so it can answer
+//! and go on with the next command.
+//!
+//! Lines outside commands — the `DONE` that ends IDLE and the base64 lines of an
+//! AUTHENTICATE exchange — are read by the session with [`Wire::read_line`] directly.
+
+use std::io::{self, Write};
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use super::command::{Command, LiteralData, SpooledFile};
+use super::parser;
+
+/// What [`Wire::read_line`] found.
+#[derive(Debug, PartialEq, Eq)]
+pub enum LineRead {
+    /// One line without its CRLF (or bare LF).
+    Line(Vec<u8>),
+    /// The line was longer than allowed; the rest of it, up to and including the line end,
+    /// has been consumed and dropped.
+    TooLong,
+    /// The peer closed the connection before a complete line.
+    Eof,
+}
+
+/// The connection as the framing needs it. The session adapts the real connection (TLS or
+/// not, with its timeouts) to this.
+pub trait Wire {
+    /// Reads one line of at most `max` bytes (not counting the line end).
+    fn read_line(&mut self, max: usize) -> io::Result<LineRead>;
+    /// Copies exactly `n` bytes into `sink`; EOF before that is `UnexpectedEof`.
+    fn read_exact_into(&mut self, n: u64, sink: &mut dyn Write) -> io::Result<()>;
+    /// Reads and drops exactly `n` bytes; EOF before that is `UnexpectedEof`.
+    fn discard(&mut self, n: u64) -> io::Result<()>;
+    /// Writes `+ text\r\n` and flushes.
+    fn send_continuation(&mut self, text: &str) -> io::Result<()>;
+}
+
+/// Size limits for one command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FramingLimits {
+    /// Longest line, without its line end.
+    pub max_line: usize,
+    /// Largest literal outside APPEND's message (mailbox names, search strings, passwords).
+    pub max_literal: u64,
+    /// Largest APPEND message (the quota's room or APPENDLIMIT).
+    pub max_append: u64,
+}
+
+impl Default for FramingLimits {
+    fn default() -> Self {
+        FramingLimits {
+            max_line: 64 * 1024,
+            max_literal: 64 * 1024,
+            max_append: 64 * 1024 * 1024,
+        }
+    }
+}
+
+/// Why no command came out; see [`CommandError::tag`] and [`ErrorKind`] for the answer.
+#[derive(Debug, thiserror::Error)]
+#[error("{kind}")]
+pub struct CommandError {
+    /// The command's tag when it could be read: answer `tag BAD ...`, else `* BAD ...`.
+    pub tag: Option<String>,
+    pub kind: ErrorKind,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ErrorKind {
+    /// Answer `BAD reason` and read the next command.
+    #[error("{0}")]
+    BadSyntax(String),
+    /// A line or literal over the limits; nothing of the command is left on the wire.
+    /// Answer `BAD [TOOBIG] reason` (or `NO [TOOBIG]` for APPEND, RFC 7889) and go on.
+    #[error("{0}")]
+    TooBig(String),
+    /// The client closed the connection (possibly in the middle of a command).
+    #[error("connection closed")]
+    Eof,
+    /// The connection failed (includes timeouts); give up on it.
+    #[error("{0}")]
+    Io(#[from] io::Error),
+}
+
+impl From<io::Error> for CommandError {
+    fn from(e: io::Error) -> CommandError {
+        let kind = if e.kind() == io::ErrorKind::UnexpectedEof {
+            ErrorKind::Eof
+        } else {
+            ErrorKind::Io(e)
+        };
+        CommandError { tag: None, kind }
+    }
+}
+
+impl CommandError {
+    pub fn new(tag: Option<String>, kind: ErrorKind) -> CommandError {
+        CommandError { tag, kind }
+    }
+
+    pub fn bad(tag: Option<&str>, why: impl Into<String>) -> CommandError {
+        CommandError {
+            tag: tag.map(str::to_owned),
+            kind: ErrorKind::BadSyntax(why.into()),
+        }
+    }
+
+    /// Whether the session can answer and read the next command (false: close).
+    pub fn is_recoverable(&self) -> bool {
+        matches!(self.kind, ErrorKind::BadSyntax(_) | ErrorKind::TooBig(_))
+    }
+}
+
+/// One command as it came off the wire: `lines[0]`, `literals[0]`, `lines[1]`, ...,
+/// `lines[last]`. Every line but the last ends with the literal marker that announced the
+/// literal after it (`{5}`, `{5+}`, `~{5}`), line ends removed.
+#[derive(Debug, PartialEq)]
+pub struct RawCommand {
+    pub lines: Vec<Vec<u8>>,
+    pub literals: Vec<LiteralData>,
+}
+
+/// A literal announced at the end of a line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LiteralMarker {
+    pub len: u64,
+    /// `{n+}`: the client sends the data without waiting for `+ `.
+    pub non_sync: bool,
+    /// `~{n}`.
+    pub binary: bool,
+}
+
+/// Why a trailing `{...}` is not a usable literal marker.
+enum MarkerError {
+    None,
+    Overflow,
+}
+
+/// The literal marker at the end of `line`, if any.
+pub fn literal_marker(line: &[u8]) -> Option<LiteralMarker> {
+    marker(line).ok()
+}
+
+fn marker(line: &[u8]) -> Result<LiteralMarker, MarkerError> {
+    let body = line.strip_suffix(b"}").ok_or(MarkerError::None)?;
+    let open = body
+        .iter()
+        .rposition(|&b| b == b'{')
+        .ok_or(MarkerError::None)?;
+    let mut digits = &body[open + 1..];
+    let non_sync = digits.last() == Some(&b'+');
+    if non_sync {
+        digits = &digits[..digits.len() - 1];
+    }
+    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+        return Err(MarkerError::None);
+    }
+    let mut len: u64 = 0;
+    for &d in digits {
+        len = len
+            .checked_mul(10)
+            .and_then(|v| v.checked_add(u64::from(d - b'0')))
+            .ok_or(MarkerError::Overflow)?;
+    }
+    let binary = open > 0 && body[open - 1] == b'~';
+    Ok(LiteralMarker {
+        len,
+        non_sync,
+        binary,
+    })
+}
+
+/// The tag at the start of a line, if it is a valid one (RFC 3501 `tag`).
+pub fn line_tag(line: &[u8]) -> Option<String> {
+    let end = line.iter().position(|&b| b == b' ').unwrap_or(line.len());
+    let tag = &line[..end];
+    parser::is_tag(tag).then(|| String::from_utf8_lossy(tag).into_owned())
+}
+
+fn is_append(first_line: &[u8]) -> bool {
+    let mut words = first_line.split(|&b| b == b' ');
+    words.next();
+    words
+        .next()
+        .is_some_and(|w| w.eq_ignore_ascii_case(b"APPEND"))
+}
+
+/// Reads one complete command and parses it. See the module docs for the limits. With
+/// `spool`, an APPEND's message literal is written to a new file in that directory (the
+/// Maildir's `tmp/`) and arrives as [`LiteralData::Spooled`]; without it, in memory.
+pub fn read_command(
+    wire: &mut dyn Wire,
+    limits: &FramingLimits,
+    spool: Option<&Path>,
+) -> Result<Command, CommandError> {
+    let raw = read_raw_command(wire, limits, spool)?;
+    parser::parse_command(raw)
+}
+
+/// Reads the pieces of one command without parsing them (see [`read_command`]).
+pub fn read_raw_command(
+    wire: &mut dyn Wire,
+    limits: &FramingLimits,
+    spool: Option<&Path>,
+) -> Result<RawCommand, CommandError> {
+    let first = match wire.read_line(limits.max_line)? {
+        LineRead::Line(l) => l,
+        LineRead::TooLong => {
+            return Err(CommandError::new(
+                None,
+                ErrorKind::TooBig("command line too long".into()),
+            ));
+        }
+        LineRead::Eof => return Err(CommandError::new(None, ErrorKind::Eof)),
+    };
+    let tag = line_tag(&first);
+    let append = is_append(&first);
+    // Everything held in memory for one command: lines plus in-memory literals.
+    let memory_cap = limits.max_line as u64
+        + if append && spool.is_none() {
+            limits.max_append.max(limits.max_literal)
+        } else {
+            limits.max_literal
+        };
+    let mut held = first.len() as u64;
+    let mut raw = RawCommand {
+        lines: vec![first],
+        literals: Vec::new(),
+    };
+    let err = |kind| CommandError::new(tag.clone(), kind);
+    loop {
+        let line = raw.lines.last().map(Vec::as_slice).unwrap_or_default();
+        let m = match marker(line) {
+            Ok(m) => m,
+            Err(MarkerError::None) => return Ok(raw),
+            Err(MarkerError::Overflow) => {
+                return Err(err(ErrorKind::BadSyntax(
+                    "literal size out of range".into(),
+                )));
+            }
+        };
+        // In an APPEND, the message is every literal but a mailbox name given as a literal
+        // right after the command name.
+        let is_message =
+            append && (m.binary || !(raw.literals.is_empty() && words(&raw.lines[0]) == 3));
+        let (limit, what) = if is_message {
+            (limits.max_append, "message")
+        } else {
+            (limits.max_literal, "literal")
+        };
+        let spooling = is_message && spool.is_some();
+        let too_big = m.len > limit || (!spooling && held + m.len > memory_cap);
+        if too_big {
+            let why = format!("{what} of {} bytes is larger than the limit", m.len);
+            if m.non_sync {
+                drain_rest(wire, limits, m.len)?;
+            }
+            return Err(err(ErrorKind::TooBig(why)));
+        }
+        if !m.non_sync {
+            wire.send_continuation("Ready")?;
+        }
+        let data = match spool.filter(|_| spooling) {
+            Some(dir) => LiteralData::Spooled(spool_literal(wire, dir, m.len).map_err(|e| {
+                err(if e.kind() == io::ErrorKind::UnexpectedEof {
+                    ErrorKind::Eof
+                } else {
+                    ErrorKind::Io(e)
+                })
+            })?),
+            None => {
+                held += m.len;
+                // The length was checked against the limits, so this buffer is bounded.
+                let mut buf = Vec::with_capacity(usize::try_from(m.len).unwrap_or(0));
+                wire.read_exact_into(m.len, &mut buf).map_err(|e| {
+                    err(if e.kind() == io::ErrorKind::UnexpectedEof {
+                        ErrorKind::Eof
+                    } else {
+                        ErrorKind::Io(e)
+                    })
+                })?;
+                LiteralData::Memory(buf)
+            }
+        };
+        raw.literals.push(data);
+        let room = usize::try_from(memory_cap.saturating_sub(held))
+            .unwrap_or(usize::MAX)
+            .min(limits.max_line);
+        match wire.read_line(room)? {
+            LineRead::Line(l) => {
+                held += l.len() as u64;
+                raw.lines.push(l);
+            }
+            LineRead::TooLong => {
+                return Err(err(ErrorKind::TooBig("command too long".into())));
+            }
+            LineRead::Eof => return Err(err(ErrorKind::Eof)),
+        }
+    }
+}
+
+/// Number of space-separated words in a line.
+fn words(line: &[u8]) -> usize {
+    line.split(|&b| b == b' ').count()
+}
+
+/// After an oversized LITERAL+: drops it and the rest of the command, which the client sends
+/// without waiting. Later LITERAL+ literals are dropped too; a synchronizing one ends the
+/// command (the client waits for `+ ` it won't get and sees the tagged answer instead).
+fn drain_rest(wire: &mut dyn Wire, limits: &FramingLimits, first: u64) -> io::Result<()> {
+    let mut n = first;
+    loop {
+        wire.discard(n)?;
+        match wire.read_line(limits.max_line)? {
+            LineRead::Line(l) => match marker(&l) {
+                Ok(m) if m.non_sync => n = m.len,
+                _ => return Ok(()),
+            },
+            LineRead::TooLong | LineRead::Eof => return Ok(()),
+        }
+    }
+}
+
+static SPOOL_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// Writes the next `len` bytes into a new, uniquely named file in `dir`.
+fn spool_literal(wire: &mut dyn Wire, dir: &Path, len: u64) -> io::Result<SpooledFile> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let pid = std::process::id();
+    let mut attempt = 0;
+    let (file, path) = loop {
+        let n = SPOOL_COUNTER.fetch_add(1, Ordering::Relaxed);
+        let path = dir.join(format!(
+            "{}.M{}P{}Q{}.append",
+            now.as_secs(),
+            now.subsec_micros(),
+            pid,
+            n
+        ));
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&path)
+        {
+            Ok(f) => break (f, path),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists && attempt < 100 => attempt += 1,
+            Err(e) => return Err(e),
+        }
+    };
+    // From here the guard removes the file on any failure.
+    let spooled = SpooledFile::new(path, len);
+    let mut out = io::BufWriter::new(file);
+    wire.read_exact_into(len, &mut out)?;
+    let file = out.into_inner().map_err(|e| e.into_error())?;
+    file.sync_all()?;
+    Ok(spooled)
+}
+
+/// An in-memory [`Wire`] over a byte string, for tests and fuzzing: lines end at LF (a CR
+/// before it is dropped); continuations are recorded in `sent`.
+#[derive(Debug, Default)]
+pub struct MemoryWire {
+    pub input: Vec<u8>,
+    pub pos: usize,
+    pub sent: Vec<u8>,
+}
+
+impl MemoryWire {
+    pub fn new(input: impl Into<Vec<u8>>) -> MemoryWire {
+        MemoryWire {
+            input: input.into(),
+            pos: 0,
+            sent: Vec::new(),
+        }
+    }
+
+    /// What has not been read yet.
+    pub fn rest(&self) -> &[u8] {
+        &self.input[self.pos..]
+    }
+
+    fn take(&mut self, n: u64) -> io::Result<&[u8]> {
+        let avail = (self.input.len() - self.pos) as u64;
+        if n > avail {
+            self.pos = self.input.len();
+            return Err(io::ErrorKind::UnexpectedEof.into());
+        }
+        let start = self.pos;
+        self.pos += n as usize;
+        Ok(&self.input[start..self.pos])
+    }
+}
+
+impl Wire for MemoryWire {
+    fn read_line(&mut self, max: usize) -> io::Result<LineRead> {
+        let rest = &self.input[self.pos..];
+        let Some(lf) = rest.iter().position(|&b| b == b'\n') else {
+            self.pos = self.input.len();
+            return Ok(LineRead::Eof);
+        };
+        self.pos += lf + 1;
+        let line = rest[..lf].strip_suffix(b"\r").unwrap_or(&rest[..lf]);
+        if line.len() > max {
+            return Ok(LineRead::TooLong);
+        }
+        Ok(LineRead::Line(line.to_vec()))
+    }
+
+    fn read_exact_into(&mut self, n: u64, sink: &mut dyn Write) -> io::Result<()> {
+        let data = self.take(n)?;
+        sink.write_all(data)
+    }
+
+    fn discard(&mut self, n: u64) -> io::Result<()> {
+        self.take(n).map(|_| ())
+    }
+
+    fn send_continuation(&mut self, text: &str) -> io::Result<()> {
+        self.sent.extend_from_slice(b"+ ");
+        self.sent.extend_from_slice(text.as_bytes());
+        self.sent.extend_from_slice(b"\r\n");
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::imap::command::CommandBody;
+    use proptest::prelude::*;
+
+    fn limits() -> FramingLimits {
+        FramingLimits {
+            max_line: 200,
+            max_literal: 100,
+            max_append: 1000,
+        }
+    }
+
+    fn next(wire: &mut MemoryWire) -> Result<Command, CommandError> {
+        read_command(wire, &limits(), None)
+    }
+
+    #[test]
+    fn synchronizing_literal_gets_a_continuation() {
+        let mut w = MemoryWire::new(&b"a LOGIN {4}\r\nfred {6}\r\nse\r\nre\r\nb NOOP\r\n"[..]);
+        let c = next(&mut w).unwrap();
+        assert_eq!(
+            c.body,
+            CommandBody::Login {
+                username: "fred".into(),
+                password: b"se\r\nre".to_vec()
+            }
+        );
+        assert_eq!(w.sent, b"+ Ready\r\n+ Ready\r\n");
+        assert_eq!(next(&mut w).unwrap().body, CommandBody::Noop);
+    }
+
+    #[test]
+    fn literal_plus_gets_none() {
+        let mut w = MemoryWire::new(&b"a LOGIN {4+}\r\nfred {2+}\r\npw\r\n"[..]);
+        assert!(matches!(
+            next(&mut w).unwrap().body,
+            CommandBody::Login { .. }
+        ));
+        assert!(w.sent.is_empty());
+    }
+
+    #[test]
+    fn oversized_sync_literal_is_refused_before_reading() {
+        // The client waits for "+" and sends nothing more: the next line is a new command.
+        let mut w = MemoryWire::new(&b"a LOGIN {101}\r\nb NOOP\r\n"[..]);
+        let e = next(&mut w).unwrap_err();
+        assert_eq!(e.tag.as_deref(), Some("a"));
+        assert!(matches!(e.kind, ErrorKind::TooBig(_)), "{e:?}");
+        assert!(w.sent.is_empty());
+        assert_eq!(w.rest(), b"b NOOP\r\n");
+        assert_eq!(next(&mut w).unwrap().tag, "b");
+    }
+
+    #[test]
+    fn oversized_literal_plus_is_drained_in_sync() {
+        let big = "x".repeat(150);
+        let input = format!("a LOGIN {{150+}}\r\n{big} {{3+}}\r\nabc\r\nb NOOP\r\n");
+        let mut w = MemoryWire::new(input);
+        let e = next(&mut w).unwrap_err();
+        assert_eq!(e.tag.as_deref(), Some("a"));
+        assert!(matches!(e.kind, ErrorKind::TooBig(_)));
+        assert!(e.is_recoverable());
+        assert!(w.sent.is_empty());
+        assert_eq!(next(&mut w).unwrap().body, CommandBody::Noop);
+    }
+
+    #[test]
+    fn append_uses_its_own_limit_and_spools() {
+        let dir = tempfile::tempdir().unwrap();
+        let msg = "m".repeat(500);
+        let input = format!("a APPEND {{5}}\r\nINBOX (\\Seen) {{500}}\r\n{msg}\r\nb NOOP\r\n");
+        let mut w = MemoryWire::new(input);
+        let c = read_command(&mut w, &limits(), Some(dir.path())).unwrap();
+        let CommandBody::Append {
+            mailbox, message, ..
+        } = c.body
+        else {
+            panic!()
+        };
+        assert_eq!(mailbox, "INBOX");
+        assert_eq!(w.sent, b"+ Ready\r\n+ Ready\r\n");
+        let LiteralData::Spooled(file) = message else {
+            panic!("not spooled")
+        };
+        assert_eq!(file.len(), 500);
+        assert!(file.path().starts_with(dir.path()));
+        assert_eq!(std::fs::read(file.path()).unwrap(), msg.as_bytes());
+        let path = file.path().to_owned();
+        drop(file);
+        assert!(!path.exists(), "dropped spool file must be removed");
+        assert_eq!(next(&mut w).unwrap().body, CommandBody::Noop);
+
+        // keep() hands the file over.
+        let mut w = MemoryWire::new(&b"a APPEND INBOX {3}\r\nabc\r\n"[..]);
+        let c = read_command(&mut w, &limits(), Some(dir.path())).unwrap();
+        let CommandBody::Append {
+            message: LiteralData::Spooled(file),
+            ..
+        } = c.body
+        else {
+            panic!()
+        };
+        let kept = file.keep();
+        assert_eq!(std::fs::read(&kept).unwrap(), b"abc");
+
+        // Too big for APPEND: refused before reading, nothing spooled.
+        let mut w = MemoryWire::new(&b"a APPEND INBOX {1001}\r\nb NOOP\r\n"[..]);
+        let e = read_command(&mut w, &limits(), Some(dir.path())).unwrap_err();
+        assert!(matches!(e.kind, ErrorKind::TooBig(_)));
+        assert_eq!(next(&mut w).unwrap().tag, "b");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+
+        // A parse error after spooling leaves nothing behind.
+        let mut w = MemoryWire::new(&b"a APPEND INBOX {3}\r\nabc junk\r\n"[..]);
+        assert!(read_command(&mut w, &limits(), Some(dir.path())).is_err());
+        // EOF in the middle of the message, too.
+        let mut w = MemoryWire::new(&b"a APPEND INBOX {30}\r\nabc"[..]);
+        let e = read_command(&mut w, &limits(), Some(dir.path())).unwrap_err();
+        assert!(matches!(e.kind, ErrorKind::Eof), "{e:?}");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn append_without_spool_stays_in_memory() {
+        let mut w = MemoryWire::new(&b"a APPEND INBOX {300}\r\n"[..]);
+        w.input.extend(std::iter::repeat_n(b'x', 300));
+        w.input.extend_from_slice(b"\r\n");
+        let c = next(&mut w).unwrap();
+        let CommandBody::Append { message, .. } = c.body else {
+            panic!()
+        };
+        assert_eq!(message.len(), 300);
+        assert!(matches!(message, LiteralData::Memory(_)));
+        // 300 bytes would be too big anywhere but in APPEND.
+        let mut w = MemoryWire::new(&b"a LOGIN u {300}\r\n"[..]);
+        assert!(matches!(
+            next(&mut w).unwrap_err().kind,
+            ErrorKind::TooBig(_)
+        ));
+    }
+
+    #[test]
+    fn long_lines_and_eof() {
+        let mut w = MemoryWire::new(format!("a NOOP {}\r\nb NOOP\r\n", "x".repeat(300)));
+        let e = next(&mut w).unwrap_err();
+        assert!(matches!(e.kind, ErrorKind::TooBig(_)) && e.tag.is_none());
+        assert_eq!(next(&mut w).unwrap().tag, "b");
+        assert!(matches!(next(&mut w).unwrap_err().kind, ErrorKind::Eof));
+        let mut w = MemoryWire::new(&b"a LOGIN {4}\r\nfr"[..]);
+        let e = next(&mut w).unwrap_err();
+        assert!(matches!(e.kind, ErrorKind::Eof) && !e.is_recoverable());
+        let mut w = MemoryWire::new(&b"a LOGIN {99999999999999999999999}\r\n"[..]);
+        assert!(next(&mut w).is_err());
+    }
+
+    #[test]
+    fn many_small_literals_are_bounded() {
+        // Each literal is small, but together they exceed what one command may hold.
+        let mut input = b"a ID (".to_vec();
+        for _ in 0..100 {
+            input.extend_from_slice(b"{90+}\r\n");
+            input.extend(std::iter::repeat_n(b'k', 90));
+            input.extend_from_slice(b" NIL ");
+        }
+        input.extend_from_slice(b"\"x\" NIL)\r\nb NOOP\r\n");
+        let mut w = MemoryWire::new(input);
+        let e = next(&mut w).unwrap_err();
+        assert!(matches!(e.kind, ErrorKind::TooBig(_)), "{e:?}");
+        assert_eq!(next(&mut w).unwrap().tag, "b");
+    }
+
+    #[test]
+    fn markers() {
+        let m = |s: &str| literal_marker(s.as_bytes());
+        assert_eq!(
+            m("a {5}"),
+            Some(LiteralMarker {
+                len: 5,
+                non_sync: false,
+                binary: false
+            })
+        );
+        assert_eq!(
+            m("a ~{0+}").map(|m| (m.non_sync, m.binary)),
+            Some((true, true))
+        );
+        for none in ["a {}", "a {+}", "a {5", "a 5}", "a {x}", "a {5}x", ""] {
+            assert_eq!(m(none), None, "{none:?}");
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn arbitrary_bytes_never_panic(input in proptest::collection::vec(any::<u8>(), 0..400)) {
+            let mut w = MemoryWire::new(input);
+            for _ in 0..50 {
+                if matches!(read_command(&mut w, &limits(), None), Err(CommandError { kind: ErrorKind::Eof, .. })) {
+                    break;
+                }
+            }
+        }
+
+        #[test]
+        fn command_like_input_never_panics(
+            parts in proptest::collection::vec(
+                prop_oneof![
+                    Just("a ".to_string()), Just("UID ".to_string()), Just("FETCH ".to_string()),
+                    Just("SEARCH ".to_string()), Just("APPEND ".to_string()), Just("(".to_string()),
+                    Just(")".to_string()), Just("{3}\r\n".to_string()), Just("{2+}\r\n".to_string()),
+                    Just("~{1}\r\n".to_string()), Just("\"".to_string()), Just("1:*".to_string()),
+                    Just("BODY[".to_string()), Just("]".to_string()), Just("<0.1>".to_string()),
+                    Just("\r\n".to_string()), Just(" ".to_string()), Just("NOT ".to_string()),
+                    Just("LIST ".to_string()), Just("STORE ".to_string()), Just("\\Seen".to_string()),
+                    "[a-zA-Z0-9.*%:,-]{1,8}",
+                ],
+                0..40,
+            )
+        ) {
+            let dir = tempfile::tempdir().unwrap();
+            let mut w = MemoryWire::new(parts.concat());
+            for _ in 0..50 {
+                if matches!(read_command(&mut w, &limits(), Some(dir.path())), Err(CommandError { kind: ErrorKind::Eof, .. })) {
+                    break;
+                }
+            }
+            prop_assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+        }
+    }
+}

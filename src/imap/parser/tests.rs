@@ -1,0 +1,617 @@
+//! Real client commands (RFC 3501 examples, Thunderbird, Apple Mail, mutt, Outlook) and the
+//! errors a broken or hostile client can produce.
+
+use crate::imap::command::*;
+use crate::imap::framing::{CommandError, ErrorKind, FramingLimits, MemoryWire, read_command};
+
+fn parse(line: &str) -> Result<Command, CommandError> {
+    let mut wire = MemoryWire::new(format!("{line}\r\n"));
+    read_command(&mut wire, &FramingLimits::default(), None)
+}
+
+fn ok(line: &str) -> CommandBody {
+    match parse(line) {
+        Ok(c) => c.body,
+        Err(e) => panic!("{line:?}: {e}"),
+    }
+}
+
+fn set(s: &str) -> SequenceSet {
+    SequenceSet::parse(s.as_bytes()).unwrap()
+}
+
+fn d(year: u16, month: u8, day: u8) -> Date {
+    Date { year, month, day }
+}
+
+fn b(s: &str) -> Vec<u8> {
+    s.as_bytes().to_vec()
+}
+
+fn section(part: &[u32], text: Option<SectionText>) -> Section {
+    Section {
+        part: part.to_vec(),
+        text,
+    }
+}
+
+#[test]
+fn every_real_client_command_parses() {
+    use CommandBody as C;
+    use FetchItem as F;
+    use SearchKey as K;
+    let s = String::from;
+    let table: Vec<(&str, CommandBody)> = vec![
+        ("a001 CAPABILITY", C::Capability),
+        ("a002 noop", C::Noop),
+        ("A023 LOGOUT", C::Logout),
+        ("a001 STARTTLS", C::StartTls),
+        ("a001 LOGIN SMITH SESAME", C::Login { username: s("SMITH"), password: b("SESAME") }),
+        (
+            r#"a001 LOGIN "fred@example.com" "p a\"s\\s""#,
+            C::Login { username: s("fred@example.com"), password: b(r#"p a"s\s"#) },
+        ),
+        ("A1 AUTHENTICATE PLAIN", C::Authenticate { mechanism: s("PLAIN"), initial_response: None }),
+        (
+            "A1 AUTHENTICATE plain dGVzdAB0ZXN0AHRlc3Q=",
+            C::Authenticate {
+                mechanism: s("PLAIN"),
+                initial_response: Some(s("dGVzdAB0ZXN0AHRlc3Q=")),
+            },
+        ),
+        (
+            "A1 AUTHENTICATE EXTERNAL =",
+            C::Authenticate { mechanism: s("EXTERNAL"), initial_response: Some(s("")) },
+        ),
+        ("A142 SELECT INBOX", C::Select { mailbox: s("INBOX"), params: vec![] }),
+        (
+            "A142 SELECT \"INBOX.Sent Items\" (CONDSTORE)",
+            C::Select { mailbox: s("INBOX.Sent Items"), params: vec![SelectParam::CondStore] },
+        ),
+        (
+            "A142 SELECT INBOX (QRESYNC (67890007 20050715194045000 41,43:211,214:541))",
+            C::Select { mailbox: s("INBOX"), params: vec![SelectParam::Other(s("QRESYNC"))] },
+        ),
+        ("A932 EXAMINE blurdybloop", C::Examine { mailbox: s("blurdybloop"), params: vec![] }),
+        ("A003 CREATE owatagusiam/", C::Create { mailbox: s("owatagusiam/") }),
+        ("A004 CREATE \"Entw&APw-rfe\"", C::Create { mailbox: s("Entw&APw-rfe") }),
+        ("A683 DELETE blurdybloop", C::Delete { mailbox: s("blurdybloop") }),
+        ("A683 RENAME blurdybloop sarasoop", C::Rename { from: s("blurdybloop"), to: s("sarasoop") }),
+        ("A002 SUBSCRIBE #news.comp.mail.mime", C::Subscribe { mailbox: s("#news.comp.mail.mime") }),
+        ("A002 UNSUBSCRIBE \"INBOX.a b\"", C::Unsubscribe { mailbox: s("INBOX.a b") }),
+        (
+            "A101 LIST \"\" \"\"",
+            C::List { selection: vec![], reference: s(""), patterns: vec![s("")], returns: vec![] },
+        ),
+        (
+            "A102 LIST #news.comp.mail.misc %",
+            C::List {
+                selection: vec![],
+                reference: s("#news.comp.mail.misc"),
+                patterns: vec![s("%")],
+                returns: vec![],
+            },
+        ),
+        (
+            "A103 LIST \"\" INBOX.*",
+            C::List { selection: vec![], reference: s(""), patterns: vec![s("INBOX.*")], returns: vec![] },
+        ),
+        (
+            "A01 LIST (SUBSCRIBED) \"\" \"*\" RETURN (CHILDREN SPECIAL-USE)",
+            C::List {
+                selection: vec![ListSelect::Subscribed],
+                reference: s(""),
+                patterns: vec![s("*")],
+                returns: vec![ListReturn::Children, ListReturn::SpecialUse],
+            },
+        ),
+        (
+            "A02 LIST (SUBSCRIBED RECURSIVEMATCH) \"\" (\"INBOX\" \"Drafts\" %) RETURN (STATUS (MESSAGES UNSEEN))",
+            C::List {
+                selection: vec![ListSelect::Subscribed, ListSelect::RecursiveMatch],
+                reference: s(""),
+                patterns: vec![s("INBOX"), s("Drafts"), s("%")],
+                returns: vec![ListReturn::Status(vec![StatusItem::Messages, StatusItem::Unseen])],
+            },
+        ),
+        (
+            "A03 LIST () \"\" % RETURN ()",
+            C::List { selection: vec![], reference: s(""), patterns: vec![s("%")], returns: vec![] },
+        ),
+        ("A002 LSUB #news. \"comp.mail.*\"", C::Lsub { reference: s("#news."), pattern: s("comp.mail.*") }),
+        (
+            "A042 STATUS blurdybloop (UIDNEXT MESSAGES)",
+            C::Status { mailbox: s("blurdybloop"), items: vec![StatusItem::UidNext, StatusItem::Messages] },
+        ),
+        (
+            "A043 status INBOX (messages recent uidnext uidvalidity unseen size deleted)",
+            C::Status {
+                mailbox: s("INBOX"),
+                items: vec![
+                    StatusItem::Messages,
+                    StatusItem::Recent,
+                    StatusItem::UidNext,
+                    StatusItem::UidValidity,
+                    StatusItem::Unseen,
+                    StatusItem::Size,
+                    StatusItem::Deleted,
+                ],
+            },
+        ),
+        ("FXXZ CHECK", C::Check),
+        ("A341 CLOSE", C::Close),
+        ("A342 UNSELECT", C::Unselect),
+        ("A202 EXPUNGE", C::Expunge { uids: None }),
+        ("A003 UID EXPUNGE 3000:3002", C::Expunge { uids: Some(set("3000:3002")) }),
+        ("A004 IDLE", C::Idle),
+        ("A005 NAMESPACE", C::Namespace),
+        ("t1 ENABLE CONDSTORE UTF8=ACCEPT", C::Enable(vec![s("CONDSTORE"), s("UTF8=ACCEPT")])),
+        ("a023 ID NIL", C::Id(None)),
+        (
+            "a023 ID (\"name\" \"Thunderbird\" \"version\" \"115.3.1\" \"vendor\" NIL)",
+            C::Id(Some(vec![
+                (s("name"), Some(s("Thunderbird"))),
+                (s("version"), Some(s("115.3.1"))),
+                (s("vendor"), None),
+            ])),
+        ),
+        ("G GETQUOTA \"\"", C::GetQuota { root: s("") }),
+        ("G GETQUOTAROOT INBOX", C::GetQuotaRoot { mailbox: s("INBOX") }),
+        (
+            "S SETQUOTA \"\" (STORAGE 512 MESSAGE 1000)",
+            C::SetQuota { root: s(""), limits: vec![(s("STORAGE"), 512), (s("MESSAGE"), 1000)] },
+        ),
+        ("A GETACL INBOX", C::GetAcl { mailbox: s("INBOX") }),
+        (
+            "A SETACL INBOX/Drafts Chris +cda",
+            C::SetAcl { mailbox: s("INBOX/Drafts"), identifier: s("Chris"), rights: s("+cda") },
+        ),
+        ("A DELETEACL INBOX Fred", C::DeleteAcl { mailbox: s("INBOX"), identifier: s("Fred") }),
+        ("A LISTRIGHTS ~/Mail/saved smith", C::ListRights { mailbox: s("~/Mail/saved"), identifier: s("smith") }),
+        ("A MYRIGHTS INBOX", C::MyRights { mailbox: s("INBOX") }),
+        // SEARCH
+        (
+            "A282 SEARCH FLAGGED SINCE 1-Feb-1994 NOT FROM \"Smith\"",
+            C::Search {
+                uid: false,
+                charset: None,
+                criteria: K::And(vec![
+                    K::Flagged,
+                    K::Since(d(1994, 2, 1)),
+                    K::Not(Box::new(K::From(b("Smith")))),
+                ]),
+                returns: None,
+            },
+        ),
+        (
+            "A283 SEARCH TEXT \"string not in mailbox\"",
+            C::Search { uid: false, charset: None, criteria: K::Text(b("string not in mailbox")), returns: None },
+        ),
+        (
+            "A284 SEARCH CHARSET UTF-8 TEXT {6}\r\nXXXXXX",
+            C::Search { uid: false, charset: Some(s("UTF-8")), criteria: K::Text(b("XXXXXX")), returns: None },
+        ),
+        (
+            "A285 UID SEARCH 1:* NOT DELETED",
+            C::Search {
+                uid: true,
+                charset: None,
+                criteria: K::And(vec![K::SequenceSet(set("1:*")), K::Not(Box::new(K::Deleted))]),
+                returns: None,
+            },
+        ),
+        (
+            "A286 UID SEARCH UID 100:* OR (SEEN FLAGGED) OR ANSWERED DRAFT",
+            C::Search {
+                uid: true,
+                charset: None,
+                criteria: K::And(vec![
+                    K::Uid(set("100:*")),
+                    K::Or(
+                        Box::new(K::And(vec![K::Seen, K::Flagged])),
+                        Box::new(K::Or(Box::new(K::Answered), Box::new(K::Draft))),
+                    ),
+                ]),
+                returns: None,
+            },
+        ),
+        (
+            "A287 SEARCH RETURN (MIN COUNT) HEADER Message-ID <x@y> LARGER 1024 SMALLER 99999 KEYWORD $Junk UNKEYWORD $NotJunk",
+            C::Search {
+                uid: false,
+                charset: None,
+                criteria: K::And(vec![
+                    K::Header(s("Message-ID"), b("<x@y>")),
+                    K::Larger(1024),
+                    K::Smaller(99999),
+                    K::Keyword(s("$Junk")),
+                    K::Unkeyword(s("$NotJunk")),
+                ]),
+                returns: Some(vec![SearchReturn::Min, SearchReturn::Count]),
+            },
+        ),
+        (
+            "A288 SEARCH RETURN () ALL",
+            C::Search { uid: false, charset: None, criteria: K::All, returns: Some(vec![]) },
+        ),
+        (
+            "A289 SEARCH BEFORE \"9-Mar-2024\" ON 29-Feb-2024 SENTBEFORE 01-Jan-2000 SENTON 2-Dec-1999 SENTSINCE 3-nov-1998 OLDER 3600 YOUNGER 60",
+            C::Search {
+                uid: false,
+                charset: None,
+                criteria: K::And(vec![
+                    K::Before(d(2024, 3, 9)),
+                    K::On(d(2024, 2, 29)),
+                    K::SentBefore(d(2000, 1, 1)),
+                    K::SentOn(d(1999, 12, 2)),
+                    K::SentSince(d(1998, 11, 3)),
+                    K::Older(3600),
+                    K::Younger(60),
+                ]),
+                returns: None,
+            },
+        ),
+        (
+            "A290 SEARCH ANSWERED BCC b BODY x CC c DELETED DRAFT NEW OLD RECENT SEEN SUBJECT s TO t UNANSWERED UNDELETED UNDRAFT UNFLAGGED UNSEEN 2,4:*",
+            C::Search {
+                uid: false,
+                charset: None,
+                criteria: K::And(vec![
+                    K::Answered,
+                    K::Bcc(b("b")),
+                    K::Body(b("x")),
+                    K::Cc(b("c")),
+                    K::Deleted,
+                    K::Draft,
+                    K::New,
+                    K::Old,
+                    K::Recent,
+                    K::Seen,
+                    K::Subject(b("s")),
+                    K::To(b("t")),
+                    K::Unanswered,
+                    K::Undeleted,
+                    K::Undraft,
+                    K::Unflagged,
+                    K::Unseen,
+                    K::SequenceSet(set("2,4:*")),
+                ]),
+                returns: None,
+            },
+        ),
+        (
+            "A291 SEARCH (OR FROM a (TO b CC c))",
+            C::Search {
+                uid: false,
+                charset: None,
+                criteria: K::Or(
+                    Box::new(K::From(b("a"))),
+                    Box::new(K::And(vec![K::To(b("b")), K::Cc(b("c"))])),
+                ),
+                returns: None,
+            },
+        ),
+        // FETCH
+        (
+            "A654 FETCH 2:4 (FLAGS BODY[HEADER.FIELDS (DATE FROM)])",
+            C::Fetch {
+                uid: false,
+                set: set("2:4"),
+                items: vec![
+                    F::Flags,
+                    F::BodySection {
+                        peek: false,
+                        section: section(&[], Some(SectionText::HeaderFields(vec![s("DATE"), s("FROM")]))),
+                        partial: None,
+                    },
+                ],
+            },
+        ),
+        (
+            "A1 UID FETCH 1:* (UID RFC822.SIZE FLAGS BODY.PEEK[HEADER.FIELDS (From To Cc Bcc Subject Date Message-ID Priority X-Priority References Newsgroups In-Reply-To Content-Type Reply-To)])",
+            C::Fetch {
+                uid: true,
+                set: set("1:*"),
+                items: vec![
+                    F::Uid,
+                    F::Rfc822Size,
+                    F::Flags,
+                    F::BodySection {
+                        peek: true,
+                        section: section(
+                            &[],
+                            Some(SectionText::HeaderFields(
+                                "From To Cc Bcc Subject Date Message-ID Priority X-Priority References Newsgroups In-Reply-To Content-Type Reply-To"
+                                    .split(' ')
+                                    .map(String::from)
+                                    .collect(),
+                            )),
+                        ),
+                        partial: None,
+                    },
+                ],
+            },
+        ),
+        (
+            "A2 UID FETCH 4827 (INTERNALDATE UID RFC822.SIZE FLAGS MODSEQ_ BODY.PEEK[])",
+            C::Capability, // placeholder, replaced below: MODSEQ_ is unknown
+        ),
+        (
+            "A3 FETCH 1 ALL",
+            C::Fetch { uid: false, set: set("1"), items: vec![F::Flags, F::InternalDate, F::Rfc822Size, F::Envelope] },
+        ),
+        (
+            "A4 FETCH 1 fast",
+            C::Fetch { uid: false, set: set("1"), items: vec![F::Flags, F::InternalDate, F::Rfc822Size] },
+        ),
+        (
+            "A5 FETCH * FULL",
+            C::Fetch {
+                uid: false,
+                set: set("*"),
+                items: vec![F::Flags, F::InternalDate, F::Rfc822Size, F::Envelope, F::Body],
+            },
+        ),
+        (
+            "A6 FETCH 1:3 (ENVELOPE INTERNALDATE RFC822 RFC822.HEADER RFC822.TEXT BODY BODYSTRUCTURE)",
+            C::Fetch {
+                uid: false,
+                set: set("1:3"),
+                items: vec![
+                    F::Envelope,
+                    F::InternalDate,
+                    F::Rfc822,
+                    F::Rfc822Header,
+                    F::Rfc822Text,
+                    F::Body,
+                    F::BodyStructure,
+                ],
+            },
+        ),
+        (
+            "A7 UID FETCH 9 (BODY.PEEK[1.2.MIME] BODY[3.TEXT]<0.2048> BODY[]<100.50> BODY[2] BODY.PEEK[HEADER] BODY[HEADER.FIELDS.NOT (Received)])",
+            C::Fetch {
+                uid: true,
+                set: set("9"),
+                items: vec![
+                    F::BodySection { peek: true, section: section(&[1, 2], Some(SectionText::Mime)), partial: None },
+                    F::BodySection {
+                        peek: false,
+                        section: section(&[3], Some(SectionText::Text)),
+                        partial: Some(Partial { offset: 0, count: 2048 }),
+                    },
+                    F::BodySection {
+                        peek: false,
+                        section: section(&[], None),
+                        partial: Some(Partial { offset: 100, count: 50 }),
+                    },
+                    F::BodySection { peek: false, section: section(&[2], None), partial: None },
+                    F::BodySection { peek: true, section: section(&[], Some(SectionText::Header)), partial: None },
+                    F::BodySection {
+                        peek: false,
+                        section: section(&[], Some(SectionText::HeaderFieldsNot(vec![s("Received")]))),
+                        partial: None,
+                    },
+                ],
+            },
+        ),
+        (
+            "A8 FETCH 1 (BINARY.PEEK[1]<0.100> BINARY[] BINARY.SIZE[2.1])",
+            C::Fetch {
+                uid: false,
+                set: set("1"),
+                items: vec![
+                    F::Binary { peek: true, part: vec![1], partial: Some(Partial { offset: 0, count: 100 }) },
+                    F::Binary { peek: false, part: vec![], partial: None },
+                    F::BinarySize { part: vec![2, 1] },
+                ],
+            },
+        ),
+        (
+            "A9 FETCH 5 body[header.fields (\"Subject\" X-Foo)]",
+            C::Fetch {
+                uid: false,
+                set: set("5"),
+                items: vec![F::BodySection {
+                    peek: false,
+                    section: section(&[], Some(SectionText::HeaderFields(vec![s("Subject"), s("X-Foo")]))),
+                    partial: None,
+                }],
+            },
+        ),
+        // STORE
+        (
+            "A003 STORE 2:4 +FLAGS (\\Deleted)",
+            C::Store { uid: false, set: set("2:4"), mode: StoreMode::Add, silent: false, flags: vec![Flag::Deleted] },
+        ),
+        (
+            "A004 UID STORE 100:200 -FLAGS.SILENT (\\Seen $Junk)",
+            C::Store {
+                uid: true,
+                set: set("100:200"),
+                mode: StoreMode::Remove,
+                silent: true,
+                flags: vec![Flag::Seen, Flag::Keyword(s("$Junk"))],
+            },
+        ),
+        (
+            "A005 STORE 1 flags \\seen \\ANSWERED \\Flagged \\draft \\Foo NonJunk",
+            C::Store {
+                uid: false,
+                set: set("1"),
+                mode: StoreMode::Replace,
+                silent: false,
+                flags: vec![
+                    Flag::Seen,
+                    Flag::Answered,
+                    Flag::Flagged,
+                    Flag::Draft,
+                    Flag::Extension(s("Foo")),
+                    Flag::Keyword(s("NonJunk")),
+                ],
+            },
+        ),
+        ("A006 STORE 1 FLAGS ()", C::Store { uid: false, set: set("1"), mode: StoreMode::Replace, silent: false, flags: vec![] }),
+        // COPY / MOVE
+        ("A003 COPY 2:4 MEETING", C::Copy { uid: false, set: set("2:4"), mailbox: s("MEETING") }),
+        ("A004 UID COPY 1,3:5 \"INBOX.Trash\"", C::Copy { uid: true, set: set("1,3:5"), mailbox: s("INBOX.Trash") }),
+        ("a MOVE 1:3 Archive", C::Move { uid: false, set: set("1:3"), mailbox: s("Archive") }),
+        ("a UID MOVE 42 {5}\r\nJunk!", C::Move { uid: true, set: set("42"), mailbox: s("Junk!") }),
+    ];
+    let mut n = 0;
+    for (line, want) in table {
+        if line.contains("MODSEQ_") {
+            assert!(parse(line).is_err());
+            continue;
+        }
+        let got = ok(line);
+        assert_eq!(got, want, "{line:?}");
+        n += 1;
+    }
+    assert!(n >= 70, "{n}");
+}
+
+#[test]
+fn append_forms() {
+    let cmd = ok("A003 APPEND saved-messages (\\Seen) {23}\r\nFrom: a\r\n\r\nHello you!\r\n");
+    let CommandBody::Append {
+        mailbox,
+        flags,
+        date,
+        message,
+        utf8,
+    } = cmd
+    else {
+        panic!()
+    };
+    assert_eq!(mailbox, "saved-messages");
+    assert_eq!(flags, vec![Flag::Seen]);
+    assert_eq!(date, None);
+    assert_eq!(
+        message,
+        LiteralData::Memory(b("From: a\r\n\r\nHello you!\r\n"))
+    );
+    assert!(!utf8);
+
+    let cmd = ok("A4 APPEND INBOX (\\Seen $Forwarded) \"05-Oct-2024 09:08:07 -0130\" {3+}\r\nabc");
+    let CommandBody::Append { flags, date, .. } = cmd else {
+        panic!()
+    };
+    assert_eq!(flags, vec![Flag::Seen, Flag::Keyword("$Forwarded".into())]);
+    let date = date.unwrap();
+    assert_eq!(date.date, d(2024, 10, 5));
+    assert_eq!(
+        (date.hour, date.minute, date.second, date.zone_minutes),
+        (9, 8, 7, -90)
+    );
+
+    let cmd = ok("A5 APPEND INBOX \" 5-Oct-2024 23:59:60 +1400\" {1}\r\nx");
+    let CommandBody::Append { date, .. } = cmd else {
+        panic!()
+    };
+    assert_eq!(date.unwrap().zone_minutes, 14 * 60);
+
+    let cmd = ok("A6 APPEND INBOX UTF8 (~{2}\r\nhi)");
+    let CommandBody::Append { utf8, message, .. } = cmd else {
+        panic!()
+    };
+    assert!(utf8);
+    assert_eq!(message, LiteralData::Memory(b("hi")));
+
+    let cmd = ok("A7 APPEND {5}\r\nDraft () {0}\r\n");
+    let CommandBody::Append {
+        mailbox, message, ..
+    } = cmd
+    else {
+        panic!()
+    };
+    assert_eq!(mailbox, "Draft");
+    assert!(message.is_empty());
+}
+
+#[test]
+fn errors_keep_the_tag_and_say_why() {
+    let cases = [
+        ("A1 FROB", "unknown command"),
+        ("A1 UID FROB 1", "unknown command"),
+        ("A1 SELECT", "space"),
+        ("A1 LOGIN user", "space"),
+        ("A1 FETCH 0 FLAGS", "sequence"),
+        ("A1 FETCH 1:0 FLAGS", "sequence"),
+        ("A1 FETCH a FLAGS", "sequence"),
+        ("A1 FETCH 1,,2 FLAGS", "sequence"),
+        ("A1 FETCH 1 (FLAGS", "space"),
+        ("A1 FETCH 1 FLAGS)", "end of command"),
+        ("A1 FETCH 1 (ALL)", "fetch item"),
+        ("A1 FETCH 1 (BODY[1.MIME.TEXT])", "section"),
+        ("A1 FETCH 1 BODY[MIME]", "section"),
+        ("A1 FETCH 1 BODY[]<1.0>", "zero"),
+        ("A1 FETCH 1 BODY[0]", "zero"),
+        ("A1 SEARCH SINCE 30-Feb-2024", "date"),
+        ("A1 SEARCH SINCE 1-Foo-2024", "month"),
+        ("A1 SEARCH SINCE 1-Jan-24", "date"),
+        ("A1 SEARCH (SEEN", "')'"),
+        ("A1 SEARCH SEEN)", "end of command"),
+        ("A1 SEARCH FOO", "unknown search key"),
+        ("A1 SEARCH OR SEEN", "space"),
+        ("A1 SEARCH", "space"),
+        ("A1 SEARCH RETURN (FOO) ALL", "return option"),
+        ("A1 NOOP extra", "end of command"),
+        ("A1 CAPABILITY ", "end of command"),
+        ("A1  NOOP", "atom"),
+        ("A1 STORE 1 +FLAGS (\\Recent)", "Recent"),
+        ("A1 STORE 1 FLAGS \\*", "\\*"),
+        ("A1 STORE 1 FOO (\\Seen)", "FLAGS"),
+        ("A1 APPEND INBOX (\\Recent) {1}\r\nx", "Recent"),
+        (
+            "A1 APPEND INBOX \"5-Oct-2024 25:00:00 +0000\" {1}\r\nx",
+            "time",
+        ),
+        ("A1 APPEND INBOX", "space"),
+        ("A1 APPEND INBOX ~{1}\r\nx", "literal8"),
+        ("A1 APPEND INBOX \"oops\" {1}\r\nx", "date"),
+        ("A1 STATUS INBOX (FOO)", "status item"),
+        ("A1 STATUS INBOX ()", "atom"),
+        ("A1 LIST \"\"", "space"),
+        ("A1 LIST \"\" % FOO (CHILDREN)", "RETURN"),
+        ("A1 LOGIN \"unterminated", "unterminated"),
+        ("A1 LOGIN \"a\\b\" c", "escape"),
+        ("A1 AUTHENTICATE PLAIN abc", "base64"),
+        ("A1 ENABLE", "at least one"),
+        ("A1 SELECT {3}x", "end the line"),
+        ("A1 UID EXPUNGE", "space"),
+        ("A1 ID (\"a\")", "space"),
+    ];
+    let mut wrong = Vec::new();
+    for (line, why) in cases {
+        match parse(line) {
+            Err(CommandError {
+                tag,
+                kind: ErrorKind::BadSyntax(msg),
+            }) if tag.as_deref() == Some("A1") && msg.contains(why) => {}
+            other => wrong.push(format!("{line:?} wants {why:?}, got {other:?}")),
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+    let mut wire = MemoryWire::new(&b"A1 CREATE \"\xff\"\r\n"[..]);
+    let e = read_command(&mut wire, &FramingLimits::default(), None).unwrap_err();
+    assert!(e.to_string().contains("UTF-8"), "{e}");
+    for line in ["", " NOOP", "+ NOOP", "A{ NOOP", "* NOOP", "A1"] {
+        let e = parse(line).expect_err(line);
+        if line == "A1" {
+            assert_eq!(e.tag.as_deref(), Some("A1"));
+        } else {
+            assert_eq!(e.tag, None, "{line:?}");
+        }
+        assert!(e.is_recoverable());
+    }
+}
+
+#[test]
+fn deep_nesting_is_refused_not_overflowed() {
+    let line = format!("A1 SEARCH {}SEEN{}", "(".repeat(10_000), ")".repeat(10_000));
+    let e = parse(&line).unwrap_err();
+    assert!(e.to_string().contains("deeply"), "{e}");
+    let line = format!("A1 SEARCH {}SEEN", "NOT ".repeat(10_000));
+    assert!(parse(&line).unwrap_err().to_string().contains("deeply"));
+}

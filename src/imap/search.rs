@@ -1,0 +1,226 @@
+//! The SEARCH engine: evaluates a key tree per message, reading a message only when a key
+//! needs its header or body, and only as much as needed.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use super::cmd_mailbox::store_failure;
+use super::cmd_message::resolve_set;
+use super::command::{Date, SearchKey, SearchReturn};
+use super::datetime::days_from_civil;
+use super::session::{Outcome, Session};
+use crate::message::{self, Message};
+use crate::store::{Flags, Mailbox, MessageEntry, StoreError};
+
+/// What a key needs of the message.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Need {
+    Nothing,
+    Header,
+    Whole,
+}
+
+fn need_of(key: &SearchKey) -> Need {
+    use SearchKey::*;
+    match key {
+        And(keys) => keys.iter().map(need_of).max().unwrap_or(Need::Nothing),
+        Not(k) => need_of(k),
+        Or(a, b) => need_of(a).max(need_of(b)),
+        Bcc(_) | Cc(_) | From(_) | To(_) | Subject(_) | Header(..) | SentBefore(_) | SentOn(_)
+        | SentSince(_) => Need::Header,
+        Body(_) | Text(_) | Larger(_) | Smaller(_) => Need::Whole,
+        _ => Need::Nothing,
+    }
+}
+
+/// Case-insensitive substring search on decoded text (RFC 3501 §6.4.4).
+fn contains(haystack: &str, needle: &str) -> bool {
+    needle.is_empty() || haystack.to_lowercase().contains(needle)
+}
+
+fn day_number(date: &Date) -> i64 {
+    days_from_civil(
+        i32::from(date.year),
+        u32::from(date.month),
+        u32::from(date.day),
+    )
+}
+
+/// Everything one message's evaluation may look at.
+struct Candidate<'a> {
+    seq: u32,
+    count: u32,
+    max_uid: u32,
+    entry: &'a MessageEntry,
+    message: Option<&'a Message>,
+    now: i64,
+}
+
+impl Candidate<'_> {
+    fn header_has(&self, name: &str, needle: &[u8]) -> bool {
+        let needle = String::from_utf8_lossy(needle).to_lowercase();
+        let values = self
+            .message
+            .map(|m| m.header_values(name))
+            .unwrap_or_default();
+        if needle.is_empty() {
+            return !values.is_empty();
+        }
+        values.iter().any(|v| contains(v, &needle))
+    }
+
+    fn sent_day(&self) -> Option<i64> {
+        let (y, m, d) = self.message?.sent_date()?;
+        Some(days_from_civil(y, m, d))
+    }
+
+    fn matches(&self, key: &SearchKey) -> bool {
+        use SearchKey::*;
+        let e = self.entry;
+        let internal_day = e.internal_date.div_euclid(86400);
+        match key {
+            And(keys) => keys.iter().all(|k| self.matches(k)),
+            Not(k) => !self.matches(k),
+            Or(a, b) => self.matches(a) || self.matches(b),
+            SequenceSet(set) => set.contains(self.seq, self.count),
+            Uid(set) => set.contains(e.uid, self.max_uid),
+            All => true,
+            Answered => e.flags.contains(Flags::ANSWERED),
+            Deleted => e.flags.contains(Flags::DELETED),
+            Draft => e.flags.contains(Flags::DRAFT),
+            Flagged => e.flags.contains(Flags::FLAGGED),
+            Seen => e.flags.contains(Flags::SEEN),
+            Unanswered => !e.flags.contains(Flags::ANSWERED),
+            Undeleted => !e.flags.contains(Flags::DELETED),
+            Undraft => !e.flags.contains(Flags::DRAFT),
+            Unflagged => !e.flags.contains(Flags::FLAGGED),
+            Unseen => !e.flags.contains(Flags::SEEN),
+            Recent => e.recent,
+            New => e.recent && !e.flags.contains(Flags::SEEN),
+            Old => !e.recent,
+            Keyword(k) => e.keywords.iter().any(|h| h.eq_ignore_ascii_case(k)),
+            Unkeyword(k) => !e.keywords.iter().any(|h| h.eq_ignore_ascii_case(k)),
+            Before(d) => internal_day < day_number(d),
+            On(d) => internal_day == day_number(d),
+            Since(d) => internal_day >= day_number(d),
+            Older(secs) => self.now - e.internal_date >= i64::from(*secs),
+            Younger(secs) => self.now - e.internal_date <= i64::from(*secs),
+            SentBefore(d) => self.sent_day().is_some_and(|s| s < day_number(d)),
+            SentOn(d) => self.sent_day().is_some_and(|s| s == day_number(d)),
+            SentSince(d) => self.sent_day().is_some_and(|s| s >= day_number(d)),
+            Larger(n) => self.size() > u64::from(*n),
+            Smaller(n) => self.size() < u64::from(*n),
+            From(s) => self.header_has("From", s),
+            To(s) => self.header_has("To", s),
+            Cc(s) => self.header_has("Cc", s),
+            Bcc(s) => self.header_has("Bcc", s),
+            Subject(s) => self.header_has("Subject", s),
+            Header(name, s) => self.header_has(name, s),
+            Body(s) => {
+                let needle = String::from_utf8_lossy(s).to_lowercase();
+                self.message
+                    .is_some_and(|m| contains(&m.search_body_text(), &needle))
+            }
+            Text(s) => {
+                let needle = String::from_utf8_lossy(s).to_lowercase();
+                self.message.is_some_and(|m| {
+                    contains(&m.search_header_text(), &needle)
+                        || contains(&m.search_body_text(), &needle)
+                })
+            }
+        }
+    }
+
+    fn size(&self) -> u64 {
+        self.message
+            .map_or(self.entry.size, |m| m.raw().len() as u64)
+    }
+}
+
+fn load(mailbox: &Mailbox, index: usize, need: Need) -> Result<Message, StoreError> {
+    let bytes = mailbox.read_message(index)?;
+    if need == Need::Header {
+        let end = message::header_end(&bytes).unwrap_or(bytes.len());
+        return Ok(Message::new(bytes[..end].to_vec()));
+    }
+    Ok(Message::new(bytes))
+}
+
+impl Session<'_> {
+    pub fn cmd_search(
+        &mut self,
+        uid: bool,
+        charset: Option<&str>,
+        criteria: &SearchKey,
+        returns: Option<&[SearchReturn]>,
+    ) -> Outcome {
+        if let Some(cs) = charset
+            && !cs.eq_ignore_ascii_case("UTF-8")
+            && !cs.eq_ignore_ascii_case("US-ASCII")
+        {
+            return Outcome::no("[BADCHARSET (UTF-8 US-ASCII)] Unsupported charset");
+        }
+        if returns.is_some() {
+            return Outcome::bad("SEARCH RETURN (ESEARCH) is not supported");
+        }
+        let selected = self.selected.as_ref().expect("selected state");
+        let mailbox = &selected.mailbox;
+        let messages = mailbox.messages();
+        let need = need_of(criteria);
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64);
+        let count = messages.len() as u32;
+        let max_uid = messages.last().map_or(0, |m| m.uid);
+        // Narrow to a top-level UID or sequence set first, so `UID SEARCH UID 900:* ...`
+        // does not read every message.
+        let candidates: Vec<usize> = match criteria {
+            SearchKey::And(keys) => keys
+                .iter()
+                .find_map(|k| match k {
+                    SearchKey::Uid(set) => Some(resolve_set(mailbox, set, true)),
+                    SearchKey::SequenceSet(set) => Some(resolve_set(mailbox, set, false)),
+                    _ => None,
+                })
+                .unwrap_or_else(|| (0..messages.len()).collect()),
+            _ => (0..messages.len()).collect(),
+        };
+        let mut hits = Vec::new();
+        for index in candidates {
+            let message = if need > Need::Nothing {
+                match load(mailbox, index, need) {
+                    Ok(m) => Some(m),
+                    Err(StoreError::NoSuchMessage) => continue,
+                    Err(err) => return store_failure(&err),
+                }
+            } else {
+                None
+            };
+            let candidate = Candidate {
+                seq: index as u32 + 1,
+                count,
+                max_uid,
+                entry: &messages[index],
+                message: message.as_ref(),
+                now,
+            };
+            if candidate.matches(criteria) {
+                hits.push(if uid {
+                    messages[index].uid
+                } else {
+                    index as u32 + 1
+                });
+            }
+        }
+        let mut line = String::from("SEARCH");
+        for n in hits {
+            line.push(' ');
+            line.push_str(&n.to_string());
+        }
+        self.untagged(&line);
+        Outcome::ok(if uid {
+            "UID SEARCH completed"
+        } else {
+            "SEARCH completed"
+        })
+    }
+}

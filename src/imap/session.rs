@@ -1,0 +1,397 @@
+//! One IMAP session: the state machine (RFC 3501 §3), the command loop and the response
+//! buffer. Commands live in `cmd_*.rs` as further `impl Session` blocks; the engines they
+//! call (fetch, search, sync) live in their own modules.
+
+use std::io;
+use std::time::{Duration, Instant};
+
+use super::command::{Command, CommandBody};
+use super::framing::{self, CommandError, ErrorKind as CommandErrorKind, FramingLimits};
+use crate::auth::Account;
+use crate::config::Config;
+use crate::log as plog;
+
+/// A structured log field owned by the session (name, value).
+pub type Field = (&'static str, String);
+
+/// Logs an event with owned fields.
+pub fn log_event(level: log::Level, message: &str, fields: &[Field]) {
+    let borrowed: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    plog::event(level, message, &borrowed);
+}
+use crate::net::conn::Connection;
+use crate::store::{Mailbox, Maildir};
+
+/// Where the session is in RFC 3501's state diagram.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum State {
+    NotAuthenticated,
+    Authenticated,
+    Selected,
+    Logout,
+}
+
+/// How a command ended, for the tagged response.
+pub enum Outcome {
+    Ok(String),
+    No(String),
+    Bad(String),
+    /// The command wrote its own tagged line (or none is due, e.g. after BYE).
+    Done,
+}
+
+impl Outcome {
+    pub fn ok(text: impl Into<String>) -> Outcome {
+        Outcome::Ok(text.into())
+    }
+    pub fn no(text: impl Into<String>) -> Outcome {
+        Outcome::No(text.into())
+    }
+    pub fn bad(text: impl Into<String>) -> Outcome {
+        Outcome::Bad(text.into())
+    }
+}
+
+/// The selected folder and what the client has been told about it.
+pub struct Selected {
+    pub mailbox: Mailbox,
+    /// Name as the store knows it (`INBOX.Sent`).
+    pub name: String,
+}
+
+pub struct Session<'c> {
+    pub config: &'c Config,
+    pub conn: Connection,
+    pub out: Vec<u8>,
+    pub state: State,
+    pub account: Option<Account>,
+    pub maildir: Option<Maildir>,
+    pub selected: Option<Selected>,
+    /// ENABLE UTF8=ACCEPT was given: names travel as UTF-8.
+    pub utf8: bool,
+    pub failed_logins: u32,
+    pub started: Instant,
+    /// Counters for the logout log line.
+    pub fetched_bodies: u64,
+    pub fetched_headers: u64,
+}
+
+/// Responses are flushed when the buffer grows past this, so a FETCH of many messages
+/// streams instead of piling up in memory.
+const FLUSH_AT: usize = 64 * 1024;
+
+impl<'c> Session<'c> {
+    pub fn new(config: &'c Config, conn: Connection) -> Session<'c> {
+        Session {
+            config,
+            conn,
+            out: Vec::with_capacity(8192),
+            state: State::NotAuthenticated,
+            account: None,
+            maildir: None,
+            selected: None,
+            utf8: false,
+            failed_logins: 0,
+            started: Instant::now(),
+            fetched_bodies: 0,
+            fetched_headers: 0,
+        }
+    }
+
+    /// Serves until LOGOUT, EOF, a timeout or a fatal error.
+    pub fn run(mut self) -> anyhow::Result<()> {
+        log_event(log::Level::Debug, "Connection", &self.log_fields_base());
+        let greeting = format!(
+            "* OK [CAPABILITY {}] {}\r\n",
+            self.capabilities(),
+            self.config.imap.greeting
+        );
+        self.out.extend_from_slice(greeting.as_bytes());
+        self.flush()?;
+        let end = loop {
+            if self.state == State::Logout {
+                break "LOGOUT";
+            }
+            match self.next_command() {
+                Ok(Some(command)) => {
+                    let tag = command.tag.clone();
+                    let outcome = self.dispatch(command);
+                    self.finish(&tag, outcome)?;
+                }
+                Ok(None) => break "DISCONNECTED",
+                Err(err) if err.kind() == io::ErrorKind::TimedOut => {
+                    self.out
+                        .extend_from_slice(b"* BYE Autologout; idle for too long\r\n");
+                    let _ = self.flush();
+                    break "TIMEOUT";
+                }
+                Err(err) if is_disconnect(&err) => break "DISCONNECTED",
+                Err(err) => return Err(err.into()),
+            }
+        };
+        self.log_logout(end);
+        Ok(())
+    }
+
+    /// Reads the next command, answering framing and syntax errors itself.
+    /// `None` at end of input.
+    fn next_command(&mut self) -> io::Result<Option<Command>> {
+        loop {
+            let timeout = match self.state {
+                State::NotAuthenticated => self.config.limits.preauth_timeout,
+                _ => self.config.limits.idle_timeout,
+            };
+            self.conn
+                .set_read_timeout(Some(Duration::from_secs(timeout)));
+            let limits = FramingLimits {
+                max_line: self.config.limits.max_line_length,
+                max_literal: self.config.limits.max_literal_size,
+                max_append: self.config.limits.max_append_size,
+            };
+            let spool = self.maildir.as_ref().map(|m| m.root().join("tmp"));
+            match framing::read_command(&mut self.conn, &limits, spool.as_deref()) {
+                Ok(command) => return Ok(Some(command)),
+                Err(CommandError { tag, kind }) => {
+                    let tag = tag.unwrap_or_else(|| "*".to_string());
+                    match kind {
+                        CommandErrorKind::Eof => return Ok(None),
+                        CommandErrorKind::Io(err) => return Err(err),
+                        CommandErrorKind::BadSyntax(msg) => {
+                            self.out
+                                .extend_from_slice(format!("{tag} BAD {msg}\r\n").as_bytes());
+                        }
+                        CommandErrorKind::TooBig(msg) => {
+                            let code = if tag == "*" { "" } else { "[TOOBIG] " };
+                            let word = if tag == "*" { "BAD" } else { "NO" };
+                            self.out.extend_from_slice(
+                                format!("{tag} {word} {code}{msg}\r\n").as_bytes(),
+                            );
+                        }
+                    }
+                    self.flush()?;
+                }
+            }
+        }
+    }
+
+    /// Runs one command in the current state.
+    fn dispatch(&mut self, command: Command) -> Outcome {
+        use CommandBody::*;
+        let tag = command.tag;
+        let any_state = matches!(command.body, Capability | Noop | Logout | Id(_) | Enable(_));
+        let allowed = any_state
+            || match self.state {
+                State::NotAuthenticated => {
+                    matches!(command.body, StartTls | Login { .. } | Authenticate { .. })
+                }
+                State::Authenticated => !matches!(
+                    command.body,
+                    StartTls
+                        | Login { .. }
+                        | Authenticate { .. }
+                        | Check
+                        | Close
+                        | Unselect
+                        | Expunge { .. }
+                        | Search { .. }
+                        | Fetch { .. }
+                        | Store { .. }
+                        | Copy { .. }
+                        | Move { .. }
+                ),
+                State::Selected => {
+                    !matches!(command.body, StartTls | Login { .. } | Authenticate { .. })
+                }
+                State::Logout => false,
+            };
+        if !allowed {
+            return match self.state {
+                State::NotAuthenticated => {
+                    Outcome::bad(format!("{} needs you to log in first", command.body.name()))
+                }
+                State::Authenticated => {
+                    Outcome::bad(format!("{} needs a selected mailbox", command.body.name()))
+                }
+                _ => Outcome::bad(format!("{} is not valid now", command.body.name())),
+            };
+        }
+        let name = command.body.name();
+        let outcome = match command.body {
+            Capability => {
+                let caps = self.capabilities();
+                self.untagged(&format!("CAPABILITY {caps}"));
+                Outcome::ok("CAPABILITY completed")
+            }
+            Noop => Outcome::ok("NOOP completed"),
+            Logout => {
+                self.untagged("BYE postern logging out");
+                self.state = State::Logout;
+                Outcome::ok("LOGOUT completed")
+            }
+            Id(fields) => self.cmd_id(fields),
+            Enable(names) => self.cmd_enable(names),
+            StartTls => Outcome::bad("STARTTLS is not available on this connection"),
+            Login { username, password } => self.cmd_login(&username, &password),
+            Authenticate {
+                mechanism,
+                initial_response,
+            } => self.cmd_authenticate(&tag, &mechanism, initial_response),
+            Select { mailbox, params } => self.cmd_select(&mailbox, &params, false),
+            Examine { mailbox, params } => self.cmd_select(&mailbox, &params, true),
+            Create { mailbox } => self.cmd_create(&mailbox),
+            Delete { mailbox } => self.cmd_delete(&mailbox),
+            Rename { from, to } => self.cmd_rename(&from, &to),
+            Subscribe { mailbox } => self.cmd_subscribe(&mailbox, true),
+            Unsubscribe { mailbox } => self.cmd_subscribe(&mailbox, false),
+            List {
+                selection,
+                reference,
+                patterns,
+                returns,
+            } => self.cmd_list(&selection, &reference, &patterns, &returns),
+            Lsub { reference, pattern } => self.cmd_lsub(&reference, &pattern),
+            Status { mailbox, items } => self.cmd_status(&mailbox, &items),
+            Append {
+                mailbox,
+                flags,
+                date,
+                message,
+                utf8: _,
+            } => self.cmd_append(&mailbox, &flags, date, message),
+            Idle => self.cmd_idle(&tag),
+            Namespace => {
+                self.untagged("NAMESPACE ((\"INBOX.\" \".\")) NIL NIL");
+                Outcome::ok("NAMESPACE completed")
+            }
+            GetQuota { root } => self.cmd_getquota(&root),
+            GetQuotaRoot { mailbox } => self.cmd_getquotaroot(&mailbox),
+            SetQuota { .. } => Outcome::no("[NOPERM] Quota is set by the administrator"),
+            GetAcl { .. }
+            | SetAcl { .. }
+            | DeleteAcl { .. }
+            | ListRights { .. }
+            | MyRights { .. } => Outcome::bad(format!("{name} is not supported")),
+            Check => Outcome::ok("CHECK completed"),
+            Close => self.cmd_close(),
+            Unselect => {
+                self.deselect();
+                Outcome::ok("UNSELECT completed")
+            }
+            Expunge { uids } => self.cmd_expunge(uids.as_ref()),
+            Search {
+                uid,
+                charset,
+                criteria,
+                returns,
+            } => self.cmd_search(uid, charset.as_deref(), &criteria, returns.as_deref()),
+            Fetch { uid, set, items } => self.cmd_fetch(uid, &set, &items),
+            Store {
+                uid,
+                set,
+                mode,
+                silent,
+                flags,
+            } => self.cmd_store(uid, &set, mode, silent, &flags),
+            Copy { uid, set, mailbox } => self.cmd_copy(uid, &set, &mailbox, false),
+            Move { uid, set, mailbox } => self.cmd_copy(uid, &set, &mailbox, true),
+        };
+        // Tell the client what others changed, within RFC 3501 §7.4.1's rule that EXPUNGE
+        // may not be sent while answering FETCH, STORE or SEARCH (the UID forms may).
+        let expunges_allowed = !matches!(name, "FETCH" | "STORE" | "SEARCH");
+        if !matches!(name, "SELECT" | "EXAMINE" | "LOGOUT" | "CLOSE" | "UNSELECT")
+            && let Err(err) = self.sync(expunges_allowed)
+        {
+            log::warn!("refreshing the mailbox failed: {err}");
+        }
+        outcome
+    }
+
+    /// Writes the tagged response and flushes.
+    fn finish(&mut self, tag: &str, outcome: Outcome) -> io::Result<()> {
+        let line = match outcome {
+            Outcome::Ok(text) => format!("{tag} OK {text}\r\n"),
+            Outcome::No(text) => format!("{tag} NO {text}\r\n"),
+            Outcome::Bad(text) => format!("{tag} BAD {text}\r\n"),
+            Outcome::Done => String::new(),
+        };
+        self.out.extend_from_slice(line.as_bytes());
+        self.flush()
+    }
+
+    /// Appends `* text\r\n`.
+    pub fn untagged(&mut self, text: &str) {
+        self.out.extend_from_slice(b"* ");
+        self.out.extend_from_slice(text.as_bytes());
+        self.out.extend_from_slice(b"\r\n");
+    }
+
+    /// Sends what is buffered.
+    pub fn flush(&mut self) -> io::Result<()> {
+        if !self.out.is_empty() {
+            self.conn.write_all(&self.out)?;
+            self.out.clear();
+        }
+        self.conn.flush()
+    }
+
+    /// Sends the buffer early when it is large.
+    pub fn flush_if_large(&mut self) -> io::Result<()> {
+        if self.out.len() >= FLUSH_AT {
+            self.conn.write_all(&self.out)?;
+            self.out.clear();
+        }
+        Ok(())
+    }
+
+    pub fn deselect(&mut self) {
+        self.selected = None;
+        if self.state == State::Selected {
+            self.state = State::Authenticated;
+        }
+    }
+
+    /// The Maildir of the logged-in user (present in every state after login).
+    pub fn maildir(&self) -> &Maildir {
+        self.maildir
+            .as_ref()
+            .expect("authenticated state has a Maildir")
+    }
+
+    pub fn user(&self) -> &str {
+        self.account.as_ref().map(|a| a.user.as_str()).unwrap_or("")
+    }
+
+    /// Fields every log line of this session carries.
+    pub fn log_fields_base(&self) -> Vec<Field> {
+        let mut fields = Vec::new();
+        if let Some(peer) = self.conn.peer_addr() {
+            fields.push(("REMOTE_ADDR", peer.ip().to_string()));
+            fields.push(("REMOTE_PORT", peer.port().to_string()));
+        }
+        fields.push(("PROTOCOL", "IMAP".to_string()));
+        if let Some(account) = &self.account {
+            fields.push(("USER", account.user.clone()));
+        }
+        fields
+    }
+
+    fn log_logout(&self, how: &str) {
+        let mut fields = self.log_fields_base();
+        fields.push(("HEADERS", self.fetched_headers.to_string()));
+        fields.push(("BODY", self.fetched_bodies.to_string()));
+        fields.push(("RCVD", self.conn.bytes_read().to_string()));
+        fields.push(("SENT", self.conn.bytes_written().to_string()));
+        fields.push(("TIME", self.started.elapsed().as_secs().to_string()));
+        log_event(log::Level::Info, how, &fields);
+    }
+}
+
+fn is_disconnect(err: &io::Error) -> bool {
+    matches!(
+        err.kind(),
+        io::ErrorKind::BrokenPipe
+            | io::ErrorKind::ConnectionReset
+            | io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::UnexpectedEof
+    )
+}

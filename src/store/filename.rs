@@ -1,0 +1,175 @@
+//! Maildir file names: unique names `<sec>.M<usec>P<pid>V<dev>I<ino>_<n>.<host>,S=<size>`,
+//! the `,S=` size, and the `:2,` info that carries the flags.
+
+use std::cmp::Ordering;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering as AtomicOrdering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// Splits a file name into its basename (everything before the first `:`) and the info
+/// after `:2,` (None when there is no `:2,` part).
+pub fn split_info(filename: &str) -> (&str, Option<&str>) {
+    match filename.split_once(':') {
+        Some((base, rest)) => (base, rest.strip_prefix("2,")),
+        None => (filename, None),
+    }
+}
+
+/// The `,S=<size>` value in a basename (Maildir++ size), if present.
+pub fn size_from_name(basename: &str) -> Option<u64> {
+    let basename = split_info(basename).0;
+    let start = basename.find(",S=")? + 3;
+    let digits: &str = basename[start..]
+        .split(|c: char| !c.is_ascii_digit())
+        .next()
+        .unwrap_or("");
+    if digits.is_empty() {
+        None
+    } else {
+        digits.parse().ok()
+    }
+}
+
+/// The leading decimal number of a name (its delivery time), 0 when there is none.
+pub fn leading_number(name: &str) -> u64 {
+    let end = name
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(name.len());
+    name[..end].parse().unwrap_or(0)
+}
+
+/// The order in which new messages get UIDs: by leading number, then bytewise.
+pub fn cmp_new(a: &str, b: &str) -> Ordering {
+    leading_number(a)
+        .cmp(&leading_number(b))
+        .then_with(|| a.as_bytes().cmp(b.as_bytes()))
+}
+
+/// The host part of unique names, with the characters that would break the name escaped
+/// as the Maildir convention says (`/` and `:` as octal; `,` too, for `,S=` parsing).
+pub fn host() -> &'static str {
+    static HOST: OnceLock<String> = OnceLock::new();
+    HOST.get_or_init(|| {
+        let raw = nix::unistd::gethostname()
+            .ok()
+            .and_then(|h| h.into_string().ok())
+            .unwrap_or_else(|| "localhost".to_string());
+        let mut out = String::new();
+        for c in raw.chars() {
+            match c {
+                '/' => out.push_str("\\057"),
+                ':' => out.push_str("\\072"),
+                ',' => out.push_str("\\054"),
+                c if c.is_control() || c == ' ' => {}
+                c => out.push(c),
+            }
+        }
+        if out.is_empty() {
+            out.push_str("localhost");
+        }
+        out
+    })
+}
+
+static COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// The parts of a unique name known before the file exists; the device and inode are
+/// added once the file has been created in tmp/.
+#[derive(Debug, Clone)]
+pub struct UniqueName {
+    pub sec: u64,
+    pub usec: u32,
+    pub pid: u32,
+    pub n: u64,
+}
+
+impl UniqueName {
+    pub fn new() -> UniqueName {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default();
+        UniqueName {
+            sec: now.as_secs(),
+            usec: now.subsec_micros(),
+            pid: std::process::id(),
+            n: COUNTER.fetch_add(1, AtomicOrdering::Relaxed),
+        }
+    }
+
+    /// The name used in tmp/ before device and inode are known.
+    pub fn tmp_name(&self) -> String {
+        format!(
+            "{}.M{}P{}_{}.{}",
+            self.sec,
+            self.usec,
+            self.pid,
+            self.n,
+            host()
+        )
+    }
+
+    /// The final basename, with the file's device and inode and, when known, its size.
+    pub fn final_name(&self, dev: u64, ino: u64, size: Option<u64>) -> String {
+        let mut s = format!(
+            "{}.M{}P{}V{:016X}I{:016X}_{}.{}",
+            self.sec,
+            self.usec,
+            self.pid,
+            dev,
+            ino,
+            self.n,
+            host()
+        );
+        if let Some(size) = size {
+            s.push_str(&format!(",S={size}"));
+        }
+        s
+    }
+}
+
+impl Default for UniqueName {
+    fn default() -> Self {
+        UniqueName::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn info_and_size() {
+        let n = "1795868689.M552785P29812V000000000000FE00I000000000099DD8E_0.vm,S=18:2,S";
+        let (base, info) = split_info(n);
+        assert_eq!(
+            base,
+            "1795868689.M552785P29812V000000000000FE00I000000000099DD8E_0.vm,S=18"
+        );
+        assert_eq!(info, Some("S"));
+        assert_eq!(size_from_name(n), Some(18));
+        assert_eq!(size_from_name("1.M1P1.host"), None);
+        assert_eq!(size_from_name("1.M1P1.host,S=12,W=14"), Some(12));
+        assert_eq!(size_from_name("1.M1P1.host,S="), None);
+        assert_eq!(split_info("a"), ("a", None));
+        assert_eq!(split_info("a:2,"), ("a", Some("")));
+        assert_eq!(split_info("a:1,x"), ("a", None));
+    }
+
+    #[test]
+    fn ordering() {
+        assert_eq!(cmp_new("99.x", "100.a"), Ordering::Less);
+        assert_eq!(cmp_new("100.b", "100.a"), Ordering::Greater);
+        assert_eq!(leading_number("abc"), 0);
+    }
+
+    #[test]
+    fn unique_names_differ_and_parse() {
+        let a = UniqueName::new();
+        let b = UniqueName::new();
+        assert_ne!(a.tmp_name(), b.tmp_name());
+        let f = a.final_name(0xFE00, 0x99DD8E, Some(18));
+        assert!(f.contains("V000000000000FE00I000000000099DD8E_"));
+        assert_eq!(size_from_name(&f), Some(18));
+        assert!(!f.contains(':') && !f.contains('/'));
+    }
+}

@@ -1,0 +1,109 @@
+//! Small file-system helpers: atomic replace, directory fsync, listings.
+
+use std::fs::{self, DirBuilder, File, OpenOptions};
+use std::io::{self, Write};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::Path;
+
+use super::filename::UniqueName;
+
+/// mkdir with mode 0700.
+pub(crate) fn mkdir_0700(path: &Path, ok_if_exists: bool) -> io::Result<()> {
+    match DirBuilder::new().mode(0o700).create(path) {
+        Err(e) if ok_if_exists && e.kind() == io::ErrorKind::AlreadyExists && path.is_dir() => {
+            Ok(())
+        }
+        r => r,
+    }
+}
+
+/// Makes a directory's entries durable (after rename/link/unlink in it).
+pub(crate) fn fsync_dir(dir: &Path) -> io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+/// Creates a new file (O_EXCL, mode 0600) in `tmp_dir` with a unique name.
+pub(crate) fn create_unique(tmp_dir: &Path, tag: &str) -> io::Result<(File, std::path::PathBuf)> {
+    loop {
+        let name = UniqueName::new();
+        let path = tmp_dir.join(format!("{}{tag}", name.tmp_name()));
+        match OpenOptions::new()
+            .write(true)
+            .read(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&path)
+        {
+            Ok(f) => return Ok((f, path)),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Replaces `target` with `contents`: a temporary file in `tmp_dir`, fsync, rename, fsync
+/// of the target's directory. Readers see the old or the new file, never a mix.
+pub(crate) fn atomic_write(tmp_dir: &Path, target: &Path, contents: &[u8]) -> io::Result<()> {
+    let (mut f, tmp) = create_unique(tmp_dir, ".postern-tmp")?;
+    let r = (|| {
+        f.write_all(contents)?;
+        f.sync_all()?;
+        fs::rename(&tmp, target)
+    })();
+    if r.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    r?;
+    if let Some(parent) = target.parent() {
+        fsync_dir(parent)?;
+    }
+    Ok(())
+}
+
+/// File names in `dir` that do not start with a dot. A missing directory is empty.
+pub(crate) fn list_names(dir: &Path) -> io::Result<Vec<String>> {
+    let rd = match fs::read_dir(dir) {
+        Ok(rd) => rd,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e),
+    };
+    let mut out = Vec::new();
+    for ent in rd {
+        let ent = ent?;
+        let Ok(name) = ent.file_name().into_string() else {
+            log::warn!("{}: skipping a file name that is not UTF-8", dir.display());
+            continue;
+        };
+        if !name.starts_with('.') {
+            out.push(name);
+        }
+    }
+    Ok(out)
+}
+
+/// Reads a whole file; None when it does not exist.
+pub(crate) fn read_optional(path: &Path) -> io::Result<Option<Vec<u8>>> {
+    match fs::read(path) {
+        Ok(b) => Ok(Some(b)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+pub(crate) fn now_secs() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+/// Basenames of every message in a folder's cur/ and new/ (no moving, no stat).
+pub(crate) fn list_basenames(folder_dir: &Path) -> io::Result<Vec<String>> {
+    let mut out = Vec::new();
+    for sub in ["cur", "new"] {
+        for n in list_names(&folder_dir.join(sub))? {
+            out.push(super::filename::split_info(&n).0.to_string());
+        }
+    }
+    Ok(out)
+}

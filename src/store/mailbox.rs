@@ -1,0 +1,696 @@
+//! The view of one open folder: messages in UID order built from one scan of new/ and cur/
+//! plus the UID database, and everything a session does to it.
+
+use std::collections::{HashMap, HashSet};
+use std::fs::{self, File};
+use std::io::{self, Read};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+use super::filename::{UniqueName, size_from_name, split_info};
+use super::{Flags, Maildir, Result, StoreError, folder, fsutil, keywords, quota, uiddb};
+
+/// One message of an open folder.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MessageEntry {
+    pub uid: u32,
+    /// The file name without the `:2,` info.
+    pub basename: String,
+    pub flags: Flags,
+    pub keywords: Vec<String>,
+    /// Bytes on disk: from `,S=` when present, else stat.
+    pub size: u64,
+    /// Unix seconds (file mtime).
+    pub internal_date: i64,
+    /// Moved from new/ to cur/ by this session (or still in new/, for a read-only view).
+    pub recent: bool,
+    file_name: String,
+    in_new: bool,
+    gone: bool,
+}
+
+impl MessageEntry {
+    /// The file's current name inside cur/ (or new/).
+    pub fn file_name(&self) -> &str {
+        &self.file_name
+    }
+
+    /// True when the file has vanished and the expunge was not reported yet.
+    pub fn is_gone(&self) -> bool {
+        self.gone
+    }
+}
+
+/// What [`Mailbox::refresh`] found.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Changes {
+    /// Original sequence numbers, descending.
+    pub expunged: Vec<u32>,
+    /// This many messages were appended at the end.
+    pub new: usize,
+    /// Indexes (after the expunges) whose flags or keywords changed.
+    pub flags_changed: Vec<usize>,
+}
+
+/// What [`Mailbox::copy_to`] did, for COPYUID.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CopyResult {
+    pub uid_validity: u32,
+    /// (source uid, target uid)
+    pub uids: Vec<(u32, u32)>,
+}
+
+/// One open folder: sequence number n is `messages()[n-1]`; UIDs ascend.
+#[derive(Debug)]
+pub struct Mailbox {
+    root: PathBuf,
+    dir: PathBuf,
+    name: String,
+    read_only: bool,
+    uid_validity: u32,
+    uid_next: u32,
+    messages: Vec<MessageEntry>,
+}
+
+struct Found {
+    file_name: String,
+    in_new: bool,
+}
+
+/// Lists the folder. When `move_new`, new/ files go to cur/ with `:2,` appended and their
+/// basenames are returned as recent; otherwise new/ files are listed where they are.
+fn scan(dir: &Path, move_new: bool) -> io::Result<(HashMap<String, Found>, HashSet<String>)> {
+    let mut found = HashMap::new();
+    let mut recent = HashSet::new();
+    let new_dir = dir.join("new");
+    let cur_dir = dir.join("cur");
+    for n in fsutil::list_names(&new_dir)? {
+        let base = split_info(&n).0.to_string();
+        if move_new {
+            let target = if n.contains(':') {
+                n.clone()
+            } else {
+                format!("{n}:2,")
+            };
+            match fs::rename(new_dir.join(&n), cur_dir.join(&target)) {
+                Ok(()) => {
+                    recent.insert(base);
+                }
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => {
+                    log::warn!("{}: cannot move {n} to cur/: {e}", dir.display());
+                    recent.insert(base.clone());
+                    found.insert(
+                        base,
+                        Found {
+                            file_name: n,
+                            in_new: true,
+                        },
+                    );
+                }
+            }
+        } else {
+            recent.insert(base.clone());
+            found.insert(
+                base,
+                Found {
+                    file_name: n,
+                    in_new: true,
+                },
+            );
+        }
+    }
+    for n in fsutil::list_names(&cur_dir)? {
+        let base = split_info(&n).0.to_string();
+        found.insert(
+            base,
+            Found {
+                file_name: n,
+                in_new: false,
+            },
+        );
+    }
+    Ok((found, recent))
+}
+
+/// Finds a message's file by basename, wherever it is and whatever its flags now are.
+fn locate(dir: &Path, basename: &str) -> io::Result<Option<Found>> {
+    for (sub, in_new) in [("cur", false), ("new", true)] {
+        for n in fsutil::list_names(&dir.join(sub))? {
+            if split_info(&n).0 == basename {
+                return Ok(Some(Found {
+                    file_name: n,
+                    in_new,
+                }));
+            }
+        }
+    }
+    Ok(None)
+}
+
+fn flags_of(file_name: &str) -> Flags {
+    split_info(file_name)
+        .1
+        .map(Flags::from_info)
+        .unwrap_or_default()
+}
+
+fn entry(
+    dir: &Path,
+    uid: u32,
+    basename: &str,
+    f: &Found,
+    keywords: Vec<String>,
+    recent: bool,
+) -> MessageEntry {
+    let path = dir
+        .join(if f.in_new { "new" } else { "cur" })
+        .join(&f.file_name);
+    let named_size = size_from_name(basename);
+    let (size, mtime) = match fs::metadata(&path) {
+        Ok(m) => (named_size.unwrap_or(m.len()), m.mtime()),
+        // Renamed or removed meanwhile: the next refresh sorts it out.
+        Err(_) => (
+            named_size.unwrap_or(0),
+            super::filename::leading_number(basename) as i64,
+        ),
+    };
+    MessageEntry {
+        uid,
+        basename: basename.to_string(),
+        flags: flags_of(&f.file_name),
+        keywords,
+        size,
+        internal_date: mtime,
+        recent,
+        file_name: f.file_name.clone(),
+        in_new: f.in_new,
+        gone: false,
+    }
+}
+
+fn rescan_closure(dir: &Path) -> impl FnMut() -> io::Result<Vec<String>> + '_ {
+    move || fsutil::list_basenames(dir)
+}
+
+/// Keyword sets compare without regard to order or case.
+fn same_keywords(a: &[String], b: &[String]) -> bool {
+    a.len() == b.len()
+        && a.iter()
+            .all(|k| b.iter().any(|l| l.eq_ignore_ascii_case(k)))
+}
+
+/// STATUS: counts without moving anything from new/.
+pub(crate) fn status(dir: &Path) -> Result<super::FolderStatus> {
+    let (found, recent) = scan(dir, false)?;
+    let present: HashSet<&str> = found.keys().map(|s| s.as_str()).collect();
+    let assigned = uiddb::sync(dir, &present, &mut rescan_closure(dir))?;
+    let mut st = super::FolderStatus {
+        messages: 0,
+        recent: 0,
+        unseen: 0,
+        uid_next: assigned.next_uid,
+        uid_validity: assigned.uid_validity,
+    };
+    for (base, f) in &found {
+        if !assigned.uids.contains_key(base) {
+            continue;
+        }
+        st.messages += 1;
+        if recent.contains(base) {
+            st.recent += 1;
+        }
+        if !flags_of(&f.file_name).contains(Flags::SEEN) {
+            st.unseen += 1;
+        }
+    }
+    Ok(st)
+}
+
+impl Mailbox {
+    pub(crate) fn open(
+        root: PathBuf,
+        dir: PathBuf,
+        name: String,
+        read_only: bool,
+    ) -> Result<Mailbox> {
+        let (found, recent) = scan(&dir, !read_only)?;
+        let present: HashSet<&str> = found.keys().map(|s| s.as_str()).collect();
+        let assigned = uiddb::sync(&dir, &present, &mut rescan_closure(&dir))?;
+        let mut kw = keywords::read(&dir, if read_only { None } else { Some(&present) })?;
+        let mut messages: Vec<MessageEntry> = found
+            .iter()
+            .filter_map(|(base, f)| {
+                let uid = *assigned.uids.get(base)?;
+                let k = kw.remove(base).unwrap_or_default();
+                Some(entry(&dir, uid, base, f, k, recent.contains(base)))
+            })
+            .collect();
+        messages.sort_by_key(|m| m.uid);
+        Ok(Mailbox {
+            root,
+            dir,
+            name,
+            read_only,
+            uid_validity: assigned.uid_validity,
+            uid_next: assigned.next_uid,
+            messages,
+        })
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn read_only(&self) -> bool {
+        self.read_only
+    }
+
+    pub fn uid_validity(&self) -> u32 {
+        self.uid_validity
+    }
+
+    pub fn uid_next(&self) -> u32 {
+        self.uid_next
+    }
+
+    pub fn messages(&self) -> &[MessageEntry] {
+        &self.messages
+    }
+
+    pub fn index_of_uid(&self, uid: u32) -> Option<usize> {
+        self.messages.binary_search_by_key(&uid, |m| m.uid).ok()
+    }
+
+    /// So IDLE can watch it.
+    pub fn folder_dir(&self) -> &Path {
+        &self.dir
+    }
+
+    fn path_of(&self, m: &MessageEntry) -> PathBuf {
+        self.dir
+            .join(if m.in_new { "new" } else { "cur" })
+            .join(&m.file_name)
+    }
+
+    fn entry_at(&self, index: usize) -> Result<&MessageEntry> {
+        self.messages.get(index).ok_or(StoreError::NoSuchMessage)
+    }
+
+    /// Opens a message file, finding it even if another process renamed it meanwhile.
+    pub fn open_message(&self, index: usize) -> Result<File> {
+        let m = self.entry_at(index)?;
+        match File::open(self.path_of(m)) {
+            Ok(f) => return Ok(f),
+            Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e.into()),
+            Err(_) => {}
+        }
+        let Some(f) = locate(&self.dir, &m.basename)? else {
+            return Err(StoreError::NoSuchMessage);
+        };
+        let sub = if f.in_new { "new" } else { "cur" };
+        match File::open(self.dir.join(sub).join(&f.file_name)) {
+            Ok(f) => Ok(f),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Err(StoreError::NoSuchMessage),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    pub fn read_message(&self, index: usize) -> Result<Vec<u8>> {
+        let mut f = self.open_message(index)?;
+        let mut out = Vec::with_capacity(self.messages[index].size as usize);
+        f.read_to_end(&mut out)?;
+        Ok(out)
+    }
+
+    /// What changed on disk since the last look. With `report_expunges` false, vanished
+    /// messages stay in the list (see [`MessageEntry::is_gone`]) until a later call with
+    /// true.
+    pub fn refresh(&mut self, report_expunges: bool) -> Result<Changes> {
+        let (mut found, recent) = scan(&self.dir, !self.read_only)?;
+        let mut changed: HashSet<String> = HashSet::new();
+        let mut missing = Vec::new();
+        for (i, m) in self.messages.iter().enumerate() {
+            if !found.contains_key(&m.basename) && !m.gone {
+                missing.push(i);
+            }
+        }
+        if !missing.is_empty() {
+            // A message renamed by another session (a flag change) can slip through one
+            // directory listing; look again before calling it expunged.
+            let (again, _) = scan(&self.dir, false)?;
+            for i in missing {
+                let base = &self.messages[i].basename;
+                if let Some(f) = again.get(base.as_str()) {
+                    found.insert(
+                        base.clone(),
+                        Found {
+                            file_name: f.file_name.clone(),
+                            in_new: f.in_new,
+                        },
+                    );
+                }
+            }
+        }
+        let known: HashSet<&str> = self.messages.iter().map(|m| m.basename.as_str()).collect();
+        let fresh: Vec<&String> = found
+            .keys()
+            .filter(|b| !known.contains(b.as_str()))
+            .collect();
+        let mut assigned = None;
+        if !fresh.is_empty() {
+            let present: HashSet<&str> = found.keys().map(|s| s.as_str()).collect();
+            assigned = Some(uiddb::sync(
+                &self.dir,
+                &present,
+                &mut rescan_closure(&self.dir),
+            )?);
+        }
+        let present: HashSet<&str> = found.keys().map(|s| s.as_str()).collect();
+        let mut kw = keywords::read(&self.dir, None)?;
+        kw.retain(|b, _| present.contains(b.as_str()));
+        for m in &mut self.messages {
+            match found.get(&m.basename) {
+                Some(f) => {
+                    let flags = flags_of(&f.file_name);
+                    let k = kw.get(&m.basename).cloned().unwrap_or_default();
+                    if flags != m.flags || !same_keywords(&k, &m.keywords) || m.gone {
+                        changed.insert(m.basename.clone());
+                    }
+                    m.flags = flags;
+                    m.keywords = k;
+                    m.file_name = f.file_name.clone();
+                    m.in_new = f.in_new;
+                    m.gone = false;
+                }
+                None => m.gone = true,
+            }
+        }
+        let mut new = 0;
+        if let Some(a) = assigned {
+            let mut add: Vec<MessageEntry> = Vec::new();
+            let last = self.messages.last().map(|m| m.uid).unwrap_or(0);
+            for base in fresh {
+                let Some(&uid) = a.uids.get(base) else {
+                    continue;
+                };
+                if uid <= last {
+                    log::warn!(
+                        "{}: {base} has UID {uid}, below the last UID shown ({last}); it appears at the next open",
+                        self.dir.display()
+                    );
+                    continue;
+                }
+                let k = kw.get(base).cloned().unwrap_or_default();
+                add.push(entry(
+                    &self.dir,
+                    uid,
+                    base,
+                    &found[base],
+                    k,
+                    recent.contains(base),
+                ));
+            }
+            add.sort_by_key(|m| m.uid);
+            new = add.len();
+            self.messages.extend(add);
+            self.uid_next = self.uid_next.max(a.next_uid);
+            self.uid_validity = a.uid_validity;
+        }
+        let mut expunged = Vec::new();
+        if report_expunges {
+            expunged = self.remove_gone();
+        }
+        let flags_changed = self
+            .messages
+            .iter()
+            .enumerate()
+            .filter(|(_, m)| changed.contains(&m.basename))
+            .map(|(i, _)| i)
+            .collect();
+        Ok(Changes {
+            expunged,
+            new,
+            flags_changed,
+        })
+    }
+
+    /// Drops vanished entries; their sequence numbers, descending.
+    fn remove_gone(&mut self) -> Vec<u32> {
+        let mut out: Vec<u32> = self
+            .messages
+            .iter()
+            .enumerate()
+            .filter(|(_, m)| m.gone)
+            .map(|(i, _)| i as u32 + 1)
+            .collect();
+        self.messages.retain(|m| !m.gone);
+        out.reverse();
+        out
+    }
+
+    /// Sets the full flag and keyword set of one message: renames its file and records
+    /// the keywords.
+    pub fn set_flags(&mut self, index: usize, flags: Flags, keywords: &[String]) -> Result<()> {
+        if self.read_only {
+            return Err(StoreError::ReadOnly);
+        }
+        let kw = clean_keywords(keywords)?;
+        let m = self.entry_at(index)?.clone();
+        if m.gone {
+            return Err(StoreError::NoSuchMessage);
+        }
+        if flags != m.flags || m.in_new {
+            let target = format!("{}:2,{}", m.basename, flags.to_info());
+            let cur = self.dir.join("cur");
+            let mut from = self.path_of(&m);
+            let mut result = fs::rename(&from, cur.join(&target));
+            if matches!(&result, Err(e) if e.kind() == io::ErrorKind::NotFound) {
+                let Some(f) = locate(&self.dir, &m.basename)? else {
+                    return Err(StoreError::NoSuchMessage);
+                };
+                from = self
+                    .dir
+                    .join(if f.in_new { "new" } else { "cur" })
+                    .join(f.file_name);
+                result = fs::rename(&from, cur.join(&target));
+            }
+            match result {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                    return Err(StoreError::NoSuchMessage);
+                }
+                Err(e) => return Err(e.into()),
+            }
+            let e = &mut self.messages[index];
+            e.file_name = target;
+            e.in_new = false;
+            e.flags = flags;
+        }
+        if !same_keywords(&kw, &m.keywords) {
+            keywords::write_update(&self.dir, &m.basename, &kw)?;
+            self.messages[index].keywords = kw;
+        }
+        Ok(())
+    }
+
+    /// Removes \Deleted messages (only those UIDs, if given) and, with them, any messages
+    /// other sessions removed that were not reported yet. Returns the original sequence
+    /// numbers of every removed message, descending.
+    pub fn expunge(&mut self, only_uids: Option<&[u32]>) -> Result<Vec<u32>> {
+        if self.read_only {
+            return Err(StoreError::ReadOnly);
+        }
+        let only: Option<HashSet<u32>> = only_uids.map(|u| u.iter().copied().collect());
+        let mut removed = Vec::new();
+        let (mut bytes, mut count) = (0i64, 0i64);
+        for i in 0..self.messages.len() {
+            let m = &self.messages[i];
+            if m.gone
+                || !m.flags.contains(Flags::DELETED)
+                || only.as_ref().is_some_and(|o| !o.contains(&m.uid))
+            {
+                continue;
+            }
+            let mut path = self.path_of(m);
+            let mut r = fs::remove_file(&path);
+            if matches!(&r, Err(e) if e.kind() == io::ErrorKind::NotFound) {
+                // Renamed by someone else: remove it only if it is still \Deleted.
+                match locate(&self.dir, &m.basename)? {
+                    Some(f) if flags_of(&f.file_name).contains(Flags::DELETED) => {
+                        path = self
+                            .dir
+                            .join(if f.in_new { "new" } else { "cur" })
+                            .join(f.file_name);
+                        r = fs::remove_file(&path);
+                    }
+                    Some(_) => continue,
+                    None => {}
+                }
+            }
+            match r {
+                Ok(()) => {
+                    bytes -= m.size as i64;
+                    count -= 1;
+                }
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e.into()),
+            }
+            removed.push(i);
+        }
+        if !removed.is_empty() {
+            fsutil::fsync_dir(&self.dir.join("cur"))?;
+        }
+        for &i in &removed {
+            self.messages[i].gone = true;
+        }
+        let gone: HashSet<&str> = self
+            .messages
+            .iter()
+            .filter(|m| m.gone)
+            .map(|m| m.basename.as_str())
+            .collect();
+        if !gone.is_empty() {
+            uiddb::update(&self.dir, |db| {
+                db.entries.retain(|(_, n)| !gone.contains(n.as_str()));
+                Ok(())
+            })?;
+            keywords::forget(&self.dir, &gone)?;
+        }
+        quota::record(&self.root, bytes, count)?;
+        Ok(self.remove_gone())
+    }
+
+    /// Copies messages into `target` of `maildir` (hard links where possible), keeping
+    /// flags and keywords, and gives them UIDs there.
+    pub fn copy_to(
+        &self,
+        indexes: &[usize],
+        maildir: &Maildir,
+        target: &str,
+    ) -> Result<CopyResult> {
+        let target_dir = folder::existing_dir(maildir.root(), target)?;
+        let mut total = 0u64;
+        for &i in indexes {
+            total += self.entry_at(i)?.size;
+        }
+        quota::check(maildir.root(), total, indexes.len() as u64)?;
+        let mut made: Vec<(u32, String, PathBuf)> = Vec::new();
+        let r = (|| -> Result<()> {
+            for &i in indexes {
+                let m = &self.messages[i];
+                let src = self.locate_path(m)?;
+                let meta = fs::metadata(&src)?;
+                let base = UniqueName::new().final_name(meta.dev(), meta.ino(), Some(m.size));
+                if !m.keywords.is_empty() {
+                    keywords::write_update(&target_dir, &base, &m.keywords)?;
+                }
+                let dest = target_dir
+                    .join("cur")
+                    .join(format!("{base}:2,{}", m.flags.to_info()));
+                if fs::hard_link(&src, &dest).is_err() {
+                    copy_file(&src, &target_dir, &dest, meta.modified().ok())?;
+                }
+                made.push((m.uid, base, dest));
+            }
+            Ok(())
+        })();
+        if let Err(e) = r {
+            for (_, _, dest) in &made {
+                let _ = fs::remove_file(dest);
+            }
+            let bases: HashSet<&str> = made.iter().map(|m| m.1.as_str()).collect();
+            let _ = keywords::forget(&target_dir, &bases);
+            return Err(e);
+        }
+        fsutil::fsync_dir(&target_dir.join("cur"))?;
+        let (db, uids) = uiddb::update(&target_dir, |db| {
+            let known: HashMap<&str, u32> =
+                db.entries.iter().map(|(u, n)| (n.as_str(), *u)).collect();
+            let mut uids = Vec::new();
+            let mut add = Vec::new();
+            for (src_uid, base, _) in &made {
+                let uid = match known.get(base.as_str()) {
+                    Some(u) => *u,
+                    None => {
+                        let u = db.next_uid + add.len() as u32;
+                        add.push((u, base.clone()));
+                        u
+                    }
+                };
+                uids.push((*src_uid, uid));
+            }
+            db.next_uid += add.len() as u32;
+            db.entries.extend(add);
+            Ok(uids)
+        })?;
+        quota::record(maildir.root(), total as i64, made.len() as i64)?;
+        Ok(CopyResult {
+            uid_validity: db.uid_validity,
+            uids,
+        })
+    }
+
+    fn locate_path(&self, m: &MessageEntry) -> Result<PathBuf> {
+        let p = self.path_of(m);
+        if p.exists() {
+            return Ok(p);
+        }
+        match locate(&self.dir, &m.basename)? {
+            Some(f) => Ok(self
+                .dir
+                .join(if f.in_new { "new" } else { "cur" })
+                .join(f.file_name)),
+            None => Err(StoreError::NoSuchMessage),
+        }
+    }
+
+    /// Every keyword used by a message of this folder, in first-seen order.
+    pub fn keywords_in_use(&self) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for m in &self.messages {
+            for k in &m.keywords {
+                if !out.iter().any(|o| o.eq_ignore_ascii_case(k)) {
+                    out.push(k.clone());
+                }
+            }
+        }
+        out
+    }
+}
+
+/// Copies a message through the target's tmp/ when a hard link is not possible.
+fn copy_file(
+    src: &Path,
+    target_dir: &Path,
+    dest: &Path,
+    mtime: Option<std::time::SystemTime>,
+) -> Result<()> {
+    let (mut out, tmp) = fsutil::create_unique(&target_dir.join("tmp"), "")?;
+    let r = (|| -> io::Result<()> {
+        io::copy(&mut File::open(src)?, &mut out)?;
+        if let Some(t) = mtime {
+            out.set_modified(t)?;
+        }
+        out.sync_all()?;
+        fs::rename(&tmp, dest)
+    })();
+    if r.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    Ok(r?)
+}
+
+/// Validates keywords and removes case-insensitive duplicates.
+pub(crate) fn clean_keywords(keywords: &[String]) -> Result<Vec<String>> {
+    let mut out: Vec<String> = Vec::new();
+    for k in keywords {
+        if !keywords::valid_keyword(k) {
+            return Err(StoreError::InvalidName(format!("bad keyword {k:?}")));
+        }
+        if !out.iter().any(|o| o.eq_ignore_ascii_case(k)) {
+            out.push(k.clone());
+        }
+    }
+    Ok(out)
+}

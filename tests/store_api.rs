@@ -1,0 +1,334 @@
+//! The store's public API on real directories, including a Maildir written in Courier's
+//! exact formats that must read correctly and stay byte-identical when nothing changes.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+
+use postern::store::{AppendSource, Flags, Maildir, StoreError};
+
+fn snapshot(root: &Path) -> BTreeMap<String, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    fn walk(base: &Path, dir: &Path, out: &mut BTreeMap<String, Vec<u8>>) {
+        for e in fs::read_dir(dir).unwrap() {
+            let e = e.unwrap();
+            let p = e.path();
+            let rel = p.strip_prefix(base).unwrap().to_string_lossy().into_owned();
+            if e.file_type().unwrap().is_dir() {
+                out.insert(format!("{rel}/"), Vec::new());
+                walk(base, &p, out);
+            } else {
+                out.insert(rel, fs::read(&p).unwrap());
+            }
+        }
+    }
+    walk(root, root, &mut out);
+    out
+}
+
+const M1: &str = "1700000000.M1P1.host,S=80";
+const M2: &str = "1700000001.M2P2.host";
+
+/// A Maildir as Courier-IMAP leaves it.
+fn courier_fixture(root: &Path) {
+    for d in [
+        "cur",
+        "new",
+        "tmp",
+        "courierimapkeywords",
+        ".Sent/cur",
+        ".Sent/new",
+        ".Sent/tmp",
+    ] {
+        fs::create_dir_all(root.join(d)).unwrap();
+    }
+    fs::write(root.join(".Sent/maildirfolder"), b"").unwrap();
+    fs::write(root.join("cur").join(format!("{M1}:2,S")), vec![b'x'; 80]).unwrap();
+    fs::write(
+        root.join("cur").join(format!("{M2}:2,FT")),
+        b"Subject: two\n\nbody\n",
+    )
+    .unwrap();
+    fs::write(
+        root.join("courierimapuiddb"),
+        format!("1 795868689 3\n1 {M1}\n2 {M2}\n"),
+    )
+    .unwrap();
+    fs::write(
+        root.join("courierimapkeywords/:list"),
+        format!("Custom1\n$Label1\n\n{M1}:1 0\n"),
+    )
+    .unwrap();
+    // A consolidated update for M2 from long ago and a fresh one for M1.
+    fs::write(
+        root.join(format!("courierimapkeywords/.5986230.{M2}")),
+        b"Later\n",
+    )
+    .unwrap();
+    fs::write(root.join("courierimapsubscribed"), b"INBOX.Sent\n").unwrap();
+    fs::write(
+        root.join("maildirsize"),
+        b"1000000S,100C\n           0            0\n          99            2\n",
+    )
+    .unwrap();
+}
+
+#[test]
+fn courier_maildir_reads_and_stays_byte_identical() {
+    let d = tempfile::tempdir().unwrap();
+    courier_fixture(d.path());
+    let md = Maildir::open(d.path()).unwrap();
+    // The consolidated update is older than 15 minutes: the first open folds it into
+    // :list, as Courier would. After that nothing may change.
+    md.open_mailbox("INBOX", false).unwrap();
+    let list = fs::read_to_string(d.path().join("courierimapkeywords/:list")).unwrap();
+    assert_eq!(
+        list,
+        format!("$Label1\nCustom1\nLater\n\n{M1}:0 1\n{M2}:2\n")
+    );
+    let before = snapshot(d.path());
+
+    let mb = md.open_mailbox("INBOX", false).unwrap();
+    assert_eq!(mb.uid_validity(), 795868689);
+    assert_eq!(mb.uid_next(), 3);
+    let m = mb.messages();
+    assert_eq!(m.len(), 2);
+    assert_eq!((m[0].uid, m[0].basename.as_str()), (1, M1));
+    assert_eq!(m[0].size, 80);
+    assert_eq!(m[0].flags, Flags::SEEN);
+    assert_eq!(m[0].keywords, ["$Label1", "Custom1"]);
+    assert!(!m[0].recent);
+    assert_eq!(m[1].uid, 2);
+    assert_eq!(m[1].flags, Flags::FLAGGED | Flags::DELETED);
+    assert_eq!(m[1].size, 19); // no ,S=: from stat
+    assert_eq!(m[1].keywords, ["Later"]);
+    assert_eq!(mb.read_message(1).unwrap(), b"Subject: two\n\nbody\n");
+
+    let st = md.status("INBOX").unwrap();
+    assert_eq!(
+        (
+            st.messages,
+            st.recent,
+            st.unseen,
+            st.uid_next,
+            st.uid_validity
+        ),
+        (2, 0, 1, 3, 795868689)
+    );
+    assert_eq!(md.subscriptions().unwrap(), ["INBOX.Sent"]);
+    let q = md.quota().unwrap().unwrap();
+    assert_eq!(
+        (
+            q.limit_bytes,
+            q.limit_messages,
+            q.used_bytes,
+            q.used_messages
+        ),
+        (Some(1_000_000), Some(100), 99, 2)
+    );
+    let names: Vec<String> = md
+        .list_folders()
+        .unwrap()
+        .into_iter()
+        .map(|f| f.name)
+        .collect();
+    assert_eq!(names, ["INBOX", "INBOX.Sent"]);
+    md.open_mailbox("INBOX", true).unwrap();
+    let mut mb = md.open_mailbox("inbox", false).unwrap();
+    assert_eq!(mb.refresh(true).unwrap(), Default::default());
+    assert_eq!(
+        snapshot(d.path()),
+        before,
+        "nothing changed, nothing may be rewritten"
+    );
+
+    // A new file in new/ gets the next UID, in Courier's format.
+    fs::write(d.path().join("new/1700000002.M3P3.host,S=5"), b"hello").unwrap();
+    let ch = mb.refresh(true).unwrap();
+    assert_eq!(ch.new, 1);
+    assert!(mb.messages()[2].recent);
+    assert_eq!(
+        fs::read_to_string(d.path().join("courierimapuiddb")).unwrap(),
+        format!("1 795868689 4\n1 {M1}\n2 {M2}\n3 1700000002.M3P3.host,S=5\n")
+    );
+    assert!(d.path().join("cur/1700000002.M3P3.host,S=5:2,").exists());
+}
+
+#[test]
+fn append_flags_expunge_copy() {
+    let d = tempfile::tempdir().unwrap();
+    let md = Maildir::create(d.path().join("Maildir")).unwrap();
+    md.create_folder("INBOX.Archive.2024").unwrap();
+    fs::write(md.root().join("maildirsize"), b"1000S\n").unwrap();
+    let when = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_600_000_000);
+    let a = md
+        .append(
+            "INBOX",
+            AppendSource::Bytes(b"Subject: a\r\n\r\nA\r\n"),
+            Flags::SEEN,
+            &["Work".into()],
+            Some(when),
+        )
+        .unwrap();
+    assert_eq!(a.uid, 1);
+    let tmp = md.root().join("tmp/literal");
+    fs::write(&tmp, b"Subject: b\r\n\r\nB\r\n").unwrap();
+    let b = md
+        .append(
+            "INBOX",
+            AppendSource::TmpFile(tmp.clone()),
+            Flags::default(),
+            &[],
+            None,
+        )
+        .unwrap();
+    assert_eq!((b.uid, b.uid_validity), (2, a.uid_validity));
+    assert!(!tmp.exists());
+    assert_eq!(md.quota().unwrap().unwrap().used_messages, 2);
+
+    let mut mb = md.open_mailbox("INBOX", false).unwrap();
+    assert_eq!(mb.messages().len(), 2);
+    assert_eq!(mb.messages()[0].internal_date, 1_600_000_000);
+    assert_eq!(mb.messages()[0].keywords, ["Work"]);
+    assert!(
+        !mb.messages()[0].recent,
+        "APPEND goes to cur/, not \\Recent here"
+    );
+    mb.set_flags(1, Flags::DELETED | Flags::ANSWERED, &["$Junk".into()])
+        .unwrap();
+    assert!(mb.messages()[1].file_name().ends_with(":2,RT"));
+
+    // Another session sees the change.
+    let mut other = md.open_mailbox("INBOX", false).unwrap();
+    assert_eq!(other.messages()[1].keywords, ["$Junk"]);
+    let c = mb.copy_to(&[0, 1], &md, "INBOX.Archive.2024").unwrap();
+    assert_eq!(c.uids, vec![(1, 1), (2, 2)]);
+    let arch = md.open_mailbox("INBOX.Archive.2024", true).unwrap();
+    assert_eq!(arch.messages()[0].keywords, ["Work"]);
+    assert_eq!(arch.messages()[1].flags, Flags::DELETED | Flags::ANSWERED);
+    assert_eq!(arch.read_message(0).unwrap(), b"Subject: a\r\n\r\nA\r\n");
+
+    assert_eq!(mb.expunge(None).unwrap(), vec![2]);
+    assert_eq!(mb.messages().len(), 1);
+    let ch = other.refresh(false).unwrap();
+    assert!(ch.expunged.is_empty() && other.messages().len() == 2 && other.messages()[1].is_gone());
+    assert_eq!(other.refresh(true).unwrap().expunged, vec![2]);
+    let db = fs::read_to_string(md.root().join("courierimapuiddb")).unwrap();
+    assert_eq!(db.lines().count(), 2, "{db}");
+    assert!(db.starts_with(&format!("1 {} 3\n1 ", a.uid_validity)));
+    // UIDs are never reused.
+    let c = md
+        .append(
+            "INBOX",
+            AppendSource::Bytes(b"x"),
+            Flags::default(),
+            &[],
+            None,
+        )
+        .unwrap();
+    assert_eq!(c.uid, 3);
+
+    assert!(matches!(
+        md.append(
+            "INBOX",
+            AppendSource::Bytes(&[b'x'; 2000]),
+            Flags::default(),
+            &[],
+            None
+        ),
+        Err(StoreError::OverQuota)
+    ));
+    let ro = md.open_mailbox("INBOX", true).unwrap();
+    assert!(matches!(
+        md.open_mailbox("INBOX.Nope", false),
+        Err(StoreError::NoSuchFolder(_))
+    ));
+    drop(ro);
+}
+
+#[test]
+fn folders() {
+    let d = tempfile::tempdir().unwrap();
+    let md = Maildir::create(d.path()).unwrap();
+    md.create_folder("INBOX.a.b").unwrap();
+    assert!(matches!(
+        md.create_folder("INBOX.a"),
+        Err(StoreError::FolderExists(_))
+    ));
+    assert!(matches!(
+        md.create_folder("INBOX..x"),
+        Err(StoreError::InvalidName(_))
+    ));
+    assert!(matches!(
+        md.create_folder("INBOX.a/../../x"),
+        Err(StoreError::InvalidName(_))
+    ));
+    for dir in [".a", ".a.b"] {
+        let p = d.path().join(dir);
+        assert_eq!(
+            fs::metadata(&p).unwrap().permissions().mode() & 0o777,
+            0o700
+        );
+        assert_eq!(fs::metadata(p.join("maildirfolder")).unwrap().len(), 0);
+    }
+    let l = md.list_folders().unwrap();
+    assert_eq!(
+        l.iter()
+            .map(|f| (f.name.as_str(), f.has_children))
+            .collect::<Vec<_>>(),
+        [("INBOX", true), ("INBOX.a", true), ("INBOX.a.b", false)]
+    );
+    md.append(
+        "INBOX.a.b",
+        AppendSource::Bytes(b"m"),
+        Flags::default(),
+        &[],
+        None,
+    )
+    .unwrap();
+    md.rename_folder("INBOX.a", "INBOX.z.y").unwrap();
+    let names: Vec<String> = md
+        .list_folders()
+        .unwrap()
+        .into_iter()
+        .map(|f| f.name)
+        .collect();
+    assert_eq!(names, ["INBOX", "INBOX.z", "INBOX.z.y", "INBOX.z.y.b"]);
+    assert_eq!(
+        md.open_mailbox("INBOX.z.y.b", false)
+            .unwrap()
+            .messages()
+            .len(),
+        1
+    );
+    md.delete_folder("INBOX.z.y").unwrap();
+    let names: Vec<String> = md
+        .list_folders()
+        .unwrap()
+        .into_iter()
+        .map(|f| f.name)
+        .collect();
+    assert_eq!(names, ["INBOX", "INBOX.z", "INBOX.z.y.b"]);
+    assert!(matches!(
+        md.delete_folder("INBOX"),
+        Err(StoreError::InvalidName(_))
+    ));
+    // RENAME INBOX moves its messages.
+    md.deliver("INBOX", &mut &b"Subject: d\r\n\r\n"[..])
+        .unwrap();
+    md.rename_folder("INBOX", "INBOX.Old").unwrap();
+    assert_eq!(md.open_mailbox("INBOX", false).unwrap().messages().len(), 0);
+    assert_eq!(
+        md.open_mailbox("INBOX.Old", false)
+            .unwrap()
+            .messages()
+            .len(),
+        1
+    );
+    md.subscribe("inbox.Old").unwrap();
+    md.subscribe("INBOX.Old").unwrap();
+    assert_eq!(md.subscriptions().unwrap(), ["INBOX.Old"]);
+    md.unsubscribe("INBOX.Old").unwrap();
+    assert!(md.subscriptions().unwrap().is_empty());
+}
