@@ -555,7 +555,7 @@ impl TestServer {
         let userfile = dir.path().join("users");
         std::fs::write(
             &userfile,
-            format!("{USER}:{{PLAIN}}{PASS}:::{}::\n", home.display()),
+            format!("{USER}:{{PLAIN}}{PASS}::::{}::\n", home.display()),
         )
         .unwrap();
         let mut settings = Settings::new();
@@ -615,7 +615,7 @@ impl TestServer {
                 .arg(home.join("Maildir")),
         );
         let mut users = std::fs::read_to_string(&self.userfile).unwrap();
-        users.push_str(&format!("{user}:{{PLAIN}}{pass}:::{}::\n", home.display()));
+        users.push_str(&format!("{user}:{{PLAIN}}{pass}::::{}::\n", home.display()));
         std::fs::write(&self.userfile, users).unwrap();
         home.join("Maildir")
     }
