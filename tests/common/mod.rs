@@ -910,3 +910,92 @@ pub fn wait_for(mut read: impl FnMut() -> String, pred: impl Fn(&str) -> bool) -
     }
     text
 }
+
+/// One `* LIST` / `* LSUB` entry: attributes (as sent) and the decoded mailbox name.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ListEntry {
+    pub attrs: Vec<String>,
+    pub delimiter: String,
+    pub name: String,
+}
+
+impl ListEntry {
+    pub fn has(&self, attr: &str) -> bool {
+        self.attrs.iter().any(|a| a.eq_ignore_ascii_case(attr))
+    }
+}
+
+/// The `* LIST` (or `* LSUB`, per `kind`) entries of a reply.
+pub fn list_entries(reply: &Reply, kind: &str) -> Vec<ListEntry> {
+    reply
+        .lines(&format!("* {kind} "))
+        .iter()
+        .map(|l| {
+            let rest = &l.text[kind.len() + 3..];
+            let close = rest.find(')').unwrap();
+            let attrs = rest[1..close]
+                .split_whitespace()
+                .map(str::to_owned)
+                .collect();
+            let rest = &rest[close + 2..];
+            let (delimiter, rest) = if let Some(r) = rest.strip_prefix("NIL ") {
+                (String::new(), r)
+            } else {
+                let end = rest[1..].find('"').unwrap() + 2;
+                (rest[1..end - 1].replace("\\\\", "\\"), &rest[end + 1..])
+            };
+            let name = if let Some(q) = rest.strip_prefix('"') {
+                let mut out = String::new();
+                let mut chars = q.chars();
+                while let Some(ch) = chars.next() {
+                    match ch {
+                        '\\' => out.push(chars.next().unwrap()),
+                        '"' => break,
+                        c => out.push(c),
+                    }
+                }
+                out
+            } else if rest.starts_with('{') {
+                String::from_utf8(l.literals[0].clone()).unwrap()
+            } else {
+                rest.split(' ').next().unwrap().to_owned()
+            };
+            ListEntry {
+                attrs,
+                delimiter,
+                name,
+            }
+        })
+        .collect()
+}
+
+/// The sorted mailbox names of `list_entries`.
+pub fn list_names(reply: &Reply, kind: &str) -> Vec<String> {
+    let mut v: Vec<String> = list_entries(reply, kind)
+        .into_iter()
+        .map(|e| e.name)
+        .collect();
+    v.sort();
+    v
+}
+
+/// `STATUS` items as name -> number.
+pub fn status_items(reply: &Reply) -> BTreeMap<String, u64> {
+    let line = reply.one("* STATUS ");
+    let open = line.text.rfind('(').unwrap();
+    let inner = line.text[open + 1..].trim_end_matches(')');
+    let words: Vec<&str> = inner.split_whitespace().collect();
+    words
+        .chunks(2)
+        .map(|kv| (kv[0].to_ascii_uppercase(), kv[1].parse().unwrap()))
+        .collect()
+}
+
+/// The number in an untagged `* OK [CODE n]` of a reply (UIDVALIDITY, UIDNEXT, UNSEEN).
+pub fn ok_code_number(reply: &Reply, code: &str) -> Option<u64> {
+    reply.untagged.iter().find_map(|l| {
+        let c = l.code()?;
+        let n = c.strip_prefix(code)?.strip_prefix(' ')?;
+        n.parse().ok()
+    })
+}
