@@ -543,3 +543,26 @@ fn log_lines_for_login_failed_login_and_logout() {
     );
     assert!(sent_by_server > 0, "{logout}");
 }
+
+#[test]
+#[should_panic(expected = "imap-codec rejects")]
+fn the_codec_check_is_real() {
+    // A BODYSTRUCTURE without size and lines is not IMAP.
+    check_response(
+        b"* 1 FETCH (BODYSTRUCTURE (\"TEXT\" \"PLAIN\" NIL NIL NIL \"7BIT\"))\r\n",
+        false,
+    );
+}
+
+#[test]
+fn the_codec_check_accepts_what_the_server_needs() {
+    for line in [
+        &b"* NAMESPACE ((\"INBOX.\" \".\")) NIL NIL\r\n"[..],
+        b"a OK [COPYUID 9 1:2,4 7:9] done\r\n",
+        b"* LIST (\\HasNoChildren \\Sent) \".\" \"INBOX.R\xc3\xa9sum\xc3\xa9\"\r\n",
+        b"* 1 FETCH (UID 4 BODY[]<0> {3}\r\nabc FLAGS (\\Seen $Work))\r\n",
+        b"+ idling\r\n",
+    ] {
+        check_response(line, false);
+    }
+}

@@ -999,3 +999,112 @@ pub fn ok_code_number(reply: &Reply, code: &str) -> Option<u64> {
         n.parse().ok()
     })
 }
+
+impl Reply {
+    /// The untagged `* n FETCH` lines, in order.
+    pub fn fetches(&self) -> Vec<&Line> {
+        self.untagged
+            .iter()
+            .filter(|l| {
+                let mut w = l.text.split(' ');
+                w.next() == Some("*")
+                    && w.next().is_some_and(|n| n.parse::<u32>().is_ok())
+                    && w.next() == Some("FETCH")
+            })
+            .collect()
+    }
+    /// The one `* seq FETCH` line for `seq`.
+    #[track_caller]
+    pub fn fetch(&self, seq: u32) -> &Line {
+        self.one(&format!("* {seq} FETCH "))
+    }
+}
+
+impl Line {
+    /// The sequence number of a `* n FETCH` line.
+    pub fn seq(&self) -> u32 {
+        self.text.split(' ').nth(1).unwrap().parse().unwrap()
+    }
+    /// The value of an nstring FETCH item such as `BODY[1]` or `BODY[]<0>`: the literal's
+    /// or quoted string's bytes; `None` for NIL or a missing item.
+    pub fn item(&self, key: &str) -> Option<Vec<u8>> {
+        let needle = format!("{key} ");
+        let raw = &self.raw;
+        let pos = find_bytes(raw, needle.as_bytes())? + needle.len();
+        let rest = &raw[pos..];
+        if rest.starts_with(b"NIL") {
+            return None;
+        }
+        if rest[0] == b'"' {
+            let mut out = Vec::new();
+            let mut i = 1;
+            while rest[i] != b'"' {
+                if rest[i] == b'\\' {
+                    i += 1;
+                }
+                out.push(rest[i]);
+                i += 1;
+            }
+            return Some(out);
+        }
+        assert_eq!(rest[0], b'{', "not an nstring after {key}: {}", self.text);
+        let close = rest.iter().position(|&b| b == b'}').unwrap();
+        let n: usize = std::str::from_utf8(&rest[1..close])
+            .unwrap()
+            .parse()
+            .unwrap();
+        let start = close + 3;
+        Some(rest[start..start + n].to_vec())
+    }
+    /// The text of a parenthesized FETCH item such as `FLAGS`, `ENVELOPE`, `BODYSTRUCTURE`
+    /// (balanced parentheses, quoted strings skipped), or an atom value (`UID 3`).
+    pub fn item_text(&self, key: &str) -> Option<String> {
+        let needle = format!(" {key} ");
+        let text = self.text.replacen("FETCH (", "FETCH ( ", 1);
+        let pos = text.find(&needle)? + needle.len();
+        let rest = text[pos..].as_bytes();
+        if rest[0] != b'(' {
+            let end = rest
+                .iter()
+                .position(|&b| b == b' ' || b == b')')
+                .unwrap_or(rest.len());
+            return Some(String::from_utf8_lossy(&rest[..end]).into_owned());
+        }
+        let mut depth = 0;
+        let mut i = 0;
+        let mut quoted = false;
+        while i < rest.len() {
+            match rest[i] {
+                b'\\' if quoted => i += 1,
+                b'"' => quoted = !quoted,
+                b'(' if !quoted => depth += 1,
+                b')' if !quoted => {
+                    depth -= 1;
+                    if depth == 0 {
+                        return Some(String::from_utf8_lossy(&rest[..=i]).into_owned());
+                    }
+                }
+                _ => {}
+            }
+            i += 1;
+        }
+        None
+    }
+    /// The flags of a FETCH line's `FLAGS (...)`.
+    pub fn flags(&self) -> Option<Vec<String>> {
+        let t = self.item_text("FLAGS")?;
+        Some(
+            t.trim_matches(['(', ')'])
+                .split_whitespace()
+                .map(str::to_owned)
+                .collect(),
+        )
+    }
+    pub fn uid(&self) -> Option<u32> {
+        self.item_text("UID")?.parse().ok()
+    }
+}
+
+pub fn find_bytes(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
