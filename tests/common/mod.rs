@@ -1062,7 +1062,7 @@ impl Line {
         let needle = format!(" {key} ");
         let text = self.text.replacen("FETCH (", "FETCH ( ", 1);
         let pos = text.find(&needle)? + needle.len();
-        let rest = text[pos..].as_bytes();
+        let rest = &text.as_bytes()[pos..];
         if rest[0] != b'(' {
             let end = rest
                 .iter()
