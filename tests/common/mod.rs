@@ -9,12 +9,12 @@
 
 #![allow(dead_code)]
 
-use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, sync_channel};
 use std::time::Duration;
 
@@ -506,8 +506,8 @@ pub struct TestServer {
     pub port: Option<u16>,
     settings: Settings,
     serve: Option<Child>,
-    children: RefCell<Vec<Child>>,
-    stderr_count: RefCell<u32>,
+    children: Mutex<Vec<Child>>,
+    stderr_count: Mutex<u32>,
 }
 
 impl Drop for TestServer {
@@ -515,7 +515,7 @@ impl Drop for TestServer {
         if let Some(mut serve) = self.serve.take() {
             stop(&mut serve);
         }
-        for mut c in self.children.borrow_mut().drain(..) {
+        for mut c in self.children.lock().unwrap().drain(..) {
             let _ = c.kill();
             let _ = c.wait();
         }
@@ -586,8 +586,8 @@ impl TestServer {
             port: None,
             settings,
             serve: None,
-            children: RefCell::new(Vec::new()),
-            stderr_count: RefCell::new(0),
+            children: Mutex::new(Vec::new()),
+            stderr_count: Mutex::new(0),
             dir,
         };
         server.write_config();
@@ -635,7 +635,7 @@ impl TestServer {
     }
 
     fn new_stderr(&self, name: &str) -> (PathBuf, std::fs::File) {
-        let mut n = self.stderr_count.borrow_mut();
+        let mut n = self.stderr_count.lock().unwrap();
         *n += 1;
         let path = self.dir.path().join(format!("{name}-{n}.stderr"));
         let f = std::fs::File::create(&path).unwrap();
@@ -712,14 +712,14 @@ impl TestServer {
             .expect("spawn postern imapd --inetd");
         let out = child.stdout.take().unwrap();
         let inp = child.stdin.take().unwrap();
-        self.children.borrow_mut().push(child);
+        self.children.lock().unwrap().push(child);
         Client::new(out, Box::new(inp), None)
     }
 
     /// Every stderr of `--inetd` sessions so far, joined.
     pub fn inetd_stderr(&self) -> String {
         let mut s = String::new();
-        for n in 1..=*self.stderr_count.borrow() {
+        for n in 1..=*self.stderr_count.lock().unwrap() {
             if let Ok(t) =
                 std::fs::read_to_string(self.dir.path().join(format!("imapd-{n}.stderr")))
             {
