@@ -383,3 +383,58 @@ fn utf8_accept_names() {
     assert_eq!(status_items(&r)["MESSAGES"], 0);
     c.logout();
 }
+
+#[test]
+fn delete_with_children_leaves_a_noselect_name() {
+    let server = TestServer::new();
+    let mut c = server.inetd();
+    c.login();
+    c.send("a1", "CREATE INBOX.p").assert_ok();
+    c.send("a2", "CREATE INBOX.p.q").assert_ok();
+    c.send("a3", "DELETE INBOX.p").assert_ok();
+    let r = c.send("a4", "LIST \"\" *");
+    let entries = list_entries(&r, "LIST");
+    let p = entries
+        .iter()
+        .find(|e| e.name == "INBOX.p")
+        .unwrap_or_else(|| panic!("INBOX.p gone with its child:\n{}", r.dump()));
+    assert!(p.has("\\Noselect"), "{p:?}");
+    assert!(entries.iter().any(|e| e.name == "INBOX.p.q"));
+    c.send("a5", "SELECT INBOX.p").assert_status("NO");
+    c.send("a6", "SELECT INBOX.p.q").assert_ok();
+    // Deleting a \Noselect name that still has children is an error (RFC 3501 6.3.4).
+    c.send("a7", "DELETE INBOX.p").assert_status("NO");
+    c.send("a8", "CREATE INBOX.p").assert_ok();
+    c.send("a9", "SELECT INBOX.p").assert_ok();
+    c.logout();
+}
+
+#[test]
+fn quota_from_maildirsize() {
+    let server = TestServer::new();
+    let out = std::process::Command::new(BIN)
+        .args(["maildirmake", "-q", "3000S,100C"])
+        .arg(&server.maildir)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    server.deliver(None, &msg(1));
+    let mut c = server.inetd();
+    c.login();
+    let r = c.send("a1", "GETQUOTAROOT INBOX");
+    r.assert_ok();
+    let root = r.one("* QUOTAROOT ");
+    let name = root.text.rsplit(' ').next().unwrap().to_owned();
+    let q = r.one("* QUOTA ");
+    assert!(q.text.contains("STORAGE 1 2 "), "{}", q.text);
+    assert!(q.text.contains("MESSAGE 1 100"), "{}", q.text);
+    let r = c.send("a2", &format!("GETQUOTA {name}"));
+    r.assert_ok();
+    assert_eq!(r.one("* QUOTA ").text, q.text);
+    // Over the quota: APPEND is refused with OVERQUOTA.
+    let big = message("a@example.org", "big", &"q".repeat(4000));
+    let r = c.send_parts("a3", &[Part::Text("APPEND INBOX "), Part::Literal(&big)]);
+    r.assert_status("NO");
+    assert_eq!(r.code(), Some("OVERQUOTA"), "{}", r.dump());
+    c.logout();
+}

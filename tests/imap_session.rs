@@ -566,3 +566,17 @@ fn the_codec_check_accepts_what_the_server_needs() {
         check_response(line, false);
     }
 }
+
+#[test]
+fn pipelined_commands_are_answered_in_order() {
+    let server = TestServer::new();
+    let mut c = server.inetd();
+    c.write(
+        format!("p1 NOOP\r\np2 LOGIN {USER} {PASS}\r\np3 SELECT INBOX\r\np4 CAPABILITY\r\n")
+            .as_bytes(),
+    );
+    for tag in ["p1", "p2", "p3", "p4"] {
+        c.read_reply(tag, 0).assert_ok();
+    }
+    c.logout();
+}
