@@ -31,8 +31,7 @@ pub enum EnterError {
         uid: u32,
         running: u32,
     },
-    /// Running as root, the account names only one of uid and gid, or neither and its
-    /// Maildir does not exist to tell.
+    /// Running as root, the account names only one of uid and gid.
     #[error("account {0} has no uid and gid to switch to")]
     NoUid(String),
     #[error("account {user}: {err}")]
@@ -172,8 +171,8 @@ fn target_ids(account: &Account) -> Result<Option<(u32, u32)>, EnterError> {
         (Some(_), None) | (None, Some(_)) => Err(EnterError::NoUid(account.user.clone())),
         (None, None) => match std::fs::metadata(&account.maildir) {
             Ok(meta) if meta.uid() != 0 => Ok(Some((meta.uid(), meta.gid()))),
-            Ok(_) => Ok(None),
-            Err(_) => Err(EnterError::NoUid(account.user.clone())),
+            // Root's, or missing (the session reports that when it opens the Maildir).
+            Ok(_) | Err(_) => Ok(None),
         },
     }
 }
