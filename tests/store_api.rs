@@ -332,3 +332,40 @@ fn folders() {
     md.unsubscribe("INBOX.Old").unwrap();
     assert!(md.subscriptions().unwrap().is_empty());
 }
+
+/// Sets a directory's times an hour back, as if nothing had touched it recently.
+fn age(dir: &Path) {
+    let old = nix::sys::time::TimeVal::new(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as i64
+            - 3600,
+        0,
+    );
+    nix::sys::stat::utimes(dir, &old, &old).unwrap();
+}
+
+#[test]
+fn refresh_skips_the_scan_only_while_nothing_changed() {
+    let d = tempfile::tempdir().unwrap();
+    let md = Maildir::create(d.path().join("Maildir")).unwrap();
+    md.deliver("INBOX", &mut &b"Subject: one\r\n\r\nbody\r\n"[..])
+        .unwrap();
+    let mut mailbox = md.open_mailbox("INBOX", false).unwrap();
+    assert_eq!(mailbox.messages().len(), 1);
+    for sub in ["new", "cur", "courierimapkeywords"] {
+        age(&d.path().join("Maildir").join(sub));
+    }
+    // Settles the stamp; nothing new.
+    assert_eq!(mailbox.refresh(true).unwrap().new, 0);
+    // A file that appears behind the directory times' back is not looked for...
+    let sneaky = d.path().join("Maildir/cur/1700000000.M1P1.host:2,S");
+    fs::write(&sneaky, b"Subject: two\r\n\r\n").unwrap();
+    age(&d.path().join("Maildir/cur"));
+    assert_eq!(mailbox.refresh(true).unwrap().new, 0);
+    // ...but any real change to the directories is.
+    md.deliver("INBOX", &mut &b"Subject: three\r\n\r\nbody\r\n"[..])
+        .unwrap();
+    assert_eq!(mailbox.refresh(true).unwrap().new, 2);
+}

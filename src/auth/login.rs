@@ -10,8 +10,14 @@ use super::account::Protocol;
 #[derive(Debug, thiserror::Error)]
 pub enum EnterError {
     /// Running unprivileged, the session can only serve accounts of its own uid.
-    #[error("account {user} maps to uid {uid}, but this process runs as uid {running} and cannot switch")]
-    WrongUid { user: String, uid: u32, running: u32 },
+    #[error(
+        "account {user} maps to uid {uid}, but this process runs as uid {running} and cannot switch"
+    )]
+    WrongUid {
+        user: String,
+        uid: u32,
+        running: u32,
+    },
 }
 
 /// Makes this process the account's user before any mail is read.

@@ -192,7 +192,9 @@ impl Session<'_> {
         }
         if let Err(err) = auth::login::enter(&account, Protocol::Imap) {
             log::error!("user {}: cannot start the session: {err}", account.user);
-            return Outcome::no("[UNAVAILABLE] Your mailbox is unavailable; the administrator has details in the log");
+            return Outcome::no(
+                "[UNAVAILABLE] Your mailbox is unavailable; the administrator has details in the log",
+            );
         }
         let maildir = match Maildir::open(&account.maildir) {
             Ok(m) => m,

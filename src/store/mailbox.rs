@@ -70,6 +70,38 @@ pub struct Mailbox {
     uid_validity: u32,
     uid_next: u32,
     messages: Vec<MessageEntry>,
+    /// Directory times at the last complete scan, when they were settled enough to trust.
+    stamp: Option<DirStamp>,
+}
+
+/// Modification times of `new/`, `cur/` and `courierimapkeywords/`: every delivery,
+/// flag change, expunge and keyword update changes one of them, so when none moved a
+/// rescan would find nothing — and NOOP or IDLE on a 100k-message folder stays cheap.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct DirStamp([(i64, i64); 3]);
+
+impl DirStamp {
+    fn take(dir: &Path) -> Option<DirStamp> {
+        let mut times = [(0, 0); 3];
+        for (slot, sub) in times.iter_mut().zip(["new", "cur", "courierimapkeywords"]) {
+            match std::fs::metadata(dir.join(sub)) {
+                Ok(md) => *slot = (md.mtime(), md.mtime_nsec()),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(_) => return None,
+            }
+        }
+        Some(DirStamp(times))
+    }
+
+    /// File system clocks are coarse: two changes within one tick can leave the same
+    /// time, so only a stamp older than that window may vouch for "nothing changed".
+    fn settled(self) -> Option<DirStamp> {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64);
+        let newest = self.0.iter().map(|t| t.0).max().unwrap_or(0);
+        (newest < now - 1).then_some(self)
+    }
 }
 
 struct Found {
@@ -234,6 +266,7 @@ impl Mailbox {
         name: String,
         read_only: bool,
     ) -> Result<Mailbox> {
+        let stamp = DirStamp::take(&dir);
         let (found, recent) = scan(&dir, !read_only)?;
         let present: HashSet<&str> = found.keys().map(|s| s.as_str()).collect();
         let assigned = uiddb::sync(&dir, &present, &mut rescan_closure(&dir))?;
@@ -255,6 +288,7 @@ impl Mailbox {
             uid_validity: assigned.uid_validity,
             uid_next: assigned.next_uid,
             messages,
+            stamp: stamp.and_then(DirStamp::settled),
         })
     }
 
@@ -327,6 +361,12 @@ impl Mailbox {
     /// messages stay in the list (see [`MessageEntry::is_gone`]) until a later call with
     /// true.
     pub fn refresh(&mut self, report_expunges: bool) -> Result<Changes> {
+        let stamp = DirStamp::take(&self.dir);
+        let pending_expunges = report_expunges && self.messages.iter().any(|m| m.gone);
+        if stamp.is_some() && stamp == self.stamp && !pending_expunges {
+            return Ok(Changes::default());
+        }
+        self.stamp = None;
         let (mut found, recent) = scan(&self.dir, !self.read_only)?;
         let mut changed: HashSet<String> = HashSet::new();
         let mut missing = Vec::new();
@@ -428,6 +468,7 @@ impl Mailbox {
             .filter(|(_, m)| changed.contains(&m.basename))
             .map(|(i, _)| i)
             .collect();
+        self.stamp = stamp.and_then(DirStamp::settled);
         Ok(Changes {
             expunged,
             new,

@@ -1,0 +1,560 @@
+//! One POP3 session: AUTHORIZATION (USER/PASS, AUTH), TRANSACTION, UPDATE at QUIT.
+//!
+//! Responses are queued and go out when no more input is buffered, so pipelined
+//! commands (RFC 2449 PIPELINING) get their answers in one write.
+
+use std::io::{self, ErrorKind};
+use std::net::IpAddr;
+use std::os::unix::fs::MetadataExt;
+use std::time::{Duration, Instant};
+
+use log::Level;
+
+use super::command::{self, Command, MsgNum, ParseError};
+use super::maildrop::{self, Maildrop, NumberError, OpenError, Removed};
+use crate::auth::sasl::{self, Exchange, Mechanism, SaslError, Step};
+use crate::auth::{self, Account, AuthError, Protocol};
+use crate::config::Config;
+use crate::net::conn::{Connection, LineRead};
+use crate::store::StoreError;
+
+/// RFC 1939 §3: an autologout timer of at least 10 minutes once logged in.
+/// (Proposed setting: `[pop3] autologout_timeout`, seconds, default 600.)
+pub const AUTOLOGOUT: Duration = Duration::from_secs(600);
+
+/// What CAPA lists (RFC 2449), in every state.
+pub const CAPABILITIES: &[&str] = &[
+    "TOP",
+    "USER",
+    "UIDL",
+    "PIPELINING",
+    "RESP-CODES",
+    "AUTH-RESP-CODE",
+    "SASL PLAIN LOGIN",
+    "IMPLEMENTATION postern",
+];
+
+/// The SASL mechanisms AUTH accepts.
+const MECHANISMS: [Mechanism; 2] = [Mechanism::Plain, Mechanism::Login];
+
+enum Flow {
+    Continue,
+    /// End the session; the word names the end in the log (Courier's words).
+    End(&'static str),
+}
+
+struct Login {
+    user: String,
+    maildrop: Maildrop,
+    since: Instant,
+    removed: Removed,
+}
+
+struct Session<'a> {
+    config: &'a Config,
+    conn: Connection,
+    ip: Option<IpAddr>,
+    port: Option<u16>,
+    /// The name from USER, waiting for PASS.
+    user: Option<String>,
+    login: Option<Login>,
+    failures: u32,
+    /// Bytes of message text sent by TOP and by RETR (Courier's `top=` and `retr=`).
+    top_bytes: u64,
+    retr_bytes: u64,
+}
+
+/// Serve one POP3 session on `conn` until QUIT, a timeout or the client leaving.
+pub fn run_session(config: &Config, conn: Connection) -> anyhow::Result<()> {
+    crate::log::init("postern-pop3d");
+    crate::log::set_level(config.log.level);
+    let peer = conn.peer_addr();
+    let mut session = Session {
+        config,
+        conn,
+        ip: peer.map(|a| a.ip()),
+        port: peer.map(|a| a.port()),
+        user: None,
+        login: None,
+        failures: 0,
+        top_bytes: 0,
+        retr_bytes: 0,
+    };
+    session.run();
+    Ok(())
+}
+
+impl Session<'_> {
+    fn run(&mut self) {
+        self.log(Level::Debug, "Connection", &[]);
+        self.conn
+            .set_read_timeout(Some(self.config.limits.preauth_timeout()));
+        self.conn.set_write_timeout(Some(AUTOLOGOUT));
+        let greeting = format!("+OK {}", self.config.pop3.greeting);
+        let end = match self.reply(&greeting).and_then(|_| self.serve()) {
+            Ok(reason) => reason,
+            Err(e) if e.kind() == ErrorKind::TimedOut => {
+                let _ = self.reply("-ERR Disconnected for inactivity.");
+                "TIMEOUT"
+            }
+            Err(e) => {
+                log::debug!("connection: {e}");
+                "DISCONNECTED"
+            }
+        };
+        let _ = self.conn.flush();
+        self.log_end(end);
+    }
+
+    fn serve(&mut self) -> io::Result<&'static str> {
+        loop {
+            if !self.conn.has_buffered_input() {
+                self.conn.flush()?;
+            }
+            let line = match self.conn.read_line(self.config.limits.max_line_length)? {
+                LineRead::Line(line) => line,
+                LineRead::TooLong => {
+                    self.reply("-ERR Line too long.")?;
+                    continue;
+                }
+                LineRead::Eof => return Ok("DISCONNECTED"),
+            };
+            let flow = match command::parse(&line) {
+                Ok(cmd) if self.login.is_some() => self.transaction(cmd)?,
+                Ok(cmd) => self.authorization(cmd)?,
+                Err(ParseError::Unknown) => self.reply("-ERR Unknown command.")?,
+                Err(ParseError::Syntax(why)) => {
+                    self.reply(&format!("-ERR Syntax error: {why}."))?
+                }
+            };
+            if let Flow::End(reason) = flow {
+                return Ok(reason);
+            }
+        }
+    }
+
+    fn reply(&mut self, line: &str) -> io::Result<Flow> {
+        self.conn.write_all(line.as_bytes())?;
+        self.conn.write_all(b"\r\n")?;
+        Ok(Flow::Continue)
+    }
+
+    fn capa(&mut self) -> io::Result<Flow> {
+        self.reply("+OK Capability list follows.")?;
+        for c in CAPABILITIES {
+            self.reply(c)?;
+        }
+        self.reply(".")
+    }
+
+    // ---- AUTHORIZATION ----
+
+    fn authorization(&mut self, cmd: Command) -> io::Result<Flow> {
+        match cmd {
+            Command::Capa => self.capa(),
+            Command::Quit => {
+                self.reply("+OK Bye.")?;
+                Ok(Flow::End("LOGOUT"))
+            }
+            Command::User(name) => {
+                self.user = Some(name);
+                self.reply("+OK Password required.")
+            }
+            Command::Pass(password) => {
+                let Some(user) = self.user.take() else {
+                    return self.reply("-ERR Send USER first.");
+                };
+                let result =
+                    auth::authenticate(self.config, Protocol::Pop3, &user, &password, self.ip);
+                self.finish_login(&user, result, None)
+            }
+            Command::Auth { mechanism, initial } => {
+                self.user = None;
+                self.auth(mechanism, initial)
+            }
+            _ => self.reply("-ERR Log in first (USER/PASS or AUTH)."),
+        }
+    }
+
+    fn auth(&mut self, mechanism: Option<String>, initial: Option<String>) -> io::Result<Flow> {
+        let Some(name) = mechanism else {
+            // RFC 1734's form, still used by clients to ask for the list.
+            self.reply("+OK Mechanisms follow.")?;
+            for m in MECHANISMS {
+                self.reply(m.name())?;
+            }
+            return self.reply(".");
+        };
+        let Some(mechanism) = Mechanism::from_name(&name).filter(|m| MECHANISMS.contains(m)) else {
+            return self.reply("-ERR Unsupported authentication mechanism.");
+        };
+        let initial = match initial.map(|s| sasl::decode_response(s.as_bytes())) {
+            None => None,
+            Some(Ok(bytes)) => Some(bytes),
+            Some(Err(SaslError::Cancelled)) => {
+                return self.reply("-ERR Authentication cancelled.");
+            }
+            Some(Err(_)) => return self.reply("-ERR Invalid base64 data."),
+        };
+        let host = nix::unistd::gethostname()
+            .ok()
+            .and_then(|h| h.into_string().ok())
+            .unwrap_or_else(|| "localhost".into());
+        let mut exchange = Exchange::new(mechanism, &host);
+        let mut step = exchange.start(initial.as_deref());
+        loop {
+            match step {
+                Ok(Step::Challenge(challenge)) => {
+                    let line = format!("+ {}", sasl::encode_challenge(&challenge));
+                    self.reply(&line)?;
+                    self.conn.flush()?;
+                    let response = match self.conn.read_line(self.config.limits.max_line_length)? {
+                        LineRead::Line(line) => line,
+                        LineRead::TooLong => return self.reply("-ERR Line too long."),
+                        LineRead::Eof => return Ok(Flow::End("DISCONNECTED")),
+                    };
+                    step = match sasl::decode_response(&response) {
+                        Ok(bytes) => exchange.step(&bytes),
+                        Err(SaslError::Cancelled) => {
+                            return self.reply("-ERR Authentication cancelled.");
+                        }
+                        Err(_) => return self.reply("-ERR Invalid base64 data."),
+                    };
+                }
+                Ok(Step::Done { user, credential }) => {
+                    let result = auth::authenticate_credential(
+                        self.config,
+                        Protocol::Pop3,
+                        &user,
+                        &credential,
+                        self.ip,
+                    );
+                    return self.finish_login(&user, result, Some(mechanism.name()));
+                }
+                Err(e @ (SaslError::Malformed { .. } | SaslError::Authzid(_))) => {
+                    let text = format!("-ERR [AUTH] {e}.");
+                    return self.failed_login("", Some(mechanism.name()), &text, true);
+                }
+                Err(e) => return self.reply(&format!("-ERR Authentication failed: {e}.")),
+            }
+        }
+    }
+
+    fn finish_login(
+        &mut self,
+        user: &str,
+        result: Result<Account, AuthError>,
+        method: Option<&str>,
+    ) -> io::Result<Flow> {
+        match result {
+            Ok(account) => self.open_maildrop(account),
+            Err(AuthError::Failed | AuthError::MechanismUnavailable) => self.failed_login(
+                user,
+                method,
+                "-ERR [AUTH] Invalid user name or password.",
+                true,
+            ),
+            // Only a right password learns this, so no delay is needed to slow guessing.
+            Err(AuthError::Disabled(_)) => self.failed_login(
+                user,
+                method,
+                "-ERR [AUTH] POP3 access disabled for this account.",
+                false,
+            ),
+            Err(AuthError::Unavailable(why)) => {
+                self.log(
+                    Level::Error,
+                    "authentication unavailable",
+                    &[("USER", user), ("REASON", &why)],
+                );
+                self.reply("-ERR [SYS/TEMP] Authentication is temporarily unavailable.")
+            }
+        }
+    }
+
+    fn failed_login(
+        &mut self,
+        user: &str,
+        method: Option<&str>,
+        text: &str,
+        delay: bool,
+    ) -> io::Result<Flow> {
+        self.failures += 1;
+        let mut fields = vec![("USER", user)];
+        if let Some(m) = method {
+            fields.push(("METHOD", m));
+        }
+        self.log(Level::Info, "LOGIN FAILED", &fields);
+        if delay {
+            self.conn.flush()?;
+            std::thread::sleep(self.config.auth.failed_login_delay());
+        }
+        self.reply(text)?;
+        if self.failures >= self.config.auth.max_failed_logins {
+            self.reply("-ERR Too many failed logins.")?;
+            return Ok(Flow::End("DISCONNECTED"));
+        }
+        Ok(Flow::Continue)
+    }
+
+    fn open_maildrop(&mut self, account: Account) -> io::Result<Flow> {
+        let user = account.user.clone();
+        let (euid, egid) = (
+            nix::unistd::geteuid().as_raw(),
+            nix::unistd::getegid().as_raw(),
+        );
+        if account.uid.is_some_and(|u| u != euid) || account.gid.is_some_and(|g| g != egid) {
+            // Privilege dropping is not wired into POP3 yet: never serve someone else's
+            // mail with our own rights.
+            self.log(
+                Level::Error,
+                "cannot become the account's user",
+                &[("USER", &user)],
+            );
+            return self.reply("-ERR [SYS/PERM] This server cannot serve this account.");
+        }
+        if std::fs::metadata(&account.home).is_ok_and(|m| m.mode() & 0o1000 != 0) {
+            self.log(Level::Info, "LOCKED", &[("USER", &user)]);
+            return self.reply(
+                "-ERR [SYS/TEMP] Your account is temporarily unavailable (+t bit set on home directory).",
+            );
+        }
+        match Maildrop::open(&account.maildir) {
+            Ok(maildrop) => {
+                self.log(
+                    Level::Info,
+                    "LOGIN",
+                    &[("USER", &user), ("PROTOCOL", "POP3")],
+                );
+                let (n, size) = maildrop.stat();
+                self.login = Some(Login {
+                    user,
+                    maildrop,
+                    since: Instant::now(),
+                    removed: Removed::default(),
+                });
+                self.conn.set_read_timeout(Some(AUTOLOGOUT));
+                self.reply(&format!("+OK Logged in, {n} messages ({size} octets)."))
+            }
+            Err(OpenError::InUse) => {
+                self.log(Level::Info, "IN USE", &[("USER", &user)]);
+                self.reply("-ERR [IN-USE] Another POP3 session is using this maildrop.")
+            }
+            Err(OpenError::Temporary(why)) => {
+                self.log(
+                    Level::Error,
+                    "cannot open the maildrop",
+                    &[("USER", &user), ("REASON", &why)],
+                );
+                self.reply("-ERR [SYS/TEMP] Cannot open the maildrop now; try again later.")
+            }
+            Err(OpenError::Permanent(why)) => {
+                self.log(
+                    Level::Error,
+                    "cannot open the maildrop",
+                    &[("USER", &user), ("REASON", &why)],
+                );
+                self.reply("-ERR [SYS/PERM] The maildrop cannot be opened.")
+            }
+        }
+    }
+
+    // ---- TRANSACTION ----
+
+    fn maildrop(&mut self) -> &mut Maildrop {
+        &mut self.login.as_mut().expect("logged in").maildrop
+    }
+
+    fn number_error(&mut self, n: MsgNum, e: NumberError) -> io::Result<Flow> {
+        match e {
+            NumberError::NoSuchMessage => self.reply("-ERR No such message."),
+            NumberError::Deleted => self.reply(&format!("-ERR Message {n} is deleted.")),
+        }
+    }
+
+    fn transaction(&mut self, cmd: Command) -> io::Result<Flow> {
+        match cmd {
+            Command::Capa => self.capa(),
+            Command::Quit => self.quit(),
+            Command::Stat => {
+                let (n, size) = self.maildrop().stat();
+                self.reply(&format!("+OK {n} {size}"))
+            }
+            Command::List(None) => {
+                let (n, size) = self.maildrop().stat();
+                let lines: Vec<String> = self
+                    .maildrop()
+                    .list()
+                    .map(|(i, s)| format!("{i} {s}"))
+                    .collect();
+                self.reply(&format!("+OK {n} messages ({size} octets)."))?;
+                for l in lines {
+                    self.reply(&l)?;
+                }
+                self.reply(".")
+            }
+            Command::List(Some(n)) => match self.maildrop().size(n) {
+                Ok(size) => self.reply(&format!("+OK {n} {size}")),
+                Err(e) => self.number_error(n, e),
+            },
+            Command::Uidl(None) => {
+                let lines: Vec<String> = self
+                    .maildrop()
+                    .uidls()
+                    .map(|(i, u)| format!("{i} {u}"))
+                    .collect();
+                self.reply("+OK Unique ids follow.")?;
+                for l in lines {
+                    self.reply(&l)?;
+                }
+                self.reply(".")
+            }
+            Command::Uidl(Some(n)) => match self.maildrop().uidl(n) {
+                Ok(uidl) => {
+                    let line = format!("+OK {n} {uidl}");
+                    self.reply(&line)
+                }
+                Err(e) => self.number_error(n, e),
+            },
+            Command::Retr(n) => self.send(n, None),
+            Command::Top(n, lines) => self.send(n, Some(lines)),
+            Command::Dele(n) => match self.maildrop().delete(n) {
+                Ok(()) => self.reply(&format!("+OK Message {n} deleted.")),
+                Err(e) => self.number_error(n, e),
+            },
+            Command::Noop => self.reply("+OK"),
+            Command::Rset => {
+                self.maildrop().reset();
+                let (n, size) = self.maildrop().stat();
+                self.reply(&format!("+OK Maildrop has {n} messages ({size} octets)."))
+            }
+            Command::User(_) | Command::Pass(_) | Command::Auth { .. } => {
+                self.reply("-ERR Already logged in.")
+            }
+        }
+    }
+
+    fn send(&mut self, n: MsgNum, top: Option<u64>) -> io::Result<Flow> {
+        let size = match self.maildrop().size(n) {
+            Ok(size) => size,
+            Err(e) => return self.number_error(n, e),
+        };
+        let mut file = match self.maildrop().open_message(n) {
+            Err(e) => return self.number_error(n, e),
+            Ok(Ok(file)) => file,
+            Ok(Err(StoreError::NoSuchMessage)) => {
+                return self.reply(&format!("-ERR Message {n} was removed by another session."));
+            }
+            Ok(Err(e)) => {
+                let why = e.to_string();
+                self.log(Level::Error, "cannot read a message", &[("REASON", &why)]);
+                return self.reply(&format!("-ERR [SYS/TEMP] Cannot read message {n}."));
+            }
+        };
+        if top.is_some() {
+            self.reply("+OK Top of message follows.")?;
+        } else {
+            self.reply(&format!("+OK {size} octets follow."))?;
+        }
+        let conn = &mut self.conn;
+        let mut conn_error = None;
+        let result = maildrop::send_message(&mut file, top, &mut |bytes| {
+            conn.write_all(bytes).inspect_err(|e| {
+                conn_error = Some(e.kind());
+            })
+        });
+        let sent = match result {
+            Ok(sent) => sent,
+            Err(e) if conn_error.is_some() => return Err(e),
+            Err(e) => {
+                // Half a message is out: there is no way to tell the client, so hang up.
+                let why = e.to_string();
+                self.log(
+                    Level::Error,
+                    "I/O error reading a message",
+                    &[("REASON", &why)],
+                );
+                return Ok(Flow::End("DISCONNECTED"));
+            }
+        };
+        self.reply(".")?;
+        if top.is_some() {
+            self.top_bytes += sent;
+        } else {
+            self.retr_bytes += sent;
+            self.maildrop().mark_seen(n);
+        }
+        Ok(Flow::Continue)
+    }
+
+    fn quit(&mut self) -> io::Result<Flow> {
+        let login = self.login.as_mut().expect("logged in");
+        match login.maildrop.update() {
+            Ok(removed) => {
+                login.removed = removed;
+                let text = format!("+OK Bye, {} messages deleted.", removed.messages);
+                self.reply(&text)?;
+            }
+            Err((removed, e)) => {
+                login.removed = removed;
+                let why = e.to_string();
+                self.log(
+                    Level::Error,
+                    "cannot remove deleted messages",
+                    &[("REASON", &why)],
+                );
+                self.reply("-ERR [SYS/TEMP] Some deleted messages were not removed.")?;
+            }
+        }
+        Ok(Flow::End("LOGOUT"))
+    }
+
+    // ---- logging ----
+
+    /// Log with the connection's address fields added after `fields`' USER.
+    fn log(&self, level: Level, message: &str, fields: &[(&str, &str)]) {
+        let ip = self.ip.map(|ip| ip.to_string());
+        let port = self.port.map(|p| p.to_string());
+        let mut all: Vec<(&str, &str)> = Vec::with_capacity(fields.len() + 2);
+        if let Some(user) = fields.iter().find(|(k, _)| *k == "USER") {
+            all.push(*user);
+        }
+        if let Some(ip) = &ip {
+            all.push(("REMOTE_ADDR", ip));
+        }
+        if let Some(port) = &port {
+            all.push(("REMOTE_PORT", port));
+        }
+        all.extend(fields.iter().filter(|(k, _)| *k != "USER"));
+        crate::log::event(level, message, &all);
+    }
+
+    fn log_end(&self, reason: &str) {
+        let rcvd = self.conn.bytes_read().to_string();
+        let sent = self.conn.bytes_written().to_string();
+        match &self.login {
+            Some(login) => {
+                let top = self.top_bytes.to_string();
+                let retr = self.retr_bytes.to_string();
+                let time = login.since.elapsed().as_secs().to_string();
+                let deleted = login.removed.messages.to_string();
+                let deleted_bytes = login.removed.bytes.to_string();
+                self.log(
+                    Level::Info,
+                    reason,
+                    &[
+                        ("USER", &login.user),
+                        ("TOP", &top),
+                        ("RETR", &retr),
+                        ("RCVD", &rcvd),
+                        ("SENT", &sent),
+                        ("TIME", &time),
+                        ("DELETED", &deleted),
+                        ("DELETED_BYTES", &deleted_bytes),
+                    ],
+                );
+            }
+            None => self.log(Level::Info, reason, &[("RCVD", &rcvd), ("SENT", &sent)]),
+        }
+    }
+}
