@@ -133,7 +133,10 @@ fn session_connection(
     if let Some(acceptor) = acceptor {
         conn.set_read_timeout(Some(config.limits.preauth_timeout()));
         if let Err(err) = conn.start_tls(&acceptor) {
-            let ip = conn.peer_addr().map(|a| a.ip().to_string()).unwrap_or_default();
+            let ip = conn
+                .peer_addr()
+                .map(|a| a.ip().to_string())
+                .unwrap_or_default();
             postern::log::event(
                 log::Level::Info,
                 "TLS handshake failed",

@@ -63,7 +63,7 @@ impl Mechanism {
             Mechanism::CramSha256,
         ]
         .into_iter()
-            .find(|m| m.name().eq_ignore_ascii_case(name))
+        .find(|m| m.name().eq_ignore_ascii_case(name))
     }
 }
 
@@ -434,7 +434,12 @@ mod tests {
     fn cram_sha256_exchange() {
         // RFC 4231 test case 2 is HMAC-SHA256("Jefe", "what do ya want for nothing?").
         assert_eq!(
-            cram_digest(Mechanism::CramSha256, "Jefe", "what do ya want for nothing?").unwrap(),
+            cram_digest(
+                Mechanism::CramSha256,
+                "Jefe",
+                "what do ya want for nothing?"
+            )
+            .unwrap(),
             "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
         );
         let mut x = Exchange::new(Mechanism::CramSha256, "h");

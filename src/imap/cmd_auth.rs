@@ -10,7 +10,8 @@ use crate::net::conn::LineRead;
 use crate::net::tls::Acceptor;
 use crate::store::Maildir;
 
-const PRIVACY_REQUIRED: &str = "[PRIVACYREQUIRED] Use STARTTLS first; logins without TLS are disabled";
+const PRIVACY_REQUIRED: &str =
+    "[PRIVACYREQUIRED] Use STARTTLS first; logins without TLS are disabled";
 
 impl Session<'_> {
     /// STARTTLS (RFC 3501 §6.2.1). Whatever the client sent after the command in the

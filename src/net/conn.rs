@@ -163,9 +163,7 @@ fn tls_op<T>(
         };
         match err.code() {
             ErrorCode::WANT_READ => wait_fd(tls.get_ref().read_fd(), PollFlags::POLLIN, until)?,
-            ErrorCode::WANT_WRITE => {
-                wait_fd(tls.get_ref().write_fd(), PollFlags::POLLOUT, until)?
-            }
+            ErrorCode::WANT_WRITE => wait_fd(tls.get_ref().write_fd(), PollFlags::POLLOUT, until)?,
             ErrorCode::ZERO_RETURN => {
                 return Err(io::Error::new(ErrorKind::UnexpectedEof, "TLS closed"));
             }
@@ -246,7 +244,11 @@ impl Connection {
     /// A connected socket (TCP or Unix). Addresses come from getpeername/getsockname.
     pub fn from_socket(fd: OwnedFd) -> Connection {
         let (peer, local) = socket_addrs(fd.as_fd());
-        Connection::new(Transport::Plain(Stream::Socket(File::from(fd))), peer, local)
+        Connection::new(
+            Transport::Plain(Stream::Socket(File::from(fd))),
+            peer,
+            local,
+        )
     }
 
     /// Separate read and write descriptors (inetd's stdin and stdout). Addresses come

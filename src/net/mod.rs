@@ -1,6 +1,6 @@
 //! How bytes arrive: socket activation, the listener, connections.
 pub mod activation;
 pub mod conn;
+pub mod serve;
 pub mod tls;
 pub mod tls_tools;
-pub mod serve;

@@ -147,12 +147,13 @@ fn build_context(
             .with_context(|| format!("[tls] ciphers = {:?}: no usable cipher", settings.ciphers))?;
     }
     if !settings.ciphersuites.is_empty() {
-        ctx.set_ciphersuites(&settings.ciphersuites).with_context(|| {
-            format!(
-                "[tls] ciphersuites = {:?}: no usable suite",
-                settings.ciphersuites
-            )
-        })?;
+        ctx.set_ciphersuites(&settings.ciphersuites)
+            .with_context(|| {
+                format!(
+                    "[tls] ciphersuites = {:?}: no usable suite",
+                    settings.ciphersuites
+                )
+            })?;
     }
     // One process per connection: a session cache or ticket key would die with us, and
     // renegotiation started by the client only costs us CPU.
@@ -187,7 +188,9 @@ fn build_context(
         }
     }
     if settings.verify_peer != VerifyPeer::None && ca_file.is_none() && ca_path.is_none() {
-        bail!("[tls] verify_peer = asks for client certificates, but neither ca_file nor ca_path says who signs them");
+        bail!(
+            "[tls] verify_peer = asks for client certificates, but neither ca_file nor ca_path says who signs them"
+        );
     }
     if settings.alpn {
         let ours = alpn_name(protocol);
@@ -261,7 +264,8 @@ impl Acceptor {
                 }
             }
             if let Some((_, ctx)) = cache.as_ref() {
-                ssl.set_ssl_context(ctx).map_err(|_| SniError::ALERT_FATAL)?;
+                ssl.set_ssl_context(ctx)
+                    .map_err(|_| SniError::ALERT_FATAL)?;
             }
             Ok(())
         });
@@ -400,7 +404,9 @@ mod tests {
         let base = Path::new("/etc/postern/tls/postern.pem");
         assert_eq!(
             sni_path(base, "Mail.Example.org."),
-            Some(PathBuf::from("/etc/postern/tls/postern.pem.mail.example.org"))
+            Some(PathBuf::from(
+                "/etc/postern/tls/postern.pem.mail.example.org"
+            ))
         );
         assert_eq!(sni_path(base, "../../etc/shadow"), None);
         assert_eq!(sni_path(base, "a/b"), None);

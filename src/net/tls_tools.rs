@@ -81,7 +81,10 @@ pub fn self_signed(req: &CertRequest) -> anyhow::Result<(Vec<u8>, Vec<u8>)> {
     cert.set_subject_name(&name)?;
     cert.set_issuer_name(&name)?;
     cert.set_pubkey(&key)?;
-    let (not_before, not_after) = (Asn1Time::days_from_now(0)?, Asn1Time::days_from_now(req.days)?);
+    let (not_before, not_after) = (
+        Asn1Time::days_from_now(0)?,
+        Asn1Time::days_from_now(req.days)?,
+    );
     cert.set_not_before(&not_before)?;
     cert.set_not_after(&not_after)?;
     cert.append_extension(BasicConstraints::new().critical().build()?)?;
