@@ -150,7 +150,7 @@ impl Session<'_> {
                 if before_login && self.starttls && !self.conn.is_tls() {
                     self.reply("STLS")?;
                 }
-                if before_login && !self.login_needs_tls() {
+                if !self.login_needs_tls() {
                     let names: Vec<&str> = self.mechanisms().iter().map(|m| m.name()).collect();
                     let mut line = format!("SASL {}", names.join(" "));
                     if self.external_identity().is_some() {
