@@ -115,13 +115,23 @@ impl Imap {
 pub struct Pop3 {
     /// Text after `+OK ` in the greeting.
     pub greeting: String,
+    /// Seconds of silence after login before the session ends (RFC 1939 asks for at
+    /// least 600; Courier uses 300).
+    pub autologout_timeout: u64,
 }
 
 impl Default for Pop3 {
     fn default() -> Self {
         Pop3 {
             greeting: "postern POP3 ready.".to_owned(),
+            autologout_timeout: 600,
         }
+    }
+}
+
+impl Pop3 {
+    pub fn autologout_timeout(&self) -> Duration {
+        Duration::from_secs(self.autologout_timeout)
     }
 }
 

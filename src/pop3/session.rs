@@ -6,7 +6,7 @@
 use std::io::{self, ErrorKind};
 use std::net::IpAddr;
 use std::os::unix::fs::MetadataExt;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use log::Level;
 
@@ -17,10 +17,6 @@ use crate::auth::{self, Account, AuthError, Protocol};
 use crate::config::Config;
 use crate::net::conn::{Connection, LineRead};
 use crate::store::StoreError;
-
-/// RFC 1939 §3: an autologout timer of at least 10 minutes once logged in.
-/// (Proposed setting: `[pop3] autologout_timeout`, seconds, default 600.)
-pub const AUTOLOGOUT: Duration = Duration::from_secs(600);
 
 /// What CAPA lists (RFC 2449), in every state.
 pub const CAPABILITIES: &[&str] = &[
@@ -92,7 +88,8 @@ impl Session<'_> {
         self.log(Level::Debug, "Connection", &[]);
         self.conn
             .set_read_timeout(Some(self.config.limits.preauth_timeout()));
-        self.conn.set_write_timeout(Some(AUTOLOGOUT));
+        self.conn
+            .set_write_timeout(Some(self.config.pop3.autologout_timeout()));
         let greeting = format!("+OK {}", self.config.pop3.greeting);
         let end = match self.reply(&greeting).and_then(|_| self.serve()) {
             Ok(reason) => reason,
@@ -433,16 +430,10 @@ impl Session<'_> {
 
     fn open_maildrop(&mut self, account: Account) -> io::Result<Flow> {
         let user = account.user.clone();
-        let (euid, egid) = (
-            nix::unistd::geteuid().as_raw(),
-            nix::unistd::getegid().as_raw(),
-        );
-        if account.uid.is_some_and(|u| u != euid) || account.gid.is_some_and(|g| g != egid) {
-            // Privilege dropping is not wired into POP3 yet: never serve someone else's
-            // mail with our own rights.
+        if let Err(err) = crate::auth::login::enter(&account, Protocol::Pop3) {
             self.log(
                 Level::Error,
-                "cannot become the account's user",
+                &format!("cannot start the session: {err}"),
                 &[("USER", &user)],
             );
             return self.reply("-ERR [SYS/PERM] This server cannot serve this account.");
@@ -467,7 +458,8 @@ impl Session<'_> {
                     since: Instant::now(),
                     removed: Removed::default(),
                 });
-                self.conn.set_read_timeout(Some(AUTOLOGOUT));
+                self.conn
+                    .set_read_timeout(Some(self.config.pop3.autologout_timeout()));
                 self.reply(&format!("+OK Logged in, {n} messages ({size} octets)."))
             }
             Err(OpenError::InUse) => {

@@ -1,0 +1,1110 @@
+//! Shared fixture for the IMAP integration tests: a temporary account (user file, Maildir,
+//! settings), the real `postern` binary started as `serve` on a free loopback port or as an
+//! `imapd --inetd` child, and a raw IMAP client that reads whole responses (literals
+//! included) and checks every one of them with imap-codec's response parser.
+//!
+//! Every process started here is stopped by `TestServer`'s `Drop`. Reads give up after
+//! `WAIT` so that a silent server fails a test instead of hanging it; nothing here measures
+//! time.
+
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
+use std::sync::mpsc::{Receiver, RecvTimeoutError, sync_channel};
+use std::time::Duration;
+
+use imap_codec_next::decode::Decoder;
+use imap_codec_next::{GreetingCodec, ResponseCodec};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_postern");
+pub const USER: &str = "alice";
+pub const PASS: &str = "secret";
+/// Longest a test waits for one server response or for a process to start or stop.
+pub const WAIT: Duration = Duration::from_secs(30);
+
+/// Responses that are valid IMAP but that imap-codec 2.0.0-alpha.10 cannot parse. Each
+/// entry: a substring that identifies the response, and why it is allowed.
+const CODEC_ALLOW_LIST: &[(&str, &str)] = &[(
+    "(\"CHILDINFO\" (",
+    "RFC 5258 mbox-list-extended item (CHILDINFO for LIST ... (SUBSCRIBED RECURSIVEMATCH)): \
+     imap-codec 2.0.0-alpha.10 fails on the extended data after the mailbox name",
+)];
+
+/// `true` when `raw` is one complete, valid response according to imap-codec (or is on the
+/// allow-list); the panic message names the response otherwise.
+pub fn check_response(raw: &[u8], greeting: bool) {
+    let ok = if greeting {
+        matches!(GreetingCodec::default().decode(raw), Ok((rest, _)) if rest.is_empty())
+    } else {
+        matches!(ResponseCodec::default().decode(raw), Ok((rest, _)) if rest.is_empty())
+    };
+    if ok {
+        return;
+    }
+    let text = String::from_utf8_lossy(raw);
+    if CODEC_ALLOW_LIST
+        .iter()
+        .any(|(needle, _)| text.contains(needle))
+    {
+        return;
+    }
+    panic!("imap-codec rejects this server response (invalid IMAP syntax?): {text:?}");
+}
+
+/// One complete server response: the line(s) as sent, with any literals inline.
+#[derive(Clone, Debug)]
+pub struct Line {
+    pub raw: Vec<u8>,
+    /// `raw` as text (lossy), without the final CRLF.
+    pub text: String,
+    /// The literals' contents, in order.
+    pub literals: Vec<Vec<u8>>,
+}
+
+impl Line {
+    /// For a tagged or untagged status response: `OK`, `NO`, `BAD`, `BYE`, `PREAUTH`.
+    pub fn status(&self) -> &str {
+        self.text.split(' ').nth(1).unwrap_or("")
+    }
+    /// The response code's text without brackets, e.g. `APPENDUID 3 4`.
+    pub fn code(&self) -> Option<&str> {
+        let rest = self.text.splitn(3, ' ').nth(2)?;
+        let rest = rest.strip_prefix('[')?;
+        Some(&rest[..rest.find(']')?])
+    }
+    pub fn is_continuation(&self) -> bool {
+        self.text.starts_with('+')
+    }
+}
+
+/// What a command got back.
+#[derive(Debug)]
+pub struct Reply {
+    pub untagged: Vec<Line>,
+    pub tagged: Line,
+    /// Continuation requests seen while the command was sent.
+    pub continuations: usize,
+}
+
+impl Reply {
+    pub fn status(&self) -> &str {
+        self.tagged.status()
+    }
+    pub fn code(&self) -> Option<&str> {
+        self.tagged.code()
+    }
+    pub fn is_ok(&self) -> bool {
+        self.status() == "OK"
+    }
+    /// Everything, for panic messages.
+    pub fn dump(&self) -> String {
+        let mut s = String::new();
+        for l in &self.untagged {
+            s.push_str(&l.text);
+            s.push('\n');
+        }
+        s.push_str(&self.tagged.text);
+        s
+    }
+    #[track_caller]
+    pub fn assert_ok(&self) -> &Self {
+        assert!(self.is_ok(), "expected OK, got:\n{}", self.dump());
+        self
+    }
+    #[track_caller]
+    pub fn assert_status(&self, status: &str) -> &Self {
+        assert_eq!(self.status(), status, "reply:\n{}", self.dump());
+        self
+    }
+    /// Untagged lines whose text starts with `prefix` (e.g. `* LIST `).
+    pub fn lines(&self, prefix: &str) -> Vec<&Line> {
+        self.untagged
+            .iter()
+            .filter(|l| l.text.starts_with(prefix))
+            .collect()
+    }
+    pub fn texts(&self, prefix: &str) -> Vec<String> {
+        self.lines(prefix).iter().map(|l| l.text.clone()).collect()
+    }
+    /// The one untagged line starting with `prefix`.
+    #[track_caller]
+    pub fn one(&self, prefix: &str) -> &Line {
+        let found = self.lines(prefix);
+        assert_eq!(found.len(), 1, "one {prefix:?} wanted in:\n{}", self.dump());
+        found[0]
+    }
+    pub fn has(&self, needle: &str) -> bool {
+        self.untagged.iter().any(|l| l.text.contains(needle))
+    }
+    /// Untagged `* n EXISTS` counts, in order.
+    pub fn exists(&self) -> Vec<u32> {
+        self.numbered("EXISTS")
+    }
+    pub fn expunged(&self) -> Vec<u32> {
+        self.numbered("EXPUNGE")
+    }
+    pub fn numbered(&self, what: &str) -> Vec<u32> {
+        self.untagged
+            .iter()
+            .filter_map(|l| {
+                let mut w = l.text.split(' ');
+                (w.next() == Some("*")).then_some(())?;
+                let n = w.next()?.parse().ok()?;
+                (w.next() == Some(what)).then_some(n)
+            })
+            .collect()
+    }
+    /// Numbers of `* SEARCH` (one line expected).
+    #[track_caller]
+    pub fn search(&self) -> Vec<u32> {
+        let line = self.one("* SEARCH");
+        let mut v: Vec<u32> = line.text["* SEARCH".len()..]
+            .split_whitespace()
+            .map(|n| n.parse().unwrap())
+            .collect();
+        v.sort_unstable();
+        v
+    }
+}
+
+/// Part of a command sent with `send_parts`.
+pub enum Part<'a> {
+    Text(&'a str),
+    Bytes(&'a [u8]),
+    /// A synchronizing literal `{n}`: waits for `+` before sending the bytes.
+    Literal(&'a [u8]),
+    /// A LITERAL+ literal `{n+}`: sent at once.
+    LiteralPlus(&'a [u8]),
+}
+
+/// Reads from another thread so that every read can give up after `WAIT`.
+struct TimedReader {
+    rx: Receiver<Vec<u8>>,
+    buf: Vec<u8>,
+    pos: usize,
+}
+
+impl TimedReader {
+    fn new(mut source: impl Read + Send + 'static) -> TimedReader {
+        let (tx, rx) = sync_channel::<Vec<u8>>(64);
+        std::thread::spawn(move || {
+            let mut chunk = vec![0u8; 16384];
+            loop {
+                match source.read(&mut chunk) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => {
+                        if tx.send(chunk[..n].to_vec()).is_err() {
+                            break;
+                        }
+                    }
+                }
+            }
+        });
+        TimedReader {
+            rx,
+            buf: Vec::new(),
+            pos: 0,
+        }
+    }
+}
+
+impl Read for TimedReader {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        if self.pos == self.buf.len() {
+            match self.rx.recv_timeout(WAIT) {
+                Ok(chunk) => {
+                    self.buf = chunk;
+                    self.pos = 0;
+                }
+                Err(RecvTimeoutError::Disconnected) => return Ok(0),
+                Err(RecvTimeoutError::Timeout) => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        "no answer from the server",
+                    ));
+                }
+            }
+        }
+        let n = out.len().min(self.buf.len() - self.pos);
+        out[..n].copy_from_slice(&self.buf[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
+}
+
+/// A raw IMAP client over TCP or over the pipes of an `--inetd` child.
+pub struct Client {
+    reader: BufReader<TimedReader>,
+    writer: Box<dyn Write + Send>,
+    tcp: Option<TcpStream>,
+    pub greeting: Line,
+    /// Everything sent and received, for panic messages.
+    pub log: Vec<String>,
+}
+
+impl Drop for Client {
+    fn drop(&mut self) {
+        if let Some(s) = &self.tcp {
+            let _ = s.shutdown(Shutdown::Both);
+        }
+    }
+}
+
+impl Client {
+    fn new(
+        read: impl Read + Send + 'static,
+        writer: Box<dyn Write + Send>,
+        tcp: Option<TcpStream>,
+    ) -> Client {
+        let mut c = Client {
+            reader: BufReader::new(TimedReader::new(read)),
+            writer,
+            tcp,
+            greeting: Line {
+                raw: Vec::new(),
+                text: String::new(),
+                literals: Vec::new(),
+            },
+            log: Vec::new(),
+        };
+        let g = c
+            .read_raw()
+            .unwrap_or_else(|| panic!("no greeting from the server"));
+        check_response(&g.raw, true);
+        c.greeting = g;
+        c
+    }
+
+    pub fn connect(port: u16) -> Client {
+        let s = TcpStream::connect(("127.0.0.1", port)).expect("connect to postern");
+        let r = s.try_clone().unwrap();
+        let w = s.try_clone().unwrap();
+        Client::new(r, Box::new(w), Some(s))
+    }
+
+    pub fn local_port(&self) -> Option<u16> {
+        self.tcp.as_ref().map(|s| s.local_addr().unwrap().port())
+    }
+
+    /// Reads one response (line + literals) without checking it; `None` at EOF.
+    fn read_raw(&mut self) -> Option<Line> {
+        let mut raw = Vec::new();
+        let mut literals = Vec::new();
+        loop {
+            let start = raw.len();
+            match self.reader.read_until(b'\n', &mut raw) {
+                Ok(0) if start == 0 => return None,
+                Ok(0) => panic!("EOF inside a response: {:?}", String::from_utf8_lossy(&raw)),
+                Ok(_) => {}
+                Err(e) => panic!(
+                    "reading from the server: {e}; so far {:?}; session:\n{}",
+                    String::from_utf8_lossy(&raw),
+                    self.log.join("\n")
+                ),
+            }
+            assert!(
+                raw.ends_with(b"\r\n"),
+                "server line not ended by CRLF: {:?}",
+                String::from_utf8_lossy(&raw)
+            );
+            match literal_len(&raw[start..]) {
+                Some(n) => {
+                    let mut lit = vec![0u8; n];
+                    if let Err(e) = self.reader.read_exact(&mut lit) {
+                        panic!("literal of {n} cut short: {e}");
+                    }
+                    raw.extend_from_slice(&lit);
+                    literals.push(lit);
+                }
+                None => break,
+            }
+        }
+        let text = String::from_utf8_lossy(&raw[..raw.len() - 2]).into_owned();
+        self.log.push(format!("S: {}", shorten(&text)));
+        Some(Line {
+            raw,
+            text,
+            literals,
+        })
+    }
+
+    /// Reads one response and checks its syntax; `None` at EOF.
+    pub fn read_response(&mut self) -> Option<Line> {
+        let line = self.read_raw()?;
+        check_response(&line.raw, false);
+        Some(line)
+    }
+
+    #[track_caller]
+    pub fn expect_response(&mut self) -> Line {
+        match self.read_response() {
+            Some(l) => l,
+            None => panic!("EOF from the server; session:\n{}", self.log.join("\n")),
+        }
+    }
+
+    pub fn write(&mut self, bytes: &[u8]) {
+        self.log.push(format!(
+            "C: {}",
+            shorten(String::from_utf8_lossy(bytes).trim_end())
+        ));
+        // A server that hung up makes this fail; reading then shows why.
+        let _ = self
+            .writer
+            .write_all(bytes)
+            .and_then(|_| self.writer.flush());
+    }
+
+    /// Sends `tag cmd` and reads up to the tagged response.
+    #[track_caller]
+    pub fn send(&mut self, tag: &str, cmd: &str) -> Reply {
+        self.write(format!("{tag} {cmd}\r\n").as_bytes());
+        self.read_reply(tag, 0)
+    }
+
+    /// Sends a command made of parts (literals included) and reads up to the tagged
+    /// response. A tagged response instead of `+` for a synchronizing literal ends the
+    /// command there (the literal is not sent).
+    #[track_caller]
+    pub fn send_parts(&mut self, tag: &str, parts: &[Part]) -> Reply {
+        let mut pending = format!("{tag} ").into_bytes();
+        let mut continuations = 0;
+        for part in parts {
+            match part {
+                Part::Text(t) => pending.extend_from_slice(t.as_bytes()),
+                Part::Bytes(b) => pending.extend_from_slice(b),
+                Part::LiteralPlus(b) => {
+                    pending.extend_from_slice(format!("{{{}+}}\r\n", b.len()).as_bytes());
+                    pending.extend_from_slice(b);
+                }
+                Part::Literal(b) => {
+                    pending.extend_from_slice(format!("{{{}}}\r\n", b.len()).as_bytes());
+                    self.write(&std::mem::take(&mut pending));
+                    let mut untagged = Vec::new();
+                    loop {
+                        let l = self.expect_response();
+                        if l.is_continuation() {
+                            continuations += 1;
+                            break;
+                        }
+                        if l.text.starts_with(&format!("{tag} ")) {
+                            return Reply {
+                                untagged,
+                                tagged: l,
+                                continuations,
+                            };
+                        }
+                        untagged.push(l);
+                    }
+                    pending.extend_from_slice(b);
+                }
+            }
+        }
+        pending.extend_from_slice(b"\r\n");
+        self.write(&pending);
+        self.read_reply(tag, continuations)
+    }
+
+    /// Reads responses up to the one tagged `tag`.
+    #[track_caller]
+    pub fn read_reply(&mut self, tag: &str, mut continuations: usize) -> Reply {
+        let mut untagged = Vec::new();
+        let prefix = format!("{tag} ");
+        loop {
+            let l = self.expect_response();
+            if l.text.starts_with(&prefix) {
+                return Reply {
+                    untagged,
+                    tagged: l,
+                    continuations,
+                };
+            }
+            if l.is_continuation() {
+                continuations += 1;
+            }
+            untagged.push(l);
+        }
+    }
+
+    /// Reads responses until the server closes the connection.
+    pub fn read_to_eof(&mut self) -> Vec<Line> {
+        let mut v = Vec::new();
+        while let Some(l) = self.read_response() {
+            v.push(l);
+        }
+        v
+    }
+
+    #[track_caller]
+    pub fn login(&mut self) {
+        self.send("L1", &format!("LOGIN {USER} {PASS}")).assert_ok();
+    }
+
+    /// SELECT `mailbox`; the reply must be OK.
+    #[track_caller]
+    pub fn select(&mut self, mailbox: &str) -> Reply {
+        let r = self.send("S1", &format!("SELECT {}", quote(mailbox)));
+        r.assert_ok();
+        r
+    }
+
+    #[track_caller]
+    pub fn logout(mut self) {
+        let r = self.send("LO", "LOGOUT");
+        r.assert_ok();
+        assert!(r.has("* BYE"), "LOGOUT without BYE:\n{}", r.dump());
+        let rest = self.read_to_eof();
+        assert!(rest.is_empty(), "after LOGOUT: {rest:?}");
+    }
+}
+
+/// `{n}` or `{n+}` (server literals are never `+`, but accept it) at the end of a line.
+fn literal_len(line: &[u8]) -> Option<usize> {
+    let line = line.strip_suffix(b"\r\n")?;
+    let line = line.strip_suffix(b"}")?;
+    let open = line.iter().rposition(|&b| b == b'{')?;
+    let digits = &line[open + 1..];
+    let digits = digits.strip_suffix(b"+").unwrap_or(digits);
+    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    std::str::from_utf8(digits).ok()?.parse().ok()
+}
+
+fn shorten(s: &str) -> String {
+    if s.len() > 300 {
+        let mut end = 300;
+        while !s.is_char_boundary(end) {
+            end -= 1;
+        }
+        format!("{}... ({} bytes)", &s[..end], s.len())
+    } else {
+        s.to_owned()
+    }
+}
+
+/// An IMAP quoted string.
+pub fn quote(s: &str) -> String {
+    format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
+}
+
+/// Settings overrides: section -> key -> TOML value text.
+pub type Settings = BTreeMap<&'static str, BTreeMap<&'static str, String>>;
+
+pub struct TestServer {
+    pub dir: tempfile::TempDir,
+    pub home: PathBuf,
+    pub maildir: PathBuf,
+    pub config: PathBuf,
+    pub userfile: PathBuf,
+    /// The IMAP port of `serve`, once started.
+    pub port: Option<u16>,
+    settings: Settings,
+    serve: Option<Child>,
+    children: Mutex<Vec<Child>>,
+    stderr_count: Mutex<u32>,
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(mut serve) = self.serve.take() {
+            stop(&mut serve);
+        }
+        for mut c in self.children.lock().unwrap().drain(..) {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// SIGTERM, a bounded wait, then SIGKILL; always reaped.
+fn stop(child: &mut Child) {
+    if let Ok(Some(_)) = child.try_wait() {
+        return;
+    }
+    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+    let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+    for _ in 0..100 {
+        if let Ok(Some(_)) = child.try_wait() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+impl TestServer {
+    /// An account `alice`/`secret` with an empty Maildir and the default test settings.
+    pub fn new() -> TestServer {
+        TestServer::with(&[])
+    }
+
+    /// Like `new`, with settings overrides like `("limits", "max_literal_size", "1000")`.
+    pub fn with(overrides: &[(&'static str, &'static str, &str)]) -> TestServer {
+        let dir = tempfile::tempdir().unwrap();
+        let home = dir.path().join("home");
+        std::fs::create_dir(&home).unwrap();
+        let maildir = home.join("Maildir");
+        run_ok(Command::new(BIN).arg("maildirmake").arg(&maildir));
+        let userfile = dir.path().join("users");
+        std::fs::write(
+            &userfile,
+            format!("{USER}:{{PLAIN}}{PASS}::::{}::\n", home.display()),
+        )
+        .unwrap();
+        let mut settings = Settings::new();
+        let mut set = |s: &'static str, k: &'static str, v: String| {
+            settings.entry(s).or_default().insert(k, v);
+        };
+        set("auth", "backend", "\"userfile\"".into());
+        set("auth", "userfile", toml_str(&userfile));
+        set("auth", "failed_login_delay", "0".into());
+        set("auth", "max_failed_logins", "3".into());
+        set("limits", "max_line_length", "65536".into());
+        set("limits", "max_literal_size", "65536".into());
+        set("limits", "max_append_size", "67108864".into());
+        set("limits", "preauth_timeout", "60".into());
+        set("limits", "idle_timeout", "1800".into());
+        set("imap", "keywords", "true".into());
+        set("serve", "imap", "[]".into());
+        set("serve", "pop3", "[]".into());
+        for (s, k, v) in overrides {
+            set(s, k, v.to_string());
+        }
+        let config = dir.path().join("postern.toml");
+        let server = TestServer {
+            home,
+            maildir,
+            config,
+            userfile,
+            port: None,
+            settings,
+            serve: None,
+            children: Mutex::new(Vec::new()),
+            stderr_count: Mutex::new(0),
+            dir,
+        };
+        server.write_config();
+        server
+    }
+
+    fn write_config(&self) {
+        let mut text = String::new();
+        for (section, keys) in &self.settings {
+            text.push_str(&format!("[{section}]\n"));
+            for (k, v) in keys {
+                text.push_str(&format!("{k} = {v}\n"));
+            }
+        }
+        std::fs::write(&self.config, text).unwrap();
+    }
+
+    /// Another account in the user file, with its own Maildir.
+    pub fn add_user(&self, user: &str, pass: &str) -> PathBuf {
+        let home = self.dir.path().join(format!("home-{user}"));
+        std::fs::create_dir(&home).unwrap();
+        run_ok(
+            Command::new(BIN)
+                .arg("maildirmake")
+                .arg(home.join("Maildir")),
+        );
+        let mut users = std::fs::read_to_string(&self.userfile).unwrap();
+        users.push_str(&format!("{user}:{{PLAIN}}{pass}::::{}::\n", home.display()));
+        std::fs::write(&self.userfile, users).unwrap();
+        home.join("Maildir")
+    }
+
+    fn command(&self, sub: &str) -> Command {
+        let mut c = Command::new(BIN);
+        c.arg(sub)
+            .arg("--config")
+            .arg(&self.config)
+            .env_remove("POSTERN_CONFIG")
+            .env_remove("JOURNAL_STREAM")
+            .env_remove("LISTEN_FDS")
+            .env_remove("LISTEN_PID")
+            .env_remove("LISTEN_FDNAMES")
+            .env_remove("NOTIFY_SOCKET");
+        c
+    }
+
+    fn new_stderr(&self, name: &str) -> (PathBuf, std::fs::File) {
+        let mut n = self.stderr_count.lock().unwrap();
+        *n += 1;
+        let path = self.dir.path().join(format!("{name}-{n}.stderr"));
+        let f = std::fs::File::create(&path).unwrap();
+        (path, f)
+    }
+
+    /// The stderr of `serve` (its sessions write there too).
+    pub fn serve_stderr(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("serve.stderr")).unwrap_or_default()
+    }
+
+    /// Starts `postern serve` on a free loopback port and waits until it accepts.
+    pub fn start_serve(&mut self) -> u16 {
+        assert!(self.serve.is_none(), "serve already started");
+        let port = {
+            let l = TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap().port()
+        };
+        self.settings
+            .entry("serve")
+            .or_default()
+            .insert("imap", format!("[\"127.0.0.1:{port}\"]"));
+        self.write_config();
+        let stderr = std::fs::File::create(self.dir.path().join("serve.stderr")).unwrap();
+        let child = self
+            .command("serve")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(stderr)
+            .spawn()
+            .expect("spawn postern serve");
+        self.serve = Some(child);
+        self.port = Some(port);
+        for _ in 0..600 {
+            if let Some(status) = self.serve.as_mut().unwrap().try_wait().unwrap() {
+                panic!("postern serve exited ({status}): {}", self.serve_stderr());
+            }
+            // A connection that succeeds is a real session: say LOGOUT so it ends.
+            if let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) {
+                let _ = s.write_all(b"x LOGOUT\r\n");
+                let _ = s.shutdown(Shutdown::Write);
+                let _ = s.set_read_timeout(Some(WAIT));
+                let mut sink = Vec::new();
+                let _ = s.read_to_end(&mut sink);
+                return port;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!(
+            "postern serve never accepted on port {port}: {}",
+            self.serve_stderr()
+        );
+    }
+
+    /// A new TCP session with `serve` (started on first use).
+    pub fn connect(&mut self) -> Client {
+        let port = match self.port {
+            Some(p) => p,
+            None => self.start_serve(),
+        };
+        Client::connect(port)
+    }
+
+    /// One `postern imapd --inetd` session on pipes; its stderr is returned by `stderr`.
+    pub fn inetd(&self) -> Client {
+        let (_, stderr) = self.new_stderr("imapd");
+        let mut child = self
+            .command("imapd")
+            .arg("--inetd")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(stderr)
+            .spawn()
+            .expect("spawn postern imapd --inetd");
+        let out = child.stdout.take().unwrap();
+        let inp = child.stdin.take().unwrap();
+        self.children.lock().unwrap().push(child);
+        Client::new(out, Box::new(inp), None)
+    }
+
+    /// Every stderr of `--inetd` sessions so far, joined.
+    pub fn inetd_stderr(&self) -> String {
+        let mut s = String::new();
+        for n in 1..=*self.stderr_count.lock().unwrap() {
+            if let Ok(t) =
+                std::fs::read_to_string(self.dir.path().join(format!("imapd-{n}.stderr")))
+            {
+                s.push_str(&t);
+            }
+        }
+        s
+    }
+
+    /// A logged-in session (inetd) with `mailbox` selected.
+    pub fn session(&self, mailbox: &str) -> (Client, Reply) {
+        let mut c = self.inetd();
+        c.login();
+        let r = c.select(mailbox);
+        (c, r)
+    }
+
+    /// `postern deliver` into INBOX (`None`) or a folder such as `Sent`.
+    pub fn deliver(&self, folder: Option<&str>, message: &[u8]) {
+        let mut cmd = self.command("deliver");
+        if let Some(f) = folder {
+            cmd.arg("--folder").arg(f);
+        }
+        cmd.arg(&self.maildir)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = cmd.spawn().expect("spawn postern deliver");
+        child.stdin.take().unwrap().write_all(message).unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "postern deliver failed ({}): {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// `postern maildirmake -f NAME` (folder `INBOX.NAME`).
+    pub fn make_folder(&self, name: &str) {
+        run_ok(
+            Command::new(BIN)
+                .arg("maildirmake")
+                .arg("-f")
+                .arg(name)
+                .arg(&self.maildir),
+        );
+    }
+
+    /// The directory of `INBOX` or `INBOX.name`.
+    pub fn folder_dir(&self, folder: &str) -> PathBuf {
+        if folder == "INBOX" {
+            self.maildir.clone()
+        } else {
+            let name = folder.strip_prefix("INBOX.").unwrap_or(folder);
+            self.maildir.join(format!(".{name}"))
+        }
+    }
+
+    /// Writes a message file straight into `cur/` (with `flags` after `:2,`) or `new/`.
+    pub fn put(&self, folder: &str, sub: &str, unique: &str, flags: &str, message: &[u8]) {
+        let dir = self.folder_dir(folder).join(sub);
+        let name = if sub == "cur" {
+            format!("{unique},S={}:2,{flags}", message.len())
+        } else {
+            format!("{unique},S={}", message.len())
+        };
+        std::fs::write(dir.join(name), message).unwrap();
+    }
+
+    /// The file names in `folder/sub`, sorted.
+    pub fn files(&self, folder: &str, sub: &str) -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(self.folder_dir(folder).join(sub))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        v.sort();
+        v
+    }
+}
+
+fn toml_str(p: &Path) -> String {
+    format!("\"{}\"", p.display())
+}
+
+#[track_caller]
+fn run_ok(cmd: &mut Command) {
+    let out = cmd.output().expect("run postern");
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A small RFC 5322 message with CRLF line ends.
+pub fn message(from: &str, subject: &str, body: &str) -> Vec<u8> {
+    format!(
+        "From: {from}\r\nTo: Alice <alice@example.org>\r\nSubject: {subject}\r\n\
+         Date: Mon, 3 Jul 2023 10:00:00 +0000\r\nMessage-ID: <{}@example.org>\r\n\r\n{body}",
+        subject.replace(' ', ".")
+    )
+    .into_bytes()
+}
+
+/// Seconds since the epoch of an IMAP date-time `dd-Mon-yyyy hh:mm:ss +zzzz`.
+pub fn imap_datetime_epoch(s: &str) -> i64 {
+    let s = s.trim().trim_matches('"').trim();
+    let (date, rest) = s.split_once(' ').unwrap();
+    let (time, zone) = rest.split_once(' ').unwrap();
+    let d: Vec<&str> = date.split('-').collect();
+    let day: i64 = d[0].trim().parse().unwrap();
+    let month = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ]
+    .iter()
+    .position(|m| m.eq_ignore_ascii_case(d[1]))
+    .unwrap() as i64
+        + 1;
+    let year: i64 = d[2].parse().unwrap();
+    let t: Vec<i64> = time.split(':').map(|x| x.parse().unwrap()).collect();
+    let sign = if zone.starts_with('-') { -1 } else { 1 };
+    let zh: i64 = zone[1..3].parse().unwrap();
+    let zm: i64 = zone[3..5].parse().unwrap();
+    // Days from civil (Howard Hinnant's algorithm).
+    let (y, m) = if month <= 2 {
+        (year - 1, month + 9)
+    } else {
+        (year, month - 3)
+    };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * m + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146097 + doe - 719468;
+    days * 86400 + t[0] * 3600 + t[1] * 60 + t[2] - sign * (zh * 3600 + zm * 60)
+}
+
+/// Standard base64 with padding.
+pub fn base64(data: &[u8]) -> String {
+    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in data.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (b[0] as u32) << 16 | (b[1] as u32) << 8 | b[2] as u32;
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(T[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+pub fn unbase64(s: &str) -> Vec<u8> {
+    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = Vec::new();
+    let mut acc = 0u32;
+    let mut bits = 0;
+    for c in s.bytes().filter(|&c| c != b'=' && !c.is_ascii_whitespace()) {
+        let v = T.iter().position(|&t| t == c).expect("base64 character") as u32;
+        acc = acc << 6 | v;
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+            acc &= (1 << bits) - 1;
+        }
+    }
+    out
+}
+
+/// Polls `read` until `pred` holds for its text (bounded by `WAIT`); returns the last text.
+pub fn wait_for(mut read: impl FnMut() -> String, pred: impl Fn(&str) -> bool) -> String {
+    let mut text = read();
+    for _ in 0..(WAIT.as_millis() / 50) {
+        if pred(&text) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+        text = read();
+    }
+    text
+}
+
+/// One `* LIST` / `* LSUB` entry: attributes (as sent) and the decoded mailbox name.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ListEntry {
+    pub attrs: Vec<String>,
+    pub delimiter: String,
+    pub name: String,
+}
+
+impl ListEntry {
+    pub fn has(&self, attr: &str) -> bool {
+        self.attrs.iter().any(|a| a.eq_ignore_ascii_case(attr))
+    }
+}
+
+/// The `* LIST` (or `* LSUB`, per `kind`) entries of a reply.
+pub fn list_entries(reply: &Reply, kind: &str) -> Vec<ListEntry> {
+    reply
+        .lines(&format!("* {kind} "))
+        .iter()
+        .map(|l| {
+            let rest = &l.text[kind.len() + 3..];
+            let close = rest.find(')').unwrap();
+            let attrs = rest[1..close]
+                .split_whitespace()
+                .map(str::to_owned)
+                .collect();
+            let rest = &rest[close + 2..];
+            let (delimiter, rest) = if let Some(r) = rest.strip_prefix("NIL ") {
+                (String::new(), r)
+            } else {
+                let end = rest[1..].find('"').unwrap() + 2;
+                (rest[1..end - 1].replace("\\\\", "\\"), &rest[end + 1..])
+            };
+            let name = if let Some(q) = rest.strip_prefix('"') {
+                let mut out = String::new();
+                let mut chars = q.chars();
+                while let Some(ch) = chars.next() {
+                    match ch {
+                        '\\' => out.push(chars.next().unwrap()),
+                        '"' => break,
+                        c => out.push(c),
+                    }
+                }
+                out
+            } else if rest.starts_with('{') {
+                String::from_utf8(l.literals[0].clone()).unwrap()
+            } else {
+                rest.split(' ').next().unwrap().to_owned()
+            };
+            ListEntry {
+                attrs,
+                delimiter,
+                name,
+            }
+        })
+        .collect()
+}
+
+/// The sorted mailbox names of `list_entries`.
+pub fn list_names(reply: &Reply, kind: &str) -> Vec<String> {
+    let mut v: Vec<String> = list_entries(reply, kind)
+        .into_iter()
+        .map(|e| e.name)
+        .collect();
+    v.sort();
+    v
+}
+
+/// `STATUS` items as name -> number.
+pub fn status_items(reply: &Reply) -> BTreeMap<String, u64> {
+    let line = reply.one("* STATUS ");
+    let open = line.text.rfind('(').unwrap();
+    let inner = line.text[open + 1..].trim_end_matches(')');
+    let words: Vec<&str> = inner.split_whitespace().collect();
+    words
+        .chunks(2)
+        .map(|kv| (kv[0].to_ascii_uppercase(), kv[1].parse().unwrap()))
+        .collect()
+}
+
+/// The number in an untagged `* OK [CODE n]` of a reply (UIDVALIDITY, UIDNEXT, UNSEEN).
+pub fn ok_code_number(reply: &Reply, code: &str) -> Option<u64> {
+    reply.untagged.iter().find_map(|l| {
+        let c = l.code()?;
+        let n = c.strip_prefix(code)?.strip_prefix(' ')?;
+        n.parse().ok()
+    })
+}
+
+impl Reply {
+    /// The untagged `* n FETCH` lines, in order.
+    pub fn fetches(&self) -> Vec<&Line> {
+        self.untagged
+            .iter()
+            .filter(|l| {
+                let mut w = l.text.split(' ');
+                w.next() == Some("*")
+                    && w.next().is_some_and(|n| n.parse::<u32>().is_ok())
+                    && w.next() == Some("FETCH")
+            })
+            .collect()
+    }
+    /// The one `* seq FETCH` line for `seq`.
+    #[track_caller]
+    pub fn fetch(&self, seq: u32) -> &Line {
+        self.one(&format!("* {seq} FETCH "))
+    }
+}
+
+impl Line {
+    /// The sequence number of a `* n FETCH` line.
+    pub fn seq(&self) -> u32 {
+        self.text.split(' ').nth(1).unwrap().parse().unwrap()
+    }
+    /// The value of an nstring FETCH item such as `BODY[1]` or `BODY[]<0>`: the literal's
+    /// or quoted string's bytes; `None` for NIL or a missing item.
+    pub fn item(&self, key: &str) -> Option<Vec<u8>> {
+        let needle = format!("{key} ");
+        let raw = &self.raw;
+        let pos = find_bytes(raw, needle.as_bytes())? + needle.len();
+        let rest = &raw[pos..];
+        if rest.starts_with(b"NIL") {
+            return None;
+        }
+        if rest[0] == b'"' {
+            let mut out = Vec::new();
+            let mut i = 1;
+            while rest[i] != b'"' {
+                if rest[i] == b'\\' {
+                    i += 1;
+                }
+                out.push(rest[i]);
+                i += 1;
+            }
+            return Some(out);
+        }
+        assert_eq!(rest[0], b'{', "not an nstring after {key}: {}", self.text);
+        let close = rest.iter().position(|&b| b == b'}').unwrap();
+        let n: usize = std::str::from_utf8(&rest[1..close])
+            .unwrap()
+            .parse()
+            .unwrap();
+        let start = close + 3;
+        Some(rest[start..start + n].to_vec())
+    }
+    /// The text of a parenthesized FETCH item such as `FLAGS`, `ENVELOPE`, `BODYSTRUCTURE`
+    /// (balanced parentheses, quoted strings skipped), or an atom value (`UID 3`).
+    pub fn item_text(&self, key: &str) -> Option<String> {
+        let needle = format!(" {key} ");
+        let text = self.text.replacen("FETCH (", "FETCH ( ", 1);
+        let pos = text.find(&needle)? + needle.len();
+        let rest = &text.as_bytes()[pos..];
+        if rest[0] != b'(' {
+            let end = rest
+                .iter()
+                .position(|&b| b == b' ' || b == b')')
+                .unwrap_or(rest.len());
+            return Some(String::from_utf8_lossy(&rest[..end]).into_owned());
+        }
+        let mut depth = 0;
+        let mut i = 0;
+        let mut quoted = false;
+        while i < rest.len() {
+            match rest[i] {
+                b'\\' if quoted => i += 1,
+                b'"' => quoted = !quoted,
+                b'(' if !quoted => depth += 1,
+                b')' if !quoted => {
+                    depth -= 1;
+                    if depth == 0 {
+                        return Some(String::from_utf8_lossy(&rest[..=i]).into_owned());
+                    }
+                }
+                _ => {}
+            }
+            i += 1;
+        }
+        None
+    }
+    /// The flags of a FETCH line's `FLAGS (...)`.
+    pub fn flags(&self) -> Option<Vec<String>> {
+        let t = self.item_text("FLAGS")?;
+        Some(
+            t.trim_matches(['(', ')'])
+                .split_whitespace()
+                .map(str::to_owned)
+                .collect(),
+        )
+    }
+    pub fn uid(&self) -> Option<u32> {
+        self.item_text("UID")?.parse().ok()
+    }
+}
+
+pub fn find_bytes(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
