@@ -22,6 +22,7 @@ pub struct Config {
     pub serve: Serve,
     pub imap: Imap,
     pub pop3: Pop3,
+    pub tls: Tls,
     pub auth: Auth,
     pub mail: Mail,
     pub limits: Limits,
@@ -134,6 +135,77 @@ impl Pop3 {
     }
 }
 
+/// When the server asks for and checks a client certificate (Courier TLS_VERIFYPEER).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum VerifyPeer {
+    /// Never ask (NONE).
+    #[default]
+    None,
+    /// Ask; a client may send none, but one it sends must verify (PEER).
+    Optional,
+    /// A verified certificate is needed for the handshake to succeed (REQUIREPEER).
+    Required,
+}
+
+/// `[tls]`: OpenSSL settings for implicit TLS (993/995) and STARTTLS/STLS.
+/// An empty path means "not set".
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Tls {
+    /// PEM certificate chain, may hold the key too (Courier TLS_CERTFILE). A file
+    /// `<certificate>.<hostname>` is used when a client asks for that name (SNI).
+    pub certificate: PathBuf,
+    /// PEM private key when not inside `certificate` (Courier TLS_PRIVATE_KEYFILE).
+    pub private_key: PathBuf,
+    /// PEM DH parameters, used when the file exists (Courier TLS_DHPARAMS).
+    pub dh_params: PathBuf,
+    /// Oldest protocol accepted: "TLSv1.2" or "TLSv1.3" (Courier TLS_PROTOCOL).
+    pub min_protocol: String,
+    /// OpenSSL cipher list for TLS 1.2 (Courier TLS_CIPHER_LIST); empty = built-in.
+    pub ciphers: String,
+    /// OpenSSL cipher suites for TLS 1.3; empty = built-in.
+    pub ciphersuites: String,
+    /// CA certificates that sign client certificates (Courier TLS_TRUSTCERTS).
+    pub ca_file: PathBuf,
+    /// Directory of hashed CA certificates (c_rehash), as `ca_file`.
+    pub ca_path: PathBuf,
+    /// Client certificates: "none", "optional" or "required" (Courier TLS_VERIFYPEER).
+    pub verify_peer: VerifyPeer,
+    /// Answer ALPN with "imap" / "pop3" (Courier TLS_ALPN).
+    pub alpn: bool,
+    /// Subject field of a verified client certificate that is the login for
+    /// AUTHENTICATE EXTERNAL, e.g. "emailAddress" or "CN"; empty = off (Courier TLS_EXTERNAL).
+    pub external_field: String,
+    /// Offer STARTTLS (IMAP) and STLS (POP3) (Courier IMAPDSTARTTLS / POP3_STARTTLS).
+    pub starttls: bool,
+    /// No IMAP login before STARTTLS (Courier IMAP_TLS_REQUIRED).
+    pub require_tls_imap: bool,
+    /// No POP3 login before STLS (Courier POP3_TLS_REQUIRED).
+    pub require_tls_pop3: bool,
+}
+
+impl Default for Tls {
+    fn default() -> Self {
+        Tls {
+            certificate: PathBuf::from("/etc/postern/tls/postern.pem"),
+            private_key: PathBuf::new(),
+            dh_params: PathBuf::from("/etc/postern/tls/dhparams.pem"),
+            min_protocol: "TLSv1.2".to_owned(),
+            ciphers: String::new(),
+            ciphersuites: String::new(),
+            ca_file: PathBuf::new(),
+            ca_path: PathBuf::new(),
+            verify_peer: VerifyPeer::None,
+            alpn: true,
+            external_field: String::new(),
+            starttls: true,
+            require_tls_imap: false,
+            require_tls_pop3: false,
+        }
+    }
+}
+
 /// Where accounts come from.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -159,6 +231,8 @@ pub struct Auth {
     pub failed_login_delay: u64,
     /// Failed logins after which a session hangs up.
     pub max_failed_logins: u32,
+    /// Offer CRAM-MD5 and CRAM-SHA256; they work only for `{PLAIN}` secrets.
+    pub cram: bool,
 }
 
 impl Default for Auth {
@@ -171,6 +245,7 @@ impl Default for Auth {
             default_options: String::new(),
             failed_login_delay: 3,
             max_failed_logins: 3,
+            cram: false,
         }
     }
 }
@@ -327,6 +402,15 @@ impl Config {
         }
         if self.imap.idle_poll_interval == 0 {
             anyhow::bail!("imap.idle_poll_interval: must be at least 1");
+        }
+        if !matches!(self.tls.min_protocol.as_str(), "TLSv1.2" | "TLSv1.3") {
+            anyhow::bail!(
+                "tls.min_protocol: {:?}: expected \"TLSv1.2\" or \"TLSv1.3\"",
+                self.tls.min_protocol
+            );
+        }
+        if self.tls.certificate.as_os_str().is_empty() {
+            anyhow::bail!("tls.certificate: must name a file");
         }
         for (attr, folder) in &self.imap.special_use {
             if folder.is_empty() || attr.is_empty() || attr.starts_with('\\') {

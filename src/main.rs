@@ -4,7 +4,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use postern::auth::Protocol;
 use postern::config::Config;
+use postern::net::conn::Connection;
+use postern::net::tls::Acceptor;
+use postern::net::tls_tools;
 
 #[derive(Parser)]
 #[command(
@@ -29,12 +33,45 @@ enum Command {
         /// The connection is stdin/stdout (inetd style).
         #[arg(long)]
         inetd: bool,
+        /// TLS from the first byte (port 993): handshake before the greeting.
+        #[arg(long)]
+        tls: bool,
     },
     /// Serve one POP3 session on an inherited connection (fd 3 from LISTEN_FDS, or stdin/stdout).
     Pop3d {
         /// The connection is stdin/stdout (inetd style).
         #[arg(long)]
         inetd: bool,
+        /// TLS from the first byte (port 995): handshake before the greeting.
+        #[arg(long)]
+        tls: bool,
+    },
+    /// Make a self-signed certificate (with its key) in the [tls] certificate file.
+    Mkcert {
+        /// Name the certificate an IMAP server's (the default).
+        #[arg(long, conflicts_with = "pop3")]
+        imap: bool,
+        /// Name the certificate a POP3 server's.
+        #[arg(long)]
+        pop3: bool,
+        /// Replace an existing file.
+        #[arg(long)]
+        force: bool,
+        /// An EC P-256 key instead of RSA 2048.
+        #[arg(long)]
+        ec: bool,
+        /// The name clients connect to (default: this host's name).
+        #[arg(long)]
+        hostname: Option<String>,
+        /// Days the certificate is valid.
+        #[arg(long, default_value_t = 365)]
+        days: u32,
+    },
+    /// Renew the [tls] dh_params file if it is missing or older than 25 days (for a timer).
+    Mkdhparams {
+        /// Size of the DH prime.
+        #[arg(long, default_value_t = 2048)]
+        bits: u32,
     },
     /// Deliver one message from stdin into a Maildir (exit 75 on temporary failure).
     Deliver {
@@ -78,6 +115,43 @@ fn load_config(path: Option<PathBuf>) -> anyhow::Result<Config> {
     Config::load(path.as_deref())
 }
 
+/// The connection a session serves; with `tls`, after the handshake. The certificate is
+/// loaded before the connection is touched, so a bad file is an error naming it.
+/// `None`: the handshake failed (logged; nothing to serve).
+fn session_connection(
+    config: &Config,
+    inetd: bool,
+    tls: bool,
+    protocol: Protocol,
+) -> anyhow::Result<Option<Connection>> {
+    let acceptor = if tls {
+        Some(Acceptor::new(&config.tls, protocol)?)
+    } else {
+        None
+    };
+    let mut conn = postern::net::activation::inherited_connection(inetd)?;
+    if let Some(acceptor) = acceptor {
+        conn.set_read_timeout(Some(config.limits.preauth_timeout()));
+        if let Err(err) = conn.start_tls(&acceptor) {
+            let ip = conn
+                .peer_addr()
+                .map(|a| a.ip().to_string())
+                .unwrap_or_default();
+            postern::log::event(
+                log::Level::Info,
+                "TLS handshake failed",
+                &[
+                    ("REMOTE_ADDR", ip.as_str()),
+                    ("PROTOCOL", protocol.name()),
+                    ("REASON", err.to_string().as_str()),
+                ],
+            );
+            return Ok(None);
+        }
+    }
+    Ok(Some(conn))
+}
+
 fn run(cli: Cli) -> anyhow::Result<u8> {
     match cli.command {
         Command::Serve => {
@@ -85,20 +159,60 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             postern::net::serve::run(&config)?;
             Ok(0)
         }
-        Command::Imapd { inetd } => {
+        Command::Imapd { inetd, tls } => {
             let config = load_config(cli.config)?;
             postern::log::init("postern-imapd");
             postern::log::set_level(config.log.level);
-            let conn = postern::net::activation::inherited_connection(inetd)?;
-            postern::imap::run_session(&config, conn)?;
+            if let Some(conn) = session_connection(&config, inetd, tls, Protocol::Imap)? {
+                postern::imap::run_session(&config, conn)?;
+            }
             Ok(0)
         }
-        Command::Pop3d { inetd } => {
+        Command::Pop3d { inetd, tls } => {
             let config = load_config(cli.config)?;
             postern::log::init("postern-pop3d");
             postern::log::set_level(config.log.level);
-            let conn = postern::net::activation::inherited_connection(inetd)?;
-            postern::pop3::run_session(&config, conn)?;
+            if let Some(conn) = session_connection(&config, inetd, tls, Protocol::Pop3)? {
+                postern::pop3::run_session(&config, conn)?;
+            }
+            Ok(0)
+        }
+        Command::Mkcert {
+            imap: _,
+            pop3,
+            force,
+            ec,
+            hostname,
+            days,
+        } => {
+            let config = load_config(cli.config)?;
+            let req = tls_tools::CertRequest {
+                hostname: hostname.unwrap_or_else(tls_tools::hostname),
+                unit: if pop3 { "POP3 server" } else { "IMAP server" }.to_owned(),
+                key: if ec {
+                    tls_tools::KeyType::EcP256
+                } else {
+                    tls_tools::KeyType::Rsa2048
+                },
+                days,
+            };
+            let path = tls_tools::mkcert(&config.tls, &req, force)?;
+            println!(
+                "postern mkcert: wrote a self-signed certificate for {} to {}",
+                req.hostname,
+                path.display()
+            );
+            Ok(0)
+        }
+        Command::Mkdhparams { bits } => {
+            let config = load_config(cli.config)?;
+            let path = &config.tls.dh_params;
+            let what = match tls_tools::mkdhparams(path, bits)? {
+                tls_tools::DhOutcome::Created => "created",
+                tls_tools::DhOutcome::Renewed => "renewed",
+                tls_tools::DhOutcome::Fresh => "is less than 25 days old; left as it is",
+            };
+            println!("postern mkdhparams: {} {what}", path.display());
             Ok(0)
         }
         Command::Deliver { folder, target } => {

@@ -96,16 +96,50 @@ pub fn authenticate_credential(
                 )));
             }
         },
-        Credential::CramResponse { challenge, digest } => {
+        Credential::CramResponse {
+            mechanism,
+            challenge,
+            digest,
+        } => {
             let Some(secret) = password::plain_secret(&entry.password) else {
                 return Err(AuthError::MechanismUnavailable);
             };
-            sasl::verify_cram_md5(secret, challenge, digest)
+            sasl::verify_cram(*mechanism, secret, challenge, digest)
         }
     };
     if !ok {
         return Err(AuthError::Failed);
     }
+    account_from_entry(config, protocol, entry)
+}
+
+/// The account `user` without checking a password: for logins proven otherwise (a
+/// verified TLS client certificate, AUTHENTICATE EXTERNAL). Unknown users fail.
+pub fn lookup_account(
+    config: &Config,
+    protocol: Protocol,
+    user: &str,
+) -> Result<Account, AuthError> {
+    match config.auth.backend {
+        Backend::Userfile => {}
+        Backend::Pam => {
+            return Err(AuthError::Unavailable(
+                "[auth] backend = \"pam\" cannot look up accounts yet; use \"userfile\"".into(),
+            ));
+        }
+    }
+    let entry = userfile::lookup(&config.auth.userfile, user)
+        .map_err(|e| AuthError::Unavailable(e.to_string()))?
+        .ok_or(AuthError::Failed)?;
+    account_from_entry(config, protocol, entry)
+}
+
+fn account_from_entry(
+    config: &Config,
+    protocol: Protocol,
+    entry: userfile::UserEntry,
+) -> Result<Account, AuthError> {
+    let user = entry.user.as_str();
     let options = AccountOptions::resolve(&config.auth.default_options, &entry.options)
         .map_err(|e| AuthError::Unavailable(format!("{user}: {e}")))?;
     if options.disabled_for(protocol) {
@@ -245,6 +279,7 @@ mod tests {
         );
         let challenge = "<1896.697170952@postoffice.reston.mci.net>".to_owned();
         let cred = Credential::CramResponse {
+            mechanism: sasl::Mechanism::CramMd5,
             challenge: challenge.clone(),
             digest: "b913a602c7eda7a495b4e6e7334d3890".into(),
         };
@@ -253,6 +288,24 @@ mod tests {
         assert!(matches!(
             authenticate_credential(&config, Protocol::Imap, "ann", &cred, None),
             Err(AuthError::MechanismUnavailable)
+        ));
+    }
+
+    #[test]
+    fn lookup_without_password() {
+        let (_dir, config) = setup(
+            "tim@example.org:{SHA512-CRYPT}$6$a$b::::/home/tim\n\
+             off:{PLAIN}x::::/home/off::disableimap=1\n",
+        );
+        let a = lookup_account(&config, Protocol::Imap, "tim@example.org").unwrap();
+        assert_eq!(a.maildir, Path::new("/home/tim/Maildir"));
+        assert!(matches!(
+            lookup_account(&config, Protocol::Imap, "nobody"),
+            Err(AuthError::Failed)
+        ));
+        assert!(matches!(
+            lookup_account(&config, Protocol::Imap, "off"),
+            Err(AuthError::Disabled(Protocol::Imap))
         ));
     }
 

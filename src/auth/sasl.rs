@@ -6,7 +6,8 @@
 //!   authzid must be empty or the same as authcid.
 //! - LOGIN (draft-murchison-sasl-login): challenges `Username:` and `Password:`.
 //! - CRAM-MD5 (RFC 2195): challenge `<random.time@host>`, response `user hexdigest`;
-//!   needs the cleartext (`{PLAIN}`) secret to check.
+//!   needs the cleartext (`{PLAIN}`) secret to check. CRAM-SHA256 is the same exchange
+//!   with HMAC-SHA256 (as Courier and Cyrus offer it).
 
 use openssl::hash::MessageDigest;
 use openssl::pkey::PKey;
@@ -40,6 +41,7 @@ pub enum Mechanism {
     Plain,
     Login,
     CramMd5,
+    CramSha256,
 }
 
 impl Mechanism {
@@ -48,14 +50,20 @@ impl Mechanism {
             Mechanism::Plain => "PLAIN",
             Mechanism::Login => "LOGIN",
             Mechanism::CramMd5 => "CRAM-MD5",
+            Mechanism::CramSha256 => "CRAM-SHA256",
         }
     }
 
     /// Mechanism names are case-insensitive.
     pub fn from_name(name: &str) -> Option<Mechanism> {
-        [Mechanism::Plain, Mechanism::Login, Mechanism::CramMd5]
-            .into_iter()
-            .find(|m| m.name().eq_ignore_ascii_case(name))
+        [
+            Mechanism::Plain,
+            Mechanism::Login,
+            Mechanism::CramMd5,
+            Mechanism::CramSha256,
+        ]
+        .into_iter()
+        .find(|m| m.name().eq_ignore_ascii_case(name))
     }
 }
 
@@ -63,8 +71,10 @@ impl Mechanism {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Credential {
     Password(String),
-    /// CRAM-MD5: the challenge we sent and the lowercase hex HMAC-MD5 the client sent.
+    /// CRAM-MD5 / CRAM-SHA256: the challenge we sent and the lowercase hex HMAC the
+    /// client sent.
     CramResponse {
+        mechanism: Mechanism,
         challenge: String,
         digest: String,
     },
@@ -142,11 +152,11 @@ impl Exchange {
                 self.state = State::LoginUser;
                 Ok(Step::Challenge(b"Username:".to_vec()))
             }
-            (Mechanism::CramMd5, Some(_)) => {
+            (Mechanism::CramMd5 | Mechanism::CramSha256, Some(_)) => {
                 self.state = State::Finished;
-                Err(SaslError::NoInitialResponse("CRAM-MD5"))
+                Err(SaslError::NoInitialResponse(self.mechanism.name()))
             }
-            (Mechanism::CramMd5, None) => {
+            (Mechanism::CramMd5 | Mechanism::CramSha256, None) => {
                 let challenge = cram_challenge(&self.host);
                 self.state = State::CramWaiting(challenge.clone());
                 Ok(Step::Challenge(challenge.into_bytes()))
@@ -168,16 +178,22 @@ impl Exchange {
                 credential: Credential::Password(text("LOGIN", response)?),
             }),
             State::CramWaiting(challenge) => {
-                let response = text("CRAM-MD5", response)?;
+                let name = self.mechanism.name();
+                let response = text(name, response)?;
                 let malformed = |reason| SaslError::Malformed {
-                    mechanism: "CRAM-MD5",
+                    mechanism: name,
                     reason,
                 };
                 let (user, digest) = response
                     .rsplit_once(' ')
                     .ok_or_else(|| malformed("expected `user digest`"))?;
-                if digest.len() != 32 || !digest.bytes().all(|b| b.is_ascii_hexdigit()) {
-                    return Err(malformed("the digest is not 32 hex digits"));
+                let hex_len = if self.mechanism == Mechanism::CramSha256 {
+                    64
+                } else {
+                    32
+                };
+                if digest.len() != hex_len || !digest.bytes().all(|b| b.is_ascii_hexdigit()) {
+                    return Err(malformed("the digest has the wrong length or is not hex"));
                 }
                 if user.is_empty() {
                     return Err(malformed("empty user name"));
@@ -185,6 +201,7 @@ impl Exchange {
                 Ok(Step::Done {
                     user: user.to_owned(),
                     credential: Credential::CramResponse {
+                        mechanism: self.mechanism,
                         challenge,
                         digest: digest.to_ascii_lowercase(),
                     },
@@ -240,8 +257,18 @@ fn cram_challenge(host: &str) -> String {
 
 /// HMAC-MD5 of `challenge` keyed with `secret`, lowercase hex.
 pub fn cram_md5_digest(secret: &str, challenge: &str) -> Option<String> {
+    cram_digest(Mechanism::CramMd5, secret, challenge)
+}
+
+/// The HMAC a CRAM mechanism's client sends, lowercase hex (`None` for non-CRAM).
+pub fn cram_digest(mechanism: Mechanism, secret: &str, challenge: &str) -> Option<String> {
+    let hash = match mechanism {
+        Mechanism::CramMd5 => MessageDigest::md5(),
+        Mechanism::CramSha256 => MessageDigest::sha256(),
+        _ => return None,
+    };
     let key = PKey::hmac(secret.as_bytes()).ok()?;
-    let mut signer = Signer::new(MessageDigest::md5(), &key).ok()?;
+    let mut signer = Signer::new(hash, &key).ok()?;
     signer.update(challenge.as_bytes()).ok()?;
     let mac = signer.sign_to_vec().ok()?;
     Some(mac.iter().map(|b| format!("{b:02x}")).collect())
@@ -249,7 +276,12 @@ pub fn cram_md5_digest(secret: &str, challenge: &str) -> Option<String> {
 
 /// Whether a CRAM-MD5 `digest` answers `challenge` for the cleartext `secret`.
 pub fn verify_cram_md5(secret: &str, challenge: &str, digest: &str) -> bool {
-    cram_md5_digest(secret, challenge).is_some_and(|expected| {
+    verify_cram(Mechanism::CramMd5, secret, challenge, digest)
+}
+
+/// Whether a CRAM `digest` answers `challenge` for the cleartext `secret`.
+pub fn verify_cram(mechanism: Mechanism, secret: &str, challenge: &str, digest: &str) -> bool {
+    cram_digest(mechanism, secret, challenge).is_some_and(|expected| {
         crate::auth::password::constant_time_eq(
             expected.as_bytes(),
             digest.to_ascii_lowercase().as_bytes(),
@@ -377,7 +409,10 @@ mod tests {
         let digest = cram_md5_digest("secret", &ch).unwrap();
         let (user, cred) = done(x.step(format!("tim {digest}").as_bytes()).unwrap());
         assert_eq!(user, "tim");
-        let Credential::CramResponse { challenge, digest } = cred else {
+        let Credential::CramResponse {
+            challenge, digest, ..
+        } = cred
+        else {
             panic!()
         };
         assert!(verify_cram_md5("secret", &challenge, &digest));
@@ -393,6 +428,42 @@ mod tests {
             x.step(b"tim nothex"),
             Err(SaslError::Malformed { .. })
         ));
+    }
+
+    #[test]
+    fn cram_sha256_exchange() {
+        // RFC 4231 test case 2 is HMAC-SHA256("Jefe", "what do ya want for nothing?").
+        assert_eq!(
+            cram_digest(
+                Mechanism::CramSha256,
+                "Jefe",
+                "what do ya want for nothing?"
+            )
+            .unwrap(),
+            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+        );
+        let mut x = Exchange::new(Mechanism::CramSha256, "h");
+        let Step::Challenge(ch) = x.start(None).unwrap() else {
+            panic!()
+        };
+        let ch = String::from_utf8(ch).unwrap();
+        let digest = cram_digest(Mechanism::CramSha256, "pw", &ch).unwrap();
+        let (_, cred) = done(x.step(format!("tim {digest}").as_bytes()).unwrap());
+        let Credential::CramResponse {
+            mechanism,
+            challenge,
+            digest,
+        } = cred
+        else {
+            panic!()
+        };
+        assert_eq!(mechanism, Mechanism::CramSha256);
+        assert!(verify_cram(mechanism, "pw", &challenge, &digest));
+        assert!(!verify_cram(Mechanism::CramMd5, "pw", &challenge, &digest));
+        let mut x = Exchange::new(Mechanism::CramSha256, "h");
+        x.start(None).unwrap();
+        let md5_sized = "0".repeat(32);
+        assert!(x.step(format!("tim {md5_sized}").as_bytes()).is_err());
     }
 
     #[test]

@@ -1,5 +1,5 @@
-//! Commands of the not-authenticated state and those valid anywhere: LOGIN AUTHENTICATE
-//! ID ENABLE, and what happens right after a login succeeds.
+//! Commands of the not-authenticated state and those valid anywhere: STARTTLS LOGIN
+//! AUTHENTICATE ID ENABLE, and what happens right after a login succeeds.
 
 use std::time::Duration;
 
@@ -7,10 +7,46 @@ use super::session::{Outcome, Session, State, log_event};
 use crate::auth::sasl::{self, Exchange, Mechanism, SaslError, Step};
 use crate::auth::{self, Account, AuthError, Protocol};
 use crate::net::conn::LineRead;
+use crate::net::tls::Acceptor;
 use crate::store::Maildir;
 
+const PRIVACY_REQUIRED: &str =
+    "[PRIVACYREQUIRED] Use STARTTLS first; logins without TLS are disabled";
+
 impl Session<'_> {
+    /// STARTTLS (RFC 3501 §6.2.1). Whatever the client sent after the command in the
+    /// same packet is dropped, never run.
+    pub fn cmd_starttls(&mut self, tag: &str) -> Outcome {
+        if self.conn.is_tls() {
+            return Outcome::bad("TLS is already active");
+        }
+        if !self.starttls {
+            return Outcome::bad("STARTTLS is not available on this connection");
+        }
+        let acceptor = match Acceptor::new(&self.config.tls, Protocol::Imap) {
+            Ok(acceptor) => acceptor,
+            Err(err) => {
+                log::error!("STARTTLS: {err:#}");
+                return Outcome::no("[UNAVAILABLE] TLS is not available now");
+            }
+        };
+        self.out
+            .extend_from_slice(format!("{tag} OK Begin TLS negotiation now\r\n").as_bytes());
+        let result = self.flush().and_then(|()| self.conn.start_tls(&acceptor));
+        if let Err(err) = result {
+            let mut fields = self.log_fields_base();
+            fields.push(("REASON", err.to_string()));
+            log_event(log::Level::Info, "STARTTLS failed", &fields);
+            self.state = State::Logout;
+        }
+        self.starttls = false;
+        Outcome::Done
+    }
+
     pub fn cmd_login(&mut self, user: &str, password: &[u8]) -> Outcome {
+        if self.login_needs_tls() {
+            return Outcome::no(PRIVACY_REQUIRED);
+        }
         let Ok(password) = std::str::from_utf8(password) else {
             return self.login_failed(user, "password is not UTF-8");
         };
@@ -50,8 +86,15 @@ impl Session<'_> {
         mechanism: &str,
         initial: Option<String>,
     ) -> Outcome {
+        if self.login_needs_tls() {
+            return Outcome::no(PRIVACY_REQUIRED);
+        }
+        if mechanism.eq_ignore_ascii_case("EXTERNAL") {
+            return self.authenticate_external(initial);
+        }
         let mech = match Mechanism::from_name(mechanism) {
             Some(m @ (Mechanism::Plain | Mechanism::Login)) => m,
+            Some(m @ (Mechanism::CramMd5 | Mechanism::CramSha256)) if self.config.auth.cram => m,
             _ => return Outcome::no(format!("[CANNOT] Mechanism {mechanism} is not offered")),
         };
         let mut exchange = Exchange::new(mech, "postern");
@@ -78,23 +121,9 @@ impl Session<'_> {
                     return self.auth_result(&user, result, "AUTHENTICATE");
                 }
                 Ok(Step::Challenge(challenge)) => {
-                    let line = format!("+ {}\r\n", sasl::encode_challenge(&challenge));
-                    self.out.extend_from_slice(line.as_bytes());
-                    if self.flush().is_err() {
-                        self.state = State::Logout;
-                        return Outcome::Done;
-                    }
-                    let response = match self.conn.read_line(self.config.limits.max_line_length) {
-                        Ok(LineRead::Line(line)) => line,
-                        Ok(LineRead::TooLong) => return Outcome::bad("SASL response too long"),
-                        Ok(LineRead::Eof) | Err(_) => {
-                            self.state = State::Logout;
-                            return Outcome::Done;
-                        }
-                    };
-                    step = match sasl::decode_response(&response) {
+                    step = match self.sasl_round(&challenge) {
                         Ok(bytes) => exchange.step(&bytes),
-                        Err(err) => return Outcome::bad(format!("Invalid SASL response: {err}")),
+                        Err(outcome) => return outcome,
                     };
                 }
                 Err(SaslError::Cancelled) => return Outcome::bad("AUTHENTICATE cancelled"),
@@ -103,11 +132,64 @@ impl Session<'_> {
         }
     }
 
+    /// Sends one SASL challenge and returns the decoded answer, or how the command ends.
+    fn sasl_round(&mut self, challenge: &[u8]) -> Result<Vec<u8>, Outcome> {
+        let line = format!("+ {}\r\n", sasl::encode_challenge(challenge));
+        self.out.extend_from_slice(line.as_bytes());
+        if self.flush().is_err() {
+            self.state = State::Logout;
+            return Err(Outcome::Done);
+        }
+        let response = match self.conn.read_line(self.config.limits.max_line_length) {
+            Ok(LineRead::Line(line)) => line,
+            Ok(LineRead::TooLong) => return Err(Outcome::bad("SASL response too long")),
+            Ok(LineRead::Eof) | Err(_) => {
+                self.state = State::Logout;
+                return Err(Outcome::Done);
+            }
+        };
+        match sasl::decode_response(&response) {
+            Ok(bytes) => Ok(bytes),
+            Err(SaslError::Cancelled) => Err(Outcome::bad("AUTHENTICATE cancelled")),
+            Err(err) => Err(Outcome::bad(format!("Invalid SASL response: {err}"))),
+        }
+    }
+
+    /// AUTHENTICATE EXTERNAL (RFC 4422 appendix A): the login is what the verified client
+    /// certificate names; the client may only repeat it as authorization identity.
+    fn authenticate_external(&mut self, initial: Option<String>) -> Outcome {
+        let Some(identity) = self.external_identity() else {
+            return Outcome::no("[CANNOT] Mechanism EXTERNAL needs a verified client certificate");
+        };
+        let authzid = match initial {
+            Some(text) => match sasl::decode_response(text.as_bytes()) {
+                Ok(bytes) => bytes,
+                Err(err) => return Outcome::bad(format!("Invalid initial response: {err}")),
+            },
+            None => match self.sasl_round(b"") {
+                Ok(bytes) => bytes,
+                Err(outcome) => return outcome,
+            },
+        };
+        if !authzid.is_empty() && authzid != identity.as_bytes() {
+            let asked = String::from_utf8_lossy(&authzid).into_owned();
+            return self.login_failed(&asked, "EXTERNAL: not the certificate's identity");
+        }
+        let result = auth::lookup_account(self.config, Protocol::Imap, &identity);
+        self.auth_result(&identity, result, "AUTHENTICATE")
+    }
+
     /// Everything that follows a successful authentication.
     pub fn login_as(&mut self, account: Account, verb: &str) -> Outcome {
         if account.options.disabled_for(Protocol::Imap) {
             self.log_auth("LOGIN FAILED", &account.user, Some("IMAP access disabled"));
             return Outcome::no("[CONTACTADMIN] IMAP access disabled for this account.");
+        }
+        if account.options.requires_tls_for(Protocol::Imap) && !self.conn.is_tls() {
+            self.log_auth("LOGIN FAILED", &account.user, Some("account needs TLS"));
+            return Outcome::no(
+                "[PRIVACYREQUIRED] This account may log in only over TLS; use STARTTLS first",
+            );
         }
         if let Err(err) = auth::login::enter(&account, Protocol::Imap) {
             if let Some(message) = err.client_message() {

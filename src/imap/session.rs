@@ -74,6 +74,8 @@ pub struct Session<'c> {
     /// Counters for the logout log line.
     pub fetched_bodies: u64,
     pub fetched_headers: u64,
+    /// STARTTLS is on offer (until TLS is up).
+    pub starttls: bool,
 }
 
 /// Responses are flushed when the buffer grows past this, so a FETCH of many messages
@@ -95,6 +97,7 @@ impl<'c> Session<'c> {
             started: Instant::now(),
             fetched_bodies: 0,
             fetched_headers: 0,
+            starttls: crate::net::tls::starttls_configured(&config.tls),
         }
     }
 
@@ -230,7 +233,7 @@ impl<'c> Session<'c> {
             }
             Id(fields) => self.cmd_id(fields),
             Enable(names) => self.cmd_enable(names),
-            StartTls => Outcome::bad("STARTTLS is not available on this connection"),
+            StartTls => self.cmd_starttls(&tag),
             Login { username, password } => self.cmd_login(&username, &password),
             Authenticate {
                 mechanism,
@@ -369,6 +372,9 @@ impl<'c> Session<'c> {
             fields.push(("REMOTE_PORT", peer.port().to_string()));
         }
         fields.push(("PROTOCOL", "IMAP".to_string()));
+        if let Some(tls) = self.conn.tls_description() {
+            fields.push(("TLS", tls.to_string()));
+        }
         if let Some(account) = &self.account {
             fields.push(("USER", account.user.clone()));
         }

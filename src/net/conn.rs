@@ -2,9 +2,10 @@
 //! buffered line/literal reader, a buffered writer, inactivity timeouts done with poll(2)
 //! (so they work on pipes too), and a wait for "input or another descriptor" for IDLE.
 //!
-//! The bytes go through an internal [`Transport`]; TLS will be one more variant of it
-//! (with OpenSSL's pending bytes counted as buffered input), and STARTTLS will drop the
-//! buffered plaintext with [`Connection::discard_buffered_input`] before the handshake.
+//! The bytes go through an internal [`Transport`]: plain, or OpenSSL (whose decrypted
+//! but unread bytes count as buffered input). [`Connection::start_tls`] drops the
+//! buffered plaintext before the handshake, so nothing sent before STARTTLS is read as
+//! if it had come through TLS.
 
 use std::fs::File;
 use std::io::{self, ErrorKind, Read, Write};
@@ -12,7 +13,11 @@ use std::net::SocketAddr;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::time::{Duration, Instant};
 
+use nix::fcntl::{FcntlArg, OFlag, fcntl};
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+use openssl::ssl::{ErrorCode, Ssl, SslStream};
+
+use super::tls::{Acceptor, PeerCertificate};
 
 const READ_CHUNK: usize = 16 * 1024;
 const WRITE_HIGH_WATER: usize = 64 * 1024;
@@ -40,46 +45,139 @@ pub enum Wait {
     Timeout,
 }
 
-/// How the bytes travel.
-enum Transport {
+/// The plain byte stream under everything (and under TLS).
+pub(crate) enum Stream {
     /// A connected socket, both directions.
     Socket(File),
     /// inetd style: the connection is stdin (read) and stdout (write).
     Stdio { input: File, output: File },
 }
 
-impl Transport {
+impl Stream {
     fn read_fd(&self) -> BorrowedFd<'_> {
         match self {
-            Transport::Socket(f) => f.as_fd(),
-            Transport::Stdio { input, .. } => input.as_fd(),
+            Stream::Socket(f) => f.as_fd(),
+            Stream::Stdio { input, .. } => input.as_fd(),
         }
     }
 
     fn write_fd(&self) -> BorrowedFd<'_> {
         match self {
-            Transport::Socket(f) => f.as_fd(),
-            Transport::Stdio { output, .. } => output.as_fd(),
+            Stream::Socket(f) => f.as_fd(),
+            Stream::Stdio { output, .. } => output.as_fd(),
         }
     }
 
+    fn set_nonblocking(&self) -> io::Result<()> {
+        for fd in [self.read_fd(), self.write_fd()] {
+            let flags = OFlag::from_bits_truncate(fcntl(fd, FcntlArg::F_GETFL)?);
+            fcntl(fd, FcntlArg::F_SETFL(flags | OFlag::O_NONBLOCK))?;
+        }
+        Ok(())
+    }
+}
+
+impl Read for Stream {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         match self {
-            Transport::Socket(f) => f.read(buf),
-            Transport::Stdio { input, .. } => input.read(buf),
+            Stream::Socket(f) => f.read(buf),
+            Stream::Stdio { input, .. } => input.read(buf),
+        }
+    }
+}
+
+impl Write for Stream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Stream::Socket(f) => f.write(buf),
+            Stream::Stdio { output, .. } => output.write(buf),
         }
     }
 
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// How the bytes travel.
+enum Transport {
+    /// Blocking descriptors; reads and writes are preceded by a poll for the timeout.
+    Plain(Stream),
+    /// OpenSSL over non-blocking descriptors: every WANT_READ / WANT_WRITE becomes a
+    /// poll with the timeout, so a peer sending half a record cannot hang us.
+    Tls(Box<SslStream<Stream>>),
+    /// A TLS handshake failed; nothing more travels.
+    Closed,
+}
+
+impl Transport {
+    fn read_fd(&self) -> Option<BorrowedFd<'_>> {
         match self {
-            Transport::Socket(f) => f.write(buf),
-            Transport::Stdio { output, .. } => output.write(buf),
+            Transport::Plain(s) => Some(s.read_fd()),
+            Transport::Tls(t) => Some(t.get_ref().read_fd()),
+            Transport::Closed => None,
         }
     }
 
     /// Bytes the transport holds already decoded (TLS records); none for plain sockets.
     fn pending(&self) -> usize {
-        0
+        match self {
+            Transport::Tls(t) => t.ssl().pending(),
+            _ => 0,
+        }
+    }
+}
+
+fn deadline(timeout: Option<Duration>) -> Option<Instant> {
+    timeout.map(|t| Instant::now() + t)
+}
+
+/// Wait until `fd` is ready for `events`; `None` waits forever.
+fn wait_fd(fd: BorrowedFd<'_>, events: PollFlags, until: Option<Instant>) -> io::Result<()> {
+    loop {
+        let timeout = match until {
+            Some(until) => poll_timeout(until.saturating_duration_since(Instant::now())),
+            None => PollTimeout::NONE,
+        };
+        let mut fds = [PollFd::new(fd, events)];
+        match poll(&mut fds, timeout) {
+            Ok(0) => return Err(io::Error::new(ErrorKind::TimedOut, "timed out")),
+            Ok(_) => return Ok(()),
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+/// Run one OpenSSL operation to completion on non-blocking descriptors.
+fn tls_op<T>(
+    tls: &mut SslStream<Stream>,
+    timeout: Option<Duration>,
+    mut op: impl FnMut(&mut SslStream<Stream>) -> Result<T, openssl::ssl::Error>,
+) -> io::Result<T> {
+    let until = deadline(timeout);
+    loop {
+        let err = match op(tls) {
+            Ok(v) => return Ok(v),
+            Err(err) => err,
+        };
+        match err.code() {
+            ErrorCode::WANT_READ => wait_fd(tls.get_ref().read_fd(), PollFlags::POLLIN, until)?,
+            ErrorCode::WANT_WRITE => wait_fd(tls.get_ref().write_fd(), PollFlags::POLLOUT, until)?,
+            ErrorCode::ZERO_RETURN => {
+                return Err(io::Error::new(ErrorKind::UnexpectedEof, "TLS closed"));
+            }
+            _ => {
+                return Err(match err.into_io_error() {
+                    Ok(io) if io.kind() == ErrorKind::Interrupted => continue,
+                    Ok(io) => io,
+                    Err(err) => {
+                        // A protocol failure, or the peer vanished without close_notify.
+                        io::Error::new(ErrorKind::ConnectionAborted, format!("TLS: {err}"))
+                    }
+                });
+            }
+        }
     }
 }
 
@@ -96,6 +194,14 @@ pub struct Connection {
     local: Option<SocketAddr>,
     bytes_read: u64,
     bytes_written: u64,
+    tls: Option<TlsState>,
+}
+
+/// What the handshake settled.
+struct TlsState {
+    /// e.g. "TLSv1.3 TLS_AES_256_GCM_SHA384".
+    description: String,
+    peer: Option<PeerCertificate>,
 }
 
 fn canonical(addr: SocketAddr) -> SocketAddr {
@@ -131,13 +237,18 @@ impl Connection {
             local,
             bytes_read: 0,
             bytes_written: 0,
+            tls: None,
         }
     }
 
     /// A connected socket (TCP or Unix). Addresses come from getpeername/getsockname.
     pub fn from_socket(fd: OwnedFd) -> Connection {
         let (peer, local) = socket_addrs(fd.as_fd());
-        Connection::new(Transport::Socket(File::from(fd)), peer, local)
+        Connection::new(
+            Transport::Plain(Stream::Socket(File::from(fd))),
+            peer,
+            local,
+        )
     }
 
     /// Separate read and write descriptors (inetd's stdin and stdout). Addresses come
@@ -145,10 +256,10 @@ impl Connection {
     pub fn from_pair(input: OwnedFd, output: OwnedFd) -> Connection {
         let (peer, local) = socket_addrs(input.as_fd());
         Connection::new(
-            Transport::Stdio {
+            Transport::Plain(Stream::Stdio {
                 input: File::from(input),
                 output: File::from(output),
-            },
+            }),
             peer,
             local,
         )
@@ -204,28 +315,6 @@ impl Connection {
         n
     }
 
-    /// Wait until `fd` is ready for `events` or `timeout` passes.
-    fn poll_one(
-        fd: BorrowedFd<'_>,
-        events: PollFlags,
-        timeout: Option<Duration>,
-    ) -> io::Result<()> {
-        let Some(timeout) = timeout else {
-            return Ok(());
-        };
-        let deadline = Instant::now() + timeout;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            let mut fds = [PollFd::new(fd, events)];
-            match poll(&mut fds, poll_timeout(left)) {
-                Ok(0) => return Err(io::Error::new(ErrorKind::TimedOut, "timed out")),
-                Ok(_) => return Ok(()),
-                Err(nix::errno::Errno::EINTR) => continue,
-                Err(e) => return Err(e.into()),
-            }
-        }
-    }
-
     /// Read more input into the buffer; Ok(0) at end of input.
     fn fill(&mut self) -> io::Result<usize> {
         if self.start == self.end {
@@ -236,24 +325,31 @@ impl Connection {
             self.end -= self.start;
             self.start = 0;
         }
-        if self.transport.pending() == 0 {
-            Self::poll_one(
-                self.transport.read_fd(),
-                PollFlags::POLLIN,
-                self.read_timeout,
-            )?;
-        }
-        loop {
-            match self.transport.read(&mut self.inbuf[self.end..]) {
-                Ok(n) => {
-                    self.end += n;
-                    self.bytes_read += n as u64;
-                    return Ok(n);
+        let buf = &mut self.inbuf[self.end..];
+        let n = match &mut self.transport {
+            Transport::Plain(stream) => {
+                if let Some(until) = deadline(self.read_timeout) {
+                    wait_fd(stream.read_fd(), PollFlags::POLLIN, Some(until))?;
                 }
-                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e),
+                loop {
+                    match stream.read(buf) {
+                        Ok(n) => break n,
+                        Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                        Err(e) => return Err(e),
+                    }
+                }
             }
-        }
+            Transport::Tls(tls) => match tls_op(tls, self.read_timeout, |t| t.ssl_read(buf)) {
+                Ok(n) => n,
+                // close_notify is the orderly end of input.
+                Err(e) if e.kind() == ErrorKind::UnexpectedEof => 0,
+                Err(e) => return Err(e),
+            },
+            Transport::Closed => 0,
+        };
+        self.end += n;
+        self.bytes_read += n as u64;
+        Ok(n)
     }
 
     /// Read one line of at most `max` bytes (not counting CRLF / LF).
@@ -330,14 +426,25 @@ impl Connection {
             if sent == self.outbuf.len() {
                 break Ok(());
             }
-            if let Err(e) = Self::poll_one(
-                self.transport.write_fd(),
-                PollFlags::POLLOUT,
-                self.write_timeout,
-            ) {
-                break Err(e);
-            }
-            match self.transport.write(&self.outbuf[sent..]) {
+            let chunk = &self.outbuf[sent..];
+            let written = match &mut self.transport {
+                Transport::Plain(stream) => {
+                    match wait_fd(
+                        stream.write_fd(),
+                        PollFlags::POLLOUT,
+                        deadline(self.write_timeout),
+                    ) {
+                        Ok(()) => stream.write(chunk),
+                        Err(e) => Err(e),
+                    }
+                }
+                Transport::Tls(tls) => tls_op(tls, self.write_timeout, |t| t.ssl_write(chunk)),
+                Transport::Closed => Err(io::Error::new(
+                    ErrorKind::BrokenPipe,
+                    "the TLS handshake failed",
+                )),
+            };
+            match written {
                 Ok(0) => break Err(io::Error::new(ErrorKind::WriteZero, "connection closed")),
                 Ok(n) => {
                     sent += n;
@@ -351,6 +458,56 @@ impl Connection {
         result
     }
 
+    /// STARTTLS / implicit TLS: send what is queued (in plaintext), drop every buffered
+    /// input byte, and run the server handshake within the read timeout (60 s when
+    /// none is set). After a failed handshake the connection is dead.
+    pub fn start_tls(&mut self, acceptor: &Acceptor) -> io::Result<()> {
+        self.flush()?;
+        let dropped = self.discard_buffered_input();
+        if dropped > 0 {
+            log::info!("dropped {dropped} bytes the client sent before the TLS handshake");
+        }
+        let stream = match std::mem::replace(&mut self.transport, Transport::Closed) {
+            Transport::Plain(stream) => stream,
+            other => {
+                self.transport = other;
+                return Err(io::Error::other("TLS is already active"));
+            }
+        };
+        stream.set_nonblocking()?;
+        let ssl = Ssl::new(acceptor.context()).map_err(io::Error::other)?;
+        let mut tls = SslStream::new(ssl, stream).map_err(io::Error::other)?;
+        let timeout = self.read_timeout.unwrap_or(Duration::from_secs(60));
+        tls_op(&mut tls, Some(timeout), |t| t.accept())?;
+        let ssl = tls.ssl();
+        let description = format!(
+            "{} {}",
+            ssl.version_str(),
+            ssl.current_cipher().map(|c| c.name()).unwrap_or("?")
+        );
+        self.tls = Some(TlsState {
+            description,
+            peer: PeerCertificate::from_ssl(ssl),
+        });
+        self.transport = Transport::Tls(Box::new(tls));
+        Ok(())
+    }
+
+    /// Whether the connection is protected by TLS.
+    pub fn is_tls(&self) -> bool {
+        self.tls.is_some()
+    }
+
+    /// Protocol version and cipher, for logs.
+    pub fn tls_description(&self) -> Option<&str> {
+        self.tls.as_ref().map(|t| t.description.as_str())
+    }
+
+    /// The client's certificate, when it sent one.
+    pub fn peer_certificate(&self) -> Option<&PeerCertificate> {
+        self.tls.as_ref().and_then(|t| t.peer.as_ref())
+    }
+
     /// Flush, then wait until the client sends something, `extra` becomes readable, or
     /// `timeout` passes. Buffered input counts as input at once.
     pub fn wait(&mut self, extra: Option<BorrowedFd<'_>>, timeout: Duration) -> io::Result<Wait> {
@@ -358,9 +515,13 @@ impl Connection {
         if self.has_buffered_input() {
             return Ok(Wait::Input);
         }
+        let Some(read_fd) = self.transport.read_fd() else {
+            // Dead after a failed handshake: the next read says end of input.
+            return Ok(Wait::Input);
+        };
         let deadline = Instant::now() + timeout;
         loop {
-            let mut fds = vec![PollFd::new(self.transport.read_fd(), PollFlags::POLLIN)];
+            let mut fds = vec![PollFd::new(read_fd, PollFlags::POLLIN)];
             if let Some(fd) = extra {
                 fds.push(PollFd::new(fd, PollFlags::POLLIN));
             }
@@ -394,6 +555,10 @@ impl Drop for Connection {
             self.write_timeout = Some(Duration::from_secs(5));
         }
         let _ = self.flush();
+        if let Transport::Tls(tls) = &mut self.transport {
+            // One try at close_notify; the peer need not answer.
+            let _ = tls.shutdown();
+        }
     }
 }
 

@@ -2,3 +2,5 @@
 pub mod activation;
 pub mod conn;
 pub mod serve;
+pub mod tls;
+pub mod tls_tools;

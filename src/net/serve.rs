@@ -77,13 +77,6 @@ struct Drain {
     killed: bool,
 }
 
-fn refuse_tls(service: Service) -> anyhow::Result<()> {
-    if service.is_tls() {
-        bail!("{service} listeners need TLS, which this build does not support yet");
-    }
-    Ok(())
-}
-
 fn set_nonblocking(fd: &OwnedFd) -> anyhow::Result<()> {
     let flags = OFlag::from_bits_truncate(fcntl(fd, FcntlArg::F_GETFL)?);
     fcntl(fd, FcntlArg::F_SETFL(flags | OFlag::O_NONBLOCK))?;
@@ -91,7 +84,6 @@ fn set_nonblocking(fd: &OwnedFd) -> anyhow::Result<()> {
 }
 
 fn bind(service: Service, addr: SocketAddr) -> anyhow::Result<Listener> {
-    refuse_tls(service)?;
     let listener =
         TcpListener::bind(addr).with_context(|| format!("cannot listen on {addr} ({service})"))?;
     listener.set_nonblocking(true)?;
@@ -127,6 +119,28 @@ fn bind_all(config: &Config, keep: &mut Vec<Listener>) -> anyhow::Result<Vec<Lis
         bail!("[serve] lists no address to listen on");
     }
     Ok(out)
+}
+
+/// The certificate and key files must be usable before the first client comes (and
+/// before new settings are taken on reload).
+fn check_tls(config: &Config, listeners: &[Listener]) -> anyhow::Result<()> {
+    let mut services: Vec<Service> = listeners.iter().map(|l| l.service).collect();
+    if listeners.iter().any(|l| l.addr.is_some()) || listeners.is_empty() {
+        let s = &config.serve;
+        for (service, addrs) in [
+            (Service::Imap, &s.imap),
+            (Service::Imaps, &s.imaps),
+            (Service::Pop3, &s.pop3),
+            (Service::Pop3s, &s.pop3s),
+        ] {
+            if !addrs.is_empty() {
+                services.push(service);
+            }
+        }
+    }
+    services.sort();
+    services.dedup();
+    super::tls::check_for_services(&config.tls, &services)
 }
 
 /// Descriptors 0-2 must be open, or an accepted connection could land there and be
@@ -165,7 +179,6 @@ impl Server {
         let listeners = if from_service_manager {
             let mut listeners = Vec::new();
             for (service, fd) in activation::listening_sockets()? {
-                refuse_tls(service)?;
                 set_nonblocking(&fd)?;
                 listeners.push(Listener {
                     service,
@@ -177,6 +190,7 @@ impl Server {
         } else {
             bind_all(&config, &mut Vec::new())?
         };
+        check_tls(&config, &listeners)?;
 
         let mut mask = SigSet::empty();
         for sig in [
@@ -361,7 +375,7 @@ impl Server {
                     Ok(None)
                 } else {
                     let mut old = std::mem::take(&mut self.listeners);
-                    match bind_all(&new, &mut old) {
+                    match check_tls(&new, &old).and_then(|()| bind_all(&new, &mut old)) {
                         Ok(listeners) => Ok(Some(listeners)),
                         Err(err) => {
                             // Put back what we had (bind_all moved the kept ones out).
@@ -459,6 +473,9 @@ impl Server {
 
         let mut cmd = Command::new(&self.program);
         cmd.arg(if service.is_pop3() { "pop3d" } else { "imapd" });
+        if service.is_tls() {
+            cmd.arg("--tls");
+        }
         if let Some(path) = &self.config.path {
             cmd.arg("--config").arg(path);
         }

@@ -15,6 +15,8 @@ pub enum Command {
         initial: Option<String>,
     },
     Capa,
+    /// STLS (RFC 2595 §4).
+    Stls,
     Quit,
     Stat,
     List(Option<MsgNum>),
@@ -84,6 +86,7 @@ pub fn parse(line: &[u8]) -> Result<Command, ParseError> {
             })
         }
         "CAPA" => no_args(Command::Capa),
+        "STLS" => no_args(Command::Stls),
         "QUIT" => no_args(Command::Quit),
         "STAT" => no_args(Command::Stat),
         "NOOP" => no_args(Command::Noop),

@@ -57,6 +57,8 @@ struct Session<'a> {
     /// Bytes of message text sent by TOP and by RETR (Courier's `top=` and `retr=`).
     top_bytes: u64,
     retr_bytes: u64,
+    /// STLS is on offer (until TLS is up).
+    starttls: bool,
 }
 
 /// Serve one POP3 session on `conn` until QUIT, a timeout or the client leaving.
@@ -74,6 +76,7 @@ pub fn run_session(config: &Config, conn: Connection) -> anyhow::Result<()> {
         failures: 0,
         top_bytes: 0,
         retr_bytes: 0,
+        starttls: crate::net::tls::starttls_configured(&config.tls),
     };
     session.run();
     Ok(())
@@ -137,17 +140,95 @@ impl Session<'_> {
 
     fn capa(&mut self) -> io::Result<Flow> {
         self.reply("+OK Capability list follows.")?;
+        let before_login = self.login.is_none();
         for c in CAPABILITIES {
+            if c.starts_with("SASL ") {
+                if before_login && self.starttls && !self.conn.is_tls() {
+                    self.reply("STLS")?;
+                }
+                if !self.login_needs_tls() {
+                    let names: Vec<&str> = self.mechanisms().iter().map(|m| m.name()).collect();
+                    let mut line = format!("SASL {}", names.join(" "));
+                    if self.external_identity().is_some() {
+                        line.push_str(" EXTERNAL");
+                    }
+                    self.reply(&line)?;
+                }
+                continue;
+            }
+            if *c == "USER" && self.login_needs_tls() {
+                continue;
+            }
             self.reply(c)?;
         }
         self.reply(".")
     }
 
+    // ---- TLS ----
+
+    /// `[tls] require_tls_pop3` and TLS is not up yet.
+    fn login_needs_tls(&self) -> bool {
+        self.config.tls.require_tls_pop3 && !self.conn.is_tls()
+    }
+
+    /// The login a verified client certificate names (`[tls] external_field`).
+    fn external_identity(&self) -> Option<String> {
+        self.conn
+            .peer_certificate()?
+            .identity(&self.config.tls.external_field)
+            .map(str::to_owned)
+    }
+
+    /// The SASL mechanisms on offer (EXTERNAL apart: it depends on the certificate).
+    fn mechanisms(&self) -> &'static [Mechanism] {
+        if self.config.auth.cram {
+            &[
+                Mechanism::Plain,
+                Mechanism::Login,
+                Mechanism::CramMd5,
+                Mechanism::CramSha256,
+            ]
+        } else {
+            &MECHANISMS
+        }
+    }
+
+    /// STLS (RFC 2595 §4): whatever the client pipelined after it is dropped, never run.
+    fn stls(&mut self) -> io::Result<Flow> {
+        if self.conn.is_tls() || !self.starttls {
+            return self.reply("-ERR STLS is not available now.");
+        }
+        let acceptor = match crate::net::tls::Acceptor::new(&self.config.tls, Protocol::Pop3) {
+            Ok(acceptor) => acceptor,
+            Err(err) => {
+                let why = format!("{err:#}");
+                self.log(Level::Error, "STLS unavailable", &[("REASON", &why)]);
+                return self.reply("-ERR [SYS/TEMP] TLS is not available now.");
+            }
+        };
+        self.reply("+OK Begin TLS negotiation now.")?;
+        if let Err(err) = self.conn.start_tls(&acceptor) {
+            let why = err.to_string();
+            self.log(Level::Info, "STLS failed", &[("REASON", &why)]);
+            return Ok(Flow::End("DISCONNECTED"));
+        }
+        self.starttls = false;
+        Ok(Flow::Continue)
+    }
+
     // ---- AUTHORIZATION ----
 
     fn authorization(&mut self, cmd: Command) -> io::Result<Flow> {
+        let login = matches!(
+            cmd,
+            Command::User(_) | Command::Pass(_) | Command::Auth { .. }
+        );
+        if login && self.login_needs_tls() {
+            return self.reply("-ERR [AUTH] Use STLS first; logins without TLS are disabled.");
+        }
         match cmd {
             Command::Capa => self.capa(),
+            Command::Stls => self.stls(),
             Command::Quit => {
                 self.reply("+OK Bye.")?;
                 Ok(Flow::End("LOGOUT"))
@@ -176,12 +257,19 @@ impl Session<'_> {
         let Some(name) = mechanism else {
             // RFC 1734's form, still used by clients to ask for the list.
             self.reply("+OK Mechanisms follow.")?;
-            for m in MECHANISMS {
+            for m in self.mechanisms() {
                 self.reply(m.name())?;
+            }
+            if self.external_identity().is_some() {
+                self.reply("EXTERNAL")?;
             }
             return self.reply(".");
         };
-        let Some(mechanism) = Mechanism::from_name(&name).filter(|m| MECHANISMS.contains(m)) else {
+        if name.eq_ignore_ascii_case("EXTERNAL") {
+            return self.auth_external(initial);
+        }
+        let offered = self.mechanisms();
+        let Some(mechanism) = Mechanism::from_name(&name).filter(|m| offered.contains(m)) else {
             return self.reply("-ERR Unsupported authentication mechanism.");
         };
         let initial = match initial.map(|s| sasl::decode_response(s.as_bytes())) {
@@ -236,6 +324,42 @@ impl Session<'_> {
         }
     }
 
+    /// AUTH EXTERNAL: the login is what the verified client certificate names; the
+    /// client may only repeat it as authorization identity.
+    fn auth_external(&mut self, initial: Option<String>) -> io::Result<Flow> {
+        let Some(identity) = self.external_identity() else {
+            return self.reply("-ERR EXTERNAL needs a verified client certificate.");
+        };
+        let authzid = match initial {
+            Some(text) => sasl::decode_response(text.as_bytes()),
+            None => {
+                self.reply("+ ")?;
+                self.conn.flush()?;
+                match self.conn.read_line(self.config.limits.max_line_length)? {
+                    LineRead::Line(line) => sasl::decode_response(&line),
+                    LineRead::TooLong => return self.reply("-ERR Line too long."),
+                    LineRead::Eof => return Ok(Flow::End("DISCONNECTED")),
+                }
+            }
+        };
+        let authzid = match authzid {
+            Ok(bytes) => bytes,
+            Err(SaslError::Cancelled) => return self.reply("-ERR Authentication cancelled."),
+            Err(_) => return self.reply("-ERR Invalid base64 data."),
+        };
+        if !authzid.is_empty() && authzid != identity.as_bytes() {
+            let asked = String::from_utf8_lossy(&authzid).into_owned();
+            return self.failed_login(
+                &asked,
+                Some("EXTERNAL"),
+                "-ERR [AUTH] Not the certificate's identity.",
+                true,
+            );
+        }
+        let result = auth::lookup_account(self.config, Protocol::Pop3, &identity);
+        self.finish_login(&identity, result, Some("EXTERNAL"))
+    }
+
     fn finish_login(
         &mut self,
         user: &str,
@@ -243,6 +367,16 @@ impl Session<'_> {
         method: Option<&str>,
     ) -> io::Result<Flow> {
         match result {
+            Ok(account)
+                if account.options.requires_tls_for(Protocol::Pop3) && !self.conn.is_tls() =>
+            {
+                self.failed_login(
+                    user,
+                    method,
+                    "-ERR [AUTH] This account may log in only over TLS; use STLS first.",
+                    false,
+                )
+            }
             Ok(account) => self.open_maildrop(account),
             Err(AuthError::Failed | AuthError::MechanismUnavailable) => self.failed_login(
                 user,
@@ -423,7 +557,7 @@ impl Session<'_> {
                 let (n, size) = self.maildrop().stat();
                 self.reply(&format!("+OK Maildrop has {n} messages ({size} octets)."))
             }
-            Command::User(_) | Command::Pass(_) | Command::Auth { .. } => {
+            Command::User(_) | Command::Pass(_) | Command::Auth { .. } | Command::Stls => {
                 self.reply("-ERR Already logged in.")
             }
         }

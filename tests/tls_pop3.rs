@@ -1,0 +1,117 @@
+//! POP3 over TLS: implicit TLS (995) and STLS with `openssl s_client` and poplib,
+//! the STLS injection guard, AUTH EXTERNAL and require_tls_pop3.
+
+mod tls_support;
+
+use tls_support::*;
+
+#[test]
+fn pop3s_and_stls_with_s_client_and_poplib() {
+    if !tools_present("pop3s_and_stls_with_s_client_and_poplib") {
+        return;
+    }
+    let s = Server::start("", "", "");
+    let out = s.s_client(
+        s.pop3s,
+        &["-verify_return_error"],
+        &format!("USER {USER}\r\nPASS {PASSWORD}\r\nSTAT\r\nQUIT\r\n"),
+    );
+    let t = text(&out);
+    assert!(t.contains("+OK Logged in"), "{t}");
+    assert!(t.contains("+OK 0 0"), "{t}");
+
+    let out = s.s_client(
+        s.pop3,
+        &["-starttls", "pop3", "-verify_return_error"],
+        &format!("CAPA\r\nUSER {USER}\r\nPASS {PASSWORD}\r\nQUIT\r\n"),
+    );
+    let t = text(&out);
+    assert!(t.contains("+OK Logged in"), "{t}");
+    assert!(!t.contains("\nSTLS"), "no STLS after TLS: {t}");
+
+    let out = s.python(
+        r#"
+import os, poplib, ssl
+ctx = ssl.create_default_context(cafile=os.environ["CA"])
+p = poplib.POP3_SSL("127.0.0.1", int(os.environ["POP3S"]), context=ctx)
+p.user(os.environ["USER"]); p.pass_(os.environ["PASSWORD"])
+print(p.stat())
+p.quit()
+p = poplib.POP3("127.0.0.1", int(os.environ["POP3"]))
+assert "STLS" in p.capa(), p.capa()
+p.stls(context=ctx)
+p.user(os.environ["USER"]); p.pass_(os.environ["PASSWORD"])
+print(p.stat())
+p.quit()
+"#,
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "(0, 0)\n(0, 0)\n",
+        "{}",
+        text(&out)
+    );
+}
+
+#[test]
+fn stls_drops_pipelined_plaintext_and_require_tls() {
+    if !tools_present("stls_drops_pipelined_plaintext_and_require_tls") {
+        return;
+    }
+    let s = Server::start("require_tls_pop3 = true\n", "", "");
+    let mut c = Client::connect(s.pop3);
+    assert!(c.line().starts_with("+OK"));
+    c.send("CAPA\r\n");
+    let capa = c.until_tag(".");
+    assert!(capa.iter().any(|l| l == "STLS"), "{capa:?}");
+    assert!(
+        !capa.iter().any(|l| l.starts_with("SASL") || l == "USER"),
+        "{capa:?}"
+    );
+    c.send(&format!("USER {USER}\r\n"));
+    assert!(c.line().starts_with("-ERR [AUTH]"));
+    c.send(&format!("STLS\r\nUSER {USER}\r\n"));
+    assert_eq!(c.line(), "+OK Begin TLS negotiation now.");
+    c.start_tls(&s.pki.ca, None, None).unwrap();
+    c.send(&format!("PASS {PASSWORD}\r\n"));
+    // USER was sent in plaintext and dropped, so PASS has no user.
+    assert_eq!(c.line(), "-ERR Send USER first.");
+    c.send(&format!("USER {USER}\r\nPASS {PASSWORD}\r\n"));
+    assert!(c.line().starts_with("+OK"));
+    assert!(c.line().starts_with("+OK Logged in"));
+}
+
+#[test]
+fn pop3_auth_external() {
+    if !tools_present("pop3_auth_external") {
+        return;
+    }
+    let s = Server::start(
+        "verify_peer = \"optional\"\nexternal_field = \"emailAddress\"\n",
+        "",
+        "",
+    );
+    let mut c = Client::connect(s.pop3s);
+    c.start_tls(
+        &s.pki.ca,
+        Some((&s.pki.client_cert, &s.pki.client_key)),
+        None,
+    )
+    .unwrap();
+    assert!(c.line().starts_with("+OK"));
+    c.send("CAPA\r\n");
+    let capa = c.until_tag(".");
+    assert!(
+        capa.iter()
+            .any(|l| l.starts_with("SASL") && l.ends_with(" EXTERNAL")),
+        "{capa:?}"
+    );
+    c.send("AUTH EXTERNAL =\r\n");
+    assert!(c.line().starts_with("+OK Logged in"));
+
+    let mut c = Client::connect(s.pop3s);
+    c.start_tls(&s.pki.ca, None, None).unwrap();
+    c.line();
+    c.send("AUTH EXTERNAL =\r\n");
+    assert!(c.line().starts_with("-ERR"));
+}
