@@ -264,6 +264,11 @@ pub struct Mail {
     pub maildir: PathBuf,
     /// Name of the Trash folder below INBOX (Courier IMAP_TRASHFOLDERNAME).
     pub trash: String,
+    /// Refuse a login whose Maildir is not owned by the account's uid (Courier
+    /// IMAP_MAILBOX_SANITY_CHECK).
+    pub sanity_check: bool,
+    /// Seconds `Maildir/loginexec` may run after a login before it is killed.
+    pub loginexec_timeout: u64,
 }
 
 impl Default for Mail {
@@ -271,6 +276,8 @@ impl Default for Mail {
         Mail {
             maildir: PathBuf::from("Maildir"),
             trash: "Trash".to_owned(),
+            sanity_check: true,
+            loginexec_timeout: 30,
         }
     }
 }
@@ -389,6 +396,9 @@ impl Config {
         }
         if self.limits.max_line_length < 1024 {
             anyhow::bail!("limits.max_line_length: must be at least 1024");
+        }
+        if self.mail.loginexec_timeout == 0 {
+            anyhow::bail!("mail.loginexec_timeout: must be at least 1");
         }
         if self.imap.idle_poll_interval == 0 {
             anyhow::bail!("imap.idle_poll_interval: must be at least 1");

@@ -4,7 +4,10 @@
 
 pub mod account;
 pub mod login;
+pub mod loginexec;
+pub mod pam;
 pub mod password;
+pub mod privdrop;
 pub mod sasl;
 pub mod userfile;
 
@@ -64,13 +67,9 @@ pub fn authenticate_credential(
     credential: &Credential,
     remote: Option<IpAddr>,
 ) -> Result<Account, AuthError> {
-    match config.auth.backend {
-        Backend::Userfile => {}
-        Backend::Pam => {
-            return Err(AuthError::Unavailable(
-                "[auth] backend = \"pam\" is not built yet; use \"userfile\"".into(),
-            ));
-        }
+    login::configure(config);
+    if config.auth.backend == Backend::Pam {
+        return authenticate_pam(config, protocol, user, credential, remote);
     }
     log::debug!(
         "checking {user} for {protocol} from {}",
@@ -166,6 +165,51 @@ fn account_from_entry(
     })
 }
 
+/// The PAM branch: the password goes to PAM, the account comes from NSS, the options are
+/// the configured defaults (PAM has no per-account options).
+fn authenticate_pam(
+    config: &Config,
+    protocol: Protocol,
+    user: &str,
+    credential: &Credential,
+    remote: Option<IpAddr>,
+) -> Result<Account, AuthError> {
+    let Credential::Password(password) = credential else {
+        // PAM never reveals the password, so challenge-response cannot be checked.
+        return Err(AuthError::MechanismUnavailable);
+    };
+    let service = pam::service_name(&config.auth, protocol);
+    let system = match pam::authenticate(&service, user, password, remote) {
+        Ok(system) => system,
+        Err(pam::PamError::Refused(_)) => return Err(AuthError::Failed),
+        Err(pam::PamError::Broken(why)) => {
+            return Err(AuthError::Unavailable(format!(
+                "PAM service {service}: {why}"
+            )));
+        }
+    };
+    let options = AccountOptions::resolve(&config.auth.default_options, "")
+        .map_err(|e| AuthError::Unavailable(format!("auth.default_options: {e}")))?;
+    if options.disabled_for(protocol) {
+        return Err(AuthError::Disabled(protocol));
+    }
+    let maildir = system.home.join(&config.mail.maildir);
+    if !maildir.is_absolute() {
+        return Err(AuthError::Unavailable(format!(
+            "{user}: the Maildir {} is not an absolute path",
+            maildir.display()
+        )));
+    }
+    Ok(Account {
+        user: system.name,
+        uid: Some(system.uid),
+        gid: Some(system.gid),
+        home: system.home,
+        maildir,
+        options,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -220,9 +264,10 @@ mod tests {
             Err(AuthError::Disabled(Protocol::Imap))
         ));
         config.auth.backend = Backend::Pam;
+        config.auth.pam_service_imap = "postern-no-such-service/x".into();
         assert!(matches!(
             authenticate(&config, Protocol::Imap, "alice", "pw1", None),
-            Err(AuthError::Unavailable(msg)) if msg.contains("pam")
+            Err(AuthError::Unavailable(msg)) if msg.contains("PAM")
         ));
     }
 

@@ -192,6 +192,10 @@ impl Session<'_> {
             );
         }
         if let Err(err) = auth::login::enter(&account, Protocol::Imap) {
+            if let Some(message) = err.client_message() {
+                self.log_auth("LOCKED", &account.user, Some(&err.to_string()));
+                return Outcome::no(format!("[UNAVAILABLE] {message}"));
+            }
             log::error!("user {}: cannot start the session: {err}", account.user);
             return Outcome::no(
                 "[UNAVAILABLE] Your mailbox is unavailable; the administrator has details in the log",

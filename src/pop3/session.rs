@@ -5,7 +5,6 @@
 
 use std::io::{self, ErrorKind};
 use std::net::IpAddr;
-use std::os::unix::fs::MetadataExt;
 use std::time::Instant;
 
 use log::Level;
@@ -431,18 +430,22 @@ impl Session<'_> {
     fn open_maildrop(&mut self, account: Account) -> io::Result<Flow> {
         let user = account.user.clone();
         if let Err(err) = crate::auth::login::enter(&account, Protocol::Pop3) {
+            if let Some(message) = err.client_message() {
+                // A locked account (sticky home), as Courier says it.
+                let reason = err.to_string();
+                self.log(
+                    Level::Info,
+                    "LOCKED",
+                    &[("USER", &user), ("REASON", &reason)],
+                );
+                return self.reply(&format!("-ERR [SYS/TEMP] {message}"));
+            }
             self.log(
                 Level::Error,
                 &format!("cannot start the session: {err}"),
                 &[("USER", &user)],
             );
             return self.reply("-ERR [SYS/PERM] This server cannot serve this account.");
-        }
-        if std::fs::metadata(&account.home).is_ok_and(|m| m.mode() & 0o1000 != 0) {
-            self.log(Level::Info, "LOCKED", &[("USER", &user)]);
-            return self.reply(
-                "-ERR [SYS/TEMP] Your account is temporarily unavailable (+t bit set on home directory).",
-            );
         }
         match Maildrop::open(&account.maildir) {
             Ok(maildrop) => {
