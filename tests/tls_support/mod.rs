@@ -416,12 +416,12 @@ impl Client {
         }
     }
 
-    /// Lines up to and including the one starting with `tag `.
+    /// Lines up to and including the one that is `tag` or starts with `tag `.
     pub fn until_tag(&mut self, tag: &str) -> Vec<String> {
         let mut lines = Vec::new();
         loop {
             let line = self.line();
-            let done = line.starts_with(&format!("{tag} ")) || line.is_empty();
+            let done = line == tag || line.starts_with(&format!("{tag} ")) || line.is_empty();
             lines.push(line);
             if done {
                 return lines;
