@@ -242,7 +242,7 @@ fn same_keywords(a: &[String], b: &[String]) -> bool {
 pub(crate) fn status(dir: &Path) -> Result<super::FolderStatus> {
     let (found, recent) = scan(dir, false)?;
     let present: HashSet<&str> = found.keys().map(|s| s.as_str()).collect();
-    let assigned = uiddb::sync(dir, &present, &mut rescan_closure(dir))?;
+    let assigned = uiddb::sync(dir, &present, Some(&mut rescan_closure(dir)))?;
     let mut st = super::FolderStatus {
         messages: 0,
         recent: 0,
@@ -275,7 +275,7 @@ impl Mailbox {
         let stamp = DirStamp::take(&dir);
         let (found, recent) = scan(&dir, !read_only)?;
         let present: HashSet<&str> = found.keys().map(|s| s.as_str()).collect();
-        let assigned = uiddb::sync(&dir, &present, &mut rescan_closure(&dir))?;
+        let assigned = uiddb::sync(&dir, &present, Some(&mut rescan_closure(&dir)))?;
         let mut kw = keywords::read(&dir, if read_only { None } else { Some(&present) })?;
         let mut messages: Vec<MessageEntry> = found
             .iter()
@@ -456,16 +456,12 @@ impl Mailbox {
             .keys()
             .filter(|b| !known.contains(b.as_str()))
             .collect();
+        let present: HashSet<&str> = found.keys().map(|s| s.as_str()).collect();
         let mut assigned = None;
         if !fresh.is_empty() {
-            let present: HashSet<&str> = found.keys().map(|s| s.as_str()).collect();
-            assigned = Some(uiddb::sync(
-                &self.dir,
-                &present,
-                &mut rescan_closure(&self.dir),
-            )?);
+            // Only adds: files gone since the open keep their entries until the next open.
+            assigned = Some(uiddb::sync(&self.dir, &present, None)?);
         }
-        let present: HashSet<&str> = found.keys().map(|s| s.as_str()).collect();
         let mut kw = keywords::read(&self.dir, None)?;
         kw.retain(|b, _| present.contains(b.as_str()));
         for m in &mut self.messages {
