@@ -7,8 +7,10 @@ use std::io::{self, Read};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-use super::filename::{UniqueName, size_from_name, split_info};
-use super::{Flags, Maildir, Result, StoreError, folder, fsutil, keywords, quota, uiddb};
+use super::filename::{UniqueName, WireCounter, size_from_name, split_info, wire_size_from_name};
+use super::{
+    Flags, Maildir, Result, StoreError, folder, fsutil, keywords, quota, sizecache, uiddb,
+};
 
 /// One message of an open folder.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -72,6 +74,10 @@ pub struct Mailbox {
     messages: Vec<MessageEntry>,
     /// Directory times at the last complete scan, when they were settled enough to trust.
     stamp: Option<DirStamp>,
+    /// CRLF sizes of messages without `,W=`, loaded from `postern-sizes` on first need.
+    wire_sizes: Option<HashMap<String, u64>>,
+    /// Sizes computed this session and not yet saved.
+    wire_sizes_unsaved: bool,
 }
 
 /// Modification times of `new/`, `cur/` and `courierimapkeywords/`: every delivery,
@@ -289,6 +295,8 @@ impl Mailbox {
             uid_next: assigned.next_uid,
             messages,
             stamp: stamp.and_then(DirStamp::settled),
+            wire_sizes: None,
+            wire_sizes_unsaved: false,
         })
     }
 
@@ -347,6 +355,57 @@ impl Mailbox {
             Ok(f) => Ok(f),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Err(StoreError::NoSuchMessage),
             Err(e) => Err(e.into()),
+        }
+    }
+
+    /// The message's size with CRLF line ends (IMAP RFC822.SIZE): from `,W=` in the name,
+    /// else from the folder's size cache, else by reading the file once.
+    pub fn wire_size(&mut self, index: usize) -> Result<u64> {
+        let m = self.entry_at(index)?;
+        if let Some(w) = wire_size_from_name(&m.basename) {
+            return Ok(w);
+        }
+        let basename = m.basename.clone();
+        let dir = &self.dir;
+        let cache = self.wire_sizes.get_or_insert_with(|| sizecache::load(dir));
+        if let Some(&w) = cache.get(&basename) {
+            return Ok(w);
+        }
+        let mut file = self.open_message(index)?;
+        let mut counter = WireCounter::default();
+        let mut chunk = vec![0u8; 64 * 1024];
+        loop {
+            let n = file.read(&mut chunk)?;
+            if n == 0 {
+                break;
+            }
+            counter.feed(&chunk[..n]);
+        }
+        let w = counter.wire_size();
+        if let Some(cache) = self.wire_sizes.as_mut() {
+            cache.insert(basename, w);
+            self.wire_sizes_unsaved = true;
+        }
+        Ok(w)
+    }
+
+    /// Saves the sizes [`Self::wire_size`] computed, for the next session. A failure costs
+    /// only time, so it is logged, not returned.
+    pub fn save_wire_sizes(&mut self) {
+        if !self.wire_sizes_unsaved || self.read_only {
+            return;
+        }
+        self.wire_sizes_unsaved = false;
+        if let Some(cache) = &self.wire_sizes {
+            let present: std::collections::HashSet<&str> =
+                self.messages.iter().map(|m| m.basename.as_str()).collect();
+            if let Err(e) = sizecache::save(&self.dir, cache, &|b| present.contains(b)) {
+                log::warn!(
+                    "{}: cannot save {}: {e}",
+                    self.dir.display(),
+                    sizecache::FILE
+                );
+            }
         }
     }
 
@@ -622,7 +681,12 @@ impl Mailbox {
                 let m = &self.messages[i];
                 let src = self.locate_path(m)?;
                 let meta = fs::metadata(&src)?;
-                let base = UniqueName::new().final_name(meta.dev(), meta.ino(), Some(m.size));
+                let base = UniqueName::new().final_name(
+                    meta.dev(),
+                    meta.ino(),
+                    Some(m.size),
+                    wire_size_from_name(&m.basename),
+                );
                 if !m.keywords.is_empty() {
                     keywords::write_update(&target_dir, &base, &m.keywords)?;
                 }
