@@ -278,3 +278,37 @@ fn protocol_errors() {
     let r = c.send("e", "SELECT INBOX");
     assert_ne!(r.status(), "OK", "{}", r.dump());
 }
+
+#[test]
+fn python_imaplib_client() {
+    let have_python = Command::new("python3")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !have_python {
+        eprintln!("\n*** SKIPPED python_imaplib_client: `python3` is not installed ***\n");
+        return;
+    }
+    let mut s = server(&[]);
+    let port = s.start_serve();
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/clients/scram_imaplib.py"
+    );
+    for (user, password) in [(USER, PASS), ("sam", "sesame"), ("dove", "pass")] {
+        let out = Command::new("python3")
+            .arg(script)
+            .args(["127.0.0.1", &port.to_string(), user, password])
+            .output()
+            .unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            out.status.success() && text.contains("ALL OK"),
+            "{user}: {text}"
+        );
+    }
+}
