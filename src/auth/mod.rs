@@ -134,7 +134,6 @@ pub fn authenticate_credential(
 /// from an account with a `{PLAIN}` secret. The PAM backend never reveals a password:
 /// [`AuthError::MechanismUnavailable`] at once.
 pub fn scram_lookup(config: &Config, user: &str) -> Result<scram::ScramLookup, AuthError> {
-    login::configure(config);
     if config.auth.backend == Backend::Pam {
         return Err(AuthError::MechanismUnavailable);
     }
