@@ -21,6 +21,9 @@ impl Session<'_> {
                 if self.config.auth.cram {
                     caps.push_str(" AUTH=CRAM-MD5 AUTH=CRAM-SHA256");
                 }
+                if self.config.auth.scram_offered() {
+                    caps.push_str(" AUTH=SCRAM-SHA-256");
+                }
                 if self.external_identity().is_some() {
                     caps.push_str(" AUTH=EXTERNAL");
                 }
