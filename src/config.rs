@@ -261,6 +261,12 @@ impl Auth {
         self.scram && self.backend == Backend::Userfile
     }
 
+    /// CRAM-MD5/CRAM-SHA256 are advertised: configured, and the backend can reveal the
+    /// `{PLAIN}` secret they need (PAM never reveals a password).
+    pub fn cram_offered(&self) -> bool {
+        self.cram && self.backend == Backend::Userfile
+    }
+
     pub fn failed_login_delay(&self) -> Duration {
         Duration::from_secs(self.failed_login_delay)
     }

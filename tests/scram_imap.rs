@@ -128,6 +128,11 @@ fn offered_only_when_configured() {
         "{}",
         s.inetd_stderr()
     );
+
+    // Nor CRAM, which needs the cleartext secret just as much.
+    let s = TestServer::with(&[("auth", "backend", "\"pam\""), ("auth", "cram", "true")]);
+    let c = s.inetd();
+    assert!(!c.greeting.text.contains("CRAM"), "{}", c.greeting.text);
 }
 
 #[test]

@@ -18,7 +18,7 @@ impl Session<'_> {
                 caps.push_str(" LOGINDISABLED");
             } else {
                 caps.push_str(" AUTH=PLAIN AUTH=LOGIN");
-                if self.config.auth.cram {
+                if self.config.auth.cram_offered() {
                     caps.push_str(" AUTH=CRAM-MD5 AUTH=CRAM-SHA256");
                 }
                 if self.config.auth.scram_offered() {

@@ -179,7 +179,7 @@ impl Session<'_> {
     /// The SASL mechanisms on offer (EXTERNAL apart: it depends on the certificate).
     fn mechanisms(&self) -> Vec<Mechanism> {
         let mut offered = vec![Mechanism::Plain, Mechanism::Login];
-        if self.config.auth.cram {
+        if self.config.auth.cram_offered() {
             offered.extend([Mechanism::CramMd5, Mechanism::CramSha256]);
         }
         if self.config.auth.scram_offered() {
@@ -193,6 +193,8 @@ impl Session<'_> {
     fn accepts(&self, mechanism: Mechanism) -> bool {
         self.mechanisms().contains(&mechanism)
             || (mechanism == Mechanism::ScramSha256 && self.config.auth.scram)
+            || (matches!(mechanism, Mechanism::CramMd5 | Mechanism::CramSha256)
+                && self.config.auth.cram)
     }
 
     /// STLS (RFC 2595 §4): whatever the client pipelined after it is dropped, never run.
