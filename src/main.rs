@@ -88,6 +88,12 @@ enum Command {
         #[arg(long)]
         dir: Option<PathBuf>,
     },
+    /// Hash a password read from stdin for the user file (like doveadm pw).
+    Pw {
+        /// Scheme: SHA512-CRYPT, CRYPT (yescrypt), BLF-CRYPT, SCRAM-SHA-256 or PLAIN.
+        #[arg(short = 's', long, default_value = "SHA512-CRYPT")]
+        scheme: String,
+    },
     /// Create a Maildir, or a folder inside one, as Courier's maildirmake does.
     Maildirmake {
         /// Create folder FOLDER inside the Maildir DIR.
@@ -238,6 +244,17 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             );
             let config = Config::load(Some(&config_path))?;
             postern::net::serve::run(&config)?;
+            Ok(0)
+        }
+        Command::Pw { scheme } => {
+            use postern::auth::password::{self, Scheme};
+            let scheme = Scheme::from_name(&scheme)
+                .ok_or_else(|| anyhow::anyhow!("unknown scheme {scheme:?}"))?;
+            let mut line = String::new();
+            std::io::stdin().read_line(&mut line)?;
+            let password = line.trim_end_matches(['\r', '\n']);
+            anyhow::ensure!(!password.is_empty(), "no password on stdin");
+            println!("{}", password::hash(scheme, password)?);
             Ok(0)
         }
         Command::Maildirmake { folder, quota, dir } => {
