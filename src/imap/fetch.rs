@@ -265,7 +265,7 @@ impl Session<'_> {
                     out.extend_from_slice(b"INTERNALDATE ");
                     write_string(
                         &mut out,
-                        format_internal_date(entry.internal_date).as_bytes(),
+                        format_internal_date(mailbox.internal_date(index)).as_bytes(),
                     );
                 }
                 FetchItem::Rfc822Size => {

@@ -63,6 +63,8 @@ struct Candidate<'a> {
     count: u32,
     max_uid: u32,
     entry: &'a MessageEntry,
+    mailbox: &'a Mailbox,
+    index: usize,
     message: Option<&'a Message>,
     /// RFC822.SIZE, when a key needs it.
     wire_size: Option<u64>,
@@ -90,7 +92,8 @@ impl Candidate<'_> {
     fn matches(&self, key: &SearchKey) -> bool {
         use SearchKey::*;
         let e = self.entry;
-        let internal_day = e.internal_date.div_euclid(86400);
+        let internal_date = || self.mailbox.internal_date(self.index);
+        let internal_day = || internal_date().div_euclid(86400);
         match key {
             And(keys) => keys.iter().all(|k| self.matches(k)),
             Not(k) => !self.matches(k),
@@ -113,11 +116,11 @@ impl Candidate<'_> {
             Old => !e.recent,
             Keyword(k) => e.keywords.iter().any(|h| h.eq_ignore_ascii_case(k)),
             Unkeyword(k) => !e.keywords.iter().any(|h| h.eq_ignore_ascii_case(k)),
-            Before(d) => internal_day < day_number(d),
-            On(d) => internal_day == day_number(d),
-            Since(d) => internal_day >= day_number(d),
-            Older(secs) => self.now - e.internal_date >= i64::from(*secs),
-            Younger(secs) => self.now - e.internal_date <= i64::from(*secs),
+            Before(d) => internal_day() < day_number(d),
+            On(d) => internal_day() == day_number(d),
+            Since(d) => internal_day() >= day_number(d),
+            Older(secs) => self.now - internal_date() >= i64::from(*secs),
+            Younger(secs) => self.now - internal_date() <= i64::from(*secs),
             SentBefore(d) => self.sent_day().is_some_and(|s| s < day_number(d)),
             SentOn(d) => self.sent_day().is_some_and(|s| s == day_number(d)),
             SentSince(d) => self.sent_day().is_some_and(|s| s >= day_number(d)),
@@ -223,6 +226,8 @@ impl Session<'_> {
                 count,
                 max_uid,
                 entry: &messages[index],
+                mailbox,
+                index,
                 message: message.as_ref(),
                 wire_size,
                 now,

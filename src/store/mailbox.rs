@@ -1,7 +1,8 @@
 //! The view of one open folder: messages in UID order built from one scan of new/ and cur/
 //! plus the UID database, and everything a session does to it.
 
-use std::collections::{HashMap, HashSet};
+// Keys are file names and keywords from the user's own Maildir: a fast hash, no DoS concern.
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use std::fs::{self, File};
 use std::io::{self, Read};
 use std::os::unix::fs::MetadataExt;
@@ -22,8 +23,9 @@ pub struct MessageEntry {
     pub keywords: Vec<String>,
     /// Bytes on disk: from `,S=` when present, else stat.
     pub size: u64,
-    /// Unix seconds (file mtime).
-    pub internal_date: i64,
+    /// Unix seconds (file mtime), read on first need: opening a folder stats no file
+    /// whose name carries its size. See [`Mailbox::internal_date`].
+    internal_date: std::cell::OnceCell<i64>,
     /// Moved from new/ to cur/ by this session (or still in new/, for a read-only view).
     pub recent: bool,
     file_name: String,
@@ -118,8 +120,8 @@ struct Found {
 /// Lists the folder. When `move_new`, new/ files go to cur/ with `:2,` appended and their
 /// basenames are returned as recent; otherwise new/ files are listed where they are.
 fn scan(dir: &Path, move_new: bool) -> io::Result<(HashMap<String, Found>, HashSet<String>)> {
-    let mut found = HashMap::new();
-    let mut recent = HashSet::new();
+    let mut found = HashMap::default();
+    let mut recent = HashSet::default();
     let new_dir = dir.join("new");
     let cur_dir = dir.join("cur");
     for n in fsutil::list_names(&new_dir)? {
@@ -204,14 +206,17 @@ fn entry(
     let path = dir
         .join(if f.in_new { "new" } else { "cur" })
         .join(&f.file_name);
-    let named_size = size_from_name(basename);
-    let (size, mtime) = match fs::metadata(&path) {
-        Ok(m) => (named_size.unwrap_or(m.len()), m.mtime()),
-        // Renamed or removed meanwhile: the next refresh sorts it out.
-        Err(_) => (
-            named_size.unwrap_or(0),
-            super::filename::leading_number(basename) as i64,
-        ),
+    let internal_date = std::cell::OnceCell::new();
+    let size = match size_from_name(basename) {
+        Some(size) => size,
+        None => match fs::metadata(&path) {
+            Ok(m) => {
+                let _ = internal_date.set(m.mtime());
+                m.len()
+            }
+            // Renamed or removed meanwhile: the next refresh sorts it out.
+            Err(_) => 0,
+        },
     };
     MessageEntry {
         uid,
@@ -219,7 +224,7 @@ fn entry(
         flags: flags_of(&f.file_name),
         keywords,
         size,
-        internal_date: mtime,
+        internal_date,
         recent,
         file_name: f.file_name.clone(),
         in_new: f.in_new,
@@ -339,6 +344,19 @@ impl Mailbox {
         self.messages.get(index).ok_or(StoreError::NoSuchMessage)
     }
 
+    /// INTERNALDATE: the file's mtime (APPEND sets it to the date the client gave), read
+    /// once per session; the delivery time in the name if the file is gone.
+    pub fn internal_date(&self, index: usize) -> i64 {
+        let Some(m) = self.messages.get(index) else {
+            return 0;
+        };
+        *m.internal_date.get_or_init(|| {
+            self.locate_path(m)
+                .and_then(|p| Ok(fs::metadata(p)?.mtime()))
+                .unwrap_or_else(|_| super::filename::leading_number(&m.basename) as i64)
+        })
+    }
+
     /// Opens a message file, finding it even if another process renamed it meanwhile.
     pub fn open_message(&self, index: usize) -> Result<File> {
         let m = self.entry_at(index)?;
@@ -427,7 +445,7 @@ impl Mailbox {
         }
         self.stamp = None;
         let (mut found, recent) = scan(&self.dir, !self.read_only)?;
-        let mut changed: HashSet<String> = HashSet::new();
+        let mut changed: HashSet<String> = HashSet::default();
         let mut missing = Vec::new();
         for (i, m) in self.messages.iter().enumerate() {
             if !found.contains_key(&m.basename) && !m.gone {

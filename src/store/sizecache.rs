@@ -3,7 +3,7 @@
 //! so an entry never goes stale; the file is only a cache — lost or broken, it is rebuilt
 //! by reading the messages again. Courier ignores it.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 use std::fs;
 use std::io::{self, Write};
 use std::path::Path;
@@ -16,11 +16,11 @@ const HEADER: &str = "postern-sizes 1";
 /// Reads the cache; anything unreadable counts as empty.
 pub fn load(folder_dir: &Path) -> HashMap<String, u64> {
     let Ok(text) = fs::read_to_string(folder_dir.join(FILE)) else {
-        return HashMap::new();
+        return HashMap::default();
     };
     let mut lines = text.lines();
     if lines.next() != Some(HEADER) {
-        return HashMap::new();
+        return HashMap::default();
     }
     lines
         .filter_map(|line| {
@@ -73,9 +73,9 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         fs::create_dir(d.path().join("tmp")).unwrap();
         assert!(load(d.path()).is_empty());
-        let ours: HashMap<String, u64> = [("1.M1P1.h,S=5".to_string(), 7)].into();
+        let ours: HashMap<String, u64> = [("1.M1P1.h,S=5".to_string(), 7)].into_iter().collect();
         save(d.path(), &ours, &|_| true).unwrap();
-        let theirs: HashMap<String, u64> = [("2.M2P2.h".to_string(), 9)].into();
+        let theirs: HashMap<String, u64> = [("2.M2P2.h".to_string(), 9)].into_iter().collect();
         save(d.path(), &theirs, &|b| b != "gone").unwrap();
         let back = load(d.path());
         assert_eq!(back.get("1.M1P1.h,S=5"), Some(&7));

@@ -10,7 +10,8 @@
 //! changed; UIDs are assigned under the folder's dot-lock after re-reading the file, so
 //! concurrent sessions and deliveries never hand out a UID twice.
 
-use std::collections::{HashMap, HashSet};
+// Keys are file names and keywords from the user's own Maildir: a fast hash, no DoS concern.
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use std::fs;
 use std::io::{self, Write};
 use std::path::Path;
@@ -56,8 +57,8 @@ impl UidDb {
             return Err("nextuid 0".into());
         }
         let mut entries = Vec::new();
-        let mut seen_uids = HashSet::new();
-        let mut seen_names = HashSet::new();
+        let mut seen_uids = HashSet::default();
+        let mut seen_names = HashSet::default();
         for (i, line) in lines.enumerate() {
             if line.is_empty() {
                 continue;
