@@ -25,7 +25,10 @@ enum Need {
 
 fn need_of(item: &FetchItem) -> Need {
     match item {
-        FetchItem::Flags | FetchItem::InternalDate | FetchItem::Uid => Need::Nothing,
+        // RFC822.SIZE comes from the name or the size cache (Mailbox::wire_size).
+        FetchItem::Flags | FetchItem::InternalDate | FetchItem::Uid | FetchItem::Rfc822Size => {
+            Need::Nothing
+        }
         FetchItem::Envelope | FetchItem::Rfc822Header => Need::Header,
         FetchItem::BodySection { section, .. } if section.part.is_empty() => match section.text {
             Some(SectionText::Header)
