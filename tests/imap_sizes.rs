@@ -72,3 +72,40 @@ fn deliveries_and_appends_name_their_crlf_size() {
         "no cache needed when the name says it"
     );
 }
+
+/// ENVELOPE and BODYSTRUCTURE are computed once and then served from the folder's cache,
+/// by later sessions too, without reading the message.
+#[test]
+fn envelope_and_bodystructure_come_from_the_cache_once_computed() {
+    let server = TestServer::new();
+    let message = b"From: Ann <ann@example.org>\r\nSubject: cached\r\n\r\nbody\r\n";
+    server.put("INBOX", "cur", "1700000000.M1P1.test", "S", message);
+    let (mut c, _) = server.session("INBOX");
+    let first = c.send("a", "FETCH 1 (ENVELOPE BODYSTRUCTURE BODY)");
+    first.assert_ok();
+    c.logout();
+    for kind in ["envelope", "bodystructure", "body"] {
+        let cache = server
+            .folder_dir("INBOX")
+            .join(format!("postern-cache.{kind}"));
+        assert!(cache.exists(), "{} missing", cache.display());
+    }
+    // Message files never change; if one did, the cache would show it is not read again.
+    let file = server
+        .folder_dir("INBOX")
+        .join("cur")
+        .join(&server.files("INBOX", "cur")[0]);
+    std::fs::write(
+        &file,
+        b"From: Bob <bob@example.org>\r\nSubject: other\r\n\r\nx\r\n",
+    )
+    .unwrap();
+    let (mut c, _) = server.session("INBOX");
+    let again = c.send("b", "FETCH 1 (ENVELOPE BODYSTRUCTURE BODY)");
+    assert_eq!(
+        first.dump().replacen("a OK", "", 1).lines().next(),
+        again.dump().replacen("b OK", "", 1).lines().next()
+    );
+    assert!(again.has("cached"), "{}", again.dump());
+    c.logout();
+}

@@ -48,8 +48,34 @@ struct FetchLine<'a> {
     message: Option<&'a Message>,
     /// RFC822.SIZE when the message was not read whole.
     wire_size: Option<u64>,
+    /// ENVELOPE / BODY / BODYSTRUCTURE text, from the cache or just computed.
+    blobs: &'a [(&'static str, Option<Vec<u8>>)],
     /// \Seen was just set implicitly: report FLAGS even if not asked.
     add_flags: bool,
+}
+
+/// Items whose IMAP text is kept in the folder's caches once computed, by cache kind.
+fn cache_kind(item: &FetchItem) -> Option<&'static str> {
+    match item {
+        FetchItem::Envelope => Some("envelope"),
+        FetchItem::Body => Some("body"),
+        FetchItem::BodyStructure => Some("bodystructure"),
+        _ => None,
+    }
+}
+
+/// The IMAP text of a cacheable item, computed from the message.
+fn encode_cacheable(kind: &str, message: &Message) -> Vec<u8> {
+    let mut out = Vec::with_capacity(512);
+    match kind {
+        "envelope" => imap_encode::write_envelope(&mut out, &message.envelope()),
+        extensible => imap_encode::write_body_structure(
+            &mut out,
+            &message.body_structure(),
+            extensible == "bodystructure",
+        ),
+    }
+    out
 }
 
 /// Whether fetching this item marks the message \Seen (RFC 3501 §6.4.5).
@@ -168,7 +194,14 @@ impl Session<'_> {
         if let Err(o) = check_sequence_set(mailbox, set, uid) {
             return o;
         }
-        let need = items.iter().map(need_of).max().unwrap_or(Need::Nothing);
+        // What the items need of the message, apart from those a cache may answer.
+        let base_need = items
+            .iter()
+            .filter(|i| cache_kind(i).is_none())
+            .map(need_of)
+            .max()
+            .unwrap_or(Need::Nothing);
+        let cached_kinds: Vec<&'static str> = items.iter().filter_map(cache_kind).collect();
         let marks_seen = !mailbox.read_only() && items.iter().any(sets_seen);
         let wants_flags = items.contains(&FetchItem::Flags);
         let wants_size = items.contains(&FetchItem::Rfc822Size);
@@ -176,6 +209,21 @@ impl Session<'_> {
         for index in resolve_set(mailbox, set, uid) {
             let mut message = None;
             let mut wire_size = None;
+            let mut blobs: Vec<(&'static str, Option<Vec<u8>>)> = cached_kinds
+                .iter()
+                .map(|&kind| (kind, mailbox.cached(index, kind)))
+                .collect();
+            let need = blobs
+                .iter()
+                .filter(|(_, b)| b.is_none())
+                .map(|(kind, _)| {
+                    if *kind == "envelope" {
+                        Need::Header
+                    } else {
+                        Need::Whole
+                    }
+                })
+                .fold(base_need, Need::max);
             let loaded = (|| -> Result<(), StoreError> {
                 if need > Need::Nothing {
                     message = Some(load(mailbox, index, need)?);
@@ -194,6 +242,15 @@ impl Session<'_> {
                     continue;
                 }
                 Err(err) => return store_failure(&err),
+            }
+            for (kind, blob) in &mut blobs {
+                if blob.is_none()
+                    && let Some(m) = &message
+                {
+                    let bytes = encode_cacheable(kind, m);
+                    mailbox.cache(index, kind, bytes.clone());
+                    *blob = Some(bytes);
+                }
             }
             let mut flags_changed = false;
             if marks_seen {
@@ -214,16 +271,17 @@ impl Session<'_> {
                 uid,
                 message: message.as_ref(),
                 wire_size,
+                blobs: &blobs,
                 add_flags: flags_changed && !wants_flags,
             };
             self.write_fetch_line(mailbox, items, &line);
             if let Err(err) = self.flush_if_large() {
                 log::debug!("client went away during FETCH: {err}");
-                mailbox.save_wire_sizes();
+                mailbox.save_caches();
                 return Outcome::Done;
             }
         }
-        mailbox.save_wire_sizes();
+        mailbox.save_caches();
         if gone > 0 {
             return Outcome::no("[EXPUNGEISSUED] Some messages were expunged by another session");
         }
@@ -240,8 +298,16 @@ impl Session<'_> {
             uid,
             message,
             wire_size,
+            blobs,
             add_flags,
         } = *line;
+        let blob = |kind: &str| -> &[u8] {
+            blobs
+                .iter()
+                .find(|(k, _)| *k == kind)
+                .and_then(|(_, b)| b.as_deref())
+                .unwrap_or(b"NIL")
+        };
         let entry = &mailbox.messages()[index];
         let mut out = std::mem::take(&mut self.out);
         out.extend_from_slice(format!("* {} FETCH (", index + 1).as_bytes());
@@ -281,20 +347,15 @@ impl Session<'_> {
                 }
                 FetchItem::Envelope => {
                     out.extend_from_slice(b"ENVELOPE ");
-                    imap_encode::write_envelope(&mut out, &message.expect("loaded").envelope());
+                    out.extend_from_slice(blob("envelope"));
                 }
-                FetchItem::Body | FetchItem::BodyStructure => {
-                    let extensible = *item == FetchItem::BodyStructure;
-                    out.extend_from_slice(if extensible {
-                        b"BODYSTRUCTURE " as &[u8]
-                    } else {
-                        b"BODY "
-                    });
-                    imap_encode::write_body_structure(
-                        &mut out,
-                        &message.expect("loaded").body_structure(),
-                        extensible,
-                    );
+                FetchItem::Body => {
+                    out.extend_from_slice(b"BODY ");
+                    out.extend_from_slice(blob("body"));
+                }
+                FetchItem::BodyStructure => {
+                    out.extend_from_slice(b"BODYSTRUCTURE ");
+                    out.extend_from_slice(blob("bodystructure"));
                 }
                 FetchItem::Rfc822 => {
                     out.extend_from_slice(b"RFC822 ");

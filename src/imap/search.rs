@@ -240,7 +240,7 @@ impl Session<'_> {
                 });
             }
         }
-        mailbox.save_wire_sizes();
+        mailbox.save_caches();
         let mut line = String::from("SEARCH");
         for n in hits {
             line.push(' ');

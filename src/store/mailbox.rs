@@ -8,6 +8,7 @@ use std::io::{self, Read};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
+use super::blobcache::BlobCache;
 use super::filename::{UniqueName, WireCounter, size_from_name, split_info, wire_size_from_name};
 use super::{
     Flags, Maildir, Result, StoreError, folder, fsutil, keywords, quota, sizecache, uiddb,
@@ -80,6 +81,8 @@ pub struct Mailbox {
     wire_sizes: Option<HashMap<String, u64>>,
     /// Sizes computed this session and not yet saved.
     wire_sizes_unsaved: bool,
+    /// Derived bytes the protocol layer keeps per message (see [`Mailbox::cached`]).
+    blob_caches: Vec<(&'static str, BlobCache)>,
 }
 
 /// Modification times of `new/`, `cur/` and `courierimapkeywords/`: every delivery,
@@ -302,6 +305,7 @@ impl Mailbox {
             stamp: stamp.and_then(DirStamp::settled),
             wire_sizes: None,
             wire_sizes_unsaved: false,
+            blob_caches: Vec::new(),
         })
     }
 
@@ -407,22 +411,56 @@ impl Mailbox {
         Ok(w)
     }
 
-    /// Saves the sizes [`Self::wire_size`] computed, for the next session. A failure costs
-    /// only time, so it is logged, not returned.
-    pub fn save_wire_sizes(&mut self) {
-        if !self.wire_sizes_unsaved || self.read_only {
+    fn blob_cache(&mut self, kind: &'static str) -> &mut BlobCache {
+        let at = match self.blob_caches.iter().position(|(k, _)| *k == kind) {
+            Some(at) => at,
+            None => {
+                self.blob_caches
+                    .push((kind, BlobCache::new(&self.dir, kind)));
+                self.blob_caches.len() - 1
+            }
+        };
+        &mut self.blob_caches[at].1
+    }
+
+    /// Bytes the caller derived from this message earlier and kept under `kind` (e.g. a
+    /// serialized ENVELOPE), so it need not read the message again.
+    pub fn cached(&mut self, index: usize, kind: &'static str) -> Option<Vec<u8>> {
+        let basename = self.entry_at(index).ok()?.basename.clone();
+        self.blob_cache(kind).get(&basename).map(<[u8]>::to_vec)
+    }
+
+    /// Keeps `bytes` derived from this message under `kind`, for this and later sessions
+    /// (written by [`Self::save_caches`]).
+    pub fn cache(&mut self, index: usize, kind: &'static str, bytes: Vec<u8>) {
+        if let Ok(m) = self.entry_at(index) {
+            let basename = m.basename.clone();
+            self.blob_cache(kind).put(&basename, bytes);
+        }
+    }
+
+    /// Saves the sizes and derived bytes computed this session. A failure costs only
+    /// time, so it is logged, not returned.
+    pub fn save_caches(&mut self) {
+        if self.read_only {
             return;
         }
-        self.wire_sizes_unsaved = false;
-        if let Some(cache) = &self.wire_sizes {
-            let present: std::collections::HashSet<&str> =
-                self.messages.iter().map(|m| m.basename.as_str()).collect();
-            if let Err(e) = sizecache::save(&self.dir, cache, &|b| present.contains(b)) {
+        let present: HashSet<&str> = self.messages.iter().map(|m| m.basename.as_str()).collect();
+        if self.wire_sizes_unsaved {
+            self.wire_sizes_unsaved = false;
+            if let Some(cache) = &self.wire_sizes
+                && let Err(e) = sizecache::save(&self.dir, cache, &|b| present.contains(b))
+            {
                 log::warn!(
                     "{}: cannot save {}: {e}",
                     self.dir.display(),
                     sizecache::FILE
                 );
+            }
+        }
+        for (kind, cache) in &mut self.blob_caches {
+            if let Err(e) = cache.save(&|b| present.contains(b)) {
+                log::warn!("{}: cannot save the {kind} cache: {e}", self.dir.display());
             }
         }
     }

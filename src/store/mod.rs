@@ -6,6 +6,7 @@
 //! ([`mailbox`]), delivery ([`deliver`]), inotify ([`watch`]) and unique file names
 //! ([`filename`]).
 
+pub mod blobcache;
 pub mod cli;
 pub mod deliver;
 pub mod filename;

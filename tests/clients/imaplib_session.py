@@ -33,6 +33,11 @@ names = [line.decode().rsplit(" ", 1)[-1].strip('"') for line in listing]
 if sorted(names) != ["INBOX", "INBOX.Archive"]:
     sys.exit(f"list: {names!r}")
 
+# The delivered messages get their UIDs when a session first looks at INBOX; look now,
+# so the appended message is the third by UID as well as by arrival.
+step("select before append", imap.select("INBOX"))
+step("close", imap.close())
+
 appended = (
     b"From: Carol <carol@example.org>\r\nTo: alice@example.org\r\n"
     b"Subject: from imaplib\r\nDate: Wed, 5 Jul 2023 08:00:00 +0000\r\n\r\n"
