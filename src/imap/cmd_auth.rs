@@ -82,7 +82,6 @@ impl Session<'_> {
     /// AUTHENTICATE (RFC 3501 §6.2.2) with SASL-IR (RFC 4959).
     pub fn cmd_authenticate(
         &mut self,
-        _tag: &str,
         mechanism: &str,
         initial: Option<String>,
     ) -> Outcome {

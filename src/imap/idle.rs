@@ -13,7 +13,7 @@ use crate::store::watch::Watcher;
 const SAFETY_RESCAN: Duration = Duration::from_secs(60);
 
 impl Session<'_> {
-    pub fn cmd_idle(&mut self, _tag: &str) -> Outcome {
+    pub fn cmd_idle(&mut self) -> Outcome {
         let mut watcher = self.selected.as_ref().and_then(|s| {
             Watcher::new(s.mailbox.folder_dir())
                 .map_err(|err| log::warn!("inotify unavailable, IDLE polls instead: {err}"))

@@ -238,7 +238,7 @@ impl<'c> Session<'c> {
             Authenticate {
                 mechanism,
                 initial_response,
-            } => self.cmd_authenticate(&tag, &mechanism, initial_response),
+            } => self.cmd_authenticate(&mechanism, initial_response),
             Select { mailbox, params } => self.cmd_select(&mailbox, &params, false),
             Examine { mailbox, params } => self.cmd_select(&mailbox, &params, true),
             Create { mailbox } => self.cmd_create(&mailbox),
@@ -261,7 +261,7 @@ impl<'c> Session<'c> {
                 message,
                 utf8: _,
             } => self.cmd_append(&mailbox, &flags, date, message),
-            Idle => self.cmd_idle(&tag),
+            Idle => self.cmd_idle(),
             Namespace => {
                 self.untagged("NAMESPACE ((\"INBOX.\" \".\")) NIL NIL");
                 Outcome::ok("NAMESPACE completed")
