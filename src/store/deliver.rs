@@ -88,20 +88,12 @@ impl<W: Write> Write for Counting<W> {
 fn adopt(path: PathBuf) -> io::Result<Staged> {
     let mut file = fs::OpenOptions::new().read(true).write(true).open(&path)?;
     // One pass over the (freshly written, cached) bytes for the CRLF size.
-    let mut counter = WireCounter::default();
-    let mut chunk = vec![0u8; 64 * 1024];
-    loop {
-        let n = file.read(&mut chunk)?;
-        if n == 0 {
-            break;
-        }
-        counter.feed(&chunk[..n]);
-    }
+    let wire = WireCounter::measure(&mut file)?;
     file.sync_all()?;
     let m = file.metadata()?;
     let name = UniqueName::new();
     Ok(Staged {
-        basename: name.final_name(m.dev(), m.ino(), Some(m.len()), Some(counter.wire_size())),
+        basename: name.final_name(m.dev(), m.ino(), Some(m.len()), Some(wire)),
         size: m.len(),
         tmp: path,
         file,

@@ -214,6 +214,20 @@ impl WireCounter {
     pub fn wire_size(&self) -> u64 {
         self.bytes + self.bare_lf
     }
+
+    /// Reads `source` to its end and returns its CRLF size.
+    pub fn measure(source: &mut dyn std::io::Read) -> std::io::Result<u64> {
+        let mut counter = WireCounter::default();
+        let mut chunk = vec![0u8; 64 * 1024];
+        loop {
+            match source.read(&mut chunk) {
+                Ok(0) => return Ok(counter.wire_size()),
+                Ok(n) => counter.feed(&chunk[..n]),
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
 }
 
 #[cfg(test)]

@@ -393,17 +393,7 @@ impl Mailbox {
         if let Some(&w) = cache.get(&basename) {
             return Ok(w);
         }
-        let mut file = self.open_message(index)?;
-        let mut counter = WireCounter::default();
-        let mut chunk = vec![0u8; 64 * 1024];
-        loop {
-            let n = file.read(&mut chunk)?;
-            if n == 0 {
-                break;
-            }
-            counter.feed(&chunk[..n]);
-        }
-        let w = counter.wire_size();
+        let w = WireCounter::measure(&mut self.open_message(index)?)?;
         if let Some(cache) = self.wire_sizes.as_mut() {
             cache.insert(basename, w);
             self.wire_sizes_unsaved = true;
