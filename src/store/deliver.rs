@@ -1,7 +1,6 @@
 //! New mail: written to tmp/ under a unique name, fsynced, then renamed into new/
 //! (delivery) or cur/ (APPEND). Nothing half-written is ever visible in new/ or cur/.
 
-use std::collections::HashMap;
 use std::fs::{self, File};
 use std::io::{self, Read, Write};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
@@ -170,9 +169,10 @@ pub(crate) fn append(
     fsutil::fsync_dir(&folder_dir.join("cur"))?;
     let base = staged.basename.clone();
     let (db, uid) = uiddb::update(folder_dir, |db| {
-        let known: HashMap<&str, u32> = db.entries.iter().map(|(u, n)| (n.as_str(), *u)).collect();
-        Ok(match known.get(base.as_str()) {
-            Some(u) => *u,
+        // Another session's scan may have numbered the file already (it sits in cur/).
+        let known = db.entries.iter().rev().find(|(_, n)| *n == base);
+        Ok(match known {
+            Some((u, _)) => *u,
             None => {
                 let u = db.next_uid;
                 db.next_uid += 1;

@@ -497,35 +497,33 @@ impl Mailbox {
                 }
             }
         }
-        let known: HashSet<&str> = self.messages.iter().map(|m| m.basename.as_str()).collect();
-        let fresh: Vec<&String> = found
-            .keys()
-            .filter(|b| !known.contains(b.as_str()))
-            .collect();
-        let present: HashSet<&str> = found.keys().map(|s| s.as_str()).collect();
-        let mut assigned = None;
-        if !fresh.is_empty() {
-            // Only adds: files gone since the open keep their entries until the next open.
-            assigned = Some(uiddb::sync(&self.dir, &present, None)?);
-        }
+        // Every known message takes its file out of `found`: what remains is new mail.
         let mut kw = keywords::read(&self.dir, None)?;
-        kw.retain(|b, _| present.contains(b.as_str()));
         for m in &mut self.messages {
-            match found.get(&m.basename) {
+            match found.remove(&m.basename) {
                 Some(f) => {
                     let flags = flags_of(&f.file_name);
-                    let k = kw.get(&m.basename).cloned().unwrap_or_default();
+                    let k = kw.remove(&m.basename).unwrap_or_default();
                     if flags != m.flags || !same_keywords(&k, &m.keywords) || m.gone {
                         changed.insert(m.basename.clone());
                     }
                     m.flags = flags;
                     m.keywords = k;
-                    m.file_name = f.file_name.clone();
+                    if m.file_name != f.file_name {
+                        m.file_name = f.file_name;
+                    }
                     m.in_new = f.in_new;
                     m.gone = false;
                 }
                 None => m.gone = true,
             }
+        }
+        let fresh: Vec<&String> = found.keys().collect();
+        let mut assigned = None;
+        if !fresh.is_empty() {
+            // Only adds: files gone since the open keep their entries until the next open.
+            let names: HashSet<&str> = fresh.iter().map(|s| s.as_str()).collect();
+            assigned = Some(uiddb::sync(&self.dir, &names, None)?);
         }
         let mut new = 0;
         if let Some(a) = assigned {

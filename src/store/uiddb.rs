@@ -57,7 +57,9 @@ impl UidDb {
             return Err("nextuid 0".into());
         }
         let mut entries = Vec::new();
-        let mut seen_uids = HashSet::default();
+        // Courier writes UIDs ascending: a set is needed only once one is out of order.
+        let mut last_uid = 0u32;
+        let mut seen_uids: Option<HashSet<u32>> = None;
         let mut seen_names = HashSet::default();
         for (i, line) in lines.enumerate() {
             if line.is_empty() {
@@ -72,9 +74,15 @@ impl UidDb {
             if uid == 0 || name.is_empty() || name.contains('/') || name.contains('\0') {
                 return Err(format!("line {}: bad entry", i + 2));
             }
-            if !seen_uids.insert(uid) {
+            if uid <= last_uid && seen_uids.is_none() {
+                seen_uids = Some(entries.iter().map(|e: &(u32, String)| e.0).collect());
+            }
+            if let Some(seen) = seen_uids.as_mut()
+                && !seen.insert(uid)
+            {
                 return Err(format!("line {}: uid {uid} twice", i + 2));
             }
+            last_uid = last_uid.max(uid);
             if !seen_names.insert(name) {
                 log::warn!("courierimapuiddb: {name} listed twice; keeping the first UID");
                 continue;
@@ -170,10 +178,20 @@ pub struct Assigned {
 
 impl Assigned {
     fn from_db(db: UidDb, persistent: bool) -> Assigned {
+        Assigned::from_db_for(db, persistent, |_| true)
+    }
+
+    /// Only the UIDs of the names `wanted` asks for (a refresh wants just its new mail).
+    fn from_db_for(db: UidDb, persistent: bool, wanted: impl Fn(&str) -> bool) -> Assigned {
         Assigned {
             uid_validity: db.uid_validity,
             next_uid: db.next_uid,
-            uids: db.entries.into_iter().map(|(u, n)| (n, u)).collect(),
+            uids: db
+                .entries
+                .into_iter()
+                .filter(|(_, n)| wanted(n))
+                .map(|(u, n)| (n, u))
+                .collect(),
             persistent,
         }
     }
@@ -296,7 +314,11 @@ fn locked_sync(
     } else if changed {
         write(folder_dir, &db)?;
     }
-    Ok(Assigned::from_db(db, true))
+    if prune {
+        Ok(Assigned::from_db(db, true))
+    } else {
+        Ok(Assigned::from_db_for(db, true, |n| present.contains(n)))
+    }
 }
 
 fn empty_db() -> UidDb {
@@ -350,11 +372,13 @@ fn update_inner<T>(
             });
         }
     };
-    let before = db.clone();
+    // Edits only add entries, drop them or raise nextuid: that is the change to look for
+    // (a clone and a comparison of a large database would cost more than the edit).
+    let before = (db.entries.len(), db.next_uid, db.uid_validity);
     let out = edit(&mut db)?;
     if fresh {
         db = create(folder_dir, db, None)?;
-    } else if db != before {
+    } else if (db.entries.len(), db.next_uid, db.uid_validity) != before {
         write(folder_dir, &db)?;
     }
     Ok((db, out))
