@@ -10,6 +10,8 @@ use postern::net::conn::Connection;
 use postern::net::tls::Acceptor;
 use postern::net::tls_tools;
 
+mod config_cmd;
+
 #[derive(Parser)]
 #[command(
     name = "postern",
@@ -88,6 +90,11 @@ enum Command {
         #[arg(long)]
         dir: Option<PathBuf>,
     },
+    /// Check a settings file, or print the settings in effect.
+    Config {
+        #[command(subcommand)]
+        action: ConfigAction,
+    },
     /// Create a Maildir, or a folder inside one, as Courier's maildirmake does.
     Maildirmake {
         /// Create folder FOLDER inside the Maildir DIR.
@@ -97,6 +104,26 @@ enum Command {
         #[arg(short = 'q')]
         quota: Option<String>,
         dir: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum ConfigAction {
+    /// Check a settings file and the files it names (user file, TLS certificate, key, DH
+    /// and CA files); print the effective settings.
+    Check {
+        /// Print nothing but problems and warnings.
+        #[arg(short, long)]
+        quiet: bool,
+        /// The file to check (default: --config, else $POSTERN_CONFIG, else
+        /// /etc/postern/postern.toml).
+        file: Option<PathBuf>,
+    },
+    /// Print the settings in effect as TOML, every key with defaults filled in.
+    Show {
+        /// Print only this section ("tls") or setting ("tls.certificate"); a string is
+        /// printed bare.
+        key: Option<String>,
     },
 }
 
@@ -240,6 +267,10 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             postern::net::serve::run(&config)?;
             Ok(0)
         }
+        Command::Config { action } => match action {
+            ConfigAction::Check { quiet, file } => config_cmd::check(file, cli.config, quiet),
+            ConfigAction::Show { key } => config_cmd::show(cli.config, key.as_deref()),
+        },
         Command::Maildirmake { folder, quota, dir } => {
             postern::store::cli::maildirmake(&dir, folder.as_deref(), quota.as_deref())?;
             Ok(0)
