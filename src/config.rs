@@ -233,6 +233,9 @@ pub struct Auth {
     pub max_failed_logins: u32,
     /// Offer CRAM-MD5 and CRAM-SHA256; they work only for `{PLAIN}` secrets.
     pub cram: bool,
+    /// Accept SCRAM-SHA-256, and offer it with the user file backend; it works for
+    /// `{SCRAM-SHA-256}` and `{PLAIN}` secrets.
+    pub scram: bool,
 }
 
 impl Default for Auth {
@@ -246,11 +249,24 @@ impl Default for Auth {
             failed_login_delay: 3,
             max_failed_logins: 3,
             cram: false,
+            scram: false,
         }
     }
 }
 
 impl Auth {
+    /// SCRAM-SHA-256 is advertised: configured, and the backend can reveal keys (PAM
+    /// cannot; an attempt there fails as a login for which the mechanism is unavailable).
+    pub fn scram_offered(&self) -> bool {
+        self.scram && self.backend == Backend::Userfile
+    }
+
+    /// CRAM-MD5/CRAM-SHA256 are advertised: configured, and the backend can reveal the
+    /// `{PLAIN}` secret they need (PAM never reveals a password).
+    pub fn cram_offered(&self) -> bool {
+        self.cram && self.backend == Backend::Userfile
+    }
+
     pub fn failed_login_delay(&self) -> Duration {
         Duration::from_secs(self.failed_login_delay)
     }

@@ -95,6 +95,12 @@ enum Command {
         #[command(subcommand)]
         action: ConfigAction,
     },
+    /// Hash a password read from stdin for the user file (like doveadm pw).
+    Pw {
+        /// Scheme: SHA512-CRYPT, CRYPT (yescrypt), BLF-CRYPT, SCRAM-SHA-256 or PLAIN.
+        #[arg(short = 's', long, default_value = "SHA512-CRYPT")]
+        scheme: String,
+    },
     /// Create a Maildir, or a folder inside one, as Courier's maildirmake does.
     Maildirmake {
         /// Create folder FOLDER inside the Maildir DIR.
@@ -271,6 +277,17 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             ConfigAction::Check { quiet, file } => config_cmd::check(file, cli.config, quiet),
             ConfigAction::Show { key } => config_cmd::show(cli.config, key.as_deref()),
         },
+        Command::Pw { scheme } => {
+            use postern::auth::password::{self, Scheme};
+            let scheme = Scheme::from_name(&scheme)
+                .ok_or_else(|| anyhow::anyhow!("unknown scheme {scheme:?}"))?;
+            let mut line = String::new();
+            std::io::stdin().read_line(&mut line)?;
+            let password = line.trim_end_matches(['\r', '\n']);
+            anyhow::ensure!(!password.is_empty(), "no password on stdin");
+            println!("{}", password::hash(scheme, password)?);
+            Ok(0)
+        }
         Command::Maildirmake { folder, quota, dir } => {
             postern::store::cli::maildirmake(&dir, folder.as_deref(), quota.as_deref())?;
             Ok(0)

@@ -21,6 +21,7 @@ const PAGES: &[&str] = &[
     "postern-maildirmake.1",
     "postern-mkcert.8",
     "postern-mkdhparams.8",
+    "postern-pw.8",
     "postern.toml.5",
 ];
 

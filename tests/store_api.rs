@@ -189,7 +189,7 @@ fn append_flags_expunge_copy() {
 
     let mut mb = md.open_mailbox("INBOX", false).unwrap();
     assert_eq!(mb.messages().len(), 2);
-    assert_eq!(mb.messages()[0].internal_date, 1_600_000_000);
+    assert_eq!(mb.internal_date(0), 1_600_000_000);
     assert_eq!(mb.messages()[0].keywords, ["Work"]);
     assert!(
         !mb.messages()[0].recent,

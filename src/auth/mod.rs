@@ -9,6 +9,7 @@ pub mod pam;
 pub mod password;
 pub mod privdrop;
 pub mod sasl;
+pub mod scram;
 pub mod userfile;
 
 use std::net::IpAddr;
@@ -30,7 +31,8 @@ pub enum AuthError {
     #[error("{0} access is disabled for this account")]
     Disabled(Protocol),
     /// The mechanism cannot be checked against this account (CRAM-MD5 without a
-    /// `{PLAIN}` secret, or with the PAM backend).
+    /// `{PLAIN}` secret, SCRAM without a `{PLAIN}` or `{SCRAM-SHA-256}` one, either with
+    /// the PAM backend).
     #[error("this authentication mechanism is not available for this account")]
     MechanismUnavailable,
     /// A server-side problem (unreadable or broken user file, unsupported backend): a
@@ -59,7 +61,8 @@ pub fn authenticate(
     )
 }
 
-/// [`authenticate`] for any SASL credential (CRAM-MD5 needs a `{PLAIN}` secret).
+/// [`authenticate`] for any SASL credential (CRAM-MD5 needs a `{PLAIN}` secret; a SCRAM
+/// credential carries the verdict of an exchange that used [`scram_lookup`]'s keys).
 pub fn authenticate_credential(
     config: &Config,
     protocol: Protocol,
@@ -106,11 +109,71 @@ pub fn authenticate_credential(
             };
             sasl::verify_cram(*mechanism, secret, challenge, digest)
         }
+        Credential::Scram(sasl::ScramVerdict(verdict)) => match verdict {
+            sasl::Verdict::Proven => true,
+            sasl::Verdict::Failed(why) => {
+                log::debug!("SCRAM-SHA-256 for {user} failed: {why}");
+                false
+            }
+            sasl::Verdict::Refused(scram::Refusal::Failed) => false,
+            sasl::Verdict::Refused(scram::Refusal::MechanismUnavailable) => {
+                return Err(AuthError::MechanismUnavailable);
+            }
+        },
     };
     if !ok {
         return Err(AuthError::Failed);
     }
     account_from_entry(config, protocol, entry)
+}
+
+/// The SCRAM-SHA-256 keys to run an exchange with `user`: from a `{SCRAM-SHA-256}` secret,
+/// or derived from a `{PLAIN}` one ([`scram::keys_from_plain`]). An unknown user, or one
+/// whose secret is a crypt(3) hash, gets decoy keys and a refusal: the exchange goes on
+/// and fails at the end like a wrong password, so the client cannot tell these apart
+/// from an account with a `{PLAIN}` secret. The PAM backend never reveals a password:
+/// [`AuthError::MechanismUnavailable`] at once.
+pub fn scram_lookup(config: &Config, user: &str) -> Result<scram::ScramLookup, AuthError> {
+    if config.auth.backend == Backend::Pam {
+        return Err(AuthError::MechanismUnavailable);
+    }
+    let broken = |e: &dyn std::fmt::Display| AuthError::Unavailable(format!("SCRAM: {e}"));
+    let entry = userfile::lookup(&config.auth.userfile, user)
+        .map_err(|e| AuthError::Unavailable(e.to_string()))?;
+    let (keys, refusal) = match &entry {
+        None => (scram::decoy_keys(user), Some(scram::Refusal::Failed)),
+        Some(entry) => match password::split(&entry.password) {
+            Ok((password::Scheme::ScramSha256, secret)) => match scram::ScramKeys::parse(secret) {
+                Some(keys) => (Ok(keys), None),
+                None => {
+                    return Err(AuthError::Unavailable(format!(
+                        "{}:{}: {user}: malformed {{SCRAM-SHA-256}} secret",
+                        config.auth.userfile.display(),
+                        entry.line
+                    )));
+                }
+            },
+            Ok((password::Scheme::Plain, "")) => {
+                (scram::decoy_keys(user), Some(scram::Refusal::Failed))
+            }
+            Ok((password::Scheme::Plain, secret)) => (scram::keys_from_plain(user, secret), None),
+            Ok(_) => (
+                scram::decoy_keys(user),
+                Some(scram::Refusal::MechanismUnavailable),
+            ),
+            Err(e) => {
+                return Err(AuthError::Unavailable(format!(
+                    "{}:{}: {user}: {e}",
+                    config.auth.userfile.display(),
+                    entry.line
+                )));
+            }
+        },
+    };
+    Ok(scram::ScramLookup {
+        keys: keys.map_err(|e| broken(&e))?,
+        refusal,
+    })
 }
 
 /// The account `user` without checking a password: for logins proven otherwise (a
@@ -287,6 +350,76 @@ mod tests {
         assert_eq!(a.user, "tim");
         assert!(matches!(
             authenticate_credential(&config, Protocol::Imap, "ann", &cred, None),
+            Err(AuthError::MechanismUnavailable)
+        ));
+    }
+
+    #[test]
+    fn scram_keys_by_secret() {
+        let stored = password::hash(password::Scheme::ScramSha256, "pw3").unwrap();
+        let crypt = password::hash(password::Scheme::Sha512Crypt, "pw4").unwrap();
+        let (_dir, mut config) = setup(&format!(
+            "tim:{{PLAIN}}pw1::::/home/tim\n\
+             ann:{stored}::::/home/ann\n\
+             bob:{crypt}::::/home/bob\n\
+             eve:{{PLAIN}}::::/home/eve\n"
+        ));
+        let tim = scram_lookup(&config, "tim").unwrap();
+        assert_eq!(tim.keys, scram::keys_from_plain("tim", "pw1").unwrap());
+        assert_eq!(tim.refusal, None);
+        let ann = scram_lookup(&config, "ann").unwrap();
+        assert_eq!(
+            format!("{{SCRAM-SHA-256}}{}", ann.keys.encode()),
+            stored,
+            "the stored keys as they are"
+        );
+        assert_eq!(ann.refusal, None);
+        // Unknown and unusable accounts get keys with the derived salt, like `{PLAIN}` ones.
+        for (user, refusal) in [
+            ("bob", scram::Refusal::MechanismUnavailable),
+            ("eve", scram::Refusal::Failed),
+            ("nobody", scram::Refusal::Failed),
+        ] {
+            let l = scram_lookup(&config, user).unwrap();
+            assert_eq!(l.refusal, Some(refusal), "{user}");
+            assert_eq!(l.keys.salt, scram::derived_salt(user), "{user}");
+            assert_eq!(l.keys.iterations, scram::DEFAULT_ITERATIONS);
+        }
+        // PLAIN/LOGIN against a stored SCRAM secret.
+        assert!(authenticate(&config, Protocol::Imap, "ann", "pw3", None).is_ok());
+        assert!(matches!(
+            authenticate(&config, Protocol::Imap, "ann", "pw1", None),
+            Err(AuthError::Failed)
+        ));
+
+        let verdict = |v| Credential::Scram(sasl::ScramVerdict(v));
+        let check =
+            |user, v| authenticate_credential(&config, Protocol::Imap, user, &verdict(v), None);
+        assert_eq!(check("tim", sasl::Verdict::Proven).unwrap().user, "tim");
+        assert!(matches!(
+            check("tim", sasl::Verdict::Failed("invalid-proof")),
+            Err(AuthError::Failed)
+        ));
+        assert!(matches!(
+            check(
+                "bob",
+                sasl::Verdict::Refused(scram::Refusal::MechanismUnavailable)
+            ),
+            Err(AuthError::MechanismUnavailable)
+        ));
+        assert!(matches!(
+            check("nobody", sasl::Verdict::Proven),
+            Err(AuthError::Failed)
+        ));
+
+        std::fs::write(&config.auth.userfile, "tim:{SCRAM-SHA-256}4096,x::::/h\n").unwrap();
+        assert!(matches!(
+            scram_lookup(&config, "tim"),
+            Err(AuthError::Unavailable(msg)) if msg.contains(":1:")
+        ));
+        config.auth.backend = Backend::Pam;
+        assert!(matches!(
+            scram_lookup(&config, "tim"),
             Err(AuthError::MechanismUnavailable)
         ));
     }

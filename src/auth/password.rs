@@ -4,6 +4,9 @@
 //!   CRAM-MD5 can work with.
 //! - `{SHA512-CRYPT}`: a `$6$` crypt(3) hash.
 //! - `{BLF-CRYPT}`: a bcrypt `$2b$`/`$2y$` crypt(3) hash.
+//! - `{SCRAM-SHA-256}`: Dovecot's `iterations,salt,StoredKey,ServerKey` (base64), the
+//!   keys SCRAM-SHA-256 checks a proof with; PLAIN and LOGIN derive them from the
+//!   password to compare (see `scram.rs`).
 //! - `{CRYPT}` or no prefix: any hash the system's crypt(3) knows; Debian's libxcrypt
 //!   includes yescrypt (`$y$`), which [`hash`] uses for `{CRYPT}`.
 //!
@@ -14,6 +17,8 @@ use std::ffi::{CStr, CString};
 use std::os::raw::{c_char, c_int, c_ulong, c_void};
 
 use thiserror::Error;
+
+use super::scram::ScramKeys;
 
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum PasswordError {
@@ -35,6 +40,8 @@ pub enum Scheme {
     BlfCrypt,
     /// Whatever crypt(3) understands; hashing uses yescrypt.
     Crypt,
+    /// SCRAM-SHA-256 keys (RFC 5802/7677) in Dovecot's notation.
+    ScramSha256,
 }
 
 impl Scheme {
@@ -44,6 +51,7 @@ impl Scheme {
             Scheme::Sha512Crypt => "SHA512-CRYPT",
             Scheme::BlfCrypt => "BLF-CRYPT",
             Scheme::Crypt => "CRYPT",
+            Scheme::ScramSha256 => "SCRAM-SHA-256",
         }
     }
 
@@ -53,6 +61,7 @@ impl Scheme {
             "SHA512-CRYPT" => Some(Scheme::Sha512Crypt),
             "BLF-CRYPT" => Some(Scheme::BlfCrypt),
             "CRYPT" => Some(Scheme::Crypt),
+            "SCRAM-SHA-256" => Some(Scheme::ScramSha256),
             _ => None,
         }
     }
@@ -87,6 +96,12 @@ pub fn verify(stored: &str, password: &str) -> Result<bool, PasswordError> {
     }
     let expected = match scheme {
         Scheme::Plain => return Ok(constant_time_eq(secret.as_bytes(), password.as_bytes())),
+        Scheme::ScramSha256 => {
+            let keys = ScramKeys::parse(secret).ok_or(PasswordError::Mismatch("SCRAM-SHA-256"))?;
+            return keys
+                .matches_password(password.as_bytes())
+                .map_err(|_| PasswordError::Crypt);
+        }
         Scheme::Sha512Crypt if !secret.starts_with("$6$") => {
             return Err(PasswordError::Mismatch("SHA512-CRYPT"));
         }
@@ -103,6 +118,11 @@ pub fn verify(stored: &str, password: &str) -> Result<bool, PasswordError> {
 pub fn hash(scheme: Scheme, password: &str) -> Result<String, PasswordError> {
     let prefix = match scheme {
         Scheme::Plain => return Ok(format!("{{PLAIN}}{password}")),
+        Scheme::ScramSha256 => {
+            let keys =
+                ScramKeys::generate(password.as_bytes()).map_err(|_| PasswordError::Crypt)?;
+            return Ok(format!("{{SCRAM-SHA-256}}{}", keys.encode()));
+        }
         Scheme::Sha512Crypt => "$6$",
         Scheme::BlfCrypt => "$2b$",
         Scheme::Crypt => "$y$",
@@ -230,6 +250,7 @@ mod tests {
             Scheme::Sha512Crypt,
             Scheme::Crypt,
             Scheme::BlfCrypt,
+            Scheme::ScramSha256,
         ] {
             let stored = match hash(scheme, "pässword") {
                 Ok(s) => s,
@@ -248,6 +269,17 @@ mod tests {
     }
 
     #[test]
+    fn scram_secret_from_doveadm() {
+        // `doveadm pw -s SCRAM-SHA-256` output for the password "pass".
+        let stored = "{SCRAM-SHA-256}4096,kUUWnvu6LCpRsZ2kf2ET8Q==,\
+                      gxa9gYcu7AKRFeHC78hBUcmzLXF1LXd0xJVbLnUT8RY=,\
+                      P1Su/6jHm9awXwS3Y2RGr56KbooOKvcO7Jw6zNTx9k8=";
+        assert!(verify(stored, "pass").unwrap());
+        assert!(!verify(stored, "pass2").unwrap());
+        assert_eq!(plain_secret(stored), None);
+    }
+
+    #[test]
     fn errors() {
         assert_eq!(
             verify("{MD5-CRYPT}$1$x", "x"),
@@ -259,5 +291,9 @@ mod tests {
         );
         assert_eq!(verify("{CRYPT}!locked", "x"), Err(PasswordError::Crypt));
         assert_eq!(verify("{PLAIN}a", "a\0b"), Ok(false));
+        assert_eq!(
+            verify("{SCRAM-SHA-256}4096,c2FsdA==,AAAA,AAAA", "x"),
+            Err(PasswordError::Mismatch("SCRAM-SHA-256"))
+        );
     }
 }

@@ -8,11 +8,16 @@
 //! - CRAM-MD5 (RFC 2195): challenge `<random.time@host>`, response `user hexdigest`;
 //!   needs the cleartext (`{PLAIN}`) secret to check. CRAM-SHA256 is the same exchange
 //!   with HMAC-SHA256 (as Courier and Cyrus offer it).
+//! - SCRAM-SHA-256 (RFC 5802, RFC 7677; see `scram.rs`): client-first, then
+//!   [`Step::NeedKeys`] for the caller to look the user's keys up, server-first,
+//!   client-final (the proof is checked here), server-final `v=`, an empty response.
 
 use openssl::hash::MessageDigest;
 use openssl::pkey::PKey;
 use openssl::sign::Signer;
 use thiserror::Error;
+
+use super::scram::{self, Final, Refusal, ScramLookup, ServerFirst};
 
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum SaslError {
@@ -29,6 +34,10 @@ pub enum SaslError {
     NoInitialResponse(&'static str),
     #[error("the exchange is already over")]
     Finished,
+    #[error("channel binding ({0}) is not supported; use SCRAM without -PLUS")]
+    ChannelBinding(String),
+    #[error("the server cannot compute its SCRAM answer")]
+    Internal,
     #[error(
         "authorization identity {0:?} differs from the login; acting as another user is not supported"
     )]
@@ -42,6 +51,7 @@ pub enum Mechanism {
     Login,
     CramMd5,
     CramSha256,
+    ScramSha256,
 }
 
 impl Mechanism {
@@ -51,6 +61,7 @@ impl Mechanism {
             Mechanism::Login => "LOGIN",
             Mechanism::CramMd5 => "CRAM-MD5",
             Mechanism::CramSha256 => "CRAM-SHA256",
+            Mechanism::ScramSha256 => scram::NAME,
         }
     }
 
@@ -61,6 +72,7 @@ impl Mechanism {
             Mechanism::Login,
             Mechanism::CramMd5,
             Mechanism::CramSha256,
+            Mechanism::ScramSha256,
         ]
         .into_iter()
         .find(|m| m.name().eq_ignore_ascii_case(name))
@@ -78,6 +90,22 @@ pub enum Credential {
         challenge: String,
         digest: String,
     },
+    /// SCRAM-SHA-256: the exchange checked the proof itself, against keys from
+    /// `auth::scram_lookup`.
+    Scram(ScramVerdict),
+}
+
+/// How a SCRAM exchange ended. Only the auth module makes these: a protocol session can
+/// pass one on but not claim a proof it did not see.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScramVerdict(pub(in crate::auth) Verdict);
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(in crate::auth) enum Verdict {
+    Proven,
+    /// A wrong proof, nonce or channel binding: RFC 5802's `e=` value.
+    Failed(&'static str),
+    Refused(Refusal),
 }
 
 /// What the server says next.
@@ -90,6 +118,9 @@ pub enum Step {
         user: String,
         credential: Credential,
     },
+    /// SCRAM: look `user`'s keys up with `auth::scram_lookup` and pass them to
+    /// [`Exchange::scram_keys`], which gives the next step.
+    NeedKeys { user: String },
 }
 
 #[derive(Debug)]
@@ -99,6 +130,11 @@ enum State {
     LoginUser,
     LoginPassword(String),
     CramWaiting(String),
+    ScramFirst,
+    ScramKeys(scram::ClientFirst),
+    ScramFinal(Box<ServerFirst>, Option<Refusal>),
+    /// Server-final sent; the client's empty response completes the login.
+    ScramAck(String),
     Finished,
 }
 
@@ -161,7 +197,31 @@ impl Exchange {
                 self.state = State::CramWaiting(challenge.clone());
                 Ok(Step::Challenge(challenge.into_bytes()))
             }
+            (Mechanism::ScramSha256, Some(first)) => self.scram_first(first),
+            (Mechanism::ScramSha256, None) => {
+                self.state = State::ScramFirst;
+                Ok(Step::Challenge(Vec::new()))
+            }
         }
+    }
+
+    fn scram_first(&mut self, message: &[u8]) -> Result<Step, SaslError> {
+        self.state = State::Finished;
+        let first = scram::parse_client_first(message)?;
+        let user = first.user.clone();
+        self.state = State::ScramKeys(first);
+        Ok(Step::NeedKeys { user })
+    }
+
+    /// SCRAM: the keys [`Step::NeedKeys`] asked for; gives the server-first challenge.
+    pub fn scram_keys(&mut self, lookup: ScramLookup) -> Result<Step, SaslError> {
+        let State::ScramKeys(first) = std::mem::replace(&mut self.state, State::Finished) else {
+            return Err(SaslError::Finished);
+        };
+        let server = ServerFirst::new(first, lookup.keys).map_err(|_| SaslError::Internal)?;
+        let challenge = server.message().as_bytes().to_vec();
+        self.state = State::ScramFinal(Box::new(server), lookup.refusal);
+        Ok(Step::Challenge(challenge))
     }
 
     /// The client's (decoded) response to our last challenge.
@@ -207,7 +267,34 @@ impl Exchange {
                     },
                 })
             }
-            State::Start | State::Finished => Err(SaslError::Finished),
+            State::ScramFirst => self.scram_first(response),
+            State::ScramFinal(server, refusal) => {
+                let verdict = match (server.verify(response)?, refusal) {
+                    (_, Some(refusal)) => Verdict::Refused(refusal),
+                    (Final::Failed(why), None) => Verdict::Failed(why),
+                    (Final::Proven(server_final), None) => {
+                        self.state = State::ScramAck(server.user().to_owned());
+                        return Ok(Step::Challenge(server_final.into_bytes()));
+                    }
+                };
+                Ok(Step::Done {
+                    user: server.user().to_owned(),
+                    credential: Credential::Scram(ScramVerdict(verdict)),
+                })
+            }
+            State::ScramAck(user) => {
+                if !response.is_empty() {
+                    return Err(SaslError::Malformed {
+                        mechanism: scram::NAME,
+                        reason: "expected an empty response to the server signature",
+                    });
+                }
+                Ok(Step::Done {
+                    user,
+                    credential: Credential::Scram(ScramVerdict(Verdict::Proven)),
+                })
+            }
+            State::Start | State::Finished | State::ScramKeys(_) => Err(SaslError::Finished),
         }
     }
 
@@ -466,6 +553,147 @@ mod tests {
         assert!(x.step(format!("tim {md5_sized}").as_bytes()).is_err());
     }
 
+    /// The client's half of SCRAM-SHA-256, for driving an exchange: client-final for
+    /// `server_first`, and the server-final the client should then expect.
+    fn scram_client(password: &str, bare: &str, server_first: &str) -> (String, String) {
+        let attr = |k: &str| {
+            server_first
+                .split(',')
+                .find_map(|a| a.strip_prefix(k))
+                .unwrap()
+                .to_owned()
+        };
+        let salt = openssl::base64::decode_block(&attr("s=")).unwrap();
+        let iterations: usize = attr("i=").parse().unwrap();
+        let mut salted = [0u8; 32];
+        openssl::pkcs5::pbkdf2_hmac(
+            password.as_bytes(),
+            &salt,
+            iterations,
+            MessageDigest::sha256(),
+            &mut salted,
+        )
+        .unwrap();
+        let mac = |key: &[u8], data: &[u8]| {
+            let key = PKey::hmac(key).unwrap();
+            let mut s = Signer::new(MessageDigest::sha256(), &key).unwrap();
+            s.update(data).unwrap();
+            s.sign_to_vec().unwrap()
+        };
+        let client_key = mac(&salted, b"Client Key");
+        let stored = openssl::sha::sha256(&client_key);
+        let without_proof = format!("c=biws,r={}", attr("r="));
+        let auth_message = format!("{bare},{server_first},{without_proof}");
+        let signature = mac(&stored, auth_message.as_bytes());
+        let proof: Vec<u8> = client_key
+            .iter()
+            .zip(&signature)
+            .map(|(a, b)| a ^ b)
+            .collect();
+        let server_key = mac(&salted, b"Server Key");
+        (
+            format!(
+                "{without_proof},p={}",
+                openssl::base64::encode_block(&proof)
+            ),
+            format!(
+                "v={}",
+                openssl::base64::encode_block(&mac(&server_key, auth_message.as_bytes()))
+            ),
+        )
+    }
+
+    fn lookup(keys: scram::ScramKeys, refusal: Option<Refusal>) -> ScramLookup {
+        ScramLookup { keys, refusal }
+    }
+
+    fn verdict(step: Step) -> Verdict {
+        match done(step) {
+            (_, Credential::Scram(ScramVerdict(v))) => v,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn scram_exchange() {
+        let keys = scram::keys_from_plain("tim", "pw").unwrap();
+        for initial in [true, false] {
+            let mut x = Exchange::new(Mechanism::ScramSha256, "h");
+            let first = b"n,,n=tim,r=clientnonce";
+            let step = if initial {
+                x.start(Some(first)).unwrap()
+            } else {
+                assert_eq!(x.start(None).unwrap(), Step::Challenge(Vec::new()));
+                x.step(first).unwrap()
+            };
+            assert_eq!(step, Step::NeedKeys { user: "tim".into() });
+            let Step::Challenge(server_first) = x.scram_keys(lookup(keys.clone(), None)).unwrap()
+            else {
+                panic!()
+            };
+            let server_first = String::from_utf8(server_first).unwrap();
+            assert!(server_first.starts_with("r=clientnonce"), "{server_first}");
+            assert!(server_first.ends_with(",i=4096"), "{server_first}");
+            let (final_msg, expected_v) = scram_client("pw", "n=tim,r=clientnonce", &server_first);
+            assert_eq!(
+                x.step(final_msg.as_bytes()).unwrap(),
+                Step::Challenge(expected_v.into_bytes())
+            );
+            assert_eq!(verdict(x.step(b"").unwrap()), Verdict::Proven);
+            assert_eq!(x.step(b""), Err(SaslError::Finished));
+        }
+    }
+
+    #[test]
+    fn scram_failures() {
+        let keys = scram::keys_from_plain("tim", "pw").unwrap();
+        let run = |password: &str, refusal: Option<Refusal>, tamper: &dyn Fn(String) -> String| {
+            let mut x = Exchange::new(Mechanism::ScramSha256, "h");
+            x.start(Some(b"n,,n=tim,r=abc")).unwrap();
+            let Step::Challenge(sf) = x.scram_keys(lookup(keys.clone(), refusal)).unwrap() else {
+                panic!()
+            };
+            let sf = String::from_utf8(sf).unwrap();
+            let (final_msg, _) = scram_client(password, "n=tim,r=abc", &sf);
+            x.step(tamper(final_msg).as_bytes())
+        };
+        let same = |m: String| m;
+        assert_eq!(
+            verdict(run("wrong", None, &same).unwrap()),
+            Verdict::Failed("invalid-proof")
+        );
+        // A right proof does not help an account that may not use SCRAM.
+        assert_eq!(
+            verdict(run("pw", Some(Refusal::MechanismUnavailable), &same).unwrap()),
+            Verdict::Refused(Refusal::MechanismUnavailable)
+        );
+        assert_eq!(
+            verdict(run("pw", None, &|m| m.replacen("r=abc", "r=abd", 1)).unwrap()),
+            Verdict::Failed("other-error")
+        );
+        assert!(matches!(
+            run("pw", None, &|m| m.replace(",p=", ",q=")),
+            Err(SaslError::Malformed { .. })
+        ));
+        // A non-empty answer to the server signature.
+        let mut x = Exchange::new(Mechanism::ScramSha256, "h");
+        x.start(Some(b"n,,n=tim,r=abc")).unwrap();
+        let Step::Challenge(sf) = x.scram_keys(lookup(keys.clone(), None)).unwrap() else {
+            panic!()
+        };
+        let (final_msg, _) = scram_client("pw", "n=tim,r=abc", &String::from_utf8(sf).unwrap());
+        x.step(final_msg.as_bytes()).unwrap();
+        assert!(matches!(x.step(b"x"), Err(SaslError::Malformed { .. })));
+        // Channel binding asked for; keys given out of turn.
+        let mut x = Exchange::new(Mechanism::ScramSha256, "h");
+        assert_eq!(
+            x.start(Some(b"p=tls-exporter,,n=tim,r=abc")),
+            Err(SaslError::ChannelBinding("tls-exporter".into()))
+        );
+        let mut x = Exchange::new(Mechanism::ScramSha256, "h");
+        assert_eq!(x.scram_keys(lookup(keys, None)), Err(SaslError::Finished));
+    }
+
     #[test]
     fn wire_helpers() {
         assert_eq!(decode_response(b"*"), Err(SaslError::Cancelled));
@@ -478,5 +706,9 @@ mod tests {
         assert_eq!(encode_challenge(b"Username:"), "VXNlcm5hbWU6");
         assert_eq!(Mechanism::from_name("cram-md5"), Some(Mechanism::CramMd5));
         assert_eq!(Mechanism::from_name("SCRAM-SHA-1"), None);
+        assert_eq!(
+            Mechanism::from_name("scram-sha-256"),
+            Some(Mechanism::ScramSha256)
+        );
     }
 }

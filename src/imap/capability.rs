@@ -18,8 +18,11 @@ impl Session<'_> {
                 caps.push_str(" LOGINDISABLED");
             } else {
                 caps.push_str(" AUTH=PLAIN AUTH=LOGIN");
-                if self.config.auth.cram {
+                if self.config.auth.cram_offered() {
                     caps.push_str(" AUTH=CRAM-MD5 AUTH=CRAM-SHA256");
+                }
+                if self.config.auth.scram_offered() {
+                    caps.push_str(" AUTH=SCRAM-SHA-256");
                 }
                 if self.external_identity().is_some() {
                     caps.push_str(" AUTH=EXTERNAL");

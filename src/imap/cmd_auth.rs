@@ -95,6 +95,7 @@ impl Session<'_> {
         let mech = match Mechanism::from_name(mechanism) {
             Some(m @ (Mechanism::Plain | Mechanism::Login)) => m,
             Some(m @ (Mechanism::CramMd5 | Mechanism::CramSha256)) if self.config.auth.cram => m,
+            Some(m @ Mechanism::ScramSha256) if self.config.auth.scram => m,
             _ => return Outcome::no(format!("[CANNOT] Mechanism {mechanism} is not offered")),
         };
         let mut exchange = Exchange::new(mech, "postern");
@@ -119,6 +120,12 @@ impl Session<'_> {
                         remote,
                     );
                     return self.auth_result(&user, result, "AUTHENTICATE");
+                }
+                Ok(Step::NeedKeys { user }) => {
+                    step = match auth::scram_lookup(self.config, &user) {
+                        Ok(keys) => exchange.scram_keys(keys),
+                        Err(err) => return self.auth_result(&user, Err(err), "AUTHENTICATE"),
+                    };
                 }
                 Ok(Step::Challenge(challenge)) => {
                     step = match self.sasl_round(&challenge) {

@@ -25,7 +25,10 @@ enum Need {
 
 fn need_of(item: &FetchItem) -> Need {
     match item {
-        FetchItem::Flags | FetchItem::InternalDate | FetchItem::Uid => Need::Nothing,
+        // RFC822.SIZE comes from the name or the size cache (Mailbox::wire_size).
+        FetchItem::Flags | FetchItem::InternalDate | FetchItem::Uid | FetchItem::Rfc822Size => {
+            Need::Nothing
+        }
         FetchItem::Envelope | FetchItem::Rfc822Header => Need::Header,
         FetchItem::BodySection { section, .. } if section.part.is_empty() => match section.text {
             Some(SectionText::Header)
@@ -35,6 +38,18 @@ fn need_of(item: &FetchItem) -> Need {
         },
         _ => Need::Whole,
     }
+}
+
+/// What one `* n FETCH` line is built from.
+#[derive(Clone, Copy)]
+struct FetchLine<'a> {
+    index: usize,
+    uid: bool,
+    message: Option<&'a Message>,
+    /// RFC822.SIZE when the message was not read whole.
+    wire_size: Option<u64>,
+    /// \Seen was just set implicitly: report FLAGS even if not asked.
+    add_flags: bool,
 }
 
 /// Whether fetching this item marks the message \Seen (RFC 3501 §6.4.5).
@@ -156,19 +171,29 @@ impl Session<'_> {
         let need = items.iter().map(need_of).max().unwrap_or(Need::Nothing);
         let marks_seen = !mailbox.read_only() && items.iter().any(sets_seen);
         let wants_flags = items.contains(&FetchItem::Flags);
+        let wants_size = items.contains(&FetchItem::Rfc822Size);
         let mut gone = 0usize;
         for index in resolve_set(mailbox, set, uid) {
             let mut message = None;
-            if need > Need::Nothing {
-                match load(mailbox, index, need) {
-                    Ok(m) => message = Some(m),
-                    Err(StoreError::NoSuchMessage) => {
-                        // Expunged by another session; EXPUNGE may not be sent now.
-                        gone += 1;
-                        continue;
-                    }
-                    Err(err) => return store_failure(&err),
+            let mut wire_size = None;
+            let loaded = (|| -> Result<(), StoreError> {
+                if need > Need::Nothing {
+                    message = Some(load(mailbox, index, need)?);
                 }
+                // A whole message knows its size; a header-only read does not.
+                if wants_size && need < Need::Whole {
+                    wire_size = Some(mailbox.wire_size(index)?);
+                }
+                Ok(())
+            })();
+            match loaded {
+                Ok(()) => {}
+                Err(StoreError::NoSuchMessage) => {
+                    // Expunged by another session; EXPUNGE may not be sent now.
+                    gone += 1;
+                    continue;
+                }
+                Err(err) => return store_failure(&err),
             }
             let mut flags_changed = false;
             if marks_seen {
@@ -184,19 +209,21 @@ impl Session<'_> {
                     }
                 }
             }
-            self.write_fetch_line(
-                mailbox,
+            let line = FetchLine {
                 index,
                 uid,
-                items,
-                message.as_ref(),
-                flags_changed && !wants_flags,
-            );
+                message: message.as_ref(),
+                wire_size,
+                add_flags: flags_changed && !wants_flags,
+            };
+            self.write_fetch_line(mailbox, items, &line);
             if let Err(err) = self.flush_if_large() {
                 log::debug!("client went away during FETCH: {err}");
+                mailbox.save_wire_sizes();
                 return Outcome::Done;
             }
         }
+        mailbox.save_wire_sizes();
         if gone > 0 {
             return Outcome::no("[EXPUNGEISSUED] Some messages were expunged by another session");
         }
@@ -207,15 +234,14 @@ impl Session<'_> {
         })
     }
 
-    fn write_fetch_line(
-        &mut self,
-        mailbox: &Mailbox,
-        index: usize,
-        uid: bool,
-        items: &[FetchItem],
-        message: Option<&Message>,
-        add_flags: bool,
-    ) {
+    fn write_fetch_line(&mut self, mailbox: &Mailbox, items: &[FetchItem], line: &FetchLine<'_>) {
+        let FetchLine {
+            index,
+            uid,
+            message,
+            wire_size,
+            add_flags,
+        } = *line;
         let entry = &mailbox.messages()[index];
         let mut out = std::mem::take(&mut self.out);
         out.extend_from_slice(format!("* {} FETCH (", index + 1).as_bytes());
@@ -242,13 +268,14 @@ impl Session<'_> {
                     out.extend_from_slice(b"INTERNALDATE ");
                     write_string(
                         &mut out,
-                        format_internal_date(entry.internal_date).as_bytes(),
+                        format_internal_date(mailbox.internal_date(index)).as_bytes(),
                     );
                 }
                 FetchItem::Rfc822Size => {
-                    let size = match message {
-                        Some(m) => m.raw().len() as u64,
-                        None => crlf_size(mailbox, index).unwrap_or(entry.size),
+                    let size = match (wire_size, message) {
+                        (Some(w), _) => w,
+                        (None, Some(m)) => m.raw().len() as u64,
+                        (None, None) => entry.size,
                     };
                     out.extend_from_slice(format!("RFC822.SIZE {size}").as_bytes());
                 }
@@ -318,10 +345,4 @@ impl Session<'_> {
         out.extend_from_slice(b")\r\n");
         self.out = out;
     }
-}
-
-/// RFC822.SIZE counts CRLF line ends; files delivered with bare LF are longer on the wire.
-pub fn crlf_size(mailbox: &Mailbox, index: usize) -> Option<u64> {
-    let bytes = mailbox.read_message(index).ok()?;
-    Some(message::to_crlf(&bytes).len() as u64)
 }

@@ -27,8 +27,20 @@ fn need_of(key: &SearchKey) -> Need {
         Or(a, b) => need_of(a).max(need_of(b)),
         Bcc(_) | Cc(_) | From(_) | To(_) | Subject(_) | Header(..) | SentBefore(_) | SentOn(_)
         | SentSince(_) => Need::Header,
-        Body(_) | Text(_) | Larger(_) | Smaller(_) => Need::Whole,
+        Body(_) | Text(_) => Need::Whole,
         _ => Need::Nothing,
+    }
+}
+
+/// Whether any key compares sizes (they need RFC822.SIZE, which may cost a read).
+fn uses_size(key: &SearchKey) -> bool {
+    use SearchKey::*;
+    match key {
+        And(keys) => keys.iter().any(uses_size),
+        Not(k) => uses_size(k),
+        Or(a, b) => uses_size(a) || uses_size(b),
+        Larger(_) | Smaller(_) => true,
+        _ => false,
     }
 }
 
@@ -51,7 +63,11 @@ struct Candidate<'a> {
     count: u32,
     max_uid: u32,
     entry: &'a MessageEntry,
+    mailbox: &'a Mailbox,
+    index: usize,
     message: Option<&'a Message>,
+    /// RFC822.SIZE, when a key needs it.
+    wire_size: Option<u64>,
     now: i64,
 }
 
@@ -76,7 +92,8 @@ impl Candidate<'_> {
     fn matches(&self, key: &SearchKey) -> bool {
         use SearchKey::*;
         let e = self.entry;
-        let internal_day = e.internal_date.div_euclid(86400);
+        let internal_date = || self.mailbox.internal_date(self.index);
+        let internal_day = || internal_date().div_euclid(86400);
         match key {
             And(keys) => keys.iter().all(|k| self.matches(k)),
             Not(k) => !self.matches(k),
@@ -99,11 +116,11 @@ impl Candidate<'_> {
             Old => !e.recent,
             Keyword(k) => e.keywords.iter().any(|h| h.eq_ignore_ascii_case(k)),
             Unkeyword(k) => !e.keywords.iter().any(|h| h.eq_ignore_ascii_case(k)),
-            Before(d) => internal_day < day_number(d),
-            On(d) => internal_day == day_number(d),
-            Since(d) => internal_day >= day_number(d),
-            Older(secs) => self.now - e.internal_date >= i64::from(*secs),
-            Younger(secs) => self.now - e.internal_date <= i64::from(*secs),
+            Before(d) => internal_day() < day_number(d),
+            On(d) => internal_day() == day_number(d),
+            Since(d) => internal_day() >= day_number(d),
+            Older(secs) => self.now - internal_date() >= i64::from(*secs),
+            Younger(secs) => self.now - internal_date() <= i64::from(*secs),
             SentBefore(d) => self.sent_day().is_some_and(|s| s < day_number(d)),
             SentOn(d) => self.sent_day().is_some_and(|s| s == day_number(d)),
             SentSince(d) => self.sent_day().is_some_and(|s| s >= day_number(d)),
@@ -131,8 +148,7 @@ impl Candidate<'_> {
     }
 
     fn size(&self) -> u64 {
-        self.message
-            .map_or(self.entry.size, |m| m.raw().len() as u64)
+        self.wire_size.unwrap_or(self.entry.size)
     }
 }
 
@@ -162,15 +178,15 @@ impl Session<'_> {
         if returns.is_some() {
             return Outcome::bad("SEARCH RETURN (ESEARCH) is not supported");
         }
-        let selected = self.selected.as_ref().expect("selected state");
-        let mailbox = &selected.mailbox;
-        let messages = mailbox.messages();
+        let selected = self.selected.as_mut().expect("selected state");
+        let mailbox = &mut selected.mailbox;
         let need = need_of(criteria);
+        let sized = uses_size(criteria);
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_secs() as i64);
-        let count = messages.len() as u32;
-        let max_uid = messages.last().map_or(0, |m| m.uid);
+        let count = mailbox.messages().len() as u32;
+        let max_uid = mailbox.messages().last().map_or(0, |m| m.uid);
         // Narrow to a top-level UID or sequence set first, so `UID SEARCH UID 900:* ...`
         // does not read every message.
         let candidates: Vec<usize> = match criteria {
@@ -181,11 +197,21 @@ impl Session<'_> {
                     SearchKey::SequenceSet(set) => Some(resolve_set(mailbox, set, false)),
                     _ => None,
                 })
-                .unwrap_or_else(|| (0..messages.len()).collect()),
-            _ => (0..messages.len()).collect(),
+                .unwrap_or_else(|| (0..count as usize).collect()),
+            _ => (0..count as usize).collect(),
         };
         let mut hits = Vec::new();
         for index in candidates {
+            let wire_size = if sized {
+                match mailbox.wire_size(index) {
+                    Ok(w) => Some(w),
+                    Err(StoreError::NoSuchMessage) => continue,
+                    Err(err) => return store_failure(&err),
+                }
+            } else {
+                None
+            };
+            let messages = mailbox.messages();
             let message = if need > Need::Nothing {
                 match load(mailbox, index, need) {
                     Ok(m) => Some(m),
@@ -200,7 +226,10 @@ impl Session<'_> {
                 count,
                 max_uid,
                 entry: &messages[index],
+                mailbox,
+                index,
                 message: message.as_ref(),
+                wire_size,
                 now,
             };
             if candidate.matches(criteria) {
@@ -211,6 +240,7 @@ impl Session<'_> {
                 });
             }
         }
+        mailbox.save_wire_sizes();
         let mut line = String::from("SEARCH");
         for n in hits {
             line.push(' ');

@@ -29,9 +29,6 @@ pub const CAPABILITIES: &[&str] = &[
     "IMPLEMENTATION postern",
 ];
 
-/// The SASL mechanisms AUTH accepts.
-const MECHANISMS: [Mechanism; 2] = [Mechanism::Plain, Mechanism::Login];
-
 enum Flow {
     Continue,
     /// End the session; the word names the end in the log (Courier's words).
@@ -180,17 +177,24 @@ impl Session<'_> {
     }
 
     /// The SASL mechanisms on offer (EXTERNAL apart: it depends on the certificate).
-    fn mechanisms(&self) -> &'static [Mechanism] {
-        if self.config.auth.cram {
-            &[
-                Mechanism::Plain,
-                Mechanism::Login,
-                Mechanism::CramMd5,
-                Mechanism::CramSha256,
-            ]
-        } else {
-            &MECHANISMS
+    fn mechanisms(&self) -> Vec<Mechanism> {
+        let mut offered = vec![Mechanism::Plain, Mechanism::Login];
+        if self.config.auth.cram_offered() {
+            offered.extend([Mechanism::CramMd5, Mechanism::CramSha256]);
         }
+        if self.config.auth.scram_offered() {
+            offered.push(Mechanism::ScramSha256);
+        }
+        offered
+    }
+
+    /// AUTH accepts what is on offer, and SCRAM-SHA-256 whenever it is configured: with
+    /// PAM it is not advertised, and an attempt fails as a login (mechanism unavailable).
+    fn accepts(&self, mechanism: Mechanism) -> bool {
+        self.mechanisms().contains(&mechanism)
+            || (mechanism == Mechanism::ScramSha256 && self.config.auth.scram)
+            || (matches!(mechanism, Mechanism::CramMd5 | Mechanism::CramSha256)
+                && self.config.auth.cram)
     }
 
     /// STLS (RFC 2595 §4): whatever the client pipelined after it is dropped, never run.
@@ -268,8 +272,7 @@ impl Session<'_> {
         if name.eq_ignore_ascii_case("EXTERNAL") {
             return self.auth_external(initial);
         }
-        let offered = self.mechanisms();
-        let Some(mechanism) = Mechanism::from_name(&name).filter(|m| offered.contains(m)) else {
+        let Some(mechanism) = Mechanism::from_name(&name).filter(|m| self.accepts(*m)) else {
             return self.reply("-ERR Unsupported authentication mechanism.");
         };
         let initial = match initial.map(|s| sasl::decode_response(s.as_bytes())) {
@@ -314,6 +317,14 @@ impl Session<'_> {
                         self.ip,
                     );
                     return self.finish_login(&user, result, Some(mechanism.name()));
+                }
+                Ok(Step::NeedKeys { user }) => {
+                    step = match auth::scram_lookup(self.config, &user) {
+                        Ok(keys) => exchange.scram_keys(keys),
+                        Err(err) => {
+                            return self.finish_login(&user, Err(err), Some(mechanism.name()));
+                        }
+                    };
                 }
                 Err(e @ (SaslError::Malformed { .. } | SaslError::Authzid(_))) => {
                     let text = format!("-ERR [AUTH] {e}.");

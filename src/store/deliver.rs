@@ -8,7 +8,7 @@ use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
-use super::filename::UniqueName;
+use super::filename::{UniqueName, WireCounter};
 use super::mailbox::clean_keywords;
 use super::{AppendResult, AppendSource, Flags, Result, fsutil, keywords, quota, uiddb};
 
@@ -42,15 +42,19 @@ fn stage(folder_dir: &Path, source: &mut dyn Read) -> io::Result<Staged> {
             Err(e) => return Err(e),
         };
         let r = (|| -> io::Result<Staged> {
-            let mut w = io::BufWriter::with_capacity(64 * 1024, &mut file);
+            let mut w = Counting {
+                inner: io::BufWriter::with_capacity(64 * 1024, &mut file),
+                counter: WireCounter::default(),
+            };
             io::copy(source, &mut w)?;
             w.flush()?;
+            let wire = w.counter.wire_size();
             drop(w);
             file.sync_all()?;
             let m = file.metadata()?;
             Ok(Staged {
                 tmp: tmp.clone(),
-                basename: name.final_name(m.dev(), m.ino(), Some(m.len())),
+                basename: name.final_name(m.dev(), m.ino(), Some(m.len()), Some(wire)),
                 size: m.len(),
                 file: file.try_clone()?,
             })
@@ -62,14 +66,42 @@ fn stage(folder_dir: &Path, source: &mut dyn Read) -> io::Result<Staged> {
     }
 }
 
+/// Writes through while counting the CRLF size, so the name can carry `,W=`.
+struct Counting<W: Write> {
+    inner: W,
+    counter: WireCounter,
+}
+
+impl<W: Write> Write for Counting<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.counter.feed(&buf[..n]);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
 /// Takes over a file the caller already wrote into tmp/.
 fn adopt(path: PathBuf) -> io::Result<Staged> {
-    let file = fs::OpenOptions::new().write(true).open(&path)?;
+    let mut file = fs::OpenOptions::new().read(true).write(true).open(&path)?;
+    // One pass over the (freshly written, cached) bytes for the CRLF size.
+    let mut counter = WireCounter::default();
+    let mut chunk = vec![0u8; 64 * 1024];
+    loop {
+        let n = file.read(&mut chunk)?;
+        if n == 0 {
+            break;
+        }
+        counter.feed(&chunk[..n]);
+    }
     file.sync_all()?;
     let m = file.metadata()?;
     let name = UniqueName::new();
     Ok(Staged {
-        basename: name.final_name(m.dev(), m.ino(), Some(m.len())),
+        basename: name.final_name(m.dev(), m.ino(), Some(m.len()), Some(counter.wire_size())),
         size: m.len(),
         tmp: path,
         file,

@@ -17,8 +17,18 @@ pub fn split_info(filename: &str) -> (&str, Option<&str>) {
 
 /// The `,S=<size>` value in a basename (Maildir++ size), if present.
 pub fn size_from_name(basename: &str) -> Option<u64> {
+    name_number(basename, ",S=")
+}
+
+/// The `,W=<size>` value in a basename: the size with CRLF line ends, which IMAP's
+/// RFC822.SIZE and POP3's LIST report (the convention Dovecot uses too).
+pub fn wire_size_from_name(basename: &str) -> Option<u64> {
+    name_number(basename, ",W=")
+}
+
+fn name_number(basename: &str, key: &str) -> Option<u64> {
     let basename = split_info(basename).0;
-    let start = basename.find(",S=")? + 3;
+    let start = basename.find(key)? + key.len();
     let digits: &str = basename[start..]
         .split(|c: char| !c.is_ascii_digit())
         .next()
@@ -108,8 +118,9 @@ impl UniqueName {
         )
     }
 
-    /// The final basename, with the file's device and inode and, when known, its size.
-    pub fn final_name(&self, dev: u64, ino: u64, size: Option<u64>) -> String {
+    /// The final basename, with the file's device and inode and, when known, its size
+    /// and its size with CRLF line ends.
+    pub fn final_name(&self, dev: u64, ino: u64, size: Option<u64>, wire: Option<u64>) -> String {
         let mut s = format!(
             "{}.M{}P{}V{:016X}I{:016X}_{}.{}",
             self.sec,
@@ -122,6 +133,9 @@ impl UniqueName {
         );
         if let Some(size) = size {
             s.push_str(&format!(",S={size}"));
+        }
+        if let Some(wire) = wire {
+            s.push_str(&format!(",W={wire}"));
         }
         s
     }
@@ -149,6 +163,8 @@ mod tests {
         assert_eq!(size_from_name(n), Some(18));
         assert_eq!(size_from_name("1.M1P1.host"), None);
         assert_eq!(size_from_name("1.M1P1.host,S=12,W=14"), Some(12));
+        assert_eq!(wire_size_from_name("1.M1P1.host,S=12,W=14:2,S"), Some(14));
+        assert_eq!(wire_size_from_name("1.M1P1.host,S=12"), None);
         assert_eq!(size_from_name("1.M1P1.host,S="), None);
         assert_eq!(split_info("a"), ("a", None));
         assert_eq!(split_info("a:2,"), ("a", Some("")));
@@ -167,9 +183,51 @@ mod tests {
         let a = UniqueName::new();
         let b = UniqueName::new();
         assert_ne!(a.tmp_name(), b.tmp_name());
-        let f = a.final_name(0xFE00, 0x99DD8E, Some(18));
+        let f = a.final_name(0xFE00, 0x99DD8E, Some(18), None);
         assert!(f.contains("V000000000000FE00I000000000099DD8E_"));
         assert_eq!(size_from_name(&f), Some(18));
         assert!(!f.contains(':') && !f.contains('/'));
+    }
+}
+
+/// Counts what a message's size becomes with every bare LF sent as CRLF, fed in chunks.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct WireCounter {
+    bytes: u64,
+    bare_lf: u64,
+    last_was_cr: bool,
+}
+
+impl WireCounter {
+    pub fn feed(&mut self, chunk: &[u8]) {
+        self.bytes += chunk.len() as u64;
+        let mut prev_cr = self.last_was_cr;
+        for &b in chunk {
+            if b == b'\n' && !prev_cr {
+                self.bare_lf += 1;
+            }
+            prev_cr = b == b'\r';
+        }
+        self.last_was_cr = prev_cr;
+    }
+
+    pub fn wire_size(&self) -> u64 {
+        self.bytes + self.bare_lf
+    }
+}
+
+#[cfg(test)]
+mod wire_tests {
+    use super::WireCounter;
+
+    #[test]
+    fn counts_bare_lf_across_chunks() {
+        let mut c = WireCounter::default();
+        c.feed(b"a\r");
+        c.feed(b"\nb\n\nc");
+        assert_eq!(c.wire_size(), 9);
+        let mut whole = WireCounter::default();
+        whole.feed(b"a\r\nb\n\nc");
+        assert_eq!(whole.wire_size(), c.wire_size());
     }
 }

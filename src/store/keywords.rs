@@ -7,7 +7,8 @@
 //! minutes, fold it into `:list` and remove it. For one message the plain update file wins,
 //! then the highest N, then `:list`.
 
-use std::collections::{HashMap, HashSet};
+// Keys are file names and keywords from the user's own Maildir: a fast hash, no DoS concern.
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use std::fs;
 use std::io;
 use std::path::Path;
@@ -95,7 +96,7 @@ impl KeywordList {
             .collect();
         bases.sort();
         let mut list = KeywordList::default();
-        let mut index: HashMap<&str, usize> = HashMap::new();
+        let mut index: HashMap<&str, usize> = HashMap::default();
         for b in bases {
             let mut idx = Vec::new();
             for k in &map[b] {
@@ -158,7 +159,7 @@ pub fn read(
     let now = fsutil::now_secs();
     let slot = now / SLOT_SECS;
     // basename -> (N, file name) of the highest numbered update
-    let mut numbered: HashMap<String, (i64, String)> = HashMap::new();
+    let mut numbered: HashMap<String, (i64, String)> = HashMap::default();
     let mut superseded = Vec::new();
     let mut plain = Vec::new();
     for ent in rd {

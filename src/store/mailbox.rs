@@ -1,14 +1,17 @@
 //! The view of one open folder: messages in UID order built from one scan of new/ and cur/
 //! plus the UID database, and everything a session does to it.
 
-use std::collections::{HashMap, HashSet};
+// Keys are file names and keywords from the user's own Maildir: a fast hash, no DoS concern.
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use std::fs::{self, File};
 use std::io::{self, Read};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-use super::filename::{UniqueName, size_from_name, split_info};
-use super::{Flags, Maildir, Result, StoreError, folder, fsutil, keywords, quota, uiddb};
+use super::filename::{UniqueName, WireCounter, size_from_name, split_info, wire_size_from_name};
+use super::{
+    Flags, Maildir, Result, StoreError, folder, fsutil, keywords, quota, sizecache, uiddb,
+};
 
 /// One message of an open folder.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,8 +23,9 @@ pub struct MessageEntry {
     pub keywords: Vec<String>,
     /// Bytes on disk: from `,S=` when present, else stat.
     pub size: u64,
-    /// Unix seconds (file mtime).
-    pub internal_date: i64,
+    /// Unix seconds (file mtime), read on first need: opening a folder stats no file
+    /// whose name carries its size. See [`Mailbox::internal_date`].
+    internal_date: std::cell::OnceCell<i64>,
     /// Moved from new/ to cur/ by this session (or still in new/, for a read-only view).
     pub recent: bool,
     file_name: String,
@@ -72,6 +76,10 @@ pub struct Mailbox {
     messages: Vec<MessageEntry>,
     /// Directory times at the last complete scan, when they were settled enough to trust.
     stamp: Option<DirStamp>,
+    /// CRLF sizes of messages without `,W=`, loaded from `postern-sizes` on first need.
+    wire_sizes: Option<HashMap<String, u64>>,
+    /// Sizes computed this session and not yet saved.
+    wire_sizes_unsaved: bool,
 }
 
 /// Modification times of `new/`, `cur/` and `courierimapkeywords/`: every delivery,
@@ -112,8 +120,8 @@ struct Found {
 /// Lists the folder. When `move_new`, new/ files go to cur/ with `:2,` appended and their
 /// basenames are returned as recent; otherwise new/ files are listed where they are.
 fn scan(dir: &Path, move_new: bool) -> io::Result<(HashMap<String, Found>, HashSet<String>)> {
-    let mut found = HashMap::new();
-    let mut recent = HashSet::new();
+    let mut found = HashMap::default();
+    let mut recent = HashSet::default();
     let new_dir = dir.join("new");
     let cur_dir = dir.join("cur");
     for n in fsutil::list_names(&new_dir)? {
@@ -198,14 +206,17 @@ fn entry(
     let path = dir
         .join(if f.in_new { "new" } else { "cur" })
         .join(&f.file_name);
-    let named_size = size_from_name(basename);
-    let (size, mtime) = match fs::metadata(&path) {
-        Ok(m) => (named_size.unwrap_or(m.len()), m.mtime()),
-        // Renamed or removed meanwhile: the next refresh sorts it out.
-        Err(_) => (
-            named_size.unwrap_or(0),
-            super::filename::leading_number(basename) as i64,
-        ),
+    let internal_date = std::cell::OnceCell::new();
+    let size = match size_from_name(basename) {
+        Some(size) => size,
+        None => match fs::metadata(&path) {
+            Ok(m) => {
+                let _ = internal_date.set(m.mtime());
+                m.len()
+            }
+            // Renamed or removed meanwhile: the next refresh sorts it out.
+            Err(_) => 0,
+        },
     };
     MessageEntry {
         uid,
@@ -213,7 +224,7 @@ fn entry(
         flags: flags_of(&f.file_name),
         keywords,
         size,
-        internal_date: mtime,
+        internal_date,
         recent,
         file_name: f.file_name.clone(),
         in_new: f.in_new,
@@ -236,7 +247,7 @@ fn same_keywords(a: &[String], b: &[String]) -> bool {
 pub(crate) fn status(dir: &Path) -> Result<super::FolderStatus> {
     let (found, recent) = scan(dir, false)?;
     let present: HashSet<&str> = found.keys().map(|s| s.as_str()).collect();
-    let assigned = uiddb::sync(dir, &present, &mut rescan_closure(dir))?;
+    let assigned = uiddb::sync(dir, &present, Some(&mut rescan_closure(dir)))?;
     let mut st = super::FolderStatus {
         messages: 0,
         recent: 0,
@@ -269,7 +280,7 @@ impl Mailbox {
         let stamp = DirStamp::take(&dir);
         let (found, recent) = scan(&dir, !read_only)?;
         let present: HashSet<&str> = found.keys().map(|s| s.as_str()).collect();
-        let assigned = uiddb::sync(&dir, &present, &mut rescan_closure(&dir))?;
+        let assigned = uiddb::sync(&dir, &present, Some(&mut rescan_closure(&dir)))?;
         let mut kw = keywords::read(&dir, if read_only { None } else { Some(&present) })?;
         let mut messages: Vec<MessageEntry> = found
             .iter()
@@ -289,6 +300,8 @@ impl Mailbox {
             uid_next: assigned.next_uid,
             messages,
             stamp: stamp.and_then(DirStamp::settled),
+            wire_sizes: None,
+            wire_sizes_unsaved: false,
         })
     }
 
@@ -331,6 +344,19 @@ impl Mailbox {
         self.messages.get(index).ok_or(StoreError::NoSuchMessage)
     }
 
+    /// INTERNALDATE: the file's mtime (APPEND sets it to the date the client gave), read
+    /// once per session; the delivery time in the name if the file is gone.
+    pub fn internal_date(&self, index: usize) -> i64 {
+        let Some(m) = self.messages.get(index) else {
+            return 0;
+        };
+        *m.internal_date.get_or_init(|| {
+            self.locate_path(m)
+                .and_then(|p| Ok(fs::metadata(p)?.mtime()))
+                .unwrap_or_else(|_| super::filename::leading_number(&m.basename) as i64)
+        })
+    }
+
     /// Opens a message file, finding it even if another process renamed it meanwhile.
     pub fn open_message(&self, index: usize) -> Result<File> {
         let m = self.entry_at(index)?;
@@ -347,6 +373,57 @@ impl Mailbox {
             Ok(f) => Ok(f),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Err(StoreError::NoSuchMessage),
             Err(e) => Err(e.into()),
+        }
+    }
+
+    /// The message's size with CRLF line ends (IMAP RFC822.SIZE): from `,W=` in the name,
+    /// else from the folder's size cache, else by reading the file once.
+    pub fn wire_size(&mut self, index: usize) -> Result<u64> {
+        let m = self.entry_at(index)?;
+        if let Some(w) = wire_size_from_name(&m.basename) {
+            return Ok(w);
+        }
+        let basename = m.basename.clone();
+        let dir = &self.dir;
+        let cache = self.wire_sizes.get_or_insert_with(|| sizecache::load(dir));
+        if let Some(&w) = cache.get(&basename) {
+            return Ok(w);
+        }
+        let mut file = self.open_message(index)?;
+        let mut counter = WireCounter::default();
+        let mut chunk = vec![0u8; 64 * 1024];
+        loop {
+            let n = file.read(&mut chunk)?;
+            if n == 0 {
+                break;
+            }
+            counter.feed(&chunk[..n]);
+        }
+        let w = counter.wire_size();
+        if let Some(cache) = self.wire_sizes.as_mut() {
+            cache.insert(basename, w);
+            self.wire_sizes_unsaved = true;
+        }
+        Ok(w)
+    }
+
+    /// Saves the sizes [`Self::wire_size`] computed, for the next session. A failure costs
+    /// only time, so it is logged, not returned.
+    pub fn save_wire_sizes(&mut self) {
+        if !self.wire_sizes_unsaved || self.read_only {
+            return;
+        }
+        self.wire_sizes_unsaved = false;
+        if let Some(cache) = &self.wire_sizes {
+            let present: std::collections::HashSet<&str> =
+                self.messages.iter().map(|m| m.basename.as_str()).collect();
+            if let Err(e) = sizecache::save(&self.dir, cache, &|b| present.contains(b)) {
+                log::warn!(
+                    "{}: cannot save {}: {e}",
+                    self.dir.display(),
+                    sizecache::FILE
+                );
+            }
         }
     }
 
@@ -368,7 +445,7 @@ impl Mailbox {
         }
         self.stamp = None;
         let (mut found, recent) = scan(&self.dir, !self.read_only)?;
-        let mut changed: HashSet<String> = HashSet::new();
+        let mut changed: HashSet<String> = HashSet::default();
         let mut missing = Vec::new();
         for (i, m) in self.messages.iter().enumerate() {
             if !found.contains_key(&m.basename) && !m.gone {
@@ -397,16 +474,12 @@ impl Mailbox {
             .keys()
             .filter(|b| !known.contains(b.as_str()))
             .collect();
+        let present: HashSet<&str> = found.keys().map(|s| s.as_str()).collect();
         let mut assigned = None;
         if !fresh.is_empty() {
-            let present: HashSet<&str> = found.keys().map(|s| s.as_str()).collect();
-            assigned = Some(uiddb::sync(
-                &self.dir,
-                &present,
-                &mut rescan_closure(&self.dir),
-            )?);
+            // Only adds: files gone since the open keep their entries until the next open.
+            assigned = Some(uiddb::sync(&self.dir, &present, None)?);
         }
-        let present: HashSet<&str> = found.keys().map(|s| s.as_str()).collect();
         let mut kw = keywords::read(&self.dir, None)?;
         kw.retain(|b, _| present.contains(b.as_str()));
         for m in &mut self.messages {
@@ -622,7 +695,12 @@ impl Mailbox {
                 let m = &self.messages[i];
                 let src = self.locate_path(m)?;
                 let meta = fs::metadata(&src)?;
-                let base = UniqueName::new().final_name(meta.dev(), meta.ino(), Some(m.size));
+                let base = UniqueName::new().final_name(
+                    meta.dev(),
+                    meta.ino(),
+                    Some(m.size),
+                    wire_size_from_name(&m.basename),
+                );
                 if !m.keywords.is_empty() {
                     keywords::write_update(&target_dir, &base, &m.keywords)?;
                 }

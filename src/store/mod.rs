@@ -16,6 +16,7 @@ pub mod keywords;
 pub mod lock;
 pub mod mailbox;
 pub mod quota;
+pub mod sizecache;
 pub mod subscriptions;
 pub mod uiddb;
 pub mod watch;

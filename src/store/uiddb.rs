@@ -10,7 +10,8 @@
 //! changed; UIDs are assigned under the folder's dot-lock after re-reading the file, so
 //! concurrent sessions and deliveries never hand out a UID twice.
 
-use std::collections::{HashMap, HashSet};
+// Keys are file names and keywords from the user's own Maildir: a fast hash, no DoS concern.
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use std::fs;
 use std::io::{self, Write};
 use std::path::Path;
@@ -56,8 +57,8 @@ impl UidDb {
             return Err("nextuid 0".into());
         }
         let mut entries = Vec::new();
-        let mut seen_uids = HashSet::new();
-        let mut seen_names = HashSet::new();
+        let mut seen_uids = HashSet::default();
+        let mut seen_names = HashSet::default();
         for (i, line) in lines.enumerate() {
             if line.is_empty() {
                 continue;
@@ -182,10 +183,15 @@ impl Assigned {
 /// database and nothing else. Otherwise it takes the folder lock, calls `rescan` for a
 /// listing made under the lock, re-reads the database and assigns the missing UIDs in
 /// delivery order. Entries whose file is in neither listing are dropped.
+///
+/// With `rescan`, entries of files that are gone are dropped (the directory is listed again
+/// under the lock, so a file another process added meanwhile is not mistaken for gone).
+/// Without it, entries are only added: a session's refresh that found new mail does not
+/// pay for a second listing of a large folder, and stale entries wait for the next open.
 pub fn sync(
     folder_dir: &Path,
     present: &HashSet<&str>,
-    rescan: &mut dyn FnMut() -> io::Result<Vec<String>>,
+    rescan: Option<&mut dyn FnMut() -> io::Result<Vec<String>>>,
 ) -> Result<Assigned> {
     if let DbState::Valid(db) = read(folder_dir)?
         && db.entries.len() == present.len()
@@ -237,12 +243,20 @@ fn in_memory(folder_dir: &Path, present: &HashSet<&str>) -> io::Result<Assigned>
 fn locked_sync(
     folder_dir: &Path,
     present: &HashSet<&str>,
-    rescan: &mut dyn FnMut() -> io::Result<Vec<String>>,
+    rescan: Option<&mut dyn FnMut() -> io::Result<Vec<String>>>,
 ) -> Result<Assigned> {
     let _lock = DotLock::acquire(folder_dir)?;
-    let second = rescan()?;
-    let second: HashSet<&str> = second.iter().map(|s| s.as_str()).collect();
-    let exists = |n: &str| present.contains(n) || second.contains(n);
+    let prune = rescan.is_some();
+    let second_names = match rescan {
+        Some(rescan) => rescan()?,
+        None => Vec::new(),
+    };
+    let second: HashSet<&str> = if prune {
+        second_names.iter().map(|s| s.as_str()).collect()
+    } else {
+        present.clone()
+    };
+    let exists = |n: &str| !prune || present.contains(n) || second.contains(n);
     let (mut db, fresh_db, at_least) = match read(folder_dir)? {
         DbState::Valid(db) => (db, false, None),
         DbState::Missing => (empty_db(), true, None),
@@ -321,9 +335,11 @@ fn update_inner<T>(
             // aside with its loud message), then try again.
             let names = fsutil::list_basenames(folder_dir)?;
             let present: HashSet<&str> = names.iter().map(|s| s.as_str()).collect();
-            sync(folder_dir, &present, &mut || {
-                fsutil::list_basenames(folder_dir)
-            })?;
+            sync(
+                folder_dir,
+                &present,
+                Some(&mut || fsutil::list_basenames(folder_dir)),
+            )?;
             return update_inner(folder_dir, edit, false);
         }
         DbState::Missing => (empty_db(), true),
@@ -399,18 +415,18 @@ mod tests {
             "200.a".to_string(),
         ];
         let present: HashSet<&str> = names.iter().map(|s| s.as_str()).collect();
-        let a = sync(d.path(), &present, &mut || Ok(names.clone())).unwrap();
+        let a = sync(d.path(), &present, Some(&mut || Ok(names.clone()))).unwrap();
         assert_eq!(a.uids["100.z"], 1);
         assert_eq!(a.uids["200.a"], 2);
         assert_eq!(a.uids["200.b"], 3);
         let now = fsutil::now_secs() - IMAP_EPOCH;
         assert!((a.uid_validity as i64 - now).abs() < 5);
         let before = fs::read(d.path().join(FILE)).unwrap();
-        let b = sync(d.path(), &present, &mut || panic!("no rescan needed")).unwrap();
+        let b = sync(d.path(), &present, Some(&mut || panic!("no rescan needed"))).unwrap();
         assert_eq!(b.uids, a.uids);
         assert_eq!(fs::read(d.path().join(FILE)).unwrap(), before);
         fs::write(d.path().join(FILE), b"garbage\n").unwrap();
-        let c = sync(d.path(), &present, &mut || Ok(names.clone())).unwrap();
+        let c = sync(d.path(), &present, Some(&mut || Ok(names.clone()))).unwrap();
         assert_eq!(c.uids.len(), 3);
         let aside: Vec<_> = fs::read_dir(d.path())
             .unwrap()

@@ -1,0 +1,86 @@
+//! `postern-sizes`: a folder's remembered CRLF sizes of messages whose names carry no `,W=`
+//! (mail delivered by other agents with bare LF line ends). A message file never changes,
+//! so an entry never goes stale; the file is only a cache — lost or broken, it is rebuilt
+//! by reading the messages again. Courier ignores it.
+
+use rustc_hash::FxHashMap as HashMap;
+use std::fs;
+use std::io::{self, Write};
+use std::path::Path;
+
+use super::filename::UniqueName;
+
+pub const FILE: &str = "postern-sizes";
+const HEADER: &str = "postern-sizes 1";
+
+/// Reads the cache; anything unreadable counts as empty.
+pub fn load(folder_dir: &Path) -> HashMap<String, u64> {
+    let Ok(text) = fs::read_to_string(folder_dir.join(FILE)) else {
+        return HashMap::default();
+    };
+    let mut lines = text.lines();
+    if lines.next() != Some(HEADER) {
+        return HashMap::default();
+    }
+    lines
+        .filter_map(|line| {
+            let (base, size) = line.rsplit_once(' ')?;
+            Some((base.to_string(), size.parse().ok()?))
+        })
+        .collect()
+}
+
+/// Writes the entries for `present` basenames, merged with what another session may have
+/// saved meanwhile, via tmp/ and rename (no fsync: losing it costs only time).
+pub fn save(
+    folder_dir: &Path,
+    ours: &HashMap<String, u64>,
+    present: &dyn Fn(&str) -> bool,
+) -> io::Result<()> {
+    let mut merged = load(folder_dir);
+    merged.extend(ours.iter().map(|(k, v)| (k.clone(), *v)));
+    let mut entries: Vec<(&String, &u64)> = merged.iter().filter(|(b, _)| present(b)).collect();
+    entries.sort();
+    let mut text = String::with_capacity(entries.len() * 64 + 16);
+    text.push_str(HEADER);
+    text.push('\n');
+    for (base, size) in entries {
+        text.push_str(base);
+        text.push(' ');
+        text.push_str(&size.to_string());
+        text.push('\n');
+    }
+    let tmp = folder_dir
+        .join("tmp")
+        .join(format!("{}.sizes", UniqueName::new().tmp_name()));
+    let result = (|| {
+        let mut f = fs::File::create(&tmp)?;
+        f.write_all(text.as_bytes())?;
+        fs::rename(&tmp, folder_dir.join(FILE))
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_and_merge() {
+        let d = tempfile::tempdir().unwrap();
+        fs::create_dir(d.path().join("tmp")).unwrap();
+        assert!(load(d.path()).is_empty());
+        let ours: HashMap<String, u64> = [("1.M1P1.h,S=5".to_string(), 7)].into_iter().collect();
+        save(d.path(), &ours, &|_| true).unwrap();
+        let theirs: HashMap<String, u64> = [("2.M2P2.h".to_string(), 9)].into_iter().collect();
+        save(d.path(), &theirs, &|b| b != "gone").unwrap();
+        let back = load(d.path());
+        assert_eq!(back.get("1.M1P1.h,S=5"), Some(&7));
+        assert_eq!(back.get("2.M2P2.h"), Some(&9));
+        fs::write(d.path().join(FILE), "garbage\n1 2\n").unwrap();
+        assert!(load(d.path()).is_empty());
+    }
+}
