@@ -198,8 +198,14 @@ fn check_tls(config: &Config, found: &mut Findings) {
     }
     let certificate = &settings.certificate;
     if certificate.exists() {
-        // What the per-connection units (imapd --tls, pop3d --tls, STARTTLS) will load.
-        for protocol in [Protocol::Imap, Protocol::Pop3] {
+        // What the per-connection units (imapd --tls, pop3d --tls, STARTTLS) will load;
+        // already reported when a [serve] listener failed on the same files.
+        let protocols = if found.problems.len() == before {
+            &[Protocol::Imap, Protocol::Pop3][..]
+        } else {
+            &[]
+        };
+        for &protocol in protocols {
             if let Err(err) = Acceptor::new(settings, protocol) {
                 let message = format!("[tls] {err:#}");
                 if !found.problems.contains(&message) {
@@ -209,8 +215,8 @@ fn check_tls(config: &Config, found: &mut Findings) {
         }
         if !settings.dh_params.as_os_str().is_empty() && !settings.dh_params.exists() {
             found.warnings.push(format!(
-                "[tls] dh_params: {} does not exist (postern mkdhparams makes it); only \
-                 ECDHE key exchange is offered",
+                "[tls] dh_params: {} does not exist (postern mkdhparams makes it): TLS 1.2 \
+                 offers no DHE cipher suites",
                 settings.dh_params.display()
             ));
         }
