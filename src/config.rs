@@ -388,56 +388,151 @@ impl Config {
 
     /// Parse and check settings text (no file, `path` stays `None`).
     pub fn parse(text: &str) -> anyhow::Result<Config> {
-        // toml's message names the key, the line and the column.
-        let config: Config = toml::from_str(text)?;
-        config.check()?;
+        let config: Config = toml::from_str(text).map_err(|err| syntax_error(text, &err))?;
+        if let Err(invalid) = config.check() {
+            return Err(match key_line(text, invalid.key) {
+                Some(line) => anyhow::anyhow!("line {line}: {invalid}"),
+                None => anyhow::anyhow!("{invalid}"),
+            });
+        }
         Ok(config)
     }
 
     /// Values serde accepts but that make no sense.
-    fn check(&self) -> anyhow::Result<()> {
-        let one_line = |key: &str, value: &str| {
+    fn check(&self) -> Result<(), Invalid> {
+        let bad = |key: &'static str, message: String| Err(Invalid { key, message });
+        for (key, value) in [
+            ("imap.greeting", &self.imap.greeting),
+            ("pop3.greeting", &self.pop3.greeting),
+        ] {
             if value.contains(['\r', '\n']) {
-                anyhow::bail!("{key}: must be a single line");
+                return bad(key, "must be a single line".into());
             }
-            Ok(())
-        };
-        one_line("imap.greeting", &self.imap.greeting)?;
-        one_line("pop3.greeting", &self.pop3.greeting)?;
-        if self.serve.max_connections == 0 {
-            anyhow::bail!("serve.max_connections: must be at least 1");
         }
-        if self.auth.max_failed_logins == 0 {
-            anyhow::bail!("auth.max_failed_logins: must be at least 1");
-        }
-        if self.limits.max_line_length < 1024 {
-            anyhow::bail!("limits.max_line_length: must be at least 1024");
-        }
-        if self.mail.loginexec_timeout == 0 {
-            anyhow::bail!("mail.loginexec_timeout: must be at least 1");
-        }
-        if self.imap.idle_poll_interval == 0 {
-            anyhow::bail!("imap.idle_poll_interval: must be at least 1");
+        let at_least = [
+            (
+                "serve.max_connections",
+                u64::from(self.serve.max_connections),
+                1,
+            ),
+            (
+                "auth.max_failed_logins",
+                u64::from(self.auth.max_failed_logins),
+                1,
+            ),
+            (
+                "limits.max_line_length",
+                self.limits.max_line_length as u64,
+                1024,
+            ),
+            ("mail.loginexec_timeout", self.mail.loginexec_timeout, 1),
+            ("imap.idle_poll_interval", self.imap.idle_poll_interval, 1),
+        ];
+        for (key, value, least) in at_least {
+            if value < least {
+                return bad(key, format!("must be at least {least}"));
+            }
         }
         if !matches!(self.tls.min_protocol.as_str(), "TLSv1.2" | "TLSv1.3") {
-            anyhow::bail!(
-                "tls.min_protocol: {:?}: expected \"TLSv1.2\" or \"TLSv1.3\"",
-                self.tls.min_protocol
+            return bad(
+                "tls.min_protocol",
+                format!(
+                    "{:?}: expected \"TLSv1.2\" or \"TLSv1.3\"",
+                    self.tls.min_protocol
+                ),
             );
         }
         if self.tls.certificate.as_os_str().is_empty() {
-            anyhow::bail!("tls.certificate: must name a file");
+            return bad("tls.certificate", "must name a file".into());
         }
         for (attr, folder) in &self.imap.special_use {
             if folder.is_empty() || attr.is_empty() || attr.starts_with('\\') {
-                anyhow::bail!(
-                    "imap.special_use: {attr:?} = {folder:?}: write the attribute without \
-                     the backslash and a non-empty folder name"
+                return bad(
+                    "imap.special_use",
+                    format!(
+                        "{attr:?} = {folder:?}: write the attribute without the backslash \
+                         and a non-empty folder name"
+                    ),
                 );
             }
         }
         Ok(())
     }
+}
+
+/// A value of the right type that makes no sense, with the key it belongs to.
+#[derive(Debug)]
+struct Invalid {
+    /// `section.key`
+    key: &'static str,
+    message: String,
+}
+
+impl std::fmt::Display for Invalid {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.key, self.message)
+    }
+}
+
+/// toml's error as one line that names the line, the column and the key (toml's own
+/// message quotes the line but names the key only when it is unknown).
+fn syntax_error(text: &str, err: &toml::de::Error) -> anyhow::Error {
+    let Some(span) = err.span() else {
+        return anyhow::anyhow!("{}", err.message());
+    };
+    let before = &text[..span.start.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+    match key_at(text, span.start) {
+        Some(key) => anyhow::anyhow!("line {line}, column {column}: {key}: {}", err.message()),
+        None => anyhow::anyhow!("line {line}, column {column}: {}", err.message()),
+    }
+}
+
+/// The dotted key (`auth.backend`) whose name or value covers byte `offset` of `text`.
+fn key_at(text: &str, offset: usize) -> Option<String> {
+    fn walk(table: &toml::de::DeTable<'_>, offset: usize, path: &mut Vec<String>) -> bool {
+        for (key, value) in table.iter() {
+            let covers =
+                |r: std::ops::Range<usize>| r.start <= offset && offset < r.end.max(r.start + 1);
+            if covers(key.span()) {
+                path.push(key.get_ref().to_string());
+                return true;
+            }
+            if covers(value.span()) {
+                path.push(key.get_ref().to_string());
+                if let Some(inner) = value.get_ref().as_table() {
+                    walk(inner, offset, path);
+                }
+                return true;
+            }
+            if let Some(inner) = value.get_ref().as_table() {
+                path.push(key.get_ref().to_string());
+                if walk(inner, offset, path) {
+                    return true;
+                }
+                path.pop();
+            }
+        }
+        false
+    }
+    let doc = toml::de::DeTable::parse(text).ok()?;
+    let mut path = Vec::new();
+    walk(doc.get_ref(), offset, &mut path).then(|| path.join("."))
+}
+
+/// The line (from 1) on which `section.key` is set in `text`, if it is.
+fn key_line(text: &str, dotted: &str) -> Option<usize> {
+    let (section, key) = dotted.split_once('.')?;
+    let doc = toml::de::DeTable::parse(text).ok()?;
+    let (_, table) = doc.get_ref().iter().find(|(k, _)| k.get_ref() == section)?;
+    let (name, _) = table
+        .get_ref()
+        .as_table()?
+        .iter()
+        .find(|(k, _)| k.get_ref() == key)?;
+    let offset = name.span().start;
+    Some(text[..offset].matches('\n').count() + 1)
 }
 
 #[cfg(test)]
@@ -513,7 +608,7 @@ mod tests {
         let err =
             Config::parse("[imap]\ngreeting = \"hi\"\n\n[auth]\nbackedn = \"pam\"\n").unwrap_err();
         let msg = format!("{err:#}");
-        assert!(msg.contains("backedn"), "{msg}");
+        assert!(msg.contains("auth.backedn: unknown field"), "{msg}");
         assert!(msg.contains("line 5"), "{msg}");
     }
 
@@ -523,6 +618,15 @@ mod tests {
         assert!(format!("{err:#}").contains("line 2"), "{err:#}");
         let err = Config::parse("[auth]\nbackend = \"ldap\"\n").unwrap_err();
         assert!(format!("{err:#}").contains("line 2"), "{err:#}");
+        let err = Config::parse("[log]\n[limits]\n\nidle_timeout = \"x\"\n").unwrap_err();
+        let msg = format!("{err:#}");
+        assert!(
+            msg.starts_with("line 4, column 16: limits.idle_timeout: "),
+            "{msg}"
+        );
+        let err = Config::parse("imap = { special_use = { Sent = 3 } }\n").unwrap_err();
+        let msg = format!("{err:#}");
+        assert!(msg.contains("imap.special_use.Sent: "), "{msg}");
     }
 
     #[test]
@@ -546,6 +650,18 @@ mod tests {
     fn nonsense_values_are_refused() {
         let err = Config::parse("[serve]\nmax_connections = 0\n").unwrap_err();
         assert!(err.to_string().contains("serve.max_connections"));
+        assert!(err.to_string().starts_with("line 2: "), "{err}");
+        let err =
+            Config::parse("[limits]\nidle_timeout = 5\n\nmax_line_length = 10\n").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "line 4: limits.max_line_length: must be at least 1024"
+        );
+        let err = Config::parse("imap = { greeting = \"a\\nb\" }\n").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "line 1: imap.greeting: must be a single line"
+        );
         let err = Config::parse("[imap]\ngreeting = \"a\\r\\nb\"\n").unwrap_err();
         assert!(err.to_string().contains("imap.greeting"));
     }

@@ -10,6 +10,8 @@ use postern::net::conn::Connection;
 use postern::net::tls::Acceptor;
 use postern::net::tls_tools;
 
+mod config_cmd;
+
 #[derive(Parser)]
 #[command(
     name = "postern",
@@ -88,6 +90,11 @@ enum Command {
         #[arg(long)]
         dir: Option<PathBuf>,
     },
+    /// Check a settings file, or print the settings in effect.
+    Config {
+        #[command(subcommand)]
+        action: ConfigAction,
+    },
     /// Hash a password read from stdin for the user file (like doveadm pw).
     Pw {
         /// Scheme: SHA512-CRYPT, CRYPT (yescrypt), BLF-CRYPT, SCRAM-SHA-256 or PLAIN.
@@ -103,6 +110,26 @@ enum Command {
         #[arg(short = 'q')]
         quota: Option<String>,
         dir: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum ConfigAction {
+    /// Check a settings file and the files it names (user file, TLS certificate, key, DH
+    /// and CA files); print the effective settings.
+    Check {
+        /// Print nothing but problems and warnings.
+        #[arg(short, long)]
+        quiet: bool,
+        /// The file to check (default: --config, else $POSTERN_CONFIG, else
+        /// /etc/postern/postern.toml).
+        file: Option<PathBuf>,
+    },
+    /// Print the settings in effect as TOML, every key with defaults filled in.
+    Show {
+        /// Print only this section ("tls") or setting ("tls.certificate"); a string is
+        /// printed bare.
+        key: Option<String>,
     },
 }
 
@@ -246,6 +273,10 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             postern::net::serve::run(&config)?;
             Ok(0)
         }
+        Command::Config { action } => match action {
+            ConfigAction::Check { quiet, file } => config_cmd::check(file, cli.config, quiet),
+            ConfigAction::Show { key } => config_cmd::show(cli.config, key.as_deref()),
+        },
         Command::Pw { scheme } => {
             use postern::auth::password::{self, Scheme};
             let scheme = Scheme::from_name(&scheme)

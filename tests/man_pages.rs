@@ -16,6 +16,7 @@ const PAGES: &[&str] = &[
     "postern-imapd.8",
     "postern-pop3d.8",
     "postern-serve.8",
+    "postern-config.8",
     "postern-deliver.8",
     "postern-maildirmake.1",
     "postern-mkcert.8",
