@@ -32,8 +32,9 @@ build: deps
 demo: build
 	./target/release/postern demo
 
+# Unit and integration tests (doc tests: none; benches run with cargo bench).
 test: deps
-	$(CARGO) test
+	$(CARGO) test --lib --bins --tests
 
 lint:
 	$(CARGO) fmt --check
