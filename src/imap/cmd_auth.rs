@@ -80,11 +80,7 @@ impl Session<'_> {
     }
 
     /// AUTHENTICATE (RFC 3501 §6.2.2) with SASL-IR (RFC 4959).
-    pub fn cmd_authenticate(
-        &mut self,
-        mechanism: &str,
-        initial: Option<String>,
-    ) -> Outcome {
+    pub fn cmd_authenticate(&mut self, mechanism: &str, initial: Option<String>) -> Outcome {
         if self.login_needs_tls() {
             return Outcome::no(PRIVACY_REQUIRED);
         }

@@ -88,7 +88,17 @@ fn sets_seen(item: &FetchItem) -> bool {
 
 /// Reads a message file, or only up to the end of its header.
 fn load(mailbox: &Mailbox, index: usize, need: Need) -> Result<Message, StoreError> {
-    if need == Need::Whole {
+    load_message(mailbox, index, need < Need::Whole)
+}
+
+/// Reads a message, or with `header_only` just its header block (reading stops at the
+/// blank line, so SEARCH FROM or FETCH ENVELOPE cost a few KiB per message, not its size).
+pub fn load_message(
+    mailbox: &Mailbox,
+    index: usize,
+    header_only: bool,
+) -> Result<Message, StoreError> {
+    if !header_only {
         return Ok(Message::new(mailbox.read_message(index)?));
     }
     let mut file = mailbox.open_message(index)?;

@@ -7,8 +7,9 @@ use super::cmd_mailbox::store_failure;
 use super::cmd_message::resolve_set;
 use super::command::{Date, SearchKey, SearchReturn};
 use super::datetime::days_from_civil;
+use super::fetch::load_message;
 use super::session::{Outcome, Session};
-use crate::message::{self, Message};
+use crate::message::Message;
 use crate::store::{Flags, Mailbox, MessageEntry, StoreError};
 
 /// What a key needs of the message.
@@ -153,12 +154,7 @@ impl Candidate<'_> {
 }
 
 fn load(mailbox: &Mailbox, index: usize, need: Need) -> Result<Message, StoreError> {
-    let bytes = mailbox.read_message(index)?;
-    if need == Need::Header {
-        let end = message::header_end(&bytes).unwrap_or(bytes.len());
-        return Ok(Message::new(bytes[..end].to_vec()));
-    }
-    Ok(Message::new(bytes))
+    load_message(mailbox, index, need == Need::Header)
 }
 
 impl Session<'_> {
