@@ -321,7 +321,8 @@ pub fn check_for_services(
                 .with_context(|| format!("STARTTLS on the {service} listener"))?;
         } else if required {
             bail!(
-                "{service} listener: [tls] require_tls_{} is set but STARTTLS is not offered                  (starttls = false, or {} does not exist), so nobody could log in",
+                "{service} listener: [tls] require_tls_{} is set but STARTTLS is not offered \
+                 (starttls = false, or {} does not exist), so nobody could log in",
                 service.name(),
                 settings.certificate.display()
             );
