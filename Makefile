@@ -8,7 +8,7 @@ DEB_TEST_DEPS := python3 curl openssl systemd systemd-container debootstrap proc
 DEB_PKG_DEPS := debhelper dpkg-dev lintian rpm
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: deps pkg-deps demo test build release lint deb rpm
+.PHONY: deps build-deps pkg-deps demo test build release lint deb rpm
 
 # Install whatever of the named Debian packages is missing (nothing when all are there).
 define install_missing
@@ -20,13 +20,18 @@ define install_missing
 	fi
 endef
 
+# Everything the tests need (the build dependencies included).
 deps:
 	$(call install_missing,$(DEB_BUILD_DEPS) $(DEB_TEST_DEPS))
+
+# Only what building needs: "make demo" installs no test tools.
+build-deps:
+	$(call install_missing,$(DEB_BUILD_DEPS))
 
 pkg-deps:
 	$(call install_missing,$(DEB_BUILD_DEPS) $(DEB_PKG_DEPS))
 
-build: deps
+build: build-deps
 	$(CARGO) build --release
 
 demo: build
