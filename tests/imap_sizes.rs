@@ -81,9 +81,10 @@ fn envelope_and_bodystructure_come_from_the_cache_once_computed() {
     let message = b"From: Ann <ann@example.org>\r\nSubject: cached\r\n\r\nbody\r\n";
     server.put("INBOX", "cur", "1700000000.M1P1.test", "S", message);
     let (mut c, _) = server.session("INBOX");
-    let first = c.send("a", "FETCH 1 (ENVELOPE BODYSTRUCTURE BODY)");
+    let first = c.send("a", "FETCH 1 (ENVELOPE BODYSTRUCTURE BODY INTERNALDATE)");
     first.assert_ok();
     c.logout();
+    assert!(server.folder_dir("INBOX").join("postern-dates").exists());
     for kind in ["envelope", "bodystructure", "body"] {
         let cache = server
             .folder_dir("INBOX")
@@ -101,7 +102,7 @@ fn envelope_and_bodystructure_come_from_the_cache_once_computed() {
     )
     .unwrap();
     let (mut c, _) = server.session("INBOX");
-    let again = c.send("b", "FETCH 1 (ENVELOPE BODYSTRUCTURE BODY)");
+    let again = c.send("b", "FETCH 1 (ENVELOPE BODYSTRUCTURE BODY INTERNALDATE)");
     assert_eq!(
         first.dump().replacen("a OK", "", 1).lines().next(),
         again.dump().replacen("b OK", "", 1).lines().next()

@@ -77,12 +77,60 @@ pub struct Mailbox {
     messages: Vec<MessageEntry>,
     /// Directory times at the last complete scan, when they were settled enough to trust.
     stamp: Option<DirStamp>,
-    /// CRLF sizes of messages without `,W=`, loaded from `postern-sizes` on first need.
-    wire_sizes: Option<HashMap<String, u64>>,
-    /// Sizes computed this session and not yet saved.
-    wire_sizes_unsaved: bool,
+    /// CRLF sizes of messages without `,W=` (`postern-sizes`), loaded on first need.
+    wire_sizes: NumberCache,
+    /// INTERNALDATEs (`postern-dates`), loaded on first need; interior mutability because
+    /// reading a date is a `&self` question.
+    internal_dates: std::cell::RefCell<NumberCache>,
     /// Derived bytes the protocol layer keeps per message (see [`Mailbox::cached`]).
     blob_caches: Vec<(&'static str, BlobCache)>,
+}
+
+/// One of the folder's number caches (see `sizecache`): loaded on first use, saved when
+/// something was added.
+#[derive(Debug)]
+struct NumberCache {
+    kind: sizecache::Kind,
+    map: Option<HashMap<String, i64>>,
+    unsaved: bool,
+}
+
+impl NumberCache {
+    fn new(kind: sizecache::Kind) -> NumberCache {
+        NumberCache {
+            kind,
+            map: None,
+            unsaved: false,
+        }
+    }
+
+    fn get(&mut self, dir: &Path, basename: &str) -> Option<i64> {
+        let kind = self.kind;
+        self.map
+            .get_or_insert_with(|| sizecache::load(dir, kind))
+            .get(basename)
+            .copied()
+    }
+
+    fn put(&mut self, basename: String, value: i64) {
+        if let Some(map) = self.map.as_mut() {
+            map.insert(basename, value);
+            self.unsaved = true;
+        }
+    }
+
+    /// A failure costs only time, so it is logged, not returned.
+    fn save(&mut self, dir: &Path, present: &dyn Fn(&str) -> bool) {
+        if !self.unsaved {
+            return;
+        }
+        self.unsaved = false;
+        if let Some(map) = &self.map
+            && let Err(e) = sizecache::save(dir, self.kind, map, present)
+        {
+            log::warn!("{}: cannot save {}: {e}", dir.display(), self.kind.file());
+        }
+    }
 }
 
 /// Modification times of `new/`, `cur/` and `courierimapkeywords/`: every delivery,
@@ -303,8 +351,10 @@ impl Mailbox {
             uid_next: assigned.next_uid,
             messages,
             stamp: stamp.and_then(DirStamp::settled),
-            wire_sizes: None,
-            wire_sizes_unsaved: false,
+            wire_sizes: NumberCache::new(sizecache::Kind::WireSize),
+            internal_dates: std::cell::RefCell::new(NumberCache::new(
+                sizecache::Kind::InternalDate,
+            )),
             blob_caches: Vec::new(),
         })
     }
@@ -355,9 +405,20 @@ impl Mailbox {
             return 0;
         };
         *m.internal_date.get_or_init(|| {
-            self.locate_path(m)
+            let mut dates = self.internal_dates.borrow_mut();
+            if let Some(date) = dates.get(&self.dir, &m.basename) {
+                return date;
+            }
+            match self
+                .locate_path(m)
                 .and_then(|p| Ok(fs::metadata(p)?.mtime()))
-                .unwrap_or_else(|_| super::filename::leading_number(&m.basename) as i64)
+            {
+                Ok(date) => {
+                    dates.put(m.basename.clone(), date);
+                    date
+                }
+                Err(_) => super::filename::leading_number(&m.basename) as i64,
+            }
         })
     }
 
@@ -388,16 +449,11 @@ impl Mailbox {
             return Ok(w);
         }
         let basename = m.basename.clone();
-        let dir = &self.dir;
-        let cache = self.wire_sizes.get_or_insert_with(|| sizecache::load(dir));
-        if let Some(&w) = cache.get(&basename) {
-            return Ok(w);
+        if let Some(w) = self.wire_sizes.get(&self.dir, &basename) {
+            return Ok(w as u64);
         }
         let w = WireCounter::measure(&mut self.open_message(index)?)?;
-        if let Some(cache) = self.wire_sizes.as_mut() {
-            cache.insert(basename, w);
-            self.wire_sizes_unsaved = true;
-        }
+        self.wire_sizes.put(basename, w as i64);
         Ok(w)
     }
 
@@ -436,18 +492,10 @@ impl Mailbox {
             return;
         }
         let present: HashSet<&str> = self.messages.iter().map(|m| m.basename.as_str()).collect();
-        if self.wire_sizes_unsaved {
-            self.wire_sizes_unsaved = false;
-            if let Some(cache) = &self.wire_sizes
-                && let Err(e) = sizecache::save(&self.dir, cache, &|b| present.contains(b))
-            {
-                log::warn!(
-                    "{}: cannot save {}: {e}",
-                    self.dir.display(),
-                    sizecache::FILE
-                );
-            }
-        }
+        self.wire_sizes.save(&self.dir, &|b| present.contains(b));
+        self.internal_dates
+            .borrow_mut()
+            .save(&self.dir, &|b| present.contains(b));
         for (kind, cache) in &mut self.blob_caches {
             if let Err(e) = cache.save(&|b| present.contains(b)) {
                 log::warn!("{}: cannot save the {kind} cache: {e}", self.dir.display());

@@ -1,7 +1,8 @@
-//! `postern-sizes`: a folder's remembered CRLF sizes of messages whose names carry no `,W=`
-//! (mail delivered by other agents with bare LF line ends). A message file never changes,
-//! so an entry never goes stale; the file is only a cache — lost or broken, it is rebuilt
-//! by reading the messages again. Courier ignores it.
+//! Per-folder caches of one number per message: `postern-sizes` (CRLF sizes of messages
+//! whose names carry no `,W=`) and `postern-dates` (INTERNALDATE, the file's mtime, so a
+//! later session need not stat every file). A message file never changes, so an entry
+//! never goes stale; the files are only caches — lost or broken, they are rebuilt by
+//! looking at the messages again. Courier ignores them.
 
 use rustc_hash::FxHashMap as HashMap;
 use std::fs;
@@ -10,16 +11,33 @@ use std::path::Path;
 
 use super::filename::UniqueName;
 
-pub const FILE: &str = "postern-sizes";
-const HEADER: &str = "postern-sizes 1";
+/// Which number a cache holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    WireSize,
+    InternalDate,
+}
+
+impl Kind {
+    pub fn file(self) -> &'static str {
+        match self {
+            Kind::WireSize => "postern-sizes",
+            Kind::InternalDate => "postern-dates",
+        }
+    }
+
+    fn header(self) -> String {
+        format!("{} 1", self.file())
+    }
+}
 
 /// Reads the cache; anything unreadable counts as empty.
-pub fn load(folder_dir: &Path) -> HashMap<String, u64> {
-    let Ok(text) = fs::read_to_string(folder_dir.join(FILE)) else {
+pub fn load(folder_dir: &Path, kind: Kind) -> HashMap<String, i64> {
+    let Ok(text) = fs::read_to_string(folder_dir.join(kind.file())) else {
         return HashMap::default();
     };
     let mut lines = text.lines();
-    if lines.next() != Some(HEADER) {
+    if lines.next() != Some(kind.header().as_str()) {
         return HashMap::default();
     }
     lines
@@ -34,15 +52,16 @@ pub fn load(folder_dir: &Path) -> HashMap<String, u64> {
 /// saved meanwhile, via tmp/ and rename (no fsync: losing it costs only time).
 pub fn save(
     folder_dir: &Path,
-    ours: &HashMap<String, u64>,
+    kind: Kind,
+    ours: &HashMap<String, i64>,
     present: &dyn Fn(&str) -> bool,
 ) -> io::Result<()> {
-    let mut merged = load(folder_dir);
+    let mut merged = load(folder_dir, kind);
     merged.extend(ours.iter().map(|(k, v)| (k.clone(), *v)));
-    let mut entries: Vec<(&String, &u64)> = merged.iter().filter(|(b, _)| present(b)).collect();
+    let mut entries: Vec<(&String, &i64)> = merged.iter().filter(|(b, _)| present(b)).collect();
     entries.sort();
     let mut text = String::with_capacity(entries.len() * 64 + 16);
-    text.push_str(HEADER);
+    text.push_str(&kind.header());
     text.push('\n');
     for (base, size) in entries {
         text.push_str(base);
@@ -56,7 +75,7 @@ pub fn save(
     let result = (|| {
         let mut f = fs::File::create(&tmp)?;
         f.write_all(text.as_bytes())?;
-        fs::rename(&tmp, folder_dir.join(FILE))
+        fs::rename(&tmp, folder_dir.join(kind.file()))
     })();
     if result.is_err() {
         let _ = fs::remove_file(&tmp);
@@ -72,15 +91,17 @@ mod tests {
     fn round_trip_and_merge() {
         let d = tempfile::tempdir().unwrap();
         fs::create_dir(d.path().join("tmp")).unwrap();
-        assert!(load(d.path()).is_empty());
-        let ours: HashMap<String, u64> = [("1.M1P1.h,S=5".to_string(), 7)].into_iter().collect();
-        save(d.path(), &ours, &|_| true).unwrap();
-        let theirs: HashMap<String, u64> = [("2.M2P2.h".to_string(), 9)].into_iter().collect();
-        save(d.path(), &theirs, &|b| b != "gone").unwrap();
-        let back = load(d.path());
+        let k = Kind::WireSize;
+        assert!(load(d.path(), k).is_empty());
+        let ours: HashMap<String, i64> = [("1.M1P1.h,S=5".to_string(), 7)].into_iter().collect();
+        save(d.path(), k, &ours, &|_| true).unwrap();
+        let theirs: HashMap<String, i64> = [("2.M2P2.h".to_string(), 9)].into_iter().collect();
+        save(d.path(), k, &theirs, &|b| b != "gone").unwrap();
+        let back = load(d.path(), k);
         assert_eq!(back.get("1.M1P1.h,S=5"), Some(&7));
         assert_eq!(back.get("2.M2P2.h"), Some(&9));
-        fs::write(d.path().join(FILE), "garbage\n1 2\n").unwrap();
-        assert!(load(d.path()).is_empty());
+        assert!(load(d.path(), Kind::InternalDate).is_empty());
+        fs::write(d.path().join(k.file()), "garbage\n1 2\n").unwrap();
+        assert!(load(d.path(), k).is_empty());
     }
 }
