@@ -254,13 +254,13 @@ fn entry(
     keywords: Vec<String>,
     recent: bool,
 ) -> MessageEntry {
-    let path = dir
-        .join(if f.in_new { "new" } else { "cur" })
-        .join(&f.file_name);
     let internal_date = std::cell::OnceCell::new();
     let size = match size_from_name(basename) {
         Some(size) => size,
-        None => match fs::metadata(&path) {
+        None => match fs::metadata(
+            dir.join(if f.in_new { "new" } else { "cur" })
+                .join(&f.file_name),
+        ) {
             Ok(m) => {
                 let _ = internal_date.set(m.mtime());
                 m.len()
