@@ -313,6 +313,8 @@ impl Drop for Conn {
 struct Reply {
     /// Untagged responses, literals inline.
     untagged: Vec<String>,
+    /// The literals of each untagged response, raw.
+    literals: Vec<Vec<Vec<u8>>>,
     tagged: String,
 }
 
@@ -356,27 +358,36 @@ impl Imap {
 
     /// Reads one response: a line plus any literals it announces.
     fn response(&mut self) -> String {
+        self.response_literals().0
+    }
+
+    fn response_literals(&mut self) -> (String, Vec<Vec<u8>>) {
         let mut text = self.conn.line();
+        let mut lits = Vec::new();
         while let Some(n) = literal_len(&text) {
             let lit = self.conn.bytes(n);
             text.push_str(&String::from_utf8_lossy(&lit));
+            lits.push(lit);
             text.push_str(&self.conn.line());
         }
-        text
+        (text, lits)
     }
 
     fn read_reply(&mut self, tag: &str) -> Reply {
         let mut untagged = Vec::new();
+        let mut literals = Vec::new();
         let prefix = format!("{tag} ");
         loop {
-            let l = self.response();
+            let (l, lits) = self.response_literals();
             if l.starts_with(&prefix) {
                 return Reply {
                     untagged,
+                    literals,
                     tagged: l,
                 };
             }
             untagged.push(l);
+            literals.push(lits);
         }
     }
 
@@ -460,6 +471,26 @@ impl Imap {
         }
     }
 
+    /// UID → (RFC822.SIZE, BODY[] as sent) of the selected mailbox. Two commands, so that
+    /// the item order of a server's FETCH response does not matter.
+    #[track_caller]
+    fn contents(&mut self) -> BTreeMap<u32, (u64, Vec<u8>)> {
+        let sizes = self.ok("UID FETCH 1:* (UID RFC822.SIZE)");
+        let bodies = self.ok("UID FETCH 1:* (UID BODY.PEEK[])");
+        let mut out = BTreeMap::new();
+        for l in &sizes.untagged {
+            if let (Some(uid), Some(size)) = (after_word(l, "UID"), after_word(l, "RFC822.SIZE")) {
+                out.insert(uid as u32, (size, Vec::new()));
+            }
+        }
+        for (l, lits) in bodies.untagged.iter().zip(&bodies.literals) {
+            if let (Some(uid), Some(body)) = (after_word(l, "UID"), lits.first()) {
+                out.entry(uid as u32).or_insert((0, Vec::new())).1 = body.clone();
+            }
+        }
+        out
+    }
+
     fn logout(mut self) {
         let r = self.cmd("LOGOUT");
         assert!(r.ok(), "LOGOUT: {}", self.conn.session());
@@ -472,6 +503,46 @@ fn literal_len(line: &str) -> Option<usize> {
     let rest = line.strip_suffix('}')?;
     let open = rest.rfind('{')?;
     rest[open + 1..].trim_end_matches('+').parse().ok()
+}
+
+/// The number after the word `name` (e.g. `UID 3`) in a FETCH line.
+fn after_word(line: &str, name: &str) -> Option<u64> {
+    let mut words = line.split([' ', '(', ')']);
+    while let Some(w) = words.next() {
+        if w.eq_ignore_ascii_case(name) {
+            return words.next()?.parse().ok();
+        }
+    }
+    None
+}
+
+/// Readable differences between two servers' `contents`.
+fn contents_diff(
+    a_name: &str,
+    a: &BTreeMap<u32, (u64, Vec<u8>)>,
+    b_name: &str,
+    b: &BTreeMap<u32, (u64, Vec<u8>)>,
+) -> String {
+    let mut s = String::new();
+    for uid in a.keys().chain(b.keys()).collect::<BTreeSet<_>>() {
+        let (x, y) = (a.get(uid), b.get(uid));
+        if x != y {
+            let show = |v: Option<&(u64, Vec<u8>)>| match v {
+                Some((size, body)) => format!(
+                    "RFC822.SIZE {size}, BODY[] {} bytes {:?}",
+                    body.len(),
+                    String::from_utf8_lossy(body)
+                ),
+                None => "missing".into(),
+            };
+            s.push_str(&format!(
+                "UID {uid}:\n  {a_name}: {}\n  {b_name}: {}\n",
+                show(x),
+                show(y)
+            ));
+        }
+    }
+    s
 }
 
 /// The number after `name` in a STATUS line's item list.
@@ -844,6 +915,8 @@ fn courier_first_then_postern_shows_the_same() {
     let postern_archive = p.view("INBOX.Archive");
     let p_lsub = names(&p.ok("LSUB \"\" \"*\""), "LSUB");
     let p_list = names(&p.ok("LIST \"\" \"*\""), "LIST");
+    p.ok("EXAMINE INBOX.Work");
+    let p_work_contents = p.contents();
     p.logout();
     let after = tree(&md);
 
@@ -877,7 +950,14 @@ fn courier_first_then_postern_shows_the_same() {
     let mut c = courier.imap(&md);
     assert_eq!(c.view("INBOX.Work"), courier_work, "Courier after postern");
     assert_eq!(c.view("INBOX"), courier_inbox, "Courier after postern");
+    c.ok("EXAMINE INBOX.Work");
+    let c_work_contents = c.contents();
     c.logout();
+    assert!(
+        p_work_contents == c_work_contents,
+        "Courier's APPENDs served differently:\n{}",
+        contents_diff("postern", &p_work_contents, "Courier", &c_work_contents)
+    );
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1136,5 +1216,76 @@ fn courier_and_postern_alternate_on_one_inbox() {
             (3, flags(&["Kw3"])),
         ]),
         "Courier after postern"
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// 5. Message bytes: what a client reads through Courier from messages postern stored, and
+// the other way round.
+
+/// Courier stores an APPENDed message with bare LF line ends (the Maildir convention; its
+/// `S=` is the LF size) and adds a CR to every LF when it serves a message, also when the
+/// file already has CRLF. postern must store APPENDed messages the same way, or Courier
+/// serves them with "\r\r\n" line ends and RFC822.SIZEs that are too big.
+#[test]
+fn appended_messages_read_the_same_through_both_servers() {
+    let Some(courier) = Courier::find("appended_messages_read_the_same_through_both_servers")
+    else {
+        return;
+    };
+    let acct = Account::new(true);
+    let md = acct.maildir();
+    // An MTA hands `deliver` LF text (Courier's deliverquota, like postern's deliver,
+    // stores the bytes it gets).
+    acct.deliver(None, b"From: mta@example.org\nSubject: lf\n\nby the MTA\n");
+    let mut c = courier.imap(&md);
+    c.append("INBOX", "\\Seen", &message("c1", "stored by Courier"));
+    c.logout();
+    let mut p = acct.imap();
+    p.append("INBOX", "\\Seen", &message("p1", "stored by postern"));
+    p.ok("EXAMINE INBOX");
+    let p_contents = p.contents();
+    p.logout();
+    let mut c = courier.imap(&md);
+    c.ok("EXAMINE INBOX");
+    let c_contents = c.contents();
+    c.logout();
+    // postern shows every message as RFC 5322 text with CRLF.
+    for (uid, (size, body)) in &p_contents {
+        assert_eq!(
+            *size as usize,
+            body.len(),
+            "postern RFC822.SIZE of UID {uid}"
+        );
+        assert!(
+            !body.windows(2).any(|w| w == b"\r\r"),
+            "postern BODY[] of UID {uid}"
+        );
+    }
+    // The file in cur/ that holds `needle`.
+    let stored = |needle: &str| {
+        std::fs::read_dir(md.join("cur"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .map(|p| {
+                (
+                    p.file_name().unwrap().to_string_lossy().into_owned(),
+                    std::fs::read(&p).unwrap(),
+                )
+            })
+            .find(|(_, bytes)| String::from_utf8_lossy(bytes).contains(needle))
+            .unwrap()
+    };
+    let (c_name, c_bytes) = stored("stored by Courier");
+    assert!(!c_bytes.contains(&b'\r'), "Courier stores LF: {c_name}");
+    let diff = contents_diff("postern", &p_contents, "Courier", &c_contents);
+    let (p_name, p_bytes) = stored("stored by postern");
+    assert!(
+        diff.is_empty(),
+        "the same Maildir read through postern and through Courier differs:\n{diff}\
+         postern's APPEND stored {p_name} with CRLF line ends ({} CRs in {} bytes); \
+         Courier's APPEND stored {c_name} with LF only",
+        p_bytes.iter().filter(|&&b| b == b'\r').count(),
+        p_bytes.len()
     );
 }
