@@ -1289,3 +1289,70 @@ fn appended_messages_read_the_same_through_both_servers() {
         p_bytes.len()
     );
 }
+
+// ---------------------------------------------------------------------------------------
+// 6. Quota: `maildirsize` kept by both servers.
+
+/// The `(STORAGE used limit MESSAGE used limit)` numbers of GETQUOTAROOT INBOX; the root's
+/// name is left out (Courier calls it "ROOT", postern "": clients take it from QUOTAROOT).
+fn quota_numbers(s: &mut Imap) -> Vec<u64> {
+    let r = s.ok("GETQUOTAROOT INBOX");
+    let q = r
+        .untagged
+        .iter()
+        .find(|l| l.starts_with("* QUOTA "))
+        .unwrap_or_else(|| panic!("no QUOTA; {}", s.conn.session()));
+    let items = &q[q.rfind('(').unwrap() + 1..];
+    items
+        .trim_end_matches(')')
+        .split(' ')
+        .filter_map(|w| w.parse().ok())
+        .collect()
+}
+
+#[test]
+fn maildirsize_is_kept_by_both_servers() {
+    let Some(courier) = Courier::find("maildirsize_is_kept_by_both_servers") else {
+        return;
+    };
+    let acct = Account::new(false);
+    let md = acct.maildir();
+    std::fs::write(md.join("maildirsize"), "1000000S,100C\n").unwrap();
+    let mut c = courier.imap(&md);
+    c.append("INBOX", "", &message("q1", "one"));
+    c.append("INBOX", "", &message("q2", "two"));
+    c.logout();
+    let mut p = acct.imap();
+    p.append("INBOX", "", &message("q3", "three"));
+    p.ok("SELECT INBOX");
+    p.ok("STORE 1 +FLAGS (\\Deleted)");
+    p.ok("EXPUNGE");
+    let p_quota = quota_numbers(&mut p);
+    p.logout();
+    let text = std::fs::read_to_string(md.join("maildirsize")).unwrap();
+    let mut lines = text.lines();
+    assert_eq!(lines.next(), Some("1000000S,100C"), "maildirsize:\n{text}");
+    let (mut bytes, mut count) = (0i64, 0i64);
+    for l in lines {
+        let mut w = l.split_whitespace();
+        bytes += w.next().unwrap().parse::<i64>().unwrap();
+        count += w.next().unwrap().parse::<i64>().unwrap();
+    }
+    let on_disk: i64 = std::fs::read_dir(md.join("cur"))
+        .unwrap()
+        .map(|e| e.unwrap().metadata().unwrap().len() as i64)
+        .sum();
+    assert_eq!((bytes, count), (on_disk, 2), "maildirsize sums:\n{text}");
+    let mut c = courier.imap(&md);
+    let c_quota = quota_numbers(&mut c);
+    c.logout();
+    let text = format!(
+        "after postern:\n{text}after Courier:\n{}",
+        std::fs::read_to_string(md.join("maildirsize")).unwrap()
+    );
+    assert_eq!(
+        p_quota, c_quota,
+        "GETQUOTAROOT INBOX numbers (STORAGE used limit MESSAGE used limit): postern vs \
+         Courier; maildirsize:\n{text}"
+    );
+}
