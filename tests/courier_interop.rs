@@ -15,12 +15,12 @@
 //! not running here (the on-disk formats are the same either way). Courier's "Filesystem
 //! notification initialization error" alert at the start of a session is expected here.
 //!
-//! Known differences these tests catch (kept failing until src/ is fixed):
-//! * `appended_messages_read_the_same_through_both_servers`: postern's APPEND stores the
-//!   literal with CRLF line ends; Courier stores LF and serves every LF as CRLF, so it shows
-//!   postern's messages with "\r\r\n" and too-large RFC822.SIZEs.
+//! Differences these tests caught, now fixed in postern:
+//! * `appended_messages_read_the_same_through_both_servers`: postern's APPEND stored the
+//!   literal with CRLF line ends; Courier stores LF and serves every LF as CRLF, so it
+//!   showed postern's messages with "\r\r\n" and too-large RFC822.SIZEs.
 //! * `maildirsize_is_kept_by_both_servers`: GETQUOTA's STORAGE limit in KiB is rounded up by
-//!   Courier (1000000 bytes → 977) and down by postern (976).
+//!   Courier (1000000 bytes → 977); postern rounded down (976).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{Read, Write};
@@ -1301,7 +1301,7 @@ fn appended_messages_read_the_same_through_both_servers() {
 // 6. Quota: `maildirsize` kept by both servers.
 
 /// The `(STORAGE used limit MESSAGE used limit)` numbers of GETQUOTAROOT INBOX; the root's
-/// name is left out (Courier calls it "ROOT", postern "": clients take it from QUOTAROOT).
+/// name is left out (both servers call it "ROOT").
 fn quota_numbers(s: &mut Imap) -> Vec<u64> {
     let r = s.ok("GETQUOTAROOT INBOX");
     let q = r

@@ -10,6 +10,9 @@ use super::session::{Outcome, Selected, Session, State};
 use super::syntax::write_astring;
 use crate::store::{Flags, StoreError};
 
+/// The one quota root, the whole Maildir, by Courier's name for it.
+const QUOTA_ROOT: &str = "ROOT";
+
 /// LIST attributes of one name.
 #[derive(Default)]
 struct ListEntry {
@@ -328,7 +331,9 @@ impl Session<'_> {
         Outcome::ok("STATUS completed")
     }
 
-    /// `* QUOTA "" (STORAGE used limit MESSAGE used limit)` for the Maildir++ quota.
+    /// `* QUOTA "ROOT" (STORAGE used limit MESSAGE used limit)` for the Maildir++ quota,
+    /// named and rounded (KiB, up) as Courier does, so nothing changes for a client
+    /// when a server is swapped for the other.
     fn write_quota(&mut self) -> Result<bool, Outcome> {
         let quota = self.maildir().quota().map_err(|e| store_failure(&e))?;
         let Some(q) = quota else { return Ok(false) };
@@ -337,13 +342,13 @@ impl Session<'_> {
             resources.push(format!(
                 "STORAGE {} {}",
                 q.used_bytes.div_ceil(1024),
-                limit / 1024
+                limit.div_ceil(1024)
             ));
         }
         if let Some(limit) = q.limit_messages {
             resources.push(format!("MESSAGE {} {}", q.used_messages, limit));
         }
-        self.untagged(&format!("QUOTA \"\" ({})", resources.join(" ")));
+        self.untagged(&format!("QUOTA \"{QUOTA_ROOT}\" ({})", resources.join(" ")));
         Ok(true)
     }
 
@@ -362,7 +367,8 @@ impl Session<'_> {
         self.out.extend_from_slice(b"* QUOTAROOT ");
         self.write_mailbox_name(&name);
         if has_quota {
-            self.out.extend_from_slice(b" \"\"");
+            self.out
+                .extend_from_slice(format!(" \"{QUOTA_ROOT}\"").as_bytes());
         }
         self.out.extend_from_slice(b"\r\n");
         if let Err(o) = self.write_quota() {
@@ -372,8 +378,11 @@ impl Session<'_> {
     }
 
     pub fn cmd_getquota(&mut self, root: &str) -> Outcome {
-        if !root.is_empty() {
-            return Outcome::no("[NONEXISTENT] The only quota root is \"\"");
+        // "" is accepted too: what earlier postern versions called the root.
+        if !root.is_empty() && !root.eq_ignore_ascii_case(QUOTA_ROOT) {
+            return Outcome::no(format!(
+                "[NONEXISTENT] The only quota root is \"{QUOTA_ROOT}\""
+            ));
         }
         match self.write_quota() {
             Ok(true) => Outcome::ok("GETQUOTA completed"),

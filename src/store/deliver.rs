@@ -25,7 +25,10 @@ impl Staged {
     }
 }
 
-fn stage(folder_dir: &Path, source: &mut dyn Read) -> io::Result<Staged> {
+/// Writes to tmp/ under a unique name and fsyncs. With `to_lf`, CRLF line ends become LF
+/// on the way: Courier keeps Maildir files with LF line ends and serves every LF as CRLF,
+/// so a file written with CRLF would reach its clients with CR CR LF.
+fn stage(folder_dir: &Path, source: &mut dyn Read, to_lf: bool) -> io::Result<Staged> {
     let tmp_dir = folder_dir.join("tmp");
     loop {
         let name = UniqueName::new();
@@ -45,7 +48,13 @@ fn stage(folder_dir: &Path, source: &mut dyn Read) -> io::Result<Staged> {
                 inner: io::BufWriter::with_capacity(64 * 1024, &mut file),
                 counter: WireCounter::default(),
             };
-            io::copy(source, &mut w)?;
+            if to_lf {
+                let mut lf = LfWriter::new(&mut w);
+                io::copy(source, &mut lf)?;
+                lf.finish()?;
+            } else {
+                io::copy(source, &mut w)?;
+            }
             w.flush()?;
             let wire = w.counter.wire_size();
             drop(w);
@@ -62,6 +71,56 @@ fn stage(folder_dir: &Path, source: &mut dyn Read) -> io::Result<Staged> {
             let _ = fs::remove_file(&tmp);
         }
         return r;
+    }
+}
+
+/// Writes through with every CRLF turned into LF (a CR alone stays).
+struct LfWriter<W: Write> {
+    inner: W,
+    pending_cr: bool,
+    buf: Vec<u8>,
+}
+
+impl<W: Write> LfWriter<W> {
+    fn new(inner: W) -> LfWriter<W> {
+        LfWriter {
+            inner,
+            pending_cr: false,
+            buf: Vec::with_capacity(64 * 1024),
+        }
+    }
+
+    /// Writes a CR left at the very end.
+    fn finish(mut self) -> io::Result<()> {
+        if self.pending_cr {
+            self.inner.write_all(b"\r")?;
+        }
+        self.inner.flush()
+    }
+}
+
+impl<W: Write> Write for LfWriter<W> {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        self.buf.clear();
+        for &b in data {
+            if self.pending_cr {
+                self.pending_cr = false;
+                if b != b'\n' {
+                    self.buf.push(b'\r');
+                }
+            }
+            if b == b'\r' {
+                self.pending_cr = true;
+            } else {
+                self.buf.push(b);
+            }
+        }
+        self.inner.write_all(&self.buf)?;
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
     }
 }
 
@@ -83,6 +142,23 @@ impl<W: Write> Write for Counting<W> {
     }
 }
 
+/// Whether a file holds a CRLF anywhere (then it must be rewritten with LF).
+fn has_crlf(path: &Path) -> io::Result<bool> {
+    let mut file = File::open(path)?;
+    let mut chunk = vec![0u8; 64 * 1024];
+    let mut last_cr = false;
+    loop {
+        let n = file.read(&mut chunk)?;
+        if n == 0 {
+            return Ok(false);
+        }
+        if (last_cr && chunk[0] == b'\n') || chunk[..n].windows(2).any(|w| w == b"\r\n") {
+            return Ok(true);
+        }
+        last_cr = chunk[n - 1] == b'\r';
+    }
+}
+
 /// Takes over a file the caller already wrote into tmp/.
 fn adopt(path: PathBuf) -> io::Result<Staged> {
     let mut file = fs::OpenOptions::new().read(true).write(true).open(&path)?;
@@ -101,7 +177,8 @@ fn adopt(path: PathBuf) -> io::Result<Staged> {
 
 /// Delivery: tmp/ -> fsync -> new/, quota checked. Returns the new file's path.
 pub(crate) fn deliver(root: &Path, folder_dir: &Path, source: &mut dyn Read) -> Result<PathBuf> {
-    let staged = stage(folder_dir, source)?;
+    // Delivered bytes are kept as they come, as Courier's deliverquota keeps them.
+    let staged = stage(folder_dir, source, false)?;
     if let Err(e) = quota::check(root, staged.size, 1) {
         staged.discard();
         return Err(e);
@@ -135,15 +212,27 @@ pub(crate) fn append(
             return Err(e);
         }
     };
+    // IMAP sends CRLF; stored as LF, as Courier stores what it is given by APPEND.
     let staged = match source {
-        AppendSource::Bytes(mut b) => stage(folder_dir, &mut b)?,
-        AppendSource::TmpFile(p) => match adopt(p.clone()) {
-            Ok(s) => s,
-            Err(e) => {
-                let _ = fs::remove_file(p);
-                return Err(e.into());
+        AppendSource::Bytes(mut b) => stage(folder_dir, &mut b, true)?,
+        AppendSource::TmpFile(p) => {
+            let converted = has_crlf(&p).and_then(|crlf| {
+                if crlf {
+                    let staged = stage(folder_dir, &mut File::open(&p)?, true)?;
+                    let _ = fs::remove_file(&p);
+                    Ok(staged)
+                } else {
+                    adopt(p.clone())
+                }
+            });
+            match converted {
+                Ok(s) => s,
+                Err(e) => {
+                    let _ = fs::remove_file(p);
+                    return Err(e.into());
+                }
             }
-        },
+        }
     };
     let prepared = (|| -> Result<()> {
         quota::check(root, staged.size, 1)?;
@@ -186,4 +275,26 @@ pub(crate) fn append(
         uid_validity: db.uid_validity,
         uid,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn to_lf(chunks: &[&[u8]]) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut w = LfWriter::new(&mut out);
+        for c in chunks {
+            w.write_all(c).unwrap();
+        }
+        w.finish().unwrap();
+        out
+    }
+
+    #[test]
+    fn crlf_becomes_lf_and_lone_cr_stays() {
+        assert_eq!(to_lf(&[b"a\r\nb\r\n"]), b"a\nb\n");
+        assert_eq!(to_lf(&[b"a\r", b"\nb\r"]), b"a\nb\r");
+        assert_eq!(to_lf(&[b"a\rb\n\r\r\n"]), b"a\rb\n\r\n");
+    }
 }
