@@ -1,20 +1,15 @@
 //! Third-party POP3 clients against `postern serve` on a loopback port: Python's poplib
 //! and curl. A test whose tool is missing says so on stderr and passes.
 
-use std::net::{TcpListener, TcpStream};
+mod ports;
+use ports::free_port;
+
+use std::net::TcpStream;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 const BIN: &str = env!("CARGO_BIN_EXE_postern");
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// `postern serve` with one POP3 listener and alice's Maildir; stopped on drop.
 struct Server {

@@ -4,8 +4,11 @@
 //! POSTERN_SESSION_PROGRAM) that greets on descriptor 3 and holds the connection until
 //! the client closes it, so these tests do not depend on the IMAP or POP3 code.
 
+mod ports;
+use ports::free_port;
+
 use std::io::{BufRead, BufReader, Read};
-use std::net::{Shutdown, TcpListener, TcpStream};
+use std::net::{Shutdown, TcpStream};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
@@ -17,14 +20,6 @@ use nix::unistd::Pid;
 
 const BIN: &str = env!("CARGO_BIN_EXE_postern");
 const WAIT: Duration = Duration::from_secs(10);
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// A running `postern serve`, killed (by its pid) if a test ends early.
 struct Serve {

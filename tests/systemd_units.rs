@@ -4,8 +4,11 @@
 //! `postern serve` as a daemon given a named listening socket (Accept=no) that reports
 //! READY=1 over NOTIFY_SOCKET. Missing tools make a test say SKIP and return.
 
+mod ports;
+use ports::free_port;
+
 use std::io::{BufRead, BufReader, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -134,14 +137,6 @@ fn systemd_analyze_verify_is_silent() {
         "systemd-analyze verify: {}\nstdout:\n{stdout}\nstderr:\n{stderr}",
         out.status
     );
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// A virtual user, its Maildir and a settings file in a temporary directory.

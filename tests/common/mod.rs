@@ -9,9 +9,12 @@
 
 #![allow(dead_code)]
 
+#[path = "../ports/mod.rs"]
+mod ports;
+
 use std::collections::BTreeMap;
 use std::io::{self, BufRead, BufReader, Read, Write};
-use std::net::{Shutdown, TcpListener, TcpStream};
+use std::net::{Shutdown, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Mutex;
@@ -650,44 +653,53 @@ impl TestServer {
     /// Starts `postern serve` on a free loopback port and waits until it accepts.
     pub fn start_serve(&mut self) -> u16 {
         assert!(self.serve.is_none(), "serve already started");
-        let port = {
-            let l = TcpListener::bind("127.0.0.1:0").unwrap();
-            l.local_addr().unwrap().port()
-        };
-        self.settings
-            .entry("serve")
-            .or_default()
-            .insert("imap", format!("[\"127.0.0.1:{port}\"]"));
-        self.write_config();
-        let stderr = std::fs::File::create(self.dir.path().join("serve.stderr")).unwrap();
-        let child = self
-            .command("serve")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(stderr)
-            .spawn()
-            .expect("spawn postern serve");
-        self.serve = Some(child);
-        self.port = Some(port);
-        for _ in 0..600 {
-            if let Some(status) = self.serve.as_mut().unwrap().try_wait().unwrap() {
-                panic!("postern serve exited ({status}): {}", self.serve_stderr());
+        // A port found free may be taken by a parallel test before serve binds it: a start
+        // that fails with "in use" is tried again on another port.
+        for _attempt in 0..5 {
+            let port = ports::free_port();
+            self.settings
+                .entry("serve")
+                .or_default()
+                .insert("imap", format!("[\"127.0.0.1:{port}\"]"));
+            self.write_config();
+            let stderr = std::fs::File::create(self.dir.path().join("serve.stderr")).unwrap();
+            let child = self
+                .command("serve")
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(stderr)
+                .spawn()
+                .expect("spawn postern serve");
+            self.serve = Some(child);
+            self.port = Some(port);
+            let mut exited = None;
+            for _ in 0..600 {
+                if let Some(status) = self.serve.as_mut().unwrap().try_wait().unwrap() {
+                    exited = Some(status);
+                    break;
+                }
+                // A connection that succeeds is a real session: say LOGOUT so it ends.
+                if let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) {
+                    let _ = s.write_all(b"x LOGOUT\r\n");
+                    let _ = s.shutdown(Shutdown::Write);
+                    let _ = s.set_read_timeout(Some(WAIT));
+                    let mut sink = Vec::new();
+                    let _ = s.read_to_end(&mut sink);
+                    return port;
+                }
+                std::thread::sleep(Duration::from_millis(50));
             }
-            // A connection that succeeds is a real session: say LOGOUT so it ends.
-            if let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) {
-                let _ = s.write_all(b"x LOGOUT\r\n");
-                let _ = s.shutdown(Shutdown::Write);
-                let _ = s.set_read_timeout(Some(WAIT));
-                let mut sink = Vec::new();
-                let _ = s.read_to_end(&mut sink);
-                return port;
+            let stderr = self.serve_stderr();
+            match exited {
+                Some(_) if stderr.contains("in use") => {
+                    self.serve = None;
+                    continue;
+                }
+                Some(status) => panic!("postern serve exited ({status}): {stderr}"),
+                None => panic!("postern serve never accepted on port {port}: {stderr}"),
             }
-            std::thread::sleep(Duration::from_millis(50));
         }
-        panic!(
-            "postern serve never accepted on port {port}: {}",
-            self.serve_stderr()
-        );
+        panic!("postern serve found no free port in 5 tries")
     }
 
     /// A new TCP session with `serve` (started on first use).

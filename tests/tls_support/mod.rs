@@ -4,7 +4,7 @@
 #![allow(dead_code)]
 
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -32,13 +32,9 @@ pub fn tools_present(test: &str) -> bool {
     true
 }
 
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+#[path = "../ports/mod.rs"]
+mod ports;
+pub use ports::free_port;
 
 fn openssl(dir: &Path, args: &[&str]) {
     let out = Command::new("openssl")
@@ -262,29 +258,55 @@ impl Server {
         let dir = tempfile::tempdir().unwrap();
         let pki = Pki::new(dir.path());
         make_user(dir.path(), user_options);
-        let ports = [free_port(), free_port(), free_port(), free_port()];
         let config = dir.path().join("postern.toml");
-        std::fs::write(
-            &config,
-            config_text(dir.path(), &pki, ports, tls_extra, auth_extra),
-        )
-        .unwrap();
-        let child = Command::new(BIN)
-            .args(["serve", "--config"])
-            .arg(&config)
-            .env_remove("LISTEN_FDS")
-            .env_remove("LISTEN_PID")
-            .env_remove("NOTIFY_SOCKET")
-            .env_remove("POSTERN_CONFIG")
-            .env_remove("POSTERN_SESSION_PROGRAM")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::from(
-                std::fs::File::create(dir.path().join("stderr")).unwrap(),
-            ))
-            .spawn()
+        let stderr_path = dir.path().join("stderr");
+        // Free ports are picked by binding port 0 and letting go: a parallel test can take
+        // one in between, so a start that fails with "in use" is tried again.
+        let mut attempt = 0;
+        let (child, ports) = loop {
+            attempt += 1;
+            let ports = [free_port(), free_port(), free_port(), free_port()];
+            std::fs::write(
+                &config,
+                config_text(dir.path(), &pki, ports, tls_extra, auth_extra),
+            )
             .unwrap();
-        let mut server = Server {
+            let mut child = Command::new(BIN)
+                .args(["serve", "--config"])
+                .arg(&config)
+                .env_remove("LISTEN_FDS")
+                .env_remove("LISTEN_PID")
+                .env_remove("NOTIFY_SOCKET")
+                .env_remove("POSTERN_CONFIG")
+                .env_remove("POSTERN_SESSION_PROGRAM")
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::from(std::fs::File::create(&stderr_path).unwrap()))
+                .spawn()
+                .unwrap();
+            let stderr = || std::fs::read_to_string(&stderr_path).unwrap_or_default();
+            let deadline = Instant::now() + Duration::from_secs(10);
+            let started = loop {
+                if let Ok(Some(status)) = child.try_wait() {
+                    break Err(format!("serve exited ({status}): {}", stderr()));
+                }
+                if TcpStream::connect(("127.0.0.1", ports[3])).is_ok() {
+                    break Ok(());
+                }
+                assert!(
+                    Instant::now() < deadline,
+                    "serve never listened: {}",
+                    stderr()
+                );
+                std::thread::sleep(Duration::from_millis(20));
+            };
+            match started {
+                Ok(()) => break (child, ports),
+                Err(why) if why.contains("in use") && attempt < 5 => continue,
+                Err(why) => panic!("{why}"),
+            }
+        };
+        Server {
             child,
             dir,
             pki,
@@ -293,23 +315,7 @@ impl Server {
             imaps: ports[1],
             pop3: ports[2],
             pop3s: ports[3],
-        };
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            if let Ok(Some(status)) = server.child.try_wait() {
-                panic!("serve exited ({status}): {}", server.stderr());
-            }
-            if TcpStream::connect(("127.0.0.1", server.pop3s)).is_ok() {
-                break;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "serve never listened: {}",
-                server.stderr()
-            );
-            std::thread::sleep(Duration::from_millis(20));
         }
-        server
     }
 
     pub fn stderr(&self) -> String {
