@@ -41,7 +41,8 @@ pub enum SectionKind {
 #[derive(Debug, Clone)]
 pub struct Message {
     raw: Vec<u8>,
-    root: Part,
+    /// The MIME tree, parsed on first need: BODY[] and RFC822 need only `raw`.
+    root: std::cell::OnceCell<Part>,
 }
 
 /// `bytes` with every LF that has no CR before it turned into CRLF (borrowed when there is
@@ -88,8 +89,14 @@ impl Message {
             Cow::Borrowed(_) => bytes,
             Cow::Owned(converted) => converted,
         };
-        let root = mime::parse_message(&raw);
-        Message { raw, root }
+        Message {
+            raw,
+            root: std::cell::OnceCell::new(),
+        }
+    }
+
+    fn root(&self) -> &Part {
+        self.root.get_or_init(|| mime::parse_message(&self.raw))
     }
 
     pub fn raw(&self) -> &[u8] {
@@ -99,20 +106,20 @@ impl Message {
     /// The top header block including the blank line that ends it (empty when the message
     /// has no header; all of the message when no blank line ends it).
     pub fn header(&self) -> &[u8] {
-        &self.raw[self.root.header.clone()]
+        &self.raw[self.root().header.clone()]
     }
 
     /// The body after the header block.
     pub fn text(&self) -> &[u8] {
-        &self.raw[self.root.body.clone()]
+        &self.raw[self.root().body.clone()]
     }
 
     pub fn envelope(&self) -> Envelope {
-        Envelope::from_fields(&self.raw, &self.root.fields)
+        Envelope::from_fields(&self.raw, &self.root().fields)
     }
 
     pub fn body_structure(&self) -> BodyStructure {
-        body_structure::build(&self.raw, &self.root)
+        body_structure::build(&self.raw, self.root())
     }
 
     /// Finds the part a non-empty part number names (RFC 3501 §6.4.5): the parts of a
@@ -126,7 +133,7 @@ impl Message {
             }
         }
         let (&first, rest) = path.split_first()?;
-        let mut cur = of_message(&self.root, first)?;
+        let mut cur = of_message(self.root(), first)?;
         for &n in rest {
             cur = match &cur.content {
                 Content::Multipart(children) => children.get((n as usize).checked_sub(1)?)?,
@@ -170,7 +177,7 @@ impl Message {
                 SectionKind::Full => Some(Cow::Borrowed(&self.raw[..])),
                 SectionKind::Text => Some(Cow::Borrowed(self.text())),
                 SectionKind::Mime => None,
-                _ => Some(self.header_section(&self.root, kind)),
+                _ => Some(self.header_section(self.root(), kind)),
             };
         }
         let p = self.part(part)?;
@@ -192,7 +199,7 @@ impl Message {
     /// Decoded values of every top-level header field with this name (encoded words
     /// decoded, unfolded), in message order — SEARCH HEADER/FROM/SUBJECT...
     pub fn header_values(&self, name: &str) -> Vec<String> {
-        self.root
+        self.root()
             .fields
             .iter()
             .filter(|f| f.is(&self.raw, name.as_bytes()))
@@ -203,7 +210,7 @@ impl Message {
     /// Decoded text of the whole top header block (`Name: value` lines) — SEARCH TEXT.
     pub fn search_header_text(&self) -> String {
         let mut out = String::new();
-        decode::header_text(&self.raw, &self.root.fields, &mut out);
+        decode::header_text(&self.raw, &self.root().fields, &mut out);
         out
     }
 
@@ -211,14 +218,14 @@ impl Message {
     /// HTML reduced to text), including encapsulated messages' headers — SEARCH BODY / TEXT.
     pub fn search_body_text(&self) -> String {
         let mut out = String::new();
-        decode::body_text(&self.raw, &self.root, &mut out);
+        decode::body_text(&self.raw, self.root(), &mut out);
         out
     }
 
     /// The Date: header's calendar date in its own time zone (SEARCH SENTBEFORE/SENTON/
     /// SENTSINCE), as (year, month, day); `None` when absent or unparseable.
     pub fn sent_date(&self) -> Option<(i32, u32, u32)> {
-        let f = header::first(&self.root.fields, &self.raw, b"Date")?;
+        let f = header::first(&self.root().fields, &self.raw, b"Date")?;
         decode::date_of(&f.unfolded(&self.raw))
     }
 }
