@@ -217,3 +217,38 @@ fn mandoc_lint_finds_no_errors() {
     }
     assert!(errors.is_empty(), "mandoc -Tlint: {errors:#?}");
 }
+
+/// Every key of the shipped settings file is documented in postern.toml(5), under its
+/// section.
+#[test]
+fn every_setting_is_in_postern_toml_5() {
+    let etc =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("etc/postern.toml"))
+            .unwrap();
+    let page = std::fs::read_to_string(man_dir().join("postern.toml.5")).unwrap();
+    let mut section = String::new();
+    let mut missing = Vec::new();
+    for line in etc.lines() {
+        let line = line.trim();
+        if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+            section = name.to_string();
+            assert!(
+                page.contains(&format!(".SS [{section}]")),
+                "[{section}] has no .SS"
+            );
+            continue;
+        }
+        if line.starts_with('#') || !line.contains('=') {
+            continue;
+        }
+        let key = line.split('=').next().unwrap().trim();
+        // The page's section for this key: from its .SS [section] to the next .SS.
+        let start = page.find(&format!(".SS [{section}]")).unwrap();
+        let rest = &page[start + 4..];
+        let end = rest.find(".SS ").unwrap_or(rest.len());
+        if !rest[..end].contains(&format!(".B {key} ")) {
+            missing.push(format!("[{section}] {key}"));
+        }
+    }
+    assert!(missing.is_empty(), "not in postern.toml(5): {missing:?}");
+}
