@@ -1,6 +1,7 @@
 //! The manual pages in `man/` against the binary: every flag a subcommand's `--help`
 //! lists is documented in that subcommand's page, every subcommand has a page, and every
-//! page passes `mandoc -Tlint` without errors.
+//! page passes `mandoc -Tlint` without errors, and every setting of `etc/postern.toml` is in
+//! postern.toml(5).
 //!
 //! Subcommands are taken from the binary's own `--help`, so a page written ahead of its
 //! subcommand (say `mkcert` on a branch without TLS) does not fail the test.
