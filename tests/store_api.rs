@@ -370,3 +370,52 @@ fn refresh_skips_the_scan_only_while_nothing_changed() {
         .unwrap();
     assert_eq!(mailbox.refresh(true).unwrap().new, 2);
 }
+
+/// A session's view stays right through rounds of other sessions' expunges, deliveries
+/// and flag changes (the name index kept across refreshes must follow every shift).
+#[test]
+fn refresh_follows_expunges_deliveries_and_flag_changes() {
+    let d = tempfile::tempdir().unwrap();
+    let md = Maildir::create(d.path().join("Maildir")).unwrap();
+    for i in 0..6 {
+        md.deliver("INBOX", &mut format!("Subject: {i}\n\nx\n").as_bytes())
+            .unwrap();
+    }
+    let mut mine = md.open_mailbox("INBOX", false).unwrap();
+    let uids =
+        |mb: &postern::store::Mailbox| mb.messages().iter().map(|m| m.uid).collect::<Vec<_>>();
+    assert_eq!(uids(&mine), [1, 2, 3, 4, 5, 6]);
+    for round in 0..3u32 {
+        let mut other = md.open_mailbox("INBOX", false).unwrap();
+        // Expunge the second message, deliver one, flag the last old one.
+        other.set_flags(1, Flags::DELETED, &[]).unwrap();
+        other.expunge(None).unwrap();
+        md.deliver(
+            "INBOX",
+            &mut format!("Subject: new {round}\n\nx\n").as_bytes(),
+        )
+        .unwrap();
+        let last_old = other.messages().len() - 1;
+        let flagged_uid = other.messages()[last_old].uid;
+        other
+            .set_flags(last_old, Flags::FLAGGED, &["Round".into()])
+            .unwrap();
+        let ch = mine.refresh(true).unwrap();
+        assert_eq!(ch.expunged, vec![2], "round {round}");
+        assert_eq!(ch.new, 1, "round {round}");
+        let flagged = mine.index_of_uid(flagged_uid).unwrap();
+        assert!(ch.flags_changed.contains(&flagged), "round {round}: {ch:?}");
+        let m = &mine.messages()[flagged];
+        assert_eq!(m.flags, Flags::FLAGGED);
+        assert_eq!(m.keywords, ["Round"]);
+        let fresh = md.open_mailbox("INBOX", true).unwrap();
+        assert_eq!(uids(&mine), uids(&fresh), "round {round}");
+        for (a, b) in mine.messages().iter().zip(fresh.messages()) {
+            assert_eq!(
+                (a.flags, &a.keywords),
+                (b.flags, &b.keywords),
+                "round {round}"
+            );
+        }
+    }
+}

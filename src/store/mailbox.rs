@@ -84,6 +84,10 @@ pub struct Mailbox {
     internal_dates: std::cell::RefCell<NumberCache>,
     /// Derived bytes the protocol layer keeps per message (see [`Mailbox::cached`]).
     blob_caches: Vec<(&'static str, BlobCache)>,
+    /// Basename -> index in `messages`, kept across refreshes so a rescan of a large
+    /// folder looks names up instead of rebuilding maps of all of them (indexes, not
+    /// UIDs: a binary search per name over a large list misses the cache at every step).
+    index_of: HashMap<String, usize>,
 }
 
 /// One of the folder's number caches (see `sizecache`): loaded on first use, saved when
@@ -170,8 +174,8 @@ struct Found {
 
 /// Lists the folder. When `move_new`, new/ files go to cur/ with `:2,` appended and their
 /// basenames are returned as recent; otherwise new/ files are listed where they are.
-fn scan(dir: &Path, move_new: bool) -> io::Result<(HashMap<String, Found>, HashSet<String>)> {
-    let mut found = HashMap::default();
+fn scan(dir: &Path, move_new: bool) -> io::Result<(Vec<Found>, HashSet<String>)> {
+    let mut found = Vec::new();
     let mut recent = HashSet::default();
     let new_dir = dir.join("new");
     let cur_dir = dir.join("cur");
@@ -190,38 +194,36 @@ fn scan(dir: &Path, move_new: bool) -> io::Result<(HashMap<String, Found>, HashS
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {}
                 Err(e) => {
                     log::warn!("{}: cannot move {n} to cur/: {e}", dir.display());
-                    recent.insert(base.clone());
-                    found.insert(
-                        base,
-                        Found {
-                            file_name: n,
-                            in_new: true,
-                        },
-                    );
+                    recent.insert(base);
+                    found.push(Found {
+                        file_name: n,
+                        in_new: true,
+                    });
                 }
             }
         } else {
-            recent.insert(base.clone());
-            found.insert(
-                base,
-                Found {
-                    file_name: n,
-                    in_new: true,
-                },
-            );
+            recent.insert(base);
+            found.push(Found {
+                file_name: n,
+                in_new: true,
+            });
         }
     }
     for n in fsutil::list_names(&cur_dir)? {
-        let base = split_info(&n).0.to_string();
-        found.insert(
-            base,
-            Found {
-                file_name: n,
-                in_new: false,
-            },
-        );
+        found.push(Found {
+            file_name: n,
+            in_new: false,
+        });
     }
     Ok((found, recent))
+}
+
+/// A listing keyed by basename (a later entry for the same basename wins).
+fn by_basename(listing: Vec<Found>) -> HashMap<String, Found> {
+    listing
+        .into_iter()
+        .map(|f| (split_info(&f.file_name).0.to_string(), f))
+        .collect()
 }
 
 /// Finds a message's file by basename, wherever it is and whatever its flags now are.
@@ -296,7 +298,8 @@ fn same_keywords(a: &[String], b: &[String]) -> bool {
 
 /// STATUS: counts without moving anything from new/.
 pub(crate) fn status(dir: &Path) -> Result<super::FolderStatus> {
-    let (found, recent) = scan(dir, false)?;
+    let (listing, recent) = scan(dir, false)?;
+    let found = by_basename(listing);
     let present: HashSet<&str> = found.keys().map(|s| s.as_str()).collect();
     let assigned = uiddb::sync(dir, &present, Some(&mut rescan_closure(dir)))?;
     let mut st = super::FolderStatus {
@@ -329,7 +332,8 @@ impl Mailbox {
         read_only: bool,
     ) -> Result<Mailbox> {
         let stamp = DirStamp::take(&dir);
-        let (found, recent) = scan(&dir, !read_only)?;
+        let (listing, recent) = scan(&dir, !read_only)?;
+        let found = by_basename(listing);
         let present: HashSet<&str> = found.keys().map(|s| s.as_str()).collect();
         let assigned = uiddb::sync(&dir, &present, Some(&mut rescan_closure(&dir)))?;
         let mut kw = keywords::read(&dir, if read_only { None } else { Some(&present) })?;
@@ -342,6 +346,11 @@ impl Mailbox {
             })
             .collect();
         messages.sort_by_key(|m| m.uid);
+        let index_of = messages
+            .iter()
+            .enumerate()
+            .map(|(i, m)| (m.basename.clone(), i))
+            .collect();
         Ok(Mailbox {
             root,
             dir,
@@ -356,6 +365,7 @@ impl Mailbox {
                 sizecache::Kind::InternalDate,
             )),
             blob_caches: Vec::new(),
+            index_of,
         })
     }
 
@@ -520,64 +530,65 @@ impl Mailbox {
             return Ok(Changes::default());
         }
         self.stamp = None;
-        let (mut found, recent) = scan(&self.dir, !self.read_only)?;
+        let (listing, recent) = scan(&self.dir, !self.read_only)?;
         let mut changed: HashSet<String> = HashSet::default();
-        let mut missing = Vec::new();
-        for (i, m) in self.messages.iter().enumerate() {
-            if !found.contains_key(&m.basename) && !m.gone {
-                missing.push(i);
+        let mut seen = vec![false; self.messages.len()];
+        let mut fresh: HashMap<String, Found> = HashMap::default();
+        for f in listing {
+            match self.lookup(split_info(&f.file_name).0) {
+                Some(i) => {
+                    seen[i] = true;
+                    self.apply_listing(i, f, &mut changed);
+                }
+                None => {
+                    fresh.insert(split_info(&f.file_name).0.to_string(), f);
+                }
             }
         }
-        if !missing.is_empty() {
+        if seen.iter().zip(&self.messages).any(|(s, m)| !s && !m.gone) {
             // A message renamed by another session (a flag change) can slip through one
             // directory listing; look again before calling it expunged.
             let (again, _) = scan(&self.dir, false)?;
-            for i in missing {
-                let base = &self.messages[i].basename;
-                if let Some(f) = again.get(base.as_str()) {
-                    found.insert(
-                        base.clone(),
-                        Found {
-                            file_name: f.file_name.clone(),
-                            in_new: f.in_new,
-                        },
-                    );
+            for f in again {
+                if let Some(i) = self.lookup(split_info(&f.file_name).0)
+                    && !seen[i]
+                {
+                    seen[i] = true;
+                    self.apply_listing(i, f, &mut changed);
                 }
             }
         }
-        // Every known message takes its file out of `found`: what remains is new mail.
+        for (m, seen) in self.messages.iter_mut().zip(&seen) {
+            if !seen {
+                m.gone = true;
+            }
+        }
+        // Keywords: only messages that have some, before or now, can have changed.
         let mut kw = keywords::read(&self.dir, None)?;
-        for m in &mut self.messages {
-            match found.remove(&m.basename) {
-                Some(f) => {
-                    let flags = flags_of(&f.file_name);
-                    let k = kw.remove(&m.basename).unwrap_or_default();
-                    if flags != m.flags || !same_keywords(&k, &m.keywords) || m.gone {
-                        changed.insert(m.basename.clone());
-                    }
-                    m.flags = flags;
-                    m.keywords = k;
-                    if m.file_name != f.file_name {
-                        m.file_name = f.file_name;
-                    }
-                    m.in_new = f.in_new;
-                    m.gone = false;
-                }
-                None => m.gone = true,
+        for i in 0..self.messages.len() {
+            let m = &self.messages[i];
+            if m.gone || (m.keywords.is_empty() && !kw.contains_key(&m.basename)) {
+                continue;
             }
+            let k = kw.remove(&m.basename).unwrap_or_default();
+            let m = &mut self.messages[i];
+            if !same_keywords(&k, &m.keywords) {
+                changed.insert(m.basename.clone());
+            }
+            m.keywords = k;
         }
-        let fresh: Vec<&String> = found.keys().collect();
+        let fresh_names: Vec<&String> = fresh.keys().collect();
         let mut assigned = None;
-        if !fresh.is_empty() {
+        if !fresh_names.is_empty() {
             // Only adds: files gone since the open keep their entries until the next open.
-            let names: HashSet<&str> = fresh.iter().map(|s| s.as_str()).collect();
+            let names: HashSet<&str> = fresh_names.iter().map(|s| s.as_str()).collect();
             assigned = Some(uiddb::sync(&self.dir, &names, None)?);
         }
         let mut new = 0;
         if let Some(a) = assigned {
             let mut add: Vec<MessageEntry> = Vec::new();
             let last = self.messages.last().map(|m| m.uid).unwrap_or(0);
-            for base in fresh {
+            for base in fresh_names {
                 let Some(&uid) = a.uids.get(base) else {
                     continue;
                 };
@@ -593,12 +604,16 @@ impl Mailbox {
                     &self.dir,
                     uid,
                     base,
-                    &found[base],
+                    &fresh[base],
                     k,
                     recent.contains(base),
                 ));
             }
             add.sort_by_key(|m| m.uid);
+            for (i, m) in add.iter().enumerate() {
+                self.index_of
+                    .insert(m.basename.clone(), self.messages.len() + i);
+            }
             new = add.len();
             self.messages.extend(add);
             self.uid_next = self.uid_next.max(a.next_uid);
@@ -623,6 +638,27 @@ impl Mailbox {
         })
     }
 
+    /// The index of the message with this basename.
+    fn lookup(&self, basename: &str) -> Option<usize> {
+        self.index_of.get(basename).copied()
+    }
+
+    /// Takes what a directory listing says of message `i`: where its file is now and the
+    /// flags in its name.
+    fn apply_listing(&mut self, i: usize, f: Found, changed: &mut HashSet<String>) {
+        let m = &mut self.messages[i];
+        let flags = flags_of(&f.file_name);
+        if flags != m.flags || m.gone {
+            changed.insert(m.basename.clone());
+        }
+        m.flags = flags;
+        if m.file_name != f.file_name {
+            m.file_name = f.file_name;
+        }
+        m.in_new = f.in_new;
+        m.gone = false;
+    }
+
     /// Drops vanished entries; their sequence numbers, descending.
     fn remove_gone(&mut self) -> Vec<u32> {
         let mut out: Vec<u32> = self
@@ -632,7 +668,18 @@ impl Mailbox {
             .filter(|(_, m)| m.gone)
             .map(|(i, _)| i as u32 + 1)
             .collect();
+        if out.is_empty() {
+            return out;
+        }
+        for m in self.messages.iter().filter(|m| m.gone) {
+            self.index_of.remove(&m.basename);
+        }
         self.messages.retain(|m| !m.gone);
+        for (i, m) in self.messages.iter().enumerate() {
+            if let Some(slot) = self.index_of.get_mut(&m.basename) {
+                *slot = i;
+            }
+        }
         out.reverse();
         out
     }
