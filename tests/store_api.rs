@@ -419,3 +419,56 @@ fn refresh_follows_expunges_deliveries_and_flag_changes() {
         }
     }
 }
+
+/// SELECT's shortcut: a settled folder writes postern-index at a full scan, and a later
+/// open reads it instead of listing the folder — until anything changes.
+#[test]
+fn open_uses_the_index_only_while_nothing_changed() {
+    let d = tempfile::tempdir().unwrap();
+    let root = d.path().join("Maildir");
+    let md = Maildir::create(&root).unwrap();
+    for i in 0..3 {
+        md.deliver("INBOX", &mut format!("Subject: {i}\n\nx\n").as_bytes())
+            .unwrap();
+    }
+    let age_all = || {
+        for sub in ["new", "cur", "courierimapkeywords"] {
+            age(&root.join(sub));
+        }
+    };
+    // The first open moves new/ to cur/ (a change of its own); the next settled one
+    // writes the index.
+    let first = md.open_mailbox("INBOX", false).unwrap();
+    let uids: Vec<u32> = first.messages().iter().map(|m| m.uid).collect();
+    age_all();
+    let _ = md.open_mailbox("INBOX", false).unwrap();
+    assert!(root.join("postern-index").exists());
+    // A file slipped in behind the directory times' back is not seen: the index answered.
+    fs::write(
+        root.join("cur/1700000000.M9P9.sneaky:2,S"),
+        b"Subject: s\n\n",
+    )
+    .unwrap();
+    age_all();
+    let from_index = md.open_mailbox("INBOX", false).unwrap();
+    assert_eq!(
+        from_index
+            .messages()
+            .iter()
+            .map(|m| m.uid)
+            .collect::<Vec<_>>(),
+        uids
+    );
+    assert_eq!(from_index.messages()[1].flags, first.messages()[1].flags);
+    // Any real change (here a flag set by another session) sends the next open to the
+    // folder itself, which then sees everything.
+    let mut other = md.open_mailbox("INBOX", false).unwrap();
+    other.set_flags(0, Flags::FLAGGED, &[]).unwrap();
+    let full = md.open_mailbox("INBOX", false).unwrap();
+    assert_eq!(full.messages().len(), 4);
+    assert_eq!(full.messages()[0].flags, Flags::FLAGGED);
+    assert_eq!(
+        &full.messages().iter().map(|m| m.uid).collect::<Vec<_>>()[..3],
+        &uids[..]
+    );
+}

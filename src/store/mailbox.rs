@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use super::blobcache::BlobCache;
 use super::filename::{UniqueName, WireCounter, size_from_name, split_info, wire_size_from_name};
 use super::{
-    Flags, Maildir, Result, StoreError, folder, fsutil, keywords, quota, sizecache, uiddb,
+    Flags, Maildir, Result, StoreError, folder, fsutil, index, keywords, quota, sizecache, uiddb,
 };
 
 /// One message of an open folder.
@@ -332,6 +332,11 @@ impl Mailbox {
         read_only: bool,
     ) -> Result<Mailbox> {
         let stamp = DirStamp::take(&dir);
+        if let Some(settled) = stamp.and_then(DirStamp::settled)
+            && let Some(mailbox) = Mailbox::open_from_index(&root, &dir, &name, read_only, settled)?
+        {
+            return Ok(mailbox);
+        }
         let (listing, recent) = scan(&dir, !read_only)?;
         let found = by_basename(listing);
         let present: HashSet<&str> = found.keys().map(|s| s.as_str()).collect();
@@ -346,27 +351,134 @@ impl Mailbox {
             })
             .collect();
         messages.sort_by_key(|m| m.uid);
+        let settled = stamp.and_then(DirStamp::settled);
+        let mailbox = Mailbox::assemble(
+            root,
+            dir,
+            name,
+            read_only,
+            (assigned.uid_validity, assigned.next_uid),
+            messages,
+            settled,
+        );
+        if let Some(settled) = settled
+            && !read_only
+            && assigned.persistent
+        {
+            mailbox.save_index(settled);
+        }
+        Ok(mailbox)
+    }
+
+    /// The open folder from its parts.
+    fn assemble(
+        root: PathBuf,
+        dir: PathBuf,
+        name: String,
+        read_only: bool,
+        (uid_validity, uid_next): (u32, u32),
+        messages: Vec<MessageEntry>,
+        stamp: Option<DirStamp>,
+    ) -> Mailbox {
         let index_of = messages
             .iter()
             .enumerate()
             .map(|(i, m)| (m.basename.clone(), i))
             .collect();
-        Ok(Mailbox {
+        Mailbox {
             root,
             dir,
             name,
             read_only,
-            uid_validity: assigned.uid_validity,
-            uid_next: assigned.next_uid,
+            uid_validity,
+            uid_next,
             messages,
-            stamp: stamp.and_then(DirStamp::settled),
+            stamp,
             wire_sizes: NumberCache::new(sizecache::Kind::WireSize),
             internal_dates: std::cell::RefCell::new(NumberCache::new(
                 sizecache::Kind::InternalDate,
             )),
             blob_caches: Vec::new(),
             index_of,
-        })
+        }
+    }
+
+    /// What a postern-index is valid for, with these settled directory times.
+    fn validity(dir: &Path, stamp: DirStamp) -> index::Validity {
+        let [n, c, k] = stamp.0;
+        let [db_len, db_s, db_ns] = index::uiddb_signature(dir);
+        [n.0, n.1, c.0, c.1, k.0, k.1, db_len, db_s, db_ns, 0]
+    }
+
+    /// The folder from `postern-index`, when it was written for exactly the directory
+    /// times (settled) and UID database there are now: no listing, no database parse.
+    fn open_from_index(
+        root: &Path,
+        dir: &Path,
+        name: &str,
+        read_only: bool,
+        settled: DirStamp,
+    ) -> Result<Option<Mailbox>> {
+        let Some(ix) = index::load(dir) else {
+            return Ok(None);
+        };
+        if ix.valid_for != Mailbox::validity(dir, settled) {
+            return Ok(None);
+        }
+        let mut kw = keywords::read(dir, None)?;
+        let messages = ix
+            .entries
+            .into_iter()
+            .map(|e| {
+                let basename = split_info(&e.file_name).0.to_string();
+                MessageEntry {
+                    uid: e.uid,
+                    flags: flags_of(&e.file_name),
+                    keywords: kw.remove(&basename).unwrap_or_default(),
+                    size: e.size,
+                    internal_date: std::cell::OnceCell::new(),
+                    recent: false,
+                    basename,
+                    file_name: e.file_name,
+                    in_new: false,
+                    gone: false,
+                }
+            })
+            .collect();
+        Ok(Some(Mailbox::assemble(
+            root.to_path_buf(),
+            dir.to_path_buf(),
+            name.to_string(),
+            read_only,
+            (ix.uid_validity, ix.uid_next),
+            messages,
+            Some(settled),
+        )))
+    }
+
+    /// Writes postern-index for the scan just made (valid only while `settled` holds). A
+    /// failure costs only time: logged, not returned.
+    fn save_index(&self, settled: DirStamp) {
+        if self.messages.iter().any(|m| m.in_new) {
+            return;
+        }
+        let ix = index::Index {
+            uid_validity: self.uid_validity,
+            uid_next: self.uid_next,
+            valid_for: Mailbox::validity(&self.dir, settled),
+            entries: self
+                .messages
+                .iter()
+                .map(|m| index::Entry {
+                    uid: m.uid,
+                    size: m.size,
+                    file_name: m.file_name.clone(),
+                })
+                .collect(),
+        };
+        if let Err(e) = index::save(&self.dir, &ix) {
+            log::warn!("{}: cannot save {}: {e}", self.dir.display(), index::FILE);
+        }
     }
 
     pub fn name(&self) -> &str {

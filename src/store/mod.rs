@@ -13,6 +13,7 @@ pub mod filename;
 pub mod flags;
 pub mod folder;
 mod fsutil;
+pub mod index;
 pub mod keywords;
 pub mod lock;
 pub mod mailbox;
