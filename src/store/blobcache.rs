@@ -6,12 +6,10 @@
 //! Format: the line `postern-cache 1`, then per entry `<basename>\n<length>\n<bytes>\n`.
 
 use std::fs;
-use std::io::{self, Write};
+use std::io;
 use std::path::{Path, PathBuf};
 
 use rustc_hash::FxHashMap as HashMap;
-
-use super::filename::UniqueName;
 
 const HEADER: &[u8] = b"postern-cache 1\n";
 
@@ -76,18 +74,7 @@ impl BlobCache {
             out.push(b'\n');
         }
         let dir = self.path.parent().unwrap_or(Path::new("."));
-        let tmp = dir
-            .join("tmp")
-            .join(format!("{}.cache", UniqueName::new().tmp_name()));
-        let result = (|| {
-            let mut f = fs::File::create(&tmp)?;
-            f.write_all(&out)?;
-            fs::rename(&tmp, &self.path)
-        })();
-        if result.is_err() {
-            let _ = fs::remove_file(&tmp);
-        }
-        result
+        super::fsutil::replace_cache(&dir.join("tmp"), &self.path, &out)
     }
 }
 

@@ -44,17 +44,29 @@ pub(crate) fn create_unique(tmp_dir: &Path, tag: &str) -> io::Result<(File, std:
 /// Replaces `target` with `contents`: a temporary file in `tmp_dir`, fsync, rename, fsync
 /// of the target's directory. Readers see the old or the new file, never a mix.
 pub(crate) fn atomic_write(tmp_dir: &Path, target: &Path, contents: &[u8]) -> io::Result<()> {
+    replace(tmp_dir, target, contents, true)
+}
+
+/// [`atomic_write`] without the fsyncs, for caches: a crash may lose the new file, never
+/// leave a torn one.
+pub(crate) fn replace_cache(tmp_dir: &Path, target: &Path, contents: &[u8]) -> io::Result<()> {
+    replace(tmp_dir, target, contents, false)
+}
+
+fn replace(tmp_dir: &Path, target: &Path, contents: &[u8], durable: bool) -> io::Result<()> {
     let (mut f, tmp) = create_unique(tmp_dir, ".postern-tmp")?;
     let r = (|| {
         f.write_all(contents)?;
-        f.sync_all()?;
+        if durable {
+            f.sync_all()?;
+        }
         fs::rename(&tmp, target)
     })();
     if r.is_err() {
         let _ = fs::remove_file(&tmp);
     }
     r?;
-    if let Some(parent) = target.parent() {
+    if durable && let Some(parent) = target.parent() {
         fsync_dir(parent)?;
     }
     Ok(())

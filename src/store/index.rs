@@ -8,11 +8,9 @@
 //! <count>`, then per message `<uid> <size> <file name>`, ascending UIDs.
 
 use std::fs;
-use std::io::{self, Write};
+use std::io;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
-
-use super::filename::UniqueName;
 
 pub const FILE: &str = "postern-index";
 
@@ -106,18 +104,11 @@ pub fn save(folder_dir: &Path, index: &Index) -> io::Result<()> {
     for e in &index.entries {
         out.push_str(&format!("{} {} {}\n", e.uid, e.size, e.file_name));
     }
-    let tmp = folder_dir
-        .join("tmp")
-        .join(format!("{}.index", UniqueName::new().tmp_name()));
-    let result = (|| {
-        let mut f = fs::File::create(&tmp)?;
-        f.write_all(out.as_bytes())?;
-        fs::rename(&tmp, folder_dir.join(FILE))
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result
+    super::fsutil::replace_cache(
+        &folder_dir.join("tmp"),
+        &folder_dir.join(FILE),
+        out.as_bytes(),
+    )
 }
 
 #[cfg(test)]

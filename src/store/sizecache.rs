@@ -6,10 +6,8 @@
 
 use rustc_hash::FxHashMap as HashMap;
 use std::fs;
-use std::io::{self, Write};
+use std::io;
 use std::path::Path;
-
-use super::filename::UniqueName;
 
 /// Which number a cache holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,18 +67,11 @@ pub fn save(
         text.push_str(&size.to_string());
         text.push('\n');
     }
-    let tmp = folder_dir
-        .join("tmp")
-        .join(format!("{}.sizes", UniqueName::new().tmp_name()));
-    let result = (|| {
-        let mut f = fs::File::create(&tmp)?;
-        f.write_all(text.as_bytes())?;
-        fs::rename(&tmp, folder_dir.join(kind.file()))
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result
+    super::fsutil::replace_cache(
+        &folder_dir.join("tmp"),
+        &folder_dir.join(kind.file()),
+        text.as_bytes(),
+    )
 }
 
 #[cfg(test)]
