@@ -83,6 +83,10 @@ fn envelope_and_bodystructure_come_from_the_cache_once_computed() {
     let (mut c, _) = server.session("INBOX");
     let first = c.send("a", "FETCH 1 (ENVELOPE BODYSTRUCTURE BODY INTERNALDATE)");
     first.assert_ok();
+    assert_eq!(
+        c.send("s1", "SEARCH FROM ann SUBJECT cached").search(),
+        vec![1]
+    );
     c.logout();
     assert!(server.folder_dir("INBOX").join("postern-dates").exists());
     for kind in ["envelope", "bodystructure", "body"] {
@@ -98,7 +102,7 @@ fn envelope_and_bodystructure_come_from_the_cache_once_computed() {
         .join(&server.files("INBOX", "cur")[0]);
     std::fs::write(
         &file,
-        b"From: Bob <bob@example.org>\r\nSubject: other\r\n\r\nx\r\n",
+        b"From: Bob <bob@example.org>\r\nSubject: other\r\nX-Mark: fresh\r\n\r\nx\r\n",
     )
     .unwrap();
     let (mut c, _) = server.session("INBOX");
@@ -108,5 +112,12 @@ fn envelope_and_bodystructure_come_from_the_cache_once_computed() {
         again.dump().replacen("b OK", "", 1).lines().next()
     );
     assert!(again.has("cached"), "{}", again.dump());
+    // SEARCH on the usual header fields answers from the cache too...
+    assert_eq!(
+        c.send("s2", "SEARCH FROM ann SUBJECT cached").search(),
+        vec![1]
+    );
+    // ...while other headers are read from the file.
+    assert_eq!(c.send("s3", "SEARCH HEADER X-Mark fresh").search(), vec![1]);
     c.logout();
 }

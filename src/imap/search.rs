@@ -33,6 +33,51 @@ fn need_of(key: &SearchKey) -> Need {
     }
 }
 
+/// Header fields whose decoded values are kept in the folder's `searchfields` cache: the
+/// ones clients search by. Other headers are read from the message.
+const CACHED_FIELDS: [&str; 5] = ["From", "To", "Cc", "Bcc", "Subject"];
+
+/// Whether every header a key tree looks at is one of [`CACHED_FIELDS`].
+fn only_cached_fields(key: &SearchKey) -> bool {
+    use SearchKey::*;
+    let cached = |name: &str| CACHED_FIELDS.iter().any(|f| f.eq_ignore_ascii_case(name));
+    match key {
+        And(keys) => keys.iter().all(only_cached_fields),
+        Not(k) => only_cached_fields(k),
+        Or(a, b) => only_cached_fields(a) && only_cached_fields(b),
+        Header(name, _) => cached(name),
+        SentBefore(_) | SentOn(_) | SentSince(_) => false,
+        _ => true,
+    }
+}
+
+/// The decoded values of [`CACHED_FIELDS`], one list per field.
+type Fields = Vec<Vec<String>>;
+
+/// Cache text: a line `<field index> <value>` per value (line breaks in values folded).
+fn encode_fields(message: &Message) -> Vec<u8> {
+    let mut out = String::new();
+    for (i, name) in CACHED_FIELDS.iter().enumerate() {
+        for v in message.header_values(name) {
+            out.push_str(&format!("{i} {}\n", v.replace(['\r', '\n'], " ")));
+        }
+    }
+    out.into_bytes()
+}
+
+fn decode_fields(bytes: &[u8]) -> Fields {
+    let mut fields: Fields = vec![Vec::new(); CACHED_FIELDS.len()];
+    for line in String::from_utf8_lossy(bytes).lines() {
+        if let Some((i, v)) = line.split_once(' ')
+            && let Ok(i) = i.parse::<usize>()
+            && i < fields.len()
+        {
+            fields[i].push(v.to_string());
+        }
+    }
+    fields
+}
+
 /// Whether any key compares sizes (they need RFC822.SIZE, which may cost a read).
 fn uses_size(key: &SearchKey) -> bool {
     use SearchKey::*;
@@ -67,6 +112,8 @@ struct Candidate<'a> {
     mailbox: &'a Mailbox,
     index: usize,
     message: Option<&'a Message>,
+    /// From/To/Cc/Bcc/Subject from the cache, when the message was not read.
+    fields: Option<&'a Fields>,
     /// RFC822.SIZE, when a key needs it.
     wire_size: Option<u64>,
     now: i64,
@@ -75,10 +122,17 @@ struct Candidate<'a> {
 impl Candidate<'_> {
     fn header_has(&self, name: &str, needle: &[u8]) -> bool {
         let needle = String::from_utf8_lossy(needle).to_lowercase();
-        let values = self
-            .message
-            .map(|m| m.header_values(name))
-            .unwrap_or_default();
+        let cached = CACHED_FIELDS
+            .iter()
+            .position(|f| f.eq_ignore_ascii_case(name))
+            .and_then(|i| Some(self.fields?[i].clone()));
+        let values = match cached {
+            Some(values) => values,
+            None => self
+                .message
+                .map(|m| m.header_values(name))
+                .unwrap_or_default(),
+        };
         if needle.is_empty() {
             return !values.is_empty();
         }
@@ -178,6 +232,8 @@ impl Session<'_> {
         let mailbox = &mut selected.mailbox;
         let need = need_of(criteria);
         let sized = uses_size(criteria);
+        // Header keys on the usual fields are answered from the cache, not the files.
+        let from_cache = need == Need::Header && only_cached_fields(criteria);
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_secs() as i64);
@@ -207,16 +263,28 @@ impl Session<'_> {
             } else {
                 None
             };
-            let messages = mailbox.messages();
-            let message = if need > Need::Nothing {
+            let mut fields = None;
+            let mut message = None;
+            if from_cache {
+                fields = mailbox
+                    .cached(index, "searchfields")
+                    .map(|b| decode_fields(&b));
+            }
+            if need > Need::Nothing && fields.is_none() {
                 match load(mailbox, index, need) {
-                    Ok(m) => Some(m),
+                    Ok(m) => {
+                        if from_cache {
+                            let encoded = encode_fields(&m);
+                            fields = Some(decode_fields(&encoded));
+                            mailbox.cache(index, "searchfields", encoded);
+                        }
+                        message = Some(m);
+                    }
                     Err(StoreError::NoSuchMessage) => continue,
                     Err(err) => return store_failure(&err),
                 }
-            } else {
-                None
-            };
+            }
+            let messages = mailbox.messages();
             let candidate = Candidate {
                 seq: index as u32 + 1,
                 count,
@@ -225,6 +293,7 @@ impl Session<'_> {
                 mailbox,
                 index,
                 message: message.as_ref(),
+                fields: fields.as_ref(),
                 wire_size,
                 now,
             };
