@@ -202,16 +202,40 @@ fn account_from_entry(
     protocol: Protocol,
     entry: userfile::UserEntry,
 ) -> Result<Account, AuthError> {
-    let user = entry.user.as_str();
-    let options = AccountOptions::resolve(&config.auth.default_options, &entry.options)
-        .map_err(|e| AuthError::Unavailable(format!("{user}: {e}")))?;
-    if options.disabled_for(protocol) {
-        return Err(AuthError::Disabled(protocol));
-    }
+    let options = account_options(config, protocol, &entry.options, &entry.user)?;
     let maildir = match &entry.maildir {
         Some(path) => entry.home.join(path),
         None => entry.home.join(&config.mail.maildir),
     };
+    account(
+        entry.user, entry.uid, entry.gid, entry.home, maildir, options,
+    )
+}
+
+/// The account's options over the configured defaults; a protocol they disable refuses.
+fn account_options(
+    config: &Config,
+    protocol: Protocol,
+    own: &str,
+    context: &str,
+) -> Result<AccountOptions, AuthError> {
+    let options = AccountOptions::resolve(&config.auth.default_options, own)
+        .map_err(|e| AuthError::Unavailable(format!("{context}: {e}")))?;
+    if options.disabled_for(protocol) {
+        return Err(AuthError::Disabled(protocol));
+    }
+    Ok(options)
+}
+
+/// An account whose Maildir path is absolute (anything else is a configuration error).
+fn account(
+    user: String,
+    uid: Option<u32>,
+    gid: Option<u32>,
+    home: std::path::PathBuf,
+    maildir: std::path::PathBuf,
+    options: AccountOptions,
+) -> Result<Account, AuthError> {
     if !maildir.is_absolute() {
         return Err(AuthError::Unavailable(format!(
             "{user}: the Maildir {} is not an absolute path",
@@ -219,10 +243,10 @@ fn account_from_entry(
         )));
     }
     Ok(Account {
-        user: entry.user,
-        uid: entry.uid,
-        gid: entry.gid,
-        home: entry.home,
+        user,
+        uid,
+        gid,
+        home,
         maildir,
         options,
     })
@@ -251,26 +275,16 @@ fn authenticate_pam(
             )));
         }
     };
-    let options = AccountOptions::resolve(&config.auth.default_options, "")
-        .map_err(|e| AuthError::Unavailable(format!("auth.default_options: {e}")))?;
-    if options.disabled_for(protocol) {
-        return Err(AuthError::Disabled(protocol));
-    }
+    let options = account_options(config, protocol, "", "auth.default_options")?;
     let maildir = system.home.join(&config.mail.maildir);
-    if !maildir.is_absolute() {
-        return Err(AuthError::Unavailable(format!(
-            "{user}: the Maildir {} is not an absolute path",
-            maildir.display()
-        )));
-    }
-    Ok(Account {
-        user: system.name,
-        uid: Some(system.uid),
-        gid: Some(system.gid),
-        home: system.home,
+    account(
+        system.name,
+        Some(system.uid),
+        Some(system.gid),
+        system.home,
         maildir,
         options,
-    })
+    )
 }
 
 #[cfg(test)]
