@@ -138,10 +138,21 @@ impl Encoder {
 /// header has 8-bit bytes. Reads the file in fixed chunks: memory does not grow with it.
 pub fn measure(reader: &mut dyn Read) -> io::Result<(u64, bool)> {
     let mut enc = Encoder::new(false, None);
+    let size = pump(reader, &mut enc, &mut |_| Ok(()))?;
+    Ok((size, enc.header_8bit()))
+}
+
+/// Feeds `reader` through `enc` in fixed chunks, handing each encoded piece to `sink`
+/// (until the encoder stops, e.g. after TOP's lines); returns the bytes encoded.
+pub fn pump(
+    reader: &mut dyn Read,
+    enc: &mut Encoder,
+    sink: &mut dyn FnMut(&[u8]) -> io::Result<()>,
+) -> io::Result<u64> {
     let mut buf = vec![0u8; 64 * 1024];
-    let mut out = Vec::with_capacity(2 * buf.len());
-    let mut size = 0u64;
-    loop {
+    let mut out = Vec::with_capacity(2 * buf.len() + 2);
+    let mut total = 0u64;
+    while !enc.stopped() {
         let n = match reader.read(&mut buf) {
             Ok(0) => break,
             Ok(n) => n,
@@ -150,12 +161,14 @@ pub fn measure(reader: &mut dyn Read) -> io::Result<(u64, bool)> {
         };
         out.clear();
         enc.feed(&buf[..n], &mut out);
-        size += out.len() as u64;
+        sink(&out)?;
+        total += out.len() as u64;
     }
     out.clear();
     enc.finish(&mut out);
-    size += out.len() as u64;
-    Ok((size, enc.header_8bit()))
+    sink(&out)?;
+    total += out.len() as u64;
+    Ok(total)
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions, TryLockError};
-use std::io::{self, Read};
+use std::io;
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::Path;
 
@@ -315,24 +315,5 @@ pub fn send_message(
     sink: &mut dyn FnMut(&[u8]) -> io::Result<()>,
 ) -> io::Result<u64> {
     let mut enc = Encoder::new(true, top);
-    let mut buf = vec![0u8; 64 * 1024];
-    let mut out = Vec::with_capacity(2 * buf.len() + 2);
-    let mut sent = 0u64;
-    while !enc.stopped() {
-        let n = match file.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        };
-        out.clear();
-        enc.feed(&buf[..n], &mut out);
-        sink(&out)?;
-        sent += out.len() as u64;
-    }
-    out.clear();
-    enc.finish(&mut out);
-    sink(&out)?;
-    sent += out.len() as u64;
-    Ok(sent)
+    super::crlf::pump(file, &mut enc, sink)
 }
