@@ -144,6 +144,36 @@ fn main() -> ExitCode {
     }
 }
 
+/// `postern deliver`: a path is a Maildir; a name is looked up through the configured
+/// accounts, and as root the delivery runs as the mailbox owner, so every file it makes
+/// belongs to them. Exit codes are sysexits, as MTAs expect.
+fn deliver(config: &Config, folder: Option<&str>, target: &str) -> u8 {
+    use postern::auth::{AuthError, mail_location, privdrop};
+    use postern::store::cli::{EX_NOUSER, EX_TEMPFAIL};
+    if target.contains('/') {
+        return postern::store::cli::deliver(std::path::Path::new(target), folder);
+    }
+    let location = match mail_location(config, target) {
+        Ok(l) => l,
+        Err(AuthError::Failed) => {
+            eprintln!("postern deliver: {target}: no such user");
+            return EX_NOUSER;
+        }
+        Err(e) => {
+            eprintln!("postern deliver: {target}: {e}");
+            return EX_TEMPFAIL;
+        }
+    };
+    if nix::unistd::geteuid().is_root()
+        && let (Some(uid), Some(gid)) = (location.uid, location.gid)
+        && let Err(e) = privdrop::drop_to(target, uid, gid)
+    {
+        eprintln!("postern deliver: {target}: cannot become the mailbox owner: {e}");
+        return EX_TEMPFAIL;
+    }
+    postern::store::cli::deliver(&location.maildir, folder)
+}
+
 fn load_config(path: Option<PathBuf>) -> anyhow::Result<Config> {
     Config::load(path.as_deref())
 }
@@ -250,11 +280,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         }
         Command::Deliver { folder, target } => {
             let config = load_config(cli.config)?;
-            Ok(postern::store::cli::deliver(
-                &config,
-                folder.as_deref(),
-                &target,
-            ))
+            Ok(deliver(&config, folder.as_deref(), &target))
         }
         Command::Demo { dir } => {
             let dir = dir.unwrap_or_else(postern::demo::default_dir);

@@ -6,9 +6,18 @@ use std::process::{Command, Stdio};
 const BIN: &str = env!("CARGO_BIN_EXE_postern");
 
 fn deliver(args: &[&str], input: &[u8]) -> i32 {
-    let mut c = Command::new(BIN)
+    deliver_with(None, args, input)
+}
+
+fn deliver_with(config: Option<&std::path::Path>, args: &[&str], input: &[u8]) -> i32 {
+    let mut cmd = Command::new(BIN);
+    if let Some(config) = config {
+        cmd.arg("--config").arg(config);
+    }
+    let mut c = cmd
         .arg("deliver")
         .args(args)
+        .env_remove("POSTERN_CONFIG")
         .stdin(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -51,7 +60,8 @@ fn maildirmake_and_deliver() {
     );
     assert_eq!(deliver(&["--folder", "Nope", m], b"x"), 67);
     assert_eq!(deliver(&["--folder", "a..b", m], b"x"), 64);
-    assert_eq!(deliver(&["someuser"], b"x"), 67);
+    // A name needs accounts: none are configured here (no user file), a temporary failure.
+    assert_eq!(deliver(&["someuser"], b"x"), 75);
     assert_eq!(std::fs::read_dir(md.join("new")).unwrap().count(), 1);
     assert_eq!(std::fs::read_dir(md.join(".Lists/new")).unwrap().count(), 1);
     assert_eq!(
@@ -59,4 +69,60 @@ fn maildirmake_and_deliver() {
         0,
         "nothing left in tmp/"
     );
+}
+
+/// `postern deliver USER`: the name is looked up in the configured user file; as root the
+/// delivery runs as the account's uid, so the new file is the owner's, not root's.
+#[test]
+fn deliver_by_user_name() {
+    let d = tempfile::tempdir().unwrap();
+    let home = d.path().join("ann");
+    std::fs::create_dir(&home).unwrap();
+    let md = home.join("Maildir");
+    assert!(
+        Command::new(BIN)
+            .arg("maildirmake")
+            .arg(&md)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let root = nix::unistd::geteuid().is_root();
+    // As root the account is nobody's, and so is its Maildir; otherwise the running user's.
+    let ids = if root {
+        nix::unistd::chown(&home, Some(65534.into()), Some(65534.into())).unwrap();
+        Command::new("chown")
+            .args(["-R", "65534:65534"])
+            .arg(&md)
+            .status()
+            .unwrap();
+        "65534:65534"
+    } else {
+        eprintln!("SKIP (part): not root, so the ownership of the delivered file is not checked");
+        ":"
+    };
+    let users = d.path().join("users");
+    std::fs::write(
+        &users,
+        format!("ann:{{PLAIN}}x:{ids}::{}::disableimap=1\n", home.display()),
+    )
+    .unwrap();
+    let config = d.path().join("postern.toml");
+    std::fs::write(
+        &config,
+        format!("[auth]\nuserfile = \"{}\"\n", users.display()),
+    )
+    .unwrap();
+    assert_eq!(
+        deliver_with(Some(&config), &["ann"], b"Subject: hi\n\nx\n"),
+        0
+    );
+    assert_eq!(deliver_with(Some(&config), &["nobody-here"], b"x"), 67);
+    let files: Vec<_> = std::fs::read_dir(md.join("new")).unwrap().collect();
+    assert_eq!(files.len(), 1, "delivered despite disableimap=1");
+    if root {
+        use std::os::unix::fs::MetadataExt;
+        let meta = files[0].as_ref().unwrap().metadata().unwrap();
+        assert_eq!((meta.uid(), meta.gid()), (65534, 65534));
+    }
 }

@@ -184,17 +184,65 @@ pub fn lookup_account(
     user: &str,
 ) -> Result<Account, AuthError> {
     match config.auth.backend {
-        Backend::Userfile => {}
+        Backend::Userfile => {
+            let entry = userfile::lookup(&config.auth.userfile, user)
+                .map_err(|e| AuthError::Unavailable(e.to_string()))?
+                .ok_or(AuthError::Failed)?;
+            account_from_entry(config, protocol, entry)
+        }
         Backend::Pam => {
-            return Err(AuthError::Unavailable(
-                "[auth] backend = \"pam\" cannot look up accounts yet; use \"userfile\"".into(),
-            ));
+            let system = pam::system_user(user)
+                .map_err(|e| AuthError::Unavailable(format!("{e:?}")))?
+                .ok_or(AuthError::Failed)?;
+            let options = account_options(config, protocol, "", "auth.default_options")?;
+            let maildir = system.home.join(&config.mail.maildir);
+            account(
+                system.name,
+                Some(system.uid),
+                Some(system.gid),
+                system.home,
+                maildir,
+                options,
+            )
         }
     }
-    let entry = userfile::lookup(&config.auth.userfile, user)
-        .map_err(|e| AuthError::Unavailable(e.to_string()))?
-        .ok_or(AuthError::Failed)?;
-    account_from_entry(config, protocol, entry)
+}
+
+/// Where `user`'s mail lives and who owns it, without a login and whatever the account's
+/// options say (disableimap=1 does not stop mail arriving): for `postern deliver`.
+pub struct MailLocation {
+    pub maildir: std::path::PathBuf,
+    pub uid: Option<u32>,
+    pub gid: Option<u32>,
+}
+
+pub fn mail_location(config: &Config, user: &str) -> Result<MailLocation, AuthError> {
+    match config.auth.backend {
+        Backend::Userfile => {
+            let entry = userfile::lookup(&config.auth.userfile, user)
+                .map_err(|e| AuthError::Unavailable(e.to_string()))?
+                .ok_or(AuthError::Failed)?;
+            let maildir = match &entry.maildir {
+                Some(path) => entry.home.join(path),
+                None => entry.home.join(&config.mail.maildir),
+            };
+            Ok(MailLocation {
+                maildir,
+                uid: entry.uid,
+                gid: entry.gid,
+            })
+        }
+        Backend::Pam => {
+            let system = pam::system_user(user)
+                .map_err(|e| AuthError::Unavailable(format!("{e:?}")))?
+                .ok_or(AuthError::Failed)?;
+            Ok(MailLocation {
+                maildir: system.home.join(&config.mail.maildir),
+                uid: Some(system.uid),
+                gid: Some(system.gid),
+            })
+        }
+    }
 }
 
 fn account_from_entry(

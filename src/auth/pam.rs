@@ -183,19 +183,23 @@ fn check(
         _ => user.to_owned(),
     };
     drop(txn);
-    let entry = nix::unistd::User::from_name(&name)
-        .map_err(|e| PamError::Broken(format!("looking up {name} in the user database: {e}")))?
-        .ok_or_else(|| {
-            PamError::Broken(format!(
-                "PAM accepted {name}, but the user database (NSS) does not know it"
-            ))
-        })?;
-    Ok(SystemUser {
-        name,
+    system_user(&name)?.ok_or_else(|| {
+        PamError::Broken(format!(
+            "PAM accepted {name}, but the user database (NSS) does not know it"
+        ))
+    })
+}
+
+/// A system account from NSS (passwd), without PAM: for delivery and certificate logins.
+pub fn system_user(name: &str) -> Result<Option<SystemUser>, PamError> {
+    let entry = nix::unistd::User::from_name(name)
+        .map_err(|e| PamError::Broken(format!("looking up {name} in the user database: {e}")))?;
+    Ok(entry.map(|entry| SystemUser {
+        name: name.to_owned(),
         uid: entry.uid.as_raw(),
         gid: entry.gid.as_raw(),
         home: entry.dir,
-    })
+    }))
 }
 
 #[cfg(test)]

@@ -21,12 +21,8 @@ fn full_folder_name(folder: Option<&str>) -> String {
     }
 }
 
-/// Delivers stdin into a Maildir; returns the exit code (0, 64, 67, 75).
-pub fn deliver(_config: &crate::config::Config, folder: Option<&str>, target: &str) -> u8 {
-    if !target.contains('/') {
-        eprintln!("postern deliver: {target}: user lookup needs the user file");
-        return EX_NOUSER;
-    }
+/// Delivers stdin into the Maildir at `target`; returns the exit code (0, 64, 67, 75).
+pub fn deliver(target: &Path, folder: Option<&str>) -> u8 {
     let maildir = match Maildir::open(target) {
         Ok(m) => m,
         Err(e) => {
