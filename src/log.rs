@@ -78,17 +78,41 @@ pub fn set_level(level: config::Level) {
     log::set_max_level(level.to_filter());
 }
 
+/// This process's session, named once (see [`start_session`]).
+static SESSION_ID: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// Names the session this process serves: every later [`event`] carries it as
+/// `SESSION_ID`, so all lines of one connection can be found together
+/// (`journalctl SESSION_ID=...`). Returns the id (16 hex digits).
+pub fn start_session() -> &'static str {
+    SESSION_ID.get_or_init(|| {
+        let mut bytes = [0u8; 8];
+        if openssl::rand::rand_bytes(&mut bytes).is_err() {
+            // No randomness: the pid and the time still tell sessions apart.
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos() as u64);
+            bytes = (now ^ u64::from(std::process::id()) << 40).to_be_bytes();
+        }
+        bytes.iter().map(|b| format!("{b:02x}")).collect()
+    })
+}
+
 /// Log `message` with structured `fields` (journald field names: upper case, digits, `_`).
 pub fn event(level: Level, message: &str, fields: &[(&str, &str)]) {
     if level > log::max_level() {
         return;
+    }
+    let mut all: Vec<(&str, &str)> = fields.to_vec();
+    if let Some(id) = SESSION_ID.get() {
+        all.push(("SESSION_ID", id));
     }
     log::logger().log(
         &Record::builder()
             .level(level)
             .target("postern")
             .args(format_args!("{message}"))
-            .key_values(&fields)
+            .key_values(&all)
             .build(),
     );
 }

@@ -226,6 +226,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             let config = load_config(cli.config)?;
             postern::log::init("postern-imapd");
             postern::log::set_level(config.log.level);
+            postern::log::start_session();
             if let Some(conn) = session_connection(&config, inetd, tls, Protocol::Imap)? {
                 postern::imap::run_session(&config, conn)?;
             }
@@ -235,6 +236,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             let config = load_config(cli.config)?;
             postern::log::init("postern-pop3d");
             postern::log::set_level(config.log.level);
+            postern::log::start_session();
             if let Some(conn) = session_connection(&config, inetd, tls, Protocol::Pop3)? {
                 postern::pop3::run_session(&config, conn)?;
             }

@@ -528,6 +528,17 @@ fn log_lines_for_login_failed_login_and_logout() {
         "protocol in {}",
         login[0]
     );
+    // One session id ties the session's lines together (journald field SESSION_ID).
+    let session =
+        field(login[0], "session_id").unwrap_or_else(|| panic!("session_id in {}", login[0]));
+    assert_eq!(session.len(), 16, "{}", login[0]);
+    for l in [failed[0], logout[0]] {
+        assert_eq!(
+            field(l, "session_id"),
+            Some(session),
+            "same session id in {l}"
+        );
+    }
     let logout = logout[0];
     let rcvd: usize = field(logout, "rcvd")
         .unwrap_or_else(|| panic!("rcvd= in {logout}"))
