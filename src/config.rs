@@ -225,6 +225,9 @@ pub struct Auth {
     pub userfile: PathBuf,
     pub pam_service_imap: String,
     pub pam_service_pop3: String,
+    /// Local port -> PAM service, over the two above (Courier's AUTHSERVICE<port>), e.g.
+    /// `{ "993" = "imaps" }`.
+    pub pam_service_by_port: BTreeMap<String, String>,
     /// Courier DEFAULTOPTIONS: account options every account starts from.
     pub default_options: String,
     /// Seconds a session waits after a failed login before answering.
@@ -245,6 +248,7 @@ impl Default for Auth {
             userfile: PathBuf::from("/etc/postern/users"),
             pam_service_imap: "imap".to_owned(),
             pam_service_pop3: "pop3".to_owned(),
+            pam_service_by_port: BTreeMap::new(),
             default_options: String::new(),
             failed_login_delay: 3,
             max_failed_logins: 3,
@@ -432,6 +436,17 @@ impl Config {
             if value < least {
                 return bad(key, format!("must be at least {least}"));
             }
+        }
+        if let Some(port) = self
+            .auth
+            .pam_service_by_port
+            .keys()
+            .find(|p| p.parse::<u16>().map_or(true, |n| n == 0))
+        {
+            return bad(
+                "auth.pam_service_by_port",
+                format!("{port:?} is not a port number"),
+            );
         }
         if !matches!(self.tls.min_protocol.as_str(), "TLSv1.2" | "TLSv1.3") {
             return bad(
@@ -644,6 +659,18 @@ mod tests {
         assert_eq!(c.auth.backend, Backend::Pam);
         assert_eq!(c.imap.special_use.len(), 1);
         assert_eq!(c.log.level.to_filter(), log::LevelFilter::Debug);
+    }
+
+    #[test]
+    fn pam_service_by_port_takes_port_numbers() {
+        let c = Config::parse("[auth]\npam_service_by_port = { \"993\" = \"imaps\" }\n").unwrap();
+        assert_eq!(c.auth.pam_service_by_port["993"], "imaps");
+        let err =
+            Config::parse("[auth]\npam_service_by_port = { imaps = \"imaps\" }\n").unwrap_err();
+        assert!(
+            err.to_string().contains("auth.pam_service_by_port"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -193,6 +193,10 @@ fn session_connection(
         None
     };
     let mut conn = postern::net::activation::inherited_connection(inetd)?;
+    if let Some(local) = conn.local_addr() {
+        // [auth] pam_service_by_port picks the PAM service by the port dialled.
+        postern::auth::pam::set_local_port(local.port());
+    }
     if let Some(acceptor) = acceptor {
         conn.set_read_timeout(Some(config.limits.preauth_timeout()));
         if let Err(err) = conn.start_tls(&acceptor) {

@@ -346,3 +346,86 @@ fn loginexec_runs_as_the_user() {
     use std::os::unix::fs::MetadataExt;
     assert_eq!(std::fs::metadata(&marker).unwrap().uid(), user.uid);
 }
+
+/// `[auth] pam_service_by_port` (Courier's AUTHSERVICE<port>): the PAM service is the one
+/// named for the local port the client dialled. The IMAP default is a service that denies
+/// everyone (pam_deny), so only the per-port one can let the user in.
+#[test]
+fn pam_service_chosen_by_local_port() {
+    let Some(user) = TestUser::create("port") else {
+        return;
+    };
+    if !have("systemd-socket-activate") {
+        eprintln!("SKIP: systemd-socket-activate is not installed (Debian package systemd)");
+        return;
+    }
+    struct Remove(PathBuf);
+    impl Drop for Remove {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_file(&self.0);
+        }
+    }
+    let deny = format!("{}-deny", user.service);
+    let _deny_file = Remove(Path::new("/etc/pam.d").join(&deny));
+    std::fs::write(
+        Path::new("/etc/pam.d").join(&deny),
+        "auth required pam_deny.so\naccount required pam_deny.so\n",
+    )
+    .unwrap();
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    std::fs::write(
+        user.config(),
+        format!(
+            "[auth]\nbackend = \"pam\"\npam_service_imap = \"{deny}\"\n\
+             pam_service_by_port = {{ \"{port}\" = \"{}\" }}\nfailed_login_delay = 0\n",
+            user.service
+        ),
+    )
+    .unwrap();
+    let mut activator = Command::new("systemd-socket-activate")
+        .args([
+            "--accept",
+            "-l",
+            &format!("127.0.0.1:{port}"),
+            BIN,
+            "imapd",
+            "--config",
+        ])
+        .arg(user.config())
+        .env_remove("POSTERN_PAM_SERVICE")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let reply = (|| {
+        let mut stream = (0..100)
+            .find_map(|_| {
+                std::net::TcpStream::connect(("127.0.0.1", port))
+                    .map_err(|_| std::thread::sleep(std::time::Duration::from_millis(50)))
+                    .ok()
+            })
+            .expect("systemd-socket-activate never listened");
+        stream
+            .set_read_timeout(Some(std::time::Duration::from_secs(20)))
+            .unwrap();
+        let mut reader = BufReader::new(stream.try_clone().unwrap());
+        let mut line = String::new();
+        reader.read_line(&mut line).unwrap();
+        write!(stream, "a LOGIN {} {PASSWORD}\r\n", user.name).unwrap();
+        loop {
+            line.clear();
+            if reader.read_line(&mut line).unwrap() == 0 || line.starts_with("a ") {
+                break line.clone();
+            }
+        }
+    })();
+    let _ = activator.kill();
+    let _ = activator.wait();
+    assert!(
+        reply.starts_with("a OK"),
+        "LOGIN through the per-port service: {reply}"
+    );
+}

@@ -46,10 +46,26 @@ pub struct SystemUser {
     pub home: PathBuf,
 }
 
-/// The PAM service for `protocol`: `$POSTERN_PAM_SERVICE` if set, else the configured one.
+/// The local port this process's client connected to (set once at session start).
+static LOCAL_PORT: std::sync::OnceLock<u16> = std::sync::OnceLock::new();
+
+/// Records the local port of the connection, for `[auth] pam_service_by_port`.
+pub fn set_local_port(port: u16) {
+    let _ = LOCAL_PORT.set(port);
+}
+
+/// The PAM service for `protocol`: `$POSTERN_PAM_SERVICE` if set, else the one configured
+/// for the local port, else the protocol's.
 pub fn service_name(auth: &Auth, protocol: Protocol) -> String {
     if let Some(name) = std::env::var(SERVICE_ENV).ok().filter(|s| !s.is_empty()) {
         return name;
+    }
+    service_for(auth, protocol, LOCAL_PORT.get().copied())
+}
+
+fn service_for(auth: &Auth, protocol: Protocol, local_port: Option<u16>) -> String {
+    if let Some(name) = local_port.and_then(|p| auth.pam_service_by_port.get(&p.to_string())) {
+        return name.clone();
     }
     match protocol {
         Protocol::Imap => auth.pam_service_imap.clone(),
@@ -214,6 +230,13 @@ mod tests {
             assert_eq!(service_name(&auth, Protocol::Imap), "imap");
             assert_eq!(service_name(&auth, Protocol::Pop3), "pop3");
         }
+        let mut auth = Auth::default();
+        auth.pam_service_by_port
+            .insert("993".into(), "imaps".into());
+        assert_eq!(service_for(&auth, Protocol::Imap, Some(993)), "imaps");
+        assert_eq!(service_for(&auth, Protocol::Imap, Some(143)), "imap");
+        assert_eq!(service_for(&auth, Protocol::Pop3, None), "pop3");
+        {}
     }
 
     #[test]
