@@ -400,32 +400,35 @@ fn pam_service_chosen_by_local_port() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let reply = (|| {
-        let mut stream = (0..100)
-            .find_map(|_| {
-                std::net::TcpStream::connect(("127.0.0.1", port))
-                    .map_err(|_| std::thread::sleep(std::time::Duration::from_millis(50)))
-                    .ok()
-            })
-            .expect("systemd-socket-activate never listened");
-        stream
-            .set_read_timeout(Some(std::time::Duration::from_secs(20)))
-            .unwrap();
-        let mut reader = BufReader::new(stream.try_clone().unwrap());
-        let mut line = String::new();
-        reader.read_line(&mut line).unwrap();
-        write!(stream, "a LOGIN {} {PASSWORD}\r\n", user.name).unwrap();
-        loop {
-            line.clear();
-            if reader.read_line(&mut line).unwrap() == 0 || line.starts_with("a ") {
-                break line.clone();
-            }
-        }
-    })();
+    let reply = login_over_tcp(port, &user.name);
     let _ = activator.kill();
     let _ = activator.wait();
     assert!(
         reply.starts_with("a OK"),
         "LOGIN through the per-port service: {reply}"
     );
+}
+
+/// LOGIN over TCP on 127.0.0.1:`port`; the tagged reply.
+fn login_over_tcp(port: u16, name: &str) -> String {
+    let mut stream = (0..100)
+        .find_map(|_| {
+            std::net::TcpStream::connect(("127.0.0.1", port))
+                .map_err(|_| std::thread::sleep(std::time::Duration::from_millis(50)))
+                .ok()
+        })
+        .expect("systemd-socket-activate never listened");
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(20)))
+        .unwrap();
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let mut line = String::new();
+    reader.read_line(&mut line).unwrap();
+    write!(stream, "a LOGIN {} {PASSWORD}\r\n", name).unwrap();
+    loop {
+        line.clear();
+        if reader.read_line(&mut line).unwrap() == 0 || line.starts_with("a ") {
+            break line.clone();
+        }
+    }
 }
