@@ -184,28 +184,49 @@ pub fn lookup_account(
     user: &str,
 ) -> Result<Account, AuthError> {
     match config.auth.backend {
-        Backend::Userfile => {
-            let entry = userfile::lookup(&config.auth.userfile, user)
-                .map_err(|e| AuthError::Unavailable(e.to_string()))?
-                .ok_or(AuthError::Failed)?;
-            account_from_entry(config, protocol, entry)
-        }
-        Backend::Pam => {
-            let system = pam::system_user(user)
-                .map_err(|e| AuthError::Unavailable(format!("{e:?}")))?
-                .ok_or(AuthError::Failed)?;
-            let options = account_options(config, protocol, "", "auth.default_options")?;
-            let maildir = system.home.join(&config.mail.maildir);
-            account(
-                system.name,
-                Some(system.uid),
-                Some(system.gid),
-                system.home,
-                maildir,
-                options,
-            )
-        }
+        Backend::Userfile => account_from_entry(config, protocol, find_entry(config, user)?),
+        Backend::Pam => system_account(config, protocol, find_system_user(user)?),
     }
+}
+
+/// The user file's line for `user`; unknown users fail.
+fn find_entry(config: &Config, user: &str) -> Result<userfile::UserEntry, AuthError> {
+    userfile::lookup(&config.auth.userfile, user)
+        .map_err(|e| AuthError::Unavailable(e.to_string()))?
+        .ok_or(AuthError::Failed)
+}
+
+/// The system account `user` from NSS; unknown users fail.
+fn find_system_user(user: &str) -> Result<pam::SystemUser, AuthError> {
+    pam::system_user(user)
+        .map_err(|e| AuthError::Unavailable(e.to_string()))?
+        .ok_or(AuthError::Failed)
+}
+
+/// A user-file account's Maildir: its `maildir=` option, else `[mail] maildir`, below home.
+fn entry_maildir(config: &Config, entry: &userfile::UserEntry) -> std::path::PathBuf {
+    match &entry.maildir {
+        Some(path) => entry.home.join(path),
+        None => entry.home.join(&config.mail.maildir),
+    }
+}
+
+/// A system account with the configured default options (PAM has no per-account ones).
+fn system_account(
+    config: &Config,
+    protocol: Protocol,
+    system: pam::SystemUser,
+) -> Result<Account, AuthError> {
+    let options = account_options(config, protocol, "", "auth.default_options")?;
+    let maildir = system.home.join(&config.mail.maildir);
+    account(
+        system.name,
+        Some(system.uid),
+        Some(system.gid),
+        system.home,
+        maildir,
+        options,
+    )
 }
 
 /// Where `user`'s mail lives and who owns it, without a login and whatever the account's
@@ -219,23 +240,15 @@ pub struct MailLocation {
 pub fn mail_location(config: &Config, user: &str) -> Result<MailLocation, AuthError> {
     match config.auth.backend {
         Backend::Userfile => {
-            let entry = userfile::lookup(&config.auth.userfile, user)
-                .map_err(|e| AuthError::Unavailable(e.to_string()))?
-                .ok_or(AuthError::Failed)?;
-            let maildir = match &entry.maildir {
-                Some(path) => entry.home.join(path),
-                None => entry.home.join(&config.mail.maildir),
-            };
+            let entry = find_entry(config, user)?;
             Ok(MailLocation {
-                maildir,
+                maildir: entry_maildir(config, &entry),
                 uid: entry.uid,
                 gid: entry.gid,
             })
         }
         Backend::Pam => {
-            let system = pam::system_user(user)
-                .map_err(|e| AuthError::Unavailable(format!("{e:?}")))?
-                .ok_or(AuthError::Failed)?;
+            let system = find_system_user(user)?;
             Ok(MailLocation {
                 maildir: system.home.join(&config.mail.maildir),
                 uid: Some(system.uid),
@@ -251,10 +264,7 @@ fn account_from_entry(
     entry: userfile::UserEntry,
 ) -> Result<Account, AuthError> {
     let options = account_options(config, protocol, &entry.options, &entry.user)?;
-    let maildir = match &entry.maildir {
-        Some(path) => entry.home.join(path),
-        None => entry.home.join(&config.mail.maildir),
-    };
+    let maildir = entry_maildir(config, &entry);
     account(
         entry.user, entry.uid, entry.gid, entry.home, maildir, options,
     )
@@ -323,16 +333,7 @@ fn authenticate_pam(
             )));
         }
     };
-    let options = account_options(config, protocol, "", "auth.default_options")?;
-    let maildir = system.home.join(&config.mail.maildir);
-    account(
-        system.name,
-        Some(system.uid),
-        Some(system.gid),
-        system.home,
-        maildir,
-        options,
-    )
+    system_account(config, protocol, system)
 }
 
 #[cfg(test)]
