@@ -2,6 +2,14 @@
 //! buffered line/literal reader, a buffered writer, inactivity timeouts done with poll(2)
 //! (so they work on pipes too), and a wait for "input or another descriptor" for IDLE.
 //!
+//! Three clocks bound every blocking step: the read timeout (silence between bytes), the
+//! write timeout (a peer that stops taking our bytes) and an optional deadline, an
+//! instant after which no read waits at all (the pre-login phase: a client dripping one
+//! byte just inside the read timeout still runs out of time). After a write fails (a
+//! timeout included) the connection is dead for writing: nothing more is queued or
+//! waited for, so the session ends at once instead of waiting out the timeout again for
+//! its goodbye.
+//!
 //! The bytes go through an internal [`Transport`]: plain, or OpenSSL (whose decrypted
 //! but unread bytes count as buffered input). [`Connection::start_tls`] drops the
 //! buffered plaintext before the handshake, so nothing sent before STARTTLS is read as
@@ -128,8 +136,17 @@ impl Transport {
     }
 }
 
-fn deadline(timeout: Option<Duration>) -> Option<Instant> {
-    timeout.map(|t| Instant::now() + t)
+/// The earlier of `now + timeout` and `deadline`; `None` when neither is set.
+fn earliest(timeout: Option<Duration>, deadline: Option<Instant>) -> Option<Instant> {
+    let after_timeout = timeout.map(|t| Instant::now() + t);
+    match (after_timeout, deadline) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+fn timed_out(what: &str) -> io::Error {
+    io::Error::new(ErrorKind::TimedOut, what.to_owned())
 }
 
 /// Wait until `fd` is ready for `events`; `None` waits forever.
@@ -149,13 +166,13 @@ fn wait_fd(fd: BorrowedFd<'_>, events: PollFlags, until: Option<Instant>) -> io:
     }
 }
 
-/// Run one OpenSSL operation to completion on non-blocking descriptors.
+/// Run one OpenSSL operation to completion on non-blocking descriptors, waiting for the
+/// socket at most `until`.
 fn tls_op<T>(
     tls: &mut SslStream<Stream>,
-    timeout: Option<Duration>,
+    until: Option<Instant>,
     mut op: impl FnMut(&mut SslStream<Stream>) -> Result<T, openssl::ssl::Error>,
 ) -> io::Result<T> {
-    let until = deadline(timeout);
     loop {
         let err = match op(tls) {
             Ok(v) => return Ok(v),
@@ -181,7 +198,8 @@ fn tls_op<T>(
     }
 }
 
-/// A client connection. Reads and writes block; timeouts are per blocking read or write.
+/// A client connection. Reads and writes block; timeouts are per blocking read or write,
+/// the deadline (when set) bounds them all.
 pub struct Connection {
     transport: Transport,
     inbuf: Box<[u8]>,
@@ -190,6 +208,12 @@ pub struct Connection {
     outbuf: Vec<u8>,
     read_timeout: Option<Duration>,
     write_timeout: Option<Duration>,
+    /// No read waits past this instant (see the module docs).
+    deadline: Option<Instant>,
+    /// When this connection object was made: the start of the session's clocks.
+    opened: Instant,
+    /// Why a write failed; from then on every write fails the same way at once.
+    write_failed: Option<ErrorKind>,
     peer: Option<SocketAddr>,
     local: Option<SocketAddr>,
     bytes_read: u64,
@@ -233,6 +257,9 @@ impl Connection {
             outbuf: Vec::with_capacity(READ_CHUNK),
             read_timeout: None,
             write_timeout: None,
+            deadline: None,
+            opened: Instant::now(),
+            write_failed: None,
             peer,
             local,
             bytes_read: 0,
@@ -286,9 +313,27 @@ impl Connection {
         self.read_timeout = timeout;
     }
 
-    /// How long one blocking write may wait for the peer to take data.
+    /// How long one blocking write may wait for the peer to take data. A write that times
+    /// out fails with [`ErrorKind::TimedOut`], and so does every write after it.
     pub fn set_write_timeout(&mut self, timeout: Option<Duration>) {
         self.write_timeout = timeout;
+    }
+
+    /// An instant after which reads fail with [`ErrorKind::TimedOut`] instead of waiting,
+    /// however recently the last byte came, and writes wait no longer (they still go out
+    /// when the peer takes them at once, so a goodbye line can). `None`: no deadline.
+    pub fn set_deadline(&mut self, deadline: Option<Instant>) {
+        self.deadline = deadline;
+    }
+
+    /// When this connection was taken over: the pre-login deadline counts from here, so a
+    /// TLS handshake before the session spends from the same budget.
+    pub fn opened_at(&self) -> Instant {
+        self.opened
+    }
+
+    fn deadline_passed(&self) -> bool {
+        self.deadline.is_some_and(|d| Instant::now() >= d)
     }
 
     /// Bytes received from the peer so far.
@@ -325,11 +370,15 @@ impl Connection {
             self.end -= self.start;
             self.start = 0;
         }
+        if self.deadline_passed() {
+            return Err(timed_out("deadline passed"));
+        }
+        let until = earliest(self.read_timeout, self.deadline);
         let buf = &mut self.inbuf[self.end..];
         let n = match &mut self.transport {
             Transport::Plain(stream) => {
-                if let Some(until) = deadline(self.read_timeout) {
-                    wait_fd(stream.read_fd(), PollFlags::POLLIN, Some(until))?;
+                if until.is_some() {
+                    wait_fd(stream.read_fd(), PollFlags::POLLIN, until)?;
                 }
                 loop {
                     match stream.read(buf) {
@@ -339,7 +388,7 @@ impl Connection {
                     }
                 }
             }
-            Transport::Tls(tls) => match tls_op(tls, self.read_timeout, |t| t.ssl_read(buf)) {
+            Transport::Tls(tls) => match tls_op(tls, until, |t| t.ssl_read(buf)) {
                 Ok(n) => n,
                 // close_notify is the orderly end of input.
                 Err(e) if e.kind() == ErrorKind::UnexpectedEof => 0,
@@ -412,6 +461,7 @@ impl Connection {
 
     /// Queue bytes for the peer; they go out on [`flush`](Self::flush) or when much is queued.
     pub fn write_all(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.check_writable()?;
         self.outbuf.extend_from_slice(bytes);
         if self.outbuf.len() >= WRITE_HIGH_WATER {
             self.flush()?;
@@ -419,26 +469,47 @@ impl Connection {
         Ok(())
     }
 
-    /// Send everything queued.
+    /// After a failed write nothing more is queued: the peer is gone or not reading.
+    fn check_writable(&mut self) -> io::Result<()> {
+        match self.write_failed {
+            Some(kind) => {
+                self.outbuf.clear();
+                Err(io::Error::new(kind, "an earlier write failed"))
+            }
+            None => Ok(()),
+        }
+    }
+
+    /// Send everything queued. Each wait for the peer to take bytes ends at the write
+    /// timeout (or the deadline); a failure is final (see [`set_write_timeout`]).
+    ///
+    /// [`set_write_timeout`]: Self::set_write_timeout
     pub fn flush(&mut self) -> io::Result<()> {
+        self.check_writable()?;
+        let result = self.send_queued();
+        if let Err(e) = &result {
+            self.write_failed = Some(e.kind());
+            self.outbuf.clear();
+        }
+        result
+    }
+
+    fn send_queued(&mut self) -> io::Result<()> {
         let mut sent = 0;
         let result = loop {
             if sent == self.outbuf.len() {
                 break Ok(());
             }
             let chunk = &self.outbuf[sent..];
+            let until = earliest(self.write_timeout, self.deadline);
             let written = match &mut self.transport {
                 Transport::Plain(stream) => {
-                    match wait_fd(
-                        stream.write_fd(),
-                        PollFlags::POLLOUT,
-                        deadline(self.write_timeout),
-                    ) {
+                    match wait_fd(stream.write_fd(), PollFlags::POLLOUT, until) {
                         Ok(()) => stream.write(chunk),
                         Err(e) => Err(e),
                     }
                 }
-                Transport::Tls(tls) => tls_op(tls, self.write_timeout, |t| t.ssl_write(chunk)),
+                Transport::Tls(tls) => tls_op(tls, until, |t| t.ssl_write(chunk)),
                 Transport::Closed => Err(io::Error::new(
                     ErrorKind::BrokenPipe,
                     "the TLS handshake failed",
@@ -478,7 +549,9 @@ impl Connection {
         let ssl = Ssl::new(acceptor.context()).map_err(io::Error::other)?;
         let mut tls = SslStream::new(ssl, stream).map_err(io::Error::other)?;
         let timeout = self.read_timeout.unwrap_or(Duration::from_secs(60));
-        tls_op(&mut tls, Some(timeout), |t| t.accept())?;
+        tls_op(&mut tls, earliest(Some(timeout), self.deadline), |t| {
+            t.accept()
+        })?;
         let ssl = tls.ssl();
         let description = format!(
             "{} {}",
@@ -550,7 +623,11 @@ fn poll_timeout(d: Duration) -> PollTimeout {
 
 impl Drop for Connection {
     fn drop(&mut self) {
-        // Best effort: whatever the session queued last (a BYE) should still go out.
+        // Best effort: whatever the session queued last (a BYE) should still go out,
+        // unless writing already failed (a peer that does not read gets no second wait).
+        if self.write_failed.is_some() {
+            return;
+        }
         if self.write_timeout.is_none() {
             self.write_timeout = Some(Duration::from_secs(5));
         }
@@ -646,6 +723,62 @@ mod tests {
         c.set_read_timeout(Some(Duration::from_millis(50)));
         let err = c.read_line(10).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::TimedOut);
+    }
+
+    #[test]
+    fn deadline_cuts_a_drip_that_beats_the_read_timeout() {
+        let (mut c, peer) = pair();
+        c.set_read_timeout(Some(Duration::from_secs(5)));
+        c.set_deadline(Some(Instant::now() + Duration::from_millis(200)));
+        let drip = std::thread::spawn(move || {
+            let mut peer = peer;
+            for _ in 0..40 {
+                if peer.write_all(b"x").is_err() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        });
+        let started = Instant::now();
+        let err = c.read_line(1000).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::TimedOut);
+        assert!(started.elapsed() < Duration::from_secs(2));
+        drop(c);
+        drip.join().unwrap();
+    }
+
+    #[test]
+    fn a_write_timeout_is_final() {
+        let (mut c, _peer) = pair();
+        c.set_write_timeout(Some(Duration::from_millis(50)));
+        let chunk = vec![b'x'; WRITE_HIGH_WATER];
+        let err = loop {
+            if let Err(err) = c.write_all(&chunk) {
+                break err;
+            }
+        };
+        assert_eq!(err.kind(), ErrorKind::TimedOut);
+        // Later writes fail at once, without another wait and without queueing.
+        let started = Instant::now();
+        assert_eq!(
+            c.write_all(b"* BYE\r\n").unwrap_err().kind(),
+            ErrorKind::TimedOut
+        );
+        assert_eq!(c.flush().unwrap_err().kind(), ErrorKind::TimedOut);
+        assert!(c.outbuf.is_empty());
+        assert!(started.elapsed() < Duration::from_millis(50));
+    }
+
+    #[test]
+    fn after_the_deadline_writes_go_out_only_without_waiting() {
+        let (mut c, mut peer) = pair();
+        c.set_deadline(Some(Instant::now()));
+        c.write_all(b"* BYE late\r\n").unwrap();
+        c.flush().unwrap();
+        let mut buf = [0u8; 64];
+        let n = peer.read(&mut buf).unwrap();
+        assert_eq!(&buf[..n], b"* BYE late\r\n");
+        assert_eq!(c.read_line(10).unwrap_err().kind(), ErrorKind::TimedOut);
     }
 
     #[test]
