@@ -302,15 +302,35 @@ impl Default for Mail {
     }
 }
 
-/// `[limits]`
+/// `[limits]`: what one client may cost. Before login nothing grows with what the client
+/// sends beyond `max_command_size`, and the whole phase ends at `preauth_timeout`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Limits {
+    /// Longest command line (IMAP, POP3, SASL responses), without literals.
     pub max_line_length: usize,
+    /// Largest IMAP literal other than an APPEND message.
     pub max_literal_size: u64,
+    /// Largest APPEND message (after login only; before login APPEND is refused before
+    /// any literal is read).
     pub max_append_size: u64,
+    /// Most memory one IMAP command may hold: its lines and literals (an APPEND message
+    /// goes to disk and does not count) plus 64 bytes of bookkeeping for each line and
+    /// literal, so that floods of empty literals count too. At least
+    /// `max_line_length + max_literal_size`.
+    pub max_command_size: u64,
+    /// Most literals in one IMAP command.
+    pub max_command_literals: u32,
+    /// Seconds from the connection to a successful login, TLS handshake included: a
+    /// client that has not logged in by then is cut off however it sends its bytes
+    /// (Dovecot's and Courier's login timeouts). Also the longest silence before login.
     pub preauth_timeout: u64,
+    /// Seconds a logged-in client may stay silent (IDLE included) before the session ends.
     pub idle_timeout: u64,
+    /// Seconds a session waits for a client to take the bytes sent to it (before and
+    /// after login, plain and TLS) before hanging up: a client that never reads its
+    /// responses does not hold its slot for ever.
+    pub write_timeout: u64,
 }
 
 impl Default for Limits {
@@ -319,8 +339,11 @@ impl Default for Limits {
             max_line_length: 65536,
             max_literal_size: 65536,
             max_append_size: 64 * 1024 * 1024,
+            max_command_size: 256 * 1024,
+            max_command_literals: 1000,
             preauth_timeout: 60,
             idle_timeout: 1800,
+            write_timeout: 120,
         }
     }
 }
@@ -331,6 +354,9 @@ impl Limits {
     }
     pub fn idle_timeout(&self) -> Duration {
         Duration::from_secs(self.idle_timeout)
+    }
+    pub fn write_timeout(&self) -> Duration {
+        Duration::from_secs(self.write_timeout)
     }
 }
 
@@ -430,12 +456,30 @@ impl Config {
                 1024,
             ),
             ("mail.loginexec_timeout", self.mail.loginexec_timeout, 1),
+            ("limits.preauth_timeout", self.limits.preauth_timeout, 1),
+            ("limits.write_timeout", self.limits.write_timeout, 1),
+            (
+                "limits.max_command_literals",
+                u64::from(self.limits.max_command_literals),
+                1,
+            ),
             ("imap.idle_poll_interval", self.imap.idle_poll_interval, 1),
         ];
         for (key, value, least) in at_least {
             if value < least {
                 return bad(key, format!("must be at least {least}"));
             }
+        }
+        let one_line_and_literal =
+            (self.limits.max_line_length as u64).saturating_add(self.limits.max_literal_size);
+        if self.limits.max_command_size < one_line_and_literal {
+            return bad(
+                "limits.max_command_size",
+                format!(
+                    "must be at least max_line_length + max_literal_size \
+                     ({one_line_and_literal})"
+                ),
+            );
         }
         if let Some(port) = self
             .auth
@@ -577,6 +621,9 @@ mod tests {
         assert_eq!(c.mail.maildir, Path::new("Maildir"));
         assert_eq!(c.limits.max_append_size, 67_108_864);
         assert_eq!(c.limits.idle_timeout(), Duration::from_secs(1800));
+        assert_eq!(c.limits.write_timeout(), Duration::from_secs(120));
+        assert_eq!(c.limits.max_command_size, 262_144);
+        assert_eq!(c.limits.max_command_literals, 1000);
         assert_eq!(c.log.level, Level::Info);
         assert_eq!(c.path, None);
     }
@@ -684,6 +731,14 @@ mod tests {
             err.to_string(),
             "line 4: limits.max_line_length: must be at least 1024"
         );
+        let err = Config::parse("[limits]\nmax_literal_size = 1000000\n").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "limits.max_command_size: must be at least max_line_length + \
+             max_literal_size (1065536)"
+        );
+        let err = Config::parse("[limits]\nwrite_timeout = 0\n").unwrap_err();
+        assert!(err.to_string().contains("limits.write_timeout"), "{err}");
         let err = Config::parse("imap = { greeting = \"a\\nb\" }\n").unwrap_err();
         assert_eq!(
             err.to_string(),

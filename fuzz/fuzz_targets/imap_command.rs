@@ -9,6 +9,9 @@ fuzz_target!(|data: &[u8]| {
         max_line: 1024,
         max_literal: 512,
         max_append: 4096,
+        max_command: 2048,
+        max_literals: 50,
+        append: true,
     };
     let spool = std::env::temp_dir().join("postern-fuzz-spool");
     let _ = std::fs::create_dir_all(&spool);

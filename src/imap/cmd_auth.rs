@@ -220,6 +220,8 @@ impl Session<'_> {
         self.account = Some(account);
         self.maildir = Some(maildir);
         self.state = State::Authenticated;
+        // The login deadline is over: the tagged OK must not be cut short by it.
+        self.apply_timeouts();
         Outcome::ok(format!(
             "[CAPABILITY {}] {verb} completed",
             self.capabilities()

@@ -44,6 +44,11 @@ pub trait Wire {
     fn send_continuation(&mut self, text: &str) -> io::Result<()>;
 }
 
+/// Memory charged for each line and literal of a command beyond its bytes: the vector
+/// that holds it and its slot in the command. Without this a flood of `{0+}` lines, each
+/// holding no byte, would cost nothing against the limit while taking ~100 bytes each.
+pub const PIECE_COST: u64 = 64;
+
 /// Size limits for one command.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FramingLimits {
@@ -53,6 +58,15 @@ pub struct FramingLimits {
     pub max_literal: u64,
     /// Largest APPEND message (the quota's room or APPENDLIMIT).
     pub max_append: u64,
+    /// Most memory one command may hold: its lines, its in-memory literals, and
+    /// [`PIECE_COST`] for each line and literal (an APPEND message held in memory, without
+    /// a spool directory, may add `max_append`).
+    pub max_command: u64,
+    /// Most literals in one command (spooled ones included).
+    pub max_literals: usize,
+    /// Whether an APPEND may send its message. Before login it may not: the command is
+    /// refused at its first literal, before any `+ ` and before any byte of it is kept.
+    pub append: bool,
 }
 
 impl Default for FramingLimits {
@@ -61,6 +75,9 @@ impl Default for FramingLimits {
             max_line: 64 * 1024,
             max_literal: 64 * 1024,
             max_append: 64 * 1024 * 1024,
+            max_command: 256 * 1024,
+            max_literals: 1000,
+            append: true,
         }
     }
 }
@@ -222,16 +239,8 @@ pub fn read_raw_command(
         }
         LineRead::Eof => return Err(CommandError::new(None, ErrorKind::Eof)),
     };
+    let mut budget = Budget::new(&first, limits, spool.is_some());
     let tag = line_tag(&first);
-    let append = is_append(&first);
-    // Everything held in memory for one command: lines plus in-memory literals.
-    let memory_cap = limits.max_line as u64
-        + if append && spool.is_none() {
-            limits.max_append.max(limits.max_literal)
-        } else {
-            limits.max_literal
-        };
-    let mut held = first.len() as u64;
     let mut raw = RawCommand {
         lines: vec![first],
         literals: Vec::new(),
@@ -251,60 +260,144 @@ pub fn read_raw_command(
         // In an APPEND, the message is every literal but a mailbox name given as a literal
         // right after the command name.
         let is_message =
-            append && (m.binary || !(raw.literals.is_empty() && words(&raw.lines[0]) == 3));
-        let (limit, what) = if is_message {
-            (limits.max_append, "message")
-        } else {
-            (limits.max_literal, "literal")
-        };
+            budget.append && (m.binary || !(raw.literals.is_empty() && words(&raw.lines[0]) == 3));
         let spooling = is_message && spool.is_some();
-        let too_big = m.len > limit || (!spooling && held + m.len > memory_cap);
-        if too_big {
-            let why = format!("{what} of {} bytes is larger than the limit", m.len);
+        if let Some(refusal) = budget.refuse(&m, is_message, spooling, raw.literals.len()) {
             if m.non_sync {
                 drain_rest(wire, limits, m.len)?;
             }
-            return Err(err(ErrorKind::TooBig(why)));
+            return Err(err(refusal));
         }
         if !m.non_sync {
             wire.send_continuation("Ready")?;
         }
         let data = match spool.filter(|_| spooling) {
-            Some(dir) => LiteralData::Spooled(spool_literal(wire, dir, m.len).map_err(|e| {
-                err(if e.kind() == io::ErrorKind::UnexpectedEof {
-                    ErrorKind::Eof
-                } else {
-                    ErrorKind::Io(e)
-                })
-            })?),
+            Some(dir) => {
+                LiteralData::Spooled(spool_literal(wire, dir, m.len).map_err(|e| err(io_kind(e)))?)
+            }
             None => {
-                held += m.len;
                 // The length was checked against the limits, so this buffer is bounded.
                 let mut buf = Vec::with_capacity(usize::try_from(m.len).unwrap_or(0));
-                wire.read_exact_into(m.len, &mut buf).map_err(|e| {
-                    err(if e.kind() == io::ErrorKind::UnexpectedEof {
-                        ErrorKind::Eof
-                    } else {
-                        ErrorKind::Io(e)
-                    })
-                })?;
+                wire.read_exact_into(m.len, &mut buf)
+                    .map_err(|e| err(io_kind(e)))?;
                 LiteralData::Memory(buf)
             }
         };
+        budget.take_literal(m.len, spooling);
         raw.literals.push(data);
-        let room = usize::try_from(memory_cap.saturating_sub(held))
-            .unwrap_or(usize::MAX)
-            .min(limits.max_line);
-        match wire.read_line(room)? {
-            LineRead::Line(l) => {
-                held += l.len() as u64;
-                raw.lines.push(l);
-            }
+        let line = match wire.read_line(limits.max_line)? {
+            LineRead::Line(l) => l,
             LineRead::TooLong => {
-                return Err(err(ErrorKind::TooBig("command too long".into())));
+                return Err(err(ErrorKind::TooBig("command line too long".into())));
             }
             LineRead::Eof => return Err(err(ErrorKind::Eof)),
+        };
+        if !budget.fits_line(&line) {
+            // The line was read whole, so a LITERAL+ at its end can still be drained.
+            if let Some(m) = literal_marker(&line).filter(|m| m.non_sync) {
+                drain_rest(wire, limits, m.len)?;
+            }
+            return Err(err(ErrorKind::TooBig("command too long".into())));
         }
+        budget.take_line(&line);
+        raw.lines.push(line);
+    }
+}
+
+/// A failed literal read as the command's error: EOF is the client leaving.
+fn io_kind(e: io::Error) -> ErrorKind {
+    if e.kind() == io::ErrorKind::UnexpectedEof {
+        ErrorKind::Eof
+    } else {
+        ErrorKind::Io(e)
+    }
+}
+
+/// What one command may still take, and what it holds so far.
+struct Budget {
+    limits: FramingLimits,
+    /// The command is an APPEND.
+    append: bool,
+    /// Most memory the command may hold.
+    memory_cap: u64,
+    /// Memory held: bytes of lines and in-memory literals, plus [`PIECE_COST`] each.
+    held: u64,
+    /// Bytes of APPEND message written to the spool directory.
+    spooled: u64,
+}
+
+impl Budget {
+    fn new(first: &[u8], limits: &FramingLimits, spool: bool) -> Budget {
+        let append = is_append(first);
+        // Without a spool directory an APPEND message is held in memory (tests, fuzzing).
+        let memory_cap = if append && !spool && limits.append {
+            limits.max_command.saturating_add(limits.max_append)
+        } else {
+            limits.max_command
+        };
+        Budget {
+            limits: *limits,
+            append,
+            memory_cap,
+            held: PIECE_COST + first.len() as u64,
+            spooled: 0,
+        }
+    }
+
+    /// Why the literal `m` may not be read, if it may not; checked before `+ ` is sent
+    /// and before any byte of it is read.
+    fn refuse(
+        &self,
+        m: &LiteralMarker,
+        is_message: bool,
+        spooling: bool,
+        literals: usize,
+    ) -> Option<ErrorKind> {
+        if self.append && !self.limits.append {
+            return Some(ErrorKind::BadSyntax(
+                "APPEND needs you to log in first".into(),
+            ));
+        }
+        if literals >= self.limits.max_literals {
+            return Some(ErrorKind::TooBig(format!(
+                "more than {} literals in one command",
+                self.limits.max_literals
+            )));
+        }
+        let (limit, what) = if is_message {
+            (self.limits.max_append, "message")
+        } else {
+            (self.limits.max_literal, "literal")
+        };
+        let over = if spooling {
+            m.len > limit.saturating_sub(self.spooled)
+        } else {
+            m.len > limit || self.held + PIECE_COST + m.len > self.memory_cap
+        };
+        over.then(|| {
+            ErrorKind::TooBig(format!(
+                "{what} of {} bytes is larger than the limit",
+                m.len
+            ))
+        })
+    }
+
+    fn take_literal(&mut self, len: u64, spooled: bool) {
+        self.held += PIECE_COST;
+        if spooled {
+            self.spooled += len;
+        } else {
+            self.held += len;
+        }
+    }
+
+    /// Whether the command still has room for `line`.
+    fn fits_line(&self, line: &[u8]) -> bool {
+        self.held + PIECE_COST + line.len() as u64 <= self.memory_cap
+    }
+
+    fn take_line(&mut self, line: &[u8]) {
+        self.held += PIECE_COST + line.len() as u64;
     }
 }
 
@@ -447,6 +540,16 @@ mod tests {
             max_line: 200,
             max_literal: 100,
             max_append: 1000,
+            max_command: 1000,
+            max_literals: 20,
+            append: true,
+        }
+    }
+
+    fn before_login() -> FramingLimits {
+        FramingLimits {
+            append: false,
+            ..limits()
         }
     }
 
@@ -607,6 +710,72 @@ mod tests {
         let e = next(&mut w).unwrap_err();
         assert!(matches!(e.kind, ErrorKind::TooBig(_)), "{e:?}");
         assert_eq!(next(&mut w).unwrap().tag, "b");
+    }
+
+    #[test]
+    fn append_before_login_is_refused_before_any_continuation() {
+        // Synchronizing: no "+", so the client never sends the 60 MB.
+        let mut w = MemoryWire::new(&b"a APPEND INBOX {62914560}\r\nb NOOP\r\n"[..]);
+        let e = read_command(&mut w, &before_login(), None).unwrap_err();
+        assert_eq!(e.tag.as_deref(), Some("a"));
+        assert!(
+            matches!(&e.kind, ErrorKind::BadSyntax(m) if m.contains("log in")),
+            "{e:?}"
+        );
+        assert!(w.sent.is_empty());
+        assert_eq!(next(&mut w).unwrap().tag, "b");
+        // LITERAL+: the bytes come anyway and are drained, never kept.
+        let mut input = b"a APPEND INBOX {5000+}\r\n".to_vec();
+        input.extend(std::iter::repeat_n(b'x', 5000));
+        input.extend_from_slice(b"\r\nb NOOP\r\n");
+        let mut w = MemoryWire::new(input);
+        assert!(read_command(&mut w, &before_login(), None).is_err());
+        assert!(w.sent.is_empty());
+        assert_eq!(next(&mut w).unwrap().tag, "b");
+    }
+
+    #[test]
+    fn empty_literal_flood_is_bounded_by_bookkeeping_and_count() {
+        // `{0+}` lines hold no bytes, but each costs PIECE_COST twice (line and literal).
+        let mut input = b"a LOGIN {0+}\r\n".to_vec();
+        for _ in 0..10_000 {
+            input.extend_from_slice(b"{0+}\r\n");
+        }
+        input.extend_from_slice(b"x\r\nb NOOP\r\n");
+        let mut w = MemoryWire::new(input.clone());
+        let lots = FramingLimits {
+            max_literals: usize::MAX,
+            ..limits()
+        };
+        let e = read_command(&mut w, &lots, None).unwrap_err();
+        assert!(matches!(e.kind, ErrorKind::TooBig(_)), "{e:?}");
+        assert_eq!(next(&mut w).unwrap().tag, "b");
+        // With room to spare in bytes, the number of literals is capped.
+        let roomy = FramingLimits {
+            max_command: 1 << 30,
+            ..limits()
+        };
+        let mut w = MemoryWire::new(input);
+        let e = read_command(&mut w, &roomy, None).unwrap_err();
+        assert!(
+            matches!(&e.kind, ErrorKind::TooBig(m) if m.contains("more than 20 literals")),
+            "{e:?}"
+        );
+        assert_eq!(next(&mut w).unwrap().tag, "b");
+    }
+
+    #[test]
+    fn spooled_append_messages_share_one_limit() {
+        // Only one message per APPEND: a second spooled literal may not bring the total
+        // past max_append.
+        let dir = tempfile::tempdir().unwrap();
+        let msg = "m".repeat(600);
+        let input = format!("a APPEND INBOX {{600+}}\r\n{msg} {{600+}}\r\n{msg}\r\nb NOOP\r\n");
+        let mut w = MemoryWire::new(input);
+        let e = read_command(&mut w, &limits(), Some(dir.path())).unwrap_err();
+        assert!(matches!(e.kind, ErrorKind::TooBig(_)), "{e:?}");
+        assert_eq!(next(&mut w).unwrap().tag, "b");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
     }
 
     #[test]

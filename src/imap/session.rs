@@ -3,7 +3,7 @@
 //! call (fetch, search, sync) live in their own modules.
 
 use std::io;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use super::command::{Command, CommandBody};
 use super::framing::{self, CommandError, ErrorKind as CommandErrorKind, FramingLimits};
@@ -104,53 +104,85 @@ impl<'c> Session<'c> {
     /// Serves until LOGOUT, EOF, a timeout or a fatal error.
     pub fn run(mut self) -> anyhow::Result<()> {
         log_event(log::Level::Debug, "Connection", &self.log_fields_base());
+        self.conn
+            .set_write_timeout(Some(self.config.limits.write_timeout()));
+        self.apply_timeouts();
         let greeting = format!(
             "* OK [CAPABILITY {}] {}\r\n",
             self.capabilities(),
             self.config.imap.greeting
         );
         self.out.extend_from_slice(greeting.as_bytes());
-        self.flush()?;
-        let end = loop {
-            if self.state == State::Logout {
-                break "LOGOUT";
+        let end = match self.flush().and_then(|()| self.serve()) {
+            Ok(end) => end,
+            Err(err) if err.kind() == io::ErrorKind::TimedOut => {
+                // After a write timeout this goes nowhere at once; after a read timeout
+                // or the login deadline it goes out if the client takes it.
+                let bye = if self.state == State::NotAuthenticated {
+                    "* BYE Autologout; no login in time\r\n"
+                } else {
+                    "* BYE Autologout; idle for too long\r\n"
+                };
+                self.out.extend_from_slice(bye.as_bytes());
+                let _ = self.flush();
+                "TIMEOUT"
             }
-            match self.next_command() {
-                Ok(Some(command)) => {
-                    let tag = command.tag.clone();
-                    let outcome = self.dispatch(command);
-                    self.finish(&tag, outcome)?;
-                }
-                Ok(None) => break "DISCONNECTED",
-                Err(err) if err.kind() == io::ErrorKind::TimedOut => {
-                    self.out
-                        .extend_from_slice(b"* BYE Autologout; idle for too long\r\n");
-                    let _ = self.flush();
-                    break "TIMEOUT";
-                }
-                Err(err) if is_disconnect(&err) => break "DISCONNECTED",
-                Err(err) => return Err(err.into()),
-            }
+            Err(err) if is_disconnect(&err) => "DISCONNECTED",
+            Err(err) => return Err(err.into()),
         };
         self.log_logout(end);
         Ok(())
+    }
+
+    /// The command loop; says how the session ended.
+    fn serve(&mut self) -> io::Result<&'static str> {
+        loop {
+            if self.state == State::Logout {
+                return Ok("LOGOUT");
+            }
+            let Some(command) = self.next_command()? else {
+                return Ok("DISCONNECTED");
+            };
+            let tag = command.tag.clone();
+            let outcome = self.dispatch(command);
+            self.finish(&tag, outcome)?;
+        }
+    }
+
+    /// The clocks for the current state: before login, the silence allowed and a
+    /// deadline for the whole phase (counted from the connection, so a client dripping
+    /// bytes cannot stretch it); after login, only the silence allowed.
+    pub fn apply_timeouts(&mut self) {
+        let limits = &self.config.limits;
+        if self.state == State::NotAuthenticated {
+            self.conn.set_read_timeout(Some(limits.preauth_timeout()));
+            let deadline = self.conn.opened_at() + limits.preauth_timeout();
+            self.conn.set_deadline(Some(deadline));
+        } else {
+            self.conn.set_read_timeout(Some(limits.idle_timeout()));
+            self.conn.set_deadline(None);
+        }
+    }
+
+    /// The framing limits for the current state: no APPEND before login.
+    fn framing_limits(&self) -> FramingLimits {
+        let limits = &self.config.limits;
+        FramingLimits {
+            max_line: limits.max_line_length,
+            max_literal: limits.max_literal_size,
+            max_append: limits.max_append_size,
+            max_command: limits.max_command_size,
+            max_literals: usize::try_from(limits.max_command_literals).unwrap_or(usize::MAX),
+            append: self.state != State::NotAuthenticated,
+        }
     }
 
     /// Reads the next command, answering framing and syntax errors itself.
     /// `None` at end of input.
     fn next_command(&mut self) -> io::Result<Option<Command>> {
         loop {
-            let timeout = match self.state {
-                State::NotAuthenticated => self.config.limits.preauth_timeout,
-                _ => self.config.limits.idle_timeout,
-            };
-            self.conn
-                .set_read_timeout(Some(Duration::from_secs(timeout)));
-            let limits = FramingLimits {
-                max_line: self.config.limits.max_line_length,
-                max_literal: self.config.limits.max_literal_size,
-                max_append: self.config.limits.max_append_size,
-            };
+            self.apply_timeouts();
+            let limits = self.framing_limits();
             let spool = self.maildir.as_ref().map(|m| m.root().join("tmp"));
             match framing::read_command(&mut self.conn, &limits, spool.as_deref()) {
                 Ok(command) => return Ok(Some(command)),

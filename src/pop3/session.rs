@@ -82,10 +82,13 @@ pub fn run_session(config: &Config, conn: Connection) -> anyhow::Result<()> {
 impl Session<'_> {
     fn run(&mut self) {
         self.log(Level::Debug, "Connection", &[]);
-        self.conn
-            .set_read_timeout(Some(self.config.limits.preauth_timeout()));
-        self.conn
-            .set_write_timeout(Some(self.config.pop3.autologout_timeout()));
+        let limits = &self.config.limits;
+        self.conn.set_read_timeout(Some(limits.preauth_timeout()));
+        self.conn.set_write_timeout(Some(limits.write_timeout()));
+        // The whole AUTHORIZATION state has a deadline, so a client dripping bytes just
+        // inside the read timeout cannot keep it open.
+        let deadline = self.conn.opened_at() + limits.preauth_timeout();
+        self.conn.set_deadline(Some(deadline));
         let greeting = format!("+OK {}", self.config.pop3.greeting);
         let end = match self.reply(&greeting).and_then(|_| self.serve()) {
             Ok(reason) => reason,
@@ -474,6 +477,7 @@ impl Session<'_> {
                 });
                 self.conn
                     .set_read_timeout(Some(self.config.pop3.autologout_timeout()));
+                self.conn.set_deadline(None);
                 self.reply(&format!("+OK Logged in, {n} messages ({size} octets)."))
             }
             Err(OpenError::InUse) => {
