@@ -109,7 +109,7 @@ impl Write for Stream {
 
 /// How the bytes travel.
 enum Transport {
-    /// Blocking descriptors; reads and writes are preceded by a poll for the timeout.
+    /// Non-blocking descriptors; every read and write is preceded by a poll with the timeout.
     Plain(Stream),
     /// OpenSSL over non-blocking descriptors: every WANT_READ / WANT_WRITE becomes a
     /// poll with the timeout, so a peer sending half a record cannot hang us.
@@ -147,6 +147,12 @@ fn earliest(timeout: Option<Duration>, deadline: Option<Instant>) -> Option<Inst
 
 fn timed_out(what: &str) -> io::Error {
     io::Error::new(ErrorKind::TimedOut, what.to_owned())
+}
+
+/// Whether a plain read or write that failed this way is tried again after the next
+/// poll: a signal, or a descriptor that was not ready after all.
+fn retry(e: &io::Error) -> bool {
+    matches!(e.kind(), ErrorKind::Interrupted | ErrorKind::WouldBlock)
 }
 
 /// Wait until `fd` is ready for `events`; `None` waits forever.
@@ -248,7 +254,15 @@ pub(crate) fn socket_addrs(fd: BorrowedFd<'_>) -> (Option<SocketAddr>, Option<So
 }
 
 impl Connection {
+    /// Plain descriptors are made non-blocking: poll(2) saying "writable" means room for
+    /// some bytes, and a blocking write of a large buffer would then wait, without any
+    /// timeout, for a peer that never reads. Each read and write is preceded by a poll.
     fn new(transport: Transport, peer: Option<SocketAddr>, local: Option<SocketAddr>) -> Self {
+        if let Transport::Plain(stream) = &transport
+            && let Err(err) = stream.set_nonblocking()
+        {
+            log::warn!("the connection cannot be made non-blocking: {err}");
+        }
         Connection {
             transport,
             inbuf: vec![0; READ_CHUNK].into_boxed_slice(),
@@ -376,18 +390,14 @@ impl Connection {
         let until = earliest(self.read_timeout, self.deadline);
         let buf = &mut self.inbuf[self.end..];
         let n = match &mut self.transport {
-            Transport::Plain(stream) => {
-                if until.is_some() {
-                    wait_fd(stream.read_fd(), PollFlags::POLLIN, until)?;
+            Transport::Plain(stream) => loop {
+                wait_fd(stream.read_fd(), PollFlags::POLLIN, until)?;
+                match stream.read(buf) {
+                    Ok(n) => break n,
+                    Err(e) if retry(&e) => continue,
+                    Err(e) => return Err(e),
                 }
-                loop {
-                    match stream.read(buf) {
-                        Ok(n) => break n,
-                        Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-                        Err(e) => return Err(e),
-                    }
-                }
-            }
+            },
             Transport::Tls(tls) => match tls_op(tls, until, |t| t.ssl_read(buf)) {
                 Ok(n) => n,
                 // close_notify is the orderly end of input.
@@ -521,7 +531,7 @@ impl Connection {
                     sent += n;
                     self.bytes_written += n as u64;
                 }
-                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) if retry(&e) => {}
                 Err(e) => break Err(e),
             }
         };
@@ -751,12 +761,9 @@ mod tests {
     fn a_write_timeout_is_final() {
         let (mut c, _peer) = pair();
         c.set_write_timeout(Some(Duration::from_millis(50)));
-        let chunk = vec![b'x'; WRITE_HIGH_WATER];
-        let err = loop {
-            if let Err(err) = c.write_all(&chunk) {
-                break err;
-            }
-        };
+        // One buffer far larger than the socket takes: poll says "writable" when there is
+        // room for some of it, and the write must not then block for the rest.
+        let err = c.write_all(&vec![b'x'; 8 << 20]).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::TimedOut);
         // Later writes fail at once, without another wait and without queueing.
         let started = Instant::now();
