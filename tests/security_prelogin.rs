@@ -251,6 +251,43 @@ fn prelogin_empty_literal_flood_stays_small() {
 }
 
 #[test]
+fn prelogin_sasl_and_pop3_lines_are_bounded() {
+    if !proc_status_available("prelogin_sasl_and_pop3_lines_are_bounded") {
+        return;
+    }
+    let s = server(&[]);
+    let huge = "A".repeat(20 << 20);
+    // An AUTHENTICATE continuation line of 20 MB.
+    let mut c = Session::start(&s, &["imapd"]);
+    assert!(c.expect_line().starts_with("* OK"));
+    c.send(b"a AUTHENTICATE PLAIN\r\n");
+    assert!(c.expect_line().starts_with('+'));
+    let writer = c.send_in_background(format!("{huge}\r\nb NOOP\r\n").into_bytes());
+    let lines = c.until("b ");
+    writer.join().unwrap();
+    assert!(lines[0].starts_with("a BAD"), "{lines:?}");
+    assert!(lines.last().unwrap().starts_with("b OK"), "{lines:?}");
+    let peak = c.peak_rss_kb();
+    eprintln!("peak RSS after a 20 MB AUTHENTICATE line: {peak} kB");
+    assert!(peak < PEAK_RSS_LIMIT_KB, "VmHWM {peak} kB");
+    // POP3: a 20 MB command line, then an AUTH PLAIN response line of 20 MB.
+    let mut c = Session::start(&s, &["pop3d"]);
+    assert!(c.expect_line().starts_with("+OK"));
+    let writer = c.send_in_background(
+        format!("USER {huge}\r\nAUTH PLAIN\r\n{huge}\r\nNOOP\r\n").into_bytes(),
+    );
+    let lines: Vec<String> = (0..4).map(|_| c.expect_line()).collect();
+    writer.join().unwrap();
+    assert_eq!(lines[0], "-ERR Line too long.", "{lines:?}");
+    assert!(lines[1].starts_with("+ "), "{lines:?}");
+    assert_eq!(lines[2], "-ERR Line too long.", "{lines:?}");
+    assert!(lines[3].starts_with("-ERR"), "NOOP before login: {lines:?}");
+    let peak = c.peak_rss_kb();
+    eprintln!("peak RSS after 20 MB POP3 lines: {peak} kB");
+    assert!(peak < PEAK_RSS_LIMIT_KB, "VmHWM {peak} kB");
+}
+
+#[test]
 fn literal_count_is_capped_after_login_too() {
     let s = server(&[("limits", "max_command_literals", "50")]);
     let mut c = Session::start(&s, &["imapd"]);
@@ -372,11 +409,12 @@ fn imap_sasl_exchange_is_inside_the_login_deadline() {
     assert!(c.expect_line().starts_with('+'));
     let mut stream = c.stream.try_clone().unwrap();
     let timeouts = stream.try_clone().unwrap();
-    drip(
+    let said = drip(
         &mut stream,
         &|t| timeouts.set_read_timeout(Some(t)).unwrap(),
         GONE_WITHIN,
     );
+    assert!(said.contains("* BYE"), "{said:?}");
     assert!(c.started.elapsed() < GONE_WITHIN);
     assert!(
         c.exits_within(GONE_WITHIN),

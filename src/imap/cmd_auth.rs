@@ -145,7 +145,15 @@ impl Session<'_> {
         let response = match self.conn.read_line(self.config.limits.max_line_length) {
             Ok(LineRead::Line(line)) => line,
             Ok(LineRead::TooLong) => return Err(Outcome::bad("SASL response too long")),
-            Ok(LineRead::Eof) | Err(_) => {
+            Ok(LineRead::Eof) => {
+                self.state = State::Logout;
+                return Err(Outcome::Done);
+            }
+            Err(err) => {
+                // The login deadline (or the silence allowed) ran out inside the exchange.
+                if err.kind() == std::io::ErrorKind::TimedOut {
+                    self.untagged("BYE Autologout; no login in time");
+                }
                 self.state = State::Logout;
                 return Err(Outcome::Done);
             }
