@@ -9,6 +9,13 @@
 //! its command, and in both cases the caller gets an error carrying the tag so it can answer
 //! and go on with the next command.
 //!
+//! What one command holds in memory is bounded by [`FramingLimits::max_command`] however
+//! the client splits it: every line and literal costs [`PIECE_COST`] besides its bytes and
+//! the number of literals is capped, so floods of empty `{0+}` literals count too. Before
+//! login an APPEND is refused at its first literal (nothing of its message is read or
+//! kept), and after login its message goes to the spool directory, at most `max_append`
+//! bytes per command.
+//!
 //! Lines outside commands — the `DONE` that ends IDLE and the base64 lines of an
 //! AUTHENTICATE exchange — are read by the session with [`Wire::read_line`] directly.
 
