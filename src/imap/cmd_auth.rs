@@ -73,6 +73,7 @@ impl Session<'_> {
                 self.login_failed(user, "mechanism unavailable for this account")
             }
             Err(err) => {
+                let user = crate::log::escape(user);
                 log::error!("authentication backend failed for {user}: {err}");
                 Outcome::no("[UNAVAILABLE] Authentication is unavailable; try again later")
             }
