@@ -147,13 +147,7 @@ fn check_tls(config: &Config, listeners: &[Listener]) -> anyhow::Result<()> {
 /// overwritten in the child by its /dev/null stdin.
 fn ensure_stdio_open() -> anyhow::Result<()> {
     for fd in 0..3 {
-        if fcntl(
-            // SAFETY: borrowed only for one F_GETFD; a closed number just fails with EBADF.
-            unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) },
-            FcntlArg::F_GETFD,
-        )
-        .is_err()
-        {
+        if !activation::is_open(fd) {
             // open() takes the lowest free number, which is this one; keep it open forever.
             let null = std::fs::File::open("/dev/null").context("/dev/null")?;
             std::mem::forget(null);
