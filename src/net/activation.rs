@@ -232,6 +232,22 @@ fn connection_fd() -> anyhow::Result<OwnedFd> {
     }
 }
 
+/// The failed-login report channel `postern serve` gives its sessions
+/// ([`super::budget::REPORT_ENV`]), checked to be a connected socket before it is taken;
+/// `None` when not started by `serve`.
+pub fn failure_report() -> anyhow::Result<Option<OwnedFd>> {
+    let env = super::budget::REPORT_ENV;
+    let fd = super::budget::REPORT_FD;
+    match var(env) {
+        None => Ok(None),
+        Some(value) if value == fd.to_string() => {
+            check_connection(fd, env)?;
+            take_fd(fd).map(Some)
+        }
+        Some(value) => bail!("{env}={value}: only {fd} is supported"),
+    }
+}
+
 /// Whether the service manager passed us listening sockets (`LISTEN_PID` is our pid).
 pub fn has_listen_fds() -> bool {
     var("LISTEN_PID").is_some_and(|p| p == std::process::id().to_string())
