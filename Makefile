@@ -3,7 +3,7 @@
 CARGO ?= cargo
 # Debian packages the build and the tests need (see README).
 DEB_BUILD_DEPS := build-essential pkg-config libssl-dev libpam0g-dev
-DEB_TEST_DEPS := python3 curl openssl systemd systemd-container debootstrap procps pamtester passwd mandoc
+DEB_TEST_DEPS := python3 curl openssl systemd systemd-container debootstrap procps pamtester passwd mandoc fail2ban
 # ... and what "make deb" and "make rpm" need (.ci/packages runs both).
 DEB_PKG_DEPS := debhelper dpkg-dev lintian rpm
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)

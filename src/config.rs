@@ -46,6 +46,19 @@ pub struct Serve {
     pub max_connections: u32,
     /// Courier MAXPERIP: sessions at once from one client address (0 = no limit).
     pub max_connections_per_ip: u32,
+    /// IPv6 clients in one network of this prefix length count as one address for the
+    /// per-address limits: one subscriber usually holds a whole /64, so counting single
+    /// addresses would let one client take every slot.
+    pub ipv6_prefix: u8,
+    /// The same for IPv4 (32 = each address on its own).
+    pub ipv4_prefix: u8,
+    /// Failed logins from one client address (grouped as above), over all sessions, after
+    /// which its new connections are refused until `failed_logins_window` has passed since
+    /// the oldest of them (0 = no limit). Each session already hangs up after
+    /// `[auth] max_failed_logins`; this stops the reconnect-and-guess-again loop.
+    pub max_failed_logins_per_ip: u32,
+    /// Seconds a failed login counts toward `max_failed_logins_per_ip`.
+    pub failed_logins_window: u64,
     /// Seconds to wait for sessions to end after SIGTERM before ending them.
     pub shutdown_timeout: u64,
 }
@@ -59,6 +72,10 @@ impl Default for Serve {
             pop3s: Vec::new(),
             max_connections: 40,
             max_connections_per_ip: 4,
+            ipv6_prefix: 64,
+            ipv4_prefix: 32,
+            max_failed_logins_per_ip: 10,
+            failed_logins_window: 600,
             shutdown_timeout: 30,
         }
     }
@@ -67,6 +84,9 @@ impl Default for Serve {
 impl Serve {
     pub fn shutdown_timeout(&self) -> Duration {
         Duration::from_secs(self.shutdown_timeout)
+    }
+    pub fn failed_logins_window(&self) -> Duration {
+        Duration::from_secs(self.failed_logins_window)
     }
 }
 
@@ -481,6 +501,18 @@ impl Config {
                 ),
             );
         }
+        if self.serve.ipv6_prefix > 128 {
+            return bad("serve.ipv6_prefix", "must be at most 128".into());
+        }
+        if self.serve.ipv4_prefix > 32 {
+            return bad("serve.ipv4_prefix", "must be at most 32".into());
+        }
+        if self.serve.max_failed_logins_per_ip > 0 && self.serve.failed_logins_window == 0 {
+            return bad(
+                "serve.failed_logins_window",
+                "must be at least 1 when max_failed_logins_per_ip is set".into(),
+            );
+        }
         if let Some(port) = self
             .auth
             .pam_service_by_port
@@ -717,6 +749,31 @@ mod tests {
         assert!(
             err.to_string().contains("auth.pam_service_by_port"),
             "{err}"
+        );
+    }
+
+    #[test]
+    fn source_grouping_and_failure_budget_settings() {
+        let s = Config::default().serve;
+        assert_eq!((s.ipv6_prefix, s.ipv4_prefix), (64, 32));
+        assert_eq!(s.max_failed_logins_per_ip, 10);
+        assert_eq!(s.failed_logins_window(), Duration::from_secs(600));
+        for (text, key) in [
+            ("[serve]\nipv6_prefix = 129\n", "serve.ipv6_prefix"),
+            ("[serve]\nipv4_prefix = 33\n", "serve.ipv4_prefix"),
+            (
+                "[serve]\nfailed_logins_window = 0\n",
+                "serve.failed_logins_window",
+            ),
+        ] {
+            let err = Config::parse(text).unwrap_err();
+            assert!(err.to_string().contains(key), "{text}: {err}");
+        }
+        let off =
+            Config::parse("[serve]\nmax_failed_logins_per_ip = 0\nfailed_logins_window = 0\n");
+        assert!(
+            off.is_ok(),
+            "0 disables the budget, and then the window does not matter"
         );
     }
 

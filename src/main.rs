@@ -193,6 +193,9 @@ fn session_connection(
         None
     };
     let mut conn = postern::net::activation::inherited_connection(inetd)?;
+    if let Some(report) = postern::net::activation::failure_report()? {
+        postern::net::budget::adopt(report);
+    }
     if let Some(local) = conn.local_addr() {
         // [auth] pam_service_by_port picks the PAM service by the port dialled.
         postern::auth::pam::set_local_port(local.port());

@@ -75,7 +75,8 @@ pub fn authenticate_credential(
         return authenticate_pam(config, protocol, user, credential, remote);
     }
     log::debug!(
-        "checking {user} for {protocol} from {}",
+        "checking {} for {protocol} from {}",
+        crate::log::escape(user),
         remote
             .map(|ip| ip.to_string())
             .unwrap_or_else(|| "?".into())
@@ -112,6 +113,7 @@ pub fn authenticate_credential(
         Credential::Scram(sasl::ScramVerdict(verdict)) => match verdict {
             sasl::Verdict::Proven => true,
             sasl::Verdict::Failed(why) => {
+                let user = crate::log::escape(user);
                 log::debug!("SCRAM-SHA-256 for {user} failed: {why}");
                 false
             }

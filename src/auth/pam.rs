@@ -92,7 +92,7 @@ impl ConversationAdapter for Answers {
     fn error_msg(&self, message: impl AsRef<OsStr>) {
         log::info!(
             "PAM says for {}: {}",
-            self.user,
+            crate::log::escape(&self.user),
             message.as_ref().to_string_lossy()
         );
     }
@@ -100,7 +100,7 @@ impl ConversationAdapter for Answers {
     fn info_msg(&self, message: impl AsRef<OsStr>) {
         log::debug!(
             "PAM says for {}: {}",
-            self.user,
+            crate::log::escape(&self.user),
             message.as_ref().to_string_lossy()
         );
     }
@@ -151,9 +151,11 @@ pub fn authenticate(
         let ip = ip.as_deref().unwrap_or("?");
         match err {
             PamError::Refused(why) => {
+                let user = crate::log::escape(user);
                 log::info!("PAM {service} refused user={user}, ip=[{ip}]: {why}")
             }
             PamError::Broken(why) => {
+                let user = crate::log::escape(user);
                 log::error!("PAM {service} failed for user={user}, ip=[{ip}]: {why}")
             }
         }

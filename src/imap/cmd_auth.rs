@@ -73,6 +73,7 @@ impl Session<'_> {
                 self.login_failed(user, "mechanism unavailable for this account")
             }
             Err(err) => {
+                let user = crate::log::escape(user);
                 log::error!("authentication backend failed for {user}: {err}");
                 Outcome::no("[UNAVAILABLE] Authentication is unavailable; try again later")
             }
@@ -201,6 +202,7 @@ impl Session<'_> {
                 "[PRIVACYREQUIRED] This account may log in only over TLS; use STARTTLS first",
             );
         }
+        crate::net::budget::stop_reporting();
         if let Err(err) = auth::login::enter(&account, Protocol::Imap) {
             if let Some(message) = err.client_message() {
                 self.log_auth("LOCKED", &account.user, Some(&err.to_string()));
@@ -238,6 +240,8 @@ impl Session<'_> {
 
     /// Counts a failed attempt, waits the configured delay, and hangs up after too many.
     pub fn login_failed(&mut self, user: &str, why: &str) -> Outcome {
+        // Before the client hears NO, so its next connection already meets the budget.
+        crate::net::budget::report_failed_login();
         self.failed_logins += 1;
         self.log_auth("LOGIN FAILED", user, Some(why));
         let _ = self.flush();

@@ -8,8 +8,9 @@ use std::net::{IpAddr, SocketAddr};
 use std::os::fd::{AsFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 
 use anyhow::{Context, bail};
+use nix::errno::Errno;
 use nix::fcntl::{FcntlArg, FdFlag, fcntl};
-use nix::sys::socket::{getsockopt, sockopt};
+use nix::sys::socket::{SockaddrStorage, getpeername, getsockname, getsockopt, sockopt};
 use nix::sys::stat::fstat;
 
 use super::conn::Connection;
@@ -66,20 +67,55 @@ fn var(name: &str) -> Option<String> {
     env::var(name).ok()
 }
 
-fn is_open(fd: RawFd) -> bool {
-    // SAFETY: the descriptor is only borrowed for one fcntl(F_GETFD); an fd number that is
-    // not open makes fcntl fail with EBADF, nothing else happens.
-    let borrowed = unsafe { BorrowedFd::borrow_raw(fd) };
-    fcntl(borrowed, FcntlArg::F_GETFD).is_ok()
+/// Whether descriptor number `fd` is open, asked without borrowing it: nix's `fcntl`
+/// takes only borrowed descriptors, and borrowing a number that may be closed is the
+/// unsoundness this avoids. getsockname(2) takes a plain number and fails with EBADF
+/// exactly when it is not open (a file or pipe gives ENOTSOCK, a socket succeeds).
+pub fn is_open(fd: RawFd) -> bool {
+    !matches!(getsockname::<SockaddrStorage>(fd), Err(Errno::EBADF))
 }
 
-/// Take the descriptor `fd` we were started with.
-fn take_fd(fd: RawFd, what: &str) -> anyhow::Result<OwnedFd> {
-    if !is_open(fd) {
-        bail!("{what} says descriptor {fd} is ours, but it is not open");
+/// Why descriptor `fd` cannot be the connection `what` says it is, or `Ok` when it is a
+/// connected socket (getpeername(2) succeeds only for those).
+fn check_connection(fd: RawFd, what: &str) -> anyhow::Result<()> {
+    match getpeername::<SockaddrStorage>(fd) {
+        Ok(_) => Ok(()),
+        Err(Errno::EBADF) => {
+            bail!("{what} says descriptor {fd} is our connection, but it is not open")
+        }
+        Err(Errno::ENOTSOCK) => bail!(
+            "{what} says descriptor {fd} is our connection, but it is not a socket (a file or \
+             a pipe); use --inetd for a connection on stdin/stdout"
+        ),
+        Err(Errno::ENOTCONN) => bail!(
+            "{what} says descriptor {fd} is our connection, but it is not a connected socket: \
+             a listening socket (the socket unit needs Accept=yes, or run `postern serve` for \
+             Accept=no), or a connection the client already reset"
+        ),
+        Err(err) => bail!("{what}: descriptor {fd} is not a usable connection: {err}"),
     }
-    // SAFETY: the descriptor is open (checked above), was handed to this process by
-    // whoever started it under the protocol named by `what`, and nothing else in this
+}
+
+/// Why descriptor `fd` cannot be a socket passed by the service manager, or `Ok`.
+fn check_socket(fd: RawFd, what: &str) -> anyhow::Result<()> {
+    match getsockname::<SockaddrStorage>(fd) {
+        Ok(_) => Ok(()),
+        Err(Errno::EBADF) => bail!("{what} says descriptor {fd} is ours, but it is not open"),
+        Err(Errno::ENOTSOCK) => bail!("{what} says descriptor {fd} is a socket, but it is not"),
+        Err(err) => bail!("{what}: descriptor {fd} is not a usable socket: {err}"),
+    }
+}
+
+/// The connection `what` handed us as descriptor `fd`, once it is known to be one.
+fn take_connection(fd: RawFd, what: &str) -> anyhow::Result<OwnedFd> {
+    check_connection(fd, what)?;
+    take_fd(fd)
+}
+
+/// Take the descriptor `fd` we were started with, checked open by the caller.
+fn take_fd(fd: RawFd) -> anyhow::Result<OwnedFd> {
+    // SAFETY: the caller checked that the descriptor is an open socket, handed to this
+    // process by whoever started it under the protocol it names, and nothing else in this
     // process owns it; every caller takes each descriptor once.
     let owned = unsafe { OwnedFd::from_raw_fd(fd) };
     // Programs we run later (loginexec) must not inherit it.
@@ -150,12 +186,6 @@ pub fn inherited_connection(inetd: bool) -> anyhow::Result<Connection> {
         Connection::from_pair(input, output)
     } else {
         let fd = connection_fd()?;
-        if is_listening(fd.as_fd()).with_context(|| format!("descriptor {CONNECTION_FD}"))? {
-            bail!(
-                "descriptor {CONNECTION_FD} is a listening socket, not a connection: the \
-                 socket unit needs Accept=yes (or run `postern serve` for Accept=no)"
-            );
-        }
         // systemd-socket-activate --accept also puts the connection on stdout.
         let on_stdout = same_file(fd.as_fd(), std::io::stdout().as_fd());
         let on_stdin = same_file(fd.as_fd(), std::io::stdin().as_fd());
@@ -176,7 +206,7 @@ fn connection_fd() -> anyhow::Result<OwnedFd> {
         if value != CONNECTION_FD.to_string() {
             bail!("{CONNECTION_ENV}={value}: only {CONNECTION_FD} is supported");
         }
-        return take_fd(CONNECTION_FD, CONNECTION_ENV);
+        return take_connection(CONNECTION_FD, CONNECTION_ENV);
     }
     match (var("LISTEN_FDS"), var("LISTEN_PID")) {
         (Some(fds), Some(listen_pid)) => {
@@ -191,7 +221,7 @@ fn connection_fd() -> anyhow::Result<OwnedFd> {
                      listening sockets are for `postern serve`"
                 );
             }
-            take_fd(CONNECTION_FD, "LISTEN_FDS")
+            take_connection(CONNECTION_FD, "LISTEN_FDS")
         }
         (Some(fds), None) => bail!("LISTEN_FDS={fds} is set but LISTEN_PID is not"),
         (None, _) => bail!(
@@ -199,6 +229,22 @@ fn connection_fd() -> anyhow::Result<OwnedFd> {
              LISTEN_PID={pid} (systemd Accept=yes), or {CONNECTION_ENV}={CONNECTION_FD} \
              (postern serve); none of them is set"
         ),
+    }
+}
+
+/// The failed-login report channel `postern serve` gives its sessions
+/// ([`super::budget::REPORT_ENV`]), checked to be a connected socket before it is taken;
+/// `None` when not started by `serve`.
+pub fn failure_report() -> anyhow::Result<Option<OwnedFd>> {
+    let env = super::budget::REPORT_ENV;
+    let fd = super::budget::REPORT_FD;
+    match var(env) {
+        None => Ok(None),
+        Some(value) if value == fd.to_string() => {
+            check_connection(fd, env)?;
+            take_fd(fd).map(Some)
+        }
+        Some(value) => bail!("{env}={value}: only {fd} is supported"),
     }
 }
 
@@ -242,7 +288,8 @@ pub fn listening_sockets() -> anyhow::Result<Vec<(Service, OwnedFd)>> {
     }
     let mut sockets = Vec::new();
     for (fd, service) in named {
-        let owned = take_fd(fd, "LISTEN_FDS")?;
+        check_socket(fd, "LISTEN_FDS")?;
+        let owned = take_fd(fd)?;
         if !is_listening(owned.as_fd()).with_context(|| format!("socket {fd} ({service})"))? {
             bail!(
                 "socket {fd} ({service}) is a connection, not a listening socket: \

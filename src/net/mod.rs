@@ -1,5 +1,6 @@
 //! How bytes arrive: socket activation, the listener, connections.
 pub mod activation;
+pub mod budget;
 pub mod conn;
 pub mod serve;
 pub mod tls;

@@ -2,8 +2,9 @@
 //! `[serve]` addresses or takes named sockets from `LISTEN_FDS`, and for each connection
 //! executes `postern imapd|pop3d --config <same file>` with the connection as descriptor 3
 //! (`POSTERN_CONNECTION=3`). It never forks without exec, enforces the limits systemd
-//! would (`max_connections`, `max_connections_per_ip`), reloads on SIGHUP and drains on
-//! SIGTERM / SIGINT.
+//! would (`max_connections`, `max_connections_per_ip`, IPv6 clients grouped by
+//! `ipv6_prefix`), refuses sources over their failed-login budget (see [`super::budget`]),
+//! reloads on SIGHUP and drains on SIGTERM / SIGINT.
 //!
 //! Single-threaded: signals arrive through a signalfd polled with the listeners.
 
@@ -28,6 +29,7 @@ use nix::unistd::Pid;
 use sd_notify::NotifyState;
 
 use super::activation::{self, CONNECTION_ENV, CONNECTION_FD, Service};
+use super::budget::{self, FailureBudget, REPORT_ENV, REPORT_FD};
 use super::conn::socket_addrs;
 use crate::config::Config;
 
@@ -57,8 +59,13 @@ struct Listener {
 
 struct Session {
     child: Child,
-    ip: Option<IpAddr>,
+    /// The client's source: its address grouped by `ipv4_prefix` / `ipv6_prefix`.
+    source: Option<IpAddr>,
     service: Service,
+    /// The daemon's end of the session's failed-login reports.
+    reports: Option<OwnedFd>,
+    /// Failures counted from this session so far.
+    failures: u32,
 }
 
 struct Server {
@@ -68,6 +75,7 @@ struct Server {
     from_service_manager: bool,
     sessions: Vec<Session>,
     per_ip: HashMap<IpAddr, u32>,
+    failed_logins: FailureBudget,
     signals: SignalFd,
     draining: Option<Drain>,
 }
@@ -147,13 +155,7 @@ fn check_tls(config: &Config, listeners: &[Listener]) -> anyhow::Result<()> {
 /// overwritten in the child by its /dev/null stdin.
 fn ensure_stdio_open() -> anyhow::Result<()> {
     for fd in 0..3 {
-        if fcntl(
-            // SAFETY: borrowed only for one F_GETFD; a closed number just fails with EBADF.
-            unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) },
-            FcntlArg::F_GETFD,
-        )
-        .is_err()
-        {
+        if !activation::is_open(fd) {
             // open() takes the lowest free number, which is this one; keep it open forever.
             let null = std::fs::File::open("/dev/null").context("/dev/null")?;
             std::mem::forget(null);
@@ -222,6 +224,7 @@ impl Server {
             from_service_manager,
             sessions: Vec::new(),
             per_ip: HashMap::new(),
+            failed_logins: FailureBudget::new(),
             signals,
             draining: None,
         })
@@ -284,6 +287,15 @@ impl Server {
             if ready.signal {
                 self.handle_signals()?;
             }
+            // Reports before accepts: a client told "failed" has been counted before it
+            // can connect again.
+            for (i, hung_up) in ready.reports {
+                self.count_reports(i);
+                if hung_up && let Some(session) = self.sessions.get_mut(i) {
+                    // The session closed its end (it logged in): nothing more will come.
+                    session.reports = None;
+                }
+            }
             for i in ready.listeners {
                 if self.draining.is_none() {
                     self.accept_from(i);
@@ -300,6 +312,14 @@ impl Server {
         for l in &self.listeners {
             fds.push(PollFd::new(l.fd.as_fd(), PollFlags::POLLIN));
         }
+        let first_report = fds.len();
+        let mut report_of = Vec::new();
+        for (i, s) in self.sessions.iter().enumerate() {
+            if let Some(fd) = &s.reports {
+                fds.push(PollFd::new(fd.as_fd(), PollFlags::POLLIN));
+                report_of.push(i);
+            }
+        }
         let ms = timeout.as_millis().max(1);
         match poll(
             &mut fds,
@@ -311,9 +331,18 @@ impl Server {
         let is_ready = |fd: &PollFd| fd.revents().is_some_and(|r| !r.is_empty());
         Ok(Ready {
             signal: is_ready(&fds[0]),
-            listeners: (1..fds.len())
+            listeners: (1..first_report)
                 .filter(|&i| is_ready(&fds[i]))
                 .map(|i| i - 1)
+                .collect(),
+            reports: (first_report..fds.len())
+                .filter(|&i| is_ready(&fds[i]))
+                .map(|i| {
+                    let hung_up = fds[i].revents().is_some_and(|r| {
+                        r.intersects(PollFlags::POLLHUP | PollFlags::POLLERR | PollFlags::POLLNVAL)
+                    });
+                    (report_of[i - first_report], hung_up)
+                })
                 .collect(),
         })
     }
@@ -401,18 +430,45 @@ impl Server {
         notify(&[NotifyState::Ready, NotifyState::Status(&self.status())]);
     }
 
+    /// Counts the failed logins session `index` reported, one per datagram, never more
+    /// than the session itself allows (`[auth] max_failed_logins`): the report is the
+    /// only thing taken from the session, and a broken one cannot inflate it.
+    fn count_reports(&mut self, index: usize) {
+        let limit = self.config.serve.max_failed_logins_per_ip;
+        let per_session = self.config.auth.max_failed_logins;
+        let Some(session) = self.sessions.get_mut(index) else {
+            return;
+        };
+        let Some(fd) = &session.reports else {
+            return;
+        };
+        let reported = budget::take_reports(fd);
+        let counted = reported.min(per_session.saturating_sub(session.failures));
+        session.failures += counted;
+        if let Some(source) = session.source {
+            let now = Instant::now();
+            for _ in 0..counted {
+                self.failed_logins.record(source, now, limit);
+            }
+        }
+    }
+
     fn reap(&mut self) {
         let before = self.sessions.len();
+        let window = self.config.serve.failed_logins_window();
+        self.failed_logins.expire(Instant::now(), window);
         let mut i = 0;
         while i < self.sessions.len() {
             match self.sessions[i].child.try_wait() {
                 Ok(None) => i += 1,
                 result => {
+                    // What it reported just before it ended still counts.
+                    self.count_reports(i);
                     let session = self.sessions.swap_remove(i);
                     if let Ok(Some(status)) = result {
                         debug!("session {} ended: {status}", session.child.id());
                     }
-                    if let Some(ip) = session.ip
+                    if let Some(ip) = session.source
                         && let Some(n) = self.per_ip.get_mut(&ip)
                     {
                         *n -= 1;
@@ -461,15 +517,48 @@ impl Server {
         ];
 
         let serve = &self.config.serve;
-        let from_ip = ip.and_then(|ip| self.per_ip.get(&ip)).copied().unwrap_or(0);
+        let source = ip.map(|ip| budget::source(ip, serve.ipv4_prefix, serve.ipv6_prefix));
+        let from_source = source
+            .and_then(|s| self.per_ip.get(&s))
+            .copied()
+            .unwrap_or(0);
         let too_many = self.sessions.len() >= serve.max_connections as usize
-            || (serve.max_connections_per_ip > 0 && from_ip >= serve.max_connections_per_ip);
+            || (serve.max_connections_per_ip > 0 && from_source >= serve.max_connections_per_ip);
         if too_many {
             crate::log::event(log::Level::Warn, "Too many connections", &fields);
-            refuse(service, fd);
+            refuse(service, fd, Refusal::TooMany);
+            return;
+        }
+        let over_budget = source.is_some_and(|s| {
+            self.failed_logins.is_over(
+                s,
+                Instant::now(),
+                serve.max_failed_logins_per_ip,
+                serve.failed_logins_window(),
+            )
+        });
+        if over_budget {
+            crate::log::event(
+                log::Level::Warn,
+                "Too many failed logins from this address",
+                &fields,
+            );
+            refuse(service, fd, Refusal::FailedLogins);
             return;
         }
         crate::log::event(log::Level::Debug, "Connection", &fields);
+        let reports = if serve.max_failed_logins_per_ip > 0 {
+            match budget::report_pair() {
+                Ok(pair) => Some(pair),
+                Err(err) => {
+                    // The session still runs; only its failures go uncounted.
+                    error!("cannot make a failed-login report channel: {err}");
+                    None
+                }
+            }
+        } else {
+            None
+        };
 
         let mut cmd = Command::new(&self.program);
         cmd.arg(if service.is_pop3() { "pop3d" } else { "imapd" });
@@ -492,33 +581,53 @@ impl Server {
             cmd.env("REMOTE_ADDR", peer.ip().to_string())
                 .env("REMOTE_PORT", peer.port().to_string());
         }
+        if reports.is_some() {
+            cmd.env(REPORT_ENV, REPORT_FD.to_string());
+        } else {
+            cmd.env_remove(REPORT_ENV);
+        }
         let raw = fd.as_raw_fd();
+        let report_raw = reports.as_ref().map(|(_, theirs)| theirs.as_raw_fd());
         // SAFETY: the closure runs in the child between fork and exec and only calls
         // pthread_sigmask(3), dup2(2) and fcntl(2), which are async-signal-safe; it
         // allocates nothing and touches no lock. It gives the session an empty signal
         // mask (ours blocks the signals the signalfd reads, and a blocked mask survives
-        // exec) and places the connection at descriptor 3 without close-on-exec.
+        // exec) and places the connection at descriptor 3 and the report channel at 4,
+        // both without close-on-exec.
         unsafe {
             cmd.pre_exec(move || {
                 SigSet::empty().thread_set_mask()?;
-                let ok = if raw == CONNECTION_FD {
-                    libc::fcntl(raw, libc::F_SETFD, 0) != -1
-                } else {
-                    libc::dup2(raw, CONNECTION_FD) != -1
-                };
-                if ok {
-                    Ok(())
-                } else {
-                    Err(std::io::Error::last_os_error())
+                let (mut conn, mut report) = (raw, report_raw);
+                // Move each one out of the other's target number first.
+                if conn == REPORT_FD && report.is_some() {
+                    conn = check(libc::fcntl(conn, libc::F_DUPFD_CLOEXEC, REPORT_FD + 1))?;
                 }
+                if report == Some(CONNECTION_FD) {
+                    report = Some(check(libc::fcntl(
+                        CONNECTION_FD,
+                        libc::F_DUPFD_CLOEXEC,
+                        REPORT_FD + 1,
+                    ))?);
+                }
+                place_fd(conn, CONNECTION_FD)?;
+                if let Some(report) = report {
+                    place_fd(report, REPORT_FD)?;
+                }
+                Ok(())
             });
         }
         match cmd.spawn() {
             Ok(child) => {
-                if let Some(ip) = ip {
-                    *self.per_ip.entry(ip).or_insert(0) += 1;
+                if let Some(source) = source {
+                    *self.per_ip.entry(source).or_insert(0) += 1;
                 }
-                self.sessions.push(Session { child, ip, service });
+                self.sessions.push(Session {
+                    child,
+                    source,
+                    service,
+                    reports: reports.map(|(ours, _)| ours),
+                    failures: 0,
+                });
                 self.notify_status();
             }
             Err(err) => error!(
@@ -526,21 +635,57 @@ impl Server {
                 self.program.display()
             ),
         }
-        // `fd` closes here: the session has its own copy.
+        // `fd` (and the session's report end) close here: the session has its own copies.
     }
+}
+
+/// A libc return value as a result (between fork and exec: no allocation).
+fn check(ret: libc::c_int) -> std::io::Result<libc::c_int> {
+    if ret == -1 {
+        Err(std::io::Error::last_os_error())
+    } else {
+        Ok(ret)
+    }
+}
+
+/// Puts descriptor `from` at `to`, open across exec. Only async-signal-safe calls: it
+/// runs between fork and exec.
+fn place_fd(from: libc::c_int, to: libc::c_int) -> std::io::Result<()> {
+    // SAFETY: plain system calls on descriptor numbers; no memory is touched.
+    let ret = unsafe {
+        if from == to {
+            libc::fcntl(from, libc::F_SETFD, 0)
+        } else {
+            libc::dup2(from, to)
+        }
+    };
+    check(ret).map(|_| ())
 }
 
 struct Ready {
     signal: bool,
     listeners: Vec<usize>,
+    /// Sessions whose report channel has something to read, and whether it hung up.
+    reports: Vec<(usize, bool)>,
+}
+
+/// Why a connection is turned away.
+enum Refusal {
+    TooMany,
+    FailedLogins,
 }
 
 /// Tell the client why, without ever blocking on it, and hang up.
-fn refuse(service: Service, fd: OwnedFd) {
-    let line: &[u8] = if service.is_pop3() {
-        b"-ERR [SYS/TEMP] Too many connections\r\n"
-    } else {
-        b"* BYE Too many connections\r\n"
+fn refuse(service: Service, fd: OwnedFd, why: Refusal) {
+    let line: &[u8] = match (service.is_pop3(), why) {
+        (true, Refusal::TooMany) => b"-ERR [SYS/TEMP] Too many connections\r\n",
+        (false, Refusal::TooMany) => b"* BYE Too many connections\r\n",
+        (true, Refusal::FailedLogins) => {
+            b"-ERR [AUTH] Too many failed logins from your address; try again later\r\n"
+        }
+        (false, Refusal::FailedLogins) => {
+            b"* BYE [UNAVAILABLE] Too many failed logins from your address; try again later\r\n"
+        }
     };
     let _ = set_nonblocking(&fd);
     let _ = nix::unistd::write(&fd, line);

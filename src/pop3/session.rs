@@ -423,6 +423,8 @@ impl Session<'_> {
         text: &str,
         delay: bool,
     ) -> io::Result<Flow> {
+        // Before the client hears -ERR, so its next connection already meets the budget.
+        crate::net::budget::report_failed_login();
         self.failures += 1;
         let mut fields = vec![("USER", user)];
         if let Some(m) = method {
@@ -443,6 +445,7 @@ impl Session<'_> {
 
     fn open_maildrop(&mut self, account: Account) -> io::Result<Flow> {
         let user = account.user.clone();
+        crate::net::budget::stop_reporting();
         if let Err(err) = crate::auth::login::enter(&account, Protocol::Pop3) {
             if let Some(message) = err.client_message() {
                 // A locked account (sticky home), as Courier says it.
