@@ -259,6 +259,12 @@ pub struct Auth {
     /// Accept SCRAM-SHA-256, and offer it with the user file backend; it works for
     /// `{SCRAM-SHA-256}` and `{PLAIN}` secrets.
     pub scram: bool,
+    /// The virtual-mail owner (a uid or user name) that accounts without a uid of their
+    /// own run as when the server runs as root; empty: such accounts are refused.
+    pub default_uid: String,
+    /// Likewise the gid (a number or group name); empty: `default_uid`'s primary group
+    /// when that is a user name.
+    pub default_gid: String,
 }
 
 impl Default for Auth {
@@ -274,6 +280,8 @@ impl Default for Auth {
             max_failed_logins: 3,
             cram: false,
             scram: false,
+            default_uid: String::new(),
+            default_gid: String::new(),
         }
     }
 }
@@ -309,6 +317,9 @@ pub struct Mail {
     pub sanity_check: bool,
     /// Seconds `Maildir/loginexec` may run after a login before it is killed.
     pub loginexec_timeout: u64,
+    /// Serve a Maildir, or a `cur/`, `new/`, `tmp/` or folder directory in it, that is a
+    /// symbolic link (Courier MAILDIR_SKIP_SYMLINK_CHECKS); off: such a login is refused.
+    pub skip_symlink_checks: bool,
 }
 
 impl Default for Mail {
@@ -318,6 +329,7 @@ impl Default for Mail {
             trash: "Trash".to_owned(),
             sanity_check: true,
             loginexec_timeout: 30,
+            skip_symlink_checks: false,
         }
     }
 }

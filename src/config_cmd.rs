@@ -131,6 +131,9 @@ pub fn check(file: Option<PathBuf>, global: Option<PathBuf>, quiet: bool) -> any
 /// The files the settings name, checked as the server would use them.
 pub fn inspect(config: &Config) -> Findings {
     let mut found = Findings::default();
+    if let Err(err) = postern::auth::identity::VirtualOwner::from_config(&config.auth) {
+        found.problems.push(err.to_string());
+    }
     check_accounts(config, &mut found);
     check_tls(config, &mut found);
     found
@@ -151,7 +154,7 @@ fn check_accounts(config: &Config, found: &mut Findings) {
                     Ok(entries) if entries.is_empty() => found
                         .warnings
                         .push(format!("[auth] userfile: {name} has no accounts")),
-                    Ok(_) => {}
+                    Ok(entries) => check_account_ids(config, &entries, &name, found),
                 },
             }
         }
@@ -173,6 +176,36 @@ fn check_accounts(config: &Config, found: &mut Findings) {
                     ));
                 }
             }
+        }
+    }
+}
+
+/// As root (how the packaged service runs) every account needs an explicit non-zero uid
+/// and gid, its own or `[auth] default_uid`/`default_gid`: name the ones that would be
+/// refused at login.
+fn check_account_ids(
+    config: &Config,
+    entries: &[postern::auth::userfile::UserEntry],
+    name: &str,
+    found: &mut Findings,
+) {
+    use postern::auth::identity::{Claim, VirtualOwner, resolve_as};
+    // A default that does not resolve is reported by [`inspect`].
+    let owner = VirtualOwner::from_config(&config.auth).unwrap_or_default();
+    if !nix::unistd::geteuid().is_root() {
+        return;
+    }
+    for entry in entries {
+        let claim = Claim {
+            user: &entry.user,
+            uid: entry.uid,
+            gid: entry.gid,
+            system: false,
+        };
+        if let Err(err) = resolve_as(&claim, owner, nix::unistd::Uid::from_raw(0)) {
+            found
+                .warnings
+                .push(format!("[auth] userfile: {name}:{}: {err}", entry.line));
         }
     }
 }

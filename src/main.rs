@@ -145,33 +145,46 @@ fn main() -> ExitCode {
 }
 
 /// `postern deliver`: a path is a Maildir; a name is looked up through the configured
-/// accounts, and as root the delivery runs as the mailbox owner, so every file it makes
-/// belongs to them. Exit codes are sysexits, as MTAs expect.
+/// accounts. As root the delivery first becomes the mailbox owner (the account's ids or
+/// the virtual-mail owner's for a name, the directory's owner for a path; never root),
+/// so every file it makes belongs to them and no link a user planted is followed as
+/// root. Exit codes are sysexits, as MTAs expect.
 fn deliver(config: &Config, folder: Option<&str>, target: &str) -> u8 {
-    use postern::auth::{AuthError, mail_location, privdrop};
+    use postern::auth::login::{self, Settings};
+    use postern::auth::{AuthError, mail_location};
     use postern::store::cli::{EX_NOUSER, EX_TEMPFAIL};
-    if target.contains('/') {
-        return postern::store::cli::deliver(std::path::Path::new(target), folder);
-    }
-    let location = match mail_location(config, target) {
-        Ok(l) => l,
-        Err(AuthError::Failed) => {
-            eprintln!("postern deliver: {target}: no such user");
-            return EX_NOUSER;
-        }
+    let settings = match Settings::from_config(config) {
+        Ok(s) => s,
         Err(e) => {
-            eprintln!("postern deliver: {target}: {e}");
+            eprintln!("postern deliver: {e}");
             return EX_TEMPFAIL;
         }
     };
-    if nix::unistd::geteuid().is_root()
-        && let (Some(uid), Some(gid)) = (location.uid, location.gid)
-        && let Err(e) = privdrop::drop_to(target, uid, gid)
-    {
+    let (maildir, entered) = if target.contains('/') {
+        let path = std::path::PathBuf::from(target);
+        let entered = login::enter_for_delivery_to_path(&path, &settings);
+        (path, entered)
+    } else {
+        let location = match mail_location(config, target) {
+            Ok(l) => l,
+            Err(AuthError::Failed) => {
+                eprintln!("postern deliver: {target}: no such user");
+                return EX_NOUSER;
+            }
+            Err(e) => {
+                eprintln!("postern deliver: {target}: {e}");
+                return EX_TEMPFAIL;
+            }
+        };
+        let entered = login::enter_for_delivery(&location, &settings);
+        (location.maildir, entered)
+    };
+    if let Err(e) = entered {
+        // The MTA keeps the message and retries: the fix is the administrator's.
         eprintln!("postern deliver: {target}: cannot become the mailbox owner: {e}");
         return EX_TEMPFAIL;
     }
-    postern::store::cli::deliver(&location.maildir, folder)
+    postern::store::cli::deliver(&maildir, folder, settings.skip_symlink_checks)
 }
 
 fn load_config(path: Option<PathBuf>) -> anyhow::Result<Config> {

@@ -39,6 +39,9 @@ pub struct Account {
     /// Absolute path of the Maildir.
     pub maildir: PathBuf,
     pub options: AccountOptions,
+    /// A system account (PAM/NSS: it keeps its supplementary groups); false for a
+    /// virtual account of the user file.
+    pub system: bool,
 }
 
 #[derive(Debug, Error, PartialEq, Eq)]

@@ -46,9 +46,10 @@ const MAX_LINE: usize = 1000;
 const MAX_LOGGED: usize = 16 * 1024;
 
 /// Runs `<maildir>/loginexec` for `user` if it is there and executable by its owner.
+/// A link in its place is not followed. The caller never calls it as root.
 pub fn run(user: &str, home: &Path, maildir: &Path, timeout: Duration) -> Outcome {
     let path = maildir.join(FILE_NAME);
-    match std::fs::metadata(&path) {
+    match std::fs::symlink_metadata(&path) {
         Ok(meta) if meta.is_file() && meta.permissions().mode() & 0o100 != 0 => {}
         _ => return Outcome::Absent,
     }

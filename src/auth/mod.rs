@@ -3,6 +3,7 @@
 //! session (it knows the connection); nothing here sleeps.
 
 pub mod account;
+pub mod identity;
 pub mod login;
 pub mod loginexec;
 pub mod pam;
@@ -70,7 +71,6 @@ pub fn authenticate_credential(
     credential: &Credential,
     remote: Option<IpAddr>,
 ) -> Result<Account, AuthError> {
-    login::configure(config);
     if config.auth.backend == Backend::Pam {
         return authenticate_pam(config, protocol, user, credential, remote);
     }
@@ -229,14 +229,23 @@ fn system_account(
         maildir,
         options,
     )
+    .map(|account| Account {
+        system: true,
+        ..account
+    })
 }
 
 /// Where `user`'s mail lives and who owns it, without a login and whatever the account's
 /// options say (disableimap=1 does not stop mail arriving): for `postern deliver`.
 pub struct MailLocation {
+    /// The account name, or the Maildir's path for a delivery by path.
+    pub user: String,
+    pub home: std::path::PathBuf,
     pub maildir: std::path::PathBuf,
     pub uid: Option<u32>,
     pub gid: Option<u32>,
+    /// A system account (keeps its supplementary groups).
+    pub system: bool,
 }
 
 pub fn mail_location(config: &Config, user: &str) -> Result<MailLocation, AuthError> {
@@ -245,16 +254,22 @@ pub fn mail_location(config: &Config, user: &str) -> Result<MailLocation, AuthEr
             let entry = find_entry(config, user)?;
             Ok(MailLocation {
                 maildir: entry_maildir(config, &entry),
+                user: entry.user,
+                home: entry.home,
                 uid: entry.uid,
                 gid: entry.gid,
+                system: false,
             })
         }
         Backend::Pam => {
             let system = find_system_user(user)?;
             Ok(MailLocation {
                 maildir: system.home.join(&config.mail.maildir),
+                user: system.name,
+                home: system.home,
                 uid: Some(system.uid),
                 gid: Some(system.gid),
+                system: true,
             })
         }
     }
@@ -309,6 +324,7 @@ fn account(
         home,
         maildir,
         options,
+        system: false,
     })
 }
 

@@ -8,6 +8,8 @@ use std::ffi::CString;
 use caps::CapSet;
 use nix::unistd::{Gid, Uid};
 
+use super::identity::{Groups, Identity};
+
 #[derive(Debug, thiserror::Error)]
 pub enum DropError {
     #[error("refusing to serve {0} as root (uid 0)")]
@@ -34,16 +36,20 @@ const ALL_SETS: [CapSet; 5] = [
     CapSet::Bounding,
 ];
 
-/// Switch this (root) process to `user` / `uid` / `gid` with the user's supplementary
-/// groups from the group database, and drop every capability.
-pub fn drop_to(user: &str, uid: u32, gid: u32) -> Result<(), DropError> {
-    if uid == 0 {
+/// Switch this (root) process to `identity` for `user` and drop every capability.
+pub fn drop_to(user: &str, identity: &Identity) -> Result<(), DropError> {
+    if identity.uid == 0 || identity.gid == 0 {
         return Err(DropError::Root(user.to_owned()));
     }
-    let name = CString::new(user).map_err(step("user name"))?;
-    let (uid, gid) = (Uid::from_raw(uid), Gid::from_raw(gid));
+    let (uid, gid) = (Uid::from_raw(identity.uid), Gid::from_raw(identity.gid));
 
-    nix::unistd::initgroups(&name, gid).map_err(step("initgroups"))?;
+    match &identity.groups {
+        Groups::System(name) => {
+            let name = CString::new(name.as_str()).map_err(step("user name"))?;
+            nix::unistd::initgroups(&name, gid).map_err(step("initgroups"))?;
+        }
+        Groups::PrimaryOnly => nix::unistd::setgroups(&[gid]).map_err(step("setgroups"))?,
+    }
     // Shrinking the bounding set needs CAP_SETPCAP, which setuid() below takes away.
     caps::clear(None, CapSet::Bounding).map_err(step("clearing the capability bounding set"))?;
     caps::clear(None, CapSet::Ambient).map_err(step("clearing ambient capabilities"))?;
@@ -55,11 +61,11 @@ pub fn drop_to(user: &str, uid: u32, gid: u32) -> Result<(), DropError> {
     for set in [CapSet::Effective, CapSet::Permitted, CapSet::Inheritable] {
         caps::clear(None, set).map_err(step("clearing capabilities"))?;
     }
-    verify(uid, gid)
+    verify(uid, gid, &identity.groups)
 }
 
 /// Proves the drop: every id is the user's, no capability in any set, no way back to 0.
-fn verify(uid: Uid, gid: Gid) -> Result<(), DropError> {
+fn verify(uid: Uid, gid: Gid, groups: &Groups) -> Result<(), DropError> {
     let ids = nix::unistd::getresuid().map_err(step("getresuid"))?;
     if [ids.real, ids.effective, ids.saved] != [uid; 3] {
         return Err(DropError::Left(format!(
@@ -74,11 +80,12 @@ fn verify(uid: Uid, gid: Gid) -> Result<(), DropError> {
             ids.real, ids.effective, ids.saved
         )));
     }
-    if nix::unistd::getgroups()
-        .map_err(step("getgroups"))?
-        .contains(&Gid::from_raw(0))
-    {
+    let held = nix::unistd::getgroups().map_err(step("getgroups"))?;
+    if held.contains(&Gid::from_raw(0)) {
         return Err(DropError::Left("supplementary group 0 (root)".into()));
+    }
+    if *groups == Groups::PrimaryOnly && held.iter().any(|g| *g != gid) {
+        return Err(DropError::Left(format!("supplementary groups {held:?}")));
     }
     for set in ALL_SETS {
         let held = caps::read(None, set).map_err(step("reading capabilities"))?;
@@ -103,6 +110,16 @@ mod tests {
 
     #[test]
     fn root_accounts_are_refused_before_anything_changes() {
-        assert!(matches!(drop_to("root", 0, 0), Err(DropError::Root(_))));
+        for (uid, gid) in [(0, 0), (0, 5), (5, 0)] {
+            let identity = Identity {
+                uid,
+                gid,
+                groups: Groups::PrimaryOnly,
+            };
+            assert!(matches!(
+                drop_to("root", &identity),
+                Err(DropError::Root(_))
+            ));
+        }
     }
 }

@@ -203,27 +203,32 @@ impl Session<'_> {
             );
         }
         crate::net::budget::stop_reporting();
-        if let Err(err) = auth::login::enter(&account, Protocol::Imap) {
+        if let Err(err) = auth::login::enter(&account, self.config) {
             if let Some(message) = err.client_message() {
                 self.log_auth("LOCKED", &account.user, Some(&err.to_string()));
                 return Outcome::no(format!("[UNAVAILABLE] {message}"));
             }
-            log::error!("user {}: cannot start the session: {err}", account.user);
+            log::error!(
+                "user {}: cannot start the session: {err}",
+                crate::log::escape(&account.user)
+            );
+            if err.ends_session() {
+                return self.end_after_drop();
+            }
             return Outcome::no(
                 "[UNAVAILABLE] Your mailbox is unavailable; the administrator has details in the log",
             );
         }
-        let maildir = match Maildir::open(&account.maildir) {
+        // From here on the process is the account's: a failure ends the session.
+        let maildir = match Maildir::open_with(&account.maildir, self.config.mail.skip_symlink_checks) {
             Ok(m) => m,
             Err(err) => {
                 log::error!(
                     "user {}: Maildir {} cannot be opened: {err}",
-                    account.user,
+                    crate::log::escape(&account.user),
                     account.maildir.display()
                 );
-                return Outcome::no(
-                    "[UNAVAILABLE] Your mailbox is unavailable; the administrator has details in the log",
-                );
+                return self.end_after_drop();
             }
         };
         self.log_auth("LOGIN", &account.user, None);
@@ -236,6 +241,16 @@ impl Session<'_> {
             "[CAPABILITY {}] {verb} completed",
             self.capabilities()
         ))
+    }
+
+    /// A login that failed after the process became the account's user: the session
+    /// cannot go back to serving an unauthenticated client as that user.
+    fn end_after_drop(&mut self) -> Outcome {
+        self.untagged(
+            "BYE [UNAVAILABLE] Your mailbox is unavailable; the administrator has details in the log",
+        );
+        self.state = State::Logout;
+        Outcome::no("[UNAVAILABLE] Login failed")
     }
 
     /// Counts a failed attempt, waits the configured delay, and hangs up after too many.

@@ -99,8 +99,9 @@ fn lock(root: &Path) -> Result<File, OpenError> {
 impl Maildrop {
     /// Lock and open INBOX of the Maildir at `root` (new mail moves to cur/), and give
     /// every message its POP3 size and UIDL, recording new ones in the size list.
-    pub fn open(root: &Path) -> Result<Maildrop, OpenError> {
-        let maildir = Maildir::open(root)?;
+    /// With `follow_symlinks`, linked Maildir directories are served too.
+    pub fn open(root: &Path, follow_symlinks: bool) -> Result<Maildrop, OpenError> {
+        let maildir = Maildir::open_with(root, follow_symlinks)?;
         let lock = lock(root)?;
         let mailbox = maildir.open_mailbox("INBOX", false)?;
         let now = now();

@@ -446,7 +446,7 @@ impl Session<'_> {
     fn open_maildrop(&mut self, account: Account) -> io::Result<Flow> {
         let user = account.user.clone();
         crate::net::budget::stop_reporting();
-        if let Err(err) = crate::auth::login::enter(&account, Protocol::Pop3) {
+        if let Err(err) = crate::auth::login::enter(&account, self.config) {
             if let Some(message) = err.client_message() {
                 // A locked account (sticky home), as Courier says it.
                 let reason = err.to_string();
@@ -462,9 +462,17 @@ impl Session<'_> {
                 &format!("cannot start the session: {err}"),
                 &[("USER", &user)],
             );
-            return self.reply("-ERR [SYS/PERM] This server cannot serve this account.");
+            self.reply("-ERR [SYS/PERM] This server cannot serve this account.")?;
+            if err.ends_session() {
+                // The process has begun to become the account's user: it must not go
+                // back to serving an unauthenticated client.
+                return Ok(Flow::End("LOGIN FAILED AFTER PRIVILEGE DROP"));
+            }
+            return Ok(Flow::Continue);
         }
-        match Maildrop::open(&account.maildir) {
+        // From here on the process is the account's: a failure ends the session.
+        let opened = Maildrop::open(&account.maildir, self.config.mail.skip_symlink_checks);
+        let refusal = match opened {
             Ok(maildrop) => {
                 self.log(
                     Level::Info,
@@ -481,11 +489,11 @@ impl Session<'_> {
                 self.conn
                     .set_read_timeout(Some(self.config.pop3.autologout_timeout()));
                 self.conn.set_deadline(None);
-                self.reply(&format!("+OK Logged in, {n} messages ({size} octets)."))
+                return self.reply(&format!("+OK Logged in, {n} messages ({size} octets)."));
             }
             Err(OpenError::InUse) => {
                 self.log(Level::Info, "IN USE", &[("USER", &user)]);
-                self.reply("-ERR [IN-USE] Another POP3 session is using this maildrop.")
+                "-ERR [IN-USE] Another POP3 session is using this maildrop."
             }
             Err(OpenError::Temporary(why)) => {
                 self.log(
@@ -493,7 +501,7 @@ impl Session<'_> {
                     "cannot open the maildrop",
                     &[("USER", &user), ("REASON", &why)],
                 );
-                self.reply("-ERR [SYS/TEMP] Cannot open the maildrop now; try again later.")
+                "-ERR [SYS/TEMP] Cannot open the maildrop now; try again later."
             }
             Err(OpenError::Permanent(why)) => {
                 self.log(
@@ -501,9 +509,11 @@ impl Session<'_> {
                     "cannot open the maildrop",
                     &[("USER", &user), ("REASON", &why)],
                 );
-                self.reply("-ERR [SYS/PERM] The maildrop cannot be opened.")
+                "-ERR [SYS/PERM] The maildrop cannot be opened."
             }
-        }
+        };
+        self.reply(refusal)?;
+        Ok(Flow::End("MAILDROP UNAVAILABLE"))
     }
 
     // ---- TRANSACTION ----

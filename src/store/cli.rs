@@ -22,8 +22,9 @@ fn full_folder_name(folder: Option<&str>) -> String {
 }
 
 /// Delivers stdin into the Maildir at `target`; returns the exit code (0, 64, 67, 75).
-pub fn deliver(target: &Path, folder: Option<&str>) -> u8 {
-    let maildir = match Maildir::open(target) {
+/// Linked Maildir and folder directories are refused unless `follow_symlinks`.
+pub fn deliver(target: &Path, folder: Option<&str>, follow_symlinks: bool) -> u8 {
+    let maildir = match Maildir::open_with(target, follow_symlinks) {
         Ok(m) => m,
         Err(e) => {
             eprintln!("postern deliver: {e}");

@@ -76,17 +76,32 @@ pub fn folder_dir(root: &Path, name: &str) -> Result<PathBuf> {
     })
 }
 
-/// The directory of a folder that exists (has cur/).
-pub fn existing_dir(root: &Path, name: &str) -> Result<PathBuf> {
+/// The directory of a folder that exists (has cur/). Unless `follow_symlinks`, neither
+/// the folder's directory nor its cur/ new/ tmp/ may be a symbolic link: a link planted
+/// there would send reads and writes somewhere the Maildir's owner chose.
+pub fn existing_dir(root: &Path, name: &str, follow_symlinks: bool) -> Result<PathBuf> {
     let dir = folder_dir(root, name)?;
-    if dir.join("cur").is_dir() {
+    let linked = !follow_symlinks && ((dir != root && is_symlink(&dir)) || has_linked_dirs(&dir));
+    if !linked && dir.join("cur").is_dir() {
         Ok(dir)
     } else {
         Err(StoreError::NoSuchFolder(name.to_string()))
     }
 }
 
-pub fn list(root: &Path) -> Result<Vec<FolderInfo>> {
+/// Whether `path` itself is a symbolic link (lstat).
+pub fn is_symlink(path: &Path) -> bool {
+    fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink())
+}
+
+/// Whether any of `dir`'s cur/ new/ tmp/ is a symbolic link.
+pub fn has_linked_dirs(dir: &Path) -> bool {
+    ["cur", "new", "tmp"]
+        .iter()
+        .any(|sub| is_symlink(&dir.join(sub)))
+}
+
+pub fn list(root: &Path, follow_symlinks: bool) -> Result<Vec<FolderInfo>> {
     let mut names = vec![INBOX.to_string()];
     for ent in fs::read_dir(root)? {
         let ent = ent?;
@@ -100,7 +115,8 @@ pub fn list(root: &Path) -> Result<Vec<FolderInfo>> {
         let Some(name) = name_of_dir(&d) else {
             continue;
         };
-        if ent.path().join("cur").is_dir() {
+        let linked = !follow_symlinks && ent.file_type().is_ok_and(|t| t.is_symlink());
+        if !linked && ent.path().join("cur").is_dir() {
             names.push(name);
         }
     }

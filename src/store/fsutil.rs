@@ -5,6 +5,8 @@ use std::io::{self, Write};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::Path;
 
+use nix::libc;
+
 use super::filename::UniqueName;
 
 /// mkdir with mode 0700.
@@ -17,9 +19,22 @@ pub(crate) fn mkdir_0700(path: &Path, ok_if_exists: bool) -> io::Result<()> {
     }
 }
 
-/// Makes a directory's entries durable (after rename/link/unlink in it).
+/// Makes a directory's entries durable (after rename/link/unlink in it). Opened with
+/// O_NOFOLLOW: the Maildir's files are never reached through a link in their place.
 pub(crate) fn fsync_dir(dir: &Path) -> io::Result<()> {
-    File::open(dir)?.sync_all()
+    OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_DIRECTORY | libc::O_NOFOLLOW)
+        .open(dir)?
+        .sync_all()
+}
+
+/// Opens an existing file for reading without following a symbolic link in its place.
+pub(crate) fn open_nofollow(path: &Path) -> io::Result<File> {
+    OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path)
 }
 
 /// Creates a new file (O_EXCL, mode 0600) in `tmp_dir` with a unique name.
@@ -93,9 +108,14 @@ pub(crate) fn list_names(dir: &Path) -> io::Result<Vec<String>> {
     Ok(out)
 }
 
-/// Reads a whole file; None when it does not exist.
+/// Reads a whole file; None when it does not exist. A symbolic link in its place is an
+/// error (ELOOP), never followed.
 pub(crate) fn read_optional(path: &Path) -> io::Result<Option<Vec<u8>>> {
-    match fs::read(path) {
+    let read = open_nofollow(path).and_then(|mut f| {
+        let mut bytes = Vec::new();
+        io::Read::read_to_end(&mut f, &mut bytes).map(|_| bytes)
+    });
+    match read {
         Ok(b) => Ok(Some(b)),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(e),

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use super::blobcache::BlobCache;
 use super::filename::{UniqueName, WireCounter, size_from_name, split_info, wire_size_from_name};
 use super::{
-    Flags, Maildir, Result, StoreError, folder, fsutil, index, keywords, quota, sizecache, uiddb,
+    Flags, Maildir, Result, StoreError, fsutil, index, keywords, quota, sizecache, uiddb,
 };
 
 /// One message of an open folder.
@@ -916,7 +916,7 @@ impl Mailbox {
         maildir: &Maildir,
         target: &str,
     ) -> Result<CopyResult> {
-        let target_dir = folder::existing_dir(maildir.root(), target)?;
+        let target_dir = maildir.existing_dir(target)?;
         let mut total = 0u64;
         for &i in indexes {
             total += self.entry_at(i)?.size;

@@ -58,6 +58,8 @@ pub enum StoreError {
 #[derive(Debug, Clone)]
 pub struct Maildir {
     root: PathBuf,
+    /// Serve directories that are symbolic links (Courier MAILDIR_SKIP_SYMLINK_CHECKS).
+    follow_symlinks: bool,
 }
 
 /// One entry of [`Maildir::list_folders`].
@@ -104,22 +106,34 @@ pub struct AppendResult {
 }
 
 impl Maildir {
-    /// Opens an existing Maildir; it must have cur/, new/ and tmp/.
+    /// Opens an existing Maildir; it must have cur/, new/ and tmp/, none of them (nor the
+    /// root) a symbolic link.
     pub fn open(root: impl Into<PathBuf>) -> Result<Maildir> {
+        Maildir::open_with(root, false)
+    }
+
+    /// [`Maildir::open`]; with `follow_symlinks`, linked directories are served too.
+    pub fn open_with(root: impl Into<PathBuf>, follow_symlinks: bool) -> Result<Maildir> {
         let root = root.into();
         for sub in ["cur", "new", "tmp"] {
-            let p = root.join(sub);
-            match std::fs::metadata(&p) {
-                Ok(m) if m.is_dir() => {}
-                Ok(_) | Err(_) => {
-                    return Err(StoreError::NoSuchFolder(format!(
-                        "{} is not a Maildir (no {sub}/)",
-                        root.display()
-                    )));
-                }
+            if !root.join(sub).is_dir() {
+                return Err(StoreError::NoSuchFolder(format!(
+                    "{} is not a Maildir (no {sub}/)",
+                    root.display()
+                )));
             }
         }
-        Ok(Maildir { root })
+        if !follow_symlinks && (folder::is_symlink(&root) || folder::has_linked_dirs(&root)) {
+            return Err(StoreError::NoSuchFolder(format!(
+                "{}: the Maildir or its cur/ new/ tmp/ is a symbolic link \
+                 (refused without skip_symlink_checks)",
+                root.display()
+            )));
+        }
+        Ok(Maildir {
+            root,
+            follow_symlinks,
+        })
     }
 
     /// Creates a Maildir (as maildirmake does): the root and its cur/ new/ tmp/, mode 0700.
@@ -130,7 +144,10 @@ impl Maildir {
         for sub in ["tmp", "new", "cur"] {
             fsutil::mkdir_0700(&root.join(sub), true)?;
         }
-        Ok(Maildir { root })
+        Ok(Maildir {
+            root,
+            follow_symlinks: false,
+        })
     }
 
     pub fn root(&self) -> &Path {
@@ -143,9 +160,15 @@ impl Maildir {
         folder::folder_dir(&self.root, name)
     }
 
+    /// The directory of a folder that exists (with cur/ new/ tmp/; linked ones only when
+    /// this Maildir follows symbolic links).
+    pub fn existing_dir(&self, name: &str) -> Result<PathBuf> {
+        folder::existing_dir(&self.root, name, self.follow_symlinks)
+    }
+
     /// Every folder including INBOX, sorted by name.
     pub fn list_folders(&self) -> Result<Vec<FolderInfo>> {
-        folder::list(&self.root)
+        folder::list(&self.root, self.follow_symlinks)
     }
 
     /// Creates a folder and any missing parents (RFC 3501 CREATE).
@@ -184,7 +207,7 @@ impl Maildir {
 
     /// Counts for STATUS; assigns UIDs to new messages but moves nothing and reads no body.
     pub fn status(&self, folder: &str) -> Result<FolderStatus> {
-        let dir = folder::existing_dir(&self.root, folder)?;
+        let dir = self.existing_dir(folder)?;
         mailbox::status(&dir)
     }
 
@@ -197,20 +220,20 @@ impl Maildir {
         keywords: &[String],
         internal_date: Option<std::time::SystemTime>,
     ) -> Result<AppendResult> {
-        let dir = folder::existing_dir(&self.root, folder)?;
+        let dir = self.existing_dir(folder)?;
         deliver::append(&self.root, &dir, source, flags, keywords, internal_date)
     }
 
     /// Delivers a message into `folder`'s new/ (tmp -> fsync -> new/), quota checked.
     pub fn deliver(&self, folder: &str, source: &mut dyn std::io::Read) -> Result<PathBuf> {
-        let dir = folder::existing_dir(&self.root, folder)?;
+        let dir = self.existing_dir(folder)?;
         deliver::deliver(&self.root, &dir, source)
     }
 
     /// Opens a folder: one scan of new/ and cur/ plus the UID database.
     pub fn open_mailbox(&self, folder: &str, read_only: bool) -> Result<Mailbox> {
         let name = folder::canonical_name(folder)?;
-        let dir = folder::existing_dir(&self.root, folder)?;
+        let dir = self.existing_dir(folder)?;
         Mailbox::open(self.root.clone(), dir, name, read_only)
     }
 }

@@ -6,6 +6,7 @@
 //! is over quota and it has several deltas or is older than 15 minutes.
 
 use std::fs::{self, OpenOptions};
+use std::os::unix::fs::OpenOptionsExt;
 use std::io::{self, Write};
 use std::path::Path;
 use std::time::{Duration, SystemTime};
@@ -132,7 +133,7 @@ impl Usage {
 /// no quota is set.
 pub fn current(root: &Path) -> io::Result<Option<Usage>> {
     let path = root.join(FILE);
-    let meta = match fs::metadata(&path) {
+    let meta = match fs::symlink_metadata(&path) {
         Ok(m) => m,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(e),
@@ -232,7 +233,11 @@ pub fn record(root: &Path, bytes: i64, count: i64) -> io::Result<()> {
     if bytes == 0 && count == 0 {
         return Ok(());
     }
-    let mut f = match OpenOptions::new().append(true).open(root.join(FILE)) {
+    let opened = OpenOptions::new()
+        .append(true)
+        .custom_flags(nix::libc::O_NOFOLLOW)
+        .open(root.join(FILE));
+    let mut f = match opened {
         Ok(f) => f,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
         Err(e) => return Err(e),

@@ -12,6 +12,10 @@
 #[path = "../ports/mod.rs"]
 mod ports;
 
+#[path = "../owner/mod.rs"]
+mod owner;
+pub use owner::{give_to_mail_owner, mail_owner, open_to_mail_owner};
+
 use std::collections::BTreeMap;
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, TcpStream};
@@ -551,10 +555,12 @@ impl TestServer {
     /// Like `new`, with settings overrides like `("limits", "max_literal_size", "1000")`.
     pub fn with(overrides: &[(&'static str, &'static str, &str)]) -> TestServer {
         let dir = tempfile::tempdir().unwrap();
+        open_to_mail_owner(dir.path());
         let home = dir.path().join("home");
         std::fs::create_dir(&home).unwrap();
         let maildir = home.join("Maildir");
         run_ok(Command::new(BIN).arg("maildirmake").arg(&maildir));
+        give_to_mail_owner(&home);
         let userfile = dir.path().join("users");
         std::fs::write(
             &userfile,
@@ -577,6 +583,10 @@ impl TestServer {
         set("imap", "keywords", "true".into());
         set("serve", "imap", "[]".into());
         set("serve", "pop3", "[]".into());
+        if let Some((uid, gid)) = mail_owner() {
+            set("auth", "default_uid", format!("\"{uid}\""));
+            set("auth", "default_gid", format!("\"{gid}\""));
+        }
         for (s, k, v) in overrides {
             set(s, k, v.to_string());
         }
@@ -617,6 +627,7 @@ impl TestServer {
                 .arg("maildirmake")
                 .arg(home.join("Maildir")),
         );
+        give_to_mail_owner(&home);
         let mut users = std::fs::read_to_string(&self.userfile).unwrap();
         users.push_str(&format!("{user}:{{PLAIN}}{pass}::::{}::\n", home.display()));
         std::fs::write(&self.userfile, users).unwrap();
@@ -653,6 +664,7 @@ impl TestServer {
     /// Starts `postern serve` on a free loopback port and waits until it accepts.
     pub fn start_serve(&mut self) -> u16 {
         assert!(self.serve.is_none(), "serve already started");
+        self.give_homes_to_mail_owner();
         // A port found free may be taken by a parallel test before serve binds it: a start
         // that fails with "in use" is tried again on another port.
         for _attempt in 0..5 {
@@ -704,6 +716,7 @@ impl TestServer {
 
     /// A new TCP session with `serve` (started on first use).
     pub fn connect(&mut self) -> Client {
+        self.give_homes_to_mail_owner();
         let port = match self.port {
             Some(p) => p,
             None => self.start_serve(),
@@ -713,6 +726,7 @@ impl TestServer {
 
     /// One `postern imapd --inetd` session on pipes; its stderr is returned by `stderr`.
     pub fn inetd(&self) -> Client {
+        self.give_homes_to_mail_owner();
         let (_, stderr) = self.new_stderr("imapd");
         let mut child = self
             .command("imapd")
@@ -751,6 +765,7 @@ impl TestServer {
 
     /// `postern deliver` into INBOX (`None`) or a folder such as `Sent`.
     pub fn deliver(&self, folder: Option<&str>, message: &[u8]) {
+        self.give_homes_to_mail_owner();
         let mut cmd = self.command("deliver");
         if let Some(f) = folder {
             cmd.arg("--folder").arg(f);
@@ -779,6 +794,19 @@ impl TestServer {
                 .arg(name)
                 .arg(&self.maildir),
         );
+        self.give_homes_to_mail_owner();
+    }
+
+    /// Every home of the fixture to [`mail_owner`] (tests write into Maildirs as root).
+    pub fn give_homes_to_mail_owner(&self) {
+        if mail_owner().is_none() {
+            return;
+        }
+        for entry in std::fs::read_dir(self.dir.path()).unwrap().flatten() {
+            if entry.file_name().to_string_lossy().starts_with("home") {
+                give_to_mail_owner(&entry.path());
+            }
+        }
     }
 
     /// The directory of `INBOX` or `INBOX.name`.
@@ -799,7 +827,8 @@ impl TestServer {
         } else {
             format!("{unique},S={}", message.len())
         };
-        std::fs::write(dir.join(name), message).unwrap();
+        std::fs::write(dir.join(&name), message).unwrap();
+        give_to_mail_owner(&dir.join(name));
     }
 
     /// The file names in `folder/sub`, sorted.
