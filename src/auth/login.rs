@@ -134,7 +134,8 @@ pub fn enter_with(account: &Account, settings: &Settings) -> Result<(), EnterErr
     }
     if settings.sanity_check {
         // A Maildir that is missing is the session's to report (it opens it next).
-        if let Ok(meta) = std::fs::symlink_metadata(&account.maildir) {
+        // Through a link only when links are allowed: then it is the target that counts.
+        if let Ok(meta) = std::fs::metadata(&account.maildir) {
             let uid = geteuid().as_raw();
             if meta.uid() != uid {
                 return Err(EnterError::MaildirOwner {
