@@ -29,6 +29,9 @@ use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, sync_channel};
 use std::time::{Duration, Instant};
 
+#[path = "owner/mod.rs"]
+mod owner;
+
 const BIN: &str = env!("CARGO_BIN_EXE_postern");
 const USER: &str = "alice";
 const PASS: &str = "secret";
@@ -66,6 +69,7 @@ impl Courier {
         }
         // The binaries must load here (wrong distribution or architecture: they do not).
         let probe = tempfile::tempdir().unwrap();
+        owner::open_to_mail_owner(probe.path());
         let md = probe.path().join("Maildir");
         maildir_dirs(&md);
         let out = c
@@ -107,8 +111,14 @@ impl Courier {
         self.root.join("usr/lib/courier/courier/courierpop3d")
     }
 
+    /// As root, Courier runs as the mail owner like postern (its imapd refuses a Maildir
+    /// that is not its own).
     fn base(&self, bin: PathBuf) -> Command {
         let mut c = Command::new(bin);
+        if let Some((uid, gid)) = owner::mail_owner() {
+            use std::os::unix::process::CommandExt;
+            c.uid(uid).gid(gid);
+        }
         c.env_clear()
             .env("PATH", "/usr/bin:/bin")
             .env(
@@ -126,6 +136,7 @@ impl Courier {
 
     /// `imapd Maildir`: a PREAUTH session on stdin/stdout.
     fn imapd_command(&self, maildir: &Path) -> Command {
+        owner::give_to_mail_owner(maildir);
         let mut c = self.base(self.imapd());
         c.env(
             "IMAP_CAPABILITY",
@@ -156,6 +167,7 @@ impl Courier {
     }
 
     fn pop3(&self, maildir: &Path) -> Pop3 {
+        owner::give_to_mail_owner(maildir);
         let mut c = self.base(self.pop3d());
         c.arg(maildir);
         let mut p = Pop3 {
@@ -621,6 +633,7 @@ impl Account {
     /// or Courier's own maildirmake leaves it: `cur new tmp`).
     fn new(create_with_postern: bool) -> Account {
         let dir = tempfile::tempdir().unwrap();
+        owner::open_to_mail_owner(dir.path());
         let home = dir.path().join("home");
         std::fs::create_dir(&home).unwrap();
         let a = Account { dir };
@@ -634,6 +647,7 @@ impl Account {
         } else {
             maildir_dirs(&a.maildir());
         }
+        owner::give_to_mail_owner(&home);
         std::fs::write(
             a.dir.path().join("users"),
             format!("{USER}:{{PLAIN}}{PASS}::::{}::\n", home.display()),
@@ -642,8 +656,9 @@ impl Account {
         std::fs::write(
             a.config(),
             format!(
-                "[auth]\nuserfile = \"{}\"\nfailed_login_delay = 0\n\n[imap]\nkeywords = true\n",
-                a.dir.path().join("users").display()
+                "[auth]\nuserfile = \"{}\"\nfailed_login_delay = 0\n{}\n[imap]\nkeywords = true\n",
+                a.dir.path().join("users").display(),
+                owner::owner_settings()
             ),
         )
         .unwrap();
@@ -658,7 +673,10 @@ impl Account {
         self.dir.path().join("postern.toml")
     }
 
+    /// A `postern` command. As root, postern runs as the mail owner, so the home (with
+    /// what Courier, run as root here, and the test wrote into it) is given to it first.
     fn postern(&self, sub: &str) -> Command {
+        owner::give_to_mail_owner(&self.dir.path().join("home"));
         let mut c = Command::new(BIN);
         c.arg(sub)
             .arg("--config")

@@ -1,6 +1,7 @@
 //! Third-party POP3 clients against `postern serve` on a loopback port: Python's poplib
 //! and curl. A test whose tool is missing says so on stderr and passes.
 
+mod owner;
 mod ports;
 use ports::free_port;
 
@@ -28,10 +29,12 @@ impl Drop for Server {
 impl Server {
     fn start() -> Server {
         let dir = tempfile::tempdir().unwrap();
+        owner::open_to_mail_owner(dir.path());
         let home = dir.path().join("alice");
         for sub in ["cur", "new", "tmp"] {
             std::fs::create_dir_all(home.join("Maildir").join(sub)).unwrap();
         }
+        owner::give_to_mail_owner(&home);
         std::fs::write(
             dir.path().join("users"),
             format!("alice:{{PLAIN}}secret::::{}::\n", home.display()),
@@ -43,8 +46,9 @@ impl Server {
             &config,
             format!(
                 "[serve]\nimap = []\npop3 = [\"127.0.0.1:{port}\"]\n\
-                 [auth]\nuserfile = \"{}\"\nfailed_login_delay = 0\n",
-                dir.path().join("users").display()
+                 [auth]\nuserfile = \"{}\"\nfailed_login_delay = 0\n{}",
+                dir.path().join("users").display(),
+                owner::owner_settings()
             ),
         )
         .unwrap();
@@ -73,8 +77,11 @@ impl Server {
         self.dir.path().join("alice/Maildir")
     }
 
+    /// A message straight into new/, the mail owner's as a delivery would make it.
     fn add(&self, name: &str, body: &[u8]) {
-        std::fs::write(self.maildir().join("new").join(name), body).unwrap();
+        let path = self.maildir().join("new").join(name);
+        std::fs::write(&path, body).unwrap();
+        owner::give_to_mail_owner(&path);
     }
 
     fn message_count(&self) -> usize {

@@ -9,6 +9,9 @@ use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc::{Receiver, channel};
 use std::time::Duration;
 
+#[path = "owner/mod.rs"]
+mod owner;
+
 const BIN: &str = env!("CARGO_BIN_EXE_postern");
 const WAIT: Duration = Duration::from_secs(15);
 
@@ -30,12 +33,14 @@ impl Fixture {
 
     fn with_users(config_extra: &str, users: &[&str]) -> Fixture {
         let dir = tempfile::tempdir().unwrap();
+        owner::open_to_mail_owner(dir.path());
         let home = dir.path().join("alice");
         let home_b = dir.path().join("bob");
         for h in [&home, &home_b] {
             for sub in ["cur", "new", "tmp"] {
                 std::fs::create_dir_all(h.join("Maildir").join(sub)).unwrap();
             }
+            owner::give_to_mail_owner(h);
         }
         let users: String = users
             .iter()
@@ -47,8 +52,9 @@ impl Fixture {
             .collect();
         std::fs::write(dir.path().join("users"), users).unwrap();
         let config = format!(
-            "[auth]\nuserfile = \"{}\"\nfailed_login_delay = 0\n{config_extra}\n",
-            dir.path().join("users").display()
+            "[auth]\nuserfile = \"{}\"\nfailed_login_delay = 0\n{}{config_extra}\n",
+            dir.path().join("users").display(),
+            owner::owner_settings()
         );
         std::fs::write(dir.path().join("postern.toml"), config).unwrap();
         Fixture { dir }
@@ -65,7 +71,10 @@ impl Fixture {
         std::fs::rename(&tmp, self.maildir().join("new").join(name)).unwrap();
     }
 
+    /// Both homes to the mail owner (the test writes into them as root), then a session.
     fn start(&self) -> Pop3 {
+        owner::give_to_mail_owner(&self.dir.path().join("alice"));
+        owner::give_to_mail_owner(&self.dir.path().join("bob"));
         Pop3::start(&self.dir.path().join("postern.toml"))
     }
 

@@ -4,6 +4,9 @@ use std::fs;
 use std::io::{Read, Write};
 use std::process::{Command, Stdio};
 
+#[path = "owner/mod.rs"]
+mod owner;
+
 const BIN: &str = env!("CARGO_BIN_EXE_postern");
 
 fn pw(scheme: &str, password: &str) -> String {
@@ -22,6 +25,7 @@ fn pw(scheme: &str, password: &str) -> String {
 /// One `--inetd` session: LOGIN with `password`, then LOGOUT; the tagged LOGIN reply.
 fn login(secret: &str, password: &str) -> String {
     let d = tempfile::tempdir().unwrap();
+    owner::open_to_mail_owner(d.path());
     let home = d.path().join("home");
     fs::create_dir(&home).unwrap();
     assert!(
@@ -32,14 +36,16 @@ fn login(secret: &str, password: &str) -> String {
             .unwrap()
             .success()
     );
+    owner::give_to_mail_owner(&home);
     let users = d.path().join("users");
     fs::write(&users, format!("ann:{secret}::::{}::\n", home.display())).unwrap();
     let config = d.path().join("postern.toml");
     fs::write(
         &config,
         format!(
-            "[auth]\nuserfile = \"{}\"\nfailed_login_delay = 0\n",
-            users.display()
+            "[auth]\nuserfile = \"{}\"\nfailed_login_delay = 0\n{}",
+            users.display(),
+            owner::owner_settings()
         ),
     )
     .unwrap();

@@ -1,6 +1,8 @@
 //! POP3 `AUTH SCRAM-SHA-256` (RFC 5034) against `postern pop3d --inetd`, with the test's
 //! own SCRAM client: CAPA and AUTH lists, full exchanges, failures counted.
 
+#[path = "owner/mod.rs"]
+mod owner;
 mod scram_support;
 
 use std::io::{BufRead, BufReader, Write};
@@ -17,6 +19,7 @@ const WAIT: Duration = Duration::from_secs(30);
 /// alice `{PLAIN}secret`, sam `{SCRAM-SHA-256}` for "sesame", cris a crypt hash.
 fn fixture(auth_extra: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
+    owner::open_to_mail_owner(dir.path());
     let mut users = String::new();
     for (user, secret) in [
         ("alice", "{PLAIN}secret".to_owned()),
@@ -31,14 +34,16 @@ fn fixture(auth_extra: &str) -> tempfile::TempDir {
             .status()
             .unwrap();
         assert!(status.success());
+        owner::give_to_mail_owner(&home);
         users.push_str(&format!("{user}:{secret}::::{}::\n", home.display()));
     }
     std::fs::write(dir.path().join("users"), users).unwrap();
     std::fs::write(
         dir.path().join("postern.toml"),
         format!(
-            "[auth]\nuserfile = \"{}\"\nfailed_login_delay = 0\n{auth_extra}\n",
-            dir.path().join("users").display()
+            "[auth]\nuserfile = \"{}\"\nfailed_login_delay = 0\n{}{auth_extra}\n",
+            dir.path().join("users").display(),
+            owner::owner_settings()
         ),
     )
     .unwrap();

@@ -3,6 +3,9 @@
 use std::io::Write;
 use std::process::{Command, Stdio};
 
+#[path = "owner/mod.rs"]
+mod owner;
+
 const BIN: &str = env!("CARGO_BIN_EXE_postern");
 
 fn deliver(args: &[&str], input: &[u8]) -> i32 {
@@ -30,6 +33,7 @@ fn deliver_with(config: Option<&std::path::Path>, args: &[&str], input: &[u8]) -
 #[test]
 fn maildirmake_and_deliver() {
     let d = tempfile::tempdir().unwrap();
+    owner::open_to_mail_owner(d.path());
     let md = d.path().join("Maildir");
     let m = md.to_str().unwrap();
     let run = |args: &[&str]| {
@@ -50,6 +54,8 @@ fn maildirmake_and_deliver() {
         "100S,2C\n           0            0\n"
     );
     assert!(!run(&["-q", "lots", m]));
+    // As root a delivery to a path runs as the Maildir's owner, who must not be root.
+    owner::give_to_mail_owner(&md);
 
     assert_eq!(deliver(&[m], b"Subject: 1\r\n\r\n"), 0);
     assert_eq!(deliver(&["--folder", "Lists", m], b"Subject: 2\r\n\r\n"), 0);

@@ -9,10 +9,15 @@ use std::sync::{Arc, Mutex};
 
 use postern::store::{AppendSource, Flags, Maildir};
 
+#[path = "owner/mod.rs"]
+mod owner;
+
 #[test]
 fn deliveries_appends_and_expunges_at_once() {
     let d = tempfile::tempdir().unwrap();
     let md = Maildir::create(d.path()).unwrap();
+    // As root a delivery to a path runs as the Maildir's owner, who must not be root.
+    owner::give_to_mail_owner(d.path());
     let root = d.path().to_path_buf();
     // (uid, basename) as seen by anyone
     let seen: Arc<Mutex<Vec<(u32, String)>>> = Arc::default();

@@ -13,6 +13,9 @@ use std::time::{Duration, Instant};
 
 use postern::store::{AppendSource, Flags, Maildir};
 
+#[path = "owner/mod.rs"]
+mod owner;
+
 const HELPER: &str = "POSTERN_STORE_HELPER";
 
 struct Rng(u64);
@@ -154,6 +157,8 @@ fn kill_after(child: &mut std::process::Child, ms: u64) {
 fn kill_during_appends_and_deliveries() {
     let d = tempfile::tempdir().unwrap();
     let md = Maildir::create(d.path()).unwrap();
+    // As root a delivery to a path runs as the Maildir's owner, who must not be root.
+    owner::give_to_mail_owner(d.path());
     let bin = env!("CARGO_BIN_EXE_postern");
     let mut rng = Rng::new();
     let mut checker = Checker::new();

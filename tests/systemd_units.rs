@@ -4,6 +4,7 @@
 //! `postern serve` as a daemon given a named listening socket (Accept=no) that reports
 //! READY=1 over NOTIFY_SOCKET. Missing tools make a test say SKIP and return.
 
+mod owner;
 mod ports;
 use ports::free_port;
 
@@ -147,6 +148,7 @@ struct Setup {
 
 fn setup() -> Setup {
     let dir = tempfile::tempdir().unwrap();
+    owner::open_to_mail_owner(dir.path());
     let home = dir.path().join("home");
     std::fs::create_dir(&home).unwrap();
     let status = Command::new(BIN)
@@ -155,6 +157,7 @@ fn setup() -> Setup {
         .status()
         .unwrap();
     assert!(status.success());
+    owner::give_to_mail_owner(&home);
     let users = dir.path().join("users");
     std::fs::write(
         &users,
@@ -165,8 +168,9 @@ fn setup() -> Setup {
     std::fs::write(
         &config,
         format!(
-            "[auth]\nuserfile = \"{}\"\nfailed_login_delay = 0\n",
-            users.display()
+            "[auth]\nuserfile = \"{}\"\nfailed_login_delay = 0\n{}",
+            users.display(),
+            owner::owner_settings()
         ),
     )
     .unwrap();

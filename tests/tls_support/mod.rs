@@ -32,6 +32,8 @@ pub fn tools_present(test: &str) -> bool {
     true
 }
 
+#[path = "../owner/mod.rs"]
+mod owner;
 #[path = "../ports/mod.rs"]
 mod ports;
 pub use ports::free_port;
@@ -216,21 +218,24 @@ pub fn config_text(
     format!(
         "[serve]\nimap = [\"127.0.0.1:{}\"]\nimaps = [\"127.0.0.1:{}\"]\n\
          pop3 = [\"127.0.0.1:{}\"]\npop3s = [\"127.0.0.1:{}\"]\n\
-         [auth]\nuserfile = \"{}\"\nfailed_login_delay = 0\nmax_failed_logins = 10\n{auth_extra}\n\
+         [auth]\nuserfile = \"{}\"\nfailed_login_delay = 0\nmax_failed_logins = 10\n{}{auth_extra}\n\
          [tls]\ncertificate = \"{}\"\nca_file = \"{}\"\ndh_params = \"{}\"\n{tls_extra}\n",
         ports[0],
         ports[1],
         ports[2],
         ports[3],
         dir.join("users").display(),
+        owner::owner_settings(),
         pki.server.display(),
         pki.ca.display(),
         dir.join("dhparams.pem").display(),
     )
 }
 
-/// Make the test user (with account `options`) and its Maildir in `dir`.
+/// Make the test user (with account `options`) and its Maildir in `dir`, both the mail
+/// owner's (as root), and let the owner through `dir`.
 pub fn make_user(dir: &Path, options: &str) {
+    owner::open_to_mail_owner(dir);
     let home = dir.join("home");
     std::fs::create_dir_all(&home).unwrap();
     let out = Command::new(BIN)
@@ -243,6 +248,7 @@ pub fn make_user(dir: &Path, options: &str) {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    owner::give_to_mail_owner(&home);
     std::fs::write(
         dir.join("users"),
         format!(
