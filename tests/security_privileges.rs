@@ -408,7 +408,9 @@ fn a_maildir_linked_to_another_users_mail_is_refused() {
             s.ask("PASS secret", "-ERR")
         };
         assert!(
-            !reply.iter().any(|l| l.contains("OK") && l.starts_with("a ")),
+            !reply
+                .iter()
+                .any(|l| l.contains("OK") && l.starts_with("a ")),
             "{reply:?}"
         );
         // A failure after the drop ends the session (item 4).
@@ -451,11 +453,7 @@ fn linked_cur_and_folder_directories_are_not_served() {
         chown_tree(&site.path("elsewhere"), uid, gid);
         site.auth = format!("default_uid = \"{uid}\"\ndefault_gid = \"{gid}\"");
     }
-    std::os::unix::fs::symlink(
-        site.path("elsewhere/.Evil"),
-        home.join("Maildir/.Evil"),
-    )
-    .unwrap();
+    std::os::unix::fs::symlink(site.path("elsewhere/.Evil"), home.join("Maildir/.Evil")).unwrap();
     site.user("alice", "", "", &home);
     let mut s = site.session("imapd");
     assert!(login(&mut s).last().unwrap().starts_with("a OK"));
@@ -511,7 +509,12 @@ fn deliver_by_name_as_root_becomes_the_owner_the_login_would() {
         assert!(err.contains("default_"), "{user}: {err}");
     }
     for dir in [&a, &b, &c] {
-        assert!(std::fs::read_dir(dir.join("Maildir/new")).unwrap().next().is_none());
+        assert!(
+            std::fs::read_dir(dir.join("Maildir/new"))
+                .unwrap()
+                .next()
+                .is_none()
+        );
     }
     // With one, each account's own ids win, the missing one comes from the default.
     site.auth = format!("default_uid = \"{OTHER}\"\ndefault_gid = \"{OTHER}\"");
@@ -545,7 +548,12 @@ fn deliver_by_path_as_root_takes_the_directorys_owner_never_root() {
     let (code, err) = site.deliver(rooted.to_str().unwrap(), &message("hi"));
     assert_eq!(code, 75, "{err}");
     assert!(err.contains("uid 0 (root)"), "{err}");
-    assert!(std::fs::read_dir(rooted.join("new")).unwrap().next().is_none());
+    assert!(
+        std::fs::read_dir(rooted.join("new"))
+            .unwrap()
+            .next()
+            .is_none()
+    );
 
     let owned = site.path("owned");
     site.maildir(&owned, Some((OTHER, VMAIL)));
@@ -607,7 +615,12 @@ fn deliver_follows_no_link_planted_in_the_maildir() {
     let (code, err) = site.deliver(path, &message("hi"));
     assert_eq!(code, 75, "{err}");
     assert_eq!(std::fs::read_to_string(&target_file).unwrap(), "precious\n");
-    assert!(std::fs::read_dir(maildir.join("new")).unwrap().next().is_none());
+    assert!(
+        std::fs::read_dir(maildir.join("new"))
+            .unwrap()
+            .next()
+            .is_none()
+    );
     std::fs::remove_file(maildir.join("maildirsize")).unwrap();
     // And with the links gone it delivers.
     let (code, err) = site.deliver(path, &message("hi"));

@@ -46,7 +46,11 @@ pub enum IdentityError {
     #[error(
         "account {user} maps to uid {uid}, but this process runs as uid {running} and cannot switch"
     )]
-    WrongUid { user: String, uid: u32, running: u32 },
+    WrongUid {
+        user: String,
+        uid: u32,
+        running: u32,
+    },
     #[error("[auth] {key} = {value:?}: {why}")]
     Setting {
         key: &'static str,
@@ -243,7 +247,11 @@ mod tests {
         ));
         // Unprivileged, uid 0 is another uid: refused as such.
         assert!(matches!(
-            resolve_as(&claim(Some(0), None, false), root_owner, Uid::from_raw(1000)),
+            resolve_as(
+                &claim(Some(0), None, false),
+                root_owner,
+                Uid::from_raw(1000)
+            ),
             Err(IdentityError::WrongUid { uid: 0, .. })
         ));
     }

@@ -19,8 +19,8 @@ use std::time::Duration;
 
 use nix::unistd::geteuid;
 
-use super::{Account, MailLocation};
 use super::identity::{self, Claim, IdentityError, Switch, VirtualOwner};
+use super::{Account, MailLocation};
 use super::{loginexec, privdrop};
 use crate::config::Config;
 

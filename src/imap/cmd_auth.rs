@@ -220,17 +220,18 @@ impl Session<'_> {
             );
         }
         // From here on the process is the account's: a failure ends the session.
-        let maildir = match Maildir::open_with(&account.maildir, self.config.mail.skip_symlink_checks) {
-            Ok(m) => m,
-            Err(err) => {
-                log::error!(
-                    "user {}: Maildir {} cannot be opened: {err}",
-                    crate::log::escape(&account.user),
-                    account.maildir.display()
-                );
-                return self.end_after_drop();
-            }
-        };
+        let maildir =
+            match Maildir::open_with(&account.maildir, self.config.mail.skip_symlink_checks) {
+                Ok(m) => m,
+                Err(err) => {
+                    log::error!(
+                        "user {}: Maildir {} cannot be opened: {err}",
+                        crate::log::escape(&account.user),
+                        account.maildir.display()
+                    );
+                    return self.end_after_drop();
+                }
+            };
         self.log_auth("LOGIN", &account.user, None);
         self.account = Some(account);
         self.maildir = Some(maildir);

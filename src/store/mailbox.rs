@@ -10,9 +10,7 @@ use std::path::{Path, PathBuf};
 
 use super::blobcache::BlobCache;
 use super::filename::{UniqueName, WireCounter, size_from_name, split_info, wire_size_from_name};
-use super::{
-    Flags, Maildir, Result, StoreError, fsutil, index, keywords, quota, sizecache, uiddb,
-};
+use super::{Flags, Maildir, Result, StoreError, fsutil, index, keywords, quota, sizecache, uiddb};
 
 /// One message of an open folder.
 #[derive(Debug, Clone, PartialEq, Eq)]

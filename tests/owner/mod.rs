@@ -30,7 +30,6 @@ pub fn give_to_mail_owner(path: &Path) {
     }
 }
 
-
 /// Lets the mail owner through `dir` (a root-made temporary directory is mode 0700).
 pub fn open_to_mail_owner(dir: &Path) {
     if mail_owner().is_some() {
