@@ -148,7 +148,11 @@ pub fn cost(stored: &str) -> Option<String> {
 fn crypt_cost(secret: &str) -> Option<String> {
     if secret.starts_with("$2") {
         let fields: Vec<&str> = secret.splitn(4, '$').collect();
-        return (fields.len() == 4).then(|| format!("${}${}", fields[1], fields[2]));
+        let well_formed = fields.len() == 4
+            && fields[1].len() <= 2
+            && fields[2].len() == 2
+            && fields[2].bytes().all(|b| b.is_ascii_digit());
+        return well_formed.then(|| format!("${}${}", fields[1], fields[2]));
     }
     if !secret.starts_with('$') {
         return (secret.len() == 13).then(|| "DES".to_owned());
@@ -398,6 +402,7 @@ mod tests {
             assert_eq!(cost(stored).as_deref(), Some(want), "{stored}");
         }
         assert_eq!(cost("{CRYPT}!locked"), None);
+        assert_eq!(cost("{BLF-CRYPT}$2b$x$abc"), None);
         assert_eq!(cost("{NTLM}x"), None);
     }
 
