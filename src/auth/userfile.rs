@@ -168,14 +168,20 @@ pub fn lookup_for_login(path: &Path, user: &str) -> Result<LoginLookup, UserFile
     })
 }
 
+/// How many accounts [`decoy_secret`] looks at: enough to see what is typical, and few
+/// enough that the choice costs next to nothing beside reading the file, whatever its
+/// size (a known user's login does not make it).
+const DECOY_SAMPLE: usize = 100;
+
 /// The secret to check an unknown user's password against, so that the answer takes as
 /// long as for an account of this file: a [`password::decoy`] of the most common
-/// scheme-and-cost among the accounts (the first such account's salt; ties go to the one
-/// that comes first). With mixed schemes no single choice hides every account; the most
-/// common one hides the most. `None` when no account has a checkable secret.
+/// scheme-and-cost among the first [`DECOY_SAMPLE`] accounts (the first such account's
+/// salt; ties go to the one that comes first). With mixed schemes no single choice hides
+/// every account; the most common one hides the most. `None` when no account has a
+/// checkable secret.
 pub fn decoy_secret(entries: &[UserEntry]) -> Option<String> {
     let mut counts: Vec<(String, usize, &UserEntry)> = Vec::new();
-    for entry in entries {
+    for entry in entries.iter().take(DECOY_SAMPLE) {
         let Some(cost) = password::cost(&entry.password) else {
             continue;
         };
