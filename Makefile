@@ -8,7 +8,7 @@ DEB_TEST_DEPS := python3 curl openssl systemd systemd-container debootstrap proc
 DEB_PKG_DEPS := debhelper dpkg-dev lintian rpm
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: deps build-deps pkg-deps demo test build release lint deb rpm
+.PHONY: deps build-deps pkg-deps demo test build release lint deb rpm fuzz-smoke fuzz-build
 
 # Install whatever of the named Debian packages is missing (nothing when all are there).
 define install_missing
@@ -44,6 +44,39 @@ test: deps
 lint:
 	$(CARGO) fmt --check
 	$(CARGO) clippy --all-targets -- -D warnings
+
+# Fuzz smoke run (CI calls it): every cargo-fuzz target in fuzz/ for FUZZ_SECONDS,
+# FUZZ_JOBS at a time. A panic, a crash or one input taking over 10 s fails it; the input
+# lands in fuzz/artifacts/TARGET/ and the log in fuzz/target/smoke/TARGET.log.
+# cargo-fuzz needs nightly features: RUSTC_BOOTSTRAP=1 lets this stable toolchain take
+# them (DESIGN.md §10). No sanitizer: the code fuzzed has no `unsafe` (nor has
+# mail-parser: forbid(unsafe_code)), so AddressSanitizer would only slow the build and
+# the runs; panics are what this looks for. 16 codegen units: a faster build.
+FUZZ_TARGETS := imap_command pop3_command message userfile mutf7
+FUZZ_SECONDS ?= 20
+FUZZ_JOBS ?= 2
+FUZZ := RUSTC_BOOTSTRAP=1 $(CARGO) fuzz
+FUZZ_FLAGS := --sanitizer none --codegen-units 16
+
+fuzz-smoke: fuzz-build
+	@$(MAKE) --no-print-directory -j$(FUZZ_JOBS) $(addprefix fuzz-run-,$(FUZZ_TARGETS))
+	@echo "fuzz-smoke: $(FUZZ_TARGETS): $(FUZZ_SECONDS) s each, no crash"
+
+fuzz-build:
+	@$(CARGO) fuzz --version >/dev/null 2>&1 || $(CARGO) install cargo-fuzz --locked
+	cd fuzz && $(FUZZ) build $(FUZZ_FLAGS)
+
+fuzz-run-%:
+	@mkdir -p fuzz/target/smoke
+	@if (cd fuzz && $(FUZZ) run $(FUZZ_FLAGS) $* -- -max_total_time=$(FUZZ_SECONDS) -timeout=10) \
+		>fuzz/target/smoke/$*.log 2>&1; then \
+		echo "fuzz $*: $$(grep -o 'Done [0-9]* runs in [0-9]* second(s)' fuzz/target/smoke/$*.log)"; \
+	else \
+		grep -m1 -A3 -E 'panicked at|ERROR: libFuzzer|ALARM' fuzz/target/smoke/$*.log; \
+		tail -n 30 fuzz/target/smoke/$*.log; \
+		echo "fuzz $*: FAILED (log: fuzz/target/smoke/$*.log)"; \
+		exit 1; \
+	fi
 
 # Packages in target/packages. dpkg-buildpackage wants debian/ at the top of the tree;
 # packaging/build-deb copies the tracked files to a temporary directory, puts

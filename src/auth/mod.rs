@@ -42,8 +42,10 @@ pub enum AuthError {
     Unavailable(String),
 }
 
-/// A stored hash that makes an unknown user cost as much as a known one.
-const UNKNOWN_USER_HASH: &str = "{SHA512-CRYPT}$6$postern.unknown$";
+/// The decoy for an unknown user when the user file has no account with a checkable
+/// secret: a well-formed SHA512-CRYPT hash with the default rounds.
+const UNKNOWN_USER_HASH: &str = "{SHA512-CRYPT}$6$postern.unknown$\
+    ......................................................................................";
 
 /// Check `user` / `password` for `protocol` and return the account.
 pub fn authenticate(
@@ -81,13 +83,19 @@ pub fn authenticate_credential(
             .map(|ip| ip.to_string())
             .unwrap_or_else(|| "?".into())
     );
-    let entry = userfile::lookup(&config.auth.userfile, user)
+    let found = userfile::lookup_for_login(&config.auth.userfile, user)
         .map_err(|e| AuthError::Unavailable(e.to_string()))?;
-    let Some(entry) = entry else {
-        if let Credential::Password(password) = credential {
-            let _ = password::verify(UNKNOWN_USER_HASH, password);
+    let entry = match found {
+        userfile::LoginLookup::Known(entry) => entry,
+        userfile::LoginLookup::Unknown { decoy } => {
+            // The same work as for an account of this file, so the time taken does not
+            // tell which user names exist; the verdict is thrown away.
+            if let Credential::Password(password) = credential {
+                let decoy = decoy.as_deref().unwrap_or(UNKNOWN_USER_HASH);
+                let _ = password::verify(decoy, password);
+            }
+            return Err(AuthError::Failed);
         }
-        return Err(AuthError::Failed);
     };
     let ok = match credential {
         Credential::Password(password) => match password::verify(&entry.password, password) {
@@ -521,6 +529,35 @@ mod tests {
             lookup_account(&config, Protocol::Imap, "off"),
             Err(AuthError::Disabled(Protocol::Imap))
         ));
+    }
+
+    #[test]
+    fn the_fallback_decoy_is_a_full_hash() {
+        assert_eq!(
+            password::decoy(UNKNOWN_USER_HASH).as_deref(),
+            Some(UNKNOWN_USER_HASH)
+        );
+        assert_eq!(password::verify(UNKNOWN_USER_HASH, "x"), Ok(false));
+    }
+
+    /// Passwords that crypt(3) cannot take fail like wrong ones, for known and unknown
+    /// users alike (not as a server error).
+    #[test]
+    fn unhashable_passwords_are_failed_logins() {
+        let hashed = password::hash(password::Scheme::Sha512Crypt, "pw").unwrap();
+        let (_dir, config) = setup(&format!("alice:{hashed}::::/home/alice\n"));
+        for user in ["alice", "nobody"] {
+            for pw in ["a".repeat(600), "p\0w".to_owned(), "pw\0".to_owned()] {
+                assert!(
+                    matches!(
+                        authenticate(&config, Protocol::Imap, user, &pw, None),
+                        Err(AuthError::Failed)
+                    ),
+                    "{user} {}",
+                    pw.len()
+                );
+            }
+        }
     }
 
     #[test]

@@ -110,8 +110,93 @@ pub fn verify(stored: &str, password: &str) -> Result<bool, PasswordError> {
         }
         _ => secret,
     };
+    if !crypt_can_take(password) {
+        // The client's doing, not a broken hash: a wrong password like any other.
+        return Ok(false);
+    }
     let computed = crypt(password, expected)?;
     Ok(constant_time_eq(computed.as_bytes(), expected.as_bytes()))
+}
+
+/// libxcrypt refuses passphrases of this many bytes or more (`CRYPT_MAX_PASSPHRASE_SIZE`).
+pub const CRYPT_MAX_PASSPHRASE_SIZE: usize = 512;
+
+/// Whether crypt(3) can hash `password` at all: C strings end at NUL, and libxcrypt
+/// refuses long passphrases. A password it cannot take matches no crypt hash, so
+/// [`verify`] answers `false` for it instead of an error that would look like a broken
+/// user file (and be logged as one on every attempt).
+pub fn crypt_can_take(password: &str) -> bool {
+    password.len() < CRYPT_MAX_PASSPHRASE_SIZE && !password.contains('\0')
+}
+
+/// The scheme and cost parameters of a stored secret: what decides how long checking a
+/// password against it takes, e.g. `SHA512-CRYPT $6$rounds=10000`, `CRYPT $y$j9T`,
+/// `BLF-CRYPT $2b$12`, `SCRAM-SHA-256 4096`, `PLAIN`. `None` when the secret is not one
+/// this module can check.
+pub fn cost(stored: &str) -> Option<String> {
+    let (scheme, secret) = split(stored).ok()?;
+    let parameters = match scheme {
+        Scheme::Plain => return Some(scheme.name().to_owned()),
+        Scheme::ScramSha256 => ScramKeys::parse(secret)?.iterations.to_string(),
+        Scheme::Sha512Crypt | Scheme::BlfCrypt | Scheme::Crypt => crypt_cost(secret)?,
+    };
+    Some(format!("{} {parameters}", scheme.name()))
+}
+
+/// The method and cost fields of a crypt(3) hash (`$id$[params$]salt$hash`; bcrypt's
+/// `$2b$NN$` carries salt and hash in one field; traditional DES has no fields at all).
+fn crypt_cost(secret: &str) -> Option<String> {
+    if secret.starts_with("$2") {
+        let fields: Vec<&str> = secret.splitn(4, '$').collect();
+        let well_formed = fields.len() == 4
+            && fields[1].len() <= 2
+            && fields[2].len() == 2
+            && fields[2].bytes().all(|b| b.is_ascii_digit());
+        return well_formed.then(|| format!("${}${}", fields[1], fields[2]));
+    }
+    if !secret.starts_with('$') {
+        return (secret.len() == 13).then(|| "DES".to_owned());
+    }
+    let fields: Vec<&str> = secret.split('$').collect();
+    // "", id, [params...], salt, hash
+    if fields.len() < 4 || fields[1].is_empty() {
+        return None;
+    }
+    let parameters = &fields[2..fields.len() - 2];
+    Some(if parameters.is_empty() {
+        format!("${}$", fields[1])
+    } else {
+        format!("${}${}", fields[1], parameters.join("$"))
+    })
+}
+
+/// A stored secret that costs exactly what `stored` costs to check (same scheme, cost
+/// parameters and salt) but holds no account's hash: the hash part is filler that no
+/// password produces. Checking an unknown user's password against it makes a failed
+/// login as slow as one for a real account. `None` when `stored` is not checkable.
+pub fn decoy(stored: &str) -> Option<String> {
+    let (scheme, secret) = split(stored).ok()?;
+    cost(stored)?;
+    // Hashes are ASCII; anything else is no hash (and must not be sliced by byte).
+    if scheme != Scheme::Plain && !secret.is_ascii() {
+        return None;
+    }
+    let filler = |kept: usize| format!("{}{}", &secret[..kept], ".".repeat(secret.len() - kept));
+    let secret = match scheme {
+        Scheme::Plain => ".".repeat(secret.len().max(1)),
+        Scheme::ScramSha256 => {
+            let mut keys = ScramKeys::parse(secret)?;
+            keys.stored_key.fill(0);
+            keys.server_key.fill(0);
+            keys.encode()
+        }
+        // "$2b$NN$" and 22 characters of salt; the rest is the hash.
+        _ if secret.starts_with("$2") => filler(secret.len().min(29)),
+        _ if secret.starts_with('$') => filler(secret.rfind('$')? + 1),
+        // Traditional DES: two characters of salt.
+        _ => filler(2),
+    };
+    Some(format!("{{{}}}{secret}", scheme.name()))
 }
 
 /// Hash `password` for storing, with the `{SCHEME}` prefix (tools and tests).
@@ -277,6 +362,80 @@ mod tests {
         assert!(verify(stored, "pass").unwrap());
         assert!(!verify(stored, "pass2").unwrap());
         assert_eq!(plain_secret(stored), None);
+    }
+
+    #[test]
+    fn passwords_crypt_cannot_take_are_wrong_passwords() {
+        let stored = hash(Scheme::Sha512Crypt, "x").unwrap();
+        let long = "a".repeat(CRYPT_MAX_PASSPHRASE_SIZE);
+        let just_fits = "a".repeat(CRYPT_MAX_PASSPHRASE_SIZE - 1);
+        assert_eq!(verify(&stored, &long), Ok(false));
+        assert_eq!(verify(&stored, &"a".repeat(600)), Ok(false));
+        assert_eq!(verify(&stored, "x\0y"), Ok(false));
+        assert_eq!(verify(&stored, "x\0"), Ok(false));
+        assert_eq!(verify(&stored, &just_fits), Ok(false));
+        let long_one = hash(Scheme::Crypt, &just_fits).unwrap();
+        assert_eq!(verify(&long_one, &just_fits), Ok(true));
+        // PLAIN and SCRAM take any password; a broken hash is still the server's error.
+        assert_eq!(verify(&format!("{{PLAIN}}{long}"), &long), Ok(true));
+        assert_eq!(verify("{CRYPT}!locked", "x"), Err(PasswordError::Crypt));
+    }
+
+    #[test]
+    fn cost_names_scheme_and_parameters() {
+        let cases = [
+            ("{SHA512-CRYPT}$6$salt$hash", "SHA512-CRYPT $6$"),
+            (
+                "{SHA512-CRYPT}$6$rounds=20000$salt$hash",
+                "SHA512-CRYPT $6$rounds=20000",
+            ),
+            ("$y$j9T$salt$hash", "CRYPT $y$j9T"),
+            ("{CRYPT}$y$jBT$salt$hash", "CRYPT $y$jBT"),
+            (
+                "{BLF-CRYPT}$2b$12$abcdefghijklmnopqrstuuabcdefghijklmnopqrstuvwxyz12345",
+                "BLF-CRYPT $2b$12",
+            ),
+            ("{CRYPT}.hIXzQpfIsoRA", "CRYPT DES"),
+            ("{PLAIN}x", "PLAIN"),
+        ];
+        for (stored, want) in cases {
+            assert_eq!(cost(stored).as_deref(), Some(want), "{stored}");
+        }
+        assert_eq!(cost("{CRYPT}!locked"), None);
+        assert_eq!(cost("{BLF-CRYPT}$2b$x$abc"), None);
+        assert_eq!(cost("{NTLM}x"), None);
+    }
+
+    /// A decoy does the same work as the hash it imitates: crypt(3) with the decoy as
+    /// setting gives the very hash of the account, so the parameters and salt are the
+    /// same; and the decoy itself matches no password.
+    #[test]
+    fn decoys_cost_what_the_original_costs() {
+        let mut stored: Vec<String> = ["$6$rounds=7000$", "$y$", "$2b$", "$5$", "$1$"]
+            .iter()
+            .filter_map(|prefix| {
+                let setting = gensalt(prefix).ok()?;
+                Some(format!("{{CRYPT}}{}", crypt("pw", &setting).ok()?))
+            })
+            .collect();
+        assert!(stored.len() >= 3, "{stored:?}");
+        stored.push(hash(Scheme::Sha512Crypt, "pw").unwrap());
+        stored.push(hash(Scheme::ScramSha256, "pw").unwrap());
+        for original in &stored {
+            let decoy = decoy(original).unwrap();
+            assert_eq!(cost(&decoy), cost(original), "{original} -> {decoy}");
+            assert_eq!(decoy.len(), original.len(), "{decoy}");
+            assert_ne!(&decoy, original);
+            assert_eq!(verify(&decoy, "pw"), Ok(false), "{decoy}");
+            let (scheme, secret) = split(original).unwrap();
+            if scheme != Scheme::ScramSha256 {
+                let (_, decoy_setting) = split(&decoy).unwrap();
+                assert_eq!(crypt("pw", decoy_setting).unwrap(), secret, "{decoy}");
+            }
+        }
+        assert_eq!(decoy("{PLAIN}abc").as_deref(), Some("{PLAIN}..."));
+        assert_eq!(decoy("{CRYPT}!locked"), None);
+        assert_eq!(decoy("{CRYPT}$2b$12$ééééééééééééééééééééééééééééééé"), None);
     }
 
     #[test]

@@ -304,9 +304,11 @@ impl Exchange {
             mechanism: "PLAIN",
             reason,
         };
-        let mut parts = message.split(|&b| b == 0);
-        let (Some(authzid), Some(authcid), Some(password), None) =
-            (parts.next(), parts.next(), parts.next(), parts.next())
+        // RFC 4616 allows no NUL in the password; one there makes a password that no
+        // account has (a failed login like any wrong password), not a malformed message.
+        let mut parts = message.splitn(3, |&b| b == 0);
+        let (Some(authzid), Some(authcid), Some(password)) =
+            (parts.next(), parts.next(), parts.next())
         else {
             return Err(malformed("expected authzid NUL user NUL password"));
         };
@@ -418,6 +420,11 @@ mod tests {
         assert_eq!(x.start(None).unwrap(), Step::Challenge(Vec::new()));
         let (user, _) = done(x.step(b"tim\0tim\0pw").unwrap());
         assert_eq!(user, "tim");
+
+        let mut x = Exchange::new(Mechanism::Plain, "h");
+        let (user, cred) = done(x.start(Some(b"\0tim\0pw\0more")).unwrap());
+        assert_eq!(user, "tim");
+        assert_eq!(cred, Credential::Password("pw\0more".into()));
     }
 
     #[test]

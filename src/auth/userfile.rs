@@ -15,6 +15,8 @@ use std::path::{Path, PathBuf};
 
 use thiserror::Error;
 
+use super::password;
+
 #[derive(Debug, Error)]
 pub enum UserFileError {
     #[error("{path}:{line}: {message}")]
@@ -74,7 +76,7 @@ fn parse_line(text: &str) -> Result<UserEntry, String> {
         return Err(format!("{user}: no password field"));
     }
     let password = field(1).to_owned();
-    crate::auth::password::split(&password).map_err(|e| format!("{user}: {e}"))?;
+    password::split(&password).map_err(|e| format!("{user}: {e}"))?;
     let uid = id(field(2), "uid")?;
     let gid = id(field(3), "gid")?;
     let home = PathBuf::from(field(5));
@@ -141,12 +143,66 @@ pub fn parse(text: &str, path: &str) -> Result<Vec<UserEntry>, UserFileError> {
 /// Read `path` and find `user` (the whole file is checked, so a broken file fails every
 /// login loudly rather than some of them).
 pub fn lookup(path: &Path, user: &str) -> Result<Option<UserEntry>, UserFileError> {
+    Ok(read(path)?.into_iter().find(|e| e.user == user))
+}
+
+/// What a password login finds in the user file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LoginLookup {
+    Known(UserEntry),
+    /// No such user: check the password against `decoy` all the same (see [`decoy_secret`]).
+    Unknown {
+        decoy: Option<String>,
+    },
+}
+
+/// [`lookup`] for a password login: an unknown user comes with the decoy secret of this
+/// file, taken from the same read so that an unknown user costs no extra file access.
+pub fn lookup_for_login(path: &Path, user: &str) -> Result<LoginLookup, UserFileError> {
+    let mut entries = read(path)?;
+    Ok(match entries.iter().position(|e| e.user == user) {
+        Some(index) => LoginLookup::Known(entries.swap_remove(index)),
+        None => LoginLookup::Unknown {
+            decoy: decoy_secret(&entries),
+        },
+    })
+}
+
+/// How many accounts [`decoy_secret`] looks at: enough to see what is typical, and few
+/// enough that the choice costs next to nothing beside reading the file, whatever its
+/// size (a known user's login does not make it).
+const DECOY_SAMPLE: usize = 100;
+
+/// The secret to check an unknown user's password against, so that the answer takes as
+/// long as for an account of this file: a [`password::decoy`] of the most common
+/// scheme-and-cost among the first [`DECOY_SAMPLE`] accounts (the first such account's
+/// salt; ties go to the one that comes first). With mixed schemes no single choice hides
+/// every account; the most common one hides the most. `None` when no account has a
+/// checkable secret.
+pub fn decoy_secret(entries: &[UserEntry]) -> Option<String> {
+    let mut counts: Vec<(String, usize, &UserEntry)> = Vec::new();
+    for entry in entries.iter().take(DECOY_SAMPLE) {
+        let Some(cost) = password::cost(&entry.password) else {
+            continue;
+        };
+        match counts.iter_mut().find(|(c, _, _)| *c == cost) {
+            Some((_, n, _)) => *n += 1,
+            None => counts.push((cost, 1, entry)),
+        }
+    }
+    // max_by_key keeps the last of equals: reversed, that is the first in the file.
+    let (_, _, typical) = counts.iter().rev().max_by_key(|(_, n, _)| *n)?;
+    password::decoy(&typical.password)
+}
+
+/// Read and parse the whole file at `path`.
+fn read(path: &Path) -> Result<Vec<UserEntry>, UserFileError> {
     let name = path.display().to_string();
     let text = std::fs::read_to_string(path).map_err(|source| UserFileError::Io {
         path: name.clone(),
         source,
     })?;
-    Ok(parse(&text, &name)?.into_iter().find(|e| e.user == user))
+    parse(&text, &name)
 }
 
 #[cfg(test)]
@@ -201,6 +257,70 @@ dave:{CRYPT}$y$j9T$abc$def:5000:5000::/var/mail/dave::maildir=Mail/ disableimap=
             assert!(msg.starts_with(&format!("users:{line}: ")), "{msg}");
             assert!(msg.contains(needle), "{msg}");
         }
+    }
+
+    /// The decoy for unknown users has the scheme and cost of the file's typical account.
+    #[test]
+    fn decoy_has_the_scheme_and_cost_of_the_typical_account() {
+        let yescrypt = "$y$jBT$Ny03zDi1OpGEWxMdlBi9P.$64a2X2QtwQSB0ktmm39M7ZGUlRailW9ipJFQ1UxFcP3";
+        let bcrypt = "$2b$11$vfhB65IUDIrgSgdurV6UZepmd3HN/B2xRmHTwr9Tw.b4HGvJYUWyW";
+        let sha512 = "$6$rounds=20000$ryun/98ePimy9X1o$K0.Mle6RZfYNdGWpm.tVsY48V18McR72cF2RgKSC1F067usrhJikH3Ybx6I8jogJy2oqUqWbEcunTDRVOfnDv0";
+        let line = |user: &str, secret: &str| format!("{user}:{secret}::::/home/{user}\n");
+        let cases = [
+            (format!("{{CRYPT}}{yescrypt}"), "CRYPT $y$jBT"),
+            (format!("{{BLF-CRYPT}}{bcrypt}"), "BLF-CRYPT $2b$11"),
+            (
+                format!("{{SHA512-CRYPT}}{sha512}"),
+                "SHA512-CRYPT $6$rounds=20000",
+            ),
+            (yescrypt.to_owned(), "CRYPT $y$jBT"),
+        ];
+        for (secret, want) in &cases {
+            let file = format!("{}{}", line("a", secret), line("b", secret));
+            let entries = parse(&file, "users").unwrap();
+            let decoy = decoy_secret(&entries).unwrap();
+            assert_eq!(password::cost(&decoy).as_deref(), Some(*want), "{decoy}");
+            assert!(!entries.iter().any(|e| e.password == decoy), "{decoy}");
+            assert_eq!(password::verify(&decoy, "pw"), Ok(false));
+        }
+        // Mixed: the most common scheme-and-cost wins; on a tie the first in the file.
+        let mixed = format!(
+            "{}{}{}{}",
+            line("a", &format!("{{BLF-CRYPT}}{bcrypt}")),
+            line("b", &format!("{{SHA512-CRYPT}}{sha512}")),
+            line("c", "{PLAIN}x"),
+            line("d", &format!("{{SHA512-CRYPT}}{sha512}")),
+        );
+        let decoy = decoy_secret(&parse(&mixed, "users").unwrap()).unwrap();
+        assert_eq!(
+            password::cost(&decoy).as_deref(),
+            Some("SHA512-CRYPT $6$rounds=20000")
+        );
+        let tie = format!("{}{}", line("a", "{PLAIN}x"), line("b", yescrypt));
+        let decoy = decoy_secret(&parse(&tie, "users").unwrap()).unwrap();
+        assert_eq!(password::cost(&decoy).as_deref(), Some("PLAIN"));
+        // Nothing checkable: no decoy (the caller has its own).
+        let locked = parse(&line("a", "{CRYPT}!"), "users").unwrap();
+        assert_eq!(decoy_secret(&locked), None);
+        assert_eq!(decoy_secret(&[]), None);
+    }
+
+    #[test]
+    fn lookup_for_login_gives_a_decoy_for_unknown_users() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("users");
+        std::fs::write(&path, FILE).unwrap();
+        match lookup_for_login(&path, "dave").unwrap() {
+            LoginLookup::Known(e) => assert_eq!(e.user, "dave"),
+            other => panic!("{other:?}"),
+        }
+        // PLAIN twice (bob, carol) beats SHA512-CRYPT and yescrypt once each.
+        assert_eq!(
+            lookup_for_login(&path, "nobody").unwrap(),
+            LoginLookup::Unknown {
+                decoy: Some("{PLAIN}......".into())
+            }
+        );
     }
 
     #[test]

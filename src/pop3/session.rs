@@ -200,11 +200,14 @@ impl Session<'_> {
                 && self.config.auth.cram)
     }
 
-    /// STLS (RFC 2595 §4): whatever the client pipelined after it is dropped, never run.
+    /// STLS (RFC 2595 §4): whatever the client pipelined after it is dropped, never run,
+    /// and a USER given before it is forgotten: a name sent in plaintext (perhaps put
+    /// there by someone on the path) must not pair with a PASS sent under TLS.
     fn stls(&mut self) -> io::Result<Flow> {
         if self.conn.is_tls() || !self.starttls {
             return self.reply("-ERR STLS is not available now.");
         }
+        self.user = None;
         let acceptor = match crate::net::tls::Acceptor::new(&self.config.tls, Protocol::Pop3) {
             Ok(acceptor) => acceptor,
             Err(err) => {
