@@ -6,6 +6,8 @@
 //! quoted-printable, base64, charsets, dates). Parsing is lenient and bounded: any bytes give
 //! a well-formed ENVELOPE and BODYSTRUCTURE, never a panic.
 
+#![forbid(unsafe_code)]
+
 mod address;
 mod body_structure;
 mod decode;

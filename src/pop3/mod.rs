@@ -7,6 +7,8 @@
 //! - [`sizelist`]: `courierpop3dsizelist`, Courier's UIDL and size record;
 //! - [`crlf`]: CRLF line ends, byte-stuffing and TOP on the way out.
 
+#![forbid(unsafe_code)]
+
 pub mod command;
 pub mod crlf;
 pub mod maildrop;

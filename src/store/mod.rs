@@ -6,6 +6,8 @@
 //! ([`mailbox`]), delivery ([`deliver`]), inotify ([`watch`]) and unique file names
 //! ([`filename`]).
 
+#![forbid(unsafe_code)]
+
 pub mod blobcache;
 pub mod cli;
 pub mod deliver;
