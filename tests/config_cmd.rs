@@ -305,3 +305,48 @@ fn show_prints_settings_sections_and_single_values() {
     let out = s.run(&["--config", p(&file), "config", "show", "tls.no_such_key"]);
     assert_fails(&out, &["tls.no_such_key"]);
 }
+
+/// As root every account needs a non-zero uid and gid, its own or the virtual-mail
+/// owner's: `config check` run as root names the user-file accounts a login would refuse,
+/// and a default that names nobody is an error wherever it runs.
+#[test]
+fn accounts_without_ids_are_named_when_run_as_root() {
+    let s = Setup::new();
+    std::fs::write(
+        s.path("users"),
+        "tester:{PLAIN}secret::::/nonexistent::\n\
+         uidonly:{PLAIN}secret:1000:::/nonexistent::\n\
+         rooted:{PLAIN}secret:0:0::/nonexistent::\n\
+         full:{PLAIN}secret:1000:1000::/nonexistent::\n",
+    )
+    .unwrap();
+    let file = s.write("postern.toml", "");
+    let out = s.run(&["config", "check", p(&file)]);
+    let stderr = text(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let root = nix::unistd::geteuid().is_root();
+    for (line, user) in [(1, "tester"), (2, "uidonly"), (3, "rooted")] {
+        let named = stderr.contains(&format!(":{line}: account {user} "));
+        assert_eq!(named, root, "{user} (root: {root}): {stderr}");
+    }
+    assert!(!stderr.contains("account full "), "{stderr}");
+
+    // With a virtual-mail owner only the root account is left.
+    let with_owner = |owner: &str| {
+        let path = s.path("owner.toml");
+        let text = std::fs::read_to_string(&file)
+            .unwrap()
+            .replace("[auth]\n", &format!("[auth]\n{owner}\n"));
+        std::fs::write(&path, text).unwrap();
+        s.run(&["config", "check", p(&path)])
+    };
+    let out = with_owner("default_uid = \"5000\"\ndefault_gid = \"5000\"");
+    let stderr = text(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(!stderr.contains("account tester "), "{stderr}");
+    assert!(!stderr.contains("account uidonly "), "{stderr}");
+    assert_eq!(stderr.contains("account rooted "), root, "{stderr}");
+
+    let out = with_owner("default_uid = \"postern-no-such-user\"");
+    assert_fails(&out, &["default_uid", "no such user"]);
+}
