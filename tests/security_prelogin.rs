@@ -351,6 +351,27 @@ fn drip(stream: &mut dyn ReadWrite, set_timeout: &dyn Fn(Duration), limit: Durat
     )
 }
 
+impl Session {
+    /// Drips bytes on the plain connection until the server hangs up, which must come
+    /// with `farewell`, within [`GONE_WITHIN`] of the start, the process gone too.
+    #[track_caller]
+    fn drip_until_cut_off(&mut self, farewell: &str) {
+        let mut stream = self.stream.try_clone().unwrap();
+        let timeouts = stream.try_clone().unwrap();
+        let said = drip(
+            &mut stream,
+            &|t| timeouts.set_read_timeout(Some(t)).unwrap(),
+            GONE_WITHIN,
+        );
+        assert!(said.contains(farewell), "{said:?}");
+        assert!(self.started.elapsed() < GONE_WITHIN);
+        assert!(
+            self.exits_within(GONE_WITHIN),
+            "the session process is still there"
+        );
+    }
+}
+
 trait ReadWrite: Read + Write {}
 impl<T: Read + Write> ReadWrite for T {}
 
@@ -363,19 +384,7 @@ fn imap_prelogin_byte_drip_is_cut_off_at_preauth_timeout() {
     let s = short_preauth();
     let mut c = Session::start(&s, &["imapd"]);
     assert!(c.expect_line().starts_with("* OK"));
-    let mut stream = c.stream.try_clone().unwrap();
-    let timeouts = stream.try_clone().unwrap();
-    let said = drip(
-        &mut stream,
-        &|t| timeouts.set_read_timeout(Some(t)).unwrap(),
-        GONE_WITHIN,
-    );
-    assert!(said.contains("* BYE"), "{said:?}");
-    assert!(c.started.elapsed() < GONE_WITHIN);
-    assert!(
-        c.exits_within(GONE_WITHIN),
-        "the session process is still there"
-    );
+    c.drip_until_cut_off("* BYE");
     assert!(c.stderr().contains("TIMEOUT"), "{}", c.stderr());
 }
 
@@ -384,19 +393,7 @@ fn pop3_prelogin_byte_drip_is_cut_off_at_preauth_timeout() {
     let s = short_preauth();
     let mut c = Session::start(&s, &["pop3d"]);
     assert!(c.expect_line().starts_with("+OK"));
-    let mut stream = c.stream.try_clone().unwrap();
-    let timeouts = stream.try_clone().unwrap();
-    let said = drip(
-        &mut stream,
-        &|t| timeouts.set_read_timeout(Some(t)).unwrap(),
-        GONE_WITHIN,
-    );
-    assert!(said.contains("-ERR"), "{said:?}");
-    assert!(c.started.elapsed() < GONE_WITHIN);
-    assert!(
-        c.exits_within(GONE_WITHIN),
-        "the session process is still there"
-    );
+    c.drip_until_cut_off("-ERR");
 }
 
 #[test]
@@ -407,19 +404,7 @@ fn imap_sasl_exchange_is_inside_the_login_deadline() {
     assert!(c.expect_line().starts_with("* OK"));
     c.send(b"a AUTHENTICATE PLAIN\r\n");
     assert!(c.expect_line().starts_with('+'));
-    let mut stream = c.stream.try_clone().unwrap();
-    let timeouts = stream.try_clone().unwrap();
-    let said = drip(
-        &mut stream,
-        &|t| timeouts.set_read_timeout(Some(t)).unwrap(),
-        GONE_WITHIN,
-    );
-    assert!(said.contains("* BYE"), "{said:?}");
-    assert!(c.started.elapsed() < GONE_WITHIN);
-    assert!(
-        c.exits_within(GONE_WITHIN),
-        "the session process is still there"
-    );
+    c.drip_until_cut_off("* BYE");
 }
 
 #[test]
