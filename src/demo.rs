@@ -13,8 +13,13 @@ use crate::store::{AppendSource, Flags, Maildir};
 pub const DEMO_USER: &str = "demo";
 pub const DEMO_PASSWORD: &str = "demo";
 
-/// Where the demo lives unless `--dir` says otherwise.
+/// Where the demo lives unless `--dir` says otherwise. As root, a home directory such as
+/// /root is closed to the demo account's owner, so the demo goes to the temporary
+/// directory instead.
 pub fn default_dir() -> PathBuf {
+    if demo_owner().is_some() {
+        return std::env::temp_dir().join("postern-demo");
+    }
     std::env::var_os("XDG_STATE_HOME")
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/state")))
@@ -31,12 +36,21 @@ pub fn prepare(dir: &Path) -> anyhow::Result<PathBuf> {
         let maildir = Maildir::create(&maildir_path)?;
         fill(&maildir)?;
     }
+    let ids = match demo_owner() {
+        Some((uid, gid)) => {
+            give_to(&home, uid, gid)?;
+            check_the_way(&home)?;
+            format!("{uid}:{gid}")
+        }
+        None => ":".to_owned(),
+    };
     let users = dir.join("users");
     fs::write(
         &users,
         format!(
-            "# user:{{SCHEME}}secret:uid:gid::home::options (empty uid/gid: the running user)\n\
-             {DEMO_USER}:{{PLAIN}}{DEMO_PASSWORD}::::{}::\n",
+            "# user:{{SCHEME}}secret:uid:gid::home::options (empty uid/gid: the running user;\n\
+             # as root every account needs its own, never 0)\n\
+             {DEMO_USER}:{{PLAIN}}{DEMO_PASSWORD}:{ids}::{}::\n",
             home.display()
         ),
     )?;
@@ -51,6 +65,51 @@ pub fn prepare(dir: &Path) -> anyhow::Result<PathBuf> {
         ),
     )?;
     Ok(config)
+}
+
+/// Whom the demo account runs as: started as root, `nobody` (a session never stays
+/// root); unprivileged, the running user (`None`).
+fn demo_owner() -> Option<(u32, u32)> {
+    if !nix::unistd::geteuid().is_root() {
+        return None;
+    }
+    Some(match nix::unistd::User::from_name("nobody") {
+        Ok(Some(u)) => (u.uid.as_raw(), u.gid.as_raw()),
+        _ => (65534, 65534),
+    })
+}
+
+/// Gives `path` and everything below it to `uid`/`gid`, links untouched.
+fn give_to(path: &Path, uid: u32, gid: u32) -> anyhow::Result<()> {
+    std::os::unix::fs::lchown(path, Some(uid), Some(gid))
+        .with_context(|| format!("chown {}", path.display()))?;
+    if fs::symlink_metadata(path)?.is_dir() {
+        for entry in fs::read_dir(path)? {
+            give_to(&entry?.path(), uid, gid)?;
+        }
+    }
+    Ok(())
+}
+
+/// The demo's owner must reach its home: every directory above it must be searchable by
+/// others; one that is closed, such as /root, is an error that says what to do.
+fn check_the_way(home: &Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    for dir in home.ancestors().skip(1) {
+        let Ok(meta) = fs::metadata(dir) else {
+            continue;
+        };
+        if meta.permissions().mode() & 0o001 != 0 {
+            continue;
+        }
+        anyhow::bail!(
+            "{} is closed to others, so the demo account (run as nobody when started as \
+             root) cannot reach its mail; choose another --dir, e.g. {}",
+            dir.display(),
+            std::env::temp_dir().join("postern-demo").display()
+        );
+    }
+    Ok(())
 }
 
 struct Sample {
