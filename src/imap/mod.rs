@@ -3,23 +3,21 @@
 //! Framing and grammar (`framing`, `parser`, `command`) are apart from the session
 //! (`session`, `cmd_*`), which drives the engines (`fetch`, `search`, `sync`, `idle`).
 
-pub mod capability;
-pub mod cmd_auth;
-pub mod cmd_mailbox;
-pub mod cmd_message;
+mod cmd;
 pub mod command;
 pub mod datetime;
 pub mod fetch;
 pub mod flags;
 pub mod framing;
-pub mod idle;
 pub mod message_syntax;
 pub mod mutf7;
 pub mod names;
 pub mod parser;
+pub mod response;
 pub mod search;
 pub mod sequence;
 pub mod session;
+pub mod sets;
 pub mod sync;
 pub mod syntax;
 mod wire;

@@ -1,5 +1,5 @@
 //! One IMAP session: the state machine (RFC 3501 §3), the command loop and the response
-//! buffer. Commands live in `cmd_*.rs` as further `impl Session` blocks; the engines they
+//! buffer. Commands live in `cmd/*.rs` as further `impl Session` blocks; the engines they
 //! call (fetch, search, sync) live in their own modules.
 
 use std::io;
@@ -7,6 +7,7 @@ use std::time::Instant;
 
 use super::command::{Command, CommandBody};
 use super::framing::{self, CommandError, ErrorKind as CommandErrorKind, FramingLimits};
+use super::sync;
 use crate::auth::Account;
 use crate::config::Config;
 use crate::log as plog;
@@ -22,6 +23,15 @@ pub fn log_event(level: log::Level, message: &str, fields: &[Field]) {
 use crate::net::conn::Connection;
 use crate::store::{Mailbox, Maildir};
 
+/// What a command in the selected state works on at once: the folder, the Maildir it is
+/// in, and the output (with the connection, for commands that stream).
+pub struct SelectedParts<'s> {
+    pub maildir: &'s Maildir,
+    pub selected: &'s mut Selected,
+    pub out: &'s mut Vec<u8>,
+    pub conn: &'s mut Connection,
+}
+
 /// Where the session is in RFC 3501's state diagram.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum State {
@@ -31,26 +41,7 @@ pub enum State {
     Logout,
 }
 
-/// How a command ended, for the tagged response.
-pub enum Outcome {
-    Ok(String),
-    No(String),
-    Bad(String),
-    /// The command wrote its own tagged line (or none is due, e.g. after BYE).
-    Done,
-}
-
-impl Outcome {
-    pub fn ok(text: impl Into<String>) -> Outcome {
-        Outcome::Ok(text.into())
-    }
-    pub fn no(text: impl Into<String>) -> Outcome {
-        Outcome::No(text.into())
-    }
-    pub fn bad(text: impl Into<String>) -> Outcome {
-        Outcome::Bad(text.into())
-    }
-}
+pub use super::response::Outcome;
 
 /// The selected folder and what the client has been told about it.
 pub struct Selected {
@@ -213,7 +204,7 @@ impl<'c> Session<'c> {
     fn dispatch(&mut self, command: Command) -> Outcome {
         use CommandBody::*;
         let tag = command.tag;
-        let any_state = matches!(command.body, Capability | Noop | Logout | Id(_) | Enable(_));
+        let any_state = matches!(command.body, Capability | Noop | Logout | Id(_));
         let allowed = any_state
             || match self.state {
                 State::NotAuthenticated => {
@@ -251,84 +242,8 @@ impl<'c> Session<'c> {
             };
         }
         let name = command.body.name();
-        let outcome = match command.body {
-            Capability => {
-                let caps = self.capabilities();
-                self.untagged(&format!("CAPABILITY {caps}"));
-                Outcome::ok("CAPABILITY completed")
-            }
-            Noop => Outcome::ok("NOOP completed"),
-            Logout => {
-                self.untagged("BYE postern logging out");
-                self.state = State::Logout;
-                Outcome::ok("LOGOUT completed")
-            }
-            Id(fields) => self.cmd_id(fields),
-            Enable(names) => self.cmd_enable(names),
-            StartTls => self.cmd_starttls(&tag),
-            Login { username, password } => self.cmd_login(&username, &password),
-            Authenticate {
-                mechanism,
-                initial_response,
-            } => self.cmd_authenticate(&mechanism, initial_response),
-            Select { mailbox, params } => self.cmd_select(&mailbox, &params, false),
-            Examine { mailbox, params } => self.cmd_select(&mailbox, &params, true),
-            Create { mailbox } => self.cmd_create(&mailbox),
-            Delete { mailbox } => self.cmd_delete(&mailbox),
-            Rename { from, to } => self.cmd_rename(&from, &to),
-            Subscribe { mailbox } => self.cmd_subscribe(&mailbox, true),
-            Unsubscribe { mailbox } => self.cmd_subscribe(&mailbox, false),
-            List {
-                selection,
-                reference,
-                patterns,
-                returns,
-            } => self.cmd_list(&selection, &reference, &patterns, &returns),
-            Lsub { reference, pattern } => self.cmd_lsub(&reference, &pattern),
-            Status { mailbox, items } => self.cmd_status(&mailbox, &items),
-            Append {
-                mailbox,
-                flags,
-                date,
-                message,
-                utf8: _,
-            } => self.cmd_append(&mailbox, &flags, date, message),
-            Idle => self.cmd_idle(),
-            Namespace => {
-                self.untagged("NAMESPACE ((\"INBOX.\" \".\")) NIL NIL");
-                Outcome::ok("NAMESPACE completed")
-            }
-            GetQuota { root } => self.cmd_getquota(&root),
-            GetQuotaRoot { mailbox } => self.cmd_getquotaroot(&mailbox),
-            SetQuota { .. } => Outcome::no("[NOPERM] Quota is set by the administrator"),
-            GetAcl { .. }
-            | SetAcl { .. }
-            | DeleteAcl { .. }
-            | ListRights { .. }
-            | MyRights { .. } => Outcome::bad(format!("{name} is not supported")),
-            Check => Outcome::ok("CHECK completed"),
-            Close => self.cmd_close(),
-            Unselect => {
-                self.deselect();
-                Outcome::ok("UNSELECT completed")
-            }
-            Expunge { uids } => self.cmd_expunge(uids.as_ref()),
-            Search {
-                uid,
-                charset,
-                criteria,
-                returns,
-            } => self.cmd_search(uid, charset.as_deref(), &criteria, returns.as_deref()),
-            Fetch { uid, set, items } => self.cmd_fetch(uid, &set, &items),
-            Store {
-                uid,
-                set,
-                mode,
-                silent,
-                flags,
-            } => self.cmd_store(uid, &set, mode, silent, &flags),
-            Copy { uid, set, mailbox } => self.cmd_copy(uid, &set, &mailbox, false),
-            Move { uid, set, mailbox } => self.cmd_copy(uid, &set, &mailbox, true),
+        let outcome = match self.run_command(&tag, command.body) {
+            Ok(outcome) | Err(outcome) => outcome,
         };
         // Tell the client what others changed, within RFC 3501 §7.4.1's rule that EXPUNGE
         // may not be sent while answering FETCH, STORE or SEARCH (the UID forms may).
@@ -369,15 +284,6 @@ impl<'c> Session<'c> {
         self.conn.flush()
     }
 
-    /// Sends the buffer early when it is large.
-    pub fn flush_if_large(&mut self) -> io::Result<()> {
-        if self.out.len() >= FLUSH_AT {
-            self.conn.write_all(&self.out)?;
-            self.out.clear();
-        }
-        Ok(())
-    }
-
     pub fn deselect(&mut self) {
         self.selected = None;
         if self.state == State::Selected {
@@ -385,11 +291,57 @@ impl<'c> Session<'c> {
         }
     }
 
+    /// Enters the selected state.
+    pub fn select(&mut self, selected: Selected) {
+        self.selected = Some(selected);
+        self.state = State::Selected;
+    }
+
+    /// Enters the authenticated state after a successful login.
+    pub fn authenticated(&mut self, account: Account, maildir: Maildir) {
+        self.account = Some(account);
+        self.maildir = Some(maildir);
+        self.state = State::Authenticated;
+    }
+
+    /// Ends the session after this command.
+    pub fn logout(&mut self) {
+        self.state = State::Logout;
+    }
+
+    /// Refreshes the selected folder, if any, and reports what others changed.
+    pub fn sync(&mut self, expunges_allowed: bool) -> Result<(), crate::store::StoreError> {
+        match self.selected.as_mut() {
+            Some(selected) => sync::sync(&mut selected.mailbox, &mut self.out, expunges_allowed),
+            None => Ok(()),
+        }
+    }
+
     /// The Maildir of the logged-in user (present in every state after login).
-    pub fn maildir(&self) -> &Maildir {
-        self.maildir
-            .as_ref()
-            .expect("authenticated state has a Maildir")
+    pub fn maildir(&self) -> Result<&Maildir, Outcome> {
+        self.maildir.as_ref().ok_or_else(not_logged_in)
+    }
+
+    /// The selected folder.
+    pub fn selected(&self) -> Result<&Selected, Outcome> {
+        self.selected.as_ref().ok_or_else(not_selected)
+    }
+
+    pub fn selected_mut(&mut self) -> Result<&mut Selected, Outcome> {
+        self.selected.as_mut().ok_or_else(not_selected)
+    }
+
+    /// The selected folder with the rest a command on it writes to.
+    pub fn selected_parts(&mut self) -> Result<SelectedParts<'_>, Outcome> {
+        match (self.maildir.as_ref(), self.selected.as_mut()) {
+            (Some(maildir), Some(selected)) => Ok(SelectedParts {
+                maildir,
+                selected,
+                out: &mut self.out,
+                conn: &mut self.conn,
+            }),
+            _ => Err(not_selected()),
+        }
     }
 
     pub fn user(&self) -> &str {
@@ -422,6 +374,26 @@ impl<'c> Session<'c> {
         fields.push(("TIME", self.started.elapsed().as_secs().to_string()));
         log_event(log::Level::Info, how, &fields);
     }
+}
+
+/// Sends the buffer early when it is large, so a FETCH of many messages streams.
+pub fn flush_if_large(conn: &mut Connection, out: &mut Vec<u8>) -> io::Result<()> {
+    if out.len() >= FLUSH_AT {
+        conn.write_all(out)?;
+        out.clear();
+    }
+    Ok(())
+}
+
+/// The answer when a command of the authenticated state arrives without a login; the
+/// command table keeps such commands out, so this is the safe default, not a path.
+fn not_logged_in() -> Outcome {
+    Outcome::bad("Log in first")
+}
+
+/// As [`not_logged_in`], for commands of the selected state.
+fn not_selected() -> Outcome {
+    Outcome::bad("No mailbox selected")
 }
 
 fn is_disconnect(err: &io::Error) -> bool {
