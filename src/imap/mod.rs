@@ -20,6 +20,7 @@ pub mod session;
 pub mod sets;
 pub mod sync;
 pub mod syntax;
+pub mod table;
 mod wire;
 
 use crate::{config::Config, net::conn::Connection};

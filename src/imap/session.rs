@@ -5,9 +5,10 @@
 use std::io;
 use std::time::Instant;
 
-use super::command::{Command, CommandBody};
+use super::command::Command;
 use super::framing::{self, CommandError, ErrorKind as CommandErrorKind, FramingLimits};
 use super::sync;
+use super::table::{self, Announce};
 use crate::auth::Account;
 use crate::config::Config;
 use crate::log as plog;
@@ -200,57 +201,31 @@ impl<'c> Session<'c> {
         }
     }
 
-    /// Runs one command in the current state.
+    /// Runs one command in the current state: its row in the command table says whether
+    /// it may run now and what to report of other sessions' changes after it.
     fn dispatch(&mut self, command: Command) -> Outcome {
-        use CommandBody::*;
-        let tag = command.tag;
-        let any_state = matches!(command.body, Capability | Noop | Logout | Id(_));
-        let allowed = any_state
-            || match self.state {
-                State::NotAuthenticated => {
-                    matches!(command.body, StartTls | Login { .. } | Authenticate { .. })
-                }
-                State::Authenticated => !matches!(
-                    command.body,
-                    StartTls
-                        | Login { .. }
-                        | Authenticate { .. }
-                        | Check
-                        | Close
-                        | Unselect
-                        | Expunge { .. }
-                        | Search { .. }
-                        | Fetch { .. }
-                        | Store { .. }
-                        | Copy { .. }
-                        | Move { .. }
-                ),
-                State::Selected => {
-                    !matches!(command.body, StartTls | Login { .. } | Authenticate { .. })
-                }
-                State::Logout => false,
-            };
-        if !allowed {
+        let name = command.body.name();
+        let Some(spec) = table::lookup(name) else {
+            return Outcome::bad(format!("{name} is not supported"));
+        };
+        if !spec.allowed_in(self.state) {
             return match self.state {
                 State::NotAuthenticated => {
-                    Outcome::bad(format!("{} needs you to log in first", command.body.name()))
+                    Outcome::bad(format!("{name} needs you to log in first"))
                 }
-                State::Authenticated => {
-                    Outcome::bad(format!("{} needs a selected mailbox", command.body.name()))
-                }
-                _ => Outcome::bad(format!("{} is not valid now", command.body.name())),
+                State::Authenticated => Outcome::bad(format!("{name} needs a selected mailbox")),
+                _ => Outcome::bad(format!("{name} is not valid now")),
             };
         }
-        let name = command.body.name();
-        let outcome = match self.run_command(&tag, command.body) {
+        let outcome = match self.run_command(&command.tag, command.body) {
             Ok(outcome) | Err(outcome) => outcome,
         };
-        // Tell the client what others changed, within RFC 3501 §7.4.1's rule that EXPUNGE
-        // may not be sent while answering FETCH, STORE or SEARCH (the UID forms may).
-        let expunges_allowed = !matches!(name, "FETCH" | "STORE" | "SEARCH");
-        if !matches!(name, "SELECT" | "EXAMINE" | "LOGOUT" | "CLOSE" | "UNSELECT")
-            && let Err(err) = self.sync(expunges_allowed)
-        {
+        let expunges_allowed = match spec.announce {
+            Announce::Nothing => return outcome,
+            Announce::NoExpunge => false,
+            Announce::All => true,
+        };
+        if let Err(err) = self.sync(expunges_allowed) {
             log::warn!("refreshing the mailbox failed: {err}");
         }
         outcome
