@@ -33,13 +33,45 @@ pub struct SelectedParts<'s> {
     pub conn: &'s mut Connection,
 }
 
-/// Where the session is in RFC 3501's state diagram.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Where the session is in RFC 3501's state diagram, with what that state has: a
+/// command can only reach the Maildir after login and the folder once one is selected.
 pub enum State {
     NotAuthenticated,
-    Authenticated,
-    Selected,
-    Logout,
+    Authenticated {
+        account: Account,
+        maildir: Maildir,
+    },
+    Selected {
+        account: Account,
+        maildir: Maildir,
+        /// Boxed: a folder's index is large next to the other states.
+        selected: Box<Selected>,
+    },
+    /// The account is kept for the logout log line.
+    Logout {
+        account: Option<Account>,
+    },
+}
+
+impl State {
+    pub fn is_not_authenticated(&self) -> bool {
+        matches!(self, State::NotAuthenticated)
+    }
+
+    fn account(&self) -> Option<&Account> {
+        match self {
+            State::Authenticated { account, .. } | State::Selected { account, .. } => Some(account),
+            State::Logout { account } => account.as_ref(),
+            State::NotAuthenticated => None,
+        }
+    }
+
+    fn maildir(&self) -> Option<&Maildir> {
+        match self {
+            State::Authenticated { maildir, .. } | State::Selected { maildir, .. } => Some(maildir),
+            _ => None,
+        }
+    }
 }
 
 pub use super::response::Outcome;
@@ -56,9 +88,6 @@ pub struct Session<'c> {
     pub conn: Connection,
     pub out: Vec<u8>,
     pub state: State,
-    pub account: Option<Account>,
-    pub maildir: Option<Maildir>,
-    pub selected: Option<Selected>,
     /// ENABLE UTF8=ACCEPT was given: names travel as UTF-8.
     pub utf8: bool,
     pub failed_logins: u32,
@@ -81,9 +110,6 @@ impl<'c> Session<'c> {
             conn,
             out: Vec::with_capacity(8192),
             state: State::NotAuthenticated,
-            account: None,
-            maildir: None,
-            selected: None,
             utf8: false,
             failed_logins: 0,
             started: Instant::now(),
@@ -110,7 +136,7 @@ impl<'c> Session<'c> {
             Err(err) if err.kind() == io::ErrorKind::TimedOut => {
                 // After a write timeout this goes nowhere at once; after a read timeout
                 // or the login deadline it goes out if the client takes it.
-                let bye = if self.state == State::NotAuthenticated {
+                let bye = if self.state.is_not_authenticated() {
                     "* BYE Autologout; no login in time\r\n"
                 } else {
                     "* BYE Autologout; idle for too long\r\n"
@@ -129,7 +155,7 @@ impl<'c> Session<'c> {
     /// The command loop; says how the session ended.
     fn serve(&mut self) -> io::Result<&'static str> {
         loop {
-            if self.state == State::Logout {
+            if matches!(self.state, State::Logout { .. }) {
                 return Ok("LOGOUT");
             }
             let Some(command) = self.next_command()? else {
@@ -146,7 +172,7 @@ impl<'c> Session<'c> {
     /// bytes cannot stretch it); after login, only the silence allowed.
     pub fn apply_timeouts(&mut self) {
         let limits = &self.config.limits;
-        if self.state == State::NotAuthenticated {
+        if self.state.is_not_authenticated() {
             self.conn.set_read_timeout(Some(limits.preauth_timeout()));
             let deadline = self.conn.opened_at() + limits.preauth_timeout();
             self.conn.set_deadline(Some(deadline));
@@ -165,7 +191,7 @@ impl<'c> Session<'c> {
             max_append: limits.max_append_size,
             max_command: limits.max_command_size,
             max_literals: usize::try_from(limits.max_command_literals).unwrap_or(usize::MAX),
-            append: self.state != State::NotAuthenticated,
+            append: !self.state.is_not_authenticated(),
         }
     }
 
@@ -175,7 +201,7 @@ impl<'c> Session<'c> {
         loop {
             self.apply_timeouts();
             let limits = self.framing_limits();
-            let spool = self.maildir.as_ref().map(|m| m.root().join("tmp"));
+            let spool = self.state.maildir().map(|m| m.root().join("tmp"));
             match framing::read_command(&mut self.conn, &limits, spool.as_deref()) {
                 Ok(command) => return Ok(Some(command)),
                 Err(CommandError { tag, kind }) => {
@@ -208,12 +234,14 @@ impl<'c> Session<'c> {
         let Some(spec) = table::lookup(name) else {
             return Outcome::bad(format!("{name} is not supported"));
         };
-        if !spec.allowed_in(self.state) {
+        if !spec.allowed_in(&self.state) {
             return match self.state {
                 State::NotAuthenticated => {
                     Outcome::bad(format!("{name} needs you to log in first"))
                 }
-                State::Authenticated => Outcome::bad(format!("{name} needs a selected mailbox")),
+                State::Authenticated { .. } => {
+                    Outcome::bad(format!("{name} needs a selected mailbox"))
+                }
                 _ => Outcome::bad(format!("{name} is not valid now")),
             };
         }
@@ -259,57 +287,88 @@ impl<'c> Session<'c> {
         self.conn.flush()
     }
 
+    /// Leaves the selected state, if in it.
     pub fn deselect(&mut self) {
-        self.selected = None;
-        if self.state == State::Selected {
-            self.state = State::Authenticated;
+        if let State::Selected { .. } = self.state
+            && let State::Selected {
+                account, maildir, ..
+            } = self.take_state()
+        {
+            self.state = State::Authenticated { account, maildir };
         }
     }
 
-    /// Enters the selected state.
+    /// Enters the selected state (from the authenticated or the selected state).
     pub fn select(&mut self, selected: Selected) {
-        self.selected = Some(selected);
-        self.state = State::Selected;
+        self.state = match self.take_state() {
+            State::Authenticated { account, maildir }
+            | State::Selected {
+                account, maildir, ..
+            } => State::Selected {
+                account,
+                maildir,
+                selected: Box::new(selected),
+            },
+            other => other,
+        };
     }
 
     /// Enters the authenticated state after a successful login.
     pub fn authenticated(&mut self, account: Account, maildir: Maildir) {
-        self.account = Some(account);
-        self.maildir = Some(maildir);
-        self.state = State::Authenticated;
+        self.state = State::Authenticated { account, maildir };
     }
 
     /// Ends the session after this command.
     pub fn logout(&mut self) {
-        self.state = State::Logout;
+        let account = match self.take_state() {
+            State::Authenticated { account, .. } | State::Selected { account, .. } => Some(account),
+            State::Logout { account } => account,
+            State::NotAuthenticated => None,
+        };
+        self.state = State::Logout { account };
+    }
+
+    /// The state, leaving `Logout` in its place until the caller puts the next one.
+    fn take_state(&mut self) -> State {
+        std::mem::replace(&mut self.state, State::Logout { account: None })
     }
 
     /// Refreshes the selected folder, if any, and reports what others changed.
     pub fn sync(&mut self, expunges_allowed: bool) -> Result<(), crate::store::StoreError> {
-        match self.selected.as_mut() {
-            Some(selected) => sync::sync(&mut selected.mailbox, &mut self.out, expunges_allowed),
-            None => Ok(()),
+        match &mut self.state {
+            State::Selected { selected, .. } => {
+                sync::sync(&mut selected.mailbox, &mut self.out, expunges_allowed)
+            }
+            _ => Ok(()),
         }
     }
 
     /// The Maildir of the logged-in user (present in every state after login).
     pub fn maildir(&self) -> Result<&Maildir, Outcome> {
-        self.maildir.as_ref().ok_or_else(not_logged_in)
+        self.state.maildir().ok_or_else(not_logged_in)
     }
 
     /// The selected folder.
     pub fn selected(&self) -> Result<&Selected, Outcome> {
-        self.selected.as_ref().ok_or_else(not_selected)
+        match &self.state {
+            State::Selected { selected, .. } => Ok(&**selected),
+            _ => Err(not_selected()),
+        }
     }
 
     pub fn selected_mut(&mut self) -> Result<&mut Selected, Outcome> {
-        self.selected.as_mut().ok_or_else(not_selected)
+        match &mut self.state {
+            State::Selected { selected, .. } => Ok(&mut **selected),
+            _ => Err(not_selected()),
+        }
     }
 
     /// The selected folder with the rest a command on it writes to.
     pub fn selected_parts(&mut self) -> Result<SelectedParts<'_>, Outcome> {
-        match (self.maildir.as_ref(), self.selected.as_mut()) {
-            (Some(maildir), Some(selected)) => Ok(SelectedParts {
+        match &mut self.state {
+            State::Selected {
+                maildir, selected, ..
+            } => Ok(SelectedParts {
                 maildir,
                 selected,
                 out: &mut self.out,
@@ -320,7 +379,7 @@ impl<'c> Session<'c> {
     }
 
     pub fn user(&self) -> &str {
-        self.account.as_ref().map(|a| a.user.as_str()).unwrap_or("")
+        self.state.account().map(|a| a.user.as_str()).unwrap_or("")
     }
 
     /// Fields every log line of this session carries.
@@ -334,7 +393,7 @@ impl<'c> Session<'c> {
         if let Some(tls) = self.conn.tls_description() {
             fields.push(("TLS", tls.to_string()));
         }
-        if let Some(account) = &self.account {
+        if let Some(account) = self.state.account() {
             fields.push(("USER", account.user.clone()));
         }
         fields

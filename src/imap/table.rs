@@ -64,12 +64,12 @@ pub struct Spec {
 }
 
 impl Spec {
-    pub fn allowed_in(&self, state: State) -> bool {
+    pub fn allowed_in(&self, state: &State) -> bool {
         match state {
             State::NotAuthenticated => self.states.not_authenticated,
-            State::Authenticated => self.states.authenticated,
-            State::Selected => self.states.selected,
-            State::Logout => false,
+            State::Authenticated { .. } => self.states.authenticated,
+            State::Selected { .. } => self.states.selected,
+            State::Logout { .. } => false,
         }
     }
 }
@@ -180,10 +180,15 @@ mod tests {
 
     #[test]
     fn states_follow_rfc_3501() {
-        assert!(lookup("LOGIN").unwrap().allowed_in(State::NotAuthenticated));
-        assert!(!lookup("LOGIN").unwrap().allowed_in(State::Selected));
-        assert!(!lookup("FETCH").unwrap().allowed_in(State::Authenticated));
-        assert!(lookup("NOOP").unwrap().allowed_in(State::Selected));
-        assert!(!lookup("NOOP").unwrap().allowed_in(State::Logout));
+        let logout = State::Logout { account: None };
+        assert!(
+            lookup("LOGIN")
+                .unwrap()
+                .allowed_in(&State::NotAuthenticated)
+        );
+        assert!(!lookup("LOGIN").unwrap().states.selected);
+        assert!(!lookup("FETCH").unwrap().states.authenticated);
+        assert!(lookup("NOOP").unwrap().states.selected);
+        assert!(!lookup("NOOP").unwrap().allowed_in(&logout));
     }
 }

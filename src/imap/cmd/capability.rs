@@ -2,7 +2,7 @@
 //! complete. The greeting and the login answers carry the same list.
 
 use crate::imap::response::{CommandResult, Outcome};
-use crate::imap::session::{Session, State};
+use crate::imap::session::Session;
 
 /// Extensions served in every state.
 const BASE: &str = "IMAP4rev1 LITERAL+ SASL-IR ID ENABLE IDLE UIDPLUS NAMESPACE CHILDREN UNSELECT MOVE SPECIAL-USE QUOTA UTF8=ACCEPT";
@@ -16,7 +16,7 @@ impl Session<'_> {
 
     pub fn capabilities(&self) -> String {
         let mut caps = String::from(BASE);
-        if self.state == State::NotAuthenticated {
+        if self.state.is_not_authenticated() {
             let tls = self.conn.is_tls();
             if self.starttls && !tls {
                 caps.push_str(" STARTTLS");
