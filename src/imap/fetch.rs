@@ -1,19 +1,20 @@
 //! The FETCH engine: one `* n FETCH (...)` line per message, reading a message file only
 //! for the items that need its bytes, and only its header when that is enough.
+//!
+//! `cmd/fetch.rs` checks the arguments, builds a [`FetchPlan`] and calls
+//! [`FetchPlan::write_message`] per message; the message views (envelope, body structure,
+//! sections) come from `crate::message`, their IMAP syntax from `message_syntax`.
 
 use std::borrow::Cow;
 use std::io::Read;
 
-use super::cmd_mailbox::store_failure;
-use super::cmd_message::{check_sequence_set, resolve_set};
-use super::command::{FetchItem, Partial, Section, SectionText, SequenceSet};
+use super::command::{FetchItem, Partial, Section, SectionText};
 use super::datetime::format_internal_date;
 use super::flags::write_flag_list;
 use super::message_syntax as imap_encode;
-use super::session::{Outcome, Session};
 use super::syntax::{write_literal, write_string};
 use crate::message::{self, Message, SectionKind};
-use crate::store::{Flags, Mailbox, StoreError};
+use crate::store::{Flags, Mailbox, MessageEntry, StoreError};
 
 /// How much of a message the requested items need.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -38,20 +39,6 @@ fn need_of(item: &FetchItem) -> Need {
         },
         _ => Need::Whole,
     }
-}
-
-/// What one `* n FETCH` line is built from.
-#[derive(Clone, Copy)]
-struct FetchLine<'a> {
-    index: usize,
-    uid: bool,
-    message: Option<&'a Message>,
-    /// RFC822.SIZE when the message was not read whole.
-    wire_size: Option<u64>,
-    /// ENVELOPE / BODY / BODYSTRUCTURE text, from the cache or just computed.
-    blobs: &'a [(&'static str, Option<Vec<u8>>)],
-    /// \Seen was just set implicitly: report FLAGS even if not asked.
-    add_flags: bool,
 }
 
 /// Items whose IMAP text is kept in the folder's caches once computed, by cache kind.
@@ -180,240 +167,375 @@ fn apply_partial(bytes: &[u8], partial: Option<Partial>) -> &[u8] {
     }
 }
 
-impl Session<'_> {
-    pub fn cmd_fetch(&mut self, uid: bool, set: &SequenceSet, items: &[FetchItem]) -> Outcome {
-        if items
-            .iter()
-            .any(|i| matches!(i, FetchItem::Binary { .. } | FetchItem::BinarySize { .. }))
-        {
-            return Outcome::bad("BINARY is not supported");
-        }
-        let mut selected = self.selected.take().expect("selected state");
-        let outcome = self.fetch_in(&mut selected.mailbox, uid, set, items);
-        self.selected = Some(selected);
-        outcome
-    }
+/// An item answered from the folder's index or caches, never from the message text
+/// itself (a cache miss computes the text once from the message).
+#[derive(Clone, Copy)]
+enum Meta {
+    Uid,
+    Flags,
+    InternalDate,
+    Rfc822Size,
+    /// ENVELOPE, BODY or BODYSTRUCTURE by cache kind.
+    Cached(&'static str),
+}
 
-    fn fetch_in(
-        &mut self,
-        mailbox: &mut Mailbox,
-        uid: bool,
-        set: &SequenceSet,
-        items: &[FetchItem],
-    ) -> Outcome {
-        if let Err(o) = check_sequence_set(mailbox, set, uid) {
-            return o;
+/// An item answered from the message's bytes.
+#[derive(Clone, Copy)]
+enum Content<'i> {
+    Rfc822,
+    Rfc822Header,
+    Rfc822Text,
+    Section {
+        section: &'i Section,
+        partial: Option<Partial>,
+    },
+}
+
+#[derive(Clone, Copy)]
+enum Planned<'i> {
+    Meta(Meta),
+    Content(Content<'i>),
+}
+
+/// The items of a FETCH, sorted by what answers them. When no item needs the message's
+/// bytes the plan holds only [`Meta`] items, so a line written without the message cannot
+/// ask for them: the message is there by construction whenever it is needed.
+enum Lines<'i> {
+    Meta(Vec<Meta>),
+    WithContent { items: Vec<Planned<'i>>, need: Need },
+}
+
+fn plan_item(item: &FetchItem) -> Option<Planned<'_>> {
+    Some(match item {
+        FetchItem::Uid => Planned::Meta(Meta::Uid),
+        FetchItem::Flags => Planned::Meta(Meta::Flags),
+        FetchItem::InternalDate => Planned::Meta(Meta::InternalDate),
+        FetchItem::Rfc822Size => Planned::Meta(Meta::Rfc822Size),
+        FetchItem::Envelope | FetchItem::Body | FetchItem::BodyStructure => {
+            Planned::Meta(Meta::Cached(cache_kind(item)?))
         }
+        FetchItem::Rfc822 => Planned::Content(Content::Rfc822),
+        FetchItem::Rfc822Header => Planned::Content(Content::Rfc822Header),
+        FetchItem::Rfc822Text => Planned::Content(Content::Rfc822Text),
+        FetchItem::BodySection {
+            section, partial, ..
+        } => Planned::Content(Content::Section {
+            section,
+            partial: *partial,
+        }),
+        // Refused by the command before a plan is made.
+        FetchItem::Binary { .. } | FetchItem::BinarySize { .. } => return None,
+    })
+}
+
+/// Counters for the logout log line.
+#[derive(Default)]
+pub struct FetchStats {
+    pub bodies: u64,
+    pub headers: u64,
+}
+
+/// What a FETCH asks of each message, worked out once for all of them.
+pub struct FetchPlan<'i> {
+    lines: Lines<'i>,
+    /// UID FETCH: the UID leads the line even when not asked for.
+    uid_first: bool,
+    cached_kinds: Vec<&'static str>,
+    marks_seen: bool,
+    wants_flags: bool,
+    wants_size: bool,
+}
+
+/// One message's values for the [`Meta`] items.
+struct MetaValues<'a> {
+    mailbox: &'a Mailbox,
+    index: usize,
+    entry: &'a MessageEntry,
+    size: Option<u64>,
+    blobs: &'a [(&'static str, Option<Vec<u8>>)],
+}
+
+impl<'i> FetchPlan<'i> {
+    /// `uid` for UID FETCH; `read_only` when the folder was EXAMINEd (no implicit \Seen).
+    pub fn new(items: &'i [FetchItem], uid: bool, read_only: bool) -> FetchPlan<'i> {
         // What the items need of the message, apart from those a cache may answer.
-        let base_need = items
+        let need = items
             .iter()
             .filter(|i| cache_kind(i).is_none())
             .map(need_of)
             .max()
             .unwrap_or(Need::Nothing);
-        let cached_kinds: Vec<&'static str> = items.iter().filter_map(cache_kind).collect();
-        let marks_seen = !mailbox.read_only() && items.iter().any(sets_seen);
-        let wants_flags = items.contains(&FetchItem::Flags);
-        let wants_size = items.contains(&FetchItem::Rfc822Size);
-        let mut gone = 0usize;
-        for index in resolve_set(mailbox, set, uid) {
-            let mut message = None;
-            let mut wire_size = None;
-            let mut blobs: Vec<(&'static str, Option<Vec<u8>>)> = cached_kinds
-                .iter()
-                .map(|&kind| (kind, mailbox.cached(index, kind)))
-                .collect();
-            let need = blobs
-                .iter()
-                .filter(|(_, b)| b.is_none())
-                .map(|(kind, _)| {
-                    if *kind == "envelope" {
-                        Need::Header
-                    } else {
-                        Need::Whole
-                    }
-                })
-                .fold(base_need, Need::max);
-            let loaded = (|| -> Result<(), StoreError> {
-                if need > Need::Nothing {
-                    message = Some(load(mailbox, index, need)?);
-                }
-                // A whole message knows its size; a header-only read does not.
-                if wants_size && need < Need::Whole {
-                    wire_size = Some(mailbox.wire_size(index)?);
-                }
-                Ok(())
-            })();
-            match loaded {
-                Ok(()) => {}
-                Err(StoreError::NoSuchMessage) => {
-                    // Expunged by another session; EXPUNGE may not be sent now.
-                    gone += 1;
-                    continue;
-                }
-                Err(err) => return store_failure(&err),
+        let planned: Vec<Planned<'i>> = items.iter().filter_map(plan_item).collect();
+        let lines = if need > Need::Nothing {
+            Lines::WithContent {
+                items: planned,
+                need,
             }
-            for (kind, blob) in &mut blobs {
-                if blob.is_none()
-                    && let Some(m) = &message
-                {
-                    let bytes = encode_cacheable(kind, m);
-                    mailbox.cache(index, kind, bytes.clone());
-                    *blob = Some(bytes);
-                }
-            }
-            let mut flags_changed = false;
-            if marks_seen {
-                let entry = &mailbox.messages()[index];
-                if !entry.flags.contains(Flags::SEEN) {
-                    let mut flags = entry.flags;
-                    flags.insert(Flags::SEEN);
-                    let keywords = entry.keywords.clone();
-                    if let Err(err) = mailbox.set_flags(index, flags, &keywords) {
-                        log::warn!("could not set \\Seen: {err}");
-                    } else {
-                        flags_changed = true;
-                    }
-                }
-            }
-            let line = FetchLine {
-                index,
-                uid,
-                message: message.as_ref(),
-                wire_size,
-                blobs: &blobs,
-                add_flags: flags_changed && !wants_flags,
-            };
-            self.write_fetch_line(mailbox, items, &line);
-            if let Err(err) = self.flush_if_large() {
-                log::debug!("client went away during FETCH: {err}");
-                mailbox.save_caches();
-                return Outcome::Done;
-            }
-        }
-        mailbox.save_caches();
-        if gone > 0 {
-            return Outcome::no("[EXPUNGEISSUED] Some messages were expunged by another session");
-        }
-        Outcome::ok(if uid {
-            "UID FETCH completed"
         } else {
-            "FETCH completed"
+            Lines::Meta(
+                planned
+                    .into_iter()
+                    .filter_map(|p| match p {
+                        Planned::Meta(m) => Some(m),
+                        Planned::Content(_) => None,
+                    })
+                    .collect(),
+            )
+        };
+        FetchPlan {
+            lines,
+            uid_first: uid && !items.contains(&FetchItem::Uid),
+            cached_kinds: items.iter().filter_map(cache_kind).collect(),
+            marks_seen: !read_only && items.iter().any(sets_seen),
+            wants_flags: items.contains(&FetchItem::Flags),
+            wants_size: items.contains(&FetchItem::Rfc822Size),
+        }
+    }
+
+    /// Writes the `* n FETCH (...)` line of the message at `index`, setting \Seen first
+    /// when an item implies it. `NoSuchMessage` means another session expunged it.
+    pub fn write_message(
+        &self,
+        mailbox: &mut Mailbox,
+        index: usize,
+        out: &mut Vec<u8>,
+        stats: &mut FetchStats,
+    ) -> Result<(), StoreError> {
+        let mut blobs: Vec<(&'static str, Option<Vec<u8>>)> = self
+            .cached_kinds
+            .iter()
+            .map(|&kind| (kind, mailbox.cached(index, kind)))
+            .collect();
+        let miss_need = blobs
+            .iter()
+            .filter(|(_, b)| b.is_none())
+            .map(|(kind, _)| {
+                if *kind == "envelope" {
+                    Need::Header
+                } else {
+                    Need::Whole
+                }
+            })
+            .max()
+            .unwrap_or(Need::Nothing);
+        match &self.lines {
+            Lines::Meta(items) => {
+                let message = match miss_need {
+                    Need::Nothing => None,
+                    need => Some(load(mailbox, index, need)?),
+                };
+                let head = self.prepare(mailbox, index, message.as_ref(), miss_need, &mut blobs)?;
+                let values = head.values(mailbox, index, &blobs);
+                let mut sep = self.start_line(out, &values);
+                for &item in items {
+                    sep.write(out);
+                    write_meta(out, item, &values);
+                }
+                self.end_line(out, sep, head.flags_changed, &values);
+            }
+            Lines::WithContent { items, need } => {
+                let need = miss_need.max(*need);
+                let message = load(mailbox, index, need)?;
+                let head = self.prepare(mailbox, index, Some(&message), need, &mut blobs)?;
+                let values = head.values(mailbox, index, &blobs);
+                let mut sep = self.start_line(out, &values);
+                for &item in items {
+                    sep.write(out);
+                    match item {
+                        Planned::Meta(meta) => write_meta(out, meta, &values),
+                        Planned::Content(content) => write_content(out, content, &message, stats),
+                    }
+                }
+                self.end_line(out, sep, head.flags_changed, &values);
+            }
+        }
+        Ok(())
+    }
+
+    /// Everything before the line is written: the size, the cache texts a miss computes
+    /// from `message`, and the implicit \Seen.
+    fn prepare(
+        &self,
+        mailbox: &mut Mailbox,
+        index: usize,
+        message: Option<&Message>,
+        need: Need,
+        blobs: &mut [(&'static str, Option<Vec<u8>>)],
+    ) -> Result<Prepared, StoreError> {
+        let size = match (message, self.wants_size) {
+            (_, false) => None,
+            (Some(m), true) if need == Need::Whole => Some(m.raw().len() as u64),
+            // A header-only read does not know the size: the name or the size cache does.
+            (_, true) => Some(mailbox.wire_size(index)?),
+        };
+        if let Some(m) = message {
+            for (kind, blob) in blobs.iter_mut().filter(|(_, b)| b.is_none()) {
+                let bytes = encode_cacheable(kind, m);
+                mailbox.cache(index, kind, bytes.clone());
+                *blob = Some(bytes);
+            }
+        }
+        let flags_changed = self.marks_seen && mark_seen(mailbox, index);
+        Ok(Prepared {
+            size,
+            flags_changed,
         })
     }
 
-    fn write_fetch_line(&mut self, mailbox: &Mailbox, items: &[FetchItem], line: &FetchLine<'_>) {
-        let FetchLine {
+    /// `* n FETCH (` and, for UID FETCH, the UID.
+    fn start_line(&self, out: &mut Vec<u8>, values: &MetaValues<'_>) -> Separator {
+        out.extend_from_slice(format!("* {} FETCH (", values.index + 1).as_bytes());
+        let mut sep = Separator::default();
+        if self.uid_first {
+            sep.write(out);
+            write_meta(out, Meta::Uid, values);
+        }
+        sep
+    }
+
+    /// FLAGS when \Seen was just set and not asked for, and `)`.
+    fn end_line(
+        &self,
+        out: &mut Vec<u8>,
+        mut sep: Separator,
+        flags_changed: bool,
+        values: &MetaValues<'_>,
+    ) {
+        if flags_changed && !self.wants_flags {
+            sep.write(out);
+            write_meta(out, Meta::Flags, values);
+        }
+        out.extend_from_slice(b")\r\n");
+    }
+}
+
+/// What [`FetchPlan::prepare`] found out about one message.
+struct Prepared {
+    size: Option<u64>,
+    flags_changed: bool,
+}
+
+impl Prepared {
+    fn values<'a>(
+        &self,
+        mailbox: &'a Mailbox,
+        index: usize,
+        blobs: &'a [(&'static str, Option<Vec<u8>>)],
+    ) -> MetaValues<'a> {
+        MetaValues {
+            mailbox,
             index,
-            uid,
-            message,
-            wire_size,
+            entry: &mailbox.messages()[index],
+            size: self.size,
             blobs,
-            add_flags,
-        } = *line;
-        let blob = |kind: &str| -> &[u8] {
-            blobs
+        }
+    }
+}
+
+/// Sets \Seen implicitly; true when the flags changed (so FLAGS is reported).
+fn mark_seen(mailbox: &mut Mailbox, index: usize) -> bool {
+    let entry = &mailbox.messages()[index];
+    if entry.flags.contains(Flags::SEEN) {
+        return false;
+    }
+    let mut flags = entry.flags;
+    flags.insert(Flags::SEEN);
+    let keywords = entry.keywords.clone();
+    match mailbox.set_flags(index, flags, &keywords) {
+        Ok(_) => true,
+        Err(err) => {
+            log::warn!("could not set \\Seen: {err}");
+            false
+        }
+    }
+}
+
+/// The space between items of a FETCH line.
+#[derive(Default)]
+struct Separator {
+    started: bool,
+}
+
+impl Separator {
+    fn write(&mut self, out: &mut Vec<u8>) {
+        if self.started {
+            out.push(b' ');
+        }
+        self.started = true;
+    }
+}
+
+fn write_meta(out: &mut Vec<u8>, item: Meta, values: &MetaValues<'_>) {
+    let entry = values.entry;
+    match item {
+        Meta::Uid => out.extend_from_slice(format!("UID {}", entry.uid).as_bytes()),
+        Meta::Flags => {
+            out.extend_from_slice(b"FLAGS ");
+            write_flag_list(out, entry);
+        }
+        Meta::InternalDate => {
+            out.extend_from_slice(b"INTERNALDATE ");
+            let date = values.mailbox.internal_date(values.index);
+            write_string(out, format_internal_date(date).as_bytes());
+        }
+        Meta::Rfc822Size => {
+            let size = values.size.unwrap_or(entry.size);
+            out.extend_from_slice(format!("RFC822.SIZE {size}").as_bytes());
+        }
+        Meta::Cached(kind) => {
+            let label: &[u8] = match kind {
+                "envelope" => b"ENVELOPE ",
+                "body" => b"BODY ",
+                _ => b"BODYSTRUCTURE ",
+            };
+            out.extend_from_slice(label);
+            let blob = values
+                .blobs
                 .iter()
                 .find(|(k, _)| *k == kind)
                 .and_then(|(_, b)| b.as_deref())
-                .unwrap_or(b"NIL")
-        };
-        let entry = &mailbox.messages()[index];
-        let mut out = std::mem::take(&mut self.out);
-        out.extend_from_slice(format!("* {} FETCH (", index + 1).as_bytes());
-        let mut first = true;
-        let mut sep = |out: &mut Vec<u8>| {
-            if !first {
-                out.push(b' ');
-            }
-            first = false;
-        };
-        if uid && !items.contains(&FetchItem::Uid) {
-            sep(&mut out);
-            out.extend_from_slice(format!("UID {}", entry.uid).as_bytes());
+                .unwrap_or(b"NIL");
+            out.extend_from_slice(blob);
         }
-        for item in items {
-            sep(&mut out);
-            match item {
-                FetchItem::Uid => out.extend_from_slice(format!("UID {}", entry.uid).as_bytes()),
-                FetchItem::Flags => {
-                    out.extend_from_slice(b"FLAGS ");
-                    write_flag_list(&mut out, entry);
-                }
-                FetchItem::InternalDate => {
-                    out.extend_from_slice(b"INTERNALDATE ");
-                    write_string(
-                        &mut out,
-                        format_internal_date(mailbox.internal_date(index)).as_bytes(),
-                    );
-                }
-                FetchItem::Rfc822Size => {
-                    let size = match (wire_size, message) {
-                        (Some(w), _) => w,
-                        (None, Some(m)) => m.raw().len() as u64,
-                        (None, None) => entry.size,
-                    };
-                    out.extend_from_slice(format!("RFC822.SIZE {size}").as_bytes());
-                }
-                FetchItem::Envelope => {
-                    out.extend_from_slice(b"ENVELOPE ");
-                    out.extend_from_slice(blob("envelope"));
-                }
-                FetchItem::Body => {
-                    out.extend_from_slice(b"BODY ");
-                    out.extend_from_slice(blob("body"));
-                }
-                FetchItem::BodyStructure => {
-                    out.extend_from_slice(b"BODYSTRUCTURE ");
-                    out.extend_from_slice(blob("bodystructure"));
-                }
-                FetchItem::Rfc822 => {
-                    out.extend_from_slice(b"RFC822 ");
-                    write_literal(&mut out, message.expect("loaded").raw());
-                    self.fetched_bodies += 1;
-                }
-                FetchItem::Rfc822Header => {
-                    out.extend_from_slice(b"RFC822.HEADER ");
-                    write_literal(&mut out, message.expect("loaded").header());
-                    self.fetched_headers += 1;
-                }
-                FetchItem::Rfc822Text => {
-                    out.extend_from_slice(b"RFC822.TEXT ");
-                    write_literal(&mut out, message.expect("loaded").text());
-                    self.fetched_bodies += 1;
-                }
-                FetchItem::BodySection {
-                    section, partial, ..
-                } => {
-                    out.extend_from_slice(section_label(section, *partial).as_bytes());
-                    out.push(b' ');
-                    let m = message.expect("loaded");
-                    let bytes: Cow<'_, [u8]> = m
-                        .section(&section.part, &section_kind(&section.text))
-                        .unwrap_or(Cow::Borrowed(b""));
-                    write_literal(&mut out, apply_partial(&bytes, *partial));
-                    if matches!(
-                        section.text,
-                        Some(
-                            SectionText::Header
-                                | SectionText::HeaderFields(_)
-                                | SectionText::HeaderFieldsNot(_)
-                        )
-                    ) {
-                        self.fetched_headers += 1;
-                    } else {
-                        self.fetched_bodies += 1;
-                    }
-                }
-                FetchItem::Binary { .. } | FetchItem::BinarySize { .. } => {}
+    }
+}
+
+fn write_content(out: &mut Vec<u8>, item: Content<'_>, message: &Message, stats: &mut FetchStats) {
+    match item {
+        Content::Rfc822 => {
+            out.extend_from_slice(b"RFC822 ");
+            write_literal(out, message.raw());
+            stats.bodies += 1;
+        }
+        Content::Rfc822Header => {
+            out.extend_from_slice(b"RFC822.HEADER ");
+            write_literal(out, message.header());
+            stats.headers += 1;
+        }
+        Content::Rfc822Text => {
+            out.extend_from_slice(b"RFC822.TEXT ");
+            write_literal(out, message.text());
+            stats.bodies += 1;
+        }
+        Content::Section { section, partial } => {
+            out.extend_from_slice(section_label(section, partial).as_bytes());
+            out.push(b' ');
+            let bytes: Cow<'_, [u8]> = message
+                .section(&section.part, &section_kind(&section.text))
+                .unwrap_or(Cow::Borrowed(b""));
+            write_literal(out, apply_partial(&bytes, partial));
+            if matches!(
+                section.text,
+                Some(
+                    SectionText::Header
+                        | SectionText::HeaderFields(_)
+                        | SectionText::HeaderFieldsNot(_)
+                )
+            ) {
+                stats.headers += 1;
+            } else {
+                stats.bodies += 1;
             }
         }
-        if add_flags {
-            sep(&mut out);
-            out.extend_from_slice(b"FLAGS ");
-            write_flag_list(&mut out, entry);
-        }
-        out.extend_from_slice(b")\r\n");
-        self.out = out;
     }
 }

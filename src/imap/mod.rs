@@ -1,27 +1,64 @@
 //! The IMAP server: `imapd` serves one session on an inherited connection.
 //!
-//! Framing and grammar (`framing`, `parser`, `command`) are apart from the session
-//! (`session`, `cmd_*`), which drives the engines (`fetch`, `search`, `sync`, `idle`).
+//! # Layers (nothing imports upward)
+//!
+//! - `framing` reads lines and literals; `parser` turns them into a
+//!   [`command::Command`].
+//! - `session` runs the loop: it looks the command up in the command table
+//!   ([`table::COMMANDS`]), refuses it if the session's [`session::State`] is not one of
+//!   the row's states, runs it, and afterwards reports other sessions' changes as the row's
+//!   `announce` says (no EXPUNGE after FETCH, STORE or SEARCH, RFC 3501 §7.4.1).
+//! - `cmd/` has one file per command (or small family): it checks the arguments, calls the
+//!   store or an engine and writes the answer. Commands return
+//!   `Result<Outcome, Outcome>` ([`response::CommandResult`]), so failures, including
+//!   store errors (`From<&StoreError> for Outcome`), propagate with `?`.
+//! - Engines below the commands: `fetch` (one `* n FETCH` line per message), `search`,
+//!   `sync` (other sessions' changes as EXPUNGE / EXISTS / FETCH FLAGS); with `sets`
+//!   (sequence sets, flag lists) and `response` (the tagged outcome and the one writer
+//!   each of `* n EXPUNGE` and `* n FETCH (FLAGS ...)`). Message views come from
+//!   `crate::message`, their IMAP syntax from `message_syntax`.
+//!
+//! "Where is FETCH BODYSTRUCTURE answered": `cmd/fetch.rs` -> `fetch.rs`
+//! (`FetchPlan`, cache kind `bodystructure`) -> `message_syntax::write_body_structure`.
+//!
+//! # Adding a command: a worked example
+//!
+//! Say UNAUTHENTICATE (RFC 8437) is to be served:
+//!
+//! 1. `command.rs`: add `CommandBody::Unauthenticate` and its name in
+//!    `CommandBody::name` (`"UNAUTHENTICATE"`); `parser` parses it (one function per
+//!    ABNF rule, the rule in its doc comment) and the fuzz target covers it.
+//! 2. `table.rs`: one row, e.g. `row("UNAUTHENTICATE", AUTHENTICATED, Nothing)`: valid
+//!    after login, and nothing to report after it since it leaves the folder. A command
+//!    that takes sequence numbers gets `uses_seqs(...)` (and `NoExpunge` if RFC 3501
+//!    §7.4.1 covers it); one that expunges gets `breaks_seqs(...)`.
+//! 3. `cmd/unauthenticate.rs`: `impl Session<'_> { pub fn cmd_unauthenticate(&mut self)
+//!    -> CommandResult { ... } }`, a state change through the session's transitions
+//!    (`deselect`, `logout`, ...), the answer as `Ok(Outcome::ok("UNAUTHENTICATE
+//!    completed"))`; declare it in `cmd/mod.rs` and add its arm to `run_command`.
+//! 4. `cmd/capability.rs`: advertise it once it is complete; a test in `tests/imap_*.rs`
+//!    drives the real binary and checks every response with imap-codec.
 
-pub mod capability;
-pub mod cmd_auth;
-pub mod cmd_mailbox;
-pub mod cmd_message;
+#![forbid(unsafe_code)]
+
+mod cmd;
 pub mod command;
 pub mod datetime;
 pub mod fetch;
 pub mod flags;
 pub mod framing;
-pub mod idle;
 pub mod message_syntax;
 pub mod mutf7;
 pub mod names;
 pub mod parser;
+pub mod response;
 pub mod search;
 pub mod sequence;
 pub mod session;
+pub mod sets;
 pub mod sync;
 pub mod syntax;
+pub mod table;
 mod wire;
 
 use crate::{config::Config, net::conn::Connection};

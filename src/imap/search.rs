@@ -3,12 +3,10 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use super::cmd_mailbox::store_failure;
-use super::cmd_message::resolve_set;
-use super::command::{Date, SearchKey, SearchReturn};
+use super::command::{Date, SearchKey};
 use super::datetime::days_from_civil;
 use super::fetch::load_message;
-use super::session::{Outcome, Session};
+use super::sets::resolve_set;
 use crate::message::Message;
 use crate::store::{Flags, Mailbox, MessageEntry, StoreError};
 
@@ -211,111 +209,88 @@ fn load(mailbox: &Mailbox, index: usize, need: Need) -> Result<Message, StoreErr
     load_message(mailbox, index, need == Need::Header)
 }
 
-impl Session<'_> {
-    pub fn cmd_search(
-        &mut self,
-        uid: bool,
-        charset: Option<&str>,
-        criteria: &SearchKey,
-        returns: Option<&[SearchReturn]>,
-    ) -> Outcome {
-        if let Some(cs) = charset
-            && !cs.eq_ignore_ascii_case("UTF-8")
-            && !cs.eq_ignore_ascii_case("US-ASCII")
-        {
-            return Outcome::no("[BADCHARSET (UTF-8 US-ASCII)] Unsupported charset");
-        }
-        if returns.is_some() {
-            return Outcome::bad("SEARCH RETURN (ESEARCH) is not supported");
-        }
-        let selected = self.selected.as_mut().expect("selected state");
-        let mailbox = &mut selected.mailbox;
-        let need = need_of(criteria);
-        let sized = uses_size(criteria);
-        // Header keys on the usual fields are answered from the cache, not the files.
-        let from_cache = need == Need::Header && only_cached_fields(criteria);
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs() as i64);
-        let count = mailbox.messages().len() as u32;
-        let max_uid = mailbox.messages().last().map_or(0, |m| m.uid);
-        // Narrow to a top-level UID or sequence set first, so `UID SEARCH UID 900:* ...`
-        // does not read every message.
-        let candidates: Vec<usize> = match criteria {
-            SearchKey::And(keys) => keys
-                .iter()
-                .find_map(|k| match k {
-                    SearchKey::Uid(set) => Some(resolve_set(mailbox, set, true)),
-                    SearchKey::SequenceSet(set) => Some(resolve_set(mailbox, set, false)),
-                    _ => None,
-                })
-                .unwrap_or_else(|| (0..count as usize).collect()),
-            _ => (0..count as usize).collect(),
-        };
-        let mut hits = Vec::new();
-        for index in candidates {
-            let wire_size = if sized {
-                match mailbox.wire_size(index) {
-                    Ok(w) => Some(w),
-                    Err(StoreError::NoSuchMessage) => continue,
-                    Err(err) => return store_failure(&err),
-                }
-            } else {
-                None
-            };
-            let mut fields = None;
-            let mut message = None;
-            if from_cache {
-                fields = mailbox
-                    .cached(index, "searchfields")
-                    .map(|b| decode_fields(&b));
+/// The messages that match `criteria`, as UIDs (`uid`) or sequence numbers, ascending.
+/// Messages another session expunged meanwhile are skipped.
+pub fn search(
+    mailbox: &mut Mailbox,
+    criteria: &SearchKey,
+    uid: bool,
+) -> Result<Vec<u32>, StoreError> {
+    let need = need_of(criteria);
+    let sized = uses_size(criteria);
+    // Header keys on the usual fields are answered from the cache, not the files.
+    let from_cache = need == Need::Header && only_cached_fields(criteria);
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    let count = mailbox.messages().len() as u32;
+    let max_uid = mailbox.messages().last().map_or(0, |m| m.uid);
+    // Narrow to a top-level UID or sequence set first, so `UID SEARCH UID 900:* ...`
+    // does not read every message.
+    let candidates: Vec<usize> = match criteria {
+        SearchKey::And(keys) => keys
+            .iter()
+            .find_map(|k| match k {
+                SearchKey::Uid(set) => Some(resolve_set(mailbox, set, true)),
+                SearchKey::SequenceSet(set) => Some(resolve_set(mailbox, set, false)),
+                _ => None,
+            })
+            .unwrap_or_else(|| (0..count as usize).collect()),
+        _ => (0..count as usize).collect(),
+    };
+    let mut hits = Vec::new();
+    for index in candidates {
+        let wire_size = if sized {
+            match mailbox.wire_size(index) {
+                Ok(w) => Some(w),
+                Err(StoreError::NoSuchMessage) => continue,
+                Err(err) => return Err(err),
             }
-            if need > Need::Nothing && fields.is_none() {
-                match load(mailbox, index, need) {
-                    Ok(m) => {
-                        if from_cache {
-                            let encoded = encode_fields(&m);
-                            fields = Some(decode_fields(&encoded));
-                            mailbox.cache(index, "searchfields", encoded);
-                        }
-                        message = Some(m);
-                    }
-                    Err(StoreError::NoSuchMessage) => continue,
-                    Err(err) => return store_failure(&err),
-                }
-            }
-            let messages = mailbox.messages();
-            let candidate = Candidate {
-                seq: index as u32 + 1,
-                count,
-                max_uid,
-                entry: &messages[index],
-                mailbox,
-                index,
-                message: message.as_ref(),
-                fields: fields.as_ref(),
-                wire_size,
-                now,
-            };
-            if candidate.matches(criteria) {
-                hits.push(if uid {
-                    messages[index].uid
-                } else {
-                    index as u32 + 1
-                });
-            }
-        }
-        mailbox.save_caches();
-        let mut line = String::from("SEARCH");
-        for n in hits {
-            line.push(' ');
-            line.push_str(&n.to_string());
-        }
-        self.untagged(&line);
-        Outcome::ok(if uid {
-            "UID SEARCH completed"
         } else {
-            "SEARCH completed"
-        })
+            None
+        };
+        let mut fields = None;
+        let mut message = None;
+        if from_cache {
+            fields = mailbox
+                .cached(index, "searchfields")
+                .map(|b| decode_fields(&b));
+        }
+        if need > Need::Nothing && fields.is_none() {
+            match load(mailbox, index, need) {
+                Ok(m) => {
+                    if from_cache {
+                        let encoded = encode_fields(&m);
+                        fields = Some(decode_fields(&encoded));
+                        mailbox.cache(index, "searchfields", encoded);
+                    }
+                    message = Some(m);
+                }
+                Err(StoreError::NoSuchMessage) => continue,
+                Err(err) => return Err(err),
+            }
+        }
+        let messages = mailbox.messages();
+        let candidate = Candidate {
+            seq: index as u32 + 1,
+            count,
+            max_uid,
+            entry: &messages[index],
+            mailbox,
+            index,
+            message: message.as_ref(),
+            fields: fields.as_ref(),
+            wire_size,
+            now,
+        };
+        if candidate.matches(criteria) {
+            hits.push(if uid {
+                messages[index].uid
+            } else {
+                index as u32 + 1
+            });
+        }
     }
+    mailbox.save_caches();
+    Ok(hits)
 }

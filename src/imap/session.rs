@@ -1,12 +1,14 @@
 //! One IMAP session: the state machine (RFC 3501 §3), the command loop and the response
-//! buffer. Commands live in `cmd_*.rs` as further `impl Session` blocks; the engines they
+//! buffer. Commands live in `cmd/*.rs` as further `impl Session` blocks; the engines they
 //! call (fetch, search, sync) live in their own modules.
 
 use std::io;
 use std::time::Instant;
 
-use super::command::{Command, CommandBody};
+use super::command::Command;
 use super::framing::{self, CommandError, ErrorKind as CommandErrorKind, FramingLimits};
+use super::sync;
+use super::table::{self, Announce};
 use crate::auth::Account;
 use crate::config::Config;
 use crate::log as plog;
@@ -22,35 +24,57 @@ pub fn log_event(level: log::Level, message: &str, fields: &[Field]) {
 use crate::net::conn::Connection;
 use crate::store::{Mailbox, Maildir};
 
-/// Where the session is in RFC 3501's state diagram.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// What a command in the selected state works on at once: the folder, the Maildir it is
+/// in, and the output (with the connection, for commands that stream).
+pub struct SelectedParts<'s> {
+    pub maildir: &'s Maildir,
+    pub selected: &'s mut Selected,
+    pub out: &'s mut Vec<u8>,
+    pub conn: &'s mut Connection,
+}
+
+/// Where the session is in RFC 3501's state diagram, with what that state has: a
+/// command can only reach the Maildir after login and the folder once one is selected.
 pub enum State {
     NotAuthenticated,
-    Authenticated,
-    Selected,
-    Logout,
+    Authenticated {
+        account: Account,
+        maildir: Maildir,
+    },
+    Selected {
+        account: Account,
+        maildir: Maildir,
+        /// Boxed: a folder's index is large next to the other states.
+        selected: Box<Selected>,
+    },
+    /// The account is kept for the logout log line.
+    Logout {
+        account: Option<Account>,
+    },
 }
 
-/// How a command ended, for the tagged response.
-pub enum Outcome {
-    Ok(String),
-    No(String),
-    Bad(String),
-    /// The command wrote its own tagged line (or none is due, e.g. after BYE).
-    Done,
+impl State {
+    pub fn is_not_authenticated(&self) -> bool {
+        matches!(self, State::NotAuthenticated)
+    }
+
+    fn account(&self) -> Option<&Account> {
+        match self {
+            State::Authenticated { account, .. } | State::Selected { account, .. } => Some(account),
+            State::Logout { account } => account.as_ref(),
+            State::NotAuthenticated => None,
+        }
+    }
+
+    fn maildir(&self) -> Option<&Maildir> {
+        match self {
+            State::Authenticated { maildir, .. } | State::Selected { maildir, .. } => Some(maildir),
+            _ => None,
+        }
+    }
 }
 
-impl Outcome {
-    pub fn ok(text: impl Into<String>) -> Outcome {
-        Outcome::Ok(text.into())
-    }
-    pub fn no(text: impl Into<String>) -> Outcome {
-        Outcome::No(text.into())
-    }
-    pub fn bad(text: impl Into<String>) -> Outcome {
-        Outcome::Bad(text.into())
-    }
-}
+pub use super::response::Outcome;
 
 /// The selected folder and what the client has been told about it.
 pub struct Selected {
@@ -64,9 +88,6 @@ pub struct Session<'c> {
     pub conn: Connection,
     pub out: Vec<u8>,
     pub state: State,
-    pub account: Option<Account>,
-    pub maildir: Option<Maildir>,
-    pub selected: Option<Selected>,
     /// ENABLE UTF8=ACCEPT was given: names travel as UTF-8.
     pub utf8: bool,
     pub failed_logins: u32,
@@ -89,9 +110,6 @@ impl<'c> Session<'c> {
             conn,
             out: Vec::with_capacity(8192),
             state: State::NotAuthenticated,
-            account: None,
-            maildir: None,
-            selected: None,
             utf8: false,
             failed_logins: 0,
             started: Instant::now(),
@@ -118,7 +136,7 @@ impl<'c> Session<'c> {
             Err(err) if err.kind() == io::ErrorKind::TimedOut => {
                 // After a write timeout this goes nowhere at once; after a read timeout
                 // or the login deadline it goes out if the client takes it.
-                let bye = if self.state == State::NotAuthenticated {
+                let bye = if self.state.is_not_authenticated() {
                     "* BYE Autologout; no login in time\r\n"
                 } else {
                     "* BYE Autologout; idle for too long\r\n"
@@ -137,7 +155,7 @@ impl<'c> Session<'c> {
     /// The command loop; says how the session ended.
     fn serve(&mut self) -> io::Result<&'static str> {
         loop {
-            if self.state == State::Logout {
+            if matches!(self.state, State::Logout { .. }) {
                 return Ok("LOGOUT");
             }
             let Some(command) = self.next_command()? else {
@@ -154,7 +172,7 @@ impl<'c> Session<'c> {
     /// bytes cannot stretch it); after login, only the silence allowed.
     pub fn apply_timeouts(&mut self) {
         let limits = &self.config.limits;
-        if self.state == State::NotAuthenticated {
+        if self.state.is_not_authenticated() {
             self.conn.set_read_timeout(Some(limits.preauth_timeout()));
             let deadline = self.conn.opened_at() + limits.preauth_timeout();
             self.conn.set_deadline(Some(deadline));
@@ -173,7 +191,7 @@ impl<'c> Session<'c> {
             max_append: limits.max_append_size,
             max_command: limits.max_command_size,
             max_literals: usize::try_from(limits.max_command_literals).unwrap_or(usize::MAX),
-            append: self.state != State::NotAuthenticated,
+            append: !self.state.is_not_authenticated(),
         }
     }
 
@@ -183,7 +201,7 @@ impl<'c> Session<'c> {
         loop {
             self.apply_timeouts();
             let limits = self.framing_limits();
-            let spool = self.maildir.as_ref().map(|m| m.root().join("tmp"));
+            let spool = self.state.maildir().map(|m| m.root().join("tmp"));
             match framing::read_command(&mut self.conn, &limits, spool.as_deref()) {
                 Ok(command) => return Ok(Some(command)),
                 Err(CommandError { tag, kind }) => {
@@ -209,133 +227,33 @@ impl<'c> Session<'c> {
         }
     }
 
-    /// Runs one command in the current state.
+    /// Runs one command in the current state: its row in the command table says whether
+    /// it may run now and what to report of other sessions' changes after it.
     fn dispatch(&mut self, command: Command) -> Outcome {
-        use CommandBody::*;
-        let tag = command.tag;
-        let any_state = matches!(command.body, Capability | Noop | Logout | Id(_) | Enable(_));
-        let allowed = any_state
-            || match self.state {
-                State::NotAuthenticated => {
-                    matches!(command.body, StartTls | Login { .. } | Authenticate { .. })
-                }
-                State::Authenticated => !matches!(
-                    command.body,
-                    StartTls
-                        | Login { .. }
-                        | Authenticate { .. }
-                        | Check
-                        | Close
-                        | Unselect
-                        | Expunge { .. }
-                        | Search { .. }
-                        | Fetch { .. }
-                        | Store { .. }
-                        | Copy { .. }
-                        | Move { .. }
-                ),
-                State::Selected => {
-                    !matches!(command.body, StartTls | Login { .. } | Authenticate { .. })
-                }
-                State::Logout => false,
-            };
-        if !allowed {
+        let name = command.body.name();
+        let Some(spec) = table::lookup(name) else {
+            return Outcome::bad(format!("{name} is not supported"));
+        };
+        if !spec.allowed_in(&self.state) {
             return match self.state {
                 State::NotAuthenticated => {
-                    Outcome::bad(format!("{} needs you to log in first", command.body.name()))
+                    Outcome::bad(format!("{name} needs you to log in first"))
                 }
-                State::Authenticated => {
-                    Outcome::bad(format!("{} needs a selected mailbox", command.body.name()))
+                State::Authenticated { .. } => {
+                    Outcome::bad(format!("{name} needs a selected mailbox"))
                 }
-                _ => Outcome::bad(format!("{} is not valid now", command.body.name())),
+                _ => Outcome::bad(format!("{name} is not valid now")),
             };
         }
-        let name = command.body.name();
-        let outcome = match command.body {
-            Capability => {
-                let caps = self.capabilities();
-                self.untagged(&format!("CAPABILITY {caps}"));
-                Outcome::ok("CAPABILITY completed")
-            }
-            Noop => Outcome::ok("NOOP completed"),
-            Logout => {
-                self.untagged("BYE postern logging out");
-                self.state = State::Logout;
-                Outcome::ok("LOGOUT completed")
-            }
-            Id(fields) => self.cmd_id(fields),
-            Enable(names) => self.cmd_enable(names),
-            StartTls => self.cmd_starttls(&tag),
-            Login { username, password } => self.cmd_login(&username, &password),
-            Authenticate {
-                mechanism,
-                initial_response,
-            } => self.cmd_authenticate(&mechanism, initial_response),
-            Select { mailbox, params } => self.cmd_select(&mailbox, &params, false),
-            Examine { mailbox, params } => self.cmd_select(&mailbox, &params, true),
-            Create { mailbox } => self.cmd_create(&mailbox),
-            Delete { mailbox } => self.cmd_delete(&mailbox),
-            Rename { from, to } => self.cmd_rename(&from, &to),
-            Subscribe { mailbox } => self.cmd_subscribe(&mailbox, true),
-            Unsubscribe { mailbox } => self.cmd_subscribe(&mailbox, false),
-            List {
-                selection,
-                reference,
-                patterns,
-                returns,
-            } => self.cmd_list(&selection, &reference, &patterns, &returns),
-            Lsub { reference, pattern } => self.cmd_lsub(&reference, &pattern),
-            Status { mailbox, items } => self.cmd_status(&mailbox, &items),
-            Append {
-                mailbox,
-                flags,
-                date,
-                message,
-                utf8: _,
-            } => self.cmd_append(&mailbox, &flags, date, message),
-            Idle => self.cmd_idle(),
-            Namespace => {
-                self.untagged("NAMESPACE ((\"INBOX.\" \".\")) NIL NIL");
-                Outcome::ok("NAMESPACE completed")
-            }
-            GetQuota { root } => self.cmd_getquota(&root),
-            GetQuotaRoot { mailbox } => self.cmd_getquotaroot(&mailbox),
-            SetQuota { .. } => Outcome::no("[NOPERM] Quota is set by the administrator"),
-            GetAcl { .. }
-            | SetAcl { .. }
-            | DeleteAcl { .. }
-            | ListRights { .. }
-            | MyRights { .. } => Outcome::bad(format!("{name} is not supported")),
-            Check => Outcome::ok("CHECK completed"),
-            Close => self.cmd_close(),
-            Unselect => {
-                self.deselect();
-                Outcome::ok("UNSELECT completed")
-            }
-            Expunge { uids } => self.cmd_expunge(uids.as_ref()),
-            Search {
-                uid,
-                charset,
-                criteria,
-                returns,
-            } => self.cmd_search(uid, charset.as_deref(), &criteria, returns.as_deref()),
-            Fetch { uid, set, items } => self.cmd_fetch(uid, &set, &items),
-            Store {
-                uid,
-                set,
-                mode,
-                silent,
-                flags,
-            } => self.cmd_store(uid, &set, mode, silent, &flags),
-            Copy { uid, set, mailbox } => self.cmd_copy(uid, &set, &mailbox, false),
-            Move { uid, set, mailbox } => self.cmd_copy(uid, &set, &mailbox, true),
+        let outcome = match self.run_command(&command.tag, command.body) {
+            Ok(outcome) | Err(outcome) => outcome,
         };
-        // Tell the client what others changed, within RFC 3501 §7.4.1's rule that EXPUNGE
-        // may not be sent while answering FETCH, STORE or SEARCH (the UID forms may).
-        let expunges_allowed = !matches!(name, "FETCH" | "STORE" | "SEARCH");
-        if !matches!(name, "SELECT" | "EXAMINE" | "LOGOUT" | "CLOSE" | "UNSELECT")
-            && let Err(err) = self.sync(expunges_allowed)
-        {
+        let expunges_allowed = match spec.announce {
+            Announce::Nothing => return outcome,
+            Announce::NoExpunge => false,
+            Announce::All => true,
+        };
+        if let Err(err) = self.sync(expunges_allowed) {
             log::warn!("refreshing the mailbox failed: {err}");
         }
         outcome
@@ -369,31 +287,99 @@ impl<'c> Session<'c> {
         self.conn.flush()
     }
 
-    /// Sends the buffer early when it is large.
-    pub fn flush_if_large(&mut self) -> io::Result<()> {
-        if self.out.len() >= FLUSH_AT {
-            self.conn.write_all(&self.out)?;
-            self.out.clear();
+    /// Leaves the selected state, if in it.
+    pub fn deselect(&mut self) {
+        if let State::Selected { .. } = self.state
+            && let State::Selected {
+                account, maildir, ..
+            } = self.take_state()
+        {
+            self.state = State::Authenticated { account, maildir };
         }
-        Ok(())
     }
 
-    pub fn deselect(&mut self) {
-        self.selected = None;
-        if self.state == State::Selected {
-            self.state = State::Authenticated;
+    /// Enters the selected state (from the authenticated or the selected state).
+    pub fn select(&mut self, selected: Selected) {
+        self.state = match self.take_state() {
+            State::Authenticated { account, maildir }
+            | State::Selected {
+                account, maildir, ..
+            } => State::Selected {
+                account,
+                maildir,
+                selected: Box::new(selected),
+            },
+            other => other,
+        };
+    }
+
+    /// Enters the authenticated state after a successful login.
+    pub fn authenticated(&mut self, account: Account, maildir: Maildir) {
+        self.state = State::Authenticated { account, maildir };
+    }
+
+    /// Ends the session after this command.
+    pub fn logout(&mut self) {
+        let account = match self.take_state() {
+            State::Authenticated { account, .. } | State::Selected { account, .. } => Some(account),
+            State::Logout { account } => account,
+            State::NotAuthenticated => None,
+        };
+        self.state = State::Logout { account };
+    }
+
+    /// The state, leaving `Logout` in its place until the caller puts the next one.
+    fn take_state(&mut self) -> State {
+        std::mem::replace(&mut self.state, State::Logout { account: None })
+    }
+
+    /// Refreshes the selected folder, if any, and reports what others changed.
+    pub fn sync(&mut self, expunges_allowed: bool) -> Result<(), crate::store::StoreError> {
+        match &mut self.state {
+            State::Selected { selected, .. } => {
+                sync::sync(&mut selected.mailbox, &mut self.out, expunges_allowed)
+            }
+            _ => Ok(()),
         }
     }
 
     /// The Maildir of the logged-in user (present in every state after login).
-    pub fn maildir(&self) -> &Maildir {
-        self.maildir
-            .as_ref()
-            .expect("authenticated state has a Maildir")
+    pub fn maildir(&self) -> Result<&Maildir, Outcome> {
+        self.state.maildir().ok_or_else(not_logged_in)
+    }
+
+    /// The selected folder.
+    pub fn selected(&self) -> Result<&Selected, Outcome> {
+        match &self.state {
+            State::Selected { selected, .. } => Ok(&**selected),
+            _ => Err(not_selected()),
+        }
+    }
+
+    pub fn selected_mut(&mut self) -> Result<&mut Selected, Outcome> {
+        match &mut self.state {
+            State::Selected { selected, .. } => Ok(&mut **selected),
+            _ => Err(not_selected()),
+        }
+    }
+
+    /// The selected folder with the rest a command on it writes to.
+    pub fn selected_parts(&mut self) -> Result<SelectedParts<'_>, Outcome> {
+        match &mut self.state {
+            State::Selected {
+                maildir, selected, ..
+            } => Ok(SelectedParts {
+                maildir,
+                selected,
+                out: &mut self.out,
+                conn: &mut self.conn,
+            }),
+            _ => Err(not_selected()),
+        }
     }
 
     pub fn user(&self) -> &str {
-        self.account.as_ref().map(|a| a.user.as_str()).unwrap_or("")
+        self.state.account().map(|a| a.user.as_str()).unwrap_or("")
     }
 
     /// Fields every log line of this session carries.
@@ -407,7 +393,7 @@ impl<'c> Session<'c> {
         if let Some(tls) = self.conn.tls_description() {
             fields.push(("TLS", tls.to_string()));
         }
-        if let Some(account) = &self.account {
+        if let Some(account) = self.state.account() {
             fields.push(("USER", account.user.clone()));
         }
         fields
@@ -422,6 +408,26 @@ impl<'c> Session<'c> {
         fields.push(("TIME", self.started.elapsed().as_secs().to_string()));
         log_event(log::Level::Info, how, &fields);
     }
+}
+
+/// Sends the buffer early when it is large, so a FETCH of many messages streams.
+pub fn flush_if_large(conn: &mut Connection, out: &mut Vec<u8>) -> io::Result<()> {
+    if out.len() >= FLUSH_AT {
+        conn.write_all(out)?;
+        out.clear();
+    }
+    Ok(())
+}
+
+/// The answer when a command of the authenticated state arrives without a login; the
+/// command table keeps such commands out, so this is the safe default, not a path.
+fn not_logged_in() -> Outcome {
+    Outcome::bad("Log in first")
+}
+
+/// As [`not_logged_in`], for commands of the selected state.
+fn not_selected() -> Outcome {
+    Outcome::bad("No mailbox selected")
 }
 
 fn is_disconnect(err: &io::Error) -> bool {

@@ -1,49 +1,24 @@
-//! Commands of the not-authenticated state and those valid anywhere: STARTTLS LOGIN
-//! AUTHENTICATE ID ENABLE, and what happens right after a login succeeds.
+//! LOGIN and AUTHENTICATE (RFC 3501 §6.2.2-3, SASL-IR, EXTERNAL), and what happens right
+//! after a login succeeds or fails.
 
 use std::time::Duration;
 
-use super::session::{Outcome, Session, State, log_event};
 use crate::auth::sasl::{self, Exchange, Mechanism, SaslError, Step};
 use crate::auth::{self, Account, AuthError, Protocol};
+use crate::imap::response::{CommandResult, Outcome};
+use crate::imap::session::{Session, log_event};
 use crate::net::conn::LineRead;
-use crate::net::tls::Acceptor;
 use crate::store::Maildir;
 
 const PRIVACY_REQUIRED: &str =
     "[PRIVACYREQUIRED] Use STARTTLS first; logins without TLS are disabled";
 
 impl Session<'_> {
-    /// STARTTLS (RFC 3501 §6.2.1). Whatever the client sent after the command in the
-    /// same packet is dropped, never run.
-    pub fn cmd_starttls(&mut self, tag: &str) -> Outcome {
-        if self.conn.is_tls() {
-            return Outcome::bad("TLS is already active");
-        }
-        if !self.starttls {
-            return Outcome::bad("STARTTLS is not available on this connection");
-        }
-        let acceptor = match Acceptor::new(&self.config.tls, Protocol::Imap) {
-            Ok(acceptor) => acceptor,
-            Err(err) => {
-                log::error!("STARTTLS: {err:#}");
-                return Outcome::no("[UNAVAILABLE] TLS is not available now");
-            }
-        };
-        self.out
-            .extend_from_slice(format!("{tag} OK Begin TLS negotiation now\r\n").as_bytes());
-        let result = self.flush().and_then(|()| self.conn.start_tls(&acceptor));
-        if let Err(err) = result {
-            let mut fields = self.log_fields_base();
-            fields.push(("REASON", err.to_string()));
-            log_event(log::Level::Info, "STARTTLS failed", &fields);
-            self.state = State::Logout;
-        }
-        self.starttls = false;
-        Outcome::Done
+    pub fn cmd_login(&mut self, user: &str, password: &[u8]) -> CommandResult {
+        Ok(self.login(user, password))
     }
 
-    pub fn cmd_login(&mut self, user: &str, password: &[u8]) -> Outcome {
+    fn login(&mut self, user: &str, password: &[u8]) -> Outcome {
         if self.login_needs_tls() {
             return Outcome::no(PRIVACY_REQUIRED);
         }
@@ -81,7 +56,11 @@ impl Session<'_> {
     }
 
     /// AUTHENTICATE (RFC 3501 §6.2.2) with SASL-IR (RFC 4959).
-    pub fn cmd_authenticate(&mut self, mechanism: &str, initial: Option<String>) -> Outcome {
+    pub fn cmd_authenticate(&mut self, mechanism: &str, initial: Option<String>) -> CommandResult {
+        Ok(self.authenticate(mechanism, initial))
+    }
+
+    fn authenticate(&mut self, mechanism: &str, initial: Option<String>) -> Outcome {
         if self.login_needs_tls() {
             return Outcome::no(PRIVACY_REQUIRED);
         }
@@ -140,14 +119,14 @@ impl Session<'_> {
         let line = format!("+ {}\r\n", sasl::encode_challenge(challenge));
         self.out.extend_from_slice(line.as_bytes());
         if self.flush().is_err() {
-            self.state = State::Logout;
+            self.logout();
             return Err(Outcome::Done);
         }
         let response = match self.conn.read_line(self.config.limits.max_line_length) {
             Ok(LineRead::Line(line)) => line,
             Ok(LineRead::TooLong) => return Err(Outcome::bad("SASL response too long")),
             Ok(LineRead::Eof) => {
-                self.state = State::Logout;
+                self.logout();
                 return Err(Outcome::Done);
             }
             Err(err) => {
@@ -155,7 +134,7 @@ impl Session<'_> {
                 if err.kind() == std::io::ErrorKind::TimedOut {
                     self.untagged("BYE Autologout; no login in time");
                 }
-                self.state = State::Logout;
+                self.logout();
                 return Err(Outcome::Done);
             }
         };
@@ -233,9 +212,7 @@ impl Session<'_> {
                 }
             };
         self.log_auth("LOGIN", &account.user, None);
-        self.account = Some(account);
-        self.maildir = Some(maildir);
-        self.state = State::Authenticated;
+        self.authenticated(account, maildir);
         // The login deadline is over: the tagged OK must not be cut short by it.
         self.apply_timeouts();
         Outcome::ok(format!(
@@ -250,7 +227,7 @@ impl Session<'_> {
         self.untagged(
             "BYE [UNAVAILABLE] Your mailbox is unavailable; the administrator has details in the log",
         );
-        self.state = State::Logout;
+        self.logout();
         Outcome::no("[UNAVAILABLE] Login failed")
     }
 
@@ -264,7 +241,7 @@ impl Session<'_> {
         std::thread::sleep(Duration::from_secs(self.config.auth.failed_login_delay));
         if self.failed_logins >= self.config.auth.max_failed_logins {
             self.untagged("BYE Too many failed logins");
-            self.state = State::Logout;
+            self.logout();
         }
         Outcome::no("[AUTHENTICATIONFAILED] Authentication failed")
     }
@@ -277,43 +254,5 @@ impl Session<'_> {
             fields.push(("REASON", r.to_string()));
         }
         log_event(log::Level::Info, event, &fields);
-    }
-
-    pub fn cmd_id(&mut self, fields: Option<Vec<(String, Option<String>)>>) -> Outcome {
-        if let Some(fields) = fields.filter(|_| self.config.imap.id_fields) {
-            let summary: Vec<String> = fields
-                .iter()
-                .take(30)
-                .map(|(k, v)| format!("{k}={}", v.as_deref().unwrap_or("NIL")))
-                .collect();
-            let mut log_fields = self.log_fields_base();
-            log_fields.push(("CLIENT_ID", summary.join(", ")));
-            log_event(log::Level::Info, "ID", &log_fields);
-        }
-        self.untagged(&format!(
-            "ID (\"name\" \"postern\" \"version\" \"{}\")",
-            env!("CARGO_PKG_VERSION")
-        ));
-        Outcome::ok("ID completed")
-    }
-
-    pub fn cmd_enable(&mut self, names: Vec<String>) -> Outcome {
-        if self.state == State::NotAuthenticated {
-            return Outcome::bad("ENABLE needs you to log in first");
-        }
-        let mut enabled = Vec::new();
-        for name in names {
-            if name.eq_ignore_ascii_case("UTF8=ACCEPT") && !self.utf8 {
-                self.utf8 = true;
-                enabled.push("UTF8=ACCEPT");
-            }
-        }
-        let mut line = String::from("ENABLED");
-        for e in enabled {
-            line.push(' ');
-            line.push_str(e);
-        }
-        self.untagged(&line);
-        Outcome::ok("ENABLE completed")
     }
 }

@@ -1,14 +1,22 @@
-//! The CAPABILITY list: advertised only for what is complete.
+//! CAPABILITY (RFC 3501 §6.1.1) and the list itself: advertised only for what is
+//! complete. The greeting and the login answers carry the same list.
 
-use super::session::{Session, State};
+use crate::imap::response::{CommandResult, Outcome};
+use crate::imap::session::Session;
 
 /// Extensions served in every state.
 const BASE: &str = "IMAP4rev1 LITERAL+ SASL-IR ID ENABLE IDLE UIDPLUS NAMESPACE CHILDREN UNSELECT MOVE SPECIAL-USE QUOTA UTF8=ACCEPT";
 
 impl Session<'_> {
+    pub fn cmd_capability(&mut self) -> CommandResult {
+        let caps = self.capabilities();
+        self.untagged(&format!("CAPABILITY {caps}"));
+        Ok(Outcome::ok("CAPABILITY completed"))
+    }
+
     pub fn capabilities(&self) -> String {
         let mut caps = String::from(BASE);
-        if self.state == State::NotAuthenticated {
+        if self.state.is_not_authenticated() {
             let tls = self.conn.is_tls();
             if self.starttls && !tls {
                 caps.push_str(" STARTTLS");

@@ -5,7 +5,8 @@
 use std::os::fd::AsFd;
 use std::time::{Duration, Instant};
 
-use super::session::{Outcome, Session, State};
+use crate::imap::response::{CommandResult, Outcome};
+use crate::imap::session::Session;
 use crate::net::conn::{LineRead, Wait};
 use crate::store::watch::Watcher;
 
@@ -13,8 +14,8 @@ use crate::store::watch::Watcher;
 const SAFETY_RESCAN: Duration = Duration::from_secs(60);
 
 impl Session<'_> {
-    pub fn cmd_idle(&mut self) -> Outcome {
-        let mut watcher = self.selected.as_ref().and_then(|s| {
+    pub fn cmd_idle(&mut self) -> CommandResult {
+        let mut watcher = self.selected().ok().and_then(|s| {
             Watcher::new(s.mailbox.folder_dir())
                 .map_err(|err| log::warn!("inotify unavailable, IDLE polls instead: {err}"))
                 .ok()
@@ -26,8 +27,8 @@ impl Session<'_> {
         };
         self.out.extend_from_slice(text.as_bytes());
         if self.flush().is_err() {
-            self.state = State::Logout;
-            return Outcome::Done;
+            self.logout();
+            return Err(Outcome::Done);
         }
         // Whatever arrived before the watch was in place.
         self.idle_report();
@@ -43,8 +44,8 @@ impl Session<'_> {
             if left.is_zero() {
                 self.untagged("BYE Autologout; idle for too long");
                 let _ = self.flush();
-                self.state = State::Logout;
-                return Outcome::Done;
+                self.logout();
+                return Err(Outcome::Done);
             }
             let waited = {
                 let extra = watcher.as_ref().map(|w| w.as_fd());
@@ -52,18 +53,20 @@ impl Session<'_> {
             };
             match waited {
                 Ok(Wait::Input) => {
-                    return match self.conn.read_line(self.config.limits.max_line_length) {
-                        Ok(LineRead::Line(line)) if line.eq_ignore_ascii_case(b"DONE") => {
-                            Outcome::ok("IDLE terminated")
-                        }
-                        Ok(LineRead::Line(_)) | Ok(LineRead::TooLong) => {
-                            Outcome::bad("Expected DONE to end IDLE")
-                        }
-                        Ok(LineRead::Eof) | Err(_) => {
-                            self.state = State::Logout;
-                            Outcome::Done
-                        }
-                    };
+                    return Ok(
+                        match self.conn.read_line(self.config.limits.max_line_length) {
+                            Ok(LineRead::Line(line)) if line.eq_ignore_ascii_case(b"DONE") => {
+                                Outcome::ok("IDLE terminated")
+                            }
+                            Ok(LineRead::Line(_)) | Ok(LineRead::TooLong) => {
+                                Outcome::bad("Expected DONE to end IDLE")
+                            }
+                            Ok(LineRead::Eof) | Err(_) => {
+                                self.logout();
+                                Outcome::Done
+                            }
+                        },
+                    );
                 }
                 Ok(Wait::Extra) => {
                     if let Some(w) = watcher.as_mut()
@@ -77,8 +80,8 @@ impl Session<'_> {
                 Ok(Wait::Timeout) => self.idle_report(),
                 Err(err) => {
                     log::debug!("IDLE wait failed: {err}");
-                    self.state = State::Logout;
-                    return Outcome::Done;
+                    self.logout();
+                    return Err(Outcome::Done);
                 }
             }
         }

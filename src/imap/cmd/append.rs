@@ -1,0 +1,86 @@
+//! APPEND (RFC 3501 §6.3.11, APPENDUID from UIDPLUS RFC 4315). Large literals arrive
+//! spooled in the Maildir's `tmp/` by the framing and are renamed into place.
+
+use std::time::{Duration, UNIX_EPOCH};
+
+use crate::imap::command::{DateTime, Flag, LiteralData};
+use crate::imap::datetime::days_from_civil;
+use crate::imap::response::{CommandResult, Outcome};
+use crate::imap::session::Session;
+use crate::imap::sets::split_flags;
+use crate::store::{AppendSource, StoreError};
+
+fn unix_time(date: &DateTime) -> i64 {
+    let days = days_from_civil(
+        i32::from(date.date.year),
+        u32::from(date.date.month),
+        u32::from(date.date.day),
+    );
+    days * 86400
+        + i64::from(date.hour) * 3600
+        + i64::from(date.minute) * 60
+        + i64::from(date.second)
+        - i64::from(date.zone_minutes) * 60
+}
+
+impl Session<'_> {
+    pub fn cmd_append(
+        &mut self,
+        wire: &str,
+        flags: &[Flag],
+        date: Option<DateTime>,
+        message: LiteralData,
+    ) -> CommandResult {
+        let name = self.folder_name(wire)?;
+        let (system, mut keywords) = split_flags(flags)?;
+        if !self.config.imap.keywords {
+            keywords.clear();
+        }
+        if message.is_empty() {
+            return Err(Outcome::no("[CANNOT] An empty message cannot be appended"));
+        }
+        let internal_date = date.map(|d| {
+            let secs = unix_time(&d);
+            if secs >= 0 {
+                UNIX_EPOCH + Duration::from_secs(secs as u64)
+            } else {
+                UNIX_EPOCH
+            }
+        });
+        let result = match message {
+            LiteralData::Memory(bytes) => self.maildir()?.append(
+                &name,
+                AppendSource::Bytes(&bytes),
+                system,
+                &keywords,
+                internal_date,
+            ),
+            LiteralData::Spooled(file) => {
+                // The store renames the spooled file into place; if it fails the file is
+                // still ours to remove.
+                let path = file.path().to_path_buf();
+                let result = self.maildir()?.append(
+                    &name,
+                    AppendSource::TmpFile(path.clone()),
+                    system,
+                    &keywords,
+                    internal_date,
+                );
+                if result.is_ok() {
+                    file.keep();
+                }
+                result
+            }
+        };
+        let appended = result.map_err(|err| match err {
+            StoreError::NoSuchFolder(_) => {
+                Outcome::no("[TRYCREATE] No such mailbox; create it first")
+            }
+            err => Outcome::from(&err),
+        })?;
+        Ok(Outcome::ok(format!(
+            "[APPENDUID {} {}] APPEND completed",
+            appended.uid_validity, appended.uid
+        )))
+    }
+}

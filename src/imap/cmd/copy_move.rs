@@ -1,0 +1,64 @@
+//! COPY (RFC 3501 §6.4.7) and MOVE (RFC 6851), with COPYUID (RFC 4315). A MOVE's copy
+//! is complete before anything is expunged.
+
+use crate::imap::command::SequenceSet;
+use crate::imap::response::{CommandResult, Outcome, write_expunge};
+use crate::imap::session::Session;
+use crate::imap::sets::{check_sequence_set, resolve_set, uid_list};
+use crate::store::{Flags, StoreError};
+
+impl Session<'_> {
+    pub fn cmd_copy(
+        &mut self,
+        uid: bool,
+        set: &SequenceSet,
+        wire: &str,
+        is_move: bool,
+    ) -> CommandResult {
+        let verb = if is_move { "MOVE" } else { "COPY" };
+        let target = self.folder_name(wire)?;
+        let parts = self.selected_parts()?;
+        let (maildir, mailbox) = (parts.maildir, &mut parts.selected.mailbox);
+        check_sequence_set(mailbox, set, uid)?;
+        if is_move && mailbox.read_only() {
+            return Err(Outcome::no("[READ-ONLY] Mailbox is read-only"));
+        }
+        let indexes = resolve_set(mailbox, set, uid);
+        if indexes.is_empty() {
+            return Ok(Outcome::ok(format!("{verb} completed (no messages)")));
+        }
+        let copied = mailbox
+            .copy_to(&indexes, maildir, &target)
+            .map_err(|err| match err {
+                StoreError::NoSuchFolder(_) => {
+                    Outcome::no("[TRYCREATE] No such mailbox; create it first")
+                }
+                err => Outcome::from(&err),
+            })?;
+        let source: Vec<u32> = copied.uids.iter().map(|(s, _)| *s).collect();
+        let code = format!(
+            "[COPYUID {} {} {}]",
+            copied.uid_validity,
+            uid_list(&source),
+            uid_list(&copied.uids.iter().map(|(_, t)| *t).collect::<Vec<_>>())
+        );
+        if !is_move {
+            return Ok(Outcome::ok(format!("{code} COPY completed")));
+        }
+        for &index in &indexes {
+            let entry = &mailbox.messages()[index];
+            let mut flags = entry.flags;
+            flags.insert(Flags::DELETED);
+            let keywords = entry.keywords.clone();
+            mailbox.set_flags(index, flags, &keywords)?;
+        }
+        let gone = mailbox.expunge(Some(&source))?;
+        parts
+            .out
+            .extend_from_slice(format!("* OK {code} Moved\r\n").as_bytes());
+        for seq in gone {
+            write_expunge(parts.out, seq);
+        }
+        Ok(Outcome::ok("MOVE completed"))
+    }
+}

@@ -1,0 +1,26 @@
+//! EXPUNGE and UID EXPUNGE (RFC 3501 §6.4.3, RFC 4315 §2.1).
+
+use crate::imap::command::SequenceSet;
+use crate::imap::response::{CommandResult, Outcome, write_expunge};
+use crate::imap::session::Session;
+use crate::imap::sets::resolve_set;
+
+impl Session<'_> {
+    pub fn cmd_expunge(&mut self, uids: Option<&SequenceSet>) -> CommandResult {
+        let parts = self.selected_parts()?;
+        let mailbox = &mut parts.selected.mailbox;
+        if mailbox.read_only() {
+            return Err(Outcome::no("[READ-ONLY] Mailbox is read-only"));
+        }
+        let only: Option<Vec<u32>> = uids.map(|set| {
+            resolve_set(mailbox, set, true)
+                .into_iter()
+                .map(|i| mailbox.messages()[i].uid)
+                .collect()
+        });
+        for seq in mailbox.expunge(only.as_deref())? {
+            write_expunge(parts.out, seq);
+        }
+        Ok(Outcome::ok("EXPUNGE completed"))
+    }
+}

@@ -1,0 +1,164 @@
+//! LIST (RFC 3501 §6.3.8, LIST-EXTENDED RFC 5258 selection and return options,
+//! SPECIAL-USE RFC 6154) and LSUB (§6.3.9).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::imap::command::{ListReturn, ListSelect};
+use crate::imap::names::{self, SEPARATOR};
+use crate::imap::response::{CommandResult, Outcome};
+use crate::imap::session::Session;
+
+/// LIST attributes of one name.
+#[derive(Default)]
+struct ListEntry {
+    exists: bool,
+    has_children: bool,
+}
+
+impl Session<'_> {
+    /// Every folder plus the parents that only exist as a path (Maildir++ allows `.a.b`
+    /// without `.a`); those are `\Noselect`.
+    fn folder_tree(&self) -> Result<BTreeMap<String, ListEntry>, Outcome> {
+        let folders = self.maildir()?.list_folders()?;
+        let mut tree: BTreeMap<String, ListEntry> = BTreeMap::new();
+        for folder in folders {
+            let mut parent = folder.name.as_str();
+            while let Some(i) = parent.rfind(SEPARATOR) {
+                parent = &parent[..i];
+                tree.entry(parent.to_string()).or_default().has_children = true;
+            }
+            let entry = tree.entry(folder.name.clone()).or_default();
+            entry.exists = true;
+            entry.has_children |= folder.has_children;
+        }
+        Ok(tree)
+    }
+
+    /// The special-use attribute of a folder (RFC 6154), from `[imap] special_use`.
+    fn special_use(&self, name: &str) -> Option<String> {
+        let below = name.strip_prefix("INBOX.")?;
+        self.config
+            .imap
+            .special_use
+            .iter()
+            .find(|(_, folder)| folder.as_str() == below)
+            .map(|(attr, _)| format!("\\{attr}"))
+    }
+
+    pub fn cmd_list(
+        &mut self,
+        selection: &[ListSelect],
+        reference: &str,
+        patterns: &[String],
+        returns: &[ListReturn],
+    ) -> CommandResult {
+        if patterns.len() == 1 && patterns[0].is_empty() {
+            // The hierarchy delimiter and root (RFC 3501 §6.3.8).
+            self.untagged("LIST (\\Noselect) \".\" \"\"");
+            return Ok(Outcome::ok("LIST completed"));
+        }
+        let subscribed_only = selection.contains(&ListSelect::Subscribed);
+        let special_only = selection.contains(&ListSelect::SpecialUse);
+        let show_subscribed = subscribed_only || returns.contains(&ListReturn::Subscribed);
+        let tree = self.folder_tree()?;
+        let subscriptions: BTreeSet<String> =
+            self.maildir()?.subscriptions()?.into_iter().collect();
+        let patterns: Vec<String> = match patterns
+            .iter()
+            .map(|p| self.decode_pattern(reference, p))
+            .collect::<Option<Vec<_>>>()
+        {
+            Some(p) => p,
+            None => return Err(Outcome::bad("Invalid mailbox pattern")),
+        };
+        let matches = |name: &str| patterns.iter().any(|p| names::pattern_matches(p, name));
+        let mut lines = Vec::new();
+        for (name, entry) in &tree {
+            if !matches(name) {
+                continue;
+            }
+            let subscribed = subscriptions.contains(name);
+            if subscribed_only && !subscribed {
+                continue;
+            }
+            let special = self.special_use(name);
+            if special_only && special.is_none() {
+                continue;
+            }
+            let mut attrs: Vec<String> = Vec::new();
+            if !entry.exists {
+                attrs.push("\\Noselect".into());
+            }
+            attrs.push(
+                if entry.has_children {
+                    "\\HasChildren"
+                } else {
+                    "\\HasNoChildren"
+                }
+                .into(),
+            );
+            if let Some(s) = special {
+                attrs.push(s);
+            }
+            if show_subscribed && subscribed {
+                attrs.push("\\Subscribed".into());
+            }
+            lines.push((name.clone(), attrs));
+        }
+        if subscribed_only {
+            // Subscribed names whose folder is gone are still listed (RFC 5258 §3.1).
+            for name in &subscriptions {
+                if !tree.contains_key(name) && matches(name) {
+                    lines.push((
+                        name.clone(),
+                        vec!["\\NonExistent".into(), "\\Subscribed".into()],
+                    ));
+                }
+            }
+        }
+        for (name, attrs) in lines {
+            self.out
+                .extend_from_slice(format!("* LIST ({}) \".\" ", attrs.join(" ")).as_bytes());
+            self.write_mailbox_name(&name);
+            self.out.extend_from_slice(b"\r\n");
+        }
+        Ok(Outcome::ok("LIST completed"))
+    }
+
+    /// Reference + pattern as a store-side pattern (UTF-8, INBOX uppercased).
+    fn decode_pattern(&self, reference: &str, pattern: &str) -> Option<String> {
+        let joined = if reference.is_empty() || pattern.starts_with("INBOX") {
+            pattern.to_string()
+        } else {
+            format!("{reference}{pattern}")
+        };
+        if self.utf8 {
+            Some(joined)
+        } else {
+            crate::imap::mutf7::decode(&joined).ok()
+        }
+    }
+
+    pub fn cmd_lsub(&mut self, reference: &str, pattern: &str) -> CommandResult {
+        let Some(pattern) = self.decode_pattern(reference, pattern) else {
+            return Err(Outcome::bad("Invalid mailbox pattern"));
+        };
+        let subscriptions = self.maildir()?.subscriptions()?;
+        let tree = self.folder_tree().unwrap_or_default();
+        for name in subscriptions {
+            if !names::pattern_matches(&pattern, &name) {
+                continue;
+            }
+            let attrs = if tree.get(&name).is_some_and(|e| e.exists) {
+                ""
+            } else {
+                "\\Noselect"
+            };
+            self.out
+                .extend_from_slice(format!("* LSUB ({attrs}) \".\" ").as_bytes());
+            self.write_mailbox_name(&name);
+            self.out.extend_from_slice(b"\r\n");
+        }
+        Ok(Outcome::ok("LSUB completed"))
+    }
+}

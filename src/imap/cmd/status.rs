@@ -1,0 +1,33 @@
+//! STATUS (RFC 3501 §6.3.10).
+
+use crate::imap::command::StatusItem;
+use crate::imap::response::{CommandResult, Outcome};
+use crate::imap::session::Session;
+
+impl Session<'_> {
+    pub fn cmd_status(&mut self, wire: &str, items: &[StatusItem]) -> CommandResult {
+        let name = self.folder_name(wire)?;
+        let status = self.maildir()?.status(&name)?;
+        let mut parts = Vec::new();
+        for item in items {
+            let (label, value) = match item {
+                StatusItem::Messages => ("MESSAGES", status.messages),
+                StatusItem::Recent => ("RECENT", status.recent),
+                StatusItem::UidNext => ("UIDNEXT", status.uid_next),
+                StatusItem::UidValidity => ("UIDVALIDITY", status.uid_validity),
+                StatusItem::Unseen => ("UNSEEN", status.unseen),
+                StatusItem::Size | StatusItem::Deleted => {
+                    return Err(Outcome::bad(format!(
+                        "STATUS item {item:?} is not supported"
+                    )));
+                }
+            };
+            parts.push(format!("{label} {value}"));
+        }
+        self.out.extend_from_slice(b"* STATUS ");
+        self.write_mailbox_name(&name);
+        self.out
+            .extend_from_slice(format!(" ({})\r\n", parts.join(" ")).as_bytes());
+        Ok(Outcome::ok("STATUS completed"))
+    }
+}

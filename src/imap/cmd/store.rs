@@ -1,0 +1,85 @@
+//! STORE and UID STORE (RFC 3501 §6.4.6): each message's new flags, then its
+//! `* n FETCH (FLAGS ...)` unless `.SILENT`.
+
+use crate::imap::command::{Flag, SequenceSet, StoreMode};
+use crate::imap::response::{CommandResult, Outcome, write_fetch_flags};
+use crate::imap::session::Session;
+use crate::imap::sets::{check_sequence_set, resolve_set, split_flags};
+use crate::store::{Flags, MessageEntry, StoreError};
+
+/// The flags and keywords a message has after the STORE.
+fn stored_flags(
+    entry: &MessageEntry,
+    mode: StoreMode,
+    system: Flags,
+    keywords: &[String],
+) -> (Flags, Vec<String>) {
+    let (mut new_flags, mut new_keywords) = (entry.flags, entry.keywords.clone());
+    match mode {
+        StoreMode::Replace => {
+            // \Passed has no IMAP name; a replace must not drop it.
+            new_flags = system;
+            if entry.flags.contains(Flags::PASSED) {
+                new_flags.insert(Flags::PASSED);
+            }
+            new_keywords = keywords.to_vec();
+        }
+        StoreMode::Add => {
+            new_flags |= system;
+            for k in keywords {
+                if !new_keywords.iter().any(|h| h.eq_ignore_ascii_case(k)) {
+                    new_keywords.push(k.clone());
+                }
+            }
+        }
+        StoreMode::Remove => {
+            new_flags.remove(system);
+            new_keywords.retain(|h| !keywords.iter().any(|k| k.eq_ignore_ascii_case(h)));
+        }
+    }
+    (new_flags, new_keywords)
+}
+
+impl Session<'_> {
+    pub fn cmd_store(
+        &mut self,
+        uid: bool,
+        set: &SequenceSet,
+        mode: StoreMode,
+        silent: bool,
+        flags: &[Flag],
+    ) -> CommandResult {
+        let (system, keywords) = split_flags(flags)?;
+        let keywords_on = self.config.imap.keywords;
+        let parts = self.selected_parts()?;
+        let mailbox = &mut parts.selected.mailbox;
+        check_sequence_set(mailbox, set, uid)?;
+        if mailbox.read_only() {
+            return Err(Outcome::no("[READ-ONLY] Mailbox is read-only"));
+        }
+        let mut failed = None;
+        for index in resolve_set(mailbox, set, uid) {
+            let entry = &mailbox.messages()[index];
+            let (new_flags, mut new_keywords) = stored_flags(entry, mode, system, &keywords);
+            if !keywords_on {
+                new_keywords = entry.keywords.clone();
+            }
+            let changed = new_flags != entry.flags || new_keywords != entry.keywords;
+            if changed && let Err(err) = mailbox.set_flags(index, new_flags, &new_keywords) {
+                failed = Some(err);
+                continue;
+            }
+            if !silent {
+                let entry = &mailbox.messages()[index];
+                write_fetch_flags(parts.out, index + 1, uid.then_some(entry.uid), entry);
+            }
+        }
+        match failed {
+            None => Ok(Outcome::ok("STORE completed")),
+            Some(StoreError::NoSuchMessage) => Err(Outcome::no(
+                "[EXPUNGEISSUED] Some messages were expunged meanwhile",
+            )),
+            Some(err) => Err(Outcome::from(&err)),
+        }
+    }
+}

@@ -1,0 +1,77 @@
+//! How a command ends (the tagged response) and the untagged responses several commands
+//! share, so each is written in one place.
+
+use super::flags::write_flag_list;
+use crate::store::{MessageEntry, StoreError};
+
+/// How a command ended, for the tagged response.
+#[derive(Debug)]
+pub enum Outcome {
+    Ok(String),
+    No(String),
+    Bad(String),
+    /// The command wrote its own tagged line (or none is due, e.g. after BYE).
+    Done,
+}
+
+impl Outcome {
+    pub fn ok(text: impl Into<String>) -> Outcome {
+        Outcome::Ok(text.into())
+    }
+    pub fn no(text: impl Into<String>) -> Outcome {
+        Outcome::No(text.into())
+    }
+    pub fn bad(text: impl Into<String>) -> Outcome {
+        Outcome::Bad(text.into())
+    }
+}
+
+/// What a command function returns: `Err` ends the command early with that answer, so
+/// failures propagate with `?`.
+pub type CommandResult = Result<Outcome, Outcome>;
+
+/// The NO (with a response code, RFC 5530) for a storage error.
+impl From<&StoreError> for Outcome {
+    fn from(err: &StoreError) -> Outcome {
+        match err {
+            StoreError::InvalidName(n) => {
+                Outcome::no(format!("[CANNOT] Invalid mailbox name: {n}"))
+            }
+            StoreError::NoSuchFolder(_) => Outcome::no("[NONEXISTENT] No such mailbox"),
+            StoreError::FolderExists(_) => Outcome::no("[ALREADYEXISTS] Mailbox already exists"),
+            StoreError::OverQuota => Outcome::no("[OVERQUOTA] Mailbox is over quota"),
+            StoreError::ReadOnly => Outcome::no("[READ-ONLY] Mailbox is read-only"),
+            StoreError::NoSuchMessage => Outcome::no("[EXPUNGEISSUED] Message was expunged"),
+            other => {
+                log::error!("storage error: {other}");
+                Outcome::no(
+                    "[SERVERBUG] Internal storage error; the administrator has details in the log",
+                )
+            }
+        }
+    }
+}
+
+/// So a command can write `store_call()?`.
+impl From<StoreError> for Outcome {
+    fn from(err: StoreError) -> Outcome {
+        Outcome::from(&err)
+    }
+}
+
+/// `* n EXPUNGE`: the one writer of it.
+pub fn write_expunge(out: &mut Vec<u8>, seq: u32) {
+    out.extend_from_slice(format!("* {seq} EXPUNGE\r\n").as_bytes());
+}
+
+/// `* n FETCH (FLAGS (...))`, with `UID u` first when the client asked by UID: the one
+/// writer of a flag update, for STORE's answer and for changes other sessions made.
+pub fn write_fetch_flags(out: &mut Vec<u8>, seq: usize, uid: Option<u32>, entry: &MessageEntry) {
+    out.extend_from_slice(format!("* {seq} FETCH (").as_bytes());
+    if let Some(uid) = uid {
+        out.extend_from_slice(format!("UID {uid} ").as_bytes());
+    }
+    out.extend_from_slice(b"FLAGS ");
+    write_flag_list(out, entry);
+    out.extend_from_slice(b")\r\n");
+}
