@@ -13,8 +13,11 @@
 mod ports;
 
 #[path = "../owner/mod.rs"]
-mod owner;
+pub mod owner;
 pub use owner::{give_to_mail_owner, mail_owner, open_to_mail_owner};
+
+pub mod pop3;
+pub mod skip;
 
 use std::collections::BTreeMap;
 use std::io::{self, BufRead, BufReader, Read, Write};
@@ -635,17 +638,7 @@ impl TestServer {
     }
 
     fn command(&self, sub: &str) -> Command {
-        let mut c = Command::new(BIN);
-        c.arg(sub)
-            .arg("--config")
-            .arg(&self.config)
-            .env_remove("POSTERN_CONFIG")
-            .env_remove("JOURNAL_STREAM")
-            .env_remove("LISTEN_FDS")
-            .env_remove("LISTEN_PID")
-            .env_remove("LISTEN_FDNAMES")
-            .env_remove("NOTIFY_SOCKET");
-        c
+        postern_command(sub, &self.config)
     }
 
     fn new_stderr(&self, name: &str) -> (PathBuf, std::fs::File) {
@@ -740,6 +733,16 @@ impl TestServer {
         let inp = child.stdin.take().unwrap();
         self.children.lock().unwrap().push(child);
         Client::new(out, Box::new(inp), None)
+    }
+
+    /// One `postern pop3d --inetd` session on pipes, after the greeting; its stderr is in
+    /// `pop3d-N.stderr` of the fixture's directory ([`pop3::Pop3::stderr`]).
+    pub fn pop3d(&self) -> pop3::Pop3 {
+        self.give_homes_to_mail_owner();
+        let (path, _) = self.new_stderr("pop3d");
+        let mut cmd = self.command("pop3d");
+        cmd.arg("--inetd");
+        pop3::Pop3::spawn("postern pop3d", cmd, Some(path))
     }
 
     /// Every stderr of `--inetd` sessions so far, joined.
@@ -840,6 +843,22 @@ impl TestServer {
         v.sort();
         v
     }
+}
+
+/// `postern SUB --config CONFIG`, with none of the caller's environment that would change
+/// what it does (a config path, the journal, socket activation, a notify socket).
+pub fn postern_command(sub: &str, config: &Path) -> Command {
+    let mut c = Command::new(BIN);
+    c.arg(sub)
+        .arg("--config")
+        .arg(config)
+        .env_remove("POSTERN_CONFIG")
+        .env_remove("JOURNAL_STREAM")
+        .env_remove("LISTEN_FDS")
+        .env_remove("LISTEN_PID")
+        .env_remove("LISTEN_FDNAMES")
+        .env_remove("NOTIFY_SOCKET");
+    c
 }
 
 fn toml_str(p: &Path) -> String {
