@@ -19,6 +19,7 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::pop3::Pop3;
 use common::{Client, PASS, Part, TestServer, USER, base64, list_names};
 
 // ---- item 9: LIST pattern matching ----
@@ -274,33 +275,32 @@ fn pop3_user_before_stls_is_forgotten() {
         return;
     }
     let s = tls_support::Server::start("", "", "");
-    let mut c = tls_support::Client::connect(s.pop3);
-    assert!(c.line().starts_with("+OK"));
-    c.send(&format!("USER {}\r\n", tls_support::USER));
-    assert_eq!(c.line(), "+OK Password required.");
-    c.send("STLS\r\n");
-    assert_eq!(c.line(), "+OK Begin TLS negotiation now.");
-    c.start_tls(&s.pki.ca, None, None).unwrap();
-    c.send(&format!("PASS {}\r\n", tls_support::PASSWORD));
-    let answer = c.line();
+    let mut c = Pop3::connect(s.pop3);
+    assert!(c.greeting.starts_with("+OK"));
+    assert_eq!(
+        c.cmd(&format!("USER {}", tls_support::USER)),
+        "+OK Password required."
+    );
+    assert_eq!(c.cmd("STLS"), "+OK Begin TLS negotiation now.");
+    c.start_tls(&s.pki.ca, None).unwrap();
+    let answer = c.cmd(&format!("PASS {}", tls_support::PASSWORD));
     assert!(
         answer.starts_with("-ERR"),
         "PASS after STLS used the plaintext USER: {answer}"
     );
-    c.send("STAT\r\n");
-    let stat = c.line();
+    let stat = c.cmd("STAT");
     assert!(
         stat.starts_with("-ERR"),
         "not logged in, yet STAT says {stat}"
     );
     // Given again under TLS, the same name and password log in.
-    c.send(&format!("USER {}\r\n", tls_support::USER));
-    assert_eq!(c.line(), "+OK Password required.");
-    c.send(&format!("PASS {}\r\n", tls_support::PASSWORD));
-    let answer = c.line();
+    assert_eq!(
+        c.cmd(&format!("USER {}", tls_support::USER)),
+        "+OK Password required."
+    );
+    let answer = c.cmd(&format!("PASS {}", tls_support::PASSWORD));
     assert!(answer.starts_with("+OK"), "{answer}");
-    c.send("QUIT\r\n");
-    assert!(c.line().starts_with("+OK"));
+    assert!(c.cmd("QUIT").starts_with("+OK"));
 }
 
 /// IMAP keeps no authentication state across STARTTLS: a SASL exchange lives inside one
