@@ -29,14 +29,10 @@ use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, sync_channel};
 use std::time::{Duration, Instant};
 
-#[path = "owner/mod.rs"]
-mod owner;
+mod common;
 
-const BIN: &str = env!("CARGO_BIN_EXE_postern");
-const USER: &str = "alice";
-const PASS: &str = "secret";
-/// Longest a test waits for one response or for a process to end.
-const WAIT: Duration = Duration::from_secs(30);
+use common::pop3::Pop3;
+use common::{BIN, PASS, USER, WAIT, owner};
 
 // ---------------------------------------------------------------------------------------
 // Where Courier is, and skipping loudly without it.
@@ -170,11 +166,12 @@ impl Courier {
         owner::give_to_mail_owner(maildir);
         let mut c = self.base(self.pop3d());
         c.arg(maildir);
-        let mut p = Pop3 {
-            conn: Conn::spawn("courierpop3d", c),
-        };
-        let g = p.conn.line();
-        assert!(g.starts_with("+OK"), "courierpop3d greeting: {g:?}");
+        let p = Pop3::spawn("courierpop3d", c, None);
+        assert!(
+            p.greeting.starts_with("+OK"),
+            "courierpop3d greeting: {:?}",
+            p.greeting
+        );
         p
     }
 }
@@ -705,13 +702,13 @@ impl Account {
     fn pop3(&self) -> Pop3 {
         let mut c = self.postern("pop3d");
         c.arg("--inetd");
-        let mut p = Pop3 {
-            conn: Conn::spawn("postern-pop3d", c),
-        };
-        let g = p.conn.line();
-        assert!(g.starts_with("+OK"), "postern pop3d greeting: {g:?}");
-        p.ok(&format!("USER {USER}"));
-        p.ok(&format!("PASS {PASS}"));
+        let mut p = Pop3::spawn("postern pop3d", c, None);
+        assert!(
+            p.greeting.starts_with("+OK"),
+            "postern pop3d greeting: {:?}",
+            p.greeting
+        );
+        p.login(USER, PASS);
         p
     }
 
@@ -829,47 +826,10 @@ fn flags(list: &[&str]) -> BTreeSet<String> {
 // ---------------------------------------------------------------------------------------
 // POP3.
 
-struct Pop3 {
-    conn: Conn,
-}
-
-impl Pop3 {
-    #[track_caller]
-    fn ok(&mut self, command: &str) -> String {
-        self.conn.send(format!("{command}\r\n").as_bytes());
-        let l = self.conn.line();
-        assert!(
-            l.starts_with("+OK"),
-            "{} refused {command:?}: {l}; {}",
-            self.conn.name,
-            self.conn.session()
-        );
-        l
-    }
-
-    /// A multi-line command's lines (without the final dot).
-    fn multi(&mut self, command: &str) -> Vec<String> {
-        self.ok(command);
-        let mut out = Vec::new();
-        loop {
-            let l = self.conn.line();
-            if l == "." {
-                return out;
-            }
-            out.push(l);
-        }
-    }
-
-    fn quit(mut self) {
-        self.ok("QUIT");
-        self.conn.finish();
-    }
-}
-
 /// UIDL and LIST of one session, then QUIT (nothing deleted).
 fn pop3_listing(mut p: Pop3) -> (Vec<String>, Vec<String>) {
-    let uidl = p.multi("UIDL");
-    let list = p.multi("LIST");
+    let uidl = p.list("UIDL");
+    let list = p.list("LIST");
     p.quit();
     (uidl, list)
 }
