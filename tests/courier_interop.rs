@@ -32,6 +32,7 @@ use std::time::{Duration, Instant};
 mod common;
 
 use common::pop3::Pop3;
+use common::skip::skip;
 use common::{BIN, PASS, USER, WAIT, owner};
 
 // ---------------------------------------------------------------------------------------
@@ -44,7 +45,7 @@ struct Courier {
 
 impl Courier {
     /// The unpacked tree when it is there and its `imapd` runs; `None` after a `SKIP:` line.
-    fn find(test: &str) -> Option<Courier> {
+    fn find() -> Option<Courier> {
         let dir = std::env::var_os("POSTERN_COURIER_DIR")
             .map(PathBuf::from)
             .unwrap_or_else(|| PathBuf::from("/var/cache/postern-test-courier"));
@@ -52,14 +53,11 @@ impl Courier {
         let c = Courier { root };
         for bin in [c.imapd(), c.pop3d()] {
             if !bin.is_file() {
-                skip(
-                    test,
-                    &format!(
-                        "{} is missing; run tests/courier/fetch-courier.sh (Debian 12 apt) \
+                skip(&format!(
+                    "{} is missing; run tests/courier/fetch-courier.sh (Debian 12 apt) \
                          or set POSTERN_COURIER_DIR",
-                        bin.display()
-                    ),
-                );
+                    bin.display()
+                ));
                 return None;
             }
         }
@@ -81,19 +79,16 @@ impl Courier {
         match out {
             Ok(o) if String::from_utf8_lossy(&o.stdout).contains("* PREAUTH") => Some(c),
             Ok(o) => {
-                skip(
-                    test,
-                    &format!(
-                        "Courier's imapd does not run here: status {}, stdout {:?}, stderr {:?}",
-                        o.status,
-                        String::from_utf8_lossy(&o.stdout),
-                        String::from_utf8_lossy(&o.stderr)
-                    ),
-                );
+                skip(&format!(
+                    "Courier's imapd does not run here: status {}, stdout {:?}, stderr {:?}",
+                    o.status,
+                    String::from_utf8_lossy(&o.stdout),
+                    String::from_utf8_lossy(&o.stderr)
+                ));
                 None
             }
             Err(e) => {
-                skip(test, &format!("cannot start Courier's imapd: {e}"));
+                skip(&format!("cannot start Courier's imapd: {e}"));
                 None
             }
         }
@@ -174,12 +169,6 @@ impl Courier {
         );
         p
     }
-}
-
-/// Says loudly, past the test harness's output capture, that a test did not run.
-fn skip(test: &str, why: &str) {
-    eprintln!("SKIP: {test}: {why}");
-    let _ = writeln!(std::io::stderr().lock(), "SKIP: {test}: {why}");
 }
 
 // ---------------------------------------------------------------------------------------
@@ -839,7 +828,7 @@ fn pop3_listing(mut p: Pop3) -> (Vec<String>, Vec<String>) {
 
 #[test]
 fn courier_first_then_postern_shows_the_same() {
-    let Some(courier) = Courier::find("courier_first_then_postern_shows_the_same") else {
+    let Some(courier) = Courier::find() else {
         return;
     };
     let acct = Account::new(false);
@@ -950,7 +939,7 @@ fn courier_first_then_postern_shows_the_same() {
 
 #[test]
 fn postern_first_then_courier_shows_the_same() {
-    let Some(courier) = Courier::find("postern_first_then_courier_shows_the_same") else {
+    let Some(courier) = Courier::find() else {
         return;
     };
     let acct = Account::new(true);
@@ -1082,7 +1071,7 @@ fn pop3_fixture() -> Account {
 
 #[test]
 fn pop3_courier_first_then_postern_same_uidls() {
-    let Some(courier) = Courier::find("pop3_courier_first_then_postern_same_uidls") else {
+    let Some(courier) = Courier::find() else {
         return;
     };
     let acct = pop3_fixture();
@@ -1116,7 +1105,7 @@ fn pop3_courier_first_then_postern_same_uidls() {
 
 #[test]
 fn pop3_postern_first_then_courier_same_uidls() {
-    let Some(courier) = Courier::find("pop3_postern_first_then_courier_same_uidls") else {
+    let Some(courier) = Courier::find() else {
         return;
     };
     let acct = pop3_fixture();
@@ -1153,7 +1142,7 @@ fn pop3_postern_first_then_courier_same_uidls() {
 
 #[test]
 fn courier_and_postern_alternate_on_one_inbox() {
-    let Some(courier) = Courier::find("courier_and_postern_alternate_on_one_inbox") else {
+    let Some(courier) = Courier::find() else {
         return;
     };
     let acct = Account::new(false);
@@ -1214,8 +1203,7 @@ fn courier_and_postern_alternate_on_one_inbox() {
 /// serves them with "\r\r\n" line ends and RFC822.SIZEs that are too big.
 #[test]
 fn appended_messages_read_the_same_through_both_servers() {
-    let Some(courier) = Courier::find("appended_messages_read_the_same_through_both_servers")
-    else {
+    let Some(courier) = Courier::find() else {
         return;
     };
     let acct = Account::new(true);
@@ -1297,7 +1285,7 @@ fn quota_numbers(s: &mut Imap) -> Vec<u64> {
 
 #[test]
 fn maildirsize_is_kept_by_both_servers() {
-    let Some(courier) = Courier::find("maildirsize_is_kept_by_both_servers") else {
+    let Some(courier) = Courier::find() else {
         return;
     };
     let acct = Account::new(false);
