@@ -12,7 +12,7 @@ use tls_support::*;
 
 #[test]
 fn pop3s_and_stls_with_s_client_and_poplib() {
-    if !tools_present("pop3s_and_stls_with_s_client_and_poplib") {
+    if !tools_present() {
         return;
     }
     let s = Server::start("", "", "");
@@ -60,7 +60,7 @@ p.quit()
 
 #[test]
 fn stls_drops_pipelined_plaintext_and_require_tls() {
-    if !tools_present("stls_drops_pipelined_plaintext_and_require_tls") {
+    if !tools_present() {
         return;
     }
     let s = Server::start("require_tls_pop3 = true\n", "", "");
@@ -85,7 +85,7 @@ fn stls_drops_pipelined_plaintext_and_require_tls() {
 
 #[test]
 fn pop3_auth_external() {
-    if !tools_present("pop3_auth_external") {
+    if !tools_present() {
         return;
     }
     let s = Server::start(
