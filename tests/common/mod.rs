@@ -252,6 +252,10 @@ pub struct Client {
     reader: BufReader<TimedReader>,
     writer: Box<dyn Write + Send>,
     tcp: Option<TcpStream>,
+    /// Whether every response is checked with imap-codec (not for another server).
+    checked: bool,
+    /// A session process this client started (see [`Client::spawn`]).
+    child: Option<Child>,
     pub greeting: Line,
     /// Everything sent and received, for panic messages.
     pub log: Vec<String>,
@@ -262,6 +266,12 @@ impl Drop for Client {
         if let Some(s) = &self.tcp {
             let _ = s.shutdown(Shutdown::Both);
         }
+        if let Some(child) = &mut self.child
+            && child.try_wait().ok().flatten().is_none()
+        {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
     }
 }
 
@@ -271,10 +281,22 @@ impl Client {
         writer: Box<dyn Write + Send>,
         tcp: Option<TcpStream>,
     ) -> Client {
+        Client::with_checks(read, writer, tcp, None, true)
+    }
+
+    fn with_checks(
+        read: impl Read + Send + 'static,
+        writer: Box<dyn Write + Send>,
+        tcp: Option<TcpStream>,
+        child: Option<Child>,
+        checked: bool,
+    ) -> Client {
         let mut c = Client {
             reader: BufReader::new(TimedReader::new(read)),
             writer,
             tcp,
+            checked,
+            child,
             greeting: Line {
                 raw: Vec::new(),
                 text: String::new(),
@@ -285,9 +307,42 @@ impl Client {
         let g = c
             .read_raw()
             .unwrap_or_else(|| panic!("no greeting from the server"));
-        check_response(&g.raw, true);
+        if checked {
+            check_response(&g.raw, true);
+        }
         c.greeting = g;
         c
+    }
+
+    /// A session with `cmd` on pipes (stderr discarded), killed when dropped; `checked`
+    /// says whether its responses are held to imap-codec (postern's) or not (another
+    /// server's, e.g. Courier's, with its harmless differences).
+    pub fn spawn(mut cmd: Command, checked: bool) -> Client {
+        let mut child = cmd
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawn {cmd:?}: {e}"));
+        let out = child.stdout.take().unwrap();
+        let inp = child.stdin.take().unwrap();
+        Client::with_checks(out, Box::new(inp), None, Some(child), checked)
+    }
+
+    /// Closes the client's side and waits for a spawned session to end within `WAIT`.
+    #[track_caller]
+    pub fn finish(mut self) {
+        self.writer = Box::new(io::sink());
+        let Some(child) = &mut self.child else {
+            return;
+        };
+        for _ in 0..(WAIT.as_millis() / 20) {
+            if let Ok(Some(_)) = child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("the session did not end; session:\n{}", self.log.join("\n"));
     }
 
     pub fn connect(port: u16) -> Client {
@@ -346,7 +401,9 @@ impl Client {
     /// Reads one response and checks its syntax; `None` at EOF.
     pub fn read_response(&mut self) -> Option<Line> {
         let line = self.read_raw()?;
-        check_response(&line.raw, false);
+        if self.checked {
+            check_response(&line.raw, false);
+        }
         Some(line)
     }
 
