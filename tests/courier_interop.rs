@@ -23,20 +23,15 @@
 //!   Courier (1000000 bytes → 977); postern rounded down (976).
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::mpsc::{Receiver, RecvTimeoutError, sync_channel};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
 
-#[path = "owner/mod.rs"]
-mod owner;
+mod common;
 
-const BIN: &str = env!("CARGO_BIN_EXE_postern");
-const USER: &str = "alice";
-const PASS: &str = "secret";
-/// Longest a test waits for one response or for a process to end.
-const WAIT: Duration = Duration::from_secs(30);
+use common::pop3::Pop3;
+use common::skip::skip;
+use common::{BIN, Client, PASS, Part, Reply, USER, owner};
 
 // ---------------------------------------------------------------------------------------
 // Where Courier is, and skipping loudly without it.
@@ -48,7 +43,7 @@ struct Courier {
 
 impl Courier {
     /// The unpacked tree when it is there and its `imapd` runs; `None` after a `SKIP:` line.
-    fn find(test: &str) -> Option<Courier> {
+    fn find() -> Option<Courier> {
         let dir = std::env::var_os("POSTERN_COURIER_DIR")
             .map(PathBuf::from)
             .unwrap_or_else(|| PathBuf::from("/var/cache/postern-test-courier"));
@@ -56,14 +51,11 @@ impl Courier {
         let c = Courier { root };
         for bin in [c.imapd(), c.pop3d()] {
             if !bin.is_file() {
-                skip(
-                    test,
-                    &format!(
-                        "{} is missing; run tests/courier/fetch-courier.sh (Debian 12 apt) \
+                skip(&format!(
+                    "{} is missing; run tests/courier/fetch-courier.sh (Debian 12 apt) \
                          or set POSTERN_COURIER_DIR",
-                        bin.display()
-                    ),
-                );
+                    bin.display()
+                ));
                 return None;
             }
         }
@@ -85,19 +77,16 @@ impl Courier {
         match out {
             Ok(o) if String::from_utf8_lossy(&o.stdout).contains("* PREAUTH") => Some(c),
             Ok(o) => {
-                skip(
-                    test,
-                    &format!(
-                        "Courier's imapd does not run here: status {}, stdout {:?}, stderr {:?}",
-                        o.status,
-                        String::from_utf8_lossy(&o.stdout),
-                        String::from_utf8_lossy(&o.stderr)
-                    ),
-                );
+                skip(&format!(
+                    "Courier's imapd does not run here: status {}, stdout {:?}, stderr {:?}",
+                    o.status,
+                    String::from_utf8_lossy(&o.stdout),
+                    String::from_utf8_lossy(&o.stderr)
+                ));
                 None
             }
             Err(e) => {
-                skip(test, &format!("cannot start Courier's imapd: {e}"));
+                skip(&format!("cannot start Courier's imapd: {e}"));
                 None
             }
         }
@@ -153,15 +142,17 @@ impl Courier {
     }
 
     fn imap(&self, maildir: &Path) -> Imap {
-        let conn = Conn::spawn("courier-imapd", self.imapd_command(maildir));
-        let mut s = Imap { conn, tag: 0 };
+        let c = Client::spawn(self.imapd_command(maildir), false);
+        let mut s = Imap {
+            c,
+            name: "courier-imapd",
+            tag: 0,
+        };
         // "* OK [ALERT] Filesystem notification ..." may come first.
-        loop {
-            let l = s.conn.line();
-            if l.starts_with("* PREAUTH") {
-                break;
-            }
+        let mut l = s.c.greeting.text.clone();
+        while !l.starts_with("* PREAUTH") {
             assert!(l.starts_with("* "), "Courier greeting: {l:?}");
+            l = s.c.expect_response().text;
         }
         s
     }
@@ -170,193 +161,36 @@ impl Courier {
         owner::give_to_mail_owner(maildir);
         let mut c = self.base(self.pop3d());
         c.arg(maildir);
-        let mut p = Pop3 {
-            conn: Conn::spawn("courierpop3d", c),
-        };
-        let g = p.conn.line();
-        assert!(g.starts_with("+OK"), "courierpop3d greeting: {g:?}");
+        let p = Pop3::spawn("courierpop3d", c, None);
+        assert!(
+            p.greeting.starts_with("+OK"),
+            "courierpop3d greeting: {:?}",
+            p.greeting
+        );
         p
     }
 }
 
-/// Says loudly, past the test harness's output capture, that a test did not run.
-fn skip(test: &str, why: &str) {
-    eprintln!("SKIP: {test}: {why}");
-    let _ = writeln!(std::io::stderr().lock(), "SKIP: {test}: {why}");
-}
-
 // ---------------------------------------------------------------------------------------
-// A child process on pipes, read line by line with a timeout.
+// IMAP sessions with both servers through common's client: postern's responses checked
+// with imap-codec, Courier's not (its harmless differences pass).
 
-struct Conn {
-    name: &'static str,
-    child: Child,
-    stdin: Option<ChildStdin>,
-    rx: Receiver<Vec<u8>>,
-    buf: Vec<u8>,
-    /// Everything sent and received, for failure messages.
-    log: Vec<String>,
-}
-
-impl Conn {
-    fn spawn(name: &'static str, mut cmd: Command) -> Conn {
-        let mut child = cmd
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| panic!("spawn {name}: {e}"));
-        let stdin = child.stdin.take();
-        let mut out = child.stdout.take().unwrap();
-        let (tx, rx) = sync_channel::<Vec<u8>>(64);
-        std::thread::spawn(move || {
-            let mut chunk = vec![0u8; 16384];
-            loop {
-                match out.read(&mut chunk) {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => {
-                        if tx.send(chunk[..n].to_vec()).is_err() {
-                            break;
-                        }
-                    }
-                }
-            }
-        });
-        Conn {
-            name,
-            child,
-            stdin,
-            rx,
-            buf: Vec::new(),
-            log: Vec::new(),
-        }
-    }
-
-    fn session(&self) -> String {
-        format!("{} session:\n{}", self.name, self.log.join("\n"))
-    }
-
-    fn send(&mut self, bytes: &[u8]) {
-        let text = String::from_utf8_lossy(bytes);
-        for l in text.trim_end().lines() {
-            self.log.push(format!("C: {l}"));
-        }
-        let w = self.stdin.as_mut().expect("stdin open");
-        w.write_all(bytes)
-            .and_then(|_| w.flush())
-            .unwrap_or_else(|e| panic!("writing to {}: {e}", self.name));
-    }
-
-    /// More output into `buf`; false at EOF.
-    fn fill(&mut self) -> bool {
-        match self.rx.recv_timeout(WAIT) {
-            Ok(chunk) => {
-                self.buf.extend_from_slice(&chunk);
-                true
-            }
-            Err(RecvTimeoutError::Disconnected) => false,
-            Err(RecvTimeoutError::Timeout) => {
-                panic!(
-                    "no answer from {} in {WAIT:?}; {}",
-                    self.name,
-                    self.session()
-                )
-            }
-        }
-    }
-
-    /// One line without its CRLF; panics at EOF.
-    fn line(&mut self) -> String {
-        loop {
-            if let Some(i) = self.buf.iter().position(|&b| b == b'\n') {
-                let raw: Vec<u8> = self.buf.drain(..=i).collect();
-                let text = String::from_utf8_lossy(&raw)
-                    .trim_end_matches(['\r', '\n'])
-                    .to_string();
-                self.log.push(format!("S: {text}"));
-                return text;
-            }
-            if !self.fill() {
-                panic!("EOF from {}; {}", self.name, self.session());
-            }
-        }
-    }
-
-    /// Exactly `n` bytes.
-    fn bytes(&mut self, n: usize) -> Vec<u8> {
-        while self.buf.len() < n {
-            if !self.fill() {
-                panic!(
-                    "EOF inside a literal from {}; {}",
-                    self.name,
-                    self.session()
-                );
-            }
-        }
-        let out: Vec<u8> = self.buf.drain(..n).collect();
-        self.log
-            .push(format!("S: <{n} bytes> {}", String::from_utf8_lossy(&out)));
-        out
-    }
-
-    /// Closes stdin and waits for the process to end (killing it after `WAIT`).
-    fn finish(&mut self) {
-        self.stdin = None;
-        let start = Instant::now();
-        loop {
-            match self.child.try_wait() {
-                Ok(Some(_)) => return,
-                Ok(None) if start.elapsed() < WAIT => std::thread::sleep(Duration::from_millis(20)),
-                _ => {
-                    let _ = self.child.kill();
-                    let _ = self.child.wait();
-                    panic!("{} did not end; {}", self.name, self.session());
-                }
-            }
-        }
-    }
-}
-
-impl Drop for Conn {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-}
-
-// ---------------------------------------------------------------------------------------
-// A plain IMAP client: no syntax checks, so that Courier's harmless differences pass.
-
-struct Reply {
-    /// Untagged responses, literals inline.
-    untagged: Vec<String>,
-    /// The literals of each untagged response, raw.
-    literals: Vec<Vec<Vec<u8>>>,
-    tagged: String,
-}
-
-impl Reply {
-    fn ok(&self) -> bool {
-        self.tagged.split(' ').nth(1) == Some("OK")
-    }
-
-    /// The number in a `[NAME n]` response code, tagged or untagged.
-    fn code_num(&self, name: &str) -> Option<u64> {
-        let needle = format!("[{name} ");
-        self.untagged
-            .iter()
-            .chain(std::iter::once(&self.tagged))
-            .find_map(|l| {
-                let rest = &l[l.find(&needle)? + needle.len()..];
-                rest.split([' ', ']']).next()?.parse().ok()
-            })
-    }
+/// The number in a `[NAME n]` response code, tagged or untagged.
+fn code_num(r: &Reply, name: &str) -> Option<u64> {
+    let needle = format!("[{name} ");
+    r.untagged
+        .iter()
+        .chain(std::iter::once(&r.tagged))
+        .find_map(|l| {
+            let l = &l.text;
+            let rest = &l[l.find(&needle)? + needle.len()..];
+            rest.split([' ', ']']).next()?.parse().ok()
+        })
 }
 
 struct Imap {
-    conn: Conn,
+    c: Client,
+    name: &'static str,
     tag: u32,
 }
 
@@ -375,56 +209,24 @@ impl Imap {
         format!("t{}", self.tag)
     }
 
-    /// Reads one response: a line plus any literals it announces.
-    fn response(&mut self) -> String {
-        self.response_literals().0
-    }
-
-    fn response_literals(&mut self) -> (String, Vec<Vec<u8>>) {
-        let mut text = self.conn.line();
-        let mut lits = Vec::new();
-        while let Some(n) = literal_len(&text) {
-            let lit = self.conn.bytes(n);
-            text.push_str(&String::from_utf8_lossy(&lit));
-            lits.push(lit);
-            text.push_str(&self.conn.line());
-        }
-        (text, lits)
-    }
-
-    fn read_reply(&mut self, tag: &str) -> Reply {
-        let mut untagged = Vec::new();
-        let mut literals = Vec::new();
-        let prefix = format!("{tag} ");
-        loop {
-            let (l, lits) = self.response_literals();
-            if l.starts_with(&prefix) {
-                return Reply {
-                    untagged,
-                    literals,
-                    tagged: l,
-                };
-            }
-            untagged.push(l);
-            literals.push(lits);
-        }
+    fn session(&self) -> String {
+        format!("{} session:\n{}", self.name, self.c.log.join("\n"))
     }
 
     fn cmd(&mut self, command: &str) -> Reply {
         let tag = self.next_tag();
-        self.conn.send(format!("{tag} {command}\r\n").as_bytes());
-        self.read_reply(&tag)
+        self.c.send(&tag, command)
     }
 
     #[track_caller]
     fn ok(&mut self, command: &str) -> Reply {
         let r = self.cmd(command);
         assert!(
-            r.ok(),
+            r.is_ok(),
             "{} refused {command:?}: {}; {}",
-            self.conn.name,
-            r.tagged,
-            self.conn.session()
+            self.name,
+            r.tagged.text,
+            self.session()
         );
         r
     }
@@ -433,24 +235,23 @@ impl Imap {
     #[track_caller]
     fn append(&mut self, mailbox: &str, flags: &str, msg: &[u8]) -> u64 {
         let tag = self.next_tag();
-        self.conn
-            .send(format!("{tag} APPEND {mailbox} ({flags}) {{{}}}\r\n", msg.len()).as_bytes());
-        let cont = self.response();
-        assert!(
-            cont.starts_with('+'),
+        let command = format!("APPEND {mailbox} ({flags}) ");
+        let r = self
+            .c
+            .send_parts(&tag, &[Part::Text(&command), Part::Literal(msg)]);
+        assert_eq!(
+            r.continuations,
+            1,
             "no continuation for APPEND; {}",
-            self.conn.session()
+            self.session()
         );
-        let mut data = msg.to_vec();
-        data.extend_from_slice(b"\r\n");
-        self.conn.send(&data);
-        let r = self.read_reply(&tag);
-        assert!(r.ok(), "APPEND refused; {}", self.conn.session());
+        assert!(r.is_ok(), "APPEND refused; {}", self.session());
         let code = r
             .tagged
+            .text
             .split("[APPENDUID ")
             .nth(1)
-            .unwrap_or_else(|| panic!("no APPENDUID: {}", r.tagged));
+            .unwrap_or_else(|| panic!("no APPENDUID: {}", r.tagged.text));
         code.split([' ', ']']).nth(1).unwrap().parse().unwrap()
     }
 
@@ -461,25 +262,25 @@ impl Imap {
         let st = status
             .untagged
             .iter()
-            .find(|l| l.starts_with("* STATUS "))
-            .unwrap_or_else(|| panic!("no STATUS; {}", self.conn.session()))
+            .find(|l| l.text.starts_with("* STATUS "))
+            .unwrap_or_else(|| panic!("no STATUS; {}", self.session()))
+            .text
             .clone();
         let sel = self.ok(&format!("SELECT {mailbox}"));
-        let uidvalidity = sel
-            .code_num("UIDVALIDITY")
-            .unwrap_or_else(|| panic!("no UIDVALIDITY; {}", self.conn.session()));
+        let uidvalidity = code_num(&sel, "UIDVALIDITY")
+            .unwrap_or_else(|| panic!("no UIDVALIDITY; {}", self.session()));
         assert_eq!(
             Some(uidvalidity),
             item_num(&st, "UIDVALIDITY"),
             "{}: STATUS and SELECT disagree on UIDVALIDITY",
-            self.conn.name
+            self.name
         );
         let uidnext = item_num(&st, "UIDNEXT").expect("STATUS UIDNEXT");
-        if let Some(n) = sel.code_num("UIDNEXT") {
+        if let Some(n) = code_num(&sel, "UIDNEXT") {
             assert_eq!(
                 n, uidnext,
                 "{}: STATUS and SELECT disagree on UIDNEXT",
-                self.conn.name
+                self.name
             );
         }
         let fetch = self.ok("UID FETCH 1:* (UID FLAGS)");
@@ -498,12 +299,13 @@ impl Imap {
         let bodies = self.ok("UID FETCH 1:* (UID BODY.PEEK[])");
         let mut out = BTreeMap::new();
         for l in &sizes.untagged {
+            let l = &l.text;
             if let (Some(uid), Some(size)) = (after_word(l, "UID"), after_word(l, "RFC822.SIZE")) {
                 out.insert(uid as u32, (size, Vec::new()));
             }
         }
-        for (l, lits) in bodies.untagged.iter().zip(&bodies.literals) {
-            if let (Some(uid), Some(body)) = (after_word(l, "UID"), lits.first()) {
+        for l in &bodies.untagged {
+            if let (Some(uid), Some(body)) = (after_word(&l.text, "UID"), l.literals.first()) {
                 out.entry(uid as u32).or_insert((0, Vec::new())).1 = body.clone();
             }
         }
@@ -512,16 +314,9 @@ impl Imap {
 
     fn logout(mut self) {
         let r = self.cmd("LOGOUT");
-        assert!(r.ok(), "LOGOUT: {}", self.conn.session());
-        self.conn.finish();
+        assert!(r.is_ok(), "LOGOUT: {}", self.session());
+        self.c.finish();
     }
-}
-
-/// `n` of a line that ends in a literal announcement `{n}` (or `{n+}`).
-fn literal_len(line: &str) -> Option<usize> {
-    let rest = line.strip_suffix('}')?;
-    let open = rest.rfind('{')?;
-    rest[open + 1..].trim_end_matches('+').parse().ok()
 }
 
 /// The number after the word `name` (e.g. `UID 3`) in a FETCH line.
@@ -580,6 +375,7 @@ fn item_num(line: &str, name: &str) -> Option<u64> {
 fn fetch_flags(r: &Reply) -> BTreeMap<u32, BTreeSet<String>> {
     let mut out = BTreeMap::new();
     for l in &r.untagged {
+        let l = &l.text;
         if !l.contains(" FETCH (") {
             continue;
         }
@@ -609,7 +405,7 @@ fn names(r: &Reply, kind: &str) -> BTreeSet<String> {
     let prefix = format!("* {kind} ");
     r.untagged
         .iter()
-        .filter_map(|l| l.strip_prefix(&prefix))
+        .filter_map(|l| l.text.strip_prefix(&prefix))
         .map(|rest| {
             // (attrs) "." name
             let after = &rest[rest.find(')').unwrap() + 1..];
@@ -693,10 +489,11 @@ impl Account {
         let mut c = self.postern("imapd");
         c.arg("--inetd");
         let mut s = Imap {
-            conn: Conn::spawn("postern-imapd", c),
+            c: Client::spawn(c, true),
+            name: "postern-imapd",
             tag: 0,
         };
-        let g = s.conn.line();
+        let g = s.c.greeting.text.clone();
         assert!(g.starts_with("* OK"), "postern greeting: {g:?}");
         s.ok(&format!("LOGIN {USER} {PASS}"));
         s
@@ -705,13 +502,13 @@ impl Account {
     fn pop3(&self) -> Pop3 {
         let mut c = self.postern("pop3d");
         c.arg("--inetd");
-        let mut p = Pop3 {
-            conn: Conn::spawn("postern-pop3d", c),
-        };
-        let g = p.conn.line();
-        assert!(g.starts_with("+OK"), "postern pop3d greeting: {g:?}");
-        p.ok(&format!("USER {USER}"));
-        p.ok(&format!("PASS {PASS}"));
+        let mut p = Pop3::spawn("postern pop3d", c, None);
+        assert!(
+            p.greeting.starts_with("+OK"),
+            "postern pop3d greeting: {:?}",
+            p.greeting
+        );
+        p.login(USER, PASS);
         p
     }
 
@@ -829,47 +626,10 @@ fn flags(list: &[&str]) -> BTreeSet<String> {
 // ---------------------------------------------------------------------------------------
 // POP3.
 
-struct Pop3 {
-    conn: Conn,
-}
-
-impl Pop3 {
-    #[track_caller]
-    fn ok(&mut self, command: &str) -> String {
-        self.conn.send(format!("{command}\r\n").as_bytes());
-        let l = self.conn.line();
-        assert!(
-            l.starts_with("+OK"),
-            "{} refused {command:?}: {l}; {}",
-            self.conn.name,
-            self.conn.session()
-        );
-        l
-    }
-
-    /// A multi-line command's lines (without the final dot).
-    fn multi(&mut self, command: &str) -> Vec<String> {
-        self.ok(command);
-        let mut out = Vec::new();
-        loop {
-            let l = self.conn.line();
-            if l == "." {
-                return out;
-            }
-            out.push(l);
-        }
-    }
-
-    fn quit(mut self) {
-        self.ok("QUIT");
-        self.conn.finish();
-    }
-}
-
 /// UIDL and LIST of one session, then QUIT (nothing deleted).
 fn pop3_listing(mut p: Pop3) -> (Vec<String>, Vec<String>) {
-    let uidl = p.multi("UIDL");
-    let list = p.multi("LIST");
+    let uidl = p.list("UIDL");
+    let list = p.list("LIST");
     p.quit();
     (uidl, list)
 }
@@ -879,7 +639,7 @@ fn pop3_listing(mut p: Pop3) -> (Vec<String>, Vec<String>) {
 
 #[test]
 fn courier_first_then_postern_shows_the_same() {
-    let Some(courier) = Courier::find("courier_first_then_postern_shows_the_same") else {
+    let Some(courier) = Courier::find() else {
         return;
     };
     let acct = Account::new(false);
@@ -990,7 +750,7 @@ fn courier_first_then_postern_shows_the_same() {
 
 #[test]
 fn postern_first_then_courier_shows_the_same() {
-    let Some(courier) = Courier::find("postern_first_then_courier_shows_the_same") else {
+    let Some(courier) = Courier::find() else {
         return;
     };
     let acct = Account::new(true);
@@ -1122,7 +882,7 @@ fn pop3_fixture() -> Account {
 
 #[test]
 fn pop3_courier_first_then_postern_same_uidls() {
-    let Some(courier) = Courier::find("pop3_courier_first_then_postern_same_uidls") else {
+    let Some(courier) = Courier::find() else {
         return;
     };
     let acct = pop3_fixture();
@@ -1156,7 +916,7 @@ fn pop3_courier_first_then_postern_same_uidls() {
 
 #[test]
 fn pop3_postern_first_then_courier_same_uidls() {
-    let Some(courier) = Courier::find("pop3_postern_first_then_courier_same_uidls") else {
+    let Some(courier) = Courier::find() else {
         return;
     };
     let acct = pop3_fixture();
@@ -1193,7 +953,7 @@ fn pop3_postern_first_then_courier_same_uidls() {
 
 #[test]
 fn courier_and_postern_alternate_on_one_inbox() {
-    let Some(courier) = Courier::find("courier_and_postern_alternate_on_one_inbox") else {
+    let Some(courier) = Courier::find() else {
         return;
     };
     let acct = Account::new(false);
@@ -1254,8 +1014,7 @@ fn courier_and_postern_alternate_on_one_inbox() {
 /// serves them with "\r\r\n" line ends and RFC822.SIZEs that are too big.
 #[test]
 fn appended_messages_read_the_same_through_both_servers() {
-    let Some(courier) = Courier::find("appended_messages_read_the_same_through_both_servers")
-    else {
+    let Some(courier) = Courier::find() else {
         return;
     };
     let acct = Account::new(true);
@@ -1325,8 +1084,9 @@ fn quota_numbers(s: &mut Imap) -> Vec<u64> {
     let q = r
         .untagged
         .iter()
-        .find(|l| l.starts_with("* QUOTA "))
-        .unwrap_or_else(|| panic!("no QUOTA; {}", s.conn.session()));
+        .find(|l| l.text.starts_with("* QUOTA "))
+        .map(|l| l.text.clone())
+        .unwrap_or_else(|| panic!("no QUOTA; {}", s.session()));
     let items = &q[q.rfind('(').unwrap() + 1..];
     items
         .trim_end_matches(')')
@@ -1337,7 +1097,7 @@ fn quota_numbers(s: &mut Imap) -> Vec<u64> {
 
 #[test]
 fn maildirsize_is_kept_by_both_servers() {
-    let Some(courier) = Courier::find("maildirsize_is_kept_by_both_servers") else {
+    let Some(courier) = Courier::find() else {
         return;
     };
     let acct = Account::new(false);

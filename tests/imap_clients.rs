@@ -7,17 +7,6 @@ use std::process::{Command, Output};
 
 use common::*;
 
-fn have(tool: &str) -> bool {
-    let found = Command::new(tool)
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !found {
-        eprintln!("SKIPPED: {tool} is not installed; this test did not run");
-    }
-    found
-}
-
 fn show(out: &Output) -> String {
     format!(
         "status {}\n--- stdout\n{}\n--- stderr\n{}",
@@ -29,7 +18,7 @@ fn show(out: &Output) -> String {
 
 #[test]
 fn python_imaplib_session() {
-    if !have("python3") {
+    if !skip::require(&["python3"]) {
         return;
     }
     let mut server = TestServer::new();
@@ -73,7 +62,7 @@ fn curl(args: &[&str]) -> Output {
 
 #[test]
 fn curl_list_fetch_and_upload() {
-    if !have("curl") {
+    if !skip::require(&["curl"]) {
         return;
     }
     let mut server = TestServer::new();

@@ -28,14 +28,9 @@ fn output(cmd: &str, args: &[&str]) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
-fn have(tool: &str) -> bool {
-    Command::new("sh")
-        .args(["-c", &format!("command -v {tool}")])
-        .stdout(Stdio::null())
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false)
-}
+#[path = "common/skip.rs"]
+mod skip;
+use skip::have;
 
 /// The test's user and PAM service, removed on drop.
 struct TestUser {

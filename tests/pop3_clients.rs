@@ -3,7 +3,10 @@
 
 mod owner;
 mod ports;
+#[path = "common/skip.rs"]
+mod skip;
 use ports::free_port;
+use skip::require;
 
 use std::net::TcpStream;
 use std::path::PathBuf;
@@ -97,19 +100,6 @@ fn crlf_size(bytes: &[u8]) -> usize {
     bytes.len() + bytes.iter().filter(|&&b| b == b'\n').count()
 }
 
-fn have(tool: &str) -> bool {
-    let found = Command::new(tool)
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !found {
-        eprintln!("SKIPPED: {tool} is not installed; this client test did not run");
-    }
-    found
-}
-
 /// Run a client (each has its own time limit: curl --max-time, poplib's timeout).
 fn run(cmd: &mut Command) -> (bool, Vec<u8>, String) {
     let out = cmd.stdin(Stdio::null()).output().unwrap();
@@ -145,7 +135,7 @@ print(json.dumps(out))
 
 #[test]
 fn python_poplib() {
-    if !have("python3") {
+    if !require(&["python3"]) {
         return;
     }
     let server = Server::start();
@@ -209,7 +199,7 @@ fn curl(port: u16, path: &str, extra: &[&str]) -> (bool, Vec<u8>, String) {
 
 #[test]
 fn curl_list_retr_dele() {
-    if !have("curl") {
+    if !require(&["curl"]) {
         return;
     }
     let server = Server::start();

@@ -3,17 +3,13 @@
 //! `courierpop3dsizelist`, the exclusive lock, UPDATE through the store, kill -9 in the
 //! middle of QUIT, and the log lines.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::mpsc::{Receiver, channel};
+mod common;
+
+use std::path::PathBuf;
 use std::time::Duration;
 
-#[path = "owner/mod.rs"]
-mod owner;
-
-const BIN: &str = env!("CARGO_BIN_EXE_postern");
-const WAIT: Duration = Duration::from_secs(15);
+use common::pop3::{self, Pop3};
+use common::{base64 as b64, owner};
 
 /// A temp dir with a user file, a config and alice's Maildir.
 struct Fixture {
@@ -75,7 +71,7 @@ impl Fixture {
     fn start(&self) -> Pop3 {
         owner::give_to_mail_owner(&self.dir.path().join("alice"));
         owner::give_to_mail_owner(&self.dir.path().join("bob"));
-        Pop3::start(&self.dir.path().join("postern.toml"))
+        pop3::inetd(&self.dir.path().join("postern.toml"))
     }
 
     /// File names in cur/ and new/.
@@ -106,145 +102,13 @@ impl Fixture {
     }
 }
 
-/// A running `postern pop3d --inetd`; killed if a test ends early.
-struct Pop3 {
-    child: Child,
-    stdin: Option<ChildStdin>,
-    lines: Receiver<Vec<u8>>,
-}
-
-impl Drop for Pop3 {
-    fn drop(&mut self) {
-        if self.child.try_wait().ok().flatten().is_none() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-}
-
-impl Pop3 {
-    fn start(config: &Path) -> Pop3 {
-        let mut child = Command::new(BIN)
-            .arg("pop3d")
-            .arg("--inetd")
-            .arg("--config")
-            .arg(config)
-            .env_remove("JOURNAL_STREAM")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = channel();
-        std::thread::spawn(move || {
-            let mut r = BufReader::new(stdout);
-            loop {
-                let mut line = Vec::new();
-                match r.read_until(b'\n', &mut line) {
-                    Ok(0) | Err(_) => return,
-                    Ok(_) => {
-                        if tx.send(line).is_err() {
-                            return;
-                        }
-                    }
-                }
-            }
-        });
-        let stdin = child.stdin.take();
-        Pop3 {
-            child,
-            stdin,
-            lines: rx,
-        }
-    }
-
-    fn send(&mut self, bytes: &[u8]) {
-        let stdin = self.stdin.as_mut().unwrap();
-        stdin.write_all(bytes).unwrap();
-        stdin.flush().unwrap();
-    }
-
-    /// One raw line, with its CRLF.
-    fn raw_line(&mut self) -> Vec<u8> {
-        self.lines
-            .recv_timeout(WAIT)
-            .expect("the server did not answer in time")
-    }
-
-    /// One line as text without CRLF; asserts the line ended in CRLF.
-    fn line(&mut self) -> String {
-        let raw = self.raw_line();
-        assert!(raw.ends_with(b"\r\n"), "no CRLF: {raw:?}");
-        String::from_utf8(raw[..raw.len() - 2].to_vec()).unwrap()
-    }
-
-    fn cmd(&mut self, command: &str) -> String {
-        self.send(format!("{command}\r\n").as_bytes());
-        self.line()
-    }
-
-    /// The rest of a multi-line answer, raw, without the final `.` line.
-    fn body(&mut self) -> Vec<u8> {
-        let mut out = Vec::new();
-        loop {
-            let l = self.raw_line();
-            if l == b".\r\n" {
-                return out;
-            }
-            out.extend_from_slice(&l);
-        }
-    }
-
-    fn body_lines(&mut self) -> Vec<String> {
-        String::from_utf8(self.body())
-            .unwrap()
-            .split("\r\n")
-            .filter(|l| !l.is_empty())
-            .map(str::to_owned)
-            .collect()
-    }
-
-    fn greet_and_login(&mut self) -> String {
-        assert_eq!(self.line(), "+OK postern POP3 ready.");
-        assert_eq!(self.cmd("USER alice"), "+OK Password required.");
-        let ok = self.cmd("PASS secret");
-        assert!(ok.starts_with("+OK "), "{ok}");
-        ok
-    }
-
-    /// Asserts that the server has closed the session: no more lines, EOF.
-    fn assert_closed(&mut self) {
-        match self.lines.recv_timeout(WAIT) {
-            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {}
-            other => panic!("the session goes on: {other:?}"),
-        }
-    }
-
-    /// Close stdin and wait for the exit; returns the log (stderr).
-    fn finish(mut self) -> String {
-        drop(self.stdin.take());
-        let deadline = std::time::Instant::now() + WAIT;
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                assert!(status.success(), "exit status {status}");
-                break;
-            }
-            assert!(
-                std::time::Instant::now() < deadline,
-                "the session did not end"
-            );
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        let mut log = String::new();
-        self.child
-            .stderr
-            .take()
-            .unwrap()
-            .read_to_string(&mut log)
-            .unwrap();
-        log
-    }
+/// The greeting, then `USER alice` and `PASS secret`; the answer to PASS.
+fn greet_and_login(s: &mut Pop3) -> String {
+    assert_eq!(s.greeting, "+OK postern POP3 ready.");
+    assert_eq!(s.cmd("USER alice"), "+OK Password required.");
+    let ok = s.cmd("PASS secret");
+    assert!(ok.starts_with("+OK "), "{ok}");
+    ok
 }
 
 fn msg(subject: &str, body: &str) -> Vec<u8> {
@@ -262,10 +126,10 @@ fn crlf_size(bytes: &[u8]) -> usize {
 fn authorization_state_capa_and_errors() {
     let f = Fixture::new("");
     let mut s = f.start();
-    assert_eq!(s.line(), "+OK postern POP3 ready.");
+    assert_eq!(s.greeting, "+OK postern POP3 ready.");
     assert_eq!(s.cmd("CAPA"), "+OK Capability list follows.");
     assert_eq!(
-        s.body_lines(),
+        s.lines(),
         [
             "TOP",
             "USER",
@@ -296,7 +160,6 @@ fn authorization_state_capa_and_errors() {
 fn failed_logins_delay_limit_and_disabled_account() {
     let f = Fixture::new("max_failed_logins = 2");
     let mut s = f.start();
-    s.line();
     s.cmd("USER alice");
     assert_eq!(
         s.cmd("PASS wrong"),
@@ -315,7 +178,6 @@ fn failed_logins_delay_limit_and_disabled_account() {
     assert!(log.contains("INFO: LOGIN FAILED, user=nobody"), "{log}");
 
     let mut s = f.start();
-    s.line();
     s.cmd("USER bob");
     assert_eq!(
         s.cmd("PASS pw"),
@@ -336,7 +198,6 @@ fn failed_logins_delay_limit_and_disabled_account() {
     )
     .unwrap();
     let mut s = f.start();
-    s.line();
     s.cmd("USER alice");
     let t = std::time::Instant::now();
     assert!(s.cmd("PASS nope").starts_with("-ERR [AUTH]"));
@@ -358,7 +219,7 @@ fn transaction_commands_and_update() {
 
     let mut s = f.start();
     assert_eq!(
-        s.greet_and_login(),
+        greet_and_login(&mut s),
         format!("+OK Logged in, 3 messages ({total} octets).")
     );
     // Opening the maildrop moved new mail to cur/.
@@ -370,7 +231,7 @@ fn transaction_commands_and_update() {
     assert_eq!(s.cmd("STAT"), format!("+OK 3 {total}"));
     assert_eq!(s.cmd("LIST"), format!("+OK 3 messages ({total} octets)."));
     assert_eq!(
-        s.body_lines(),
+        s.lines(),
         [
             format!("1 {}", crlf_size(&m1)),
             format!("2 {}", crlf_size(&m2)),
@@ -383,7 +244,7 @@ fn transaction_commands_and_update() {
     assert_eq!(s.cmd("LIST 99999999999999999999"), "-ERR No such message.");
     assert!(s.cmd("LIST x").starts_with("-ERR Syntax error"));
     assert_eq!(s.cmd("UIDL"), "+OK Unique ids follow.");
-    let uidls = s.body_lines();
+    let uidls = s.lines();
     assert_eq!(uidls.len(), 3);
     let v = std::fs::read_to_string(f.maildir().join("courierpop3dsizelist")).unwrap();
     let uidv = v
@@ -403,7 +264,7 @@ fn transaction_commands_and_update() {
         format!("+OK {} octets follow.", crlf_size(&m2))
     );
     assert_eq!(
-        s.body(),
+        s.multiline_raw(),
         String::from_utf8(m2.clone())
             .unwrap()
             .replace('\n', "\r\n")
@@ -411,7 +272,7 @@ fn transaction_commands_and_update() {
     );
     assert_eq!(s.cmd("TOP 3 0"), "+OK Top of message follows.");
     assert_eq!(
-        s.body(),
+        s.multiline_raw(),
         b"From: a@example.org\r\nSubject: three\r\n\r\n".to_vec()
     );
     // RETR marks \Seen as Courier does, TOP does not.
@@ -437,9 +298,9 @@ fn transaction_commands_and_update() {
     let rest = total - crlf_size(&m1);
     assert_eq!(s.cmd("STAT"), format!("+OK 2 {rest}"));
     assert_eq!(s.cmd("LIST"), format!("+OK 2 messages ({rest} octets)."));
-    assert_eq!(s.body_lines().len(), 2);
+    assert_eq!(s.lines().len(), 2);
     assert_eq!(s.cmd("UIDL"), "+OK Unique ids follow.");
-    assert_eq!(s.body_lines().len(), 2);
+    assert_eq!(s.lines().len(), 2);
     assert_eq!(
         s.cmd("RSET"),
         format!("+OK Maildrop has 3 messages ({total} octets).")
@@ -450,7 +311,7 @@ fn transaction_commands_and_update() {
     assert_eq!(s.cmd("PASS secret"), "-ERR Already logged in.");
     assert_eq!(s.cmd("AUTH PLAIN"), "-ERR Already logged in.");
     assert_eq!(s.cmd("CAPA"), "+OK Capability list follows.");
-    assert_eq!(s.body_lines().len(), 8);
+    assert_eq!(s.lines().len(), 8);
     assert!(s.cmd("RETR").starts_with("-ERR Syntax error"));
     assert!(s.cmd("TOP 1").starts_with("-ERR Syntax error"));
     assert!(s.cmd("TOP 1 x").starts_with("-ERR Syntax error"));
@@ -492,7 +353,7 @@ fn session_end_without_quit_deletes_nothing() {
     let f = Fixture::new("");
     f.add("1700000001.M1P1.test", &msg("one", "x\n"));
     let mut s = f.start();
-    s.greet_and_login();
+    greet_and_login(&mut s);
     assert_eq!(s.cmd("DELE 1"), "+OK Message 1 deleted.");
     let log = s.finish();
     assert!(log.contains("INFO: DISCONNECTED, user=alice"), "{log}");
@@ -508,13 +369,13 @@ fn crlf_sizes_and_dot_stuffing() {
     f.add("1700000002.M2P2.test", &crlf);
     f.add("1700000003.M3P3.test", b"");
     let mut s = f.start();
-    s.greet_and_login();
+    greet_and_login(&mut s);
     let bare_size = crlf_size(&bare);
     assert_eq!(s.cmd("LIST 1"), format!("+OK 1 {bare_size}"));
     assert_eq!(s.cmd("LIST 2"), format!("+OK 2 {}", crlf.len()));
     assert_eq!(s.cmd("LIST 3"), "+OK 3 0");
     assert_eq!(s.cmd("RETR 1"), format!("+OK {bare_size} octets follow."));
-    let got = s.body();
+    let got = s.multiline_raw();
     assert_eq!(
         got,
         b"Subject: dots\r\n\r\n..\r\n...\r\n..leading\r\nplain\r\n... two\r\nno newline at end\r\n"
@@ -531,13 +392,13 @@ fn crlf_sizes_and_dot_stuffing() {
         s.cmd("RETR 2"),
         format!("+OK {} octets follow.", crlf.len())
     );
-    assert_eq!(s.body(), b"Subject: crlf\r\n\r\n..x\r\nbody\r\n");
+    assert_eq!(s.multiline_raw(), b"Subject: crlf\r\n\r\n..x\r\nbody\r\n");
     assert_eq!(s.cmd("RETR 3"), "+OK 0 octets follow.");
-    assert_eq!(s.body(), b"");
+    assert_eq!(s.multiline_raw(), b"");
     assert_eq!(s.cmd("TOP 1 2"), "+OK Top of message follows.");
-    assert_eq!(s.body(), b"Subject: dots\r\n\r\n..\r\n...\r\n");
+    assert_eq!(s.multiline_raw(), b"Subject: dots\r\n\r\n..\r\n...\r\n");
     assert_eq!(s.cmd("TOP 1 100"), "+OK Top of message follows.");
-    assert!(s.body().ends_with(b"no newline at end\r\n"));
+    assert!(s.multiline_raw().ends_with(b"no newline at end\r\n"));
     s.cmd("QUIT");
     s.finish();
 }
@@ -548,20 +409,19 @@ fn pipelined_commands_in_one_write() {
     f.add("1700000001.M1P1.test", &msg("one", "a\n"));
     f.add("1700000002.M2P2.test", &msg("two", "b\n"));
     let mut s = f.start();
-    s.line();
     s.send(b"CAPA\r\nUSER alice\r\nPASS secret\r\nSTAT\r\nLIST\r\nUIDL 1\r\nRETR 1\r\nTOP 2 0\r\nDELE 2\r\nNOOP\r\nBOGUS\r\nQUIT\r\n");
     assert_eq!(s.line(), "+OK Capability list follows.");
-    assert_eq!(s.body_lines().len(), 8);
+    assert_eq!(s.lines().len(), 8);
     assert_eq!(s.line(), "+OK Password required.");
     assert!(s.line().starts_with("+OK Logged in, 2 messages"));
     assert!(s.line().starts_with("+OK 2 "));
     assert!(s.line().starts_with("+OK 2 messages"));
-    assert_eq!(s.body_lines().len(), 2);
+    assert_eq!(s.lines().len(), 2);
     assert!(s.line().starts_with("+OK 1 UID1-"));
     assert!(s.line().ends_with("octets follow."));
-    assert!(s.body().ends_with(b"\r\na\r\n"));
+    assert!(s.multiline_raw().ends_with(b"\r\na\r\n"));
     assert_eq!(s.line(), "+OK Top of message follows.");
-    assert!(s.body().ends_with(b"Subject: two\r\n\r\n"));
+    assert!(s.multiline_raw().ends_with(b"Subject: two\r\n\r\n"));
     assert_eq!(s.line(), "+OK Message 2 deleted.");
     assert_eq!(s.line(), "+OK");
     assert_eq!(s.line(), "-ERR Unknown command.");
@@ -570,17 +430,12 @@ fn pipelined_commands_in_one_write() {
     assert_eq!(f.files().len(), 1);
 }
 
-fn b64(bytes: &[u8]) -> String {
-    openssl::base64::encode_block(bytes)
-}
-
 #[test]
 fn sasl_auth_plain_and_login() {
     let f = Fixture::new("max_failed_logins = 10");
     let mut s = f.start();
-    s.line();
     assert_eq!(s.cmd("AUTH"), "+OK Mechanisms follow.");
-    assert_eq!(s.body_lines(), ["PLAIN", "LOGIN"]);
+    assert_eq!(s.lines(), ["PLAIN", "LOGIN"]);
     assert_eq!(
         s.cmd("AUTH CRAM-MD5"),
         "-ERR Unsupported authentication mechanism."
@@ -615,13 +470,11 @@ fn sasl_auth_plain_and_login() {
 
     // PLAIN with an initial response, and without.
     let mut s = f.start();
-    s.line();
     let ok = s.cmd(&format!("AUTH PLAIN {}", b64(b"\0alice\0secret")));
     assert!(ok.starts_with("+OK Logged in"), "{ok}");
     s.cmd("QUIT");
     s.finish();
     let mut s = f.start();
-    s.line();
     assert_eq!(s.cmd("auth plain"), "+ ");
     assert!(
         s.cmd(&b64(b"alice\0alice\0secret"))
@@ -631,7 +484,6 @@ fn sasl_auth_plain_and_login() {
     s.finish();
     // Someone else's authorization identity is refused.
     let mut s = f.start();
-    s.line();
     assert!(
         s.cmd(&format!("AUTH PLAIN {}", b64(b"bob\0alice\0secret")))
             .starts_with("-ERR [AUTH]")
@@ -644,7 +496,6 @@ fn sasl_auth_plain_and_login() {
 fn over_long_lines_are_refused_and_the_session_goes_on() {
     let f = Fixture::new("[limits]\nmax_line_length = 1024");
     let mut s = f.start();
-    s.line();
     let long = format!("USER {}\r\n", "x".repeat(5000));
     s.send(long.as_bytes());
     assert_eq!(s.line(), "-ERR Line too long.");
@@ -666,7 +517,6 @@ fn over_long_lines_are_refused_and_the_session_goes_on() {
 fn preauth_timeout() {
     let f = Fixture::new("[limits]\npreauth_timeout = 1");
     let mut s = f.start();
-    s.line();
     let t = std::time::Instant::now();
     assert_eq!(s.line(), "-ERR Disconnected for inactivity.");
     assert!(t.elapsed() >= Duration::from_millis(900));
@@ -679,9 +529,8 @@ fn second_session_gets_in_use() {
     let f = Fixture::new("");
     f.add("1700000001.M1P1.test", &msg("one", "x\n"));
     let mut a = f.start();
-    a.greet_and_login();
+    greet_and_login(&mut a);
     let mut b = f.start();
-    b.line();
     b.cmd("USER alice");
     assert_eq!(
         b.cmd("PASS secret"),
@@ -696,7 +545,6 @@ fn second_session_gets_in_use() {
     assert_eq!(a.cmd("QUIT"), "+OK Bye, 1 messages deleted.");
     a.finish();
     let mut b = f.start();
-    b.line();
     b.cmd("USER alice");
     assert_eq!(
         b.cmd("PASS secret"),
@@ -707,11 +555,11 @@ fn second_session_gets_in_use() {
 
     // The lock dies with the process, even on kill -9.
     let mut c = f.start();
-    c.greet_and_login();
-    c.child.kill().unwrap();
-    c.child.wait().unwrap();
+    greet_and_login(&mut c);
+    c.child().kill().unwrap();
+    c.child().wait().unwrap();
     let mut d = f.start();
-    d.greet_and_login();
+    greet_and_login(&mut d);
     d.cmd("QUIT");
     d.finish();
 }
@@ -721,7 +569,6 @@ fn missing_maildir_is_a_permanent_error() {
     let f = Fixture::new("");
     std::fs::remove_dir_all(f.maildir()).unwrap();
     let mut s = f.start();
-    s.line();
     s.cmd("USER alice");
     assert_eq!(
         s.cmd("PASS secret"),
@@ -759,10 +606,10 @@ fn courier_sizelist_keeps_its_uidls() {
     f.add("1700000000.M3P3.new", &msg("c", "new\n"));
 
     let mut s = f.start();
-    s.greet_and_login();
+    greet_and_login(&mut s);
     assert_eq!(s.cmd("UIDL"), "+OK Unique ids follow.");
     assert_eq!(
-        s.body_lines(),
+        s.lines(),
         [
             "1 UID7-1555555555",
             "2 UID8-1555555555",
@@ -796,7 +643,7 @@ fn courier_sizelist_keeps_its_uidls() {
         .unwrap();
     std::thread::sleep(Duration::from_millis(20));
     let mut s = f.start();
-    s.greet_and_login();
+    greet_and_login(&mut s);
     assert_eq!(s.cmd("UIDL 3"), "+OK 3 UID9-1555555555");
     s.cmd("QUIT");
     s.finish();
@@ -825,7 +672,7 @@ fn older_sizelist_versions_keep_their_uidls() {
         .unwrap();
         std::fs::write(f.maildir().join("courierpop3dsizelist"), list).unwrap();
         let mut s = f.start();
-        s.greet_and_login();
+        greet_and_login(&mut s);
         assert_eq!(s.cmd("UIDL 1"), format!("+OK 1 {want}"));
         s.cmd("QUIT");
         s.finish();
@@ -833,7 +680,7 @@ fn older_sizelist_versions_keep_their_uidls() {
         let text = std::fs::read_to_string(f.maildir().join("courierpop3dsizelist")).unwrap();
         assert!(text.starts_with("/3 "), "{text}");
         let mut s = f.start();
-        s.greet_and_login();
+        greet_and_login(&mut s);
         assert_eq!(s.cmd("UIDL 1"), format!("+OK 1 {want}"));
         s.cmd("QUIT");
         s.finish();
@@ -850,7 +697,7 @@ fn deletions_reach_an_open_store_view_as_expunges() {
         );
     }
     let mut s = f.start();
-    s.greet_and_login();
+    greet_and_login(&mut s);
     // An IMAP-like session holding the folder open meanwhile.
     let maildir = postern::store::Maildir::open(f.maildir()).unwrap();
     let mut view = maildir.open_mailbox("INBOX", false).unwrap();
@@ -878,9 +725,9 @@ fn kill_during_quit_loses_no_unmarked_message() {
         original.iter().map(|(b, _)| b.clone()).collect();
     for round in 0..6u64 {
         let mut s = f.start();
-        s.greet_and_login();
+        greet_and_login(&mut s);
         s.cmd("UIDL");
-        let listed = s.body_lines();
+        let listed = s.lines();
         let stat = s.cmd("STAT");
         let count: usize = stat.split(' ').nth(1).unwrap().parse().unwrap();
         assert_eq!(listed.len(), count);
@@ -897,7 +744,7 @@ fn kill_during_quit_loses_no_unmarked_message() {
         let mut unmarked = Vec::new();
         for i in (2..=count).step_by(2) {
             s.cmd(&format!("TOP {i} 0"));
-            let head = String::from_utf8(s.body()).unwrap();
+            let head = String::from_utf8(s.multiline_raw()).unwrap();
             let subject = head
                 .lines()
                 .find_map(|l| l.strip_prefix("Subject: m"))
@@ -907,8 +754,7 @@ fn kill_during_quit_loses_no_unmarked_message() {
         }
         s.send(b"QUIT\r\n");
         std::thread::sleep(Duration::from_micros(200 * round * round));
-        let _ = s.child.kill();
-        let _ = s.child.wait();
+        s.kill();
         drop(s);
         let now: Vec<(String, Vec<u8>)> = f.contents();
         let present: std::collections::BTreeSet<String> =
@@ -931,7 +777,7 @@ fn kill_during_quit_loses_no_unmarked_message() {
     }
     // A last session still sees a consistent maildrop.
     let mut s = f.start();
-    let ok = s.greet_and_login();
+    let ok = greet_and_login(&mut s);
     assert!(ok.contains(&format!("{} messages", kept.len())), "{ok}");
     s.cmd("QUIT");
     s.finish();
@@ -943,7 +789,7 @@ fn quit_removes_only_what_pop3_deleted() {
     f.add("1700000001.M1P1.test", &msg("one", "x\n"));
     f.add("1700000002.M2P2.test", &msg("two", "y\n"));
     let mut s = f.start();
-    s.greet_and_login();
+    greet_and_login(&mut s);
     // Another session flags message 2 \Deleted without expunging it.
     let maildir = postern::store::Maildir::open(f.maildir()).unwrap();
     let mut view = maildir.open_mailbox("INBOX", false).unwrap();
@@ -964,7 +810,6 @@ fn sticky_home_locks_the_account() {
     let home = f.dir.path().join("alice");
     std::fs::set_permissions(&home, std::fs::Permissions::from_mode(0o1700)).unwrap();
     let mut s = f.start();
-    s.line();
     s.cmd("USER alice");
     assert_eq!(
         s.cmd("PASS secret"),

@@ -1,20 +1,15 @@
 //! POP3 `AUTH SCRAM-SHA-256` (RFC 5034) against `postern pop3d --inetd`, with the test's
 //! own SCRAM client: CAPA and AUTH lists, full exchanges, failures counted.
 
-#[path = "owner/mod.rs"]
-mod owner;
+mod common;
 mod scram_support;
 
-use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
-use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::mpsc::{Receiver, channel};
-use std::time::Duration;
+use std::process::Command;
 
+use common::pop3::{self, Pop3};
+use common::{BIN, owner};
 use scram_support::*;
-
-const BIN: &str = env!("CARGO_BIN_EXE_postern");
-const WAIT: Duration = Duration::from_secs(30);
 
 /// alice `{PLAIN}secret`, sam `{SCRAM-SHA-256}` for "sesame", cris a crypt hash.
 fn fixture(auth_extra: &str) -> tempfile::TempDir {
@@ -50,116 +45,40 @@ fn fixture(auth_extra: &str) -> tempfile::TempDir {
     dir
 }
 
-struct Pop3 {
-    child: Child,
-    stdin: ChildStdin,
-    lines: Receiver<String>,
+/// `postern pop3d --inetd` with the fixture's settings, after a `+OK` greeting.
+fn start(dir: &Path) -> Pop3 {
+    let p = pop3::inetd(&dir.join("postern.toml"));
+    assert!(p.greeting.starts_with("+OK"), "{}", p.greeting);
+    p
 }
 
-impl Drop for Pop3 {
-    fn drop(&mut self) {
-        if self.child.try_wait().ok().flatten().is_none() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-}
-
-impl Pop3 {
-    fn start(dir: &Path) -> Pop3 {
-        let mut child = Command::new(BIN)
-            .args(["pop3d", "--inetd", "--config"])
-            .arg(dir.join("postern.toml"))
-            .env_remove("JOURNAL_STREAM")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { return };
-                if tx.send(line.trim_end_matches('\r').to_owned()).is_err() {
-                    return;
-                }
-            }
-        });
-        let stdin = child.stdin.take().unwrap();
-        let mut p = Pop3 {
-            child,
-            stdin,
-            lines: rx,
-        };
-        assert!(p.line().starts_with("+OK"));
-        p
-    }
-
-    fn line(&mut self) -> String {
-        self.lines.recv_timeout(WAIT).expect("no answer in time")
-    }
-
-    fn cmd(&mut self, line: &str) -> String {
-        self.stdin
-            .write_all(format!("{line}\r\n").as_bytes())
-            .unwrap();
-        self.stdin.flush().unwrap();
-        self.line()
-    }
-
-    fn list(&mut self, command: &str) -> Vec<String> {
-        assert!(self.cmd(command).starts_with("+OK"));
-        let mut out = Vec::new();
-        loop {
-            let l = self.line();
-            if l == "." {
-                return out;
-            }
-            out.push(l);
-        }
-    }
-
-    /// The session's stderr (the log), after QUIT.
-    fn finish(mut self) -> String {
-        let _ = self.stdin.write_all(b"QUIT\r\n");
-        let _ = self.stdin.flush();
-        let mut log = String::new();
-        if let Some(mut e) = self.child.stderr.take() {
-            use std::io::Read;
-            let _ = e.read_to_string(&mut log);
-        }
-        log
-    }
-
-    /// One AUTH SCRAM-SHA-256 exchange (initial response or not); the final answer.
-    fn scram(&mut self, user: &str, password: &str, initial: bool, tamper: Tamper) -> String {
-        let mut c = ScramClient::new(user, password);
-        let first = b64(c.first().as_bytes());
-        let server_first = if initial {
-            self.cmd(&format!("AUTH SCRAM-SHA-256 {first}"))
-        } else {
-            assert_eq!(self.cmd("AUTH SCRAM-SHA-256"), "+ ");
-            self.cmd(&first)
-        };
-        let server_first = server_first
-            .strip_prefix("+ ")
-            .unwrap_or_else(|| panic!("{server_first}"));
-        let server_first = String::from_utf8(unb64(server_first)).unwrap();
-        let last = c.final_message(&server_first, tamper);
-        let answer = self.cmd(&b64(last.as_bytes()));
-        let Some(server_final) = answer.strip_prefix("+ ") else {
-            return answer;
-        };
-        c.check_server_final(&String::from_utf8(unb64(server_final)).unwrap());
-        self.cmd("")
-    }
+/// One AUTH SCRAM-SHA-256 exchange (initial response or not); the final answer.
+fn scram(p: &mut Pop3, user: &str, password: &str, initial: bool, tamper: Tamper) -> String {
+    let mut c = ScramClient::new(user, password);
+    let first = b64(c.first().as_bytes());
+    let server_first = if initial {
+        p.cmd(&format!("AUTH SCRAM-SHA-256 {first}"))
+    } else {
+        assert_eq!(p.cmd("AUTH SCRAM-SHA-256"), "+ ");
+        p.cmd(&first)
+    };
+    let server_first = server_first
+        .strip_prefix("+ ")
+        .unwrap_or_else(|| panic!("{server_first}"));
+    let server_first = String::from_utf8(unb64(server_first)).unwrap();
+    let last = c.final_message(&server_first, tamper);
+    let answer = p.cmd(&b64(last.as_bytes()));
+    let Some(server_final) = answer.strip_prefix("+ ") else {
+        return answer;
+    };
+    c.check_server_final(&String::from_utf8(unb64(server_final)).unwrap());
+    p.cmd("")
 }
 
 #[test]
 fn advertised_only_when_configured() {
     let dir = fixture("");
-    let mut p = Pop3::start(dir.path());
+    let mut p = start(dir.path());
     assert!(!p.list("CAPA").iter().any(|l| l.contains("SCRAM")));
     assert_eq!(
         p.cmd("AUTH SCRAM-SHA-256"),
@@ -168,7 +87,7 @@ fn advertised_only_when_configured() {
     drop(p);
 
     let dir = fixture("scram = true");
-    let mut p = Pop3::start(dir.path());
+    let mut p = start(dir.path());
     let capa = p.list("CAPA");
     assert!(
         capa.contains(&"SASL PLAIN LOGIN SCRAM-SHA-256".to_owned()),
@@ -177,7 +96,7 @@ fn advertised_only_when_configured() {
     assert_eq!(p.list("AUTH"), ["PLAIN", "LOGIN", "SCRAM-SHA-256"]);
 
     let dir = fixture("scram = true\ncram = true\nbackend = \"pam\"");
-    let mut p = Pop3::start(dir.path());
+    let mut p = start(dir.path());
     let capa = p.list("CAPA");
     assert!(!capa.iter().any(|l| l.contains("SCRAM")), "{capa:?}");
     // Not offered with PAM; trying is a failed login.
@@ -186,7 +105,7 @@ fn advertised_only_when_configured() {
         p.cmd(&format!("AUTH SCRAM-SHA-256 {first}")),
         "-ERR [AUTH] Invalid user name or password."
     );
-    let log = p.finish();
+    let log = p.quit();
     assert!(log.contains("LOGIN FAILED"), "{log}");
 }
 
@@ -198,15 +117,15 @@ fn exchanges_and_failures() {
         ("alice", "secret", false),
         ("sam", "sesame", true),
     ] {
-        let mut p = Pop3::start(dir.path());
-        let ok = p.scram(user, password, initial, Tamper::None);
+        let mut p = start(dir.path());
+        let ok = scram(&mut p, user, password, initial, Tamper::None);
         assert!(ok.starts_with("+OK"), "{user}: {ok}");
         assert!(p.cmd("STAT").starts_with("+OK 0 0"));
-        let log = p.finish();
+        let log = p.quit();
         assert!(log.contains(&format!("LOGIN, user={user}")), "{log}");
     }
 
-    let mut p = Pop3::start(dir.path());
+    let mut p = start(dir.path());
     for (user, password, tamper) in [
         ("alice", "wrong", Tamper::None),
         ("sam", "wrong", Tamper::None),
@@ -217,7 +136,7 @@ fn exchanges_and_failures() {
         ("alice", "secret", Tamper::Binding),
     ] {
         assert_eq!(
-            p.scram(user, password, true, tamper),
+            scram(&mut p, user, password, true, tamper),
             "-ERR [AUTH] Invalid user name or password.",
             "{user} {tamper:?}"
         );
@@ -238,11 +157,8 @@ fn exchanges_and_failures() {
     );
     assert_eq!(p.cmd("*"), "-ERR Authentication cancelled.");
     // Still usable.
-    assert!(
-        p.scram("sam", "sesame", false, Tamper::None)
-            .starts_with("+OK")
-    );
-    let log = p.finish();
+    assert!(scram(&mut p, "sam", "sesame", false, Tamper::None).starts_with("+OK"));
+    let log = p.quit();
     assert_eq!(log.matches("LOGIN FAILED").count(), 7, "{log}");
     assert!(log.contains("method=SCRAM-SHA-256"), "{log}");
 }

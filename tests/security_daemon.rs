@@ -22,6 +22,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::pop3::Pop3;
 use common::{BIN, PASS, TestServer, USER, base64};
 use ports::free_port;
 
@@ -139,7 +140,7 @@ impl Daemon {
     }
 }
 
-/// A raw line-based client (IMAP or POP3).
+/// A raw line-based IMAP client.
 struct Raw {
     reader: BufReader<TcpStream>,
     writer: TcpStream,
@@ -191,13 +192,6 @@ impl Raw {
         }
     }
 
-    /// Sends a POP3 command and returns the first line of the answer.
-    fn pop3(&mut self, command: &[u8]) -> String {
-        self.send(command);
-        self.send(b"\r\n");
-        self.line()
-    }
-
     /// Whether the server closed the connection (after anything it still had to say).
     fn closed(&mut self) -> bool {
         let mut rest = Vec::new();
@@ -232,8 +226,8 @@ fn per_ip_limit_holds_for_ipv4_and_ipv6_loopback() {
     let mut second6 = Raw::connect(v6);
     assert_eq!(second6.line(), "* BYE Too many connections");
     // The POP3 listener shares the count: 127.0.0.1 already has its one session.
-    let mut pop = Raw::v4(d.pop3);
-    assert_eq!(pop.line(), "-ERR [SYS/TEMP] Too many connections");
+    let pop = Pop3::connect(d.pop3);
+    assert_eq!(pop.greeting, "-ERR [SYS/TEMP] Too many connections");
 }
 
 /// Addresses on `lo` for one test, removed when dropped.
@@ -410,19 +404,18 @@ fn user_names_cannot_forge_log_fields_or_lines() {
     let r = imap.tagged("a2");
     assert!(r.starts_with("a2 NO"), "{r}");
 
-    let mut pop = Raw::v4(d.pop3);
-    pop.line();
+    let mut pop = Pop3::connect(d.pop3);
     assert!(
-        pop.pop3(format!("USER {FORGED}").as_bytes())
+        pop.cmd_bytes(format!("USER {FORGED}").as_bytes())
             .starts_with("+OK")
     );
-    assert!(pop.pop3(b"PASS wrong").starts_with("-ERR"));
+    assert!(pop.cmd_bytes(b"PASS wrong").starts_with("-ERR"));
     // A bare CR and an escape sequence inside a POP3 line.
     assert!(
-        pop.pop3(b"USER z\rINFO: LOGIN FAILED, ip=[6.6.6.6]\x1b]0;t\x07")
+        pop.cmd_bytes(b"USER z\rINFO: LOGIN FAILED, ip=[6.6.6.6]\x1b]0;t\x07")
             .starts_with("+OK")
     );
-    assert!(pop.pop3(b"PASS wrong").starts_with("-ERR"));
+    assert!(pop.cmd_bytes(b"PASS wrong").starts_with("-ERR"));
 
     let failed = d.log_lines("LOGIN FAILED", 4);
     assert_one_real_ip(&failed, "127.0.0.1");
@@ -651,40 +644,37 @@ fn fail2ban_filter_bans_the_logged_address_of_every_failed_login() {
     imap6.line();
     assert!(imap6.imap("c1", b"LOGIN nobody wrong").starts_with("c1 NO"));
 
-    let mut pop = Raw::v4(d.pop3);
-    pop.line();
+    let mut pop = Pop3::connect(d.pop3);
     assert!(
-        pop.pop3(format!("USER {USER}").as_bytes())
+        pop.cmd_bytes(format!("USER {USER}").as_bytes())
             .starts_with("+OK")
     );
-    assert!(pop.pop3(b"PASS wrong").starts_with("-ERR"));
-    let r = pop.pop3(format!("AUTH PLAIN {}", plain(USER, "wrong")).as_bytes());
+    assert!(pop.cmd_bytes(b"PASS wrong").starts_with("-ERR"));
+    let r = pop.cmd_bytes(format!("AUTH PLAIN {}", plain(USER, "wrong")).as_bytes());
     assert!(r.starts_with("-ERR"), "{r}");
-    let mut pop = Raw::v4(d.pop3);
-    pop.line();
+    let mut pop = Pop3::connect(d.pop3);
     assert!(
-        pop.pop3(format!("USER {FORGED}").as_bytes())
+        pop.cmd_bytes(format!("USER {FORGED}").as_bytes())
             .starts_with("+OK")
     );
-    assert!(pop.pop3(b"PASS wrong").starts_with("-ERR"));
+    assert!(pop.cmd_bytes(b"PASS wrong").starts_with("-ERR"));
     // Unescaped, this one would put a forged ip=[...] first on the POP3 line (where the
     // user comes before the address) and get 6.6.6.6 banned instead of the client.
     assert!(
-        pop.pop3(format!("USER {FORGED_FIRST}").as_bytes())
+        pop.cmd_bytes(format!("USER {FORGED_FIRST}").as_bytes())
             .starts_with("+OK")
     );
-    assert!(pop.pop3(b"PASS wrong").starts_with("-ERR"));
-    let mut pop = Raw::v4(d.pop3);
-    pop.line();
+    assert!(pop.cmd_bytes(b"PASS wrong").starts_with("-ERR"));
+    let mut pop = Pop3::connect(d.pop3);
     assert!(
-        pop.pop3(format!("USER {USER}").as_bytes())
+        pop.cmd_bytes(format!("USER {USER}").as_bytes())
             .starts_with("+OK")
     );
     assert!(
-        pop.pop3(format!("PASS {PASS}").as_bytes())
+        pop.cmd_bytes(format!("PASS {PASS}").as_bytes())
             .starts_with("+OK")
     );
-    pop.pop3(b"QUIT");
+    pop.cmd_bytes(b"QUIT");
 
     let failed = d.log_lines("LOGIN FAILED", 8);
     let succeeded = d.log_lines("INFO: LOGIN,", 2);
@@ -847,10 +837,9 @@ fn daemon_refuses_an_address_over_its_failed_login_budget() {
 
     fail_imap_login(d.imap);
     fail_imap_login(d.imap);
-    let mut pop = Raw::v4(d.pop3);
-    pop.line();
-    assert!(pop.pop3(b"USER alice").starts_with("+OK"));
-    assert!(pop.pop3(b"PASS wrong").starts_with("-ERR"));
+    let mut pop = Pop3::connect(d.pop3);
+    assert!(pop.cmd_bytes(b"USER alice").starts_with("+OK"));
+    assert!(pop.cmd_bytes(b"PASS wrong").starts_with("-ERR"));
     drop(pop);
 
     let mut refused = Raw::v4(d.imap);
@@ -859,9 +848,9 @@ fn daemon_refuses_an_address_over_its_failed_login_budget() {
         "* BYE [UNAVAILABLE] Too many failed logins from your address; try again later"
     );
     assert!(refused.closed());
-    let mut refused = Raw::v4(d.pop3);
+    let mut refused = Pop3::connect(d.pop3);
     assert_eq!(
-        refused.line(),
+        refused.greeting,
         "-ERR [AUTH] Too many failed logins from your address; try again later"
     );
     assert!(refused.closed());

@@ -15,11 +15,11 @@
 mod common;
 mod tls_support;
 
-use std::io::{BufRead, BufReader, Write};
-use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::mpsc::{Receiver, channel};
+use std::io::Write;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::pop3::Pop3;
 use common::{Client, PASS, Part, TestServer, USER, base64, list_names};
 
 // ---- item 9: LIST pattern matching ----
@@ -206,81 +206,13 @@ fn unhashable_passwords_are_failed_imap_logins() {
     assert_no_error_lines(&server.inetd_stderr());
 }
 
-/// `postern pop3d --inetd` on pipes, its stderr in a file.
-struct Pop3 {
-    child: Child,
-    stdin: ChildStdin,
-    lines: Receiver<String>,
-}
-
-impl Drop for Pop3 {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Pop3 {
-    fn start(server: &TestServer, stderr: &std::path::Path) -> Pop3 {
-        let mut child = Command::new(common::BIN)
-            .args(["pop3d", "--inetd", "--config"])
-            .arg(&server.config)
-            .env_remove("JOURNAL_STREAM")
-            .env_remove("POSTERN_CONFIG")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(std::fs::File::create(stderr).unwrap())
-            .spawn()
-            .expect("spawn postern pop3d");
-        let stdout = child.stdout.take().unwrap();
-        let (tx, lines) = channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).split(b'\n') {
-                let Ok(line) = line else { return };
-                let text = String::from_utf8_lossy(&line).trim_end().to_owned();
-                if tx.send(text).is_err() {
-                    return;
-                }
-            }
-        });
-        let stdin = child.stdin.take().unwrap();
-        let mut pop3 = Pop3 {
-            child,
-            stdin,
-            lines,
-        };
-        assert!(pop3.line().starts_with("+OK"));
-        pop3
-    }
-
-    fn line(&mut self) -> String {
-        self.lines
-            .recv_timeout(common::WAIT)
-            .expect("no answer from pop3d")
-    }
-
-    /// Sends one command line (bytes as given) and reads one answer line.
-    fn cmd(&mut self, command: &[u8]) -> String {
-        let mut line = command.to_vec();
-        line.extend_from_slice(b"\r\n");
-        self.stdin.write_all(&line).unwrap();
-        self.stdin.flush().unwrap();
-        self.line()
-    }
-
-    /// Whether the server hung up (nothing more to read).
-    fn closed(&mut self) -> bool {
-        self.lines.recv_timeout(common::WAIT).is_err()
-    }
-}
-
 #[test]
 fn unhashable_passwords_are_failed_pop3_logins() {
     let server = hashed_server();
-    let stderr = server.dir.path().join("pop3d.stderr");
-    let mut p = Pop3::start(&server, &stderr);
-    assert_eq!(p.cmd(b"USER nobody"), "+OK Password required.");
-    let expected = p.cmd(b"PASS wrong");
+    let mut p = server.pop3d();
+    assert!(p.greeting.starts_with("+OK"), "{}", p.greeting);
+    assert_eq!(p.cmd("USER nobody"), "+OK Password required.");
+    let expected = p.cmd("PASS wrong");
     assert!(expected.starts_with("-ERR [AUTH] "), "{expected}");
 
     let pass = |password: &[u8]| [b"PASS ".as_slice(), password].concat();
@@ -291,21 +223,24 @@ fn unhashable_passwords_are_failed_pop3_logins() {
     };
     for user in [USER, "nobody"] {
         // USER/PASS: a 600-byte password, then one with a NUL; the second hangs up.
-        let mut p = Pop3::start(&server, &stderr.with_extension(format!("{user}-1")));
+        let mut p = server.pop3d();
+        assert!(p.greeting.starts_with("+OK"), "{}", p.greeting);
         for (round, password) in [long_password(), NUL_PASSWORD.to_vec()].iter().enumerate() {
+            assert_eq!(p.cmd(&format!("USER {user}")), "+OK Password required.");
             assert_eq!(
-                p.cmd(format!("USER {user}").as_bytes()),
-                "+OK Password required."
+                p.cmd_bytes(&pass(password)),
+                expected,
+                "{user} round {round}"
             );
-            assert_eq!(p.cmd(&pass(password)), expected, "{user} round {round}");
         }
         assert_eq!(p.line(), "-ERR Too many failed logins.");
         assert!(p.closed(), "still connected after two failures");
         // AUTH PLAIN, the same way.
-        let mut p = Pop3::start(&server, &stderr.with_extension(format!("{user}-2")));
+        let mut p = server.pop3d();
+        assert!(p.greeting.starts_with("+OK"), "{}", p.greeting);
         for (round, password) in [long_password(), NUL_PASSWORD.to_vec()].iter().enumerate() {
             assert_eq!(
-                p.cmd(&plain(user, password)),
+                p.cmd_bytes(&plain(user, password)),
                 expected,
                 "{user} round {round}"
             );
@@ -314,11 +249,8 @@ fn unhashable_passwords_are_failed_pop3_logins() {
         assert!(p.closed(), "still connected after two failures");
     }
     // The account itself is fine.
-    assert_eq!(
-        p.cmd(format!("USER {USER}").as_bytes()),
-        "+OK Password required."
-    );
-    assert!(p.cmd(format!("PASS {PASS}").as_bytes()).starts_with("+OK"));
+    assert_eq!(p.cmd(&format!("USER {USER}")), "+OK Password required.");
+    assert!(p.cmd(&format!("PASS {PASS}")).starts_with("+OK"));
     drop(p);
     let mut log = String::new();
     for entry in std::fs::read_dir(server.dir.path()).unwrap() {
@@ -339,37 +271,36 @@ fn unhashable_passwords_are_failed_pop3_logins() {
 
 #[test]
 fn pop3_user_before_stls_is_forgotten() {
-    if !tls_support::tools_present("pop3_user_before_stls_is_forgotten") {
+    if !tls_support::tools_present() {
         return;
     }
     let s = tls_support::Server::start("", "", "");
-    let mut c = tls_support::Client::connect(s.pop3);
-    assert!(c.line().starts_with("+OK"));
-    c.send(&format!("USER {}\r\n", tls_support::USER));
-    assert_eq!(c.line(), "+OK Password required.");
-    c.send("STLS\r\n");
-    assert_eq!(c.line(), "+OK Begin TLS negotiation now.");
-    c.start_tls(&s.pki.ca, None, None).unwrap();
-    c.send(&format!("PASS {}\r\n", tls_support::PASSWORD));
-    let answer = c.line();
+    let mut c = Pop3::connect(s.pop3);
+    assert!(c.greeting.starts_with("+OK"));
+    assert_eq!(
+        c.cmd(&format!("USER {}", tls_support::USER)),
+        "+OK Password required."
+    );
+    assert_eq!(c.cmd("STLS"), "+OK Begin TLS negotiation now.");
+    c.start_tls(&s.pki.ca, None).unwrap();
+    let answer = c.cmd(&format!("PASS {}", tls_support::PASSWORD));
     assert!(
         answer.starts_with("-ERR"),
         "PASS after STLS used the plaintext USER: {answer}"
     );
-    c.send("STAT\r\n");
-    let stat = c.line();
+    let stat = c.cmd("STAT");
     assert!(
         stat.starts_with("-ERR"),
         "not logged in, yet STAT says {stat}"
     );
     // Given again under TLS, the same name and password log in.
-    c.send(&format!("USER {}\r\n", tls_support::USER));
-    assert_eq!(c.line(), "+OK Password required.");
-    c.send(&format!("PASS {}\r\n", tls_support::PASSWORD));
-    let answer = c.line();
+    assert_eq!(
+        c.cmd(&format!("USER {}", tls_support::USER)),
+        "+OK Password required."
+    );
+    let answer = c.cmd(&format!("PASS {}", tls_support::PASSWORD));
     assert!(answer.starts_with("+OK"), "{answer}");
-    c.send("QUIT\r\n");
-    assert!(c.line().starts_with("+OK"));
+    assert!(c.cmd("QUIT").starts_with("+OK"));
 }
 
 /// IMAP keeps no authentication state across STARTTLS: a SASL exchange lives inside one
@@ -377,7 +308,7 @@ fn pop3_user_before_stls_is_forgotten() {
 /// TLS, and STARTTLS sent as a SASL response is no STARTTLS.
 #[test]
 fn imap_sasl_does_not_span_starttls() {
-    if !tls_support::tools_present("imap_sasl_does_not_span_starttls") {
+    if !tls_support::tools_present() {
         return;
     }
     let s = tls_support::Server::start("", "", "");

@@ -52,7 +52,7 @@ fn certificate_logins_follow_the_configured_sanity_check() {
         );
         return;
     }
-    if !tools_present("certificate_logins_follow_the_configured_sanity_check") {
+    if !tools_present() {
         return;
     }
     for (sanity_check, accepted) in [(true, false), (false, true)] {

@@ -21,14 +21,9 @@ const CACHE: &str = "/var/cache/postern-test-rootfs/bookworm-1";
 const PASSWORD: &str = "Secr3t-pw";
 const PACKAGES: &str = "systemd,systemd-sysv,dbus,libssl3,libpam0g,libpam-modules,passwd,procps";
 
-fn have(tool: &str) -> bool {
-    Command::new("sh")
-        .args(["-c", &format!("command -v {tool}")])
-        .stdout(Stdio::null())
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false)
-}
+#[path = "common/skip.rs"]
+mod skip;
+use skip::have;
 
 fn mirror() -> String {
     if let Ok(m) = std::env::var("POSTERN_DEBIAN_MIRROR") {

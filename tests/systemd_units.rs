@@ -22,14 +22,9 @@ fn units_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("systemd")
 }
 
-fn have(tool: &str) -> bool {
-    Command::new("sh")
-        .args(["-c", &format!("command -v {tool}")])
-        .stdout(Stdio::null())
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false)
-}
+#[path = "common/skip.rs"]
+mod skip;
+use skip::have;
 
 fn unit_files() -> Vec<PathBuf> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(units_dir())

@@ -12,7 +12,7 @@ const EXTERNAL: &str = "verify_peer = \"optional\"\nexternal_field = \"emailAddr
 
 #[test]
 fn implicit_tls_and_starttls_with_s_client() {
-    if !tools_present("implicit_tls_and_starttls_with_s_client") {
+    if !tools_present() {
         return;
     }
     let s = Server::start("", "", "");
@@ -49,7 +49,7 @@ fn implicit_tls_and_starttls_with_s_client() {
 
 #[test]
 fn starttls_drops_pipelined_plaintext() {
-    if !tools_present("starttls_drops_pipelined_plaintext") {
+    if !tools_present() {
         return;
     }
     let s = Server::start("", "", "");
@@ -72,7 +72,7 @@ fn starttls_drops_pipelined_plaintext() {
 
 #[test]
 fn python_imaplib_ssl_and_starttls() {
-    if !tools_present("python_imaplib_ssl_and_starttls") {
+    if !tools_present() {
         return;
     }
     let s = Server::start("", "", "");
@@ -104,7 +104,7 @@ print("done")
 
 #[test]
 fn external_login_needs_a_verified_certificate() {
-    if !tools_present("external_login_needs_a_verified_certificate") {
+    if !tools_present() {
         return;
     }
     let s = Server::start(EXTERNAL, "", "");
@@ -187,7 +187,7 @@ m.logout()
 
 #[test]
 fn require_tls_imap_disables_plaintext_login() {
-    if !tools_present("require_tls_imap_disables_plaintext_login") {
+    if !tools_present() {
         return;
     }
     let s = Server::start("require_tls_imap = true\n", "", "");
@@ -216,7 +216,7 @@ fn require_tls_imap_disables_plaintext_login() {
 
 #[test]
 fn disableinsecureimap_is_per_account() {
-    if !tools_present("disableinsecureimap_is_per_account") {
+    if !tools_present() {
         return;
     }
     let s = Server::start("", "", "disableinsecureimap=1");
@@ -233,7 +233,7 @@ fn disableinsecureimap_is_per_account() {
 
 #[test]
 fn verify_peer_required_refuses_clients_without_certificate() {
-    if !tools_present("verify_peer_required_refuses_clients_without_certificate") {
+    if !tools_present() {
         return;
     }
     let s = Server::start("verify_peer = \"required\"\n", "", "");
@@ -252,7 +252,7 @@ fn verify_peer_required_refuses_clients_without_certificate() {
 
 #[test]
 fn min_protocol_tls13_refuses_tls12_clients() {
-    if !tools_present("min_protocol_tls13_refuses_tls12_clients") {
+    if !tools_present() {
         return;
     }
     let s = Server::start("min_protocol = \"TLSv1.3\"\n", "", "");
@@ -269,7 +269,7 @@ fn min_protocol_tls13_refuses_tls12_clients() {
 
 #[test]
 fn cram_is_offered_only_when_configured() {
-    if !tools_present("cram_is_offered_only_when_configured") {
+    if !tools_present() {
         return;
     }
     let s = Server::start("", "", "");
@@ -301,7 +301,7 @@ fn cram_is_offered_only_when_configured() {
 
 #[test]
 fn sni_picks_the_per_host_certificate() {
-    if !tools_present("sni_picks_the_per_host_certificate") {
+    if !tools_present() {
         return;
     }
     let s = Server::start("", "", "");

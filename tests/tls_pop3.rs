@@ -1,13 +1,18 @@
 //! POP3 over TLS: implicit TLS (995) and STLS with `openssl s_client` and poplib,
 //! the STLS injection guard, AUTH EXTERNAL and require_tls_pop3.
 
+// Both fixtures bring their own copy of tests/ports (a free-port picker, no state).
+#![allow(clippy::duplicate_mod)]
+
+mod common;
 mod tls_support;
 
+use common::pop3::Pop3;
 use tls_support::*;
 
 #[test]
 fn pop3s_and_stls_with_s_client_and_poplib() {
-    if !tools_present("pop3s_and_stls_with_s_client_and_poplib") {
+    if !tools_present() {
         return;
     }
     let s = Server::start("", "", "");
@@ -55,35 +60,32 @@ p.quit()
 
 #[test]
 fn stls_drops_pipelined_plaintext_and_require_tls() {
-    if !tools_present("stls_drops_pipelined_plaintext_and_require_tls") {
+    if !tools_present() {
         return;
     }
     let s = Server::start("require_tls_pop3 = true\n", "", "");
-    let mut c = Client::connect(s.pop3);
-    assert!(c.line().starts_with("+OK"));
-    c.send("CAPA\r\n");
-    let capa = c.until_tag(".");
+    let mut c = Pop3::connect(s.pop3);
+    assert!(c.greeting.starts_with("+OK"));
+    let capa = c.list("CAPA");
     assert!(capa.iter().any(|l| l == "STLS"), "{capa:?}");
     assert!(
         !capa.iter().any(|l| l.starts_with("SASL") || l == "USER"),
         "{capa:?}"
     );
-    c.send(&format!("USER {USER}\r\n"));
-    assert!(c.line().starts_with("-ERR [AUTH]"));
-    c.send(&format!("STLS\r\nUSER {USER}\r\n"));
+    assert!(c.cmd(&format!("USER {USER}")).starts_with("-ERR [AUTH]"));
+    c.send(format!("STLS\r\nUSER {USER}\r\n").as_bytes());
     assert_eq!(c.line(), "+OK Begin TLS negotiation now.");
-    c.start_tls(&s.pki.ca, None, None).unwrap();
-    c.send(&format!("PASS {PASSWORD}\r\n"));
+    c.start_tls(&s.pki.ca, None).unwrap();
     // USER was sent in plaintext and dropped, so PASS has no user.
-    assert_eq!(c.line(), "-ERR Send USER first.");
-    c.send(&format!("USER {USER}\r\nPASS {PASSWORD}\r\n"));
+    assert_eq!(c.cmd(&format!("PASS {PASSWORD}")), "-ERR Send USER first.");
+    c.send(format!("USER {USER}\r\nPASS {PASSWORD}\r\n").as_bytes());
     assert!(c.line().starts_with("+OK"));
     assert!(c.line().starts_with("+OK Logged in"));
 }
 
 #[test]
 fn pop3_auth_external() {
-    if !tools_present("pop3_auth_external") {
+    if !tools_present() {
         return;
     }
     let s = Server::start(
@@ -91,27 +93,17 @@ fn pop3_auth_external() {
         "",
         "",
     );
-    let mut c = Client::connect(s.pop3s);
-    c.start_tls(
-        &s.pki.ca,
-        Some((&s.pki.client_cert, &s.pki.client_key)),
-        None,
-    )
-    .unwrap();
-    assert!(c.line().starts_with("+OK"));
-    c.send("CAPA\r\n");
-    let capa = c.until_tag(".");
+    let client = Some((s.pki.client_cert.as_path(), s.pki.client_key.as_path()));
+    let mut c = Pop3::connect_tls(s.pop3s, &s.pki.ca, client);
+    assert!(c.greeting.starts_with("+OK"));
+    let capa = c.list("CAPA");
     assert!(
         capa.iter()
             .any(|l| l.starts_with("SASL") && l.ends_with(" EXTERNAL")),
         "{capa:?}"
     );
-    c.send("AUTH EXTERNAL =\r\n");
-    assert!(c.line().starts_with("+OK Logged in"));
+    assert!(c.cmd("AUTH EXTERNAL =").starts_with("+OK Logged in"));
 
-    let mut c = Client::connect(s.pop3s);
-    c.start_tls(&s.pki.ca, None, None).unwrap();
-    c.line();
-    c.send("AUTH EXTERNAL =\r\n");
-    assert!(c.line().starts_with("-ERR"));
+    let mut c = Pop3::connect_tls(s.pop3s, &s.pki.ca, None);
+    assert!(c.cmd("AUTH EXTERNAL =").starts_with("-ERR"));
 }

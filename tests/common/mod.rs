@@ -13,8 +13,11 @@
 mod ports;
 
 #[path = "../owner/mod.rs"]
-mod owner;
+pub mod owner;
 pub use owner::{give_to_mail_owner, mail_owner, open_to_mail_owner};
+
+pub mod pop3;
+pub mod skip;
 
 use std::collections::BTreeMap;
 use std::io::{self, BufRead, BufReader, Read, Write};
@@ -249,6 +252,10 @@ pub struct Client {
     reader: BufReader<TimedReader>,
     writer: Box<dyn Write + Send>,
     tcp: Option<TcpStream>,
+    /// Whether every response is checked with imap-codec (not for another server).
+    checked: bool,
+    /// A session process this client started (see [`Client::spawn`]).
+    child: Option<Child>,
     pub greeting: Line,
     /// Everything sent and received, for panic messages.
     pub log: Vec<String>,
@@ -259,6 +266,12 @@ impl Drop for Client {
         if let Some(s) = &self.tcp {
             let _ = s.shutdown(Shutdown::Both);
         }
+        if let Some(child) = &mut self.child
+            && child.try_wait().ok().flatten().is_none()
+        {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
     }
 }
 
@@ -268,10 +281,22 @@ impl Client {
         writer: Box<dyn Write + Send>,
         tcp: Option<TcpStream>,
     ) -> Client {
+        Client::with_checks(read, writer, tcp, None, true)
+    }
+
+    fn with_checks(
+        read: impl Read + Send + 'static,
+        writer: Box<dyn Write + Send>,
+        tcp: Option<TcpStream>,
+        child: Option<Child>,
+        checked: bool,
+    ) -> Client {
         let mut c = Client {
             reader: BufReader::new(TimedReader::new(read)),
             writer,
             tcp,
+            checked,
+            child,
             greeting: Line {
                 raw: Vec::new(),
                 text: String::new(),
@@ -282,9 +307,42 @@ impl Client {
         let g = c
             .read_raw()
             .unwrap_or_else(|| panic!("no greeting from the server"));
-        check_response(&g.raw, true);
+        if checked {
+            check_response(&g.raw, true);
+        }
         c.greeting = g;
         c
+    }
+
+    /// A session with `cmd` on pipes (stderr discarded), killed when dropped; `checked`
+    /// says whether its responses are held to imap-codec (postern's) or not (another
+    /// server's, e.g. Courier's, with its harmless differences).
+    pub fn spawn(mut cmd: Command, checked: bool) -> Client {
+        let mut child = cmd
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawn {cmd:?}: {e}"));
+        let out = child.stdout.take().unwrap();
+        let inp = child.stdin.take().unwrap();
+        Client::with_checks(out, Box::new(inp), None, Some(child), checked)
+    }
+
+    /// Closes the client's side and waits for a spawned session to end within `WAIT`.
+    #[track_caller]
+    pub fn finish(mut self) {
+        self.writer = Box::new(io::sink());
+        let Some(child) = &mut self.child else {
+            return;
+        };
+        for _ in 0..(WAIT.as_millis() / 20) {
+            if let Ok(Some(_)) = child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("the session did not end; session:\n{}", self.log.join("\n"));
     }
 
     pub fn connect(port: u16) -> Client {
@@ -343,7 +401,9 @@ impl Client {
     /// Reads one response and checks its syntax; `None` at EOF.
     pub fn read_response(&mut self) -> Option<Line> {
         let line = self.read_raw()?;
-        check_response(&line.raw, false);
+        if self.checked {
+            check_response(&line.raw, false);
+        }
         Some(line)
     }
 
@@ -635,17 +695,7 @@ impl TestServer {
     }
 
     fn command(&self, sub: &str) -> Command {
-        let mut c = Command::new(BIN);
-        c.arg(sub)
-            .arg("--config")
-            .arg(&self.config)
-            .env_remove("POSTERN_CONFIG")
-            .env_remove("JOURNAL_STREAM")
-            .env_remove("LISTEN_FDS")
-            .env_remove("LISTEN_PID")
-            .env_remove("LISTEN_FDNAMES")
-            .env_remove("NOTIFY_SOCKET");
-        c
+        postern_command(sub, &self.config)
     }
 
     fn new_stderr(&self, name: &str) -> (PathBuf, std::fs::File) {
@@ -740,6 +790,16 @@ impl TestServer {
         let inp = child.stdin.take().unwrap();
         self.children.lock().unwrap().push(child);
         Client::new(out, Box::new(inp), None)
+    }
+
+    /// One `postern pop3d --inetd` session on pipes, after the greeting; its stderr is in
+    /// `pop3d-N.stderr` of the fixture's directory ([`pop3::Pop3::stderr`]).
+    pub fn pop3d(&self) -> pop3::Pop3 {
+        self.give_homes_to_mail_owner();
+        let (path, _) = self.new_stderr("pop3d");
+        let mut cmd = self.command("pop3d");
+        cmd.arg("--inetd");
+        pop3::Pop3::spawn("postern pop3d", cmd, Some(path))
     }
 
     /// Every stderr of `--inetd` sessions so far, joined.
@@ -840,6 +900,22 @@ impl TestServer {
         v.sort();
         v
     }
+}
+
+/// `postern SUB --config CONFIG`, with none of the caller's environment that would change
+/// what it does (a config path, the journal, socket activation, a notify socket).
+pub fn postern_command(sub: &str, config: &Path) -> Command {
+    let mut c = Command::new(BIN);
+    c.arg(sub)
+        .arg("--config")
+        .arg(config)
+        .env_remove("POSTERN_CONFIG")
+        .env_remove("JOURNAL_STREAM")
+        .env_remove("LISTEN_FDS")
+        .env_remove("LISTEN_PID")
+        .env_remove("LISTEN_FDNAMES")
+        .env_remove("NOTIFY_SOCKET");
+    c
 }
 
 fn toml_str(p: &Path) -> String {

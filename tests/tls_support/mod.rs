@@ -16,26 +16,16 @@ pub const USER: &str = "tim@example.org";
 pub const PASSWORD: &str = "secret";
 
 /// Whether the outside tools exist; when not, the test says so loudly and passes.
-pub fn tools_present(test: &str) -> bool {
-    for (tool, arg) in [("openssl", "version"), ("python3", "--version")] {
-        let ok = Command::new(tool)
-            .arg(arg)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success());
-        if !ok {
-            eprintln!("\n*** SKIPPED {test}: `{tool}` is not installed ***\n");
-            return false;
-        }
-    }
-    true
+pub fn tools_present() -> bool {
+    skip::require(&["openssl", "python3"])
 }
 
 #[path = "../owner/mod.rs"]
 mod owner;
 #[path = "../ports/mod.rs"]
 mod ports;
+#[path = "../common/skip.rs"]
+mod skip;
 pub use ports::free_port;
 
 fn openssl(dir: &Path, args: &[&str]) {
