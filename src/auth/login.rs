@@ -201,6 +201,16 @@ pub fn enter_for_delivery_to_path(maildir: &Path, settings: &Settings) -> Result
             path: maildir.to_path_buf(),
         });
     }
+    // Links allowed: the directory's owner counts, never the link's (anyone may own one).
+    let meta = if meta.file_type().is_symlink() {
+        std::fs::metadata(maildir).map_err(|err| EnterError::Home {
+            user: user.clone(),
+            home: maildir.to_path_buf(),
+            err,
+        })?
+    } else {
+        meta
+    };
     // Unprivileged, the owner check is the file system's (we can only write our own).
     let root = geteuid().is_root();
     let claim = Claim {
