@@ -8,7 +8,7 @@ DEB_TEST_DEPS := python3 curl openssl systemd systemd-container debootstrap proc
 DEB_PKG_DEPS := debhelper dpkg-dev lintian rpm
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: deps build-deps pkg-deps demo test build release lint deb rpm fuzz-smoke fuzz-build
+.PHONY: deps build-deps pkg-deps demo test oracles build release lint deb rpm fuzz-smoke fuzz-build
 
 # Install whatever of the named Debian packages is missing (nothing when all are there).
 define install_missing
@@ -38,8 +38,13 @@ demo: build
 	./target/release/postern demo
 
 # Unit and integration tests (doc tests: none; benches run with cargo bench).
-test: deps
+# The oracles are fetched first (unpacked, never installed; a no-op once there), so the
+# interop tests run on a fresh machine instead of skipping.
+test: deps oracles
 	$(CARGO) test --lib --bins --tests
+
+oracles:
+	@bash tests/courier/fetch-courier.sh
 
 lint:
 	$(CARGO) fmt --check
