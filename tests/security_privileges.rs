@@ -485,6 +485,17 @@ fn linked_cur_and_folder_directories_are_not_served() {
     assert!(login(&mut s).last().unwrap().starts_with("a OK"));
     let list = s.ask("b LIST \"\" *", "b ");
     assert!(list.iter().any(|l| l.contains("INBOX.Evil")), "{list:?}");
+    // ... and written: the first SELECT of each writes its UID database and makes the
+    // linked directories' entries durable (an fsync through the link used to fail).
+    for (tag, folder) in [("c", "INBOX"), ("d", "INBOX.Evil")] {
+        let select = s.ask(&format!("{tag} SELECT {folder}"), &format!("{tag} "));
+        assert!(
+            select.last().unwrap().starts_with(&format!("{tag} OK")),
+            "{select:?}"
+        );
+    }
+    let append = s.ask("e APPEND INBOX {5+}\r\nhello", "e ");
+    assert!(append.last().unwrap().starts_with("e OK"), "{append:?}");
 }
 
 // ---- 2. postern deliver as root ----

@@ -19,12 +19,14 @@ pub(crate) fn mkdir_0700(path: &Path, ok_if_exists: bool) -> io::Result<()> {
     }
 }
 
-/// Makes a directory's entries durable (after rename/link/unlink in it). Opened with
-/// O_NOFOLLOW: the Maildir's files are never reached through a link in their place.
+/// Makes a directory's entries durable (after rename/link/unlink in it). Links are
+/// followed: the change being made durable already went through the same path, and where
+/// links are refused the folder was checked when it was opened; with `[mail]
+/// skip_symlink_checks` a linked Maildir or cur/ is served, so its fsync must work too.
 pub(crate) fn fsync_dir(dir: &Path) -> io::Result<()> {
     OpenOptions::new()
         .read(true)
-        .custom_flags(libc::O_DIRECTORY | libc::O_NOFOLLOW)
+        .custom_flags(libc::O_DIRECTORY)
         .open(dir)?
         .sync_all()
 }
