@@ -2,7 +2,8 @@
 //! errors a broken or hostile client can produce.
 
 use crate::imap::command::*;
-use crate::imap::framing::{CommandError, ErrorKind, FramingLimits, MemoryWire, read_command};
+use crate::imap::framing::{FramingLimits, MemoryWire, read_command};
+use crate::imap::raw::{CommandError, ErrorKind};
 
 fn parse(line: &str) -> Result<Command, CommandError> {
     let mut wire = MemoryWire::new(format!("{line}\r\n"));
