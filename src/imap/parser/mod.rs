@@ -2,7 +2,7 @@
 //! [`RawCommand`] that [`super::framing`] read: lines with their literals already taken off
 //! the wire. A literal may stand wherever the grammar allows a `literal`, i.e. as a string.
 //!
-//! One method of [`Parser`] per ABNF rule, the rule in its doc comment, grouped by section
+//! One method of `Parser` per ABNF rule, the rule in its doc comment, grouped by section
 //! of the grammar: this file has the cursor, numbers, sequence sets and the command
 //! dispatch; `strings` the string rules; `list` mailbox names and LIST patterns;
 //! `mailbox` SELECT and STATUS arguments; `connection` AUTHENTICATE and ID;
