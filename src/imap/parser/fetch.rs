@@ -23,7 +23,11 @@ impl Parser {
         } else {
             self.fetch_att(&mut items, true)?;
         }
-        Ok(CommandBody::Fetch { uid, set, items })
+        Ok(CommandBody::Fetch {
+            uid,
+            set,
+            items: once_each(items),
+        })
     }
 
     /// `fetch-att` (RFC 3501 §9, `BINARY` items from RFC 3516); with `macros`, also
@@ -169,4 +173,64 @@ impl Parser {
         self.expect(b'>')?;
         Ok(Some(Partial { offset, count }))
     }
+}
+
+/// The items in first-named order, each response item once: a client that names an item
+/// twice (`INTERNALDATE INTERNALDATE`) gets it once per `* n FETCH`, as Dovecot answers
+/// too; a client keeps one value per item name (RFC 3501 §7.4.2), so a repeat is only
+/// noise, and a BODY[] named twice would be sent twice. A
+/// section and its `.PEEK` answer as the same item; the one kept peeks only if every
+/// naming did, so the \Seen a `BODY[...]` implies is not lost. Different section specs or
+/// partials are different items.
+fn once_each(items: Vec<FetchItem>) -> Vec<FetchItem> {
+    let mut kept: Vec<FetchItem> = Vec::with_capacity(items.len());
+    for item in items {
+        match kept.iter_mut().find(|k| same_response_item(k, &item)) {
+            Some(FetchItem::BodySection { peek, .. } | FetchItem::Binary { peek, .. }) => {
+                *peek &= item_peeks(&item);
+            }
+            Some(_) => {}
+            None => kept.push(item),
+        }
+    }
+    kept
+}
+
+/// Whether `a` and `b` answer with the same item name and data (`.PEEK` aside).
+fn same_response_item(a: &FetchItem, b: &FetchItem) -> bool {
+    use FetchItem as F;
+    match (a, b) {
+        (
+            F::BodySection {
+                section: s1,
+                partial: p1,
+                ..
+            },
+            F::BodySection {
+                section: s2,
+                partial: p2,
+                ..
+            },
+        ) => s1 == s2 && p1 == p2,
+        (
+            F::Binary {
+                part: s1,
+                partial: p1,
+                ..
+            },
+            F::Binary {
+                part: s2,
+                partial: p2,
+                ..
+            },
+        ) => s1 == s2 && p1 == p2,
+        _ => a == b,
+    }
+}
+
+fn item_peeks(item: &FetchItem) -> bool {
+    matches!(
+        item,
+        FetchItem::BodySection { peek: true, .. } | FetchItem::Binary { peek: true, .. }
+    )
 }

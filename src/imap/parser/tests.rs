@@ -616,3 +616,42 @@ fn deep_nesting_is_refused_not_overflowed() {
     let line = format!("A1 SEARCH {}SEEN", "NOT ".repeat(10_000));
     assert!(parse(&line).unwrap_err().to_string().contains("deeply"));
 }
+
+#[test]
+fn fetch_items_named_twice_are_kept_once() {
+    use FetchItem as F;
+    let body = |peek, part: &[u32], partial| F::BodySection {
+        peek,
+        section: section(part, None),
+        partial,
+    };
+    let CommandBody::Fetch { items, .. } = ok(
+        "a FETCH 1 (INTERNALDATE INTERNALDATE FLAGS UID FLAGS BODY.PEEK[1] BODY[1] \
+         BODY.PEEK[2] BODY.PEEK[2]<0.5> BODY.PEEK[2] BINARY.PEEK[1] BINARY[1])",
+    ) else {
+        panic!()
+    };
+    assert_eq!(
+        items,
+        [
+            F::InternalDate,
+            F::Flags,
+            F::Uid,
+            body(false, &[1], None),
+            body(true, &[2], None),
+            body(
+                true,
+                &[2],
+                Some(Partial {
+                    offset: 0,
+                    count: 5
+                })
+            ),
+            F::Binary {
+                peek: false,
+                part: vec![1],
+                partial: None
+            },
+        ]
+    );
+}
