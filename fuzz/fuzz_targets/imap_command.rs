@@ -2,7 +2,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use postern::imap::framing::{ErrorKind, FramingLimits, MemoryWire, read_command};
+use postern::imap::framing::{FramingLimits, MemoryWire, read_command};
+use postern::imap::raw::ErrorKind;
 
 fuzz_target!(|data: &[u8]| {
     let limits = FramingLimits {

@@ -11,12 +11,19 @@
 //! - SCRAM-SHA-256 (RFC 5802, RFC 7677; see `scram.rs`): client-first, then
 //!   [`Step::NeedKeys`] for the caller to look the user's keys up, server-first,
 //!   client-final (the proof is checked here), server-final `v=`, an empty response.
+//!
+//! Around the mechanisms, the one driver both protocols use: [`Offer`] decides what a
+//! session advertises and accepts (by TLS state, backend and client certificate) and
+//! [`Offer::run`] carries one AUTHENTICATE / AUTH to its [`Ending`] — base64, `*` to
+//! cancel, the line limit, the initial response, EXTERNAL and the backend's verdict —
+//! through the protocol's [`Channel`]. IMAP and POP3 keep only their framing and words.
 
 use openssl::hash::MessageDigest;
 use openssl::pkey::PKey;
 use openssl::sign::Signer;
 use thiserror::Error;
 
+use super::AuthError;
 use super::scram::{self, Final, Refusal, ScramLookup, ServerFirst};
 
 #[derive(Debug, Error, PartialEq, Eq)]
@@ -397,6 +404,309 @@ pub fn encode_challenge(challenge: &[u8]) -> String {
     openssl::base64::encode_block(challenge)
 }
 
+// ----- The driver both protocols share -----
+
+/// The name of the mechanism that logs in as the verified client certificate's identity
+/// (RFC 4422 appendix A); it has no [`Exchange`]: the identity comes from TLS.
+pub const EXTERNAL: &str = "EXTERNAL";
+
+/// What one session offers, from its TLS state and the authentication backend. The same
+/// decision makes IMAP's `AUTH=` capabilities, POP3's `SASL` CAPA line and AUTH's list,
+/// and which mechanism an AUTHENTICATE / AUTH may start.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Offer {
+    /// Logins wait for TLS (`require_tls_*` and no TLS yet): nothing is on offer
+    /// (IMAP answers with LOGINDISABLED, RFC 3501 §6.2.3).
+    logins_disabled: bool,
+    /// CRAM-MD5 and CRAM-SHA256 are advertised: configured, and the backend keeps the
+    /// cleartext secrets they need (the user file; PAM never reveals a password).
+    cram_advertised: bool,
+    /// CRAM is configured: a client that tries it anyway with PAM gets a failed login
+    /// (mechanism unavailable), not an unknown mechanism.
+    cram_accepted: bool,
+    /// Likewise for SCRAM-SHA-256.
+    scram_advertised: bool,
+    scram_accepted: bool,
+    /// The login a verified client certificate names: EXTERNAL is on offer only then.
+    external: Option<String>,
+}
+
+impl Offer {
+    /// `logins_disabled`: the protocol requires TLS for logins and it is not up yet;
+    /// `external`: the identity of a verified client certificate, if any.
+    pub fn new(
+        auth: &crate::config::Auth,
+        logins_disabled: bool,
+        external: Option<String>,
+    ) -> Offer {
+        Offer {
+            logins_disabled,
+            cram_advertised: auth.cram_offered(),
+            cram_accepted: auth.cram,
+            scram_advertised: auth.scram_offered(),
+            scram_accepted: auth.scram,
+            external,
+        }
+    }
+
+    /// No mechanism at all until TLS is up.
+    pub fn logins_disabled(&self) -> bool {
+        self.logins_disabled
+    }
+
+    /// The mechanisms to advertise, in the order clients see them: PLAIN and LOGIN,
+    /// then CRAM, SCRAM and EXTERNAL when each is usable.
+    pub fn advertised(&self) -> Vec<&'static str> {
+        if self.logins_disabled {
+            return Vec::new();
+        }
+        let mut names = vec![Mechanism::Plain.name(), Mechanism::Login.name()];
+        if self.cram_advertised {
+            names.extend([Mechanism::CramMd5.name(), Mechanism::CramSha256.name()]);
+        }
+        if self.scram_advertised {
+            names.push(Mechanism::ScramSha256.name());
+        }
+        if self.external.is_some() {
+            names.push(EXTERNAL);
+        }
+        names
+    }
+
+    /// The mechanism `name` starts, if this session accepts it (EXTERNAL apart).
+    fn accepts(&self, name: &str) -> Option<Mechanism> {
+        if self.logins_disabled {
+            return None;
+        }
+        Mechanism::from_name(name).filter(|m| match m {
+            Mechanism::Plain | Mechanism::Login => true,
+            Mechanism::CramMd5 | Mechanism::CramSha256 => self.cram_accepted,
+            Mechanism::ScramSha256 => self.scram_accepted,
+        })
+    }
+
+    /// Runs one AUTHENTICATE / AUTH exchange to its end: picks the mechanism, decodes
+    /// the initial response, sends challenges and reads responses through `channel`,
+    /// and asks `backend` about the credential the exchange produced.
+    pub fn run<B: Backend, C: Channel>(
+        &self,
+        request: &Request<'_>,
+        backend: &mut B,
+        channel: &mut C,
+    ) -> Ending<B::Account, C::Error> {
+        if request.mechanism.eq_ignore_ascii_case(EXTERNAL) && !self.logins_disabled {
+            return self.run_external(request, backend, channel);
+        }
+        let Some(mechanism) = self.accepts(request.mechanism) else {
+            return Ending::NotOffered;
+        };
+        let initial = match request.initial.map(decode_response).transpose() {
+            Ok(initial) => initial,
+            Err(error) => {
+                return Ending::BadResponse {
+                    initial: true,
+                    error,
+                };
+            }
+        };
+        let mut exchange = Exchange::new(mechanism, request.host);
+        let mut step = exchange.start(initial.as_deref());
+        let name = mechanism.name();
+        loop {
+            step = match step {
+                Ok(Step::Challenge(challenge)) => {
+                    match read_response(channel, &challenge, request.max_response) {
+                        Ok(response) => exchange.step(&response),
+                        Err(ending) => return ending,
+                    }
+                }
+                Ok(Step::NeedKeys { user }) => match backend.scram_keys(&user) {
+                    Ok(keys) => exchange.scram_keys(keys),
+                    Err(err) => return Ending::verdict(name, user, Err(err)),
+                },
+                Ok(Step::Done { user, credential }) => {
+                    let result = backend.check(&user, &credential);
+                    return Ending::verdict(name, user, result);
+                }
+                Err(error) => {
+                    return Ending::Refused {
+                        mechanism: name,
+                        error,
+                    };
+                }
+            }
+        }
+    }
+
+    /// EXTERNAL: the login is the certificate's identity; the client may send nothing
+    /// or repeat it as its authorization identity, never name another user.
+    fn run_external<B: Backend, C: Channel>(
+        &self,
+        request: &Request<'_>,
+        backend: &mut B,
+        channel: &mut C,
+    ) -> Ending<B::Account, C::Error> {
+        let Some(identity) = self.external.clone() else {
+            return Ending::NeedsCertificate;
+        };
+        let authzid = match request.initial {
+            Some(initial) => match decode_response(initial) {
+                Ok(bytes) => bytes,
+                Err(error) => {
+                    return Ending::BadResponse {
+                        initial: true,
+                        error,
+                    };
+                }
+            },
+            None => match read_response(channel, b"", request.max_response) {
+                Ok(bytes) => bytes,
+                Err(ending) => return ending,
+            },
+        };
+        if !authzid.is_empty() && authzid != identity.as_bytes() {
+            let asked = String::from_utf8_lossy(&authzid).into_owned();
+            return Ending::NotTheCertificate { asked };
+        }
+        let result = backend.account(&identity);
+        Ending::verdict(EXTERNAL, identity, result)
+    }
+}
+
+/// One AUTHENTICATE / AUTH as the client sent it.
+#[derive(Debug, Clone, Copy)]
+pub struct Request<'a> {
+    /// The mechanism's name as the client wrote it (case-insensitive).
+    pub mechanism: &'a str,
+    /// The initial response as sent (base64, `=` for empty), if any (SASL-IR, RFC 4959;
+    /// POP3 `AUTH mech resp`, RFC 5034).
+    pub initial: Option<&'a [u8]>,
+    /// Names this server in CRAM challenges.
+    pub host: &'a str,
+    /// The longest response line the client may send, without its line end.
+    pub max_response: usize,
+}
+
+/// A response line as the protocol read it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reply {
+    /// One line without its line end.
+    Line(Vec<u8>),
+    /// Longer than allowed (and consumed up to its line end).
+    TooLong,
+    /// The client went away.
+    Closed,
+}
+
+/// How a protocol carries challenges: IMAP's and POP3's `+ base64` continuation lines.
+pub trait Channel {
+    /// A failure of the connection, as the protocol wants to see it.
+    type Error;
+    /// Sends `challenge` (already base64) as a continuation and reads the answer line of
+    /// at most `max` bytes.
+    fn challenge(&mut self, challenge: &str, max: usize) -> Result<Reply, Self::Error>;
+}
+
+/// Who may log in: the authentication backend as the exchange needs it.
+pub trait Backend {
+    /// What a successful login yields.
+    type Account;
+    /// Whether `credential` proves `user`.
+    fn check(&mut self, user: &str, credential: &Credential) -> Result<Self::Account, AuthError>;
+    /// SCRAM: `user`'s keys (decoys for unknown users, so a failure says nothing more).
+    fn scram_keys(&mut self, user: &str) -> Result<ScramLookup, AuthError>;
+    /// EXTERNAL: the account named `user`, whose identity TLS already proved.
+    fn account(&mut self, user: &str) -> Result<Self::Account, AuthError>;
+}
+
+/// The configured backend (user file or PAM) for one protocol and peer.
+pub struct Accounts<'a> {
+    pub config: &'a crate::config::Config,
+    pub protocol: crate::auth::Protocol,
+    pub remote: Option<std::net::IpAddr>,
+}
+
+impl Backend for Accounts<'_> {
+    type Account = crate::auth::Account;
+
+    fn check(&mut self, user: &str, credential: &Credential) -> Result<Self::Account, AuthError> {
+        crate::auth::authenticate_credential(
+            self.config,
+            self.protocol,
+            user,
+            credential,
+            self.remote,
+        )
+    }
+
+    fn scram_keys(&mut self, user: &str) -> Result<ScramLookup, AuthError> {
+        crate::auth::scram_lookup(self.config, user)
+    }
+
+    fn account(&mut self, user: &str) -> Result<Self::Account, AuthError> {
+        crate::auth::lookup_account(self.config, self.protocol, user)
+    }
+}
+
+/// How an exchange ended; the protocol turns it into its answer (tagged OK/NO/BAD, or
+/// +OK/-ERR) and its log line.
+#[derive(Debug)]
+pub enum Ending<A, E> {
+    /// The backend's verdict on `user`, who logged in with `mechanism`.
+    Verdict {
+        mechanism: &'static str,
+        user: String,
+        result: Result<A, AuthError>,
+    },
+    /// The mechanism is unknown or not on offer in this session.
+    NotOffered,
+    /// EXTERNAL without a verified client certificate.
+    NeedsCertificate,
+    /// A response (`initial`: the initial response) was `*` ([`SaslError::Cancelled`])
+    /// or not base64 ([`SaslError::Base64`]).
+    BadResponse { initial: bool, error: SaslError },
+    /// A response line was longer than [`Request::max_response`].
+    TooLong,
+    /// The client closed the connection during the exchange.
+    Closed,
+    /// EXTERNAL: the client asked to act as `asked`, not as the certificate's identity.
+    NotTheCertificate { asked: String },
+    /// The mechanism refused what the client sent (malformed, another authzid, ...).
+    Refused {
+        mechanism: &'static str,
+        error: SaslError,
+    },
+    /// The connection failed.
+    Channel(E),
+}
+
+impl<A, E> Ending<A, E> {
+    fn verdict(mechanism: &'static str, user: String, result: Result<A, AuthError>) -> Self {
+        Ending::Verdict {
+            mechanism,
+            user,
+            result,
+        }
+    }
+}
+
+/// Sends one challenge and decodes the answer, or says how the exchange ends.
+fn read_response<A, C: Channel>(
+    channel: &mut C,
+    challenge: &[u8],
+    max: usize,
+) -> Result<Vec<u8>, Ending<A, C::Error>> {
+    match channel.challenge(&encode_challenge(challenge), max) {
+        Ok(Reply::Line(line)) => decode_response(&line).map_err(|error| Ending::BadResponse {
+            initial: false,
+            error,
+        }),
+        Ok(Reply::TooLong) => Err(Ending::TooLong),
+        Ok(Reply::Closed) => Err(Ending::Closed),
+        Err(err) => Err(Ending::Channel(err)),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -717,5 +1027,369 @@ mod tests {
             Mechanism::from_name("scram-sha-256"),
             Some(Mechanism::ScramSha256)
         );
+    }
+
+    // ----- the driver -----
+
+    use std::collections::VecDeque;
+
+    /// Knows one user, `tim`, with the password `pw`.
+    struct Tim;
+
+    impl Backend for Tim {
+        type Account = String;
+
+        fn check(&mut self, user: &str, credential: &Credential) -> Result<String, AuthError> {
+            let ok = user == "tim"
+                && match credential {
+                    Credential::Password(pw) => pw == "pw",
+                    Credential::CramResponse {
+                        mechanism,
+                        challenge,
+                        digest,
+                    } => verify_cram(*mechanism, "pw", challenge, digest),
+                    Credential::Scram(ScramVerdict(v)) => *v == Verdict::Proven,
+                };
+            if ok {
+                Ok(user.to_owned())
+            } else {
+                Err(AuthError::Failed)
+            }
+        }
+
+        fn scram_keys(&mut self, user: &str) -> Result<ScramLookup, AuthError> {
+            Ok(lookup(scram::keys_from_plain(user, "pw").unwrap(), None))
+        }
+
+        fn account(&mut self, user: &str) -> Result<String, AuthError> {
+            Ok(user.to_owned())
+        }
+    }
+
+    /// Answers each challenge with the next scripted reply and records the challenges
+    /// (decoded) and the line limits it was given.
+    #[derive(Default)]
+    struct Script {
+        replies: VecDeque<Reply>,
+        challenges: Vec<Vec<u8>>,
+        maxes: Vec<usize>,
+    }
+
+    impl Script {
+        fn new(replies: &[&[u8]]) -> Script {
+            Script {
+                replies: replies
+                    .iter()
+                    .map(|r| Reply::Line(encode_challenge(r).into_bytes()))
+                    .collect(),
+                ..Script::default()
+            }
+        }
+
+        fn raw(replies: Vec<Reply>) -> Script {
+            Script {
+                replies: replies.into(),
+                ..Script::default()
+            }
+        }
+    }
+
+    impl Channel for Script {
+        type Error = &'static str;
+
+        fn challenge(&mut self, challenge: &str, max: usize) -> Result<Reply, &'static str> {
+            self.challenges
+                .push(openssl::base64::decode_block(challenge).unwrap());
+            self.maxes.push(max);
+            self.replies.pop_front().ok_or("connection lost")
+        }
+    }
+
+    fn offer(cram: bool, scram: bool, external: Option<&str>) -> Offer {
+        Offer {
+            logins_disabled: false,
+            cram_advertised: cram,
+            cram_accepted: cram,
+            scram_advertised: scram,
+            scram_accepted: scram,
+            external: external.map(str::to_owned),
+        }
+    }
+
+    fn run(
+        offer: &Offer,
+        mechanism: &str,
+        initial: Option<&str>,
+        channel: &mut Script,
+    ) -> Ending<String, &'static str> {
+        let request = Request {
+            mechanism,
+            initial: initial.map(str::as_bytes),
+            host: "mail.example",
+            max_response: 100,
+        };
+        offer.run(&request, &mut Tim, channel)
+    }
+
+    fn logged_in(ending: Ending<String, &'static str>) -> (&'static str, String) {
+        match ending {
+            Ending::Verdict {
+                mechanism,
+                user,
+                result: Ok(account),
+            } => {
+                assert_eq!(user, account);
+                (mechanism, user)
+            }
+            other => panic!("not logged in: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn offer_follows_tls_backend_and_certificate() {
+        let mut auth = crate::config::Auth {
+            cram: true,
+            scram: true,
+            ..Default::default()
+        };
+        let all = Offer::new(&auth, false, Some("tim".into()));
+        assert_eq!(
+            all.advertised(),
+            [
+                "PLAIN",
+                "LOGIN",
+                "CRAM-MD5",
+                "CRAM-SHA256",
+                "SCRAM-SHA-256",
+                "EXTERNAL"
+            ]
+        );
+        assert!(!all.logins_disabled());
+        // Before TLS, when TLS is required: nothing, and nothing starts.
+        let before_tls = Offer::new(&auth, true, None);
+        assert!(before_tls.logins_disabled());
+        assert!(before_tls.advertised().is_empty());
+        for mech in ["PLAIN", "LOGIN", "EXTERNAL", "CRAM-MD5"] {
+            let mut ch = Script::default();
+            let ending = run(&before_tls, mech, Some("AHRpbQBwdw=="), &mut ch);
+            assert!(matches!(ending, Ending::NotOffered), "{mech}: {ending:?}");
+        }
+        // PAM reveals no password: CRAM and SCRAM are not advertised, but a client that
+        // tries them still gets an exchange (and the backend's verdict).
+        auth.backend = crate::config::Backend::Pam;
+        let pam = Offer::new(&auth, false, None);
+        assert_eq!(pam.advertised(), ["PLAIN", "LOGIN"]);
+        assert_eq!(pam.accepts("cram-md5"), Some(Mechanism::CramMd5));
+        assert_eq!(pam.accepts("SCRAM-SHA-256"), Some(Mechanism::ScramSha256));
+        // Not configured: not accepted either.
+        let plain_only = Offer::new(&crate::config::Auth::default(), false, None);
+        assert_eq!(plain_only.advertised(), ["PLAIN", "LOGIN"]);
+        for mech in [
+            "CRAM-MD5",
+            "CRAM-SHA256",
+            "SCRAM-SHA-256",
+            "EXTERNAL",
+            "GSSAPI",
+        ] {
+            let mut ch = Script::default();
+            let ending = run(&plain_only, mech, None, &mut ch);
+            assert!(
+                matches!(ending, Ending::NotOffered | Ending::NeedsCertificate),
+                "{mech}: {ending:?}"
+            );
+            assert!(ch.challenges.is_empty());
+        }
+    }
+
+    #[test]
+    fn driver_plain_with_and_without_initial_response() {
+        let o = offer(false, false, None);
+        let mut ch = Script::default();
+        assert_eq!(
+            logged_in(run(&o, "plain", Some("AHRpbQBwdw=="), &mut ch)),
+            ("PLAIN", "tim".into())
+        );
+        assert!(ch.challenges.is_empty());
+
+        let mut ch = Script::new(&[b"\0tim\0pw"]);
+        assert_eq!(logged_in(run(&o, "PLAIN", None, &mut ch)).1, "tim");
+        assert_eq!(ch.challenges, [Vec::<u8>::new()]);
+        assert_eq!(ch.maxes, [100]);
+
+        let mut ch = Script::new(&[b"\0tim\0wrong"]);
+        assert!(matches!(
+            run(&o, "PLAIN", None, &mut ch),
+            Ending::Verdict {
+                result: Err(AuthError::Failed),
+                ..
+            }
+        ));
+        // Acting as another user is the mechanism's refusal, not a verdict.
+        let mut ch = Script::default();
+        assert!(matches!(
+            run(
+                &o,
+                "PLAIN",
+                Some(&encode_challenge(b"admin\0tim\0pw")),
+                &mut ch
+            ),
+            Ending::Refused {
+                mechanism: "PLAIN",
+                error: SaslError::Authzid(_)
+            }
+        ));
+    }
+
+    #[test]
+    fn driver_login_asks_twice() {
+        let mut ch = Script::new(&[b"tim", b"pw"]);
+        let o = offer(false, false, None);
+        assert_eq!(logged_in(run(&o, "LOGIN", None, &mut ch)).0, "LOGIN");
+        assert_eq!(
+            ch.challenges,
+            [b"Username:".to_vec(), b"Password:".to_vec()]
+        );
+        // `=` is an empty initial response: LOGIN then asks for the user name.
+        let mut ch = Script::new(&[b"tim", b"pw"]);
+        assert_eq!(logged_in(run(&o, "LOGIN", Some("="), &mut ch)).1, "tim");
+        assert_eq!(ch.challenges.len(), 2);
+    }
+
+    #[test]
+    fn driver_cancel_base64_size_and_connection() {
+        let o = offer(false, false, None);
+        let bad = |ending| match ending {
+            Ending::BadResponse { initial, error } => (initial, error),
+            other => panic!("{other:?}"),
+        };
+        let mut ch = Script::raw(vec![Reply::Line(b"*".to_vec())]);
+        assert_eq!(
+            bad(run(&o, "PLAIN", None, &mut ch)),
+            (false, SaslError::Cancelled)
+        );
+        let mut ch = Script::default();
+        assert_eq!(
+            bad(run(&o, "PLAIN", Some("*"), &mut ch)),
+            (true, SaslError::Cancelled)
+        );
+        let mut ch = Script::raw(vec![Reply::Line(b"not base64!".to_vec())]);
+        assert_eq!(
+            bad(run(&o, "LOGIN", None, &mut ch)),
+            (false, SaslError::Base64)
+        );
+        let mut ch = Script::default();
+        assert_eq!(
+            bad(run(&o, "PLAIN", Some("%%%%"), &mut ch)),
+            (true, SaslError::Base64)
+        );
+        let mut ch = Script::raw(vec![Reply::TooLong]);
+        assert!(matches!(run(&o, "PLAIN", None, &mut ch), Ending::TooLong));
+        let mut ch = Script::raw(vec![Reply::Closed]);
+        assert!(matches!(run(&o, "LOGIN", None, &mut ch), Ending::Closed));
+        let mut ch = Script::default();
+        assert!(matches!(
+            run(&o, "LOGIN", None, &mut ch),
+            Ending::Channel("connection lost")
+        ));
+    }
+
+    #[test]
+    fn driver_cram_and_scram() {
+        let o = offer(true, true, None);
+        // CRAM: the challenge names the host; the answer is `user hexdigest`.
+        struct Cram(Script);
+        impl Channel for Cram {
+            type Error = &'static str;
+            fn challenge(&mut self, challenge: &str, _: usize) -> Result<Reply, &'static str> {
+                let ch = String::from_utf8(openssl::base64::decode_block(challenge).unwrap());
+                let ch = ch.unwrap();
+                assert!(ch.ends_with("@mail.example>"), "{ch}");
+                self.0.challenges.push(ch.clone().into_bytes());
+                let digest = cram_md5_digest("pw", &ch).unwrap();
+                Ok(Reply::Line(
+                    encode_challenge(format!("tim {digest}").as_bytes()).into_bytes(),
+                ))
+            }
+        }
+        let request = Request {
+            mechanism: "CRAM-MD5",
+            initial: None,
+            host: "mail.example",
+            max_response: 100,
+        };
+        let mut ch = Cram(Script::default());
+        assert_eq!(logged_in(o.run(&request, &mut Tim, &mut ch)).0, "CRAM-MD5");
+        assert_eq!(ch.0.challenges.len(), 1);
+
+        // SCRAM: client-first as initial response, server-first, client-final,
+        // server-final, an empty response.
+        /// Holds the server-final message it expects once it has sent client-final.
+        struct Scram(Option<String>);
+        impl Channel for Scram {
+            type Error = &'static str;
+            fn challenge(&mut self, challenge: &str, _: usize) -> Result<Reply, &'static str> {
+                let text = String::from_utf8(openssl::base64::decode_block(challenge).unwrap());
+                let text = text.unwrap();
+                let answer = match self.0.take() {
+                    Some(expected_v) => {
+                        assert_eq!(text, expected_v);
+                        String::new()
+                    }
+                    None => {
+                        let (final_msg, expected_v) =
+                            scram_client("pw", "n=tim,r=clientnonce", &text);
+                        self.0 = Some(expected_v);
+                        final_msg
+                    }
+                };
+                Ok(Reply::Line(
+                    encode_challenge(answer.as_bytes()).into_bytes(),
+                ))
+            }
+        }
+        let first = encode_challenge(b"n,,n=tim,r=clientnonce");
+        let request = Request {
+            mechanism: "scram-sha-256",
+            initial: Some(first.as_bytes()),
+            host: "h",
+            max_response: 1000,
+        };
+        let mut ch = Scram(None);
+        assert_eq!(
+            logged_in(o.run(&request, &mut Tim, &mut ch)),
+            ("SCRAM-SHA-256", "tim".into())
+        );
+    }
+
+    #[test]
+    fn driver_external_is_the_certificate() {
+        let o = offer(false, false, Some("tim"));
+        // Nothing, `=` or the same identity as initial response: the certificate's login.
+        for initial in [Some("="), Some("dGlt")] {
+            let mut ch = Script::default();
+            assert_eq!(
+                logged_in(run(&o, "external", initial, &mut ch)),
+                ("EXTERNAL", "tim".into())
+            );
+            assert!(ch.challenges.is_empty());
+        }
+        let mut ch = Script::new(&[b""]);
+        assert_eq!(logged_in(run(&o, "EXTERNAL", None, &mut ch)).1, "tim");
+        assert_eq!(ch.challenges, [Vec::<u8>::new()]);
+        // Another user: refused as such.
+        let mut ch = Script::new(&[b"admin"]);
+        assert!(matches!(
+            run(&o, "EXTERNAL", None, &mut ch),
+            Ending::NotTheCertificate { asked } if asked == "admin"
+        ));
+        // No certificate: EXTERNAL is neither advertised nor started.
+        let none = offer(false, false, None);
+        assert!(!none.advertised().contains(&EXTERNAL));
+        let mut ch = Script::new(&[b""]);
+        assert!(matches!(
+            run(&none, "EXTERNAL", Some("="), &mut ch),
+            Ending::NeedsCertificate
+        ));
+        assert!(ch.challenges.is_empty());
     }
 }

@@ -25,18 +25,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::command::{Command, LiteralData, SpooledFile};
 use super::parser;
-
-/// What [`Wire::read_line`] found.
-#[derive(Debug, PartialEq, Eq)]
-pub enum LineRead {
-    /// One line without its CRLF (or bare LF).
-    Line(Vec<u8>),
-    /// The line was longer than allowed; the rest of it, up to and including the line end,
-    /// has been consumed and dropped.
-    TooLong,
-    /// The peer closed the connection before a complete line.
-    Eof,
-}
+use super::raw::{CommandError, ErrorKind, RawCommand};
+use crate::net::conn::LineRead;
 
 /// The connection as the framing needs it. The session adapts the real connection (TLS or
 /// not, with its timeouts) to this.
@@ -87,70 +77,6 @@ impl Default for FramingLimits {
             append: true,
         }
     }
-}
-
-/// Why no command came out; see [`CommandError::tag`] and [`ErrorKind`] for the answer.
-#[derive(Debug, thiserror::Error)]
-#[error("{kind}")]
-pub struct CommandError {
-    /// The command's tag when it could be read: answer `tag BAD ...`, else `* BAD ...`.
-    pub tag: Option<String>,
-    pub kind: ErrorKind,
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum ErrorKind {
-    /// Answer `BAD reason` and read the next command.
-    #[error("{0}")]
-    BadSyntax(String),
-    /// A line or literal over the limits; nothing of the command is left on the wire.
-    /// Answer `BAD [TOOBIG] reason` (or `NO [TOOBIG]` for APPEND, RFC 7889) and go on.
-    #[error("{0}")]
-    TooBig(String),
-    /// The client closed the connection (possibly in the middle of a command).
-    #[error("connection closed")]
-    Eof,
-    /// The connection failed (includes timeouts); give up on it.
-    #[error("{0}")]
-    Io(#[from] io::Error),
-}
-
-impl From<io::Error> for CommandError {
-    fn from(e: io::Error) -> CommandError {
-        let kind = if e.kind() == io::ErrorKind::UnexpectedEof {
-            ErrorKind::Eof
-        } else {
-            ErrorKind::Io(e)
-        };
-        CommandError { tag: None, kind }
-    }
-}
-
-impl CommandError {
-    pub fn new(tag: Option<String>, kind: ErrorKind) -> CommandError {
-        CommandError { tag, kind }
-    }
-
-    pub fn bad(tag: Option<&str>, why: impl Into<String>) -> CommandError {
-        CommandError {
-            tag: tag.map(str::to_owned),
-            kind: ErrorKind::BadSyntax(why.into()),
-        }
-    }
-
-    /// Whether the session can answer and read the next command (false: close).
-    pub fn is_recoverable(&self) -> bool {
-        matches!(self.kind, ErrorKind::BadSyntax(_) | ErrorKind::TooBig(_))
-    }
-}
-
-/// One command as it came off the wire: `lines[0]`, `literals[0]`, `lines[1]`, ...,
-/// `lines[last]`. Every line but the last ends with the literal marker that announced the
-/// literal after it (`{5}`, `{5+}`, `~{5}`), line ends removed.
-#[derive(Debug, PartialEq)]
-pub struct RawCommand {
-    pub lines: Vec<Vec<u8>>,
-    pub literals: Vec<LiteralData>,
 }
 
 /// A literal announced at the end of a line.

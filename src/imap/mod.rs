@@ -2,8 +2,9 @@
 //!
 //! # Layers (nothing imports upward)
 //!
-//! - `framing` reads lines and literals; `parser` turns them into a
-//!   [`command::Command`].
+//! - `framing` reads lines and literals into a [`raw::RawCommand`]; `parser` turns it into
+//!   a [`command::Command`] (one function per ABNF rule, in `parser/` by section of the
+//!   grammar). Both report a [`raw::CommandError`]; neither imports the other's types.
 //! - `session` runs the loop: it looks the command up in the command table
 //!   ([`table::COMMANDS`]), refuses it if the session's [`session::State`] is not one of
 //!   the row's states, runs it, and afterwards reports other sessions' changes as the row's
@@ -51,6 +52,7 @@ pub mod message_syntax;
 pub mod mutf7;
 pub mod names;
 pub mod parser;
+pub mod raw;
 pub mod response;
 pub mod search;
 pub mod sequence;

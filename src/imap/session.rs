@@ -6,7 +6,8 @@ use std::io;
 use std::time::Instant;
 
 use super::command::Command;
-use super::framing::{self, CommandError, ErrorKind as CommandErrorKind, FramingLimits};
+use super::framing::{self, FramingLimits};
+use super::raw::{CommandError, ErrorKind as CommandErrorKind};
 use super::sync;
 use super::table::{self, Announce};
 use crate::auth::Account;

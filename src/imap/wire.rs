@@ -1,17 +1,14 @@
-//! The real connection as the IMAP framing's byte source.
+//! The real connection as the IMAP framing's byte source. Lines come back as the
+//! connection reads them ([`crate::net::conn::LineRead`] is the one type for both).
 
 use std::io::{self, Write};
 
-use super::framing::{LineRead, Wire};
-use crate::net::conn::{self, Connection};
+use super::framing::Wire;
+use crate::net::conn::{Connection, LineRead};
 
 impl Wire for Connection {
     fn read_line(&mut self, max: usize) -> io::Result<LineRead> {
-        Ok(match Connection::read_line(self, max)? {
-            conn::LineRead::Line(line) => LineRead::Line(line),
-            conn::LineRead::TooLong => LineRead::TooLong,
-            conn::LineRead::Eof => LineRead::Eof,
-        })
+        Connection::read_line(self, max)
     }
 
     fn read_exact_into(&mut self, n: u64, sink: &mut dyn Write) -> io::Result<()> {

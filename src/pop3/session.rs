@@ -11,7 +11,7 @@ use log::Level;
 
 use super::command::{self, Command, MsgNum, ParseError};
 use super::maildrop::{self, Maildrop, NumberError, OpenError, Removed};
-use crate::auth::sasl::{self, Exchange, Mechanism, SaslError, Step};
+use crate::auth::sasl::{self, Ending, Offer, Reply, SaslError};
 use crate::auth::{self, Account, AuthError, Protocol};
 use crate::config::Config;
 use crate::net::conn::{Connection, LineRead};
@@ -146,13 +146,9 @@ impl Session<'_> {
                 if before_login && self.starttls && !self.conn.is_tls() {
                     self.reply("STLS")?;
                 }
-                if !self.login_needs_tls() {
-                    let names: Vec<&str> = self.mechanisms().iter().map(|m| m.name()).collect();
-                    let mut line = format!("SASL {}", names.join(" "));
-                    if self.external_identity().is_some() {
-                        line.push_str(" EXTERNAL");
-                    }
-                    self.reply(&line)?;
+                let offer = self.sasl_offer();
+                if !offer.logins_disabled() {
+                    self.reply(&format!("SASL {}", offer.advertised().join(" ")))?;
                 }
                 continue;
             }
@@ -179,25 +175,13 @@ impl Session<'_> {
             .map(str::to_owned)
     }
 
-    /// The SASL mechanisms on offer (EXTERNAL apart: it depends on the certificate).
-    fn mechanisms(&self) -> Vec<Mechanism> {
-        let mut offered = vec![Mechanism::Plain, Mechanism::Login];
-        if self.config.auth.cram_offered() {
-            offered.extend([Mechanism::CramMd5, Mechanism::CramSha256]);
-        }
-        if self.config.auth.scram_offered() {
-            offered.push(Mechanism::ScramSha256);
-        }
-        offered
-    }
-
-    /// AUTH accepts what is on offer, and SCRAM-SHA-256 whenever it is configured: with
-    /// PAM it is not advertised, and an attempt fails as a login (mechanism unavailable).
-    fn accepts(&self, mechanism: Mechanism) -> bool {
-        self.mechanisms().contains(&mechanism)
-            || (mechanism == Mechanism::ScramSha256 && self.config.auth.scram)
-            || (matches!(mechanism, Mechanism::CramMd5 | Mechanism::CramSha256)
-                && self.config.auth.cram)
+    /// The SASL mechanisms this session offers (by TLS state, backend and certificate).
+    fn sasl_offer(&self) -> Offer {
+        Offer::new(
+            &self.config.auth,
+            self.login_needs_tls(),
+            self.external_identity(),
+        )
     }
 
     /// STLS (RFC 2595 §4): whatever the client pipelined after it is dropped, never run,
@@ -264,117 +248,65 @@ impl Session<'_> {
     }
 
     fn auth(&mut self, mechanism: Option<String>, initial: Option<String>) -> io::Result<Flow> {
+        let offer = self.sasl_offer();
         let Some(name) = mechanism else {
             // RFC 1734's form, still used by clients to ask for the list.
             self.reply("+OK Mechanisms follow.")?;
-            for m in self.mechanisms() {
-                self.reply(m.name())?;
-            }
-            if self.external_identity().is_some() {
-                self.reply("EXTERNAL")?;
+            for name in offer.advertised() {
+                self.reply(name)?;
             }
             return self.reply(".");
-        };
-        if name.eq_ignore_ascii_case("EXTERNAL") {
-            return self.auth_external(initial);
-        }
-        let Some(mechanism) = Mechanism::from_name(&name).filter(|m| self.accepts(*m)) else {
-            return self.reply("-ERR Unsupported authentication mechanism.");
-        };
-        let initial = match initial.map(|s| sasl::decode_response(s.as_bytes())) {
-            None => None,
-            Some(Ok(bytes)) => Some(bytes),
-            Some(Err(SaslError::Cancelled)) => {
-                return self.reply("-ERR Authentication cancelled.");
-            }
-            Some(Err(_)) => return self.reply("-ERR Invalid base64 data."),
         };
         let host = nix::unistd::gethostname()
             .ok()
             .and_then(|h| h.into_string().ok())
             .unwrap_or_else(|| "localhost".into());
-        let mut exchange = Exchange::new(mechanism, &host);
-        let mut step = exchange.start(initial.as_deref());
-        loop {
-            match step {
-                Ok(Step::Challenge(challenge)) => {
-                    let line = format!("+ {}", sasl::encode_challenge(&challenge));
-                    self.reply(&line)?;
-                    self.conn.flush()?;
-                    let response = match self.conn.read_line(self.config.limits.max_line_length)? {
-                        LineRead::Line(line) => line,
-                        LineRead::TooLong => return self.reply("-ERR Line too long."),
-                        LineRead::Eof => return Ok(Flow::End("DISCONNECTED")),
-                    };
-                    step = match sasl::decode_response(&response) {
-                        Ok(bytes) => exchange.step(&bytes),
-                        Err(SaslError::Cancelled) => {
-                            return self.reply("-ERR Authentication cancelled.");
-                        }
-                        Err(_) => return self.reply("-ERR Invalid base64 data."),
-                    };
-                }
-                Ok(Step::Done { user, credential }) => {
-                    let result = auth::authenticate_credential(
-                        self.config,
-                        Protocol::Pop3,
-                        &user,
-                        &credential,
-                        self.ip,
-                    );
-                    return self.finish_login(&user, result, Some(mechanism.name()));
-                }
-                Ok(Step::NeedKeys { user }) => {
-                    step = match auth::scram_lookup(self.config, &user) {
-                        Ok(keys) => exchange.scram_keys(keys),
-                        Err(err) => {
-                            return self.finish_login(&user, Err(err), Some(mechanism.name()));
-                        }
-                    };
-                }
-                Err(e @ (SaslError::Malformed { .. } | SaslError::Authzid(_))) => {
-                    let text = format!("-ERR [AUTH] {e}.");
-                    return self.failed_login("", Some(mechanism.name()), &text, true);
-                }
-                Err(e) => return self.reply(&format!("-ERR Authentication failed: {e}.")),
+        let request = sasl::Request {
+            mechanism: &name,
+            initial: initial.as_deref().map(str::as_bytes),
+            host: &host,
+            max_response: self.config.limits.max_line_length,
+        };
+        let mut accounts = sasl::Accounts {
+            config: self.config,
+            protocol: Protocol::Pop3,
+            remote: self.ip,
+        };
+        match offer.run(&request, &mut accounts, self) {
+            Ending::Verdict {
+                mechanism,
+                user,
+                result,
+            } => self.finish_login(&user, result, Some(mechanism)),
+            Ending::NotOffered => self.reply("-ERR Unsupported authentication mechanism."),
+            Ending::NeedsCertificate => {
+                self.reply("-ERR EXTERNAL needs a verified client certificate.")
             }
-        }
-    }
-
-    /// AUTH EXTERNAL: the login is what the verified client certificate names; the
-    /// client may only repeat it as authorization identity.
-    fn auth_external(&mut self, initial: Option<String>) -> io::Result<Flow> {
-        let Some(identity) = self.external_identity() else {
-            return self.reply("-ERR EXTERNAL needs a verified client certificate.");
-        };
-        let authzid = match initial {
-            Some(text) => sasl::decode_response(text.as_bytes()),
-            None => {
-                self.reply("+ ")?;
-                self.conn.flush()?;
-                match self.conn.read_line(self.config.limits.max_line_length)? {
-                    LineRead::Line(line) => sasl::decode_response(&line),
-                    LineRead::TooLong => return self.reply("-ERR Line too long."),
-                    LineRead::Eof => return Ok(Flow::End("DISCONNECTED")),
-                }
-            }
-        };
-        let authzid = match authzid {
-            Ok(bytes) => bytes,
-            Err(SaslError::Cancelled) => return self.reply("-ERR Authentication cancelled."),
-            Err(_) => return self.reply("-ERR Invalid base64 data."),
-        };
-        if !authzid.is_empty() && authzid != identity.as_bytes() {
-            let asked = String::from_utf8_lossy(&authzid).into_owned();
-            return self.failed_login(
+            Ending::BadResponse {
+                error: SaslError::Cancelled,
+                ..
+            } => self.reply("-ERR Authentication cancelled."),
+            Ending::BadResponse { .. } => self.reply("-ERR Invalid base64 data."),
+            Ending::TooLong => self.reply("-ERR Line too long."),
+            Ending::Closed => Ok(Flow::End("DISCONNECTED")),
+            Ending::NotTheCertificate { asked } => self.failed_login(
                 &asked,
-                Some("EXTERNAL"),
+                Some(sasl::EXTERNAL),
                 "-ERR [AUTH] Not the certificate's identity.",
                 true,
-            );
+            ),
+            Ending::Refused {
+                mechanism,
+                error: error @ (SaslError::Malformed { .. } | SaslError::Authzid(_)),
+            } => {
+                let text = format!("-ERR [AUTH] {error}.");
+                self.failed_login("", Some(mechanism), &text, true)
+            }
+            Ending::Refused { error, .. } => {
+                self.reply(&format!("-ERR Authentication failed: {error}."))
+            }
+            Ending::Channel(err) => Err(err),
         }
-        let result = auth::lookup_account(self.config, Protocol::Pop3, &identity);
-        self.finish_login(&identity, result, Some("EXTERNAL"))
     }
 
     fn finish_login(
@@ -716,5 +648,20 @@ impl Session<'_> {
             }
             None => self.log(Level::Info, reason, &[("RCVD", &rcvd), ("SENT", &sent)]),
         }
+    }
+}
+
+/// AUTH's continuation lines (RFC 5034 §4): `+ base64`, one response line back.
+impl sasl::Channel for Session<'_> {
+    type Error = io::Error;
+
+    fn challenge(&mut self, challenge: &str, max: usize) -> io::Result<Reply> {
+        self.reply(&format!("+ {challenge}"))?;
+        self.conn.flush()?;
+        Ok(match self.conn.read_line(max)? {
+            LineRead::Line(line) => Reply::Line(line),
+            LineRead::TooLong => Reply::TooLong,
+            LineRead::Eof => Reply::Closed,
+        })
     }
 }

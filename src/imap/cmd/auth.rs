@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::auth::sasl::{self, Exchange, Mechanism, SaslError, Step};
+use crate::auth::sasl::{self, Ending, Reply, SaslError};
 use crate::auth::{self, Account, AuthError, Protocol};
 use crate::imap::response::{CommandResult, Outcome};
 use crate::imap::session::{Session, log_event};
@@ -64,109 +64,52 @@ impl Session<'_> {
         if self.login_needs_tls() {
             return Outcome::no(PRIVACY_REQUIRED);
         }
-        if mechanism.eq_ignore_ascii_case("EXTERNAL") {
-            return self.authenticate_external(initial);
-        }
-        let mech = match Mechanism::from_name(mechanism) {
-            Some(m @ (Mechanism::Plain | Mechanism::Login)) => m,
-            Some(m @ (Mechanism::CramMd5 | Mechanism::CramSha256)) if self.config.auth.cram => m,
-            Some(m @ Mechanism::ScramSha256) if self.config.auth.scram => m,
-            _ => return Outcome::no(format!("[CANNOT] Mechanism {mechanism} is not offered")),
+        let request = sasl::Request {
+            mechanism,
+            initial: initial.as_deref().map(str::as_bytes),
+            host: "postern",
+            max_response: self.config.limits.max_line_length,
         };
-        let mut exchange = Exchange::new(mech, "postern");
-        let initial = match initial
-            .as_deref()
-            .map(|text| sasl::decode_response(text.as_bytes()))
-        {
-            None => None,
-            Some(Ok(bytes)) => Some(bytes),
-            Some(Err(err)) => return Outcome::bad(format!("Invalid initial response: {err}")),
+        let mut accounts = sasl::Accounts {
+            config: self.config,
+            protocol: Protocol::Imap,
+            remote: self.conn.peer_addr().map(|a| a.ip()),
         };
-        let mut step = exchange.start(initial.as_deref());
-        loop {
-            match step {
-                Ok(Step::Done { user, credential }) => {
-                    let remote = self.conn.peer_addr().map(|a| a.ip());
-                    let result = auth::authenticate_credential(
-                        self.config,
-                        Protocol::Imap,
-                        &user,
-                        &credential,
-                        remote,
-                    );
-                    return self.auth_result(&user, result, "AUTHENTICATE");
-                }
-                Ok(Step::NeedKeys { user }) => {
-                    step = match auth::scram_lookup(self.config, &user) {
-                        Ok(keys) => exchange.scram_keys(keys),
-                        Err(err) => return self.auth_result(&user, Err(err), "AUTHENTICATE"),
-                    };
-                }
-                Ok(Step::Challenge(challenge)) => {
-                    step = match self.sasl_round(&challenge) {
-                        Ok(bytes) => exchange.step(&bytes),
-                        Err(outcome) => return outcome,
-                    };
-                }
-                Err(SaslError::Cancelled) => return Outcome::bad("AUTHENTICATE cancelled"),
-                Err(err) => return Outcome::bad(format!("AUTHENTICATE failed: {err}")),
+        let ending = self.sasl_offer().run(&request, &mut accounts, self);
+        match ending {
+            Ending::Verdict { user, result, .. } => self.auth_result(&user, result, "AUTHENTICATE"),
+            Ending::NotOffered => {
+                Outcome::no(format!("[CANNOT] Mechanism {mechanism} is not offered"))
             }
-        }
-    }
-
-    /// Sends one SASL challenge and returns the decoded answer, or how the command ends.
-    fn sasl_round(&mut self, challenge: &[u8]) -> Result<Vec<u8>, Outcome> {
-        let line = format!("+ {}\r\n", sasl::encode_challenge(challenge));
-        self.out.extend_from_slice(line.as_bytes());
-        if self.flush().is_err() {
-            self.logout();
-            return Err(Outcome::Done);
-        }
-        let response = match self.conn.read_line(self.config.limits.max_line_length) {
-            Ok(LineRead::Line(line)) => line,
-            Ok(LineRead::TooLong) => return Err(Outcome::bad("SASL response too long")),
-            Ok(LineRead::Eof) => {
+            Ending::NeedsCertificate => {
+                Outcome::no("[CANNOT] Mechanism EXTERNAL needs a verified client certificate")
+            }
+            Ending::BadResponse {
+                initial: true,
+                error,
+            } => Outcome::bad(format!("Invalid initial response: {error}")),
+            Ending::BadResponse {
+                error: SaslError::Cancelled,
+                ..
+            } => Outcome::bad("AUTHENTICATE cancelled"),
+            Ending::BadResponse { error, .. } => {
+                Outcome::bad(format!("Invalid SASL response: {error}"))
+            }
+            Ending::TooLong => Outcome::bad("SASL response too long"),
+            Ending::Closed => {
                 self.logout();
-                return Err(Outcome::Done);
+                Outcome::Done
             }
-            Err(err) => {
-                // The login deadline (or the silence allowed) ran out inside the exchange.
-                if err.kind() == std::io::ErrorKind::TimedOut {
-                    self.untagged("BYE Autologout; no login in time");
-                }
-                self.logout();
-                return Err(Outcome::Done);
+            Ending::NotTheCertificate { asked } => {
+                self.login_failed(&asked, "EXTERNAL: not the certificate's identity")
             }
-        };
-        match sasl::decode_response(&response) {
-            Ok(bytes) => Ok(bytes),
-            Err(SaslError::Cancelled) => Err(Outcome::bad("AUTHENTICATE cancelled")),
-            Err(err) => Err(Outcome::bad(format!("Invalid SASL response: {err}"))),
+            Ending::Refused {
+                error: SaslError::Cancelled,
+                ..
+            } => Outcome::bad("AUTHENTICATE cancelled"),
+            Ending::Refused { error, .. } => Outcome::bad(format!("AUTHENTICATE failed: {error}")),
+            Ending::Channel(outcome) => outcome,
         }
-    }
-
-    /// AUTHENTICATE EXTERNAL (RFC 4422 appendix A): the login is what the verified client
-    /// certificate names; the client may only repeat it as authorization identity.
-    fn authenticate_external(&mut self, initial: Option<String>) -> Outcome {
-        let Some(identity) = self.external_identity() else {
-            return Outcome::no("[CANNOT] Mechanism EXTERNAL needs a verified client certificate");
-        };
-        let authzid = match initial {
-            Some(text) => match sasl::decode_response(text.as_bytes()) {
-                Ok(bytes) => bytes,
-                Err(err) => return Outcome::bad(format!("Invalid initial response: {err}")),
-            },
-            None => match self.sasl_round(b"") {
-                Ok(bytes) => bytes,
-                Err(outcome) => return outcome,
-            },
-        };
-        if !authzid.is_empty() && authzid != identity.as_bytes() {
-            let asked = String::from_utf8_lossy(&authzid).into_owned();
-            return self.login_failed(&asked, "EXTERNAL: not the certificate's identity");
-        }
-        let result = auth::lookup_account(self.config, Protocol::Imap, &identity);
-        self.auth_result(&identity, result, "AUTHENTICATE")
     }
 
     /// Everything that follows a successful authentication.
@@ -254,5 +197,33 @@ impl Session<'_> {
             fields.push(("REASON", r.to_string()));
         }
         log_event(log::Level::Info, event, &fields);
+    }
+}
+
+/// AUTHENTICATE's continuation lines (RFC 3501 §7.5): `+ base64`, one response line back.
+/// A connection that fails here ends the session; the error is the command's last word.
+impl sasl::Channel for Session<'_> {
+    type Error = Outcome;
+
+    fn challenge(&mut self, challenge: &str, max: usize) -> Result<Reply, Outcome> {
+        self.out
+            .extend_from_slice(format!("+ {challenge}\r\n").as_bytes());
+        if self.flush().is_err() {
+            self.logout();
+            return Err(Outcome::Done);
+        }
+        match self.conn.read_line(max) {
+            Ok(LineRead::Line(line)) => Ok(Reply::Line(line)),
+            Ok(LineRead::TooLong) => Ok(Reply::TooLong),
+            Ok(LineRead::Eof) => Ok(Reply::Closed),
+            Err(err) => {
+                // The login deadline (or the silence allowed) ran out inside the exchange.
+                if err.kind() == std::io::ErrorKind::TimedOut {
+                    self.untagged("BYE Autologout; no login in time");
+                }
+                self.logout();
+                Err(Outcome::Done)
+            }
+        }
     }
 }

@@ -1,6 +1,7 @@
 //! CAPABILITY (RFC 3501 §6.1.1) and the list itself: advertised only for what is
 //! complete. The greeting and the login answers carry the same list.
 
+use crate::auth::sasl::Offer;
 use crate::imap::response::{CommandResult, Outcome};
 use crate::imap::session::Session;
 
@@ -21,23 +22,26 @@ impl Session<'_> {
             if self.starttls && !tls {
                 caps.push_str(" STARTTLS");
             }
-            if self.login_needs_tls() {
+            let offer = self.sasl_offer();
+            if offer.logins_disabled() {
                 // RFC 3501 §6.2.3: no login until STARTTLS, and no mechanism on offer.
                 caps.push_str(" LOGINDISABLED");
-            } else {
-                caps.push_str(" AUTH=PLAIN AUTH=LOGIN");
-                if self.config.auth.cram_offered() {
-                    caps.push_str(" AUTH=CRAM-MD5 AUTH=CRAM-SHA256");
-                }
-                if self.config.auth.scram_offered() {
-                    caps.push_str(" AUTH=SCRAM-SHA-256");
-                }
-                if self.external_identity().is_some() {
-                    caps.push_str(" AUTH=EXTERNAL");
-                }
+            }
+            for name in offer.advertised() {
+                caps.push_str(" AUTH=");
+                caps.push_str(name);
             }
         }
         caps
+    }
+
+    /// The SASL mechanisms this session offers (by TLS state, backend and certificate).
+    pub fn sasl_offer(&self) -> Offer {
+        Offer::new(
+            &self.config.auth,
+            self.login_needs_tls(),
+            self.external_identity(),
+        )
     }
 
     /// `[tls] require_tls_imap` and TLS is not up yet.

@@ -63,14 +63,10 @@ impl Session<'_> {
         let tree = self.folder_tree()?;
         let subscriptions: BTreeSet<String> =
             self.maildir()?.subscriptions()?.into_iter().collect();
-        let patterns: Vec<String> = match patterns
+        let patterns: Vec<String> = patterns
             .iter()
-            .map(|p| self.decode_pattern(reference, p))
-            .collect::<Option<Vec<_>>>()
-        {
-            Some(p) => p,
-            None => return Err(Outcome::bad("Invalid mailbox pattern")),
-        };
+            .filter_map(|p| self.decode_pattern(reference, p))
+            .collect();
         let matches = |name: &str| patterns.iter().any(|p| names::pattern_matches(p, name));
         let mut lines = Vec::new();
         for (name, entry) in &tree {
@@ -125,7 +121,10 @@ impl Session<'_> {
         Ok(Outcome::ok("LIST completed"))
     }
 
-    /// Reference + pattern as a store-side pattern (UTF-8, INBOX uppercased).
+    /// Reference + pattern as a store-side pattern (UTF-8, INBOX uppercased); `None` for
+    /// a pattern that is not modified UTF-7. Mailbox names travel in modified UTF-7
+    /// (RFC 3501 §5.1.3), so such a pattern (every `list-char` may stand in one, RFC 3501
+    /// §9: `LIST "" &'+,`) matches no name: LIST and LSUB answer OK with nothing for it.
     fn decode_pattern(&self, reference: &str, pattern: &str) -> Option<String> {
         let joined = if reference.is_empty() || pattern.starts_with("INBOX") {
             pattern.to_string()
@@ -139,21 +138,38 @@ impl Session<'_> {
         }
     }
 
+    /// LSUB (RFC 3501 §6.3.9): the subscribed names that match, and, where `%` stops
+    /// above a subscribed name, its parent that is not subscribed itself, flagged
+    /// `\Noselect` ("foo/bar" subscribed, "foo" not: `LSUB "" %` returns foo).
     pub fn cmd_lsub(&mut self, reference: &str, pattern: &str) -> CommandResult {
         let Some(pattern) = self.decode_pattern(reference, pattern) else {
-            return Err(Outcome::bad("Invalid mailbox pattern"));
+            return Ok(Outcome::ok("LSUB completed"));
         };
         let subscriptions = self.maildir()?.subscriptions()?;
+        let subscribed: BTreeSet<&str> = subscriptions.iter().map(String::as_str).collect();
         let tree = self.folder_tree().unwrap_or_default();
-        for name in subscriptions {
-            if !names::pattern_matches(&pattern, &name) {
+        let mut listed: BTreeSet<String> = BTreeSet::new();
+        let mut lines: Vec<(String, &str)> = Vec::new();
+        for name in &subscriptions {
+            if names::pattern_matches(&pattern, name) {
+                let attrs = if tree.get(name).is_some_and(|e| e.exists) {
+                    ""
+                } else {
+                    "\\Noselect"
+                };
+                if listed.insert(name.clone()) {
+                    lines.push((name.clone(), attrs));
+                }
                 continue;
             }
-            let attrs = if tree.get(&name).is_some_and(|e| e.exists) {
-                ""
-            } else {
-                "\\Noselect"
-            };
+            let parent = lsub_parent(&pattern, name)
+                .filter(|p| !subscribed.contains(p) && !listed.contains(*p));
+            if let Some(parent) = parent {
+                listed.insert(parent.to_owned());
+                lines.push((parent.to_owned(), "\\Noselect"));
+            }
+        }
+        for (name, attrs) in lines {
             self.out
                 .extend_from_slice(format!("* LSUB ({attrs}) \".\" ").as_bytes());
             self.write_mailbox_name(&name);
@@ -161,4 +177,22 @@ impl Session<'_> {
         }
         Ok(Outcome::ok("LSUB completed"))
     }
+}
+
+/// The nearest parent of the subscribed `name` that `pattern` matches, when `pattern`
+/// does not match `name` itself (it stopped at a hierarchy delimiter with `%`).
+/// Only `%` does that: a pattern without it that matches the parent names the parent
+/// itself, which is not subscribed, and `*` reaches the subscribed name.
+fn lsub_parent<'a>(pattern: &str, name: &'a str) -> Option<&'a str> {
+    if !pattern.contains('%') {
+        return None;
+    }
+    let mut parent = name;
+    while let Some(i) = parent.rfind(SEPARATOR) {
+        parent = &parent[..i];
+        if names::pattern_matches(pattern, parent) {
+            return Some(parent);
+        }
+    }
+    None
 }

@@ -2,7 +2,8 @@
 //! errors a broken or hostile client can produce.
 
 use crate::imap::command::*;
-use crate::imap::framing::{CommandError, ErrorKind, FramingLimits, MemoryWire, read_command};
+use crate::imap::framing::{FramingLimits, MemoryWire, read_command};
+use crate::imap::raw::{CommandError, ErrorKind};
 
 fn parse(line: &str) -> Result<Command, CommandError> {
     let mut wire = MemoryWire::new(format!("{line}\r\n"));
@@ -614,4 +615,43 @@ fn deep_nesting_is_refused_not_overflowed() {
     assert!(e.to_string().contains("deeply"), "{e}");
     let line = format!("A1 SEARCH {}SEEN", "NOT ".repeat(10_000));
     assert!(parse(&line).unwrap_err().to_string().contains("deeply"));
+}
+
+#[test]
+fn fetch_items_named_twice_are_kept_once() {
+    use FetchItem as F;
+    let body = |peek, part: &[u32], partial| F::BodySection {
+        peek,
+        section: section(part, None),
+        partial,
+    };
+    let CommandBody::Fetch { items, .. } = ok(
+        "a FETCH 1 (INTERNALDATE INTERNALDATE FLAGS UID FLAGS BODY.PEEK[1] BODY[1] \
+         BODY.PEEK[2] BODY.PEEK[2]<0.5> BODY.PEEK[2] BINARY.PEEK[1] BINARY[1])",
+    ) else {
+        panic!()
+    };
+    assert_eq!(
+        items,
+        [
+            F::InternalDate,
+            F::Flags,
+            F::Uid,
+            body(false, &[1], None),
+            body(true, &[2], None),
+            body(
+                true,
+                &[2],
+                Some(Partial {
+                    offset: 0,
+                    count: 5
+                })
+            ),
+            F::Binary {
+                peek: false,
+                part: vec![1],
+                partial: None
+            },
+        ]
+    );
 }

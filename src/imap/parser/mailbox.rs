@@ -1,0 +1,81 @@
+//! Arguments of the commands on one mailbox as a whole: SELECT/EXAMINE parameters
+//! (RFC 4466) and STATUS items (RFC 3501 §6.3.10).
+
+use super::{PResult, Parser};
+use crate::imap::command::{SelectParam, StatusItem};
+
+impl Parser {
+    /// `[SP "(" select-param *(SP select-param) ")"]` (RFC 4466 §2.1).
+    pub(super) fn select_params(&mut self) -> PResult<Vec<SelectParam>> {
+        let mut params = Vec::new();
+        if !self.eat(b' ') {
+            return Ok(params);
+        }
+        self.expect(b'(')?;
+        if self.eat(b')') {
+            return Ok(params);
+        }
+        loop {
+            let name = self.keyword()?;
+            if name == "CONDSTORE" {
+                params.push(SelectParam::CondStore);
+            } else {
+                // RFC 4466: a value, if any, is a number, a set or a parenthesized list.
+                if self.peek() == Some(b' ')
+                    && matches!(self.peek_at(1), Some(b'(' | b'0'..=b'9' | b'*'))
+                {
+                    self.sp()?;
+                    self.skip_ext_value()?;
+                }
+                params.push(SelectParam::Other(name));
+            }
+            if self.eat(b')') {
+                return Ok(params);
+            }
+            self.sp()?;
+        }
+    }
+
+    /// Skips a `tagged-ext-val` (RFC 4466) whose meaning we don't use.
+    pub(super) fn skip_ext_value(&mut self) -> PResult<()> {
+        if self.eat(b'(') {
+            self.enter()?;
+            if !self.eat(b')') {
+                loop {
+                    self.skip_ext_value()?;
+                    if self.eat(b')') {
+                        break;
+                    }
+                    self.sp()?;
+                }
+            }
+            self.leave();
+            Ok(())
+        } else {
+            self.astring().map(|_| ())
+        }
+    }
+
+    /// `"(" status-att *(SP status-att) ")"` (RFC 3501 §9 `status`; `SIZE` and
+    /// `DELETED` from RFC 9051).
+    pub(super) fn status_items(&mut self) -> PResult<Vec<StatusItem>> {
+        self.expect(b'(')?;
+        let mut items = Vec::new();
+        loop {
+            items.push(match self.keyword()?.as_str() {
+                "MESSAGES" => StatusItem::Messages,
+                "RECENT" => StatusItem::Recent,
+                "UIDNEXT" => StatusItem::UidNext,
+                "UIDVALIDITY" => StatusItem::UidValidity,
+                "UNSEEN" => StatusItem::Unseen,
+                "SIZE" => StatusItem::Size,
+                "DELETED" => StatusItem::Deleted,
+                other => return Err(format!("unknown status item {other}")),
+            });
+            if self.eat(b')') {
+                return Ok(items);
+            }
+            self.sp()?;
+        }
+    }
+}
