@@ -21,7 +21,7 @@ fn append_dated(c: &mut Client, tag: &str, n: u32) {
 
 /// The `* n FETCH` lines of `r` with an INTERNALDATE (others are flag changes of other
 /// sessions).
-fn dated<'a>(r: &'a Reply) -> Vec<&'a Line> {
+fn dated(r: &Reply) -> Vec<&Line> {
     r.fetches()
         .into_iter()
         .filter(|l| l.text.contains("INTERNALDATE"))

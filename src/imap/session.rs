@@ -201,8 +201,11 @@ impl<'c> Session<'c> {
         loop {
             self.apply_timeouts();
             let limits = self.framing_limits();
-            let spool = self.state.maildir().map(|m| m.root().join("tmp"));
-            match framing::read_command(&mut self.conn, &limits, spool.as_deref()) {
+            // After login an APPEND's message goes straight into the store's spool.
+            let maildir = self.state.maildir().cloned();
+            let open_spool = maildir.as_ref().map(|m| move || m.spool());
+            let spool = open_spool.as_ref().map(|f| f as framing::SpoolOpener<'_>);
+            match framing::read_command(&mut self.conn, &limits, spool) {
                 Ok(command) => return Ok(Some(command)),
                 Err(CommandError { tag, kind }) => {
                     let tag = tag.unwrap_or_else(|| "*".to_string());

@@ -825,7 +825,7 @@ impl Mailbox {
         if self.read_only {
             return Err(StoreError::ReadOnly);
         }
-        let kw = clean_keywords(keywords)?;
+        let kw = keywords::clean(keywords)?;
         let m = self.entry_at(index)?.clone();
         if m.gone {
             return Err(StoreError::NoSuchMessage);
@@ -1054,18 +1054,4 @@ fn copy_file(
         let _ = fs::remove_file(&tmp);
     }
     Ok(r?)
-}
-
-/// Validates keywords and removes case-insensitive duplicates.
-pub(crate) fn clean_keywords(keywords: &[String]) -> Result<Vec<String>> {
-    let mut out: Vec<String> = Vec::new();
-    for k in keywords {
-        if !keywords::valid_keyword(k) {
-            return Err(StoreError::InvalidName(format!("bad keyword {k:?}")));
-        }
-        if !out.iter().any(|o| o.eq_ignore_ascii_case(k)) {
-            out.push(k.clone());
-        }
-    }
-    Ok(out)
 }
