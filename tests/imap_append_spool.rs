@@ -226,3 +226,36 @@ fn failed_or_cut_appends_leave_no_litter() {
     assert!(left.is_empty(), "litter in tmp/: {left:?}");
     assert!(names(&server.maildir.join("cur")).is_empty());
 }
+
+/// A message whose CRLFs are cut between the client's writes (CR in one, LF in the next,
+/// which the server reads apart): stored with LF line ends, a lone CR kept, served back
+/// byte for byte.
+#[test]
+fn crlf_cut_between_writes() {
+    let server = TestServer::new();
+    let (mut c, _) = server.session("INBOX");
+    let pieces: [&[u8]; 5] = [
+        b"Subject: cut\r",
+        b"\n\r",
+        b"\nbody with a lone \r",
+        b"cr\r",
+        b"\n",
+    ];
+    let m = pieces.concat();
+    c.write(format!("a1 APPEND INBOX {{{}+}}\r\n", m.len()).as_bytes());
+    for p in pieces {
+        c.write(p);
+        std::thread::sleep(Duration::from_millis(30));
+    }
+    c.write(b"\r\n");
+    c.read_reply("a1", 0).assert_ok();
+    let cur = names(&server.maildir.join("cur"));
+    assert_eq!(cur.len(), 1);
+    assert_eq!(
+        std::fs::read(server.maildir.join("cur").join(&cur[0])).unwrap(),
+        b"Subject: cut\n\nbody with a lone \rcr\n"
+    );
+    let r = c.send("a2", "FETCH 1 BODY.PEEK[]");
+    assert_eq!(r.fetch(1).item("BODY[]").unwrap(), m);
+    c.logout();
+}
