@@ -259,3 +259,52 @@ fn crlf_cut_between_writes() {
     assert_eq!(r.fetch(1).item("BODY[]").unwrap(), m);
     c.logout();
 }
+
+/// Writes the first half of an APPEND of `m` to `mailbox`, and waits until the server has
+/// started spooling it: the spool file's directory is returned with the rest to send.
+fn half_append(c: &mut Client, server: &TestServer, mailbox: &str, m: &[u8]) -> String {
+    c.write(format!("h1 APPEND {mailbox} {{{}+}}\r\n", m.len()).as_bytes());
+    c.write(&m[..m.len() / 2]);
+    for _ in 0..200 {
+        for folder in ["INBOX", "INBOX.Sub"] {
+            if !names(&server.folder_dir(folder).join("tmp")).is_empty() {
+                return folder.to_string();
+            }
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("no spool file appeared");
+}
+
+/// The message is spooled in the target folder's `tmp/` (one rename within the folder);
+/// for a folder that does not exist, in INBOX's, and removed when the APPEND is refused.
+#[test]
+fn append_spools_in_the_target_folder() {
+    let server = TestServer::new();
+    server.make_folder("Sub");
+    let (mut c, _) = server.session("INBOX");
+    let mut m = message("bob@example.org", "where", "");
+    m.extend(std::iter::repeat_n(b'w', 400_000));
+    m.extend_from_slice(b"\r\n");
+    let rest = &m[m.len() / 2..];
+
+    assert_eq!(half_append(&mut c, &server, "INBOX.Sub", &m), "INBOX.Sub");
+    assert!(names(&server.maildir.join("tmp")).is_empty());
+    c.write(rest);
+    c.write(b"\r\n");
+    c.read_reply("h1", 0).assert_ok();
+    assert_eq!(names(&server.folder_dir("INBOX.Sub").join("cur")).len(), 1);
+    assert!(names(&server.folder_dir("INBOX.Sub").join("tmp")).is_empty());
+
+    assert_eq!(
+        half_append(&mut c, &server, "\"INBOX.nosuch\"", &m),
+        "INBOX"
+    );
+    c.write(rest);
+    c.write(b"\r\n");
+    let r = c.read_reply("h1", 0);
+    assert_eq!(r.code(), Some("TRYCREATE"), "{}", r.dump());
+    assert!(names(&server.maildir.join("tmp")).is_empty());
+    assert!(names(&server.maildir.join("cur")).is_empty());
+    c.logout();
+}

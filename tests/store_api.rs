@@ -172,7 +172,7 @@ fn append_flags_expunge_copy() {
         )
         .unwrap();
     assert_eq!(a.uid, 1);
-    let mut spool = md.spool().unwrap();
+    let mut spool = md.spool(Some("INBOX")).unwrap();
     std::io::Write::write_all(&mut spool, b"Subject: b\r\n\r\nB\r\n").unwrap();
     let spooled = spool.finish().unwrap();
     let tmp = spooled.path().to_owned();

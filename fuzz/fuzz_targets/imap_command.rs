@@ -16,7 +16,9 @@ fuzz_target!(|data: &[u8]| {
     };
     let maildir = Maildir::create(std::env::temp_dir().join("postern-fuzz-spool"))
         .expect("a Maildir for the spool");
-    let spool = || maildir.spool();
+    let spool = |folder: Option<&[u8]>| {
+        maildir.spool(folder.and_then(|f| std::str::from_utf8(f).ok()))
+    };
     let mut wire = MemoryWire::new(data);
     // Every command consumes at least one byte or ends the input, so this terminates.
     for _ in 0..10_000 {

@@ -218,8 +218,9 @@ fn is_append(first_line: &[u8]) -> bool {
         .is_some_and(|w| w.eq_ignore_ascii_case(b"APPEND"))
 }
 
-/// Opens the store's spool for one APPEND message (after login, `Maildir::spool`).
-pub type SpoolOpener<'a> = &'a dyn Fn() -> store::Result<Spool>;
+/// Opens the store's spool for one APPEND message (after login, `Maildir::spool`), given
+/// the mailbox the command names as sent (see [`append_mailbox`]).
+pub type SpoolOpener<'a> = &'a dyn Fn(Option<&[u8]>) -> store::Result<Spool>;
 
 /// Reads one complete command and parses it. See the module docs for the limits. With
 /// `spool`, an APPEND's message literal is streamed into a spool from it and arrives as
@@ -283,7 +284,9 @@ pub fn read_raw_command(
         }
         let data = match spool.filter(|_| spooling) {
             Some(open) => {
-                LiteralData::Spooled(spool_literal(wire, open, m.len).map_err(|e| err(io_kind(e)))?)
+                let mailbox = append_mailbox(&raw);
+                let spooled = spool_literal(wire, || open(mailbox.as_deref()), m.len);
+                LiteralData::Spooled(spooled.map_err(|e| err(io_kind(e)))?)
             }
             None => {
                 // The length was checked against the limits, so this buffer is bounded.
@@ -433,9 +436,47 @@ fn drain_rest(wire: &mut dyn Wire, limits: &FramingLimits, first: u64) -> io::Re
     }
 }
 
+/// The mailbox an APPEND names, as sent, so its message can be spooled in that folder's
+/// `tmp/`: the literal right after the command name, or the atom or quoted string there.
+/// Only a hint — the parser has the last word on the command, and a message spooled
+/// elsewhere in the Maildir still gets into place — so anything unusual is `None`.
+fn append_mailbox(raw: &RawCommand) -> Option<Vec<u8>> {
+    if words(&raw.lines[0]) == 3 && raw.lines.len() > 1 {
+        return match raw.literals.first()? {
+            LiteralData::Memory(name) => Some(name.clone()),
+            LiteralData::Spooled(_) => None,
+        };
+    }
+    let mut rest = raw.lines[0].splitn(3, |&b| b == b' ').nth(2)?;
+    let Some(quoted) = rest.strip_prefix(b"\"") else {
+        let end = rest.iter().position(|&b| b == b' ')?;
+        return Some(rest[..end].to_vec());
+    };
+    rest = quoted;
+    let mut name = Vec::new();
+    loop {
+        match rest {
+            [b'\\', c, tail @ ..] => {
+                name.push(*c);
+                rest = tail;
+            }
+            [b'"', ..] => return Some(name),
+            [c, tail @ ..] => {
+                name.push(*c);
+                rest = tail;
+            }
+            [] => return None,
+        }
+    }
+}
+
 /// Streams the next `len` bytes into a new spool. Any failure (the client leaving, a
 /// full disk) drops the spool, which removes its file.
-fn spool_literal(wire: &mut dyn Wire, open: SpoolOpener<'_>, len: u64) -> io::Result<Spooled> {
+fn spool_literal(
+    wire: &mut dyn Wire,
+    open: impl FnOnce() -> store::Result<Spool>,
+    len: u64,
+) -> io::Result<Spooled> {
     let mut spool = open().map_err(|e| match e {
         store::StoreError::Io(e) => e,
         other => io::Error::other(other),
@@ -519,9 +560,9 @@ mod tests {
     use proptest::prelude::*;
     use std::path::Path;
 
-    /// A spool opener over a bare directory (the Maildir's `tmp/` in the server).
-    fn spool_in(dir: &Path) -> impl Fn() -> store::Result<Spool> + '_ {
-        move || Ok(Spool::create(dir, LineEnds::ToLf)?)
+    /// A spool opener over a bare directory (a folder's `tmp/` in the server).
+    fn spool_in(dir: &Path) -> impl Fn(Option<&[u8]>) -> store::Result<Spool> + '_ {
+        move |_| Ok(Spool::create(dir, LineEnds::ToLf)?)
     }
 
     fn limits() -> FramingLimits {
@@ -767,6 +808,42 @@ mod tests {
         assert!(matches!(e.kind, ErrorKind::TooBig(_)), "{e:?}");
         assert_eq!(next(&mut w).unwrap().tag, "b");
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn append_mailbox_hint() {
+        let raw = |lines: &[&str], literals: &[&str]| RawCommand {
+            lines: lines.iter().map(|l| l.as_bytes().to_vec()).collect(),
+            literals: literals
+                .iter()
+                .map(|l| LiteralData::Memory(l.as_bytes().to_vec()))
+                .collect(),
+        };
+        let hint = |lines: &[&str], literals: &[&str]| {
+            append_mailbox(&raw(lines, literals)).map(|v| String::from_utf8(v).unwrap())
+        };
+        assert_eq!(
+            hint(&["a APPEND INBOX.x {5}"], &[]).as_deref(),
+            Some("INBOX.x")
+        );
+        assert_eq!(
+            hint(
+                &["a APPEND inbox (\\Seen) \"1-Jan-2020 00:00:00 +0000\" {5}"],
+                &[]
+            )
+            .as_deref(),
+            Some("inbox")
+        );
+        assert_eq!(
+            hint(&[r#"a APPEND "INBOX.a \"b\" \\c" {5}"#], &[]).as_deref(),
+            Some(r#"INBOX.a "b" \c"#)
+        );
+        assert_eq!(
+            hint(&["a APPEND {7}", " {5}"], &["INBOX.y"]).as_deref(),
+            Some("INBOX.y")
+        );
+        assert_eq!(hint(&["a APPEND ~{5}"], &[]), None);
+        assert_eq!(hint(&["a APPEND \"unterminated {5}"], &[]), None);
     }
 
     #[test]

@@ -7,6 +7,7 @@ use std::time::Instant;
 
 use super::command::Command;
 use super::framing::{self, CommandError, ErrorKind as CommandErrorKind, FramingLimits};
+use super::names;
 use super::sync;
 use super::table::{self, Announce};
 use crate::auth::Account;
@@ -201,9 +202,18 @@ impl<'c> Session<'c> {
         loop {
             self.apply_timeouts();
             let limits = self.framing_limits();
-            // After login an APPEND's message goes straight into the store's spool.
+            // After login an APPEND's message goes straight into the store's spool, in
+            // the named folder's tmp/ when the name is one.
             let maildir = self.state.maildir().cloned();
-            let open_spool = maildir.as_ref().map(|m| move || m.spool());
+            let utf8 = self.utf8;
+            let open_spool = maildir.as_ref().map(|m| {
+                move |wire: Option<&[u8]>| {
+                    let name = wire
+                        .and_then(|w| std::str::from_utf8(w).ok())
+                        .and_then(|w| names::from_wire(w, utf8));
+                    m.spool(name.as_deref())
+                }
+            });
             let spool = open_spool.as_ref().map(|f| f as framing::SpoolOpener<'_>);
             match framing::read_command(&mut self.conn, &limits, spool) {
                 Ok(command) => return Ok(Some(command)),

@@ -229,16 +229,17 @@ impl Maildir {
         deliver::append(&self.root, &dir, source, flags, keywords, internal_date)
     }
 
-    /// A spool for one APPEND message: a new file in the Maildir's `tmp/` that turns CRLF
-    /// into LF as it is written. It is in INBOX's `tmp/` because the protocol reader
-    /// spools before the command (and so its folder) is parsed; Maildir++ folders sit
-    /// below the root on the same file system, so [`Maildir::append`] still places it
-    /// with one rename (a folder linked to another disk gets one copy).
-    pub fn spool(&self) -> Result<Spool> {
-        Ok(Spool::create(
-            &self.root.join("tmp"),
-            spool::LineEnds::ToLf,
-        )?)
+    /// A spool for one APPEND message into `folder`: a new file in the folder's `tmp/`
+    /// that turns CRLF into LF as it is written, for [`Maildir::append`] to rename into
+    /// `cur/`. Without a folder, or when it does not exist (the APPEND will answer so
+    /// once its message is read), the spool is in INBOX's `tmp/`: Maildir++ folders sit
+    /// below the root on the same file system, so placing it is still one rename (a
+    /// folder linked to another disk gets one copy).
+    pub fn spool(&self, folder: Option<&str>) -> Result<Spool> {
+        let dir = folder
+            .and_then(|f| self.existing_dir(f).ok())
+            .unwrap_or_else(|| self.root.clone());
+        Ok(Spool::create(&dir.join("tmp"), spool::LineEnds::ToLf)?)
     }
 
     /// Delivers a message into `folder`'s new/ (tmp -> fsync -> new/), quota checked.
