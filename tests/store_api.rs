@@ -172,12 +172,15 @@ fn append_flags_expunge_copy() {
         )
         .unwrap();
     assert_eq!(a.uid, 1);
-    let tmp = md.root().join("tmp/literal");
-    fs::write(&tmp, b"Subject: b\r\n\r\nB\r\n").unwrap();
+    let mut spool = md.spool(Some("INBOX")).unwrap();
+    std::io::Write::write_all(&mut spool, b"Subject: b\r\n\r\nB\r\n").unwrap();
+    let spooled = spool.finish().unwrap();
+    let tmp = spooled.path().to_owned();
+    assert!(tmp.starts_with(md.root().join("tmp")));
     let b = md
         .append(
             "INBOX",
-            AppendSource::TmpFile(tmp.clone()),
+            AppendSource::Spooled(spooled),
             Flags::default(),
             &[],
             None,
@@ -185,6 +188,7 @@ fn append_flags_expunge_copy() {
         .unwrap();
     assert_eq!((b.uid, b.uid_validity), (2, a.uid_validity));
     assert!(!tmp.exists());
+    assert_eq!(fs::read_dir(md.root().join("tmp")).unwrap().count(), 0);
     assert_eq!(md.quota().unwrap().unwrap().used_messages, 2);
 
     let mut mb = md.open_mailbox("INBOX", false).unwrap();

@@ -4,6 +4,7 @@
 use libfuzzer_sys::fuzz_target;
 use postern::imap::framing::{FramingLimits, MemoryWire, read_command};
 use postern::imap::raw::ErrorKind;
+use postern::store::Maildir;
 
 fuzz_target!(|data: &[u8]| {
     let limits = FramingLimits {
@@ -14,8 +15,11 @@ fuzz_target!(|data: &[u8]| {
         max_literals: 50,
         append: true,
     };
-    let spool = std::env::temp_dir().join("postern-fuzz-spool");
-    let _ = std::fs::create_dir_all(&spool);
+    let maildir = Maildir::create(std::env::temp_dir().join("postern-fuzz-spool"))
+        .expect("a Maildir for the spool");
+    let spool = |folder: Option<&[u8]>| {
+        maildir.spool(folder.and_then(|f| std::str::from_utf8(f).ok()))
+    };
     let mut wire = MemoryWire::new(data);
     // Every command consumes at least one byte or ends the input, so this terminates.
     for _ in 0..10_000 {

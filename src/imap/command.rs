@@ -9,7 +9,7 @@
 //! - Atoms the protocol treats case-insensitively (status items, fetch items, flags) are
 //!   turned into enum variants; free-form names (keywords, capabilities) keep their case.
 
-use std::path::{Path, PathBuf};
+use crate::store::Spooled;
 
 pub use super::sequence::{SeqNum, SeqRange, SequenceSet};
 
@@ -316,68 +316,26 @@ pub struct Date {
     pub day: u8,
 }
 
-/// Literal contents: in memory, or (APPEND with a spool directory) in a file.
+/// Literal contents: in memory, or (an APPEND message, after login) in the store's spool.
 #[derive(Debug, PartialEq)]
 pub enum LiteralData {
     Memory(Vec<u8>),
-    Spooled(SpooledFile),
+    /// Already in the Maildir's `tmp/` with LF line ends; removed when dropped, unless
+    /// the store placed it.
+    Spooled(Spooled),
 }
 
 impl LiteralData {
-    /// Size in bytes.
+    /// Size in bytes, as sent.
     pub fn len(&self) -> u64 {
         match self {
             LiteralData::Memory(v) => v.len() as u64,
-            LiteralData::Spooled(f) => f.len(),
+            LiteralData::Spooled(f) => f.received(),
         }
     }
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
-    }
-}
-
-/// A literal written to a file in the spool directory (the Maildir's `tmp/`). The file is
-/// removed when this is dropped, unless [`SpooledFile::keep`] took it over (e.g. before
-/// renaming it into `cur/`), so an APPEND that fails anywhere leaves nothing behind.
-#[derive(Debug, PartialEq)]
-pub struct SpooledFile {
-    path: Option<PathBuf>,
-    len: u64,
-}
-
-impl SpooledFile {
-    /// Takes ownership of a file already written; it is removed on drop.
-    pub fn new(path: PathBuf, len: u64) -> SpooledFile {
-        SpooledFile {
-            path: Some(path),
-            len,
-        }
-    }
-
-    pub fn path(&self) -> &Path {
-        self.path.as_deref().unwrap_or(Path::new(""))
-    }
-
-    pub fn len(&self) -> u64 {
-        self.len
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-
-    /// Hands over the file: it is no longer removed on drop.
-    pub fn keep(mut self) -> PathBuf {
-        self.path.take().unwrap_or_default()
-    }
-}
-
-impl Drop for SpooledFile {
-    fn drop(&mut self) {
-        if let Some(p) = self.path.take() {
-            let _ = std::fs::remove_file(p);
-        }
     }
 }
 

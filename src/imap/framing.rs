@@ -13,20 +13,20 @@
 //! the client splits it: every line and literal costs [`PIECE_COST`] besides its bytes and
 //! the number of literals is capped, so floods of empty `{0+}` literals count too. Before
 //! login an APPEND is refused at its first literal (nothing of its message is read or
-//! kept), and after login its message goes to the spool directory, at most `max_append`
-//! bytes per command.
+//! kept), and after login its message is streamed into the store's spool (a file in the
+//! Maildir's `tmp/`, CRLF turned into LF on the way), at most `max_append` bytes per
+//! command; the store later renames that very file into place.
 //!
 //! Lines outside commands — the `DONE` that ends IDLE and the base64 lines of an
 //! AUTHENTICATE exchange — are read by the session with [`Wire::read_line`] directly.
 
 use std::io::{self, Write};
-use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
 
-use super::command::{Command, LiteralData, SpooledFile};
+use super::command::{Command, LiteralData};
 use super::parser;
 use super::raw::{CommandError, ErrorKind, RawCommand};
 use crate::net::conn::LineRead;
+use crate::store::{self, Spool, Spooled};
 
 /// The connection as the framing needs it. The session adapts the real connection (TLS or
 /// not, with its timeouts) to this.
@@ -144,13 +144,17 @@ fn is_append(first_line: &[u8]) -> bool {
         .is_some_and(|w| w.eq_ignore_ascii_case(b"APPEND"))
 }
 
+/// Opens the store's spool for one APPEND message (after login, `Maildir::spool`), given
+/// the mailbox the command names as sent (see [`append_mailbox`]).
+pub type SpoolOpener<'a> = &'a dyn Fn(Option<&[u8]>) -> store::Result<Spool>;
+
 /// Reads one complete command and parses it. See the module docs for the limits. With
-/// `spool`, an APPEND's message literal is written to a new file in that directory (the
-/// Maildir's `tmp/`) and arrives as [`LiteralData::Spooled`]; without it, in memory.
+/// `spool`, an APPEND's message literal is streamed into a spool from it and arrives as
+/// [`LiteralData::Spooled`]; without it, in memory.
 pub fn read_command(
     wire: &mut dyn Wire,
     limits: &FramingLimits,
-    spool: Option<&Path>,
+    spool: Option<SpoolOpener<'_>>,
 ) -> Result<Command, CommandError> {
     let raw = read_raw_command(wire, limits, spool)?;
     parser::parse_command(raw)
@@ -160,7 +164,7 @@ pub fn read_command(
 pub fn read_raw_command(
     wire: &mut dyn Wire,
     limits: &FramingLimits,
-    spool: Option<&Path>,
+    spool: Option<SpoolOpener<'_>>,
 ) -> Result<RawCommand, CommandError> {
     let first = match wire.read_line(limits.max_line)? {
         LineRead::Line(l) => l,
@@ -205,8 +209,10 @@ pub fn read_raw_command(
             wire.send_continuation("Ready")?;
         }
         let data = match spool.filter(|_| spooling) {
-            Some(dir) => {
-                LiteralData::Spooled(spool_literal(wire, dir, m.len).map_err(|e| err(io_kind(e)))?)
+            Some(open) => {
+                let mailbox = append_mailbox(&raw);
+                let spooled = spool_literal(wire, || open(mailbox.as_deref()), m.len);
+                LiteralData::Spooled(spooled.map_err(|e| err(io_kind(e)))?)
             }
             None => {
                 // The length was checked against the limits, so this buffer is bounded.
@@ -356,43 +362,53 @@ fn drain_rest(wire: &mut dyn Wire, limits: &FramingLimits, first: u64) -> io::Re
     }
 }
 
-static SPOOL_COUNTER: AtomicU64 = AtomicU64::new(0);
-
-/// Writes the next `len` bytes into a new, uniquely named file in `dir`.
-fn spool_literal(wire: &mut dyn Wire, dir: &Path, len: u64) -> io::Result<SpooledFile> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    let pid = std::process::id();
-    let mut attempt = 0;
-    let (file, path) = loop {
-        let n = SPOOL_COUNTER.fetch_add(1, Ordering::Relaxed);
-        let path = dir.join(format!(
-            "{}.M{}P{}Q{}.append",
-            now.as_secs(),
-            now.subsec_micros(),
-            pid,
-            n
-        ));
-        match std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&path)
-        {
-            Ok(f) => break (f, path),
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists && attempt < 100 => attempt += 1,
-            Err(e) => return Err(e),
-        }
+/// The mailbox an APPEND names, as sent, so its message can be spooled in that folder's
+/// `tmp/`: the literal right after the command name, or the atom or quoted string there.
+/// Only a hint — the parser has the last word on the command, and a message spooled
+/// elsewhere in the Maildir still gets into place — so anything unusual is `None`.
+fn append_mailbox(raw: &RawCommand) -> Option<Vec<u8>> {
+    if words(&raw.lines[0]) == 3 && raw.lines.len() > 1 {
+        return match raw.literals.first()? {
+            LiteralData::Memory(name) => Some(name.clone()),
+            LiteralData::Spooled(_) => None,
+        };
+    }
+    let mut rest = raw.lines[0].splitn(3, |&b| b == b' ').nth(2)?;
+    let Some(quoted) = rest.strip_prefix(b"\"") else {
+        let end = rest.iter().position(|&b| b == b' ')?;
+        return Some(rest[..end].to_vec());
     };
-    // From here the guard removes the file on any failure.
-    let spooled = SpooledFile::new(path, len);
-    let mut out = io::BufWriter::new(file);
-    wire.read_exact_into(len, &mut out)?;
-    let file = out.into_inner().map_err(|e| e.into_error())?;
-    file.sync_all()?;
-    Ok(spooled)
+    rest = quoted;
+    let mut name = Vec::new();
+    loop {
+        match rest {
+            [b'\\', c, tail @ ..] => {
+                name.push(*c);
+                rest = tail;
+            }
+            [b'"', ..] => return Some(name),
+            [c, tail @ ..] => {
+                name.push(*c);
+                rest = tail;
+            }
+            [] => return None,
+        }
+    }
+}
+
+/// Streams the next `len` bytes into a new spool. Any failure (the client leaving, a
+/// full disk) drops the spool, which removes its file.
+fn spool_literal(
+    wire: &mut dyn Wire,
+    open: impl FnOnce() -> store::Result<Spool>,
+    len: u64,
+) -> io::Result<Spooled> {
+    let mut spool = open().map_err(|e| match e {
+        store::StoreError::Io(e) => e,
+        other => io::Error::other(other),
+    })?;
+    wire.read_exact_into(len, &mut spool)?;
+    spool.finish()
 }
 
 /// An in-memory [`Wire`] over a byte string, for tests and fuzzing: lines end at LF (a CR
@@ -466,7 +482,14 @@ impl Wire for MemoryWire {
 mod tests {
     use super::*;
     use crate::imap::command::CommandBody;
+    use crate::store::spool::LineEnds;
     use proptest::prelude::*;
+    use std::path::Path;
+
+    /// A spool opener over a bare directory (a folder's `tmp/` in the server).
+    fn spool_in(dir: &Path) -> impl Fn(Option<&[u8]>) -> store::Result<Spool> + '_ {
+        move |_| Ok(Spool::create(dir, LineEnds::ToLf)?)
+    }
 
     fn limits() -> FramingLimits {
         FramingLimits {
@@ -546,7 +569,7 @@ mod tests {
         let msg = "m".repeat(500);
         let input = format!("a APPEND {{5}}\r\nINBOX (\\Seen) {{500}}\r\n{msg}\r\nb NOOP\r\n");
         let mut w = MemoryWire::new(input);
-        let c = read_command(&mut w, &limits(), Some(dir.path())).unwrap();
+        let c = read_command(&mut w, &limits(), Some(&spool_in(dir.path()))).unwrap();
         let CommandBody::Append {
             mailbox, message, ..
         } = c.body
@@ -558,7 +581,7 @@ mod tests {
         let LiteralData::Spooled(file) = message else {
             panic!("not spooled")
         };
-        assert_eq!(file.len(), 500);
+        assert_eq!(file.received(), 500);
         assert!(file.path().starts_with(dir.path()));
         assert_eq!(std::fs::read(file.path()).unwrap(), msg.as_bytes());
         let path = file.path().to_owned();
@@ -566,9 +589,10 @@ mod tests {
         assert!(!path.exists(), "dropped spool file must be removed");
         assert_eq!(next(&mut w).unwrap().body, CommandBody::Noop);
 
-        // keep() hands the file over.
-        let mut w = MemoryWire::new(&b"a APPEND INBOX {3}\r\nabc\r\n"[..]);
-        let c = read_command(&mut w, &limits(), Some(dir.path())).unwrap();
+        // The message is spooled with LF line ends (every split of the reads is tried in
+        // the store's spool tests).
+        let mut w = MemoryWire::new(&b"a APPEND INBOX {9}\r\na\r\nb\r\n\r\r\n\r\n"[..]);
+        let c = read_command(&mut w, &limits(), Some(&spool_in(dir.path()))).unwrap();
         let CommandBody::Append {
             message: LiteralData::Spooled(file),
             ..
@@ -576,24 +600,25 @@ mod tests {
         else {
             panic!()
         };
-        let kept = file.keep();
-        assert_eq!(std::fs::read(&kept).unwrap(), b"abc");
+        assert_eq!(std::fs::read(file.path()).unwrap(), b"a\nb\n\r\n");
+        assert_eq!(file.received(), 9);
+        drop(file);
 
         // Too big for APPEND: refused before reading, nothing spooled.
         let mut w = MemoryWire::new(&b"a APPEND INBOX {1001}\r\nb NOOP\r\n"[..]);
-        let e = read_command(&mut w, &limits(), Some(dir.path())).unwrap_err();
+        let e = read_command(&mut w, &limits(), Some(&spool_in(dir.path()))).unwrap_err();
         assert!(matches!(e.kind, ErrorKind::TooBig(_)));
         assert_eq!(next(&mut w).unwrap().tag, "b");
-        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
 
         // A parse error after spooling leaves nothing behind.
         let mut w = MemoryWire::new(&b"a APPEND INBOX {3}\r\nabc junk\r\n"[..]);
-        assert!(read_command(&mut w, &limits(), Some(dir.path())).is_err());
+        assert!(read_command(&mut w, &limits(), Some(&spool_in(dir.path()))).is_err());
         // EOF in the middle of the message, too.
         let mut w = MemoryWire::new(&b"a APPEND INBOX {30}\r\nabc"[..]);
-        let e = read_command(&mut w, &limits(), Some(dir.path())).unwrap_err();
+        let e = read_command(&mut w, &limits(), Some(&spool_in(dir.path()))).unwrap_err();
         assert!(matches!(e.kind, ErrorKind::Eof), "{e:?}");
-        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
     }
 
     #[test]
@@ -705,10 +730,46 @@ mod tests {
         let msg = "m".repeat(600);
         let input = format!("a APPEND INBOX {{600+}}\r\n{msg} {{600+}}\r\n{msg}\r\nb NOOP\r\n");
         let mut w = MemoryWire::new(input);
-        let e = read_command(&mut w, &limits(), Some(dir.path())).unwrap_err();
+        let e = read_command(&mut w, &limits(), Some(&spool_in(dir.path()))).unwrap_err();
         assert!(matches!(e.kind, ErrorKind::TooBig(_)), "{e:?}");
         assert_eq!(next(&mut w).unwrap().tag, "b");
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn append_mailbox_hint() {
+        let raw = |lines: &[&str], literals: &[&str]| RawCommand {
+            lines: lines.iter().map(|l| l.as_bytes().to_vec()).collect(),
+            literals: literals
+                .iter()
+                .map(|l| LiteralData::Memory(l.as_bytes().to_vec()))
+                .collect(),
+        };
+        let hint = |lines: &[&str], literals: &[&str]| {
+            append_mailbox(&raw(lines, literals)).map(|v| String::from_utf8(v).unwrap())
+        };
+        assert_eq!(
+            hint(&["a APPEND INBOX.x {5}"], &[]).as_deref(),
+            Some("INBOX.x")
+        );
+        assert_eq!(
+            hint(
+                &["a APPEND inbox (\\Seen) \"1-Jan-2020 00:00:00 +0000\" {5}"],
+                &[]
+            )
+            .as_deref(),
+            Some("inbox")
+        );
+        assert_eq!(
+            hint(&[r#"a APPEND "INBOX.a \"b\" \\c" {5}"#], &[]).as_deref(),
+            Some(r#"INBOX.a "b" \c"#)
+        );
+        assert_eq!(
+            hint(&["a APPEND {7}", " {5}"], &["INBOX.y"]).as_deref(),
+            Some("INBOX.y")
+        );
+        assert_eq!(hint(&["a APPEND ~{5}"], &[]), None);
+        assert_eq!(hint(&["a APPEND \"unterminated {5}"], &[]), None);
     }
 
     #[test]
@@ -761,7 +822,7 @@ mod tests {
             let dir = tempfile::tempdir().unwrap();
             let mut w = MemoryWire::new(parts.concat());
             for _ in 0..50 {
-                if matches!(read_command(&mut w, &limits(), Some(dir.path())), Err(CommandError { kind: ErrorKind::Eof, .. })) {
+                if matches!(read_command(&mut w, &limits(), Some(&spool_in(dir.path()))), Err(CommandError { kind: ErrorKind::Eof, .. })) {
                     break;
                 }
             }

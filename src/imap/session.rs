@@ -7,6 +7,7 @@ use std::time::Instant;
 
 use super::command::Command;
 use super::framing::{self, FramingLimits};
+use super::names;
 use super::raw::{CommandError, ErrorKind as CommandErrorKind};
 use super::sync;
 use super::table::{self, Announce};
@@ -202,8 +203,20 @@ impl<'c> Session<'c> {
         loop {
             self.apply_timeouts();
             let limits = self.framing_limits();
-            let spool = self.state.maildir().map(|m| m.root().join("tmp"));
-            match framing::read_command(&mut self.conn, &limits, spool.as_deref()) {
+            // After login an APPEND's message goes straight into the store's spool, in
+            // the named folder's tmp/ when the name is one.
+            let maildir = self.state.maildir().cloned();
+            let utf8 = self.utf8;
+            let open_spool = maildir.as_ref().map(|m| {
+                move |wire: Option<&[u8]>| {
+                    let name = wire
+                        .and_then(|w| std::str::from_utf8(w).ok())
+                        .and_then(|w| names::from_wire(w, utf8));
+                    m.spool(name.as_deref())
+                }
+            });
+            let spool = open_spool.as_ref().map(|f| f as framing::SpoolOpener<'_>);
+            match framing::read_command(&mut self.conn, &limits, spool) {
                 Ok(command) => return Ok(Some(command)),
                 Err(CommandError { tag, kind }) => {
                     let tag = tag.unwrap_or_else(|| "*".to_string());

@@ -59,13 +59,11 @@ pub fn split_flags(flags: &[Flag]) -> Result<(Flags, Vec<String>), Outcome> {
             Flag::Extension(name) => {
                 return Err(Outcome::bad(format!("Unknown system flag \\{name}")));
             }
-            Flag::Keyword(k) => {
-                if !keywords.iter().any(|have| have.eq_ignore_ascii_case(k)) {
-                    keywords.push(k.clone());
-                }
-            }
+            Flag::Keyword(k) => keywords.push(k.clone()),
         }
     }
+    let keywords = crate::store::keywords::clean(&keywords)
+        .map_err(|_| Outcome::bad("Invalid keyword in the flag list"))?;
     Ok((system, keywords))
 }
 

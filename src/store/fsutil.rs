@@ -3,7 +3,7 @@
 use std::fs::{self, DirBuilder, File, OpenOptions};
 use std::io::{self, Write};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use nix::libc;
 
@@ -40,7 +40,17 @@ pub(crate) fn open_nofollow(path: &Path) -> io::Result<File> {
 }
 
 /// Creates a new file (O_EXCL, mode 0600) in `tmp_dir` with a unique name.
-pub(crate) fn create_unique(tmp_dir: &Path, tag: &str) -> io::Result<(File, std::path::PathBuf)> {
+pub(crate) fn create_unique(tmp_dir: &Path, tag: &str) -> io::Result<(File, PathBuf)> {
+    create_unique_named(tmp_dir, tag).map(|(file, path, _)| (file, path))
+}
+
+/// The one place that makes a new file in a `tmp/`: O_EXCL, mode 0600, named
+/// `<unique name><tag>`; a name that exists already (another process, a clock step) just
+/// means another try. Returns the name too, so a message keeps it as its basename.
+pub(crate) fn create_unique_named(
+    tmp_dir: &Path,
+    tag: &str,
+) -> io::Result<(File, PathBuf, UniqueName)> {
     loop {
         let name = UniqueName::new();
         let path = tmp_dir.join(format!("{}{tag}", name.tmp_name()));
@@ -51,7 +61,7 @@ pub(crate) fn create_unique(tmp_dir: &Path, tag: &str) -> io::Result<(File, std:
             .mode(0o600)
             .open(&path)
         {
-            Ok(f) => return Ok((f, path)),
+            Ok(f) => return Ok((f, path, name)),
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
             Err(e) => return Err(e),
         }

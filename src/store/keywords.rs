@@ -15,6 +15,7 @@ use std::path::Path;
 
 use super::fsutil;
 use super::lock::DotLock;
+use super::{Result, StoreError};
 
 pub const DIR: &str = "courierimapkeywords";
 pub const LIST: &str = ":list";
@@ -121,6 +122,22 @@ pub fn valid_keyword(k: &str) -> bool {
         && k.chars().all(|c| {
             !c.is_control() && !c.is_whitespace() && !"(){%*\"]".contains(c) && c != '\u{7f}'
         })
+}
+
+/// The keywords of a flag list as they are stored: each valid ([`valid_keyword`]), each
+/// once — keywords compare without regard to case, the first spelling wins. The one place
+/// that cleans keywords: STORE, APPEND and the store's own writers all call it.
+pub fn clean(keywords: &[String]) -> Result<Vec<String>> {
+    let mut out: Vec<String> = Vec::new();
+    for k in keywords {
+        if !valid_keyword(k) {
+            return Err(StoreError::InvalidName(format!("bad keyword {k:?}")));
+        }
+        if !out.iter().any(|o| o.eq_ignore_ascii_case(k)) {
+            out.push(k.clone());
+        }
+    }
+    Ok(out)
 }
 
 fn parse_update(bytes: &[u8]) -> Vec<String> {

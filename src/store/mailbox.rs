@@ -518,28 +518,53 @@ impl Mailbox {
         self.messages.get(index).ok_or(StoreError::NoSuchMessage)
     }
 
-    /// INTERNALDATE: the file's mtime (APPEND sets it to the date the client gave), read
-    /// once per session; the delivery time in the name if the file is gone.
+    /// INTERNALDATE: the file's mtime (APPEND and COPY set it in tmp/, before the file
+    /// shows up in cur/), read once per session and kept in `postern-dates`.
+    ///
+    /// Another session may rename the file (a flag change) between our look at the
+    /// directory and the stat; that is not the message going away, so the file is looked
+    /// for again. Only a message that is really gone gets the delivery time from its name,
+    /// and that stand-in is neither kept for this session nor written to the cache: a
+    /// date, once answered from the file, never changes.
     pub fn internal_date(&self, index: usize) -> i64 {
         let Some(m) = self.messages.get(index) else {
             return 0;
         };
-        *m.internal_date.get_or_init(|| {
-            let mut dates = self.internal_dates.borrow_mut();
-            if let Some(date) = dates.get(&self.dir, &m.basename) {
-                return date;
+        if let Some(date) = m.internal_date.get() {
+            return *date;
+        }
+        let mut dates = self.internal_dates.borrow_mut();
+        if let Some(date) = dates.get(&self.dir, &m.basename) {
+            let _ = m.internal_date.set(date);
+            return date;
+        }
+        match self.file_mtime(m) {
+            Some(date) => {
+                dates.put(m.basename.clone(), date);
+                let _ = m.internal_date.set(date);
+                date
             }
-            match self
-                .locate_path(m)
-                .and_then(|p| Ok(fs::metadata(p)?.mtime()))
-            {
-                Ok(date) => {
-                    dates.put(m.basename.clone(), date);
-                    date
-                }
-                Err(_) => super::filename::leading_number(&m.basename) as i64,
+            None => super::filename::leading_number(&m.basename) as i64,
+        }
+    }
+
+    /// The mtime of a message's file wherever it is now; None when it is gone. A rename
+    /// by another process can slip in between finding the name and the stat, so a
+    /// vanished name is looked for again a few times.
+    fn file_mtime(&self, m: &MessageEntry) -> Option<i64> {
+        if let Ok(md) = fs::metadata(self.path_of(m)) {
+            return Some(md.mtime());
+        }
+        for _ in 0..8 {
+            let found = locate(&self.dir, &m.basename).ok()??;
+            let sub = if found.in_new { "new" } else { "cur" };
+            match fs::metadata(self.dir.join(sub).join(&found.file_name)) {
+                Ok(md) => return Some(md.mtime()),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                Err(_) => return None,
             }
-        })
+        }
+        None
     }
 
     /// Opens a message file, finding it even if another process renamed it meanwhile.
@@ -800,7 +825,7 @@ impl Mailbox {
         if self.read_only {
             return Err(StoreError::ReadOnly);
         }
-        let kw = clean_keywords(keywords)?;
+        let kw = keywords::clean(keywords)?;
         let m = self.entry_at(index)?.clone();
         if m.gone {
             return Err(StoreError::NoSuchMessage);
@@ -1029,18 +1054,4 @@ fn copy_file(
         let _ = fs::remove_file(&tmp);
     }
     Ok(r?)
-}
-
-/// Validates keywords and removes case-insensitive duplicates.
-pub(crate) fn clean_keywords(keywords: &[String]) -> Result<Vec<String>> {
-    let mut out: Vec<String> = Vec::new();
-    for k in keywords {
-        if !keywords::valid_keyword(k) {
-            return Err(StoreError::InvalidName(format!("bad keyword {k:?}")));
-        }
-        if !out.iter().any(|o| o.eq_ignore_ascii_case(k)) {
-            out.push(k.clone());
-        }
-    }
-    Ok(out)
 }

@@ -3,8 +3,8 @@
 //! One job per module: folder names and the folder tree ([`folder`]), the UID database
 //! ([`uiddb`]), system flags ([`flags`]) and keywords ([`keywords`]), subscriptions, quota
 //! (`maildirsize`), the dot-lock shared with Courier ([`lock`]), the open-folder view
-//! ([`mailbox`]), delivery ([`deliver`]), inotify ([`watch`]) and unique file names
-//! ([`filename`]).
+//! ([`mailbox`]), new messages on their way in through `tmp/` ([`spool`]), delivery and
+//! APPEND ([`deliver`]), inotify ([`watch`]) and unique file names ([`filename`]).
 
 #![forbid(unsafe_code)]
 
@@ -21,6 +21,7 @@ pub mod lock;
 pub mod mailbox;
 pub mod quota;
 pub mod sizecache;
+pub mod spool;
 pub mod subscriptions;
 pub mod uiddb;
 pub mod watch;
@@ -29,6 +30,7 @@ use std::path::{Path, PathBuf};
 
 pub use flags::Flags;
 pub use mailbox::{Changes, CopyResult, Mailbox, MessageEntry};
+pub use spool::{Spool, Spooled};
 
 /// Result of every storage operation.
 pub type Result<T> = std::result::Result<T, StoreError>;
@@ -95,9 +97,9 @@ pub struct Quota {
 #[derive(Debug)]
 pub enum AppendSource<'a> {
     Bytes(&'a [u8]),
-    /// A file already inside this Maildir's tmp/ (the IMAP reader streams big literals
-    /// there); renamed into place, not copied.
-    TmpFile(PathBuf),
+    /// A message already spooled by [`Maildir::spool`] (the IMAP reader streams APPEND
+    /// literals there); renamed into place, not copied.
+    Spooled(Spooled),
 }
 
 /// UID of an appended message (for APPENDUID).
@@ -213,7 +215,8 @@ impl Maildir {
         mailbox::status(&dir)
     }
 
-    /// Stores a message in `folder` (IMAP APPEND) and returns its UID.
+    /// Stores a message in `folder` (IMAP APPEND) and returns its UID. A spooled source
+    /// is consumed: renamed into place, or removed if the APPEND fails.
     pub fn append(
         &self,
         folder: &str,
@@ -224,6 +227,19 @@ impl Maildir {
     ) -> Result<AppendResult> {
         let dir = self.existing_dir(folder)?;
         deliver::append(&self.root, &dir, source, flags, keywords, internal_date)
+    }
+
+    /// A spool for one APPEND message into `folder`: a new file in the folder's `tmp/`
+    /// that turns CRLF into LF as it is written, for [`Maildir::append`] to rename into
+    /// `cur/`. Without a folder, or when it does not exist (the APPEND will answer so
+    /// once its message is read), the spool is in INBOX's `tmp/`: Maildir++ folders sit
+    /// below the root on the same file system, so placing it is still one rename (a
+    /// folder linked to another disk gets one copy).
+    pub fn spool(&self, folder: Option<&str>) -> Result<Spool> {
+        let dir = folder
+            .and_then(|f| self.existing_dir(f).ok())
+            .unwrap_or_else(|| self.root.clone());
+        Ok(Spool::create(&dir.join("tmp"), spool::LineEnds::ToLf)?)
     }
 
     /// Delivers a message into `folder`'s new/ (tmp -> fsync -> new/), quota checked.

@@ -1,5 +1,6 @@
-//! APPEND (RFC 3501 §6.3.11, APPENDUID from UIDPLUS RFC 4315). Large literals arrive
-//! spooled in the Maildir's `tmp/` by the framing and are renamed into place.
+//! APPEND (RFC 3501 §6.3.11, APPENDUID from UIDPLUS RFC 4315). After login the message
+//! arrives already in the store's spool (the framing streamed it there); the store renames
+//! that file into place, or removes it when the APPEND fails.
 
 use std::time::{Duration, UNIX_EPOCH};
 
@@ -47,31 +48,17 @@ impl Session<'_> {
                 UNIX_EPOCH
             }
         });
-        let result = match message {
-            LiteralData::Memory(bytes) => self.maildir()?.append(
-                &name,
-                AppendSource::Bytes(&bytes),
-                system,
-                &keywords,
-                internal_date,
-            ),
-            LiteralData::Spooled(file) => {
-                // The store renames the spooled file into place; if it fails the file is
-                // still ours to remove.
-                let path = file.path().to_path_buf();
-                let result = self.maildir()?.append(
-                    &name,
-                    AppendSource::TmpFile(path.clone()),
-                    system,
-                    &keywords,
-                    internal_date,
-                );
-                if result.is_ok() {
-                    file.keep();
-                }
-                result
+        let held: Vec<u8>;
+        let source = match message {
+            LiteralData::Memory(bytes) => {
+                held = bytes;
+                AppendSource::Bytes(&held)
             }
+            LiteralData::Spooled(spooled) => AppendSource::Spooled(spooled),
         };
+        let result = self
+            .maildir()?
+            .append(&name, source, system, &keywords, internal_date);
         let appended = result.map_err(|err| match err {
             StoreError::NoSuchFolder(_) => {
                 Outcome::no("[TRYCREATE] No such mailbox; create it first")
