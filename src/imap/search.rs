@@ -10,6 +10,79 @@ use super::sets::resolve_set;
 use crate::message::Message;
 use crate::store::{Flags, Mailbox, MessageEntry, StoreError};
 
+/// How the strings of a `SEARCH CHARSET x` command become UTF-8, the text the engine
+/// compares (RFC 3501 §6.4.4: a server should accept every charset it can convert).
+#[derive(Clone, Copy)]
+pub enum SearchCharset {
+    /// UTF-8 and US-ASCII: the bytes as they are.
+    Utf8,
+    /// Any label encoding_rs knows (ISO-8859-*, windows-125x, KOI8-R/U, ISO-2022-JP,
+    /// Shift_JIS, EUC-JP/KR, GB2312/GBK/GB18030, Big5, UTF-16LE/BE, ...).
+    Encoding(&'static encoding_rs::Encoding),
+    /// `UTF-16` without an order: its byte order mark, else big-endian (RFC 2781 §4.3).
+    Utf16,
+    /// What only mail-parser's decoders know (UTF-7, IBM850, ...).
+    Other(mail_parser::decoders::charsets::DecoderFnc),
+}
+
+impl SearchCharset {
+    /// The decoder for a charset name; `None` for a name nothing here knows.
+    pub fn named(name: &str) -> Option<SearchCharset> {
+        let n = name.trim();
+        if n.eq_ignore_ascii_case("UTF-8") || n.eq_ignore_ascii_case("US-ASCII") {
+            return Some(SearchCharset::Utf8);
+        }
+        if n.eq_ignore_ascii_case("UTF-16") {
+            return Some(SearchCharset::Utf16);
+        }
+        if let Some(enc) = encoding_rs::Encoding::for_label(n.as_bytes()) {
+            return Some(SearchCharset::Encoding(enc));
+        }
+        mail_parser::decoders::charsets::map::charset_decoder(n.as_bytes())
+            .map(SearchCharset::Other)
+    }
+
+    fn decode(self, bytes: &[u8]) -> Vec<u8> {
+        match self {
+            SearchCharset::Utf8 => bytes.to_vec(),
+            SearchCharset::Encoding(enc) => enc
+                .decode_without_bom_handling(bytes)
+                .0
+                .into_owned()
+                .into_bytes(),
+            SearchCharset::Utf16 => {
+                let (enc, rest) = match bytes {
+                    [0xff, 0xfe, rest @ ..] => (encoding_rs::UTF_16LE, rest),
+                    [0xfe, 0xff, rest @ ..] => (encoding_rs::UTF_16BE, rest),
+                    _ => (encoding_rs::UTF_16BE, bytes),
+                };
+                SearchCharset::Encoding(enc).decode(rest)
+            }
+            SearchCharset::Other(f) => f(bytes).into_bytes(),
+        }
+    }
+
+    /// `key` with every search string converted to UTF-8.
+    pub fn key_to_utf8(self, key: &SearchKey) -> SearchKey {
+        use SearchKey::*;
+        let d = |s: &Vec<u8>| self.decode(s);
+        match key {
+            And(keys) => And(keys.iter().map(|k| self.key_to_utf8(k)).collect()),
+            Not(k) => Not(Box::new(self.key_to_utf8(k))),
+            Or(a, b) => Or(Box::new(self.key_to_utf8(a)), Box::new(self.key_to_utf8(b))),
+            Bcc(s) => Bcc(d(s)),
+            Body(s) => Body(d(s)),
+            Cc(s) => Cc(d(s)),
+            From(s) => From(d(s)),
+            Header(name, s) => Header(name.clone(), d(s)),
+            Subject(s) => Subject(d(s)),
+            Text(s) => Text(d(s)),
+            To(s) => To(d(s)),
+            other => other.clone(),
+        }
+    }
+}
+
 /// What a key needs of the message.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Need {
@@ -253,7 +326,7 @@ pub fn search(
         let mut message = None;
         if from_cache {
             fields = mailbox
-                .cached(index, "searchfields")
+                .cached(index, "searchfields-2")
                 .map(|b| decode_fields(&b));
         }
         if need > Need::Nothing && fields.is_none() {
@@ -262,7 +335,7 @@ pub fn search(
                     if from_cache {
                         let encoded = encode_fields(&m);
                         fields = Some(decode_fields(&encoded));
-                        mailbox.cache(index, "searchfields", encoded);
+                        mailbox.cache(index, "searchfields-2", encoded);
                     }
                     message = Some(m);
                 }

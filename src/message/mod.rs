@@ -154,9 +154,11 @@ impl Message {
             _ => return Cow::Borrowed(&self.raw[msg.header.clone()]),
         };
         let mut out = Vec::new();
-        for f in &msg.fields {
-            if wanted(f.name(&self.raw), names) == keep {
-                let bytes = &self.raw[f.start..f.end];
+        for (line, name) in header::lines(&self.raw, msg.header.start, msg.header.end) {
+            // A line that is no field has no name to be asked for: only .NOT returns it.
+            let named = name.is_some_and(|n| wanted(&self.raw[n], names));
+            if named == keep {
+                let bytes = &self.raw[line];
                 out.extend_from_slice(bytes);
                 if !bytes.ends_with(b"\n") {
                     out.extend_from_slice(b"\r\n");
