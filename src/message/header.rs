@@ -459,13 +459,14 @@ pub(crate) fn charset_to_utf8(bytes: &[u8], charset: &[u8]) -> Vec<u8> {
 /// replaces a plain one of the same name (RFC 2231 §4: senders give both for old readers).
 /// Plain parameters are kept as written, in their order; a joined one takes the place of
 /// its first segment.
-fn join_rfc2231(params: Vec<(Vec<u8>, Vec<u8>)>) -> Vec<(Vec<u8>, Vec<u8>)> {
+fn join_rfc2231(params: Vec<Param>) -> Vec<Param> {
     if !params.iter().any(|(n, _)| n.contains(&b'*')) {
         return params;
     }
     // (base name as first written, segments (number, extended, value)) by first position.
-    let mut groups: Vec<(Vec<u8>, Vec<(u32, bool, Vec<u8>)>)> = Vec::new();
-    let mut order: Vec<Result<usize, (Vec<u8>, Vec<u8>)>> = Vec::new();
+    let mut groups: Vec<(Vec<u8>, Vec<Segment>)> = Vec::new();
+    // Each parameter's place: a group's index, or a plain parameter.
+    let mut order: Vec<Result<usize, Param>> = Vec::new();
     for (name, value) in params {
         let n = rfc2231_name(&name);
         if !n.extended && n.segment.is_none() {
@@ -484,7 +485,7 @@ fn join_rfc2231(params: Vec<(Vec<u8>, Vec<u8>)>) -> Vec<(Vec<u8>, Vec<u8>)> {
             }
         }
     }
-    let joined: Vec<(Vec<u8>, Vec<u8>)> = groups
+    let joined: Vec<Param> = groups
         .into_iter()
         .map(|(base, mut segs)| {
             segs.sort_by_key(|s| s.0);
@@ -502,9 +503,15 @@ fn join_rfc2231(params: Vec<(Vec<u8>, Vec<u8>)>) -> Vec<(Vec<u8>, Vec<u8>)> {
         .collect()
 }
 
+/// A parameter as written: name and value.
+type Param = (Vec<u8>, Vec<u8>);
+
+/// One RFC 2231 segment: its number, whether it is extended, its value as written.
+type Segment = (u32, bool, Vec<u8>);
+
 /// The value of sorted RFC 2231 segments: the charset and language of segment 0 (when
 /// extended) apply to the escaped bytes of every extended segment (RFC 2231 §4.1).
-fn join_segments(segs: &[(u32, bool, Vec<u8>)]) -> Vec<u8> {
+fn join_segments(segs: &[Segment]) -> Vec<u8> {
     let mut charset: &[u8] = b"";
     let mut bytes = Vec::new();
     for (i, (_, extended, value)) in segs.iter().enumerate() {
