@@ -233,9 +233,11 @@ fn is_bare_local_part(tokens: &[Token]) -> bool {
         && words.iter().skip(1).all(|t| !t.space_before)
 }
 
-/// The first non-empty comment: the display name of the old `addr (Name)` form.
+/// The first non-empty comment after the `@`: the display name of the old `addr (Name)`
+/// form. A comment before the address (`(lead) k@x`) names nothing.
 fn comment_name(tokens: &[Token]) -> Option<Vec<u8>> {
-    tokens.iter().find_map(|t| match &t.tok {
+    let at = tokens.iter().position(|t| is_sp(t, b'@')).unwrap_or(0);
+    tokens[at..].iter().find_map(|t| match &t.tok {
         Tok::Comment(c) if !c.is_empty() => Some(c.clone()),
         _ => None,
     })

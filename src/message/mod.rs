@@ -165,7 +165,13 @@ impl Message {
                 }
             }
         }
-        out.extend_from_slice(b"\r\n");
+        // RFC 3501 §6.4.5: the blank line is always included, except for a message with
+        // no body and no blank line.
+        if self.raw[msg.header.clone()].ends_with(b"\n\r\n")
+            || self.raw[msg.header.clone()] == *b"\r\n"
+        {
+            out.extend_from_slice(b"\r\n");
+        }
         Cow::Owned(out)
     }
 
