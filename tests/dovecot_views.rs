@@ -114,7 +114,6 @@ const LISTED: &[(&str, &str, &str)] = &[
     ("25-no-header", "BODY[1.MIME]", "RFC 5322 §2.2; free"),
     ("25-no-header", "BODY[HEADER]", "RFC 5322 §2.2; free"),
     ("25-no-header", "BODY[TEXT]", "RFC 5322 §2.2; free"),
-    ("25-no-header", "HEADER.FIELDS", "RFC 5322 §2.2; free"),
     ("25-no-header", "HEADER.FIELDS.NOT", "RFC 5322 §2.2; free"),
     // `Content-Type: text` (no subtype) and `Content-Type: ;;;`: RFC 2045 §5.2 says an
     // invalid Content-Type means text/plain; us-ascii. Dovecot answers `"text" ""` and

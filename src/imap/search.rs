@@ -367,3 +367,68 @@ pub fn search(
     mailbox.save_caches();
     Ok(hits)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn utf8(cs: &str, bytes: &[u8]) -> Vec<u8> {
+        let decoder = SearchCharset::named(cs).unwrap_or_else(|| panic!("{cs} refused"));
+        match decoder.key_to_utf8(&SearchKey::Subject(bytes.to_vec())) {
+            SearchKey::Subject(s) => s,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn every_charset_a_client_may_send_becomes_utf8() {
+        let cases: &[(&str, &[u8], &str)] = &[
+            ("UTF-8", "Grüße".as_bytes(), "Grüße"),
+            ("us-ascii", b"plain", "plain"),
+            ("ISO-8859-1", b"caf\xe9", "café"),
+            ("ISO-8859-15", b"\xa4", "€"),
+            ("windows-1252", b"\x93q\x94", "“q”"),
+            ("windows-1251", b"\xcf\xf0\xe8", "При"),
+            ("KOI8-R", b"\xf0\xd2\xc9", "При"),
+            ("KOI8-U", b"\xa6", "і"),
+            ("ISO-2022-JP", b"\x1b$B%O%m!<\x1b(B", "ハロー"),
+            ("Shift_JIS", b"\x83n\x83\x8d\x81[", "ハロー"),
+            ("EUC-JP", b"\xa5\xcf\xa5\xed\xa1\xbc", "ハロー"),
+            ("EUC-KR", b"\xbe\xc8\xb3\xe7", "안녕"),
+            ("GB2312", b"\xc4\xe3\xba\xc3", "你好"),
+            ("GBK", b"\xc4\xe3\xba\xc3", "你好"),
+            ("GB18030", b"\xc4\xe3\xba\xc3", "你好"),
+            ("Big5", b"\xa7A\xa6n", "你好"),
+            ("UTF-16", b"\x00h\x00i", "hi"),
+            ("UTF-16", b"\xff\xfeh\x00i\x00", "hi"),
+            ("UTF-16LE", b"h\x00i\x00", "hi"),
+            ("UTF-7", b"+AOk-t+AOk-", "été"),
+        ];
+        for (cs, bytes, want) in cases {
+            assert_eq!(String::from_utf8(utf8(cs, bytes)).unwrap(), *want, "{cs}");
+        }
+        assert!(SearchCharset::named("X-NO-SUCH-CHARSET").is_none());
+    }
+
+    #[test]
+    fn every_string_of_a_key_tree_is_converted() {
+        let latin1 = SearchCharset::named("ISO-8859-1").unwrap();
+        let key = SearchKey::And(vec![
+            SearchKey::Not(Box::new(SearchKey::From(b"\xe9".to_vec()))),
+            SearchKey::Or(
+                Box::new(SearchKey::Header("X-A".into(), b"\xe8".to_vec())),
+                Box::new(SearchKey::Body(b"\xea".to_vec())),
+            ),
+            SearchKey::Seen,
+        ]);
+        let want = SearchKey::And(vec![
+            SearchKey::Not(Box::new(SearchKey::From("é".into()))),
+            SearchKey::Or(
+                Box::new(SearchKey::Header("X-A".into(), "è".into())),
+                Box::new(SearchKey::Body("ê".into())),
+            ),
+            SearchKey::Seen,
+        ]);
+        assert_eq!(latin1.key_to_utf8(&key), want);
+    }
+}

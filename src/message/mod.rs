@@ -166,10 +166,11 @@ impl Message {
             }
         }
         // RFC 3501 §6.4.5: the blank line is always included, except for a message with
-        // no body and no blank line.
-        if self.raw[msg.header.clone()].ends_with(b"\n\r\n")
-            || self.raw[msg.header.clone()] == *b"\r\n"
-        {
+        // no body and no blank line: a header block that runs to the end without one. (A
+        // message without header gets it too; its body may not have been read, see
+        // `header_end`.)
+        let header = &self.raw[msg.header.clone()];
+        if header.is_empty() || header.ends_with(b"\n\r\n") || header == b"\r\n" {
             out.extend_from_slice(b"\r\n");
         }
         Cow::Owned(out)

@@ -427,13 +427,14 @@ fn no_header_empty_and_unterminated() {
         "(\"TEXT\" \"PLAIN\" (\"CHARSET\" \"US-ASCII\") NIL NIL \"7BIT\" 0 0)"
     );
 
-    // a header with no blank line: all header, empty body
+    // a header with no blank line: all header, empty body, and no blank line in
+    // HEADER.FIELDS either (RFC 3501 §6.4.5)
     let m = msg("Subject: only\r\nTo: a@b");
     assert_eq!(m.text(), b"");
     assert_eq!(header_end(m.raw()), None);
     assert_eq!(
         sec(&m, &[], SectionKind::HeaderFields(fields(&["to"]))).unwrap(),
-        "To: a@b\r\n\r\n"
+        "To: a@b\r\n"
     );
     assert!(env(&m).starts_with("(NIL \"only\" NIL NIL NIL ((NIL NIL \"a\" \"b\"))"));
 }
@@ -1029,6 +1030,44 @@ fn sent_dates_without_seconds_and_with_obsolete_zones() {
         assert_eq!(m.sent_date(), Some(want), "{date}");
     }
     assert_eq!(msg("Date: yesterday\r\n\r\n").sent_date(), None);
+}
+
+#[test]
+fn an_unparseable_content_type_in_a_digest_is_text_plain_too() {
+    // No Content-Type in a digest: message/rfc822 (RFC 2046 §5.1.5); one that does not
+    // parse: text/plain, there as anywhere (RFC 2045 §5.2).
+    let m = msg("Content-Type: multipart/digest; boundary=d\r\n\r\n\
+                 --d\r\nContent-Type: text\r\n\r\nfind me\r\n--d--\r\n");
+    assert_eq!(
+        bs(&m, false),
+        "((\"TEXT\" \"PLAIN\" (\"CHARSET\" \"US-ASCII\") NIL NIL \"7BIT\" 7 0) \"digest\")"
+    );
+    assert!(m.search_body_text().contains("find me"));
+}
+
+#[test]
+fn header_fields_of_a_message_without_blank_line_have_none() {
+    // RFC 3501 §6.4.5: the blank line is always included, except for a message with no
+    // body and no blank line.
+    let m = msg("From: a@b\r\nSubject: only");
+    assert_eq!(
+        sec(&m, &[], SectionKind::HeaderFields(fields(&["subject"]))).unwrap(),
+        "Subject: only\r\n"
+    );
+    assert_eq!(
+        sec(
+            &m,
+            &[],
+            SectionKind::HeaderFieldsNot(fields(&["subject", "from"]))
+        )
+        .unwrap(),
+        ""
+    );
+    let m = msg("From: a@b\r\n\r\n");
+    assert_eq!(
+        sec(&m, &[], SectionKind::HeaderFields(fields(&["from"]))).unwrap(),
+        "From: a@b\r\n\r\n"
+    );
 }
 
 #[test]
