@@ -89,7 +89,7 @@ fn envelope_and_bodystructure_come_from_the_cache_once_computed() {
     );
     c.logout();
     assert!(server.folder_dir("INBOX").join("postern-dates").exists());
-    for kind in ["envelope", "bodystructure", "body"] {
+    for kind in ["envelope-2", "bodystructure-2", "body-2"] {
         let cache = server
             .folder_dir("INBOX")
             .join(format!("postern-cache.{kind}"));

@@ -41,12 +41,14 @@ fn need_of(item: &FetchItem) -> Need {
     }
 }
 
-/// Items whose IMAP text is kept in the folder's caches once computed, by cache kind.
+/// Items whose IMAP text is kept in the folder's caches once computed, by cache kind. The
+/// `-2` names the second way of computing them (RFC 2231 parameters, no comments, address
+/// placeholders, line counts): caches of the first are left unread rather than served.
 fn cache_kind(item: &FetchItem) -> Option<&'static str> {
     match item {
-        FetchItem::Envelope => Some("envelope"),
-        FetchItem::Body => Some("body"),
-        FetchItem::BodyStructure => Some("bodystructure"),
+        FetchItem::Envelope => Some("envelope-2"),
+        FetchItem::Body => Some("body-2"),
+        FetchItem::BodyStructure => Some("bodystructure-2"),
         _ => None,
     }
 }
@@ -55,11 +57,11 @@ fn cache_kind(item: &FetchItem) -> Option<&'static str> {
 fn encode_cacheable(kind: &str, message: &Message) -> Vec<u8> {
     let mut out = Vec::with_capacity(512);
     match kind {
-        "envelope" => imap_encode::write_envelope(&mut out, &message.envelope()),
+        "envelope-2" => imap_encode::write_envelope(&mut out, &message.envelope()),
         extensible => imap_encode::write_body_structure(
             &mut out,
             &message.body_structure(),
-            extensible == "bodystructure",
+            extensible == "bodystructure-2",
         ),
     }
     out
@@ -310,7 +312,7 @@ impl<'i> FetchPlan<'i> {
             .iter()
             .filter(|(_, b)| b.is_none())
             .map(|(kind, _)| {
-                if *kind == "envelope" {
+                if *kind == "envelope-2" {
                     Need::Header
                 } else {
                     Need::Whole
@@ -484,8 +486,8 @@ fn write_meta(out: &mut Vec<u8>, item: Meta, values: &MetaValues<'_>) {
         }
         Meta::Cached(kind) => {
             let label: &[u8] = match kind {
-                "envelope" => b"ENVELOPE ",
-                "body" => b"BODY ",
+                "envelope-2" => b"ENVELOPE ",
+                "body-2" => b"BODY ",
                 _ => b"BODYSTRUCTURE ",
             };
             out.extend_from_slice(label);

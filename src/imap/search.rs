@@ -10,6 +10,79 @@ use super::sets::resolve_set;
 use crate::message::Message;
 use crate::store::{Flags, Mailbox, MessageEntry, StoreError};
 
+/// How the strings of a `SEARCH CHARSET x` command become UTF-8, the text the engine
+/// compares (RFC 3501 §6.4.4: a server should accept every charset it can convert).
+#[derive(Clone, Copy)]
+pub enum SearchCharset {
+    /// UTF-8 and US-ASCII: the bytes as they are.
+    Utf8,
+    /// Any label encoding_rs knows (ISO-8859-*, windows-125x, KOI8-R/U, ISO-2022-JP,
+    /// Shift_JIS, EUC-JP/KR, GB2312/GBK/GB18030, Big5, UTF-16LE/BE, ...).
+    Encoding(&'static encoding_rs::Encoding),
+    /// `UTF-16` without an order: its byte order mark, else big-endian (RFC 2781 §4.3).
+    Utf16,
+    /// What only mail-parser's decoders know (UTF-7, IBM850, ...).
+    Other(mail_parser::decoders::charsets::DecoderFnc),
+}
+
+impl SearchCharset {
+    /// The decoder for a charset name; `None` for a name nothing here knows.
+    pub fn named(name: &str) -> Option<SearchCharset> {
+        let n = name.trim();
+        if n.eq_ignore_ascii_case("UTF-8") || n.eq_ignore_ascii_case("US-ASCII") {
+            return Some(SearchCharset::Utf8);
+        }
+        if n.eq_ignore_ascii_case("UTF-16") {
+            return Some(SearchCharset::Utf16);
+        }
+        if let Some(enc) = encoding_rs::Encoding::for_label(n.as_bytes()) {
+            return Some(SearchCharset::Encoding(enc));
+        }
+        mail_parser::decoders::charsets::map::charset_decoder(n.as_bytes())
+            .map(SearchCharset::Other)
+    }
+
+    fn decode(self, bytes: &[u8]) -> Vec<u8> {
+        match self {
+            SearchCharset::Utf8 => bytes.to_vec(),
+            SearchCharset::Encoding(enc) => enc
+                .decode_without_bom_handling(bytes)
+                .0
+                .into_owned()
+                .into_bytes(),
+            SearchCharset::Utf16 => {
+                let (enc, rest) = match bytes {
+                    [0xff, 0xfe, rest @ ..] => (encoding_rs::UTF_16LE, rest),
+                    [0xfe, 0xff, rest @ ..] => (encoding_rs::UTF_16BE, rest),
+                    _ => (encoding_rs::UTF_16BE, bytes),
+                };
+                SearchCharset::Encoding(enc).decode(rest)
+            }
+            SearchCharset::Other(f) => f(bytes).into_bytes(),
+        }
+    }
+
+    /// `key` with every search string converted to UTF-8.
+    pub fn key_to_utf8(self, key: &SearchKey) -> SearchKey {
+        use SearchKey::*;
+        let d = |s: &Vec<u8>| self.decode(s);
+        match key {
+            And(keys) => And(keys.iter().map(|k| self.key_to_utf8(k)).collect()),
+            Not(k) => Not(Box::new(self.key_to_utf8(k))),
+            Or(a, b) => Or(Box::new(self.key_to_utf8(a)), Box::new(self.key_to_utf8(b))),
+            Bcc(s) => Bcc(d(s)),
+            Body(s) => Body(d(s)),
+            Cc(s) => Cc(d(s)),
+            From(s) => From(d(s)),
+            Header(name, s) => Header(name.clone(), d(s)),
+            Subject(s) => Subject(d(s)),
+            Text(s) => Text(d(s)),
+            To(s) => To(d(s)),
+            other => other.clone(),
+        }
+    }
+}
+
 /// What a key needs of the message.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Need {
@@ -253,7 +326,7 @@ pub fn search(
         let mut message = None;
         if from_cache {
             fields = mailbox
-                .cached(index, "searchfields")
+                .cached(index, "searchfields-2")
                 .map(|b| decode_fields(&b));
         }
         if need > Need::Nothing && fields.is_none() {
@@ -262,7 +335,7 @@ pub fn search(
                     if from_cache {
                         let encoded = encode_fields(&m);
                         fields = Some(decode_fields(&encoded));
-                        mailbox.cache(index, "searchfields", encoded);
+                        mailbox.cache(index, "searchfields-2", encoded);
                     }
                     message = Some(m);
                 }
@@ -293,4 +366,69 @@ pub fn search(
     }
     mailbox.save_caches();
     Ok(hits)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn utf8(cs: &str, bytes: &[u8]) -> Vec<u8> {
+        let decoder = SearchCharset::named(cs).unwrap_or_else(|| panic!("{cs} refused"));
+        match decoder.key_to_utf8(&SearchKey::Subject(bytes.to_vec())) {
+            SearchKey::Subject(s) => s,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn every_charset_a_client_may_send_becomes_utf8() {
+        let cases: &[(&str, &[u8], &str)] = &[
+            ("UTF-8", "Grüße".as_bytes(), "Grüße"),
+            ("us-ascii", b"plain", "plain"),
+            ("ISO-8859-1", b"caf\xe9", "café"),
+            ("ISO-8859-15", b"\xa4", "€"),
+            ("windows-1252", b"\x93q\x94", "“q”"),
+            ("windows-1251", b"\xcf\xf0\xe8", "При"),
+            ("KOI8-R", b"\xf0\xd2\xc9", "При"),
+            ("KOI8-U", b"\xa6", "і"),
+            ("ISO-2022-JP", b"\x1b$B%O%m!<\x1b(B", "ハロー"),
+            ("Shift_JIS", b"\x83n\x83\x8d\x81[", "ハロー"),
+            ("EUC-JP", b"\xa5\xcf\xa5\xed\xa1\xbc", "ハロー"),
+            ("EUC-KR", b"\xbe\xc8\xb3\xe7", "안녕"),
+            ("GB2312", b"\xc4\xe3\xba\xc3", "你好"),
+            ("GBK", b"\xc4\xe3\xba\xc3", "你好"),
+            ("GB18030", b"\xc4\xe3\xba\xc3", "你好"),
+            ("Big5", b"\xa7A\xa6n", "你好"),
+            ("UTF-16", b"\x00h\x00i", "hi"),
+            ("UTF-16", b"\xff\xfeh\x00i\x00", "hi"),
+            ("UTF-16LE", b"h\x00i\x00", "hi"),
+            ("UTF-7", b"+AOk-t+AOk-", "été"),
+        ];
+        for (cs, bytes, want) in cases {
+            assert_eq!(String::from_utf8(utf8(cs, bytes)).unwrap(), *want, "{cs}");
+        }
+        assert!(SearchCharset::named("X-NO-SUCH-CHARSET").is_none());
+    }
+
+    #[test]
+    fn every_string_of_a_key_tree_is_converted() {
+        let latin1 = SearchCharset::named("ISO-8859-1").unwrap();
+        let key = SearchKey::And(vec![
+            SearchKey::Not(Box::new(SearchKey::From(b"\xe9".to_vec()))),
+            SearchKey::Or(
+                Box::new(SearchKey::Header("X-A".into(), b"\xe8".to_vec())),
+                Box::new(SearchKey::Body(b"\xea".to_vec())),
+            ),
+            SearchKey::Seen,
+        ]);
+        let want = SearchKey::And(vec![
+            SearchKey::Not(Box::new(SearchKey::From("é".into()))),
+            SearchKey::Or(
+                Box::new(SearchKey::Header("X-A".into(), "è".into())),
+                Box::new(SearchKey::Body("ê".into())),
+            ),
+            SearchKey::Seen,
+        ]);
+        assert_eq!(latin1.key_to_utf8(&key), want);
+    }
 }

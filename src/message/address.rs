@@ -148,7 +148,7 @@ fn phrase(tokens: &[Token]) -> Option<Vec<u8>> {
     (!out.is_empty()).then_some(out)
 }
 
-/// Tokens glued as written, without white space or comments (local parts, domains, routes).
+/// Tokens glued as written, without white space or comments (source routes).
 fn glue(tokens: &[Token]) -> Option<Vec<u8>> {
     let mut out = Vec::new();
     for t in tokens {
@@ -162,50 +162,130 @@ fn glue(tokens: &[Token]) -> Option<Vec<u8>> {
     (!out.is_empty()).then_some(out)
 }
 
-fn addr_spec(tokens: &[Token]) -> (Option<Vec<u8>>, Option<Vec<u8>>) {
-    match tokens.iter().rposition(|t| is_sp(t, b'@')) {
-        Some(at) => (glue(&tokens[..at]), glue(&tokens[at + 1..])),
-        None => (glue(tokens), None),
+/// The mailbox of an address whose local part is missing or unreadable, as Dovecot writes
+/// it: a NIL there would turn the address into a group marker (RFC 3501 §7.4.2).
+pub(crate) const MISSING_MAILBOX: &[u8] = b"MISSING_MAILBOX";
+/// The host of an address without a domain (`user`, `user@`, `<>`), as Dovecot writes it.
+pub(crate) const MISSING_DOMAIN: &[u8] = b"MISSING_DOMAIN";
+/// The host of an address whose `<` is never closed, as Dovecot writes it.
+pub(crate) const SYNTAX_ERROR: &[u8] = b"SYNTAX_ERROR";
+
+/// The longest prefix of `tokens` of the form `word *("." word)` (comments skipped,
+/// obsolete empty words between dots tolerated), glued: quoted strings without their quotes
+/// and escapes (RFC 5322 §3.4.1: the quotes are not part of the local part's value), domain
+/// literals as written. `quoted` says whether quoted strings count as words (local parts)
+/// or end the run (domains).
+fn dotted(tokens: &[Token], quoted: bool) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut want_word = true;
+    for t in tokens {
+        match &t.tok {
+            Tok::Comment(_) => {}
+            Tok::Atom(a) if want_word => {
+                out.extend_from_slice(a);
+                want_word = false;
+            }
+            Tok::Quoted { text, .. } if want_word && quoted => {
+                out.extend_from_slice(text);
+                want_word = false;
+            }
+            Tok::Special(b'.') => {
+                out.push(b'.');
+                want_word = true;
+            }
+            _ => break,
+        }
     }
+    out
 }
 
-/// One mailbox (`name <route:local@domain>` or `local@domain (comment)`); `None` when it
-/// holds no address at all (empty item, `<>`).
-fn mailbox(tokens: &[Token]) -> Option<Address> {
-    let (name, adl, spec) = match tokens.iter().position(|t| is_sp(t, b'<')) {
-        Some(lt) => {
-            let inner_end = tokens[lt..]
-                .iter()
-                .position(|t| is_sp(t, b'>'))
-                .map_or(tokens.len(), |p| lt + p);
-            let inner = &tokens[lt + 1..inner_end];
-            let (adl, spec) = if inner.first().is_some_and(|t| is_sp(t, b'@')) {
-                match inner.iter().position(|t| is_sp(t, b':')) {
-                    Some(colon) => (glue(&inner[..colon]), &inner[colon + 1..]),
-                    None => (None, inner),
-                }
-            } else {
-                (None, inner)
-            };
-            (phrase(&tokens[..lt]), adl, spec)
-        }
-        None => {
-            let comment = tokens.iter().find_map(|t| match &t.tok {
-                Tok::Comment(c) if !c.is_empty() => Some(c.clone()),
-                _ => None,
-            });
-            (comment, None, tokens)
+/// `local@domain` (comments anywhere dropped: `user (c)@ (c) example.org` is
+/// `user@example.org`); each half that is empty or unreadable gets its placeholder.
+fn addr_spec(tokens: &[Token]) -> (Vec<u8>, Vec<u8>) {
+    let (local, domain) = match tokens.iter().position(|t| is_sp(t, b'@')) {
+        Some(at) => (
+            dotted(&tokens[..at], true),
+            dotted(&tokens[at + 1..], false),
+        ),
+        None => (dotted(tokens, true), Vec::new()),
+    };
+    let or = |v: Vec<u8>, placeholder: &[u8]| {
+        if v.is_empty() {
+            placeholder.to_vec()
+        } else {
+            v
         }
     };
-    let (mailbox, host) = addr_spec(spec);
-    if mailbox.is_none() && host.is_none() {
-        return None;
+    (or(local, MISSING_MAILBOX), or(domain, MISSING_DOMAIN))
+}
+
+/// Whether `tokens` (comments aside) are one dot-atom written without white space: a bare
+/// local part (`user`), as opposed to a display name alone (`John Doe`, `"John"`).
+fn is_bare_local_part(tokens: &[Token]) -> bool {
+    let words: Vec<&Token> = tokens
+        .iter()
+        .filter(|t| !matches!(t.tok, Tok::Comment(_)))
+        .collect();
+    !words.is_empty()
+        && words
+            .iter()
+            .all(|t| matches!(t.tok, Tok::Atom(_) | Tok::Special(b'.')))
+        && words.iter().skip(1).all(|t| !t.space_before)
+}
+
+/// The first non-empty comment after the `@`: the display name of the old `addr (Name)`
+/// form. A comment before the address (`(lead) k@x`) names nothing.
+fn comment_name(tokens: &[Token]) -> Option<Vec<u8>> {
+    let at = tokens.iter().position(|t| is_sp(t, b'@')).unwrap_or(0);
+    tokens[at..].iter().find_map(|t| match &t.tok {
+        Tok::Comment(c) if !c.is_empty() => Some(c.clone()),
+        _ => None,
+    })
+}
+
+/// One mailbox (`name <route:local@domain>` or `local@domain (comment)`); `None` when the
+/// item holds nothing but white space and comments (RFC 5322 §4.4: empty list elements are
+/// not part of the list). Never a NIL mailbox or host: what is missing or unreadable gets
+/// Dovecot's placeholders, which clients already know.
+fn mailbox(tokens: &[Token]) -> Option<Address> {
+    if let Some(lt) = tokens.iter().position(|t| is_sp(t, b'<')) {
+        let close = tokens[lt..].iter().position(|t| is_sp(t, b'>'));
+        let inner = &tokens[lt + 1..close.map_or(tokens.len(), |p| lt + p)];
+        let (adl, spec) = if inner.first().is_some_and(|t| is_sp(t, b'@')) {
+            match inner.iter().position(|t| is_sp(t, b':')) {
+                Some(colon) => (glue(&inner[..colon]), &inner[colon + 1..]),
+                None => (None, inner),
+            }
+        } else {
+            (None, inner)
+        };
+        let (mailbox, mut host) = addr_spec(spec);
+        if close.is_none() {
+            host = SYNTAX_ERROR.to_vec();
+        }
+        return Some(Address {
+            name: phrase(&tokens[..lt]),
+            adl,
+            mailbox: Some(mailbox),
+            host: Some(host),
+        });
     }
+    if tokens.iter().any(|t| is_sp(t, b'@')) || is_bare_local_part(tokens) {
+        let (mailbox, host) = addr_spec(tokens);
+        return Some(Address {
+            name: comment_name(tokens),
+            adl: None,
+            mailbox: Some(mailbox),
+            host: Some(host),
+        });
+    }
+    // Words without an address: a display name whose address is missing.
+    let name = phrase(tokens)?;
     Some(Address {
-        name,
-        adl,
-        mailbox,
-        host,
+        name: Some(name),
+        adl: None,
+        mailbox: Some(MISSING_MAILBOX.to_vec()),
+        host: Some(MISSING_DOMAIN.to_vec()),
     })
 }
 
@@ -320,7 +400,7 @@ mod tests {
         );
         assert_eq!(
             parse_list(b"\"john doe\"@x.test"),
-            vec![a(None, None, Some("\"john doe\""), Some("x.test"))]
+            vec![a(None, None, Some("john doe"), Some("x.test"))]
         );
     }
 
@@ -345,9 +425,17 @@ mod tests {
         );
         assert_eq!(
             parse_list(b"localonly"),
-            vec![a(None, None, Some("localonly"), None)]
+            vec![a(None, None, Some("localonly"), Some("MISSING_DOMAIN"))]
         );
-        assert_eq!(parse_list(b"<>, ,"), vec![]);
+        assert_eq!(
+            parse_list(b"<>, ,"),
+            vec![a(
+                None,
+                None,
+                Some("MISSING_MAILBOX"),
+                Some("MISSING_DOMAIN")
+            )]
+        );
         // unterminated group is closed anyway
         assert_eq!(parse_list(b"g: a@b").len(), 3);
     }

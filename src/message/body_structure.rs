@@ -59,10 +59,11 @@ pub enum BodyStructure {
     },
 }
 
-/// Lines of a body: its line breaks, plus one for a last line without a break.
+/// Lines of a body: the line ends inside its octets. A last line without a break adds
+/// none: in a multipart the CRLF before the next delimiter belongs to the delimiter
+/// (RFC 2046 §5.1.1), so a part `hello` CRLF `--b` is one unterminated line, 0 line ends.
 pub(crate) fn count_lines(body: &[u8]) -> usize {
-    let n = body.iter().filter(|&&b| b == b'\n').count();
-    n + usize::from(body.last().is_some_and(|&b| b != b'\n'))
+    body.iter().filter(|&&b| b == b'\n').count()
 }
 
 fn field_text(raw: &[u8], fields: &[Field], name: &[u8]) -> Option<Vec<u8>> {
@@ -75,6 +76,7 @@ fn extension(raw: &[u8], fields: &[Field], with_md5: bool) -> Extension {
         .filter(|v| !v.main.is_empty())
         .map(|v| (v.main, v.params));
     let language = field_text(raw, fields, b"Content-Language")
+        .map(|v| header::without_comments(&v))
         .map(|v| {
             v.split(|&b| b == b',')
                 .map(|t| header::trim_wsp(t).to_vec())
@@ -112,9 +114,7 @@ pub(crate) fn build(raw: &[u8], part: &Part) -> BodyStructure {
     if is_text && ct.param("charset").is_none() {
         params.insert(0, (b"CHARSET".to_vec(), b"US-ASCII".to_vec()));
     }
-    let encoding = field_text(raw, &part.fields, b"Content-Transfer-Encoding")
-        .filter(|e| !e.is_empty())
-        .unwrap_or_else(|| b"7BIT".to_vec());
+    let encoding = header::transfer_encoding(raw, &part.fields).unwrap_or_else(|| b"7BIT".to_vec());
     let body = &raw[part.body.clone()];
     let fields = BodyFields {
         media_type: ct.mtype.clone(),

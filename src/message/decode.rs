@@ -1,18 +1,116 @@
 //! Decoded text for SEARCH: RFC 2047 encoded words, transfer encodings and charsets, all
 //! done by mail-parser's decoders on the byte ranges our own MIME tree found.
 
+use mail_parser::HeaderValue;
 use mail_parser::decoders::base64::base64_decode;
 use mail_parser::decoders::charsets::map::charset_decoder;
 use mail_parser::decoders::html::html_to_text;
 use mail_parser::decoders::quoted_printable::quoted_printable_decode;
 use mail_parser::parsers::MessageStream;
-use mail_parser::{DateTime, HeaderValue};
 
+use super::address::{MISSING_DOMAIN, MISSING_MAILBOX, parse_list};
+use super::envelope::Address;
 use super::header::{self, Field};
 use super::mime::{Content, Part};
 
-/// An unstructured header value with folds removed and encoded words decoded.
+/// The address fields of RFC 5322 §3.6.2–3.6.3 and §3.6.6.
+const ADDRESS_FIELDS: [&str; 11] = [
+    "From",
+    "Sender",
+    "Reply-To",
+    "To",
+    "Cc",
+    "Bcc",
+    "Resent-From",
+    "Resent-Sender",
+    "Resent-To",
+    "Resent-Cc",
+    "Resent-Bcc",
+];
+
+/// A header value as SEARCH sees it: address fields as their addresses written plainly
+/// (`Name <local@domain>`, comments and folds gone, so `<user (c)@ (c) example.org>` is
+/// found by `user@example.org`), other fields unfolded; encoded words decoded in both.
 pub(crate) fn header_value(raw: &[u8], field: &Field) -> String {
+    let name = field.name(raw);
+    if ADDRESS_FIELDS
+        .iter()
+        .any(|f| name.eq_ignore_ascii_case(f.as_bytes()))
+    {
+        let plain = addresses_written(&parse_list(&field.unfolded(raw)));
+        return unstructured(&plain)
+            .unwrap_or_else(|| String::from_utf8_lossy(&plain).into_owned());
+    }
+    unstructured_value(raw, field)
+}
+
+/// Addresses as text: `Name <local@domain>` or `local@domain`, groups as `Group: ...;`,
+/// placeholders for missing parts left out.
+fn addresses_written(list: &[Address]) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut first = true;
+    for a in list {
+        let real = |v: &Option<Vec<u8>>, placeholder: &[u8]| {
+            v.clone().filter(|v| v.as_slice() != placeholder)
+        };
+        let (mailbox, host) = (
+            real(&a.mailbox, MISSING_MAILBOX),
+            real(&a.host, MISSING_DOMAIN),
+        );
+        if a.host.is_none() {
+            // A group's start (name) or end (all NIL) marker.
+            match &a.mailbox {
+                Some(group) => {
+                    if !first {
+                        out.extend_from_slice(b", ");
+                    }
+                    out.extend_from_slice(group);
+                    out.extend_from_slice(b": ");
+                    first = true;
+                }
+                None => {
+                    out.push(b';');
+                    first = false;
+                }
+            }
+            continue;
+        }
+        if !first {
+            out.extend_from_slice(b", ");
+        }
+        first = false;
+        let spec = match (mailbox, host) {
+            (Some(m), Some(h)) => [m, b"@".to_vec(), h].concat(),
+            (Some(m), None) => m,
+            (None, _) => Vec::new(),
+        };
+        match &a.name {
+            Some(n) if spec.is_empty() => out.extend_from_slice(n),
+            Some(n) => {
+                out.extend_from_slice(n);
+                out.extend_from_slice(b" <");
+                out.extend_from_slice(&spec);
+                out.push(b'>');
+            }
+            None => out.extend_from_slice(&spec),
+        }
+    }
+    out
+}
+
+/// Encoded words of `value` (one unfolded line) decoded; `None` when the parser gives
+/// nothing.
+fn unstructured(value: &[u8]) -> Option<String> {
+    let mut v = value.to_vec();
+    v.extend_from_slice(b"\r\n");
+    match MessageStream::new(&v).parse_unstructured() {
+        HeaderValue::Text(t) if !t.is_empty() => Some(t.into_owned()),
+        _ => None,
+    }
+}
+
+/// An unstructured header value with folds removed and encoded words decoded.
+fn unstructured_value(raw: &[u8], field: &Field) -> String {
     let mut value = field.raw_value(raw).to_vec();
     // The unstructured parser stops at a line break not followed by white space.
     value.extend_from_slice(b"\r\n");
@@ -33,7 +131,8 @@ pub(crate) fn header_text(raw: &[u8], fields: &[Field], out: &mut String) {
     for f in fields {
         out.push_str(&String::from_utf8_lossy(f.name(raw)));
         out.push_str(": ");
-        out.push_str(&header_value(raw, f));
+        // As written (decoded): TEXT finds comments and display names alike.
+        out.push_str(&unstructured_value(raw, f));
         out.push('\n');
     }
 }
@@ -48,9 +147,7 @@ fn charset_to_utf8(bytes: &[u8], charset: Option<&[u8]>) -> String {
 /// The part body with its Content-Transfer-Encoding undone (as is when it does not decode).
 pub(crate) fn transfer_decoded(raw: &[u8], part: &Part) -> Vec<u8> {
     let body = &raw[part.body.clone()];
-    let encoding = header::first(&part.fields, raw, b"Content-Transfer-Encoding")
-        .map(|f| f.unfolded(raw))
-        .unwrap_or_default();
+    let encoding = header::transfer_encoding(raw, &part.fields).unwrap_or_default();
     let decoded = if encoding.eq_ignore_ascii_case(b"base64") {
         let compact: Vec<u8> = body
             .iter()
@@ -95,10 +192,39 @@ pub(crate) fn body_text(raw: &[u8], part: &Part, out: &mut String) {
     }
 }
 
-/// The calendar date of a Date: value in its own zone.
+/// The calendar date of a Date: value in its own zone (time and zone are not needed, so
+/// any of them parses): `[day-name ","] day month year ...` with comments anywhere, a
+/// missing seconds field or an obsolete zone (`Tue, 14 Mar 2017 09:26 EST`), and 2- or
+/// 3-digit years as RFC 5322 §4.3 reads them.
 pub(crate) fn date_of(value: &[u8]) -> Option<(i32, u32, u32)> {
-    let text = String::from_utf8_lossy(value);
-    let dt = DateTime::parse_rfc822(&text)?;
-    let valid = (1..=12).contains(&dt.month) && (1..=31).contains(&dt.day) && dt.year > 0;
-    valid.then_some((i32::from(dt.year), u32::from(dt.month), u32::from(dt.day)))
+    let text = header::without_comments(value);
+    let text = String::from_utf8_lossy(&text);
+    let words: Vec<&str> = text
+        .split(|c: char| c.is_ascii_whitespace() || c == ',')
+        .filter(|w| !w.is_empty())
+        .collect();
+    words.windows(3).find_map(|w| {
+        let day: u32 = w[0].parse().ok().filter(|d| (1..=31).contains(d))?;
+        let month = month_number(w[1])?;
+        let digits = w[2];
+        if !(2..=4).contains(&digits.len()) || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        let y: i32 = digits.parse().ok()?;
+        let year = match digits.len() {
+            2 if y < 50 => 2000 + y,
+            2 | 3 => 1900 + y,
+            _ => y,
+        };
+        Some((year, month, day))
+    })
+}
+
+/// `Jan`..`Dec` (case-insensitive, full names too) as 1..12.
+fn month_number(word: &str) -> Option<u32> {
+    const MONTHS: [&str; 12] = [
+        "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
+    ];
+    let w = word.get(..3)?.to_ascii_lowercase();
+    MONTHS.iter().position(|m| *m == w).map(|i| i as u32 + 1)
 }

@@ -2,6 +2,8 @@
 //! the MIME `value; name=value` syntax of Content-Type and Content-Disposition (RFC 2045).
 //! Everything here works on byte offsets so sections and ENVELOPE can hand out the raw bytes.
 
+use std::ops::Range;
+
 /// One header field inside `raw`: `start..end` covers the name, the colon, the value and every
 /// continuation line including the final line break (when there is one).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -141,6 +143,32 @@ pub(crate) fn fields(raw: &[u8], start: usize, end: usize) -> Vec<Field> {
     out
 }
 
+/// Every line of the header block at `start..end` with its continuation lines, in order, up
+/// to the blank line: the fields (with their name's range) and the lines that are none (an
+/// mbox `From ` line, a line without a colon, `: value` with no name), which
+/// BODY[HEADER.FIELDS.NOT] must hand on (RFC 3501 §6.4.5: all header lines not named).
+pub(crate) fn lines(
+    raw: &[u8],
+    start: usize,
+    end: usize,
+) -> Vec<(Range<usize>, Option<Range<usize>>)> {
+    let mut out: Vec<(Range<usize>, Option<Range<usize>>)> = Vec::new();
+    let mut i = start;
+    while i < end {
+        let e = line_end(raw, i, end);
+        let line = &raw[i..e];
+        if is_blank_line(line) {
+            break;
+        }
+        match out.last_mut() {
+            Some(last) if is_wsp(line[0]) => last.0.end = e,
+            _ => out.push((i..e, field_name_len(line).map(|n| i..i + n))),
+        }
+        i = e;
+    }
+    out
+}
+
 pub(crate) fn first<'f>(fields: &'f [Field], raw: &[u8], name: &[u8]) -> Option<&'f Field> {
     fields.iter().find(|f| f.is(raw, name))
 }
@@ -255,14 +283,15 @@ impl<'a> Lexer<'a> {
     }
 
     /// A parameter value: a quoted string, or (leniently, since `boundary=--=_x` unquoted is
-    /// common) everything up to `;` or white space.
+    /// common) everything up to `;`, white space or a comment (RFC 2045 §5.1: a comment is
+    /// never part of a value).
     fn param_value(&mut self) -> Vec<u8> {
         if self.peek() == Some(b'"') {
             return self.quoted();
         }
         let start = self.i;
         while let Some(b) = self.peek() {
-            if b == b';' || b.is_ascii_whitespace() {
+            if b == b';' || b == b'(' || b.is_ascii_whitespace() {
                 break;
             }
             self.i += 1;
@@ -313,7 +342,198 @@ pub(crate) fn parse_mime_value(value: &[u8]) -> MimeValue {
         }
         lx.skip_past_semicolon();
     }
+    out.params = join_rfc2231(out.params);
     out
+}
+
+/// The first token of a structured value with its comments and white space dropped
+/// (RFC 2045 §6.1: `Content-Transfer-Encoding: 7bit (plain)` is `7bit`); empty when none.
+pub(crate) fn leading_token(value: &[u8]) -> Vec<u8> {
+    let mut lx = Lexer { s: value, i: 0 };
+    lx.skip_cfws();
+    lx.token().to_vec()
+}
+
+/// The Content-Transfer-Encoding mechanism of a header block without comments or white
+/// space (`7bit (plain)` is `7bit`); `None` when the field is absent or holds no token.
+pub(crate) fn transfer_encoding(raw: &[u8], fields: &[Field]) -> Option<Vec<u8>> {
+    let f = first(fields, raw, b"Content-Transfer-Encoding")?;
+    Some(leading_token(&f.unfolded(raw))).filter(|t| !t.is_empty())
+}
+
+/// The value without its comments (RFC 5322 §3.2.2), white space kept: for fields such as
+/// Content-Language whose items are plain tokens (`en (English), de`).
+pub(crate) fn without_comments(value: &[u8]) -> Vec<u8> {
+    let mut lx = Lexer { s: value, i: 0 };
+    let mut out = Vec::with_capacity(value.len());
+    while let Some(b) = lx.peek() {
+        match b {
+            b'(' => lx.skip_comment(),
+            b'"' => {
+                let start = lx.i;
+                lx.quoted();
+                out.extend_from_slice(&value[start..lx.i]);
+            }
+            _ => {
+                out.push(b);
+                lx.i += 1;
+            }
+        }
+    }
+    out
+}
+
+/// One parameter as RFC 2231 names it: `name*n*` is segment `n`, extended (charset'lang'
+/// prefix on segment 0, %XX escapes) when the name ends in `*`.
+struct Rfc2231Name<'a> {
+    base: &'a [u8],
+    segment: Option<u32>,
+    extended: bool,
+}
+
+fn rfc2231_name(name: &[u8]) -> Rfc2231Name<'_> {
+    let (rest, extended) = match name.strip_suffix(b"*") {
+        Some(r) => (r, true),
+        None => (name, false),
+    };
+    if let Some(star) = rest.iter().rposition(|&b| b == b'*') {
+        let digits = &rest[star + 1..];
+        let number = std::str::from_utf8(digits)
+            .ok()
+            .filter(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()))
+            .and_then(|d| d.parse().ok());
+        if let Some(n) = number {
+            return Rfc2231Name {
+                base: &rest[..star],
+                segment: Some(n),
+                extended,
+            };
+        }
+    }
+    Rfc2231Name {
+        base: rest,
+        segment: None,
+        extended,
+    }
+}
+
+/// `%XX` escapes undone (RFC 2231 §4); a `%` not followed by two hex digits stays.
+fn percent_decode(v: &[u8]) -> Vec<u8> {
+    let hex = |b: u8| (b as char).to_digit(16).map(|d| d as u8);
+    let mut out = Vec::with_capacity(v.len());
+    let mut i = 0;
+    while i < v.len() {
+        if v[i] == b'%'
+            && let (Some(h), Some(l)) = (
+                v.get(i + 1).copied().and_then(hex),
+                v.get(i + 2).copied().and_then(hex),
+            )
+        {
+            out.push(h << 4 | l);
+            i += 3;
+            continue;
+        }
+        out.push(v[i]);
+        i += 1;
+    }
+    out
+}
+
+/// Bytes in `charset` as UTF-8 (encoding_rs's WHATWG labels); the bytes as they are when the
+/// charset is unknown or empty.
+pub(crate) fn charset_to_utf8(bytes: &[u8], charset: &[u8]) -> Vec<u8> {
+    match encoding_rs::Encoding::for_label(charset) {
+        Some(enc) if enc != encoding_rs::UTF_8 => enc
+            .decode_without_bom_handling(bytes)
+            .0
+            .into_owned()
+            .into_bytes(),
+        _ => bytes.to_vec(),
+    }
+}
+
+/// RFC 2231 parameters joined and decoded, as RFC 9051 §7.5.2 asks of BODYSTRUCTURE:
+/// `name*0*=utf-8'en'a%20b; name*1=c` becomes `name` = `a bc` in UTF-8 (segments in
+/// numeric order whatever their order in the header; the language tag is dropped; a
+/// charset encoding_rs does not know leaves the bytes as they are). An extended parameter
+/// replaces a plain one of the same name (RFC 2231 §4: senders give both for old readers).
+/// Plain parameters are kept as written, in their order; a joined one takes the place of
+/// its first segment.
+fn join_rfc2231(params: Vec<Param>) -> Vec<Param> {
+    if !params.iter().any(|(n, _)| n.contains(&b'*')) {
+        return params;
+    }
+    // (base name as first written, segments (number, extended, value)) by first position.
+    let mut groups: Vec<(Vec<u8>, Vec<Segment>)> = Vec::new();
+    // Each parameter's place: a group's index, or a plain parameter.
+    let mut order: Vec<Result<usize, Param>> = Vec::new();
+    for (name, value) in params {
+        let n = rfc2231_name(&name);
+        if !n.extended && n.segment.is_none() {
+            order.push(Err((name, value)));
+            continue;
+        }
+        let seg = (n.segment.unwrap_or(0), n.extended, value);
+        match groups
+            .iter()
+            .position(|(b, _)| b.eq_ignore_ascii_case(n.base))
+        {
+            Some(g) => groups[g].1.push(seg),
+            None => {
+                groups.push((n.base.to_vec(), vec![seg]));
+                order.push(Ok(groups.len() - 1));
+            }
+        }
+    }
+    let joined: Vec<Param> = groups
+        .into_iter()
+        .map(|(base, mut segs)| {
+            segs.sort_by_key(|s| s.0);
+            (base, join_segments(&segs))
+        })
+        .collect();
+    order
+        .into_iter()
+        .filter_map(|o| match o {
+            Ok(g) => Some(joined[g].clone()),
+            // The decoded extended value wins over a plain fallback of the same name.
+            Err((name, _)) if joined.iter().any(|(b, _)| b.eq_ignore_ascii_case(&name)) => None,
+            Err(plain) => Some(plain),
+        })
+        .collect()
+}
+
+/// A parameter as written: name and value.
+type Param = (Vec<u8>, Vec<u8>);
+
+/// One RFC 2231 segment: its number, whether it is extended, its value as written.
+type Segment = (u32, bool, Vec<u8>);
+
+/// The value of sorted RFC 2231 segments: the charset and language of segment 0 (when
+/// extended) apply to the escaped bytes of every extended segment (RFC 2231 §4.1).
+fn join_segments(segs: &[Segment]) -> Vec<u8> {
+    let mut charset: &[u8] = b"";
+    let mut bytes = Vec::new();
+    for (i, (_, extended, value)) in segs.iter().enumerate() {
+        if !extended {
+            bytes.extend_from_slice(value);
+            continue;
+        }
+        let mut v = value.as_slice();
+        if i == 0 {
+            let mut quotes = v
+                .iter()
+                .enumerate()
+                .filter(|(_, b)| **b == b'\'')
+                .map(|(i, _)| i);
+            if let (Some(a), Some(b)) = (quotes.next(), quotes.next()) {
+                charset = &value[..a];
+                v = &value[b + 1..];
+            }
+        }
+        bytes.extend_from_slice(&percent_decode(v));
+    }
+    charset_to_utf8(&bytes, charset)
 }
 
 #[cfg(test)]

@@ -175,13 +175,15 @@ fn opaque() -> ContentType {
     ContentType::new(b"APPLICATION", b"OCTET-STREAM")
 }
 
+/// The declared type; the context's default when there is no Content-Type (message/rfc822
+/// in a digest, RFC 2046 §5.1.5), but text/plain when there is one that does not parse,
+/// wherever it is (RFC 2045 §5.2).
 fn content_type(declared: Option<MimeValue>, default: Default) -> ContentType {
-    let fallback = || match default {
-        Default::TextPlain => text_plain(),
-        Default::MessageRfc822 => ContentType::new(b"MESSAGE", b"RFC822"),
-    };
     let Some(v) = declared else {
-        return fallback();
+        return match default {
+            Default::TextPlain => text_plain(),
+            Default::MessageRfc822 => ContentType::new(b"MESSAGE", b"RFC822"),
+        };
     };
     match v.sub {
         Some(sub) if !v.main.is_empty() => ContentType {
@@ -189,7 +191,7 @@ fn content_type(declared: Option<MimeValue>, default: Default) -> ContentType {
             subtype: sub,
             params: v.params,
         },
-        _ => fallback(),
+        _ => text_plain(),
     }
 }
 

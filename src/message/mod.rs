@@ -154,16 +154,25 @@ impl Message {
             _ => return Cow::Borrowed(&self.raw[msg.header.clone()]),
         };
         let mut out = Vec::new();
-        for f in &msg.fields {
-            if wanted(f.name(&self.raw), names) == keep {
-                let bytes = &self.raw[f.start..f.end];
+        for (line, name) in header::lines(&self.raw, msg.header.start, msg.header.end) {
+            // A line that is no field has no name to be asked for: only .NOT returns it.
+            let named = name.is_some_and(|n| wanted(&self.raw[n], names));
+            if named == keep {
+                let bytes = &self.raw[line];
                 out.extend_from_slice(bytes);
                 if !bytes.ends_with(b"\n") {
                     out.extend_from_slice(b"\r\n");
                 }
             }
         }
-        out.extend_from_slice(b"\r\n");
+        // RFC 3501 §6.4.5: the blank line is always included, except for a message with
+        // no body and no blank line: a header block that runs to the end without one. (A
+        // message without header gets it too; its body may not have been read, see
+        // `header_end`.)
+        let header = &self.raw[msg.header.clone()];
+        if header.is_empty() || header.ends_with(b"\n\r\n") || header == b"\r\n" {
+            out.extend_from_slice(b"\r\n");
+        }
         Cow::Owned(out)
     }
 

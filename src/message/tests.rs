@@ -133,14 +133,14 @@ fn multipart_alternative() {
     let m = msg(ALTERNATIVE);
     assert_eq!(
         bs(&m, true),
-        "((\"text\" \"plain\" (\"charset\" \"iso-8859-1\") NIL NIL \"quoted-printable\" 14 1 \
-         NIL NIL NIL NIL)(\"text\" \"html\" (\"charset\" \"utf-8\") NIL NIL \"7BIT\" 24 1 \
+        "((\"text\" \"plain\" (\"charset\" \"iso-8859-1\") NIL NIL \"quoted-printable\" 14 0 \
+         NIL NIL NIL NIL)(\"text\" \"html\" (\"charset\" \"utf-8\") NIL NIL \"7BIT\" 24 0 \
          NIL NIL NIL NIL) \"alternative\" (\"boundary\" \"XX\") NIL NIL NIL)"
     );
     assert_eq!(
         bs(&m, false),
-        "((\"text\" \"plain\" (\"charset\" \"iso-8859-1\") NIL NIL \"quoted-printable\" 14 1)\
-         (\"text\" \"html\" (\"charset\" \"utf-8\") NIL NIL \"7BIT\" 24 1) \"alternative\")"
+        "((\"text\" \"plain\" (\"charset\" \"iso-8859-1\") NIL NIL \"quoted-printable\" 14 0)\
+         (\"text\" \"html\" (\"charset\" \"utf-8\") NIL NIL \"7BIT\" 24 0) \"alternative\")"
     );
     assert_eq!(sec(&m, &[1], SectionKind::Full).unwrap(), "Gr=FC=DFe Welt");
     assert_eq!(
@@ -199,18 +199,18 @@ fn multipart_mixed_with_attachment() {
     let m = msg(MIXED);
     assert_eq!(
         bs(&m, true),
-        "((\"TEXT\" \"PLAIN\" (\"CHARSET\" \"US-ASCII\") NIL NIL \"7BIT\" 10 1 NIL NIL NIL NIL)\
+        "((\"TEXT\" \"PLAIN\" (\"CHARSET\" \"US-ASCII\") NIL NIL \"7BIT\" 10 0 NIL NIL NIL NIL)\
          (\"application\" \"pdf\" (\"name\" \"r.pdf\") \"<pdf@x>\" \"A report\" \"base64\" 8 \
          \"Q2hlY2sgSW50ZWdyaXR5IQ==\" (\"attachment\" (\"filename\" \"r.pdf\")) (\"en\" \"de\") \
          \"http://x/r.pdf\")\
-         (\"text\" \"plain\" (\"charset\" \"utf-8\") NIL NIL \"base64\" 16 1 NIL (\"inline\" NIL) \
+         (\"text\" \"plain\" (\"charset\" \"utf-8\") NIL NIL \"base64\" 16 0 NIL (\"inline\" NIL) \
          \"fr\" NIL) \"mixed\" (\"boundary\" \"b1\") NIL NIL NIL)"
     );
     assert_eq!(
         bs(&m, false),
-        "((\"TEXT\" \"PLAIN\" (\"CHARSET\" \"US-ASCII\") NIL NIL \"7BIT\" 10 1)\
+        "((\"TEXT\" \"PLAIN\" (\"CHARSET\" \"US-ASCII\") NIL NIL \"7BIT\" 10 0)\
          (\"application\" \"pdf\" (\"name\" \"r.pdf\") \"<pdf@x>\" \"A report\" \"base64\" 8)\
-         (\"text\" \"plain\" (\"charset\" \"utf-8\") NIL NIL \"base64\" 16 1) \"mixed\")"
+         (\"text\" \"plain\" (\"charset\" \"utf-8\") NIL NIL \"base64\" 16 0) \"mixed\")"
     );
     assert_eq!(sec(&m, &[1], SectionKind::Mime).unwrap(), "\r\n");
     assert_eq!(sec(&m, &[1], SectionKind::Full).unwrap(), "Just text.");
@@ -277,22 +277,22 @@ fn nested_message_rfc822() {
     assert_eq!(
         bs(&m, true),
         format!(
-            "((\"text\" \"plain\" (\"CHARSET\" \"US-ASCII\") NIL NIL \"7BIT\" 9 1 NIL NIL NIL NIL)\
+            "((\"text\" \"plain\" (\"CHARSET\" \"US-ASCII\") NIL NIL \"7BIT\" 9 0 NIL NIL NIL NIL)\
              (\"message\" \"rfc822\" NIL NIL NIL \"7BIT\" 200 {inner_env} \
-             ((\"TEXT\" \"PLAIN\" (\"CHARSET\" \"US-ASCII\") NIL NIL \"7BIT\" 5 1 NIL NIL NIL NIL)\
-             (\"text\" \"html\" (\"CHARSET\" \"US-ASCII\") NIL NIL \"7BIT\" 13 1 NIL NIL NIL NIL) \
-             \"alternative\" (\"boundary\" \"i\") NIL NIL NIL) 13 NIL NIL NIL NIL) \
+             ((\"TEXT\" \"PLAIN\" (\"CHARSET\" \"US-ASCII\") NIL NIL \"7BIT\" 5 0 NIL NIL NIL NIL)\
+             (\"text\" \"html\" (\"CHARSET\" \"US-ASCII\") NIL NIL \"7BIT\" 13 0 NIL NIL NIL NIL) \
+             \"alternative\" (\"boundary\" \"i\") NIL NIL NIL) 12 NIL NIL NIL NIL) \
              \"mixed\" (\"boundary\" \"o\") NIL NIL NIL)"
         )
     );
     assert_eq!(
         bs(&m, false),
         format!(
-            "((\"text\" \"plain\" (\"CHARSET\" \"US-ASCII\") NIL NIL \"7BIT\" 9 1)\
+            "((\"text\" \"plain\" (\"CHARSET\" \"US-ASCII\") NIL NIL \"7BIT\" 9 0)\
              (\"message\" \"rfc822\" NIL NIL NIL \"7BIT\" 200 {inner_env} \
-             ((\"TEXT\" \"PLAIN\" (\"CHARSET\" \"US-ASCII\") NIL NIL \"7BIT\" 5 1)\
-             (\"text\" \"html\" (\"CHARSET\" \"US-ASCII\") NIL NIL \"7BIT\" 13 1) \
-             \"alternative\") 13) \"mixed\")"
+             ((\"TEXT\" \"PLAIN\" (\"CHARSET\" \"US-ASCII\") NIL NIL \"7BIT\" 5 0)\
+             (\"text\" \"html\" (\"CHARSET\" \"US-ASCII\") NIL NIL \"7BIT\" 13 0) \
+             \"alternative\") 12) \"mixed\")"
         )
     );
     assert_eq!(sec(&m, &[2], SectionKind::Full).unwrap(), inner);
@@ -374,7 +374,7 @@ fn groups_encoded_words_and_defaults() {
     assert_eq!(
         env(&m),
         format!(
-            "(NIL \"\" {j} {j} {j} ((NIL NIL \"undisclosed-recipients\" NIL)(NIL NIL NIL NIL)) \
+            "(NIL \"\" {j} ((NIL NIL \"MISSING_MAILBOX\" \"MISSING_DOMAIN\")) {j} ((NIL NIL \"undisclosed-recipients\" NIL)(NIL NIL NIL NIL)) \
              ((NIL NIL \"Team\" NIL)(NIL NIL \"a\" \"x\")(\"B b\" NIL \"b\" \"x\")(NIL NIL NIL NIL)\
              (NIL NIL \"c\" \"y\")) ((NIL \"@r1,@r2\" \"d\" \"z\")) \"<p@x>\" NIL)"
         )
@@ -427,13 +427,14 @@ fn no_header_empty_and_unterminated() {
         "(\"TEXT\" \"PLAIN\" (\"CHARSET\" \"US-ASCII\") NIL NIL \"7BIT\" 0 0)"
     );
 
-    // a header with no blank line: all header, empty body
+    // a header with no blank line: all header, empty body, and no blank line in
+    // HEADER.FIELDS either (RFC 3501 §6.4.5)
     let m = msg("Subject: only\r\nTo: a@b");
     assert_eq!(m.text(), b"");
     assert_eq!(header_end(m.raw()), None);
     assert_eq!(
         sec(&m, &[], SectionKind::HeaderFields(fields(&["to"]))).unwrap(),
-        "To: a@b\r\n\r\n"
+        "To: a@b\r\n"
     );
     assert!(env(&m).starts_with("(NIL \"only\" NIL NIL NIL ((NIL NIL \"a\" \"b\"))"));
 }
@@ -455,7 +456,7 @@ fn broken_boundaries() {
     );
     assert_eq!(
         bs(&m, false),
-        "((\"text\" \"plain\" (\"CHARSET\" \"US-ASCII\") NIL NIL \"7BIT\" 3 1) \"mixed\")"
+        "((\"text\" \"plain\" (\"CHARSET\" \"US-ASCII\") NIL NIL \"7BIT\" 3 0) \"mixed\")"
     );
 
     // no boundary parameter: RFC 2045 says text/plain
@@ -469,7 +470,7 @@ fn broken_boundaries() {
     let m = msg("Content-Type: ;;;\r\n\r\nx");
     assert_eq!(
         bs(&m, false),
-        "(\"TEXT\" \"PLAIN\" (\"CHARSET\" \"US-ASCII\") NIL NIL \"7BIT\" 1 1)"
+        "(\"TEXT\" \"PLAIN\" (\"CHARSET\" \"US-ASCII\") NIL NIL \"7BIT\" 1 0)"
     );
 }
 
@@ -481,7 +482,7 @@ fn digest_parts_default_to_message_rfc822() {
     assert_eq!(
         bs(&m, false),
         "((\"MESSAGE\" \"RFC822\" NIL NIL NIL \"7BIT\" 15 (NIL \"s\" NIL NIL NIL NIL NIL NIL NIL NIL) \
-         (\"TEXT\" \"PLAIN\" (\"CHARSET\" \"US-ASCII\") NIL NIL \"7BIT\" 1 1) 3) \"digest\")"
+         (\"TEXT\" \"PLAIN\" (\"CHARSET\" \"US-ASCII\") NIL NIL \"7BIT\" 1 0) 2) \"digest\")"
     );
 }
 
@@ -885,4 +886,206 @@ fn stray_first_line_does_not_hide_the_header() {
     let m = msg("Dear Bob,\r\n\r\nHello: there\r\n");
     assert_eq!(m.header(), b"");
     assert_eq!(env(&m), "(NIL NIL NIL NIL NIL NIL NIL NIL NIL NIL)");
+}
+
+// ---------------------------------------------------------------------------------------
+// Message views to the RFCs (issue 12, items 8–13).
+
+#[test]
+fn lines_count_line_ends_and_the_crlf_before_a_delimiter_is_the_delimiters() {
+    let m = msg("Content-Type: multipart/mixed; boundary=b\r\n\r\n\
+                 --b\r\n\r\nhello\r\n--b\r\n\r\nline1\r\nline2\r\n\r\n--b--\r\n");
+    // `hello` has no line end of its own (RFC 2046 §5.1.1); the second part is
+    // `line1 CRLF line2 CRLF`: 14 octets, 2 line ends.
+    assert_eq!(
+        bs(&m, false),
+        "((\"TEXT\" \"PLAIN\" (\"CHARSET\" \"US-ASCII\") NIL NIL \"7BIT\" 5 0)\
+         (\"TEXT\" \"PLAIN\" (\"CHARSET\" \"US-ASCII\") NIL NIL \"7BIT\" 14 2) \"mixed\")"
+    );
+    assert_eq!(sec(&m, &[1], SectionKind::Full).unwrap(), "hello");
+    // A whole message whose last line has no line end.
+    let m = msg("Subject: x\r\n\r\nhello");
+    assert_eq!(
+        bs(&m, false),
+        "(\"TEXT\" \"PLAIN\" (\"CHARSET\" \"US-ASCII\") NIL NIL \"7BIT\" 5 0)"
+    );
+}
+
+#[test]
+fn rfc2231_parameters_are_joined_and_decoded() {
+    let m = msg(
+        "Content-Type: text/plain; name*2=c; name*0=a; name*1*=%41;\r\n \
+                 title*=iso-8859-1'en'%E9t%E9; x*0*=utf-8'de'%C3%A4; x*1*=%C3%B6\r\n\
+                 Content-Disposition: attachment; filename*0*=utf-8''a%20b;\r\n \
+                 filename*1=\"c.txt\"; filename=\"fallback.txt\"; size=3\r\n\
+                 \r\nbody\r\n",
+    );
+    assert_eq!(
+        bs(&m, true),
+        "(\"text\" \"plain\" (\"CHARSET\" \"US-ASCII\" \"name\" \"aAc\" \"title\" {5}\r\nété \
+         \"x\" {4}\r\näö) NIL NIL \"7BIT\" 6 1 NIL \
+         (\"attachment\" (\"filename\" \"a bc.txt\" \"size\" \"3\")) NIL NIL)"
+    );
+    // A boundary given in RFC 2231 segments still splits the parts.
+    let m = msg(
+        "Content-Type: multipart/mixed; boundary*0=\"ab\"; boundary*1=cd\r\n\r\n\
+                 --abcd\r\n\r\none\r\n--abcd--\r\n",
+    );
+    assert_eq!(
+        bs(&m, false),
+        "((\"TEXT\" \"PLAIN\" (\"CHARSET\" \"US-ASCII\") NIL NIL \"7BIT\" 3 0) \"mixed\")"
+    );
+}
+
+#[test]
+fn structured_values_lose_their_comments() {
+    let m = msg(
+        "Content-Type: text/plain (c1); charset=us-ascii(c2); format=flowed (c3)\r\n\
+                 Content-Transfer-Encoding: 7bit (plain)\r\n\
+                 Content-Disposition: inline (c); filename=a.txt (c)\r\n\
+                 Content-Language: en (English), (none) de\r\n\
+                 \r\nbody\r\n",
+    );
+    assert_eq!(
+        bs(&m, true),
+        "(\"text\" \"plain\" (\"charset\" \"us-ascii\" \"format\" \"flowed\") NIL NIL \"7bit\" 6 1 \
+         NIL (\"inline\" (\"filename\" \"a.txt\")) (\"en\" \"de\") NIL)"
+    );
+    // The transfer encoding with a comment is still undone for SEARCH BODY.
+    let m = msg("Content-Transfer-Encoding: base64 (encoded)\r\n\r\naGlkZGVuIHdvcmQ=\r\n");
+    assert!(m.search_body_text().contains("hidden word"));
+}
+
+#[test]
+fn envelope_addresses_never_give_a_nil_host_outside_groups() {
+    let m = msg(
+        "From: \"john q. public\"@x, \"a\\\\b\\\"c\"@y, nodomain, <>, \
+                 <user (c)@ (c) example.org>, @b, a@, foo <a@b\r\n\
+                 To: g: nd, \"q\" <x@y>;, , (only a comment), Just A Name\r\n\r\n",
+    );
+    let e = env(&m);
+    let from = "((NIL NIL \"john q. public\" \"x\")(NIL NIL \"a\\\\b\\\"c\" \"y\")\
+                (NIL NIL \"nodomain\" \"MISSING_DOMAIN\")(NIL NIL \"MISSING_MAILBOX\" \"MISSING_DOMAIN\")\
+                (NIL NIL \"user\" \"example.org\")(NIL NIL \"MISSING_MAILBOX\" \"b\")\
+                (NIL NIL \"a\" \"MISSING_DOMAIN\")(\"foo\" NIL \"a\" \"SYNTAX_ERROR\"))";
+    let to = "((NIL NIL \"g\" NIL)(NIL NIL \"nd\" \"MISSING_DOMAIN\")(\"q\" NIL \"x\" \"y\")(NIL NIL NIL NIL)\
+              (\"Just A Name\" NIL \"MISSING_MAILBOX\" \"MISSING_DOMAIN\"))";
+    assert_eq!(
+        e,
+        format!("(NIL NIL {from} {from} {from} {to} NIL NIL NIL NIL)")
+    );
+    // SEARCH FROM sees the addresses without comments.
+    let v = m.header_values("From").join(", ");
+    assert!(v.contains("user@example.org"), "{v}");
+    assert!(v.contains("john q. public@x"), "{v}");
+}
+
+#[test]
+fn header_fields_not_keeps_lines_that_are_no_fields() {
+    let raw = "From foo@bar Mon Jan  1 00:00:00 2024\r\n\
+               From: a@b\r\n\
+               bad line no colon\r\n\
+               : empty name\r\n\
+               X-A: 1\r\n \
+               folded\r\n\
+               Subject: s\r\n\
+               \r\nbody\r\n";
+    let m = msg(raw);
+    assert_eq!(
+        sec(&m, &[], SectionKind::HeaderFieldsNot(fields(&["x-a"]))).unwrap(),
+        "From foo@bar Mon Jan  1 00:00:00 2024\r\nFrom: a@b\r\nbad line no colon\r\n\
+         : empty name\r\nSubject: s\r\n\r\n"
+    );
+    assert_eq!(
+        sec(
+            &m,
+            &[],
+            SectionKind::HeaderFields(fields(&["X-A", "subject"]))
+        )
+        .unwrap(),
+        "X-A: 1\r\n folded\r\nSubject: s\r\n\r\n"
+    );
+}
+
+#[test]
+fn encoded_words_in_any_charset_are_searched_as_utf8() {
+    // ISO-2022-JP "ハロー" as an encoded word, and an EUC-KR body.
+    let m = msg("Subject: =?ISO-2022-JP?B?GyRCJU8lbSE8GyhC?=\r\n\
+                 Content-Type: text/plain; charset=euc-kr\r\n\
+                 Content-Transfer-Encoding: base64\r\n\r\nvsiz58fPvLy/5A==\r\n");
+    assert_eq!(m.header_values("Subject"), vec!["ハロー".to_string()]);
+    assert!(m.search_body_text().contains("안녕하세요"));
+}
+
+#[test]
+fn sent_dates_without_seconds_and_with_obsolete_zones() {
+    for (date, want) in [
+        ("Tue, 14 Mar 2017 09:26 EST", (2017, 3, 14)),
+        ("14 Mar 17 09:26:01 GMT", (2017, 3, 14)),
+        ("Tue,14 Mar 2017 (comment) 23:59 -0000", (2017, 3, 14)),
+        ("Sun, 1 Jan 99 00:00 PDT", (1999, 1, 1)),
+        ("Wed, 03 Jun 105 12:00 +0000", (2005, 6, 3)),
+    ] {
+        let m = msg(&format!("Date: {date}\r\n\r\n"));
+        assert_eq!(m.sent_date(), Some(want), "{date}");
+    }
+    assert_eq!(msg("Date: yesterday\r\n\r\n").sent_date(), None);
+}
+
+#[test]
+fn an_unparseable_content_type_in_a_digest_is_text_plain_too() {
+    // No Content-Type in a digest: message/rfc822 (RFC 2046 §5.1.5); one that does not
+    // parse: text/plain, there as anywhere (RFC 2045 §5.2).
+    let m = msg("Content-Type: multipart/digest; boundary=d\r\n\r\n\
+                 --d\r\nContent-Type: text\r\n\r\nfind me\r\n--d--\r\n");
+    assert_eq!(
+        bs(&m, false),
+        "((\"TEXT\" \"PLAIN\" (\"CHARSET\" \"US-ASCII\") NIL NIL \"7BIT\" 7 0) \"digest\")"
+    );
+    assert!(m.search_body_text().contains("find me"));
+}
+
+#[test]
+fn header_fields_of_a_message_without_blank_line_have_none() {
+    // RFC 3501 §6.4.5: the blank line is always included, except for a message with no
+    // body and no blank line.
+    let m = msg("From: a@b\r\nSubject: only");
+    assert_eq!(
+        sec(&m, &[], SectionKind::HeaderFields(fields(&["subject"]))).unwrap(),
+        "Subject: only\r\n"
+    );
+    assert_eq!(
+        sec(
+            &m,
+            &[],
+            SectionKind::HeaderFieldsNot(fields(&["subject", "from"]))
+        )
+        .unwrap(),
+        ""
+    );
+    let m = msg("From: a@b\r\n\r\n");
+    assert_eq!(
+        sec(&m, &[], SectionKind::HeaderFields(fields(&["from"]))).unwrap(),
+        "From: a@b\r\n\r\n"
+    );
+}
+
+#[test]
+fn an_unparseable_content_type_is_searched_as_text_plain() {
+    for ct in [
+        "text",
+        "/plain",
+        "text/",
+        "\"text/plain\"",
+        "t e x t",
+        "image png; charset=utf-8",
+    ] {
+        let m = msg(&format!("Content-Type: {ct}\r\n\r\nfind me\r\n"));
+        assert!(m.search_body_text().contains("find me"), "{ct}");
+        assert!(
+            bs(&m, false).starts_with("(\"TEXT\" \"PLAIN\""),
+            "{ct}: {}",
+            bs(&m, false)
+        );
+    }
 }

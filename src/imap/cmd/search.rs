@@ -1,9 +1,10 @@
-//! SEARCH and UID SEARCH (RFC 3501 §6.4.4): checks the charset, then the SEARCH engine
+//! SEARCH and UID SEARCH (RFC 3501 §6.4.4): converts the strings from the command's charset
+//! to UTF-8 (or refuses a charset nothing here knows), then the SEARCH engine
 //! (`imap/search.rs`) finds the messages.
 
 use crate::imap::command::{SearchKey, SearchReturn};
 use crate::imap::response::{CommandResult, Outcome};
-use crate::imap::search::search;
+use crate::imap::search::{SearchCharset, search};
 use crate::imap::session::Session;
 
 impl Session<'_> {
@@ -14,14 +15,22 @@ impl Session<'_> {
         criteria: &SearchKey,
         returns: Option<&[SearchReturn]>,
     ) -> CommandResult {
-        if let Some(cs) = charset
-            && !cs.eq_ignore_ascii_case("UTF-8")
-            && !cs.eq_ignore_ascii_case("US-ASCII")
-        {
-            return Err(Outcome::no(
-                "[BADCHARSET (UTF-8 US-ASCII)] Unsupported charset",
-            ));
-        }
+        // Every string is compared as UTF-8: convert the client's charset first.
+        let converted;
+        let criteria = match charset {
+            None => criteria,
+            Some(cs) => match SearchCharset::named(cs) {
+                Some(decoder) => {
+                    converted = decoder.key_to_utf8(criteria);
+                    &converted
+                }
+                None => {
+                    return Err(Outcome::no(
+                        "[BADCHARSET (UTF-8 US-ASCII ISO-8859-1 WINDOWS-1252 ISO-2022-JP SHIFT_JIS EUC-JP EUC-KR GB18030 BIG5 KOI8-R UTF-16)] Unsupported charset",
+                    ));
+                }
+            },
+        };
         if returns.is_some() {
             return Err(Outcome::bad("SEARCH RETURN (ESEARCH) is not supported"));
         }
