@@ -20,6 +20,7 @@ pub mod keywords;
 pub mod lock;
 pub mod mailbox;
 pub mod quota;
+pub mod recent;
 pub mod sizecache;
 pub mod subscriptions;
 pub mod uiddb;
@@ -28,7 +29,7 @@ pub mod watch;
 use std::path::{Path, PathBuf};
 
 pub use flags::Flags;
-pub use mailbox::{Changes, CopyResult, Mailbox, MessageEntry};
+pub use mailbox::{Changes, CopyResult, FlagChange, Mailbox, MessageEntry};
 
 /// Result of every storage operation.
 pub type Result<T> = std::result::Result<T, StoreError>;
@@ -223,7 +224,9 @@ impl Maildir {
         internal_date: Option<std::time::SystemTime>,
     ) -> Result<AppendResult> {
         let dir = self.existing_dir(folder)?;
-        deliver::append(&self.root, &dir, source, flags, keywords, internal_date)
+        let appended = deliver::append(&self.root, &dir, source, flags, keywords, internal_date)?;
+        recent::keep_unclaimed(&dir, appended.uid_validity, appended.uid);
+        Ok(appended)
     }
 
     /// Delivers a message into `folder`'s new/ (tmp -> fsync -> new/), quota checked.
