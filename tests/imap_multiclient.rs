@@ -276,15 +276,23 @@ fn append_copy_move_are_recent_for_the_next_selector() {
     b.logout();
 }
 
-/// Many sessions select the folder at once: every message is \Recent in exactly one.
+/// Many sessions select the folder at once: every message, delivered or APPENDed, is
+/// \Recent in exactly one.
 #[test]
 fn recent_claimed_exactly_once_under_concurrent_selects() {
     const SESSIONS: usize = 8;
-    const MESSAGES: u32 = 5;
+    const MESSAGES: u32 = 6;
     let server = TestServer::new();
+    let mut appender = server.inetd();
+    appender.login();
     for n in 1..=MESSAGES {
-        server.deliver(None, &msg(n));
+        if n % 2 == 0 {
+            append(&mut appender, &format!("p{n}"), "INBOX", &msg(n));
+        } else {
+            server.deliver(None, &msg(n));
+        }
     }
+    appender.logout();
     let mut clients: Vec<Client> = (0..SESSIONS)
         .map(|_| {
             let mut c = server.inetd();

@@ -13,8 +13,10 @@
 //!
 //! Format: `postern-recent 1 <uidvalidity> <first unclaimed uid>`. A mark for another
 //! UIDVALIDITY (the UID database was rebuilt, the folder renamed) or a missing file means
-//! "unknown": the callers then count what is still in `new/`, as Courier does. Courier
-//! ignores the file.
+//! "unknown": the callers then count what is still in `new/`, as Courier does (moving a
+//! file out of new/ succeeds for one session only, so that is exclusive too). The file is
+//! started by the first APPEND, COPY or MOVE into the folder, whose mail never passes
+//! through new/ ([`keep_unclaimed`]). Courier ignores it.
 
 use std::io;
 use std::path::Path;
@@ -54,35 +56,58 @@ pub fn peek(folder_dir: &Path, uid_validity: u32) -> Option<u32> {
 
 /// Claims for this session every unclaimed message with a UID below `up_to` (one past the
 /// last UID the session shows). Returns the first UID claimed: messages from it up to
-/// `up_to` are \Recent in this session and in no other. `None` when the mark was unknown;
-/// it is started at `up_to` so the next session claims only later mail.
+/// `up_to` are \Recent in this session and in no other. `None` when the mark is unknown:
+/// then nothing is written (a Maildir only read stays as Courier left it) and the caller
+/// counts the messages it moved out of new/ itself, which is exclusive too.
 pub fn claim(folder_dir: &Path, uid_validity: u32, up_to: u32) -> io::Result<Option<u32>> {
     let _lock = DirFlock::acquire(folder_dir)?;
-    let mark = read_mark(folder_dir, uid_validity)?;
-    match mark {
-        Some(first) if first >= up_to => Ok(Some(up_to)),
-        _ => {
-            write_mark(folder_dir, uid_validity, up_to)?;
-            Ok(mark)
-        }
+    let Some(first) = read_mark(folder_dir, uid_validity)? else {
+        return Ok(None);
+    };
+    if first < up_to {
+        write_mark(folder_dir, uid_validity, up_to)?;
     }
+    Ok(Some(first.min(up_to)))
 }
 
 /// After APPEND, COPY or MOVE put a message with UID `uid` into the folder: when the mark
-/// is unknown (no postern session has selected the folder yet), starts it at `uid`, so
-/// the message is unclaimed (it never passes through new/, which is what an unknown mark
-/// falls back to). A failure only costs the message its \Recent, so it is logged.
+/// is unknown, starts it so that this message (which never passes through new/, what an
+/// unknown mark falls back to) is unclaimed, and so are the messages still waiting in
+/// new/ that already have a UID. A failure only costs messages their \Recent, so it is
+/// logged.
 pub fn keep_unclaimed(folder_dir: &Path, uid_validity: u32, uid: u32) {
     let r = (|| {
         let _lock = DirFlock::acquire(folder_dir)?;
         if read_mark(folder_dir, uid_validity)?.is_none() {
-            write_mark(folder_dir, uid_validity, uid)?;
+            let first = lowest_uid_in_new(folder_dir)?.map_or(uid, |u| u.min(uid));
+            write_mark(folder_dir, uid_validity, first)?;
         }
         io::Result::Ok(())
     })();
     if let Err(e) = r {
         log::warn!("{}: cannot start {FILE}: {e}", folder_dir.display());
     }
+}
+
+/// The lowest UID the database gives a file still in new/.
+fn lowest_uid_in_new(folder_dir: &Path) -> io::Result<Option<u32>> {
+    let waiting = fsutil::list_names(&folder_dir.join("new"))?;
+    if waiting.is_empty() {
+        return Ok(None);
+    }
+    let super::uiddb::DbState::Valid(db) = super::uiddb::read(folder_dir)? else {
+        return Ok(None);
+    };
+    let waiting: std::collections::HashSet<&str> = waiting
+        .iter()
+        .map(|n| super::filename::split_info(n).0)
+        .collect();
+    Ok(db
+        .entries
+        .iter()
+        .filter(|(_, name)| waiting.contains(name.as_str()))
+        .map(|(u, _)| *u)
+        .min())
 }
 
 #[cfg(test)]
@@ -94,6 +119,13 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         std::fs::create_dir(d.path().join("tmp")).unwrap();
         assert_eq!(claim(d.path(), 7, 5).unwrap(), None);
+        assert_eq!(
+            peek(d.path(), 7),
+            None,
+            "an unknown mark is not started by a claim"
+        );
+        keep_unclaimed(d.path(), 7, 4);
+        assert_eq!(claim(d.path(), 7, 5).unwrap(), Some(4));
         assert_eq!(peek(d.path(), 7), Some(5));
         assert_eq!(claim(d.path(), 7, 5).unwrap(), Some(5), "nothing new");
         assert_eq!(claim(d.path(), 7, 9).unwrap(), Some(5));
@@ -102,5 +134,7 @@ mod tests {
         assert_eq!(peek(d.path(), 7), Some(9));
         assert_eq!(peek(d.path(), 8), None);
         assert_eq!(claim(d.path(), 8, 2).unwrap(), None);
+        keep_unclaimed(d.path(), 7, 2);
+        assert_eq!(peek(d.path(), 7), Some(9), "a known mark stays");
     }
 }
