@@ -397,3 +397,25 @@ fn rename_away_and_back_gives_new_larger_uidvalidity() {
     assert_eq!(header[1].parse::<u64>().unwrap(), *seen.last().unwrap());
     c.logout();
 }
+
+/// RENAME gives the folder a new UIDVALIDITY but keeps its UIDs, so what was unclaimed
+/// stays unclaimed and what was claimed stays claimed.
+#[test]
+fn rename_keeps_recent_claims() {
+    let server = TestServer::new();
+    let mut c = server.inetd();
+    c.login();
+    c.send("c1", "CREATE INBOX.A").assert_ok();
+    append(&mut c, "p1", "INBOX.A", &msg(1));
+    let (mut a, sel) = server.session("INBOX.A");
+    assert_eq!(recent(&sel), [1], "{}", sel.dump());
+    a.logout();
+    append(&mut c, "p2", "INBOX.A", &msg(2));
+    c.send("r1", "RENAME INBOX.A INBOX.B").assert_ok();
+    let r = c.send("s1", "STATUS INBOX.B (RECENT)");
+    assert_eq!(status_items(&r)["RECENT"], 1, "{}", r.dump());
+    let sel = c.send("x1", "SELECT INBOX.B");
+    assert_eq!(recent(&sel), [1], "{}", sel.dump());
+    assert_eq!(c.send("x2", "SEARCH RECENT").search(), [2]);
+    c.logout();
+}

@@ -283,7 +283,10 @@ pub fn rename(root: &Path, from: &str, to: &str) -> Result<()> {
     }
     fsutil::fsync_dir(root)?;
     for (_, new) in &moves {
-        super::uiddb::renew_uid_validity(&root.join(new))?;
+        // The move is done: a failure here leaves the old value, as Courier would.
+        if let Err(e) = super::uiddb::renew_uid_validity(&root.join(new)) {
+            log::warn!("{new}: cannot give the renamed folder a new UIDVALIDITY: {e}");
+        }
     }
     Ok(())
 }

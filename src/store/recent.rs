@@ -89,6 +89,16 @@ pub fn keep_unclaimed(folder_dir: &Path, uid_validity: u32, uid: u32) {
     }
 }
 
+/// The UID database got a new UIDVALIDITY with the same UIDs (RENAME): the mark goes
+/// with it, so unclaimed mail stays unclaimed and claimed mail claimed.
+pub fn renew(folder_dir: &Path, old: u32, new: u32) -> io::Result<()> {
+    let _lock = DirFlock::acquire(folder_dir)?;
+    if let Some(mark) = read_mark(folder_dir, old)? {
+        write_mark(folder_dir, new, mark)?;
+    }
+    Ok(())
+}
+
 /// The lowest UID the database gives a file still in new/.
 fn lowest_uid_in_new(folder_dir: &Path) -> io::Result<Option<u32>> {
     let waiting = fsutil::list_names(&folder_dir.join("new"))?;

@@ -187,8 +187,10 @@ fn clock_uid_validity(unix_secs: i64) -> u32 {
 pub fn renew_uid_validity(folder_dir: &Path) -> Result<()> {
     let _lock = DotLock::acquire(folder_dir)?;
     if let DbState::Valid(mut db) = read(folder_dir)? {
+        let old = db.uid_validity;
         db.uid_validity = fresh_uid_validity(folder_dir, clock_uid_validity(fsutil::now_secs()))?;
         write(folder_dir, &db)?;
+        super::recent::renew(folder_dir, old, db.uid_validity)?;
     }
     Ok(())
 }
