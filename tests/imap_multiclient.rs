@@ -407,7 +407,7 @@ fn rename_keeps_recent_claims() {
     c.login();
     c.send("c1", "CREATE INBOX.A").assert_ok();
     append(&mut c, "p1", "INBOX.A", &msg(1));
-    let (mut a, sel) = server.session("INBOX.A");
+    let (a, sel) = server.session("INBOX.A");
     assert_eq!(recent(&sel), [1], "{}", sel.dump());
     a.logout();
     append(&mut c, "p2", "INBOX.A", &msg(2));
