@@ -80,6 +80,25 @@ fn silent_store_reports_what_others_changed() {
     b.logout();
 }
 
+/// STORE FLAGS replaces: the result is exactly the given set, whatever another session
+/// added meanwhile (\Passed, which IMAP cannot name, stays).
+#[test]
+fn store_replace_is_exact_on_the_current_state() {
+    let server = TestServer::new();
+    server.put("INBOX", "cur", "1700000000.M1P1.test", "P", &msg(1));
+    let (mut a, _) = server.session("INBOX");
+    let (mut b, _) = server.session("INBOX");
+    a.send("a1", "STORE 1 +FLAGS (\\Flagged $A)").assert_ok();
+    b.send("b1", "STORE 1 FLAGS (\\Seen $B)").assert_ok();
+    assert_eq!(flags_of(&mut a, "a2", 1), set(&["\\Seen", "$B"]));
+    assert_eq!(
+        server.files("INBOX", "cur"),
+        ["1700000000.M1P1.test,S=".to_string() + &msg(1).len().to_string() + ":2,PS"]
+    );
+    a.logout();
+    b.logout();
+}
+
 /// N sessions each toggle their own flag or keyword on the same messages K times, all at
 /// once; at the end every message has exactly the flags of the sessions whose last
 /// change was an add.

@@ -66,7 +66,12 @@ fn flag_change(
         // \Passed has no IMAP name; a replace must not drop it.
         StoreMode::Replace => FlagChange {
             add: system,
-            remove: Flags::from_info("DFRST").without(system),
+            remove: (Flags::DRAFT
+                | Flags::FLAGGED
+                | Flags::ANSWERED
+                | Flags::SEEN
+                | Flags::DELETED)
+                .without(system),
             keywords: keywords_on.then_some(keywords),
             ..FlagChange::default()
         },
