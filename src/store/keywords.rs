@@ -123,7 +123,7 @@ pub fn valid_keyword(k: &str) -> bool {
         })
 }
 
-fn parse_update(bytes: &[u8]) -> Vec<String> {
+pub(crate) fn parse_update(bytes: &[u8]) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     for l in String::from_utf8_lossy(bytes).split('\n') {
         if !l.is_empty() && !out.iter().any(|o| o == l) {
@@ -312,55 +312,6 @@ pub fn forget(folder_dir: &Path, basenames: &HashSet<&str>) -> io::Result<()> {
         }
     }
     Ok(())
-}
-
-/// One message's keyword set as it is on disk now, found the way [`read`] would find it:
-/// the plain update file, else the highest numbered one, else `:list`. Looks again when a
-/// file vanishes between the listing and the read (another reader numbered or folded it).
-/// Callers that change the set hold the folder's `DirFlock`, so postern writers do not
-/// lose each other's changes.
-pub fn read_one(folder_dir: &Path, basename: &str) -> io::Result<Vec<String>> {
-    let dir = folder_dir.join(DIR);
-    for _ in 0..16 {
-        if let Some(b) = fsutil::read_optional(&dir.join(basename))? {
-            return Ok(parse_update(&b));
-        }
-        let rd = match fs::read_dir(&dir) {
-            Ok(rd) => rd,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(e) => return Err(e),
-        };
-        let mut newest: Option<(i64, String)> = None;
-        for ent in rd {
-            let Ok(name) = ent?.file_name().into_string() else {
-                continue;
-            };
-            let Some((n, base)) = name.strip_prefix('.').and_then(|r| r.split_once('.')) else {
-                continue;
-            };
-            if base == basename
-                && let Ok(n) = n.parse::<i64>()
-                && newest.as_ref().is_none_or(|(m, _)| n > *m)
-            {
-                newest = Some((n, name.clone()));
-            }
-        }
-        if let Some((_, file)) = newest {
-            match fsutil::read_optional(&dir.join(file))? {
-                Some(b) => return Ok(parse_update(&b)),
-                None => continue,
-            }
-        }
-        let list = fsutil::read_optional(&dir.join(LIST))?.unwrap_or_default();
-        return Ok(KeywordList::parse(&list)
-            .to_map()
-            .remove(basename)
-            .unwrap_or_default());
-    }
-    Err(io::Error::other(format!(
-        "{}: the keywords of {basename} keep changing",
-        dir.display()
-    )))
 }
 
 #[cfg(test)]

@@ -87,10 +87,10 @@ impl Drop for DotLock {
 }
 
 /// An flock() on a folder directory itself: postern's own short lock for state only
-/// postern keeps or changes read-modify-write (the \Recent claim mark, one message's keyword
-/// set, the Maildir's UIDVALIDITY counter). Courier takes no lock for these, so nothing is
-/// lost by not using its dot-lock, and the kernel drops an flock with a killed process, so
-/// a crash never leaves it behind. Never held while waiting for another lock.
+/// postern keeps and changes read-modify-write (the \Recent claim mark, the Maildir's
+/// UIDVALIDITY counter). Courier does not know that state, so its dot-lock is not needed,
+/// and the kernel drops an flock with a killed process, so a crash never leaves it behind.
+/// Never held while waiting for another lock.
 #[derive(Debug)]
 pub struct DirFlock {
     _dir: File,

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use super::blobcache::BlobCache;
 use super::filename::{UniqueName, WireCounter, size_from_name, split_info, wire_size_from_name};
-use super::lock::DirFlock;
+use super::keyword_writer::KeywordWriter;
 use super::{
     Flags, Maildir, Result, StoreError, fsutil, index, keywords, quota, recent, sizecache, uiddb,
 };
@@ -173,6 +173,8 @@ pub struct Mailbox {
     /// folder looks names up instead of rebuilding maps of all of them (indexes, not
     /// UIDs: a binary search per name over a large list misses the cache at every step).
     index_of: HashMap<String, usize>,
+    /// Changes keyword sets (keeps a listing of `courierimapkeywords/` between changes).
+    keyword_writer: KeywordWriter,
 }
 
 /// One of the folder's number caches (see `sizecache`): loaded on first use, saved when
@@ -522,6 +524,7 @@ impl Mailbox {
             )),
             blob_caches: Vec::new(),
             index_of,
+            keyword_writer: KeywordWriter::default(),
         }
     }
 
@@ -993,16 +996,13 @@ impl Mailbox {
         .into())
     }
 
-    /// Applies the keyword part of `change` to the message's keyword set on disk, under
-    /// the folder's flock so two postern sessions never write from the same old set.
+    /// Applies the keyword part of `change` to the message's keyword set on disk (see
+    /// [`KeywordWriter`]: two postern sessions never write from the same old set).
     fn store_keywords(&mut self, index: usize, change: &FlagChange) -> Result<()> {
         let basename = self.messages[index].basename.clone();
-        let _lock = DirFlock::acquire(&self.dir)?;
-        let now = keywords::read_one(&self.dir, &basename)?;
-        let kw = change.apply_keywords(&now);
-        if !same_keywords(&kw, &now) {
-            keywords::write_update(&self.dir, &basename, &kw)?;
-        }
+        let kw = self
+            .keyword_writer
+            .change(&self.dir, &basename, |now| change.apply_keywords(now))?;
         self.messages[index].keywords = kw;
         Ok(())
     }

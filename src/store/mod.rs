@@ -16,6 +16,7 @@ pub mod flags;
 pub mod folder;
 mod fsutil;
 pub mod index;
+pub mod keyword_writer;
 pub mod keywords;
 pub mod lock;
 pub mod mailbox;
