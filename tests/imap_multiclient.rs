@@ -104,8 +104,8 @@ fn store_replace_is_exact_on_the_current_state() {
 /// change was an add.
 #[test]
 fn hammer_distinct_flags_from_many_sessions() {
-    const MESSAGES: u32 = 6;
-    const ROUNDS: usize = 12;
+    const MESSAGES: u32 = 10;
+    const ROUNDS: usize = 20;
     let names = [
         "\\Answered",
         "\\Flagged",
