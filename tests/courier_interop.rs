@@ -1004,6 +1004,35 @@ fn courier_and_postern_alternate_on_one_inbox() {
     );
 }
 
+/// Courier changes flags and keywords of a message while a postern session has it
+/// selected with the old state; postern's later STORE applies its own change to what
+/// Courier left, so neither change is lost (issue 12 item 1). Courier renames without a
+/// lock and writes whole keyword sets, so only this direction is postern's to keep.
+#[test]
+fn postern_store_keeps_courier_changes_made_meanwhile() {
+    let Some(courier) = Courier::find() else {
+        return;
+    };
+    let acct = Account::new(false);
+    let md = acct.maildir();
+    acct.drop_new("1700000000.M1P1.mx.example", &message("m1", "x"));
+    let mut p = acct.imap();
+    p.view("INBOX");
+    let mut c = courier.imap(&md);
+    c.view("INBOX");
+    c.ok("STORE 1 +FLAGS (\\Flagged CourierKw)");
+    c.logout();
+    p.ok("STORE 1 +FLAGS (\\Seen PosternKw)");
+    let v = p.view("INBOX");
+    p.logout();
+    let all = flags(&["\\Flagged", "\\Seen", "CourierKw", "PosternKw"]);
+    assert_eq!(v.flags[&1], all, "postern");
+    let mut c = courier.imap(&md);
+    let v = c.view("INBOX");
+    c.logout();
+    assert_eq!(v.flags[&1], all, "Courier");
+}
+
 // ---------------------------------------------------------------------------------------
 // 5. Message bytes: what a client reads through Courier from messages postern stored, and
 // the other way round.

@@ -196,8 +196,8 @@ fn append_flags_expunge_copy() {
     assert_eq!(mb.internal_date(0), 1_600_000_000);
     assert_eq!(mb.messages()[0].keywords, ["Work"]);
     assert!(
-        !mb.messages()[0].recent,
-        "APPEND goes to cur/, not \\Recent here"
+        mb.messages()[0].recent,
+        "APPENDed mail is \\Recent in the first session that opens the folder"
     );
     mb.set_flags(1, Flags::DELETED | Flags::ANSWERED, &["$Junk".into()])
         .unwrap();

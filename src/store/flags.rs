@@ -46,6 +46,11 @@ impl Flags {
         self.0 &= !f.0;
     }
 
+    /// The flags of `self` that are not in `other`.
+    pub fn without(self, other: Flags) -> Flags {
+        Flags(self.0 & !other.0)
+    }
+
     /// Parses the letters after `:2,`; unknown letters (e.g. Dovecot's lowercase keyword
     /// letters) are ignored.
     pub fn from_info(s: &str) -> Flags {

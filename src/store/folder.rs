@@ -278,10 +278,16 @@ pub fn rename(root: &Path, from: &str, to: &str) -> Result<()> {
         prefix.push_str(part);
         make_folder(root, &prefix)?;
     }
-    for (old, new) in moves {
+    for (old, new) in &moves {
         fs::rename(root.join(old), root.join(new))?;
     }
     fsutil::fsync_dir(root)?;
+    for (_, new) in &moves {
+        // The move is done: a failure here leaves the old value, as Courier would.
+        if let Err(e) = super::uiddb::renew_uid_validity(&root.join(new)) {
+            log::warn!("{new}: cannot give the renamed folder a new UIDVALIDITY: {e}");
+        }
+    }
     Ok(())
 }
 

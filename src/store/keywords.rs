@@ -140,7 +140,7 @@ pub fn clean(keywords: &[String]) -> Result<Vec<String>> {
     Ok(out)
 }
 
-fn parse_update(bytes: &[u8]) -> Vec<String> {
+pub(crate) fn parse_update(bytes: &[u8]) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     for l in String::from_utf8_lossy(bytes).split('\n') {
         if !l.is_empty() && !out.iter().any(|o| o == l) {

@@ -86,6 +86,25 @@ impl Drop for DotLock {
     }
 }
 
+/// An flock() on a folder directory itself: postern's own short lock for state only
+/// postern keeps and changes read-modify-write (the \Recent claim mark, the Maildir's
+/// UIDVALIDITY counter). Courier does not know that state, so its dot-lock is not needed,
+/// and the kernel drops an flock with a killed process, so a crash never leaves it behind.
+/// Never held while waiting for another lock.
+#[derive(Debug)]
+pub struct DirFlock {
+    _dir: File,
+}
+
+impl DirFlock {
+    /// Waits for and takes the exclusive flock on `dir`.
+    pub fn acquire(dir: &Path) -> io::Result<DirFlock> {
+        let file = File::open(dir)?;
+        file.lock()?;
+        Ok(DirFlock { _dir: file })
+    }
+}
+
 /// Removes the lock at `path` if its holder is gone; true when the caller should retry.
 fn break_if_stale(path: &Path) -> io::Result<bool> {
     let mut f = match File::open(path) {

@@ -10,7 +10,10 @@ use std::path::{Path, PathBuf};
 
 use super::blobcache::BlobCache;
 use super::filename::{UniqueName, WireCounter, size_from_name, split_info, wire_size_from_name};
-use super::{Flags, Maildir, Result, StoreError, fsutil, index, keywords, quota, sizecache, uiddb};
+use super::keyword_writer::KeywordWriter;
+use super::{
+    Flags, Maildir, Result, StoreError, fsutil, index, keywords, quota, recent, sizecache, uiddb,
+};
 
 /// One message of an open folder.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,7 +28,8 @@ pub struct MessageEntry {
     /// Unix seconds (file mtime), read on first need: opening a folder stats no file
     /// whose name carries its size. See [`Mailbox::internal_date`].
     internal_date: std::cell::OnceCell<i64>,
-    /// Moved from new/ to cur/ by this session (or still in new/, for a read-only view).
+    /// \Recent in this session: claimed by it in `postern-recent` (see [`recent`]), or,
+    /// for a read-only view, claimed by no session yet.
     pub recent: bool,
     file_name: String,
     in_new: bool,
@@ -63,6 +67,89 @@ pub struct CopyResult {
     pub uids: Vec<(u32, u32)>,
 }
 
+/// A change to one message's flags and keywords, applied to what is on disk when it is
+/// made, not to what the session saw earlier: two sessions changing different flags of
+/// one message at once both get their change (RFC 3501 §6.4.6 describes STORE as adding,
+/// removing or replacing flags, not as writing a snapshot).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FlagChange {
+    pub add: Flags,
+    pub remove: Flags,
+    pub add_keywords: Vec<String>,
+    pub remove_keywords: Vec<String>,
+    /// The whole keyword set (STORE FLAGS); `add_keywords`/`remove_keywords` are ignored.
+    pub keywords: Option<Vec<String>>,
+}
+
+impl FlagChange {
+    /// The change that turns (`flags`, `keywords`) into (`to_flags`, `to_keywords`).
+    pub fn between(
+        flags: Flags,
+        keywords: &[String],
+        to_flags: Flags,
+        to_keywords: &[String],
+    ) -> FlagChange {
+        let missing = |from: &[String], to: &[String]| -> Vec<String> {
+            to.iter()
+                .filter(|k| !from.iter().any(|f| f.eq_ignore_ascii_case(k)))
+                .cloned()
+                .collect()
+        };
+        FlagChange {
+            add: to_flags.without(flags),
+            remove: flags.without(to_flags),
+            add_keywords: missing(keywords, to_keywords),
+            remove_keywords: missing(to_keywords, keywords),
+            keywords: None,
+        }
+    }
+
+    fn apply_flags(&self, flags: Flags) -> Flags {
+        flags.without(self.remove) | self.add
+    }
+
+    fn touches_keywords(&self) -> bool {
+        self.keywords.is_some() || !self.add_keywords.is_empty() || !self.remove_keywords.is_empty()
+    }
+
+    fn apply_keywords(&self, keywords: &[String]) -> Vec<String> {
+        if let Some(all) = &self.keywords {
+            return all.clone();
+        }
+        let mut out: Vec<String> = keywords
+            .iter()
+            .filter(|k| {
+                !self
+                    .remove_keywords
+                    .iter()
+                    .any(|r| r.eq_ignore_ascii_case(k))
+            })
+            .cloned()
+            .collect();
+        for k in &self.add_keywords {
+            if !out.iter().any(|o| o.eq_ignore_ascii_case(k)) {
+                out.push(k.clone());
+            }
+        }
+        out
+    }
+
+    /// The same change with validated, de-duplicated keywords.
+    fn cleaned(&self) -> Result<FlagChange> {
+        Ok(FlagChange {
+            add: self.add,
+            remove: self.remove,
+            add_keywords: keywords::clean(&self.add_keywords)?,
+            remove_keywords: keywords::clean(&self.remove_keywords)?,
+            keywords: self.keywords.as_deref().map(keywords::clean).transpose()?,
+        })
+    }
+}
+
+/// How often a flag change looks for a message file that others keep renaming before it
+/// gives up (each retry means another process changed the flags meanwhile).
+const RENAME_TRIES: usize = 32;
+
 /// One open folder: sequence number n is `messages()[n-1]`; UIDs ascend.
 #[derive(Debug)]
 pub struct Mailbox {
@@ -86,6 +173,8 @@ pub struct Mailbox {
     /// folder looks names up instead of rebuilding maps of all of them (indexes, not
     /// UIDs: a binary search per name over a large list misses the cache at every step).
     index_of: HashMap<String, usize>,
+    /// Changes keyword sets (keeps a listing of `courierimapkeywords/` between changes).
+    keyword_writer: KeywordWriter,
 }
 
 /// One of the folder's number caches (see `sizecache`): loaded on first use, saved when
@@ -307,12 +396,17 @@ pub(crate) fn status(dir: &Path) -> Result<super::FolderStatus> {
         uid_next: assigned.next_uid,
         uid_validity: assigned.uid_validity,
     };
+    let unclaimed = recent::peek(dir, assigned.uid_validity);
     for (base, f) in &found {
-        if !assigned.uids.contains_key(base) {
+        let Some(&uid) = assigned.uids.get(base) else {
             continue;
-        }
+        };
         st.messages += 1;
-        if recent.contains(base) {
+        let is_recent = match unclaimed {
+            Some(first) => uid >= first,
+            None => recent.contains(base),
+        };
+        if is_recent {
             st.recent += 1;
         }
         if !flags_of(&f.file_name).contains(Flags::SEEN) {
@@ -331,8 +425,10 @@ impl Mailbox {
     ) -> Result<Mailbox> {
         let stamp = DirStamp::take(&dir);
         if let Some(settled) = stamp.and_then(DirStamp::settled)
-            && let Some(mailbox) = Mailbox::open_from_index(&root, &dir, &name, read_only, settled)?
+            && let Some(mut mailbox) =
+                Mailbox::open_from_index(&root, &dir, &name, read_only, settled)?
         {
+            mailbox.settle_recent(0);
             return Ok(mailbox);
         }
         let (listing, recent) = scan(&dir, !read_only)?;
@@ -350,7 +446,7 @@ impl Mailbox {
             .collect();
         messages.sort_by_key(|m| m.uid);
         let settled = stamp.and_then(DirStamp::settled);
-        let mailbox = Mailbox::assemble(
+        let mut mailbox = Mailbox::assemble(
             root,
             dir,
             name,
@@ -365,7 +461,37 @@ impl Mailbox {
         {
             mailbox.save_index(settled);
         }
+        mailbox.settle_recent(0);
         Ok(mailbox)
+    }
+
+    /// Decides which of the messages from `from` on are \Recent in this session: a
+    /// writable session claims those no session has claimed yet (RFC 3501 §2.3.2), a
+    /// read-only one only looks (§6.3.2: EXAMINE must not take \Recent away). When the
+    /// claim state is unknown or cannot be written, the scan's answer stays: the messages
+    /// this session moved out of new/ itself, which no other session can have moved.
+    fn settle_recent(&mut self, from: usize) {
+        let Some(last) = self.messages.last() else {
+            return;
+        };
+        let up_to = last.uid.saturating_add(1);
+        let first = if self.read_only {
+            recent::peek(&self.dir, self.uid_validity)
+        } else {
+            match recent::claim(&self.dir, self.uid_validity, up_to) {
+                Ok(first) => first,
+                Err(e) => {
+                    log::warn!("{}: cannot claim \\Recent: {e}", self.dir.display());
+                    None
+                }
+            }
+        };
+        if let Some(first) = first {
+            let from = from.min(self.messages.len());
+            for m in &mut self.messages[from..] {
+                m.recent = m.uid >= first;
+            }
+        }
     }
 
     /// The open folder from its parts.
@@ -398,6 +524,7 @@ impl Mailbox {
             )),
             blob_caches: Vec::new(),
             index_of,
+            keyword_writer: KeywordWriter::default(),
         }
     }
 
@@ -750,9 +877,13 @@ impl Mailbox {
                     .insert(m.basename.clone(), self.messages.len() + i);
             }
             new = add.len();
+            let before = self.messages.len();
             self.messages.extend(add);
             self.uid_next = self.uid_next.max(a.next_uid);
             self.uid_validity = a.uid_validity;
+            if new > 0 {
+                self.settle_recent(before);
+            }
         }
         let mut expunged = Vec::new();
         if report_expunges {
@@ -819,48 +950,85 @@ impl Mailbox {
         out
     }
 
-    /// Sets the full flag and keyword set of one message: renames its file and records
-    /// the keywords.
+    /// Gives one message these flags and keywords, as far as this session changes them:
+    /// what differs from the session's view of the message is applied to its state on
+    /// disk (see [`FlagChange`]), so changes other sessions made meanwhile stay.
     pub fn set_flags(&mut self, index: usize, flags: Flags, keywords: &[String]) -> Result<()> {
+        let m = self.entry_at(index)?;
+        let change = FlagChange::between(m.flags, &m.keywords, flags, keywords);
+        self.change_flags(index, &change)
+    }
+
+    /// Applies `change` to one message's current state on disk; afterwards the entry holds
+    /// that state (including what other sessions changed meanwhile).
+    pub fn change_flags(&mut self, index: usize, change: &FlagChange) -> Result<()> {
         if self.read_only {
             return Err(StoreError::ReadOnly);
         }
-        let kw = keywords::clean(keywords)?;
-        let m = self.entry_at(index)?.clone();
-        if m.gone {
+        let change = change.cleaned()?;
+        if self.entry_at(index)?.gone {
             return Err(StoreError::NoSuchMessage);
         }
-        if flags != m.flags || m.in_new {
-            let target = format!("{}:2,{}", m.basename, flags.to_info());
-            let cur = self.dir.join("cur");
-            let mut from = self.path_of(&m);
-            let mut result = fs::rename(&from, cur.join(&target));
-            if matches!(&result, Err(e) if e.kind() == io::ErrorKind::NotFound) {
-                let Some(f) = locate(&self.dir, &m.basename)? else {
-                    return Err(StoreError::NoSuchMessage);
-                };
-                from = self
-                    .dir
-                    .join(if f.in_new { "new" } else { "cur" })
-                    .join(f.file_name);
-                result = fs::rename(&from, cur.join(&target));
-            }
+        self.store_system_flags(index, &change)?;
+        if change.touches_keywords() {
+            self.store_keywords(index, &change)?;
+        }
+        Ok(())
+    }
+
+    /// Renames the message file from the name it has now to the one with the changed
+    /// flags. rename() from the old name is the compare-and-swap: it fails with ENOENT when
+    /// another process (postern or Courier, which takes no lock for this either) renamed
+    /// the file since this session last saw it; then the file is found again and the
+    /// change applied to its new flags. An unchanged name is only checked to exist.
+    fn store_system_flags(&mut self, index: usize, change: &FlagChange) -> Result<()> {
+        let m = &self.messages[index];
+        let basename = m.basename.clone();
+        let (mut file_name, mut in_new) = (m.file_name.clone(), m.in_new);
+        for _ in 0..RENAME_TRIES {
+            let from = self
+                .dir
+                .join(if in_new { "new" } else { "cur" })
+                .join(&file_name);
+            let flags = change.apply_flags(flags_of(&file_name));
+            let target = format!("{basename}:2,{}", flags.to_info());
+            let result = if !in_new && target == file_name {
+                fs::symlink_metadata(&from).map(drop)
+            } else {
+                fs::rename(&from, self.dir.join("cur").join(&target))
+            };
             match result {
-                Ok(()) => {}
+                Ok(()) => {
+                    let e = &mut self.messages[index];
+                    e.file_name = target;
+                    e.in_new = false;
+                    e.flags = flags;
+                    return Ok(());
+                }
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                    return Err(StoreError::NoSuchMessage);
+                    let Some(f) = locate(&self.dir, &basename)? else {
+                        return Err(StoreError::NoSuchMessage);
+                    };
+                    (file_name, in_new) = (f.file_name, f.in_new);
                 }
                 Err(e) => return Err(e.into()),
             }
-            let e = &mut self.messages[index];
-            e.file_name = target;
-            e.in_new = false;
-            e.flags = flags;
         }
-        if !same_keywords(&kw, &m.keywords) {
-            keywords::write_update(&self.dir, &m.basename, &kw)?;
-            self.messages[index].keywords = kw;
-        }
+        Err(io::Error::other(format!(
+            "{}: {basename} keeps being renamed by others",
+            self.dir.display()
+        ))
+        .into())
+    }
+
+    /// Applies the keyword part of `change` to the message's keyword set on disk (see
+    /// [`KeywordWriter`]: two postern sessions never write from the same old set).
+    fn store_keywords(&mut self, index: usize, change: &FlagChange) -> Result<()> {
+        let basename = self.messages[index].basename.clone();
+        let kw = self
+            .keyword_writer
+            .change(&self.dir, &basename, |now| change.apply_keywords(now))?;
+        self.messages[index].keywords = kw;
         Ok(())
     }
 
@@ -999,6 +1167,9 @@ impl Mailbox {
             db.entries.extend(add);
             Ok(uids)
         })?;
+        if let Some(first) = uids.iter().map(|(_, uid)| *uid).min() {
+            recent::keep_unclaimed(&target_dir, db.uid_validity, first);
+        }
         quota::record(maildir.root(), total as i64, made.len() as i64)?;
         Ok(CopyResult {
             uid_validity: db.uid_validity,

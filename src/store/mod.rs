@@ -16,10 +16,12 @@ pub mod flags;
 pub mod folder;
 mod fsutil;
 pub mod index;
+pub mod keyword_writer;
 pub mod keywords;
 pub mod lock;
 pub mod mailbox;
 pub mod quota;
+pub mod recent;
 pub mod sizecache;
 pub mod spool;
 pub mod subscriptions;
@@ -29,7 +31,7 @@ pub mod watch;
 use std::path::{Path, PathBuf};
 
 pub use flags::Flags;
-pub use mailbox::{Changes, CopyResult, Mailbox, MessageEntry};
+pub use mailbox::{Changes, CopyResult, FlagChange, Mailbox, MessageEntry};
 pub use spool::{Spool, Spooled};
 
 /// Result of every storage operation.
@@ -226,7 +228,9 @@ impl Maildir {
         internal_date: Option<std::time::SystemTime>,
     ) -> Result<AppendResult> {
         let dir = self.existing_dir(folder)?;
-        deliver::append(&self.root, &dir, source, flags, keywords, internal_date)
+        let appended = deliver::append(&self.root, &dir, source, flags, keywords, internal_date)?;
+        recent::keep_unclaimed(&dir, appended.uid_validity, appended.uid);
+        Ok(appended)
     }
 
     /// A spool for one APPEND message into `folder`: a new file in the folder's `tmp/`

@@ -139,8 +139,65 @@ pub fn write(folder_dir: &Path, db: &UidDb) -> io::Result<()> {
     )
 }
 
+/// `postern-uidvalidity` in the Maildir's root: the last UIDVALIDITY given to any folder of
+/// this Maildir. Courier ignores it.
+pub const LAST_UID_VALIDITY: &str = "postern-uidvalidity";
+
+/// The Maildir root a folder belongs to: its parent for a Maildir++ sub-folder (marked by
+/// `maildirfolder`), the folder itself for INBOX.
+fn maildir_root(folder_dir: &Path) -> &Path {
+    match folder_dir.parent() {
+        Some(parent) if folder_dir.join("maildirfolder").exists() => parent,
+        _ => folder_dir,
+    }
+}
+
+/// A UIDVALIDITY no folder of this Maildir had before and at least `at_least`:
+/// max(at_least, last given + 1), recorded under the root's flock (tmp/ + rename + fsync)
+/// before it is used. So a folder deleted and created again, or renamed away and back,
+/// within one second gets a new, larger value (RFC 3501 §2.3.1.1) without Courier's
+/// two-second sleep; Courier's own creation-time values are not consulted by it, which
+/// only matters if both servers create the same folder name within seconds.
+pub fn fresh_uid_validity(folder_dir: &Path, at_least: u32) -> io::Result<u32> {
+    let root = maildir_root(folder_dir);
+    let _lock = super::lock::DirFlock::acquire(root)?;
+    let path = root.join(LAST_UID_VALIDITY);
+    let last: Option<u32> =
+        fsutil::read_optional(&path)?.and_then(|b| String::from_utf8_lossy(&b).trim().parse().ok());
+    let next = last.map_or(0, |l| l.saturating_add(1));
+    let uid_validity = at_least.max(next).max(1);
+    fsutil::atomic_write(
+        &root.join("tmp"),
+        &path,
+        format!("{uid_validity}\n").as_bytes(),
+    )?;
+    Ok(uid_validity)
+}
+
+/// UIDVALIDITY from the clock, as Courier makes it.
+fn clock_uid_validity(unix_secs: i64) -> u32 {
+    (unix_secs - IMAP_EPOCH).clamp(1, u32::MAX as i64) as u32
+}
+
+/// Gives an existing database a fresh UIDVALIDITY (its UIDs stay): RENAME does this for
+/// each moved folder, because the new name may have meant another mailbox before, whose
+/// clients must see a larger value (RFC 3501 §2.3.1.1: UIDs that do not persist for a
+/// name need a greater UIDVALIDITY). Courier and Dovecot keep the old value on RENAME,
+/// which breaks that after RENAME A B, CREATE A, DELETE A, RENAME B A.
+pub fn renew_uid_validity(folder_dir: &Path) -> Result<()> {
+    let _lock = DotLock::acquire(folder_dir)?;
+    if let DbState::Valid(mut db) = read(folder_dir)? {
+        let old = db.uid_validity;
+        db.uid_validity = fresh_uid_validity(folder_dir, clock_uid_validity(fsutil::now_secs()))?;
+        write(folder_dir, &db)?;
+        super::recent::renew(folder_dir, old, db.uid_validity)?;
+    }
+    Ok(())
+}
+
 /// Writes a brand-new database whose UIDVALIDITY comes from the new file's mtime, as
-/// Courier does; `at_least` keeps it above a value that must not repeat.
+/// Courier does, raised above every value this Maildir gave before
+/// ([`fresh_uid_validity`]); `at_least` keeps it above a value that must not repeat.
 fn create(folder_dir: &Path, mut db: UidDb, at_least: Option<u32>) -> io::Result<UidDb> {
     let (mut f, tmp) = fsutil::create_unique(&folder_dir.join("tmp"), ".postern-tmp")?;
     let r = (|| {
@@ -150,11 +207,11 @@ fn create(folder_dir: &Path, mut db: UidDb, at_least: Option<u32>) -> io::Result
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_secs() as i64)
             .unwrap_or(0);
-        let mut uidv = (mtime - IMAP_EPOCH).clamp(1, u32::MAX as i64) as u32;
+        let mut uidv = clock_uid_validity(mtime);
         if let Some(min) = at_least {
             uidv = uidv.max(min);
         }
-        db.uid_validity = uidv;
+        db.uid_validity = fresh_uid_validity(folder_dir, uidv)?;
         f.write_all(&db.to_bytes())?;
         f.sync_all()?;
         fs::rename(&tmp, folder_dir.join(FILE))?;

@@ -5,7 +5,7 @@ use crate::imap::command::{Flag, SequenceSet, StoreMode};
 use crate::imap::response::{CommandResult, Outcome, write_fetch_flags};
 use crate::imap::session::Session;
 use crate::imap::sets::{check_sequence_set, resolve_set, split_flags};
-use crate::store::{Flags, MessageEntry, StoreError};
+use crate::store::{FlagChange, Flags, MessageEntry, StoreError};
 
 /// The flags and keywords a message has after the STORE.
 fn stored_flags(
@@ -40,6 +40,51 @@ fn stored_flags(
     (new_flags, new_keywords)
 }
 
+/// The STORE as a change applied to each message's flags as they are on disk.
+fn flag_change(
+    mode: StoreMode,
+    system: Flags,
+    keywords: &[String],
+    keywords_on: bool,
+) -> FlagChange {
+    let keywords = if keywords_on {
+        keywords.to_vec()
+    } else {
+        Vec::new()
+    };
+    match mode {
+        StoreMode::Add => FlagChange {
+            add: system,
+            add_keywords: keywords,
+            ..FlagChange::default()
+        },
+        StoreMode::Remove => FlagChange {
+            remove: system,
+            remove_keywords: keywords,
+            ..FlagChange::default()
+        },
+        // \Passed has no IMAP name; a replace must not drop it.
+        StoreMode::Replace => FlagChange {
+            add: system,
+            remove: (Flags::DRAFT
+                | Flags::FLAGGED
+                | Flags::ANSWERED
+                | Flags::SEEN
+                | Flags::DELETED)
+                .without(system),
+            keywords: keywords_on.then_some(keywords),
+            ..FlagChange::default()
+        },
+    }
+}
+
+/// Keyword sets compare without regard to order or case.
+fn same_set(a: &[String], b: &[String]) -> bool {
+    a.len() == b.len()
+        && a.iter()
+            .all(|k| b.iter().any(|l| l.eq_ignore_ascii_case(k)))
+}
+
 impl Session<'_> {
     pub fn cmd_store(
         &mut self,
@@ -57,20 +102,24 @@ impl Session<'_> {
         if mailbox.read_only() {
             return Err(Outcome::no("[READ-ONLY] Mailbox is read-only"));
         }
+        let change = flag_change(mode, system, &keywords, keywords_on);
         let mut failed = None;
         for index in resolve_set(mailbox, set, uid) {
             let entry = &mailbox.messages()[index];
-            let (new_flags, mut new_keywords) = stored_flags(entry, mode, system, &keywords);
+            let (expected, mut expected_keywords) = stored_flags(entry, mode, system, &keywords);
             if !keywords_on {
-                new_keywords = entry.keywords.clone();
+                expected_keywords = entry.keywords.clone();
             }
-            let changed = new_flags != entry.flags || new_keywords != entry.keywords;
-            if changed && let Err(err) = mailbox.set_flags(index, new_flags, &new_keywords) {
+            if let Err(err) = mailbox.change_flags(index, &change) {
                 failed = Some(err);
                 continue;
             }
-            if !silent {
-                let entry = &mailbox.messages()[index];
+            let entry = &mailbox.messages()[index];
+            // Another session's change to the same message was folded in: even .SILENT
+            // reports it (RFC 3501 §7: the server may send unilateral FETCH at any time).
+            let others_changed =
+                entry.flags != expected || !same_set(&entry.keywords, &expected_keywords);
+            if !silent || others_changed {
                 write_fetch_flags(parts.out, index + 1, uid.then_some(entry.uid), entry);
             }
         }

@@ -1,0 +1,440 @@
+//! Many sessions on one Maildir (issue 12, "Between sessions"): flag and keyword changes
+//! are applied to what is on disk, so none is lost; \Recent belongs to exactly one
+//! session, the first to see a message; a folder name never gets a UIDVALIDITY again.
+//! Each session is its own `postern imapd --inetd` process, as in production.
+
+mod common;
+
+use common::*;
+use std::collections::BTreeSet;
+use std::sync::{Arc, Barrier};
+
+fn msg(n: u32) -> Vec<u8> {
+    message("bob@example.org", &format!("m{n}"), "x\r\n")
+}
+
+/// The FLAGS of message `seq` as a set, after a NOOP (so the session synced first).
+fn flags_of(c: &mut Client, tag: &str, seq: u32) -> BTreeSet<String> {
+    c.send(&format!("{tag}n"), "NOOP").assert_ok();
+    let r = c.send(tag, &format!("FETCH {seq} FLAGS"));
+    r.assert_ok();
+    r.fetch(seq).flags().unwrap().into_iter().collect()
+}
+
+fn set(items: &[&str]) -> BTreeSet<String> {
+    items.iter().map(|s| s.to_string()).collect()
+}
+
+fn append(c: &mut Client, tag: &str, folder: &str, m: &[u8]) {
+    c.send_parts(
+        tag,
+        &[Part::Text(&format!("APPEND {folder} ")), Part::Literal(m)],
+    )
+    .assert_ok();
+}
+
+// ---- 1. A flag change is never lost --------------------------------------------------
+
+/// Both sessions STORE before either learns of the other's change: each delta lands on
+/// the message as it is on disk, not on what the session saw at SELECT.
+#[test]
+fn concurrent_store_deltas_both_survive() {
+    let server = TestServer::new();
+    server.put("INBOX", "cur", "1700000000.M1P1.test", "S", &msg(1));
+    let (mut setup, _) = server.session("INBOX");
+    setup.send("s1", "STORE 1 +FLAGS.SILENT ($Old)").assert_ok();
+    setup.logout();
+
+    let (mut a, _) = server.session("INBOX");
+    let (mut b, _) = server.session("INBOX");
+    a.send("a1", "STORE 1 +FLAGS (\\Answered $A)").assert_ok();
+    let r = b.send("b1", "STORE 1 -FLAGS (\\Seen $Old)");
+    r.assert_ok();
+    // b's own FETCH already shows a's change: it was applied to the state on disk.
+    let shown: BTreeSet<String> = r.fetch(1).flags().unwrap().into_iter().collect();
+    let expected = set(&["\\Answered", "$A"]);
+    assert_eq!(shown, expected, "{}", r.dump());
+    assert_eq!(flags_of(&mut a, "a2", 1), expected);
+    assert_eq!(flags_of(&mut b, "b2", 1), expected);
+    let (mut fresh, _) = server.session("INBOX");
+    assert_eq!(flags_of(&mut fresh, "f1", 1), expected);
+    for c in [a, b, fresh] {
+        c.logout();
+    }
+}
+
+/// `.SILENT` still reports flags another session changed, when this STORE folded them in.
+#[test]
+fn silent_store_reports_what_others_changed() {
+    let server = TestServer::new();
+    server.put("INBOX", "cur", "1700000000.M1P1.test", "", &msg(1));
+    let (mut a, _) = server.session("INBOX");
+    let (mut b, _) = server.session("INBOX");
+    a.send("a1", "STORE 1 +FLAGS.SILENT (\\Flagged)")
+        .assert_ok();
+    let r = b.send("b1", "STORE 1 +FLAGS.SILENT (\\Seen)");
+    r.assert_ok();
+    let shown: BTreeSet<String> = r.fetch(1).flags().unwrap().into_iter().collect();
+    assert_eq!(shown, set(&["\\Flagged", "\\Seen"]), "{}", r.dump());
+    a.logout();
+    b.logout();
+}
+
+/// STORE FLAGS replaces: the result is exactly the given set, whatever another session
+/// added meanwhile (\Passed, which IMAP cannot name, stays).
+#[test]
+fn store_replace_is_exact_on_the_current_state() {
+    let server = TestServer::new();
+    server.put("INBOX", "cur", "1700000000.M1P1.test", "P", &msg(1));
+    let (mut a, _) = server.session("INBOX");
+    let (mut b, _) = server.session("INBOX");
+    a.send("a1", "STORE 1 +FLAGS (\\Flagged $A)").assert_ok();
+    b.send("b1", "STORE 1 FLAGS (\\Seen $B)").assert_ok();
+    assert_eq!(flags_of(&mut a, "a2", 1), set(&["\\Seen", "$B"]));
+    assert_eq!(
+        server.files("INBOX", "cur"),
+        ["1700000000.M1P1.test,S=".to_string() + &msg(1).len().to_string() + ":2,PS"]
+    );
+    a.logout();
+    b.logout();
+}
+
+/// N sessions each toggle their own flag or keyword on the same messages K times, all at
+/// once; at the end every message has exactly the flags of the sessions whose last
+/// change was an add.
+#[test]
+fn hammer_distinct_flags_from_many_sessions() {
+    const MESSAGES: u32 = 10;
+    const ROUNDS: usize = 20;
+    let names = [
+        "\\Answered",
+        "\\Flagged",
+        "\\Draft",
+        "\\Seen",
+        "$k0",
+        "$k1",
+        "Label2",
+        "Label3",
+    ];
+    let server = TestServer::new();
+    for n in 1..=MESSAGES {
+        server.put(
+            "INBOX",
+            "cur",
+            &format!("17000000{n:02}.M{n}P1.test"),
+            "",
+            &msg(n),
+        );
+    }
+    let clients: Vec<Client> = names.iter().map(|_| server.session("INBOX").0).collect();
+    let barrier = Arc::new(Barrier::new(names.len()));
+    let started = std::time::Instant::now();
+    let results: Vec<(usize, usize)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = clients
+            .into_iter()
+            .zip(names)
+            .enumerate()
+            .map(|(i, (mut c, name))| {
+                let barrier = barrier.clone();
+                scope.spawn(move || {
+                    barrier.wait();
+                    let (mut stores, mut refused) = (0, 0);
+                    for round in 0..ROUNDS {
+                        for (sign, what) in [("+", "add"), ("-", "remove")] {
+                            let tag = format!("c{i}r{round}{what}");
+                            let r = c.send(&tag, &format!("STORE 1:* {sign}FLAGS.SILENT ({name})"));
+                            stores += 1;
+                            if !r.is_ok() {
+                                refused += 1;
+                            }
+                        }
+                    }
+                    // Even sessions end with their flag set, odd ones without.
+                    if i % 2 == 0 {
+                        let r = c.send(
+                            &format!("c{i}last"),
+                            &format!("STORE 1:* +FLAGS.SILENT ({name})"),
+                        );
+                        stores += 1;
+                        if !r.is_ok() {
+                            refused += 1;
+                        }
+                    }
+                    c.logout();
+                    (stores, refused)
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let elapsed = started.elapsed();
+    let stores: usize = results.iter().map(|r| r.0).sum();
+    let refused: usize = results.iter().map(|r| r.1).sum();
+    let expected: BTreeSet<String> = names
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| i % 2 == 0)
+        .map(|(_, n)| n.to_string())
+        .collect();
+    let (mut check, _) = server.session("INBOX");
+    let r = check.send("k1", &format!("FETCH 1:{MESSAGES} FLAGS"));
+    r.assert_ok();
+    let mut wrong = 0;
+    for seq in 1..=MESSAGES {
+        let got: BTreeSet<String> = r.fetch(seq).flags().unwrap().into_iter().collect();
+        if got != expected {
+            wrong += 1;
+            eprintln!("message {seq}: {got:?}, expected {expected:?}");
+        }
+    }
+    eprintln!(
+        "hammer: {} sessions x {MESSAGES} messages, {stores} STOREs in {elapsed:?}, \
+         {refused} refused, {wrong} messages with a lost change",
+        names.len()
+    );
+    assert_eq!(refused, 0, "every STORE succeeds");
+    assert_eq!(wrong, 0, "no change lost");
+    check.logout();
+}
+
+// ---- 2. \Recent in exactly one session ---------------------------------------------
+
+fn recent(r: &Reply) -> Vec<u32> {
+    r.numbered("RECENT")
+}
+
+/// Delivered mail is \Recent in the first session that selects the folder, and mail that
+/// arrives later in the first session that syncs, not in both.
+#[test]
+fn recent_belongs_to_the_first_session() {
+    let server = TestServer::new();
+    server.deliver(None, &msg(1));
+    server.deliver(None, &msg(2));
+    let (mut a, sel) = server.session("INBOX");
+    assert_eq!(recent(&sel), [2], "{}", sel.dump());
+    assert_eq!(a.send("a1", "SEARCH RECENT").search(), [1, 2]);
+    let (mut b, sel) = server.session("INBOX");
+    assert_eq!(recent(&sel), [0], "{}", sel.dump());
+    assert!(b.send("b1", "SEARCH RECENT").search().is_empty());
+    assert_eq!(b.send("b2", "SEARCH OLD").search(), [1, 2]);
+
+    server.deliver(None, &msg(3));
+    let r = b.send("b3", "NOOP");
+    assert_eq!((r.exists(), recent(&r)), (vec![3], vec![1]), "{}", r.dump());
+    let r = a.send("a2", "NOOP");
+    assert_eq!((r.exists(), recent(&r)), (vec![3], vec![2]), "{}", r.dump());
+    assert_eq!(a.send("a3", "SEARCH RECENT").search(), [1, 2]);
+    assert_eq!(a.send("a4", "SEARCH NEW").search(), [1, 2]);
+    assert_eq!(b.send("b4", "SEARCH RECENT").search(), [3]);
+    assert_eq!(b.send("b5", "SEARCH OLD").search(), [1, 2]);
+    let r = b.send("b6", "FETCH 3 FLAGS");
+    assert!(r.has("\\Recent"), "{}", r.dump());
+    a.logout();
+    b.logout();
+}
+
+/// EXAMINE and STATUS show unclaimed mail as recent without claiming it.
+#[test]
+fn examine_and_status_do_not_claim() {
+    let server = TestServer::new();
+    server.deliver(None, &msg(1));
+    server.deliver(None, &msg(2));
+    let mut c = server.inetd();
+    c.login();
+    let status = |c: &mut Client, tag: &str| {
+        let r = c.send(tag, "STATUS INBOX (MESSAGES RECENT)");
+        r.assert_ok();
+        status_items(&r)["RECENT"]
+    };
+    assert_eq!(status(&mut c, "s1"), 2);
+    let r = c.send("e1", "EXAMINE INBOX");
+    assert_eq!(recent(&r), [2], "{}", r.dump());
+    assert_eq!(c.send("e2", "SEARCH RECENT").search(), [1, 2]);
+    c.send("e3", "UNSELECT").assert_ok();
+    assert_eq!(status(&mut c, "s2"), 2);
+    let r = c.send("x1", "SELECT INBOX");
+    assert_eq!(recent(&r), [2], "{}", r.dump());
+    c.send("x2", "UNSELECT").assert_ok();
+    assert_eq!(status(&mut c, "s3"), 0);
+    let r = c.send("x3", "SELECT INBOX");
+    assert_eq!(recent(&r), [0], "{}", r.dump());
+    c.logout();
+}
+
+/// APPEND, COPY and MOVE into a folder by one session make the mail recent for the first
+/// session that selects it: STATUS counts it until then.
+#[test]
+fn append_copy_move_are_recent_for_the_next_selector() {
+    let server = TestServer::new();
+    server.make_folder("Sub");
+    server.deliver(None, &msg(1));
+    server.deliver(None, &msg(2));
+    let (mut a, _) = server.session("INBOX");
+    let status = |c: &mut Client, tag: &str| {
+        let r = c.send(tag, "STATUS INBOX.Sub (RECENT)");
+        r.assert_ok();
+        status_items(&r)["RECENT"]
+    };
+    append(&mut a, "a1", "INBOX.Sub", &msg(10));
+    assert_eq!(status(&mut a, "a2"), 1);
+    a.send("a3", "COPY 1 INBOX.Sub").assert_ok();
+    assert_eq!(status(&mut a, "a4"), 2);
+    a.send("a5", "MOVE 2 INBOX.Sub").assert_ok();
+    assert_eq!(status(&mut a, "a6"), 3);
+    let (mut b, sel) = server.session("INBOX.Sub");
+    assert_eq!(recent(&sel), [3], "{}", sel.dump());
+    assert_eq!(b.send("b1", "SEARCH RECENT").search(), [1, 2, 3]);
+    assert_eq!(status(&mut a, "a7"), 0);
+    // Mail appended to the folder b has selected is recent in b (it syncs first).
+    append(&mut a, "a8", "INBOX.Sub", &msg(11));
+    let r = b.send("b2", "NOOP");
+    assert_eq!((r.exists(), recent(&r)), (vec![4], vec![4]), "{}", r.dump());
+    let (_, sel) = server.session("INBOX.Sub");
+    assert_eq!(recent(&sel), [0], "{}", sel.dump());
+    a.logout();
+    b.logout();
+}
+
+/// Many sessions select the folder at once: every message, delivered or APPENDed, is
+/// \Recent in exactly one.
+#[test]
+fn recent_claimed_exactly_once_under_concurrent_selects() {
+    const SESSIONS: usize = 8;
+    const MESSAGES: u32 = 6;
+    let server = TestServer::new();
+    let mut appender = server.inetd();
+    appender.login();
+    for n in 1..=MESSAGES {
+        if n % 2 == 0 {
+            append(&mut appender, &format!("p{n}"), "INBOX", &msg(n));
+        } else {
+            server.deliver(None, &msg(n));
+        }
+    }
+    appender.logout();
+    let mut clients: Vec<Client> = (0..SESSIONS)
+        .map(|_| {
+            let mut c = server.inetd();
+            c.login();
+            c
+        })
+        .collect();
+    let barrier = Arc::new(Barrier::new(SESSIONS));
+    let seen: Vec<Vec<u32>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = clients
+            .iter_mut()
+            .enumerate()
+            .map(|(i, c)| {
+                let barrier = barrier.clone();
+                scope.spawn(move || {
+                    barrier.wait();
+                    let sel = c.send(&format!("s{i}"), "SELECT INBOX");
+                    sel.assert_ok();
+                    let ids = c.send(&format!("r{i}"), "SEARCH RECENT").search();
+                    assert_eq!(recent(&sel), [ids.len() as u32], "{}", sel.dump());
+                    ids
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let mut all: Vec<u32> = seen.into_iter().flatten().collect();
+    all.sort_unstable();
+    assert_eq!(
+        all,
+        (1..=MESSAGES).collect::<Vec<_>>(),
+        "each recent exactly once"
+    );
+    for c in clients {
+        c.logout();
+    }
+}
+
+/// A session killed right after its SELECT took the claim: no later session sees those
+/// messages as recent again.
+#[test]
+fn killed_session_keeps_its_claim() {
+    let server = TestServer::new();
+    server.deliver(None, &msg(1));
+    let (a, sel) = server.session("INBOX");
+    assert_eq!(recent(&sel), [1]);
+    drop(a); // kills the session process (SIGKILL)
+    let (b, sel) = server.session("INBOX");
+    assert_eq!(recent(&sel), [0], "{}", sel.dump());
+    b.logout();
+}
+
+// ---- 5. UIDVALIDITY never repeats for a name ------------------------------------------
+
+fn uid_validity(c: &mut Client, tag: &str, folder: &str) -> u64 {
+    let r = c.send(tag, &format!("STATUS {folder} (UIDVALIDITY)"));
+    r.assert_ok();
+    status_items(&r)["UIDVALIDITY"]
+}
+
+#[test]
+fn delete_create_loop_gives_new_larger_uidvalidity() {
+    let server = TestServer::new();
+    let mut c = server.inetd();
+    c.login();
+    let mut seen = Vec::new();
+    for i in 0..6 {
+        c.send(&format!("c{i}"), "CREATE INBOX.Again").assert_ok();
+        seen.push(uid_validity(&mut c, &format!("s{i}"), "INBOX.Again"));
+        c.send(&format!("d{i}"), "DELETE INBOX.Again").assert_ok();
+    }
+    assert!(seen.windows(2).all(|w| w[0] < w[1]), "{seen:?}");
+    c.logout();
+}
+
+#[test]
+fn rename_away_and_back_gives_new_larger_uidvalidity() {
+    let server = TestServer::new();
+    let mut c = server.inetd();
+    c.login();
+    c.send("c0", "CREATE INBOX.A").assert_ok();
+    let mut seen = vec![uid_validity(&mut c, "s0", "INBOX.A")];
+    for i in 0..4 {
+        c.send(&format!("r{i}"), "RENAME INBOX.A INBOX.B")
+            .assert_ok();
+        seen.push(uid_validity(&mut c, &format!("b{i}"), "INBOX.B"));
+        // A new folder under the old name meanwhile gets its own value too.
+        c.send(&format!("c{i}"), "CREATE INBOX.A").assert_ok();
+        seen.push(uid_validity(&mut c, &format!("n{i}"), "INBOX.A"));
+        c.send(&format!("d{i}"), "DELETE INBOX.A").assert_ok();
+        c.send(&format!("k{i}"), "RENAME INBOX.B INBOX.A")
+            .assert_ok();
+        seen.push(uid_validity(&mut c, &format!("a{i}"), "INBOX.A"));
+    }
+    assert!(seen.windows(2).all(|w| w[0] < w[1]), "{seen:?}");
+    // The file Courier reads keeps its format: `1 <uidvalidity> <nextuid>`.
+    let db =
+        std::fs::read_to_string(server.folder_dir("INBOX.A").join("courierimapuiddb")).unwrap();
+    let header: Vec<&str> = db.lines().next().unwrap().split(' ').collect();
+    assert_eq!(header.len(), 3);
+    assert_eq!(header[0], "1");
+    assert_eq!(header[1].parse::<u64>().unwrap(), *seen.last().unwrap());
+    c.logout();
+}
+
+/// RENAME gives the folder a new UIDVALIDITY but keeps its UIDs, so what was unclaimed
+/// stays unclaimed and what was claimed stays claimed.
+#[test]
+fn rename_keeps_recent_claims() {
+    let server = TestServer::new();
+    let mut c = server.inetd();
+    c.login();
+    c.send("c1", "CREATE INBOX.A").assert_ok();
+    append(&mut c, "p1", "INBOX.A", &msg(1));
+    let (a, sel) = server.session("INBOX.A");
+    assert_eq!(recent(&sel), [1], "{}", sel.dump());
+    a.logout();
+    append(&mut c, "p2", "INBOX.A", &msg(2));
+    c.send("r1", "RENAME INBOX.A INBOX.B").assert_ok();
+    let r = c.send("s1", "STATUS INBOX.B (RECENT)");
+    assert_eq!(status_items(&r)["RECENT"], 1, "{}", r.dump());
+    let sel = c.send("x1", "SELECT INBOX.B");
+    assert_eq!(recent(&sel), [1], "{}", sel.dump());
+    assert_eq!(c.send("x2", "SEARCH RECENT").search(), [2]);
+    c.logout();
+}
