@@ -36,6 +36,14 @@ impl Session<'_> {
                 err => Outcome::from(&err),
             })?;
         let source: Vec<u32> = copied.uids.iter().map(|(s, _)| *s).collect();
+        // Messages another session expunged are skipped, not an error (RFC 2180 §4.4
+        // allows a NO; postern copies what still exists, as Dovecot does, and says so).
+        if source.is_empty() {
+            // Nothing was copied: no COPYUID (its sets may not be empty).
+            return Ok(Outcome::ok(format!(
+                "[EXPUNGEISSUED] {verb} completed; the messages were expunged by another session"
+            )));
+        }
         let code = format!(
             "[COPYUID {} {} {}]",
             copied.uid_validity,
@@ -47,10 +55,16 @@ impl Session<'_> {
         }
         for &index in &indexes {
             let entry = &mailbox.messages()[index];
+            if !source.contains(&entry.uid) {
+                continue;
+            }
             let mut flags = entry.flags;
             flags.insert(Flags::DELETED);
             let keywords = entry.keywords.clone();
-            mailbox.set_flags(index, flags, &keywords)?;
+            match mailbox.set_flags(index, flags, &keywords) {
+                Ok(()) | Err(StoreError::NoSuchMessage) => {}
+                Err(err) => return Err(Outcome::from(&err)),
+            }
         }
         let gone = mailbox.expunge(Some(&source))?;
         parts

@@ -57,7 +57,12 @@ impl Session<'_> {
         if mailbox.read_only() {
             return Err(Outcome::no("[READ-ONLY] Mailbox is read-only"));
         }
-        let mut failed = None;
+        // RFC 2180 §4.2 lets a server answer NO when some of the messages were expunged
+        // by another session; postern, like Dovecot, stores what still exists, skips the
+        // rest and answers OK (the EXPUNGEISSUED code, RFC 5530, says why some FETCH lines
+        // are missing): the client learns of the expunge at its next NOOP, and a NO would
+        // make it think the whole STORE failed.
+        let mut gone = 0usize;
         for index in resolve_set(mailbox, set, uid) {
             let entry = &mailbox.messages()[index];
             let (new_flags, mut new_keywords) = stored_flags(entry, mode, system, &keywords);
@@ -65,21 +70,30 @@ impl Session<'_> {
                 new_keywords = entry.keywords.clone();
             }
             let changed = new_flags != entry.flags || new_keywords != entry.keywords;
-            if changed && let Err(err) = mailbox.set_flags(index, new_flags, &new_keywords) {
-                failed = Some(err);
-                continue;
+            if changed {
+                match mailbox.set_flags(index, new_flags, &new_keywords) {
+                    Ok(()) => {}
+                    Err(StoreError::NoSuchMessage) => {
+                        gone += 1;
+                        continue;
+                    }
+                    Err(err) => return Err(Outcome::from(&err)),
+                }
             }
+            // Even with .SILENT: the client may FETCH the flags later.
+            parts
+                .selected
+                .announced
+                .announce_messages(parts.out, mailbox, &[index]);
             if !silent {
                 let entry = &mailbox.messages()[index];
                 write_fetch_flags(parts.out, index + 1, uid.then_some(entry.uid), entry);
             }
         }
-        match failed {
-            None => Ok(Outcome::ok("STORE completed")),
-            Some(StoreError::NoSuchMessage) => Err(Outcome::no(
-                "[EXPUNGEISSUED] Some messages were expunged meanwhile",
-            )),
-            Some(err) => Err(Outcome::from(&err)),
-        }
+        Ok(Outcome::ok(if gone > 0 {
+            "[EXPUNGEISSUED] STORE completed; some messages were expunged by another session"
+        } else {
+            "STORE completed"
+        }))
     }
 }
