@@ -200,10 +200,7 @@ fn append_with_keywords_is_announced_before_fetch() {
     let m = msg(2);
     let r = a.send_parts(
         "a1",
-        &[
-            Part::Text("APPEND INBOX (\\Seen Mine) "),
-            Part::Literal(&m),
-        ],
+        &[Part::Text("APPEND INBOX (\\Seen Mine) "), Part::Literal(&m)],
     );
     r.assert_ok();
     seen_a.follow(&r);
@@ -214,10 +211,7 @@ fn append_with_keywords_is_announced_before_fetch() {
     let m3 = msg(3);
     let r = b.send_parts(
         "b1",
-        &[
-            Part::Text("APPEND INBOX (Theirs) "),
-            Part::Literal(&m3),
-        ],
+        &[Part::Text("APPEND INBOX (Theirs) "), Part::Literal(&m3)],
     );
     r.assert_ok();
     let r = a.send("a3", "NOOP");

@@ -513,18 +513,19 @@ impl Tester {
         let Some((seq, uid)) = self.random_message(|u| (u as usize + 3) % clients == me) else {
             return;
         };
-        self.known
-            .entry(uid)
-            .or_default()
-            .insert("\\seen".into(), true);
+        // Unknown while the FETCH runs: if the message was expunged meanwhile its line
+        // shows the flags as they were, and nothing is marked.
+        self.forget(uid, "\\seen");
         let r = self.run("FETCH", &format!("FETCH {seq} (UID FLAGS BODY[])"));
         let read = r
             .fetches()
             .iter()
             .any(|l| l.seq() as usize == seq && l.item("BODY[]").is_some());
-        if !read {
-            // Expunged meanwhile: nothing was marked.
-            self.forget(uid, "\\seen");
+        if read {
+            self.known
+                .entry(uid)
+                .or_default()
+                .insert("\\seen".into(), true);
         }
     }
 
