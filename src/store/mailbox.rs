@@ -935,8 +935,8 @@ impl Mailbox {
         let r = (|| -> Result<()> {
             for &i in indexes {
                 let m = &self.messages[i];
-                // Expunged by another session: copy what still exists (RFC 2180 §4.4
-                // allows failing the COPY instead; postern, like Dovecot, does not).
+                // Expunged by another session: copy what still exists (the caller says
+                // which were copied; RFC 2180 §4 would allow failing the COPY instead).
                 let Some((src, meta)) = self.source_file(m)? else {
                     continue;
                 };

@@ -36,8 +36,11 @@ impl Session<'_> {
                 err => Outcome::from(&err),
             })?;
         let source: Vec<u32> = copied.uids.iter().map(|(s, _)| *s).collect();
-        // Messages another session expunged are skipped, not an error (RFC 2180 §4.4
-        // allows a NO; postern copies what still exists, as Dovecot does, and says so).
+        // Messages another session expunged are skipped, not an error. RFC 2180 §4 allows a
+        // NO that copies nothing; postern copies what still exists and answers OK, as it
+        // does for FETCH and STORE: RFC 3501 §6.4.7 asks only that a COPY answered NO
+        // leaves the target as it was, and the client, told of the EXPUNGE at its next
+        // NOOP, could not tell which message made it fail.
         if source.is_empty() {
             // Nothing was copied: no COPYUID (its sets may not be empty).
             return Ok(Outcome::ok(format!(

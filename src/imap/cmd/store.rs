@@ -57,7 +57,7 @@ impl Session<'_> {
         if mailbox.read_only() {
             return Err(Outcome::no("[READ-ONLY] Mailbox is read-only"));
         }
-        // RFC 2180 §4.2 lets a server answer NO when some of the messages were expunged
+        // RFC 2180 §4 lets a server answer NO when some of the messages were expunged
         // by another session; postern, like Dovecot, stores what still exists, skips the
         // rest and answers OK (the EXPUNGEISSUED code, RFC 5530, says why some FETCH lines
         // are missing): the client learns of the expunge at its next NOOP, and a NO would
