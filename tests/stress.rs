@@ -1,7 +1,7 @@
 //! Many clients on one folder at once (issue 12, "Tests and tools"): each client does
-//! random SELECT / FETCH / STORE (+/- flags and keywords) / COPY / EXPUNGE / APPEND / IDLE
-//! on INBOX while `postern deliver` adds mail, and keeps its own view of the folder built
-//! only from what the server told it (EXISTS, EXPUNGE, FETCH, FLAGS, PERMANENTFLAGS). It
+//! random SELECT / FETCH / STORE (+/- flags and keywords) / COPY / EXPUNGE / APPEND / IDLE /
+//! SEARCH on INBOX while `postern deliver` adds mail, and keeps its own view of the folder
+//! built only from what the server told it (EXISTS, EXPUNGE, FETCH, FLAGS, PERMANENTFLAGS). It
 //! checks, as the responses arrive:
 //!
 //! - no EXPUNGE, FETCH or shrinking EXISTS names a sequence number the client cannot have;
@@ -469,9 +469,35 @@ impl Tester {
             88..=92 => self.idle(),
             93..=95 => self.select(),
             96 => self.reconnect(),
+            97 | 98 => self.search(),
             _ => {
                 self.run("CHECK", "CHECK");
             }
+        }
+    }
+
+    /// SEARCH by this client's keyword or by text: its numbers must be in the view.
+    fn search(&mut self) {
+        let criterion = if self.rng.chance(50) {
+            format!("KEYWORD {}", self.keywords[self.rng.below(2)])
+        } else {
+            "OR TEXT appended UNKEYWORD $c0a".to_string()
+        };
+        if self.rng.chance(50) {
+            self.run("UID SEARCH", &format!("UID SEARCH {criterion}"));
+            return;
+        }
+        let r = self.run("SEARCH", &format!("SEARCH {criterion}"));
+        let count = self.view.len();
+        if let Some(bad) = r
+            .search()
+            .into_iter()
+            .find(|&n| n == 0 || n as usize > count)
+        {
+            self.violation(
+                "SEARCH of an unknown sequence number",
+                format!("{bad} with {count} messages"),
+            );
         }
     }
 
