@@ -277,3 +277,26 @@ fn courier_keyword_file_is_announced_before_fetch() {
     );
     a.logout();
 }
+
+#[test]
+fn examine_announces_new_keywords_with_empty_permanentflags() {
+    let mut server = TestServer::new();
+    server.deliver(None, &msg(1));
+    let mut a = server.connect();
+    a.login();
+    a.send("a1", "EXAMINE INBOX").assert_ok();
+    let (mut b, _) = open(&mut server, "INBOX");
+    b.send("b1", "STORE 1 +FLAGS (Looked)").assert_ok();
+    let r = a.send("a2", "NOOP");
+    let flags_at = position(&r, "* FLAGS (").expect("no FLAGS at NOOP");
+    assert!(r.untagged[flags_at].text.contains("Looked"), "{}", r.dump());
+    // Nothing is permanent in a read-only view (RFC 3501 §6.3.2).
+    assert!(r.has("[PERMANENTFLAGS ()]"), "{}", r.dump());
+    assert!(
+        flags_at < position(&r, "* 1 FETCH").unwrap(),
+        "{}",
+        r.dump()
+    );
+    a.logout();
+    b.logout();
+}
