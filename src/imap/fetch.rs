@@ -230,6 +230,14 @@ fn plan_item(item: &FetchItem) -> Option<Planned<'_>> {
     })
 }
 
+/// What [`FetchPlan::write_message`] could write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Written {
+    Whole,
+    /// The file was gone: only what the session still knew (see `write_remnant`).
+    Remnant,
+}
+
 /// Counters for the logout log line.
 #[derive(Default)]
 pub struct FetchStats {
@@ -295,8 +303,88 @@ impl<'i> FetchPlan<'i> {
     }
 
     /// Writes the `* n FETCH (...)` line of the message at `index`, setting \Seen first
-    /// when an item implies it. `NoSuchMessage` means another session expunged it.
+    /// when an item implies it. When another session expunged the message (its file is
+    /// gone) the line carries what is still known: see [`FetchPlan::write_remnant`].
     pub fn write_message(
+        &self,
+        mailbox: &mut Mailbox,
+        index: usize,
+        out: &mut Vec<u8>,
+        stats: &mut FetchStats,
+    ) -> Result<Written, StoreError> {
+        match self.write_whole(mailbox, index, out, stats) {
+            Ok(()) => Ok(Written::Whole),
+            Err(StoreError::NoSuchMessage) if index < mailbox.messages().len() => {
+                self.write_remnant(mailbox, index, out);
+                Ok(Written::Remnant)
+            }
+            Err(err) => Err(err),
+        }
+    }
+
+    /// The line of a message whose file is gone (expunged by another session that this
+    /// one has not reported yet), from what the session still holds: UID, FLAGS and
+    /// INTERNALDATE from memory, RFC822.SIZE and ENVELOPE/BODY/BODYSTRUCTURE when a name
+    /// or a cache knows them, and NIL for the message's text.
+    ///
+    /// RFC 2180 §4.1 lists four ways to answer a FETCH of such a message: keep the data
+    /// until the EXPUNGE can be reported (4.1.1), answer NO (4.1.2), answer "NIL FETCH
+    /// responses" and OK (4.1.3), or refuse the EXPUNGE (4.1.4). A Maildir cannot keep a
+    /// file another process unlinked, and a NO makes clients treat the whole FETCH as
+    /// failed (Mark Crispin, the editor of RFC 3501, called NO to FETCH broken); so postern
+    /// does 4.1.1 as far as it can and 4.1.3 for the rest, with a tagged OK, as Dovecot does.
+    /// A section is `NIL` (a valid nstring) rather than left out, so a client that asked
+    /// for it sees an answer; an item with no valid NIL form and nothing cached is left out.
+    fn write_remnant(&self, mailbox: &mut Mailbox, index: usize, out: &mut Vec<u8>) {
+        let blobs: Vec<(&'static str, Option<Vec<u8>>)> = self
+            .cached_kinds
+            .iter()
+            .map(|&kind| (kind, mailbox.cached(index, kind)))
+            .collect();
+        let size = if self.wants_size {
+            mailbox.wire_size_known(index)
+        } else {
+            None
+        };
+        let values = MetaValues {
+            mailbox,
+            index,
+            entry: &mailbox.messages()[index],
+            size,
+            blobs: &blobs,
+        };
+        let start = out.len();
+        let mut sep = self.start_line(out, &values);
+        let items: Vec<Planned<'_>> = match &self.lines {
+            Lines::Meta(items) => items.iter().map(|&m| Planned::Meta(m)).collect(),
+            Lines::WithContent { items, .. } => items.clone(),
+        };
+        for item in items {
+            match item {
+                Planned::Meta(Meta::Rfc822Size) if size.is_none() => {}
+                Planned::Meta(Meta::Cached(kind))
+                    if !blobs.iter().any(|(k, b)| *k == kind && b.is_some()) => {}
+                Planned::Meta(meta) => {
+                    sep.write(out);
+                    write_meta(out, meta, &values);
+                }
+                Planned::Content(content) => {
+                    sep.write(out);
+                    out.extend_from_slice(content_label(content).as_bytes());
+                    out.extend_from_slice(b" NIL");
+                }
+            }
+        }
+        if sep.started {
+            out.extend_from_slice(b")\r\n");
+        } else {
+            // Nothing left to say about it: no line (an empty FETCH list is not IMAP).
+            out.truncate(start);
+        }
+    }
+
+    /// The line when the message's file can be read.
+    fn write_whole(
         &self,
         mailbox: &mut Mailbox,
         index: usize,
@@ -499,6 +587,16 @@ fn write_meta(out: &mut Vec<u8>, item: Meta, values: &MetaValues<'_>) {
                 .unwrap_or(b"NIL");
             out.extend_from_slice(blob);
         }
+    }
+}
+
+/// How the response names a content item: `RFC822`, `BODY[1.TEXT]<0>`...
+fn content_label(item: Content<'_>) -> String {
+    match item {
+        Content::Rfc822 => "RFC822".to_string(),
+        Content::Rfc822Header => "RFC822.HEADER".to_string(),
+        Content::Rfc822Text => "RFC822.TEXT".to_string(),
+        Content::Section { section, partial } => section_label(section, partial),
     }
 }
 

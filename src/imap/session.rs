@@ -83,6 +83,8 @@ pub struct Selected {
     pub mailbox: Mailbox,
     /// Name as the store knows it (`INBOX.Sent`).
     pub name: String,
+    /// The keywords the client was told about in `* FLAGS`.
+    pub announced: sync::AnnouncedFlags,
 }
 
 pub struct Session<'c> {
@@ -351,7 +353,10 @@ impl<'c> Session<'c> {
     pub fn sync(&mut self, expunges_allowed: bool) -> Result<(), crate::store::StoreError> {
         match &mut self.state {
             State::Selected { selected, .. } => {
-                sync::sync(&mut selected.mailbox, &mut self.out, expunges_allowed)
+                let Selected {
+                    mailbox, announced, ..
+                } = &mut **selected;
+                sync::sync(mailbox, announced, &mut self.out, expunges_allowed)
             }
             _ => Ok(()),
         }

@@ -1,13 +1,98 @@
 //! Turns what changed in the selected folder into untagged EXPUNGE, EXISTS, RECENT and
 //! FETCH FLAGS responses: the one place that tells a client about other sessions' work.
+//! It also keeps the keywords the client was told about (`* FLAGS`), so that a keyword is
+//! announced before any `* n FETCH (FLAGS ...)` shows it.
 
+use super::flags::folder_flags;
 use super::response::{write_expunge, write_fetch_flags};
 use crate::store::{Mailbox, StoreError};
 
-/// Refreshes the selected folder and writes the changes to `out`. `expunges_allowed` is
-/// false after a command that may not announce EXPUNGE (the command table says which).
+/// The keywords announced to the client in `* FLAGS` and `* OK [PERMANENTFLAGS ...]`.
+///
+/// RFC 3501 §7.2.6: FLAGS lists "the flags that are applicable for this mailbox", and a
+/// client may treat a flag outside that list as an error (several ignore or drop it), so a
+/// keyword that appears in the folder (a STORE of this or another session, APPEND or COPY
+/// with keywords, Courier's `courierimapkeywords/`) is announced with an updated FLAGS
+/// before the first FETCH that carries it, as Dovecot does. The list only grows during a
+/// session: a keyword no message uses any more stays defined, which is harmless.
+#[derive(Debug, Default)]
+pub struct AnnouncedFlags {
+    keywords: Vec<String>,
+    /// EXAMINE: PERMANENTFLAGS is `()`.
+    read_only: bool,
+    /// `[imap] keywords`: PERMANENTFLAGS ends with `\*`.
+    keywords_on: bool,
+}
+
+impl AnnouncedFlags {
+    /// What SELECT or EXAMINE announces, written to `out`.
+    pub fn at_select(
+        out: &mut Vec<u8>,
+        keywords: Vec<String>,
+        read_only: bool,
+        keywords_on: bool,
+    ) -> AnnouncedFlags {
+        let announced = AnnouncedFlags {
+            keywords,
+            read_only,
+            keywords_on,
+        };
+        announced.write(out);
+        announced
+    }
+
+    /// `* FLAGS (...)` and `* OK [PERMANENTFLAGS (...)]` for the keywords announced so far.
+    fn write(&self, out: &mut Vec<u8>) {
+        let flags = folder_flags(&self.keywords, false);
+        out.extend_from_slice(format!("* FLAGS {flags}\r\n").as_bytes());
+        let line = if self.read_only {
+            "* OK [PERMANENTFLAGS ()] Read-only mailbox\r\n".to_string()
+        } else {
+            let permanent = folder_flags(&self.keywords, self.keywords_on);
+            format!("* OK [PERMANENTFLAGS {permanent}] Limited\r\n")
+        };
+        out.extend_from_slice(line.as_bytes());
+    }
+
+    /// The FLAGS and PERMANENTFLAGS responses that announce whichever of `keywords` the
+    /// client has not been told of yet (nothing when it knows them all).
+    pub fn announcement<'k>(&mut self, keywords: impl IntoIterator<Item = &'k String>) -> Vec<u8> {
+        let mut added = false;
+        for k in keywords {
+            if !self
+                .keywords
+                .iter()
+                .any(|have| have.eq_ignore_ascii_case(k))
+            {
+                self.keywords.push(k.clone());
+                added = true;
+            }
+        }
+        let mut out = Vec::new();
+        if added {
+            self.write(&mut out);
+        }
+        out
+    }
+
+    /// Announces the keywords of the messages at `indexes` by writing to `out`.
+    pub fn announce_messages(&mut self, out: &mut Vec<u8>, mailbox: &Mailbox, indexes: &[usize]) {
+        let messages = mailbox.messages();
+        let keywords = indexes
+            .iter()
+            .filter_map(|&i| messages.get(i))
+            .flat_map(|m| m.keywords.iter());
+        let text = self.announcement(keywords);
+        out.extend_from_slice(&text);
+    }
+}
+
+/// Refreshes the selected folder and writes the changes to `out`, announcing new keywords
+/// first. `expunges_allowed` is false after a command that may not announce EXPUNGE (the
+/// command table says which).
 pub fn sync(
     mailbox: &mut Mailbox,
+    announced: &mut AnnouncedFlags,
     out: &mut Vec<u8>,
     expunges_allowed: bool,
 ) -> Result<(), StoreError> {
@@ -16,6 +101,11 @@ pub fn sync(
         write_expunge(out, seq);
     }
     let messages = mailbox.messages();
+    let arrived = messages.len() - changes.new..messages.len();
+    let touched: Vec<usize> = arrived
+        .chain(changes.flags_changed.iter().copied())
+        .collect();
+    announced.announce_messages(out, mailbox, &touched);
     if changes.new > 0 {
         let recent = messages.iter().filter(|m| m.recent).count();
         out.extend_from_slice(format!("* {} EXISTS\r\n", messages.len()).as_bytes());

@@ -729,6 +729,17 @@ impl Mailbox {
         Ok(w)
     }
 
+    /// The CRLF size when the name or the size cache knows it, without reading the file
+    /// (for a message whose file is gone).
+    pub fn wire_size_known(&mut self, index: usize) -> Option<u64> {
+        let m = self.entry_at(index).ok()?;
+        if let Some(w) = wire_size_from_name(&m.basename) {
+            return Some(w);
+        }
+        let basename = m.basename.clone();
+        self.wire_sizes.get(&self.dir, &basename).map(|w| w as u64)
+    }
+
     fn blob_cache(&mut self, kind: &'static str) -> &mut BlobCache {
         let at = match self.blob_caches.iter().position(|(k, _)| *k == kind) {
             Some(at) => at,
@@ -1117,8 +1128,11 @@ impl Mailbox {
         let r = (|| -> Result<()> {
             for &i in indexes {
                 let m = &self.messages[i];
-                let src = self.locate_path(m)?;
-                let meta = fs::metadata(&src)?;
+                // Expunged by another session: copy what still exists (the caller says
+                // which were copied; RFC 2180 §4 would allow failing the COPY instead).
+                let Some((src, meta)) = self.source_file(m)? else {
+                    continue;
+                };
                 let base = UniqueName::new().final_name(
                     meta.dev(),
                     meta.ino(),
@@ -1132,7 +1146,15 @@ impl Mailbox {
                     .join("cur")
                     .join(format!("{base}:2,{}", m.flags.to_info()));
                 if fs::hard_link(&src, &dest).is_err() {
-                    copy_file(&src, &target_dir, &dest, meta.modified().ok())?;
+                    match copy_file(&src, &target_dir, &dest, meta.modified().ok()) {
+                        Err(StoreError::Io(e)) if e.kind() == io::ErrorKind::NotFound => {
+                            // Gone between the look and the copy.
+                            let only: HashSet<&str> = std::iter::once(base.as_str()).collect();
+                            let _ = keywords::forget(&target_dir, &only);
+                            continue;
+                        }
+                        r => r?,
+                    }
                 }
                 made.push((m.uid, base, dest));
             }
@@ -1175,6 +1197,24 @@ impl Mailbox {
             uid_validity: db.uid_validity,
             uids,
         })
+    }
+
+    /// The file of a message to copy and its metadata; `None` when another session
+    /// expunged it.
+    fn source_file(&self, m: &MessageEntry) -> Result<Option<(PathBuf, fs::Metadata)>> {
+        if m.gone {
+            return Ok(None);
+        }
+        let src = match self.locate_path(m) {
+            Ok(src) => src,
+            Err(StoreError::NoSuchMessage) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        match fs::metadata(&src) {
+            Ok(meta) => Ok(Some((src, meta))),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e.into()),
+        }
     }
 
     fn locate_path(&self, m: &MessageEntry) -> Result<PathBuf> {

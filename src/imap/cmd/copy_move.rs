@@ -36,6 +36,17 @@ impl Session<'_> {
                 err => Outcome::from(&err),
             })?;
         let source: Vec<u32> = copied.uids.iter().map(|(s, _)| *s).collect();
+        // Messages another session expunged are skipped, not an error. RFC 2180 §4 allows a
+        // NO that copies nothing; postern copies what still exists and answers OK, as it
+        // does for FETCH and STORE: RFC 3501 §6.4.7 asks only that a COPY answered NO
+        // leaves the target as it was, and the client, told of the EXPUNGE at its next
+        // NOOP, could not tell which message made it fail.
+        if source.is_empty() {
+            // Nothing was copied: no COPYUID (its sets may not be empty).
+            return Ok(Outcome::ok(format!(
+                "[EXPUNGEISSUED] {verb} completed; the messages were expunged by another session"
+            )));
+        }
         let code = format!(
             "[COPYUID {} {} {}]",
             copied.uid_validity,
@@ -47,10 +58,16 @@ impl Session<'_> {
         }
         for &index in &indexes {
             let entry = &mailbox.messages()[index];
+            if !source.contains(&entry.uid) {
+                continue;
+            }
             let mut flags = entry.flags;
             flags.insert(Flags::DELETED);
             let keywords = entry.keywords.clone();
-            mailbox.set_flags(index, flags, &keywords)?;
+            match mailbox.set_flags(index, flags, &keywords) {
+                Ok(()) | Err(StoreError::NoSuchMessage) => {}
+                Err(err) => return Err(Outcome::from(&err)),
+            }
         }
         let gone = mailbox.expunge(Some(&source))?;
         parts

@@ -2,11 +2,10 @@
 //! (`imap/fetch.rs`) writes one line per message; the output is flushed as it grows.
 
 use crate::imap::command::{FetchItem, SequenceSet};
-use crate::imap::fetch::{FetchPlan, FetchStats};
+use crate::imap::fetch::{FetchPlan, FetchStats, Written};
 use crate::imap::response::{CommandResult, Outcome};
 use crate::imap::session::{Session, flush_if_large};
 use crate::imap::sets::{check_sequence_set, resolve_set};
-use crate::store::StoreError;
 
 impl Session<'_> {
     pub fn cmd_fetch(
@@ -41,12 +40,21 @@ impl Session<'_> {
         let plan = FetchPlan::new(items, uid, mailbox.read_only());
         let mut gone = 0usize;
         for index in resolve_set(mailbox, set, uid) {
-            match plan.write_message(mailbox, index, parts.out, stats) {
-                Ok(()) => {}
-                // Expunged by another session; EXPUNGE may not be sent now.
-                Err(StoreError::NoSuchMessage) => gone += 1,
-                Err(err) => return Err(Outcome::from(&err)),
+            let line_at = parts.out.len();
+            // Expunged by another session: EXPUNGE may not be sent now, and the command
+            // still succeeds (RFC 2180 §4.1; see `FetchPlan::write_remnant`).
+            if plan.write_message(mailbox, index, parts.out, stats)? == Written::Remnant {
+                gone += 1;
             }
+            // An implicit \Seen may have picked up keywords set meanwhile: FLAGS first.
+            let news = parts.selected.announced.announcement(
+                mailbox
+                    .messages()
+                    .get(index)
+                    .into_iter()
+                    .flat_map(|m| m.keywords.iter()),
+            );
+            parts.out.splice(line_at..line_at, news);
             if let Err(err) = flush_if_large(parts.conn, parts.out) {
                 log::debug!("client went away during FETCH: {err}");
                 mailbox.save_caches();
@@ -54,15 +62,13 @@ impl Session<'_> {
             }
         }
         mailbox.save_caches();
-        if gone > 0 {
-            return Err(Outcome::no(
-                "[EXPUNGEISSUED] Some messages were expunged by another session",
-            ));
-        }
-        Ok(Outcome::ok(if uid {
-            "UID FETCH completed"
+        let verb = if uid { "UID FETCH" } else { "FETCH" };
+        Ok(Outcome::ok(if gone > 0 {
+            format!(
+                "[EXPUNGEISSUED] {verb} completed; some messages were expunged by another session"
+            )
         } else {
-            "FETCH completed"
+            format!("{verb} completed")
         }))
     }
 }

@@ -2,9 +2,9 @@
 //! (§6.4.2) and UNSELECT (RFC 3691).
 
 use crate::imap::command::SelectParam;
-use crate::imap::flags::folder_flags;
 use crate::imap::response::{CommandResult, Outcome};
 use crate::imap::session::{Selected, Session};
+use crate::imap::sync::AnnouncedFlags;
 use crate::store::Flags;
 
 impl Session<'_> {
@@ -33,13 +33,12 @@ impl Session<'_> {
             .position(|m| !m.flags.contains(Flags::SEEN))
             .map(|i| i + 1);
         let (uid_validity, uid_next) = (mailbox.uid_validity(), mailbox.uid_next());
-        self.untagged(&format!("FLAGS {}", folder_flags(&keywords, false)));
-        if read_only {
-            self.untagged("OK [PERMANENTFLAGS ()] Read-only mailbox");
-        } else {
-            let permanent = folder_flags(&keywords, self.config.imap.keywords);
-            self.untagged(&format!("OK [PERMANENTFLAGS {permanent}] Limited"));
-        }
+        let announced = AnnouncedFlags::at_select(
+            &mut self.out,
+            keywords,
+            read_only,
+            self.config.imap.keywords,
+        );
         self.untagged(&format!("{exists} EXISTS"));
         self.untagged(&format!("{recent} RECENT"));
         if let Some(n) = first_unseen {
@@ -47,7 +46,11 @@ impl Session<'_> {
         }
         self.untagged(&format!("OK [UIDVALIDITY {uid_validity}] UIDs valid"));
         self.untagged(&format!("OK [UIDNEXT {uid_next}] Predicted next UID"));
-        self.select(Selected { mailbox, name });
+        self.select(Selected {
+            mailbox,
+            name,
+            announced,
+        });
         let mode = if read_only { "READ-ONLY" } else { "READ-WRITE" };
         Ok(Outcome::ok(format!("[{mode}] {verb} completed")))
     }

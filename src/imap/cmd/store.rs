@@ -103,17 +103,31 @@ impl Session<'_> {
             return Err(Outcome::no("[READ-ONLY] Mailbox is read-only"));
         }
         let change = flag_change(mode, system, &keywords, keywords_on);
-        let mut failed = None;
+        // RFC 2180 §4 lets a server answer NO when some of the messages were expunged
+        // by another session; postern, like Dovecot, stores what still exists, skips the
+        // rest and answers OK (the EXPUNGEISSUED code, RFC 5530, says why some FETCH lines
+        // are missing): the client learns of the expunge at its next NOOP, and a NO would
+        // make it think the whole STORE failed.
+        let mut gone = 0usize;
         for index in resolve_set(mailbox, set, uid) {
             let entry = &mailbox.messages()[index];
             let (expected, mut expected_keywords) = stored_flags(entry, mode, system, &keywords);
             if !keywords_on {
                 expected_keywords = entry.keywords.clone();
             }
-            if let Err(err) = mailbox.change_flags(index, &change) {
-                failed = Some(err);
-                continue;
+            match mailbox.change_flags(index, &change) {
+                Ok(()) => {}
+                Err(StoreError::NoSuchMessage) => {
+                    gone += 1;
+                    continue;
+                }
+                Err(err) => return Err(Outcome::from(&err)),
             }
+            // Even with .SILENT: the client may FETCH the flags later.
+            parts
+                .selected
+                .announced
+                .announce_messages(parts.out, mailbox, &[index]);
             let entry = &mailbox.messages()[index];
             // Another session's change to the same message was folded in: even .SILENT
             // reports it (RFC 3501 §7: the server may send unilateral FETCH at any time).
@@ -123,12 +137,10 @@ impl Session<'_> {
                 write_fetch_flags(parts.out, index + 1, uid.then_some(entry.uid), entry);
             }
         }
-        match failed {
-            None => Ok(Outcome::ok("STORE completed")),
-            Some(StoreError::NoSuchMessage) => Err(Outcome::no(
-                "[EXPUNGEISSUED] Some messages were expunged meanwhile",
-            )),
-            Some(err) => Err(Outcome::from(&err)),
-        }
+        Ok(Outcome::ok(if gone > 0 {
+            "[EXPUNGEISSUED] STORE completed; some messages were expunged by another session"
+        } else {
+            "STORE completed"
+        }))
     }
 }
