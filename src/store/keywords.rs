@@ -150,26 +150,50 @@ pub(crate) fn parse_update(bytes: &[u8]) -> Vec<String> {
     out
 }
 
+/// Listings one read may take when update files vanish under it (another reader numbering
+/// or folding them); the last one keeps what it found.
+const RELISTS: usize = 16;
+
 /// Reads every message's keywords. When `maintain` is given (the folder is writable), it
 /// also does the readers' housekeeping: numbers new update files, removes superseded ones,
 /// and folds old ones into `:list` (dropping messages not in the set it carries).
+///
+/// Another process's housekeeping renames and removes update files while this one reads:
+/// a listed file that vanished before it was read means its content moved (to a numbered
+/// name or into `:list`), so the directory is listed again rather than the message being
+/// given an older set. `:list` is read after the update files, because housekeeping
+/// writes the new `:list` before it removes the files it folded in.
 pub fn read(
     folder_dir: &Path,
     maintain: Option<&HashSet<&str>>,
 ) -> io::Result<HashMap<String, Vec<String>>> {
+    for pass in 1..=RELISTS {
+        if let Some(map) = read_pass(folder_dir, maintain, pass == RELISTS)? {
+            return Ok(map);
+        }
+    }
+    unreachable!("the last pass always answers")
+}
+
+/// One listing of the keyword directory; `None` when a listed file vanished before it was
+/// read (unless `last`).
+fn read_pass(
+    folder_dir: &Path,
+    maintain: Option<&HashSet<&str>>,
+    last: bool,
+) -> io::Result<Option<HashMap<String, Vec<String>>>> {
     let dir = folder_dir.join(DIR);
-    let list = match fsutil::read_optional(&dir.join(LIST))? {
-        Some(b) => KeywordList::parse(&b),
-        None => KeywordList::default(),
-    };
-    let mut map = list.to_map();
     let rd = match fs::read_dir(&dir) {
         Ok(rd) => rd,
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
             if maintain.is_some() {
                 fsutil::mkdir_0700(&dir, true)?;
             }
-            return Ok(map);
+            let list = match fsutil::read_optional(&dir.join(LIST))? {
+                Some(b) => KeywordList::parse(&b),
+                None => KeywordList::default(),
+            };
+            return Ok(Some(list.to_map()));
         }
         Err(e) => return Err(e),
     };
@@ -206,19 +230,34 @@ pub fn read(
             plain.push(name);
         }
     }
+    let mut updates: HashMap<String, Vec<String>> = HashMap::default();
     for (base, (_, file)) in &numbered {
         match fsutil::read_optional(&dir.join(file))? {
             Some(b) => {
-                map.insert(base.clone(), parse_update(&b));
+                updates.insert(base.clone(), parse_update(&b));
             }
-            None => continue,
+            None if last => continue,
+            None => return Ok(None),
         }
     }
+    let mut plain_read = Vec::with_capacity(plain.len());
     for base in &plain {
-        let Some(b) = fsutil::read_optional(&dir.join(base))? else {
-            continue;
-        };
-        map.insert(base.clone(), parse_update(&b));
+        match fsutil::read_optional(&dir.join(base))? {
+            Some(b) => {
+                updates.insert(base.clone(), parse_update(&b));
+                plain_read.push(base);
+            }
+            None if last => continue,
+            None => return Ok(None),
+        }
+    }
+    let list = match fsutil::read_optional(&dir.join(LIST))? {
+        Some(b) => KeywordList::parse(&b),
+        None => KeywordList::default(),
+    };
+    let mut map = list.to_map();
+    map.extend(updates);
+    for base in plain_read {
         if maintain.is_some() {
             let n = numbered
                 .get(base)
@@ -240,7 +279,7 @@ pub fn read(
         }
     }
     let Some(live) = maintain else {
-        return Ok(map);
+        return Ok(Some(map));
     };
     for f in &superseded {
         let _ = fs::remove_file(dir.join(f));
@@ -255,7 +294,7 @@ pub fn read(
         consolidate(folder_dir, &old, live)?;
     }
     map.retain(|b, k| live.contains(b.as_str()) && !k.is_empty());
-    Ok(map)
+    Ok(Some(map))
 }
 
 /// Folds update files into `:list` under the folder lock and removes them.

@@ -844,6 +844,13 @@ impl Mailbox {
                 continue;
             }
             let k = kw.remove(&m.basename).unwrap_or_default();
+            // An EXPUNGE elsewhere removes the file, then forgets its keywords; when the
+            // listing above came before the removal and this read after the forgetting,
+            // the message looks as if its keywords were taken away. Look at it again.
+            if k.is_empty() && locate(&self.dir, &m.basename)?.is_none() {
+                self.messages[i].gone = true;
+                continue;
+            }
             let m = &mut self.messages[i];
             if !same_keywords(&k, &m.keywords) {
                 changed.insert(m.basename.clone());
