@@ -16,18 +16,6 @@ struct Announcements {
     permanent: Vec<String>,
 }
 
-fn flag_list(text: &str, after: &str) -> Option<Vec<String>> {
-    let start = text.find(after)? + after.len();
-    let rest = &text[start..];
-    let end = rest.find(')')?;
-    Some(
-        rest[..end]
-            .split_whitespace()
-            .map(|f| f.to_ascii_lowercase())
-            .collect(),
-    )
-}
-
 impl Announcements {
     /// Takes the untagged responses of `reply` in order.
     #[track_caller]

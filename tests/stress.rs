@@ -95,19 +95,6 @@ impl Shared {
     }
 }
 
-/// The flags in `(...)` after `after` in `text`, lower-cased.
-fn flag_list(text: &str, after: &str) -> Option<Vec<String>> {
-    let start = text.find(after)? + after.len();
-    let rest = &text[start..];
-    let end = rest.find(')')?;
-    Some(
-        rest[..end]
-            .split_whitespace()
-            .map(|f| f.to_ascii_lowercase())
-            .collect(),
-    )
-}
-
 /// A `uid-set` of a COPYUID code, expanded.
 fn uid_set(text: &str) -> Vec<u32> {
     let mut out = Vec::new();

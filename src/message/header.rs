@@ -110,37 +110,26 @@ pub(crate) fn block_end(raw: &[u8], start: usize, end: usize) -> Option<usize> {
     None
 }
 
-/// Splits the header block at `start..end` into fields. Lines that are neither a field nor a
-/// continuation are skipped, and so are their continuations.
+/// Splits the header block at `start..end` into fields: the [`lines`] that are fields.
+/// Lines that are neither a field nor a continuation are skipped, and so are their
+/// continuations.
 pub(crate) fn fields(raw: &[u8], start: usize, end: usize) -> Vec<Field> {
-    let mut out: Vec<Field> = Vec::new();
-    let mut in_field = false;
-    let mut i = start;
-    while i < end {
-        let e = line_end(raw, i, end);
-        let line = &raw[i..e];
-        if is_blank_line(line) {
-            break;
-        }
-        if is_wsp(line[0]) {
-            if let Some(last) = out.last_mut().filter(|_| in_field) {
-                last.end = e;
-            }
-        } else if let Some(n) = field_name_len(line) {
-            let colon = line.iter().position(|&b| b == b':').unwrap_or(n);
-            out.push(Field {
-                start: i,
-                name_end: i + n,
-                value_start: i + colon + 1,
-                end: e,
-            });
-            in_field = true;
-        } else {
-            in_field = false;
-        }
-        i = e;
-    }
-    out
+    lines(raw, start, end)
+        .into_iter()
+        .filter_map(|(line, name)| {
+            let name = name?;
+            let colon = raw[line.clone()]
+                .iter()
+                .position(|&b| b == b':')
+                .unwrap_or(name.end - line.start);
+            Some(Field {
+                start: line.start,
+                name_end: name.end,
+                value_start: line.start + colon + 1,
+                end: line.end,
+            })
+        })
+        .collect()
 }
 
 /// Every line of the header block at `start..end` with its continuation lines, in order, up

@@ -1225,3 +1225,16 @@ impl Line {
 pub fn find_bytes(hay: &[u8], needle: &[u8]) -> Option<usize> {
     hay.windows(needle.len()).position(|w| w == needle)
 }
+
+/// The flags in `(...)` after `after` in `text`, lower-cased.
+pub fn flag_list(text: &str, after: &str) -> Option<Vec<String>> {
+    let start = text.find(after)? + after.len();
+    let rest = &text[start..];
+    let end = rest.find(')')?;
+    Some(
+        rest[..end]
+            .split_whitespace()
+            .map(|f| f.to_ascii_lowercase())
+            .collect(),
+    )
+}
