@@ -17,52 +17,5 @@ dir=${1:-${POSTERN_DOVECOT_DIR:-/var/cache/postern-test-dovecot}}
 # others (libsodium, libicu, ...) belong to plugins and tools the test does not load.
 pkgs=(dovecot-core dovecot-imapd libunwind8)
 
-say() { echo "fetch-dovecot: $*" >&2; }
-
-imap=usr/lib/dovecot/imap
-if [ -x "$dir/root/$imap" ] && [ -f "$dir/root/PACKAGES" ]; then
-    say "already unpacked in $dir/root"
-    exit 0
-fi
-if ! command -v apt-get >/dev/null || ! command -v dpkg-deb >/dev/null; then
-    say "no apt-get/dpkg-deb here; Dovecot differential tests will be skipped"
-    exit 0
-fi
-if ! mkdir -p "$dir" 2>/dev/null || [ ! -w "$dir" ]; then
-    say "cannot write $dir; Dovecot differential tests will be skipped"
-    exit 0
-fi
-
-work=$(mktemp -d "$dir/fetch.XXXXXX") || { say "mktemp failed"; exit 0; }
-trap 'rm -rf "$work"' EXIT
-# apt-get download drops privileges to _apt, which must be able to write the directory.
-chmod 0755 "$work"
-
-if ! (cd "$work" && apt-get download "${pkgs[@]}" >download.log 2>&1); then
-    # The package lists may be missing or stale: refresh them once (as root only).
-    if [ "$(id -u)" = 0 ]; then
-        apt-get update -qq >/dev/null 2>&1
-    fi
-    if ! (cd "$work" && apt-get download "${pkgs[@]}" >download.log 2>&1); then
-        say "apt-get download failed; Dovecot differential tests will be skipped:"
-        tail -n 5 "$work/download.log" >&2
-        exit 0
-    fi
-fi
-
-mkdir -p "$work/root"
-for deb in "$work"/*.deb; do
-    if ! dpkg-deb -x "$deb" "$work/root"; then
-        say "dpkg-deb -x $deb failed; Dovecot differential tests will be skipped"
-        exit 0
-    fi
-done
-if [ ! -x "$work/root/$imap" ]; then
-    say "the packages hold no $imap; Dovecot differential tests will be skipped"
-    exit 0
-fi
-ls "$work"/*.deb | xargs -n1 basename >"$work/root/PACKAGES"
-rm -rf "$dir/root"
-mv "$work/root" "$dir/root"
-say "Dovecot unpacked in $dir/root ($(grep -c . "$dir/root/PACKAGES") packages)"
-exit 0
+exec bash "$(dirname "$0")/../oracle-unpack.sh" dovecot "$dir" \
+    usr/lib/dovecot/imap -- "${pkgs[@]}"
