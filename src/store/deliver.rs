@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use super::spool::{LineEnds, Spool, Spooled};
-use super::{AppendResult, AppendSource, Flags, Result, keywords, quota, uiddb};
+use super::{AppendResult, AppendSource, Flags, Result, keyword_writer, keywords, quota, uiddb};
 
 /// Delivery: tmp/ -> fsync -> new/, quota checked. Returns the new file's path.
 pub(crate) fn deliver(root: &Path, folder_dir: &Path, source: &mut dyn Read) -> Result<PathBuf> {
@@ -53,7 +53,7 @@ pub(crate) fn append(
     quota::check(root, size, 1)?;
     let base = staged.basename().to_string();
     if !kw.is_empty() {
-        keywords::write_update(folder_dir, &base, &kw)?;
+        keyword_writer::record_new(folder_dir, &base, &kw)?;
     }
     let file_name = format!("{base}:2,{}", flags.to_info());
     staged.place(&folder_dir.join("cur"), &file_name, internal_date)?;

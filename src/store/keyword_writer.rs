@@ -96,14 +96,7 @@ impl KeywordWriter {
         basename: &str,
         edit: impl FnOnce(&[String]) -> Vec<String>,
     ) -> io::Result<Vec<String>> {
-        let lock = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .mode(0o600)
-            .open(folder_dir.join(LOCK))?;
-        lock.lock()?;
+        let lock = lock_writers(folder_dir)?;
         let generation = read_generation(&lock)?;
         if self
             .snapshot
@@ -162,6 +155,30 @@ impl KeywordWriter {
             dir.display()
         )))
     }
+}
+
+/// Records the keywords of a message that is about to appear (APPEND, COPY): written like
+/// any change, under the writers' lock and with a new generation, so no session's snapshot
+/// taken before takes the new message for one without keywords once readers have numbered
+/// its update file.
+pub fn record_new(folder_dir: &Path, basename: &str, keywords: &[String]) -> io::Result<()> {
+    let lock = lock_writers(folder_dir)?;
+    let generation = read_generation(&lock)?;
+    keywords::write_update(folder_dir, basename, keywords)?;
+    write_generation(&lock, generation.wrapping_add(1))
+}
+
+/// Opens `postern-keywords` and takes the writers' flock (released when the file closes).
+fn lock_writers(folder_dir: &Path) -> io::Result<File> {
+    let lock = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .open(folder_dir.join(LOCK))?;
+    lock.lock()?;
+    Ok(lock)
 }
 
 /// The generation in the lock file; garbage (a write cut short) reads as a value no

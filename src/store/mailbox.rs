@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use super::blobcache::BlobCache;
 use super::filename::{UniqueName, WireCounter, size_from_name, split_info, wire_size_from_name};
-use super::keyword_writer::KeywordWriter;
+use super::keyword_writer::{self, KeywordWriter};
 use super::{
     Flags, Maildir, Result, StoreError, fsutil, index, keywords, quota, recent, sizecache, uiddb,
 };
@@ -844,13 +844,6 @@ impl Mailbox {
                 continue;
             }
             let k = kw.remove(&m.basename).unwrap_or_default();
-            // An EXPUNGE elsewhere removes the file, then forgets its keywords; when the
-            // listing above came before the removal and this read after the forgetting,
-            // the message looks as if its keywords were taken away. Look at it again.
-            if k.is_empty() && locate(&self.dir, &m.basename)?.is_none() {
-                self.messages[i].gone = true;
-                continue;
-            }
             let m = &mut self.messages[i];
             if !same_keywords(&k, &m.keywords) {
                 changed.insert(m.basename.clone());
@@ -1111,7 +1104,10 @@ impl Mailbox {
                 db.entries.retain(|(_, n)| !gone.contains(n.as_str()));
                 Ok(())
             })?;
-            keywords::forget(&self.dir, &gone)?;
+            // The keyword files of the expunged messages stay: another session may have
+            // listed a message before the unlink and read keywords after it, and would then
+            // show (or announce) it without them. Readers' housekeeping drops the keywords
+            // of messages that are gone when it folds old update files into `:list`.
         }
         quota::record(&self.root, bytes, count)?;
         Ok(self.remove_gone())
@@ -1147,7 +1143,7 @@ impl Mailbox {
                     wire_size_from_name(&m.basename),
                 );
                 if !m.keywords.is_empty() {
-                    keywords::write_update(&target_dir, &base, &m.keywords)?;
+                    keyword_writer::record_new(&target_dir, &base, &m.keywords)?;
                 }
                 let dest = target_dir
                     .join("cur")
