@@ -5,16 +5,40 @@
 //! <uid> <basename>
 //! ```
 //! Basenames are file names without the `:2,` info. Known UIDs come first in ascending
-//! order, then new messages sorted by delivery time and name. The file is only ever
-//! replaced whole (tmp/ + fsync + rename + fsync of the folder) and only when something
-//! changed; UIDs are assigned under the folder's dot-lock after re-reading the file, so
-//! concurrent sessions and deliveries never hand out a UID twice.
+//! order, then new messages sorted by delivery time and name. UIDs are assigned under the
+//! folder's dot-lock after re-reading the file, so concurrent sessions and deliveries never
+//! hand out a UID twice.
+//!
+//! New UIDs are appended; the file is replaced whole (tmp/ + fsync + rename + fsync of the
+//! folder) only for a new file or UIDVALIDITY, when entries go, when nextuid grows a digit,
+//! and when the file is not in Courier's exact form (a torn last line, a basename listed
+//! twice, a header with stray spaces or zeros). Courier-IMAP's reader (5.0.13, checked with
+//! the binary in tests/courier_uiddb_append.rs) takes every complete `<uid> <name>` line,
+//! drops a last line without its `\n`, and takes the next UID from the header alone: it
+//! never looks at the UIDs of the lines, so a header left behind the lines makes it hand
+//! out a UID a line already has. It rewrites the file only when something changed, keeping
+//! every UID it read. So an append is two steps, each made durable before the next:
+//!
+//! 1. the header is overwritten in place with the new nextuid (same length: a header that
+//!    would grow a digit means a rewrite);
+//! 2. the new lines are written after the last one.
+//!
+//! A crash after step 1 leaves UIDs that were never given to anyone skipped, not reused; a
+//! crash in step 2 leaves complete lines (kept) and at most one torn last line, which both
+//! Courier and [`UidDb::parse`] drop, its message getting a fresh UID above the header.
+//!
+//! Readers without the lock ([`read`]) can see the moment between the two steps: a nextuid
+//! above lines not written yet. Shown as UIDNEXT, it would precede a message with a lower
+//! UID, so [`read`] waits (briefly, bounded) for a writer at work before trusting a header
+//! ahead of its lines. Read the file through [`read`], not directly.
 
 // Keys are file names and keywords from the user's own Maildir: a fast hash, no DoS concern.
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
-use std::fs;
-use std::io::{self, Write};
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read, Write};
+use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::Path;
+use std::time::Duration;
 
 use super::filename::cmp_new;
 use super::fsutil;
@@ -24,6 +48,9 @@ use super::{Result, StoreError};
 pub const FILE: &str = "courierimapuiddb";
 /// Courier-IMAP >= 4.10 subtracts this from the creation time to make UIDVALIDITY.
 pub const IMAP_EPOCH: i64 = 1_000_000_000;
+/// How long [`read`] waits for a writer between its two steps (two fdatasyncs take
+/// milliseconds; a lock held longer belongs to other work, and its header is trusted).
+const READ_WAIT: Duration = Duration::from_millis(100);
 
 /// The parsed database.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,82 +61,181 @@ pub struct UidDb {
     pub entries: Vec<(u32, String)>,
 }
 
+/// What a parse learned about the file beyond the database: whether lines can be appended
+/// to it as it is.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Layout {
+    /// Bytes of the header line with its `\n`.
+    header_len: usize,
+    /// The header is Courier's text of its own values, so another header of the same
+    /// length can overwrite it in place.
+    header_exact: bool,
+    /// The nextuid the header says (the database's is never below a written UID).
+    header_next_uid: u32,
+    /// The highest UID of a complete line, 0 without lines.
+    last_uid: u32,
+    /// Bytes up to the last `\n`: less than `len` when the last line is torn.
+    complete_len: usize,
+    len: usize,
+    /// Lines the database does not keep (a basename listed again).
+    dropped: usize,
+}
+
+impl Layout {
+    /// Lines appended after the last one and a header overwritten in place give Courier's
+    /// exact text.
+    fn appendable(&self) -> bool {
+        self.header_exact && self.complete_len == self.len && self.dropped == 0
+    }
+
+    /// The header promises UIDs no line has: normal once the newest messages were
+    /// expunged, but also what a reader sees while an append is between its two steps.
+    fn header_ahead(&self) -> bool {
+        self.header_next_uid > self.last_uid.saturating_add(1) || self.complete_len != self.len
+    }
+}
+
 impl UidDb {
     /// Parses Courier's format; an error says why the file cannot be trusted.
     pub fn parse(bytes: &[u8]) -> std::result::Result<UidDb, String> {
-        let text = std::str::from_utf8(bytes).map_err(|_| "not UTF-8".to_string())?;
-        let mut lines = text.split('\n');
-        let header = lines.next().unwrap_or("");
-        let fields: Vec<&str> = header.split(' ').collect();
-        if fields.len() != 3 {
-            return Err(format!("bad header {header:?}"));
-        }
-        if fields[0] != "1" {
-            return Err(format!("unknown version {:?}", fields[0]));
-        }
-        let uid_validity: u32 = fields[1]
-            .parse()
-            .map_err(|_| format!("bad uidvalidity {:?}", fields[1]))?;
-        let mut next_uid: u32 = fields[2]
-            .parse()
-            .map_err(|_| format!("bad nextuid {:?}", fields[2]))?;
-        if next_uid == 0 {
-            return Err("nextuid 0".into());
-        }
-        let mut entries = Vec::new();
-        // Courier writes UIDs ascending: a set is needed only once one is out of order.
-        let mut last_uid = 0u32;
-        let mut seen_uids: Option<HashSet<u32>> = None;
-        let mut seen_names = HashSet::default();
-        for (i, line) in lines.enumerate() {
-            if line.is_empty() {
-                continue;
-            }
-            let (uid, name) = line
-                .split_once(' ')
-                .ok_or_else(|| format!("line {}: no separator", i + 2))?;
-            let uid: u32 = uid
-                .parse()
-                .map_err(|_| format!("line {}: bad uid {uid:?}", i + 2))?;
-            if uid == 0 || name.is_empty() || name.contains('/') || name.contains('\0') {
-                return Err(format!("line {}: bad entry", i + 2));
-            }
-            if uid <= last_uid && seen_uids.is_none() {
-                seen_uids = Some(entries.iter().map(|e: &(u32, String)| e.0).collect());
-            }
-            if let Some(seen) = seen_uids.as_mut()
-                && !seen.insert(uid)
-            {
-                return Err(format!("line {}: uid {uid} twice", i + 2));
-            }
-            last_uid = last_uid.max(uid);
-            if !seen_names.insert(name) {
-                log::warn!("courierimapuiddb: {name} listed twice; keeping the first UID");
-                continue;
-            }
-            if uid >= next_uid {
-                // Never hand this UID out again.
-                next_uid = uid.checked_add(1).ok_or("uid overflow")?;
-            }
-            entries.push((uid, name.to_string()));
-        }
-        entries.sort_by_key(|e| e.0);
-        Ok(UidDb {
-            uid_validity,
-            next_uid,
-            entries,
-        })
+        parse(bytes).map(|(db, _)| db)
     }
 
-    /// Courier's exact text.
+    /// Courier's exact text, formatted into one buffer.
     pub fn to_bytes(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(32 + self.entries.len() * 64);
-        let _ = writeln!(out, "1 {} {}", self.uid_validity, self.next_uid);
+        let names: usize = self.entries.iter().map(|(_, n)| n.len()).sum();
+        let mut out = Vec::with_capacity(32 + names + self.entries.len() * 12);
+        out.extend_from_slice(&header_line(self.uid_validity, self.next_uid));
         for (uid, name) in &self.entries {
-            let _ = writeln!(out, "{uid} {name}");
+            push_entry(&mut out, *uid, name);
         }
         out
     }
+}
+
+fn header_line(uid_validity: u32, next_uid: u32) -> Vec<u8> {
+    format!("1 {uid_validity} {next_uid}\n").into_bytes()
+}
+
+/// `<uid> <name>\n`, without a formatter per line (a rewrite writes 100,000 of them).
+fn push_entry(out: &mut Vec<u8>, uid: u32, name: &str) {
+    let mut digits = [0u8; 10];
+    let mut at = digits.len();
+    let mut n = uid;
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[at..]);
+    out.push(b' ');
+    out.extend_from_slice(name.as_bytes());
+    out.push(b'\n');
+}
+
+fn parse(bytes: &[u8]) -> std::result::Result<(UidDb, Layout), String> {
+    let text = std::str::from_utf8(bytes).map_err(|_| "not UTF-8".to_string())?;
+    let (header, body, header_len) = match text.split_once('\n') {
+        Some((h, b)) => (h, b, h.len() + 1),
+        None => (text, "", text.len()),
+    };
+    let fields: Vec<&str> = header.split(' ').collect();
+    if fields.len() != 3 {
+        return Err(format!("bad header {header:?}"));
+    }
+    if fields[0] != "1" {
+        return Err(format!("unknown version {:?}", fields[0]));
+    }
+    let uid_validity: u32 = fields[1]
+        .parse()
+        .map_err(|_| format!("bad uidvalidity {:?}", fields[1]))?;
+    let header_next_uid: u32 = fields[2]
+        .parse()
+        .map_err(|_| format!("bad nextuid {:?}", fields[2]))?;
+    if header_next_uid == 0 {
+        return Err("nextuid 0".into());
+    }
+    // A last line without its '\n' was cut short by a crash in the middle of an append (or
+    // is being written now): Courier's reader drops it, and so does this one.
+    let (complete, torn) = match body.rfind('\n') {
+        Some(i) => body.split_at(i + 1),
+        None => ("", body),
+    };
+    let mut layout = Layout {
+        header_len,
+        header_exact: header_len > header.len()
+            && header_line(uid_validity, header_next_uid)[..] == bytes[..header_len],
+        header_next_uid,
+        last_uid: 0,
+        complete_len: if header_len > header.len() {
+            header_len + complete.len()
+        } else {
+            0
+        },
+        len: bytes.len(),
+        dropped: 0,
+    };
+    let mut next_uid = header_next_uid;
+    let mut entries = Vec::with_capacity(complete.len() / 64);
+    // Courier writes UIDs ascending: a set is needed only once one is out of order.
+    let mut seen_uids: Option<HashSet<u32>> = None;
+    let mut seen_names = HashSet::default();
+    seen_names.reserve(complete.len() / 64);
+    for (i, line) in complete.split('\n').enumerate() {
+        if line.is_empty() {
+            continue;
+        }
+        let (uid, name) = line
+            .split_once(' ')
+            .ok_or_else(|| format!("line {}: no separator", i + 2))?;
+        let uid: u32 = uid
+            .parse()
+            .map_err(|_| format!("line {}: bad uid {uid:?}", i + 2))?;
+        if uid == 0 || name.is_empty() || name.contains('/') || name.contains('\0') {
+            return Err(format!("line {}: bad entry", i + 2));
+        }
+        if uid <= layout.last_uid && seen_uids.is_none() {
+            seen_uids = Some(entries.iter().map(|e: &(u32, String)| e.0).collect());
+        }
+        if let Some(seen) = seen_uids.as_mut()
+            && !seen.insert(uid)
+        {
+            return Err(format!("line {}: uid {uid} twice", i + 2));
+        }
+        layout.last_uid = layout.last_uid.max(uid);
+        if uid >= next_uid {
+            // Never hand this UID out again.
+            next_uid = uid.checked_add(1).ok_or("uid overflow")?;
+        }
+        if !seen_names.insert(name) {
+            log::warn!("courierimapuiddb: {name} listed twice; keeping the first UID");
+            layout.dropped += 1;
+            continue;
+        }
+        entries.push((uid, name.to_string()));
+    }
+    // The torn line's UID, when it got as far as its space, was meant for a message that
+    // never got it; handing it out later is harmless but needless.
+    if let Some((uid, _)) = torn.split_once(' ')
+        && let Ok(uid) = uid.parse::<u32>()
+        && uid >= next_uid
+    {
+        next_uid = uid.checked_add(1).ok_or("uid overflow")?;
+    }
+    if !entries.is_sorted_by_key(|e| e.0) {
+        entries.sort_by_key(|e| e.0);
+    }
+    Ok((
+        UidDb {
+            uid_validity,
+            next_uid,
+            entries,
+        },
+        layout,
+    ))
 }
 
 /// What is on disk.
@@ -120,12 +246,98 @@ pub enum DbState {
     Corrupt(String, Vec<u8>),
 }
 
+/// Reads the database without the folder lock. A header ahead of the lines while the lock
+/// is held may be an append between its two steps (see the module comment): then this
+/// waits up to [`READ_WAIT`] for the writer and reads again, so a caller does not show a
+/// UIDNEXT above a message still being numbered.
 pub fn read(folder_dir: &Path) -> io::Result<DbState> {
-    Ok(match fsutil::read_optional(&folder_dir.join(FILE))? {
-        None => DbState::Missing,
-        Some(bytes) => match UidDb::parse(&bytes) {
-            Ok(db) => DbState::Valid(db),
-            Err(why) => DbState::Corrupt(why, bytes),
+    let lock = folder_dir.join("tmp").join("courier.lock");
+    let mut pause = Duration::from_millis(1);
+    let mut waited = Duration::ZERO;
+    for attempt in 0.. {
+        let Some((file, bytes)) = read_file(&folder_dir.join(FILE), false)? else {
+            return Ok(DbState::Missing);
+        };
+        let (db, layout) = match parse(&bytes) {
+            Ok(parsed) => parsed,
+            Err(why) => return Ok(DbState::Corrupt(why, bytes)),
+        };
+        if !layout.header_ahead() {
+            return Ok(DbState::Valid(db));
+        }
+        // A writer that finished since has made the file longer; one still at work holds
+        // the lock.
+        let grew = file.metadata()?.len() != bytes.len() as u64;
+        if (!grew && !lock.exists()) || waited >= READ_WAIT || attempt >= 30 {
+            return Ok(DbState::Valid(db));
+        }
+        if !grew {
+            std::thread::sleep(pause);
+            waited += pause;
+            pause = (pause * 2).min(Duration::from_millis(16));
+        }
+    }
+    unreachable!("the loop returns")
+}
+
+/// The database file, opened for writing too when `write` asks and this process may; its
+/// bytes. `None` when it does not exist. A symbolic link in its place is an error (ELOOP).
+fn read_file(path: &Path, write: bool) -> io::Result<Option<(File, Vec<u8>)>> {
+    let open = |write: bool| {
+        OpenOptions::new()
+            .read(true)
+            .write(write)
+            .custom_flags(nix::libc::O_NOFOLLOW)
+            .open(path)
+    };
+    let opened = match open(write) {
+        Err(e)
+            if write
+                && matches!(
+                    e.kind(),
+                    io::ErrorKind::PermissionDenied | io::ErrorKind::ReadOnlyFilesystem
+                ) =>
+        {
+            open(false)
+        }
+        r => r,
+    };
+    let mut file = match opened {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let mut bytes = Vec::with_capacity(file.metadata()?.len() as usize + 1);
+    file.read_to_end(&mut bytes)?;
+    Ok(Some((file, bytes)))
+}
+
+/// The database as read under the folder lock, with its open file for an append.
+struct Locked {
+    state: DbState,
+    layout: Layout,
+    file: Option<File>,
+}
+
+/// Reads the database; the caller holds the folder lock, so no writer is at work.
+fn read_locked(folder_dir: &Path) -> io::Result<Locked> {
+    let Some((file, bytes)) = read_file(&folder_dir.join(FILE), true)? else {
+        return Ok(Locked {
+            state: DbState::Missing,
+            layout: Layout::default(),
+            file: None,
+        });
+    };
+    Ok(match parse(&bytes) {
+        Ok((db, layout)) => Locked {
+            state: DbState::Valid(db),
+            layout,
+            file: Some(file),
+        },
+        Err(why) => Locked {
+            state: DbState::Corrupt(why, bytes),
+            layout: Layout::default(),
+            file: None,
         },
     })
 }
@@ -137,6 +349,79 @@ pub fn write(folder_dir: &Path, db: &UidDb) -> io::Result<()> {
         &folder_dir.join(FILE),
         &db.to_bytes(),
     )
+}
+
+/// Under the folder lock: appends `db.entries[from..]` to the file `locked` read, in the
+/// two steps of the module comment. False (nothing written) when the file must be
+/// rewritten instead: its layout is not Courier's exact text, the new header is longer, or
+/// the file cannot be written (a rewrite through the folder may still work).
+///
+/// Written with pwrite at offsets read under the lock rather than O_APPEND, because on
+/// Linux a pwrite to an O_APPEND file appends, and the header is overwritten in place.
+fn append_entries(locked: &Locked, db: &UidDb, from: usize) -> io::Result<bool> {
+    let layout = &locked.layout;
+    let header = header_line(db.uid_validity, db.next_uid);
+    let Some(file) = locked.file.as_ref() else {
+        return Ok(false);
+    };
+    if !layout.appendable() || header.len() != layout.header_len {
+        return Ok(false);
+    }
+    if let Err(e) = file.write_all_at(&header, 0) {
+        return match e.kind() {
+            // Opened read-only after all (see read_file): the folder may still be writable.
+            io::ErrorKind::PermissionDenied | io::ErrorKind::ReadOnlyFilesystem => Ok(false),
+            _ => Err(e),
+        };
+    }
+    file.sync_data()?;
+    let new = &db.entries[from..];
+    if !new.is_empty() {
+        let names: usize = new.iter().map(|(_, n)| n.len()).sum();
+        let mut lines = Vec::with_capacity(names + new.len() * 12);
+        for (uid, name) in new {
+            push_entry(&mut lines, *uid, name);
+        }
+        file.write_all_at(&lines, layout.len as u64)?;
+        file.sync_data()?;
+    }
+    Ok(true)
+}
+
+/// Under the folder lock, after `db` (read as `locked`) was edited: writes nothing when it
+/// is unchanged, appends when the edit only added entries after the old ones (whose UIDs
+/// were `old_uids`, an edit never renames), and rewrites the file for anything else.
+fn persist(
+    folder_dir: &Path,
+    locked: &Locked,
+    db: &mut UidDb,
+    old_uids: &[u32],
+    old_next_uid: u32,
+    old_uid_validity: u32,
+) -> io::Result<()> {
+    let kept_all = db.entries.len() >= old_uids.len()
+        && db.entries.iter().zip(old_uids).all(|(e, uid)| e.0 == *uid);
+    let added = &db.entries[old_uids.len().min(db.entries.len())..];
+    if kept_all
+        && added.is_empty()
+        && db.next_uid == old_next_uid
+        && db.uid_validity == old_uid_validity
+    {
+        return Ok(());
+    }
+    // The header must stay above every written UID: Courier takes the next one from it.
+    if let Some(max) = db.entries.iter().map(|e| e.0).max()
+        && max >= db.next_uid
+    {
+        db.next_uid = max.saturating_add(1);
+    }
+    if kept_all
+        && db.uid_validity == old_uid_validity
+        && append_entries(locked, db, old_uids.len())?
+    {
+        return Ok(());
+    }
+    write(folder_dir, db)
 }
 
 /// `postern-uidvalidity` in the Maildir's root: the last UIDVALIDITY given to any folder of
@@ -186,7 +471,7 @@ fn clock_uid_validity(unix_secs: i64) -> u32 {
 /// which breaks that after RENAME A B, CREATE A, DELETE A, RENAME B A.
 pub fn renew_uid_validity(folder_dir: &Path) -> Result<()> {
     let _lock = DotLock::acquire(folder_dir)?;
-    if let DbState::Valid(mut db) = read(folder_dir)? {
+    if let DbState::Valid(mut db) = read_locked(folder_dir)?.state {
         let old = db.uid_validity;
         db.uid_validity = fresh_uid_validity(folder_dir, clock_uid_validity(fsutil::now_secs()))?;
         write(folder_dir, &db)?;
@@ -268,11 +553,22 @@ pub fn sync(
     present: &HashSet<&str>,
     rescan: Option<&mut dyn FnMut() -> io::Result<Vec<String>>>,
 ) -> Result<Assigned> {
-    if let DbState::Valid(db) = read(folder_dir)?
-        && db.entries.len() == present.len()
-        && db.entries.iter().all(|(_, n)| present.contains(n.as_str()))
-    {
-        return Ok(Assigned::from_db(db, true));
+    if let DbState::Valid(db) = read(folder_dir)? {
+        // Basenames in the database are unique, so counting the present ones among them
+        // tells whether all are there.
+        let known = db
+            .entries
+            .iter()
+            .filter(|(_, n)| present.contains(n.as_str()))
+            .count();
+        if known == present.len() {
+            if rescan.is_none() {
+                return Ok(Assigned::from_db_for(db, true, |n| present.contains(n)));
+            }
+            if db.entries.len() == present.len() {
+                return Ok(Assigned::from_db(db, true));
+            }
+        }
     }
     match locked_sync(folder_dir, present, rescan) {
         Ok(a) => Ok(a),
@@ -332,7 +628,9 @@ fn locked_sync(
         present.clone()
     };
     let exists = |n: &str| !prune || present.contains(n) || second.contains(n);
-    let (mut db, fresh_db, at_least) = match read(folder_dir)? {
+    let mut locked = read_locked(folder_dir)?;
+    let state = std::mem::replace(&mut locked.state, DbState::Missing);
+    let (mut db, fresh_db, at_least) = match state {
         DbState::Valid(db) => (db, false, None),
         DbState::Missing => (empty_db(), true, None),
         DbState::Corrupt(why, bytes) => {
@@ -346,9 +644,9 @@ fn locked_sync(
             (empty_db(), true, old_uid_validity(&bytes).map(|v| v + 1))
         }
     };
-    let before = db.entries.len();
+    let old_uids: Vec<u32> = db.entries.iter().map(|e| e.0).collect();
+    let (old_next_uid, old_uid_validity) = (db.next_uid, db.uid_validity);
     db.entries.retain(|(_, n)| exists(n));
-    let mut changed = db.entries.len() != before;
     let known: HashSet<&str> = db.entries.iter().map(|e| e.1.as_str()).collect();
     let mut fresh: Vec<&str> = second
         .iter()
@@ -364,12 +662,18 @@ fn locked_sync(
             reason: "UIDs exhausted".into(),
         })?;
         db.entries.push((uid, n));
-        changed = true;
     }
     if fresh_db {
         db = create(folder_dir, db, at_least)?;
-    } else if changed {
-        write(folder_dir, &db)?;
+    } else {
+        persist(
+            folder_dir,
+            &locked,
+            &mut db,
+            &old_uids,
+            old_next_uid,
+            old_uid_validity,
+        )?;
     }
     if prune {
         Ok(Assigned::from_db(db, true))
@@ -406,7 +710,9 @@ fn update_inner<T>(
     first: bool,
 ) -> Result<(UidDb, T)> {
     let lock = DotLock::acquire(folder_dir)?;
-    let (mut db, fresh) = match read(folder_dir)? {
+    let mut locked = read_locked(folder_dir)?;
+    let state = std::mem::replace(&mut locked.state, DbState::Missing);
+    let (mut db, fresh) = match state {
         DbState::Valid(db) => (db, false),
         DbState::Missing | DbState::Corrupt(..) if first => {
             drop(lock);
@@ -429,14 +735,22 @@ fn update_inner<T>(
             });
         }
     };
-    // Edits only add entries, drop them or raise nextuid: that is the change to look for
-    // (a clone and a comparison of a large database would cost more than the edit).
-    let before = (db.entries.len(), db.next_uid, db.uid_validity);
+    // An edit adds entries, drops them or raises nextuid; only the UIDs are kept to tell
+    // which (a clone of a large database would cost more than the edit).
+    let old_uids: Vec<u32> = db.entries.iter().map(|e| e.0).collect();
+    let (old_next_uid, old_uid_validity) = (db.next_uid, db.uid_validity);
     let out = edit(&mut db)?;
     if fresh {
         db = create(folder_dir, db, None)?;
-    } else if (db.entries.len(), db.next_uid, db.uid_validity) != before {
-        write(folder_dir, &db)?;
+    } else {
+        persist(
+            folder_dir,
+            &locked,
+            &mut db,
+            &old_uids,
+            old_next_uid,
+            old_uid_validity,
+        )?;
     }
     Ok((db, out))
 }
@@ -519,5 +833,225 @@ mod tests {
             })
             .collect();
         assert_eq!(aside.len(), 1);
+    }
+
+    use std::os::unix::fs::MetadataExt;
+
+    /// A folder with a tmp/ (for the lock and rewrites) and `text` as its database.
+    fn folder_with(text: &[u8]) -> tempfile::TempDir {
+        let d = tempfile::tempdir().unwrap();
+        fs::create_dir(d.path().join("tmp")).unwrap();
+        fs::write(d.path().join(FILE), text).unwrap();
+        d
+    }
+
+    fn on_disk(d: &tempfile::TempDir) -> (Vec<u8>, u64) {
+        let path = d.path().join(FILE);
+        (fs::read(&path).unwrap(), fs::metadata(&path).unwrap().ino())
+    }
+
+    /// What deliver::append's edit does: a new name gets the next UID.
+    fn add(d: &tempfile::TempDir, name: &str) -> u32 {
+        update(d.path(), |db| {
+            let uid = db.next_uid;
+            db.next_uid += 1;
+            db.entries.push((uid, name.to_string()));
+            Ok(uid)
+        })
+        .unwrap()
+        .1
+    }
+
+    #[test]
+    fn new_uids_are_appended_in_place_in_courier_form() {
+        let d = folder_with(b"1 795868689 3\n1 100.a\n2 100.b\n");
+        let (_, ino) = on_disk(&d);
+        assert_eq!(add(&d, "200.c"), 3);
+        assert_eq!(add(&d, "200.d"), 4);
+        let (text, ino_after) = on_disk(&d);
+        assert_eq!(ino_after, ino, "appended, not replaced");
+        assert_eq!(
+            text, b"1 795868689 5\n1 100.a\n2 100.b\n3 200.c\n4 200.d\n",
+            "Courier's exact text"
+        );
+        // The refresh of a session that found the new file adds nothing and writes nothing.
+        let names = ["200.d"];
+        let present: HashSet<&str> = names.into_iter().collect();
+        let a = sync(d.path(), &present, None).unwrap();
+        assert_eq!(a.uids["200.d"], 4);
+        assert_eq!(a.next_uid, 5);
+        // A session's refresh that finds a file without a UID appends it too.
+        let names = ["300.e"];
+        let present: HashSet<&str> = names.into_iter().collect();
+        assert_eq!(sync(d.path(), &present, None).unwrap().uids["300.e"], 5);
+        let (text, ino_after) = on_disk(&d);
+        assert_eq!(ino_after, ino);
+        assert!(text.starts_with(b"1 795868689 6\n") && text.ends_with(b"\n4 200.d\n5 300.e\n"));
+    }
+
+    #[test]
+    fn rewrites_when_the_header_grows_entries_go_or_the_file_is_not_exact() {
+        // nextuid 9 -> 10 does not fit in place.
+        let d = folder_with(b"1 7 9\n8 100.a\n");
+        let (_, ino) = on_disk(&d);
+        assert_eq!(add(&d, "200.b"), 9);
+        let (text, ino_after) = on_disk(&d);
+        assert_ne!(ino_after, ino);
+        assert_eq!(text, b"1 7 10\n8 100.a\n9 200.b\n");
+        // An expunge drops a line: a rewrite.
+        let (_, ino) = on_disk(&d);
+        update(d.path(), |db| {
+            db.entries.retain(|(_, n)| n != "100.a");
+            Ok(())
+        })
+        .unwrap();
+        let (text, ino_after) = on_disk(&d);
+        assert_ne!(ino_after, ino);
+        assert_eq!(text, b"1 7 10\n9 200.b\n");
+        // A basename listed twice, or a header in a form Courier would not write.
+        for odd in [
+            &b"1 7 12\n10 100.a\n11 100.a\n"[..],
+            b"1 7 012\n10 100.a\n11 100.b\n",
+            b"1 07 12\n10 100.a\n11 100.b\n",
+        ] {
+            let d = folder_with(odd);
+            let uid = add(&d, "200.c");
+            assert_eq!(uid, 12, "{odd:?}");
+            let (text, _) = on_disk(&d);
+            let text = String::from_utf8(text).unwrap();
+            assert!(text.starts_with("1 7 13\n10 100.a\n"), "{text}");
+            assert!(text.ends_with("\n12 200.c\n"), "{text}");
+            assert_eq!(
+                text.lines().count(),
+                1 + text.matches(".").count(),
+                "{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_torn_last_line_is_dropped_and_its_uid_never_reused() {
+        // Courier drops a last line without '\n' too (tests/courier_uiddb_append.rs).
+        let db = UidDb::parse(b"1 5 4\n1 100.a\n2 100.b\n3 100.c").unwrap();
+        assert_eq!(db.entries.len(), 2);
+        assert_eq!(db.next_uid, 4);
+        // Cut inside the name, or inside the UID: dropped either way.
+        for torn in [
+            &b"1 5 3\n1 100.a\n2 100.b\n3 10"[..],
+            b"1 5 3\n1 100.a\n2 100.b\n3",
+        ] {
+            let db = UidDb::parse(torn).unwrap();
+            assert_eq!(db.entries.len(), 2, "{torn:?}");
+            assert!(db.next_uid >= 3);
+        }
+        // Even behind a stale header, a UID that reached its space is not handed out.
+        let db = UidDb::parse(b"1 5 3\n1 100.a\n2 100.b\n7 100.").unwrap();
+        assert_eq!(db.next_uid, 8);
+        // The next assignment rewrites the file without the torn line.
+        let d = folder_with(b"1 5 4\n1 100.a\n2 100.b\n3 100.c");
+        assert_eq!(add(&d, "100.c"), 4);
+        assert_eq!(on_disk(&d).0, b"1 5 5\n1 100.a\n2 100.b\n4 100.c\n");
+    }
+
+    #[test]
+    fn a_stale_header_is_raised_past_every_written_uid() {
+        // Left by a writer that updated lines before the header (not postern): Courier
+        // would hand out 2 again; postern never does and writes a header above them.
+        let d = folder_with(b"1 5 2\n1 100.a\n4 100.b\n");
+        assert_eq!(UidDb::parse(&on_disk(&d).0).unwrap().next_uid, 5);
+        assert_eq!(add(&d, "200.c"), 5);
+        assert_eq!(on_disk(&d).0, b"1 5 6\n1 100.a\n4 100.b\n5 200.c\n");
+        // A header ahead of the lines (a crash after the header step) is kept: the UIDs in
+        // between were never given out, and are skipped.
+        let d = folder_with(b"1 5 9\n1 100.a\n");
+        assert_eq!(add(&d, "200.c"), 9);
+        assert_eq!(on_disk(&d).0, b"1 5 10\n1 100.a\n9 200.c\n");
+    }
+
+    #[test]
+    fn every_cut_of_an_append_parses_and_never_reuses_a_written_uid() {
+        let before = b"1 5 100\n98 100.a\n99 100.b\n".to_vec();
+        let d = folder_with(&before);
+        update(d.path(), |db| {
+            for n in ["200.c", "200.d", "200.e"] {
+                db.entries.push((db.next_uid, n.to_string()));
+                db.next_uid += 1;
+            }
+            Ok(())
+        })
+        .unwrap();
+        let (after, _) = on_disk(&d);
+        assert_eq!(
+            after,
+            b"1 5 103\n98 100.a\n99 100.b\n100 200.c\n101 200.d\n102 200.e\n"
+        );
+        // A crash leaves the new header (made durable first) and a prefix of the lines.
+        let mut header_first = after[..8].to_vec();
+        header_first.extend_from_slice(&before[8..]);
+        for cut in header_first.len()..=after.len() {
+            let mut crashed = after[..8].to_vec();
+            crashed.extend_from_slice(&after[8..cut]);
+            let db = UidDb::parse(&crashed).unwrap();
+            let written = db.entries.iter().map(|e| e.0).max().unwrap();
+            assert!(db.next_uid > written && db.next_uid >= 103, "cut {cut}");
+            let d = folder_with(&crashed);
+            let uid = add(&d, "300.f");
+            assert!(uid >= 103, "cut {cut}: {uid}");
+            let again = UidDb::parse(&on_disk(&d).0).unwrap();
+            assert!(again.next_uid > uid);
+            assert!(again.entries.iter().all(|e| e.0 != uid || e.1 == "300.f"));
+        }
+    }
+
+    #[test]
+    fn read_waits_for_an_append_between_its_steps() {
+        // The header step is done, the lines are not, and the writer holds the lock.
+        let d = folder_with(b"1 5 4\n1 100.a\n2 100.b\n");
+        let lock = DotLock::acquire(d.path()).unwrap();
+        fs::OpenOptions::new()
+            .write(true)
+            .open(d.path().join(FILE))
+            .unwrap()
+            .write_all_at(b"1 5 5\n", 0)
+            .unwrap();
+        let dir = d.path().to_path_buf();
+        let writer = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(30));
+            let mut f = fs::OpenOptions::new()
+                .append(true)
+                .open(dir.join(FILE))
+                .unwrap();
+            f.write_all(b"3 100.c\n4 100.d\n").unwrap();
+            drop(lock);
+        });
+        let DbState::Valid(db) = read(d.path()).unwrap() else {
+            panic!("not valid")
+        };
+        writer.join().unwrap();
+        assert_eq!(db.next_uid, 5);
+        assert_eq!(db.entries.len(), 4, "read before the lines were written");
+        // Without a writer at work, a header ahead of the lines (the newest messages were
+        // expunged) is read at once.
+        let d = folder_with(b"1 5 9\n1 100.a\n");
+        let t = std::time::Instant::now();
+        let DbState::Valid(db) = read(d.path()).unwrap() else {
+            panic!("not valid")
+        };
+        assert_eq!(db.next_uid, 9);
+        assert!(t.elapsed() < READ_WAIT);
+    }
+
+    #[test]
+    fn a_refresh_of_known_names_does_not_take_the_lock() {
+        let d = folder_with(b"1 5 3\n1 100.a\n2 100.b\n");
+        let _held = DotLock::acquire(d.path()).unwrap();
+        let dir = d.path().to_path_buf();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let names = ["100.b"];
+            let present: HashSet<&str> = names.into_iter().collect();
+            let _ = tx.send(sync(&dir, &present, None).map(|a| a.uids["100.b"]).ok());
+        });
+        assert_eq!(rx.recv_timeout(Duration::from_secs(10)).unwrap(), Some(2));
     }
 }
