@@ -14,9 +14,6 @@ use std::time::Duration;
 use openssl::ssl::{SslConnector, SslMethod, SslStream};
 use tls_support::*;
 
-#[path = "owner/mod.rs"]
-mod owner;
-
 /// What an IMAP server must send for these file bytes: bare LF as CRLF, NUL as 0x80.
 fn wire(bytes: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(bytes.len() + bytes.len() / 20);
@@ -80,19 +77,28 @@ fn messages() -> Vec<(String, Vec<u8>)> {
     bodies
         .into_iter()
         .enumerate()
-        .map(|(i, b)| (format!("{}.M{i}P1.test,S={}:2,", 1_700_000_000 + i, b.len()), b))
+        .map(|(i, b)| {
+            (
+                format!("{}.M{i}P1.test,S={}:2,", 1_700_000_000 + i, b.len()),
+                b,
+            )
+        })
         .collect()
 }
 
 /// Puts the messages into the test user's INBOX (the mail owner's files, as root).
 fn fill(dir: &Path) -> Vec<Vec<u8>> {
+    use std::os::unix::fs::MetadataExt;
     let cur = dir.join("home/Maildir/cur");
+    // The files belong to whoever owns the Maildir (the mail owner, when run as root).
+    let owner = std::fs::metadata(&cur).unwrap();
     let mut files = Vec::new();
     for (name, bytes) in messages() {
-        std::fs::write(cur.join(&name), &bytes).unwrap();
+        let path = cur.join(&name);
+        std::fs::write(&path, &bytes).unwrap();
+        std::os::unix::fs::chown(&path, Some(owner.uid()), Some(owner.gid())).unwrap();
         files.push(bytes);
     }
-    owner::give_to_mail_owner(&dir.join("home"));
     files
 }
 
@@ -214,7 +220,10 @@ fn check_all(c: &mut Raw, files: &[Vec<u8>]) {
         let n = i + 1;
         let expected = wire(file);
         let got = c.fetch_one(n, "BODY.PEEK[]");
-        assert!(got == expected, "message {n}: BODY.PEEK[] differs from the file");
+        assert!(
+            got == expected,
+            "message {n}: BODY.PEEK[] differs from the file"
+        );
         let size = c.command("z", &format!("FETCH {n} RFC822.SIZE"));
         let want = format!("* {n} FETCH (RFC822.SIZE {})", expected.len());
         assert!(

@@ -67,7 +67,11 @@ pub fn bare_lf_count(bytes: &[u8]) -> usize {
 pub fn extend_crlf(out: &mut Vec<u8>, bytes: &[u8], cr_before: bool) {
     let mut from = 0;
     for at in memchr::memchr_iter(b'\n', bytes) {
-        let cr = if at == 0 { cr_before } else { bytes[at - 1] == b'\r' };
+        let cr = if at == 0 {
+            cr_before
+        } else {
+            bytes[at - 1] == b'\r'
+        };
         if !cr {
             out.extend_from_slice(&bytes[from..at]);
             out.extend_from_slice(b"\r");
