@@ -217,15 +217,27 @@ impl WireCounter {
     /// Reads `source` to its end and returns its CRLF size.
     pub fn measure(source: &mut dyn std::io::Read) -> std::io::Result<u64> {
         let mut counter = WireCounter::default();
-        let mut chunk = vec![0u8; 64 * 1024];
-        loop {
-            match source.read(&mut chunk) {
-                Ok(0) => return Ok(counter.wire_size()),
-                Ok(n) => counter.feed(&chunk[..n]),
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
+        counter.feed_all(source)?;
+        Ok(counter.wire_size())
+    }
+
+    /// Feeds everything `source` still has, through one buffer per thread: measuring the
+    /// sizes of a whole folder allocates (and page-faults in) no buffer per message.
+    pub fn feed_all(&mut self, source: &mut dyn std::io::Read) -> std::io::Result<()> {
+        thread_local! {
+            static CHUNK: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
         }
+        CHUNK.with_borrow_mut(|chunk| {
+            chunk.resize(256 * 1024, 0);
+            loop {
+                match source.read(chunk) {
+                    Ok(0) => return Ok(()),
+                    Ok(n) => self.feed(&chunk[..n]),
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                    Err(e) => return Err(e),
+                }
+            }
+        })
     }
 }
 

@@ -4,14 +4,10 @@
 //! bulk scan of the bytes counts the bare LFs (see [`WireCounter`]).
 
 use std::fs::File;
-use std::io::{self, Read};
+use std::io;
 use std::os::unix::fs::MetadataExt;
 
 use super::filename::WireCounter;
-
-/// One read of at most this much: a typical message is read in one system call, a large one
-/// in a few, never held whole.
-const READ_CHUNK: usize = 256 * 1024;
 
 /// A message file's RFC822.SIZE and INTERNALDATE, measured together.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,24 +18,15 @@ pub struct Measured {
     pub internal_date: i64,
 }
 
-/// Measures an open message file: `fstat` for the date and the buffer size, then the bytes
-/// in chunks through the bulk LF counter. The descriptor is the one the caller found the
-/// message by, so a rename by another session between the two cannot mix two files.
+/// Measures an open message file: `fstat` for the date, then the bytes in chunks through
+/// the bulk LF counter (one reused buffer, see [`WireCounter::feed_all`]). Both come from
+/// the descriptor the caller found the message by, so a rename by another session in
+/// between cannot give the size of one file and the date of another, and a message costs
+/// one open, one fstat and its reads instead of an open and a stat by path.
 pub fn measure_file(file: &mut File) -> io::Result<Measured> {
     let meta = file.metadata()?;
-    let len = usize::try_from(meta.len()).unwrap_or(READ_CHUNK);
-    // One more than the size, so a file read whole ends with a 0-byte read in the same
-    // buffer and a file that grew meanwhile is still counted to its end.
-    let mut chunk = vec![0u8; len.saturating_add(1).clamp(4096, READ_CHUNK)];
     let mut counter = WireCounter::default();
-    loop {
-        match file.read(&mut chunk) {
-            Ok(0) => break,
-            Ok(n) => counter.feed(&chunk[..n]),
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
+    counter.feed_all(file)?;
     Ok(Measured {
         wire_size: counter.wire_size(),
         internal_date: meta.mtime(),
@@ -52,10 +39,9 @@ mod tests {
     use std::io::Write;
 
     fn measured(bytes: &[u8]) -> Measured {
+        use std::io::Seek;
         let mut f = tempfile::tempfile().unwrap();
         f.write_all(bytes).unwrap();
-        let mut f = f;
-        use std::io::Seek;
         f.rewind().unwrap();
         measure_file(&mut f).unwrap()
     }
@@ -76,7 +62,7 @@ mod tests {
     #[test]
     fn large_files_span_chunks() {
         // CR at the end of one chunk, LF at the start of the next.
-        let mut bytes = vec![b'x'; READ_CHUNK - 1];
+        let mut bytes = vec![b'x'; 256 * 1024 - 1];
         bytes.extend_from_slice(b"\r\n");
         bytes.extend(std::iter::repeat_n(b"ab\n".as_slice(), 100_000).flatten());
         let expected = bytes.len() as u64 + 100_000;
