@@ -432,7 +432,8 @@ impl<'c> Session<'c> {
 /// Sends the buffer early when it is large, so a FETCH of many messages streams.
 pub fn flush_if_large(conn: &mut Connection, out: &mut Vec<u8>) -> io::Result<()> {
     if out.len() >= FLUSH_AT {
-        conn.write_all(out)?;
+        // Straight from `out`: a big body is not copied into the connection's queue too.
+        conn.write_through(out)?;
         out.clear();
     }
     Ok(())

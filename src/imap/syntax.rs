@@ -31,7 +31,16 @@ pub fn write_literal(out: &mut Vec<u8>, bytes: &[u8]) {
     out.extend_from_slice(format!("{{{}}}\r\n", bytes.len()).as_bytes());
     let start = out.len();
     out.extend_from_slice(bytes);
-    for b in &mut out[start..] {
+    replace_nul(&mut out[start..]);
+}
+
+/// NUL becomes 0x80 in literal bytes (see [`write_literal`]); a bulk scan finds the first,
+/// since mail almost never has one.
+pub fn replace_nul(bytes: &mut [u8]) {
+    let Some(first) = memchr::memchr(0, bytes) else {
+        return;
+    };
+    for b in &mut bytes[first..] {
         if *b == 0 {
             *b = 0x80;
         }

@@ -47,24 +47,49 @@ pub struct Message {
     root: std::cell::OnceCell<Part>,
 }
 
+/// How many LFs in `bytes` have no CR before them (what CRLF conversion adds). Counted in
+/// bulk, LFs minus CRLF pairs, so it runs at memory speed on any mix of line ends.
+pub fn bare_lf_count(bytes: &[u8]) -> usize {
+    let lf = memchr::memchr_iter(b'\n', bytes).count();
+    if lf == 0 {
+        return 0;
+    }
+    // CRs are few (none in an LF-only file, one a line in a CRLF one): hop from CR to CR.
+    let crlf = memchr::memchr_iter(b'\r', bytes)
+        .filter(|&at| bytes.get(at + 1) == Some(&b'\n'))
+        .count();
+    lf - crlf
+}
+
+/// Appends `bytes` to `out` with every bare LF turned into CRLF: the runs between LFs are
+/// copied whole. `cr_before` says whether the byte before `bytes` (in an earlier chunk)
+/// was a CR.
+pub fn extend_crlf(out: &mut Vec<u8>, bytes: &[u8], cr_before: bool) {
+    let mut from = 0;
+    for at in memchr::memchr_iter(b'\n', bytes) {
+        let cr = if at == 0 {
+            cr_before
+        } else {
+            bytes[at - 1] == b'\r'
+        };
+        if !cr {
+            out.extend_from_slice(&bytes[from..at]);
+            out.extend_from_slice(b"\r");
+            from = at;
+        }
+    }
+    out.extend_from_slice(&bytes[from..]);
+}
+
 /// `bytes` with every LF that has no CR before it turned into CRLF (borrowed when there is
 /// none).
 pub fn to_crlf(bytes: &[u8]) -> Cow<'_, [u8]> {
-    let bare = bytes
-        .iter()
-        .enumerate()
-        .filter(|&(i, &b)| b == b'\n' && (i == 0 || bytes[i - 1] != b'\r'))
-        .count();
+    let bare = bare_lf_count(bytes);
     if bare == 0 {
         return Cow::Borrowed(bytes);
     }
     let mut out = Vec::with_capacity(bytes.len() + bare);
-    for (i, &b) in bytes.iter().enumerate() {
-        if b == b'\n' && (i == 0 || bytes[i - 1] != b'\r') {
-            out.push(b'\r');
-        }
-        out.push(b);
-    }
+    extend_crlf(&mut out, bytes, false);
     Cow::Owned(out)
 }
 

@@ -1089,3 +1089,39 @@ fn an_unparseable_content_type_is_searched_as_text_plain() {
         );
     }
 }
+
+#[test]
+fn bulk_crlf_conversion_matches_byte_by_byte() {
+    fn slow(bytes: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        for (i, &b) in bytes.iter().enumerate() {
+            if b == b'\n' && (i == 0 || bytes[i - 1] != b'\r') {
+                out.push(b'\r');
+            }
+            out.push(b);
+        }
+        out
+    }
+    for sample in [
+        &b""[..],
+        b"\n",
+        b"\r",
+        b"a\nb\r\nc\r\r\n\n\nd",
+        b"\r\n\r\n",
+        b"no line end",
+    ] {
+        assert_eq!(super::to_crlf(sample).as_ref(), slow(sample).as_slice());
+        assert_eq!(
+            super::bare_lf_count(sample),
+            slow(sample).len() - sample.len()
+        );
+        // Split anywhere: the CR before the split carries over.
+        for split in 0..=sample.len() {
+            let mut out = Vec::new();
+            super::extend_crlf(&mut out, &sample[..split], false);
+            let cr = split > 0 && sample[split - 1] == b'\r';
+            super::extend_crlf(&mut out, &sample[split..], cr);
+            assert_eq!(out, slow(sample), "split at {split}");
+        }
+    }
+}

@@ -505,12 +505,35 @@ impl Connection {
     }
 
     fn send_queued(&mut self) -> io::Result<()> {
+        let queued = std::mem::take(&mut self.outbuf);
+        let (sent, result) = self.send_bytes(&queued);
+        self.outbuf = queued;
+        self.outbuf.drain(..sent);
+        result
+    }
+
+    /// Sends what is queued and then `bytes` straight from the caller's buffer: a large
+    /// response (FETCH of big bodies) goes out in the writes it was built in, without
+    /// being copied into the queue first. Failures are final, as for [`flush`].
+    ///
+    /// [`flush`]: Self::flush
+    pub fn write_through(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.flush()?;
+        let (_, result) = self.send_bytes(bytes);
+        if let Err(e) = &result {
+            self.write_failed = Some(e.kind());
+        }
+        result
+    }
+
+    /// Writes `bytes` until all are sent or a write fails; returns how many were sent.
+    fn send_bytes(&mut self, bytes: &[u8]) -> (usize, io::Result<()>) {
         let mut sent = 0;
         let result = loop {
-            if sent == self.outbuf.len() {
+            if sent == bytes.len() {
                 break Ok(());
             }
-            let chunk = &self.outbuf[sent..];
+            let chunk = &bytes[sent..];
             let until = earliest(self.write_timeout, self.deadline);
             let written = match &mut self.transport {
                 Transport::Plain(stream) => {
@@ -535,8 +558,7 @@ impl Connection {
                 Err(e) => break Err(e),
             }
         };
-        self.outbuf.drain(..sent);
-        result
+        (sent, result)
     }
 
     /// STARTTLS / implicit TLS: send what is queued (in plaintext), drop every buffered

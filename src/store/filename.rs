@@ -200,15 +200,14 @@ pub struct WireCounter {
 
 impl WireCounter {
     pub fn feed(&mut self, chunk: &[u8]) {
+        let Some(&last) = chunk.last() else {
+            return;
+        };
         self.bytes += chunk.len() as u64;
-        let mut prev_cr = self.last_was_cr;
-        for &b in chunk {
-            if b == b'\n' && !prev_cr {
-                self.bare_lf += 1;
-            }
-            prev_cr = b == b'\r';
-        }
-        self.last_was_cr = prev_cr;
+        // An LF first in the chunk pairs with a CR that ended the previous one.
+        let joined = self.last_was_cr && chunk[0] == b'\n';
+        self.bare_lf += crate::message::bare_lf_count(chunk) as u64 - u64::from(joined);
+        self.last_was_cr = last == b'\r';
     }
 
     pub fn wire_size(&self) -> u64 {
@@ -218,15 +217,27 @@ impl WireCounter {
     /// Reads `source` to its end and returns its CRLF size.
     pub fn measure(source: &mut dyn std::io::Read) -> std::io::Result<u64> {
         let mut counter = WireCounter::default();
-        let mut chunk = vec![0u8; 64 * 1024];
-        loop {
-            match source.read(&mut chunk) {
-                Ok(0) => return Ok(counter.wire_size()),
-                Ok(n) => counter.feed(&chunk[..n]),
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
+        counter.feed_all(source)?;
+        Ok(counter.wire_size())
+    }
+
+    /// Feeds everything `source` still has, through one buffer per thread: measuring the
+    /// sizes of a whole folder allocates (and page-faults in) no buffer per message.
+    pub fn feed_all(&mut self, source: &mut dyn std::io::Read) -> std::io::Result<()> {
+        thread_local! {
+            static CHUNK: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
         }
+        CHUNK.with_borrow_mut(|chunk| {
+            chunk.resize(256 * 1024, 0);
+            loop {
+                match source.read(chunk) {
+                    Ok(0) => return Ok(()),
+                    Ok(n) => self.feed(&chunk[..n]),
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                    Err(e) => return Err(e),
+                }
+            }
+        })
     }
 }
 
@@ -243,5 +254,23 @@ mod wire_tests {
         let mut whole = WireCounter::default();
         whole.feed(b"a\r\nb\n\nc");
         assert_eq!(whole.wire_size(), c.wire_size());
+    }
+
+    #[test]
+    fn bulk_count_matches_byte_by_byte() {
+        fn slow(bytes: &[u8]) -> u64 {
+            let bare = (0..bytes.len())
+                .filter(|&i| bytes[i] == b'\n' && (i == 0 || bytes[i - 1] != b'\r'))
+                .count();
+            (bytes.len() + bare) as u64
+        }
+        let sample = b"\n\r\n\r\r\nab\n\n\rx\r\n\n".repeat(7);
+        for split in 0..sample.len() {
+            let mut c = WireCounter::default();
+            c.feed(&sample[..split]);
+            c.feed(&[]);
+            c.feed(&sample[split..]);
+            assert_eq!(c.wire_size(), slow(&sample), "split at {split}");
+        }
     }
 }

@@ -20,6 +20,7 @@ pub mod keyword_writer;
 pub mod keywords;
 pub mod lock;
 pub mod mailbox;
+pub mod measure;
 pub mod quota;
 pub mod recent;
 pub mod sizecache;
