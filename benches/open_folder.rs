@@ -1,12 +1,20 @@
-//! Opening a folder of many messages: the first open (scan + new UID database) and a
-//! second open (scan + read the database). Prints wall time and the bytes this process
-//! read (`rchar` from /proc/self/io); opening must read the database, never a message.
+//! Opening a folder of many messages, through the store API and as an IMAP SELECT of the
+//! real binary over a socket:
+//! - settled: the folder has not changed for more than a second (a quiet server's second
+//!   open); opening must read the index/UID database, never a message (checked with the
+//!   bytes this process read, `rchar` from /proc/self/io);
+//! - after a change: one message was delivered into new/ just before the open, with no
+//!   settling delay (the goal is that this costs no more than a settled open).
 //!
-//! `cargo bench --bench open_folder [-- COUNT]` (default 100000 messages).
+//! `cargo bench --bench open_folder [-- SIZES [ROUNDS]]`, SIZES a comma list (default
+//! 10000,100000), ROUNDS per figure (default 7). Figures are the median of ROUNDS.
+
+mod common;
 
 use std::fs;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
+use common::{Args, Corpus, Figures, Server, report};
 use postern::store::Maildir;
 
 fn rchar() -> u64 {
@@ -17,66 +25,115 @@ fn rchar() -> u64 {
         .unwrap_or(0)
 }
 
-fn main() {
-    let count: u64 = std::env::args()
-        .skip(1)
-        .find_map(|a| a.parse().ok())
-        .unwrap_or(100_000);
-    let d = tempfile::tempdir().unwrap();
-    let md = Maildir::create(d.path().join("Maildir")).unwrap();
-    let body = vec![b'x'; 2000];
-    let t = Instant::now();
-    for n in 0..count {
-        let name = format!(
-            "{}.M{}P{}V0000000000000801I{:016X}_0.bench,S={}:2,S",
-            1_700_000_000 + n / 10,
-            n,
-            4242,
-            n,
-            body.len()
-        );
-        fs::write(md.root().join("cur").join(name), &body).unwrap();
-    }
-    println!(
-        "generated {count} messages of {} bytes in {:?}",
-        body.len(),
-        t.elapsed()
-    );
-    let message_bytes = count * body.len() as u64;
-
-    for label in [
-        "first open (assigns UIDs, writes courierimapuiddb)",
-        "second open (reads courierimapuiddb)",
-    ] {
-        let before = rchar();
-        let t = Instant::now();
-        let mb = md.open_mailbox("INBOX", false).unwrap();
-        let elapsed = t.elapsed();
-        let read = rchar() - before;
-        let db = fs::metadata(md.root().join("courierimapuiddb"))
-            .unwrap()
-            .len();
-        println!(
-            "{label}: {} messages, uidnext {}, {elapsed:?}, read {read} bytes (uid db {db} bytes)",
-            mb.messages().len(),
-            mb.uid_next()
-        );
-        assert_eq!(mb.messages().len() as u64, count);
-        assert!(
-            read < db * 2 + 1_000_000 && read < message_bytes / 10,
-            "opening read {read} bytes: message files were read"
-        );
-    }
+/// Opens INBOX read-write through the store API; returns the time and bytes read.
+fn open(md: &Maildir, count: usize) -> (Duration, u64) {
     let before = rchar();
     let t = Instant::now();
-    let st = md.status("INBOX").unwrap();
-    println!(
-        "status: {} messages, {:?}, read {} bytes",
-        st.messages,
-        t.elapsed(),
-        rchar() - before
+    let mb = md.open_mailbox("INBOX", false).unwrap();
+    let elapsed = t.elapsed();
+    let read = rchar() - before;
+    assert!(mb.messages().len() >= count, "messages missing");
+    assert!(mb.uid_next() as usize > count, "uidnext {}", mb.uid_next());
+    (elapsed, read)
+}
+
+fn store_opens(corpus: &Corpus, rounds: usize) {
+    let n = corpus.count;
+    let md = Maildir::open(&corpus.maildir).unwrap();
+    if corpus.fresh {
+        let (t, read) = open(&md, n);
+        report(
+            "open_folder",
+            n,
+            "store: first open (new UID database)",
+            format!("{:.2} ms, read {read} bytes", t.as_secs_f64() * 1000.0),
+        );
+    }
+    // One open to let it write whatever it keeps, then let the folder settle.
+    open(&md, n);
+    corpus.settle();
+    let mut times = Vec::new();
+    let mut most_read = 0;
+    for _ in 0..rounds {
+        let (t, read) = open(&md, n);
+        times.push(t);
+        most_read = most_read.max(read);
+    }
+    report(
+        "open_folder",
+        n,
+        "store: open, settled folder",
+        Figures::of(&times),
     );
-    println!(
-        "no message file was read (bytes read stay at the size of the UID database, not {message_bytes})"
+    let message_bytes = (n * common::message(n, "bench").len()) as u64;
+    report(
+        "open_folder",
+        n,
+        "store: bytes read per settled open (max)",
+        most_read,
     );
+    assert!(
+        most_read < message_bytes / 4,
+        "a settled open read {most_read} bytes of {message_bytes}: message files were read"
+    );
+    let mut times = Vec::new();
+    for round in 0..rounds {
+        corpus.deliver(round);
+        times.push(open(&md, n).0);
+    }
+    report(
+        "open_folder",
+        n,
+        "store: open right after a delivery",
+        Figures::of(&times),
+    );
+    corpus.remove_marked();
+    corpus.give_back();
+}
+
+fn imap_selects(corpus: &Corpus, rounds: usize) {
+    let n = corpus.count;
+    let server = Server::start(&corpus.home);
+    // A first session leaves the folder as a SELECT leaves it; then it settles.
+    let mut s = server.login();
+    s.run("SELECT INBOX");
+    s.logout();
+    corpus.settle();
+    let mut times = Vec::new();
+    for _ in 0..rounds {
+        corpus.settle();
+        let mut s = server.login();
+        times.push(s.time("SELECT INBOX"));
+        s.logout();
+    }
+    report(
+        "open_folder",
+        n,
+        "imap: SELECT INBOX, settled folder",
+        Figures::of(&times),
+    );
+    let mut times = Vec::new();
+    for round in 0..rounds {
+        let mut s = server.login();
+        corpus.deliver(1000 + round);
+        times.push(s.time("SELECT INBOX"));
+        s.logout();
+    }
+    report(
+        "open_folder",
+        n,
+        "imap: SELECT INBOX right after a delivery",
+        Figures::of(&times),
+    );
+    corpus.remove_marked();
+}
+
+fn main() {
+    let args = Args::parse();
+    let rounds = args.number(0, 7).max(1);
+    for &count in &args.sizes {
+        let corpus = Corpus::get(count);
+        store_opens(&corpus, rounds);
+        imap_selects(&corpus, rounds);
+    }
 }
