@@ -32,7 +32,7 @@ fn open(md: &Maildir, count: usize) -> (Duration, u64) {
     let mb = md.open_mailbox("INBOX", false).unwrap();
     let elapsed = t.elapsed();
     let read = rchar() - before;
-    assert!(mb.messages().len() >= count, "messages missing");
+    assert!(mb.len() >= count, "messages missing");
     assert!(mb.uid_next() as usize > count, "uidnext {}", mb.uid_next());
     (elapsed, read)
 }

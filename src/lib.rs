@@ -9,6 +9,7 @@ pub mod config;
 pub mod demo;
 pub mod imap;
 pub mod log;
+pub mod mapped;
 pub mod message;
 pub mod net;
 pub mod pop3;

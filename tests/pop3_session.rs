@@ -701,13 +701,13 @@ fn deletions_reach_an_open_store_view_as_expunges() {
     // An IMAP-like session holding the folder open meanwhile.
     let maildir = postern::store::Maildir::open(f.maildir()).unwrap();
     let mut view = maildir.open_mailbox("INBOX", false).unwrap();
-    assert_eq!(view.messages().len(), 3);
+    assert_eq!(view.len(), 3);
     s.cmd("DELE 2");
     assert_eq!(s.cmd("QUIT"), "+OK Bye, 1 messages deleted.");
     s.finish();
     let changes = view.refresh(true).unwrap();
     assert_eq!(changes.expunged, vec![2]);
-    assert_eq!(view.messages().len(), 2);
+    assert_eq!(view.len(), 2);
 }
 
 #[test]
@@ -793,7 +793,7 @@ fn quit_removes_only_what_pop3_deleted() {
     // Another session flags message 2 \Deleted without expunging it.
     let maildir = postern::store::Maildir::open(f.maildir()).unwrap();
     let mut view = maildir.open_mailbox("INBOX", false).unwrap();
-    let flags = view.messages()[1].flags | postern::store::Flags::DELETED;
+    let flags = view.message(1).flags | postern::store::Flags::DELETED;
     view.set_flags(1, flags, &[]).unwrap();
     assert_eq!(s.cmd("DELE 1"), "+OK Message 1 deleted.");
     assert_eq!(s.cmd("QUIT"), "+OK Bye, 1 messages deleted.");

@@ -92,9 +92,9 @@ fn courier_maildir_reads_and_stays_byte_identical() {
     let mb = md.open_mailbox("INBOX", false).unwrap();
     assert_eq!(mb.uid_validity(), 795868689);
     assert_eq!(mb.uid_next(), 3);
-    let m = mb.messages();
+    let m: Vec<_> = mb.messages().collect();
     assert_eq!(m.len(), 2);
-    assert_eq!((m[0].uid, m[0].basename.as_str()), (1, M1));
+    assert_eq!((m[0].uid, m[0].basename), (1, M1));
     assert_eq!(m[0].size, 80);
     assert_eq!(m[0].flags, Flags::SEEN);
     assert_eq!(m[0].keywords, ["$Label1", "Custom1"]);
@@ -147,7 +147,7 @@ fn courier_maildir_reads_and_stays_byte_identical() {
     fs::write(d.path().join("new/1700000002.M3P3.host,S=5"), b"hello").unwrap();
     let ch = mb.refresh(true).unwrap();
     assert_eq!(ch.new, 1);
-    assert!(mb.messages()[2].recent);
+    assert!(mb.message(2).recent);
     assert_eq!(
         fs::read_to_string(d.path().join("courierimapuiddb")).unwrap(),
         format!("1 795868689 4\n1 {M1}\n2 {M2}\n3 1700000002.M3P3.host,S=5\n")
@@ -192,32 +192,32 @@ fn append_flags_expunge_copy() {
     assert_eq!(md.quota().unwrap().unwrap().used_messages, 2);
 
     let mut mb = md.open_mailbox("INBOX", false).unwrap();
-    assert_eq!(mb.messages().len(), 2);
+    assert_eq!(mb.len(), 2);
     assert_eq!(mb.internal_date(0), 1_600_000_000);
-    assert_eq!(mb.messages()[0].keywords, ["Work"]);
+    assert_eq!(mb.message(0).keywords, ["Work"]);
     assert!(
-        mb.messages()[0].recent,
+        mb.message(0).recent,
         "APPENDed mail is \\Recent in the first session that opens the folder"
     );
     mb.set_flags(1, Flags::DELETED | Flags::ANSWERED, &["$Junk".into()])
         .unwrap();
-    assert!(mb.messages()[1].file_name().ends_with(":2,RT"));
+    assert!(mb.message(1).file_name().ends_with(":2,RT"));
 
     // Another session sees the change.
     let mut other = md.open_mailbox("INBOX", false).unwrap();
-    assert_eq!(other.messages()[1].keywords, ["$Junk"]);
+    assert_eq!(other.message(1).keywords, ["$Junk"]);
     let c = mb.copy_to(&[0, 1], &md, "INBOX.Archive.2024").unwrap();
     assert_eq!(c.uids, vec![(1, 1), (2, 2)]);
     let arch = md.open_mailbox("INBOX.Archive.2024", true).unwrap();
-    assert_eq!(arch.messages()[0].keywords, ["Work"]);
-    assert_eq!(arch.messages()[1].flags, Flags::DELETED | Flags::ANSWERED);
+    assert_eq!(arch.message(0).keywords, ["Work"]);
+    assert_eq!(arch.message(1).flags, Flags::DELETED | Flags::ANSWERED);
     // Appended with CRLF, kept with LF as Courier keeps it (and serves it as CRLF).
     assert_eq!(arch.read_message(0).unwrap(), b"Subject: a\n\nA\n");
 
     assert_eq!(mb.expunge(None).unwrap(), vec![2]);
-    assert_eq!(mb.messages().len(), 1);
+    assert_eq!(mb.len(), 1);
     let ch = other.refresh(false).unwrap();
-    assert!(ch.expunged.is_empty() && other.messages().len() == 2 && other.messages()[1].is_gone());
+    assert!(ch.expunged.is_empty() && other.len() == 2 && other.message(1).is_gone());
     assert_eq!(other.refresh(true).unwrap().expunged, vec![2]);
     let db = fs::read_to_string(md.root().join("courierimapuiddb")).unwrap();
     assert_eq!(db.lines().count(), 2, "{db}");
@@ -323,7 +323,7 @@ fn folders() {
     md.deliver("INBOX", &mut &b"Subject: d\r\n\r\n"[..])
         .unwrap();
     md.rename_folder("INBOX", "INBOX.Old").unwrap();
-    assert_eq!(md.open_mailbox("INBOX", false).unwrap().messages().len(), 0);
+    assert_eq!(md.open_mailbox("INBOX", false).unwrap().len(), 0);
     assert_eq!(
         md.open_mailbox("INBOX.Old", false)
             .unwrap()
@@ -338,7 +338,8 @@ fn folders() {
     assert!(md.subscriptions().unwrap().is_empty());
 }
 
-/// Sets a directory's times an hour back, as if nothing had touched it recently.
+/// Sets a directory's (or the uid db's) times an hour back, as if nothing had touched it
+/// recently.
 fn age(dir: &Path) {
     let old = nix::sys::time::TimeVal::new(
         std::time::SystemTime::now()
@@ -358,8 +359,8 @@ fn refresh_skips_the_scan_only_while_nothing_changed() {
     md.deliver("INBOX", &mut &b"Subject: one\r\n\r\nbody\r\n"[..])
         .unwrap();
     let mut mailbox = md.open_mailbox("INBOX", false).unwrap();
-    assert_eq!(mailbox.messages().len(), 1);
-    for sub in ["new", "cur", "courierimapkeywords"] {
+    assert_eq!(mailbox.len(), 1);
+    for sub in ["new", "cur", "courierimapkeywords", "courierimapuiddb"] {
         age(&d.path().join("Maildir").join(sub));
     }
     // Settles the stamp; nothing new.
@@ -386,8 +387,7 @@ fn refresh_follows_expunges_deliveries_and_flag_changes() {
             .unwrap();
     }
     let mut mine = md.open_mailbox("INBOX", false).unwrap();
-    let uids =
-        |mb: &postern::store::Mailbox| mb.messages().iter().map(|m| m.uid).collect::<Vec<_>>();
+    let uids = |mb: &postern::store::Mailbox| mb.messages().map(|m| m.uid).collect::<Vec<_>>();
     assert_eq!(uids(&mine), [1, 2, 3, 4, 5, 6]);
     for round in 0..3u32 {
         let mut other = md.open_mailbox("INBOX", false).unwrap();
@@ -399,8 +399,8 @@ fn refresh_follows_expunges_deliveries_and_flag_changes() {
             &mut format!("Subject: new {round}\n\nx\n").as_bytes(),
         )
         .unwrap();
-        let last_old = other.messages().len() - 1;
-        let flagged_uid = other.messages()[last_old].uid;
+        let last_old = other.len() - 1;
+        let flagged_uid = other.message(last_old).uid;
         other
             .set_flags(last_old, Flags::FLAGGED, &["Round".into()])
             .unwrap();
@@ -409,12 +409,12 @@ fn refresh_follows_expunges_deliveries_and_flag_changes() {
         assert_eq!(ch.new, 1, "round {round}");
         let flagged = mine.index_of_uid(flagged_uid).unwrap();
         assert!(ch.flags_changed.contains(&flagged), "round {round}: {ch:?}");
-        let m = &mine.messages()[flagged];
+        let m = mine.message(flagged);
         assert_eq!(m.flags, Flags::FLAGGED);
         assert_eq!(m.keywords, ["Round"]);
         let fresh = md.open_mailbox("INBOX", true).unwrap();
         assert_eq!(uids(&mine), uids(&fresh), "round {round}");
-        for (a, b) in mine.messages().iter().zip(fresh.messages()) {
+        for (a, b) in mine.messages().zip(fresh.messages()) {
             assert_eq!(
                 (a.flags, &a.keywords),
                 (b.flags, &b.keywords),
@@ -436,14 +436,14 @@ fn open_uses_the_index_only_while_nothing_changed() {
             .unwrap();
     }
     let age_all = || {
-        for sub in ["new", "cur", "courierimapkeywords"] {
+        for sub in ["new", "cur", "courierimapkeywords", "courierimapuiddb"] {
             age(&root.join(sub));
         }
     };
     // The first open moves new/ to cur/ (a change of its own); the next settled one
     // writes the index.
     let first = md.open_mailbox("INBOX", false).unwrap();
-    let uids: Vec<u32> = first.messages().iter().map(|m| m.uid).collect();
+    let uids: Vec<u32> = first.messages().map(|m| m.uid).collect();
     age_all();
     let _ = md.open_mailbox("INBOX", false).unwrap();
     assert!(root.join("postern-index").exists());
@@ -456,23 +456,19 @@ fn open_uses_the_index_only_while_nothing_changed() {
     age_all();
     let from_index = md.open_mailbox("INBOX", false).unwrap();
     assert_eq!(
-        from_index
-            .messages()
-            .iter()
-            .map(|m| m.uid)
-            .collect::<Vec<_>>(),
+        from_index.messages().map(|m| m.uid).collect::<Vec<_>>(),
         uids
     );
-    assert_eq!(from_index.messages()[1].flags, first.messages()[1].flags);
+    assert_eq!(from_index.message(1).flags, first.message(1).flags);
     // Any real change (here a flag set by another session) sends the next open to the
     // folder itself, which then sees everything.
     let mut other = md.open_mailbox("INBOX", false).unwrap();
     other.set_flags(0, Flags::FLAGGED, &[]).unwrap();
     let full = md.open_mailbox("INBOX", false).unwrap();
-    assert_eq!(full.messages().len(), 4);
-    assert_eq!(full.messages()[0].flags, Flags::FLAGGED);
+    assert_eq!(full.len(), 4);
+    assert_eq!(full.message(0).flags, Flags::FLAGGED);
     assert_eq!(
-        &full.messages().iter().map(|m| m.uid).collect::<Vec<_>>()[..3],
+        &full.messages().map(|m| m.uid).collect::<Vec<_>>()[..3],
         &uids[..]
     );
 }

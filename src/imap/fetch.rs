@@ -260,7 +260,7 @@ pub struct FetchPlan<'i> {
 struct MetaValues<'a> {
     mailbox: &'a Mailbox,
     index: usize,
-    entry: &'a MessageEntry,
+    entry: MessageEntry<'a>,
     size: Option<u64>,
     blobs: &'a [(&'static str, Option<Vec<u8>>)],
 }
@@ -314,7 +314,7 @@ impl<'i> FetchPlan<'i> {
     ) -> Result<Written, StoreError> {
         match self.write_whole(mailbox, index, out, stats) {
             Ok(()) => Ok(Written::Whole),
-            Err(StoreError::NoSuchMessage) if index < mailbox.messages().len() => {
+            Err(StoreError::NoSuchMessage) if index < mailbox.len() => {
                 self.write_remnant(mailbox, index, out);
                 Ok(Written::Remnant)
             }
@@ -349,7 +349,7 @@ impl<'i> FetchPlan<'i> {
         let values = MetaValues {
             mailbox,
             index,
-            entry: &mailbox.messages()[index],
+            entry: mailbox.message(index),
             size,
             blobs: &blobs,
         };
@@ -515,7 +515,7 @@ impl Prepared {
         MetaValues {
             mailbox,
             index,
-            entry: &mailbox.messages()[index],
+            entry: mailbox.message(index),
             size: self.size,
             blobs,
         }
@@ -524,13 +524,13 @@ impl Prepared {
 
 /// Sets \Seen implicitly; true when the flags changed (so FLAGS is reported).
 fn mark_seen(mailbox: &mut Mailbox, index: usize) -> bool {
-    let entry = &mailbox.messages()[index];
+    let entry = mailbox.message(index);
     if entry.flags.contains(Flags::SEEN) {
         return false;
     }
     let mut flags = entry.flags;
     flags.insert(Flags::SEEN);
-    let keywords = entry.keywords.clone();
+    let keywords = entry.keywords.to_vec();
     match mailbox.set_flags(index, flags, &keywords) {
         Ok(_) => true,
         Err(err) => {

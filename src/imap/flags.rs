@@ -12,7 +12,7 @@ pub const SYSTEM_FLAGS: [(&str, Flags); 5] = [
 ];
 
 /// `(\Seen \Flagged kw \Recent)` for one message.
-pub fn write_flag_list(out: &mut Vec<u8>, entry: &MessageEntry) {
+pub fn write_flag_list(out: &mut Vec<u8>, entry: MessageEntry<'_>) {
     out.push(b'(');
     let mut first = true;
     let mut sep = |out: &mut Vec<u8>| {
@@ -27,7 +27,7 @@ pub fn write_flag_list(out: &mut Vec<u8>, entry: &MessageEntry) {
             out.extend_from_slice(name.as_bytes());
         }
     }
-    for keyword in &entry.keywords {
+    for keyword in entry.keywords {
         sep(out);
         out.extend_from_slice(keyword.as_bytes());
     }

@@ -66,7 +66,7 @@ pub fn write_expunge(out: &mut Vec<u8>, seq: u32) {
 
 /// `* n FETCH (FLAGS (...))`, with `UID u` first when the client asked by UID: the one
 /// writer of a flag update, for STORE's answer and for changes other sessions made.
-pub fn write_fetch_flags(out: &mut Vec<u8>, seq: usize, uid: Option<u32>, entry: &MessageEntry) {
+pub fn write_fetch_flags(out: &mut Vec<u8>, seq: usize, uid: Option<u32>, entry: MessageEntry<'_>) {
     out.extend_from_slice(format!("* {seq} FETCH (").as_bytes());
     if let Some(uid) = uid {
         out.extend_from_slice(format!("UID {uid} ").as_bytes());

@@ -179,7 +179,7 @@ struct Candidate<'a> {
     seq: u32,
     count: u32,
     max_uid: u32,
-    entry: &'a MessageEntry,
+    entry: MessageEntry<'a>,
     mailbox: &'a Mailbox,
     index: usize,
     message: Option<&'a Message>,
@@ -296,8 +296,8 @@ pub fn search(
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as i64);
-    let count = mailbox.messages().len() as u32;
-    let max_uid = mailbox.messages().last().map_or(0, |m| m.uid);
+    let count = mailbox.len() as u32;
+    let max_uid = mailbox.last_uid();
     // Narrow to a top-level UID or sequence set first, so `UID SEARCH UID 900:* ...`
     // does not read every message.
     let candidates: Vec<usize> = match criteria {
@@ -343,12 +343,12 @@ pub fn search(
                 Err(err) => return Err(err),
             }
         }
-        let messages = mailbox.messages();
+        let entry = mailbox.message(index);
         let candidate = Candidate {
             seq: index as u32 + 1,
             count,
             max_uid,
-            entry: &messages[index],
+            entry,
             mailbox,
             index,
             message: message.as_ref(),
@@ -357,11 +357,7 @@ pub fn search(
             now,
         };
         if candidate.matches(criteria) {
-            hits.push(if uid {
-                messages[index].uid
-            } else {
-                index as u32 + 1
-            });
+            hits.push(if uid { entry.uid } else { index as u32 + 1 });
         }
     }
     mailbox.save_caches();

@@ -9,18 +9,19 @@ use crate::store::{Flags, Mailbox};
 /// Indexes (0-based) of the messages a set names, ascending. For UID sets `*` is the
 /// largest UID; UIDs that do not exist are skipped silently (RFC 3501 §6.4.8).
 pub fn resolve_set(mailbox: &Mailbox, set: &SequenceSet, uid: bool) -> Vec<usize> {
-    let messages = mailbox.messages();
     if !uid {
         return set
-            .iter_resolved(messages.len() as u32)
+            .iter_resolved(mailbox.len() as u32)
             .map(|n| n as usize - 1)
             .collect();
     }
-    let max_uid = messages.last().map_or(0, |m| m.uid);
     let mut out = Vec::new();
-    for range in set.resolved_ranges(max_uid) {
-        let start = messages.partition_point(|m| m.uid < *range.start());
-        let end = messages.partition_point(|m| m.uid <= *range.end());
+    for range in set.resolved_ranges(mailbox.last_uid()) {
+        let start = mailbox.first_index_from_uid(*range.start());
+        let end = range
+            .end()
+            .checked_add(1)
+            .map_or(mailbox.len(), |next| mailbox.first_index_from_uid(next));
         out.extend(start..end);
     }
     out
@@ -32,7 +33,7 @@ pub fn check_sequence_set(mailbox: &Mailbox, set: &SequenceSet, uid: bool) -> Re
     if uid {
         return Ok(());
     }
-    let count = mailbox.messages().len() as u32;
+    let count = mailbox.len() as u32;
     let too_high = set.ranges().iter().any(|r| {
         [r.first, r.last]
             .iter()

@@ -77,11 +77,10 @@ impl AnnouncedFlags {
 
     /// Announces the keywords of the messages at `indexes` by writing to `out`.
     pub fn announce_messages(&mut self, out: &mut Vec<u8>, mailbox: &Mailbox, indexes: &[usize]) {
-        let messages = mailbox.messages();
         let keywords = indexes
             .iter()
-            .filter_map(|&i| messages.get(i))
-            .flat_map(|m| m.keywords.iter());
+            .filter(|&&i| i < mailbox.len())
+            .flat_map(|&i| mailbox.message(i).keywords);
         let text = self.announcement(keywords);
         out.extend_from_slice(&text);
     }
@@ -100,20 +99,19 @@ pub fn sync(
     for &seq in &changes.expunged {
         write_expunge(out, seq);
     }
-    let messages = mailbox.messages();
-    let arrived = messages.len() - changes.new..messages.len();
+    let arrived = mailbox.len() - changes.new..mailbox.len();
     let touched: Vec<usize> = arrived
         .chain(changes.flags_changed.iter().copied())
         .collect();
     announced.announce_messages(out, mailbox, &touched);
     if changes.new > 0 {
-        let recent = messages.iter().filter(|m| m.recent).count();
-        out.extend_from_slice(format!("* {} EXISTS\r\n", messages.len()).as_bytes());
+        let recent = mailbox.recent_count();
+        out.extend_from_slice(format!("* {} EXISTS\r\n", mailbox.len()).as_bytes());
         out.extend_from_slice(format!("* {recent} RECENT\r\n").as_bytes());
     }
     for &index in &changes.flags_changed {
-        if let Some(entry) = messages.get(index) {
-            write_fetch_flags(out, index + 1, None, entry);
+        if index < mailbox.len() {
+            write_fetch_flags(out, index + 1, None, mailbox.message(index));
         }
     }
     Ok(())

@@ -113,10 +113,10 @@ impl Maildrop {
         for e in std::mem::take(&mut list.entries) {
             known.entry(e.basename().to_owned()).or_insert(e);
         }
-        let mut messages = Vec::with_capacity(mailbox.messages().len());
-        let mut is_new = Vec::with_capacity(mailbox.messages().len());
-        for (index, m) in mailbox.messages().iter().enumerate() {
-            let entry = match known.remove(&m.basename) {
+        let mut messages = Vec::with_capacity(mailbox.len());
+        let mut is_new = Vec::with_capacity(mailbox.len());
+        for (index, m) in mailbox.messages().enumerate() {
+            let entry = match known.remove(m.basename) {
                 Some(mut e) => {
                     // A flag change alone is no reason to rewrite the file (Courier
                     // matches by basename too), but a rewrite records the current name.
@@ -217,11 +217,11 @@ impl Maildrop {
     pub fn mark_seen(&mut self, number: u64) {
         let Ok(m) = self.get(number) else { return };
         let index = m.index;
-        let entry = &self.mailbox.messages()[index];
+        let entry = self.mailbox.message(index);
         if entry.flags.contains(Flags::SEEN) {
             return;
         }
-        let (flags, keywords) = (entry.flags | Flags::SEEN, entry.keywords.clone());
+        let (flags, keywords) = (entry.flags | Flags::SEEN, entry.keywords.to_vec());
         if let Err(e) = self.mailbox.set_flags(index, flags, &keywords) {
             log::debug!("cannot mark message {number} seen: {e}");
         }
@@ -247,10 +247,10 @@ impl Maildrop {
         let mut removed = Removed::default();
         let mut first_error = None;
         for m in self.messages.iter().filter(|m| m.deleted) {
-            let entry = &self.mailbox.messages()[m.index];
+            let entry = self.mailbox.message(m.index);
             let (uid, size) = (entry.uid, entry.size);
             if !entry.flags.contains(Flags::DELETED) {
-                let (flags, keywords) = (entry.flags | Flags::DELETED, entry.keywords.clone());
+                let (flags, keywords) = (entry.flags | Flags::DELETED, entry.keywords.to_vec());
                 match self.mailbox.set_flags(m.index, flags, &keywords) {
                     Ok(()) => {}
                     // Someone else removed it already.

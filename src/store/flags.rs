@@ -30,6 +30,16 @@ impl Flags {
         Flags(0)
     }
 
+    /// The flags as one byte (the folder index stores them so).
+    pub(crate) fn bits(self) -> u8 {
+        self.0
+    }
+
+    /// Flags from [`Flags::bits`]; bits no flag uses are dropped.
+    pub(crate) fn from_bits(bits: u8) -> Flags {
+        Flags(bits & 63)
+    }
+
     pub fn is_empty(self) -> bool {
         self.0 == 0
     }

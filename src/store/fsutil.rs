@@ -71,20 +71,34 @@ pub(crate) fn create_unique_named(
 /// Replaces `target` with `contents`: a temporary file in `tmp_dir`, fsync, rename, fsync
 /// of the target's directory. Readers see the old or the new file, never a mix.
 pub(crate) fn atomic_write(tmp_dir: &Path, target: &Path, contents: &[u8]) -> io::Result<()> {
-    replace(tmp_dir, target, contents, true)
+    replace(tmp_dir, target, contents, Sync::FileAndDir)
+}
+
+/// [`atomic_write`] with the file's fsync but not the directory's, for a cache that
+/// readers map: after a crash they find the old file or the whole new one, and losing
+/// the rename costs only a rebuild.
+pub(crate) fn replace_synced(tmp_dir: &Path, target: &Path, contents: &[u8]) -> io::Result<()> {
+    replace(tmp_dir, target, contents, Sync::File)
 }
 
 /// [`atomic_write`] without the fsyncs, for caches: a crash may lose the new file, never
 /// leave a torn one.
 pub(crate) fn replace_cache(tmp_dir: &Path, target: &Path, contents: &[u8]) -> io::Result<()> {
-    replace(tmp_dir, target, contents, false)
+    replace(tmp_dir, target, contents, Sync::Nothing)
 }
 
-fn replace(tmp_dir: &Path, target: &Path, contents: &[u8], durable: bool) -> io::Result<()> {
+#[derive(PartialEq)]
+enum Sync {
+    Nothing,
+    File,
+    FileAndDir,
+}
+
+fn replace(tmp_dir: &Path, target: &Path, contents: &[u8], sync: Sync) -> io::Result<()> {
     let (mut f, tmp) = create_unique(tmp_dir, ".postern-tmp")?;
     let r = (|| {
         f.write_all(contents)?;
-        if durable {
+        if sync != Sync::Nothing {
             f.sync_all()?;
         }
         fs::rename(&tmp, target)
@@ -93,7 +107,9 @@ fn replace(tmp_dir: &Path, target: &Path, contents: &[u8], durable: bool) -> io:
         let _ = fs::remove_file(&tmp);
     }
     r?;
-    if durable && let Some(parent) = target.parent() {
+    if sync == Sync::FileAndDir
+        && let Some(parent) = target.parent()
+    {
         fsync_dir(parent)?;
     }
     Ok(())

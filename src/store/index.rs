@@ -1,37 +1,80 @@
-//! `postern-index`: a folder's message list as the last complete scan saw it, with the
-//! directory times and the UID database's size and time it was valid for. While none of
-//! those changed, SELECT reads this one file instead of listing the folder and parsing the
-//! UID database. It is only a cache: written via tmp/ and rename, ignored when anything
-//! does not match, rebuilt by the next full scan. Courier ignores it.
+//! `postern-index`: a folder's message list as a complete scan saw it, in fixed-width
+//! records that sessions map read-only, so opening a large folder reads no directory and
+//! parses no UID database, and the bytes are shared page cache rather than per-session
+//! heap. Courier ignores the file; postern rebuilds it whenever it is missing or wrong.
 //!
-//! Format: `postern-index 1 <uidvalidity> <uidnext> <12 numbers of times and sizes>
-//! <count>`, then per message `<uid> <size> <file name>`, ascending UIDs.
+//! # Format (little-endian)
+//!
+//! ```text
+//! header, 128 bytes:
+//!   0  magic "PSTNIX\0\2"            8  uid_validity u32     12  uid_next u32
+//!   16 count u32                     20 names_len u32
+//!   24 valid_for: 10 × i64 (times of new/, cur/, courierimapkeywords/ as (s, ns),
+//!      size and mtime (s, ns) of courierimapuiddb, one reserved)
+//!   104 unseen u32 (messages without \Seen)   108..128 reserved (zero)
+//! count records, 40 bytes each, ascending UIDs:
+//!   0 uid u32   4 name_offset u32   8 name_len u16   10 flags u8   11 reserved u8
+//!   12 reserved u32 (a keyword-set or modseq reference can go here without a new record)
+//!   16 size u64 (bytes on disk)   24 wire size u64 (CRLF size, u64::MAX unknown)
+//!   32 internal date i64 (unix seconds, i64::MIN unknown)
+//! names_len bytes: the file names (with their `:2,` info) the records point into.
+//! ```
+//!
+//! # Why a reader never acts on a stale or torn index
+//!
+//! - Torn: the file is written whole in `tmp/`, fsynced and renamed over the old one, so a
+//!   reader sees the old file or the new one, never a mix; a mapping keeps the inode it was
+//!   made from even when the file is replaced. [`Mapped::open`] checks the magic and that
+//!   the length is exactly header + records + names, and every record is checked (UIDs
+//!   ascending and below uid_next, names inside the names area) as the session reads it.
+//! - Stale: `valid_for` records the state the list was taken from. Every change to the
+//!   folder moves one of those times (a delivery or a move out of new/ changes new/'s
+//!   mtime, a flag rename or an expunge cur/'s, a keyword change the keyword directory's,
+//!   a new UID the database's size and mtime). A session trusts the list as complete only
+//!   when all of them equal what it finds on disk and they are older than the file
+//!   system's clock tick (see `DirStamp::settled` in mailbox.rs); otherwise it uses the
+//!   list only as a starting point and reconciles it with a listing of the directories:
+//!   the UIDs in the index stay right because a basename's UID never changes while
+//!   UIDVALIDITY (checked against the database's header) is the same.
+//!
+//! The index is only a cache: losing it, or finding it damaged, costs one full scan.
 
-use std::fs;
+use std::fs::{self, File};
 use std::io;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
+use super::Flags;
+use crate::mapped::ReadOnlyMap;
+
 pub const FILE: &str = "postern-index";
+const MAGIC: &[u8; 8] = b"PSTNIX\0\x02";
+const HEADER: usize = 128;
+const RECORD: usize = 40;
 
 /// What an index is valid for: the directory times (new/, cur/, keywords) and the UID
 /// database's size and modification time.
 pub type Validity = [i64; 10];
 
-/// One message as listed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Entry {
+/// One message as the index keeps it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Record {
     pub uid: u32,
+    pub flags: Flags,
+    /// Bytes on disk.
     pub size: u64,
-    pub file_name: String,
+    /// CRLF size, when known.
+    pub wire_size: Option<u64>,
+    /// INTERNALDATE, when known.
+    pub internal_date: Option<i64>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Index {
+/// The list a writer hands to [`save`].
+pub struct Snapshot<'a, I: ExactSizeIterator<Item = (Record, &'a str)>> {
     pub uid_validity: u32,
     pub uid_next: u32,
     pub valid_for: Validity,
-    pub entries: Vec<Entry>,
+    pub messages: I,
 }
 
 /// Size and modification time of the UID database (zeros when it is missing).
@@ -42,109 +85,198 @@ pub fn uiddb_signature(folder_dir: &Path) -> [i64; 3] {
     }
 }
 
-/// Reads the index; `None` when missing or not exactly well formed.
-pub fn load(folder_dir: &Path) -> Option<Index> {
-    let text = fs::read_to_string(folder_dir.join(FILE)).ok()?;
-    let mut lines = text.split('\n');
-    let header: Vec<&str> = lines.next()?.split(' ').collect();
-    if header.len() != 15 || header[0] != "postern-index" || header[1] != "1" {
-        return None;
-    }
-    let uid_validity = header[2].parse().ok()?;
-    let uid_next = header[3].parse().ok()?;
-    let mut valid_for = [0i64; 10];
-    for (slot, field) in valid_for.iter_mut().zip(&header[4..14]) {
-        *slot = field.parse().ok()?;
-    }
-    let count: usize = header[14].parse().ok()?;
-    let mut entries = Vec::with_capacity(count);
-    let mut last_uid = 0;
-    for line in lines.by_ref().take(count) {
-        let mut fields = line.splitn(3, ' ');
-        let uid: u32 = fields.next()?.parse().ok()?;
-        let size: u64 = fields.next()?.parse().ok()?;
-        let file_name = fields.next()?;
-        if uid <= last_uid || file_name.is_empty() || file_name.contains('/') {
-            return None;
-        }
-        last_uid = uid;
-        entries.push(Entry {
-            uid,
-            size,
-            file_name: file_name.to_string(),
-        });
-    }
-    // Exactly `count` entries and then only the final newline.
-    if entries.len() != count || lines.next() != Some("") || lines.next().is_some() {
-        return None;
-    }
-    Some(Index {
-        uid_validity,
-        uid_next,
-        valid_for,
-        entries,
-    })
+/// A mapped index whose header and length are right; records are checked as read.
+#[derive(Debug)]
+pub struct Mapped {
+    map: ReadOnlyMap,
+    count: usize,
 }
 
-/// Writes the index via tmp/ and rename (no fsync: a cache). Names with a line break are
-/// not representable, so such a folder gets no index.
-pub fn save(folder_dir: &Path, index: &Index) -> io::Result<()> {
-    if index.entries.iter().any(|e| e.file_name.contains('\n')) {
+fn u32_at(b: &[u8], at: usize) -> u32 {
+    u32::from_le_bytes(b[at..at + 4].try_into().expect("4 bytes"))
+}
+
+fn u64_at(b: &[u8], at: usize) -> u64 {
+    u64::from_le_bytes(b[at..at + 8].try_into().expect("8 bytes"))
+}
+
+impl Mapped {
+    /// Maps the folder's index; `None` when it is missing or its shape is wrong.
+    pub fn open(folder_dir: &Path) -> Option<Mapped> {
+        let file = File::open(folder_dir.join(FILE)).ok()?;
+        let map = ReadOnlyMap::new(&file).ok()?;
+        if map.len() < HEADER || &map[..8] != MAGIC {
+            return None;
+        }
+        let count = u32_at(&map, 16) as usize;
+        let names = u32_at(&map, 20) as usize;
+        if map.len() as u64 != (HEADER + count * RECORD) as u64 + names as u64 {
+            return None;
+        }
+        Some(Mapped { map, count })
+    }
+
+    pub fn uid_validity(&self) -> u32 {
+        u32_at(&self.map, 8)
+    }
+
+    pub fn uid_next(&self) -> u32 {
+        u32_at(&self.map, 12)
+    }
+
+    pub fn len(&self) -> usize {
+        self.count
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    pub fn valid_for(&self) -> Validity {
+        let mut v = [0i64; 10];
+        for (i, slot) in v.iter_mut().enumerate() {
+            *slot = u64_at(&self.map, 24 + 8 * i) as i64;
+        }
+        v
+    }
+
+    pub fn unseen(&self) -> u32 {
+        u32_at(&self.map, 104)
+    }
+
+    fn raw(&self, i: usize) -> &[u8] {
+        &self.map[HEADER + i * RECORD..HEADER + (i + 1) * RECORD]
+    }
+
+    /// Record `i` (`i < len()`).
+    pub fn record(&self, i: usize) -> Record {
+        let r = self.raw(i);
+        let wire = u64_at(r, 24);
+        let date = u64_at(r, 32) as i64;
+        Record {
+            uid: u32_at(r, 0),
+            flags: Flags::from_bits(r[10]),
+            size: u64_at(r, 16),
+            wire_size: (wire != u64::MAX).then_some(wire),
+            internal_date: (date != i64::MIN).then_some(date),
+        }
+    }
+
+    /// The file name of record `i`; `None` when the record points outside the names or
+    /// at bytes that are not a file name.
+    pub fn file_name(&self, i: usize) -> Option<&str> {
+        let r = self.raw(i);
+        let (off, len) = (
+            u32_at(r, 4) as usize,
+            u16::from_le_bytes([r[8], r[9]]) as usize,
+        );
+        let names = &self.map[HEADER + self.count * RECORD..];
+        let name = std::str::from_utf8(names.get(off..off.checked_add(len)?)?).ok()?;
+        (!name.is_empty() && !name.contains('/') && !name.starts_with('.')).then_some(name)
+    }
+}
+
+/// Writes the index via tmp/, fsync and rename. Names that a record cannot hold (longer
+/// than 64 KiB) leave the folder without an index.
+pub fn save<'a, I>(folder_dir: &Path, snapshot: Snapshot<'a, I>) -> io::Result<()>
+where
+    I: ExactSizeIterator<Item = (Record, &'a str)>,
+{
+    let count = snapshot.messages.len();
+    let mut records = Vec::with_capacity(count * RECORD);
+    let mut names: Vec<u8> = Vec::with_capacity(count * 48);
+    let mut unseen = 0u32;
+    for (r, name) in snapshot.messages {
+        let (Ok(len), Ok(off)) = (u16::try_from(name.len()), u32::try_from(names.len())) else {
+            return Ok(());
+        };
+        if !r.flags.contains(Flags::SEEN) {
+            unseen += 1;
+        }
+        records.extend_from_slice(&r.uid.to_le_bytes());
+        records.extend_from_slice(&off.to_le_bytes());
+        records.extend_from_slice(&len.to_le_bytes());
+        records.extend_from_slice(&[r.flags.bits(), 0, 0, 0, 0, 0]);
+        records.extend_from_slice(&r.size.to_le_bytes());
+        records.extend_from_slice(&r.wire_size.unwrap_or(u64::MAX).to_le_bytes());
+        records.extend_from_slice(&r.internal_date.unwrap_or(i64::MIN).to_le_bytes());
+        names.extend_from_slice(name.as_bytes());
+    }
+    let Ok(names_len) = u32::try_from(names.len()) else {
         return Ok(());
+    };
+    let mut out = Vec::with_capacity(HEADER + records.len() + names.len());
+    out.extend_from_slice(MAGIC);
+    out.extend_from_slice(&snapshot.uid_validity.to_le_bytes());
+    out.extend_from_slice(&snapshot.uid_next.to_le_bytes());
+    out.extend_from_slice(&(count as u32).to_le_bytes());
+    out.extend_from_slice(&names_len.to_le_bytes());
+    for v in snapshot.valid_for {
+        out.extend_from_slice(&v.to_le_bytes());
     }
-    let mut out = String::with_capacity(64 + index.entries.len() * 80);
-    out.push_str(&format!(
-        "postern-index 1 {} {}",
-        index.uid_validity, index.uid_next
-    ));
-    for v in index.valid_for {
-        out.push_str(&format!(" {v}"));
-    }
-    out.push_str(&format!(" {}\n", index.entries.len()));
-    for e in &index.entries {
-        out.push_str(&format!("{} {} {}\n", e.uid, e.size, e.file_name));
-    }
-    super::fsutil::replace_cache(
-        &folder_dir.join("tmp"),
-        &folder_dir.join(FILE),
-        out.as_bytes(),
-    )
+    out.extend_from_slice(&unseen.to_le_bytes());
+    out.resize(HEADER, 0);
+    out.extend_from_slice(&records);
+    out.extend_from_slice(&names);
+    super::fsutil::replace_synced(&folder_dir.join("tmp"), &folder_dir.join(FILE), &out)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn record(uid: u32, flags: Flags, size: u64) -> Record {
+        Record {
+            uid,
+            flags,
+            size,
+            wire_size: None,
+            internal_date: None,
+        }
+    }
+
     #[test]
     fn round_trip_and_damage() {
         let d = tempfile::tempdir().unwrap();
         fs::create_dir(d.path().join("tmp")).unwrap();
-        let index = Index {
+        let mut one = record(1, Flags::SEEN, 80);
+        one.wire_size = Some(83);
+        one.internal_date = Some(-5);
+        let list = [
+            (one, "1700000000.M1P1.host,S=80:2,S"),
+            (
+                record(3, Flags::empty(), 12),
+                "1700000001.M2P2.host odd name:2,",
+            ),
+        ];
+        let snapshot = Snapshot {
             uid_validity: 795868689,
             uid_next: 4,
             valid_for: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10],
-            entries: vec![
-                Entry {
-                    uid: 1,
-                    size: 80,
-                    file_name: "1700000000.M1P1.host,S=80:2,S".into(),
-                },
-                Entry {
-                    uid: 3,
-                    size: 12,
-                    file_name: "1700000001.M2P2.host odd name:2,".into(),
-                },
-            ],
+            messages: list.iter().copied(),
         };
-        save(d.path(), &index).unwrap();
-        assert_eq!(load(d.path()), Some(index.clone()));
+        save(d.path(), snapshot).unwrap();
+        let m = Mapped::open(d.path()).unwrap();
+        assert_eq!((m.uid_validity(), m.uid_next(), m.len()), (795868689, 4, 2));
+        assert_eq!(m.valid_for(), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+        assert_eq!(m.unseen(), 1);
+        for (i, (r, name)) in list.iter().enumerate() {
+            assert_eq!(m.record(i), *r);
+            assert_eq!(m.file_name(i), Some(*name));
+        }
         let path = d.path().join(FILE);
-        let text = fs::read_to_string(&path).unwrap();
-        fs::write(&path, &text[..text.len() - 5]).unwrap();
-        assert_eq!(load(d.path()), None, "torn");
-        fs::write(&path, text.replace("1 80 ", "1 x ")).unwrap();
-        assert_eq!(load(d.path()), None, "garbage");
-        fs::write(&path, text.replace("\n3 12", "\n1 12")).unwrap();
-        assert_eq!(load(d.path()), None, "UIDs out of order");
+        let bytes = fs::read(&path).unwrap();
+        fs::write(&path, &bytes[..bytes.len() - 5]).unwrap();
+        assert!(Mapped::open(d.path()).is_none(), "torn");
+        let mut bad = bytes.clone();
+        bad[0] = b'X';
+        fs::write(&path, &bad).unwrap();
+        assert!(Mapped::open(d.path()).is_none(), "magic");
+        let mut bad = bytes.clone();
+        bad[HEADER + 8] = 200; // name length beyond the names area
+        fs::write(&path, &bad).unwrap();
+        assert_eq!(Mapped::open(d.path()).unwrap().file_name(0), None);
+        fs::write(&path, "postern-index 1 1 2 3\n").unwrap();
+        assert!(Mapped::open(d.path()).is_none(), "the old text format");
     }
 }

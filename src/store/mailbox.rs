@@ -1,6 +1,9 @@
-//! The view of one open folder: messages in UID order built from one scan of new/ and cur/
-//! plus the UID database, and everything a session does to it.
+//! The view of one open folder: messages in UID order, taken from the folder index when it
+//! can be trusted and otherwise from a scan of new/ and cur/ plus the UID database, and
+//! everything a session does to it. Per message the session holds one 24-byte row (see
+//! [`table`](super::table)); names, sizes and dates stay in the mapped index.
 
+use std::cell::RefCell;
 // Keys are file names and keywords from the user's own Maildir: a fast hash, no DoS concern.
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use std::fs::{self, File};
@@ -9,37 +12,35 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use super::blobcache::BlobCache;
-use super::filename::{UniqueName, WireCounter, size_from_name, split_info, wire_size_from_name};
+use super::filename::{UniqueName, size_from_name, split_info, wire_size_from_name};
 use super::keyword_writer::{self, KeywordWriter};
+use super::table::{GONE, IN_NEW, RECENT, Table};
 use super::{
     Flags, Maildir, Result, StoreError, fsutil, index, keywords, quota, recent, sizecache, uiddb,
 };
 
-/// One message of an open folder.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MessageEntry {
+/// One message of an open folder, as the session sees it now (a view: cheap to make,
+/// borrowed from the [`Mailbox`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MessageEntry<'a> {
     pub uid: u32,
     /// The file name without the `:2,` info.
-    pub basename: String,
+    pub basename: &'a str,
     pub flags: Flags,
-    pub keywords: Vec<String>,
+    pub keywords: &'a [String],
     /// Bytes on disk: from `,S=` when present, else stat.
     pub size: u64,
-    /// Unix seconds (file mtime), read on first need: opening a folder stats no file
-    /// whose name carries its size. See [`Mailbox::internal_date`].
-    internal_date: std::cell::OnceCell<i64>,
     /// \Recent in this session: claimed by it in `postern-recent` (see [`recent`]), or,
     /// for a read-only view, claimed by no session yet.
     pub recent: bool,
-    file_name: String,
-    in_new: bool,
+    file_name: &'a str,
     gone: bool,
 }
 
-impl MessageEntry {
+impl<'a> MessageEntry<'a> {
     /// The file's current name inside cur/ (or new/).
-    pub fn file_name(&self) -> &str {
-        &self.file_name
+    pub fn file_name(&self) -> &'a str {
+        self.file_name
     }
 
     /// True when the file has vanished and the expunge was not reported yet.
@@ -150,7 +151,7 @@ impl FlagChange {
 /// gives up (each retry means another process changed the flags meanwhile).
 const RENAME_TRIES: usize = 32;
 
-/// One open folder: sequence number n is `messages()[n-1]`; UIDs ascend.
+/// One open folder: sequence number n is `message(n-1)`; UIDs ascend.
 #[derive(Debug)]
 pub struct Mailbox {
     root: PathBuf,
@@ -159,20 +160,22 @@ pub struct Mailbox {
     read_only: bool,
     uid_validity: u32,
     uid_next: u32,
-    messages: Vec<MessageEntry>,
-    /// Directory times at the last complete scan, when they were settled enough to trust.
+    table: Table,
+    /// The folder's state when the session last looked at all of it (taken before the
+    /// look): what the rows are exact for, and what a saved index would be valid for.
+    looked: Option<DirStamp>,
+    /// `looked` once it is older than the clock tick: while the folder still shows these
+    /// times, nothing changed and a refresh need not look.
     stamp: Option<DirStamp>,
     /// CRLF sizes of messages without `,W=` (`postern-sizes`), loaded on first need.
     wire_sizes: NumberCache,
     /// INTERNALDATEs (`postern-dates`), loaded on first need; interior mutability because
     /// reading a date is a `&self` question.
-    internal_dates: std::cell::RefCell<NumberCache>,
+    internal_dates: RefCell<NumberCache>,
+    /// INTERNALDATEs this session knows, by UID.
+    dates: RefCell<HashMap<u32, i64>>,
     /// Derived bytes the protocol layer keeps per message (see [`Mailbox::cached`]).
     blob_caches: Vec<(&'static str, BlobCache)>,
-    /// Basename -> index in `messages`, kept across refreshes so a rescan of a large
-    /// folder looks names up instead of rebuilding maps of all of them (indexes, not
-    /// UIDs: a binary search per name over a large list misses the cache at every step).
-    index_of: HashMap<String, usize>,
     /// Changes keyword sets (keeps a listing of `courierimapkeywords/` between changes).
     keyword_writer: KeywordWriter,
 }
@@ -203,6 +206,11 @@ impl NumberCache {
             .copied()
     }
 
+    /// Only what is already loaded (for the index writer, which must not load it).
+    fn peek(&self, basename: &str) -> Option<i64> {
+        self.map.as_ref()?.get(basename).copied()
+    }
+
     fn put(&mut self, basename: String, value: i64) {
         if let Some(map) = self.map.as_mut() {
             map.insert(basename, value);
@@ -224,33 +232,67 @@ impl NumberCache {
     }
 }
 
-/// Modification times of `new/`, `cur/` and `courierimapkeywords/`: every delivery,
-/// flag change, expunge and keyword update changes one of them, so when none moved a
-/// rescan would find nothing — and NOOP or IDLE on a 100k-message folder stays cheap.
+/// Modification times of `new/`, `cur/` and `courierimapkeywords/`, and the UID
+/// database's size and time: every delivery, flag change, expunge, keyword update and new
+/// UID changes one of them, so when none moved a rescan would find nothing — and NOOP or
+/// IDLE on a 100k-message folder stays cheap.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct DirStamp([(i64, i64); 3]);
+struct DirStamp {
+    dirs: [(i64, i64); 3],
+    uiddb: [i64; 3],
+}
+
+/// Slots of [`DirStamp::dirs`] (new/ is slot 0).
+const CUR: usize = 1;
+const KEYWORDS: usize = 2;
 
 impl DirStamp {
     fn take(dir: &Path) -> Option<DirStamp> {
-        let mut times = [(0, 0); 3];
-        for (slot, sub) in times.iter_mut().zip(["new", "cur", "courierimapkeywords"]) {
+        let mut dirs = [(0, 0); 3];
+        for (slot, sub) in dirs.iter_mut().zip(["new", "cur", "courierimapkeywords"]) {
             match std::fs::metadata(dir.join(sub)) {
                 Ok(md) => *slot = (md.mtime(), md.mtime_nsec()),
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {}
                 Err(_) => return None,
             }
         }
-        Some(DirStamp(times))
+        Some(DirStamp {
+            dirs,
+            uiddb: index::uiddb_signature(dir),
+        })
     }
 
-    /// File system clocks are coarse: two changes within one tick can leave the same
-    /// time, so only a stamp older than that window may vouch for "nothing changed".
+    /// File system clocks are coarse: the kernel stamps changes with a clock that ticks
+    /// every few milliseconds, so two changes within one tick can leave the same time.
+    /// Only a stamp older than that window may vouch for "nothing changed": 100 ms where
+    /// the file system keeps nanoseconds, 2 s where it keeps whole seconds.
     fn settled(self) -> Option<DirStamp> {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs() as i64);
-        let newest = self.0.iter().map(|t| t.0).max().unwrap_or(0);
-        (newest < now - 1).then_some(self)
+            .map_or(0, |d| d.as_nanos() as i128);
+        let times = self
+            .dirs
+            .iter()
+            .copied()
+            .chain([(self.uiddb[1], self.uiddb[2])]);
+        let whole_seconds = times.clone().all(|t| t.1 == 0);
+        let newest = times
+            .map(|(s, ns)| s as i128 * 1_000_000_000 + ns as i128)
+            .max()
+            .unwrap_or(0);
+        let margin = if whole_seconds {
+            2_000_000_000
+        } else {
+            100_000_000
+        };
+        (newest < now - margin).then_some(self)
+    }
+
+    /// What a postern-index written for this state is valid for.
+    fn validity(self) -> index::Validity {
+        let [n, c, k] = self.dirs;
+        let [db_len, db_s, db_ns] = self.uiddb;
+        [n.0, n.1, c.0, c.1, k.0, k.1, db_len, db_s, db_ns, 0]
     }
 }
 
@@ -260,8 +302,9 @@ struct Found {
 }
 
 /// Lists the folder. When `move_new`, new/ files go to cur/ with `:2,` appended and their
-/// basenames are returned as recent; otherwise new/ files are listed where they are.
-fn scan(dir: &Path, move_new: bool) -> io::Result<(Vec<Found>, HashSet<String>)> {
+/// basenames are returned as recent; otherwise new/ files are listed where they are. cur/
+/// is listed only `with_cur` (a moved file may then be listed twice).
+fn scan(dir: &Path, move_new: bool, with_cur: bool) -> io::Result<(Vec<Found>, HashSet<String>)> {
     let mut found = Vec::new();
     let mut recent = HashSet::default();
     let new_dir = dir.join("new");
@@ -277,6 +320,10 @@ fn scan(dir: &Path, move_new: bool) -> io::Result<(Vec<Found>, HashSet<String>)>
             match fs::rename(new_dir.join(&n), cur_dir.join(&target)) {
                 Ok(()) => {
                     recent.insert(base);
+                    found.push(Found {
+                        file_name: target,
+                        in_new: false,
+                    });
                 }
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {}
                 Err(e) => {
@@ -296,11 +343,13 @@ fn scan(dir: &Path, move_new: bool) -> io::Result<(Vec<Found>, HashSet<String>)>
             });
         }
     }
-    for n in fsutil::list_names(&cur_dir)? {
-        found.push(Found {
-            file_name: n,
-            in_new: false,
-        });
+    if with_cur {
+        for n in fsutil::list_names(&cur_dir)? {
+            found.push(Found {
+                file_name: n,
+                in_new: false,
+            });
+        }
     }
     Ok((found, recent))
 }
@@ -335,40 +384,17 @@ fn flags_of(file_name: &str) -> Flags {
         .unwrap_or_default()
 }
 
-fn entry(
-    dir: &Path,
-    uid: u32,
-    basename: &str,
-    f: &Found,
-    keywords: Vec<String>,
-    recent: bool,
-) -> MessageEntry {
-    let internal_date = std::cell::OnceCell::new();
-    let size = match size_from_name(basename) {
-        Some(size) => size,
-        None => match fs::metadata(
-            dir.join(if f.in_new { "new" } else { "cur" })
-                .join(&f.file_name),
-        ) {
-            Ok(m) => {
-                let _ = internal_date.set(m.mtime());
-                m.len()
-            }
-            // Renamed or removed meanwhile: the next refresh sorts it out.
-            Err(_) => 0,
-        },
-    };
-    MessageEntry {
-        uid,
-        basename: basename.to_string(),
-        flags: flags_of(&f.file_name),
-        keywords,
-        size,
-        internal_date,
-        recent,
-        file_name: f.file_name.clone(),
-        in_new: f.in_new,
-        gone: false,
+/// The size of a message on disk: from `,S=` in its name, else from a stat, which also
+/// gives its INTERNALDATE.
+fn size_and_date(dir: &Path, basename: &str, f: &Found) -> (u64, Option<i64>) {
+    if let Some(size) = size_from_name(basename) {
+        return (size, None);
+    }
+    let sub = if f.in_new { "new" } else { "cur" };
+    match fs::metadata(dir.join(sub).join(&f.file_name)) {
+        Ok(m) => (m.len(), Some(m.mtime())),
+        // Renamed or removed meanwhile: the next refresh sorts it out.
+        Err(_) => (0, None),
     }
 }
 
@@ -383,9 +409,13 @@ fn same_keywords(a: &[String], b: &[String]) -> bool {
             .all(|k| b.iter().any(|l| l.eq_ignore_ascii_case(k)))
 }
 
-/// STATUS: counts without moving anything from new/.
+/// STATUS: counts without moving anything from new/; from the folder index alone when it
+/// is valid for the folder as it is now.
 pub(crate) fn status(dir: &Path) -> Result<super::FolderStatus> {
-    let (listing, recent) = scan(dir, false)?;
+    if let Some(st) = status_from_index(dir) {
+        return Ok(st);
+    }
+    let (listing, recent) = scan(dir, false, true)?;
     let found = by_basename(listing);
     let present: HashSet<&str> = found.keys().map(|s| s.as_str()).collect();
     let assigned = uiddb::sync(dir, &present, Some(&mut rescan_closure(dir)))?;
@@ -416,6 +446,40 @@ pub(crate) fn status(dir: &Path) -> Result<super::FolderStatus> {
     Ok(st)
 }
 
+/// STATUS from an index that is exactly valid (settled times equal to its own): counts
+/// from the header, \Recent by a binary search for the first unclaimed UID.
+fn status_from_index(dir: &Path) -> Option<super::FolderStatus> {
+    let stamp = DirStamp::take(dir)?.settled()?;
+    let ix = index::Mapped::open(dir)?;
+    if ix.valid_for() != stamp.validity() {
+        return None;
+    }
+    let count = ix.len();
+    let recent = match recent::peek(dir, ix.uid_validity()) {
+        Some(first) => {
+            let (mut lo, mut hi) = (0, count);
+            while lo < hi {
+                let mid = (lo + hi) / 2;
+                if ix.record(mid).uid < first {
+                    lo = mid + 1;
+                } else {
+                    hi = mid;
+                }
+            }
+            count - lo
+        }
+        // Nobody claimed anything yet, and new/ is empty (an index is only written then).
+        None => 0,
+    };
+    Some(super::FolderStatus {
+        messages: count as u32,
+        recent: recent as u32,
+        unseen: ix.unseen(),
+        uid_next: ix.uid_next(),
+        uid_validity: ix.uid_validity(),
+    })
+}
+
 impl Mailbox {
     pub(crate) fn open(
         root: PathBuf,
@@ -424,45 +488,111 @@ impl Mailbox {
         read_only: bool,
     ) -> Result<Mailbox> {
         let stamp = DirStamp::take(&dir);
-        if let Some(settled) = stamp.and_then(DirStamp::settled)
-            && let Some(mut mailbox) =
-                Mailbox::open_from_index(&root, &dir, &name, read_only, settled)?
-        {
-            mailbox.settle_recent(0);
-            return Ok(mailbox);
-        }
-        let (listing, recent) = scan(&dir, !read_only)?;
-        let found = by_basename(listing);
-        let present: HashSet<&str> = found.keys().map(|s| s.as_str()).collect();
-        let assigned = uiddb::sync(&dir, &present, Some(&mut rescan_closure(&dir)))?;
-        let mut kw = keywords::read(&dir, if read_only { None } else { Some(&present) })?;
-        let mut messages: Vec<MessageEntry> = found
-            .iter()
-            .filter_map(|(base, f)| {
-                let uid = *assigned.uids.get(base)?;
-                let k = kw.remove(base).unwrap_or_default();
-                Some(entry(&dir, uid, base, f, k, recent.contains(base)))
-            })
-            .collect();
-        messages.sort_by_key(|m| m.uid);
-        let settled = stamp.and_then(DirStamp::settled);
-        let mut mailbox = Mailbox::assemble(
+        let mut mailbox = Mailbox {
             root,
             dir,
             name,
             read_only,
-            (assigned.uid_validity, assigned.next_uid),
-            messages,
-            settled,
-        );
-        if let Some(settled) = settled
-            && !read_only
-            && assigned.persistent
-        {
-            mailbox.save_index(settled);
+            uid_validity: 0,
+            uid_next: 1,
+            table: Table::default(),
+            looked: None,
+            stamp: None,
+            wire_sizes: NumberCache::new(sizecache::Kind::WireSize),
+            internal_dates: RefCell::new(NumberCache::new(sizecache::Kind::InternalDate)),
+            dates: RefCell::new(HashMap::default()),
+            blob_caches: Vec::new(),
+            keyword_writer: KeywordWriter::default(),
+        };
+        if !mailbox.open_from_index(stamp)? {
+            mailbox.open_by_scan(stamp)?;
         }
         mailbox.settle_recent(0);
         Ok(mailbox)
+    }
+
+    /// Takes the rows from `postern-index` when it belongs to this UIDVALIDITY. When it is
+    /// valid for the folder as it is now (settled times equal to its own), that is all;
+    /// otherwise the rows are reconciled with a listing of the folder (only of new/ when
+    /// cur/ did not change), which is what a refresh does. False: no usable index.
+    fn open_from_index(&mut self, stamp: Option<DirStamp>) -> Result<bool> {
+        let Some(ix) = index::Mapped::open(&self.dir) else {
+            return Ok(false);
+        };
+        let valid_for = ix.valid_for();
+        let (uid_validity, uid_next) = (ix.uid_validity(), ix.uid_next());
+        let settled = stamp.and_then(DirStamp::settled);
+        let exact = settled.is_some_and(|s| s.validity() == valid_for);
+        if !exact && uiddb::header_uid_validity(&self.dir) != Some(uid_validity) {
+            return Ok(false);
+        }
+        let Some(table) = Table::from_index(ix) else {
+            return Ok(false);
+        };
+        self.table = table;
+        (self.uid_validity, self.uid_next) = (uid_validity, uid_next);
+        if exact {
+            let mut kw = keywords::read(&self.dir, None)?;
+            for i in 0..self.table.len() {
+                if let Some(k) = kw.remove(self.table.basename(i)) {
+                    self.table.set_keywords(i, k);
+                }
+            }
+            (self.looked, self.stamp) = (stamp, settled);
+            return Ok(true);
+        }
+        // cur/ as the index saw it, and settled: only new/ can hold what it lacks.
+        let cur_known = settled.is_some_and(|s| {
+            let [_, _, c0, c1, k0, k1, ..] = valid_for;
+            s.dirs[CUR] == (c0, c1) && s.dirs[KEYWORDS] == (k0, k1)
+        });
+        self.reconcile(stamp, Reconcile::Open { cur_known })?;
+        Ok(true)
+    }
+
+    /// Lists the whole folder and builds the rows from the listing and the UID database
+    /// (which this also prunes of files that are gone), then writes the index.
+    fn open_by_scan(&mut self, stamp: Option<DirStamp>) -> Result<()> {
+        let dir = self.dir.clone();
+        let (listing, recent) = scan(&dir, !self.read_only, true)?;
+        let found = by_basename(listing);
+        let present: HashSet<&str> = found.keys().map(|s| s.as_str()).collect();
+        let assigned = uiddb::sync(&dir, &present, Some(&mut rescan_closure(&dir)))?;
+        let mut kw = keywords::read(&dir, if self.read_only { None } else { Some(&present) })?;
+        let mut listed: Vec<(u32, &String, &Found)> = found
+            .iter()
+            .filter_map(|(base, f)| Some((*assigned.uids.get(base)?, base, f)))
+            .collect();
+        listed.sort_unstable_by_key(|l| l.0);
+        self.table = Table::default();
+        for (uid, base, f) in listed {
+            self.add_row(uid, base, f, recent.contains(base));
+            if let Some(k) = kw.remove(base) {
+                self.table.set_keywords(self.table.len() - 1, k);
+            }
+        }
+        (self.uid_validity, self.uid_next) = (assigned.uid_validity, assigned.next_uid);
+        self.looked = stamp;
+        self.stamp = stamp.and_then(DirStamp::settled);
+        if assigned.persistent {
+            self.save_index();
+        }
+        Ok(())
+    }
+
+    /// Appends the row of a listed message.
+    fn add_row(&mut self, uid: u32, basename: &str, f: &Found, recent: bool) {
+        let (size, date) = size_and_date(&self.dir, basename, f);
+        if let Some(date) = date {
+            self.dates.borrow_mut().insert(uid, date);
+        }
+        let mut state = if recent { RECENT } else { 0 };
+        if f.in_new {
+            state |= IN_NEW;
+        }
+        let flags = flags_of(&f.file_name);
+        self.table
+            .push(uid, f.file_name.clone(), size, flags, state);
     }
 
     /// Decides which of the messages from `from` on are \Recent in this session: a
@@ -471,7 +601,7 @@ impl Mailbox {
     /// claim state is unknown or cannot be written, the scan's answer stays: the messages
     /// this session moved out of new/ itself, which no other session can have moved.
     fn settle_recent(&mut self, from: usize) {
-        let Some(last) = self.messages.last() else {
+        let Some(last) = self.table.rows().last() else {
             return;
         };
         let up_to = last.uid.saturating_add(1);
@@ -487,121 +617,61 @@ impl Mailbox {
             }
         };
         if let Some(first) = first {
-            let from = from.min(self.messages.len());
-            for m in &mut self.messages[from..] {
-                m.recent = m.uid >= first;
+            for i in from.min(self.table.len())..self.table.len() {
+                let row = self.table.row_mut(i);
+                row.set(RECENT, row.uid >= first);
             }
         }
     }
 
-    /// The open folder from its parts.
-    fn assemble(
-        root: PathBuf,
-        dir: PathBuf,
-        name: String,
-        read_only: bool,
-        (uid_validity, uid_next): (u32, u32),
-        messages: Vec<MessageEntry>,
-        stamp: Option<DirStamp>,
-    ) -> Mailbox {
-        let index_of = messages
-            .iter()
-            .enumerate()
-            .map(|(i, m)| (m.basename.clone(), i))
-            .collect();
-        Mailbox {
-            root,
-            dir,
-            name,
-            read_only,
-            uid_validity,
-            uid_next,
-            messages,
-            stamp,
-            wire_sizes: NumberCache::new(sizecache::Kind::WireSize),
-            internal_dates: std::cell::RefCell::new(NumberCache::new(
-                sizecache::Kind::InternalDate,
-            )),
-            blob_caches: Vec::new(),
-            index_of,
-            keyword_writer: KeywordWriter::default(),
-        }
-    }
-
-    /// What a postern-index is valid for, with these settled directory times.
-    fn validity(dir: &Path, stamp: DirStamp) -> index::Validity {
-        let [n, c, k] = stamp.0;
-        let [db_len, db_s, db_ns] = index::uiddb_signature(dir);
-        [n.0, n.1, c.0, c.1, k.0, k.1, db_len, db_s, db_ns, 0]
-    }
-
-    /// The folder from `postern-index`, when it was written for exactly the directory
-    /// times (settled) and UID database there are now: no listing, no database parse.
-    fn open_from_index(
-        root: &Path,
-        dir: &Path,
-        name: &str,
-        read_only: bool,
-        settled: DirStamp,
-    ) -> Result<Option<Mailbox>> {
-        let Some(ix) = index::load(dir) else {
-            return Ok(None);
-        };
-        if ix.valid_for != Mailbox::validity(dir, settled) {
-            return Ok(None);
-        }
-        let mut kw = keywords::read(dir, None)?;
-        let messages = ix
-            .entries
-            .into_iter()
-            .map(|e| {
-                let basename = split_info(&e.file_name).0.to_string();
-                MessageEntry {
-                    uid: e.uid,
-                    flags: flags_of(&e.file_name),
-                    keywords: kw.remove(&basename).unwrap_or_default(),
-                    size: e.size,
-                    internal_date: std::cell::OnceCell::new(),
-                    recent: false,
-                    basename,
-                    file_name: e.file_name,
-                    in_new: false,
-                    gone: false,
-                }
-            })
-            .collect();
-        Ok(Some(Mailbox::assemble(
-            root.to_path_buf(),
-            dir.to_path_buf(),
-            name.to_string(),
-            read_only,
-            (ix.uid_validity, ix.uid_next),
-            messages,
-            Some(settled),
-        )))
-    }
-
-    /// Writes postern-index for the scan just made (valid only while `settled` holds). A
+    /// Writes postern-index for the rows, when they are exact for a settled state of the
+    /// folder that is still the state on disk and the index does not already say so. A
     /// failure costs only time: logged, not returned.
-    fn save_index(&self, settled: DirStamp) {
-        if self.messages.iter().any(|m| m.in_new) {
+    fn save_index(&self) {
+        let Some(looked) = self.looked else {
+            return;
+        };
+        let rows = self.table.rows();
+        if self.read_only
+            || rows.iter().any(|r| r.has(IN_NEW))
+            || looked.settled().is_none()
+            || DirStamp::take(&self.dir) != Some(looked)
+            || self
+                .table
+                .base()
+                .is_some_and(|b| b.valid_for() == looked.validity())
+        {
             return;
         }
-        let ix = index::Index {
+        let present: Vec<usize> = (0..rows.len()).filter(|&i| !rows[i].has(GONE)).collect();
+        let dates = self.dates.borrow();
+        let file_dates = self.internal_dates.borrow();
+        let messages = present.iter().map(|&i| {
+            let row = &rows[i];
+            let basename = self.table.basename(i);
+            let known = row.record_in(self.table.base());
+            let record = index::Record {
+                uid: row.uid,
+                flags: row.flags,
+                size: row.size,
+                wire_size: wire_size_from_name(basename)
+                    .or(known.and_then(|k| k.wire_size))
+                    .or(self.wire_sizes.peek(basename).map(|w| w as u64)),
+                internal_date: dates
+                    .get(&row.uid)
+                    .copied()
+                    .or(known.and_then(|k| k.internal_date))
+                    .or(file_dates.peek(basename)),
+            };
+            (record, self.table.file_name(i))
+        });
+        let snapshot = index::Snapshot {
             uid_validity: self.uid_validity,
             uid_next: self.uid_next,
-            valid_for: Mailbox::validity(&self.dir, settled),
-            entries: self
-                .messages
-                .iter()
-                .map(|m| index::Entry {
-                    uid: m.uid,
-                    size: m.size,
-                    file_name: m.file_name.clone(),
-                })
-                .collect(),
+            valid_for: looked.validity(),
+            messages,
         };
-        if let Err(e) = index::save(&self.dir, &ix) {
+        if let Err(e) = index::save(&self.dir, snapshot) {
             log::warn!("{}: cannot save {}: {e}", self.dir.display(), index::FILE);
         }
     }
@@ -622,12 +692,54 @@ impl Mailbox {
         self.uid_next
     }
 
-    pub fn messages(&self) -> &[MessageEntry] {
-        &self.messages
+    /// How many messages the session sees (the highest sequence number).
+    pub fn len(&self) -> usize {
+        self.table.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.table.len() == 0
+    }
+
+    /// Message `index` (sequence number `index + 1`). Panics past the end, like indexing.
+    pub fn message(&self, index: usize) -> MessageEntry<'_> {
+        let row = &self.table.rows()[index];
+        let file_name = self.table.file_name(index);
+        MessageEntry {
+            uid: row.uid,
+            basename: split_info(file_name).0,
+            flags: row.flags,
+            keywords: self.table.keywords(index),
+            size: row.size,
+            recent: row.has(RECENT),
+            file_name,
+            gone: row.has(GONE),
+        }
+    }
+
+    /// Every message in sequence order.
+    pub fn messages(&self) -> impl ExactSizeIterator<Item = MessageEntry<'_>> + '_ {
+        (0..self.table.len()).map(|i| self.message(i))
+    }
+
+    /// The UID of the last message, 0 when there is none.
+    pub fn last_uid(&self) -> u32 {
+        self.table.rows().last().map_or(0, |r| r.uid)
+    }
+
+    /// How many messages are \Recent in this session.
+    pub fn recent_count(&self) -> usize {
+        self.table.rows().iter().filter(|r| r.has(RECENT)).count()
+    }
+
+    /// The index of the first message whose UID is `uid` or above (`len()` when none is):
+    /// where a UID range starts.
+    pub fn first_index_from_uid(&self, uid: u32) -> usize {
+        self.table.rows().partition_point(|r| r.uid < uid)
     }
 
     pub fn index_of_uid(&self, uid: u32) -> Option<usize> {
-        self.messages.binary_search_by_key(&uid, |m| m.uid).ok()
+        self.table.index_of_uid(uid)
     }
 
     /// So IDLE can watch it.
@@ -635,18 +747,25 @@ impl Mailbox {
         &self.dir
     }
 
-    fn path_of(&self, m: &MessageEntry) -> PathBuf {
-        self.dir
-            .join(if m.in_new { "new" } else { "cur" })
-            .join(&m.file_name)
+    fn path_of(&self, index: usize) -> PathBuf {
+        let sub = if self.table.rows()[index].has(IN_NEW) {
+            "new"
+        } else {
+            "cur"
+        };
+        self.dir.join(sub).join(self.table.file_name(index))
     }
 
-    fn entry_at(&self, index: usize) -> Result<&MessageEntry> {
-        self.messages.get(index).ok_or(StoreError::NoSuchMessage)
+    fn check(&self, index: usize) -> Result<()> {
+        if index < self.table.len() {
+            Ok(())
+        } else {
+            Err(StoreError::NoSuchMessage)
+        }
     }
 
     /// INTERNALDATE: the file's mtime (APPEND and COPY set it in tmp/, before the file
-    /// shows up in cur/), read once per session and kept in `postern-dates`.
+    /// shows up in cur/), read once and kept in the folder index and `postern-dates`.
     ///
     /// Another session may rename the file (a flag change) between our look at the
     /// directory and the stat; that is not the message going away, so the file is looked
@@ -654,36 +773,44 @@ impl Mailbox {
     /// and that stand-in is neither kept for this session nor written to the cache: a
     /// date, once answered from the file, never changes.
     pub fn internal_date(&self, index: usize) -> i64 {
-        let Some(m) = self.messages.get(index) else {
+        let Some(row) = self.table.rows().get(index) else {
             return 0;
         };
-        if let Some(date) = m.internal_date.get() {
+        if let Some(date) = self.dates.borrow().get(&row.uid) {
             return *date;
         }
-        let mut dates = self.internal_dates.borrow_mut();
-        if let Some(date) = dates.get(&self.dir, &m.basename) {
-            let _ = m.internal_date.set(date);
+        if let Some(date) = row
+            .record_in(self.table.base())
+            .and_then(|r| r.internal_date)
+        {
             return date;
         }
-        match self.file_mtime(m) {
-            Some(date) => {
-                dates.put(m.basename.clone(), date);
-                let _ = m.internal_date.set(date);
-                date
-            }
-            None => super::filename::leading_number(&m.basename) as i64,
-        }
+        let basename = self.table.basename(index);
+        let mut file_dates = self.internal_dates.borrow_mut();
+        let date = match file_dates.get(&self.dir, basename) {
+            Some(date) => date,
+            None => match self.file_mtime(index) {
+                Some(date) => {
+                    file_dates.put(basename.to_string(), date);
+                    date
+                }
+                None => return super::filename::leading_number(basename) as i64,
+            },
+        };
+        self.dates.borrow_mut().insert(row.uid, date);
+        date
     }
 
     /// The mtime of a message's file wherever it is now; None when it is gone. A rename
     /// by another process can slip in between finding the name and the stat, so a
     /// vanished name is looked for again a few times.
-    fn file_mtime(&self, m: &MessageEntry) -> Option<i64> {
-        if let Ok(md) = fs::metadata(self.path_of(m)) {
+    fn file_mtime(&self, index: usize) -> Option<i64> {
+        if let Ok(md) = fs::metadata(self.path_of(index)) {
             return Some(md.mtime());
         }
+        let basename = self.table.basename(index);
         for _ in 0..8 {
-            let found = locate(&self.dir, &m.basename).ok()??;
+            let found = locate(&self.dir, basename).ok()??;
             let sub = if found.in_new { "new" } else { "cur" };
             match fs::metadata(self.dir.join(sub).join(&found.file_name)) {
                 Ok(md) => return Some(md.mtime()),
@@ -696,13 +823,13 @@ impl Mailbox {
 
     /// Opens a message file, finding it even if another process renamed it meanwhile.
     pub fn open_message(&self, index: usize) -> Result<File> {
-        let m = self.entry_at(index)?;
-        match File::open(self.path_of(m)) {
+        self.check(index)?;
+        match File::open(self.path_of(index)) {
             Ok(f) => return Ok(f),
             Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e.into()),
             Err(_) => {}
         }
-        let Some(f) = locate(&self.dir, &m.basename)? else {
+        let Some(f) = locate(&self.dir, self.table.basename(index))? else {
             return Err(StoreError::NoSuchMessage);
         };
         let sub = if f.in_new { "new" } else { "cur" };
@@ -714,30 +841,37 @@ impl Mailbox {
     }
 
     /// The message's size with CRLF line ends (IMAP RFC822.SIZE): from `,W=` in the name,
-    /// else from the folder's size cache, else by reading the file once.
+    /// else from the folder index or size cache, else by reading the file once.
     pub fn wire_size(&mut self, index: usize) -> Result<u64> {
-        let m = self.entry_at(index)?;
-        if let Some(w) = wire_size_from_name(&m.basename) {
+        if let Some(w) = self.wire_size_known(index) {
             return Ok(w);
         }
-        let basename = m.basename.clone();
-        if let Some(w) = self.wire_sizes.get(&self.dir, &basename) {
-            return Ok(w as u64);
+        // One open gives the date too (from the same descriptor): FETCH RFC822.SIZE
+        // INTERNALDATE of an unmeasured folder reads each file once, not stat then read.
+        let measured = super::measure::measure_file(&mut self.open_message(index)?)?;
+        let basename = self.table.basename(index).to_string();
+        let uid = self.table.rows()[index].uid;
+        if !self.dates.borrow().contains_key(&uid) {
+            self.dates.borrow_mut().insert(uid, measured.internal_date);
+            (self.internal_dates.borrow_mut()).put(basename.clone(), measured.internal_date);
         }
-        let w = WireCounter::measure(&mut self.open_message(index)?)?;
-        self.wire_sizes.put(basename, w as i64);
-        Ok(w)
+        self.wire_sizes.put(basename, measured.wire_size as i64);
+        Ok(measured.wire_size)
     }
 
-    /// The CRLF size when the name or the size cache knows it, without reading the file
-    /// (for a message whose file is gone).
+    /// The CRLF size when the name, the index or the size cache knows it, without reading
+    /// the file (for a message whose file is gone).
     pub fn wire_size_known(&mut self, index: usize) -> Option<u64> {
-        let m = self.entry_at(index).ok()?;
-        if let Some(w) = wire_size_from_name(&m.basename) {
+        self.check(index).ok()?;
+        let basename = self.table.basename(index);
+        if let Some(w) = wire_size_from_name(basename) {
             return Some(w);
         }
-        let basename = m.basename.clone();
-        self.wire_sizes.get(&self.dir, &basename).map(|w| w as u64)
+        let row = &self.table.rows()[index];
+        if let Some(w) = row.record_in(self.table.base()).and_then(|r| r.wire_size) {
+            return Some(w);
+        }
+        self.wire_sizes.get(&self.dir, basename).map(|w| w as u64)
     }
 
     fn blob_cache(&mut self, kind: &'static str) -> &mut BlobCache {
@@ -755,15 +889,16 @@ impl Mailbox {
     /// Bytes the caller derived from this message earlier and kept under `kind` (e.g. a
     /// serialized ENVELOPE), so it need not read the message again.
     pub fn cached(&mut self, index: usize, kind: &'static str) -> Option<Vec<u8>> {
-        let basename = self.entry_at(index).ok()?.basename.clone();
+        self.check(index).ok()?;
+        let basename = self.table.basename(index).to_string();
         self.blob_cache(kind).get(&basename).map(<[u8]>::to_vec)
     }
 
     /// Keeps `bytes` derived from this message under `kind`, for this and later sessions
     /// (written by [`Self::save_caches`]).
     pub fn cache(&mut self, index: usize, kind: &'static str, bytes: Vec<u8>) {
-        if let Ok(m) = self.entry_at(index) {
-            let basename = m.basename.clone();
+        if self.check(index).is_ok() {
+            let basename = self.table.basename(index).to_string();
             self.blob_cache(kind).put(&basename, bytes);
         }
     }
@@ -774,7 +909,9 @@ impl Mailbox {
         if self.read_only {
             return;
         }
-        let present: HashSet<&str> = self.messages.iter().map(|m| m.basename.as_str()).collect();
+        let present: HashSet<&str> = (0..self.table.len())
+            .map(|i| self.table.basename(i))
+            .collect();
         self.wire_sizes.save(&self.dir, &|b| present.contains(b));
         self.internal_dates
             .borrow_mut()
@@ -788,7 +925,7 @@ impl Mailbox {
 
     pub fn read_message(&self, index: usize) -> Result<Vec<u8>> {
         let mut f = self.open_message(index)?;
-        let mut out = Vec::with_capacity(self.messages[index].size as usize);
+        let mut out = Vec::with_capacity(self.table.rows()[index].size as usize);
         f.read_to_end(&mut out)?;
         Ok(out)
     }
@@ -798,17 +935,25 @@ impl Mailbox {
     /// true.
     pub fn refresh(&mut self, report_expunges: bool) -> Result<Changes> {
         let stamp = DirStamp::take(&self.dir);
-        let pending_expunges = report_expunges && self.messages.iter().any(|m| m.gone);
+        let pending_expunges = report_expunges && self.table.rows().iter().any(|r| r.has(GONE));
         if stamp.is_some() && stamp == self.stamp && !pending_expunges {
             return Ok(Changes::default());
         }
+        self.reconcile(stamp, Reconcile::Refresh { report_expunges })
+    }
+
+    /// Brings the rows in line with a listing of the folder taken after `stamp`: flags
+    /// from the names, vanished files marked gone, keywords, and new files with their UIDs.
+    fn reconcile(&mut self, stamp: Option<DirStamp>, how: Reconcile) -> Result<Changes> {
         self.stamp = None;
-        let (listing, recent) = scan(&self.dir, !self.read_only)?;
-        let mut changed: HashSet<String> = HashSet::default();
-        let mut seen = vec![false; self.messages.len()];
+        let opening = matches!(how, Reconcile::Open { .. });
+        let with_cur = !matches!(how, Reconcile::Open { cur_known: true });
+        let (listing, recent) = scan(&self.dir, !self.read_only, with_cur)?;
+        let mut changed: HashSet<usize> = HashSet::default();
+        let mut seen = vec![false; self.table.len()];
         let mut fresh: HashMap<String, Found> = HashMap::default();
         for f in listing {
-            match self.lookup(split_info(&f.file_name).0) {
+            match self.table.find(split_info(&f.file_name).0) {
                 Some(i) => {
                     seen[i] = true;
                     self.apply_listing(i, f, &mut changed);
@@ -818,12 +963,20 @@ impl Mailbox {
                 }
             }
         }
-        if seen.iter().zip(&self.messages).any(|(s, m)| !s && !m.gone) {
+        if !with_cur {
+            seen.fill(true);
+        }
+        let unseen = |seen: &[bool], table: &Table| {
+            seen.iter()
+                .zip(table.rows())
+                .any(|(s, r)| !s && !r.has(GONE))
+        };
+        if unseen(&seen, &self.table) {
             // A message renamed by another session (a flag change) can slip through one
             // directory listing; look again before calling it expunged.
-            let (again, _) = scan(&self.dir, false)?;
+            let (again, _) = scan(&self.dir, false, true)?;
             for f in again {
-                if let Some(i) = self.lookup(split_info(&f.file_name).0)
+                if let Some(i) = self.table.find(split_info(&f.file_name).0)
                     && !seen[i]
                 {
                     seen[i] = true;
@@ -831,82 +984,88 @@ impl Mailbox {
                 }
             }
         }
-        for (m, seen) in self.messages.iter_mut().zip(&seen) {
+        for (i, seen) in seen.iter().enumerate() {
             if !seen {
-                m.gone = true;
+                self.table.row_mut(i).set(GONE, true);
             }
         }
         // Keywords: only messages that have some, before or now, can have changed.
         let mut kw = keywords::read(&self.dir, None)?;
-        for i in 0..self.messages.len() {
-            let m = &self.messages[i];
-            if m.gone || (m.keywords.is_empty() && !kw.contains_key(&m.basename)) {
+        for i in 0..self.table.len() {
+            let row = self.table.rows()[i];
+            let had = self.table.keywords(i);
+            let basename = self.table.basename(i);
+            if row.has(GONE) || (had.is_empty() && !kw.contains_key(basename)) {
                 continue;
             }
-            let k = kw.remove(&m.basename).unwrap_or_default();
-            let m = &mut self.messages[i];
-            if !same_keywords(&k, &m.keywords) {
-                changed.insert(m.basename.clone());
+            let k = kw.remove(basename).unwrap_or_default();
+            if !same_keywords(&k, had) {
+                changed.insert(i);
             }
-            m.keywords = k;
-        }
-        let fresh_names: Vec<&String> = fresh.keys().collect();
-        let mut assigned = None;
-        if !fresh_names.is_empty() {
-            // Only adds: files gone since the open keep their entries until the next open.
-            let names: HashSet<&str> = fresh_names.iter().map(|s| s.as_str()).collect();
-            assigned = Some(uiddb::sync(&self.dir, &names, None)?);
+            self.table.set_keywords(i, k);
         }
         let mut new = 0;
-        if let Some(a) = assigned {
-            let mut add: Vec<MessageEntry> = Vec::new();
-            let last = self.messages.last().map(|m| m.uid).unwrap_or(0);
-            for base in fresh_names {
+        // False when a listed file is left out of the rows: they no longer describe the
+        // folder at `stamp`, and must not become its index.
+        let mut complete = true;
+        if !fresh.is_empty() {
+            // Only adds: files gone since the open keep their entries until the next open.
+            let names: HashSet<&str> = fresh.keys().map(|s| s.as_str()).collect();
+            let a = uiddb::sync(&self.dir, &names, None)?;
+            if opening && a.uid_validity != self.uid_validity {
+                // The database was made anew since the index was written.
+                self.open_by_scan(stamp)?;
+                return Ok(Changes::default());
+            }
+            let last = self.last_uid();
+            let mut add: Vec<(u32, &String)> = Vec::new();
+            for base in fresh.keys() {
                 let Some(&uid) = a.uids.get(base) else {
+                    complete = false;
                     continue;
                 };
-                if uid <= last {
+                if uid <= last && !opening {
+                    complete = false;
                     log::warn!(
                         "{}: {base} has UID {uid}, below the last UID shown ({last}); it appears at the next open",
                         self.dir.display()
                     );
                     continue;
                 }
-                let k = kw.get(base).cloned().unwrap_or_default();
-                add.push(entry(
-                    &self.dir,
-                    uid,
-                    base,
-                    &fresh[base],
-                    k,
-                    recent.contains(base),
-                ));
+                add.push((uid, base));
             }
-            add.sort_by_key(|m| m.uid);
-            for (i, m) in add.iter().enumerate() {
-                self.index_of
-                    .insert(m.basename.clone(), self.messages.len() + i);
+            add.sort_unstable_by_key(|a| a.0);
+            let before = self.table.len();
+            for (uid, base) in add {
+                self.add_row(uid, base, &fresh[base], recent.contains(base));
+                if let Some(k) = kw.remove(base.as_str()) {
+                    self.table.set_keywords(self.table.len() - 1, k);
+                }
             }
-            new = add.len();
-            let before = self.messages.len();
-            self.messages.extend(add);
+            new = self.table.len() - before;
             self.uid_next = self.uid_next.max(a.next_uid);
             self.uid_validity = a.uid_validity;
-            if new > 0 {
+            if new > 0 && !opening {
                 self.settle_recent(before);
             }
         }
         let mut expunged = Vec::new();
-        if report_expunges {
-            expunged = self.remove_gone();
+        if opening {
+            self.table.retain(|r| !r.has(GONE));
+            self.table.sort();
+            changed.clear();
+            new = 0;
+        } else if matches!(
+            how,
+            Reconcile::Refresh {
+                report_expunges: true
+            }
+        ) {
+            expunged = self.remove_gone(&mut changed);
         }
-        let flags_changed = self
-            .messages
-            .iter()
-            .enumerate()
-            .filter(|(_, m)| changed.contains(&m.basename))
-            .map(|(i, _)| i)
-            .collect();
+        let mut flags_changed: Vec<usize> = changed.into_iter().collect();
+        flags_changed.sort_unstable();
+        self.looked = stamp.filter(|_| complete);
         self.stamp = stamp.and_then(DirStamp::settled);
         Ok(Changes {
             expunged,
@@ -915,48 +1074,44 @@ impl Mailbox {
         })
     }
 
-    /// The index of the message with this basename.
-    fn lookup(&self, basename: &str) -> Option<usize> {
-        self.index_of.get(basename).copied()
-    }
-
     /// Takes what a directory listing says of message `i`: where its file is now and the
     /// flags in its name.
-    fn apply_listing(&mut self, i: usize, f: Found, changed: &mut HashSet<String>) {
-        let m = &mut self.messages[i];
+    fn apply_listing(&mut self, i: usize, f: Found, changed: &mut HashSet<usize>) {
         let flags = flags_of(&f.file_name);
-        if flags != m.flags || m.gone {
-            changed.insert(m.basename.clone());
+        let row = self.table.row_mut(i);
+        if flags != row.flags || row.has(GONE) {
+            changed.insert(i);
         }
-        m.flags = flags;
-        if m.file_name != f.file_name {
-            m.file_name = f.file_name;
-        }
-        m.in_new = f.in_new;
-        m.gone = false;
+        row.flags = flags;
+        row.set(IN_NEW, f.in_new);
+        row.set(GONE, false);
+        self.table.rename(i, f.file_name);
     }
 
-    /// Drops vanished entries; their sequence numbers, descending.
-    fn remove_gone(&mut self) -> Vec<u32> {
-        let mut out: Vec<u32> = self
-            .messages
-            .iter()
-            .enumerate()
-            .filter(|(_, m)| m.gone)
-            .map(|(i, _)| i as u32 + 1)
+    /// Drops vanished entries; their sequence numbers, descending. `changed` (row numbers)
+    /// is renumbered to match.
+    fn remove_gone(&mut self, changed: &mut HashSet<usize>) -> Vec<u32> {
+        let rows = self.table.rows();
+        let mut out: Vec<u32> = (0..rows.len())
+            .filter(|&i| rows[i].has(GONE))
+            .map(|i| i as u32 + 1)
             .collect();
         if out.is_empty() {
             return out;
         }
-        for m in self.messages.iter().filter(|m| m.gone) {
-            self.index_of.remove(&m.basename);
-        }
-        self.messages.retain(|m| !m.gone);
-        for (i, m) in self.messages.iter().enumerate() {
-            if let Some(slot) = self.index_of.get_mut(&m.basename) {
-                *slot = i;
+        if !changed.is_empty() {
+            let mut renumbered = HashSet::default();
+            let mut removed_before = 0;
+            for (i, row) in rows.iter().enumerate() {
+                if row.has(GONE) {
+                    removed_before += 1;
+                } else if changed.contains(&i) {
+                    renumbered.insert(i - removed_before);
+                }
             }
+            *changed = renumbered;
         }
+        self.table.retain(|r| !r.has(GONE));
         out.reverse();
         out
     }
@@ -965,8 +1120,9 @@ impl Mailbox {
     /// what differs from the session's view of the message is applied to its state on
     /// disk (see [`FlagChange`]), so changes other sessions made meanwhile stay.
     pub fn set_flags(&mut self, index: usize, flags: Flags, keywords: &[String]) -> Result<()> {
-        let m = self.entry_at(index)?;
-        let change = FlagChange::between(m.flags, &m.keywords, flags, keywords);
+        self.check(index)?;
+        let m = self.message(index);
+        let change = FlagChange::between(m.flags, m.keywords, flags, keywords);
         self.change_flags(index, &change)
     }
 
@@ -977,7 +1133,8 @@ impl Mailbox {
             return Err(StoreError::ReadOnly);
         }
         let change = change.cleaned()?;
-        if self.entry_at(index)?.gone {
+        self.check(index)?;
+        if self.table.rows()[index].has(GONE) {
             return Err(StoreError::NoSuchMessage);
         }
         self.store_system_flags(index, &change)?;
@@ -993,9 +1150,9 @@ impl Mailbox {
     /// the file since this session last saw it; then the file is found again and the
     /// change applied to its new flags. An unchanged name is only checked to exist.
     fn store_system_flags(&mut self, index: usize, change: &FlagChange) -> Result<()> {
-        let m = &self.messages[index];
-        let basename = m.basename.clone();
-        let (mut file_name, mut in_new) = (m.file_name.clone(), m.in_new);
+        let basename = self.table.basename(index).to_string();
+        let mut file_name = self.table.file_name(index).to_string();
+        let mut in_new = self.table.rows()[index].has(IN_NEW);
         for _ in 0..RENAME_TRIES {
             let from = self
                 .dir
@@ -1010,10 +1167,10 @@ impl Mailbox {
             };
             match result {
                 Ok(()) => {
-                    let e = &mut self.messages[index];
-                    e.file_name = target;
-                    e.in_new = false;
-                    e.flags = flags;
+                    let row = self.table.row_mut(index);
+                    row.set(IN_NEW, false);
+                    row.flags = flags;
+                    self.table.rename(index, target);
                     return Ok(());
                 }
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {
@@ -1035,11 +1192,11 @@ impl Mailbox {
     /// Applies the keyword part of `change` to the message's keyword set on disk (see
     /// [`KeywordWriter`]: two postern sessions never write from the same old set).
     fn store_keywords(&mut self, index: usize, change: &FlagChange) -> Result<()> {
-        let basename = self.messages[index].basename.clone();
+        let basename = self.table.basename(index).to_string();
         let kw = self
             .keyword_writer
             .change(&self.dir, &basename, |now| change.apply_keywords(now))?;
-        self.messages[index].keywords = kw;
+        self.table.set_keywords(index, kw);
         Ok(())
     }
 
@@ -1053,19 +1210,19 @@ impl Mailbox {
         let only: Option<HashSet<u32>> = only_uids.map(|u| u.iter().copied().collect());
         let mut removed = Vec::new();
         let (mut bytes, mut count) = (0i64, 0i64);
-        for i in 0..self.messages.len() {
-            let m = &self.messages[i];
-            if m.gone
-                || !m.flags.contains(Flags::DELETED)
-                || only.as_ref().is_some_and(|o| !o.contains(&m.uid))
+        for i in 0..self.table.len() {
+            let row = self.table.rows()[i];
+            if row.has(GONE)
+                || !row.flags.contains(Flags::DELETED)
+                || only.as_ref().is_some_and(|o| !o.contains(&row.uid))
             {
                 continue;
             }
-            let mut path = self.path_of(m);
+            let mut path = self.path_of(i);
             let mut r = fs::remove_file(&path);
             if matches!(&r, Err(e) if e.kind() == io::ErrorKind::NotFound) {
                 // Renamed by someone else: remove it only if it is still \Deleted.
-                match locate(&self.dir, &m.basename)? {
+                match locate(&self.dir, self.table.basename(i))? {
                     Some(f) if flags_of(&f.file_name).contains(Flags::DELETED) => {
                         path = self
                             .dir
@@ -1079,7 +1236,7 @@ impl Mailbox {
             }
             match r {
                 Ok(()) => {
-                    bytes -= m.size as i64;
+                    bytes -= row.size as i64;
                     count -= 1;
                 }
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {}
@@ -1091,13 +1248,11 @@ impl Mailbox {
             fsutil::fsync_dir(&self.dir.join("cur"))?;
         }
         for &i in &removed {
-            self.messages[i].gone = true;
+            self.table.row_mut(i).set(GONE, true);
         }
-        let gone: HashSet<&str> = self
-            .messages
-            .iter()
-            .filter(|m| m.gone)
-            .map(|m| m.basename.as_str())
+        let gone: HashSet<&str> = (0..self.table.len())
+            .filter(|&i| self.table.rows()[i].has(GONE))
+            .map(|i| self.table.basename(i))
             .collect();
         if !gone.is_empty() {
             uiddb::update(&self.dir, |db| {
@@ -1110,7 +1265,7 @@ impl Mailbox {
             // of messages that are gone when it folds old update files into `:list`.
         }
         quota::record(&self.root, bytes, count)?;
-        Ok(self.remove_gone())
+        Ok(self.remove_gone(&mut HashSet::default()))
     }
 
     /// Copies messages into `target` of `maildir` (hard links where possible), keeping
@@ -1124,26 +1279,27 @@ impl Mailbox {
         let target_dir = maildir.existing_dir(target)?;
         let mut total = 0u64;
         for &i in indexes {
-            total += self.entry_at(i)?.size;
+            self.check(i)?;
+            total += self.table.rows()[i].size;
         }
         quota::check(maildir.root(), total, indexes.len() as u64)?;
         let mut made: Vec<(u32, String, PathBuf)> = Vec::new();
         let r = (|| -> Result<()> {
             for &i in indexes {
-                let m = &self.messages[i];
+                let m = self.message(i);
                 // Expunged by another session: copy what still exists (the caller says
                 // which were copied; RFC 2180 §4 would allow failing the COPY instead).
-                let Some((src, meta)) = self.source_file(m)? else {
+                let Some((src, meta)) = self.source_file(i)? else {
                     continue;
                 };
                 let base = UniqueName::new().final_name(
                     meta.dev(),
                     meta.ino(),
                     Some(m.size),
-                    wire_size_from_name(&m.basename),
+                    wire_size_from_name(m.basename),
                 );
                 if !m.keywords.is_empty() {
-                    keyword_writer::record_new(&target_dir, &base, &m.keywords)?;
+                    keyword_writer::record_new(&target_dir, &base, m.keywords)?;
                 }
                 let dest = target_dir
                     .join("cur")
@@ -1204,11 +1360,11 @@ impl Mailbox {
 
     /// The file of a message to copy and its metadata; `None` when another session
     /// expunged it.
-    fn source_file(&self, m: &MessageEntry) -> Result<Option<(PathBuf, fs::Metadata)>> {
-        if m.gone {
+    fn source_file(&self, index: usize) -> Result<Option<(PathBuf, fs::Metadata)>> {
+        if self.table.rows()[index].has(GONE) {
             return Ok(None);
         }
-        let src = match self.locate_path(m) {
+        let src = match self.locate_path(index) {
             Ok(src) => src,
             Err(StoreError::NoSuchMessage) => return Ok(None),
             Err(e) => return Err(e),
@@ -1220,12 +1376,12 @@ impl Mailbox {
         }
     }
 
-    fn locate_path(&self, m: &MessageEntry) -> Result<PathBuf> {
-        let p = self.path_of(m);
+    fn locate_path(&self, index: usize) -> Result<PathBuf> {
+        let p = self.path_of(index);
         if p.exists() {
             return Ok(p);
         }
-        match locate(&self.dir, &m.basename)? {
+        match locate(&self.dir, self.table.basename(index))? {
             Some(f) => Ok(self
                 .dir
                 .join(if f.in_new { "new" } else { "cur" })
@@ -1234,17 +1390,36 @@ impl Mailbox {
         }
     }
 
-    /// Every keyword used by a message of this folder, in first-seen order.
+    /// Every keyword used by a message of this folder.
     pub fn keywords_in_use(&self) -> Vec<String> {
         let mut out: Vec<String> = Vec::new();
-        for m in &self.messages {
-            for k in &m.keywords {
+        for set in self.table.with_keywords() {
+            for k in set {
                 if !out.iter().any(|o| o.eq_ignore_ascii_case(k)) {
                     out.push(k.clone());
                 }
             }
         }
         out
+    }
+}
+
+/// How [`Mailbox::reconcile`] treats what it finds.
+#[derive(Clone, Copy)]
+enum Reconcile {
+    /// Rows taken from an index at open: nothing is reported, vanished rows just go, new
+    /// messages take their place by UID. `cur_known`: cur/ is as the index saw it.
+    Open { cur_known: bool },
+    /// A session's look: changes are reported; new messages only at the end.
+    Refresh { report_expunges: bool },
+}
+
+/// A session that leaves a folder it saw completely, in a state that has settled and is
+/// still the state on disk, leaves an index for the next session (the check is a few
+/// stats; the write happens only when the index it found was stale).
+impl Drop for Mailbox {
+    fn drop(&mut self) {
+        self.save_index();
     }
 }
 

@@ -26,6 +26,7 @@ pub mod recent;
 pub mod sizecache;
 pub mod spool;
 pub mod subscriptions;
+mod table;
 pub mod uiddb;
 pub mod watch;
 

@@ -424,6 +424,21 @@ fn persist(
     write(folder_dir, db)
 }
 
+/// The UIDVALIDITY in the database's first line, read without the rest of the file
+/// (`None` when it is missing or the line is not Courier's).
+pub fn header_uid_validity(folder_dir: &Path) -> Option<u32> {
+    use std::io::Read;
+    let mut head = [0u8; 64];
+    let mut f = fs::File::open(folder_dir.join(FILE)).ok()?;
+    let n = f.read(&mut head).ok()?;
+    let line = head[..n].split(|&b| b == b'\n').next()?;
+    let mut fields = std::str::from_utf8(line).ok()?.split(' ');
+    match (fields.next(), fields.next(), fields.next(), fields.next()) {
+        (Some("1"), Some(v), Some(_), None) => v.parse().ok(),
+        _ => None,
+    }
+}
+
 /// `postern-uidvalidity` in the Maildir's root: the last UIDVALIDITY given to any folder of
 /// this Maildir. Courier ignores it.
 pub const LAST_UID_VALIDITY: &str = "postern-uidvalidity";

@@ -57,13 +57,13 @@ impl Session<'_> {
             return Ok(Outcome::ok(format!("{code} COPY completed")));
         }
         for &index in &indexes {
-            let entry = &mailbox.messages()[index];
+            let entry = mailbox.message(index);
             if !source.contains(&entry.uid) {
                 continue;
             }
             let mut flags = entry.flags;
             flags.insert(Flags::DELETED);
-            let keywords = entry.keywords.clone();
+            let keywords = entry.keywords.to_vec();
             match mailbox.set_flags(index, flags, &keywords) {
                 Ok(()) | Err(StoreError::NoSuchMessage) => {}
                 Err(err) => return Err(Outcome::from(&err)),

@@ -15,7 +15,7 @@ impl Session<'_> {
         let only: Option<Vec<u32>> = uids.map(|set| {
             resolve_set(mailbox, set, true)
                 .into_iter()
-                .map(|i| mailbox.messages()[i].uid)
+                .map(|i| mailbox.message(i).uid)
                 .collect()
         });
         for seq in mailbox.expunge(only.as_deref())? {

@@ -48,11 +48,12 @@ impl Session<'_> {
             }
             // An implicit \Seen may have picked up keywords set meanwhile: FLAGS first.
             let news = parts.selected.announced.announcement(
-                mailbox
-                    .messages()
-                    .get(index)
-                    .into_iter()
-                    .flat_map(|m| m.keywords.iter()),
+                if index < mailbox.len() {
+                    mailbox.message(index).keywords
+                } else {
+                    &[]
+                }
+                .iter(),
             );
             parts.out.splice(line_at..line_at, news);
             if let Err(err) = flush_if_large(parts.conn, parts.out) {

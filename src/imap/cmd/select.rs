@@ -25,11 +25,10 @@ impl Session<'_> {
         let name = self.folder_name(wire)?;
         let mailbox = self.maildir()?.open_mailbox(&name, read_only)?;
         let keywords = mailbox.keywords_in_use();
-        let messages = mailbox.messages();
-        let exists = messages.len();
-        let recent = messages.iter().filter(|m| m.recent).count();
-        let first_unseen = messages
-            .iter()
+        let exists = mailbox.len();
+        let recent = mailbox.recent_count();
+        let first_unseen = mailbox
+            .messages()
             .position(|m| !m.flags.contains(Flags::SEEN))
             .map(|i| i + 1);
         let (uid_validity, uid_next) = (mailbox.uid_validity(), mailbox.uid_next());

@@ -9,12 +9,12 @@ use crate::store::{FlagChange, Flags, MessageEntry, StoreError};
 
 /// The flags and keywords a message has after the STORE.
 fn stored_flags(
-    entry: &MessageEntry,
+    entry: &MessageEntry<'_>,
     mode: StoreMode,
     system: Flags,
     keywords: &[String],
 ) -> (Flags, Vec<String>) {
-    let (mut new_flags, mut new_keywords) = (entry.flags, entry.keywords.clone());
+    let (mut new_flags, mut new_keywords) = (entry.flags, entry.keywords.to_vec());
     match mode {
         StoreMode::Replace => {
             // \Passed has no IMAP name; a replace must not drop it.
@@ -110,10 +110,10 @@ impl Session<'_> {
         // make it think the whole STORE failed.
         let mut gone = 0usize;
         for index in resolve_set(mailbox, set, uid) {
-            let entry = &mailbox.messages()[index];
-            let (expected, mut expected_keywords) = stored_flags(entry, mode, system, &keywords);
+            let entry = mailbox.message(index);
+            let (expected, mut expected_keywords) = stored_flags(&entry, mode, system, &keywords);
             if !keywords_on {
-                expected_keywords = entry.keywords.clone();
+                expected_keywords = entry.keywords.to_vec();
             }
             match mailbox.change_flags(index, &change) {
                 Ok(()) => {}
@@ -128,11 +128,11 @@ impl Session<'_> {
                 .selected
                 .announced
                 .announce_messages(parts.out, mailbox, &[index]);
-            let entry = &mailbox.messages()[index];
+            let entry = mailbox.message(index);
             // Another session's change to the same message was folded in: even .SILENT
             // reports it (RFC 3501 §7: the server may send unilateral FETCH at any time).
             let others_changed =
-                entry.flags != expected || !same_set(&entry.keywords, &expected_keywords);
+                entry.flags != expected || !same_set(entry.keywords, &expected_keywords);
             if !silent || others_changed {
                 write_fetch_flags(parts.out, index + 1, uid.then_some(entry.uid), entry);
             }
