@@ -424,6 +424,69 @@ fn refresh_follows_expunges_deliveries_and_flag_changes() {
     }
 }
 
+/// With a watch on (IDLE's), refreshes learn of changes from inotify events instead of
+/// listing the folder: deliveries, other sessions' flag and keyword changes, their
+/// expunges (which still send it to a full look) and this session's own changes all end
+/// in the same view a fresh open gives, reported as a refresh reports them.
+#[test]
+fn a_watched_folder_follows_changes_from_events() {
+    let d = tempfile::tempdir().unwrap();
+    let md = Maildir::create(d.path().join("Maildir")).unwrap();
+    let deliver = |n: usize| {
+        for i in 0..n {
+            md.deliver("INBOX", &mut format!("Subject: {i}\n\nx\n").as_bytes())
+                .unwrap();
+        }
+    };
+    deliver(5);
+    let mut mine = md.open_mailbox("INBOX", false).unwrap();
+    mine.watch().unwrap();
+    assert_eq!(mine.refresh(true).unwrap().new, 0);
+    let same_as_fresh = |mine: &postern::store::Mailbox, round: usize| {
+        let fresh = md.open_mailbox("INBOX", true).unwrap();
+        let view = |mb: &postern::store::Mailbox| {
+            mb.messages()
+                .map(|m| (m.uid, m.flags, m.keywords.to_vec()))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(view(mine), view(&fresh), "round {round}");
+    };
+    for round in 0..4 {
+        deliver(3);
+        let ch = mine.refresh(true).unwrap();
+        assert_eq!((ch.new, ch.expunged.len()), (3, 0), "round {round}");
+        assert!(mine.recent_count() >= 3, "round {round}");
+        same_as_fresh(&mine, round);
+
+        let mut other = md.open_mailbox("INBOX", false).unwrap();
+        let uid = other.message(round).uid;
+        other
+            .set_flags(round, Flags::SEEN | Flags::FLAGGED, &["Round".into()])
+            .unwrap();
+        let ch = mine.refresh(true).unwrap();
+        let at = mine.index_of_uid(uid).unwrap();
+        assert_eq!(ch.flags_changed, vec![at], "round {round}");
+        assert_eq!(mine.message(at).keywords, ["Round"], "round {round}");
+        same_as_fresh(&mine, round);
+
+        // This session's own change is no news to it.
+        mine.set_flags(0, Flags::ANSWERED, &[]).unwrap();
+        let ch = mine.refresh(true).unwrap();
+        assert_eq!(ch, Default::default(), "round {round}");
+        same_as_fresh(&mine, round);
+
+        let last = other.len() - 1;
+        other.set_flags(last, Flags::DELETED, &[]).unwrap();
+        other.expunge(None).unwrap();
+        drop(other);
+        let ch = mine.refresh(true).unwrap();
+        assert_eq!(ch.expunged, vec![mine.len() as u32 + 1], "round {round}");
+        same_as_fresh(&mine, round);
+    }
+    // Nothing changed: nothing to report, and no events left over.
+    assert_eq!(mine.refresh(true).unwrap(), Default::default());
+}
+
 /// SELECT's shortcut: a settled folder writes postern-index at a full scan, and a later
 /// open reads it instead of listing the folder — until anything changes.
 #[test]

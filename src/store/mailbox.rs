@@ -8,6 +8,7 @@ use std::cell::RefCell;
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use std::fs::{self, File};
 use std::io::{self, Read};
+use std::os::fd::{AsFd, BorrowedFd};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
@@ -15,6 +16,7 @@ use super::blobcache::BlobCache;
 use super::filename::{UniqueName, size_from_name, split_info, wire_size_from_name};
 use super::keyword_writer::{self, KeywordWriter};
 use super::table::{GONE, IN_NEW, RECENT, Table};
+use super::watch::{Sub, Watcher};
 use super::{
     Flags, Maildir, Result, StoreError, fsutil, index, keywords, quota, recent, sizecache, uiddb,
 };
@@ -178,6 +180,12 @@ pub struct Mailbox {
     blob_caches: Vec<(&'static str, BlobCache)>,
     /// Changes keyword sets (keeps a listing of `courierimapkeywords/` between changes).
     keyword_writer: KeywordWriter,
+    /// inotify on the folder once [`Mailbox::watch`] asked for it (IDLE): refreshes then
+    /// apply the files its events name instead of listing the folder.
+    watcher: Option<Watcher>,
+    /// The events cover every change since the rows were last exact (a full look was
+    /// taken after the watch began).
+    events_trusted: bool,
 }
 
 /// One of the folder's number caches (see `sizecache`): loaded on first use, saved when
@@ -307,44 +315,11 @@ struct Found {
 fn scan(dir: &Path, move_new: bool, with_cur: bool) -> io::Result<(Vec<Found>, HashSet<String>)> {
     let mut found = Vec::new();
     let mut recent = HashSet::default();
-    let new_dir = dir.join("new");
-    let cur_dir = dir.join("cur");
-    for n in fsutil::list_names(&new_dir)? {
-        let base = split_info(&n).0.to_string();
-        if move_new {
-            let target = if n.contains(':') {
-                n.clone()
-            } else {
-                format!("{n}:2,")
-            };
-            match fs::rename(new_dir.join(&n), cur_dir.join(&target)) {
-                Ok(()) => {
-                    recent.insert(base);
-                    found.push(Found {
-                        file_name: target,
-                        in_new: false,
-                    });
-                }
-                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-                Err(e) => {
-                    log::warn!("{}: cannot move {n} to cur/: {e}", dir.display());
-                    recent.insert(base);
-                    found.push(Found {
-                        file_name: n,
-                        in_new: true,
-                    });
-                }
-            }
-        } else {
-            recent.insert(base);
-            found.push(Found {
-                file_name: n,
-                in_new: true,
-            });
-        }
+    for n in fsutil::list_names(&dir.join("new"))? {
+        found.extend(take_from_new(dir, n, move_new, &mut recent));
     }
     if with_cur {
-        for n in fsutil::list_names(&cur_dir)? {
+        for n in fsutil::list_names(&dir.join("cur"))? {
             found.push(Found {
                 file_name: n,
                 in_new: false,
@@ -352,6 +327,69 @@ fn scan(dir: &Path, move_new: bool, with_cur: bool) -> io::Result<(Vec<Found>, H
         }
     }
     Ok((found, recent))
+}
+
+/// A file found in new/: moved to cur/ with `:2,` appended when `move_new`, else left
+/// where it is; either way its basename joins `recent`. None when another process took
+/// it first (its arrival in cur/ is then someone else's listing or event).
+fn take_from_new(
+    dir: &Path,
+    n: String,
+    move_new: bool,
+    recent: &mut HashSet<String>,
+) -> Option<Found> {
+    let base = split_info(&n).0.to_string();
+    let found = if move_new {
+        let target = if n.contains(':') {
+            n.clone()
+        } else {
+            format!("{n}:2,")
+        };
+        match fs::rename(dir.join("new").join(&n), dir.join("cur").join(&target)) {
+            Ok(()) => Found {
+                file_name: target,
+                in_new: false,
+            },
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return None,
+            Err(e) => {
+                log::warn!("{}: cannot move {n} to cur/: {e}", dir.display());
+                Found {
+                    file_name: n,
+                    in_new: true,
+                }
+            }
+        }
+    } else {
+        Found {
+            file_name: n,
+            in_new: true,
+        }
+    };
+    recent.insert(base);
+    Some(found)
+}
+
+/// What a reconcile goes by: a listing of the folder, or of what changed.
+struct Look {
+    listing: Vec<Found>,
+    /// Basenames this session took out of new/ (see [`take_from_new`]).
+    recent: HashSet<String>,
+    /// cur/ was listed: a row whose file is not in `listing` is gone.
+    whole: bool,
+    /// courierimapkeywords/ may have changed.
+    keywords: bool,
+}
+
+impl Look {
+    fn scan(dir: &Path, move_new: bool, with_cur: bool) -> io::Result<Look> {
+        let (listing, recent) = scan(dir, move_new, with_cur)?;
+        Ok(Look {
+            listing,
+            recent,
+            whole: with_cur,
+            keywords: true,
+        })
+    }
 }
 
 /// A listing keyed by basename (a later entry for the same basename wins).
@@ -503,6 +541,8 @@ impl Mailbox {
             dates: RefCell::new(HashMap::default()),
             blob_caches: Vec::new(),
             keyword_writer: KeywordWriter::default(),
+            watcher: None,
+            events_trusted: false,
         };
         if !mailbox.open_from_index(stamp)? {
             mailbox.open_by_scan(stamp)?;
@@ -546,7 +586,8 @@ impl Mailbox {
             let [_, _, c0, c1, k0, k1, ..] = valid_for;
             s.dirs[CUR] == (c0, c1) && s.dirs[KEYWORDS] == (k0, k1)
         });
-        self.reconcile(stamp, Reconcile::Open { cur_known })?;
+        let look = Look::scan(&self.dir, !self.read_only, !cur_known)?;
+        self.reconcile(stamp, Reconcile::Open, look)?;
         Ok(true)
     }
 
@@ -934,21 +975,123 @@ impl Mailbox {
     /// messages stay in the list (see [`MessageEntry::is_gone`]) until a later call with
     /// true.
     pub fn refresh(&mut self, report_expunges: bool) -> Result<Changes> {
+        let how = Reconcile::Refresh { report_expunges };
+        if let Some(look) = self.look_from_events() {
+            let changes = self.reconcile(None, how, look);
+            // The events are spent: what they said must be found by a full look instead.
+            self.events_trusted &= changes.is_ok();
+            return changes;
+        }
         let stamp = DirStamp::take(&self.dir);
         let pending_expunges = report_expunges && self.table.rows().iter().any(|r| r.has(GONE));
         if stamp.is_some() && stamp == self.stamp && !pending_expunges {
+            self.events_trusted = self.watcher.is_some();
             return Ok(Changes::default());
         }
-        self.reconcile(stamp, Reconcile::Refresh { report_expunges })
+        let look = Look::scan(&self.dir, !self.read_only, true)?;
+        let changes = self.reconcile(stamp, how, look)?;
+        self.events_trusted = self.watcher.is_some();
+        Ok(changes)
+    }
+
+    /// From now on, refreshes learn what changed from inotify events on the folder (the
+    /// next one still looks at all of it, to start from rows the events can build on).
+    /// For IDLE: a delivery into a folder of any size is then found without a listing.
+    pub fn watch(&mut self) -> io::Result<()> {
+        if self.watcher.is_none() {
+            self.watcher = Some(Watcher::new(&self.dir)?);
+            self.events_trusted = false;
+        }
+        Ok(())
+    }
+
+    /// The next refresh looks at the folder itself even while it is watched (a safety net
+    /// for changes inotify cannot see, as on a network file system).
+    pub fn look_again(&mut self) {
+        self.events_trusted = false;
+    }
+
+    /// What to poll for the folder's events, while [`Mailbox::watch`] is on.
+    pub fn watch_fd(&self) -> Option<BorrowedFd<'_>> {
+        self.watcher.as_ref().map(|w| w.as_fd())
+    }
+
+    /// The files the pending events name, as a partial listing, when they say all that
+    /// changed; None when a full look is needed (no watch yet, lost events, a message
+    /// whose file left without arriving elsewhere: an expunge, or a rename whose second
+    /// half is not read yet). Without trust the events are drained and dropped: the full
+    /// look that follows sees what they describe.
+    fn look_from_events(&mut self) -> Option<Look> {
+        let watcher = self.watcher.as_mut()?;
+        let events = match watcher.drain() {
+            Ok(events) => events,
+            Err(e) => {
+                log::warn!(
+                    "{}: inotify read failed, listing instead: {e}",
+                    self.dir.display()
+                );
+                self.watcher = None;
+                return None;
+            }
+        };
+        if !self.events_trusted || events.lost {
+            return None;
+        }
+        // Where each named file is after the events, in their order.
+        let mut now: HashMap<String, Option<(Sub, String)>> = HashMap::default();
+        for e in events.files {
+            let base = split_info(&e.name).0.to_string();
+            let slot = now.entry(base).or_insert(None);
+            if e.arrived {
+                *slot = Some((e.sub, e.name));
+            } else if slot
+                .as_ref()
+                .is_none_or(|(sub, name)| *sub == e.sub && *name == e.name)
+            {
+                *slot = None;
+            }
+        }
+        let mut look = Look {
+            listing: Vec::with_capacity(now.len()),
+            recent: HashSet::default(),
+            whole: false,
+            keywords: events.keywords,
+        };
+        for (base, at) in now {
+            let Some((sub, name)) = at else {
+                if self.table.find(&base).is_some() {
+                    return None;
+                }
+                continue;
+            };
+            let found = match sub {
+                Sub::Cur => Some(Found {
+                    file_name: name,
+                    in_new: false,
+                }),
+                Sub::New => take_from_new(&self.dir, name, !self.read_only, &mut look.recent),
+            };
+            look.listing.extend(found);
+        }
+        Some(look)
     }
 
     /// Brings the rows in line with a listing of the folder taken after `stamp`: flags
     /// from the names, vanished files marked gone, keywords, and new files with their UIDs.
-    fn reconcile(&mut self, stamp: Option<DirStamp>, how: Reconcile) -> Result<Changes> {
+    fn reconcile(
+        &mut self,
+        stamp: Option<DirStamp>,
+        how: Reconcile,
+        look: Look,
+    ) -> Result<Changes> {
         self.stamp = None;
-        let opening = matches!(how, Reconcile::Open { .. });
-        let with_cur = !matches!(how, Reconcile::Open { cur_known: true });
-        let (listing, recent) = scan(&self.dir, !self.read_only, with_cur)?;
+        let opening = matches!(how, Reconcile::Open);
+        let Look {
+            listing,
+            recent,
+            whole,
+            keywords: read_keywords,
+        } = look;
         let mut changed: HashSet<usize> = HashSet::default();
         let mut seen = vec![false; self.table.len()];
         let mut fresh: HashMap<String, Found> = HashMap::default();
@@ -963,7 +1106,7 @@ impl Mailbox {
                 }
             }
         }
-        if !with_cur {
+        if !whole {
             seen.fill(true);
         }
         let unseen = |seen: &[bool], table: &Table| {
@@ -990,8 +1133,12 @@ impl Mailbox {
             }
         }
         // Keywords: only messages that have some, before or now, can have changed.
-        let mut kw = keywords::read(&self.dir, None)?;
-        for i in 0..self.table.len() {
+        let mut kw = if read_keywords {
+            keywords::read(&self.dir, None)?
+        } else {
+            Default::default()
+        };
+        for i in (0..self.table.len()).filter(|_| read_keywords) {
             let row = self.table.rows()[i];
             let had = self.table.keywords(i);
             let basename = self.table.basename(i);
@@ -1408,8 +1555,8 @@ impl Mailbox {
 #[derive(Clone, Copy)]
 enum Reconcile {
     /// Rows taken from an index at open: nothing is reported, vanished rows just go, new
-    /// messages take their place by UID. `cur_known`: cur/ is as the index saw it.
-    Open { cur_known: bool },
+    /// messages take their place by UID.
+    Open,
     /// A session's look: changes are reported; new messages only at the end.
     Refresh { report_expunges: bool },
 }

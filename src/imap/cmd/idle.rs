@@ -1,26 +1,43 @@
 //! IDLE (RFC 2177): wait on the socket and an inotify watch of the selected folder, and
 //! report changes as they happen. Without inotify (e.g. the per-user instance limit is
 //! reached) it polls every `[imap] idle_poll_interval` seconds instead.
+//!
+//! The watch stays with the selected folder after DONE (a client that IDLEs once IDLEs
+//! again), so later refreshes, NOOP included, also learn of changes from its events
+//! instead of listing the folder.
 
-use std::os::fd::AsFd;
+use std::os::fd::BorrowedFd;
 use std::time::{Duration, Instant};
 
 use crate::imap::response::{CommandResult, Outcome};
-use crate::imap::session::Session;
+use crate::imap::session::{Session, State};
 use crate::net::conn::{LineRead, Wait};
-use crate::store::watch::Watcher;
 
-/// Even with inotify, look again this often: a missed event must not stall a client.
+/// Even with inotify, look again this often: a missed event (a folder on a network file
+/// system, changed from another host) must not stall a client.
 const SAFETY_RESCAN: Duration = Duration::from_secs(60);
+
+/// The selected folder's inotify descriptor, when it is watched.
+fn watch_fd(state: &State) -> Option<BorrowedFd<'_>> {
+    match state {
+        State::Selected { selected, .. } => selected.mailbox.watch_fd(),
+        _ => None,
+    }
+}
 
 impl Session<'_> {
     pub fn cmd_idle(&mut self) -> CommandResult {
-        let mut watcher = self.selected().ok().and_then(|s| {
-            Watcher::new(s.mailbox.folder_dir())
-                .map_err(|err| log::warn!("inotify unavailable, IDLE polls instead: {err}"))
-                .ok()
-        });
-        let text = if watcher.is_some() {
+        let watching = match self.selected_mut() {
+            Ok(s) => match s.mailbox.watch() {
+                Ok(()) => true,
+                Err(err) => {
+                    log::warn!("inotify unavailable, IDLE polls instead: {err}");
+                    false
+                }
+            },
+            Err(_) => false,
+        };
+        let text = if watching {
             "+ idling\r\n"
         } else {
             "+ idling (polling)\r\n"
@@ -33,7 +50,7 @@ impl Session<'_> {
         // Whatever arrived before the watch was in place.
         self.idle_report();
         let idle_limit = Duration::from_secs(self.config.limits.idle_timeout);
-        let poll_every = if watcher.is_some() {
+        let poll_every = if watching {
             SAFETY_RESCAN
         } else {
             Duration::from_secs(self.config.imap.idle_poll_interval.max(1))
@@ -47,10 +64,7 @@ impl Session<'_> {
                 self.logout();
                 return Err(Outcome::Done);
             }
-            let waited = {
-                let extra = watcher.as_ref().map(|w| w.as_fd());
-                self.conn.wait(extra, poll_every.min(left))
-            };
+            let waited = self.conn.wait(watch_fd(&self.state), poll_every.min(left));
             match waited {
                 Ok(Wait::Input) => {
                     return Ok(
@@ -68,16 +82,14 @@ impl Session<'_> {
                         },
                     );
                 }
-                Ok(Wait::Extra) => {
-                    if let Some(w) = watcher.as_mut()
-                        && let Err(err) = w.drain()
-                    {
-                        log::warn!("inotify read failed, IDLE polls instead: {err}");
-                        watcher = None;
+                // The refresh reads the events (and drops the watch if that fails).
+                Ok(Wait::Extra) => self.idle_report(),
+                Ok(Wait::Timeout) => {
+                    if let Ok(s) = self.selected_mut() {
+                        s.mailbox.look_again();
                     }
                     self.idle_report();
                 }
-                Ok(Wait::Timeout) => self.idle_report(),
                 Err(err) => {
                     log::debug!("IDLE wait failed: {err}");
                     self.logout();
