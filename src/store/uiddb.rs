@@ -568,6 +568,12 @@ pub fn sync(
     present: &HashSet<&str>,
     rescan: Option<&mut dyn FnMut() -> io::Result<Vec<String>>>,
 ) -> Result<Assigned> {
+    if rescan.is_none()
+        && present.len() <= FEW
+        && let Some(assigned) = sync_few(folder_dir, present)?
+    {
+        return Ok(assigned);
+    }
     if let DbState::Valid(db) = read(folder_dir)? {
         // Basenames in the database are unique, so counting the present ones among them
         // tells whether all are there.
@@ -601,6 +607,152 @@ pub fn sync(
         }
         Err(e) => Err(e),
     }
+}
+
+/// Up to this many names, an add-only [`sync`] looks them up in the file's bytes instead
+/// of parsing it (a refresh that found a few new messages in a large folder).
+const FEW: usize = 32;
+
+/// The add-only sync of a few names without parsing the database: a name's line is found
+/// as the bytes ` <name>\n` (a basename has no space and no newline, so only its own line
+/// ends that way), its UID just before. Missing names are numbered under the lock and
+/// appended as in [`append_entries`]. None — the caller takes the full path — whenever the
+/// file is missing, not in Courier's exact appendable form (header text, a `\n` at the end),
+/// or its header would grow a digit.
+fn sync_few(folder_dir: &Path, present: &HashSet<&str>) -> Result<Option<Assigned>> {
+    let path = folder_dir.join(FILE);
+    // Without the lock: a file in the middle of an append ends without its `\n` or has a
+    // header ahead of its lines; neither is trusted for more than the names it holds.
+    let Some((_, bytes)) = read_file(&path, false)? else {
+        return Ok(None);
+    };
+    let Some(found) = FewLookup::new(&bytes, present) else {
+        return Ok(None);
+    };
+    if found.missing.is_empty() {
+        let next_uid = found.max_uid.saturating_add(1);
+        return Ok(Some(found.assigned(next_uid)));
+    }
+    let _lock = DotLock::acquire(folder_dir)?;
+    let Some((file, bytes)) = read_file(&path, true)? else {
+        return Ok(None);
+    };
+    let Some(mut found) = FewLookup::new(&bytes, present) else {
+        return Ok(None);
+    };
+    let mut next = found.header_next_uid.max(found.max_uid.saturating_add(1));
+    let mut missing = std::mem::take(&mut found.missing);
+    missing.sort_by(|a, b| cmp_new(a, b));
+    let mut lines = Vec::new();
+    for name in missing {
+        push_entry(&mut lines, next, name);
+        found.uids.insert(name.to_string(), next);
+        next = next.checked_add(1).ok_or_else(|| StoreError::Corrupt {
+            path: path.clone(),
+            reason: "UIDs exhausted".into(),
+        })?;
+    }
+    let header = header_line(found.uid_validity, next);
+    if header.len() != found.header_len {
+        return Ok(None);
+    }
+    // The two steps of the module comment: the header first, then the lines.
+    match file.write_all_at(&header, 0) {
+        Ok(()) => {}
+        Err(e)
+            if matches!(
+                e.kind(),
+                io::ErrorKind::PermissionDenied | io::ErrorKind::ReadOnlyFilesystem
+            ) =>
+        {
+            return Ok(None);
+        }
+        Err(e) => return Err(e.into()),
+    }
+    file.sync_data()?;
+    file.write_all_at(&lines, bytes.len() as u64)?;
+    file.sync_data()?;
+    Ok(Some(found.assigned(next)))
+}
+
+/// What [`sync_few`] found in the file's bytes.
+struct FewLookup<'p> {
+    uid_validity: u32,
+    header_next_uid: u32,
+    header_len: usize,
+    /// The highest UID of any line.
+    max_uid: u32,
+    uids: HashMap<String, u32>,
+    missing: Vec<&'p str>,
+}
+
+impl<'p> FewLookup<'p> {
+    fn new(bytes: &[u8], present: &HashSet<&'p str>) -> Option<FewLookup<'p>> {
+        if bytes.last() != Some(&b'\n') {
+            return None;
+        }
+        let header_len = memchr::memchr(b'\n', bytes)? + 1;
+        let mut fields = std::str::from_utf8(&bytes[..header_len - 1])
+            .ok()?
+            .split(' ');
+        let (Some("1"), Some(v), Some(n), None) =
+            (fields.next(), fields.next(), fields.next(), fields.next())
+        else {
+            return None;
+        };
+        let (uid_validity, header_next_uid): (u32, u32) = (v.parse().ok()?, n.parse().ok()?);
+        if header_line(uid_validity, header_next_uid)[..] != bytes[..header_len] {
+            return None;
+        }
+        let body = &bytes[header_len..];
+        let mut max_uid = 0;
+        let mut line_start = 0;
+        for end in memchr::memchr_iter(b'\n', body) {
+            max_uid = max_uid.max(line_uid(&body[line_start..end])?);
+            line_start = end + 1;
+        }
+        let mut uids = HashMap::default();
+        let mut missing = Vec::new();
+        for &name in present {
+            let needle = format!(" {name}\n");
+            // The body starts a line, so a match found at its start is preceded by one.
+            let hit = memchr::memmem::find(body, needle.as_bytes()).map(|at| {
+                let start = memchr::memrchr(b'\n', &body[..at]).map_or(0, |i| i + 1);
+                line_uid(&body[start..at + needle.len() - 1])
+            });
+            match hit {
+                Some(Some(uid)) => {
+                    uids.insert(name.to_string(), uid);
+                }
+                Some(None) => return None,
+                None => missing.push(name),
+            }
+        }
+        Some(FewLookup {
+            uid_validity,
+            header_next_uid,
+            header_len,
+            max_uid,
+            uids,
+            missing,
+        })
+    }
+
+    fn assigned(self, next_uid: u32) -> Assigned {
+        Assigned {
+            uid_validity: self.uid_validity,
+            next_uid,
+            uids: self.uids,
+            persistent: true,
+        }
+    }
+}
+
+/// The UID of a `<uid> <name>` line (without its `\n`); None when it is not one.
+fn line_uid(line: &[u8]) -> Option<u32> {
+    let space = memchr::memchr(b' ', line)?;
+    let uid: u32 = std::str::from_utf8(&line[..space]).ok()?.parse().ok()?;
+    (uid > 0 && space + 1 < line.len()).then_some(uid)
 }
 
 fn in_memory(folder_dir: &Path, present: &HashSet<&str>) -> io::Result<Assigned> {
@@ -783,6 +935,67 @@ mod tests {
         assert_eq!(db.next_uid, 3);
         assert_eq!(db.entries[1], (2, "1700000001.M2P2.host".to_string()));
         assert_eq!(db.to_bytes(), text);
+    }
+
+    /// The add-only lookup of a few names: found ones keep their UIDs without a write,
+    /// missing ones are appended above every UID in the file, a name that ends another
+    /// name is not mistaken for it, and anything but Courier's exact form falls back.
+    #[test]
+    fn few_names_are_looked_up_and_appended_without_a_parse() {
+        let d = tempfile::tempdir().unwrap();
+        fs::create_dir(d.path().join("tmp")).unwrap();
+        let path = d.path().join(FILE);
+        let names = |n: &[&'static str]| n.iter().copied().collect::<HashSet<&str>>();
+        fs::write(&path, "1 795868689 10\n3 100.M1.a\n8 x.100.M1.a\n").unwrap();
+        let before = fs::metadata(&path).unwrap().modified().unwrap();
+        let a = sync_few(d.path(), &names(&["100.M1.a"])).unwrap().unwrap();
+        assert_eq!(a.uids.get("100.M1.a"), Some(&3));
+        // Without the lock, UIDNEXT comes from the lines (a header may be ahead of them).
+        assert_eq!(a.next_uid, 9);
+        assert_eq!(fs::metadata(&path).unwrap().modified().unwrap(), before);
+
+        let a = sync_few(d.path(), &names(&["200.M2.b", "100.M1.a", "150.M3.c"])).unwrap();
+        let a = a.unwrap();
+        assert_eq!(a.uids.len(), 3);
+        assert_eq!(
+            (a.uids["100.M1.a"], a.uids["150.M3.c"], a.uids["200.M2.b"]),
+            (3, 10, 11)
+        );
+        assert_eq!(a.next_uid, 12);
+        let text = fs::read_to_string(&path).unwrap();
+        assert_eq!(
+            text,
+            "1 795868689 12\n3 100.M1.a\n8 x.100.M1.a\n10 150.M3.c\n11 200.M2.b\n"
+        );
+        let db = UidDb::parse(text.as_bytes()).unwrap();
+        assert_eq!(db.next_uid, 12);
+
+        // A header that lags behind its lines: numbering starts above the highest line.
+        fs::write(&path, "1 795868689 2\n5 a\n").unwrap();
+        let a = sync_few(d.path(), &names(&["b"])).unwrap().unwrap();
+        assert_eq!(a.uids["b"], 6);
+        assert_eq!(
+            fs::read_to_string(&path).unwrap(),
+            "1 795868689 7\n5 a\n6 b\n"
+        );
+
+        // Not appendable as it is: the full path decides.
+        for text in [
+            "1 795868689 9\n3 a\n4 b",    // torn last line
+            "1  795868689 9\n3 a\n",      // stray space in the header
+            "1 795868689 9\n3 a\nzz b\n", // a line that is not one
+            "1 795868689 9\n3 a\n",       // nextuid grows a digit
+        ] {
+            fs::write(&path, text).unwrap();
+            let wanted = names(&["b", "c"]);
+            assert!(sync_few(d.path(), &wanted).unwrap().is_none(), "{text:?}");
+            assert_eq!(fs::read_to_string(&path).unwrap(), text);
+        }
+        // The full path from there (the last case) gives the same UIDs a lookup would.
+        let a = sync(d.path(), &names(&["c", "b"]), None).unwrap();
+        assert_eq!((a.uids["b"], a.uids["c"]), (9, 10));
+        fs::remove_file(&path).unwrap();
+        assert!(sync_few(d.path(), &names(&["b"])).unwrap().is_none());
     }
 
     #[test]
