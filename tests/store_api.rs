@@ -370,10 +370,15 @@ fn refresh_skips_the_scan_only_while_nothing_changed() {
     fs::write(&sneaky, b"Subject: two\r\n\r\n").unwrap();
     age(&d.path().join("Maildir/cur"));
     assert_eq!(mailbox.refresh(true).unwrap().new, 0);
-    // ...but any real change to the directories is.
+    // ...nor by a delivery, which only new/ is listed for...
     md.deliver("INBOX", &mut &b"Subject: three\r\n\r\nbody\r\n"[..])
         .unwrap();
-    assert_eq!(mailbox.refresh(true).unwrap().new, 2);
+    assert_eq!(mailbox.refresh(true).unwrap().new, 1);
+    // ...but a real change to cur/ is.
+    let mut other = md.open_mailbox("INBOX", false).unwrap();
+    other.set_flags(0, Flags::FLAGGED, &[]).unwrap();
+    assert_eq!(mailbox.refresh(true).unwrap().new, 1);
+    assert_eq!(mailbox.len(), 3);
 }
 
 /// A session's view stays right through rounds of other sessions' expunges, deliveries
@@ -422,6 +427,67 @@ fn refresh_follows_expunges_deliveries_and_flag_changes() {
             );
         }
     }
+}
+
+/// When only new/ changed since a look at a settled cur/, a refresh (and an open through
+/// the index) lists new/ alone and leaves its files there, so cur/ keeps its times; a
+/// file that leaves new/ is still seen to go, and one moved to cur/ by another process
+/// is the same message.
+#[test]
+fn deliveries_into_a_settled_folder_are_found_in_new_alone() {
+    let d = tempfile::tempdir().unwrap();
+    let root = d.path().join("Maildir");
+    let md = Maildir::create(&root).unwrap();
+    for i in 0..3 {
+        md.deliver("INBOX", &mut format!("Subject: {i}\n\nx\n").as_bytes())
+            .unwrap();
+    }
+    let age_all = || {
+        for sub in ["new", "cur", "courierimapkeywords", "courierimapuiddb"] {
+            age(&root.join(sub));
+        }
+    };
+    drop(md.open_mailbox("INBOX", false).unwrap());
+    age_all();
+    let mut mine = md.open_mailbox("INBOX", false).unwrap();
+    let cur_time = || fs::metadata(root.join("cur")).unwrap().modified().unwrap();
+    let before = cur_time();
+    for i in 0..2 {
+        md.deliver("INBOX", &mut format!("Subject: new {i}\n\nx\n").as_bytes())
+            .unwrap();
+    }
+    let ch = mine.refresh(true).unwrap();
+    assert_eq!((ch.new, mine.len()), (2, 5));
+    assert_eq!(fs::read_dir(root.join("new")).unwrap().count(), 2);
+    assert_eq!(cur_time(), before, "cur/ was touched");
+    // An open through the index finds them the same way, and leaves them too.
+    let other = md.open_mailbox("INBOX", false).unwrap();
+    let uids = |mb: &postern::store::Mailbox| mb.messages().map(|m| m.uid).collect::<Vec<_>>();
+    assert_eq!(uids(&other), uids(&mine));
+    assert_eq!(cur_time(), before, "cur/ was touched");
+    // One leaves new/ (deleted outright): expunged.
+    let gone = mine.message(3).file_name().to_string();
+    fs::remove_file(root.join("new").join(&gone)).unwrap();
+    let ch = mine.refresh(true).unwrap();
+    assert_eq!(ch.expunged, vec![4]);
+    // The other is moved to cur/ by someone else: still the same message.
+    let moved = mine.message(3);
+    let (uid, name) = (moved.uid, moved.file_name().to_string());
+    fs::rename(
+        root.join("new").join(&name),
+        root.join("cur").join(format!("{name}:2,S")),
+    )
+    .unwrap();
+    let ch = mine.refresh(true).unwrap();
+    assert_eq!((ch.new, ch.expunged.len()), (0, 0));
+    assert_eq!(ch.flags_changed, vec![3]);
+    assert_eq!(
+        (mine.message(3).uid, mine.message(3).flags),
+        (uid, Flags::SEEN)
+    );
+    // And a later full look (cur/ changed) moves nothing back and loses nothing.
+    let fresh = md.open_mailbox("INBOX", true).unwrap();
+    assert_eq!(uids(&fresh), uids(&mine));
 }
 
 /// With a watch on (IDLE's), refreshes learn of changes from inotify events instead of

@@ -244,10 +244,34 @@ impl NumberCache {
 /// database's size and time: every delivery, flag change, expunge, keyword update and new
 /// UID changes one of them, so when none moved a rescan would find nothing — and NOOP or
 /// IDLE on a 100k-message folder stays cheap.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+///
+/// Two stamps are equal when the times are; when each was taken does not count.
+#[derive(Debug, Clone, Copy)]
 struct DirStamp {
     dirs: [(i64, i64); 3],
     uiddb: [i64; 3],
+    /// When the stamp was taken (ns since the epoch).
+    taken: i128,
+}
+
+impl PartialEq for DirStamp {
+    fn eq(&self, other: &DirStamp) -> bool {
+        (self.dirs, self.uiddb) == (other.dirs, other.uiddb)
+    }
+}
+
+impl Eq for DirStamp {}
+
+/// A file time as ns since the epoch.
+fn nanos((secs, ns): (i64, i64)) -> i128 {
+    secs as i128 * 1_000_000_000 + ns as i128
+}
+
+/// How much older than the stamp a time must be to vouch for itself (see
+/// [`DirStamp::settled`]): 100 ms where the file system keeps nanoseconds, 2 s where it
+/// keeps whole seconds.
+fn margin((_, ns): (i64, i64)) -> i128 {
+    if ns == 0 { 2_000_000_000 } else { 100_000_000 }
 }
 
 /// Slots of [`DirStamp::dirs`] (new/ is slot 0).
@@ -264,36 +288,37 @@ impl DirStamp {
                 Err(_) => return None,
             }
         }
-        Some(DirStamp {
-            dirs,
-            uiddb: index::uiddb_signature(dir),
-        })
+        let uiddb = index::uiddb_signature(dir);
+        let taken = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as i128);
+        Some(DirStamp { dirs, uiddb, taken })
     }
 
     /// File system clocks are coarse: the kernel stamps changes with a clock that ticks
-    /// every few milliseconds, so two changes within one tick can leave the same time.
-    /// Only a stamp older than that window may vouch for "nothing changed": 100 ms where
-    /// the file system keeps nanoseconds, 2 s where it keeps whole seconds.
+    /// every few milliseconds, so a change made within the same tick as the last one, after
+    /// the stamp was taken, can leave the same times. Only times already older than that
+    /// window when the stamp was taken may vouch for "nothing changed since" (the margins
+    /// of [`margin`]); this stamp is then settled, whenever it is asked.
     fn settled(self) -> Option<DirStamp> {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos() as i128);
         let times = self
             .dirs
             .iter()
             .copied()
             .chain([(self.uiddb[1], self.uiddb[2])]);
-        let whole_seconds = times.clone().all(|t| t.1 == 0);
-        let newest = times
-            .map(|(s, ns)| s as i128 * 1_000_000_000 + ns as i128)
-            .max()
-            .unwrap_or(0);
-        let margin = if whole_seconds {
-            2_000_000_000
-        } else {
-            100_000_000
-        };
-        (newest < now - margin).then_some(self)
+        times
+            .clone()
+            .all(|t| nanos(t) < self.taken - margin(t))
+            .then_some(self)
+    }
+
+    /// Whether the times of the `slots` of [`DirStamp::dirs`] were settled when the stamp
+    /// was taken (see [`DirStamp::settled`]).
+    fn slots_settled(self, slots: &[usize]) -> bool {
+        slots.iter().all(|&i| {
+            let t = self.dirs[i];
+            nanos(t) < self.taken - margin(t)
+        })
     }
 
     /// What a postern-index written for this state is valid for.
@@ -376,6 +401,8 @@ struct Look {
     recent: HashSet<String>,
     /// cur/ was listed: a row whose file is not in `listing` is gone.
     whole: bool,
+    /// new/ was listed: a row in new/ whose file is not in `listing` is gone.
+    new_listed: bool,
     /// courierimapkeywords/ may have changed.
     keywords: bool,
 }
@@ -387,6 +414,7 @@ impl Look {
             listing,
             recent,
             whole: with_cur,
+            new_listed: true,
             keywords: true,
         })
     }
@@ -573,7 +601,11 @@ impl Mailbox {
         (self.uid_validity, self.uid_next) = (uid_validity, uid_next);
         if exact {
             let mut kw = keywords::read(&self.dir, None)?;
+            // Stops once every keyword set found its message: most folders have none.
             for i in 0..self.table.len() {
+                if kw.is_empty() {
+                    break;
+                }
                 if let Some(k) = kw.remove(self.table.basename(i)) {
                     self.table.set_keywords(i, k);
                 }
@@ -581,12 +613,18 @@ impl Mailbox {
             (self.looked, self.stamp) = (stamp, settled);
             return Ok(true);
         }
-        // cur/ as the index saw it, and settled: only new/ can hold what it lacks.
-        let cur_known = settled.is_some_and(|s| {
+        // cur/ and the keywords as the index saw them, and settled: only new/ can hold
+        // what it lacks (a delivery since), so only new/ is listed.
+        let cur_known = stamp.is_some_and(|s| {
             let [_, _, c0, c1, k0, k1, ..] = valid_for;
-            s.dirs[CUR] == (c0, c1) && s.dirs[KEYWORDS] == (k0, k1)
+            s.dirs[CUR] == (c0, c1)
+                && s.dirs[KEYWORDS] == (k0, k1)
+                && s.slots_settled(&[CUR, KEYWORDS])
         });
-        let look = Look::scan(&self.dir, !self.read_only, !cur_known)?;
+        // New mail stays in new/ then: moving it would change cur/ and send every later
+        // open to a listing of the whole folder. The first refresh moves it (as a full
+        // open would), and a flag change moves a message anyway.
+        let look = Look::scan(&self.dir, !self.read_only && !cur_known, !cur_known)?;
         self.reconcile(stamp, Reconcile::Open, look)?;
         Ok(true)
     }
@@ -988,7 +1026,14 @@ impl Mailbox {
             self.events_trusted = self.watcher.is_some();
             return Ok(Changes::default());
         }
-        let look = Look::scan(&self.dir, !self.read_only, true)?;
+        // Only new/ changed since a look whose cur/ and keywords had settled: list new/
+        // alone, and leave its files there (as an open does, so cur/ keeps its times).
+        let only_new = stamp.zip(self.looked).is_some_and(|(now, looked)| {
+            now.dirs[CUR] == looked.dirs[CUR]
+                && now.dirs[KEYWORDS] == looked.dirs[KEYWORDS]
+                && looked.slots_settled(&[CUR, KEYWORDS])
+        });
+        let look = Look::scan(&self.dir, !self.read_only && !only_new, !only_new)?;
         let changes = self.reconcile(stamp, how, look)?;
         self.events_trusted = self.watcher.is_some();
         Ok(changes)
@@ -1055,6 +1100,7 @@ impl Mailbox {
             listing: Vec::with_capacity(now.len()),
             recent: HashSet::default(),
             whole: false,
+            new_listed: false,
             keywords: events.keywords,
         };
         for (base, at) in now {
@@ -1090,6 +1136,7 @@ impl Mailbox {
             listing,
             recent,
             whole,
+            new_listed,
             keywords: read_keywords,
         } = look;
         let mut changed: HashSet<usize> = HashSet::default();
@@ -1107,7 +1154,10 @@ impl Mailbox {
             }
         }
         if !whole {
-            seen.fill(true);
+            // Rows whose directory was not listed are taken as they were.
+            for (seen, row) in seen.iter_mut().zip(self.table.rows()) {
+                *seen |= !(new_listed && row.has(IN_NEW));
+            }
         }
         let unseen = |seen: &[bool], table: &Table| {
             seen.iter()

@@ -22,6 +22,8 @@ pub(super) const RECENT: u8 = 4;
 /// Set in [`Row::name`] for a name in `own` rather than in the index.
 const OWN: u32 = 1 << 31;
 const NO_RECORD: u32 = u32::MAX;
+/// What [`Table::file_name`] gives for an index record whose name is damaged.
+const DAMAGED_NAME: &str = ".damaged-index-name";
 
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Row {
@@ -79,7 +81,9 @@ impl Table {
         let mut last = 0;
         for i in 0..base.len() {
             let r = base.record(i);
-            if r.uid <= last || r.uid >= base.uid_next() || base.file_name(i).is_none() {
+            // Names are checked when read (see `file_name`): touching all of them here
+            // would make an open cost the whole index.
+            if r.uid <= last || r.uid >= base.uid_next() {
                 return None;
             }
             last = r.uid;
@@ -120,10 +124,12 @@ impl Table {
         if name & OWN != 0 {
             return &self.own[(name & !OWN) as usize];
         }
+        // A record whose name is damaged names a file no Maildir holds (dot files are not
+        // messages): the message reads as vanished, and the next full look replaces it.
         self.base
             .as_ref()
             .and_then(|b| b.file_name(name as usize))
-            .expect("index names were checked when the rows were made")
+            .unwrap_or(DAMAGED_NAME)
     }
 
     pub fn basename(&self, i: usize) -> &str {
