@@ -25,17 +25,23 @@
 //! - Torn: the file is written whole in `tmp/`, fsynced and renamed over the old one, so a
 //!   reader sees the old file or the new one, never a mix; a mapping keeps the inode it was
 //!   made from even when the file is replaced. [`Mapped::open`] checks the magic and that
-//!   the length is exactly header + records + names, and every record is checked (UIDs
-//!   ascending and below uid_next, names inside the names area) as the session reads it.
+//!   the length is exactly header + records + names; the records' UIDs are checked
+//!   (ascending, below uid_next) when a session takes them, and each name when it is read
+//!   (inside the names area, UTF-8, no `/`, no leading dot): a damaged name reads as a
+//!   message whose file has vanished, never as a path outside the folder. Checking every
+//!   name up front would make each open touch the whole names area.
 //! - Stale: `valid_for` records the state the list was taken from. Every change to the
 //!   folder moves one of those times (a delivery or a move out of new/ changes new/'s
 //!   mtime, a flag rename or an expunge cur/'s, a keyword change the keyword directory's,
 //!   a new UID the database's size and mtime). A session trusts the list as complete only
 //!   when all of them equal what it finds on disk and they are older than the file
-//!   system's clock tick (see `DirStamp::settled` in mailbox.rs); otherwise it uses the
-//!   list only as a starting point and reconciles it with a listing of the directories:
-//!   the UIDs in the index stay right because a basename's UID never changes while
-//!   UIDVALIDITY (checked against the database's header) is the same.
+//!   system's clock tick when they were read (see `DirStamp::settled` in mailbox.rs).
+//!   When only new/ (and the database) moved and cur/ and the keyword directory are still
+//!   as the index saw them, and settled, the index is complete for cur/ and only new/ is
+//!   listed (its files are then left in new/, so cur/ keeps the times the index vouches
+//!   for). Otherwise the list is only a starting point, reconciled with a listing of both
+//!   directories. Either way the UIDs in the index stay right, because a basename's UID
+//!   never changes while UIDVALIDITY (checked against the database's header) is the same.
 //!
 //! The index is only a cache: losing it, or finding it damaged, costs one full scan.
 
