@@ -2,6 +2,7 @@
 //! new/ (delivery) or cur/ (APPEND). Nothing half-written is ever visible in new/ or cur/,
 //! and the spooled file is the one kept: the last step is a rename, never a copy.
 
+use rustc_hash::FxHashSet as HashSet;
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
@@ -57,6 +58,14 @@ pub(crate) fn append(
     }
     let file_name = format!("{base}:2,{}", flags.to_info());
     staged.place(&folder_dir.join("cur"), &file_name, internal_date)?;
+    // Numbered by appending one line when the database allows it, else by a full update.
+    let one: HashSet<&str> = [base.as_str()].into_iter().collect();
+    let appended = uiddb::sync_few(folder_dir, &one, false)?
+        .and_then(|a| Some((a.uid_validity, *a.uids.get(&base)?)));
+    if let Some((uid_validity, uid)) = appended {
+        quota::record(root, size as i64, 1)?;
+        return Ok(AppendResult { uid_validity, uid });
+    }
     let (db, uid) = uiddb::update(folder_dir, |db| {
         // Another session's scan may have numbered the file already (it sits in cur/).
         let known = db.entries.iter().rev().find(|(_, n)| *n == base);

@@ -570,7 +570,7 @@ pub fn sync(
 ) -> Result<Assigned> {
     if rescan.is_none()
         && present.len() <= FEW
-        && let Some(assigned) = sync_few(folder_dir, present)?
+        && let Some(assigned) = sync_few(folder_dir, present, true)?
     {
         return Ok(assigned);
     }
@@ -618,20 +618,27 @@ const FEW: usize = 32;
 /// ends that way), its UID just before. Missing names are numbered under the lock and
 /// appended as in [`append_entries`]. None — the caller takes the full path — whenever the
 /// file is missing, not in Courier's exact appendable form (header text, a `\n` at the end),
-/// or its header would grow a digit.
-fn sync_few(folder_dir: &Path, present: &HashSet<&str>) -> Result<Option<Assigned>> {
+/// or its header would grow a digit. `look_first`: try without the lock first (names
+/// another session may have numbered already); an APPEND's own new file skips that.
+pub(crate) fn sync_few(
+    folder_dir: &Path,
+    present: &HashSet<&str>,
+    look_first: bool,
+) -> Result<Option<Assigned>> {
     let path = folder_dir.join(FILE);
-    // Without the lock: a file in the middle of an append ends without its `\n` or has a
-    // header ahead of its lines; neither is trusted for more than the names it holds.
-    let Some((_, bytes)) = read_file(&path, false)? else {
-        return Ok(None);
-    };
-    let Some(found) = FewLookup::new(&bytes, present) else {
-        return Ok(None);
-    };
-    if found.missing.is_empty() {
-        let next_uid = found.max_uid.saturating_add(1);
-        return Ok(Some(found.assigned(next_uid)));
+    if look_first {
+        // Without the lock: a file in the middle of an append ends without its `\n` or
+        // has a header ahead of its lines; neither is trusted beyond the names it holds.
+        let Some((_, bytes)) = read_file(&path, false)? else {
+            return Ok(None);
+        };
+        let Some(found) = FewLookup::new(&bytes, present) else {
+            return Ok(None);
+        };
+        if found.missing.is_empty() {
+            let next_uid = found.max_uid.saturating_add(1);
+            return Ok(Some(found.assigned(next_uid)));
+        }
     }
     let _lock = DotLock::acquire(folder_dir)?;
     let Some((file, bytes)) = read_file(&path, true)? else {
@@ -948,13 +955,20 @@ mod tests {
         let names = |n: &[&'static str]| n.iter().copied().collect::<HashSet<&str>>();
         fs::write(&path, "1 795868689 10\n3 100.M1.a\n8 x.100.M1.a\n").unwrap();
         let before = fs::metadata(&path).unwrap().modified().unwrap();
-        let a = sync_few(d.path(), &names(&["100.M1.a"])).unwrap().unwrap();
+        let a = sync_few(d.path(), &names(&["100.M1.a"]), true)
+            .unwrap()
+            .unwrap();
         assert_eq!(a.uids.get("100.M1.a"), Some(&3));
         // Without the lock, UIDNEXT comes from the lines (a header may be ahead of them).
         assert_eq!(a.next_uid, 9);
         assert_eq!(fs::metadata(&path).unwrap().modified().unwrap(), before);
 
-        let a = sync_few(d.path(), &names(&["200.M2.b", "100.M1.a", "150.M3.c"])).unwrap();
+        let a = sync_few(
+            d.path(),
+            &names(&["200.M2.b", "100.M1.a", "150.M3.c"]),
+            true,
+        )
+        .unwrap();
         let a = a.unwrap();
         assert_eq!(a.uids.len(), 3);
         assert_eq!(
@@ -972,7 +986,7 @@ mod tests {
 
         // A header that lags behind its lines: numbering starts above the highest line.
         fs::write(&path, "1 795868689 2\n5 a\n").unwrap();
-        let a = sync_few(d.path(), &names(&["b"])).unwrap().unwrap();
+        let a = sync_few(d.path(), &names(&["b"]), false).unwrap().unwrap();
         assert_eq!(a.uids["b"], 6);
         assert_eq!(
             fs::read_to_string(&path).unwrap(),
@@ -988,14 +1002,17 @@ mod tests {
         ] {
             fs::write(&path, text).unwrap();
             let wanted = names(&["b", "c"]);
-            assert!(sync_few(d.path(), &wanted).unwrap().is_none(), "{text:?}");
+            assert!(
+                sync_few(d.path(), &wanted, true).unwrap().is_none(),
+                "{text:?}"
+            );
             assert_eq!(fs::read_to_string(&path).unwrap(), text);
         }
         // The full path from there (the last case) gives the same UIDs a lookup would.
         let a = sync(d.path(), &names(&["c", "b"]), None).unwrap();
         assert_eq!((a.uids["b"], a.uids["c"]), (9, 10));
         fs::remove_file(&path).unwrap();
-        assert!(sync_few(d.path(), &names(&["b"])).unwrap().is_none());
+        assert!(sync_few(d.path(), &names(&["b"]), false).unwrap().is_none());
     }
 
     #[test]
