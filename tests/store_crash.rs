@@ -3,8 +3,11 @@
 //!
 //! The crashing processes are `postern deliver` and this test binary re-executed as a
 //! helper (`POSTERN_STORE_HELPER` set), which loops over store operations until killed.
+//!
+//! The folder index (`postern-index`, see `src/store/index.rs`) is covered too: killed
+//! index writers, an index fooled by restored directory times, and damaged index files.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::fs;
 use std::io::Write;
 use std::path::Path;
@@ -70,6 +73,7 @@ fn helper() {
             let mut mb = md.open_mailbox("INBOX", false).unwrap();
             mb.expunge(None).unwrap();
         },
+        w if w.starts_with("index") => index_worker(&md, w[5..].parse().unwrap()),
         "scan" => loop {
             // New mail keeps arriving, so every open rewrites the UID database.
             md.deliver("INBOX", &mut &b"Subject: s\r\n\r\nid=scan\r\n"[..])
@@ -308,5 +312,490 @@ fn kill_during_uid_db_rewrites() {
     assert_eq!(
         mb.len(),
         fs::read_dir(d.path().join("cur")).unwrap().count()
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// The folder index (postern-index) under kill -9.
+
+/// Printed by the index worker just before it drops a Mailbox whose drop saves the index.
+const SAVING: &str = "postern-index-saving";
+/// The index worker's ledger file.
+const LEDGER: &str = "POSTERN_STORE_LEDGER";
+
+/// Child: appends, deliveries, flag changes and expunges on INBOX, each followed by a
+/// pause that lets the folder settle and an open whose drop saves postern-index (a
+/// settled state that differs from the saved one). Flag changes and expunges touch only
+/// messages whose UID has this worker's `parity`, so two workers never race on one
+/// message. The ledger gets `F? …`/`X? …` before a change and `F …`/`X …`, `A …`, `D …`
+/// once it is acknowledged.
+fn index_worker(md: &Maildir, parity: u32) -> ! {
+    let pid = std::process::id();
+    let mut ledger = fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(std::env::var(LEDGER).unwrap())
+        .unwrap();
+    let mut note = |line: String| {
+        ledger.write_all(format!("{line}\n").as_bytes()).unwrap();
+        ledger.sync_data().unwrap();
+    };
+    let mut rng = Rng::new();
+    for n in 0.. {
+        let id = format!("{pid}-{n}");
+        let body = format!("Subject: {id}\r\n\r\nid={id}\r\n");
+        match rng.below(4) {
+            0 => {
+                let r = md
+                    .append(
+                        "INBOX",
+                        AppendSource::Bytes(body.as_bytes()),
+                        Flags::empty(),
+                        &[],
+                        None,
+                    )
+                    .unwrap();
+                note(format!("A {id} {}", r.uid));
+            }
+            1 => {
+                md.deliver("INBOX", &mut body.as_bytes()).unwrap();
+                note(format!("D {id}"));
+            }
+            op => {
+                let mut mb = md.open_mailbox("INBOX", false).unwrap();
+                let mine: Vec<usize> = (0..mb.len())
+                    .filter(|&i| {
+                        let m = mb.message(i);
+                        m.uid % 2 == parity
+                            && !m.is_gone()
+                            && (op == 2 || !m.basename.contains("fixture"))
+                    })
+                    .collect();
+                if mine.is_empty() {
+                    continue;
+                }
+                let i = mine[rng.below(mine.len() as u64) as usize];
+                let uid = mb.message(i).uid;
+                if op == 2 {
+                    let mut flags = Flags::empty();
+                    for f in [Flags::SEEN, Flags::FLAGGED, Flags::ANSWERED] {
+                        if rng.below(2) == 0 {
+                            flags |= f;
+                        }
+                    }
+                    let kw: Vec<String> = match rng.below(3) {
+                        0 => vec![],
+                        k => vec![format!("k{k}")],
+                    };
+                    let shown = format!("{uid} :{} {}", flags.to_info(), kw.join(","));
+                    note(format!("F? {shown}"));
+                    mb.set_flags(i, flags, &kw).unwrap();
+                    note(format!("F {shown}"));
+                } else {
+                    let m = mb.message(i);
+                    let (flags, kw) = (m.flags | Flags::DELETED, m.keywords.to_vec());
+                    let id = message_id(&mb.read_message(i).unwrap());
+                    note(format!("X? {uid} {id}"));
+                    mb.set_flags(i, flags, &kw).unwrap();
+                    mb.expunge(Some(&[uid])).unwrap();
+                    note(format!("X {uid} {id}"));
+                }
+            }
+        }
+        std::thread::sleep(Duration::from_millis(110));
+        let mb = md.open_mailbox("INBOX", false).unwrap();
+        println!("{SAVING}");
+        drop(mb);
+    }
+    unreachable!()
+}
+
+fn message_id(body: &[u8]) -> String {
+    let body = String::from_utf8_lossy(body);
+    body.rsplit("id=").next().unwrap().trim().to_string()
+}
+
+/// When to kill an index worker.
+enum KillAt {
+    /// This many milliseconds after the start.
+    After(u64),
+    /// This many microseconds after it announced its k-th index save.
+    Saving(usize, u64),
+}
+
+fn spawn_index_worker(parity: u32, dir: &Path, ledger: &Path) -> std::process::Child {
+    Command::new(std::env::current_exe().unwrap())
+        .args(["helper", "--exact", "--nocapture", "--test-threads=1"])
+        .env(HELPER, format!("index{parity}:{}", dir.display()))
+        .env(LEDGER, ledger)
+        .stdout(Stdio::piped())
+        .stderr(fs::File::create(ledger.with_extension("stderr")).unwrap())
+        .spawn()
+        .unwrap()
+}
+
+/// Kills the worker at `at`; panics (with its stderr) when it died by itself.
+fn kill_index_worker(mut child: std::process::Child, at: KillAt, ledger: &Path) {
+    // Kept open until the kill, so the worker's next line cannot hit a closed pipe.
+    let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+    match at {
+        KillAt::After(ms) => std::thread::sleep(Duration::from_millis(ms)),
+        KillAt::Saving(k, us) => {
+            use std::io::BufRead;
+            let mut seen = 0;
+            let mut line = String::new();
+            while seen < k {
+                line.clear();
+                if out.read_line(&mut line).unwrap() == 0 {
+                    break;
+                }
+                if line.trim_end() == SAVING {
+                    seen += 1;
+                }
+            }
+            std::thread::sleep(Duration::from_micros(us));
+        }
+    }
+    if let Some(status) = child.try_wait().unwrap() {
+        panic!(
+            "index worker ended by itself ({status}):\n{}",
+            fs::read_to_string(ledger.with_extension("stderr")).unwrap_or_default()
+        );
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
+/// One message as an open shows it, with everything the index can answer for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Shown {
+    uid: u32,
+    basename: String,
+    flags: String,
+    keywords: BTreeSet<String>,
+    size: u64,
+    wire_size: u64,
+    internal_date: i64,
+    id: String,
+}
+
+/// (UIDVALIDITY, UIDNEXT, messages) of a writable open of INBOX.
+type View = (u32, u32, Vec<Shown>);
+
+fn view_of(md: &Maildir) -> View {
+    let mut mb = md.open_mailbox("INBOX", false).unwrap();
+    let mut out = Vec::with_capacity(mb.len());
+    for i in 0..mb.len() {
+        let wire_size = mb.wire_size(i).unwrap();
+        let m = mb.message(i);
+        assert!(!m.is_gone(), "{} gone right after the open", m.basename);
+        out.push(Shown {
+            uid: m.uid,
+            basename: m.basename.to_string(),
+            flags: m.flags.to_info(),
+            keywords: m.keywords.iter().cloned().collect(),
+            size: m.size,
+            wire_size,
+            internal_date: mb.internal_date(i),
+            id: message_id(&mb.read_message(i).unwrap()),
+        });
+    }
+    (mb.uid_validity(), mb.uid_next(), out)
+}
+
+/// What `fields` of STATUS say (recent, messages, unseen, uidnext, uidvalidity).
+fn status_of(md: &Maildir) -> [u32; 5] {
+    let s = md.status("INBOX").unwrap();
+    [s.recent, s.messages, s.unseen, s.uid_next, s.uid_validity]
+}
+
+/// postern-index is absent or a whole, sound index that agrees with the UID database.
+fn check_index_file(dir: &Path) -> bool {
+    let path = dir.join(postern::store::index::FILE);
+    if !path.exists() {
+        return false;
+    }
+    let ix = postern::store::index::Mapped::open(dir).unwrap_or_else(|| {
+        panic!(
+            "a torn or invalid postern-index is visible ({} bytes)",
+            fs::metadata(&path).map_or(0, |m| m.len())
+        )
+    });
+    let db = postern::store::uiddb::UidDb::parse(&fs::read(dir.join("courierimapuiddb")).unwrap())
+        .unwrap();
+    assert_eq!(ix.uid_validity(), db.uid_validity, "index UIDVALIDITY");
+    assert!(
+        ix.uid_next() <= db.next_uid,
+        "index UIDNEXT ahead of the database"
+    );
+    let in_db: HashMap<&str, u32> = db.entries.iter().map(|(u, n)| (n.as_str(), *u)).collect();
+    let mut last = 0;
+    for i in 0..ix.len() {
+        let r = ix.record(i);
+        let name = ix.file_name(i).expect("index record without a file name");
+        assert!(
+            r.uid > last && r.uid < ix.uid_next(),
+            "index UIDs out of order"
+        );
+        last = r.uid;
+        let base = name.split(':').next().unwrap();
+        if let Some(&u) = in_db.get(base) {
+            assert_eq!(
+                u, r.uid,
+                "index gives {base} UID {}, the database {u}",
+                r.uid
+            );
+        }
+    }
+    true
+}
+
+/// Moves postern-index aside, runs `f`, and puts it back unless `f` wrote a new one.
+fn without_index<T>(dir: &Path, f: impl FnOnce() -> T) -> T {
+    let path = dir.join(postern::store::index::FILE);
+    let aside = dir.join("index-aside");
+    let had = fs::rename(&path, &aside).is_ok();
+    let out = f();
+    if had && !path.exists() {
+        fs::rename(&aside, &path).unwrap();
+    } else {
+        let _ = fs::remove_file(&aside);
+    }
+    out
+}
+
+/// What the ledgers of killed index workers promise about the folder.
+#[derive(Default)]
+struct IndexLedger {
+    /// id → UID of acknowledged appends, and of acknowledged deliveries once seen (0 before).
+    acked: HashMap<String, u32>,
+    /// Messages (ids) whose expunge was acknowledged, or begun and found done.
+    expunged: HashSet<String>,
+    /// UIDs that are gone for good.
+    gone: HashSet<u32>,
+    /// UID → (flags, keywords) as last seen.
+    flags: HashMap<u32, (String, BTreeSet<String>)>,
+}
+
+/// One UID's changes in one round: acknowledged and begun.
+#[derive(Default)]
+struct Touched {
+    acked: Option<(String, BTreeSet<String>)>,
+    pending: Option<(String, BTreeSet<String>)>,
+    expunge_begun: bool,
+    expunge_acked: bool,
+}
+
+impl IndexLedger {
+    /// Checks the folder as `view` shows it against this round's ledger lines, then takes
+    /// what it shows as the starting point of the next round.
+    fn check(&mut self, lines: &[String], view: &View) {
+        let mut touched: HashMap<u32, Touched> = HashMap::new();
+        for l in lines {
+            let w: Vec<&str> = l.split(' ').collect();
+            let state = |w: &[&str]| {
+                let kw = w.get(3).map_or(BTreeSet::new(), |k| {
+                    k.split(',')
+                        .filter(|s| !s.is_empty())
+                        .map(String::from)
+                        .collect()
+                });
+                (w[2].trim_start_matches(':').to_string(), kw)
+            };
+            match w[0] {
+                "A" => {
+                    self.acked.insert(w[1].into(), w[2].parse().unwrap());
+                }
+                "D" => {
+                    self.acked.insert(w[1].into(), 0);
+                }
+                "F?" => touched.entry(w[1].parse().unwrap()).or_default().pending = Some(state(&w)),
+                "F" => {
+                    let t = touched.entry(w[1].parse().unwrap()).or_default();
+                    t.acked = Some(state(&w));
+                    t.pending = None;
+                }
+                "X?" => {
+                    touched
+                        .entry(w[1].parse().unwrap())
+                        .or_default()
+                        .expunge_begun = true
+                }
+                "X" => {
+                    touched
+                        .entry(w[1].parse().unwrap())
+                        .or_default()
+                        .expunge_acked = true;
+                    self.expunged.insert(w[2].into());
+                }
+                _ => panic!("ledger line {l:?}"),
+            }
+        }
+        let by_uid: HashMap<u32, &Shown> = view.2.iter().map(|m| (m.uid, m)).collect();
+        let by_id: HashMap<&str, &Shown> = view.2.iter().map(|m| (m.id.as_str(), m)).collect();
+        for (uid, t) in &touched {
+            if t.expunge_acked {
+                assert!(!by_uid.contains_key(uid), "expunged UID {uid} is back");
+            }
+            if t.expunge_begun && !by_uid.contains_key(uid) {
+                self.gone.insert(*uid);
+            }
+        }
+        for l in lines {
+            if let Some(rest) = l.strip_prefix("X? ") {
+                let (uid, id) = rest.split_once(' ').unwrap();
+                if !by_uid.contains_key(&uid.parse().unwrap()) {
+                    self.expunged.insert(id.into());
+                }
+            }
+        }
+        for uid in &self.gone {
+            assert!(!by_uid.contains_key(uid), "UID {uid} was gone and is back");
+        }
+        for (id, uid) in self.acked.iter_mut() {
+            if self.expunged.contains(id) {
+                continue;
+            }
+            let m = by_id
+                .get(id.as_str())
+                .unwrap_or_else(|| panic!("acknowledged message {id} (UID {uid}) lost"));
+            if *uid == 0 {
+                *uid = m.uid;
+            }
+            assert_eq!(m.uid, *uid, "acknowledged message {id} changed UID");
+        }
+        for m in &view.2 {
+            let now = (m.flags.clone(), m.keywords.clone());
+            let before = self.flags.get(&m.uid).cloned();
+            match touched.get(&m.uid) {
+                Some(t) if t.expunge_begun => {}
+                Some(t) => {
+                    let base = t.acked.clone().or(before);
+                    let mut allowed: Vec<(String, BTreeSet<String>)> =
+                        base.iter().cloned().collect();
+                    if let Some(p) = &t.pending {
+                        allowed.push(p.clone());
+                        if let Some(b) = &base {
+                            // Killed between the rename and the keyword update.
+                            allowed.push((p.0.clone(), b.1.clone()));
+                            allowed.push((b.0.clone(), p.1.clone()));
+                        }
+                    }
+                    if base.is_some() || t.pending.is_none() {
+                        assert!(
+                            allowed.contains(&now),
+                            "UID {}: flags {now:?}, allowed {allowed:?}",
+                            m.uid
+                        );
+                    }
+                }
+                None => {
+                    if let Some(b) = before {
+                        assert_eq!(now, b, "UID {}: flags changed by nobody", m.uid);
+                    }
+                }
+            }
+            self.flags.insert(m.uid, now);
+        }
+    }
+}
+
+/// Files in a folder's tmp/.
+fn tmp_litter(dir: &Path) -> Vec<String> {
+    fs::read_dir(dir.join("tmp"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect()
+}
+
+/// Two workers change INBOX and save its index over and over; each is killed at a random
+/// moment, half the time right after it announced an index save (so inside the write of
+/// tmp/, fsync, rename). After each round: postern-index is absent or whole and agrees
+/// with the UID database; STATUS and an open through the index show exactly what they
+/// show without it (a full scan); every acknowledged message is there with its UID, no
+/// UID comes back or is reused, acknowledged flags and keywords hold; tmp/ holds at most
+/// one leftover per killed process.
+#[test]
+fn kill_during_index_updates() {
+    let d = tempfile::tempdir().unwrap();
+    let ledgers = tempfile::tempdir().unwrap();
+    let md = Maildir::create(d.path()).unwrap();
+    let dir = d.path();
+    // Enough messages that writing the index takes a moment; some without S= so that
+    // sizes and dates come from the index or a stat.
+    for n in 0..600 {
+        let name = if n % 5 == 0 {
+            format!("{}.M{n}P1.fixture:2,S", 1_700_000_000 + n)
+        } else {
+            format!("{}.M{n}P1.fixture,S=13:2,", 1_700_000_000 + n)
+        };
+        fs::write(dir.join("cur").join(name), format!("id=fixture-{n}\n")).unwrap();
+    }
+    let mut rng = Rng::new();
+    let mut checker = Checker::new();
+    let mut ledger = IndexLedger::default();
+    ledger.check(&[], &view_of(&md));
+    let start = Instant::now();
+    let (mut rounds, mut kills, mut with_index) = (0, 0, 0);
+    while rounds < 40 && start.elapsed() < Duration::from_secs(5) {
+        rounds += 1;
+        let paths: Vec<_> = (0..2)
+            .map(|p| ledgers.path().join(format!("r{rounds}-{p}")))
+            .collect();
+        let workers: Vec<_> = (0..2)
+            .map(|p| spawn_index_worker(p, dir, &paths[p as usize]))
+            .collect();
+        let plans: Vec<KillAt> = (0..2)
+            .map(|_| {
+                if rng.below(2) == 0 {
+                    KillAt::After(20 + rng.below(300))
+                } else {
+                    KillAt::Saving(1 + rng.below(2) as usize, rng.below(4000))
+                }
+            })
+            .collect();
+        std::thread::scope(|s| {
+            for ((w, at), path) in workers.into_iter().zip(plans).zip(&paths) {
+                s.spawn(move || kill_index_worker(w, at, path));
+            }
+        });
+        kills += 2;
+        if check_index_file(dir) {
+            with_index += 1;
+        }
+        let status = status_of(&md);
+        assert_eq!(
+            status,
+            without_index(dir, || status_of(&md)),
+            "STATUS through the index"
+        );
+        let through_index = view_of(&md);
+        check_index_file(dir);
+        let scanned = without_index(dir, || view_of(&md));
+        assert_eq!(
+            through_index, scanned,
+            "round {rounds}: an open through postern-index differs from a full scan"
+        );
+        checker.check(&md);
+        let lines: Vec<String> = paths
+            .iter()
+            .flat_map(|p| {
+                fs::read_to_string(p)
+                    .unwrap_or_default()
+                    .lines()
+                    .map(String::from)
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        ledger.check(&lines, &scanned);
+        let litter = tmp_litter(dir);
+        assert!(
+            litter.len() <= kills,
+            "tmp/ grows faster than processes are killed: {litter:?}"
+        );
+    }
+    eprintln!(
+        "{rounds} rounds, {kills} kills, index present after {with_index}, tmp/ leftovers: {:?}",
+        tmp_litter(dir)
     );
 }
