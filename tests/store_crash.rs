@@ -479,14 +479,21 @@ struct Shown {
     id: String,
 }
 
-/// (UIDVALIDITY, UIDNEXT, messages) of a writable open of INBOX.
+/// (UIDVALIDITY, UIDNEXT, messages) of an open of INBOX.
 type View = (u32, u32, Vec<Shown>);
 
 fn view_of(md: &Maildir) -> View {
-    let mut mb = md.open_mailbox("INBOX", false).unwrap();
+    view_opened(md, false)
+}
+
+/// The view of a writable open, or of a read-only one (EXAMINE), which saves no index.
+fn view_opened(md: &Maildir, read_only: bool) -> View {
+    let mut mb = md.open_mailbox("INBOX", read_only).unwrap();
     let mut out = Vec::with_capacity(mb.len());
     for i in 0..mb.len() {
-        let wire_size = mb.wire_size(i).unwrap();
+        // A message whose file cannot be found shows as u64::MAX and "unreadable" (a
+        // damaged index may name files that do not exist).
+        let wire_size = mb.wire_size(i).unwrap_or(u64::MAX);
         let m = mb.message(i);
         assert!(!m.is_gone(), "{} gone right after the open", m.basename);
         out.push(Shown {
@@ -497,7 +504,9 @@ fn view_of(md: &Maildir) -> View {
             size: m.size,
             wire_size,
             internal_date: mb.internal_date(i),
-            id: message_id(&mb.read_message(i).unwrap()),
+            id: mb
+                .read_message(i)
+                .map_or("unreadable".into(), |b| message_id(&b)),
         });
     }
     (mb.uid_validity(), mb.uid_next(), out)
@@ -798,4 +807,397 @@ fn kill_during_index_updates() {
         "{rounds} rounds, {kills} kills, index present after {with_index}, tmp/ leftovers: {:?}",
         tmp_litter(dir)
     );
+}
+
+// ---------------------------------------------------------------------------------------
+// An index that is wrong although its stamp matches, and damaged index files.
+
+/// The times postern-index is valid for: new/, cur/, courierimapkeywords/ and the UID
+/// database (a missing one is skipped).
+const STAMPED: [&str; 4] = ["new", "cur", "courierimapkeywords", "courierimapuiddb"];
+
+fn stamped_times(dir: &Path) -> Vec<Option<std::time::SystemTime>> {
+    STAMPED
+        .iter()
+        .map(|s| fs::metadata(dir.join(s)).and_then(|m| m.modified()).ok())
+        .collect()
+}
+
+/// Sets the stamped times (utimes), which is the one way to make a changed folder look
+/// unchanged to the index.
+fn set_stamped_times(dir: &Path, times: &[Option<std::time::SystemTime>]) {
+    for (s, t) in STAMPED.iter().zip(times) {
+        if let Some(t) = t {
+            fs::File::open(dir.join(s))
+                .unwrap()
+                .set_modified(*t)
+                .unwrap();
+        }
+    }
+}
+
+/// A minute ago, with nanoseconds, so that a folder set to it counts as settled at once.
+fn a_minute_ago() -> Vec<Option<std::time::SystemTime>> {
+    let t =
+        std::time::SystemTime::now() - Duration::from_secs(60) + Duration::from_nanos(123_456_789);
+    vec![Some(t); STAMPED.len()]
+}
+
+/// A folder with flags, keywords, names with and without S=, and a saved index that is
+/// exactly valid for it (all stamped times set to `at`).
+fn indexed_folder(dir: &Path, at: &[Option<std::time::SystemTime>]) -> Maildir {
+    let md = Maildir::create(dir).unwrap();
+    for n in 0..30u32 {
+        let flags = [
+            Flags::empty(),
+            Flags::SEEN,
+            Flags::FLAGGED | Flags::ANSWERED,
+        ][n as usize % 3];
+        let kw: Vec<String> = if n % 4 == 0 {
+            vec![format!("kw{n}")]
+        } else {
+            vec![]
+        };
+        md.append(
+            "INBOX",
+            AppendSource::Bytes(format!("Subject: {n}\r\n\r\nid=m{n}\r\n").as_bytes()),
+            flags,
+            &kw,
+            None,
+        )
+        .unwrap();
+    }
+    for n in 0..5 {
+        fs::write(
+            dir.join("cur")
+                .join(format!("1700000000.M{n}P9.nosize:2,S")),
+            format!("id=plain{n}\n"),
+        )
+        .unwrap();
+    }
+    // Settle the folder (UIDs, keyword housekeeping), then save the index for `at`.
+    drop(md.open_mailbox("INBOX", false).unwrap());
+    let _ = fs::remove_file(dir.join(postern::store::index::FILE));
+    set_stamped_times(dir, at);
+    drop(md.open_mailbox("INBOX", false).unwrap());
+    assert!(
+        postern::store::index::Mapped::open(dir).is_some(),
+        "no index saved for a settled folder"
+    );
+    md
+}
+
+/// The index is trusted only by the stamped directory times; a change made behind its
+/// back whose times are put back with utimes is not seen until cur/ changes for real.
+/// What it does then, documented (not a promise): the old flags are shown, a removed
+/// message is still listed (its file cannot be opened), a new file in cur/ is not listed.
+/// What holds even then: no message changes UID, no UID is reused, and the first real
+/// change to cur/ brings the truth back with the new file under a new UID.
+#[test]
+fn stale_index_with_restored_times() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    let md = indexed_folder(dir, &a_minute_ago());
+    let before = view_of(&md);
+    let saved = stamped_times(dir);
+    let uid_of = |v: &View, base: &str| v.2.iter().find(|m| m.basename == base).map(|m| m.uid);
+    // Behind its back: \Seen for one message (a rename), one removed, one new file.
+    let (b, c) = (&before.2[1], &before.2[2]);
+    let cur = dir.join("cur");
+    let b_file = fs::read_dir(&cur)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .find(|n| n.starts_with(&b.basename))
+        .unwrap();
+    assert!(!b.flags.contains('F'));
+    fs::rename(cur.join(&b_file), cur.join(format!("{}:2,F", b.basename))).unwrap();
+    let c_file = fs::read_dir(&cur)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .find(|n| n.starts_with(&c.basename))
+        .unwrap();
+    fs::remove_file(cur.join(c_file)).unwrap();
+    fs::write(cur.join("1700000099.M1P1.behind:2,"), "id=behind\n").unwrap();
+    set_stamped_times(dir, &saved);
+
+    let mb = md.open_mailbox("INBOX", false).unwrap();
+    let shown: Vec<(u32, String, Flags)> = mb
+        .messages()
+        .map(|m| (m.uid, m.basename.to_string(), m.flags))
+        .collect();
+    let c_index = mb.index_of_uid(c.uid);
+    eprintln!(
+        "stale index, times restored: {} messages shown (before {}); {} flags {:?}; \
+         removed {} listed: {}, readable: {}; new file listed: {}",
+        shown.len(),
+        before.2.len(),
+        b.basename,
+        shown.iter().find(|s| s.0 == b.uid).map(|s| s.2.to_info()),
+        c.basename,
+        c_index.is_some(),
+        c_index.is_some_and(|i| mb.read_message(i).is_ok()),
+        shown.iter().any(|s| s.1.contains("behind"))
+    );
+    for (uid, base, _) in &shown {
+        assert_eq!(uid_of(&before, base), Some(*uid), "{base} changed UID");
+    }
+    drop(mb);
+
+    // A real change to cur/ (a flag change through the store): now the folder is listed.
+    let mut mb = md.open_mailbox("INBOX", false).unwrap();
+    mb.set_flags(0, Flags::SEEN | Flags::DRAFT, &[]).unwrap();
+    drop(mb);
+    let after = view_of(&md);
+    assert_eq!(
+        after,
+        without_index(dir, || view_of(&md)),
+        "after a real change"
+    );
+    assert_eq!(
+        uid_of(&after, &c.basename),
+        None,
+        "removed message still listed"
+    );
+    assert_eq!(
+        after
+            .2
+            .iter()
+            .find(|m| m.uid == b.uid)
+            .map(|m| m.flags.as_str()),
+        Some("F")
+    );
+    let behind = after
+        .2
+        .iter()
+        .find(|m| m.id == "behind")
+        .expect("new file listed");
+    assert!(
+        behind.uid >= before.1,
+        "new file got a used UID {}",
+        behind.uid
+    );
+    for m in &after.2 {
+        if let Some(u) = uid_of(&before, &m.basename) {
+            assert_eq!(u, m.uid, "{} changed UID", m.basename);
+        }
+    }
+}
+
+/// Where in postern-index a byte is, by the field it belongs to (see src/store/index.rs).
+fn index_field(at: usize, count: usize) -> &'static str {
+    const FIELDS: [(usize, &str); 8] = [
+        (0, "magic"),
+        (8, "uid_validity"),
+        (12, "uid_next"),
+        (16, "count/names_len"),
+        (24, "valid_for"),
+        (104, "unseen"),
+        (108, "header reserved"),
+        (128, ""),
+    ];
+    if at < 128 {
+        return FIELDS.iter().rev().find(|f| f.0 <= at).unwrap().1;
+    }
+    if at >= 128 + count * 40 {
+        return "names";
+    }
+    match (at - 128) % 40 {
+        0..4 => "record uid",
+        4..10 => "record name offset/len",
+        10 => "record flags",
+        11..16 => "record reserved",
+        16..24 => "record size",
+        24..32 => "record wire size",
+        _ => "record date",
+    }
+}
+
+/// Fields whose damage the format cannot see: the header fields and record values it
+/// takes as they are (there is no checksum), and name bytes that still make a file name.
+/// A flip there shows wrong data for as long as the index is exactly valid.
+const TRUSTED: [&str; 9] = [
+    "uid_validity",
+    "uid_next",
+    "unseen",
+    "record uid",
+    "record name offset/len",
+    "record flags",
+    "record size",
+    "record wire size",
+    "record date",
+];
+
+/// Damaged postern-index files never panic an open or STATUS. Damage to the shape
+/// (truncated anywhere, wrong magic, names past the end, a count or names length larger
+/// than the file) gives exactly the full-scan result; UIDs out of order or not below
+/// UIDNEXT give it for an open (STATUS reads only the header and a binary search). Random
+/// bit flips give the full-scan result unless they land in a field listed in `TRUSTED`
+/// (counted and reported).
+#[test]
+fn damaged_index_files() {
+    use postern::store::index::FILE;
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    let at = a_minute_ago();
+    let md = indexed_folder(dir, &at);
+    let good = fs::read(dir.join(FILE)).unwrap();
+    let count = postern::store::index::Mapped::open(dir).unwrap().len();
+    assert_eq!(count, 35);
+    let truth = without_index(dir, || (status_of(&md), view_of(&md)));
+    let open_with = |bytes: &[u8]| {
+        set_stamped_times(dir, &at);
+        fs::write(dir.join(FILE), bytes).unwrap();
+        // Read-only, so that an open that rejects the damage does not save a new index
+        // (and fsync it) every time.
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            (status_of(&md), view_opened(&md, true))
+        }))
+    };
+    // The undamaged index is exactly valid: a changed flags byte is believed.
+    let mut believed = good.clone();
+    believed[128 + 10] ^= 1; // bit 0 is \Draft (src/store/flags.rs)
+    assert_ne!(
+        open_with(&believed).unwrap().1,
+        truth.1,
+        "index not used as exact"
+    );
+    assert_eq!(open_with(&good).unwrap(), truth, "the good index");
+
+    let u32_at =
+        |b: &mut Vec<u8>, at: usize, v: u32| b[at..at + 4].copy_from_slice(&v.to_le_bytes());
+    let names_len = u32::from_le_bytes(good[20..24].try_into().unwrap());
+    let mut shaped: Vec<(String, Vec<u8>)> = Vec::new();
+    for cut in (0..good.len()).step_by(7).chain(good.len() - 3..good.len()) {
+        shaped.push((format!("truncated at {cut}"), good[..cut].to_vec()));
+    }
+    for i in 0..8 {
+        let mut b = good.clone();
+        b[i] ^= 0x20;
+        shaped.push((format!("magic byte {i}"), b));
+    }
+    let mut b = good.clone();
+    b[7] = 1;
+    shaped.push(("version 1 magic".into(), b));
+    for (what, off, len) in [
+        ("name offset at the end", names_len, 5u16),
+        ("name offset past the end", names_len + 40, 5),
+        ("name offset u32::MAX", u32::MAX, 5),
+        ("name length past the end", 0, u16::MAX),
+        ("empty name", 0, 0),
+    ] {
+        let mut b = good.clone();
+        let r = 128 + 40 * (count / 2);
+        u32_at(&mut b, r + 4, off);
+        b[r + 8..r + 10].copy_from_slice(&len.to_le_bytes());
+        shaped.push((what.into(), b));
+    }
+    for (what, field, v) in [
+        ("count + 1", 16, count as u32 + 1),
+        ("count u32::MAX", 16, u32::MAX),
+        ("count - 1", 16, count as u32 - 1),
+        ("names_len + 1", 20, names_len + 1),
+        ("names_len u32::MAX", 20, u32::MAX),
+    ] {
+        let mut b = good.clone();
+        u32_at(&mut b, field, v);
+        shaped.push((what.into(), b));
+    }
+    let mut b = good.clone();
+    b.extend_from_slice(&[0; 40]);
+    shaped.push(("40 bytes more than count says".into(), b));
+    let mut b = good.clone();
+    let (r1, r2) = (128 + 40 * 3, 128 + 40 * 4);
+    let first: Vec<u8> = b[r1..r1 + 4].to_vec();
+    b.copy_within(r2..r2 + 4, r1);
+    b[r2..r2 + 4].copy_from_slice(&first);
+    let mut uids: Vec<(String, Vec<u8>)> = Vec::new();
+    uids.push(("two UIDs swapped".into(), b));
+    let mut b = good.clone();
+    u32_at(
+        &mut b,
+        128 + 40 * (count - 1),
+        u32::from_le_bytes(good[12..16].try_into().unwrap()),
+    );
+    uids.push(("last UID = UIDNEXT".into(), b));
+    let mut b = good.clone();
+    u32_at(&mut b, 128, 0);
+    uids.push(("UID 0".into(), b));
+    let mut b = good.clone();
+    let nul = 128 + 40 * count + 3;
+    b[nul] = b'/';
+    shaped.push(("a '/' in a name".into(), b));
+    let mut b = good.clone();
+    b[nul] = 0xff;
+    shaped.push(("a name that is not UTF-8".into(), b));
+    for (what, bytes) in &shaped {
+        match open_with(bytes) {
+            Ok(seen) => assert_eq!(seen, truth, "{what}: not the full-scan result"),
+            Err(_) => panic!("{what}: the open panicked"),
+        }
+    }
+    // Damage to the record UIDs: an open checks every record and scans instead. STATUS
+    // reads only the header and binary-searches the UIDs for \Recent, so such damage can
+    // show in its RECENT count (reported, not asserted).
+    for (what, bytes) in &uids {
+        match open_with(bytes) {
+            Ok(seen) => {
+                assert_eq!(seen.1, truth.1, "{what}: not the full-scan result");
+                if seen.0 != truth.0 {
+                    eprintln!(
+                        "{what}: STATUS (RECENT MESSAGES UNSEEN UIDNEXT UIDVALIDITY) {:?}, \
+                         a full scan {:?}",
+                        seen.0, truth.0
+                    );
+                }
+            }
+            Err(_) => panic!("{what}: the open panicked"),
+        }
+    }
+
+    // Single bit flips anywhere.
+    let mut rng = Rng::new();
+    let mut undetected: BTreeMap<&str, usize> = BTreeMap::new();
+    let flips = 400;
+    for _ in 0..flips {
+        let at = rng.below(good.len() as u64) as usize;
+        let mut b = good.clone();
+        b[at] ^= 1 << rng.below(8);
+        let field = index_field(at, count);
+        match open_with(&b) {
+            Err(_) => panic!("bit flip at {at} ({field}): the open panicked"),
+            Ok(seen) if seen == truth => {}
+            Ok(_) => {
+                let trusted = TRUSTED.contains(&field) || field == "names";
+                assert!(
+                    trusted,
+                    "bit flip at {at} ({field}): not the full-scan result"
+                );
+                *undetected.entry(field).or_default() += 1;
+            }
+        }
+    }
+    eprintln!("{flips} bit flips; shown as if true (no checksum): {undetected:?}");
+    fs::remove_file(dir.join(FILE)).unwrap();
+}
+
+/// A size claim far beyond the file (`,S=` in a name, or a damaged index record) must not
+/// be taken as a buffer size: reading such a message aborted the process ("memory
+/// allocation of 140737488355348 bytes failed").
+#[test]
+fn huge_size_claims_do_not_abort_a_read() {
+    let d = tempfile::tempdir().unwrap();
+    let md = Maildir::create(d.path()).unwrap();
+    fs::write(
+        d.path()
+            .join("cur/1700000000.M1P1.host,S=140737488355348:2,S"),
+        "id=small\n",
+    )
+    .unwrap();
+    let mb = md.open_mailbox("INBOX", false).unwrap();
+    assert_eq!(
+        mb.message(0).size,
+        140737488355348,
+        "the claim is shown as it is"
+    );
+    assert_eq!(mb.read_message(0).unwrap(), b"id=small\n");
 }

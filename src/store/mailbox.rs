@@ -923,9 +923,12 @@ impl Mailbox {
         }
     }
 
+    /// The whole message. The buffer is sized from the open file (std's `read_to_end` on
+    /// a `File` reserves its length), not from `,S=` or the index: both are only claims,
+    /// and a capacity taken from a damaged one aborted the process.
     pub fn read_message(&self, index: usize) -> Result<Vec<u8>> {
         let mut f = self.open_message(index)?;
-        let mut out = Vec::with_capacity(self.table.rows()[index].size as usize);
+        let mut out = Vec::new();
         f.read_to_end(&mut out)?;
         Ok(out)
     }
