@@ -1441,7 +1441,7 @@ fn each_courier_change_to_an_indexed_folder() {
         );
     }
     let mut history = BTreeMap::new();
-    let steps: [(&str, &dyn Fn()); 6] = [
+    let steps: [(&str, &dyn Fn()); 7] = [
         ("deliverquota", &|| {
             courier.deliver(&md, &message("d1", "y"))
         }),
@@ -1463,6 +1463,13 @@ fn each_courier_change_to_an_indexed_folder() {
             let mut c = courier.imap(&md);
             c.ok("SELECT INBOX");
             c.ok("UID STORE 3 +FLAGS (\\Deleted)");
+            c.ok("EXPUNGE");
+            c.logout();
+        }),
+        ("imapd APPEND and EXPUNGE of the newest", &|| {
+            let mut c = courier.imap(&md);
+            c.append("INBOX", "\\Deleted", &message("c-gone", "u"));
+            c.ok("SELECT INBOX");
             c.ok("EXPUNGE");
             c.logout();
         }),
@@ -1495,8 +1502,9 @@ fn each_courier_change_to_an_indexed_folder() {
             (4, flags(&[])),
             (5, flags(&[])),
             (6, flags(&["\\Flagged"])),
-            (7, flags(&[])),
             (8, flags(&[])),
+            (9, flags(&[])),
         ])
     );
+    assert_eq!(v.uidnext, 10);
 }

@@ -1201,3 +1201,31 @@ fn huge_size_claims_do_not_abort_a_read() {
     );
     assert_eq!(mb.read_message(0).unwrap(), b"id=small\n");
 }
+
+/// UIDNEXT after the newest UID was used and expunged since the index was saved: an open
+/// through the index must not announce a UIDNEXT that was already given out (RFC 3501
+/// §2.3.1.1: it changes whenever new messages are added, "even if those new messages are
+/// subsequently expunged").
+#[test]
+fn uidnext_through_the_index_counts_expunged_appends() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    let md = indexed_folder(dir, &a_minute_ago());
+    let r = md
+        .append(
+            "INBOX",
+            AppendSource::Bytes(b"id=gone\r\n"),
+            Flags::DELETED,
+            &[],
+            None,
+        )
+        .unwrap();
+    assert_eq!(r.uid, 36);
+    let mut mb = md.open_mailbox("INBOX", false).unwrap();
+    assert_eq!(mb.expunge(None).unwrap().len(), 1);
+    drop(mb);
+    let through_index = view_of(&md);
+    assert_eq!(through_index.1, 37, "UIDNEXT through the index");
+    assert_eq!(status_of(&md)[3], 37, "STATUS UIDNEXT");
+    assert_eq!(through_index, without_index(dir, || view_of(&md)));
+}

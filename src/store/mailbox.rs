@@ -1052,6 +1052,15 @@ impl Mailbox {
                 self.settle_recent(before);
             }
         }
+        // A UID given out since the rows were taken whose message is gone again (appended
+        // and expunged) shows only in the database's header; UIDNEXT must count it (RFC
+        // 3501 §2.3.1.1: it changes when messages are added, "even if those new messages
+        // are subsequently expunged"), as a full scan's does.
+        if let Some((v, next)) = uiddb::header(&self.dir)
+            && v == self.uid_validity
+        {
+            self.uid_next = self.uid_next.max(next);
+        }
         let mut expunged = Vec::new();
         if opening {
             self.table.retain(|r| !r.has(GONE));
