@@ -1170,3 +1170,341 @@ fn maildirsize_is_kept_by_both_servers() {
          Courier; maildirsize:\n{text}"
     );
 }
+
+// ---------------------------------------------------------------------------------------
+// 6. Courier writes while a postern session has INBOX open through postern-index.
+
+/// Whether postern-index of the folder in `dir` is valid for the folder as it is now (the
+/// times of new/, cur/, courierimapkeywords/ and the UID database's size and time equal
+/// what it was saved for, see src/store/index.rs): then an open takes its list as it is.
+/// `None` without a readable index.
+fn index_exact(dir: &Path) -> Option<bool> {
+    use std::os::unix::fs::MetadataExt;
+    let ix = postern::store::index::Mapped::open(dir)?;
+    let t = |sub: &str| {
+        std::fs::metadata(dir.join(sub)).map_or((0, 0), |m| (m.mtime(), m.mtime_nsec()))
+    };
+    let (n, c, k) = (t("new"), t("cur"), t("courierimapkeywords"));
+    let db = std::fs::metadata(dir.join("courierimapuiddb"))
+        .map_or([0; 3], |m| [m.len() as i64, m.mtime(), m.mtime_nsec()]);
+    Some(ix.valid_for() == [n.0, n.1, c.0, c.1, k.0, k.1, db[0], db[1], db[2], 0])
+}
+
+impl Courier {
+    /// `deliverquota.courier Maildir < msg`: Courier's delivery agent.
+    fn deliver(&self, maildir: &Path, msg: &[u8]) {
+        owner::give_to_mail_owner(maildir);
+        let mut child = self
+            .base(self.root.join("usr/bin/deliverquota.courier"))
+            .arg(maildir)
+            .stdin(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(msg).unwrap();
+        assert!(child.wait().unwrap().success(), "deliverquota.courier");
+    }
+
+    /// `maildirkw -a Maildir message keyword`: adds a keyword outside any IMAP session.
+    fn add_keyword(&self, maildir: &Path, basename: &str, keyword: &str) {
+        owner::give_to_mail_owner(maildir);
+        let st = self
+            .base(self.root.join("usr/bin/maildirkw"))
+            .arg("-a")
+            .arg(maildir)
+            .arg(basename)
+            .arg(keyword)
+            .status()
+            .unwrap();
+        assert!(st.success(), "maildirkw");
+    }
+}
+
+/// The untagged EXPUNGE sequence numbers, the last EXISTS, and FETCH FLAGS (sequence
+/// number → flags without \Recent) of a reply.
+fn unsolicited(r: &Reply) -> (Vec<u32>, Option<u32>, BTreeMap<u32, BTreeSet<String>>) {
+    let (mut expunged, mut exists, mut fetched) = (Vec::new(), None, BTreeMap::new());
+    for l in &r.untagged {
+        let w: Vec<&str> = l.text.splitn(4, ' ').collect();
+        match w.get(2).copied() {
+            Some("EXPUNGE") => expunged.push(w[1].parse().unwrap()),
+            Some("EXISTS") => exists = Some(w[1].parse().unwrap()),
+            Some("FETCH") => {
+                let flags = l
+                    .text
+                    .split("FLAGS (")
+                    .nth(1)
+                    .and_then(|s| s.split(')').next())
+                    .unwrap_or_else(|| panic!("no FLAGS in {:?}", l.text));
+                let set = flags
+                    .split(' ')
+                    .filter(|f| !f.is_empty() && !f.eq_ignore_ascii_case("\\Recent"))
+                    .map(str::to_string)
+                    .collect();
+                fetched.insert(w[1].parse().unwrap(), set);
+            }
+            _ => {}
+        }
+    }
+    (expunged, exists, fetched)
+}
+
+/// UID → Subject of the selected mailbox, as a server reads its messages.
+fn subjects(s: &mut Imap) -> BTreeMap<u32, String> {
+    s.contents()
+        .into_iter()
+        .map(|(uid, (_, body))| {
+            let text = String::from_utf8_lossy(&body).into_owned();
+            let subject = text
+                .lines()
+                .find_map(|l| l.strip_prefix("Subject: "))
+                .unwrap_or("")
+                .trim()
+                .to_string();
+            (uid, subject)
+        })
+        .collect()
+}
+
+/// A UID, once seen with a message, keeps it: no change, no reuse.
+#[track_caller]
+fn same_history(history: &mut BTreeMap<u32, String>, seen: &BTreeMap<u32, String>, who: &str) {
+    for (uid, subject) in seen {
+        let was = history.entry(*uid).or_insert_with(|| subject.clone());
+        assert_eq!(was, subject, "{who}: UID {uid} now shows another message");
+    }
+}
+
+/// Lets the folder settle and opens it with postern until an open saved postern-index for
+/// it (the first open after a keyword change folds Courier's keyword updates, which moves
+/// courierimapkeywords/'s time, so it saves none).
+#[track_caller]
+fn settle_index(acct: &Account) {
+    for _ in 0..3 {
+        std::thread::sleep(std::time::Duration::from_millis(150));
+        let mut p = acct.imap();
+        p.ok("SELECT INBOX");
+        p.logout();
+        if index_exact(&acct.maildir()) == Some(true) {
+            return;
+        }
+    }
+    panic!("no postern-index saved for the settled folder");
+}
+
+/// A postern session has INBOX of a settled folder selected through postern-index while
+/// Courier's imapd appends, changes flags and keywords and expunges, Courier's
+/// deliverquota delivers and its maildirkw adds a keyword. postern's NOOP reports exactly
+/// those changes; a new postern session, which finds the index stale, shows what Courier
+/// shows; then postern changes things while Courier has the folder selected, and
+/// Courier's NOOP and a new Courier session show them. No UID ever names another message.
+#[test]
+fn courier_writes_while_postern_has_the_index_open() {
+    let Some(courier) = Courier::find() else {
+        return;
+    };
+    let acct = Account::new(false);
+    let md = acct.maildir();
+    for n in 1..=6 {
+        acct.drop_new(
+            &format!("170000000{n}.M{n}P{n}.mx.example"),
+            &message(&format!("m{n}"), "x"),
+        );
+    }
+    // UIDs 1-6 and a keyword, then an index for the settled folder.
+    let mut p = acct.imap();
+    p.view("INBOX");
+    p.ok("UID STORE 3 +FLAGS (\\Seen PKw)");
+    p.logout();
+    settle_index(&acct);
+
+    let mut history = BTreeMap::new();
+    let mut p = acct.imap();
+    let before = p.view("INBOX");
+    assert_eq!(index_exact(&md), Some(true), "SELECT changed the folder");
+    same_history(&mut history, &subjects(&mut p), "postern");
+    let mut c = courier.imap(&md);
+    let cv0 = c.view("INBOX");
+    assert_eq!(
+        (cv0.uidvalidity, &cv0.flags),
+        (before.uidvalidity, &before.flags),
+        "Courier before its changes"
+    );
+    let appended = c.append("INBOX", "\\Seen CKw1", &message("c-append", "y"));
+    assert_eq!(appended, 7);
+    courier.deliver(&md, &message("c-deliver-1", "z"));
+    c.ok("NOOP");
+    c.ok("UID STORE 1 +FLAGS (\\Flagged CKw2)");
+    c.ok("UID STORE 3 -FLAGS (\\Seen PKw)");
+    c.ok("UID STORE 2 +FLAGS (\\Deleted)");
+    c.ok("EXPUNGE");
+    courier.add_keyword(&md, "1700000004.M4P4.mx.example", "CKw3");
+    let cv1 = c.view("INBOX");
+    same_history(&mut history, &subjects(&mut c), "Courier");
+    c.logout();
+    // Delivered after Courier looked: postern gives it its UID.
+    courier.deliver(&md, &message("c-deliver-2", "w"));
+    assert_eq!(
+        cv1.flags.keys().copied().collect::<Vec<_>>(),
+        [1, 3, 4, 5, 6, 7, 8],
+        "Courier's UIDs"
+    );
+
+    let noop = p.ok("NOOP");
+    let (expunged, exists, fetched) = unsolicited(&noop);
+    let report = || format!("postern's NOOP:\n{}", p.session());
+    assert_eq!(expunged, [2], "EXPUNGE; {}", report());
+    assert_eq!(exists, Some(8), "EXISTS; {}", report());
+    // Sequence numbers after the expunge: UID 1 → 1, 3 → 2, 4 → 3.
+    let want = BTreeMap::from([
+        (1, flags(&["\\Flagged", "CKw2"])),
+        (2, flags(&[])),
+        (3, flags(&["CKw3"])),
+    ]);
+    assert_eq!(fetched, want, "FETCH FLAGS; {}", report());
+    let fetch = p.ok("UID FETCH 1:* (UID FLAGS)");
+    let mut want_all = cv1.flags.clone();
+    want_all.insert(9, flags(&[]));
+    assert_eq!(fetch_flags(&fetch), want_all, "postern after NOOP");
+    same_history(&mut history, &subjects(&mut p), "postern after NOOP");
+
+    // A new postern session finds the index stale and must show what Courier shows.
+    assert_eq!(
+        index_exact(&md),
+        Some(false),
+        "the index should be stale now"
+    );
+    let mut p2 = acct.imap();
+    let pv = p2.view("INBOX");
+    let mut c2 = courier.imap(&md);
+    let cv2 = c2.view("INBOX");
+    assert_eq!(pv, cv2, "a new postern session and Courier");
+    assert_eq!(pv.flags, want_all);
+    same_history(&mut history, &subjects(&mut p2), "new postern session");
+    same_history(&mut history, &subjects(&mut c2), "Courier");
+    p2.logout();
+
+    // postern changes things while Courier has INBOX selected.
+    p.ok("UID STORE 1 -FLAGS (\\Flagged)");
+    p.ok("UID STORE 7 +FLAGS (PKw2)");
+    let p_appended = p.append("INBOX", "\\Draft", &message("p-append", "v"));
+    assert_eq!(p_appended, 10);
+    p.ok("UID STORE 5 +FLAGS (\\Deleted)");
+    p.ok("EXPUNGE");
+    p.logout();
+    let mut want = want_all.clone();
+    want.insert(1, flags(&["CKw2"]));
+    want.insert(7, flags(&["\\Seen", "CKw1", "PKw2"]));
+    want.insert(10, flags(&["\\Draft"]));
+    want.remove(&5);
+    let cnoop = c2.ok("NOOP");
+    eprintln!(
+        "Courier's NOOP after postern's changes:\n{}",
+        cnoop
+            .untagged
+            .iter()
+            .map(|l| l.text.as_str())
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    let live = c2.ok("UID FETCH 1:* (UID FLAGS)");
+    assert_eq!(fetch_flags(&live), want, "Courier's session after its NOOP");
+    same_history(&mut history, &subjects(&mut c2), "Courier after NOOP");
+    let cv3 = c2.view("INBOX");
+    c2.logout();
+    assert_eq!(
+        (cv3.uidnext, &cv3.flags),
+        (11, &want),
+        "Courier after postern"
+    );
+    let mut p3 = acct.imap();
+    let pv3 = p3.view("INBOX");
+    same_history(&mut history, &subjects(&mut p3), "postern at the end");
+    p3.logout();
+    assert_eq!(pv3, cv3, "postern and Courier at the end");
+}
+
+/// One Courier change at a time to a folder whose postern-index is exactly valid, each
+/// followed by a new postern session (which takes the index as a starting point: only
+/// new/ is listed when only a delivery happened) and a new Courier session: both show the
+/// same UIDs, flags and keywords, and no UID ever names another message.
+#[test]
+fn each_courier_change_to_an_indexed_folder() {
+    let Some(courier) = Courier::find() else {
+        return;
+    };
+    let acct = Account::new(false);
+    let md = acct.maildir();
+    for n in 1..=4 {
+        acct.drop_new(
+            &format!("170000000{n}.M{n}P{n}.mx.example"),
+            &message(&format!("m{n}"), "x"),
+        );
+    }
+    let mut history = BTreeMap::new();
+    let steps: [(&str, &dyn Fn()); 7] = [
+        ("deliverquota", &|| {
+            courier.deliver(&md, &message("d1", "y"))
+        }),
+        ("maildirkw", &|| {
+            courier.add_keyword(&md, "1700000002.M2P2.mx.example", "ToolKw")
+        }),
+        ("imapd STORE", &|| {
+            let mut c = courier.imap(&md);
+            c.ok("SELECT INBOX");
+            c.ok("UID STORE 1 +FLAGS (\\Answered ImapKw)");
+            c.logout();
+        }),
+        ("imapd APPEND", &|| {
+            let mut c = courier.imap(&md);
+            c.append("INBOX", "\\Flagged", &message("c-append", "z"));
+            c.logout();
+        }),
+        ("imapd EXPUNGE", &|| {
+            let mut c = courier.imap(&md);
+            c.ok("SELECT INBOX");
+            c.ok("UID STORE 3 +FLAGS (\\Deleted)");
+            c.ok("EXPUNGE");
+            c.logout();
+        }),
+        ("imapd APPEND and EXPUNGE of the newest", &|| {
+            let mut c = courier.imap(&md);
+            c.append("INBOX", "\\Deleted", &message("c-gone", "u"));
+            c.ok("SELECT INBOX");
+            c.ok("EXPUNGE");
+            c.logout();
+        }),
+        ("deliverquota twice", &|| {
+            courier.deliver(&md, &message("d2", "v"));
+            courier.deliver(&md, &message("d3", "w"));
+        }),
+    ];
+    for (what, change) in steps {
+        settle_index(&acct);
+        change();
+        let mut p = acct.imap();
+        let pv = p.view("INBOX");
+        same_history(&mut history, &subjects(&mut p), what);
+        p.logout();
+        let mut c = courier.imap(&md);
+        let cv = c.view("INBOX");
+        same_history(&mut history, &subjects(&mut c), what);
+        c.logout();
+        assert_eq!(pv, cv, "after Courier's {what}: postern and Courier");
+    }
+    let mut p = acct.imap();
+    let v = p.view("INBOX");
+    p.logout();
+    assert_eq!(
+        v.flags,
+        BTreeMap::from([
+            (1, flags(&["\\Answered", "ImapKw"])),
+            (2, flags(&["ToolKw"])),
+            (4, flags(&[])),
+            (5, flags(&[])),
+            (6, flags(&["\\Flagged"])),
+            (8, flags(&[])),
+            (9, flags(&[])),
+        ])
+    );
+    assert_eq!(v.uidnext, 10);
+}

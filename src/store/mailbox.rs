@@ -1002,9 +1002,12 @@ impl Mailbox {
         }
     }
 
+    /// The whole message. The buffer is sized from the open file (std's `read_to_end` on
+    /// a `File` reserves its length), not from `,S=` or the index: both are only claims,
+    /// and a capacity taken from a damaged one aborted the process.
     pub fn read_message(&self, index: usize) -> Result<Vec<u8>> {
         let mut f = self.open_message(index)?;
-        let mut out = Vec::with_capacity(self.table.rows()[index].size as usize);
+        let mut out = Vec::new();
         f.read_to_end(&mut out)?;
         Ok(out)
     }
@@ -1245,6 +1248,15 @@ impl Mailbox {
             if new > 0 && !opening {
                 self.settle_recent(before);
             }
+        }
+        // A UID given out since the rows were taken whose message is gone again (appended
+        // and expunged) shows only in the database's header; UIDNEXT must count it (RFC
+        // 3501 §2.3.1.1: it changes when messages are added, "even if those new messages
+        // are subsequently expunged"), as a full scan's does.
+        if let Some((v, next)) = uiddb::header(&self.dir)
+            && v == self.uid_validity
+        {
+            self.uid_next = self.uid_next.max(next);
         }
         let mut expunged = Vec::new();
         if opening {

@@ -427,6 +427,12 @@ fn persist(
 /// The UIDVALIDITY in the database's first line, read without the rest of the file
 /// (`None` when it is missing or the line is not Courier's).
 pub fn header_uid_validity(folder_dir: &Path) -> Option<u32> {
+    header(folder_dir).map(|(v, _)| v)
+}
+
+/// (UIDVALIDITY, next UID) from the database's first line, read without the rest of the
+/// file (`None` when it is missing or the line is not Courier's).
+pub fn header(folder_dir: &Path) -> Option<(u32, u32)> {
     use std::io::Read;
     let mut head = [0u8; 64];
     let mut f = fs::File::open(folder_dir.join(FILE)).ok()?;
@@ -434,7 +440,7 @@ pub fn header_uid_validity(folder_dir: &Path) -> Option<u32> {
     let line = head[..n].split(|&b| b == b'\n').next()?;
     let mut fields = std::str::from_utf8(line).ok()?.split(' ');
     match (fields.next(), fields.next(), fields.next(), fields.next()) {
-        (Some("1"), Some(v), Some(_), None) => v.parse().ok(),
+        (Some("1"), Some(v), Some(next), None) => Some((v.parse().ok()?, next.parse().ok()?)),
         _ => None,
     }
 }
