@@ -38,9 +38,8 @@
 //!   system's clock tick when they were read (see `DirStamp::settled` in mailbox.rs).
 //!   When only new/ (and the database) moved and cur/ and the keyword directory are still
 //!   as the index saw them, and settled, the index is complete for cur/ and only new/ is
-//!   listed (its files are then left in new/, so cur/ keeps the times the index vouches
-//!   for). Otherwise the list is only a starting point, reconciled with a listing of both
-//!   directories. Either way the UIDs in the index stay right, because a basename's UID
+//!   listed. Otherwise the list is only a starting point, reconciled with a listing of
+//!   both directories. Either way the UIDs in the index stay right, because a basename's UID
 //!   never changes while UIDVALIDITY (checked against the database's header) is the same.
 //!
 //! The index is only a cache: losing it, or finding it damaged, costs one full scan.
@@ -166,6 +165,30 @@ impl Mapped {
             wire_size: (wire != u64::MAX).then_some(wire),
             internal_date: (date != i64::MIN).then_some(date),
         }
+    }
+
+    /// Whether every record's name is a file name, checked in two passes over the names
+    /// area as a whole (UTF-8, no `/` or NUL) and one over the records (bounds, character
+    /// boundaries, no leading dot) rather than name by name: an open that takes the rows
+    /// pays this once, and a damaged index costs a full scan instead of a lost message.
+    pub fn names_valid(&self) -> bool {
+        let names = &self.map[HEADER + self.count * RECORD..];
+        let Ok(text) = std::str::from_utf8(names) else {
+            return false;
+        };
+        if memchr::memchr2(b'/', 0, names).is_some() {
+            return false;
+        }
+        (0..self.count).all(|i| {
+            let r = self.raw(i);
+            let off = u32_at(r, 4) as usize;
+            let end = off + u16::from_le_bytes([r[8], r[9]]) as usize;
+            end <= names.len()
+                && off < end
+                && names[off] != b'.'
+                && text.is_char_boundary(off)
+                && text.is_char_boundary(end)
+        })
     }
 
     /// The file name of record `i`; `None` when the record points outside the names or

@@ -621,10 +621,9 @@ impl Mailbox {
                 && s.dirs[KEYWORDS] == (k0, k1)
                 && s.slots_settled(&[CUR, KEYWORDS])
         });
-        // New mail stays in new/ then: moving it would change cur/ and send every later
-        // open to a listing of the whole folder. The first refresh moves it (as a full
-        // open would), and a flag change moves a message anyway.
-        let look = Look::scan(&self.dir, !self.read_only && !cur_known, !cur_known)?;
+        // New mail is moved to cur/ as it is numbered, as by any listing: Courier numbers
+        // whatever it finds in new/ afresh, whatever the UID database says.
+        let look = Look::scan(&self.dir, !self.read_only, !cur_known)?;
         self.reconcile(stamp, Reconcile::Open, look)?;
         Ok(true)
     }
@@ -1030,13 +1029,13 @@ impl Mailbox {
             return Ok(Changes::default());
         }
         // Only new/ changed since a look whose cur/ and keywords had settled: list new/
-        // alone, and leave its files there (as an open does, so cur/ keeps its times).
+        // alone (moving its files to cur/ makes the next refresh look at everything).
         let only_new = stamp.zip(self.looked).is_some_and(|(now, looked)| {
             now.dirs[CUR] == looked.dirs[CUR]
                 && now.dirs[KEYWORDS] == looked.dirs[KEYWORDS]
                 && looked.slots_settled(&[CUR, KEYWORDS])
         });
-        let look = Look::scan(&self.dir, !self.read_only && !only_new, !only_new)?;
+        let look = Look::scan(&self.dir, !self.read_only, !only_new)?;
         let changes = self.reconcile(stamp, how, look)?;
         self.events_trusted = self.watcher.is_some();
         Ok(changes)

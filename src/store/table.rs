@@ -77,12 +77,13 @@ impl Table {
     /// The rows of a mapped index, when every record is sound: UIDs ascending and below
     /// UIDNEXT, names that are file names. `None` sends the caller to a full scan.
     pub fn from_index(base: Mapped) -> Option<Table> {
+        if !base.names_valid() {
+            return None;
+        }
         let mut rows = Vec::with_capacity(base.len());
         let mut last = 0;
         for i in 0..base.len() {
             let r = base.record(i);
-            // Names are checked when read (see `file_name`): touching all of them here
-            // would make an open cost the whole index.
             if r.uid <= last || r.uid >= base.uid_next() {
                 return None;
             }
@@ -124,8 +125,8 @@ impl Table {
         if name & OWN != 0 {
             return &self.own[(name & !OWN) as usize];
         }
-        // A record whose name is damaged names a file no Maildir holds (dot files are not
-        // messages): the message reads as vanished, and the next full look replaces it.
+        // Checked by `from_index`; should the map change under us all the same, a name
+        // no Maildir holds (dot files are not messages): the message reads as vanished.
         self.base
             .as_ref()
             .and_then(|b| b.file_name(name as usize))
