@@ -69,6 +69,29 @@ enum Uidl {
     Fixed(Box<str>),
 }
 
+/// A message's UIDL as the client sees it, written straight into the response line.
+pub enum UidlText<'a> {
+    Numbered {
+        uid: u64,
+        uid_validity: u64,
+    },
+    /// A version 0 entry: the escaped basename.
+    Basename(&'a str),
+    Fixed(&'a str),
+}
+
+impl std::fmt::Display for UidlText<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match *self {
+            UidlText::Numbered { uid, uid_validity } => {
+                sizelist::write_uidl(f, "", uid, uid_validity)
+            }
+            UidlText::Basename(base) => sizelist::write_uidl(f, base, 0, 0),
+            UidlText::Fixed(s) => f.write_str(s),
+        }
+    }
+}
+
 /// What QUIT did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Removed {
@@ -213,7 +236,7 @@ impl Maildrop {
     }
 
     /// `(number, uidl)` of each message not marked deleted.
-    pub fn uidls(&self) -> impl Iterator<Item = (usize, String)> + '_ {
+    pub fn uidls(&self) -> impl Iterator<Item = (usize, UidlText<'_>)> + '_ {
         self.messages
             .iter()
             .enumerate()
@@ -221,12 +244,14 @@ impl Maildrop {
             .map(|(i, m)| (i + 1, self.uidl_of(m)))
     }
 
-    fn uidl_of(&self, m: &Message) -> String {
-        match &m.uidl {
-            Uidl::Listed { uid, uid_validity } => {
-                sizelist::uidl(self.mailbox.message(m.index).basename, *uid, *uid_validity)
+    fn uidl_of<'a>(&'a self, m: &'a Message) -> UidlText<'a> {
+        match m.uidl {
+            // Only a version 0 entry needs the name (and only then is it looked up).
+            Uidl::Listed { uid: 0, .. } => {
+                UidlText::Basename(self.mailbox.message(m.index).basename)
             }
-            Uidl::Fixed(s) => s.to_string(),
+            Uidl::Listed { uid, uid_validity } => UidlText::Numbered { uid, uid_validity },
+            Uidl::Fixed(ref s) => UidlText::Fixed(s),
         }
     }
 
@@ -246,7 +271,7 @@ impl Maildrop {
         Ok(self.get(number)?.size)
     }
 
-    pub fn uidl(&self, number: u64) -> Result<String, NumberError> {
+    pub fn uidl(&self, number: u64) -> Result<UidlText<'_>, NumberError> {
         Ok(self.uidl_of(self.get(number)?))
     }
 

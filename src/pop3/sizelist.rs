@@ -63,10 +63,22 @@ impl Entry {
 /// version 0 entry; validity 0: a version 1 entry). Made when a client asks, not kept
 /// for every message.
 pub fn uidl(basename: &str, uid: u64, uid_validity: u64) -> String {
+    let mut out = String::new();
+    let _ = write_uidl(&mut out, basename, uid, uid_validity);
+    out
+}
+
+/// [`uidl`] written into `out` (a response line) without a string of its own.
+pub fn write_uidl(
+    out: &mut dyn std::fmt::Write,
+    basename: &str,
+    uid: u64,
+    uid_validity: u64,
+) -> std::fmt::Result {
     match (uid, uid_validity) {
-        (0, _) => escaped_basename(basename),
-        (n, 0) => format!("UID{n}"),
-        (n, v) => format!("UID{n}-{v}"),
+        (0, _) => write_escaped_basename(out, basename),
+        (n, 0) => write!(out, "UID{n}"),
+        (n, v) => write!(out, "UID{n}-{v}"),
     }
 }
 
@@ -187,16 +199,15 @@ pub fn render<'a>(
 
 /// Courier's version 0 UIDL: the basename with bytes outside `!`..`~` and `'`, `"`, `+`
 /// written as `+XX`.
-fn escaped_basename(base: &str) -> String {
-    let mut out = String::new();
+fn write_escaped_basename(out: &mut dyn std::fmt::Write, base: &str) -> std::fmt::Result {
     for &b in base.as_bytes() {
         if !(0x21..=0x7e).contains(&b) || matches!(b, b'\'' | b'"' | b'+') {
-            out.push_str(&format!("+{b:02X}"));
+            write!(out, "+{b:02X}")?;
         } else {
-            out.push(b as char);
+            out.write_char(b as char)?;
         }
     }
-    out
+    Ok(())
 }
 
 /// The whole list.
