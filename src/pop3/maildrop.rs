@@ -2,14 +2,16 @@
 //! against other POP3 sessions, numbered once at login, with POP3 sizes and UIDLs from
 //! `courierpop3dsizelist`, deletions kept in memory until QUIT.
 
-use std::collections::HashMap;
+// Keys are file names from the user's own Maildir: a fast hash, no DoS concern.
+use rustc_hash::FxHashMap as HashMap;
+use std::borrow::Cow;
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io;
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::Path;
 
 use super::crlf::{self, Encoder};
-use super::sizelist::{self, SizeList};
+use super::sizelist::{self, Line, Lines};
 use crate::store::{Flags, Mailbox, Maildir, StoreError};
 
 /// The file whose flock() says "a POP3 session holds this maildrop". The kernel drops
@@ -51,8 +53,43 @@ struct Message {
     index: usize,
     /// Size with CRLF line ends.
     size: u64,
-    uidl: String,
+    uidl: Uidl,
+    /// Courier's mark for a header with 8-bit bytes, kept for a rewrite of the list.
+    header_8bit: bool,
     deleted: bool,
+}
+
+/// What a message's UIDL is made from; the string itself is made only when a client
+/// asks (UIDL), not at login for every message.
+#[derive(Debug, Clone)]
+enum Uidl {
+    /// A size list entry's numbers (see [`sizelist::uidl`]).
+    Listed { uid: u64, uid_validity: u64 },
+    /// Courier's stand-in when the list cannot be saved.
+    Fixed(Box<str>),
+}
+
+/// A message's UIDL as the client sees it, written straight into the response line.
+pub enum UidlText<'a> {
+    Numbered {
+        uid: u64,
+        uid_validity: u64,
+    },
+    /// A version 0 entry: the escaped basename.
+    Basename(&'a str),
+    Fixed(&'a str),
+}
+
+impl std::fmt::Display for UidlText<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match *self {
+            UidlText::Numbered { uid, uid_validity } => {
+                sizelist::write_uidl(f, "", uid, uid_validity)
+            }
+            UidlText::Basename(base) => sizelist::write_uidl(f, base, 0, 0),
+            UidlText::Fixed(s) => f.write_str(s),
+        }
+    }
 }
 
 /// What QUIT did.
@@ -100,29 +137,46 @@ impl Maildrop {
     /// Lock and open INBOX of the Maildir at `root` (new mail moves to cur/), and give
     /// every message its POP3 size and UIDL, recording new ones in the size list.
     /// With `follow_symlinks`, linked Maildir directories are served too.
+    ///
+    /// The list is rewritten only when it gained or lost an entry or is in an older
+    /// version: a login to an unchanged maildrop reads it and writes nothing.
     pub fn open(root: &Path, follow_symlinks: bool) -> Result<Maildrop, OpenError> {
         let maildir = Maildir::open_with(root, follow_symlinks)?;
         let lock = lock(root)?;
         let mailbox = maildir.open_mailbox("INBOX", false)?;
         let now = now();
-        let old = sizelist::read(root, now)
+        let bytes = sizelist::read_bytes(root)
             .map_err(|e| OpenError::Temporary(format!("{}: {e}", sizelist::FILE)))?;
+        // Courier writes ASCII: the plain check is much faster than the lossy one.
+        let text = bytes.as_deref().map(|b| match std::str::from_utf8(b) {
+            Ok(text) => Cow::Borrowed(text),
+            Err(_) => String::from_utf8_lossy(b),
+        });
+        let old = sizelist::parse_read(root, text.as_deref(), now);
         let mut changed = old.as_ref().is_none_or(|l| l.version != 3);
-        let mut list = old.unwrap_or_else(|| SizeList::new(now));
-        let mut known: HashMap<String, sizelist::Entry> = HashMap::new();
-        for e in std::mem::take(&mut list.entries) {
-            known.entry(e.basename().to_owned()).or_insert(e);
-        }
+        let mut list = old.unwrap_or_else(|| Lines::new(now));
+        let (found, unmatched) = match_lines(&mailbox, &list.lines);
+        // Entries of messages that are gone.
+        changed |= unmatched > 0;
         let mut messages = Vec::with_capacity(mailbox.len());
         let mut is_new = Vec::with_capacity(mailbox.len());
-        for (index, m) in mailbox.messages().enumerate() {
-            let entry = match known.remove(m.basename) {
-                Some(mut e) => {
-                    // A flag change alone is no reason to rewrite the file (Courier
-                    // matches by basename too), but a rewrite records the current name.
-                    e.file_name = m.file_name().to_owned();
+        for (index, line) in found.into_iter().enumerate() {
+            let message = match line {
+                // A flag change alone is no reason to rewrite the file (Courier matches by
+                // basename too), but a rewrite records the current name (see `save`).
+                Some(j) => {
+                    let l = &list.lines[j as usize];
                     is_new.push(false);
-                    e
+                    Message {
+                        index,
+                        size: l.size,
+                        uidl: Uidl::Listed {
+                            uid: l.uid,
+                            uid_validity: l.uid_validity,
+                        },
+                        header_8bit: l.header_8bit,
+                        deleted: false,
+                    }
                 }
                 None => {
                     let (size, header_8bit) = match measure(&mailbox, index) {
@@ -133,20 +187,23 @@ impl Maildrop {
                     };
                     changed = true;
                     is_new.push(true);
-                    list.assign(m.file_name(), size, header_8bit)
+                    let uid = list.next_uid;
+                    list.next_uid += 1;
+                    Message {
+                        index,
+                        size,
+                        uidl: Uidl::Listed {
+                            uid,
+                            uid_validity: list.uid_validity,
+                        },
+                        header_8bit,
+                        deleted: false,
+                    }
                 }
             };
-            messages.push(Message {
-                index,
-                size: entry.size,
-                uidl: entry.uidl(),
-                deleted: false,
-            });
-            list.entries.push(entry);
+            messages.push(message);
         }
-        // Entries of messages that are gone.
-        changed |= !known.is_empty();
-        if changed && let Err(e) = sizelist::write(root, &list) {
+        if changed && let Err(e) = save(root, &mailbox, &messages, &list) {
             log::error!(
                 "{}: cannot save {}: {e}; new messages stay hidden until it can be saved",
                 root.display(),
@@ -179,12 +236,23 @@ impl Maildrop {
     }
 
     /// `(number, uidl)` of each message not marked deleted.
-    pub fn uidls(&self) -> impl Iterator<Item = (usize, &str)> + '_ {
+    pub fn uidls(&self) -> impl Iterator<Item = (usize, UidlText<'_>)> + '_ {
         self.messages
             .iter()
             .enumerate()
             .filter(|(_, m)| !m.deleted)
-            .map(|(i, m)| (i + 1, m.uidl.as_str()))
+            .map(|(i, m)| (i + 1, self.uidl_of(m)))
+    }
+
+    fn uidl_of<'a>(&'a self, m: &'a Message) -> UidlText<'a> {
+        match m.uidl {
+            // Only a version 0 entry needs the name (and only then is it looked up).
+            Uidl::Listed { uid: 0, .. } => {
+                UidlText::Basename(self.mailbox.message(m.index).basename)
+            }
+            Uidl::Listed { uid, uid_validity } => UidlText::Numbered { uid, uid_validity },
+            Uidl::Fixed(ref s) => UidlText::Fixed(s),
+        }
     }
 
     fn get(&self, number: u64) -> Result<&Message, NumberError> {
@@ -203,8 +271,8 @@ impl Maildrop {
         Ok(self.get(number)?.size)
     }
 
-    pub fn uidl(&self, number: u64) -> Result<&str, NumberError> {
-        Ok(&self.get(number)?.uidl)
+    pub fn uidl(&self, number: u64) -> Result<UidlText<'_>, NumberError> {
+        Ok(self.uidl_of(self.get(number)?))
     }
 
     /// Open a message for RETR / TOP (checked number).
@@ -277,6 +345,103 @@ impl Maildrop {
     }
 }
 
+/// For each message of the mailbox (by index), the list entry with its basename, and
+/// how many entries (of basenames no message has) matched nothing.
+///
+/// When a basename is listed twice the first entry counts, as it always has. The list is
+/// written in the mailbox's order, so the two are walked in step comparing names: an
+/// entry that lines up with the message, with every entry before it taken, is the first
+/// with that name. Only a list out of step (a message gone, a list Courier wrote) sends
+/// the walk to a lookup by name, built once; an unchanged maildrop hashes no name.
+fn match_lines(mailbox: &Mailbox, lines: &[Line]) -> (Vec<Option<u32>>, usize) {
+    let mut walk = Walk {
+        lines,
+        used: vec![false; lines.len()],
+        all_used_below: 0,
+        by_name: None,
+    };
+    let mut next = 0;
+    let found: Vec<Option<u32>> = mailbox
+        .messages()
+        .map(|m| {
+            let in_step = next == walk.all_used_below
+                && lines.get(next).is_some_and(|l| l.basename() == m.basename);
+            let j = if in_step {
+                next
+            } else {
+                walk.first_unused_named(m.basename)?
+            };
+            walk.take(j);
+            next = j + 1;
+            Some(j as u32)
+        })
+        .collect();
+    let unmatched = if walk.all_used_below == lines.len() {
+        0
+    } else {
+        (0..lines.len())
+            .filter(|&j| !walk.used[j] && walk.names().get(lines[j].basename()) == Some(&j))
+            .count()
+    };
+    (found, unmatched)
+}
+
+/// The state of [`match_lines`].
+struct Walk<'l, 'a> {
+    lines: &'l [Line<'a>],
+    used: Vec<bool>,
+    /// Every entry below this one is taken.
+    all_used_below: usize,
+    /// Basename -> its first entry, built on first need.
+    by_name: Option<HashMap<&'l str, usize>>,
+}
+
+impl<'l> Walk<'l, '_> {
+    fn names(&mut self) -> &HashMap<&'l str, usize> {
+        let lines = self.lines;
+        self.by_name.get_or_insert_with(|| {
+            let mut names = HashMap::with_capacity_and_hasher(lines.len(), Default::default());
+            for (j, l) in lines.iter().enumerate() {
+                names.entry(l.basename()).or_insert(j);
+            }
+            names
+        })
+    }
+
+    fn first_unused_named(&mut self, basename: &str) -> Option<usize> {
+        let j = *self.names().get(basename)?;
+        (!self.used[j]).then_some(j)
+    }
+
+    fn take(&mut self, j: usize) {
+        self.used[j] = true;
+        while self.used.get(self.all_used_below) == Some(&true) {
+            self.all_used_below += 1;
+        }
+    }
+}
+
+/// Replace the list with one entry per message, under each message's current name.
+fn save(root: &Path, mailbox: &Mailbox, messages: &[Message], list: &Lines) -> io::Result<()> {
+    let entries = messages.iter().map(|m| {
+        let (uid, uid_validity) = match m.uidl {
+            Uidl::Listed { uid, uid_validity } => (uid, uid_validity),
+            Uidl::Fixed(_) => (0, 0),
+        };
+        Line {
+            file_name: mailbox.message(m.index).file_name(),
+            size: m.size,
+            uid,
+            uid_validity,
+            header_8bit: m.header_8bit,
+        }
+    });
+    sizelist::write(
+        root,
+        &sizelist::render(list.next_uid, list.uid_validity, entries),
+    )
+}
+
 fn measure(mailbox: &Mailbox, index: usize) -> Result<(u64, bool), StoreError> {
     let mut f = mailbox.open_message(index)?;
     Ok(crlf::measure(&mut f)?)
@@ -298,11 +463,14 @@ fn fallback_without_new(mailbox: &Mailbox, messages: &mut Vec<Message>, is_new: 
         else {
             return;
         };
-        first.uidl = format!(
-            "ENOMEM-{:X}-{:X}-{:X}",
-            meta.mtime(),
-            meta.dev(),
-            meta.ino()
+        first.uidl = Uidl::Fixed(
+            format!(
+                "ENOMEM-{:X}-{:X}-{:X}",
+                meta.mtime(),
+                meta.dev(),
+                meta.ino()
+            )
+            .into(),
         );
         messages.push(first);
     }

@@ -45,26 +45,169 @@ impl Entry {
 
     /// The UIDL string, exactly as Courier prints it for this entry.
     pub fn uidl(&self) -> String {
-        match (self.uid, self.uid_validity) {
-            (0, _) => escaped_basename(self.basename()),
-            (n, 0) => format!("UID{n}"),
-            (n, v) => format!("UID{n}-{v}"),
+        uidl(self.basename(), self.uid, self.uid_validity)
+    }
+
+    fn as_line(&self) -> Line<'_> {
+        Line {
+            file_name: &self.file_name,
+            size: self.size,
+            uid: self.uid,
+            uid_validity: self.uid_validity,
+            header_8bit: self.header_8bit,
         }
     }
 }
 
-/// Courier's version 0 UIDL: the basename with bytes outside `!`..`~` and `'`, `"`, `+`
-/// written as `+XX`.
-fn escaped_basename(base: &str) -> String {
+/// The UIDL Courier prints for an entry with this basename, uid and validity (uid 0: a
+/// version 0 entry; validity 0: a version 1 entry). Made when a client asks, not kept
+/// for every message.
+pub fn uidl(basename: &str, uid: u64, uid_validity: u64) -> String {
     let mut out = String::new();
-    for &b in base.as_bytes() {
-        if !(0x21..=0x7e).contains(&b) || matches!(b, b'\'' | b'"' | b'+') {
-            out.push_str(&format!("+{b:02X}"));
-        } else {
-            out.push(b as char);
+    let _ = write_uidl(&mut out, basename, uid, uid_validity);
+    out
+}
+
+/// [`uidl`] written into `out` (a response line) without a string of its own.
+pub fn write_uidl(
+    out: &mut dyn std::fmt::Write,
+    basename: &str,
+    uid: u64,
+    uid_validity: u64,
+) -> std::fmt::Result {
+    match (uid, uid_validity) {
+        (0, _) => write_escaped_basename(out, basename),
+        (n, 0) => write!(out, "UID{n}"),
+        (n, v) => write!(out, "UID{n}-{v}"),
+    }
+}
+
+/// One entry as read, its file name borrowed from the file's text: reading a list of
+/// 10,000 entries at every login makes no string per entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Line<'a> {
+    pub file_name: &'a str,
+    pub size: u64,
+    pub uid: u64,
+    pub uid_validity: u64,
+    pub header_8bit: bool,
+}
+
+impl Line<'_> {
+    pub fn basename(&self) -> &str {
+        split_info(self.file_name).0
+    }
+
+    fn to_entry(self) -> Entry {
+        Entry {
+            file_name: self.file_name.to_owned(),
+            size: self.size,
+            uid: self.uid,
+            uid_validity: self.uid_validity,
+            header_8bit: self.header_8bit,
         }
     }
-    out
+}
+
+/// A whole list as read, borrowing from the file's text (see [`Line`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lines<'a> {
+    /// The version the file was in (3 for new lists).
+    pub version: u32,
+    pub next_uid: u64,
+    /// The validity new entries get: the time the list was first made.
+    pub uid_validity: u64,
+    pub lines: Vec<Line<'a>>,
+}
+
+impl<'a> Lines<'a> {
+    /// A list for a Maildir that has none yet; `now` is the Unix time.
+    pub fn new(now: u64) -> Lines<'a> {
+        Lines {
+            version: VERSION,
+            next_uid: 1,
+            uid_validity: now,
+            lines: Vec::new(),
+        }
+    }
+
+    /// Parse a file's text. `None` when the header is unusable (then, as Courier does,
+    /// the list starts afresh with a new validity, so no old UIDL can come back for other
+    /// mail). Lines that do not parse are skipped.
+    pub fn parse(text: &'a str, now: u64) -> Option<Lines<'a>> {
+        let (first, after_first) = text.split_once('\n').unwrap_or((text, ""));
+        let first = first.trim_end_matches('\r');
+        let mut list = Lines::new(now);
+        let body = if let Some(header) = first.strip_prefix('/') {
+            let mut words = header.split_ascii_whitespace();
+            let version: u32 = words.next()?.parse().ok()?;
+            if !(1..=VERSION).contains(&version) {
+                return None;
+            }
+            list.version = version;
+            list.next_uid = words.next()?.parse().ok()?;
+            if version >= 2
+                && let Some(v) = words.next()
+            {
+                list.uid_validity = v.parse().ok()?;
+            }
+            after_first
+        } else if first.is_empty() {
+            return None;
+        } else {
+            list.version = 0;
+            text
+        };
+        list.lines.reserve(body.len() / 64);
+        let mut from = 0;
+        for end in memchr::memchr_iter(b'\n', body.as_bytes()).chain([body.len()]) {
+            let line = body[from..end].trim_end_matches('\r');
+            from = end + 1;
+            if let Some(entry) = parse_entry(line, list.version) {
+                list.lines.push(entry);
+            }
+        }
+        // Never hand out a number twice, even if the header lags behind its entries.
+        let highest = list.lines.iter().map(|e| e.uid).max().unwrap_or(0);
+        list.next_uid = list.next_uid.max(highest + 1).max(1);
+        Some(list)
+    }
+}
+
+/// The file's bytes in the current version: the header, then one line per entry.
+pub fn render<'a>(
+    next_uid: u64,
+    uid_validity: u64,
+    entries: impl ExactSizeIterator<Item = Line<'a>>,
+) -> Vec<u8> {
+    use std::fmt::Write as _;
+    let mut out = String::with_capacity(32 + entries.len() * 80);
+    let _ = writeln!(out, "/{VERSION} {next_uid} {uid_validity}");
+    for e in entries {
+        let _ = writeln!(
+            out,
+            "{} {} {}:{}:{}",
+            e.file_name,
+            e.size,
+            e.uid,
+            e.uid_validity,
+            u8::from(e.header_8bit)
+        );
+    }
+    out.into_bytes()
+}
+
+/// Courier's version 0 UIDL: the basename with bytes outside `!`..`~` and `'`, `"`, `+`
+/// written as `+XX`.
+fn write_escaped_basename(out: &mut dyn std::fmt::Write, base: &str) -> std::fmt::Result {
+    for &b in base.as_bytes() {
+        if !(0x21..=0x7e).contains(&b) || matches!(b, b'\'' | b'"' | b'+') {
+            write!(out, "+{b:02X}")?;
+        } else {
+            out.write_char(b as char)?;
+        }
+    }
+    Ok(())
 }
 
 /// The whole list.
@@ -89,59 +232,25 @@ impl SizeList {
         }
     }
 
-    /// Parse a file. `None` when the header is unusable (then, as Courier does, the list
-    /// starts afresh with a new validity, so no old UIDL can come back for other mail).
-    /// Lines that do not parse are skipped.
+    /// Parse a file (see [`Lines::parse`]).
     pub fn parse(bytes: &[u8], now: u64) -> Option<SizeList> {
         let text = String::from_utf8_lossy(bytes);
-        let mut lines = text.split('\n').peekable();
-        let first = lines.peek()?.trim_end_matches('\r');
-        let mut list = SizeList::new(now);
-        if let Some(header) = first.strip_prefix('/') {
-            let mut words = header.split_ascii_whitespace();
-            let version: u32 = words.next()?.parse().ok()?;
-            if !(1..=VERSION).contains(&version) {
-                return None;
-            }
-            list.version = version;
-            list.next_uid = words.next()?.parse().ok()?;
-            if version >= 2
-                && let Some(v) = words.next()
-            {
-                list.uid_validity = v.parse().ok()?;
-            }
-            lines.next();
-        } else if first.is_empty() {
-            return None;
-        } else {
-            list.version = 0;
-        }
-        for line in lines {
-            let line = line.trim_end_matches('\r');
-            if let Some(entry) = parse_entry(line, list.version) {
-                list.entries.push(entry);
-            }
-        }
-        // Never hand out a number twice, even if the header lags behind its entries.
-        let highest = list.entries.iter().map(|e| e.uid).max().unwrap_or(0);
-        list.next_uid = list.next_uid.max(highest + 1).max(1);
-        Some(list)
+        let lines = Lines::parse(&text, now)?;
+        Some(SizeList {
+            version: lines.version,
+            next_uid: lines.next_uid,
+            uid_validity: lines.uid_validity,
+            entries: lines.lines.into_iter().map(Line::to_entry).collect(),
+        })
     }
 
     /// Always the current version.
     pub fn to_bytes(&self) -> Vec<u8> {
-        let mut out = format!("/{VERSION} {} {}\n", self.next_uid, self.uid_validity);
-        for e in &self.entries {
-            out.push_str(&format!(
-                "{} {} {}:{}:{}\n",
-                e.file_name,
-                e.size,
-                e.uid,
-                e.uid_validity,
-                u8::from(e.header_8bit)
-            ));
-        }
-        out.into_bytes()
+        render(
+            self.next_uid,
+            self.uid_validity,
+            self.entries.iter().map(Entry::as_line),
+        )
     }
 
     /// A fresh entry for a message the list does not know.
@@ -158,16 +267,22 @@ impl SizeList {
     }
 }
 
-fn parse_entry(line: &str, version: u32) -> Option<Entry> {
-    let (rest, last) = line.rsplit_once(' ')?;
+/// `text` split at its last `byte` (an ASCII byte, so both sides are whole characters).
+fn rsplit_at(text: &str, byte: u8) -> Option<(&str, &str)> {
+    let at = memchr::memrchr(byte, text.as_bytes())?;
+    Some((&text[..at], &text[at + 1..]))
+}
+
+fn parse_entry(line: &str, version: u32) -> Option<Line<'_>> {
+    let (rest, last) = rsplit_at(line, b' ')?;
     let (name, size, ids) = if version == 0 {
         (rest, last, None)
     } else {
-        let (name, size) = rest.rsplit_once(' ')?;
+        let (name, size) = rsplit_at(rest, b' ')?;
         (name, size, Some(last))
     };
     // Old lists may carry the `cur/` directory.
-    let name = name.rsplit('/').next().unwrap_or(name);
+    let name = rsplit_at(name, b'/').map_or(name, |(_, n)| n);
     if name.is_empty() {
         return None;
     }
@@ -183,8 +298,8 @@ fn parse_entry(line: &str, version: u32) -> Option<Entry> {
             header_8bit = parts.next()?.parse::<u8>().ok()? != 0;
         }
     }
-    Some(Entry {
-        file_name: name.to_owned(),
+    Some(Line {
+        file_name: name,
         size,
         uid,
         uid_validity,
@@ -192,27 +307,32 @@ fn parse_entry(line: &str, version: u32) -> Option<Entry> {
     })
 }
 
-/// Read the list of the Maildir at `root`; `Ok(None)` when there is none or it is unusable.
-pub fn read(root: &Path, now: u64) -> io::Result<Option<SizeList>> {
+/// The bytes of the list of the Maildir at `root`; `Ok(None)` when there is none.
+pub fn read_bytes(root: &Path) -> io::Result<Option<Vec<u8>>> {
     match fs::read(root.join(FILE)) {
-        Ok(bytes) => {
-            let list = SizeList::parse(&bytes, now);
-            if list.is_none() && !bytes.is_empty() {
-                log::warn!(
-                    "{}: unreadable header, starting a new list (POP3 clients will see new UIDLs)",
-                    root.join(FILE).display()
-                );
-            }
-            Ok(list)
-        }
+        Ok(bytes) => Ok(Some(bytes)),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(e),
     }
 }
 
+/// Parse what [`read_bytes`] found; `None` when there is none or it is unusable (logged:
+/// POP3 clients will see new UIDLs).
+pub fn parse_read<'a>(root: &Path, text: Option<&'a str>, now: u64) -> Option<Lines<'a>> {
+    let text = text?;
+    let list = Lines::parse(text, now);
+    if list.is_none() && !text.is_empty() {
+        log::warn!(
+            "{}: unreadable header, starting a new list (POP3 clients will see new UIDLs)",
+            root.join(FILE).display()
+        );
+    }
+    list
+}
+
 /// Replace the list: a new file in `tmp/`, fsync, rename over the old one, fsync of the
 /// root, so a crash leaves the old list or the new one.
-pub fn write(root: &Path, list: &SizeList) -> io::Result<()> {
+pub fn write(root: &Path, bytes: &[u8]) -> io::Result<()> {
     let tmp = root
         .join("tmp")
         .join(format!("{}_pop3", UniqueName::new().tmp_name()));
@@ -221,7 +341,7 @@ pub fn write(root: &Path, list: &SizeList) -> io::Result<()> {
             .write(true)
             .create_new(true)
             .open(&tmp)?;
-        f.write_all(&list.to_bytes())?;
+        f.write_all(bytes)?;
         f.sync_all()?;
         fs::rename(&tmp, root.join(FILE))
     })();
