@@ -725,6 +725,12 @@ fn courier_first_then_postern_shows_the_same() {
         "postern's read-only pass changed Courier's state files:\n{}",
         tree_diff(&courier_state(&before), &courier_state(&after))
     );
+    // A SELECT of a settled folder may leave postern-index (a cache Courier ignores); it
+    // is the one file the pass may add.
+    let after: BTreeMap<String, Vec<u8>> = after
+        .into_iter()
+        .filter(|(k, _)| !k.ends_with("postern-index"))
+        .collect();
     assert!(
         before == after,
         "postern's read-only pass changed the Maildir:\n{}",

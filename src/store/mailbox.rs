@@ -268,11 +268,15 @@ fn nanos((secs, ns): (i64, i64)) -> i128 {
 }
 
 /// How much older than the stamp a time must be to vouch for itself (see
-/// [`DirStamp::settled`]): 100 ms where the file system keeps nanoseconds, 2 s where it
-/// keeps whole seconds.
+/// [`DirStamp::settled`]): 25 ms where the file system keeps nanoseconds (the kernel's
+/// coarse clock ticks every 1 to 10 ms, by CONFIG_HZ), 2 s where it keeps whole seconds.
 fn margin((_, ns): (i64, i64)) -> i128 {
-    if ns == 0 { 2_000_000_000 } else { 100_000_000 }
+    if ns == 0 { 2_000_000_000 } else { 25_000_000 }
 }
+
+/// A folder with at least this many messages in its index waits out an unsettled stamp
+/// before listing it whole (see [`DirStamp::settle`]).
+const WAIT_TO_SETTLE_FROM: usize = 5_000;
 
 /// Slots of [`DirStamp::dirs`] (new/ is slot 0).
 const CUR: usize = 1;
@@ -310,6 +314,33 @@ impl DirStamp {
             .clone()
             .all(|t| nanos(t) < self.taken - margin(t))
             .then_some(self)
+    }
+
+    /// A stamp taken when `stamp`'s times will have settled: right away when they have
+    /// already, else after sleeping out what is left of the margin (25 ms at most on a
+    /// nanosecond file system; a whole-second one is not waited for). A full listing of a
+    /// large folder taken under a settled stamp can be saved as the index at once, so the
+    /// sessions that open the folder after a change do not all list it again.
+    fn settle(dir: &Path, stamp: Option<DirStamp>) -> Option<DirStamp> {
+        let mut stamp = stamp?;
+        for _ in 0..3 {
+            if stamp.settled().is_some() {
+                break;
+            }
+            let times = stamp
+                .dirs
+                .iter()
+                .copied()
+                .chain([(stamp.uiddb[1], stamp.uiddb[2])]);
+            let ready = times.map(|t| nanos(t) + margin(t)).max().unwrap_or(0);
+            let wait = ready - stamp.taken;
+            if !(0..=25_000_000).contains(&wait) {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_nanos(wait as u64 + 1_000_000));
+            stamp = DirStamp::take(dir)?;
+        }
+        Some(stamp)
     }
 
     /// Whether the times of the `slots` of [`DirStamp::dirs`] were settled when the stamp
@@ -623,8 +654,15 @@ impl Mailbox {
         });
         // New mail is moved to cur/ as it is numbered, as by any listing: Courier numbers
         // whatever it finds in new/ afresh, whatever the UID database says.
+        let stamp = if !cur_known && self.table.len() >= WAIT_TO_SETTLE_FROM {
+            DirStamp::settle(&self.dir, stamp)
+        } else {
+            stamp
+        };
         let look = Look::scan(&self.dir, !self.read_only, !cur_known)?;
         self.reconcile(stamp, Reconcile::Open, look)?;
+        // Right away rather than when the session ends: others are opening it too.
+        self.save_index();
         Ok(true)
     }
 
@@ -987,15 +1025,23 @@ impl Mailbox {
         if self.read_only {
             return;
         }
-        let present: HashSet<&str> = (0..self.table.len())
-            .map(|i| self.table.basename(i))
-            .collect();
-        self.wire_sizes.save(&self.dir, &|b| present.contains(b));
-        self.internal_dates
-            .borrow_mut()
-            .save(&self.dir, &|b| present.contains(b));
+        // Built only if some cache has something to write (a FETCH that found all it
+        // needed in the caches pays nothing per message of the folder).
+        let table = &self.table;
+        let present_names = std::cell::OnceCell::new();
+        let present = |b: &str| {
+            present_names
+                .get_or_init(|| {
+                    (0..table.len())
+                        .map(|i| table.basename(i))
+                        .collect::<HashSet<&str>>()
+                })
+                .contains(b)
+        };
+        self.wire_sizes.save(&self.dir, &present);
+        self.internal_dates.borrow_mut().save(&self.dir, &present);
         for (kind, cache) in &mut self.blob_caches {
-            if let Err(e) = cache.save(&|b| present.contains(b)) {
+            if let Err(e) = cache.save(&present) {
                 log::warn!("{}: cannot save the {kind} cache: {e}", self.dir.display());
             }
         }
