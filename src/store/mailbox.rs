@@ -274,9 +274,38 @@ fn margin((_, ns): (i64, i64)) -> i128 {
     if ns == 0 { 2_000_000_000 } else { 25_000_000 }
 }
 
-/// A folder with at least this many messages in its index waits out an unsettled stamp
-/// before listing it whole (see [`DirStamp::settle`]).
-const WAIT_TO_SETTLE_FROM: usize = 5_000;
+/// A folder with at least this many messages in its index is listed whole by one session
+/// at a time ([`RebuildLock`]), under a stamp it waited to settle ([`DirStamp::settle`]).
+const LARGE: usize = 5_000;
+
+/// How long an open waits for another session's listing of the same folder before it
+/// lists the folder itself.
+const REBUILD_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// An flock() on the folder's cur/ directory (an inode that outlives every rename inside
+/// it, unlike postern-index): held by the session that lists a large folder whole to save
+/// its index. Only postern takes it, and the kernel drops it with a killed process.
+struct RebuildLock {
+    _cur: File,
+}
+
+impl RebuildLock {
+    /// None when the lock cannot be had within [`REBUILD_WAIT`] (or at all): the caller
+    /// then lists the folder on its own, as it would without the lock.
+    fn acquire(dir: &Path) -> Option<RebuildLock> {
+        let cur = File::open(dir.join("cur")).ok()?;
+        let deadline = std::time::Instant::now() + REBUILD_WAIT;
+        loop {
+            match cur.try_lock() {
+                Ok(()) => return Some(RebuildLock { _cur: cur }),
+                Err(fs::TryLockError::WouldBlock) if std::time::Instant::now() < deadline => {
+                    std::thread::sleep(std::time::Duration::from_millis(5));
+                }
+                Err(_) => return None,
+            }
+        }
+    }
+}
 
 /// Slots of [`DirStamp::dirs`] (new/ is slot 0).
 const CUR: usize = 1;
@@ -615,6 +644,16 @@ impl Mailbox {
     /// otherwise the rows are reconciled with a listing of the folder (only of new/ when
     /// cur/ did not change), which is what a refresh does. False: no usable index.
     fn open_from_index(&mut self, stamp: Option<DirStamp>) -> Result<bool> {
+        self.open_from_index_as(stamp, None)
+    }
+
+    /// [`Self::open_from_index`]; `rebuilding` is the lock of [`RebuildLock`] once this
+    /// session holds it.
+    fn open_from_index_as(
+        &mut self,
+        stamp: Option<DirStamp>,
+        rebuilding: Option<&RebuildLock>,
+    ) -> Result<bool> {
         let Some(ix) = index::Mapped::open(&self.dir) else {
             return Ok(false);
         };
@@ -652,9 +691,18 @@ impl Mailbox {
                 && s.dirs[KEYWORDS] == (k0, k1)
                 && s.slots_settled(&[CUR, KEYWORDS])
         });
+        let large = self.table.len() >= LARGE;
+        if !cur_known && large && rebuilding.is_none() && !self.read_only {
+            // One session lists a large folder and saves its index; the others that open
+            // it meanwhile wait for that index instead of all listing it at once.
+            if let Some(lock) = RebuildLock::acquire(&self.dir) {
+                let again = DirStamp::take(&self.dir);
+                return self.open_from_index_as(again, Some(&lock));
+            }
+        }
         // New mail is moved to cur/ as it is numbered, as by any listing: Courier numbers
         // whatever it finds in new/ afresh, whatever the UID database says.
-        let stamp = if !cur_known && self.table.len() >= WAIT_TO_SETTLE_FROM {
+        let stamp = if !cur_known && large {
             DirStamp::settle(&self.dir, stamp)
         } else {
             stamp
