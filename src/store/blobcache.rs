@@ -3,22 +3,40 @@
 //! changes, so an entry never goes stale; the file is only a cache, rebuilt by reading
 //! the messages again when it is lost or broken. Courier ignores these files.
 //!
-//! Format: the line `postern-cache 1`, then per entry `<basename>\n<length>\n<bytes>\n`.
+//! The file is mapped read-only and searched in place, so a session that wants ten
+//! entries of a 100,000-message folder touches a few pages instead of reading (and
+//! keeping) the whole file. Format (little-endian):
+//!
+//! ```text
+//! magic "PSTNBC\0\x02" (8)   count u32   reserved u32
+//! count + 1 offsets u64: where entry i starts; the last one is the file's length
+//! entries, ascending by basename: name_len u16, the basename, then the bytes up to
+//! the next entry
+//! ```
+//!
+//! Written whole in tmp/ and renamed into place (never changed in place, so a mapping
+//! stays sound); every offset is checked when it is read, so a damaged file reads as
+//! missing entries, never as a crash.
 
-use std::fs;
+use std::fs::File;
 use std::io;
 use std::path::{Path, PathBuf};
 
 use rustc_hash::FxHashMap as HashMap;
 
-const HEADER: &[u8] = b"postern-cache 1\n";
+use crate::mapped::ReadOnlyMap;
 
-/// One kind of cached bytes for one folder, loaded on first use.
+const MAGIC: &[u8; 8] = b"PSTNBC\0\x02";
+const HEADER: usize = 16;
+
+/// One kind of cached bytes for one folder, mapped on first use.
 #[derive(Debug)]
 pub struct BlobCache {
     path: PathBuf,
-    entries: Option<HashMap<String, Vec<u8>>>,
-    unsaved: bool,
+    /// The file as last mapped (`Some(None)`: looked, none usable).
+    disk: Option<Option<Disk>>,
+    /// Entries this session made and has not saved yet.
+    ours: HashMap<String, Vec<u8>>,
 }
 
 impl BlobCache {
@@ -27,94 +45,167 @@ impl BlobCache {
         debug_assert!(kind.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'));
         BlobCache {
             path: folder_dir.join(format!("postern-cache.{kind}")),
-            entries: None,
-            unsaved: false,
+            disk: None,
+            ours: HashMap::default(),
         }
-    }
-
-    fn loaded(&mut self) -> &mut HashMap<String, Vec<u8>> {
-        let path = &self.path;
-        self.entries.get_or_insert_with(|| load(path))
     }
 
     pub fn get(&mut self, basename: &str) -> Option<&[u8]> {
-        self.loaded().get(basename).map(Vec::as_slice)
+        if let Some(bytes) = self.ours.get(basename) {
+            return Some(bytes);
+        }
+        let path = &self.path;
+        self.disk
+            .get_or_insert_with(|| Disk::open(path))
+            .as_ref()?
+            .find(basename)
     }
 
     pub fn put(&mut self, basename: &str, bytes: Vec<u8>) {
-        self.loaded().insert(basename.to_string(), bytes);
-        self.unsaved = true;
+        self.ours.insert(basename.to_string(), bytes);
     }
 
-    /// Writes what was added, merged with what another session saved meanwhile, keeping
-    /// only entries for `present` files; via tmp/ and rename, no fsync (a cache).
+    /// Writes what was added, merged with what the file holds now (another session may
+    /// have saved meanwhile), keeping only entries for `present` files; via tmp/ and
+    /// rename, no fsync (a cache).
     pub fn save(&mut self, present: &dyn Fn(&str) -> bool) -> io::Result<()> {
-        if !self.unsaved {
+        if self.ours.is_empty() {
             return Ok(());
         }
-        self.unsaved = false;
-        let Some(ours) = self.entries.as_ref() else {
-            return Ok(());
-        };
-        let mut merged = load(&self.path);
-        for (k, v) in ours {
-            merged.entry(k.clone()).or_insert_with(|| v.clone());
-        }
-        let mut keys: Vec<&String> = merged.keys().filter(|k| present(k)).collect();
-        keys.sort();
-        let mut out = Vec::with_capacity(HEADER.len() + keys.len() * 256);
-        out.extend_from_slice(HEADER);
-        for k in keys {
-            let v = &merged[k];
-            out.extend_from_slice(k.as_bytes());
-            out.push(b'\n');
-            out.extend_from_slice(v.len().to_string().as_bytes());
-            out.push(b'\n');
-            out.extend_from_slice(v);
-            out.push(b'\n');
-        }
+        let ours = std::mem::take(&mut self.ours);
+        let mut added: Vec<(&str, &[u8])> = ours
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_slice()))
+            .collect();
+        added.sort_unstable_by_key(|e| e.0);
+        let now = Disk::open(&self.path);
+        let old: Vec<(&str, &[u8])> = now.as_ref().map_or_else(Vec::new, |d| d.entries());
+        let merged = merge(&old, &added, present);
+        let out = encode(&merged);
         let dir = self.path.parent().unwrap_or(Path::new("."));
-        super::fsutil::replace_cache(&dir.join("tmp"), &self.path, &out)
+        let written = super::fsutil::replace_cache(&dir.join("tmp"), &self.path, &out);
+        // Mapped again on the next get: the new file has what this session made.
+        self.disk = None;
+        written
     }
 }
 
-/// Reads a cache file; anything malformed ends the reading (what came before is kept).
-fn load(path: &Path) -> HashMap<String, Vec<u8>> {
-    let mut map = HashMap::default();
-    let Ok(bytes) = fs::read(path) else {
-        return map;
-    };
-    let Some(mut rest) = bytes.strip_prefix(HEADER) else {
-        return map;
-    };
-    let line = |rest: &mut &[u8]| -> Option<Vec<u8>> {
-        let end = rest.iter().position(|&b| b == b'\n')?;
-        let l = rest[..end].to_vec();
-        *rest = &rest[end + 1..];
-        Some(l)
-    };
-    while !rest.is_empty() {
-        let Some(name) = line(&mut rest).and_then(|n| String::from_utf8(n).ok()) else {
-            break;
+/// Both sorted lists in one, ascending, one entry per name (the file's wins: an entry
+/// never goes stale), only names `present` says are still there.
+fn merge<'a>(
+    old: &[(&'a str, &'a [u8])],
+    added: &[(&'a str, &'a [u8])],
+    present: &dyn Fn(&str) -> bool,
+) -> Vec<(&'a str, &'a [u8])> {
+    let mut out = Vec::with_capacity(old.len() + added.len());
+    let (mut i, mut j) = (0, 0);
+    while i < old.len() || j < added.len() {
+        let take_old = j == added.len() || (i < old.len() && old[i].0 <= added[j].0);
+        let e = if take_old {
+            if j < added.len() && old[i].0 == added[j].0 {
+                j += 1;
+            }
+            i += 1;
+            old[i - 1]
+        } else {
+            j += 1;
+            added[j - 1]
         };
-        let Some(len) = line(&mut rest)
-            .and_then(|l| String::from_utf8(l).ok())
-            .and_then(|l| l.parse::<usize>().ok())
-        else {
-            break;
-        };
-        if rest.len() < len + 1 || rest[len] != b'\n' {
-            break;
+        if present(e.0) {
+            out.push(e);
         }
-        map.insert(name, rest[..len].to_vec());
-        rest = &rest[len + 1..];
     }
-    map
+    out
+}
+
+fn encode(entries: &[(&str, &[u8])]) -> Vec<u8> {
+    let table = HEADER + 8 * (entries.len() + 1);
+    let body: usize = entries.iter().map(|(n, b)| 2 + n.len() + b.len()).sum();
+    let mut out = Vec::with_capacity(table + body);
+    out.extend_from_slice(MAGIC);
+    out.extend_from_slice(&(entries.len() as u32).to_le_bytes());
+    out.extend_from_slice(&0u32.to_le_bytes());
+    let mut at = table as u64;
+    for (n, b) in entries {
+        out.extend_from_slice(&at.to_le_bytes());
+        at += (2 + n.len() + b.len()) as u64;
+    }
+    out.extend_from_slice(&at.to_le_bytes());
+    for (n, b) in entries {
+        out.extend_from_slice(&(n.len() as u16).to_le_bytes());
+        out.extend_from_slice(n.as_bytes());
+        out.extend_from_slice(b);
+    }
+    out
+}
+
+/// A cache file, mapped.
+#[derive(Debug)]
+struct Disk {
+    map: ReadOnlyMap,
+    count: usize,
+}
+
+impl Disk {
+    fn open(path: &Path) -> Option<Disk> {
+        let file = File::open(path).ok()?;
+        let map = ReadOnlyMap::new(&file).ok()?;
+        if map.len() < HEADER || &map[..8] != MAGIC {
+            return None;
+        }
+        let count = u32::from_le_bytes(map[8..12].try_into().ok()?) as usize;
+        let table_end = HEADER.checked_add(count.checked_add(1)?.checked_mul(8)?)?;
+        if table_end > map.len() {
+            return None;
+        }
+        Some(Disk { map, count })
+    }
+
+    fn offset(&self, i: usize) -> usize {
+        let at = HEADER + 8 * i;
+        u64::from_le_bytes(self.map[at..at + 8].try_into().expect("8 bytes")) as usize
+    }
+
+    /// Entry `i` (`i < count`): its name and bytes; None when its offsets are damaged.
+    fn entry(&self, i: usize) -> Option<(&str, &[u8])> {
+        let (start, end) = (self.offset(i), self.offset(i + 1));
+        let e = self.map.get(start..end)?;
+        let name_len = u16::from_le_bytes([*e.first()?, *e.get(1)?]) as usize;
+        let name = std::str::from_utf8(e.get(2..2 + name_len)?).ok()?;
+        Some((name, &e[2 + name_len..]))
+    }
+
+    fn find(&self, name: &str) -> Option<&[u8]> {
+        let (mut lo, mut hi) = (0, self.count);
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            let (n, bytes) = self.entry(mid)?;
+            match n.cmp(name) {
+                std::cmp::Ordering::Equal => return Some(bytes),
+                std::cmp::Ordering::Less => lo = mid + 1,
+                std::cmp::Ordering::Greater => hi = mid,
+            }
+        }
+        None
+    }
+
+    /// Every entry in order, up to the first damaged or out-of-order one.
+    fn entries(&self) -> Vec<(&str, &[u8])> {
+        let mut out: Vec<(&str, &[u8])> = Vec::with_capacity(self.count);
+        for i in 0..self.count {
+            match self.entry(i) {
+                Some(e) if out.last().is_none_or(|l| l.0 < e.0) => out.push(e),
+                _ => break,
+            }
+        }
+        out
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs;
 
     #[test]
     fn round_trip_merge_and_damage() {
@@ -123,19 +214,59 @@ mod tests {
         let mut a = BlobCache::new(d.path(), "envelope");
         assert!(a.get("1.M1.h").is_none());
         a.put("1.M1.h", b"(\"x\"\n{3}\r\nabc)".to_vec());
+        a.put("3.M3.h", b"three".to_vec());
         a.save(&|_| true).unwrap();
+        assert_eq!(a.get("3.M3.h"), Some(&b"three"[..]));
         let mut b = BlobCache::new(d.path(), "envelope");
         b.put("2.M2.h", b"".to_vec());
-        b.save(&|n| n != "gone").unwrap();
+        b.put("0.gone", b"x".to_vec());
+        b.save(&|n| n != "0.gone").unwrap();
         let mut c = BlobCache::new(d.path(), "envelope");
         assert_eq!(c.get("1.M1.h"), Some(&b"(\"x\"\n{3}\r\nabc)"[..]));
         assert_eq!(c.get("2.M2.h"), Some(&b""[..]));
-        // A torn file keeps what is whole.
+        assert_eq!(c.get("3.M3.h"), Some(&b"three"[..]));
+        assert!(c.get("0.gone").is_none() && c.get("4.M4.h").is_none());
+        // Damage: every cut and a few byte flips read as missing entries, never a panic.
         let path = d.path().join("postern-cache.envelope");
         let whole = fs::read(&path).unwrap();
-        fs::write(&path, &whole[..whole.len() - 3]).unwrap();
-        let mut e = BlobCache::new(d.path(), "envelope");
-        assert!(e.get("1.M1.h").is_some());
-        assert!(e.get("2.M2.h").is_none());
+        for cut in 0..whole.len() {
+            fs::write(&path, &whole[..cut]).unwrap();
+            let mut e = BlobCache::new(d.path(), "envelope");
+            for n in ["1.M1.h", "2.M2.h", "3.M3.h"] {
+                let _ = e.get(n);
+            }
+        }
+        for at in 0..whole.len() {
+            let mut bad = whole.clone();
+            bad[at] ^= 0xa5;
+            fs::write(&path, &bad).unwrap();
+            let mut e = BlobCache::new(d.path(), "envelope");
+            e.put("5.M5.h", b"five".to_vec());
+            for n in ["1.M1.h", "2.M2.h", "3.M3.h"] {
+                let _ = e.get(n);
+            }
+            e.save(&|_| true).unwrap();
+            assert_eq!(e.get("5.M5.h"), Some(&b"five"[..]), "flip at {at}");
+        }
+        // The old text format is not this one: read as empty, then replaced.
+        fs::write(&path, b"postern-cache 1\n1.M1.h\n1\nx\n").unwrap();
+        let mut f = BlobCache::new(d.path(), "envelope");
+        assert!(f.get("1.M1.h").is_none());
+    }
+
+    #[test]
+    fn merge_keeps_one_entry_per_name_in_order() {
+        let old = [("a", &b"1"[..]), ("c", &b"3"[..]), ("e", &b"5"[..])];
+        let added = [("b", &b"2"[..]), ("c", &b"x"[..]), ("f", &b"6"[..])];
+        let m = merge(&old, &added, &|n| n != "e");
+        assert_eq!(
+            m,
+            [
+                ("a", &b"1"[..]),
+                ("b", &b"2"[..]),
+                ("c", &b"3"[..]),
+                ("f", &b"6"[..])
+            ]
+        );
     }
 }
