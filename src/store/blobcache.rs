@@ -28,6 +28,9 @@ use crate::mapped::ReadOnlyMap;
 
 const MAGIC: &[u8; 8] = b"PSTNBC\0\x02";
 const HEADER: usize = 16;
+/// Past this many bytes of new entries, they are merged into the file before more come:
+/// the first FETCH 1:* ENVELOPE of a large folder then holds a few MB, not all of them.
+const SPILL_AT: usize = 4 << 20;
 
 /// One kind of cached bytes for one folder, mapped on first use.
 #[derive(Debug)]
@@ -37,6 +40,8 @@ pub struct BlobCache {
     disk: Option<Option<Disk>>,
     /// Entries this session made and has not saved yet.
     ours: HashMap<String, Vec<u8>>,
+    /// Their size in bytes.
+    ours_bytes: usize,
 }
 
 impl BlobCache {
@@ -47,6 +52,7 @@ impl BlobCache {
             path: folder_dir.join(format!("postern-cache.{kind}")),
             disk: None,
             ours: HashMap::default(),
+            ours_bytes: 0,
         }
     }
 
@@ -62,7 +68,14 @@ impl BlobCache {
     }
 
     pub fn put(&mut self, basename: &str, bytes: Vec<u8>) {
+        self.ours_bytes += basename.len() + bytes.len();
         self.ours.insert(basename.to_string(), bytes);
+        if self.ours_bytes >= SPILL_AT {
+            // Nothing is pruned here (the caller's save knows which files are gone).
+            if let Err(e) = self.save(&|_| true) {
+                log::warn!("{}: cannot save: {e}", self.path.display());
+            }
+        }
     }
 
     /// Writes what was added, merged with what the file holds now (another session may
@@ -73,6 +86,7 @@ impl BlobCache {
             return Ok(());
         }
         let ours = std::mem::take(&mut self.ours);
+        self.ours_bytes = 0;
         let mut added: Vec<(&str, &[u8])> = ours
             .iter()
             .map(|(k, v)| (k.as_str(), v.as_slice()))
@@ -252,6 +266,29 @@ mod tests {
         fs::write(&path, b"postern-cache 1\n1.M1.h\n1\nx\n").unwrap();
         let mut f = BlobCache::new(d.path(), "envelope");
         assert!(f.get("1.M1.h").is_none());
+    }
+
+    /// A session that makes more than [`SPILL_AT`] of new entries merges them into the
+    /// file as it goes; the last save still drops the entries of files that are gone.
+    #[test]
+    fn large_batches_spill_into_the_file() {
+        let d = tempfile::tempdir().unwrap();
+        fs::create_dir(d.path().join("tmp")).unwrap();
+        let mut a = BlobCache::new(d.path(), "envelope");
+        let blob = vec![b'e'; 64 << 10];
+        let n = SPILL_AT / blob.len() + 8;
+        for i in 0..n {
+            a.put(&format!("{i:05}.M.h"), blob.clone());
+        }
+        assert!(a.ours_bytes < SPILL_AT, "nothing was spilled");
+        let mut other = BlobCache::new(d.path(), "envelope");
+        assert_eq!(other.get("00000.M.h").map(<[u8]>::len), Some(blob.len()));
+        a.save(&|name| name != "00001.M.h").unwrap();
+        let mut c = BlobCache::new(d.path(), "envelope");
+        assert!(c.get("00001.M.h").is_none());
+        for i in (0..n).filter(|&i| i != 1) {
+            assert!(c.get(&format!("{i:05}.M.h")).is_some(), "{i}");
+        }
     }
 
     #[test]
