@@ -21,6 +21,21 @@ impl ReadOnlyMap {
     }
 }
 
+impl ReadOnlyMap {
+    /// Gives back this process's hold on the pages it has read so far (they stay in the
+    /// page cache for every other reader, and come back on the next access): after a
+    /// pass over a large index, the session's resident size is what it keeps, not the
+    /// whole file.
+    pub fn release_pages(&self) {
+        // SAFETY: MADV_DONTNEED on a shared, read-only file mapping only drops this
+        // process's page table entries; the next access maps the same file pages again.
+        // (It would discard data only in a private mapping that was written to.)
+        if let Err(e) = unsafe { self.0.unchecked_advise(memmap2::UncheckedAdvice::DontNeed) } {
+            log::debug!("madvise(MADV_DONTNEED) failed: {e}");
+        }
+    }
+}
+
 impl std::ops::Deref for ReadOnlyMap {
     type Target = [u8];
 

@@ -67,6 +67,14 @@ impl BlobCache {
             .find(basename)
     }
 
+    /// Lets go of the file's pages this process has read (a FETCH 1:* ENVELOPE reads
+    /// them all); they stay in the page cache, and come back on the next lookup.
+    pub fn release_pages(&self) {
+        if let Some(Some(disk)) = &self.disk {
+            disk.map.release_pages();
+        }
+    }
+
     pub fn put(&mut self, basename: &str, bytes: Vec<u8>) {
         self.ours_bytes += basename.len() + bytes.len();
         self.ours.insert(basename.to_string(), bytes);

@@ -167,6 +167,12 @@ impl Mapped {
         }
     }
 
+    /// Lets go of the pages read so far (see [`ReadOnlyMap::release_pages`]): a session
+    /// that has copied the records keeps its rows, not the file.
+    pub fn release_pages(&self) {
+        self.map.release_pages();
+    }
+
     /// Whether every record's name is a file name, checked in two passes over the names
     /// area as a whole (UTF-8, no `/` or NUL) and one over the records (bounds, character
     /// boundaries, no leading dot) rather than name by name: an open that takes the rows

@@ -1067,9 +1067,12 @@ impl Mailbox {
         }
     }
 
-    /// Saves the sizes and derived bytes computed this session. A failure costs only
-    /// time, so it is logged, not returned.
+    /// Saves the sizes and derived bytes computed this session, and lets go of the cache
+    /// pages the command read. A failure costs only time, so it is logged, not returned.
     pub fn save_caches(&mut self) {
+        for (_, cache) in &self.blob_caches {
+            cache.release_pages();
+        }
         if self.read_only {
             return;
         }

@@ -97,6 +97,8 @@ impl Table {
                 state: 0,
             });
         }
+        // The rows are copied and the names checked: the pass touched the whole file.
+        base.release_pages();
         Some(Table {
             base: Some(base),
             rows,
