@@ -1,10 +1,13 @@
-//! Read-only memory maps of files postern itself replaces by rename (the folder index).
+//! Read-only memory maps of files postern itself replaces by rename (the folder index and
+//! the message caches).
 //!
-//! The one unsafe step: a mapping is only sound while nobody truncates the file under it
-//! (the kernel then raises SIGBUS on access). postern never truncates a mapped file: it
-//! writes a new one in `tmp/` and renames it over the old, which leaves the mapped inode
-//! intact for whoever still has it. Only the mailbox owner could truncate it, and that
-//! can only stop that owner's own session, which runs with the owner's rights.
+//! Two unsafe steps, both here. Mapping: a mapping is only sound while nobody truncates
+//! the file under it (the kernel then raises SIGBUS on access). postern never truncates a
+//! mapped file: it writes a new one in `tmp/` and renames it over the old, which leaves
+//! the mapped inode intact for whoever still has it. Only the mailbox owner could
+//! truncate it, and that can only stop that owner's own session, which runs with the
+//! owner's rights. Releasing pages: MADV_DONTNEED, harmless on a shared read-only map
+//! (see [`ReadOnlyMap::release_pages`]).
 
 use std::fs::File;
 use std::io;
