@@ -709,6 +709,16 @@ impl Mailbox {
         };
         let look = Look::scan(&self.dir, !self.read_only, !cur_known)?;
         self.reconcile(stamp, Reconcile::Open, look)?;
+        if !cur_known && !self.read_only {
+            // A whole listing is where the UID database loses the entries of files that
+            // are gone (a refresh only adds), as at a scan without an index; when there
+            // are none, this is one read of the database.
+            let dir = self.dir.clone();
+            let present: HashSet<&str> = (0..self.table.len())
+                .map(|i| self.table.basename(i))
+                .collect();
+            uiddb::sync(&dir, &present, Some(&mut rescan_closure(&dir)))?;
+        }
         // Right away rather than when the session ends: others are opening it too.
         self.save_index();
         Ok(true)
