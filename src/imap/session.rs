@@ -101,6 +101,9 @@ pub struct Session<'c> {
     pub fetched_headers: u64,
     /// STARTTLS is on offer (until TLS is up).
     pub starttls: bool,
+    /// The folder LOGOUT closed, dropped with the session once the last response is out:
+    /// closing a folder may write its index, which the client need not wait for.
+    retired: Option<Box<Selected>>,
 }
 
 /// Responses are flushed when the buffer grows past this, so a FETCH of many messages
@@ -120,6 +123,7 @@ impl<'c> Session<'c> {
             fetched_bodies: 0,
             fetched_headers: 0,
             starttls: crate::net::tls::starttls_configured(&config.tls),
+            retired: None,
         }
     }
 
@@ -337,7 +341,13 @@ impl<'c> Session<'c> {
     /// Ends the session after this command.
     pub fn logout(&mut self) {
         let account = match self.take_state() {
-            State::Authenticated { account, .. } | State::Selected { account, .. } => Some(account),
+            State::Authenticated { account, .. } => Some(account),
+            State::Selected {
+                account, selected, ..
+            } => {
+                self.retired = Some(selected);
+                Some(account)
+            }
             State::Logout { account } => account,
             State::NotAuthenticated => None,
         };
