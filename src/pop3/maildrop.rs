@@ -100,10 +100,12 @@ pub struct Removed {
     pub bytes: u64,
 }
 
+/// Fields drop in this order: the POP3 lock goes first, so a client that reconnects
+/// right after QUIT is not refused while this session's folder writes its index.
 pub struct Maildrop {
+    _lock: File,
     mailbox: Mailbox,
     messages: Vec<Message>,
-    _lock: File,
 }
 
 fn now() -> u64 {
