@@ -670,17 +670,10 @@ pub(crate) fn sync_few(
         return Ok(None);
     }
     // The two steps of the module comment: the header first, then the lines.
-    match file.write_all_at(&header, 0) {
-        Ok(()) => {}
-        Err(e)
-            if matches!(
-                e.kind(),
-                io::ErrorKind::PermissionDenied | io::ErrorKind::ReadOnlyFilesystem
-            ) =>
-        {
-            return Ok(None);
-        }
-        Err(e) => return Err(e.into()),
+    // A file this process could only open for reading (EBADF on the write), or any
+    // other failure before a byte changed: the full path decides, and reports.
+    if file.write_all_at(&header, 0).is_err() {
+        return Ok(None);
     }
     file.sync_data()?;
     file.write_all_at(&lines, bytes.len() as u64)?;
@@ -729,9 +722,12 @@ impl<'p> FewLookup<'p> {
         for &name in present {
             let needle = format!(" {name}\n");
             // The body starts a line, so a match found at its start is preceded by one.
+            // The match must begin at its line's first space: a name that ends another,
+            // stranger name holding a space ("5 y x" for "x") is not taken for it.
             let hit = memchr::memmem::find(body, needle.as_bytes()).map(|at| {
                 let start = memchr::memrchr(b'\n', &body[..at]).map_or(0, |i| i + 1);
-                line_uid(&body[start..at + needle.len() - 1])
+                let line = &body[start..at + needle.len() - 1];
+                line_uid(line).filter(|_| memchr::memchr(b' ', line) == Some(at - start))
             });
             match hit {
                 Some(Some(uid)) => {
@@ -998,6 +994,12 @@ mod tests {
             fs::read_to_string(&path).unwrap(),
             "1 795868689 7\n5 a\n6 b\n"
         );
+
+        // A name that ends another name holding a space is not that name's line; a
+        // match that is not at its line's first space sends the lookup to the full path.
+        fs::write(&path, "1 795868689 7\n5 y x\n6 x\n").unwrap();
+        let a = sync_few(d.path(), &names(&["x"]), true).unwrap();
+        assert!(a.is_none_or(|a| a.uids["x"] == 6));
 
         // Not appendable as it is: the full path decides.
         for text in [
