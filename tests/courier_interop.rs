@@ -379,12 +379,7 @@ fn fetch_flags(r: &Reply) -> BTreeMap<u32, BTreeSet<String>> {
         if !l.contains(" FETCH (") {
             continue;
         }
-        let uid: u32 = l
-            .split("UID ")
-            .nth(1)
-            .and_then(|s| s.split([' ', ')']).next())
-            .and_then(|s| s.parse().ok())
-            .unwrap_or_else(|| panic!("no UID in {l:?}"));
+        let uid = common::fetch_uid(l).unwrap_or_else(|| panic!("no UID in {l:?}"));
         let flags = l
             .split("FLAGS (")
             .nth(1)

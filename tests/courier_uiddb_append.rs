@@ -162,16 +162,7 @@ fn view(c: &mut Client) -> View {
         let Some(header) = l.literals.first() else {
             continue;
         };
-        let uid: u32 = l
-            .text
-            .split("UID ")
-            .nth(1)
-            .unwrap()
-            .split([' ', ')'])
-            .next()
-            .unwrap()
-            .parse()
-            .unwrap();
+        let uid = l.fetch_uid().expect("UID in FETCH");
         let subject = String::from_utf8_lossy(header)
             .trim()
             .trim_start_matches("Subject: ")

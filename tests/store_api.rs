@@ -352,6 +352,13 @@ fn age(dir: &Path) {
     nix::sys::stat::utimes(dir, &old, &old).unwrap();
 }
 
+/// Ages everything a folder's stamp is made of: as if nothing had touched it for an hour.
+fn age_folder(root: &Path) {
+    for sub in ["new", "cur", "courierimapkeywords", "courierimapuiddb"] {
+        age(&root.join(sub));
+    }
+}
+
 #[test]
 fn refresh_skips_the_scan_only_while_nothing_changed() {
     let d = tempfile::tempdir().unwrap();
@@ -360,9 +367,7 @@ fn refresh_skips_the_scan_only_while_nothing_changed() {
         .unwrap();
     let mut mailbox = md.open_mailbox("INBOX", false).unwrap();
     assert_eq!(mailbox.len(), 1);
-    for sub in ["new", "cur", "courierimapkeywords", "courierimapuiddb"] {
-        age(&d.path().join("Maildir").join(sub));
-    }
+    age_folder(&d.path().join("Maildir"));
     // Settles the stamp; nothing new.
     assert_eq!(mailbox.refresh(true).unwrap().new, 0);
     // A file that appears behind the directory times' back is not looked for...
@@ -443,11 +448,7 @@ fn deliveries_into_a_settled_folder_are_found_in_new_alone() {
         md.deliver("INBOX", &mut format!("Subject: {i}\n\nx\n").as_bytes())
             .unwrap();
     }
-    let age_all = || {
-        for sub in ["new", "cur", "courierimapkeywords", "courierimapuiddb"] {
-            age(&root.join(sub));
-        }
-    };
+    let age_all = || age_folder(&root);
     drop(md.open_mailbox("INBOX", false).unwrap());
     age_all();
     let mut mine = md.open_mailbox("INBOX", false).unwrap();
@@ -558,11 +559,7 @@ fn open_uses_the_index_only_while_nothing_changed() {
         md.deliver("INBOX", &mut format!("Subject: {i}\n\nx\n").as_bytes())
             .unwrap();
     }
-    let age_all = || {
-        for sub in ["new", "cur", "courierimapkeywords", "courierimapuiddb"] {
-            age(&root.join(sub));
-        }
-    };
+    let age_all = || age_folder(&root);
     // The first open moves new/ to cur/ (a change of its own); the next settled one
     // writes the index.
     let first = md.open_mailbox("INBOX", false).unwrap();

@@ -18,25 +18,12 @@ use postern::store::{AppendSource, Flags, Maildir};
 
 #[path = "owner/mod.rs"]
 mod owner;
+#[path = "rng/mod.rs"]
+mod rng;
+
+use rng::Rng;
 
 const HELPER: &str = "POSTERN_STORE_HELPER";
-
-struct Rng(u64);
-impl Rng {
-    fn new() -> Rng {
-        let t = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos() as u64;
-        Rng(t ^ (std::process::id() as u64) << 32 | 1)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0 % n
-    }
-}
 
 /// Runs in the re-executed child: `append`, `expunge` or `scan` until killed.
 #[test]

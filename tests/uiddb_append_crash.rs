@@ -16,25 +16,12 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 mod common;
+#[path = "rng/mod.rs"]
+mod rng;
+
+use rng::Rng;
 
 use common::{Client, PASS, TestServer, USER, postern_command};
-
-struct Rng(u64);
-impl Rng {
-    fn new() -> Rng {
-        let t = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos() as u64;
-        Rng(t | 1)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0 % n
-    }
-}
 
 /// A `postern imapd --inetd` session on pipes, driven by a thread until it is killed.
 fn session(server: &TestServer) -> (Child, ChildStdin, BufReader<ChildStdout>) {
@@ -141,16 +128,7 @@ fn view(server: &TestServer) -> (u64, u64, BTreeMap<u32, String>) {
         let Some(body) = l.literals.first() else {
             continue;
         };
-        let uid: u32 = l
-            .text
-            .split("UID ")
-            .nth(1)
-            .unwrap()
-            .split([' ', ')'])
-            .next()
-            .unwrap()
-            .parse()
-            .unwrap();
+        let uid = l.fetch_uid().expect("UID in FETCH");
         let body = String::from_utf8_lossy(body);
         let id = body.trim().trim_start_matches("id=").to_string();
         assert!(by_uid.insert(uid, id).is_none(), "UID {uid} listed twice");

@@ -90,6 +90,20 @@ impl Line {
     pub fn is_continuation(&self) -> bool {
         self.text.starts_with('+')
     }
+    /// The `UID n` of a FETCH response.
+    pub fn fetch_uid(&self) -> Option<u32> {
+        fetch_uid(&self.text)
+    }
+}
+
+/// The `UID n` in the text of a FETCH response.
+pub fn fetch_uid(text: &str) -> Option<u32> {
+    text.split("UID ")
+        .nth(1)?
+        .split([' ', ')'])
+        .next()?
+        .parse()
+        .ok()
 }
 
 /// What a command got back.
