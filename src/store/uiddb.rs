@@ -388,24 +388,55 @@ fn append_entries(locked: &Locked, db: &UidDb, from: usize) -> io::Result<bool> 
     Ok(true)
 }
 
-/// Under the folder lock, after `db` (read as `locked`) was edited: writes nothing when it
-/// is unchanged, appends when the edit only added entries after the old ones (whose UIDs
-/// were `old_uids`, an edit never renames), and rewrites the file for anything else.
-fn persist(
+/// What a database was before an edit: its UIDs (an edit never renames, so these tell
+/// an append from anything else; a clone of a large database would cost more than the
+/// edit), nextuid and UIDVALIDITY.
+struct Before {
+    uids: Vec<u32>,
+    next_uid: u32,
+    uid_validity: u32,
+}
+
+impl Before {
+    fn of(db: &UidDb) -> Before {
+        Before {
+            uids: db.entries.iter().map(|e| e.0).collect(),
+            next_uid: db.next_uid,
+            uid_validity: db.uid_validity,
+        }
+    }
+}
+
+/// Under the folder lock, after `db` (read as `locked`) was edited: a database that was
+/// `fresh` (none before) is created (with a UIDVALIDITY of at least `at_least`); else see
+/// [`persist`]. Gives the database as written.
+fn write_back(
     folder_dir: &Path,
     locked: &Locked,
-    db: &mut UidDb,
-    old_uids: &[u32],
-    old_next_uid: u32,
-    old_uid_validity: u32,
-) -> io::Result<()> {
+    mut db: UidDb,
+    before: &Before,
+    fresh: bool,
+    at_least: Option<u32>,
+) -> io::Result<UidDb> {
+    if fresh {
+        return create(folder_dir, db, at_least);
+    }
+    persist(folder_dir, locked, &mut db, before)?;
+    Ok(db)
+}
+
+/// Under the folder lock, after `db` (read as `locked`) was edited: writes nothing when it
+/// is unchanged, appends when the edit only added entries after the old ones, and
+/// rewrites the file for anything else.
+fn persist(folder_dir: &Path, locked: &Locked, db: &mut UidDb, before: &Before) -> io::Result<()> {
+    let old_uids = &before.uids;
     let kept_all = db.entries.len() >= old_uids.len()
         && db.entries.iter().zip(old_uids).all(|(e, uid)| e.0 == *uid);
     let added = &db.entries[old_uids.len().min(db.entries.len())..];
     if kept_all
         && added.is_empty()
-        && db.next_uid == old_next_uid
-        && db.uid_validity == old_uid_validity
+        && db.next_uid == before.next_uid
+        && db.uid_validity == before.uid_validity
     {
         return Ok(());
     }
@@ -416,7 +447,7 @@ fn persist(
         db.next_uid = max.saturating_add(1);
     }
     if kept_all
-        && db.uid_validity == old_uid_validity
+        && db.uid_validity == before.uid_validity
         && append_entries(locked, db, old_uids.len())?
     {
         return Ok(());
@@ -820,8 +851,7 @@ fn locked_sync(
             (empty_db(), true, old_uid_validity(&bytes).map(|v| v + 1))
         }
     };
-    let old_uids: Vec<u32> = db.entries.iter().map(|e| e.0).collect();
-    let (old_next_uid, old_uid_validity) = (db.next_uid, db.uid_validity);
+    let before = Before::of(&db);
     db.entries.retain(|(_, n)| exists(n));
     let known: HashSet<&str> = db.entries.iter().map(|e| e.1.as_str()).collect();
     let mut fresh: Vec<&str> = second
@@ -839,18 +869,7 @@ fn locked_sync(
         })?;
         db.entries.push((uid, n));
     }
-    if fresh_db {
-        db = create(folder_dir, db, at_least)?;
-    } else {
-        persist(
-            folder_dir,
-            &locked,
-            &mut db,
-            &old_uids,
-            old_next_uid,
-            old_uid_validity,
-        )?;
-    }
+    let db = write_back(folder_dir, &locked, db, &before, fresh_db, at_least)?;
     if prune {
         Ok(Assigned::from_db(db, true))
     } else {
@@ -911,23 +930,9 @@ fn update_inner<T>(
             });
         }
     };
-    // An edit adds entries, drops them or raises nextuid; only the UIDs are kept to tell
-    // which (a clone of a large database would cost more than the edit).
-    let old_uids: Vec<u32> = db.entries.iter().map(|e| e.0).collect();
-    let (old_next_uid, old_uid_validity) = (db.next_uid, db.uid_validity);
+    let before = Before::of(&db);
     let out = edit(&mut db)?;
-    if fresh {
-        db = create(folder_dir, db, None)?;
-    } else {
-        persist(
-            folder_dir,
-            &locked,
-            &mut db,
-            &old_uids,
-            old_next_uid,
-            old_uid_validity,
-        )?;
-    }
+    let db = write_back(folder_dir, &locked, db, &before, fresh, None)?;
     Ok((db, out))
 }
 
