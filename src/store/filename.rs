@@ -214,13 +214,6 @@ impl WireCounter {
         self.bytes + self.bare_lf
     }
 
-    /// Reads `source` to its end and returns its CRLF size.
-    pub fn measure(source: &mut dyn std::io::Read) -> std::io::Result<u64> {
-        let mut counter = WireCounter::default();
-        counter.feed_all(source)?;
-        Ok(counter.wire_size())
-    }
-
     /// Feeds everything `source` still has, through one buffer per thread: measuring the
     /// sizes of a whole folder allocates (and page-faults in) no buffer per message.
     pub fn feed_all(&mut self, source: &mut dyn std::io::Read) -> std::io::Result<()> {

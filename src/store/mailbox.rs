@@ -661,7 +661,7 @@ impl Mailbox {
         let (uid_validity, uid_next) = (ix.uid_validity(), ix.uid_next());
         let settled = stamp.and_then(DirStamp::settled);
         let exact = settled.is_some_and(|s| s.validity() == valid_for);
-        if !exact && uiddb::header_uid_validity(&self.dir) != Some(uid_validity) {
+        if !exact && uiddb::header(&self.dir).map(|(v, _)| v) != Some(uid_validity) {
             return Ok(false);
         }
         let Some(table) = Table::from_index(ix) else {

@@ -455,12 +455,6 @@ fn persist(folder_dir: &Path, locked: &Locked, db: &mut UidDb, before: &Before) 
     write(folder_dir, db)
 }
 
-/// The UIDVALIDITY in the database's first line, read without the rest of the file
-/// (`None` when it is missing or the line is not Courier's).
-pub fn header_uid_validity(folder_dir: &Path) -> Option<u32> {
-    header(folder_dir).map(|(v, _)| v)
-}
-
 /// (UIDVALIDITY, next UID) from the database's first line, read without the rest of the
 /// file (`None` when it is missing or the line is not Courier's).
 pub fn header(folder_dir: &Path) -> Option<(u32, u32)> {
