@@ -8,6 +8,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod acl;
 pub mod blobcache;
 pub mod cli;
 pub mod deliver;
