@@ -320,6 +320,10 @@ pub struct Mail {
     /// Serve a Maildir, or a `cur/`, `new/`, `tmp/` or folder directory in it, that is a
     /// symbolic link (Courier MAILDIR_SKIP_SYMLINK_CHECKS); off: such a login is refused.
     pub skip_symlink_checks: bool,
+    /// Courier's virtual shared-folder index (IMAP_SHAREDINDEXFILE): other accounts'
+    /// folders under `#shared.`; empty = none. Read by sessions after the privilege drop,
+    /// so it must be readable by every mail user.
+    pub shared_index: PathBuf,
 }
 
 impl Default for Mail {
@@ -330,6 +334,7 @@ impl Default for Mail {
             sanity_check: true,
             loginexec_timeout: 30,
             skip_symlink_checks: false,
+            shared_index: PathBuf::new(),
         }
     }
 }

@@ -7,13 +7,17 @@ use super::mutf7;
 pub const SEPARATOR: char = '.';
 
 /// A wire name as the store knows it: decoded, with any case of a leading `INBOX` made `INBOX`.
-/// `None` when the name does not decode or lies outside the `INBOX.` namespace.
+/// Names in the virtual shared namespace (`#shared.…`) are kept as they are.
+/// `None` when the name does not decode or lies outside both namespaces.
 pub fn from_wire(wire: &str, utf8: bool) -> Option<String> {
     let name = if utf8 {
         wire.to_string()
     } else {
         mutf7::decode(wire).ok()?
     };
+    if crate::store::places::is_shared_name(&name) {
+        return Some(name);
+    }
     canonical(&name)
 }
 

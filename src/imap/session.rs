@@ -68,6 +68,17 @@ impl State {
         }
     }
 
+    /// The account and its own Maildir, in every state after login.
+    pub fn account_and_maildir(&self) -> Option<(&Account, &Maildir)> {
+        match self {
+            State::Authenticated { account, maildir }
+            | State::Selected {
+                account, maildir, ..
+            } => Some((account, maildir)),
+            _ => None,
+        }
+    }
+
     fn maildir(&self) -> Option<&Maildir> {
         match self {
             State::Authenticated { maildir, .. } | State::Selected { maildir, .. } => Some(maildir),
@@ -81,8 +92,11 @@ pub use super::response::Outcome;
 /// The selected folder and what the client has been told about it.
 pub struct Selected {
     pub mailbox: Mailbox,
-    /// Name as the store knows it (`INBOX.Sent`).
+    /// Name as the client knows it (`INBOX.Sent`, `#shared.joe.Sent`).
     pub name: String,
+    /// What the login may do in it (its ACL, read at SELECT; RFC 4314 §4 lets rights
+    /// changed later take effect at the next SELECT).
+    pub rights: crate::store::acl::Rights,
     /// The keywords the client was told about in `* FLAGS`.
     pub announced: sync::AnnouncedFlags,
 }

@@ -150,9 +150,10 @@ fn make_folder(root: &Path, dir: &str) -> Result<bool> {
     fs::remove_file(&tmp_file)?;
     let build = tmp_file.clone();
     let r = (|| -> io::Result<()> {
-        fsutil::mkdir_0700(&build, false)?;
+        // A folder made in a shared Maildir is shared the way the Maildir is.
+        fsutil::mkdir_like(&build, root, false)?;
         for sub in ["tmp", "new", "cur", keywords::DIR] {
-            fsutil::mkdir_0700(&build.join(sub), false)?;
+            fsutil::mkdir_like(&build.join(sub), root, false)?;
         }
         OpenOptions::new()
             .write(true)

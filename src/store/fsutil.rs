@@ -19,6 +19,41 @@ pub(crate) fn mkdir_0700(path: &Path, ok_if_exists: bool) -> io::Result<()> {
     }
 }
 
+/// The group and other read/write bits a file made in `dir` gets: a folder shared with a
+/// group (or the world) through its directory's mode shares what is written in it, so
+/// several uids can update one folder's uid db, keywords and caches, and read each
+/// other's messages. A private directory (the usual 0700) gives 0600 files. Executable
+/// and special bits are never passed on.
+pub(crate) fn sharing_bits(dir: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    fs::metadata(dir).map_or(0, |m| m.permissions().mode() & 0o066)
+}
+
+/// Gives an open file the mode a file in `dir` should have ([`sharing_bits`]). Set
+/// explicitly, so the process umask does not take a shared folder's group bits away; a
+/// private folder costs only the one `stat`.
+pub(crate) fn share_like_dir(file: &File, dir: &Path) -> io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let bits = sharing_bits(dir);
+    if bits != 0 {
+        file.set_permissions(fs::Permissions::from_mode(0o600 | bits))?;
+    }
+    Ok(())
+}
+
+/// mkdir of a directory inside `parent`, private (0700) unless `parent` is shared: then
+/// with its group/other bits, so a folder or keyword directory made by one user of a
+/// shared Maildir stays usable by the others.
+pub(crate) fn mkdir_like(path: &Path, parent: &Path, ok_if_exists: bool) -> io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let bits = fs::metadata(parent).map_or(0, |m| m.permissions().mode() & 0o077);
+    mkdir_0700(path, ok_if_exists)?;
+    if bits != 0 {
+        fs::set_permissions(path, fs::Permissions::from_mode(0o700 | bits))?;
+    }
+    Ok(())
+}
+
 /// Makes a directory's entries durable (after rename/link/unlink in it). Links are
 /// followed: the change being made durable already went through the same path, and where
 /// links are refused the folder was checked when it was opened; with `[mail]
@@ -44,7 +79,8 @@ pub(crate) fn create_unique(tmp_dir: &Path, tag: &str) -> io::Result<(File, Path
     create_unique_named(tmp_dir, tag).map(|(file, path, _)| (file, path))
 }
 
-/// The one place that makes a new file in a `tmp/`: O_EXCL, mode 0600, named
+/// The one place that makes a new file in a `tmp/`: O_EXCL, mode 0600 (plus the
+/// [`sharing_bits`] of a shared `tmp/`), named
 /// `<unique name><tag>`; a name that exists already (another process, a clock step) just
 /// means another try. Returns the name too, so a message keeps it as its basename.
 pub(crate) fn create_unique_named(
@@ -61,7 +97,10 @@ pub(crate) fn create_unique_named(
             .mode(0o600)
             .open(&path)
         {
-            Ok(f) => return Ok((f, path, name)),
+            Ok(f) => {
+                share_like_dir(&f, tmp_dir)?;
+                return Ok((f, path, name));
+            }
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
             Err(e) => return Err(e),
         }

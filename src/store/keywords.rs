@@ -187,7 +187,7 @@ fn read_pass(
         Ok(rd) => rd,
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
             if maintain.is_some() {
-                fsutil::mkdir_0700(&dir, true)?;
+                fsutil::mkdir_like(&dir, folder_dir, true)?;
             }
             let list = match fsutil::read_optional(&dir.join(LIST))? {
                 Some(b) => KeywordList::parse(&b),
@@ -334,7 +334,7 @@ fn consolidate(
 /// Records the full keyword set of one message (empty = none) as an update file.
 pub fn write_update(folder_dir: &Path, basename: &str, keywords: &[String]) -> io::Result<()> {
     let dir = folder_dir.join(DIR);
-    fsutil::mkdir_0700(&dir, true)?;
+    fsutil::mkdir_like(&dir, folder_dir, true)?;
     let mut text = String::new();
     for k in keywords {
         text.push_str(k);

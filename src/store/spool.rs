@@ -208,6 +208,8 @@ impl Spooled {
         if let Some(t) = internal_date {
             self.file.set_modified(t)?;
         }
+        // Spooled elsewhere (another Maildir's tmp/), it takes the target's sharing.
+        fsutil::share_like_dir(&self.file, dir)?;
         self.file.sync_all()?;
         let dest = dir.join(file_name);
         let tmp = self.tmp.clone().unwrap_or_default();

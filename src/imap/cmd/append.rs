@@ -9,7 +9,8 @@ use crate::imap::datetime::days_from_civil;
 use crate::imap::response::{CommandResult, Outcome};
 use crate::imap::session::Session;
 use crate::imap::sets::split_flags;
-use crate::store::{AppendSource, StoreError};
+use crate::store::acl::Rights;
+use crate::store::{AppendSource, Flags, StoreError};
 
 fn unix_time(date: &DateTime) -> i64 {
     let days = days_from_civil(
@@ -24,6 +25,21 @@ fn unix_time(date: &DateTime) -> i64 {
         - i64::from(date.zone_minutes) * 60
 }
 
+/// Leaves out of an APPEND's flags those the rights do not allow: `s` for \Seen, `t` for
+/// \Deleted, `w` for the rest and keywords.
+pub(super) fn drop_unpermitted(system: &mut Flags, keywords: &mut Vec<String>, rights: Rights) {
+    if !rights.has('s') {
+        system.remove(Flags::SEEN);
+    }
+    if !rights.has('t') {
+        system.remove(Flags::DELETED);
+    }
+    if !rights.has('w') {
+        system.remove(Flags::DRAFT | Flags::FLAGGED | Flags::ANSWERED);
+        keywords.clear();
+    }
+}
+
 impl Session<'_> {
     pub fn cmd_append(
         &mut self,
@@ -32,8 +48,10 @@ impl Session<'_> {
         date: Option<DateTime>,
         message: LiteralData,
     ) -> CommandResult {
-        let name = self.folder_name(wire)?;
-        let (system, mut keywords) = split_flags(flags)?;
+        let (place, rights) = self.place_with(wire, 'i', "APPEND")?;
+        let (mut system, mut keywords) = split_flags(flags)?;
+        // Flags the login may not set are dropped, as STORE drops them (RFC 4314 §4).
+        drop_unpermitted(&mut system, &mut keywords, rights);
         if !self.config.imap.keywords {
             keywords.clear();
         }
@@ -56,9 +74,9 @@ impl Session<'_> {
             }
             LiteralData::Spooled(spooled) => AppendSource::Spooled(spooled),
         };
-        let result = self
-            .maildir()?
-            .append(&name, source, system, &keywords, internal_date);
+        let result = place
+            .maildir
+            .append(&place.folder, source, system, &keywords, internal_date);
         let appended = result.map_err(|err| match err {
             StoreError::NoSuchFolder(_) => {
                 Outcome::no("[TRYCREATE] No such mailbox; create it first")

@@ -16,9 +16,15 @@ impl Session<'_> {
         is_move: bool,
     ) -> CommandResult {
         let verb = if is_move { "MOVE" } else { "COPY" };
-        let target = self.folder_name(wire)?;
+        let (target, _) = self.place_with(wire, 'i', verb)?;
         let parts = self.selected_parts()?;
-        let (maildir, mailbox) = (parts.maildir, &mut parts.selected.mailbox);
+        // MOVE also expunges from the source: `t` and `e` there (RFC 6851 §4.1).
+        if is_move {
+            for right in ['t', 'e'] {
+                super::require(parts.selected.rights, right, verb, "current mailbox")?;
+            }
+        }
+        let mailbox = &mut parts.selected.mailbox;
         check_sequence_set(mailbox, set, uid)?;
         if is_move && mailbox.read_only() {
             return Err(Outcome::no("[READ-ONLY] Mailbox is read-only"));
@@ -28,7 +34,7 @@ impl Session<'_> {
             return Ok(Outcome::ok(format!("{verb} completed (no messages)")));
         }
         let copied = mailbox
-            .copy_to(&indexes, maildir, &target)
+            .copy_to(&indexes, &target.maildir, &target.folder)
             .map_err(|err| match err {
                 StoreError::NoSuchFolder(_) => {
                     Outcome::no("[TRYCREATE] No such mailbox; create it first")

@@ -1,4 +1,4 @@
-//! EXPUNGE and UID EXPUNGE (RFC 3501 §6.4.3, RFC 4315 §2.1).
+//! EXPUNGE and UID EXPUNGE (RFC 3501 §6.4.3, RFC 4315 §2.1); the `e` right (RFC 4314 §4).
 
 use crate::imap::command::SequenceSet;
 use crate::imap::response::{CommandResult, Outcome, write_expunge};
@@ -8,6 +8,11 @@ use crate::imap::sets::resolve_set;
 impl Session<'_> {
     pub fn cmd_expunge(&mut self, uids: Option<&SequenceSet>) -> CommandResult {
         let parts = self.selected_parts()?;
+        if !parts.selected.rights.has('e') {
+            return Err(Outcome::no(
+                "[NOPERM] Access denied for EXPUNGE on current mailbox (ACL \"e\" required)",
+            ));
+        }
         let mailbox = &mut parts.selected.mailbox;
         if mailbox.read_only() {
             return Err(Outcome::no("[READ-ONLY] Mailbox is read-only"));

@@ -35,9 +35,11 @@ impl Session<'_> {
         stats: &mut FetchStats,
     ) -> CommandResult {
         let parts = self.selected_parts()?;
+        // Without the `s` right a body FETCH does not set \Seen (RFC 4314 §4).
+        let may_mark_seen = parts.selected.rights.has('s');
         let mailbox = &mut parts.selected.mailbox;
         check_sequence_set(mailbox, set, uid)?;
-        let plan = FetchPlan::new(items, uid, mailbox.read_only());
+        let plan = FetchPlan::new(items, uid, mailbox.read_only() || !may_mark_seen);
         let mut gone = 0usize;
         for index in resolve_set(mailbox, set, uid) {
             let line_at = parts.out.len();

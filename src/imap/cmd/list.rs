@@ -17,14 +17,26 @@ struct ListEntry {
 
 impl Session<'_> {
     /// Every folder plus the parents that only exist as a path (Maildir++ allows `.a.b`
-    /// without `.a`); those are `\Noselect`.
-    fn folder_tree(&self) -> Result<BTreeMap<String, ListEntry>, Outcome> {
-        let folders = self.maildir()?.list_folders()?;
+    /// without `.a`); those are `\Noselect`. Other accounts' folders (`#shared.`) are
+    /// looked up only when `want_shared`: a pattern that cannot reach them costs no
+    /// reading of the shared index and of their ACLs.
+    fn folder_tree(&self, want_shared: bool) -> Result<BTreeMap<String, ListEntry>, Outcome> {
+        let folders = self.places()?.list(want_shared)?;
         let mut tree: BTreeMap<String, ListEntry> = BTreeMap::new();
         for folder in folders {
+            if folder.no_select {
+                let entry = tree.entry(folder.name.clone()).or_default();
+                entry.has_children |= folder.has_children;
+                continue;
+            }
             let mut parent = folder.name.as_str();
             while let Some(i) = parent.rfind(SEPARATOR) {
                 parent = &parent[..i];
+                // The shared namespace's root is announced by NAMESPACE, not listed
+                // (as Courier does).
+                if parent == crate::store::places::SHARED_ROOT {
+                    break;
+                }
                 tree.entry(parent.to_string()).or_default().has_children = true;
             }
             let entry = tree.entry(folder.name.clone()).or_default();
@@ -60,7 +72,8 @@ impl Session<'_> {
         let subscribed_only = selection.contains(&ListSelect::Subscribed);
         let special_only = selection.contains(&ListSelect::SpecialUse);
         let show_subscribed = subscribed_only || returns.contains(&ListReturn::Subscribed);
-        let tree = self.folder_tree()?;
+        let want_shared = patterns.iter().any(|p| reaches_shared(reference, p));
+        let tree = self.folder_tree(want_shared)?;
         let subscriptions: BTreeSet<String> =
             self.maildir()?.subscriptions()?.into_iter().collect();
         let patterns: Vec<String> = patterns
@@ -147,7 +160,9 @@ impl Session<'_> {
         };
         let subscriptions = self.maildir()?.subscriptions()?;
         let subscribed: BTreeSet<&str> = subscriptions.iter().map(String::as_str).collect();
-        let tree = self.folder_tree().unwrap_or_default();
+        let tree = self
+            .folder_tree(reaches_shared(reference, &pattern))
+            .unwrap_or_default();
         let mut listed: BTreeSet<String> = BTreeSet::new();
         let mut lines: Vec<(String, &str)> = Vec::new();
         for name in &subscriptions {
@@ -177,6 +192,17 @@ impl Session<'_> {
         }
         Ok(Outcome::ok("LSUB completed"))
     }
+}
+
+/// Whether a LIST pattern can match a name under `#shared` (its text before the first
+/// wildcard is a start of `#shared.` or goes below it).
+fn reaches_shared(reference: &str, pattern: &str) -> bool {
+    let joined = format!("{reference}{pattern}");
+    let literal = joined.split(['*', '%']).next().unwrap_or("");
+    let root = format!("{}{SEPARATOR}", crate::store::places::SHARED_ROOT);
+    root.starts_with(literal)
+        || literal.starts_with(&root)
+        || literal == crate::store::places::SHARED_ROOT
 }
 
 /// The nearest parent of the subscribed `name` that `pattern` matches, when `pattern`

@@ -33,6 +33,20 @@ use super::names::{self, SEPARATOR};
 use super::response::{CommandResult, Outcome};
 use super::session::Session;
 use super::syntax::write_astring;
+use crate::store::acl::Rights;
+use crate::store::places::{Login, Place, Places};
+
+/// Refuses a command the rights do not allow. `right` is RFC 4314's letter; the text
+/// names it as Courier's ACLs store it (`c` for creating, `d`-era rights as they are).
+pub fn require(rights: Rights, right: char, verb: &str, wire: &str) -> Result<(), Outcome> {
+    if rights.has(right) {
+        return Ok(());
+    }
+    let shown = if right == 'k' { 'c' } else { right };
+    Err(Outcome::no(format!(
+        "[NOPERM] Access denied for {verb} on {wire} (ACL \"{shown}\" required)"
+    )))
+}
 
 impl Session<'_> {
     /// Runs a command the command table allows in the current state: unpacks its
@@ -79,11 +93,21 @@ impl Session<'_> {
             GetQuota { root } => self.cmd_getquota(&root),
             GetQuotaRoot { mailbox } => self.cmd_getquotaroot(&mailbox),
             SetQuota { .. } => self.cmd_setquota(),
-            GetAcl { .. }
-            | SetAcl { .. }
-            | DeleteAcl { .. }
-            | ListRights { .. }
-            | MyRights { .. } => acl::cmd_acl(body.name()),
+            GetAcl { mailbox } => self.cmd_getacl(&mailbox),
+            SetAcl {
+                mailbox,
+                identifier,
+                rights,
+            } => self.cmd_setacl(&mailbox, &identifier, &rights),
+            DeleteAcl {
+                mailbox,
+                identifier,
+            } => self.cmd_deleteacl(&mailbox, &identifier),
+            ListRights {
+                mailbox,
+                identifier,
+            } => self.cmd_listrights(&mailbox, &identifier),
+            MyRights { mailbox } => self.cmd_myrights(&mailbox),
             Close => self.cmd_close(),
             Unselect => self.cmd_unselect(),
             Expunge { uids } => self.cmd_expunge(uids.as_ref()),
@@ -113,6 +137,49 @@ impl Session<'_> {
                 "[CANNOT] Invalid mailbox name: folders live under \"INBOX{SEPARATOR}\""
             ))
         })
+    }
+
+    /// The folders this login can name: its own and, unless `disableshared`, other
+    /// accounts' through the shared index, with their ACLs.
+    pub fn places(&self) -> Result<Places<'_>, Outcome> {
+        let (account, own) = self
+            .state
+            .account_and_maildir()
+            .ok_or_else(|| Outcome::bad("Log in first"))?;
+        let index = &self.config.mail.shared_index;
+        Ok(Places {
+            own,
+            login: Login {
+                user: &account.user,
+                groups: &account.options.groups,
+                sharing: !account.options.disable_shared,
+                shared_index: (!index.as_os_str().is_empty()).then_some(index.as_path()),
+                shared_group: account.options.shared_group.as_deref(),
+            },
+            follow_symlinks: self.config.mail.skip_symlink_checks,
+        })
+    }
+
+    /// The folder a wire name leads to and the login's rights there.
+    pub fn place(&self, wire: &str) -> Result<(Place, Rights), Outcome> {
+        let name = self.folder_name(wire)?;
+        let places = self.places()?;
+        let place = places.resolve(&name)?;
+        let rights = place.rights(&places.login)?;
+        Ok((place, rights))
+    }
+
+    /// [`Session::place`] for a command that needs `right` (RFC 4314 §4): refused with
+    /// NOPERM (RFC 5530) in Courier's words, which name the right by Courier's letter.
+    pub fn place_with(
+        &self,
+        wire: &str,
+        right: char,
+        verb: &str,
+    ) -> Result<(Place, Rights), Outcome> {
+        let (place, rights) = self.place(wire)?;
+        require(rights, right, verb, wire)?;
+        Ok((place, rights))
     }
 
     /// Writes a mailbox name as an astring in the client's encoding.

@@ -22,8 +22,12 @@ impl Session<'_> {
                 "{verb} parameter {p:?} is not supported"
             )));
         }
-        let name = self.folder_name(wire)?;
-        let mailbox = self.maildir()?.open_mailbox(&name, read_only)?;
+        let (place, rights) = self.place_with(wire, 'r', "SELECT/EXAMINE")?;
+        // Without a right that changes the folder it is opened read-only, as Courier
+        // does (RFC 4314 §4 lists the rights each change needs).
+        let read_only = read_only || !"stwie".chars().any(|r| rights.has(r));
+        let mailbox = place.maildir.open_mailbox(&place.folder, read_only)?;
+        let sharing = self.places()?.login.sharing;
         let keywords = mailbox.keywords_in_use();
         let exists = mailbox.len();
         let recent = mailbox.recent_count();
@@ -45,19 +49,25 @@ impl Session<'_> {
         }
         self.untagged(&format!("OK [UIDVALIDITY {uid_validity}] UIDs valid"));
         self.untagged(&format!("OK [UIDNEXT {uid_next}] Predicted next UID"));
+        if sharing {
+            self.untagged(&format!("OK [MYRIGHTS \"{}\"] ACL", rights.to_wire_full()));
+        }
         self.select(Selected {
             mailbox,
-            name,
+            name: place.name,
+            rights,
             announced,
         });
         let mode = if read_only { "READ-ONLY" } else { "READ-WRITE" };
         Ok(Outcome::ok(format!("[{mode}] {verb} completed")))
     }
 
-    /// CLOSE: expunges silently (unless the folder was EXAMINEd), then deselects.
+    /// CLOSE: expunges silently (unless the folder was EXAMINEd, or the login lacks the
+    /// `e` right: RFC 4314 §4 makes CLOSE then just deselect), then deselects.
     pub fn cmd_close(&mut self) -> CommandResult {
         if let Ok(selected) = self.selected_mut()
             && !selected.mailbox.read_only()
+            && selected.rights.has('e')
             && let Err(err) = selected.mailbox.expunge(None)
         {
             log::error!("CLOSE could not expunge: {err}");

@@ -6,8 +6,9 @@ use crate::imap::session::Session;
 
 impl Session<'_> {
     pub fn cmd_status(&mut self, wire: &str, items: &[StatusItem]) -> CommandResult {
-        let name = self.folder_name(wire)?;
-        let status = self.maildir()?.status(&name)?;
+        let (place, _) = self.place_with(wire, 'r', "STATUS")?;
+        let name = place.name.clone();
+        let status = place.maildir.status(&place.folder)?;
         let mut parts = Vec::new();
         for item in items {
             let (label, value) = match item {

@@ -5,6 +5,7 @@ use crate::imap::command::{Flag, SequenceSet, StoreMode};
 use crate::imap::response::{CommandResult, Outcome, write_fetch_flags};
 use crate::imap::session::Session;
 use crate::imap::sets::{check_sequence_set, resolve_set, split_flags};
+use crate::store::acl::Rights;
 use crate::store::{FlagChange, Flags, MessageEntry, StoreError};
 
 /// The flags and keywords a message has after the STORE.
@@ -78,6 +79,42 @@ fn flag_change(
     }
 }
 
+/// The part of a flag change the rights allow (RFC 4314 §4: `s` for \Seen, `t` for
+/// \Deleted, `w` for the other flags and keywords); what is not allowed is silently left
+/// out, as Courier does. None when nothing the client asked for is allowed.
+fn allowed_change(mut change: FlagChange, rights: Rights) -> Option<FlagChange> {
+    let asked = change.clone();
+    let mut denied = Flags::empty();
+    if !rights.has('s') {
+        denied.insert(Flags::SEEN);
+    }
+    if !rights.has('t') {
+        denied.insert(Flags::DELETED);
+    }
+    if !rights.has('w') {
+        denied |= Flags::DRAFT | Flags::FLAGGED | Flags::ANSWERED;
+        change.add_keywords.clear();
+        change.remove_keywords.clear();
+        change.keywords = None;
+    }
+    change.add.remove(denied);
+    change.remove.remove(denied);
+    let nothing_left = change.add.is_empty()
+        && change.remove.is_empty()
+        && change.add_keywords.is_empty()
+        && change.remove_keywords.is_empty()
+        && change.keywords.is_none();
+    let asked_something = !(asked.add.is_empty()
+        && asked.remove.is_empty()
+        && asked.add_keywords.is_empty()
+        && asked.remove_keywords.is_empty()
+        && asked.keywords.as_ref().is_none_or(|k| k.is_empty()));
+    if nothing_left && asked_something && denied != Flags::empty() {
+        return None;
+    }
+    Some(change)
+}
+
 /// Keyword sets compare without regard to order or case.
 fn same_set(a: &[String], b: &[String]) -> bool {
     a.len() == b.len()
@@ -97,12 +134,19 @@ impl Session<'_> {
         let (system, keywords) = split_flags(flags)?;
         let keywords_on = self.config.imap.keywords;
         let parts = self.selected_parts()?;
+        let rights = parts.selected.rights;
         let mailbox = &mut parts.selected.mailbox;
         check_sequence_set(mailbox, set, uid)?;
+        let change = allowed_change(flag_change(mode, system, &keywords, keywords_on), rights)
+            .ok_or_else(|| {
+                Outcome::no(
+                    "[NOPERM] Access denied for STORE on current mailbox \
+                     (ACL \"s\", \"t\" or \"w\" required)",
+                )
+            })?;
         if mailbox.read_only() {
             return Err(Outcome::no("[READ-ONLY] Mailbox is read-only"));
         }
-        let change = flag_change(mode, system, &keywords, keywords_on);
         // RFC 2180 §4 lets a server answer NO when some of the messages were expunged
         // by another session; postern, like Dovecot, stores what still exists, skips the
         // rest and answers OK (the EXPUNGEISSUED code, RFC 5530, says why some FETCH lines
