@@ -39,8 +39,14 @@ fn edit(root: &Path, f: impl FnOnce(&mut Vec<String>)) -> Result<()> {
     Ok(())
 }
 
+/// Subscribes a folder: a name of the login's own (`INBOX…`) or of the virtual shared
+/// namespace (`#shared.…`), which Courier keeps in the same file.
 pub fn subscribe(root: &Path, name: &str) -> Result<()> {
-    let name = folder::canonical_name(name)?;
+    let name = if super::places::is_shared_name(name) {
+        name.to_string()
+    } else {
+        folder::canonical_name(name)?
+    };
     edit(root, |list| {
         if !list.iter().any(|l| normalise(l) == name) {
             list.push(name);
