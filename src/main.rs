@@ -111,6 +111,14 @@ enum Command {
         quota: Option<String>,
         dir: PathBuf,
     },
+    /// Courier's maildiracl: -reset MAILDIR | -list MAILDIR FOLDER | -set MAILDIR FOLDER
+    /// IDENTIFIER RIGHTS | -delete MAILDIR FOLDER IDENTIFIER | -compute MAILDIR FOLDER
+    /// IDENTIFIER...
+    Maildiracl {
+        /// Courier's arguments, in Courier's order (see postern-maildiracl(1)).
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true, num_args = 0..)]
+        args: Vec<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -340,5 +348,6 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             postern::store::cli::maildirmake(&dir, folder.as_deref(), quota.as_deref())?;
             Ok(0)
         }
+        Command::Maildiracl { args } => Ok(postern::store::acl_cli::run(&args)),
     }
 }

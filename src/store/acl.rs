@@ -389,6 +389,18 @@ pub fn rights(acl: &Acl, viewer: &Viewer) -> Rights {
     }
 }
 
+/// The rights of whoever the given stored identifiers name (`maildiracl -compute`):
+/// union minus negatives over the identifiers listed, plus `a` when `owner` is one of
+/// them.
+pub fn compute(acl: &Acl, identifiers: &[&str]) -> Rights {
+    let r = acl.compute(&|i| identifiers.contains(&i));
+    if identifiers.contains(&"owner") {
+        r.union(Rights::from_static("a"))
+    } else {
+        r
+    }
+}
+
 /// Courier's test for whether rights let their holder see a folder's rights at all
 /// (MYRIGHTS, LISTRIGHTS, LIST's MYRIGHTS item): any of `l r i c x e a`.
 pub fn can_list_rights(r: Rights) -> bool {
