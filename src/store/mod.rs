@@ -25,6 +25,7 @@ pub mod mailbox;
 pub mod measure;
 pub mod quota;
 pub mod recent;
+pub mod shared_index;
 pub mod sizecache;
 pub mod spool;
 pub mod subscriptions;
