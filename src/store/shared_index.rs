@@ -365,7 +365,7 @@ impl Index {
     /// once, by name and Maildir).
     pub fn accounts(&self) -> io::Result<Vec<SharedAccount>> {
         let mut out = Vec::new();
-        self.collect(&[self.root.clone()], &mut out)?;
+        self.collect(std::slice::from_ref(&self.root), &mut out)?;
         Ok(out)
     }
 
