@@ -21,6 +21,7 @@ const PAGES: &[&str] = &[
     "postern-deliver.8",
     "postern-maildirmake.1",
     "postern-maildiracl.1",
+    "postern-sharedindex.8",
     "postern-mkcert.8",
     "postern-mkdhparams.8",
     "postern-pw.8",
