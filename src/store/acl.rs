@@ -423,7 +423,8 @@ pub fn identifier_from_wire(identifier: &str) -> Result<String> {
         }
         b => format!("{neg}user={b}"),
     };
-    check_identifier(&stored)?;
+    // Spaces and the like are refused when the list is changed, as in Courier (whose
+    // answer is then "Cannot modify ACLs on this mailbox.").
     Ok(stored)
 }
 
@@ -482,6 +483,66 @@ pub fn listrights_wire(identifier: &str, owner_login: Option<&str>) -> String {
         out.push_str(&r.to_wire());
     }
     out
+}
+
+/// A quoted string as Courier's imapd writes it (`\` and `"` escaped).
+fn quoted(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        if c == '"' || c == '\\' {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('"');
+    out
+}
+
+/// What follows the mailbox in Courier's `* ACL "<mailbox>"` line (GETACL): each entry
+/// as ` "<identifier>" "<rights>"` with [`identifier_to_wire`] and [`Rights::to_wire`];
+/// `group=` entries are left out. Observed: ` "owner" "acdilrsw" "administrators"
+/// "acdilrsw" "joe" "lr"`, and ` "-joe" "lr"` for `-user=joe lr`.
+pub fn getacl_wire(acl: &Acl) -> String {
+    let mut out = String::new();
+    for (ident, rights) in acl.entries() {
+        if let Some(name) = identifier_to_wire(ident) {
+            out.push(' ');
+            out.push_str(&quoted(&name));
+            out.push(' ');
+            out.push_str(&quoted(&rights.to_wire()));
+        }
+    }
+    out
+}
+
+/// LIST's `("ACL" (...))` item as Courier writes it: stored identifiers, rights as
+/// [`Rights::to_wire_full`]. Observed: `("ACL" (("owner" "acdilrsw")("administrators"
+/// "acdilrsw")("user=joe" "lr")))`.
+pub fn list_acl_wire(acl: &Acl) -> String {
+    let mut out = String::from("(\"ACL\" (");
+    for (ident, rights) in acl.entries() {
+        out.push('(');
+        out.push_str(&quoted(ident));
+        out.push(' ');
+        out.push_str(&quoted(&rights.to_wire_full()));
+        out.push(')');
+    }
+    out.push_str("))");
+    out
+}
+
+/// The text of Courier's tagged NO for a failed SETACL/DELETEACL: `Cannot modify ACLs as
+/// requested.` only when a `+`/`-` change would take `a`/`l` from the owner; every other
+/// refusal (a plain SETACL or DELETEACL included, whatever the reason) `Cannot modify
+/// ACLs on this mailbox.` (observed from Courier 5.0.13).
+pub fn setacl_error_text(change: Option<Change>, err: &AclError) -> &'static str {
+    match (change, err) {
+        (Some(Change::Add(_) | Change::Remove(_)), AclError::MinimumRights(_)) => {
+            "Cannot modify ACLs as requested."
+        }
+        _ => "Cannot modify ACLs on this mailbox.",
+    }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1076,6 +1137,30 @@ mod tests {
             "\"al\" c d i p r s w"
         );
         assert_eq!(list_rights("joe").1.len(), 9);
+    }
+
+    #[test]
+    fn getacl_and_list_acl_lines() {
+        let acl = Acl::parse(
+            "owner aceilrstwx\nadministrators aceilrstwx\nuser=joe lr\ngroup=staff lrw\n-user=bob r\n",
+        );
+        assert_eq!(
+            getacl_wire(&acl),
+            " \"owner\" \"acdilrsw\" \"administrators\" \"acdilrsw\" \"joe\" \"lr\" \"-bob\" \"r\""
+        );
+        assert_eq!(
+            list_acl_wire(&Acl::parse("owner alrt\nadministrators a\nuser=joe lr\n")),
+            "(\"ACL\" ((\"owner\" \"alrt\")(\"administrators\" \"acdilrsw\")(\"user=joe\" \"lr\")))"
+        );
+        let min = AclError::MinimumRights("owner".into());
+        assert_eq!(
+            setacl_error_text(Some(Change::Remove(r("a"))), &min),
+            "Cannot modify ACLs as requested."
+        );
+        assert_eq!(
+            setacl_error_text(Some(Change::Replace(r("lr"))), &min),
+            "Cannot modify ACLs on this mailbox."
+        );
     }
 
     #[test]
