@@ -686,6 +686,14 @@ pub fn store(root: &Path, folder: &str, acl: &Acl, owner_identifier: Option<&str
     write_path(root, path.as_deref(), acl, owner_identifier)
 }
 
+/// Courier's lock around a change of a list (its imapd takes the Maildir's dot-lock,
+/// `tmp/courier.lock` of the account's root, for SETACL/DELETEACL), so two changes at
+/// once do not lose one. Held only for the read-modify-write; do not call with that lock
+/// already held.
+pub fn lock(root: &Path) -> io::Result<super::lock::DotLock> {
+    super::lock::DotLock::acquire(root)
+}
+
 /// One change to one identifier's rights.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Change {
@@ -727,6 +735,7 @@ pub fn modify(
 ) -> Result<()> {
     check_identifier(identifier)?;
     let path = folder_path(folder)?;
+    let _lock = lock(root)?;
     let mut acl = read_path(root, path.as_deref())?;
     let old = acl.get(identifier).unwrap_or_default();
     let new = match change {
@@ -763,6 +772,7 @@ pub fn delete_as(
     owner_identifier: Option<&str>,
 ) -> Result<()> {
     let path = folder_path(folder)?;
+    let _lock = lock(root)?;
     let mut acl = read_path(root, path.as_deref())?;
     acl.remove(identifier);
     write_path(root, path.as_deref(), &acl, owner_identifier)
@@ -1161,6 +1171,26 @@ mod tests {
             setacl_error_text(Some(Change::Replace(r("lr"))), &min),
             "Cannot modify ACLs on this mailbox."
         );
+    }
+
+    #[test]
+    fn concurrent_changes_are_not_lost() {
+        let d = maildir();
+        let root = d.path().to_path_buf();
+        make_folder(&root, ".a");
+        let workers: Vec<_> = (0..4)
+            .map(|t| {
+                let root = root.clone();
+                std::thread::spawn(move || {
+                    for i in 0..10 {
+                        set(&root, "INBOX.a", &format!("user=u{t}x{i}"), "lr").unwrap();
+                    }
+                })
+            })
+            .collect();
+        workers.into_iter().for_each(|w| w.join().unwrap());
+        let acl = load(&root, "INBOX.a").unwrap();
+        assert_eq!(acl.entries().count(), 2 + 40);
     }
 
     #[test]

@@ -116,8 +116,12 @@ fn list(root: &Path, maildir: &str, folder: &str, out: &mut dyn Write) -> u8 {
     }
 }
 
-/// Read, change one entry (letters stored as given), write with the owner checks.
+/// Read, change one entry (letters stored as given), write with the owner checks. Unlike
+/// Courier's tool, this one takes the Maildir's dot-lock when it can, so that a change
+/// made while a session runs SETACL is not lost; without it (no `tmp/`) it goes on and
+/// fails as Courier's does.
 fn set(root: &Path, maildir: &str, folder: &str, identifier: &str, rights: &str) -> u8 {
+    let _lock = acl::lock(root).ok();
     let mut l = match acl::load(root, folder) {
         Ok(l) => l,
         Err(e) => return perror(maildir, &e),
@@ -142,6 +146,7 @@ fn set(root: &Path, maildir: &str, folder: &str, identifier: &str, rights: &str)
 }
 
 fn delete(root: &Path, maildir: &str, folder: &str, identifier: &str) -> u8 {
+    let _lock = acl::lock(root).ok();
     let mut l = match acl::load(root, folder) {
         Ok(l) => l,
         Err(e) => return perror(maildir, &e),
