@@ -320,10 +320,20 @@ pub struct Mail {
     /// Serve a Maildir, or a `cur/`, `new/`, `tmp/` or folder directory in it, that is a
     /// symbolic link (Courier MAILDIR_SKIP_SYMLINK_CHECKS); off: such a login is refused.
     pub skip_symlink_checks: bool,
-    /// Courier's virtual shared-folder index (IMAP_SHAREDINDEXFILE): other accounts'
-    /// folders under `#shared.`; empty = none. Read by sessions after the privilege drop,
-    /// so it must be readable by every mail user.
+    /// Courier's virtual shared-folder index (IMAP_SHAREDINDEXFILE): which accounts'
+    /// folders appear under `#shared.`; an account option `sharedgroup=X` reads this path
+    /// with X appended. Sessions read it after the privilege drop, so it (and the group
+    /// files it names) must be readable by every mail user. A missing file shares nothing.
     pub shared_index: PathBuf,
+    /// Write `.` and `/` of index names as `\:` and `\;` (and `\` as `\\`) instead of
+    /// spaces (Courier IMAP_SHAREDMUNGENAMES).
+    pub shared_munge_names: bool,
+    /// Deepest chain of group lines followed in the shared index (loops are never
+    /// followed).
+    pub shared_index_max_depth: usize,
+    /// `postern sharedindex` with the PAM backend lists system accounts from this uid up
+    /// (below it are system users, not mailboxes).
+    pub shared_index_min_uid: u32,
 }
 
 impl Default for Mail {
@@ -334,7 +344,10 @@ impl Default for Mail {
             sanity_check: true,
             loginexec_timeout: 30,
             skip_symlink_checks: false,
-            shared_index: PathBuf::new(),
+            shared_index: PathBuf::from("/etc/postern/shared/index"),
+            shared_munge_names: false,
+            shared_index_max_depth: 8,
+            shared_index_min_uid: 1000,
         }
     }
 }

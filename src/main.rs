@@ -11,6 +11,7 @@ use postern::net::tls::Acceptor;
 use postern::net::tls_tools;
 
 mod config_cmd;
+mod sharedindex_cmd;
 
 #[derive(Parser)]
 #[command(
@@ -110,6 +111,25 @@ enum Command {
         #[arg(short = 'q')]
         quota: Option<String>,
         dir: PathBuf,
+    },
+    /// Courier's maildiracl: -reset MAILDIR | -list MAILDIR FOLDER | -set MAILDIR FOLDER
+    /// IDENTIFIER RIGHTS | -delete MAILDIR FOLDER IDENTIFIER | -compute MAILDIR FOLDER
+    /// IDENTIFIER...
+    Maildiracl {
+        /// Courier's arguments, in Courier's order (see postern-maildiracl(1)).
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true, num_args = 0..)]
+        args: Vec<String>,
+    },
+    /// Build the virtual shared-folder index ([mail] shared_index) from the configured
+    /// accounts and install it atomically (Courier's authenumerate + sharedindexsplit +
+    /// sharedindexinstall).
+    Sharedindex {
+        /// Write this index file instead of [mail] shared_index.
+        #[arg(long, short = 'o')]
+        output: Option<PathBuf>,
+        /// Split the index by the first N letters of the account names (group files).
+        #[arg(long, default_value_t = 0)]
+        split: usize,
     },
 }
 
@@ -339,6 +359,11 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Maildirmake { folder, quota, dir } => {
             postern::store::cli::maildirmake(&dir, folder.as_deref(), quota.as_deref())?;
             Ok(0)
+        }
+        Command::Maildiracl { args } => Ok(postern::store::acl_cli::run(&args)),
+        Command::Sharedindex { output, split } => {
+            let config = load_config(cli.config)?;
+            sharedindex_cmd::run(&config, output, split)
         }
     }
 }

@@ -20,6 +20,8 @@ const PAGES: &[&str] = &[
     "postern-config.8",
     "postern-deliver.8",
     "postern-maildirmake.1",
+    "postern-maildiracl.1",
+    "postern-sharedindex.8",
     "postern-mkcert.8",
     "postern-mkdhparams.8",
     "postern-pw.8",

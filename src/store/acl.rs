@@ -389,6 +389,18 @@ pub fn rights(acl: &Acl, viewer: &Viewer) -> Rights {
     }
 }
 
+/// The rights of whoever the given stored identifiers name (`maildiracl -compute`):
+/// union minus negatives over the identifiers listed, plus `a` when `owner` is one of
+/// them.
+pub fn compute(acl: &Acl, identifiers: &[&str]) -> Rights {
+    let r = acl.compute(&|i| identifiers.contains(&i));
+    if identifiers.contains(&"owner") {
+        r.union(Rights::from_static("a"))
+    } else {
+        r
+    }
+}
+
 /// Courier's test for whether rights let their holder see a folder's rights at all
 /// (MYRIGHTS, LISTRIGHTS, LIST's MYRIGHTS item): any of `l r i c x e a`.
 pub fn can_list_rights(r: Rights) -> bool {
@@ -411,7 +423,8 @@ pub fn identifier_from_wire(identifier: &str) -> Result<String> {
         }
         b => format!("{neg}user={b}"),
     };
-    check_identifier(&stored)?;
+    // Spaces and the like are refused when the list is changed, as in Courier (whose
+    // answer is then "Cannot modify ACLs on this mailbox.").
     Ok(stored)
 }
 
@@ -470,6 +483,66 @@ pub fn listrights_wire(identifier: &str, owner_login: Option<&str>) -> String {
         out.push_str(&r.to_wire());
     }
     out
+}
+
+/// A quoted string as Courier's imapd writes it (`\` and `"` escaped).
+fn quoted(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        if c == '"' || c == '\\' {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('"');
+    out
+}
+
+/// What follows the mailbox in Courier's `* ACL "<mailbox>"` line (GETACL): each entry
+/// as ` "<identifier>" "<rights>"` with [`identifier_to_wire`] and [`Rights::to_wire`];
+/// `group=` entries are left out. Observed: ` "owner" "acdilrsw" "administrators"
+/// "acdilrsw" "joe" "lr"`, and ` "-joe" "lr"` for `-user=joe lr`.
+pub fn getacl_wire(acl: &Acl) -> String {
+    let mut out = String::new();
+    for (ident, rights) in acl.entries() {
+        if let Some(name) = identifier_to_wire(ident) {
+            out.push(' ');
+            out.push_str(&quoted(&name));
+            out.push(' ');
+            out.push_str(&quoted(&rights.to_wire()));
+        }
+    }
+    out
+}
+
+/// LIST's `("ACL" (...))` item as Courier writes it: stored identifiers, rights as
+/// [`Rights::to_wire_full`]. Observed: `("ACL" (("owner" "acdilrsw")("administrators"
+/// "acdilrsw")("user=joe" "lr")))`.
+pub fn list_acl_wire(acl: &Acl) -> String {
+    let mut out = String::from("(\"ACL\" (");
+    for (ident, rights) in acl.entries() {
+        out.push('(');
+        out.push_str(&quoted(ident));
+        out.push(' ');
+        out.push_str(&quoted(&rights.to_wire_full()));
+        out.push(')');
+    }
+    out.push_str("))");
+    out
+}
+
+/// The text of Courier's tagged NO for a failed SETACL/DELETEACL: `Cannot modify ACLs as
+/// requested.` only when a `+`/`-` change would take `a`/`l` from the owner; every other
+/// refusal (a plain SETACL or DELETEACL included, whatever the reason) `Cannot modify
+/// ACLs on this mailbox.` (observed from Courier 5.0.13).
+pub fn setacl_error_text(change: Option<Change>, err: &AclError) -> &'static str {
+    match (change, err) {
+        (Some(Change::Add(_) | Change::Remove(_)), AclError::MinimumRights(_)) => {
+            "Cannot modify ACLs as requested."
+        }
+        _ => "Cannot modify ACLs on this mailbox.",
+    }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -613,6 +686,14 @@ pub fn store(root: &Path, folder: &str, acl: &Acl, owner_identifier: Option<&str
     write_path(root, path.as_deref(), acl, owner_identifier)
 }
 
+/// Courier's lock around a change of a list (its imapd takes the Maildir's dot-lock,
+/// `tmp/courier.lock` of the account's root, for SETACL/DELETEACL), so two changes at
+/// once do not lose one. Held only for the read-modify-write; do not call with that lock
+/// already held.
+pub fn lock(root: &Path) -> io::Result<super::lock::DotLock> {
+    super::lock::DotLock::acquire(root)
+}
+
 /// One change to one identifier's rights.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Change {
@@ -654,6 +735,7 @@ pub fn modify(
 ) -> Result<()> {
     check_identifier(identifier)?;
     let path = folder_path(folder)?;
+    let _lock = lock(root)?;
     let mut acl = read_path(root, path.as_deref())?;
     let old = acl.get(identifier).unwrap_or_default();
     let new = match change {
@@ -690,6 +772,7 @@ pub fn delete_as(
     owner_identifier: Option<&str>,
 ) -> Result<()> {
     let path = folder_path(folder)?;
+    let _lock = lock(root)?;
     let mut acl = read_path(root, path.as_deref())?;
     acl.remove(identifier);
     write_path(root, path.as_deref(), &acl, owner_identifier)
@@ -1064,6 +1147,50 @@ mod tests {
             "\"al\" c d i p r s w"
         );
         assert_eq!(list_rights("joe").1.len(), 9);
+    }
+
+    #[test]
+    fn getacl_and_list_acl_lines() {
+        let acl = Acl::parse(
+            "owner aceilrstwx\nadministrators aceilrstwx\nuser=joe lr\ngroup=staff lrw\n-user=bob r\n",
+        );
+        assert_eq!(
+            getacl_wire(&acl),
+            " \"owner\" \"acdilrsw\" \"administrators\" \"acdilrsw\" \"joe\" \"lr\" \"-bob\" \"r\""
+        );
+        assert_eq!(
+            list_acl_wire(&Acl::parse("owner alrt\nadministrators a\nuser=joe lr\n")),
+            "(\"ACL\" ((\"owner\" \"alrt\")(\"administrators\" \"acdilrsw\")(\"user=joe\" \"lr\")))"
+        );
+        let min = AclError::MinimumRights("owner".into());
+        assert_eq!(
+            setacl_error_text(Some(Change::Remove(r("a"))), &min),
+            "Cannot modify ACLs as requested."
+        );
+        assert_eq!(
+            setacl_error_text(Some(Change::Replace(r("lr"))), &min),
+            "Cannot modify ACLs on this mailbox."
+        );
+    }
+
+    #[test]
+    fn concurrent_changes_are_not_lost() {
+        let d = maildir();
+        let root = d.path().to_path_buf();
+        make_folder(&root, ".a");
+        let workers: Vec<_> = (0..4)
+            .map(|t| {
+                let root = root.clone();
+                std::thread::spawn(move || {
+                    for i in 0..10 {
+                        set(&root, "INBOX.a", &format!("user=u{t}x{i}"), "lr").unwrap();
+                    }
+                })
+            })
+            .collect();
+        workers.into_iter().for_each(|w| w.join().unwrap());
+        let acl = load(&root, "INBOX.a").unwrap();
+        assert_eq!(acl.entries().count(), 2 + 40);
     }
 
     #[test]

@@ -9,6 +9,7 @@
 #![forbid(unsafe_code)]
 
 pub mod acl;
+pub mod acl_cli;
 pub mod blobcache;
 pub mod cli;
 pub mod deliver;

@@ -12,11 +12,11 @@
 //! drop), so another account's Maildir is opened only as far as file modes allow: one
 //! uid for all virtual users, or a group and group-writable folders for system users.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use super::acl::{self, Rights, Viewer};
 use super::folder::{self, INBOX, SEPARATOR};
-use super::shared_index::{self, SharedAccount};
+use super::shared_index::{Index, Resolved, SharedAccount, suppressed};
 use super::{Maildir, Result, StoreError};
 
 /// The root of the virtual shared namespace (Courier's NEWSHARED, without its dot).
@@ -31,9 +31,9 @@ pub struct Login<'a> {
     pub groups: &'a [String],
     /// ACLs and `#shared.` are in force (false for `disableshared=1`).
     pub sharing: bool,
-    /// The shared index file and the account's `sharedgroup=` option.
-    pub shared_index: Option<&'a Path>,
-    pub shared_group: Option<&'a str>,
+    /// The login's view of the shared index (its `sharedgroup=` applied); None: no
+    /// `#shared.` namespace.
+    pub shared_index: Option<Index>,
 }
 
 /// A folder a name leads to.
@@ -113,44 +113,41 @@ impl<'a> Places<'a> {
                 owner: true,
             });
         }
-        let levels = shared_levels(name)?;
-        let Some((account, used)) = self.account_for(&levels)? else {
+        let rest = name[SHARED_ROOT.len()..].trim_start_matches(SEPARATOR);
+        let resolved = match self.shared_index() {
+            Some(index) => index.resolve(rest).map_err(StoreError::Io)?,
+            None => Resolved::Unknown,
+        };
+        let Resolved::Folder {
+            account, folder, ..
+        } = resolved
+        else {
+            // A hierarchy level (`#shared`, a group) holds no messages.
             return Err(StoreError::NoSuchFolder(name.to_string()));
         };
+        if self.is_own(&account) {
+            return Err(StoreError::NoSuchFolder(name.to_string()));
+        }
         let maildir = self.open_shared(&account)?;
-        let rest = &levels[used..];
-        let folder = if rest.is_empty() {
-            INBOX.to_string()
-        } else {
-            folder::canonical_name(&format!("{INBOX}{SEPARATOR}{}", rest.join(".")))?
-        };
         Ok(Place {
             maildir,
-            folder,
+            folder: folder::canonical_name(&folder)?,
             name: name.to_string(),
             owner: false,
         })
     }
 
-    /// The shared account whose levels (`[group…, account]`) start `levels`, and how
-    /// many levels that is. None when sharing is off or there is no index.
-    fn account_for(&self, levels: &[&str]) -> Result<Option<(SharedAccount, usize)>> {
-        let Some(index) = self.shared_index() else {
-            return Ok(None);
-        };
-        let found =
-            shared_index::lookup(index, self.login.shared_group, levels).map_err(StoreError::Io)?;
-        Ok(found.filter(|(account, _)| !self.is_own(account)))
+    fn shared_index(&self) -> Option<&Index> {
+        self.login
+            .shared_index
+            .as_ref()
+            .filter(|_| self.login.sharing)
     }
 
-    fn shared_index(&self) -> Option<&'a Path> {
-        self.login.shared_index.filter(|_| self.login.sharing)
-    }
-
-    /// Courier leaves the login's own account out of `#shared.`: its folders are under
-    /// `INBOX.` already.
+    /// Courier leaves the login's own Maildir, and Maildirs it cannot reach, out of
+    /// `#shared.`: its own folders are under `INBOX.` already.
     fn is_own(&self, account: &SharedAccount) -> bool {
-        account.name == self.login.user || same_dir(&account.maildir, self.own.root())
+        account.name == self.login.user || suppressed(&account.maildir, self.own.root())
     }
 
     fn open_shared(&self, account: &SharedAccount) -> Result<Maildir> {
@@ -172,11 +169,10 @@ impl<'a> Places<'a> {
             })
             .collect();
         if want_shared && let Some(index) = self.shared_index() {
-            let accounts =
-                shared_index::accounts(index, self.login.shared_group).map_err(StoreError::Io)?;
+            let accounts = index.placed_accounts().map_err(StoreError::Io)?;
             let mut shared = Vec::new();
-            for account in accounts.iter().filter(|a| !self.is_own(a)) {
-                self.list_account(account, &mut shared);
+            for (levels, account) in accounts.iter().filter(|(_, a)| !self.is_own(a)) {
+                self.list_account(levels, account, &mut shared);
             }
             if !shared.is_empty() {
                 out.extend(with_levels(shared));
@@ -187,14 +183,14 @@ impl<'a> Places<'a> {
 
     /// The folders of one shared account the login may look up. An account whose
     /// Maildir cannot be opened (file modes, gone) is left out, as Courier does.
-    fn list_account(&self, account: &SharedAccount, out: &mut Vec<Listed>) {
+    fn list_account(&self, levels: &[String], account: &SharedAccount, out: &mut Vec<Listed>) {
         let Ok(maildir) = self.open_shared(account) else {
             return;
         };
         let Ok(folders) = maildir.list_folders() else {
             return;
         };
-        let prefix = format!("{SHARED_ROOT}{SEPARATOR}{}", account.levels.join("."));
+        let prefix = format!("{SHARED_ROOT}{SEPARATOR}{}", levels.join("."));
         for f in folders {
             let place = Place {
                 maildir: maildir.clone(),
@@ -259,28 +255,6 @@ pub fn is_shared_name(name: &str) -> bool {
         .is_some_and(|rest| rest.is_empty() || rest.starts_with(SEPARATOR))
 }
 
-/// `#shared.a.b` -> `["a", "b"]`; empty levels are refused.
-fn shared_levels(name: &str) -> Result<Vec<&str>> {
-    let rest = &name[SHARED_ROOT.len()..];
-    if rest.is_empty() {
-        return Ok(Vec::new());
-    }
-    let levels: Vec<&str> = rest[1..].split(SEPARATOR).collect();
-    if levels.iter().any(|l| l.is_empty() || l.contains('/')) {
-        return Err(StoreError::InvalidName(format!(
-            "{name:?}: empty level or '/' in a shared name"
-        )));
-    }
-    Ok(levels)
-}
-
-fn same_dir(a: &Path, b: &Path) -> bool {
-    match (a.canonicalize(), b.canonicalize()) {
-        (Ok(a), Ok(b)) => a == b,
-        _ => a == b,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -292,9 +266,6 @@ mod tests {
         assert!(!is_shared_name("#sharedx"));
         assert!(!is_shared_name("#SHARED.joe"));
         assert!(!is_shared_name("INBOX.#shared"));
-        assert_eq!(shared_levels("#shared.a.b").unwrap(), vec!["a", "b"]);
-        assert!(shared_levels("#shared.a..b").is_err());
-        assert!(shared_levels("#shared").unwrap().is_empty());
     }
 
     #[test]

@@ -35,6 +35,7 @@ use super::session::Session;
 use super::syntax::write_astring;
 use crate::store::acl::Rights;
 use crate::store::places::{Login, Place, Places};
+use crate::store::shared_index::{Index, Munging};
 
 /// Refuses a command the rights do not allow. `right` is RFC 4314's letter; the text
 /// names it as Courier's ACLs store it (`c` for creating, `d`-era rights as they are).
@@ -146,15 +147,27 @@ impl Session<'_> {
             .state
             .account_and_maildir()
             .ok_or_else(|| Outcome::bad("Log in first"))?;
-        let index = &self.config.mail.shared_index;
+        let mail = &self.config.mail;
+        let munging = if mail.shared_munge_names {
+            Munging::Escapes
+        } else {
+            Munging::Spaces
+        };
+        let shared_index = (!mail.shared_index.as_os_str().is_empty()).then(|| {
+            Index::new(
+                &mail.shared_index,
+                account.options.shared_group.as_deref(),
+                munging,
+                mail.shared_index_max_depth,
+            )
+        });
         Ok(Places {
             own,
             login: Login {
                 user: &account.user,
                 groups: &account.options.groups,
                 sharing: !account.options.disable_shared,
-                shared_index: (!index.as_os_str().is_empty()).then_some(index.as_path()),
-                shared_group: account.options.shared_group.as_deref(),
+                shared_index,
             },
             follow_symlinks: self.config.mail.skip_symlink_checks,
         })
