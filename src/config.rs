@@ -320,6 +320,10 @@ pub struct Mail {
     /// Serve a Maildir, or a `cur/`, `new/`, `tmp/` or folder directory in it, that is a
     /// symbolic link (Courier MAILDIR_SKIP_SYMLINK_CHECKS); off: such a login is refused.
     pub skip_symlink_checks: bool,
+    /// The administrator's list of sharable Maildirs every user sees as
+    /// `shared.<nick>.<folder>` (Courier's `maildirshared`: `nick<TAB>/path` lines); a
+    /// user's own `shared-maildirs` adds to it. A missing file is an empty list.
+    pub maildirshared: PathBuf,
 }
 
 impl Default for Mail {
@@ -330,6 +334,7 @@ impl Default for Mail {
             sanity_check: true,
             loginexec_timeout: 30,
             skip_symlink_checks: false,
+            maildirshared: PathBuf::from("/etc/postern/maildirshared"),
         }
     }
 }

@@ -186,6 +186,10 @@ pub struct Mailbox {
     /// The events cover every change since the rows were last exact (a full look was
     /// taken after the watch began).
     events_trusted: bool,
+    /// A private copy of a filesystem-shared folder ([`super::fs_shared`]): its messages
+    /// are links into the sharable folder, an EXPUNGE removes the message there, and no
+    /// quota is charged.
+    fs_shared: bool,
 }
 
 /// One of the folder's number caches (see `sizecache`): loaded on first use, saved when
@@ -631,11 +635,24 @@ impl Mailbox {
             keyword_writer: KeywordWriter::default(),
             watcher: None,
             events_trusted: false,
+            fs_shared: false,
         };
         if !mailbox.open_from_index(stamp)? {
             mailbox.open_by_scan(stamp)?;
         }
         mailbox.settle_recent(0);
+        Ok(mailbox)
+    }
+
+    /// [`Mailbox::open`] for the private copy of a filesystem-shared folder.
+    pub(crate) fn open_fs_shared(
+        root: PathBuf,
+        dir: PathBuf,
+        name: String,
+        read_only: bool,
+    ) -> Result<Mailbox> {
+        let mut mailbox = Mailbox::open(root, dir, name, read_only)?;
+        mailbox.fs_shared = true;
         Ok(mailbox)
     }
 
@@ -1534,7 +1551,7 @@ impl Mailbox {
                 continue;
             }
             let mut path = self.path_of(i);
-            let mut r = fs::remove_file(&path);
+            let mut r = self.remove_message_file(&path);
             if matches!(&r, Err(e) if e.kind() == io::ErrorKind::NotFound) {
                 // Renamed by someone else: remove it only if it is still \Deleted.
                 match locate(&self.dir, self.table.basename(i))? {
@@ -1543,17 +1560,19 @@ impl Mailbox {
                             .dir
                             .join(if f.in_new { "new" } else { "cur" })
                             .join(f.file_name);
-                        r = fs::remove_file(&path);
+                        r = self.remove_message_file(&path);
                     }
                     Some(_) => continue,
                     None => {}
                 }
             }
             match r {
-                Ok(()) => {
+                Ok(true) => {
                     bytes -= row.size as i64;
                     count -= 1;
                 }
+                // Kept by the sharable folder's permissions; its \Deleted went.
+                Ok(false) => continue,
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {}
                 Err(e) => return Err(e.into()),
             }
@@ -1579,8 +1598,20 @@ impl Mailbox {
             // show (or announce) it without them. Readers' housekeeping drops the keywords
             // of messages that are gone when it folds old update files into `:list`.
         }
-        quota::record(&self.root, bytes, count)?;
+        if !self.fs_shared {
+            quota::record(&self.root, bytes, count)?;
+        }
         Ok(self.remove_gone(&mut HashSet::default()))
+    }
+
+    /// Removes one message file for EXPUNGE; false when it has to stay (a shared
+    /// message this user may not remove, see [`super::fs_shared::unlink_message`]).
+    fn remove_message_file(&self, path: &Path) -> io::Result<bool> {
+        if self.fs_shared {
+            super::fs_shared::unlink_message(path)
+        } else {
+            fs::remove_file(path).map(|()| true)
+        }
     }
 
     /// Copies messages into `target` of `maildir` (hard links where possible), keeping
@@ -1619,7 +1650,8 @@ impl Mailbox {
                 let dest = target_dir
                     .join("cur")
                     .join(format!("{base}:2,{}", m.flags.to_info()));
-                if fs::hard_link(&src, &dest).is_err() {
+                // A shared folder's message is a link: link() would copy the link itself.
+                if self.fs_shared || fs::hard_link(&src, &dest).is_err() {
                     match copy_file(&src, &target_dir, &dest, meta.modified().ok()) {
                         Err(StoreError::Io(e)) if e.kind() == io::ErrorKind::NotFound => {
                             // Gone between the look and the copy.
