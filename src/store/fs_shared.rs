@@ -33,8 +33,13 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
+use std::time::SystemTime;
+
 use super::filename::split_info;
-use super::{FolderStatus, Mailbox, Result, StoreError, folder, fsutil, mailbox};
+use super::spool::{LineEnds, Spool};
+use super::{
+    AppendSource, Flags, FolderStatus, Mailbox, Result, StoreError, folder, fsutil, mailbox,
+};
 
 /// The list of sharable Maildirs in a user's Maildir.
 pub const SHARED_MAILDIRS: &str = "shared-maildirs";
@@ -325,6 +330,39 @@ impl FsShared {
         Mailbox::open_fs_shared(self.root.clone(), l.private, name.to_string(), read_only)
     }
 
+    /// APPEND (and COPY) into a shared folder, as Courier does it: the message goes
+    /// straight into the sharable folder's `cur/` with the given flags, readable by those
+    /// who may read the folder; the private copies (this user's too) link it at their next
+    /// sync, so no UID is known here. No keywords, no quota. A folder this user may not
+    /// write refuses it.
+    pub fn append(
+        &self,
+        name: &str,
+        source: AppendSource<'_>,
+        flags: Flags,
+        internal_date: Option<SystemTime>,
+    ) -> Result<()> {
+        let l = self.linked(name)?;
+        let cur = l.source.join("cur");
+        if !writable(&cur) {
+            return Err(StoreError::ReadOnly);
+        }
+        let staged = match source {
+            AppendSource::Spooled(spooled) => spooled,
+            AppendSource::Bytes(bytes) => {
+                let mut spool = Spool::create(&l.source.join("tmp"), LineEnds::ToLf)?;
+                spool.write_all(bytes)?;
+                spool.finish()?
+            }
+        };
+        // Spools are 0600; the folder's readers must be able to read it.
+        let readers = fs::metadata(&cur)?.mode() & 0o044;
+        fs::set_permissions(staged.path(), fs::Permissions::from_mode(0o600 | readers))?;
+        let file_name = format!("{}:2,{}", staged.basename(), flags.to_info());
+        staged.place(&cur, &file_name, internal_date)?;
+        Ok(())
+    }
+
     /// STATUS: the counts of the synced private copy.
     pub fn status(&self, name: &str) -> Result<FolderStatus> {
         let l = self.linked(name)?;
@@ -477,9 +515,7 @@ pub(crate) fn unlink_message(path: &Path) -> io::Result<bool> {
         && fs::metadata(&target).is_ok()
     {
         let name = path.file_name().unwrap_or_default().to_string_lossy();
-        if let (base, Some(info)) = split_info(&name)
-            && let Some(flags) = info.strip_prefix("2,")
-        {
+        if let (base, Some(flags)) = split_info(&name) {
             let kept = format!("{base}:2,{}", flags.replace('T', ""));
             fs::rename(path, path.with_file_name(kept))?;
         }

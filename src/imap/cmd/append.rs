@@ -32,7 +32,11 @@ impl Session<'_> {
         date: Option<DateTime>,
         message: LiteralData,
     ) -> CommandResult {
-        let name = self.folder_name(wire)?;
+        let shared = self.fs_shared_name(wire);
+        let name = match &shared {
+            Some(name) => name.clone(),
+            None => self.folder_name(wire)?,
+        };
         let (system, mut keywords) = split_flags(flags)?;
         if !self.config.imap.keywords {
             keywords.clear();
@@ -56,6 +60,13 @@ impl Session<'_> {
             }
             LiteralData::Spooled(spooled) => AppendSource::Spooled(spooled),
         };
+        if let Some(shared) = shared {
+            // RFC 4315 §3: no APPENDUID where UIDs are not known; the message gets its
+            // UID in the private copy at its next sync, as in Courier.
+            self.fs_shared()?
+                .append(&shared, source, system, internal_date)?;
+            return Ok(Outcome::ok("APPEND completed"));
+        }
         let result = self
             .maildir()?
             .append(&name, source, system, &keywords, internal_date);

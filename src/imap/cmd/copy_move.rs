@@ -5,7 +5,7 @@ use crate::imap::command::SequenceSet;
 use crate::imap::response::{CommandResult, Outcome, write_expunge};
 use crate::imap::session::Session;
 use crate::imap::sets::{check_sequence_set, resolve_set, uid_list};
-use crate::store::{Flags, StoreError};
+use crate::store::{AppendSource, Flags, StoreError};
 
 impl Session<'_> {
     pub fn cmd_copy(
@@ -16,6 +16,9 @@ impl Session<'_> {
         is_move: bool,
     ) -> CommandResult {
         let verb = if is_move { "MOVE" } else { "COPY" };
+        if let Some(shared) = self.fs_shared_name(wire) {
+            return self.copy_to_fs_shared(uid, set, &shared, is_move);
+        }
         let target = self.folder_name(wire)?;
         let parts = self.selected_parts()?;
         let (maildir, mailbox) = (parts.maildir, &mut parts.selected.mailbox);
@@ -77,5 +80,36 @@ impl Session<'_> {
             write_expunge(parts.out, seq);
         }
         Ok(Outcome::ok("MOVE completed"))
+    }
+}
+
+impl Session<'_> {
+    /// COPY into a filesystem-shared folder: each message is appended there as Courier
+    /// does (no COPYUID: its UIDs are assigned at the private copy's next sync, RFC 4315
+    /// §3). MOVE is refused: the source could not tell which copies made it.
+    fn copy_to_fs_shared(
+        &mut self,
+        uid: bool,
+        set: &SequenceSet,
+        shared: &str,
+        is_move: bool,
+    ) -> CommandResult {
+        if is_move {
+            return Err(Outcome::no("[CANNOT] MOVE into a shared folder; use COPY"));
+        }
+        let fs_shared = self.fs_shared()?;
+        let parts = self.selected_parts()?;
+        let mailbox = &mut parts.selected.mailbox;
+        check_sequence_set(mailbox, set, uid)?;
+        for index in resolve_set(mailbox, set, uid) {
+            let flags = mailbox.message(index).flags;
+            let bytes = match mailbox.read_message(index) {
+                Ok(b) => b,
+                Err(StoreError::NoSuchMessage) => continue,
+                Err(err) => return Err(Outcome::from(&err)),
+            };
+            fs_shared.append(shared, AppendSource::Bytes(&bytes), flags, None)?;
+        }
+        Ok(Outcome::ok("COPY completed"))
     }
 }

@@ -22,8 +22,19 @@ impl Session<'_> {
                 "{verb} parameter {p:?} is not supported"
             )));
         }
-        let name = self.folder_name(wire)?;
-        let mailbox = self.maildir()?.open_mailbox(&name, read_only)?;
+        let (name, mailbox) = match self.fs_shared_name(wire) {
+            // A filesystem-shared folder the user may not write opens read-only.
+            Some(name) => {
+                let mailbox = self.fs_shared()?.open_mailbox(&name, read_only)?;
+                (name, mailbox)
+            }
+            None => {
+                let name = self.folder_name(wire)?;
+                let mailbox = self.maildir()?.open_mailbox(&name, read_only)?;
+                (name, mailbox)
+            }
+        };
+        let read_only = mailbox.read_only();
         let keywords = mailbox.keywords_in_use();
         let exists = mailbox.len();
         let recent = mailbox.recent_count();

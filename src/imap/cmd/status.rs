@@ -6,8 +6,17 @@ use crate::imap::session::Session;
 
 impl Session<'_> {
     pub fn cmd_status(&mut self, wire: &str, items: &[StatusItem]) -> CommandResult {
-        let name = self.folder_name(wire)?;
-        let status = self.maildir()?.status(&name)?;
+        let (name, status) = match self.fs_shared_name(wire) {
+            Some(name) => {
+                let status = self.fs_shared()?.status(&name)?;
+                (name, status)
+            }
+            None => {
+                let name = self.folder_name(wire)?;
+                let status = self.maildir()?.status(&name)?;
+                (name, status)
+            }
+        };
         let mut parts = Vec::new();
         for item in items {
             let (label, value) = match item {
