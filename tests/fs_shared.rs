@@ -649,8 +649,28 @@ fn sync_follows_the_source_and_keeps_flags_private() {
     assert_eq!(r.exists(), vec![1], "{}", r.dump());
     let r = c.send("a5", "FETCH 1 (FLAGS BODY.PEEK[HEADER.FIELDS (SUBJECT)])");
     assert!(r.dump().contains("third"), "{}", r.dump());
-    let r = c.send("a6", "STATUS shared.firm.w (MESSAGES)");
+    // A copy out of a shared folder is the message, not its link.
+    c.send("a5a", "COPY 1 INBOX").assert_ok();
+    let inbox: Vec<_> = std::fs::read_dir(server.maildir.join("cur"))
+        .unwrap()
+        .flatten()
+        .collect();
+    assert_eq!(inbox.len(), 1);
+    assert!(inbox[0].file_type().unwrap().is_file(), "{inbox:?}");
+    // While it is selected, what the owner adds shows at the next NOOP.
+    put_message(&shared.join(".w"), "cur", "1000.4.host:2,", "fourth");
+    let r = c.send("a6", "NOOP");
+    assert_eq!(r.exists(), vec![2], "{}", r.dump());
+    c.send("a7", "CLOSE").assert_ok();
+    let r = c.send("a8", "STATUS shared.firm.w (MESSAGES)");
+    assert!(r.has("MESSAGES 2"), "{}", r.dump());
+    // STATUS subscribes, as Courier's does; UNSUBSCRIBE twice is fine, as there.
+    let r = c.send("a9", "STATUS shared.firm.r (MESSAGES)");
     assert!(r.has("MESSAGES 1"), "{}", r.dump());
+    assert!(server.maildir.join("shared-folders/firm/r/cur").is_dir());
+    c.send("a10", "UNSUBSCRIBE shared.firm.r").assert_ok();
+    c.send("a11", "UNSUBSCRIBE shared.firm.r").assert_ok();
+    assert!(!server.maildir.join("shared-folders/firm/r").exists());
     c.logout();
 }
 
@@ -778,4 +798,22 @@ fn courier_s_layout_is_served_by_postern_and_the_reverse() {
     );
     assert!(out.contains("from postern"), "{out}");
     assert!(shared.join(".w/cur/1000.2.host:2,").exists());
+}
+
+#[test]
+fn linked_sharable_folders_are_served_with_skip_symlink_checks() {
+    let (server, shared) = fixture(&[("mail", "skip_symlink_checks", "true")]);
+    std::os::unix::fs::symlink(shared.join(".r"), shared.join(".linked")).unwrap();
+    let mut c = server.inetd();
+    c.login();
+    let r = c.send("a1", "LIST \"\" \"shared.firm.%\"");
+    assert_eq!(
+        listed(&r, "LIST"),
+        ["shared.firm.linked", "shared.firm.r", "shared.firm.w"],
+        "{}",
+        r.dump()
+    );
+    let r = c.send("a2", "EXAMINE shared.firm.linked");
+    assert_eq!(r.exists(), vec![1], "{}", r.dump());
+    c.logout();
 }

@@ -276,12 +276,13 @@ impl FsShared {
     }
 
     /// UNSUBSCRIBE: removes the private copy (and the nick's directory when it was the
-    /// last one).
+    /// last one). Not subscribed is success.
     pub fn unsubscribe(&self, name: &str) -> Result<()> {
         let (nick, folder) = split_name(name)?;
         let private = self.private_dir(nick, folder);
         if !fs::symlink_metadata(&private).is_ok_and(|m| m.is_dir()) {
-            return Err(StoreError::NoSuchFolder(name.to_string()));
+            // Courier: "OK Already unsubscribed."
+            return Ok(());
         }
         let nick_dir = self.root.join(SHARED_FOLDERS).join(nick);
         let grave = nick_dir.join(format!(".unsubscribed.{}", std::process::id()));
@@ -325,9 +326,15 @@ impl FsShared {
             self.subscribe(name)?;
         }
         let l = self.linked(name)?;
-        sync(&l.private, &l.source)?;
+        sync(&l.private, &l.source, true)?;
         let read_only = read_only || !writable(&l.source.join("cur"));
-        Mailbox::open_fs_shared(self.root.clone(), l.private, name.to_string(), read_only)
+        Mailbox::open_fs_shared(
+            self.root.clone(),
+            l.private,
+            name.to_string(),
+            read_only,
+            l.source,
+        )
     }
 
     /// APPEND (and COPY) into a shared folder, as Courier does it: the message goes
@@ -363,10 +370,15 @@ impl FsShared {
         Ok(())
     }
 
-    /// STATUS: the counts of the synced private copy.
+    /// STATUS: the counts of the synced private copy (subscribing first, as Courier's
+    /// STATUS does).
     pub fn status(&self, name: &str) -> Result<FolderStatus> {
+        let (nick, folder) = split_name(name)?;
+        if !self.private_dir(nick, folder).exists() {
+            self.subscribe(name)?;
+        }
         let l = self.linked(name)?;
-        sync(&l.private, &l.source)?;
+        sync(&l.private, &l.source, true)?;
         mailbox::status(&l.private)
     }
 }
@@ -382,7 +394,9 @@ fn writable(dir: &Path) -> bool {
 /// `cur/`, every message link is checked against the source's `cur/`: links of messages
 /// that are gone are removed, links pointing elsewhere are replaced, and each message
 /// not linked yet gets a link in `new/` named `<basename>:2,` (so it is \Recent).
-fn sync(private: &Path, source: &Path) -> Result<()> {
+/// With `verify`, a sync the timestamp spares still removes links that point anywhere
+/// but into the source's `cur/`.
+fn sync(private: &Path, source: &Path, verify: bool) -> Result<()> {
     for n in fsutil::list_names(&source.join("new")).unwrap_or_default() {
         let target = if n.contains(':') {
             n.clone()
@@ -398,6 +412,9 @@ fn sync(private: &Path, source: &Path) -> Result<()> {
         p
     };
     if fresh(private, source) {
+        if !verify {
+            return Ok(());
+        }
         // Nothing changed at the source; still, no link may point anywhere else.
         for sub in ["cur", "new"] {
             for n in fsutil::list_names(&private.join(sub))? {
@@ -443,6 +460,12 @@ fn sync(private: &Path, source: &Path) -> Result<()> {
         )?;
     }
     Ok(())
+}
+
+/// The sync of a refresh (NOOP, IDLE's rescans) of an open private copy: the links were
+/// verified when it was opened, and the timestamp usually spares the rest.
+pub(crate) fn sync_for_refresh(private: &Path, source: &Path) -> Result<()> {
+    sync(private, source, false)
 }
 
 /// Whether `shared-timestamp` is newer than the source's `new/` and `cur/` (Courier

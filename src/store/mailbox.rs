@@ -188,8 +188,8 @@ pub struct Mailbox {
     events_trusted: bool,
     /// A private copy of a filesystem-shared folder ([`super::fs_shared`]): its messages
     /// are links into the sharable folder, an EXPUNGE removes the message there, and no
-    /// quota is charged.
-    fs_shared: bool,
+    /// quota is charged. Holds the sharable folder, which each refresh syncs from.
+    fs_shared: Option<PathBuf>,
 }
 
 /// One of the folder's number caches (see `sizecache`): loaded on first use, saved when
@@ -635,7 +635,7 @@ impl Mailbox {
             keyword_writer: KeywordWriter::default(),
             watcher: None,
             events_trusted: false,
-            fs_shared: false,
+            fs_shared: None,
         };
         if !mailbox.open_from_index(stamp)? {
             mailbox.open_by_scan(stamp)?;
@@ -645,14 +645,16 @@ impl Mailbox {
     }
 
     /// [`Mailbox::open`] for the private copy of a filesystem-shared folder.
+    /// `source` is the sharable folder it links to.
     pub(crate) fn open_fs_shared(
         root: PathBuf,
         dir: PathBuf,
         name: String,
         read_only: bool,
+        source: PathBuf,
     ) -> Result<Mailbox> {
         let mut mailbox = Mailbox::open(root, dir, name, read_only)?;
-        mailbox.fs_shared = true;
+        mailbox.fs_shared = Some(source);
         Ok(mailbox)
     }
 
@@ -1139,6 +1141,11 @@ impl Mailbox {
     /// messages stay in the list (see [`MessageEntry::is_gone`]) until a later call with
     /// true.
     pub fn refresh(&mut self, report_expunges: bool) -> Result<Changes> {
+        if let Some(source) = &self.fs_shared {
+            // What the sharable folder's owner and writers changed shows up as changes
+            // of the private copy (as Courier syncs at every rescan).
+            super::fs_shared::sync_for_refresh(&self.dir, source)?;
+        }
         let how = Reconcile::Refresh { report_expunges };
         if let Some(look) = self.look_from_events() {
             let changes = self.reconcile(None, how, look);
@@ -1598,7 +1605,7 @@ impl Mailbox {
             // show (or announce) it without them. Readers' housekeeping drops the keywords
             // of messages that are gone when it folds old update files into `:list`.
         }
-        if !self.fs_shared {
+        if self.fs_shared.is_none() {
             quota::record(&self.root, bytes, count)?;
         }
         Ok(self.remove_gone(&mut HashSet::default()))
@@ -1607,7 +1614,7 @@ impl Mailbox {
     /// Removes one message file for EXPUNGE; false when it has to stay (a shared
     /// message this user may not remove, see [`super::fs_shared::unlink_message`]).
     fn remove_message_file(&self, path: &Path) -> io::Result<bool> {
-        if self.fs_shared {
+        if self.fs_shared.is_some() {
             super::fs_shared::unlink_message(path)
         } else {
             fs::remove_file(path).map(|()| true)
@@ -1651,7 +1658,7 @@ impl Mailbox {
                     .join("cur")
                     .join(format!("{base}:2,{}", m.flags.to_info()));
                 // A shared folder's message is a link: link() would copy the link itself.
-                if self.fs_shared || fs::hard_link(&src, &dest).is_err() {
+                if self.fs_shared.is_some() || fs::hard_link(&src, &dest).is_err() {
                     match copy_file(&src, &target_dir, &dest, meta.modified().ok()) {
                         Err(StoreError::Io(e)) if e.kind() == io::ErrorKind::NotFound => {
                             // Gone between the look and the copy.
