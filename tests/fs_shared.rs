@@ -671,6 +671,13 @@ fn sync_follows_the_source_and_keeps_flags_private() {
     c.send("a10", "UNSUBSCRIBE shared.firm.r").assert_ok();
     c.send("a11", "UNSUBSCRIBE shared.firm.r").assert_ok();
     assert!(!server.maildir.join("shared-folders/firm/r").exists());
+    // MOVE out of INBOX into the shared folder: copied there, expunged here.
+    c.select("INBOX");
+    let r = c.send("a12", "MOVE 1 shared.firm.w");
+    r.assert_ok();
+    assert_eq!(r.expunged(), vec![1], "{}", r.dump());
+    let r = c.send("a13", "STATUS shared.firm.w (MESSAGES)");
+    assert!(r.has("MESSAGES 3"), "{}", r.dump());
     c.logout();
 }
 

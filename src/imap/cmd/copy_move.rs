@@ -84,9 +84,10 @@ impl Session<'_> {
 }
 
 impl Session<'_> {
-    /// COPY into a filesystem-shared folder: each message is appended there as Courier
-    /// does (no COPYUID: its UIDs are assigned at the private copy's next sync, RFC 4315
-    /// §3). MOVE is refused: the source could not tell which copies made it.
+    /// COPY or MOVE into a filesystem-shared folder: each message is appended there as
+    /// Courier does, without COPYUID (its UIDs are assigned at the private copy's next
+    /// sync; RFC 4315 §3 leaves the code out where UIDs are not known). A MOVE then
+    /// expunges what was copied.
     fn copy_to_fs_shared(
         &mut self,
         uid: bool,
@@ -94,13 +95,15 @@ impl Session<'_> {
         shared: &str,
         is_move: bool,
     ) -> CommandResult {
-        if is_move {
-            return Err(Outcome::no("[CANNOT] MOVE into a shared folder; use COPY"));
-        }
+        let verb = if is_move { "MOVE" } else { "COPY" };
         let fs_shared = self.fs_shared()?;
         let parts = self.selected_parts()?;
         let mailbox = &mut parts.selected.mailbox;
         check_sequence_set(mailbox, set, uid)?;
+        if is_move && mailbox.read_only() {
+            return Err(Outcome::no("[READ-ONLY] Mailbox is read-only"));
+        }
+        let mut copied = Vec::new();
         for index in resolve_set(mailbox, set, uid) {
             let flags = mailbox.message(index).flags;
             let bytes = match mailbox.read_message(index) {
@@ -109,7 +112,23 @@ impl Session<'_> {
                 Err(err) => return Err(Outcome::from(&err)),
             };
             fs_shared.append(shared, AppendSource::Bytes(&bytes), flags, None)?;
+            copied.push(index);
         }
-        Ok(Outcome::ok("COPY completed"))
+        if is_move && !copied.is_empty() {
+            let mut uids = Vec::new();
+            for &index in &copied {
+                let entry = mailbox.message(index);
+                uids.push(entry.uid);
+                let keywords = entry.keywords.to_vec();
+                match mailbox.set_flags(index, entry.flags | Flags::DELETED, &keywords) {
+                    Ok(()) | Err(StoreError::NoSuchMessage) => {}
+                    Err(err) => return Err(Outcome::from(&err)),
+                }
+            }
+            for seq in mailbox.expunge(Some(&uids))? {
+                write_expunge(parts.out, seq);
+            }
+        }
+        Ok(Outcome::ok(format!("{verb} completed")))
     }
 }
