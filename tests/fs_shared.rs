@@ -591,6 +591,15 @@ fn links_point_only_where_the_lists_say() {
     c.send("a9", "EXAMINE shared.firm.r").assert_ok();
     c.send("a10", "CLOSE").assert_ok();
 
+    // Nor is a private copy reached through a linked directory.
+    let copies = server.maildir.join("shared-folders");
+    let moved = server.maildir.join("elsewhere");
+    std::fs::rename(&copies, &moved).unwrap();
+    std::os::unix::fs::symlink(&moved, &copies).unwrap();
+    c.send("a9a", "EXAMINE shared.firm.r").assert_status("NO");
+    c.send("a9b", "SUBSCRIBE shared.firm.w").assert_status("NO");
+    std::fs::remove_file(&copies).unwrap();
+    std::fs::rename(&moved, &copies).unwrap();
     // A sharable folder that is itself a link is not served (skip_symlink_checks off).
     std::os::unix::fs::symlink(shared.join(".r"), shared.join(".linked")).unwrap();
     let r = c.send("a11", "LIST \"\" \"shared.*\"");

@@ -36,6 +36,7 @@ use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use super::filename::split_info;
+use super::lock::DotLock;
 use super::spool::{LineEnds, Spool};
 use super::{
     AppendSource, Flags, FolderStatus, Mailbox, Result, StoreError, folder, fsutil, mailbox,
@@ -229,6 +230,17 @@ impl FsShared {
         self.root.join(SHARED_FOLDERS).join(nick).join(folder)
     }
 
+    /// Whether `shared-folders/`, its nick directory and the copy itself are real
+    /// directories (links there are followed only with `skip_symlink_checks`, as for
+    /// folders).
+    fn copy_unlinked(&self, nick: &str, folder: &str) -> bool {
+        let base = self.root.join(SHARED_FOLDERS);
+        self.follow_symlinks
+            || ![base.clone(), base.join(nick), base.join(nick).join(folder)]
+                .iter()
+                .any(|p| folder::is_symlink(p))
+    }
+
     /// SUBSCRIBE: makes the private copy of a shared folder this user can read. Already
     /// subscribed is success.
     pub fn subscribe(&self, name: &str) -> Result<()> {
@@ -240,6 +252,9 @@ impl FsShared {
         // Courier links to a folder that does not exist; postern subscribes only to what
         // LIST shows (RFC 3501 §6.3.6 lets a server refuse).
         if !self.servable(&target) {
+            return Err(StoreError::NoSuchFolder(name.to_string()));
+        }
+        if !self.copy_unlinked(nick, folder) {
             return Err(StoreError::NoSuchFolder(name.to_string()));
         }
         let private = self.private_dir(nick, folder);
@@ -280,6 +295,9 @@ impl FsShared {
     pub fn unsubscribe(&self, name: &str) -> Result<()> {
         let (nick, folder) = split_name(name)?;
         let private = self.private_dir(nick, folder);
+        if !self.copy_unlinked(nick, folder) {
+            return Err(StoreError::NoSuchFolder(name.to_string()));
+        }
         if !fs::symlink_metadata(&private).is_ok_and(|m| m.is_dir()) {
             // Courier: "OK Already unsubscribed."
             return Ok(());
@@ -299,7 +317,7 @@ impl FsShared {
         let (nick, folder) = split_name(name)?;
         let gone = || StoreError::NoSuchFolder(name.to_string());
         let private = self.private_dir(nick, folder);
-        if folder::is_symlink(&private) || folder::has_linked_dirs(&private) {
+        if !self.copy_unlinked(nick, folder) || folder::has_linked_dirs(&private) {
             return Err(gone());
         }
         let s = self.sharable(nick).ok_or_else(gone)?;
@@ -426,6 +444,10 @@ fn sync(private: &Path, source: &Path, verify: bool) -> Result<()> {
         }
         return Ok(());
     }
+    // Two sessions of this user syncing at once would both link a new message; under
+    // the folder's lock the second finds the first one's link (new/ is listed before
+    // cur/, so one a session moves meanwhile is not missed).
+    let _lock = DotLock::acquire(private)?;
     touch_timestamp(private);
     let mut messages: HashMap<String, String> = HashMap::new();
     for ent in fs::read_dir(source.join("cur"))?.flatten() {
@@ -438,7 +460,7 @@ fn sync(private: &Path, source: &Path, verify: bool) -> Result<()> {
         }
         messages.insert(split_info(&n).0.to_string(), n);
     }
-    for sub in ["cur", "new"] {
+    for sub in ["new", "cur"] {
         for n in fsutil::list_names(&private.join(sub))? {
             let path = private.join(sub).join(&n);
             let Some(full) = messages.remove(split_info(&n).0) else {
