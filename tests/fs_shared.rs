@@ -833,3 +833,33 @@ fn linked_sharable_folders_are_served_with_skip_symlink_checks() {
     assert_eq!(r.exists(), vec![1], "{}", r.dump());
     c.logout();
 }
+
+#[test]
+fn idle_in_a_shared_folder_sees_the_owner_s_new_mail() {
+    let (server, shared) = fixture(&[("imap", "idle_poll_interval", "1")]);
+    let mut c = server.inetd();
+    c.login();
+    let r = c.send("a1", "SELECT shared.firm.w");
+    assert_eq!(r.exists(), vec![1], "{}", r.dump());
+    c.write(b"a2 IDLE\r\n");
+    let l = c.expect_response();
+    assert!(l.is_continuation(), "{}", l.text);
+    // Past IDLE's first look, so that only a later one can find it.
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    put_message(&shared.join(".w"), "cur", "1000.5.host:2,", "fifth");
+    // Polled (the change is at the source, not in the copy inotify would watch).
+    loop {
+        let l = c.expect_response();
+        assert!(l.text.starts_with("* "), "in IDLE: {}", l.text);
+        if l.text == "* 2 EXISTS" {
+            break;
+        }
+    }
+    c.write(b"DONE\r\n");
+    let mut l = c.expect_response();
+    while l.text.starts_with("* ") {
+        l = c.expect_response();
+    }
+    assert!(l.text.starts_with("a2 OK"), "{}", l.text);
+    c.logout();
+}

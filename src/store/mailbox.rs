@@ -1176,6 +1176,11 @@ impl Mailbox {
     /// next one still looks at all of it, to start from rows the events can build on).
     /// For IDLE: a delivery into a folder of any size is then found without a listing.
     pub fn watch(&mut self) -> io::Result<()> {
+        if self.fs_shared.is_some() {
+            // Its changes happen in the sharable folder and reach the copy only when a
+            // refresh syncs it: IDLE polls.
+            return Err(io::Error::other("a filesystem-shared folder is polled"));
+        }
         if self.watcher.is_none() {
             self.watcher = Some(Watcher::new(&self.dir)?);
             self.events_trusted = false;
