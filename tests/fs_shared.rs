@@ -524,6 +524,14 @@ fn two_system_users_share_a_read_and_a_sticky_folder() {
 /// A server whose user `alice` names a sharable Maildir (`home-sharer/shared`, folders
 /// `r` and `w`) as `firm`.
 fn fixture(extra: &[(&'static str, &'static str, &str)]) -> (TestServer, PathBuf) {
+    fixture_made_by(extra, None)
+}
+
+/// [`fixture`], made by Courier's maildirmake when `courier` is its unpacked tree.
+fn fixture_made_by(
+    extra: &[(&'static str, &'static str, &str)],
+    courier_tree: Option<&Path>,
+) -> (TestServer, PathBuf) {
     let global = "\"/nonexistent/postern-test/maildirshared\"";
     let mut overrides = vec![("mail", "maildirshared", global)];
     overrides.extend_from_slice(extra);
@@ -533,19 +541,20 @@ fn fixture(extra: &[(&'static str, &'static str, &str)]) -> (TestServer, PathBuf
     let shared = sharer.join("shared");
     let s = shared.to_str().unwrap();
     let config = server.config.clone();
-    ok(&mut postern_mm(&config, &["-S", s]));
-    ok(&mut postern_mm(&config, &["-s", "read", "-f", "r", s]));
-    ok(&mut postern_mm(&config, &["-s", "write", "-f", "w", s]));
+    let maildirmake = |args: &[&str]| match courier_tree {
+        Some(root) => ok(courier(root, "usr/bin/maildirmake.courier").args(args)),
+        None => ok(&mut postern_mm(&config, args)),
+    };
+    maildirmake(&["-S", s]);
+    maildirmake(&["-s", "read", "-f", "r", s]);
+    maildirmake(&["-s", "write", "-f", "w", s]);
     put_message(&shared.join(".r"), "cur", "1000.1.host:2,", "first");
     put_message(&shared.join(".w"), "new", "1000.2.host", "second");
-    ok(&mut postern_mm(
-        &config,
-        &[
-            "--add",
-            &format!("firm={s}"),
-            server.maildir.to_str().unwrap(),
-        ],
-    ));
+    maildirmake(&[
+        "--add",
+        &format!("firm={s}"),
+        server.maildir.to_str().unwrap(),
+    ]);
     server.give_homes_to_mail_owner();
     (server, shared)
 }
@@ -732,66 +741,110 @@ fn courier_imapd(root: &Path, maildir: &Path, commands: &[&str]) -> String {
     out
 }
 
-#[test]
-fn courier_s_layout_is_served_by_postern_and_the_reverse() {
-    let Some(root) = courier_root() else { return };
+/// Courier's unpacked tree with its imapd, or `None` after a SKIP.
+fn courier_with_imapd() -> Option<PathBuf> {
+    let root = courier_root()?;
     if !root.join("usr/bin/imapd").is_file() {
-        skip("Courier's imapd is missing");
-        return;
+        skip("Courier's imapd is missing; run tests/courier/fetch-courier.sh");
+        return None;
     }
-    let (server, shared) = fixture(&[]);
-    // Courier subscribes to "r" and reads it; postern then serves its private copy.
+    Some(root)
+}
+
+#[test]
+fn courier_s_layout_is_served_by_postern() {
+    let Some(root) = courier_with_imapd() else {
+        return;
+    };
+    let (server, shared) = fixture_made_by(&[], Some(&root));
+    // Courier lists, subscribes, reads and flags; postern then serves its copies.
     let out = courier_imapd(
         &root,
         &server.maildir,
         &[
             "LIST \"\" \"shared.*\"",
             "SUBSCRIBE shared.firm.r",
-            "SELECT shared.firm.r",
+            "SUBSCRIBE shared.firm.w",
+            "SELECT shared.firm.w",
+            "STORE 1 +FLAGS (\\Flagged)",
             "FETCH 1 (UID FLAGS)",
         ],
     );
-    assert!(out.contains("c1 OK"), "{out}");
-    assert!(out.contains("\"shared.firm.r\""), "{out}");
-    assert!(out.contains("* 1 FETCH (UID 1 "), "{out}");
+    for tag in ["c1", "c2", "c4"] {
+        assert!(out.contains(&format!("{tag} OK")), "{out}");
+    }
+    let courier_names: Vec<String> = {
+        let mut v: Vec<String> = out
+            .lines()
+            .filter(|l| l.starts_with("* LIST "))
+            .map(|l| l.rsplit(' ').next().unwrap().trim_matches('"').to_string())
+            .collect();
+        v.sort();
+        v
+    };
+    assert!(out.contains("* 1 FETCH (UID 1 FLAGS (\\Flagged"), "{out}");
+    // Courier's private copy: no leading dot, the link, its own UID database.
+    let copy = server.maildir.join("shared-folders/firm/w");
+    assert_eq!(
+        std::fs::read_link(copy.join("shared")).unwrap(),
+        shared.join(".w")
+    );
+    assert!(copy.join("courierimapuiddb").is_file());
     owner::give_to_mail_owner(&server.maildir);
     let mut c = server.inetd();
     c.login();
-    let r = c.send("p1", "LSUB \"\" \"shared.*\"");
-    assert_eq!(listed(&r, "LSUB"), ["shared.firm.r"], "{}", r.dump());
-    let r = c.send("p2", "SELECT shared.firm.r");
-    // One uid owns everything here, so both servers open it read-write.
-    let mode = |t: &str| {
-        if t.contains("[READ-ONLY]") {
-            "ro"
-        } else {
-            "rw"
-        }
-    };
-    let courier_select = out
-        .lines()
-        .find(|l| l.starts_with("c2 "))
-        .unwrap_or_default();
+    let r = c.send("p1", "LIST \"\" \"shared.*\"");
+    assert_eq!(listed(&r, "LIST"), courier_names, "LIST: postern, Courier");
+    let r = c.send("p2", "LSUB \"\" \"shared.*\"");
     assert_eq!(
-        mode(&r.tagged.text),
-        mode(courier_select),
-        "{out}\n{}",
-        r.dump()
-    );
-    let r = c.send("p3", "FETCH 1 (UID BODY.PEEK[HEADER.FIELDS (SUBJECT)])");
-    assert!(
-        r.dump().contains("UID 1 ") && r.dump().contains("first"),
+        listed(&r, "LSUB"),
+        ["shared.firm.r", "shared.firm.w"],
         "{}",
         r.dump()
     );
-    // postern subscribes to "w" and writes to it; Courier then serves that copy.
-    c.send("p4", "SUBSCRIBE shared.firm.w").assert_ok();
-    let r = c.send("p5", "SELECT shared.firm.w");
+    let courier_uidv = out
+        .lines()
+        .find_map(|l| l.split("[UIDVALIDITY ").nth(1))
+        .and_then(|r| r.split(']').next())
+        .unwrap()
+        .to_string();
+    let r = c.send("p3", "SELECT shared.firm.w");
+    assert!(
+        r.has(&format!("[UIDVALIDITY {courier_uidv}]")),
+        "same UIDVALIDITY as Courier's: {}",
+        r.dump()
+    );
+    let r = c.send(
+        "p4",
+        "FETCH 1 (UID FLAGS BODY.PEEK[HEADER.FIELDS (SUBJECT)])",
+    );
+    let text = r.dump();
+    assert!(
+        text.contains("UID 1 ") && text.contains("\\Flagged") && text.contains("second"),
+        "{text}"
+    );
+    let r = c.send("p5", "EXAMINE shared.firm.r");
     assert_eq!(r.exists(), vec![1], "{}", r.dump());
-    c.send("p6", "STORE 1 +FLAGS (\\Flagged)").assert_ok();
+    c.logout();
+}
+
+#[test]
+fn postern_s_layout_is_served_by_courier() {
+    let Some(root) = courier_with_imapd() else {
+        return;
+    };
+    let (server, shared) = fixture(&[]);
+    let mut c = server.inetd();
+    c.login();
+    let r = c.send("p1", "LIST \"\" \"shared.*\"");
+    let postern_names = listed(&r, "LIST");
+    c.send("p2", "SUBSCRIBE shared.firm.w").assert_ok();
+    let r = c.send("p3", "SELECT shared.firm.w");
+    assert_eq!(r.exists(), vec![1], "{}", r.dump());
+    c.send("p4", "STORE 1 +FLAGS (\\Flagged)").assert_ok();
     append(
         &mut c,
-        "p7",
+        "p5",
         "shared.firm.w",
         b"Subject: from postern\r\n\r\nhi\r\n",
     )
@@ -801,12 +854,23 @@ fn courier_s_layout_is_served_by_postern_and_the_reverse() {
         &root,
         &server.maildir,
         &[
+            "LIST \"\" \"shared.*\"",
             "LSUB \"\" \"*\"",
             "SELECT shared.firm.w",
             "FETCH 1:* (UID FLAGS BODY.PEEK[HEADER.FIELDS (SUBJECT)])",
         ],
     );
-    assert!(out.contains("\"shared.firm.w\""), "{out}");
+    let mut courier_names: Vec<String> = out
+        .lines()
+        .filter(|l| l.starts_with("* LIST "))
+        .map(|l| l.rsplit(' ').next().unwrap().trim_matches('"').to_string())
+        .collect();
+    courier_names.sort();
+    assert_eq!(postern_names, courier_names, "LIST: postern, Courier");
+    assert!(
+        out.contains("* LSUB (\\HasNoChildren) \".\" \"shared.firm.w\""),
+        "{out}"
+    );
     assert!(out.contains("* 2 EXISTS"), "{out}");
     assert!(
         out.contains("UID 1 FLAGS (\\Flagged"),
