@@ -334,6 +334,10 @@ pub struct Mail {
     /// `postern sharedindex` with the PAM backend lists system accounts from this uid up
     /// (below it are system users, not mailboxes).
     pub shared_index_min_uid: u32,
+    /// The administrator's list of sharable Maildirs every user sees as
+    /// `shared.<nick>.<folder>` (Courier's `maildirshared`: `nick<TAB>/path` lines); a
+    /// user's own `shared-maildirs` adds to it. A missing file is an empty list.
+    pub maildirshared: PathBuf,
 }
 
 impl Default for Mail {
@@ -348,6 +352,7 @@ impl Default for Mail {
             shared_munge_names: false,
             shared_index_max_depth: 8,
             shared_index_min_uid: 1000,
+            maildirshared: PathBuf::from("/etc/postern/maildirshared"),
         }
     }
 }

@@ -110,6 +110,19 @@ enum Command {
         /// Set the Maildir++ quota, e.g. "10000000S,1000C".
         #[arg(short = 'q')]
         quota: Option<String>,
+        /// Make a sharable Maildir (mode 0755), to hold folders others may read.
+        #[arg(short = 'S')]
+        sharable: bool,
+        /// With -f: make the folder sharable, "read" or "write" (sticky), ",group" for the
+        /// group only (Courier's modes).
+        #[arg(short = 's', requires = "folder")]
+        share: Option<String>,
+        /// Name the sharable Maildir PATH as NICK in DIR's shared-maildirs (NICK=PATH).
+        #[arg(long = "add", value_name = "NICK=PATH", conflicts_with_all = ["del", "folder", "quota", "sharable", "share"])]
+        add: Option<String>,
+        /// Remove NICK from DIR's shared-maildirs.
+        #[arg(long = "del", value_name = "NICK", conflicts_with_all = ["folder", "quota", "sharable", "share"])]
+        del: Option<String>,
         dir: PathBuf,
     },
     /// Courier's maildiracl: -reset MAILDIR | -list MAILDIR FOLDER | -set MAILDIR FOLDER
@@ -356,8 +369,31 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             println!("{}", password::hash(scheme, password)?);
             Ok(0)
         }
-        Command::Maildirmake { folder, quota, dir } => {
-            postern::store::cli::maildirmake(&dir, folder.as_deref(), quota.as_deref())?;
+        Command::Maildirmake {
+            folder,
+            quota,
+            sharable,
+            share,
+            add,
+            del,
+            dir,
+        } => {
+            use postern::store::cli::{self as store_cli, Sharing};
+            if add.is_some() || del.is_some() {
+                let config = load_config(cli.config)?;
+                return Ok(store_cli::shared_maildirs(
+                    &dir,
+                    add.as_deref(),
+                    del.as_deref(),
+                    &config.mail.maildirshared,
+                ));
+            }
+            let sharing = match (share, sharable) {
+                (Some(spec), _) => Sharing::Folder(spec),
+                (None, true) => Sharing::Maildir,
+                (None, false) => Sharing::Private,
+            };
+            store_cli::maildirmake(&dir, folder.as_deref(), quota.as_deref(), &sharing)?;
             Ok(0)
         }
         Command::Maildiracl { args } => Ok(postern::store::acl_cli::run(&args)),

@@ -186,6 +186,10 @@ pub struct Mailbox {
     /// The events cover every change since the rows were last exact (a full look was
     /// taken after the watch began).
     events_trusted: bool,
+    /// A private copy of a filesystem-shared folder ([`super::fs_shared`]): its messages
+    /// are links into the sharable folder, an EXPUNGE removes the message there, and no
+    /// quota is charged. Holds the sharable folder, which each refresh syncs from.
+    fs_shared: Option<PathBuf>,
 }
 
 /// One of the folder's number caches (see `sizecache`): loaded on first use, saved when
@@ -631,11 +635,26 @@ impl Mailbox {
             keyword_writer: KeywordWriter::default(),
             watcher: None,
             events_trusted: false,
+            fs_shared: None,
         };
         if !mailbox.open_from_index(stamp)? {
             mailbox.open_by_scan(stamp)?;
         }
         mailbox.settle_recent(0);
+        Ok(mailbox)
+    }
+
+    /// [`Mailbox::open`] for the private copy of a filesystem-shared folder.
+    /// `source` is the sharable folder it links to.
+    pub(crate) fn open_fs_shared(
+        root: PathBuf,
+        dir: PathBuf,
+        name: String,
+        read_only: bool,
+        source: PathBuf,
+    ) -> Result<Mailbox> {
+        let mut mailbox = Mailbox::open(root, dir, name, read_only)?;
+        mailbox.fs_shared = Some(source);
         Ok(mailbox)
     }
 
@@ -1122,6 +1141,11 @@ impl Mailbox {
     /// messages stay in the list (see [`MessageEntry::is_gone`]) until a later call with
     /// true.
     pub fn refresh(&mut self, report_expunges: bool) -> Result<Changes> {
+        if let Some(source) = &self.fs_shared {
+            // What the sharable folder's owner and writers changed shows up as changes
+            // of the private copy (as Courier syncs at every rescan).
+            super::fs_shared::sync_for_refresh(&self.dir, source)?;
+        }
         let how = Reconcile::Refresh { report_expunges };
         if let Some(look) = self.look_from_events() {
             let changes = self.reconcile(None, how, look);
@@ -1152,6 +1176,11 @@ impl Mailbox {
     /// next one still looks at all of it, to start from rows the events can build on).
     /// For IDLE: a delivery into a folder of any size is then found without a listing.
     pub fn watch(&mut self) -> io::Result<()> {
+        if self.fs_shared.is_some() {
+            // Its changes happen in the sharable folder and reach the copy only when a
+            // refresh syncs it: IDLE polls.
+            return Err(io::Error::other("a filesystem-shared folder is polled"));
+        }
         if self.watcher.is_none() {
             self.watcher = Some(Watcher::new(&self.dir)?);
             self.events_trusted = false;
@@ -1534,7 +1563,7 @@ impl Mailbox {
                 continue;
             }
             let mut path = self.path_of(i);
-            let mut r = fs::remove_file(&path);
+            let mut r = self.remove_message_file(&path);
             if matches!(&r, Err(e) if e.kind() == io::ErrorKind::NotFound) {
                 // Renamed by someone else: remove it only if it is still \Deleted.
                 match locate(&self.dir, self.table.basename(i))? {
@@ -1543,17 +1572,19 @@ impl Mailbox {
                             .dir
                             .join(if f.in_new { "new" } else { "cur" })
                             .join(f.file_name);
-                        r = fs::remove_file(&path);
+                        r = self.remove_message_file(&path);
                     }
                     Some(_) => continue,
                     None => {}
                 }
             }
             match r {
-                Ok(()) => {
+                Ok(true) => {
                     bytes -= row.size as i64;
                     count -= 1;
                 }
+                // Kept by the sharable folder's permissions; its \Deleted went.
+                Ok(false) => continue,
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {}
                 Err(e) => return Err(e.into()),
             }
@@ -1579,8 +1610,20 @@ impl Mailbox {
             // show (or announce) it without them. Readers' housekeeping drops the keywords
             // of messages that are gone when it folds old update files into `:list`.
         }
-        quota::record(&self.root, bytes, count)?;
+        if self.fs_shared.is_none() {
+            quota::record(&self.root, bytes, count)?;
+        }
         Ok(self.remove_gone(&mut HashSet::default()))
+    }
+
+    /// Removes one message file for EXPUNGE; false when it has to stay (a shared
+    /// message this user may not remove, see [`super::fs_shared::unlink_message`]).
+    fn remove_message_file(&self, path: &Path) -> io::Result<bool> {
+        if self.fs_shared.is_some() {
+            super::fs_shared::unlink_message(path)
+        } else {
+            fs::remove_file(path).map(|()| true)
+        }
     }
 
     /// Copies messages into `target` of `maildir` (hard links where possible), keeping
@@ -1619,7 +1662,8 @@ impl Mailbox {
                 let dest = target_dir
                     .join("cur")
                     .join(format!("{base}:2,{}", m.flags.to_info()));
-                if fs::hard_link(&src, &dest).is_err() {
+                // A shared folder's message is a link: link() would copy the link itself.
+                if self.fs_shared.is_some() || fs::hard_link(&src, &dest).is_err() {
                     match copy_file(&src, &target_dir, &dest, meta.modified().ok()) {
                         Err(StoreError::Io(e)) if e.kind() == io::ErrorKind::NotFound => {
                             // Gone between the look and the copy.

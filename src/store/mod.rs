@@ -16,6 +16,7 @@ pub mod deliver;
 pub mod filename;
 pub mod flags;
 pub mod folder;
+pub mod fs_shared;
 mod fsutil;
 pub mod index;
 pub mod keyword_writer;

@@ -48,7 +48,14 @@ impl Session<'_> {
         date: Option<DateTime>,
         message: LiteralData,
     ) -> CommandResult {
-        let (place, rights) = self.place_with(wire, 'i', "APPEND")?;
+        // A filesystem-shared folder (its file modes decide), or a place with an ACL.
+        let (target, rights) = match self.fs_shared_name(wire) {
+            Some(shared) => (Err(shared), Rights::ALL),
+            None => {
+                let (place, rights) = self.place_with(wire, 'i', "APPEND")?;
+                (Ok(place), rights)
+            }
+        };
         let (mut system, mut keywords) = split_flags(flags)?;
         // Flags the login may not set are dropped, as STORE drops them (RFC 4314 §4).
         drop_unpermitted(&mut system, &mut keywords, rights);
@@ -73,6 +80,16 @@ impl Session<'_> {
                 AppendSource::Bytes(&held)
             }
             LiteralData::Spooled(spooled) => AppendSource::Spooled(spooled),
+        };
+        let place = match target {
+            Ok(place) => place,
+            Err(shared) => {
+                // RFC 4315 §3: no APPENDUID where UIDs are not known; the message gets its
+                // UID in the private copy at its next sync, as in Courier.
+                self.fs_shared()?
+                    .append(&shared, source, system, internal_date)?;
+                return Ok(Outcome::ok("APPEND completed"));
+            }
         };
         let result = place
             .maildir

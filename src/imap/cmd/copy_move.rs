@@ -5,7 +5,7 @@ use crate::imap::command::SequenceSet;
 use crate::imap::response::{CommandResult, Outcome, write_expunge};
 use crate::imap::session::Session;
 use crate::imap::sets::{check_sequence_set, resolve_set, uid_list};
-use crate::store::{Flags, StoreError};
+use crate::store::{AppendSource, Flags, StoreError};
 
 impl Session<'_> {
     pub fn cmd_copy(
@@ -16,6 +16,9 @@ impl Session<'_> {
         is_move: bool,
     ) -> CommandResult {
         let verb = if is_move { "MOVE" } else { "COPY" };
+        if let Some(shared) = self.fs_shared_name(wire) {
+            return self.copy_to_fs_shared(uid, set, &shared, is_move);
+        }
         let (target, _) = self.place_with(wire, 'i', verb)?;
         let parts = self.selected_parts()?;
         // MOVE also expunges from the source: `t` and `e` there (RFC 6851 §4.1).
@@ -83,5 +86,55 @@ impl Session<'_> {
             write_expunge(parts.out, seq);
         }
         Ok(Outcome::ok("MOVE completed"))
+    }
+}
+
+impl Session<'_> {
+    /// COPY or MOVE into a filesystem-shared folder: each message is appended there as
+    /// Courier does, without COPYUID (its UIDs are assigned at the private copy's next
+    /// sync; RFC 4315 §3 leaves the code out where UIDs are not known). A MOVE then
+    /// expunges what was copied.
+    fn copy_to_fs_shared(
+        &mut self,
+        uid: bool,
+        set: &SequenceSet,
+        shared: &str,
+        is_move: bool,
+    ) -> CommandResult {
+        let verb = if is_move { "MOVE" } else { "COPY" };
+        let fs_shared = self.fs_shared()?;
+        let parts = self.selected_parts()?;
+        let mailbox = &mut parts.selected.mailbox;
+        check_sequence_set(mailbox, set, uid)?;
+        if is_move && mailbox.read_only() {
+            return Err(Outcome::no("[READ-ONLY] Mailbox is read-only"));
+        }
+        let mut copied = Vec::new();
+        for index in resolve_set(mailbox, set, uid) {
+            let flags = mailbox.message(index).flags;
+            let bytes = match mailbox.read_message(index) {
+                Ok(b) => b,
+                Err(StoreError::NoSuchMessage) => continue,
+                Err(err) => return Err(Outcome::from(&err)),
+            };
+            fs_shared.append(shared, AppendSource::Bytes(&bytes), flags, None)?;
+            copied.push(index);
+        }
+        if is_move && !copied.is_empty() {
+            let mut uids = Vec::new();
+            for &index in &copied {
+                let entry = mailbox.message(index);
+                uids.push(entry.uid);
+                let keywords = entry.keywords.to_vec();
+                match mailbox.set_flags(index, entry.flags | Flags::DELETED, &keywords) {
+                    Ok(()) | Err(StoreError::NoSuchMessage) => {}
+                    Err(err) => return Err(Outcome::from(&err)),
+                }
+            }
+            for seq in mailbox.expunge(Some(&uids))? {
+                write_expunge(parts.out, seq);
+            }
+        }
+        Ok(Outcome::ok(format!("{verb} completed")))
     }
 }

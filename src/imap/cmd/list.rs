@@ -43,7 +43,24 @@ impl Session<'_> {
             entry.exists = true;
             entry.has_children |= folder.has_children;
         }
+        // Filesystem-shared folders, with `shared` and `shared.<nick>` as \Noselect
+        // parents, as Courier lists them.
+        for name in self.fs_shared()?.list() {
+            let mut parent = name.as_str();
+            while let Some(i) = parent.rfind(SEPARATOR) {
+                parent = &parent[..i];
+                tree.entry(parent.to_string()).or_default().has_children = true;
+            }
+            tree.entry(name).or_default().exists = true;
+        }
         Ok(tree)
+    }
+
+    /// `courierimapsubscribed`, then the subscribed filesystem-shared folders.
+    fn all_subscriptions(&self) -> Result<Vec<String>, Outcome> {
+        let mut subscriptions = self.maildir()?.subscriptions()?;
+        subscriptions.extend(self.fs_shared()?.subscribed());
+        Ok(subscriptions)
     }
 
     /// The special-use attribute of a folder (RFC 6154), from `[imap] special_use`.
@@ -74,8 +91,7 @@ impl Session<'_> {
         let show_subscribed = subscribed_only || returns.contains(&ListReturn::Subscribed);
         let want_shared = patterns.iter().any(|p| reaches_shared(reference, p));
         let tree = self.folder_tree(want_shared)?;
-        let subscriptions: BTreeSet<String> =
-            self.maildir()?.subscriptions()?.into_iter().collect();
+        let subscriptions: BTreeSet<String> = self.all_subscriptions()?.into_iter().collect();
         let patterns: Vec<String> = patterns
             .iter()
             .filter_map(|p| self.decode_pattern(reference, p))
@@ -158,7 +174,7 @@ impl Session<'_> {
         let Some(pattern) = self.decode_pattern(reference, pattern) else {
             return Ok(Outcome::ok("LSUB completed"));
         };
-        let subscriptions = self.maildir()?.subscriptions()?;
+        let subscriptions = self.all_subscriptions()?;
         let subscribed: BTreeSet<&str> = subscriptions.iter().map(String::as_str).collect();
         let tree = self
             .folder_tree(reaches_shared(reference, &pattern))

@@ -13,6 +13,7 @@ mod delete;
 mod enable;
 mod expunge;
 mod fetch;
+mod fs_shared;
 mod id;
 mod idle;
 mod list;

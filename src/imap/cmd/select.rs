@@ -22,11 +22,23 @@ impl Session<'_> {
                 "{verb} parameter {p:?} is not supported"
             )));
         }
-        let (place, rights) = self.place_with(wire, 'r', "SELECT/EXAMINE")?;
-        // Without a right that changes the folder it is opened read-only, as Courier
-        // does (RFC 4314 §4 lists the rights each change needs).
-        let read_only = read_only || !"stwie".chars().any(|r| rights.has(r));
-        let mailbox = place.maildir.open_mailbox(&place.folder, read_only)?;
+        let (name, mailbox, rights) = match self.fs_shared_name(wire) {
+            // A filesystem-shared folder: its file modes decide, not an ACL (Courier);
+            // one the user may not write opens read-only.
+            Some(name) => {
+                let mailbox = self.fs_shared()?.open_mailbox(&name, read_only)?;
+                (name, mailbox, crate::store::acl::Rights::ALL)
+            }
+            None => {
+                let (place, rights) = self.place_with(wire, 'r', "SELECT/EXAMINE")?;
+                // Without a right that changes the folder it is opened read-only, as
+                // Courier does (RFC 4314 §4 lists the rights each change needs).
+                let read_only = read_only || !"stwie".chars().any(|r| rights.has(r));
+                let mailbox = place.maildir.open_mailbox(&place.folder, read_only)?;
+                (place.name, mailbox, rights)
+            }
+        };
+        let read_only = mailbox.read_only();
         let sharing = self.places()?.login.sharing;
         let keywords = mailbox.keywords_in_use();
         let exists = mailbox.len();
@@ -54,7 +66,7 @@ impl Session<'_> {
         }
         self.select(Selected {
             mailbox,
-            name: place.name,
+            name,
             rights,
             announced,
         });

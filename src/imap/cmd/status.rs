@@ -6,9 +6,17 @@ use crate::imap::session::Session;
 
 impl Session<'_> {
     pub fn cmd_status(&mut self, wire: &str, items: &[StatusItem]) -> CommandResult {
-        let (place, _) = self.place_with(wire, 'r', "STATUS")?;
-        let name = place.name.clone();
-        let status = place.maildir.status(&place.folder)?;
+        let (name, status) = match self.fs_shared_name(wire) {
+            Some(name) => {
+                let status = self.fs_shared()?.status(&name)?;
+                (name, status)
+            }
+            None => {
+                let (place, _) = self.place_with(wire, 'r', "STATUS")?;
+                let status = place.maildir.status(&place.folder)?;
+                (place.name, status)
+            }
+        };
         let mut parts = Vec::new();
         for item in items {
             let (label, value) = match item {
