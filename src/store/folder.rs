@@ -150,10 +150,11 @@ fn make_folder(root: &Path, dir: &str) -> Result<bool> {
     fs::remove_file(&tmp_file)?;
     let build = tmp_file.clone();
     let r = (|| -> io::Result<()> {
-        // A folder made in a shared Maildir is shared the way the Maildir is.
-        fsutil::mkdir_like(&build, root, false)?;
+        // Private (0700) like Courier's, even in a sharable Maildir: a folder is shared
+        // only when the owner says so (maildirmake -s, or chmod for a group).
+        fsutil::mkdir_0700(&build, false)?;
         for sub in ["tmp", "new", "cur", keywords::DIR] {
-            fsutil::mkdir_like(&build.join(sub), root, false)?;
+            fsutil::mkdir_0700(&build.join(sub), false)?;
         }
         OpenOptions::new()
             .write(true)

@@ -19,14 +19,17 @@ pub(crate) fn mkdir_0700(path: &Path, ok_if_exists: bool) -> io::Result<()> {
     }
 }
 
-/// The group and other read/write bits a file made in `dir` gets: a folder shared with a
-/// group (or the world) through its directory's mode shares what is written in it, so
-/// several uids can update one folder's uid db, keywords and caches, and read each
-/// other's messages. A private directory (the usual 0700) gives 0600 files. Executable
-/// and special bits are never passed on.
+/// The group and other bits a file made in `dir` gets: a folder shared with a group
+/// through its directory's mode shares what is written in it (read, and write for the
+/// uid db that is appended to in place), so several uids can work on one folder; a
+/// folder others may read gives readable files. Never write for others, not even in a
+/// world-writable (sticky, /tmp-like) folder: there every writer's files stay its own.
+/// A private directory (the usual 0700) gives 0600 files.
 pub(crate) fn sharing_bits(dir: &Path) -> u32 {
     use std::os::unix::fs::PermissionsExt;
-    fs::metadata(dir).map_or(0, |m| m.permissions().mode() & 0o066)
+    let mode = fs::metadata(dir).map_or(0, |m| m.permissions().mode());
+    let group_write = if mode & 0o002 == 0 { mode & 0o020 } else { 0 };
+    (mode & 0o044) | group_write
 }
 
 /// Gives an open file the mode a file in `dir` should have ([`sharing_bits`]). Set
@@ -205,4 +208,29 @@ pub(crate) fn list_basenames(folder_dir: &Path) -> io::Result<Vec<String>> {
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn files_share_what_their_directory_shares_but_never_world_write() {
+        let d = tempfile::tempdir().unwrap();
+        for (dir_mode, file_mode) in [
+            (0o700, 0o600),
+            (0o2770, 0o660),
+            (0o2750, 0o640),
+            (0o755, 0o644),
+            (0o1777, 0o644),
+        ] {
+            fs::set_permissions(d.path(), fs::Permissions::from_mode(dir_mode)).unwrap();
+            let (f, path) = create_unique(d.path(), ".t").unwrap();
+            drop(f);
+            let mode = fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, file_mode, "in a {dir_mode:o} directory");
+            fs::remove_file(path).unwrap();
+        }
+    }
 }
