@@ -1519,6 +1519,28 @@ impl Mailbox {
     /// other sessions removed that were not reported yet. Returns the original sequence
     /// numbers of every removed message, descending.
     pub fn expunge(&mut self, only_uids: Option<&[u32]>) -> Result<Vec<u32>> {
+        self.expunge_into(only_uids, None)
+    }
+
+    /// [`Mailbox::expunge`], but the \Deleted messages move into `trash` (a folder
+    /// directory of the same Maildir) instead of being removed: Courier's
+    /// IMAP_MOVE_EXPUNGE_TO_TRASH. As Courier, the moved message keeps its flags but
+    /// \Deleted and leaves its keywords behind; it gets its UID in Trash from whichever
+    /// session looks there next. Trash does not count toward the quota (as in Courier's
+    /// maildirquota), so the quota goes down as for a removal.
+    pub fn expunge_to_trash(
+        &mut self,
+        only_uids: Option<&[u32]>,
+        trash: &Path,
+    ) -> Result<Vec<u32>> {
+        self.expunge_into(only_uids, Some(trash))
+    }
+
+    fn expunge_into(
+        &mut self,
+        only_uids: Option<&[u32]>,
+        trash: Option<&Path>,
+    ) -> Result<Vec<u32>> {
         if self.read_only {
             return Err(StoreError::ReadOnly);
         }
@@ -1534,7 +1556,11 @@ impl Mailbox {
                 continue;
             }
             let mut path = self.path_of(i);
-            let mut r = fs::remove_file(&path);
+            let dispose = |path: &Path| match trash {
+                Some(trash) => move_to_trash(path, trash),
+                None => fs::remove_file(path),
+            };
+            let mut r = dispose(&path);
             if matches!(&r, Err(e) if e.kind() == io::ErrorKind::NotFound) {
                 // Renamed by someone else: remove it only if it is still \Deleted.
                 match locate(&self.dir, self.table.basename(i))? {
@@ -1543,7 +1569,7 @@ impl Mailbox {
                             .dir
                             .join(if f.in_new { "new" } else { "cur" })
                             .join(f.file_name);
-                        r = fs::remove_file(&path);
+                        r = dispose(&path);
                     }
                     Some(_) => continue,
                     None => {}
@@ -1561,6 +1587,9 @@ impl Mailbox {
         }
         if !removed.is_empty() {
             fsutil::fsync_dir(&self.dir.join("cur"))?;
+            if let Some(trash) = trash {
+                fsutil::fsync_dir(&trash.join("cur"))?;
+            }
         }
         for &i in &removed {
             self.table.row_mut(i).set(GONE, true);
@@ -1758,4 +1787,42 @@ fn copy_file(
         let _ = fs::remove_file(&tmp);
     }
     Ok(r?)
+}
+/// Moves one expunged message file into `trash`'s cur/, without \Deleted; a name taken
+/// there already gets a fresh unique one (never overwritten). NotFound when the file is
+/// gone (the caller looks for it under its new name).
+fn move_to_trash(path: &Path, trash: &Path) -> io::Result<()> {
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .ok_or_else(|| io::Error::other("message file name is not UTF-8"))?;
+    let (base, info) = split_info(name);
+    let mut flags = Flags::from_info(info.unwrap_or(""));
+    flags.remove(Flags::DELETED);
+    let mut dest = trash
+        .join("cur")
+        .join(format!("{base}:2,{}", flags.to_info()));
+    loop {
+        match fs::hard_link(path, &dest) {
+            Ok(()) => break,
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                let meta = fs::metadata(path)?;
+                let fresh = UniqueName::new().final_name(
+                    meta.dev(),
+                    meta.ino(),
+                    size_from_name(base),
+                    wire_size_from_name(base),
+                );
+                dest = trash
+                    .join("cur")
+                    .join(format!("{fresh}:2,{}", flags.to_info()));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    // Renamed by another session meanwhile: undo, so that the caller's second try under
+    // the new name leaves one copy in Trash, not two.
+    fs::remove_file(path).inspect_err(|_| {
+        let _ = fs::remove_file(&dest);
+    })
 }
