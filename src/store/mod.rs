@@ -266,7 +266,12 @@ impl Maildir {
     ) -> Result<purge::PurgeReport> {
         let dir = match self.existing_dir(folder) {
             Ok(dir) => dir,
-            Err(StoreError::NoSuchFolder(_)) => return Ok(purge::PurgeReport::default()),
+            Err(StoreError::NoSuchFolder(_)) => {
+                return Ok(purge::PurgeReport {
+                    complete: true,
+                    ..Default::default()
+                });
+            }
             Err(e) => return Err(e),
         };
         purge::purge(

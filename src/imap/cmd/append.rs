@@ -65,6 +65,7 @@ impl Session<'_> {
             }
             err => Outcome::from(&err),
         })?;
+        self.send_from_outbox(&name, &[appended.uid])?;
         Ok(Outcome::ok(format!(
             "[APPENDUID {} {}] APPEND completed",
             appended.uid_validity, appended.uid

@@ -17,13 +17,15 @@ impl Session<'_> {
     ) -> CommandResult {
         let verb = if is_move { "MOVE" } else { "COPY" };
         let target = self.folder_name(wire)?;
-        let parts = self.selected_parts()?;
-        let (maildir, mailbox) = (parts.maildir, &mut parts.selected.mailbox);
+        let mailbox = &mut self.selected_parts()?.selected.mailbox;
         check_sequence_set(mailbox, set, uid)?;
         if is_move && mailbox.read_only() {
             return Err(Outcome::no("[READ-ONLY] Mailbox is read-only"));
         }
         let indexes = resolve_set(mailbox, set, uid);
+        self.check_outbox_count(&target, indexes.len())?;
+        let parts = self.selected_parts()?;
+        let (maildir, mailbox) = (parts.maildir, &mut parts.selected.mailbox);
         if indexes.is_empty() {
             return Ok(Outcome::ok(format!("{verb} completed (no messages)")));
         }
@@ -47,6 +49,11 @@ impl Session<'_> {
                 "[EXPUNGEISSUED] {verb} completed; the messages were expunged by another session"
             )));
         }
+        let sent: Vec<u32> = copied.uids.iter().map(|(_, t)| *t).collect();
+        // A MOVE whose message could not be sent leaves the source as it was.
+        self.send_from_outbox(&target, &sent)?;
+        let parts = self.selected_parts()?;
+        let mailbox = &mut parts.selected.mailbox;
         let code = format!(
             "[COPYUID {} {} {}]",
             copied.uid_validity,
