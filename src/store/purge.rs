@@ -37,8 +37,7 @@ pub struct PurgeReport {
 
 /// Purges `folder_dir` (a folder of the Maildir `root`) of messages older than `max_age`
 /// at `now`, looking at no more than `*budget` files and taking what it used from it.
-/// new/ is moved to cur/ first, as Courier does (the move resets the ctime, so a message
-/// that waited in new/ gets its full age in cur/).
+/// new/ is swept first (see [`sweep_new`]).
 pub fn purge(
     root: &Path,
     folder_dir: &Path,
@@ -47,11 +46,12 @@ pub fn purge(
     budget: &mut u64,
 ) -> Result<PurgeReport> {
     let mut report = PurgeReport::default();
-    move_new_to_cur(folder_dir, budget, &mut report)?;
     let cutoff = now
         .checked_sub(max_age)
         .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
         .map_or(i64::MIN, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+    let mut removed: HashSet<String> = HashSet::default();
+    sweep_new(folder_dir, cutoff, budget, &mut report, &mut removed)?;
     let cur = folder_dir.join("cur");
     let mut names = fsutil::list_names(&cur)?;
     names.sort_unstable();
@@ -60,7 +60,6 @@ pub fn purge(
     // Names after the cursor first, then from the start up to it.
     let split = names.partition_point(|n| n.as_str() <= cursor.as_str());
     names.rotate_left(split);
-    let mut removed: HashSet<String> = HashSet::default();
     let mut last = None;
     for name in &names {
         if *budget == 0 {
@@ -69,25 +68,11 @@ pub fn purge(
         *budget -= 1;
         report.examined += 1;
         last = Some(name);
-        let path = cur.join(name);
-        let meta = match fs::symlink_metadata(&path) {
-            Ok(meta) if meta.is_file() => meta,
-            Ok(_) => continue,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
-            Err(e) => return Err(e.into()),
-        };
-        if meta.ctime() >= cutoff {
-            continue;
-        }
-        match fs::remove_file(&path) {
-            Ok(()) => {}
-            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+        match remove_if_old(&cur.join(name), name, cutoff, &mut report, &mut removed) {
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
             Err(e) => return Err(e.into()),
         }
-        let base = split_info(name).0;
-        report.removed += 1;
-        report.bytes += size_from_name(base).unwrap_or(meta.len());
-        removed.insert(base.to_owned());
     }
     let looked_at_cur = names
         .iter()
@@ -116,23 +101,38 @@ pub fn purge(
     Ok(report)
 }
 
-/// new/ -> cur/ with `:2,` appended, one rename per file from the budget.
-fn move_new_to_cur(folder_dir: &Path, budget: &mut u64, report: &mut PurgeReport) -> Result<()> {
-    for name in fsutil::list_names(&folder_dir.join("new"))? {
+/// new/ first: an old file there goes at once, a young one moves to cur/ with `:2,`
+/// appended (as Courier moves new/ to cur/ before it purges). Judging before the move
+/// matters: the rename gives the file a fresh ctime, so a message that waited in new/
+/// longer than the age would otherwise get a second full age in cur/. One look per file
+/// from the budget.
+fn sweep_new(
+    folder_dir: &Path,
+    cutoff: i64,
+    budget: &mut u64,
+    report: &mut PurgeReport,
+    removed: &mut HashSet<String>,
+) -> Result<()> {
+    let new = folder_dir.join("new");
+    for name in fsutil::list_names(&new)? {
         if *budget == 0 {
             break;
         }
         *budget -= 1;
         report.examined += 1;
+        let path = new.join(&name);
+        match remove_if_old(&path, &name, cutoff, report, removed) {
+            Ok(true) => continue,
+            Ok(false) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(e.into()),
+        }
         let target = if name.contains(':') {
             name.clone()
         } else {
             format!("{name}:2,")
         };
-        match fs::rename(
-            folder_dir.join("new").join(&name),
-            folder_dir.join("cur").join(target),
-        ) {
+        match fs::rename(&path, folder_dir.join("cur").join(target)) {
             Ok(()) => {}
             // Another session took it first.
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
@@ -140,6 +140,27 @@ fn move_new_to_cur(folder_dir: &Path, budget: &mut u64, report: &mut PurgeReport
         }
     }
     Ok(())
+}
+
+/// Removes the message file `path` (named `name`) when its ctime is before `cutoff`;
+/// true when it did. Only regular files are touched.
+fn remove_if_old(
+    path: &Path,
+    name: &str,
+    cutoff: i64,
+    report: &mut PurgeReport,
+    removed: &mut HashSet<String>,
+) -> io::Result<bool> {
+    let meta = fs::symlink_metadata(path)?;
+    if !meta.is_file() || meta.ctime() >= cutoff {
+        return Ok(false);
+    }
+    fs::remove_file(path)?;
+    let base = split_info(name).0;
+    report.removed += 1;
+    report.bytes += size_from_name(base).unwrap_or(meta.len());
+    removed.insert(base.to_owned());
+    Ok(true)
 }
 
 /// Drops the removed messages from the UID database, as an expunge does; sessions that
@@ -187,7 +208,7 @@ mod tests {
     }
 
     #[test]
-    fn only_files_older_than_the_age_go_and_new_moves_first() {
+    fn only_files_older_than_the_age_go_and_young_new_ones_move_to_cur() {
         let tmp = tempfile::tempdir().unwrap();
         let root = tmp.path();
         let trash = folder(root, ".Trash");
