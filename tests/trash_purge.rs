@@ -241,3 +241,44 @@ fn pop3_dele_is_not_moved_to_trash() {
     assert_eq!(count(&server, "INBOX"), 0);
     assert_eq!(count(&server, "INBOX.Trash"), 0);
 }
+
+/// Trash never counts toward the quota, however a message gets there or leaves it: what
+/// `maildirsize` adds up to stays what is really outside Trash.
+#[test]
+fn the_quota_stays_true_through_trash() {
+    let server = TestServer::with(&[("mail", "purge", "{ Trash = \"2s\" }")]);
+    server.make_folder("Trash");
+    with_quota(&server);
+    server.deliver(None, &message("bob@example.org", "keep", "kept\r\n"));
+    server.deliver(None, &message("bob@example.org", "drop", "dropped\r\n"));
+    let (mut c, _) = server.session("INBOX");
+    let r = c.send("a", "FETCH 1:2 RFC822.SIZE");
+    assert!(r.is_ok(), "{}", r.dump());
+    c.send("b", "MOVE 2 INBOX.Trash").assert_ok();
+    let kept = std::fs::metadata(
+        server
+            .folder_dir("INBOX")
+            .join("cur")
+            .join(&server.files("INBOX", "cur")[0]),
+    )
+    .unwrap()
+    .len() as i64;
+    assert_eq!(quota_used(&server), (kept, 1));
+    let r = c.send_parts(
+        "c",
+        &[
+            common::Part::Text("APPEND INBOX.Trash "),
+            common::Part::Literal(b"Subject: x\r\n\r\ny\r\n"),
+        ],
+    );
+    r.assert_ok();
+    c.send("d", "COPY 1 INBOX.Trash").assert_ok();
+    assert_eq!(quota_used(&server), (kept, 1));
+    c.logout();
+    server.give_homes_to_mail_owner();
+    age_out();
+    let c = aged_session(&server);
+    assert_eq!(count(&server, "INBOX.Trash"), 0);
+    assert_eq!(quota_used(&server), (kept, 1));
+    c.logout();
+}

@@ -1608,7 +1608,9 @@ impl Mailbox {
             // show (or announce) it without them. Readers' housekeeping drops the keywords
             // of messages that are gone when it folds old update files into `:list`.
         }
-        quota::record(&self.root, bytes, count)?;
+        if quota::counts_folder(&self.dir) {
+            quota::record(&self.root, bytes, count)?;
+        }
         Ok(self.remove_gone(&mut HashSet::default()))
     }
 
@@ -1626,7 +1628,10 @@ impl Mailbox {
             self.check(i)?;
             total += self.table.rows()[i].size;
         }
-        quota::check(maildir.root(), total, indexes.len() as u64)?;
+        let counted = quota::counts_folder(&target_dir);
+        if counted {
+            quota::check(maildir.root(), total, indexes.len() as u64)?;
+        }
         let mut made: Vec<(u32, String, PathBuf)> = Vec::new();
         let r = (|| -> Result<()> {
             for &i in indexes {
@@ -1695,7 +1700,9 @@ impl Mailbox {
         if let Some(first) = uids.iter().map(|(_, uid)| *uid).min() {
             recent::keep_unclaimed(&target_dir, db.uid_validity, first);
         }
-        quota::record(maildir.root(), total as i64, made.len() as i64)?;
+        if counted {
+            quota::record(maildir.root(), total as i64, made.len() as i64)?;
+        }
         Ok(CopyResult {
             uid_validity: db.uid_validity,
             uids,

@@ -94,7 +94,7 @@ pub fn purge(
     if !removed.is_empty() {
         fsutil::fsync_dir(&cur)?;
         forget_uids(folder_dir, &removed)?;
-        if counts_toward_quota(folder_dir) {
+        if quota::counts_folder(folder_dir) {
             quota::record(root, -(report.bytes as i64), -(report.removed as i64))?;
         }
     }
@@ -174,12 +174,6 @@ fn forget_uids(folder_dir: &Path, removed: &HashSet<String>) -> Result<()> {
         Ok(())
     })?;
     Ok(())
-}
-
-/// Trash does not count toward the Maildir++ quota (Courier's maildirquota and
-/// [`quota::count`]).
-fn counts_toward_quota(folder_dir: &Path) -> bool {
-    folder_dir.file_name().is_none_or(|n| n != ".Trash")
 }
 
 #[cfg(test)]
