@@ -282,3 +282,106 @@ fn the_quota_stays_true_through_trash() {
     assert_eq!(quota_used(&server), (kept, 1));
     c.logout();
 }
+
+/// Courier's imapd with IMAP_MOVE_EXPUNGE_TO_TRASH=1 (PREAUTH on stdin) runs `script` on
+/// `maildir`; its stdout, or `None` after a SKIP line when it is not there.
+fn courier_magic_trash(maildir: &std::path::Path, script: &str) -> Option<String> {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let dir = std::env::var_os("POSTERN_COURIER_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| "/var/cache/postern-test-courier".into());
+    let root = dir.join("root");
+    let imapd = root.join("usr/bin/imapd");
+    if !imapd.is_file() {
+        common::skip::skip(&format!(
+            "{} is missing; run tests/courier/fetch-courier.sh",
+            imapd.display()
+        ));
+        return None;
+    }
+    owner::give_to_mail_owner(maildir);
+    let mut cmd = Command::new(imapd);
+    if let Some((uid, gid)) = owner::mail_owner() {
+        use std::os::unix::process::CommandExt;
+        cmd.uid(uid).gid(gid);
+    }
+    cmd.env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .env(
+            "LD_LIBRARY_PATH",
+            format!("{0}/usr/lib:{0}/usr/lib/x86_64-linux-gnu", root.display()),
+        )
+        .env("AUTHENTICATED", common::USER)
+        .env("TCPREMOTEIP", "127.0.0.1")
+        .env("TCPREMOTEPORT", "1")
+        .env("IMAP_CAPABILITY", "IMAP4rev1 UIDPLUS")
+        .env("IMAP_KEYWORDS", "1")
+        .env("IMAP_USELOCKS", "0")
+        .env("IMAP_ENHANCEDIDLE", "0")
+        .env("IMAP_TRASHFOLDERNAME", "Trash")
+        .env("IMAP_EMPTYTRASH", "Trash:7")
+        .env("IMAP_MOVE_EXPUNGE_TO_TRASH", "1")
+        .arg(maildir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    let mut child = cmd.spawn().ok()?;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(script.as_bytes())
+        .unwrap();
+    let out = String::from_utf8_lossy(&child.wait_with_output().ok()?.stdout).into_owned();
+    if !out.contains("* PREAUTH") {
+        common::skip::skip(&format!("Courier's imapd does not run here: {out:?}"));
+        return None;
+    }
+    Some(out)
+}
+
+/// The flags (after `:2,`) of the files in `folder`'s cur/, sorted.
+fn trash_flags(server: &TestServer) -> Vec<String> {
+    let mut v: Vec<String> = server
+        .files("INBOX.Trash", "cur")
+        .iter()
+        .map(|n| n.rsplit_once(":2,").map_or("", |(_, f)| f).to_owned())
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn courier_moves_to_trash_the_same_way() {
+    let server = TestServer::with(&[("imap", "move_expunge_to_trash", "true")]);
+    server.make_folder("Trash");
+    server.deliver(None, &message("bob@example.org", "one", "body\r\n"));
+    server.deliver(None, &message("bob@example.org", "two", "body\r\n"));
+    let script = "c CAPABILITY\r\ns SELECT INBOX\r\n\
+                  f STORE 1 +FLAGS (\\Deleted \\Flagged \\Seen)\r\nx EXPUNGE\r\nz LOGOUT\r\n";
+    let Some(courier) = courier_magic_trash(&server.maildir, script) else {
+        return;
+    };
+    assert!(courier.contains(" XMAGICTRASH"), "{courier}");
+    let courier_expunge = courier
+        .lines()
+        .find(|l| l.starts_with("x "))
+        .unwrap()
+        .to_owned();
+    let courier_flags = trash_flags(&server);
+    assert_eq!(courier_flags, ["FS"], "{courier}");
+
+    // postern does the same to the other message.
+    let (mut c, _) = server.session("INBOX");
+    let caps = c.send("c", "CAPABILITY");
+    assert!(caps.has(" XMAGICTRASH"), "{}", caps.dump());
+    c.send("f", "STORE 1 +FLAGS (\\Deleted \\Flagged \\Seen)")
+        .assert_ok();
+    let r = c.send("x", "EXPUNGE");
+    assert_eq!(r.tagged.text, courier_expunge);
+    assert_eq!(r.expunged(), [1]);
+    c.logout();
+    assert_eq!(trash_flags(&server), ["FS", "FS"]);
+    assert_eq!(count(&server, "INBOX"), 0);
+}
