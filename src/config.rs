@@ -105,6 +105,33 @@ pub struct Imap {
     pub keywords: bool,
     /// Answer the ID command (Courier IMAP_ID_FIELDS).
     pub id_fields: bool,
+    /// The Outbox folder below INBOX (Courier OUTBOX): a message APPENDed, COPYed or
+    /// MOVEd into it is stored and also handed to `sendmail`; advertised as
+    /// `XCOURIEROUTBOX=INBOX.<name>`. Empty: no Outbox.
+    pub outbox: String,
+    /// The program that sends an Outbox message, as an argument list (no shell ever runs
+    /// it): the message arrives on its standard input, so it must take the recipients
+    /// from the header (`-t`). `{sender}` in an argument becomes the account's address
+    /// (Courier SENDMAIL, which always adds `-oi -t -f <sender>`).
+    pub sendmail: Vec<String>,
+    /// The account's address as sender of Outbox mail when the account has no
+    /// `address=` option; `{user}` becomes the login name (Courier AUTHADDR, else the
+    /// login).
+    pub outbox_sender: String,
+    /// A header naming the sender, put above the message handed to `sendmail` only (the
+    /// stored copy stays as the client sent it); empty: none (Courier HEADERFROM).
+    pub outbox_header_from: String,
+    /// Let one COPY or MOVE send several messages (Courier OUTBOX_MULTIPLE_SEND); off:
+    /// such a COPY is refused, as a guard against a client that files many messages
+    /// into the wrong folder.
+    pub outbox_multiple_send: bool,
+    /// Seconds `sendmail` may run for one message before it is killed and the send
+    /// counts as failed.
+    pub sendmail_timeout: u64,
+    /// EXPUNGE (and CLOSE, and UID EXPUNGE) outside the Trash folder (`[mail] trash`)
+    /// moves the `\Deleted` messages into Trash instead of removing them
+    /// (Courier IMAP_MOVE_EXPUNGE_TO_TRASH); advertised as XMAGICTRASH.
+    pub move_expunge_to_trash: bool,
 }
 
 impl Default for Imap {
@@ -119,6 +146,16 @@ impl Default for Imap {
             special_use,
             keywords: true,
             id_fields: true,
+            outbox: String::new(),
+            sendmail: ["/usr/sbin/sendmail", "-oi", "-t", "-f", "{sender}"]
+                .into_iter()
+                .map(str::to_owned)
+                .collect(),
+            outbox_sender: "{user}".to_owned(),
+            outbox_header_from: "X-IMAP-Sender".to_owned(),
+            outbox_multiple_send: false,
+            sendmail_timeout: 120,
+            move_expunge_to_trash: false,
         }
     }
 }
@@ -126,6 +163,13 @@ impl Default for Imap {
 impl Imap {
     pub fn idle_poll_interval(&self) -> Duration {
         Duration::from_secs(self.idle_poll_interval)
+    }
+    pub fn sendmail_timeout(&self) -> Duration {
+        Duration::from_secs(self.sendmail_timeout)
+    }
+    /// The Outbox's folder name (`INBOX.<outbox>`), when there is one.
+    pub fn outbox_folder(&self) -> Option<String> {
+        (!self.outbox.is_empty()).then(|| format!("INBOX.{}", self.outbox))
     }
 }
 
@@ -310,8 +354,17 @@ impl Auth {
 pub struct Mail {
     /// The Maildir, relative to the account's home (an absolute path is used as is).
     pub maildir: PathBuf,
-    /// Name of the Trash folder below INBOX (Courier IMAP_TRASHFOLDERNAME).
+    /// Name of the Trash folder below INBOX (Courier IMAP_TRASHFOLDERNAME): where
+    /// `[imap] move_expunge_to_trash` puts expunged messages.
     pub trash: String,
+    /// Folders below INBOX whose old messages are removed at every IMAP login and
+    /// logout: folder name -> age, a number of days or a string such as "12h", "30m",
+    /// "45s" (Courier IMAP_EMPTYTRASH, `Trash:7`). The age is the file's ctime, the time
+    /// it arrived in the folder. Empty: nothing is purged.
+    pub purge: BTreeMap<String, Age>,
+    /// Most message files one login (and one logout) looks at for `purge`, so that a
+    /// huge Trash does not hold up the login; the next one carries on where it stopped.
+    pub purge_max_files: u64,
     /// Refuse a login whose Maildir is not owned by the account's uid (Courier
     /// IMAP_MAILBOX_SANITY_CHECK).
     pub sanity_check: bool,
@@ -345,6 +398,8 @@ impl Default for Mail {
         Mail {
             maildir: PathBuf::from("Maildir"),
             trash: "Trash".to_owned(),
+            purge: BTreeMap::from([("Trash".to_owned(), Age::Days(7))]),
+            purge_max_files: 20000,
             sanity_check: true,
             loginexec_timeout: 30,
             skip_symlink_checks: false,
@@ -353,6 +408,38 @@ impl Default for Mail {
             shared_index_max_depth: 8,
             shared_index_min_uid: 1000,
             maildirshared: PathBuf::from("/etc/postern/maildirshared"),
+        }
+    }
+}
+
+/// How old a message must be to be purged: whole days (Courier's unit) or a string with
+/// a unit (`s`, `m`, `h`, `d`), e.g. "36h".
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Age {
+    Days(u64),
+    Text(String),
+}
+
+impl Age {
+    /// The age as a duration; `None` for a string that is no number with a known unit.
+    pub fn duration(&self) -> Option<Duration> {
+        match self {
+            Age::Days(days) => Some(Duration::from_secs(days.checked_mul(86400)?)),
+            Age::Text(text) => {
+                let text = text.trim();
+                let split = text.find(|c: char| !c.is_ascii_digit())?;
+                let (number, unit) = text.split_at(split);
+                let number: u64 = number.parse().ok()?;
+                let scale = match unit.trim() {
+                    "s" => 1,
+                    "m" => 60,
+                    "h" => 3600,
+                    "d" => 86400,
+                    _ => return None,
+                };
+                Some(Duration::from_secs(number.checked_mul(scale)?))
+            }
         }
     }
 }
@@ -483,6 +570,21 @@ impl Config {
         Ok(config)
     }
 
+    /// What is wrong with the Outbox settings, if anything.
+    fn outbox_problem(&self) -> Option<String> {
+        let imap = &self.imap;
+        if imap.outbox.is_empty() {
+            return None;
+        }
+        if crate::store::folder::canonical_name(&format!("INBOX.{}", imap.outbox)).is_err() {
+            return Some(format!("{:?} is no folder name", imap.outbox));
+        }
+        match imap.sendmail.first() {
+            Some(program) if Path::new(program).is_absolute() => None,
+            _ => Some("needs `sendmail` to start with an absolute program path".into()),
+        }
+    }
+
     /// Values serde accepts but that make no sense.
     fn check(&self) -> Result<(), Invalid> {
         let bad = |key: &'static str, message: String| Err(Invalid { key, message });
@@ -519,6 +621,8 @@ impl Config {
                 1,
             ),
             ("imap.idle_poll_interval", self.imap.idle_poll_interval, 1),
+            ("imap.sendmail_timeout", self.imap.sendmail_timeout, 1),
+            ("mail.purge_max_files", self.mail.purge_max_files, 1),
         ];
         for (key, value, least) in at_least {
             if value < least {
@@ -566,6 +670,25 @@ impl Config {
                     "{:?}: expected \"TLSv1.2\" or \"TLSv1.3\"",
                     self.tls.min_protocol
                 ),
+            );
+        }
+        if let Some(why) = self.outbox_problem() {
+            return bad("imap.outbox", why);
+        }
+        if self
+            .imap
+            .outbox_header_from
+            .contains(|c: char| c == ':' || c.is_ascii_whitespace() || c.is_ascii_control())
+        {
+            return bad(
+                "imap.outbox_header_from",
+                "must be a header field name (no colon, space or control character)".into(),
+            );
+        }
+        if let Some((folder, age)) = self.mail.purge.iter().find(|(_, a)| a.duration().is_none()) {
+            return bad(
+                "mail.purge",
+                format!("{folder}: {age:?} is no age (days, or a number with s, m, h or d)"),
             );
         }
         if self.tls.certificate.as_os_str().is_empty() {

@@ -12,5 +12,6 @@ pub mod log;
 pub mod mapped;
 pub mod message;
 pub mod net;
+pub mod outbox;
 pub mod pop3;
 pub mod store;

@@ -299,5 +299,12 @@ fn the_owner_keeps_a_and_l() {
     let sel = alice.send("s", "SELECT INBOX.Pub");
     sel.assert_ok();
     assert!(sel.tagged.text.contains("[READ-WRITE]"), "{}", sel.dump());
+    // Asking about a folder that does not exist leaves no ACL file behind for it.
+    alice.send("n", "SELECT INBOX.Nope").assert_status("NO");
+    alice
+        .send("n2", "STATUS INBOX.Nope.Deeper (MESSAGES)")
+        .assert_status("NO");
+    assert!(!s.alice.join("courierimaphieracl/Nope").exists());
+    assert!(!s.alice.join("courierimaphieracl/Nope.Deeper").exists());
     let _ = &s.index;
 }

@@ -48,6 +48,7 @@ pub mod datetime;
 pub mod fetch;
 pub mod flags;
 pub mod framing;
+pub mod mailflow;
 pub mod message_syntax;
 pub mod mutf7;
 pub mod names;

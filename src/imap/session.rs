@@ -350,6 +350,7 @@ impl<'c> Session<'c> {
     /// Enters the authenticated state after a successful login.
     pub fn authenticated(&mut self, account: Account, maildir: Maildir) {
         self.state = State::Authenticated { account, maildir };
+        self.purge_old_messages("login");
     }
 
     /// Ends the session after this command.

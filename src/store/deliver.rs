@@ -17,10 +17,15 @@ pub(crate) fn deliver(root: &Path, folder_dir: &Path, source: &mut dyn Read) -> 
     io::copy(source, &mut spool)?;
     let spooled = spool.finish()?;
     let size = spooled.size();
-    quota::check(root, size, 1)?;
+    let counted = quota::counts_folder(folder_dir);
+    if counted {
+        quota::check(root, size, 1)?;
+    }
     let name = spooled.basename().to_string();
     let dest = spooled.place(&folder_dir.join("new"), &name, None)?;
-    quota::record(root, size as i64, 1)?;
+    if counted {
+        quota::record(root, size as i64, 1)?;
+    }
     Ok(dest)
 }
 
@@ -51,7 +56,12 @@ pub(crate) fn append(
     let kw = keywords::clean(keywords)?;
     let staged = spooled(folder_dir, source)?;
     let size = staged.size();
-    quota::check(root, size, 1)?;
+    // What this adds to the quota (nothing in Trash).
+    let (bytes, count) = match quota::counts_folder(folder_dir) {
+        true => (size, 1),
+        false => (0, 0),
+    };
+    quota::check(root, bytes, count)?;
     let base = staged.basename().to_string();
     if !kw.is_empty() {
         keyword_writer::record_new(folder_dir, &base, &kw)?;
@@ -63,7 +73,7 @@ pub(crate) fn append(
     let appended = uiddb::sync_few(folder_dir, &one, false)?
         .and_then(|a| Some((a.uid_validity, *a.uids.get(&base)?)));
     if let Some((uid_validity, uid)) = appended {
-        quota::record(root, size as i64, 1)?;
+        quota::record(root, bytes as i64, count as i64)?;
         return Ok(AppendResult { uid_validity, uid });
     }
     let (db, uid) = uiddb::update(folder_dir, |db| {
@@ -79,7 +89,7 @@ pub(crate) fn append(
             }
         })
     })?;
-    quota::record(root, size as i64, 1)?;
+    quota::record(root, bytes as i64, count as i64)?;
     Ok(AppendResult {
         uid_validity: db.uid_validity,
         uid,

@@ -1548,6 +1548,28 @@ impl Mailbox {
     /// other sessions removed that were not reported yet. Returns the original sequence
     /// numbers of every removed message, descending.
     pub fn expunge(&mut self, only_uids: Option<&[u32]>) -> Result<Vec<u32>> {
+        self.expunge_into(only_uids, None)
+    }
+
+    /// [`Mailbox::expunge`], but the \Deleted messages move into `trash` (a folder
+    /// directory of the same Maildir) instead of being removed: Courier's
+    /// IMAP_MOVE_EXPUNGE_TO_TRASH. As Courier, the moved message keeps its flags but
+    /// \Deleted and leaves its keywords behind; it gets its UID in Trash from whichever
+    /// session looks there next. Trash does not count toward the quota (as in Courier's
+    /// maildirquota), so the quota goes down as for a removal.
+    pub fn expunge_to_trash(
+        &mut self,
+        only_uids: Option<&[u32]>,
+        trash: &Path,
+    ) -> Result<Vec<u32>> {
+        self.expunge_into(only_uids, Some(trash))
+    }
+
+    fn expunge_into(
+        &mut self,
+        only_uids: Option<&[u32]>,
+        trash: Option<&Path>,
+    ) -> Result<Vec<u32>> {
         if self.read_only {
             return Err(StoreError::ReadOnly);
         }
@@ -1563,7 +1585,11 @@ impl Mailbox {
                 continue;
             }
             let mut path = self.path_of(i);
-            let mut r = self.remove_message_file(&path);
+            let dispose = |path: &Path| match trash {
+                Some(trash) => move_to_trash(path, trash).map(|()| true),
+                None => self.remove_message_file(path),
+            };
+            let mut r = dispose(&path);
             if matches!(&r, Err(e) if e.kind() == io::ErrorKind::NotFound) {
                 // Renamed by someone else: remove it only if it is still \Deleted.
                 match locate(&self.dir, self.table.basename(i))? {
@@ -1572,7 +1598,7 @@ impl Mailbox {
                             .dir
                             .join(if f.in_new { "new" } else { "cur" })
                             .join(f.file_name);
-                        r = self.remove_message_file(&path);
+                        r = dispose(&path);
                     }
                     Some(_) => continue,
                     None => {}
@@ -1592,6 +1618,9 @@ impl Mailbox {
         }
         if !removed.is_empty() {
             fsutil::fsync_dir(&self.dir.join("cur"))?;
+            if let Some(trash) = trash {
+                fsutil::fsync_dir(&trash.join("cur"))?;
+            }
         }
         for &i in &removed {
             self.table.row_mut(i).set(GONE, true);
@@ -1610,7 +1639,7 @@ impl Mailbox {
             // show (or announce) it without them. Readers' housekeeping drops the keywords
             // of messages that are gone when it folds old update files into `:list`.
         }
-        if self.fs_shared.is_none() {
+        if self.fs_shared.is_none() && quota::counts_folder(&self.dir) {
             quota::record(&self.root, bytes, count)?;
         }
         Ok(self.remove_gone(&mut HashSet::default()))
@@ -1640,7 +1669,10 @@ impl Mailbox {
             self.check(i)?;
             total += self.table.rows()[i].size;
         }
-        quota::check(maildir.root(), total, indexes.len() as u64)?;
+        let counted = quota::counts_folder(&target_dir);
+        if counted {
+            quota::check(maildir.root(), total, indexes.len() as u64)?;
+        }
         let mut made: Vec<(u32, String, PathBuf)> = Vec::new();
         let r = (|| -> Result<()> {
             for &i in indexes {
@@ -1710,7 +1742,9 @@ impl Mailbox {
         if let Some(first) = uids.iter().map(|(_, uid)| *uid).min() {
             recent::keep_unclaimed(&target_dir, db.uid_validity, first);
         }
-        quota::record(maildir.root(), total as i64, made.len() as i64)?;
+        if counted {
+            quota::record(maildir.root(), total as i64, made.len() as i64)?;
+        }
         Ok(CopyResult {
             uid_validity: db.uid_validity,
             uids,
@@ -1802,4 +1836,42 @@ fn copy_file(
         let _ = fs::remove_file(&tmp);
     }
     Ok(r?)
+}
+/// Moves one expunged message file into `trash`'s cur/, without \Deleted; a name taken
+/// there already gets a fresh unique one (never overwritten). NotFound when the file is
+/// gone (the caller looks for it under its new name).
+fn move_to_trash(path: &Path, trash: &Path) -> io::Result<()> {
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .ok_or_else(|| io::Error::other("message file name is not UTF-8"))?;
+    let (base, info) = split_info(name);
+    let mut flags = Flags::from_info(info.unwrap_or(""));
+    flags.remove(Flags::DELETED);
+    let mut dest = trash
+        .join("cur")
+        .join(format!("{base}:2,{}", flags.to_info()));
+    loop {
+        match fs::hard_link(path, &dest) {
+            Ok(()) => break,
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                let meta = fs::metadata(path)?;
+                let fresh = UniqueName::new().final_name(
+                    meta.dev(),
+                    meta.ino(),
+                    size_from_name(base),
+                    wire_size_from_name(base),
+                );
+                dest = trash
+                    .join("cur")
+                    .join(format!("{fresh}:2,{}", flags.to_info()));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    // Renamed by another session meanwhile: undo, so that the caller's second try under
+    // the new name leaves one copy in Trash, not two.
+    fs::remove_file(path).inspect_err(|_| {
+        let _ = fs::remove_file(&dest);
+    })
 }

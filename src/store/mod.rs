@@ -25,6 +25,7 @@ pub mod lock;
 pub mod mailbox;
 pub mod measure;
 pub mod places;
+pub mod purge;
 pub mod quota;
 pub mod recent;
 pub mod shared_index;
@@ -257,6 +258,34 @@ impl Maildir {
     pub fn deliver(&self, folder: &str, source: &mut dyn std::io::Read) -> Result<PathBuf> {
         let dir = self.existing_dir(folder)?;
         deliver::deliver(&self.root, &dir, source)
+    }
+
+    /// Removes messages older than `max_age` (by ctime) from `folder`, looking at no
+    /// more than `*budget` files (see [`purge::purge`]). A folder that does not exist has
+    /// nothing to purge.
+    pub fn purge(
+        &self,
+        folder: &str,
+        max_age: std::time::Duration,
+        budget: &mut u64,
+    ) -> Result<purge::PurgeReport> {
+        let dir = match self.existing_dir(folder) {
+            Ok(dir) => dir,
+            Err(StoreError::NoSuchFolder(_)) => {
+                return Ok(purge::PurgeReport {
+                    complete: true,
+                    ..Default::default()
+                });
+            }
+            Err(e) => return Err(e),
+        };
+        purge::purge(
+            &self.root,
+            &dir,
+            max_age,
+            std::time::SystemTime::now(),
+            budget,
+        )
     }
 
     /// Opens a folder: one scan of new/ and cur/ plus the UID database.

@@ -56,7 +56,14 @@ impl Place {
         if !login.sharing {
             return Ok(Rights::ALL);
         }
-        let acl = acl::load(self.maildir.root(), &self.folder).map_err(acl_error)?;
+        // A folder that does not exist (CREATE's target, a mistyped SELECT) is judged by
+        // the nearest folder above it that does: reading the ACL of a name that is not a
+        // folder would write a hierarchy-level list for it, as Courier's library does.
+        let mut folder = self.folder.as_str();
+        while folder != INBOX && self.maildir.existing_dir(folder).is_err() {
+            folder = folder.rsplit_once(SEPARATOR).map_or(INBOX, |(up, _)| up);
+        }
+        let acl = acl::load(self.maildir.root(), folder).map_err(acl_error)?;
         Ok(acl::rights(
             &acl,
             &Viewer {

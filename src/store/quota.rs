@@ -177,6 +177,13 @@ pub fn recalculate(root: &Path, spec: QuotaSpec) -> io::Result<Usage> {
     })
 }
 
+/// Whether messages in the folder directory `folder_dir` count toward the quota: every
+/// folder but `.Trash`, as Courier's maildirquota has it (messages moved to Trash free
+/// their space). Adding, expunging and purging all go by this, as [`count`] does.
+pub fn counts_folder(folder_dir: &Path) -> bool {
+    folder_dir.file_name().is_none_or(|n| n != ".Trash")
+}
+
 /// Bytes and messages in new/ and cur/ of INBOX and every folder but `.Trash`, not
 /// counting messages marked deleted; sizes from `,S=` else stat.
 pub fn count(root: &Path) -> io::Result<(u64, u64)> {

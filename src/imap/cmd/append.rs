@@ -100,6 +100,7 @@ impl Session<'_> {
             }
             err => Outcome::from(&err),
         })?;
+        self.send_from_outbox(&place.name, &[appended.uid])?;
         Ok(Outcome::ok(format!(
             "[APPENDUID {} {}] APPEND completed",
             appended.uid_validity, appended.uid

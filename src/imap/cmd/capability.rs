@@ -17,6 +17,14 @@ impl Session<'_> {
 
     pub fn capabilities(&self) -> String {
         let mut caps = String::from(BASE);
+        // Courier's order: after the AUTH= list, before ENABLE (here: always listed).
+        if let Some(outbox) = self.config.imap.outbox_folder() {
+            caps.push_str(" XCOURIEROUTBOX=");
+            caps.push_str(&crate::imap::names::to_wire(&outbox, false));
+        }
+        if self.config.imap.move_expunge_to_trash {
+            caps.push_str(" XMAGICTRASH");
+        }
         if self.state.is_not_authenticated() {
             let tls = self.conn.is_tls();
             if self.starttls && !tls {

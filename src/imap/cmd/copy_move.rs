@@ -33,6 +33,8 @@ impl Session<'_> {
             return Err(Outcome::no("[READ-ONLY] Mailbox is read-only"));
         }
         let indexes = resolve_set(mailbox, set, uid);
+        self.check_outbox_count(&target.name, indexes.len())?;
+        let mailbox = &mut self.selected_parts()?.selected.mailbox;
         if indexes.is_empty() {
             return Ok(Outcome::ok(format!("{verb} completed (no messages)")));
         }
@@ -56,6 +58,11 @@ impl Session<'_> {
                 "[EXPUNGEISSUED] {verb} completed; the messages were expunged by another session"
             )));
         }
+        let sent: Vec<u32> = copied.uids.iter().map(|(_, t)| *t).collect();
+        // A MOVE whose message could not be sent leaves the source as it was.
+        self.send_from_outbox(&target.name, &sent)?;
+        let parts = self.selected_parts()?;
+        let mailbox = &mut parts.selected.mailbox;
         let code = format!(
             "[COPYUID {} {} {}]",
             copied.uid_validity,

@@ -7,6 +7,7 @@ use crate::imap::sets::resolve_set;
 
 impl Session<'_> {
     pub fn cmd_expunge(&mut self, uids: Option<&SequenceSet>) -> CommandResult {
+        let trash = self.magic_trash_for(&self.selected()?.name)?;
         let parts = self.selected_parts()?;
         if !parts.selected.rights.has('e') {
             return Err(Outcome::no(
@@ -23,7 +24,11 @@ impl Session<'_> {
                 .map(|i| mailbox.message(i).uid)
                 .collect()
         });
-        for seq in mailbox.expunge(only.as_deref())? {
+        let gone = match &trash {
+            Some(trash) => mailbox.expunge_to_trash(only.as_deref(), trash)?,
+            None => mailbox.expunge(only.as_deref())?,
+        };
+        for seq in gone {
             write_expunge(parts.out, seq);
         }
         Ok(Outcome::ok("EXPUNGE completed"))

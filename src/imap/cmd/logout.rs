@@ -5,6 +5,7 @@ use crate::imap::session::Session;
 
 impl Session<'_> {
     pub fn cmd_logout(&mut self) -> CommandResult {
+        self.purge_old_messages("logout");
         self.untagged("BYE postern logging out");
         self.logout();
         Ok(Outcome::ok("LOGOUT completed"))

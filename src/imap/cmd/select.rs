@@ -77,12 +77,21 @@ impl Session<'_> {
     /// CLOSE: expunges silently (unless the folder was EXAMINEd, or the login lacks the
     /// `e` right: RFC 4314 §4 makes CLOSE then just deselect), then deselects.
     pub fn cmd_close(&mut self) -> CommandResult {
+        let trash = match self.selected() {
+            Ok(selected) => self.magic_trash_for(&selected.name)?,
+            Err(_) => None,
+        };
         if let Ok(selected) = self.selected_mut()
             && !selected.mailbox.read_only()
             && selected.rights.has('e')
-            && let Err(err) = selected.mailbox.expunge(None)
         {
-            log::error!("CLOSE could not expunge: {err}");
+            let expunged = match &trash {
+                Some(trash) => selected.mailbox.expunge_to_trash(None, trash),
+                None => selected.mailbox.expunge(None),
+            };
+            if let Err(err) = expunged {
+                log::error!("CLOSE could not expunge: {err}");
+            }
         }
         self.deselect();
         Ok(Outcome::ok("CLOSE completed"))
