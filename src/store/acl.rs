@@ -128,13 +128,13 @@ impl Rights {
         letter.is_ascii_graphic() && self.0 & (1u128 << letter as u32) != 0
     }
 
-    /// Whether the right is granted, in RFC 4314's letters: `k` is Courier's `c`
-    /// (create sub-folders); the RFC 2086 letters are the union they stand for (RFC 4314
-    /// §2.1.1): `c` is `k` or `x`, `d` is any of `e t x`.
+    /// Whether the right is granted, in RFC 4314's letters: `k` is Courier's stored `c`
+    /// (create sub-folders). The RFC 2086 letters stand for what Courier maps them to
+    /// (RFC 4314 §2.1.1 lets a server tie `x` to either; Courier ties it to `d`): `c` is
+    /// the stored `c` (= `k`), `d` is any of `x t e`.
     pub fn has(self, letter: char) -> bool {
         match letter {
             'k' => self.contains('c'),
-            'c' => self.contains('c') || self.contains('x'),
             'd' => DELETE_LETTERS.chars().any(|l| self.contains(l)),
             l => self.contains(l),
         }
@@ -928,7 +928,10 @@ mod tests {
         let rd = Rights::parse_wire("d").unwrap();
         assert!(rd.has('x') && rd.has('t') && rd.has('e') && rd.has('d'));
         assert!(r("c").has('k') && r("c").has('c') && !r("c").has('x'));
-        assert!(r("x").has('c') && !r("x").has('k'));
+        assert!(!r("x").has('c') && !r("x").has('k') && r("x").has('d'));
+        // A stored 'k' (SETACL from an RFC 4314 client) is kept but grants nothing
+        // Courier checks: it looks at 'c'.
+        assert!(!r("k").has('k'));
     }
 
     #[test]
