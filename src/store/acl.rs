@@ -128,13 +128,13 @@ impl Rights {
         letter.is_ascii_graphic() && self.0 & (1u128 << letter as u32) != 0
     }
 
-    /// Whether the right is granted, in RFC 4314's letters: `k` is Courier's `c`
-    /// (create sub-folders); the RFC 2086 letters are the union they stand for (RFC 4314
-    /// §2.1.1): `c` is `k` or `x`, `d` is any of `e t x`.
+    /// Whether the right is granted, in RFC 4314's letters: `k` is Courier's stored `c`
+    /// (create sub-folders). The RFC 2086 letters stand for what Courier maps them to
+    /// (RFC 4314 §2.1.1 lets a server tie `x` to either; Courier ties it to `d`): `c` is
+    /// the stored `c` (= `k`), `d` is any of `x t e`.
     pub fn has(self, letter: char) -> bool {
         match letter {
             'k' => self.contains('c'),
-            'c' => self.contains('c') || self.contains('x'),
             'd' => DELETE_LETTERS.chars().any(|l| self.contains(l)),
             l => self.contains(l),
         }
@@ -781,6 +781,20 @@ pub fn delete_as(
 /// After CREATE made a folder's directory (call it for each folder made): the folder
 /// takes its hierarchy ACL if it had one, else inherits its parent's, written into it.
 pub fn folder_created(root: &Path, folder: &str) -> Result<()> {
+    if let Some(path) = folder_path(folder)? {
+        let hier = hier_file(root, &path);
+        if let Some(text) = read_text(&hier)? {
+            // As Courier's CREATE: the level's list is read (administrators forced) and
+            // written into the new folder; a list that cannot be written is dropped and
+            // the folder inherits instead. Courier 5.0.13 leaves the level's file behind
+            // (observed; its delete is given the IMAP name and does nothing), and so do
+            // we: the folder's own file wins from now on.
+            let acl = Acl::parse(&text);
+            if let Err(e) = write_path(root, Some(&path), &acl, None) {
+                log::warn!("{folder}: the hierarchy ACL was not kept: {e}");
+            }
+        }
+    }
     load(root, folder).map(|_| ())
 }
 
@@ -810,6 +824,11 @@ pub fn folder_renamed(root: &Path, from: &str, to: &str) -> Result<()> {
 /// name alive as a hierarchy level, its ACL is kept in `courierimaphieracl/` (as
 /// Courier's DELETE does), so the level shows the same rights and a later CREATE gets
 /// them back. Called after the directory is gone it has nothing left to keep.
+///
+/// Sub-folders without a list of their own go on inheriting from the level. (Courier's
+/// DELETE also scans for sub-folders after the directory is gone and before the level
+/// file is written, and so writes INBOX's list into whichever sub-folder `readdir()`
+/// returns first; postern does not reproduce that accident of ordering.)
 pub fn folder_deleted(root: &Path, folder: &str) -> Result<()> {
     let Some(path) = folder_path(folder)? else {
         return Ok(());
@@ -928,7 +947,10 @@ mod tests {
         let rd = Rights::parse_wire("d").unwrap();
         assert!(rd.has('x') && rd.has('t') && rd.has('e') && rd.has('d'));
         assert!(r("c").has('k') && r("c").has('c') && !r("c").has('x'));
-        assert!(r("x").has('c') && !r("x").has('k'));
+        assert!(!r("x").has('c') && !r("x").has('k') && r("x").has('d'));
+        // A stored 'k' (SETACL from an RFC 4314 client) is kept but grants nothing
+        // Courier checks: it looks at 'c'.
+        assert!(!r("k").has('k'));
     }
 
     #[test]
@@ -987,9 +1009,14 @@ mod tests {
             "owner aceilrstwx\nadministrators aceilrstwx\nanyone lr\n"
         );
         make_folder(root, ".x.y");
+        // A hand-written level file without administrators gets them on CREATE.
+        fs::write(root.join("courierimaphieracl/x.y"), "owner al\nanyone lr\n").unwrap();
         folder_created(root, "INBOX.x.y").unwrap();
-        assert!(!root.join("courierimaphieracl/x.y").exists());
-        assert!(file(root, ".x.y/courierimapacl").ends_with("anyone lr\n"));
+        assert_eq!(
+            file(root, ".x.y/courierimapacl"),
+            "owner al\nanyone lr\nadministrators aceilrstwx\n"
+        );
+        assert!(root.join("courierimaphieracl/x.y").exists());
         // RENAME takes the hierarchy list along.
         folder_renamed(root, "INBOX.x", "INBOX.z").unwrap();
         assert!(root.join("courierimaphieracl/z").is_file());
