@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use common::{BIN, Client, Line, postern_command};
-use mta::{DOMAIN, MailUser, Postfix};
+use mta::{DOMAIN, MailUser, Postfix, wait_until};
 
 const PASS: &str = "imap-secret";
 
@@ -290,7 +290,10 @@ fn account_unknown_to_postern_bounces_with_5_1_1() {
     // Here the account is named: Postfix hands a command with "$" to /bin/sh, which
     // expands $USER (Postfix exports the recipient's login name; it does no $name
     // expansion of its own in mailbox_command).
-    let command = format!("{BIN} --config {} deliver \"$USER\"", settings.config.display());
+    let command = format!(
+        "{BIN} --config {} deliver \"$USER\"",
+        settings.config.display()
+    );
     let Some(postfix) = Postfix::start(&command) else {
         return;
     };
@@ -310,6 +313,99 @@ fn account_unknown_to_postern_bounces_with_5_1_1() {
     let bounce = a.wait_messages("INBOX", 1);
     assert!(bounce[0].contains("5.1.1"), "{}", bounce[0]);
     assert!(d.messages("INBOX").is_empty());
+}
+
+/// Virtual users of the user file (no system account), delivered by a Postfix `pipe(8)`
+/// transport that runs as the virtual-mail owner and passes the envelope as arguments.
+#[test]
+fn virtual_users_through_a_pipe_transport() {
+    if let Some(why) = mta::unavailable() {
+        return common::skip::skip(&why);
+    }
+    let a = MailUser::create("a");
+    let vdomain = format!("virt.{DOMAIN}");
+    let settings = Settings::new(&[], "folder_from_extension = true");
+    // The virtual account: a home of its own owned by the mail owner (nobody, which the
+    // pipe runs as), no uid in the user file: unprivileged, deliver stays that owner.
+    let vhome = settings.dir.path().join("vhome");
+    let vmaildir = vhome.join("Maildir");
+    std::fs::create_dir(&vhome).unwrap();
+    for args in [vec!["maildirmake"], vec!["maildirmake", "-f", "Lists"]] {
+        let out = Command::new(BIN)
+            .args(&args)
+            .arg(&vmaildir)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+    }
+    common::owner::give_to_mail_owner(&vhome);
+    let (uid, _) = common::owner::mail_owner().unwrap();
+    std::fs::write(
+        settings.userfile(),
+        format!("vuser:{{PLAIN}}{PASS}::::{}::\n", vhome.display()),
+    )
+    .unwrap();
+    let service = format!(
+        "postern   unix  -       n       n       -       -       pipe\n  \
+         user=nobody:nogroup null_sender= argv={BIN} --config {} deliver -f ${{sender}} \
+         -a ${{recipient}} --extension ${{extension}} -- ${{user}}\n",
+        settings.config.display()
+    );
+    let main = [
+        ("virtual_mailbox_domains", vdomain.as_str()),
+        ("virtual_mailbox_maps", "static:OK"),
+        ("virtual_transport", "postern"),
+        ("postern_destination_recipient_limit", "1"),
+    ];
+    let Some(postfix) = Postfix::start_with(&settings.mailbox_command(), &main, &service) else {
+        return;
+    };
+    let to_inbox = format!("vuser@{vdomain}");
+    let to_lists = format!("vuser+lists@{vdomain}");
+    let to_nobody = format!("nosuch@{vdomain}");
+    for to in [&to_inbox, &to_lists, &to_nobody] {
+        let msg = message(&a, &format!("To: {to}\n"), &format!("for {to}"));
+        assert_sent(&postfix.sendmail_as(&a, &["-f", &a.address(), to], &msg));
+    }
+    let line = postfix.wait_log(&[&to_nobody, "status=bounced"]);
+    assert!(line.contains("dsn=5.1.1"), "{line}");
+    let line = postfix.wait_log(&[&to_lists, "status=sent"]);
+    assert!(line.contains("relay=postern"), "{line}");
+    postfix.wait_log(&[&to_inbox, "status=sent"]);
+    for (dir, to) in [
+        (vmaildir.clone(), &to_inbox),
+        (vmaildir.join(".Lists"), &to_lists),
+    ] {
+        let copy = only_message(&dir);
+        assert!(
+            copy.starts_with(&format!(
+                "Return-Path: <{}>\nDelivered-To: {to}\n",
+                a.address()
+            )),
+            "{copy}"
+        );
+        let file = std::fs::read_dir(dir.join("new"))
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap();
+        assert_eq!(file.metadata().unwrap().uid(), uid);
+    }
+    let bounce = a.wait_messages("INBOX", 1);
+    assert!(bounce[0].contains("5.1.1"), "{}", bounce[0]);
+
+    // A message from the null sender (a bounce) keeps its empty Return-Path.
+    let msg = message(&a, &format!("To: {to_inbox}\n"), "from nobody");
+    assert_sent(&postfix.sendmail(&["-f", "", &to_inbox], &msg));
+    wait_until("the null sender's message", || {
+        std::fs::read_dir(vmaildir.join("new")).unwrap().count() == 2
+    });
+    let texts: Vec<String> = std::fs::read_dir(vmaildir.join("new"))
+        .unwrap()
+        .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
+        .collect();
+    let copy = texts.iter().find(|t| t.contains("from nobody")).unwrap();
+    assert!(copy.starts_with("Return-Path: <>\n"), "{copy}");
 }
 
 /// `postern deliver` as an MTA without Postfix: `--config`, the args, the environment.

@@ -152,11 +152,16 @@ impl Postfix {
     /// Postfix expands `$user`, `$extension`... in it). `None` after a loud SKIP when this
     /// machine cannot run it.
     pub fn start(mailbox_command: &str) -> Option<Postfix> {
-        Postfix::start_with(mailbox_command, &[])
+        Postfix::start_with(mailbox_command, &[], "")
     }
 
-    /// Like [`Postfix::start`], with more main.cf parameters (later ones win).
-    pub fn start_with(mailbox_command: &str, extra: &[(&str, &str)]) -> Option<Postfix> {
+    /// Like [`Postfix::start`], with more main.cf parameters (later ones win) and more
+    /// master.cf services (e.g. a `pipe(8)` transport for virtual users).
+    pub fn start_with(
+        mailbox_command: &str,
+        extra: &[(&str, &str)],
+        services: &str,
+    ) -> Option<Postfix> {
         if let Some(why) = unavailable() {
             super::common::skip::skip(&why);
             return None;
@@ -176,7 +181,11 @@ impl Postfix {
             .unwrap()
             .expect("the postfix package made a postfix user");
         nix::unistd::chown(&root.join("data"), Some(postfix.uid), None).unwrap();
-        std::fs::write(config_dir.join("master.cf"), MASTER_CF).unwrap();
+        std::fs::write(
+            config_dir.join("master.cf"),
+            format!("{MASTER_CF}{services}"),
+        )
+        .unwrap();
         std::fs::write(
             config_dir.join("main.cf"),
             main_cf(&root, mailbox_command, extra),
