@@ -48,11 +48,12 @@ demo: build
 test: deps oracles
 	$(CARGO) test --lib --bins --tests
 
-# Courier-IMAP 5 and Dovecot 2.3 from Debian, unpacked (never installed, nothing started)
+# Courier-IMAP 5, Dovecot 2.3 and Exim 4 (for tests/mta_deliver.rs) from Debian, unpacked (never installed, nothing started)
 # into /var/cache; the scripts never fail, and without them the oracle tests say SKIP.
 oracles:
 	@bash tests/courier/fetch-courier.sh
 	@bash tests/dovecot/fetch-dovecot.sh
+	@bash tests/mta/fetch-exim.sh
 
 lint:
 	$(CARGO) fmt --check

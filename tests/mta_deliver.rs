@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use common::{BIN, Client, Line, postern_command};
-use mta::{DOMAIN, MailUser, Postfix, wait_until};
+use mta::{DOMAIN, Exim, MailUser, Postfix, wait_until};
 
 const PASS: &str = "imap-secret";
 
@@ -406,6 +406,101 @@ fn virtual_users_through_a_pipe_transport() {
         .collect();
     let copy = texts.iter().find(|t| t.contains("from nobody")).unwrap();
     assert!(copy.starts_with("Return-Path: <>\n"), "{copy}");
+}
+
+/// README's Exim router and transport with Debian's Exim (unpacked, `-C`, no daemon):
+/// To and Bcc, one Return-Path and Delivered-To each (Exim writes neither), no Bcc line,
+/// `user+folder` into the folder.
+#[test]
+fn exim_pipe_transport_delivers_with_trace_lines_and_folders() {
+    if let Some(why) = mta::exim_unavailable() {
+        return common::skip::skip(&why);
+    }
+    let (a, b, c) = (
+        MailUser::create("a"),
+        MailUser::create("b"),
+        MailUser::create("c"),
+    );
+    let out = b.run(&[
+        BIN,
+        "maildirmake",
+        "-f",
+        "Lists",
+        &b.maildir.display().to_string(),
+    ]);
+    assert!(out.status.success(), "{out:?}");
+    let settings = Settings::new(&[&a, &b, &c], "folder_from_extension = true");
+    let Some(exim) = Exim::start(&settings.mailbox_command()) else {
+        return;
+    };
+    let msg = message(
+        &a,
+        &format!("To: {}\nBcc: {}\n", b.address(), c.address()),
+        "exim to and bcc",
+    );
+    let out = exim.exim(&["-odi", "-t", "-f", &a.address()], &msg);
+    assert!(out.status.success(), "exim: {out:?}");
+    let to_lists = format!("{}+lists@{DOMAIN}", b.name);
+    let msg = message(&a, &format!("To: {to_lists}\n"), "exim lists");
+    let out = exim.send(&a.address(), &[&to_lists], &msg);
+    assert!(out.status.success(), "exim: {out:?}");
+
+    for (user, folder, to) in [
+        (&b, "INBOX", b.address()),
+        (&c, "INBOX", c.address()),
+        (&b, "INBOX.Lists", to_lists.clone()),
+    ] {
+        let copy = user.wait_messages(folder, 1);
+        let copy = &copy[0];
+        assert_eq!(count_fields(copy, "Bcc"), 0, "{copy}");
+        assert_eq!(count_fields(copy, "Return-Path"), 1, "{copy}");
+        assert_eq!(count_fields(copy, "Delivered-To"), 1, "{copy}");
+        assert!(
+            copy.starts_with(&format!(
+                "Return-Path: <{}>\nDelivered-To: {to}\n",
+                a.address()
+            )),
+            "{copy}"
+        );
+        let file = &user.messages(folder)[0];
+        assert_eq!(std::fs::metadata(file).unwrap().uid(), user.uid);
+    }
+    exim.wait_log(&[&to_lists, "T=postern_pipe"]);
+}
+
+/// Exim: 75 keeps the message queued (temp_errors), 77 bounces it with postern's line.
+#[test]
+fn exim_full_maildir_defers_then_bounces_when_set() {
+    if let Some(why) = mta::exim_unavailable() {
+        return common::skip::skip(&why);
+    }
+    let (a, b) = (MailUser::create("a"), MailUser::create("b"));
+    let out = b.run(&[
+        BIN,
+        "maildirmake",
+        "-q",
+        "100S",
+        &b.maildir.display().to_string(),
+    ]);
+    assert!(out.status.success(), "{out:?}");
+    let settings = Settings::new(&[&a, &b], "");
+    let Some(exim) = Exim::start(&settings.mailbox_command()) else {
+        return;
+    };
+    let msg = message(&a, &format!("To: {}\n", b.address()), "too big for exim");
+    let out = exim.send(&a.address(), &[&b.address()], &msg);
+    assert!(out.status.success(), "exim: {out:?}");
+    let line = exim.wait_log(&["==", &b.address(), "defer"]);
+    assert!(line.contains("75"), "{line}");
+    assert!(exim.queue().contains(&b.address()), "{}", exim.queue());
+
+    settings.write(&settings.userfile(), "quota_exceeded = \"bounce\"");
+    let out = exim.run_queue();
+    assert!(out.status.success(), "exim -qff: {out:?}");
+    exim.wait_log(&["**", &b.address()]);
+    let bounce = a.wait_messages("INBOX", 1);
+    assert!(bounce[0].contains("5.2.2 postern deliver"), "{}", bounce[0]);
+    assert!(b.messages("INBOX").is_empty());
 }
 
 /// `postern deliver` as an MTA without Postfix: `--config`, the args, the environment.

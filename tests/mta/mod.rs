@@ -52,6 +52,24 @@ pub fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
     }
 }
 
+/// Polls `log` until it has a line containing every one of `needles` and returns that
+/// line; panics with the whole log after [`MTA_WAIT`].
+#[track_caller]
+fn wait_line(mta: &str, log: impl Fn() -> String, needles: &[&str]) -> String {
+    let start = Instant::now();
+    loop {
+        let text = log();
+        if let Some(line) = text.lines().find(|l| needles.iter().all(|n| l.contains(n))) {
+            return line.to_owned();
+        }
+        assert!(
+            start.elapsed() < MTA_WAIT,
+            "timed out waiting for a {mta} log line with {needles:?}; log:\n{text}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 /// Why this machine cannot run a Postfix test, if it cannot (the caller says SKIP).
 pub fn unavailable() -> Option<String> {
     if !nix::unistd::geteuid().is_root() {
@@ -276,21 +294,7 @@ impl Postfix {
     /// Waits until the log has a line containing every one of `needles`; returns it.
     #[track_caller]
     pub fn wait_log(&self, needles: &[&str]) -> String {
-        let mut found = String::new();
-        let what = format!("a Postfix log line with {needles:?}");
-        let start = Instant::now();
-        loop {
-            let log = self.log();
-            if let Some(line) = log.lines().find(|l| needles.iter().all(|n| l.contains(n))) {
-                found.push_str(line);
-                return found;
-            }
-            assert!(
-                start.elapsed() < MTA_WAIT,
-                "timed out waiting for {what}; log:\n{log}"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        wait_line("Postfix", || self.log(), needles)
     }
 
     /// `postqueue -p`: the queue listing ("Mail queue is empty" when empty).
@@ -515,4 +519,249 @@ impl Drop for MailUser {
             .stderr(Stdio::null())
             .status();
     }
+}
+
+/// Where `tests/mta/fetch-exim.sh` (run by `make oracles`) unpacks Debian's Exim.
+fn exim_root() -> PathBuf {
+    let dir = std::env::var_os("POSTERN_EXIM_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/var/cache/postern-test-exim"));
+    dir.join("root")
+}
+
+/// Exim's list of configuration files that keep root privilege with `-C`.
+const EXIM_TRUSTED_CONFIGS: &str = "/etc/exim4/trusted_configs";
+
+/// The router and transport of README's "Delivery from Exim", `COMMAND` replaced.
+pub const EXIM_ROUTER_AND_TRANSPORT: &str = "\
+begin routers
+
+postern_user:
+  driver = accept
+  domains = +local_domains
+  check_local_user
+  local_parts = ! root
+  local_part_suffix = +*
+  local_part_suffix_optional
+  transport = postern_pipe
+
+begin transports
+
+postern_pipe:
+  driver = pipe
+  command = COMMAND
+  message_prefix =
+  return_fail_output
+  log_output
+  temp_errors = 75
+";
+
+/// Debian's Exim, unpacked (never installed), with a configuration of its own and no
+/// daemon: every message is delivered by the `exim -odi` that submits it (or a queue run
+/// the test starts), routed by [`EXIM_ROUTER_AND_TRANSPORT`] to local users only. Exim
+/// keeps root with `-C` only for a file listed in `/etc/exim4/trusted_configs`: the
+/// fixture writes that list and puts it back as it was (or removes it) when dropped.
+pub struct Exim {
+    pub dir: tempfile::TempDir,
+    pub config: PathBuf,
+    binary: PathBuf,
+    lib_path: String,
+    _trusted: TrustedConfigs,
+    _exim_user: EximUser,
+    _lock: nix::fcntl::Flock<std::fs::File>,
+}
+
+/// Debian's Exim runs as the user `Debian-exim` it was built for (with `-C` it keeps its
+/// privileges only as that user), which exim4-base makes when installed: the fixture
+/// makes it when missing and removes it again.
+struct EximUser {
+    user: nix::unistd::User,
+    made: bool,
+}
+
+impl EximUser {
+    fn ensure() -> EximUser {
+        let find = || nix::unistd::User::from_name(EXIM_USER).unwrap();
+        if let Some(user) = find() {
+            return EximUser { user, made: false };
+        }
+        let status = Command::new("useradd")
+            .args(["--system", "--user-group", "--no-create-home"])
+            .args(["--home-dir", "/nonexistent", "--shell", "/usr/sbin/nologin"])
+            .arg(EXIM_USER)
+            .status()
+            .unwrap();
+        assert!(status.success(), "useradd {EXIM_USER}");
+        EximUser {
+            user: find().expect("the user just made"),
+            made: true,
+        }
+    }
+}
+
+impl Drop for EximUser {
+    fn drop(&mut self) {
+        if self.made {
+            let _ = Command::new("userdel").arg(EXIM_USER).status();
+        }
+    }
+}
+
+const EXIM_USER: &str = "Debian-exim";
+
+/// `/etc/exim4/trusted_configs` (and `/etc/exim4` itself) as they were.
+struct TrustedConfigs {
+    original: Option<Vec<u8>>,
+    made_dir: bool,
+}
+
+impl Drop for TrustedConfigs {
+    fn drop(&mut self) {
+        let _ = match &self.original {
+            Some(bytes) => std::fs::write(EXIM_TRUSTED_CONFIGS, bytes),
+            None => std::fs::remove_file(EXIM_TRUSTED_CONFIGS),
+        };
+        if self.made_dir {
+            let _ = std::fs::remove_dir("/etc/exim4");
+        }
+    }
+}
+
+/// Why this machine cannot run an Exim test, if it cannot.
+pub fn exim_unavailable() -> Option<String> {
+    if !nix::unistd::geteuid().is_root() {
+        return Some("Exim with its own configuration needs root (CI is root)".into());
+    }
+    if !exim_root().join("usr/sbin/exim4").exists() {
+        return Some(format!(
+            "no Exim unpacked in {} (`make oracles` runs tests/mta/fetch-exim.sh)",
+            exim_root().display()
+        ));
+    }
+    for tool in ["useradd", "userdel", "setpriv"] {
+        if !super::common::skip::have(tool) {
+            return Some(format!("`{tool}` is not installed"));
+        }
+    }
+    None
+}
+
+impl Exim {
+    /// Exim whose pipe transport runs `command`; `None` after a loud SKIP.
+    pub fn start(command: &str) -> Option<Exim> {
+        if let Some(why) = exim_unavailable() {
+            super::common::skip::skip(&why);
+            return None;
+        }
+        let lock = lock();
+        let dir = tempfile::Builder::new()
+            .prefix("postern-exim.")
+            .tempdir()
+            .unwrap();
+        let root = dir.path().to_path_buf();
+        std::fs::set_permissions(&root, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let exim_user = EximUser::ensure();
+        let (uid, gid) = (exim_user.user.uid, exim_user.user.gid);
+        for sub in ["spool", "log"] {
+            std::fs::create_dir(root.join(sub)).unwrap();
+            nix::unistd::chown(&root.join(sub), Some(uid), Some(gid)).unwrap();
+        }
+        let unpacked = exim_root();
+        let binary = unpacked.join("usr/sbin/exim4");
+        let config = root.join("exim.conf");
+        std::fs::write(&config, exim_conf(&root, &binary, command)).unwrap();
+        std::fs::set_permissions(&config, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let made_dir = !Path::new("/etc/exim4").exists();
+        std::fs::create_dir_all("/etc/exim4").unwrap();
+        let trusted = TrustedConfigs {
+            original: std::fs::read(EXIM_TRUSTED_CONFIGS).ok(),
+            made_dir,
+        };
+        std::fs::write(EXIM_TRUSTED_CONFIGS, format!("{}\n", config.display())).unwrap();
+        std::fs::set_permissions(EXIM_TRUSTED_CONFIGS, std::fs::Permissions::from_mode(0o644))
+            .unwrap();
+        let lib_path = format!(
+            "{0}/usr/lib:{0}/usr/lib/x86_64-linux-gnu",
+            unpacked.display()
+        );
+        Some(Exim {
+            dir,
+            config,
+            binary,
+            lib_path,
+            _trusted: trusted,
+            _exim_user: exim_user,
+            _lock: lock,
+        })
+    }
+
+    /// `exim -C CONF ARGS` as root.
+    pub fn exim(&self, args: &[&str], input: &[u8]) -> Output {
+        let mut child = Command::new(&self.binary)
+            .arg("-C")
+            .arg(&self.config)
+            .args(args)
+            .env("LD_LIBRARY_PATH", &self.lib_path)
+            .current_dir("/")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::io::Write::write_all(&mut child.stdin.take().unwrap(), input).unwrap();
+        child.wait_with_output().unwrap()
+    }
+
+    /// Submits and delivers at once (`-odi`) from `sender` to `recipients`.
+    pub fn send(&self, sender: &str, recipients: &[&str], message: &[u8]) -> Output {
+        let mut args = vec!["-odi", "-f", sender];
+        args.extend_from_slice(recipients);
+        self.exim(&args, message)
+    }
+
+    /// A queue run that tries every message again now (`-qff`).
+    pub fn run_queue(&self) -> Output {
+        self.exim(&["-qff"], b"")
+    }
+
+    /// `exim -bp`: the queue.
+    pub fn queue(&self) -> String {
+        String::from_utf8_lossy(&self.exim(&["-bp"], b"").stdout).into_owned()
+    }
+
+    /// Exim's main log so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("log/mainlog")).unwrap_or_default()
+    }
+
+    /// Waits until the main log has a line containing every one of `needles`.
+    #[track_caller]
+    pub fn wait_log(&self, needles: &[&str]) -> String {
+        wait_line("Exim", || self.log(), needles)
+    }
+}
+
+/// An Exim configuration for local users of [`DOMAIN`] only, through postern.
+fn exim_conf(root: &Path, binary: &Path, command: &str) -> String {
+    let root = root.display();
+    format!(
+        "exim_path = {binary}
+keep_environment = LD_LIBRARY_PATH
+primary_hostname = {DOMAIN}
+domainlist local_domains = {DOMAIN}
+qualify_domain = {DOMAIN}
+spool_directory = {root}/spool
+log_file_path = {root}/log/%slog
+exim_user = {EXIM_USER}
+exim_group = {EXIM_USER}
+never_users = root
+
+{}
+begin retry
+
+*   *   F,1d,10m
+",
+        EXIM_ROUTER_AND_TRANSPORT.replace("COMMAND", command),
+        binary = binary.display(),
+    )
 }
