@@ -3,8 +3,10 @@
 //! SKIP otherwise): To and Bcc recipients get their copies through `mailbox_command`, the
 //! copies carry Return-Path and Delivered-To exactly once, an IDLE session sees the new
 //! message, `user+folder` picks the folder, a full Maildir defers (or bounces, per
-//! setting) and an unknown account bounces with 5.1.1. The envelope from arguments and
-//! from an Exim-style environment is checked without an MTA.
+//! setting), an unknown account bounces with 5.1.1, and user-file accounts get mail
+//! through a pipe(8) transport. The same with README's Exim router and transport in
+//! Debian's Exim (unpacked, tests/mta). The envelope from arguments and from an
+//! Exim-style environment is checked without an MTA.
 
 mod common;
 mod mta;

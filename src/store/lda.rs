@@ -107,7 +107,10 @@ fn read_head(input: &mut impl BufRead) -> io::Result<Head> {
     let mut above_received = true;
     while head.bytes.len() < HEAD_LIMIT {
         line.clear();
-        if input.read_until(b'\n', &mut line)? == 0 {
+        // Bounded: a line without an end is read no further than the limit; the rest of
+        // it follows unread, in order, behind what was read.
+        let room = (HEAD_LIMIT - head.bytes.len()) as u64;
+        if (&mut *input).take(room).read_until(b'\n', &mut line)? == 0 {
             break;
         }
         if first {
@@ -312,6 +315,15 @@ mod tests {
             ..policy()
         };
         assert_eq!(trace_lines(&h, &envelope("a@x", "b@y"), &off), "");
+    }
+
+    #[test]
+    fn a_huge_header_line_is_read_only_up_to_the_limit() {
+        let text = format!("Subject: {}\n\nbody\n", "x".repeat(3 * HEAD_LIMIT));
+        let mut input = text.as_bytes();
+        let h = read_head(&mut input).unwrap();
+        assert_eq!(h.bytes.len(), HEAD_LIMIT);
+        assert_eq!(h.bytes.len() + input.len(), text.len());
     }
 
     #[test]

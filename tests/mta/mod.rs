@@ -19,8 +19,16 @@
 //! [`MailUser`] is a real system user (`useradd -m`) with a Maildir made as that user,
 //! removed with its home (`userdel -r`) when dropped.
 //!
+//! [`Exim`] is Debian's Exim 4 unpacked by `tests/mta/fetch-exim.sh` (`make oracles`; the
+//! exim4 and postfix packages cannot both be installed), run with a configuration of its
+//! own (`-C`, listed in `/etc/exim4/trusted_configs` while the fixture lives) and no
+//! daemon: `exim -odi` delivers as it submits, through README's router and pipe transport
+//! ([`EXIM_ROUTER_AND_TRANSPORT`]).
+//!
 //! Waiting is by polling, bounded by [`MTA_WAIT`]: [`wait_until`], [`Postfix::wait_log`],
-//! [`MailUser::wait_messages`].
+//! [`Exim::wait_log`], [`MailUser::wait_messages`].
+//!
+//! A test file uses it with `mod common; mod mta;` (it calls `common::skip`).
 
 #![allow(dead_code)]
 
