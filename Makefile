@@ -3,7 +3,7 @@
 CARGO ?= cargo
 # Debian packages the build and the tests need (see README).
 DEB_BUILD_DEPS := build-essential pkg-config libssl-dev libpam0g-dev
-DEB_TEST_DEPS := python3 curl openssl systemd systemd-container debootstrap procps pamtester passwd mandoc fail2ban
+DEB_TEST_DEPS := python3 curl openssl systemd systemd-container debootstrap procps pamtester passwd mandoc fail2ban postfix
 # ... and what "make deb" and "make rpm" need (.ci/packages runs both).
 DEB_PKG_DEPS := debhelper dpkg-dev lintian rpm
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -21,7 +21,12 @@ define install_missing
 endef
 
 # Everything the tests need (the build dependencies included).
+# Debian's postfix (tests/mta) is preseeded "No configuration": it then has no main.cf, so
+# installing it starts no daemon (postfix.service needs that file) and nothing listens on
+# port 25; the tests run an instance of their own.
 deps:
+	@dpkg-query -W -f='$${Status}\n' postfix 2>/dev/null | grep -q '^install ok installed' || \
+		echo 'postfix postfix/main_mailer_type select No configuration' | $(SUDO) debconf-set-selections
 	$(call install_missing,$(DEB_BUILD_DEPS) $(DEB_TEST_DEPS))
 
 # Only what building needs: "make demo" installs no test tools.
@@ -43,11 +48,12 @@ demo: build
 test: deps oracles
 	$(CARGO) test --lib --bins --tests
 
-# Courier-IMAP 5 and Dovecot 2.3 from Debian, unpacked (never installed, nothing started)
+# Courier-IMAP 5, Dovecot 2.3 and Exim 4 (for tests/mta_deliver.rs) from Debian, unpacked (never installed, nothing started)
 # into /var/cache; the scripts never fail, and without them the oracle tests say SKIP.
 oracles:
 	@bash tests/courier/fetch-courier.sh
 	@bash tests/dovecot/fetch-dovecot.sh
+	@bash tests/mta/fetch-exim.sh
 
 lint:
 	$(CARGO) fmt --check

@@ -25,6 +25,7 @@ pub struct Config {
     pub tls: Tls,
     pub auth: Auth,
     pub mail: Mail,
+    pub deliver: Deliver,
     pub limits: Limits,
     pub log: Log,
     /// The file these settings came from (`None`: built-in defaults, no file). `serve`
@@ -440,6 +441,47 @@ impl Age {
                 };
                 Some(Duration::from_secs(number.checked_mul(scale)?))
             }
+        }
+    }
+}
+
+/// What `postern deliver` does when a Maildir++ quota would be exceeded.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum QuotaExceeded {
+    /// Exit 75 (EX_TEMPFAIL): the MTA keeps the message and tries again, so mail waits
+    /// while the owner makes room (until the MTA's queue lifetime ends).
+    #[default]
+    Defer,
+    /// Exit 77 (EX_NOPERM), as Courier's deliverquota and dovecot-lda -e: the MTA returns
+    /// the message to its sender at once.
+    Bounce,
+}
+
+/// `[deliver]`: `postern deliver` as the local delivery agent of an MTA.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Deliver {
+    /// Prepend `Return-Path: <sender>` when the envelope sender is known (-f or $SENDER)
+    /// and the MTA did not prepend one itself (RFC 5321 4.4: the final delivery adds it).
+    pub return_path: bool,
+    /// Prepend `Delivered-To: <recipient>` when the recipient is known (-a or
+    /// $RECIPIENT) and the MTA did not prepend the same line itself.
+    pub delivered_to: bool,
+    /// Deliver mail for `user+folder` into the folder `INBOX.folder` when it exists (else
+    /// into INBOX; a folder is never created by mail from outside).
+    pub folder_from_extension: bool,
+    /// A delivery over the Maildir++ quota: "defer" (exit 75) or "bounce" (exit 77).
+    pub quota_exceeded: QuotaExceeded,
+}
+
+impl Default for Deliver {
+    fn default() -> Self {
+        Deliver {
+            return_path: true,
+            delivered_to: true,
+            folder_from_extension: false,
+            quota_exceeded: QuotaExceeded::Defer,
         }
     }
 }

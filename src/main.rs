@@ -76,13 +76,26 @@ enum Command {
         #[arg(long, default_value_t = 2048)]
         bits: u32,
     },
-    /// Deliver one message from stdin into a Maildir (exit 75 on temporary failure).
+    /// Deliver one message from stdin into a Maildir, as an MTA's local delivery agent
+    /// (exit codes from sysexits.h: 75 temporary failure, 67 unknown user, 77 bounce).
     Deliver {
-        /// Folder to deliver into, e.g. "Lists.rust" (default INBOX).
+        /// Folder to deliver into, e.g. "Lists.rust" (default INBOX, or the address
+        /// extension's folder with [deliver] folder_from_extension).
         #[arg(long)]
         folder: Option<String>,
-        /// A user name from the user file, or a Maildir path.
-        target: String,
+        /// Envelope sender for Return-Path: (default $SENDER, as Postfix and Exim set it).
+        #[arg(short = 'f', long)]
+        sender: Option<String>,
+        /// Envelope recipient for Delivered-To: (default $RECIPIENT).
+        #[arg(short = 'a', long)]
+        recipient: Option<String>,
+        /// Address extension ("folder" of user+folder; default $EXTENSION from Postfix, or
+        /// $LOCAL_PART_SUFFIX from Exim without its delimiter).
+        #[arg(long)]
+        extension: Option<String>,
+        /// A user name (user file, or system user with the PAM backend), or a Maildir
+        /// path. Default, when not root: the running user's home's [mail] maildir.
+        target: Option<String>,
     },
     /// Create a demo user with sample mail and serve it on 127.0.0.1:1143 (IMAP) and :1110 (POP3).
     Demo {
@@ -178,11 +191,17 @@ fn main() -> ExitCode {
 }
 
 /// `postern deliver`: a path is a Maildir; a name is looked up through the configured
-/// accounts. As root the delivery first becomes the mailbox owner (the account's ids or
-/// the virtual-mail owner's for a name, the directory's owner for a path; never root),
-/// so every file it makes belongs to them and no link a user planted is followed as
-/// root. Exit codes are sysexits, as MTAs expect.
-fn deliver(config: &Config, folder: Option<&str>, target: &str) -> u8 {
+/// accounts; no target is the running user's own Maildir (an MTA such as Postfix runs its
+/// mailbox_command as the recipient). As root the delivery first becomes the mailbox owner
+/// (the account's ids or the virtual-mail owner's for a name, the directory's owner for a
+/// path; never root), so every file it makes belongs to them and no link a user planted
+/// is followed as root. Exit codes are sysexits, as MTAs expect.
+fn deliver(
+    config: &Config,
+    folder: Option<&str>,
+    envelope: &postern::store::lda::Envelope,
+    target: Option<&str>,
+) -> u8 {
     use postern::auth::login::{self, Settings};
     use postern::auth::{AuthError, mail_location};
     use postern::store::cli::{EX_NOUSER, EX_TEMPFAIL};
@@ -193,15 +212,22 @@ fn deliver(config: &Config, folder: Option<&str>, target: &str) -> u8 {
             return EX_TEMPFAIL;
         }
     };
+    let target = match target {
+        Some(t) => t.to_owned(),
+        None => match own_maildir(config) {
+            Ok(path) => path,
+            Err(code) => return code,
+        },
+    };
     let (maildir, entered) = if target.contains('/') {
-        let path = std::path::PathBuf::from(target);
+        let path = std::path::PathBuf::from(&target);
         let entered = login::enter_for_delivery_to_path(&path, &settings);
         (path, entered)
     } else {
-        let location = match mail_location(config, target) {
+        let location = match mail_location(config, &target) {
             Ok(l) => l,
             Err(AuthError::Failed) => {
-                eprintln!("postern deliver: {target}: no such user");
+                eprintln!("5.1.1 postern deliver: {target}: no such user");
                 return EX_NOUSER;
             }
             Err(e) => {
@@ -217,7 +243,43 @@ fn deliver(config: &Config, folder: Option<&str>, target: &str) -> u8 {
         eprintln!("postern deliver: {target}: cannot become the mailbox owner: {e}");
         return EX_TEMPFAIL;
     }
-    postern::store::cli::deliver(&maildir, folder, settings.skip_symlink_checks)
+    let d = &config.deliver;
+    let policy = postern::store::lda::Policy {
+        return_path: d.return_path,
+        delivered_to: d.delivered_to,
+        folder_from_extension: d.folder_from_extension,
+        quota_bounces: d.quota_exceeded == postern::config::QuotaExceeded::Bounce,
+    };
+    postern::store::lda::deliver(
+        &maildir,
+        folder,
+        envelope,
+        &policy,
+        settings.skip_symlink_checks,
+    )
+}
+
+/// The running user's Maildir (passwd home + [mail] maildir), as a path target. Root has
+/// none: root's mail is never delivered as root (Postfix, too, never runs a command as
+/// root), so root must name the user or Maildir.
+fn own_maildir(config: &Config) -> Result<String, u8> {
+    use postern::store::cli::{EX_TEMPFAIL, EX_USAGE};
+    let uid = nix::unistd::getuid();
+    if uid.is_root() {
+        eprintln!("postern deliver: run as root, a user or Maildir must be given");
+        return Err(EX_USAGE);
+    }
+    match nix::unistd::User::from_uid(uid) {
+        Ok(Some(user)) => Ok(user.dir.join(&config.mail.maildir).display().to_string()),
+        Ok(None) => {
+            eprintln!("postern deliver: uid {uid} has no passwd entry");
+            Err(EX_TEMPFAIL)
+        }
+        Err(e) => {
+            eprintln!("postern deliver: uid {uid}: {e}");
+            Err(EX_TEMPFAIL)
+        }
+    }
 }
 
 fn load_config(path: Option<PathBuf>) -> anyhow::Result<Config> {
@@ -333,9 +395,22 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             println!("postern mkdhparams: {} {what}", path.display());
             Ok(0)
         }
-        Command::Deliver { folder, target } => {
+        Command::Deliver {
+            folder,
+            sender,
+            recipient,
+            extension,
+            target,
+        } => {
             let config = load_config(cli.config)?;
-            Ok(deliver(&config, folder.as_deref(), &target))
+            let envelope =
+                postern::store::lda::Envelope::from_args_or_env(sender, recipient, extension);
+            Ok(deliver(
+                &config,
+                folder.as_deref(),
+                &envelope,
+                target.as_deref(),
+            ))
         }
         Command::Demo { dir } => {
             let dir = dir.unwrap_or_else(postern::demo::default_dir);

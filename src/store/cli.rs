@@ -1,9 +1,8 @@
-//! `postern deliver` and `postern maildirmake`.
+//! `postern maildirmake`, and what `postern deliver` ([`super::lda`]) shares with it.
 
-use std::io::Read;
 use std::path::Path;
 
-use super::{Maildir, StoreError, folder, fs_shared, quota};
+use super::{Maildir, folder, fs_shared, quota};
 
 /// sysexits.h codes a mail transfer agent understands.
 pub const EX_OK: u8 = 0;
@@ -11,40 +10,14 @@ pub const EX_USAGE: u8 = 64;
 pub const EX_NOUSER: u8 = 67;
 pub const EX_SOFTWARE: u8 = 70;
 pub const EX_TEMPFAIL: u8 = 75;
+pub const EX_NOPERM: u8 = 77;
 
 /// "Lists.rust" -> "INBOX.Lists.rust"; INBOX-prefixed names stay as they are.
-fn full_folder_name(folder: Option<&str>) -> String {
+pub(crate) fn full_folder_name(folder: Option<&str>) -> String {
     match folder {
         None => folder::INBOX.to_string(),
         Some(f) if folder::canonical_name(f).is_ok() => f.to_string(),
         Some(f) => format!("{}.{f}", folder::INBOX),
-    }
-}
-
-/// Delivers stdin into the Maildir at `target`; returns the exit code (0, 64, 67, 75).
-/// Linked Maildir and folder directories are refused unless `follow_symlinks`.
-pub fn deliver(target: &Path, folder: Option<&str>, follow_symlinks: bool) -> u8 {
-    let maildir = match Maildir::open_with(target, follow_symlinks) {
-        Ok(m) => m,
-        Err(e) => {
-            eprintln!("postern deliver: {e}");
-            return EX_NOUSER;
-        }
-    };
-    let name = full_folder_name(folder);
-    let mut stdin = std::io::stdin().lock();
-    match maildir.deliver(&name, &mut stdin as &mut dyn Read) {
-        Ok(_) => EX_OK,
-        Err(e) => {
-            eprintln!("postern deliver: {name}: {e}");
-            match e {
-                StoreError::InvalidName(_) => EX_USAGE,
-                StoreError::NoSuchFolder(_) => EX_NOUSER,
-                StoreError::OverQuota | StoreError::Io(_) => EX_TEMPFAIL,
-                StoreError::Corrupt { .. } => EX_TEMPFAIL,
-                _ => EX_SOFTWARE,
-            }
-        }
     }
 }
 

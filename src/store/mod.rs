@@ -21,6 +21,7 @@ mod fsutil;
 pub mod index;
 pub mod keyword_writer;
 pub mod keywords;
+pub mod lda;
 pub mod lock;
 pub mod mailbox;
 pub mod measure;
