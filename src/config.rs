@@ -115,6 +115,11 @@ pub struct Imap {
     /// from the header (`-t`). `{sender}` in an argument becomes the account's address
     /// (Courier SENDMAIL, which always adds `-oi -t -f <sender>`).
     pub sendmail: Vec<String>,
+    /// Submit Outbox mail over SMTP to this `host:port` (a local MTA) instead of running
+    /// `sendmail`, recipients from the header as `-t` takes them. Needed with Postfix's
+    /// or Exim's `sendmail`, which are setgid/setuid programs: a session cannot gain
+    /// privileges through exec (no_new_privs). Empty: run `sendmail`.
+    pub outbox_smtp: String,
     /// The account's address as sender of Outbox mail when the account has no
     /// `address=` option; `{user}` becomes the login name (Courier AUTHADDR, else the
     /// login).
@@ -127,7 +132,7 @@ pub struct Imap {
     /// into the wrong folder.
     pub outbox_multiple_send: bool,
     /// Seconds `sendmail` may run for one message before it is killed and the send
-    /// counts as failed.
+    /// counts as failed (also the time limit of an `outbox_smtp` submission).
     pub sendmail_timeout: u64,
     /// EXPUNGE (and CLOSE, and UID EXPUNGE) outside the Trash folder (`[mail] trash`)
     /// moves the `\Deleted` messages into Trash instead of removing them
@@ -152,6 +157,7 @@ impl Default for Imap {
                 .into_iter()
                 .map(str::to_owned)
                 .collect(),
+            outbox_smtp: String::new(),
             outbox_sender: "{user}".to_owned(),
             outbox_header_from: "X-IMAP-Sender".to_owned(),
             outbox_multiple_send: false,

@@ -15,3 +15,4 @@ pub mod net;
 pub mod outbox;
 pub mod pop3;
 pub mod store;
+pub mod submit;

@@ -60,6 +60,9 @@ pub fn send(
 ) -> Result<(), Failure> {
     let sender = sender(imap, account);
     let size = message.metadata().map(|m| m.len()).unwrap_or(0);
+    if !imap.outbox_smtp.is_empty() {
+        return submit_smtp(imap, account, &sender, size, message);
+    }
     let result = stdin_for(imap, &sender, message, scratch)
         .map_err(|e| Failure(format!("cannot prepare the message: {e}")))
         .and_then(|stdin| run(imap, account, &sender, stdin));
@@ -68,6 +71,59 @@ pub fn send(
         true => Ok(()),
         false => Err(Failure(describe(ran.status))),
     })
+}
+
+/// [`send`] through `[imap] outbox_smtp` ([`crate::submit`]), logged the same way with
+/// the number of recipients and the server's last answer.
+fn submit_smtp(
+    imap: &Imap,
+    account: &Account,
+    sender: &str,
+    size: u64,
+    message: &mut File,
+) -> Result<(), Failure> {
+    let mut bytes = Vec::with_capacity(size as usize);
+    let read = message
+        .seek(SeekFrom::Start(0))
+        .and_then(|_| message.read_to_end(&mut bytes));
+    let header_line = match imap.outbox_header_from.as_str() {
+        "" => String::new(),
+        name => {
+            let clean: String = sender.chars().filter(|c| !c.is_control()).collect();
+            format!("{name}: {clean}\n")
+        }
+    };
+    let result = read
+        .map_err(|e| Failure(format!("cannot read the message: {e}")))
+        .and_then(|_| {
+            crate::submit::submit(
+                &imap.outbox_smtp,
+                sender,
+                header_line.as_bytes(),
+                &bytes,
+                imap.sendmail_timeout(),
+            )
+            .map_err(|refused| Failure(refused.0))
+        });
+    let mut fields = vec![
+        ("USER", account.user.clone()),
+        ("SENDER", sender.to_owned()),
+        ("SIZE", size.to_string()),
+    ];
+    let (level, what) = match &result {
+        Ok(done) => {
+            fields.push(("RECIPIENTS", done.recipients.to_string()));
+            fields.push(("STATUS", done.reply.clone()));
+            (log::Level::Info, "OUTBOX SENT")
+        }
+        Err(Failure(why)) => {
+            fields.push(("STATUS", why.clone()));
+            (log::Level::Warn, "OUTBOX SEND FAILED")
+        }
+    };
+    let borrowed: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    crate::log::event(level, what, &borrowed);
+    result.map(|_| ())
 }
 
 /// The program's standard input: the stored file itself, or an unlinked copy in

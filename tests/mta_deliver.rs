@@ -10,6 +10,8 @@
 
 mod common;
 mod mta;
+#[path = "ports/mod.rs"]
+mod ports;
 
 use std::io::Write;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
@@ -56,6 +58,13 @@ impl Settings {
         for f in [&self.config, userfile] {
             std::fs::set_permissions(f, std::fs::Permissions::from_mode(0o644)).unwrap();
         }
+    }
+
+    /// Adds a settings section (e.g. `[imap]` lines) after the others.
+    fn append(&self, text: &str) {
+        let mut body = std::fs::read_to_string(&self.config).unwrap();
+        body.push_str(text);
+        std::fs::write(&self.config, body).unwrap();
     }
 
     fn userfile(&self) -> PathBuf {
@@ -649,4 +658,104 @@ fn root_without_a_target_is_a_usage_error() {
     let (_dir, _md, config) = local_maildir("");
     let (code, err) = deliver(&config, &[], &[], b"Subject: x\n\nbody\n");
     assert_eq!(code, 64, "{err}");
+}
+
+/// Issue 15's end-to-end path: A COPYs a message into INBOX.Outbox over IMAP; postern
+/// submits it to Postfix (SMTP on loopback: a session cannot run Postfix's setgid
+/// `sendmail`, see `[imap] outbox_smtp`), Postfix delivers it through `postern deliver`
+/// to B (To) and C (Bcc), and B's IDLE session sees it arrive. The Bcc line is gone from
+/// both copies, the LDA lines are there once, and A's Outbox keeps its copy. An MTA that
+/// cannot be reached answers Courier's alert and leaves no stored copy.
+#[test]
+fn outbox_copy_is_sent_through_postfix_to_to_and_bcc() {
+    if let Some(why) = mta::unavailable() {
+        return common::skip::skip(&why);
+    }
+    let (a, b, c) = (
+        MailUser::create("a"),
+        MailUser::create("b"),
+        MailUser::create("c"),
+    );
+    let settings = Settings::new(&[&a, &b, &c], "");
+    let port = ports::free_port();
+    let services = format!("127.0.0.1:{port} inet n - n - - smtpd\nanvil unix - - n - 1 anvil\n");
+    let Some(postfix) = Postfix::start_with(
+        &settings.mailbox_command(),
+        &[("master_service_disable", "")],
+        &services,
+    ) else {
+        return;
+    };
+    settings.append(&format!(
+        "\n[imap]\noutbox = \"Outbox\"\noutbox_smtp = \"127.0.0.1:{port}\"\n\
+         outbox_sender = \"{{user}}@{DOMAIN}\"\n"
+    ));
+
+    let mut idle = settings.imap(&b);
+    idle.send("s", "SELECT INBOX").assert_ok();
+    idle.write(b"i IDLE\r\n");
+    assert!(idle.expect_response().is_continuation());
+
+    let mut sender = settings.imap(&a);
+    let caps = sender.send("c", "CAPABILITY");
+    assert!(caps.has("XCOURIEROUTBOX=INBOX.Outbox"), "{}", caps.dump());
+    sender.send("c1", "CREATE INBOX.Outbox").assert_ok();
+    sender.send("c2", "CREATE INBOX.Drafts").assert_ok();
+    let msg = String::from_utf8(message(
+        &a,
+        &format!("To: {}\nBcc: {}\n", b.address(), c.address()),
+        "through the outbox",
+    ))
+    .unwrap()
+    .replace('\n', "\r\n");
+    let append = format!("APPEND INBOX.Drafts {{{}+}}\r\n{msg}", msg.len());
+    sender.send("ap", &append).assert_ok();
+    sender.send("s", "SELECT INBOX.Drafts").assert_ok();
+    sender.send("cp", "COPY 1 INBOX.Outbox").assert_ok();
+
+    idle_until(&mut idle, "EXISTS", |l| l.text == "* 1 EXISTS");
+    idle.write(b"DONE\r\n");
+    idle.read_reply("i", 1).assert_ok();
+    let to_b = b.wait_messages("INBOX", 1);
+    let to_c = c.wait_messages("INBOX", 1);
+    for copy in [&to_b[0], &to_c[0]] {
+        assert_eq!(count_fields(copy, "Bcc"), 0, "Bcc left:\n{copy}");
+        assert_eq!(count_fields(copy, "Return-Path"), 1, "{copy}");
+        assert_eq!(count_fields(copy, "Delivered-To"), 1, "{copy}");
+        assert!(copy.contains("body of through the outbox"), "{copy}");
+        assert!(
+            header(copy).contains(&format!("X-IMAP-Sender: {}@{DOMAIN}", a.name)),
+            "{copy}"
+        );
+        assert!(
+            header(copy).contains(&format!("Return-Path: <{}@{DOMAIN}>", a.name)),
+            "{copy}"
+        );
+    }
+    assert_eq!(a.messages("INBOX.Outbox").len(), 1, "the sent copy is kept");
+    postfix.wait_log(&[&c.address(), "status=sent"]);
+
+    // An MTA that cannot be reached: Courier's alert, and the Outbox as it was.
+    let closed = ports::free_port();
+    let body = std::fs::read_to_string(&settings.config).unwrap().replace(
+        &format!("outbox_smtp = \"127.0.0.1:{port}\""),
+        &format!("outbox_smtp = \"127.0.0.1:{closed}\""),
+    );
+    std::fs::write(&settings.config, body).unwrap();
+    let mut failing = settings.imap(&a);
+    failing.send("s", "SELECT INBOX.Drafts").assert_ok();
+    let r = failing.send("cp", "COPY 1 INBOX.Outbox");
+    r.assert_status("NO");
+    assert!(
+        r.tagged
+            .text
+            .contains("[ALERT] Unable to send E-mail message."),
+        "{}",
+        r.dump()
+    );
+    assert_eq!(
+        a.messages("INBOX.Outbox").len(),
+        1,
+        "no stored copy of the failure"
+    );
 }

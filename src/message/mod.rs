@@ -8,11 +8,11 @@
 
 #![forbid(unsafe_code)]
 
-mod address;
+pub(crate) mod address;
 mod body_structure;
 mod decode;
 mod envelope;
-mod header;
+pub(crate) mod header;
 mod mime;
 
 #[cfg(test)]
