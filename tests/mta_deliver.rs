@@ -10,8 +10,6 @@
 
 mod common;
 mod mta;
-#[path = "ports/mod.rs"]
-mod ports;
 
 use std::io::Write;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
@@ -677,7 +675,7 @@ fn outbox_copy_is_sent_through_postfix_to_to_and_bcc() {
         MailUser::create("c"),
     );
     let settings = Settings::new(&[&a, &b, &c], "");
-    let port = ports::free_port();
+    let port = common::ports::free_port();
     let services = format!("127.0.0.1:{port} inet n - n - - smtpd\nanvil unix - - n - 1 anvil\n");
     let Some(postfix) = Postfix::start_with(
         &settings.mailbox_command(),
@@ -736,7 +734,7 @@ fn outbox_copy_is_sent_through_postfix_to_to_and_bcc() {
     postfix.wait_log(&[&c.address(), "status=sent"]);
 
     // An MTA that cannot be reached: Courier's alert, and the Outbox as it was.
-    let closed = ports::free_port();
+    let closed = common::ports::free_port();
     let body = std::fs::read_to_string(&settings.config).unwrap().replace(
         &format!("outbox_smtp = \"127.0.0.1:{port}\""),
         &format!("outbox_smtp = \"127.0.0.1:{closed}\""),

@@ -10,7 +10,7 @@
 #![allow(dead_code)]
 
 #[path = "../ports/mod.rs"]
-mod ports;
+pub mod ports;
 
 #[path = "../owner/mod.rs"]
 pub mod owner;
