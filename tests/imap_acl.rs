@@ -248,15 +248,12 @@ fn groups_and_inheritance() {
     let mut s = site();
     let mut alice = s.login("alice");
     // SETACL takes no group identifiers (RFC 2086 has none; Courier refuses them too):
-    // groups are given by the admin tool or Courier's ACL2 command, here by the file.
+    // groups are given with Courier's ACL2 command, as its Cone client does.
     let r = alice.send("g", "SETACL INBOX.Pub group=staff lr");
     r.assert_status("NO");
-    std::fs::write(
-        s.alice.join(".Pub/courierimapacl"),
-        "owner aceilrstwx\nadministrators aceilrstwx\ngroup=staff lr\n",
-    )
-    .unwrap();
-    common::give_to_mail_owner(&s.alice.join(".Pub/courierimapacl"));
+    let r = alice.send("g2", "ACL STORE INBOX.Pub group=staff lr");
+    r.assert_ok();
+    assert!(r.has("(\"group=staff\" \"lr\")"), "{}", r.dump());
     let mut dave = s.login("dave");
     let names = listed(&mut dave, "\"#shared.*\"");
     // Pub.Sub has no ACL file: it inherits Pub's (Courier).

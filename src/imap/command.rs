@@ -134,6 +134,14 @@ pub enum CommandBody {
     MyRights {
         mailbox: String,
     },
+    /// Courier's ACL2-draft command: `ACL STORE|DELETE|SET <mailbox or (list)> ...`
+    /// with identifiers and rights as the ACL file keeps them.
+    Acl {
+        verb: AclVerb,
+        mailboxes: Vec<String>,
+        /// STORE: identifier, rights; DELETE: identifier; SET: identifier, rights, ...
+        args: Vec<String>,
+    },
 
     // Selected (§6.4).
     Check,
@@ -214,6 +222,7 @@ impl CommandBody {
             DeleteAcl { .. } => "DELETEACL",
             ListRights { .. } => "LISTRIGHTS",
             MyRights { .. } => "MYRIGHTS",
+            Acl { .. } => "ACL",
             Check => "CHECK",
             Close => "CLOSE",
             Unselect => "UNSELECT",
@@ -264,6 +273,24 @@ pub enum ListReturn {
     /// `STATUS (items)` (RFC 5819 LIST-STATUS).
     Status(Vec<StatusItem>),
     Other(String),
+}
+
+/// The verb of Courier's `ACL` command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AclVerb {
+    Store,
+    Delete,
+    Set,
+}
+
+impl AclVerb {
+    pub fn name(self) -> &'static str {
+        match self {
+            AclVerb::Store => "STORE",
+            AclVerb::Delete => "DELETE",
+            AclVerb::Set => "SET",
+        }
+    }
 }
 
 /// STATUS data items (RFC 3501 §6.3.10, SIZE from RFC 8438, DELETED from RFC 9051).

@@ -24,6 +24,13 @@ impl Outcome {
     pub fn bad(text: impl Into<String>) -> Outcome {
         Outcome::Bad(text.into())
     }
+    /// The text of the answer (empty for `Done`).
+    pub fn text(&self) -> &str {
+        match self {
+            Outcome::Ok(t) | Outcome::No(t) | Outcome::Bad(t) => t,
+            Outcome::Done => "",
+        }
+    }
 }
 
 /// What a command function returns: `Err` ends the command early with that answer, so

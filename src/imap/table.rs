@@ -127,6 +127,7 @@ pub static COMMANDS: &[Spec] = &[
     row("DELETEACL", AUTHENTICATED, All),
     row("LISTRIGHTS", AUTHENTICATED, All),
     row("MYRIGHTS", AUTHENTICATED, All),
+    row("ACL", AUTHENTICATED, All),
     row("CHECK", SELECTED, All),
     breaks_seqs(row("CLOSE", SELECTED, Nothing)),
     row("UNSELECT", SELECTED, Nothing),

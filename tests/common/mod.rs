@@ -57,6 +57,26 @@ const CODEC_ALLOW_LIST: &[(&str, &str)] = &[
         "* LISTRIGHTS ",
         "RFC 4314 listrights-data: imap-codec has no ACL extension",
     ),
+    (
+        "((\"ACL\" (",
+        "Courier's ACL2-draft LIST data (LIST (ACL) / the ACL command's answer)",
+    ),
+    (
+        "(\"MYRIGHTS\" \"",
+        "Courier's ACL2-draft LIST data (LIST (MYRIGHTS))",
+    ),
+    (
+        "(POSTADDRESS NIL)",
+        "Courier's ACL2-draft LIST data (LIST (POSTADDRESS))",
+    ),
+    (
+        "* RIGHTS-INFO ",
+        "Courier's ACL2-draft refusal of an ACL change",
+    ),
+    (
+        "* ACLFAILED ",
+        "Courier's ACL2-draft refusal of an ACL change",
+    ),
 ];
 
 /// `true` when `raw` is one complete, valid response according to imap-codec (or is on the

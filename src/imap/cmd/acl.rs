@@ -2,12 +2,25 @@
 //! answers them: mailbox names, identifiers and rights as quoted strings, a login name
 //! on the wire is `user=<name>` in the ACL file, rights in Courier's wire letters
 //! ([`Rights::to_wire`]). GETACL, SETACL, DELETEACL and LISTRIGHTS need the `a` right
-//! (RFC 4314 §4); MYRIGHTS needs any right at all.
+//! (RFC 4314 §4); MYRIGHTS needs any right at all. Courier's own `ACL STORE|DELETE|SET`
+//! (the ACL2 draft, for its Cone client) takes identifiers as the file keeps them
+//! (`user=joe`, `group=staff`) and answers with the folders' new lists as LIST lines.
 
+use crate::imap::command::AclVerb;
 use crate::imap::response::{CommandResult, Outcome};
 use crate::imap::session::Session;
 use crate::imap::syntax::write_string;
-use crate::store::acl::{self, AclError};
+use crate::store::acl::{self, Acl, AclError};
+use crate::store::places::Place;
+
+/// `ACL SET`'s identifier/rights pairs as a whole list (rights as the file keeps them).
+fn whole_list(args: &[String]) -> Result<Acl, AclError> {
+    let mut list = Acl::default();
+    for pair in args.chunks(2) {
+        list.put(&pair[0], acl::Rights::parse_stored(&pair[1])?)?;
+    }
+    Ok(list)
+}
 
 /// SETACL and DELETEACL refusals: a change the ACL rules forbid is a NO in Courier's
 /// words; anything else is a server problem.
@@ -106,6 +119,85 @@ impl Session<'_> {
         write_string(&mut self.out, rights.to_wire().as_bytes());
         self.out.extend_from_slice(b"\r\n");
         Ok(Outcome::ok("MYRIGHTS completed"))
+    }
+
+    /// Courier's `ACL` command: for each mailbox (with the `a` right) the change, then
+    /// `* LIST (...) "." "<mailbox>" (("ACL" (...)))` with the list as it now is. What is
+    /// refused is said per mailbox, as Courier does: `* RIGHTS-INFO "<mailbox>"
+    /// "<identifier>" <what it must keep>` when the owner or administrators would lose
+    /// rights they keep, `* ACLFAILED "<mailbox>" "<why>"` otherwise; the command itself
+    /// completes.
+    pub fn cmd_courier_acl(
+        &mut self,
+        verb: AclVerb,
+        mailboxes: &[String],
+        args: &[String],
+    ) -> CommandResult {
+        for wire in mailboxes {
+            let (place, _) = match self.place_with(wire, 'a', "ACL") {
+                Ok(found) => found,
+                Err(outcome) => {
+                    self.acl_failed(wire, outcome.text());
+                    continue;
+                }
+            };
+            let owner = owner_identifier(place.owner, self.user());
+            let (root, folder) = (place.maildir.root(), place.folder.as_str());
+            let changed = match verb {
+                AclVerb::Store => acl::Change::parse(&args[1], false).and_then(|change| {
+                    acl::modify(root, folder, &args[0], change, true, owner.as_deref())
+                }),
+                AclVerb::Delete => acl::delete_as(root, folder, &args[0], owner.as_deref()),
+                AclVerb::Set => whole_list(args)
+                    .and_then(|list| acl::store(root, folder, &list, owner.as_deref())),
+            };
+            match changed {
+                Ok(()) => self.list_with_acl(&place),
+                Err(AclError::MinimumRights(who)) => {
+                    self.out.extend_from_slice(b"* RIGHTS-INFO ");
+                    self.write_quoted_name(&place.name);
+                    self.out.push(b' ');
+                    write_string(&mut self.out, who.as_bytes());
+                    self.out.extend_from_slice(b" al c e i p r s t w x\r\n");
+                }
+                Err(err) => {
+                    let why = acl_refusal(err);
+                    self.acl_failed(wire, why.text());
+                }
+            }
+        }
+        Ok(Outcome::ok(format!("ACL {} completed", verb.name())))
+    }
+
+    fn acl_failed(&mut self, wire: &str, why: &str) {
+        self.out.extend_from_slice(b"* ACLFAILED ");
+        write_string(&mut self.out, wire.as_bytes());
+        self.out.push(b' ');
+        write_string(&mut self.out, why.as_bytes());
+        self.out.extend_from_slice(b"\r\n");
+    }
+
+    /// `* LIST (\HasChildren) "." "<mailbox>" (("ACL" (...)))` after a change, as
+    /// Courier answers.
+    fn list_with_acl(&mut self, place: &Place) {
+        let Ok(list) = acl::load(place.maildir.root(), &place.folder) else {
+            return;
+        };
+        let below = format!("{}.", place.folder);
+        let children = place
+            .maildir
+            .list_folders()
+            .is_ok_and(|all| all.iter().any(|f| f.name.starts_with(&below)));
+        let attr = if children {
+            "\\HasChildren"
+        } else {
+            "\\HasNoChildren"
+        };
+        self.out
+            .extend_from_slice(format!("* LIST ({attr}) \".\" ").as_bytes());
+        self.write_quoted_name(&place.name);
+        self.out
+            .extend_from_slice(format!(" ({})\r\n", acl::list_acl_wire(&list)).as_bytes());
     }
 
     /// A mailbox name as a quoted string (or literal), the way Courier writes it in ACL

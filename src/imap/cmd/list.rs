@@ -7,6 +7,7 @@ use crate::imap::command::{ListReturn, ListSelect};
 use crate::imap::names::{self, SEPARATOR};
 use crate::imap::response::{CommandResult, Outcome};
 use crate::imap::session::Session;
+use crate::store::acl;
 
 /// LIST attributes of one name.
 #[derive(Default)]
@@ -141,13 +142,55 @@ impl Session<'_> {
                 }
             }
         }
+        let courier_items = courier_items(selection);
         for (name, attrs) in lines {
+            let extra = if courier_items.is_empty() || attrs.iter().any(|a| a == "\\Noselect") {
+                String::new()
+            } else {
+                self.courier_list_data(&name, &courier_items)
+            };
             self.out
                 .extend_from_slice(format!("* LIST ({}) \".\" ", attrs.join(" ")).as_bytes());
             self.write_mailbox_name(&name);
+            self.out.extend_from_slice(extra.as_bytes());
             self.out.extend_from_slice(b"\r\n");
         }
         Ok(Outcome::ok("LIST completed"))
+    }
+
+    /// Courier's LIST data for its options `(ACL MYRIGHTS POSTADDRESS)` (the ACL2 draft
+    /// Courier's Cone uses): ` (("ACL" (...))("MYRIGHTS" "...")(POSTADDRESS NIL))`, each
+    /// item only where the login may see it (ACL needs `a`, MYRIGHTS any right).
+    fn courier_list_data(&self, name: &str, items: &[&str]) -> String {
+        let Ok(places) = self.places() else {
+            return String::new();
+        };
+        let Ok(place) = places.resolve(name) else {
+            return String::new();
+        };
+        let Ok(rights) = place.rights(&places.login) else {
+            return String::new();
+        };
+        let mut out = String::new();
+        for item in items {
+            match *item {
+                "ACL" if rights.has('a') => {
+                    if let Ok(list) = acl::load(place.maildir.root(), &place.folder) {
+                        out.push_str(&acl::list_acl_wire(&list));
+                    }
+                }
+                "MYRIGHTS" if acl::can_list_rights(rights) => {
+                    out.push_str(&format!("(\"MYRIGHTS\" \"{}\")", rights.to_wire_full()));
+                }
+                "POSTADDRESS" => out.push_str("(POSTADDRESS NIL)"),
+                _ => {}
+            }
+        }
+        if out.is_empty() {
+            out
+        } else {
+            format!(" ({out})")
+        }
     }
 
     /// Reference + pattern as a store-side pattern (UTF-8, INBOX uppercased); `None` for
@@ -208,6 +251,18 @@ impl Session<'_> {
         }
         Ok(Outcome::ok("LSUB completed"))
     }
+}
+
+/// Courier's LIST options among the selection options, in Courier's order.
+fn courier_items(selection: &[ListSelect]) -> Vec<&'static str> {
+    ["ACL", "MYRIGHTS", "POSTADDRESS"]
+        .into_iter()
+        .filter(|item| {
+            selection
+                .iter()
+                .any(|s| matches!(s, ListSelect::Other(o) if o.eq_ignore_ascii_case(item)))
+        })
+        .collect()
 }
 
 /// Whether a LIST pattern can match a name under `#shared` (its text before the first

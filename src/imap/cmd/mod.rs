@@ -110,6 +110,11 @@ impl Session<'_> {
                 identifier,
             } => self.cmd_listrights(&mailbox, &identifier),
             MyRights { mailbox } => self.cmd_myrights(&mailbox),
+            Acl {
+                verb,
+                mailboxes,
+                args,
+            } => self.cmd_courier_acl(verb, &mailboxes, &args),
             Close => self.cmd_close(),
             Unselect => self.cmd_unselect(),
             Expunge { uids } => self.cmd_expunge(uids.as_ref()),

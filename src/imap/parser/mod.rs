@@ -6,8 +6,10 @@
 //! of the grammar: this file has the cursor, numbers, sequence sets and the command
 //! dispatch; `strings` the string rules; `list` mailbox names and LIST patterns;
 //! `mailbox` SELECT and STATUS arguments; `connection` AUTHENTICATE and ID;
-//! `store_append` flags, dates, STORE and APPEND; `fetch` and `search` theirs.
+//! `store_append` flags, dates, STORE and APPEND; `fetch` and `search` theirs; `acl`
+//! Courier's ACL command.
 
+mod acl;
 mod connection;
 mod fetch;
 mod list;
@@ -347,6 +349,7 @@ impl Parser {
             "MYRIGHTS" => C::MyRights {
                 mailbox: self.sp_mailbox()?,
             },
+            "ACL" => self.courier_acl()?,
             "SETACL" => {
                 let mailbox = self.sp_mailbox()?;
                 self.sp()?;
