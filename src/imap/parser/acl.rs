@@ -13,7 +13,7 @@ impl Parser {
             "STORE" => AclVerb::Store,
             "DELETE" => AclVerb::Delete,
             "SET" => AclVerb::Set,
-            other => return Err(format!("ACL {other} is not an ACL command").into()),
+            other => return Err(format!("ACL {other} is not an ACL command")),
         };
         self.sp()?;
         let mut mailboxes = Vec::new();
@@ -38,7 +38,7 @@ impl Parser {
             AclVerb::Set => !args.is_empty() && args.len() % 2 == 0,
         };
         if !wanted_ok {
-            return Err(format!("ACL {} takes other arguments", verb.name()).into());
+            return Err(format!("ACL {} takes other arguments", verb.name()));
         }
         Ok(CommandBody::Acl {
             verb,
