@@ -12,6 +12,10 @@ use crate::store::{AppendSource, Flags, Maildir};
 
 pub const DEMO_USER: &str = "demo";
 pub const DEMO_PASSWORD: &str = "demo";
+/// A second account that shares its folder INBOX.Projects with `demo` (read and mark as
+/// seen): `demo` finds it as `#shared.team.Projects`.
+pub const TEAM_USER: &str = "team";
+pub const TEAM_PASSWORD: &str = "team";
 
 /// Where the demo lives unless `--dir` says otherwise. As root, a home directory such as
 /// /root is closed to the demo account's owner, so the demo goes to the temporary
@@ -36,13 +40,26 @@ pub fn prepare(dir: &Path) -> anyhow::Result<PathBuf> {
         let maildir = Maildir::create(&maildir_path)?;
         fill(&maildir)?;
     }
-    let ids = match demo_owner() {
+    let team_home = dir.join("home").join(TEAM_USER);
+    let team_maildir = team_home.join("Maildir");
+    fs::create_dir_all(&team_home).with_context(|| format!("creating {}", team_home.display()))?;
+    if !team_maildir.exists() {
+        fill_team(&Maildir::create(&team_maildir)?)?;
+    }
+    let (ids, (uid, gid)) = match demo_owner() {
         Some((uid, gid)) => {
             give_to(&home, uid, gid)?;
+            give_to(&team_home, uid, gid)?;
             check_the_way(&home)?;
-            format!("{uid}:{gid}")
+            (format!("{uid}:{gid}"), (uid, gid))
         }
-        None => ":".to_owned(),
+        None => (
+            ":".to_owned(),
+            (
+                nix::unistd::geteuid().as_raw(),
+                nix::unistd::getegid().as_raw(),
+            ),
+        ),
     };
     let users = dir.join("users");
     fs::write(
@@ -50,8 +67,21 @@ pub fn prepare(dir: &Path) -> anyhow::Result<PathBuf> {
         format!(
             "# user:{{SCHEME}}secret:uid:gid::home::options (empty uid/gid: the running user;\n\
              # as root every account needs its own, never 0)\n\
-             {DEMO_USER}:{{PLAIN}}{DEMO_PASSWORD}:{ids}::{}::\n",
-            home.display()
+             {DEMO_USER}:{{PLAIN}}{DEMO_PASSWORD}:{ids}::{}::\n\
+             {TEAM_USER}:{{PLAIN}}{TEAM_PASSWORD}:{ids}::{}::\n",
+            home.display(),
+            team_home.display()
+        ),
+    )?;
+    // Courier's shared index: both accounts, so each finds the other's shared folders
+    // under #shared. (the virtual users share one uid, so they can open them).
+    let index = dir.join("shared-index");
+    fs::write(
+        &index,
+        format!(
+            "{DEMO_USER}\t{uid}\t{gid}\t{}\n{TEAM_USER}\t{uid}\t{gid}\t{}\n",
+            home.display(),
+            team_home.display()
         ),
     )?;
     let config = dir.join("postern.toml");
@@ -60,11 +90,42 @@ pub fn prepare(dir: &Path) -> anyhow::Result<PathBuf> {
         format!(
             "# Settings for `postern demo`; every other key keeps its default.\n\
              [serve]\nimap = [\"127.0.0.1:1143\"]\npop3 = [\"127.0.0.1:1110\"]\n\n\
-             [auth]\nbackend = \"userfile\"\nuserfile = \"{}\"\nfailed_login_delay = 1\n",
-            users.display()
+             [auth]\nbackend = \"userfile\"\nuserfile = \"{}\"\nfailed_login_delay = 1\n\n\
+             [mail]\nshared_index = \"{}\"\n",
+            users.display(),
+            index.display()
         ),
     )?;
     Ok(config)
+}
+
+/// The team account: a folder INBOX.Projects with two messages, shared with `demo`
+/// through its ACL (`lrs`: see it, read it, mark it seen).
+fn fill_team(maildir: &Maildir) -> anyhow::Result<()> {
+    maildir.create_folder("INBOX.Projects")?;
+    crate::store::acl::folder_created(maildir.root(), "INBOX.Projects")?;
+    for (i, subject) in ["Project plan for Q1", "Minutes of the kick-off meeting"]
+        .iter()
+        .enumerate()
+    {
+        let date = 1_790_000_000i64 + i as i64 * 86_400;
+        let bytes = format!(
+            "From: Team <team@example.org>\r\nTo: Everyone <all@example.org>\r\n\
+             Subject: {subject}\r\nDate: {}\r\nMessage-ID: <team-{i}@example.org>\r\n\r\n\
+             Shared with demo through the folder's ACL (courierimapacl).\r\n",
+            rfc2822_date(date)
+        );
+        let when = UNIX_EPOCH + Duration::from_secs(date as u64);
+        maildir.append(
+            "INBOX.Projects",
+            AppendSource::Bytes(bytes.as_bytes()),
+            Flags::default(),
+            &[],
+            Some(when),
+        )?;
+    }
+    crate::store::acl::set(maildir.root(), "INBOX.Projects", "user=demo", "lrs")?;
+    Ok(())
 }
 
 /// Whom the demo account runs as: started as root, `nobody` (a session never stays

@@ -419,9 +419,13 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
                 "postern demo: user \"{user}\", password \"{pw}\", mail in {home}\n\
                  \n  IMAP: 127.0.0.1:1143   e.g. curl imap://{user}:{pw}@127.0.0.1:1143/INBOX -X 'FETCH 1 BODY[HEADER]'\n\
                  \n  POP3: 127.0.0.1:1110   e.g. curl pop3://{user}:{pw}@127.0.0.1:1110/1\n\
+                 \n  Shared: user \"{team}\" (password \"{team_pw}\") shares INBOX.Projects with \
+                 {user}, who sees it as #shared.{team}.Projects\n\
                  \nSettings: {cfg}. Stop with Ctrl-C.",
                 user = postern::demo::DEMO_USER,
                 pw = postern::demo::DEMO_PASSWORD,
+                team = postern::demo::TEAM_USER,
+                team_pw = postern::demo::TEAM_PASSWORD,
                 home = dir.join("home").display(),
                 cfg = config_path.display()
             );
