@@ -526,7 +526,10 @@ fn deliver(config: &Path, args: &[&str], env: &[(&str, &str)], input: &[u8]) -> 
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    child.stdin.take().unwrap().write_all(input).unwrap();
+    // A deliver that refuses at once (a usage error) may exit before reading its input.
+    if let Err(e) = child.stdin.take().unwrap().write_all(input) {
+        assert_eq!(e.kind(), std::io::ErrorKind::BrokenPipe, "{e}");
+    }
     let out = child.wait_with_output().unwrap();
     (
         out.status.code().unwrap_or(-1),
