@@ -108,7 +108,7 @@ fn courier_answers(courier: &Path, md: &Path, script: &[&str]) -> Option<Vec<Vec
     child.stdin.take().unwrap().write_all(&input).ok()?;
     let out = child.wait_with_output().ok()?;
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    if !text.contains("z OK LOGOUT") {
+    if !text.contains("* PREAUTH") {
         skip::skip(&format!("Courier's imapd does not run here: {text:?}"));
         return None;
     }
@@ -345,8 +345,12 @@ fn folder_hooks_leave_the_files_courier_leaves() {
         let Some(theirs) = courier_answers(&courier, &c_md, &[line]) else {
             return;
         };
+        // Courier 5.0.13's RENAME moves the folders and then dies ("* BYE [ALERT] Fatal
+        // error: Not a directory") on the level directory its CREATE left; the files it
+        // leaves are still the ones to compare.
+        let renamed_then_died = line.starts_with("RENAME");
         assert!(
-            theirs[0].last().is_some_and(|l| l.starts_with("t0 OK")),
+            renamed_then_died || theirs[0].last().is_some_and(|l| l.starts_with("t0 OK")),
             "{line}: {theirs:?}"
         );
         ours();
