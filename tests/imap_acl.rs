@@ -172,6 +172,11 @@ fn a_granted_reader_reads_but_cannot_change_and_loses_it_on_revoke() {
         r.assert_status("NO");
         assert_eq!(r.code(), Some("NOPERM"), "{cmd}: {}", r.dump());
     }
+    // alice's quota is not bob's business: no quota root for her folder.
+    let q = bob.send("q", "GETQUOTAROOT #shared.alice.Pub");
+    q.assert_ok();
+    assert_eq!(q.texts("* QUOTAROOT"), ["* QUOTAROOT #shared.alice.Pub"]);
+    assert!(q.texts("* QUOTA ").is_empty(), "{}", q.dump());
     let my = bob.send("m", "MYRIGHTS #shared.alice.Pub");
     my.assert_ok();
     assert!(

@@ -30,8 +30,17 @@ impl Session<'_> {
 
     pub fn cmd_getquotaroot(&mut self, wire: &str) -> CommandResult {
         let name = self.folder_name(wire)?;
-        self.maildir()?.folder_dir(&name)?;
-        let has_quota = self.maildir()?.quota()?.is_some();
+        if let Some(shared) = self.fs_shared_name(wire) {
+            // Filesystem-shared folders charge no quota (Courier): no root applies.
+            self.out.extend_from_slice(b"* QUOTAROOT ");
+            self.write_mailbox_name(&shared);
+            self.out.extend_from_slice(b"\r\n");
+            return Ok(Outcome::ok("GETQUOTAROOT completed"));
+        }
+        let place = self.places()?.resolve(&name)?;
+        // Another account's folder is under that account's quota, which is not this
+        // login's to see: no quota root (RFC 9208 §4.3 allows a mailbox without one).
+        let has_quota = place.owner && self.maildir()?.quota()?.is_some();
         self.out.extend_from_slice(b"* QUOTAROOT ");
         self.write_mailbox_name(&name);
         if has_quota {
@@ -39,7 +48,9 @@ impl Session<'_> {
                 .extend_from_slice(format!(" \"{QUOTA_ROOT}\"").as_bytes());
         }
         self.out.extend_from_slice(b"\r\n");
-        self.write_quota()?;
+        if place.owner {
+            self.write_quota()?;
+        }
         Ok(Outcome::ok("GETQUOTAROOT completed"))
     }
 
