@@ -3,7 +3,7 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use super::command::{Date, SearchKey};
+use super::command::{Date, PartialRange, SearchKey, SearchReturn};
 use super::datetime::days_from_civil;
 use super::fetch::load_message;
 use super::sets::resolve_set;
@@ -362,6 +362,168 @@ pub fn search(
     }
     mailbox.save_caches();
     Ok(hits)
+}
+
+// ---------------------------------------------------------------------------------------
+// The result side: what SEARCH RETURN (...) asks for and the ESEARCH response that answers
+// it (RFC 4731), what SAVE keeps (RFC 5182) and PARTIAL pages (RFC 9394). SORT's ESORT
+// (RFC 5267) uses the same writer with its results in sort order.
+
+/// The order of a result list the ESEARCH writer is given.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum ResultOrder {
+    /// SEARCH: ascending numbers; MIN and MAX are the lowest and the highest.
+    Ascending,
+    /// SORT (ESORT, RFC 5267 §3.2): sort order, kept in ALL and PARTIAL; MIN and MAX are
+    /// still the lowest and the highest number (RFC 4731's meaning; the SORT side may
+    /// choose otherwise and say why).
+    Sorted,
+}
+
+/// The return options of one command, gathered (RFC 4731 §3.1; SAVE RFC 5182 §2.1;
+/// PARTIAL RFC 9394 §3.1).
+#[derive(Clone, Copy, Default, Debug, PartialEq, Eq)]
+pub struct ResultOptions {
+    pub min: bool,
+    pub max: bool,
+    pub all: bool,
+    pub count: bool,
+    pub save: bool,
+    pub partial: Option<PartialRange>,
+}
+
+impl ResultOptions {
+    /// The options of a `RETURN (...)` list; `RETURN ()` means `RETURN (ALL)` (RFC 4731
+    /// §3.1). PARTIAL with ALL is refused (RFC 9394 §3.1: they ask for the same list in
+    /// two ways); the text is the BAD's.
+    pub fn from_returns(list: &[SearchReturn]) -> Result<ResultOptions, String> {
+        let mut o = ResultOptions::default();
+        if list.is_empty() {
+            o.all = true;
+        }
+        for r in list {
+            match r {
+                SearchReturn::Min => o.min = true,
+                SearchReturn::Max => o.max = true,
+                SearchReturn::All => o.all = true,
+                SearchReturn::Count => o.count = true,
+                SearchReturn::Save => o.save = true,
+                SearchReturn::Partial(range) => o.partial = Some(*range),
+            }
+        }
+        if o.all && o.partial.is_some() {
+            return Err("PARTIAL and ALL cannot be combined".into());
+        }
+        Ok(o)
+    }
+
+    /// Whether an ESEARCH response is sent: always, except for SAVE alone, whose only
+    /// answer is the tagged OK (RFC 5182 §2.1).
+    pub fn answers(&self) -> bool {
+        self.min || self.max || self.all || self.count || self.partial.is_some()
+    }
+
+    /// What SAVE keeps of `results` (RFC 5182 §2.1): with MIN and/or MAX but neither ALL
+    /// nor COUNT, only the messages those name; otherwise the whole result (PARTIAL does
+    /// not narrow it: RFC 5182 restricts SAVE only for MIN/MAX). Ascending, without
+    /// duplicates, whatever the order of `results`.
+    pub fn saved(&self, results: &[u32]) -> Vec<u32> {
+        let mut kept: Vec<u32> = if (self.min || self.max) && !(self.all || self.count) {
+            let lowest = results.iter().min().copied();
+            let highest = results.iter().max().copied();
+            [self.min.then_some(lowest), self.max.then_some(highest)]
+                .into_iter()
+                .flatten()
+                .flatten()
+                .collect()
+        } else {
+            results.to_vec()
+        };
+        kept.sort_unstable();
+        kept.dedup();
+        kept
+    }
+}
+
+/// `* ESEARCH (TAG "tag") [UID] ...` for `results` (RFC 4731 §3.1 `esearch-response`),
+/// without the CRLF. MIN, MAX and ALL are left out when nothing matched; COUNT is always
+/// there when asked for (`COUNT 0`); PARTIAL says `NIL` for an empty page. Items come in
+/// the order MIN MAX ALL PARTIAL COUNT.
+pub fn esearch_response(
+    tag: &str,
+    uid: bool,
+    opts: &ResultOptions,
+    results: &[u32],
+    order: ResultOrder,
+) -> String {
+    // A tag has neither `"` nor a backslash (RFC 3501 §9 `tag`: ASTRING-CHARs): quoted as is.
+    let mut line = format!("ESEARCH (TAG \"{tag}\")");
+    if uid {
+        line.push_str(" UID");
+    }
+    if opts.min
+        && let Some(n) = results.iter().min()
+    {
+        line.push_str(&format!(" MIN {n}"));
+    }
+    if opts.max
+        && let Some(n) = results.iter().max()
+    {
+        line.push_str(&format!(" MAX {n}"));
+    }
+    if opts.all && !results.is_empty() {
+        line.push_str(" ALL ");
+        line.push_str(&result_set(results, order));
+    }
+    if let Some(range) = opts.partial {
+        line.push(' ');
+        line.push_str(&partial_item(results, range, order));
+    }
+    if opts.count {
+        line.push_str(&format!(" COUNT {}", results.len()));
+    }
+    line
+}
+
+/// The ESEARCH `PARTIAL (range set-or-NIL)` item (RFC 9394 §3.1) for an ordered result:
+/// the results at the range's positions (1-based; from the end for `-a:-b`), in the
+/// result's order, as a sequence-set, or `NIL` when none is there. SORT calls this too.
+pub fn partial_item(results: &[u32], range: PartialRange, order: ResultOrder) -> String {
+    let page = partial_page(results, range);
+    let set = if page.is_empty() {
+        "NIL".to_string()
+    } else {
+        result_set(page, order)
+    };
+    let sign = if range.from_end { "-" } else { "" };
+    format!(
+        "PARTIAL ({sign}{}:{sign}{} {set})",
+        range.first, range.last
+    )
+}
+
+/// The results at a PARTIAL range's positions; empty when the range lies past the end.
+pub fn partial_page(results: &[u32], range: PartialRange) -> &[u32] {
+    let n = results.len();
+    // 0-based, half-open [start, end).
+    let (start, end) = if range.from_end {
+        // -1 is the last result: -k is index n - k.
+        let start = n.saturating_sub(range.last as usize);
+        let end = n.saturating_sub(range.first as usize - 1);
+        (start, end)
+    } else {
+        let start = (range.first as usize - 1).min(n);
+        let end = (range.last as usize).min(n);
+        (start, end)
+    };
+    &results[start..end.max(start)]
+}
+
+/// A result list as a `sequence-set`: runs of consecutive ascending numbers become
+/// `a:b`. The order of the list is kept (for SORT results a set's order is meaningful,
+/// RFC 5267 §3.2), so only ascending runs are joined: `a:b` always reads as a..b.
+pub fn result_set(results: &[u32], _order: ResultOrder) -> String {
+    super::sets::uid_list(results)
 }
 
 #[cfg(test)]
