@@ -496,10 +496,7 @@ pub fn partial_item(results: &[u32], range: PartialRange, order: ResultOrder) ->
         result_set(page, order)
     };
     let sign = if range.from_end { "-" } else { "" };
-    format!(
-        "PARTIAL ({sign}{}:{sign}{} {set})",
-        range.first, range.last
-    )
+    format!("PARTIAL ({sign}{}:{sign}{} {set})", range.first, range.last)
 }
 
 /// The results at a PARTIAL range's positions; empty when the range lies past the end.
@@ -566,6 +563,83 @@ mod tests {
             assert_eq!(String::from_utf8(utf8(cs, bytes)).unwrap(), *want, "{cs}");
         }
         assert!(SearchCharset::named("X-NO-SUCH-CHARSET").is_none());
+    }
+
+    fn range(first: u32, last: u32, from_end: bool) -> PartialRange {
+        PartialRange {
+            first,
+            last,
+            from_end,
+        }
+    }
+
+    #[test]
+    fn esearch_answers_as_rfc_4731_shows() {
+        let opts = |list: &[SearchReturn]| ResultOptions::from_returns(list).unwrap();
+        use SearchReturn::*;
+        let hits = [2, 10, 11];
+        let asc = ResultOrder::Ascending;
+        assert_eq!(
+            esearch_response("A282", false, &opts(&[Min, Count]), &hits, asc),
+            "ESEARCH (TAG \"A282\") MIN 2 COUNT 3"
+        );
+        assert_eq!(
+            esearch_response("A283", false, &opts(&[]), &hits, asc),
+            "ESEARCH (TAG \"A283\") ALL 2,10:11"
+        );
+        assert_eq!(
+            esearch_response("A285", true, &opts(&[Min, Max]), &[7, 3800], asc),
+            "ESEARCH (TAG \"A285\") UID MIN 7 MAX 3800"
+        );
+        // Nothing found: no MIN, MAX or ALL, but COUNT 0 and a NIL page.
+        let all = opts(&[Min, Max, All, Count]);
+        assert_eq!(
+            esearch_response("a", false, &all, &[], asc),
+            "ESEARCH (TAG \"a\") COUNT 0"
+        );
+        let page = opts(&[Partial(range(1, 5, false))]);
+        assert_eq!(
+            esearch_response("a", true, &page, &[], asc),
+            "ESEARCH (TAG \"a\") UID PARTIAL (1:5 NIL)"
+        );
+        assert!(!opts(&[Save]).answers());
+        assert!(ResultOptions::from_returns(&[All, Partial(range(1, 2, false))]).is_err());
+    }
+
+    #[test]
+    fn partial_pages_count_from_either_end() {
+        let r: Vec<u32> = (1..=10).map(|n| n * 10).collect();
+        let page = |a, b, e| partial_page(&r, range(a, b, e)).to_vec();
+        assert_eq!(page(1, 3, false), [10, 20, 30]);
+        assert_eq!(page(9, 20, false), [90, 100]);
+        assert_eq!(page(11, 20, false), Vec::<u32>::new());
+        assert_eq!(page(1, 1, true), [100]);
+        assert_eq!(page(1, 3, true), [80, 90, 100]);
+        assert_eq!(page(9, 20, true), [10, 20]);
+        assert_eq!(page(11, 12, true), Vec::<u32>::new());
+        assert_eq!(
+            partial_item(&r, range(1, 3, true), ResultOrder::Ascending),
+            "PARTIAL (-1:-3 80,90,100)"
+        );
+        // Sorted results keep their order; only ascending runs are joined.
+        assert_eq!(
+            partial_item(&[5, 4, 1, 2, 3], range(1, 5, false), ResultOrder::Sorted),
+            "PARTIAL (1:5 5,4,1:3)"
+        );
+    }
+
+    #[test]
+    fn save_keeps_min_max_alone_else_everything() {
+        use SearchReturn::*;
+        let saved =
+            |list: &[SearchReturn]| ResultOptions::from_returns(list).unwrap().saved(&[9, 3, 5]);
+        assert_eq!(saved(&[Save]), [3, 5, 9]);
+        assert_eq!(saved(&[Save, Min]), [3]);
+        assert_eq!(saved(&[Save, Max]), [9]);
+        assert_eq!(saved(&[Save, Min, Max]), [3, 9]);
+        assert_eq!(saved(&[Save, Min, Count]), [3, 5, 9]);
+        assert_eq!(saved(&[Save, Max, All]), [3, 5, 9]);
+        assert_eq!(saved(&[Save, Partial(range(1, 1, false))]), [3, 5, 9]);
     }
 
     #[test]

@@ -13,8 +13,8 @@ use crate::imap::response::{CommandResult, Outcome};
 use crate::imap::search::{
     ResultOptions, ResultOrder, SearchCharset, esearch_response, partial_page, search,
 };
-use crate::imap::sets::resolve_set;
 use crate::imap::session::{Selected, Session};
+use crate::imap::sets::resolve_set;
 
 impl Session<'_> {
     pub fn cmd_search(
@@ -84,8 +84,7 @@ impl Session<'_> {
                     save_result(selected, &options.saved(&hits), uid);
                 }
                 if options.answers() {
-                    let line =
-                        esearch_response(tag, uid, &options, &hits, ResultOrder::Ascending);
+                    let line = esearch_response(tag, uid, &options, &hits, ResultOrder::Ascending);
                     self.untagged(&line);
                 }
             }
