@@ -423,21 +423,27 @@ impl ResultOptions {
         self.min || self.max || self.all || self.count || self.partial.is_some()
     }
 
-    /// What SAVE keeps of `results` (RFC 5182 §2.1): with MIN and/or MAX but neither ALL
-    /// nor COUNT, only the messages those name; otherwise the whole result (PARTIAL does
-    /// not narrow it: RFC 5182 restricts SAVE only for MIN/MAX). Ascending, without
-    /// duplicates, whatever the order of `results`.
+    /// What SAVE keeps of `results` (RFC 5182 §2.1): with ALL or COUNT, or with SAVE
+    /// alone, the whole result; otherwise only what the answer names: the MIN and/or MAX
+    /// message and the PARTIAL page (RFC 9394 carries RFC 5182's MIN/MAX rule over to
+    /// PARTIAL: a client paging with SAVE gets `$` = the page it was shown; Dovecot saves
+    /// the same). Ascending, without duplicates, whatever the order of `results`.
     pub fn saved(&self, results: &[u32]) -> Vec<u32> {
-        let mut kept: Vec<u32> = if (self.min || self.max) && !(self.all || self.count) {
-            let lowest = results.iter().min().copied();
-            let highest = results.iter().max().copied();
-            [self.min.then_some(lowest), self.max.then_some(highest)]
-                .into_iter()
-                .flatten()
-                .flatten()
-                .collect()
-        } else {
+        let narrowed = self.min || self.max || self.partial.is_some();
+        let mut kept: Vec<u32> = if self.all || self.count || !narrowed {
             results.to_vec()
+        } else {
+            let mut kept = Vec::new();
+            if self.min {
+                kept.extend(results.iter().min());
+            }
+            if self.max {
+                kept.extend(results.iter().max());
+            }
+            if let Some(range) = self.partial {
+                kept.extend_from_slice(partial_page(results, range));
+            }
+            kept
         };
         kept.sort_unstable();
         kept.dedup();
@@ -639,7 +645,17 @@ mod tests {
         assert_eq!(saved(&[Save, Min, Max]), [3, 9]);
         assert_eq!(saved(&[Save, Min, Count]), [3, 5, 9]);
         assert_eq!(saved(&[Save, Max, All]), [3, 5, 9]);
-        assert_eq!(saved(&[Save, Partial(range(1, 1, false))]), [3, 5, 9]);
+        // The page is taken in the result's order (here as the engine gave it).
+        assert_eq!(saved(&[Save, Partial(range(1, 1, false))]), [9]);
+        assert_eq!(saved(&[Save, Min, Partial(range(1, 1, true))]), [3, 5]);
+        assert_eq!(
+            saved(&[Save, Count, Partial(range(1, 1, false))]),
+            [3, 5, 9]
+        );
+        assert_eq!(
+            saved(&[Save, Partial(range(7, 8, false))]),
+            Vec::<u32>::new()
+        );
     }
 
     #[test]

@@ -35,6 +35,10 @@ impl Session<'_> {
     }
 
     /// A SEARCH with SAVE whose arguments did not parse: BAD, and `$` is empty after it.
+    /// RFC 5182 §2.1 empties the variable when a SEARCH SAVE fails, BAD as well as NO, so a
+    /// command pipelined behind a mistyped SEARCH (`UID EXPUNGE $`) acts on nothing rather
+    /// than on an older result. Dovecot 2.3 keeps the older result after a BAD; this
+    /// follows the RFC (tests/imap_search_ext.rs `same_answers_as_dovecot`).
     pub fn cmd_search_save_failed(&mut self, reason: &str) -> CommandResult {
         self.forget_search_result();
         Err(Outcome::bad(reason.to_string()))
