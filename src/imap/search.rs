@@ -375,9 +375,27 @@ pub enum ResultOrder {
     /// SEARCH: ascending numbers; MIN and MAX are the lowest and the highest.
     Ascending,
     /// SORT (ESORT, RFC 5267 §3.2): sort order, kept in ALL and PARTIAL; MIN and MAX are
-    /// still the lowest and the highest number (RFC 4731's meaning; the SORT side may
-    /// choose otherwise and say why).
+    /// the first and the last message in that order (as Dovecot 2.3 answers
+    /// `SORT RETURN (MIN MAX ALL) (DATE) UTF-8 ALL`: `MIN 4 MAX 1 ALL 4,3,2,1`).
     Sorted,
+}
+
+impl ResultOrder {
+    /// The message MIN names.
+    fn min(self, results: &[u32]) -> Option<u32> {
+        match self {
+            ResultOrder::Ascending => results.iter().min().copied(),
+            ResultOrder::Sorted => results.first().copied(),
+        }
+    }
+
+    /// The message MAX names.
+    fn max(self, results: &[u32]) -> Option<u32> {
+        match self {
+            ResultOrder::Ascending => results.iter().max().copied(),
+            ResultOrder::Sorted => results.last().copied(),
+        }
+    }
 }
 
 /// The return options of one command, gathered (RFC 4731 §3.1; SAVE RFC 5182 §2.1;
@@ -428,17 +446,17 @@ impl ResultOptions {
     /// message and the PARTIAL page (RFC 9394 carries RFC 5182's MIN/MAX rule over to
     /// PARTIAL: a client paging with SAVE gets `$` = the page it was shown; Dovecot saves
     /// the same). Ascending, without duplicates, whatever the order of `results`.
-    pub fn saved(&self, results: &[u32]) -> Vec<u32> {
+    pub fn saved(&self, results: &[u32], order: ResultOrder) -> Vec<u32> {
         let narrowed = self.min || self.max || self.partial.is_some();
         let mut kept: Vec<u32> = if self.all || self.count || !narrowed {
             results.to_vec()
         } else {
             let mut kept = Vec::new();
             if self.min {
-                kept.extend(results.iter().min());
+                kept.extend(order.min(results));
             }
             if self.max {
-                kept.extend(results.iter().max());
+                kept.extend(order.max(results));
             }
             if let Some(range) = self.partial {
                 kept.extend_from_slice(partial_page(results, range));
@@ -468,12 +486,12 @@ pub fn esearch_response(
         line.push_str(" UID");
     }
     if opts.min
-        && let Some(n) = results.iter().min()
+        && let Some(n) = order.min(results)
     {
         line.push_str(&format!(" MIN {n}"));
     }
     if opts.max
-        && let Some(n) = results.iter().max()
+        && let Some(n) = order.max(results)
     {
         line.push_str(&format!(" MAX {n}"));
     }
@@ -637,8 +655,19 @@ mod tests {
     #[test]
     fn save_keeps_min_max_alone_else_everything() {
         use SearchReturn::*;
-        let saved =
-            |list: &[SearchReturn]| ResultOptions::from_returns(list).unwrap().saved(&[9, 3, 5]);
+        let saved = |list: &[SearchReturn]| {
+            ResultOptions::from_returns(list)
+                .unwrap()
+                .saved(&[9, 3, 5], ResultOrder::Ascending)
+        };
+        // ESORT: MIN and MAX are the first and last in sort order.
+        let sorted = ResultOptions::from_returns(&[Save, Min]).unwrap();
+        assert_eq!(sorted.saved(&[9, 3, 5], ResultOrder::Sorted), [9]);
+        let all = ResultOptions::from_returns(&[Min, Max, All]).unwrap();
+        assert_eq!(
+            esearch_response("s", true, &all, &[4, 3, 2, 1], ResultOrder::Sorted),
+            "ESEARCH (TAG \"s\") UID MIN 4 MAX 1 ALL 4,3,2,1"
+        );
         assert_eq!(saved(&[Save]), [3, 5, 9]);
         assert_eq!(saved(&[Save, Min]), [3]);
         assert_eq!(saved(&[Save, Max]), [9]);

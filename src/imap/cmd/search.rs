@@ -68,13 +68,12 @@ impl Session<'_> {
                 }
             },
         };
-        let options = match returns {
-            None => None,
-            Some(list) => Some(ResultOptions::from_returns(list).map_err(Outcome::bad)?),
-        };
-        let selected = self.selected_mut()?;
-        let hits = search(&mut selected.mailbox, criteria, uid)?;
-        match options {
+        // A bad option list is refused before any message is read.
+        if let Some(list) = returns {
+            ResultOptions::from_returns(list).map_err(Outcome::bad)?;
+        }
+        let hits = search(&mut self.selected_mut()?.mailbox, criteria, uid)?;
+        match returns {
             None => {
                 let mut line = String::from("SEARCH");
                 for n in hits {
@@ -83,15 +82,7 @@ impl Session<'_> {
                 }
                 self.untagged(&line);
             }
-            Some(options) => {
-                if options.save {
-                    save_result(selected, &options.saved(&hits), uid);
-                }
-                if options.answers() {
-                    let line = esearch_response(tag, uid, &options, &hits, ResultOrder::Ascending);
-                    self.untagged(&line);
-                }
-            }
+            Some(list) => self.answer_returns(tag, uid, list, &hits, ResultOrder::Ascending)?,
         }
         Ok(Outcome::ok(if uid {
             "UID SEARCH completed"
@@ -100,8 +91,33 @@ impl Session<'_> {
         }))
     }
 
-    /// Empties `$` (a failed SEARCH SAVE).
-    fn forget_search_result(&mut self) {
+    /// The answer of a command with `RETURN (...)` once its result is known: SAVE keeps
+    /// its part for `$` (RFC 5182 §2.1), then one ESEARCH response unless SAVE was alone.
+    /// `results` are UIDs for UID commands, sequence numbers otherwise, in `order`. SORT
+    /// with ESORT (RFC 5267) answers through this too, with [`ResultOrder::Sorted`]; on its
+    /// failure paths with SAVE it calls [`Self::forget_search_result`].
+    pub fn answer_returns(
+        &mut self,
+        tag: &str,
+        uid: bool,
+        returns: &[SearchReturn],
+        results: &[u32],
+        order: ResultOrder,
+    ) -> Result<(), Outcome> {
+        let options = ResultOptions::from_returns(returns).map_err(Outcome::bad)?;
+        if options.save {
+            let kept = options.saved(results, order);
+            save_result(self.selected_mut()?, &kept, uid);
+        }
+        if options.answers() {
+            let line = esearch_response(tag, uid, &options, results, order);
+            self.untagged(&line);
+        }
+        Ok(())
+    }
+
+    /// Empties `$` (a failed SEARCH or SORT with SAVE).
+    pub fn forget_search_result(&mut self) {
         if let Ok(selected) = self.selected_mut() {
             selected.search_result.clear();
         }
