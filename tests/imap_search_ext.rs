@@ -224,6 +224,12 @@ fn rfc4731_examples() {
             compress(&want)
         )
     );
+    // RETURN comes before CHARSET (RFC 4466 §2.6 `search-return-opts`).
+    let r = c.send(
+        "A289",
+        "SEARCH RETURN (COUNT) CHARSET UTF-8 SUBJECT \"subject 1\"",
+    );
+    assert_eq!(esearch(&r, "A289"), "COUNT 4");
     // A plain SEARCH still answers `* SEARCH`.
     let r = c.send("A288", &format!("SEARCH {criteria}"));
     assert_eq!(r.search(), FLAGGED);
