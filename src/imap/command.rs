@@ -160,12 +160,26 @@ pub enum CommandBody {
         criteria: SearchKey,
         returns: Option<Vec<SearchReturn>>,
     },
+    /// A SEARCH with `RETURN (... SAVE ...)` whose rest did not parse: answered BAD, and
+    /// the saved result becomes empty (RFC 5182 §2.1), so a pipelined `$` after it acts on
+    /// no message rather than on an older result.
+    SearchSaveFailed {
+        uid: bool,
+        reason: String,
+    },
     /// FETCH / UID FETCH. The macros ALL, FAST and FULL are expanded by the parser. For UID
     /// FETCH the session adds UID to the response whether or not it was asked for.
     Fetch {
         uid: bool,
         set: SequenceSet,
         items: Vec<FetchItem>,
+    },
+    /// UID FETCH with the PARTIAL modifier (RFC 9394 §3.2): the set's messages, in UID
+    /// order, at the range's positions. The session turns it into a UID FETCH of those.
+    FetchPartial {
+        set: SequenceSet,
+        items: Vec<FetchItem>,
+        range: PartialRange,
     },
     Store {
         uid: bool,
@@ -230,8 +244,11 @@ impl CommandBody {
             Expunge { uids: Some(_) } => "UID EXPUNGE",
             Search { uid: false, .. } => "SEARCH",
             Search { uid: true, .. } => "UID SEARCH",
+            SearchSaveFailed { uid: false, .. } => "SEARCH",
+            SearchSaveFailed { uid: true, .. } => "UID SEARCH",
             Fetch { uid: false, .. } => "FETCH",
             Fetch { uid: true, .. } => "UID FETCH",
+            FetchPartial { .. } => "UID FETCH",
             Store { uid: false, .. } => "STORE",
             Store { uid: true, .. } => "UID STORE",
             Copy { uid: false, .. } => "COPY",
@@ -414,7 +431,7 @@ pub enum SearchKey {
     Younger(u32),
 }
 
-/// ESEARCH return options (RFC 4731); SAVE from RFC 5182.
+/// ESEARCH return options (RFC 4731); SAVE from RFC 5182, PARTIAL from RFC 9394.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum SearchReturn {
     Min,
@@ -422,6 +439,17 @@ pub enum SearchReturn {
     All,
     Count,
     Save,
+    Partial(PartialRange),
+}
+
+/// A PARTIAL range (RFC 9394 §3.1 `partial-range`): positions in the ordered result,
+/// 1-based, `first <= last` once parsed; with `from_end` they count back from the last
+/// result (`-1:-100` is the last hundred).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct PartialRange {
+    pub first: u32,
+    pub last: u32,
+    pub from_end: bool,
 }
 
 /// FETCH data items (RFC 3501 §6.4.5, BINARY from RFC 3516).

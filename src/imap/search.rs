@@ -3,7 +3,7 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use super::command::{Date, SearchKey};
+use super::command::{Date, PartialRange, SearchKey, SearchReturn};
 use super::datetime::days_from_civil;
 use super::fetch::load_message;
 use super::sets::resolve_set;
@@ -364,6 +364,189 @@ pub fn search(
     Ok(hits)
 }
 
+// ---------------------------------------------------------------------------------------
+// The result side: what SEARCH RETURN (...) asks for and the ESEARCH response that answers
+// it (RFC 4731), what SAVE keeps (RFC 5182) and PARTIAL pages (RFC 9394). SORT's ESORT
+// (RFC 5267) uses the same writer with its results in sort order.
+
+/// The order of a result list the ESEARCH writer is given.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum ResultOrder {
+    /// SEARCH: ascending numbers; MIN and MAX are the lowest and the highest.
+    Ascending,
+    /// SORT (ESORT, RFC 5267 §3.2): sort order, kept in ALL and PARTIAL; MIN and MAX are
+    /// the first and the last message in that order (as Dovecot 2.3 answers
+    /// `SORT RETURN (MIN MAX ALL) (DATE) UTF-8 ALL`: `MIN 4 MAX 1 ALL 4,3,2,1`).
+    Sorted,
+}
+
+impl ResultOrder {
+    /// The message MIN names.
+    fn min(self, results: &[u32]) -> Option<u32> {
+        match self {
+            ResultOrder::Ascending => results.iter().min().copied(),
+            ResultOrder::Sorted => results.first().copied(),
+        }
+    }
+
+    /// The message MAX names.
+    fn max(self, results: &[u32]) -> Option<u32> {
+        match self {
+            ResultOrder::Ascending => results.iter().max().copied(),
+            ResultOrder::Sorted => results.last().copied(),
+        }
+    }
+}
+
+/// The return options of one command, gathered (RFC 4731 §3.1; SAVE RFC 5182 §2.1;
+/// PARTIAL RFC 9394 §3.1).
+#[derive(Clone, Copy, Default, Debug, PartialEq, Eq)]
+pub struct ResultOptions {
+    pub min: bool,
+    pub max: bool,
+    pub all: bool,
+    pub count: bool,
+    pub save: bool,
+    pub partial: Option<PartialRange>,
+}
+
+impl ResultOptions {
+    /// The options of a `RETURN (...)` list; `RETURN ()` means `RETURN (ALL)` (RFC 4731
+    /// §3.1). PARTIAL with ALL is refused (RFC 9394 §3.1: they ask for the same list in
+    /// two ways); the text is the BAD's.
+    pub fn from_returns(list: &[SearchReturn]) -> Result<ResultOptions, String> {
+        let mut o = ResultOptions::default();
+        if list.is_empty() {
+            o.all = true;
+        }
+        for r in list {
+            match r {
+                SearchReturn::Min => o.min = true,
+                SearchReturn::Max => o.max = true,
+                SearchReturn::All => o.all = true,
+                SearchReturn::Count => o.count = true,
+                SearchReturn::Save => o.save = true,
+                SearchReturn::Partial(range) => o.partial = Some(*range),
+            }
+        }
+        if o.all && o.partial.is_some() {
+            return Err("PARTIAL and ALL cannot be combined".into());
+        }
+        Ok(o)
+    }
+
+    /// Whether an ESEARCH response is sent: always, except for SAVE alone, whose only
+    /// answer is the tagged OK (RFC 5182 §2.1).
+    pub fn answers(&self) -> bool {
+        self.min || self.max || self.all || self.count || self.partial.is_some()
+    }
+
+    /// What SAVE keeps of `results` (RFC 5182 §2.1): with ALL or COUNT, or with SAVE
+    /// alone, the whole result; otherwise only what the answer names: the MIN and/or MAX
+    /// message and the PARTIAL page (RFC 9394 carries RFC 5182's MIN/MAX rule over to
+    /// PARTIAL: a client paging with SAVE gets `$` = the page it was shown; Dovecot saves
+    /// the same). Ascending, without duplicates, whatever the order of `results`.
+    pub fn saved(&self, results: &[u32], order: ResultOrder) -> Vec<u32> {
+        let narrowed = self.min || self.max || self.partial.is_some();
+        let mut kept: Vec<u32> = if self.all || self.count || !narrowed {
+            results.to_vec()
+        } else {
+            let mut kept = Vec::new();
+            if self.min {
+                kept.extend(order.min(results));
+            }
+            if self.max {
+                kept.extend(order.max(results));
+            }
+            if let Some(range) = self.partial {
+                kept.extend_from_slice(partial_page(results, range));
+            }
+            kept
+        };
+        kept.sort_unstable();
+        kept.dedup();
+        kept
+    }
+}
+
+/// `* ESEARCH (TAG "tag") [UID] ...` for `results` (RFC 4731 §3.1 `esearch-response`),
+/// without the CRLF. MIN, MAX and ALL are left out when nothing matched; COUNT is always
+/// there when asked for (`COUNT 0`); PARTIAL says `NIL` for an empty page. Items come in
+/// the order MIN MAX ALL PARTIAL COUNT.
+pub fn esearch_response(
+    tag: &str,
+    uid: bool,
+    opts: &ResultOptions,
+    results: &[u32],
+    order: ResultOrder,
+) -> String {
+    // A tag has neither `"` nor a backslash (RFC 3501 §9 `tag`: ASTRING-CHARs): quoted as is.
+    let mut line = format!("ESEARCH (TAG \"{tag}\")");
+    if uid {
+        line.push_str(" UID");
+    }
+    if opts.min
+        && let Some(n) = order.min(results)
+    {
+        line.push_str(&format!(" MIN {n}"));
+    }
+    if opts.max
+        && let Some(n) = order.max(results)
+    {
+        line.push_str(&format!(" MAX {n}"));
+    }
+    if opts.all && !results.is_empty() {
+        line.push_str(" ALL ");
+        line.push_str(&result_set(results, order));
+    }
+    if let Some(range) = opts.partial {
+        line.push(' ');
+        line.push_str(&partial_item(results, range, order));
+    }
+    if opts.count {
+        line.push_str(&format!(" COUNT {}", results.len()));
+    }
+    line
+}
+
+/// The ESEARCH `PARTIAL (range set-or-NIL)` item (RFC 9394 §3.1) for an ordered result:
+/// the results at the range's positions (1-based; from the end for `-a:-b`), in the
+/// result's order, as a sequence-set, or `NIL` when none is there. SORT calls this too.
+pub fn partial_item(results: &[u32], range: PartialRange, order: ResultOrder) -> String {
+    let page = partial_page(results, range);
+    let set = if page.is_empty() {
+        "NIL".to_string()
+    } else {
+        result_set(page, order)
+    };
+    let sign = if range.from_end { "-" } else { "" };
+    format!("PARTIAL ({sign}{}:{sign}{} {set})", range.first, range.last)
+}
+
+/// The results at a PARTIAL range's positions; empty when the range lies past the end.
+pub fn partial_page(results: &[u32], range: PartialRange) -> &[u32] {
+    let n = results.len();
+    // 0-based, half-open [start, end).
+    let (start, end) = if range.from_end {
+        // -1 is the last result: -k is index n - k.
+        let start = n.saturating_sub(range.last as usize);
+        let end = n.saturating_sub(range.first as usize - 1);
+        (start, end)
+    } else {
+        let start = (range.first as usize - 1).min(n);
+        let end = (range.last as usize).min(n);
+        (start, end)
+    };
+    &results[start..end.max(start)]
+}
+
+/// A result list as a `sequence-set`: runs of consecutive ascending numbers become
+/// `a:b`. The order of the list is kept (for SORT results a set's order is meaningful,
+/// RFC 5267 §3.2), so only ascending runs are joined: `a:b` always reads as a..b.
+pub fn result_set(results: &[u32], _order: ResultOrder) -> String {
+    super::sets::uid_list(results)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -404,6 +587,104 @@ mod tests {
             assert_eq!(String::from_utf8(utf8(cs, bytes)).unwrap(), *want, "{cs}");
         }
         assert!(SearchCharset::named("X-NO-SUCH-CHARSET").is_none());
+    }
+
+    fn range(first: u32, last: u32, from_end: bool) -> PartialRange {
+        PartialRange {
+            first,
+            last,
+            from_end,
+        }
+    }
+
+    #[test]
+    fn esearch_answers_as_rfc_4731_shows() {
+        let opts = |list: &[SearchReturn]| ResultOptions::from_returns(list).unwrap();
+        use SearchReturn::*;
+        let hits = [2, 10, 11];
+        let asc = ResultOrder::Ascending;
+        assert_eq!(
+            esearch_response("A282", false, &opts(&[Min, Count]), &hits, asc),
+            "ESEARCH (TAG \"A282\") MIN 2 COUNT 3"
+        );
+        assert_eq!(
+            esearch_response("A283", false, &opts(&[]), &hits, asc),
+            "ESEARCH (TAG \"A283\") ALL 2,10:11"
+        );
+        assert_eq!(
+            esearch_response("A285", true, &opts(&[Min, Max]), &[7, 3800], asc),
+            "ESEARCH (TAG \"A285\") UID MIN 7 MAX 3800"
+        );
+        // Nothing found: no MIN, MAX or ALL, but COUNT 0 and a NIL page.
+        let all = opts(&[Min, Max, All, Count]);
+        assert_eq!(
+            esearch_response("a", false, &all, &[], asc),
+            "ESEARCH (TAG \"a\") COUNT 0"
+        );
+        let page = opts(&[Partial(range(1, 5, false))]);
+        assert_eq!(
+            esearch_response("a", true, &page, &[], asc),
+            "ESEARCH (TAG \"a\") UID PARTIAL (1:5 NIL)"
+        );
+        assert!(!opts(&[Save]).answers());
+        assert!(ResultOptions::from_returns(&[All, Partial(range(1, 2, false))]).is_err());
+    }
+
+    #[test]
+    fn partial_pages_count_from_either_end() {
+        let r: Vec<u32> = (1..=10).map(|n| n * 10).collect();
+        let page = |a, b, e| partial_page(&r, range(a, b, e)).to_vec();
+        assert_eq!(page(1, 3, false), [10, 20, 30]);
+        assert_eq!(page(9, 20, false), [90, 100]);
+        assert_eq!(page(11, 20, false), Vec::<u32>::new());
+        assert_eq!(page(1, 1, true), [100]);
+        assert_eq!(page(1, 3, true), [80, 90, 100]);
+        assert_eq!(page(9, 20, true), [10, 20]);
+        assert_eq!(page(11, 12, true), Vec::<u32>::new());
+        assert_eq!(
+            partial_item(&r, range(1, 3, true), ResultOrder::Ascending),
+            "PARTIAL (-1:-3 80,90,100)"
+        );
+        // Sorted results keep their order; only ascending runs are joined.
+        assert_eq!(
+            partial_item(&[5, 4, 1, 2, 3], range(1, 5, false), ResultOrder::Sorted),
+            "PARTIAL (1:5 5,4,1:3)"
+        );
+    }
+
+    #[test]
+    fn save_keeps_min_max_alone_else_everything() {
+        use SearchReturn::*;
+        let saved = |list: &[SearchReturn]| {
+            ResultOptions::from_returns(list)
+                .unwrap()
+                .saved(&[9, 3, 5], ResultOrder::Ascending)
+        };
+        // ESORT: MIN and MAX are the first and last in sort order.
+        let sorted = ResultOptions::from_returns(&[Save, Min]).unwrap();
+        assert_eq!(sorted.saved(&[9, 3, 5], ResultOrder::Sorted), [9]);
+        let all = ResultOptions::from_returns(&[Min, Max, All]).unwrap();
+        assert_eq!(
+            esearch_response("s", true, &all, &[4, 3, 2, 1], ResultOrder::Sorted),
+            "ESEARCH (TAG \"s\") UID MIN 4 MAX 1 ALL 4,3,2,1"
+        );
+        assert_eq!(saved(&[Save]), [3, 5, 9]);
+        assert_eq!(saved(&[Save, Min]), [3]);
+        assert_eq!(saved(&[Save, Max]), [9]);
+        assert_eq!(saved(&[Save, Min, Max]), [3, 9]);
+        assert_eq!(saved(&[Save, Min, Count]), [3, 5, 9]);
+        assert_eq!(saved(&[Save, Max, All]), [3, 5, 9]);
+        // The page is taken in the result's order (here as the engine gave it).
+        assert_eq!(saved(&[Save, Partial(range(1, 1, false))]), [9]);
+        assert_eq!(saved(&[Save, Min, Partial(range(1, 1, true))]), [3, 5]);
+        assert_eq!(
+            saved(&[Save, Count, Partial(range(1, 1, false))]),
+            [3, 5, 9]
+        );
+        assert_eq!(
+            saved(&[Save, Partial(range(7, 8, false))]),
+            Vec::<u32>::new()
+        );
     }
 
     #[test]

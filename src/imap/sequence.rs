@@ -28,10 +28,14 @@ pub struct SeqRange {
     pub last: SeqNum,
 }
 
-/// A non-empty list of ranges, in the order the client sent them.
+/// A non-empty list of ranges, in the order the client sent them; or `$`, the saved
+/// search result (RFC 5182 §2.1), which the session replaces by the messages it names
+/// before a command runs (then possibly with no ranges: the empty saved result).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct SequenceSet {
     ranges: Vec<SeqRange>,
+    /// `$` as the client wrote it, not yet replaced.
+    last_result: bool,
 }
 
 /// Why a sequence set did not parse.
@@ -45,7 +49,32 @@ impl SequenceSet {
         if ranges.is_empty() {
             None
         } else {
-            Some(SequenceSet { ranges })
+            Some(SequenceSet {
+                ranges,
+                last_result: false,
+            })
+        }
+    }
+
+    /// `$` (RFC 5182 `seq-last-command`): the saved search result, still unresolved.
+    pub fn last_result() -> SequenceSet {
+        SequenceSet {
+            ranges: Vec::new(),
+            last_result: true,
+        }
+    }
+
+    /// Whether this is an unresolved `$`.
+    pub fn is_last_result(&self) -> bool {
+        self.last_result
+    }
+
+    /// The set with no numbers: what `$` becomes when the saved result is empty
+    /// (RFC 5182 §2.1: the commands then act on no message). Never parsed from the wire.
+    pub fn nothing() -> SequenceSet {
+        SequenceSet {
+            ranges: Vec::new(),
+            last_result: false,
         }
     }
 
@@ -54,6 +83,7 @@ impl SequenceSet {
         let v = SeqNum::Value(n);
         SequenceSet {
             ranges: vec![SeqRange { first: v, last: v }],
+            last_result: false,
         }
     }
 
@@ -61,6 +91,7 @@ impl SequenceSet {
     pub fn range(first: SeqNum, last: SeqNum) -> SequenceSet {
         SequenceSet {
             ranges: vec![SeqRange { first, last }],
+            last_result: false,
         }
     }
 
@@ -81,7 +112,10 @@ impl SequenceSet {
             };
             ranges.push(SeqRange { first, last });
         }
-        Ok(SequenceSet { ranges })
+        Ok(SequenceSet {
+            ranges,
+            last_result: false,
+        })
     }
 
     /// The set as sorted, merged, inclusive ranges once `*` is `max` (the number of messages
@@ -170,6 +204,9 @@ fn parse_num(t: &[u8]) -> Result<SeqNum, SequenceSetError> {
 
 impl std::fmt::Display for SequenceSet {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.last_result {
+            return f.write_str("$");
+        }
         let one = |n: SeqNum| match n {
             SeqNum::Value(v) => v.to_string(),
             SeqNum::Star => "*".to_string(),

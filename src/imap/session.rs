@@ -99,6 +99,9 @@ pub struct Selected {
     pub rights: crate::store::acl::Rights,
     /// The keywords the client was told about in `* FLAGS`.
     pub announced: sync::AnnouncedFlags,
+    /// The last SEARCH RETURN (SAVE) result as UIDs, ascending: what `$` names (RFC 5182
+    /// §2.1). Empty at SELECT/EXAMINE and gone with the folder at CLOSE/UNSELECT.
+    pub search_result: Vec<u32>,
 }
 
 pub struct Session<'c> {
@@ -279,7 +282,10 @@ impl<'c> Session<'c> {
                 _ => Outcome::bad(format!("{name} is not valid now")),
             };
         }
-        let outcome = match self.run_command(&command.tag, command.body) {
+        // `$` becomes the saved result's messages, and a UID FETCH PARTIAL the page's
+        // UIDs, before the command sees its sets.
+        let body = self.resolve_sets(command.body);
+        let outcome = match self.run_command(&command.tag, body) {
             Ok(outcome) | Err(outcome) => outcome,
         };
         let expunges_allowed = match spec.announce {

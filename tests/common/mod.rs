@@ -50,6 +50,11 @@ const CODEC_ALLOW_LIST: &[(&str, &str)] = &[
         "RFC 4314 acl-data: imap-codec 2.0.0-alpha.10 has no ACL extension",
     ),
     (
+        "* ESEARCH ",
+        "RFC 4731 esearch-response (with RFC 9394 PARTIAL): imap-codec 2.0.0-alpha.10 has no \
+         ESEARCH extension and no feature that enables one",
+    ),
+    (
         "* MYRIGHTS ",
         "RFC 4314 myrights-data: imap-codec has no ACL extension",
     ),

@@ -123,8 +123,11 @@ impl Session<'_> {
                 charset,
                 criteria,
                 returns,
-            } => self.cmd_search(uid, charset.as_deref(), &criteria, returns.as_deref()),
+            } => self.cmd_search(tag, uid, charset.as_deref(), &criteria, returns.as_deref()),
+            SearchSaveFailed { uid: _, reason } => self.cmd_search_save_failed(&reason),
             Fetch { uid, set, items } => self.cmd_fetch(uid, &set, &items),
+            // `resolve_sets` made it a UID FETCH before; here only as a fallback.
+            FetchPartial { set, items, .. } => self.cmd_fetch(true, &set, &items),
             Store {
                 uid,
                 set,

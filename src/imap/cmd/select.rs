@@ -69,6 +69,7 @@ impl Session<'_> {
             name,
             rights,
             announced,
+            search_result: Vec::new(),
         });
         let mode = if read_only { "READ-ONLY" } else { "READ-WRITE" };
         Ok(Outcome::ok(format!("[{mode}] {verb} completed")))

@@ -1,5 +1,5 @@
 //! FETCH (RFC 3501 §6.4.5, §9) and its data items, sections and partials, with BINARY
-//! (RFC 3516).
+//! (RFC 3516) and the PARTIAL modifier of UID FETCH (RFC 9394).
 
 use super::{PResult, Parser};
 use crate::imap::command::{CommandBody, FetchItem, Partial, Section, SectionText};
@@ -23,11 +23,22 @@ impl Parser {
         } else {
             self.fetch_att(&mut items, true)?;
         }
-        Ok(CommandBody::Fetch {
-            uid,
-            set,
-            items: once_each(items),
-        })
+        let items = once_each(items);
+        if self.eat_word(" (") {
+            // `fetch-modifiers = SP "(" fetch-modifier *(SP fetch-modifier) ")"` (RFC 4466
+            // §2.4); the one served is `"PARTIAL" SP partial-range` (RFC 9394 §3.2), which
+            // only UID FETCH may carry.
+            if !self.eat_word_sp("PARTIAL") {
+                return Err("unknown FETCH modifier".into());
+            }
+            if !uid {
+                return Err("PARTIAL is a UID FETCH modifier (RFC 9394)".into());
+            }
+            let range = self.partial_range()?;
+            self.expect(b')')?;
+            return Ok(CommandBody::FetchPartial { set, items, range });
+        }
+        Ok(CommandBody::Fetch { uid, set, items })
     }
 
     /// `fetch-att` (RFC 3501 §9, `BINARY` items from RFC 3516); with `macros`, also

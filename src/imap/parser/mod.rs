@@ -405,8 +405,12 @@ impl Parser {
         })
     }
 
-    /// `sequence-set = (seq-number / seq-range) ["," sequence-set]` (RFC 3501 §9).
+    /// `sequence-set = (seq-number / seq-range) ["," sequence-set]` (RFC 3501 §9), or
+    /// `seq-last-command = "$"` (RFC 5182 §4), the saved search result.
     fn sequence_set(&mut self) -> PResult<SequenceSet> {
+        if self.eat(b'$') {
+            return Ok(SequenceSet::last_result());
+        }
         let t = self.take_while(|b| b.is_ascii_digit() || matches!(b, b':' | b',' | b'*'));
         if t.is_empty() {
             return Err("expected a sequence set".into());

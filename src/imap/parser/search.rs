@@ -1,36 +1,31 @@
-//! SEARCH (RFC 3501 §6.4.4, §9) with ESEARCH return options (RFC 4731) and WITHIN
-//! (RFC 5032).
+//! SEARCH (RFC 3501 §6.4.4, §9) with ESEARCH return options (RFC 4731), SAVE and `$`
+//! (RFC 5182), PARTIAL (RFC 9394) and WITHIN (RFC 5032).
 
 use super::{PResult, Parser};
-use crate::imap::command::{CommandBody, Date, SearchKey, SearchReturn};
+use crate::imap::command::{CommandBody, Date, PartialRange, SearchKey, SearchReturn};
 
 impl Parser {
     /// `search = "SEARCH" [search-return-opts] [SP "CHARSET" SP astring]
     ///          1*(SP search-key)` (RFC 3501 §9, RFC 4731 §3), after the name.
+    /// When `SAVE` was read and the rest fails, the command becomes
+    /// [`CommandBody::SearchSaveFailed`]: its BAD also empties the saved result.
     pub(super) fn search(&mut self, uid: bool) -> PResult<CommandBody> {
+        let mut saving = false;
+        match self.search_rest(uid, &mut saving) {
+            Err(reason) if saving => {
+                self.skip_to_end();
+                Ok(CommandBody::SearchSaveFailed { uid, reason })
+            }
+            other => other,
+        }
+    }
+
+    fn search_rest(&mut self, uid: bool, saving: &mut bool) -> PResult<CommandBody> {
         self.sp()?;
         let mut returns = None;
         if self.eat_word_sp("RETURN") {
-            self.expect(b'(')?;
-            let mut opts = Vec::new();
-            if !self.eat(b')') {
-                loop {
-                    opts.push(match self.keyword()?.as_str() {
-                        "MIN" => SearchReturn::Min,
-                        "MAX" => SearchReturn::Max,
-                        "ALL" => SearchReturn::All,
-                        "COUNT" => SearchReturn::Count,
-                        "SAVE" => SearchReturn::Save,
-                        other => return Err(format!("unknown search return option {other}")),
-                    });
-                    if self.eat(b')') {
-                        break;
-                    }
-                    self.sp()?;
-                }
-            }
+            returns = Some(self.search_return_opts(saving)?);
             self.sp()?;
-            returns = Some(opts);
         }
         let mut charset = None;
         if self.eat_word_sp("CHARSET") {
@@ -41,6 +36,9 @@ impl Parser {
         while self.eat(b' ') {
             keys.push(self.search_key()?);
         }
+        // Checked here, not only by the caller, so that a SAVE with junk after its keys
+        // still empties the saved result.
+        self.end()?;
         let criteria = if keys.len() == 1 {
             keys.pop().unwrap_or(SearchKey::All)
         } else {
@@ -52,6 +50,70 @@ impl Parser {
             criteria,
             returns,
         })
+    }
+
+    /// `search-return-opts = SP "RETURN" SP "(" [search-return-opt *(SP
+    /// search-return-opt)] ")"` (RFC 4731 §3), after `RETURN SP`; `PARTIAL
+    /// partial-range` from RFC 9394 §3.1. `saving` is set as soon as `SAVE` is read.
+    fn search_return_opts(&mut self, saving: &mut bool) -> PResult<Vec<SearchReturn>> {
+        self.expect(b'(')?;
+        let mut opts = Vec::new();
+        if self.eat(b')') {
+            return Ok(opts);
+        }
+        loop {
+            let opt = match self.keyword()?.as_str() {
+                "MIN" => SearchReturn::Min,
+                "MAX" => SearchReturn::Max,
+                "ALL" => SearchReturn::All,
+                "COUNT" => SearchReturn::Count,
+                "SAVE" => {
+                    *saving = true;
+                    SearchReturn::Save
+                }
+                "PARTIAL" => {
+                    self.sp()?;
+                    SearchReturn::Partial(self.partial_range()?)
+                }
+                other => return Err(format!("unknown search return option {other}")),
+            };
+            if matches!(opt, SearchReturn::Partial(_))
+                && opts.iter().any(|o| matches!(o, SearchReturn::Partial(_)))
+            {
+                return Err("PARTIAL may be given once".into());
+            }
+            opts.push(opt);
+            if self.eat(b')') {
+                return Ok(opts);
+            }
+            self.sp()?;
+        }
+    }
+
+    /// `partial-range = partial-range-first / partial-range-last`,
+    /// `partial-range-first = nz-number ":" nz-number`,
+    /// `partial-range-last = MINUS nz-number ":" MINUS nz-number` (RFC 9394 §3.1). Either
+    /// order of the ends is taken (as for a `seq-range`); kept as low:high.
+    pub(super) fn partial_range(&mut self) -> PResult<PartialRange> {
+        let from_end = self.eat(b'-');
+        let a = self.nz_number()?;
+        self.expect(b':')?;
+        if from_end {
+            self.expect(b'-')
+                .map_err(|_| "both ends of a PARTIAL range count from the end".to_string())?;
+        }
+        let b = self.nz_number()?;
+        Ok(PartialRange {
+            first: a.min(b),
+            last: a.max(b),
+            from_end,
+        })
+    }
+
+    /// Skips whatever is left of the command (a failed SEARCH SAVE is answered as a whole).
+    fn skip_to_end(&mut self) {
+        self.seg = self.lines.len().saturating_sub(1);
+        self.pos = self.line().len();
     }
 
     /// `search-key` (RFC 3501 §9, `OLDER`/`YOUNGER` from RFC 5032), nested at most
@@ -79,7 +141,7 @@ impl Parser {
                     K::And(keys)
                 });
             }
-            Some(b'0'..=b'9' | b'*') => return Ok(K::SequenceSet(self.sequence_set()?)),
+            Some(b'0'..=b'9' | b'*' | b'$') => return Ok(K::SequenceSet(self.sequence_set()?)),
             _ => {}
         }
         let name = self.keyword()?;

@@ -655,3 +655,93 @@ fn fetch_items_named_twice_are_kept_once() {
         ]
     );
 }
+
+/// ESEARCH / SEARCHRES / PARTIAL / WITHIN syntax (RFC 4731, 5182, 9394, 5032).
+#[test]
+fn search_extensions_parse() {
+    use SearchKey as K;
+    let p = |first, last, from_end| PartialRange {
+        first,
+        last,
+        from_end,
+    };
+    let search = |line: &str| match ok(line) {
+        CommandBody::Search {
+            criteria, returns, ..
+        } => (criteria, returns),
+        other => panic!("{line}: {other:?}"),
+    };
+    assert_eq!(
+        search("A1 SEARCH RETURN (SAVE MIN PARTIAL 1:100 COUNT) $ UNSEEN"),
+        (
+            K::And(vec![K::SequenceSet(SequenceSet::last_result()), K::Unseen]),
+            Some(vec![
+                SearchReturn::Save,
+                SearchReturn::Min,
+                SearchReturn::Partial(p(1, 100, false)),
+                SearchReturn::Count,
+            ])
+        )
+    );
+    assert_eq!(
+        search("A1 UID SEARCH RETURN (PARTIAL -1:-50) UID $").1,
+        Some(vec![SearchReturn::Partial(p(1, 50, true))])
+    );
+    assert_eq!(
+        search("A1 SEARCH RETURN (PARTIAL 9:3) ALL").1,
+        Some(vec![SearchReturn::Partial(p(3, 9, false))])
+    );
+    for (line, set) in [
+        ("A1 FETCH $ (FLAGS)", SequenceSet::last_result()),
+        ("A1 UID STORE $ +FLAGS (\\Seen)", SequenceSet::last_result()),
+    ] {
+        match ok(line) {
+            CommandBody::Fetch { set: s, .. } | CommandBody::Store { set: s, .. } => {
+                assert_eq!(s, set, "{line}")
+            }
+            other => panic!("{line}: {other:?}"),
+        }
+    }
+    assert!(
+        matches!(ok("A1 UID COPY $ Trash"), CommandBody::Copy { set, .. } if set.is_last_result())
+    );
+    assert!(
+        matches!(ok("A1 UID EXPUNGE $"), CommandBody::Expunge { uids: Some(set) } if set.is_last_result())
+    );
+    assert_eq!(
+        ok("A1 UID FETCH 1:* (FLAGS) (PARTIAL -1:-30)"),
+        CommandBody::FetchPartial {
+            set: set("1:*"),
+            items: vec![FetchItem::Flags],
+            range: p(1, 30, true),
+        }
+    );
+    // A SEARCH SAVE that does not parse still reaches the session (to empty `$`).
+    for line in [
+        "A1 SEARCH RETURN (SAVE) FOO",
+        "A1 SEARCH RETURN (SAVE BAR) ALL",
+        "A1 UID SEARCH RETURN (SAVE) ALL)",
+    ] {
+        assert!(
+            matches!(ok(line), CommandBody::SearchSaveFailed { .. }),
+            "{line}"
+        );
+    }
+    for (line, why) in [
+        ("A1 SEARCH RETURN (PARTIAL 0:5) ALL", "zero"),
+        ("A1 SEARCH RETURN (PARTIAL -1:5) ALL", "from the end"),
+        ("A1 SEARCH RETURN (PARTIAL 1:2 PARTIAL 3:4) ALL", "once"),
+        ("A1 SEARCH RETURN (PARTIAL) ALL", "space"),
+        ("A1 FETCH 1:* (FLAGS) (PARTIAL 1:5)", "UID FETCH"),
+        ("A1 UID FETCH 1:* (FLAGS) (CHANGEDSINCE 5)", "modifier"),
+        ("A1 FETCH $1 FLAGS", "space"),
+    ] {
+        match parse(line) {
+            Err(CommandError {
+                kind: ErrorKind::BadSyntax(msg),
+                ..
+            }) if msg.contains(why) => {}
+            other => panic!("{line:?} wants {why:?}, got {other:?}"),
+        }
+    }
+}
