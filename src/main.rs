@@ -217,6 +217,7 @@ fn deliver(config: &Config, folder: Option<&str>, target: &str) -> u8 {
         eprintln!("postern deliver: {target}: cannot become the mailbox owner: {e}");
         return EX_TEMPFAIL;
     }
+    postern::store::fts::configure(config.fts.store_settings());
     postern::store::cli::deliver(&maildir, folder, settings.skip_symlink_checks)
 }
 
