@@ -51,7 +51,8 @@ impl IndexFile {
         Ok(Some(IndexFile { map, segments }))
     }
 
-    pub fn len(&self) -> usize {
+    /// The file's size in bytes.
+    pub fn size(&self) -> usize {
         self.map.len()
     }
 

@@ -182,7 +182,7 @@ impl Files {
         [&self.main, &self.recent]
             .into_iter()
             .flatten()
-            .map(|f| f.len() as u64)
+            .map(|f| f.size() as u64)
             .sum()
     }
 
@@ -348,7 +348,7 @@ fn answer(
             }
         }
         if let Some(last) = maybe.last_mut()
-            && count % 64 != 0
+            && !count.is_multiple_of(64)
         {
             *last &= (1u64 << (count % 64)) - 1;
         }
@@ -362,7 +362,7 @@ fn answer(
 fn catch_up(mailbox: &Mailbox, by_name: &HashMap<&str, u32>, s: &Settings) {
     let dir = mailbox.folder_dir();
     let files = Files::open(dir);
-    let (covered, gone, total_docs) = match files.segments().and_then(|segs| {
+    let (covered, gone) = match files.segments().and_then(|segs| {
         cover(&segs, by_name, mailbox.len())
             .map(|c| (c, segs.iter().map(Segment::doc_count).collect::<Vec<_>>()))
     }) {
@@ -373,19 +373,14 @@ fn catch_up(mailbox: &Mailbox, by_name: &HashMap<&str, u32>, s: &Settings) {
                 .zip(&sizes)
                 .map(|(g, n)| *g * 2 > *n)
                 .collect();
-            (c.covered, gone, sizes)
+            (c.covered, gone)
         }
         Err(Damaged) => {
             // Start over: nothing is covered, every old segment goes.
             let n = files.segments().map_or(0, |s| s.len());
-            (
-                vec![0; mailbox.len().div_ceil(64)],
-                vec![true; n],
-                vec![0; n],
-            )
+            (vec![0; mailbox.len().div_ceil(64)], vec![true; n])
         }
     };
-    let _ = total_docs;
     let missing: Vec<usize> = (0..mailbox.len()).filter(|&i| !get(&covered, i)).collect();
     let main_segments = files.main.as_ref().map_or(0, IndexFile::segment_count);
     let drop_main: Vec<bool> = (0..main_segments)
