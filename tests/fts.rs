@@ -5,8 +5,6 @@
 //! processes killed while they write the index never change an answer.
 
 mod common;
-#[path = "owner/mod.rs"]
-mod owner;
 #[path = "rng/mod.rs"]
 mod rng;
 
@@ -16,6 +14,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use common::owner;
 use common::*;
 
 /// A fixed-seed xorshift, so the corpus is the same on every run.
@@ -411,7 +410,22 @@ fn mail_that_arrives_without_the_index_and_expunges_change_no_answer() {
         contains(&recent, base.as_bytes()),
         "APPEND did not index {base}"
     );
+    // A burst of APPENDs: each adds a segment to postern-fts.recent, merged every few.
+    let mut c = server.connect();
+    c.login();
+    for i in 0..20 {
+        let m = format!("Subject: burst\r\n\r\nburst-{i} body\r\n");
+        c.send_parts(
+            "B",
+            &[Part::Text("APPEND INBOX "), Part::Literal(m.as_bytes())],
+        )
+        .assert_ok();
+    }
+    c.logout();
     let mut qs = qs;
+    for i in [0, 7, 8, 13, 19] {
+        qs.push(("BODY".into(), format!("burst-{i} ").into_bytes()));
+    }
     for w in [
         "latecomer",
         "latecomer-one",

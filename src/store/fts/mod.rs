@@ -292,13 +292,28 @@ pub fn prefilter(mailbox: &Mailbox, needles: &[&[u8]]) -> Option<Prefilter> {
         .enumerate()
         .map(|(i, e)| (e.basename, i as u32))
         .collect();
-    if !mailbox.read_only() {
-        catch_up(mailbox, &by_name, s);
-    }
     let files = Files::open(dir);
-    let answer = answer(&files, &by_name, count, needles);
+    let answered = {
+        let segments = files.segments();
+        let coverage = segments
+            .as_ref()
+            .map_err(|d| *d)
+            .and_then(|segs| cover(segs, &by_name, count));
+        let wrote =
+            !mailbox.read_only() && catch_up(mailbox, &by_name, s, &files, coverage.as_ref().ok());
+        // Unless the index was just rewritten, what was read for the catch-up answers.
+        (!wrote).then(|| answer(&segments?, &coverage?, count, needles))
+    };
     files.release_pages();
-    match answer {
+    let answered = answered.unwrap_or_else(|| {
+        let files = Files::open(dir);
+        let segments = files.segments();
+        let a = segments
+            .and_then(|segs| answer(&segs, &cover(&segs, &by_name, count)?, count, needles));
+        files.release_pages();
+        a
+    });
+    match answered {
         Ok(p) => Some(p),
         Err(Damaged) => {
             log::warn!("{}: damaged full-text index, rebuilding", dir.display());
@@ -312,13 +327,11 @@ pub fn prefilter(mailbox: &Mailbox, needles: &[&[u8]]) -> Option<Prefilter> {
 }
 
 fn answer(
-    files: &Files,
-    by_name: &HashMap<&str, u32>,
+    segments: &[Segment<'_>],
+    c: &Coverage,
     count: usize,
     needles: &[&[u8]],
 ) -> Result<Prefilter, Damaged> {
-    let segments = files.segments()?;
-    let c = cover(&segments, by_name, count)?;
     let mut out = Vec::new();
     for &needle in needles {
         let trigrams = needle_trigrams(needle);
@@ -358,37 +371,38 @@ fn answer(
 }
 
 /// Indexes the folder's messages no segment covers (as many as the time allows) and
-/// drops segments that are mostly expunged.
-fn catch_up(mailbox: &Mailbox, by_name: &HashMap<&str, u32>, s: &Settings) {
+/// drops segments that are mostly expunged; `coverage` is `None` for a damaged index
+/// (then every old segment goes). Returns whether it (tried to) write the index.
+fn catch_up(
+    mailbox: &Mailbox,
+    by_name: &HashMap<&str, u32>,
+    s: &Settings,
+    files: &Files,
+    coverage: Option<&Coverage>,
+) -> bool {
     let dir = mailbox.folder_dir();
-    let files = Files::open(dir);
-    let (covered, gone) = match files.segments().and_then(|segs| {
-        cover(&segs, by_name, mailbox.len())
-            .map(|c| (c, segs.iter().map(Segment::doc_count).collect::<Vec<_>>()))
-    }) {
-        Ok((c, sizes)) => {
-            let gone: Vec<bool> = c
-                .gone
+    let empty = vec![0; mailbox.len().div_ceil(64)];
+    let (covered, gone): (&[u64], Vec<bool>) = match coverage {
+        Some(c) => (
+            &c.covered,
+            c.gone
                 .iter()
-                .zip(&sizes)
-                .map(|(g, n)| *g * 2 > *n)
-                .collect();
-            (c.covered, gone)
-        }
-        Err(Damaged) => {
-            // Start over: nothing is covered, every old segment goes.
-            let n = files.segments().map_or(0, |s| s.len());
-            (vec![0; mailbox.len().div_ceil(64)], vec![true; n])
-        }
+                .zip(&c.docs)
+                .map(|(g, docs)| *g * 2 > docs.len())
+                .collect(),
+        ),
+        // Start over: nothing is covered.
+        None => (&empty, Vec::new()),
     };
-    let missing: Vec<usize> = (0..mailbox.len()).filter(|&i| !get(&covered, i)).collect();
+    let missing: Vec<usize> = (0..mailbox.len()).filter(|&i| !get(covered, i)).collect();
     let main_segments = files.main.as_ref().map_or(0, IndexFile::segment_count);
     let drop_main: Vec<bool> = (0..main_segments)
         .map(|i| gone.get(i).copied().unwrap_or(true))
         .collect();
-    let recent_gone = gone.get(main_segments).copied().unwrap_or(false);
-    if missing.is_empty() && !drop_main.contains(&true) && !recent_gone {
-        return;
+    let recent_gone = gone.iter().skip(main_segments).any(|g| *g);
+    let must_write = drop_main.contains(&true) || recent_gone;
+    if missing.is_empty() && !must_write {
+        return false;
     }
     let deadline = Instant::now() + s.catch_up_time;
     let room = s.max_index_size.saturating_sub(files.size());
@@ -416,33 +430,68 @@ fn catch_up(mailbox: &Mailbox, by_name: &HashMap<&str, u32>, s: &Settings) {
         true
     };
     let keep = |name: &str| by_name.contains_key(name);
-    if let Err(e) = update(dir, &files, &drop_main, &keep, &mut feed, s) {
+    let plan = Plan {
+        drop_main: &drop_main,
+        keep: &keep,
+        fold_recent: true,
+        must_write,
+    };
+    if let Err(e) = update(dir, files, &plan, &mut feed, s) {
         log::warn!("{}: cannot update the full-text index: {e}", dir.display());
     }
+    true
 }
 
-/// Writes the index with what `feed` adds (it returns false when it has no more):
-/// the recent segment is read back with the new documents (keeping those `keep` wants),
-/// full segments go to `postern-fts` (whose segments flagged in `drop_main` go), and
-/// what is left becomes the new recent segment.
+/// What an [`update`] keeps of the index as it is.
+#[derive(Clone, Copy)]
+struct Plan<'a> {
+    /// Segments of `postern-fts` to leave out (mostly expunged, or damaged).
+    drop_main: &'a [bool],
+    /// Which documents of folded recent segments stay (the folder still has them).
+    keep: &'a dyn Fn(&str) -> bool,
+    /// Merge the recent segments into the new one instead of copying them.
+    fold_recent: bool,
+    /// Write even when `feed` added nothing (segments to drop).
+    must_write: bool,
+}
+
+/// Most segments `postern-fts.recent` holds before they are merged into one: a delivery
+/// adds its message as a segment of its own (a copy of a small file, no merge), so a
+/// burst of APPENDs does not re-encode the recent messages each time.
+const RECENT_SEGMENTS: usize = 8;
+
+/// Writes the index with what `feed` adds (it returns false when it has no more).
+/// With `fold_recent`, the recent segments are read back into the new documents
+/// (keeping those `keep` wants); otherwise they are copied as they are. Full segments go
+/// to `postern-fts` (whose segments flagged in `drop_main` go), and what is left is
+/// added to `postern-fts.recent`.
 fn update(
     dir: &Path,
     files: &Files,
-    drop_main: &[bool],
-    keep: &dyn Fn(&str) -> bool,
+    plan: &Plan<'_>,
     feed: &mut dyn FnMut(&mut Builder) -> bool,
     s: &Settings,
 ) -> std::io::Result<()> {
+    let Plan {
+        drop_main,
+        keep,
+        fold_recent,
+        must_write,
+    } = *plan;
     let mut b = Builder::default();
-    if let Some(recent) = &files.recent
-        && let Some(seg) = (0..recent.segment_count())
-            .map(|i| recent.segment(i))
-            .next()
-        && let Ok(seg) = seg
-        && b.absorb(&seg, keep).is_err()
-    {
-        b = Builder::default();
+    let mut kept_recent: Vec<&[u8]> = Vec::new();
+    if let Some(recent) = &files.recent {
+        for i in 0..recent.segment_count() {
+            let Ok(seg) = recent.segment(i) else { continue };
+            if !fold_recent {
+                kept_recent.push(recent.segment_bytes(i));
+            } else if b.absorb(&seg, keep).is_err() {
+                // Damaged postings: what was absorbed is dropped, the rest caught up later.
+                b = Builder::default();
+            }
+        }
     }
+    let absorbed = b.doc_count();
     let mut main: Option<Writer> = None;
     let open_main = |main: &mut Option<Writer>| -> std::io::Result<()> {
         if main.is_none() {
@@ -458,8 +507,10 @@ fn update(
         }
         Ok(())
     };
+    let mut fed = false;
     loop {
         let more = feed(&mut b);
+        fed |= b.doc_count() > absorbed;
         if b.memory() >= s.build_memory {
             open_main(&mut main)?;
             main.as_mut().expect("opened").add(&b.finish())?;
@@ -467,6 +518,10 @@ fn update(
         if !more {
             break;
         }
+    }
+    if !fed && !must_write {
+        // Nothing could be read (files gone meanwhile): the index stays as it is.
+        return Ok(());
     }
     if b.memory() >= recent_limit(s) {
         open_main(&mut main)?;
@@ -478,14 +533,19 @@ fn update(
     if let Some(w) = main {
         w.commit()?;
     }
-    if b.doc_count() == 0 {
+    if b.doc_count() == 0 && kept_recent.is_empty() {
         match std::fs::remove_file(dir.join(RECENT)) {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
             _ => {}
         }
     } else {
         let mut w = Writer::create(dir, RECENT)?;
-        w.add(&b.finish())?;
+        for seg in kept_recent {
+            w.add(seg)?;
+        }
+        if b.doc_count() > 0 {
+            w.add(&b.finish())?;
+        }
         w.commit()?;
     }
     Ok(())
@@ -533,7 +593,17 @@ pub fn added(root: &Path, dir: &Path, basename: &str, path: &Path) {
     let no_drop: Vec<bool> = (0..files.main.as_ref().map_or(0, IndexFile::segment_count))
         .map(|_| false)
         .collect();
-    if let Err(e) = update(dir, &files, &no_drop, &|_| true, &mut feed, s) {
+    let fold = files
+        .recent
+        .as_ref()
+        .is_some_and(|r| r.segment_count() >= RECENT_SEGMENTS);
+    let plan = Plan {
+        drop_main: &no_drop,
+        keep: &|_| true,
+        fold_recent: fold,
+        must_write: false,
+    };
+    if let Err(e) = update(dir, &files, &plan, &mut feed, s) {
         log::warn!("{}: cannot update the full-text index: {e}", dir.display());
     }
 }
