@@ -30,6 +30,20 @@ fn cpu_seconds() -> f64 {
     t(u.user_time()) + t(u.system_time())
 }
 
+/// Nanoseconds process `pid` (or this one) has run on a CPU (/proc/PID/schedstat): a
+/// figure the other load of a shared machine does not inflate as it does wall time.
+fn on_cpu(pid: Option<u32>) -> Duration {
+    let path = match pid {
+        Some(p) => format!("/proc/{p}/schedstat"),
+        None => "/proc/self/schedstat".to_string(),
+    };
+    let ns = fs::read_to_string(path)
+        .ok()
+        .and_then(|s| s.split(' ').next()?.parse().ok())
+        .unwrap_or(0);
+    Duration::from_nanos(ns)
+}
+
 fn status_kb(field: &str) -> u64 {
     let s = fs::read_to_string("/proc/self/status").unwrap_or_default();
     s.lines()
@@ -92,11 +106,13 @@ fn bench_home(home: &Path, rounds: usize) {
     let _ = pre;
     for needle in [RARE, "meeting", "the"] {
         let mut times = Vec::new();
+        let mut cpu = Vec::new();
         let mut cands = 0;
         for _ in 0..rounds {
-            let t = Instant::now();
+            let (t, c) = (Instant::now(), on_cpu(None));
             let p = fts::prefilter(&mb, &[needle.as_bytes()]).expect("index");
             times.push(t.elapsed());
+            cpu.push(on_cpu(None) - c);
             cands = p.candidates(needle.as_bytes()).unwrap_or(count);
         }
         report(
@@ -104,6 +120,12 @@ fn bench_home(home: &Path, rounds: usize) {
             count,
             &format!("index query {needle:?} ({cands} candidates)"),
             Figures::of(&times),
+        );
+        report(
+            "fts_search",
+            count,
+            "  the same, CPU time",
+            Figures::of(&cpu),
         );
     }
     drop(mb);
@@ -119,9 +141,11 @@ fn bench_home(home: &Path, rounds: usize) {
         let mut s = server.login();
         s.run("SELECT INBOX");
         let mut times = Vec::new();
+        let mut cpu = Vec::new();
         let mut hits = String::new();
         for _ in 0..rounds {
             let tag = s.next_tag();
+            let c = on_cpu(s.pid);
             let t = Instant::now();
             s.send(format!("{tag} {cmd}\r\n").as_bytes());
             loop {
@@ -134,6 +158,15 @@ fn bench_home(home: &Path, rounds: usize) {
                 }
             }
             times.push(t.elapsed());
+            cpu.push(on_cpu(s.pid).saturating_sub(c));
+        }
+        if s.pid.is_some() {
+            report(
+                "fts_search",
+                count,
+                &format!("  {cmd}: session CPU time"),
+                Figures::of(&cpu),
+            );
         }
         s.logout();
         (times, hits)
