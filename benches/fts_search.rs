@@ -30,13 +30,15 @@ fn cpu_seconds() -> f64 {
     t(u.user_time()) + t(u.system_time())
 }
 
-/// Nanoseconds process `pid` (or this one) has run on a CPU (/proc/PID/schedstat): a
+/// Time process `pid` (or this one) has run on a CPU (/proc/PID/schedstat): a
 /// figure the other load of a shared machine does not inflate as it does wall time.
 fn on_cpu(pid: Option<u32>) -> Duration {
-    let path = match pid {
-        Some(p) => format!("/proc/{p}/schedstat"),
-        None => "/proc/self/schedstat".to_string(),
+    let Some(p) = pid else {
+        // schedstat of a running thread lags; this clock does not.
+        let t = nix::time::clock_gettime(nix::time::ClockId::CLOCK_PROCESS_CPUTIME_ID).unwrap();
+        return Duration::new(t.tv_sec() as u64, t.tv_nsec() as u32);
     };
+    let path = format!("/proc/{p}/schedstat");
     let ns = fs::read_to_string(path)
         .ok()
         .and_then(|s| s.split(' ').next()?.parse().ok())
