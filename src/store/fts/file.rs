@@ -1,5 +1,5 @@
 //! The index files: `postern-fts` (the large segments, rewritten rarely) and
-//! `postern-fts.recent` (one small segment with the latest messages, rewritten at each
+//! `postern-fts.recent` (small segments with the latest messages, rewritten at each
 //! delivery). Both have the same layout (little-endian):
 //!
 //! ```text

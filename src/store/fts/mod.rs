@@ -15,7 +15,7 @@
 //! narrowed at all.
 //!
 //! Files beside the folder (see [`file`]): `postern-fts` holds large segments,
-//! `postern-fts.recent` one small segment that delivery and APPEND rewrite. A message is
+//! `postern-fts.recent` a few small segments that delivery and APPEND rewrite. A message is
 //! known by its basename (a delivery has no UID yet). Messages in the folder that no
 //! segment covers (arrived by Courier or another tool, or while the index was off) are
 //! indexed at the next SEARCH within `[fts] catch_up_time_ms`, and whatever is left is

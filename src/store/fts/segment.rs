@@ -133,18 +133,17 @@ impl Builder {
     }
 
     /// Takes in the documents of `seg` that `keep` says are still wanted, after what this
-    /// builder holds (used to fold the small `recent` segment into a new one).
+    /// builder holds (used to fold the small `recent` segments into a new one).
     pub fn absorb(
         &mut self,
         seg: &Segment<'_>,
         keep: &dyn Fn(&str) -> bool,
     ) -> Result<(), Damaged> {
-        let base = self.docs.len() as u32;
         let mut renumber = Vec::with_capacity(seg.doc_count());
         for i in 0..seg.doc_count() {
             let (name, flags) = seg.doc(i)?;
             if keep(name) {
-                renumber.push(Some(base + (self.docs.len() as u32 - base)));
+                renumber.push(Some(self.docs.len() as u32));
                 self.memory += name.len() + 32;
                 self.docs.push((name.to_string(), flags));
             } else {
