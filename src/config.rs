@@ -28,6 +28,7 @@ pub struct Config {
     pub deliver: Deliver,
     pub limits: Limits,
     pub log: Log,
+    pub fts: Fts,
     /// The file these settings came from (`None`: built-in defaults, no file). `serve`
     /// hands it to every session it spawns so that they read the same file.
     #[serde(skip)]
@@ -570,6 +571,56 @@ impl Level {
             Level::Info => log::LevelFilter::Info,
             Level::Debug => log::LevelFilter::Debug,
             Level::Trace => log::LevelFilter::Trace,
+        }
+    }
+}
+
+/// `[fts]`: the full-text index postern keeps beside each folder (`postern-fts`,
+/// `postern-fts.recent`) so that SEARCH BODY / TEXT / HEADER read only the messages that
+/// may match. Answers are the same with or without it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Fts {
+    /// Keep and use the index; off: every such SEARCH reads every message.
+    pub enabled: bool,
+    /// Folders indexed: `*` (all), a name (`INBOX`, `INBOX.Lists`), or `NAME.*` for the
+    /// folders below one. A folder gets its index at its first SEARCH that reads bodies.
+    pub folders: Vec<String>,
+    /// Messages larger than this many bytes are not indexed (SEARCH reads them).
+    pub max_message_size: u64,
+    /// A folder's index stops growing at this many bytes (what it does not cover is read).
+    pub max_index_size: u64,
+    /// Most milliseconds one SEARCH spends indexing messages that arrived without postern
+    /// (Courier, other tools) or before the index existed; the rest is read as without an
+    /// index, and the next SEARCH carries on.
+    pub catch_up_time_ms: u64,
+    /// Bytes of memory an index build may hold before it writes a segment out.
+    pub build_memory: u64,
+}
+
+impl Default for Fts {
+    fn default() -> Self {
+        Fts {
+            enabled: true,
+            folders: vec!["*".to_owned()],
+            max_message_size: 10 << 20,
+            max_index_size: 2 << 30,
+            catch_up_time_ms: 3000,
+            build_memory: 64 << 20,
+        }
+    }
+}
+
+impl Fts {
+    /// The store's view of these settings.
+    pub fn store_settings(&self) -> crate::store::fts::Settings {
+        crate::store::fts::Settings {
+            enabled: self.enabled,
+            folders: self.folders.clone(),
+            max_message_size: self.max_message_size,
+            max_index_size: self.max_index_size,
+            catch_up_time: Duration::from_millis(self.catch_up_time_ms),
+            build_memory: usize::try_from(self.build_memory).unwrap_or(usize::MAX),
         }
     }
 }

@@ -243,6 +243,7 @@ fn deliver(
         eprintln!("postern deliver: {target}: cannot become the mailbox owner: {e}");
         return EX_TEMPFAIL;
     }
+    postern::store::fts::configure(config.fts.store_settings());
     let d = &config.deliver;
     let policy = postern::store::lda::Policy {
         return_path: d.return_path,

@@ -8,6 +8,7 @@ use super::datetime::days_from_civil;
 use super::fetch::load_message;
 use super::sets::resolve_set;
 use crate::message::Message;
+use crate::store::fts::Prefilter;
 use crate::store::{Flags, Mailbox, MessageEntry, StoreError};
 
 /// How the strings of a `SEARCH CHARSET x` command become UTF-8, the text the engine
@@ -276,6 +277,73 @@ impl Candidate<'_> {
     fn size(&self) -> u64 {
         self.wire_size.unwrap_or(self.entry.size)
     }
+
+    /// The key's value when it can be known without reading the message: substring keys
+    /// the full-text index rules out are false (nothing else about them is known), keys
+    /// on flags, dates and sizes are evaluated; `None` when the message must be read.
+    fn decided(&self, key: &SearchKey, pre: &Prefilter) -> Option<bool> {
+        use SearchKey::*;
+        let ruled_out = |s: &[u8]| (!pre.may_contain(s, self.index)).then_some(false);
+        match key {
+            And(keys) => {
+                let mut all = Some(true);
+                for k in keys {
+                    match self.decided(k, pre) {
+                        Some(false) => return Some(false),
+                        None => all = None,
+                        Some(true) => {}
+                    }
+                }
+                all
+            }
+            Or(a, b) => match (self.decided(a, pre), self.decided(b, pre)) {
+                (Some(true), _) | (_, Some(true)) => Some(true),
+                (Some(false), Some(false)) => Some(false),
+                _ => None,
+            },
+            Not(k) => self.decided(k, pre).map(|b| !b),
+            Body(s) | Text(s) | From(s) | To(s) | Cc(s) | Bcc(s) | Subject(s) | Header(_, s) => {
+                ruled_out(s)
+            }
+            SentBefore(_) | SentOn(_) | SentSince(_) => None,
+            _ => Some(self.matches(key)),
+        }
+    }
+}
+
+/// Every search string of a substring key (BODY, TEXT, FROM, HEADER ...).
+fn substrings(key: &SearchKey, out: &mut Vec<Vec<u8>>) {
+    use SearchKey::*;
+    match key {
+        And(keys) => keys.iter().for_each(|k| substrings(k, out)),
+        Not(k) => substrings(k, out),
+        Or(a, b) => {
+            substrings(a, out);
+            substrings(b, out);
+        }
+        Body(s) | Text(s) | From(s) | To(s) | Cc(s) | Bcc(s) | Subject(s) | Header(_, s) => {
+            out.push(s.clone())
+        }
+        _ => {}
+    }
+}
+
+/// The full-text index's answer for the substring keys, when the search would otherwise
+/// read message files for them (header keys on the cached fields are cheaper from the
+/// cache).
+fn index_prefilter(
+    mailbox: &Mailbox,
+    criteria: &SearchKey,
+    need: Need,
+    from_cache: bool,
+) -> Option<Prefilter> {
+    if need == Need::Nothing || from_cache {
+        return None;
+    }
+    let mut needles = Vec::new();
+    substrings(criteria, &mut needles);
+    let needles: Vec<&[u8]> = needles.iter().map(Vec::as_slice).collect();
+    crate::store::fts::prefilter(mailbox, &needles)
 }
 
 fn load(mailbox: &Mailbox, index: usize, need: Need) -> Result<Message, StoreError> {
@@ -311,6 +379,7 @@ pub fn search(
             .unwrap_or_else(|| (0..count as usize).collect()),
         _ => (0..count as usize).collect(),
     };
+    let prefilter = index_prefilter(mailbox, criteria, need, from_cache);
     let mut hits = Vec::new();
     for index in candidates {
         let wire_size = if sized {
@@ -322,6 +391,30 @@ pub fn search(
         } else {
             None
         };
+        if let Some(pre) = &prefilter {
+            let entry = mailbox.message(index);
+            let known = Candidate {
+                seq: index as u32 + 1,
+                count,
+                max_uid,
+                entry,
+                mailbox,
+                index,
+                message: None,
+                fields: None,
+                wire_size,
+                now,
+            }
+            .decided(criteria, pre);
+            match known {
+                Some(false) => continue,
+                Some(true) if !entry.is_gone() => {
+                    hits.push(if uid { entry.uid } else { index as u32 + 1 });
+                    continue;
+                }
+                _ => {}
+            }
+        }
         let mut fields = None;
         let mut message = None;
         if from_cache {

@@ -129,6 +129,7 @@ const FLUSH_AT: usize = 64 * 1024;
 
 impl<'c> Session<'c> {
     pub fn new(config: &'c Config, conn: Connection) -> Session<'c> {
+        crate::store::fts::configure(config.fts.store_settings());
         Session {
             config,
             conn,

@@ -14,7 +14,7 @@ use super::header::{self, Field};
 use super::mime::{Content, Part};
 
 /// The address fields of RFC 5322 §3.6.2–3.6.3 and §3.6.6.
-const ADDRESS_FIELDS: [&str; 11] = [
+pub(crate) const ADDRESS_FIELDS: [&str; 11] = [
     "From",
     "Sender",
     "Reply-To",

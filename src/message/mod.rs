@@ -258,6 +258,23 @@ impl Message {
         out
     }
 
+    /// Every text a SEARCH key may compare, for the full-text index (`store::fts`): the
+    /// header text (TEXT, and HEADER on any unstructured field), the body text (BODY,
+    /// TEXT) and the address fields as HEADER/FROM/TO/... see them. Each is passed to
+    /// `each` separately, so nothing spans two of them.
+    pub fn search_index_texts(&self, each: &mut dyn FnMut(&str)) {
+        each(&self.search_header_text());
+        each(&self.search_body_text());
+        for field in &self.root().fields {
+            if decode::ADDRESS_FIELDS
+                .iter()
+                .any(|f| field.is(&self.raw, f.as_bytes()))
+            {
+                each(&decode::header_value(&self.raw, field));
+            }
+        }
+    }
+
     /// The Date: header's calendar date in its own time zone (SEARCH SENTBEFORE/SENTON/
     /// SENTSINCE), as (year, month, day); `None` when absent or unparseable.
     pub fn sent_date(&self) -> Option<(i32, u32, u32)> {

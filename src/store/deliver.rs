@@ -26,6 +26,7 @@ pub(crate) fn deliver(root: &Path, folder_dir: &Path, source: &mut dyn Read) -> 
     if counted {
         quota::record(root, size as i64, 1)?;
     }
+    super::fts::added(root, folder_dir, &name, &dest);
     Ok(dest)
 }
 
@@ -68,6 +69,12 @@ pub(crate) fn append(
     }
     let file_name = format!("{base}:2,{}", flags.to_info());
     staged.place(&folder_dir.join("cur"), &file_name, internal_date)?;
+    super::fts::added(
+        root,
+        folder_dir,
+        &base,
+        &folder_dir.join("cur").join(&file_name),
+    );
     // Numbered by appending one line when the database allows it, else by a full update.
     let one: HashSet<&str> = [base.as_str()].into_iter().collect();
     let appended = uiddb::sync_few(folder_dir, &one, false)?

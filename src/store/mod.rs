@@ -18,6 +18,7 @@ pub mod flags;
 pub mod folder;
 pub mod fs_shared;
 mod fsutil;
+pub mod fts;
 pub mod index;
 pub mod keyword_writer;
 pub mod keywords;
