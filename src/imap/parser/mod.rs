@@ -6,13 +6,15 @@
 //! of the grammar: this file has the cursor, numbers, sequence sets and the command
 //! dispatch; `strings` the string rules; `list` mailbox names and LIST patterns;
 //! `mailbox` SELECT and STATUS arguments; `connection` AUTHENTICATE and ID;
-//! `store_append` flags, dates, STORE and APPEND; `fetch` and `search` theirs.
+//! `store_append` flags, dates, STORE and APPEND; `fetch` and `search` theirs;
+//! `sort_thread` SORT and THREAD (RFC 5256).
 
 mod connection;
 mod fetch;
 mod list;
 mod mailbox;
 mod search;
+mod sort_thread;
 mod store_append;
 mod strings;
 
@@ -376,6 +378,8 @@ impl Parser {
                 }
             }
             "SEARCH" => self.search(false)?,
+            "SORT" => self.sort(false)?,
+            "THREAD" => self.thread(false)?,
             "FETCH" => self.fetch(false)?,
             "STORE" => self.store(false)?,
             "COPY" => self.copy_move(false, false)?,
@@ -385,6 +389,8 @@ impl Parser {
                 let sub = self.keyword()?;
                 match sub.as_str() {
                     "SEARCH" => self.search(true)?,
+                    "SORT" => self.sort(true)?,
+                    "THREAD" => self.thread(true)?,
                     "FETCH" => self.fetch(true)?,
                     "STORE" => self.store(true)?,
                     "COPY" => self.copy_move(true, false)?,
