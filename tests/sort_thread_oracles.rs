@@ -123,7 +123,7 @@ fn date_header(utc: i64, zone: (&str, i64)) -> String {
 /// The corpus: `count` messages, about a third new threads, the rest replies. Every sent
 /// date, size and INTERNALDATE is distinct, so only string keys have ties.
 fn corpus(count: usize) -> Vec<Vec<u8>> {
-    let mut r = Lcg(0x5eed_0f_50f7);
+    let mut r = Lcg(0x005e_ed0f_50f7);
     let mut made: Vec<Generated> = Vec::new();
     let mut out = Vec::new();
     for i in 0..count {
