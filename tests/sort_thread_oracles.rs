@@ -5,13 +5,19 @@
 //! names, equal and missing dates, several time zones. Courier serves the folder first
 //! (its UID database is the one both use); then postern must answer every UID SORT and
 //! UID THREAD the same, except where a comment below names the RFC clause that makes
-//! postern differ. Without Courier's tree the test prints `SKIP:` and passes.
+//! postern differ. The same with Dovecot 2.3 of Debian 12 (`tests/dovecot/fetch-dovecot.sh`),
+//! which also has DISPLAYFROM and DISPLAYTO; its UIDs are its own, so answers are compared
+//! by message (Message-ID). Without either tree its test prints `SKIP:` and passes.
 
 mod common;
 
-use std::path::Path;
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
 use std::time::{Duration, UNIX_EPOCH};
 
+use common::skip::skip;
 use common::*;
 
 #[path = "courier/oracle.rs"]
@@ -368,6 +374,9 @@ fn sort_and_thread_match_courier() {
     let ours = ask(&mut c, "postern", &commands);
     let our_threads = ask(&mut c, "postern", &threads);
     c.logout();
+    for (i, (cmd, _)) in commands.iter().enumerate() {
+        assert!(ours[i].len() > 200, "{cmd}: {}", ours[i]);
+    }
     let mut differences = Vec::new();
     for (i, (cmd, _)) in commands.iter().enumerate() {
         let unique = without_ties[i];
@@ -397,6 +406,227 @@ fn sort_and_thread_match_courier() {
         "{} of {} answers differ:\n{}",
         differences.len(),
         commands.len() + threads.len(),
+        differences.join("\n")
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// Dovecot 2.3 (Debian 12), unpacked by tests/dovecot/fetch-dovecot.sh; started as
+// tests/dovecot_views.rs does (`doveconf -e imap`, PREAUTH on stdin/stdout).
+
+struct Dovecot {
+    root: PathBuf,
+}
+
+impl Dovecot {
+    fn find() -> Option<Dovecot> {
+        let dir = std::env::var_os("POSTERN_DOVECOT_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from("/var/cache/postern-test-dovecot"));
+        let d = Dovecot {
+            root: dir.join("root"),
+        };
+        for f in [d.imap(), d.doveconf()] {
+            if !f.is_file() {
+                skip(&format!(
+                    "{} is missing; run tests/dovecot/fetch-dovecot.sh or set POSTERN_DOVECOT_DIR",
+                    f.display()
+                ));
+                return None;
+            }
+        }
+        let probe = tempfile::tempdir().unwrap();
+        let out = d
+            .command(probe.path())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .and_then(|mut child| {
+                child.stdin.take().unwrap().write_all(b"a LOGOUT\r\n")?;
+                child.wait_with_output()
+            });
+        match out {
+            Ok(o) if String::from_utf8_lossy(&o.stdout).contains("* PREAUTH") => Some(d),
+            other => {
+                skip(&format!("Dovecot's imap does not run here: {other:?}"));
+                None
+            }
+        }
+    }
+
+    fn imap(&self) -> PathBuf {
+        self.root.join("usr/lib/dovecot/imap")
+    }
+
+    fn doveconf(&self) -> PathBuf {
+        self.root.join("usr/bin/doveconf")
+    }
+
+    /// `doveconf -c CONF -e imap` with `home/Maildir`, as the mail owner when root.
+    fn command(&self, home: &Path) -> Command {
+        owner::open_to_mail_owner(home);
+        let maildir = home.join("Maildir");
+        for sub in ["cur", "new", "tmp"] {
+            std::fs::create_dir_all(maildir.join(sub)).unwrap();
+        }
+        std::fs::create_dir_all(home.join("run")).unwrap();
+        let conf = format!(
+            "mail_location = maildir:{maildir}\nbase_dir = {home}/run\n\
+             log_path = {home}/dovecot.log\nssl = no\nprotocols = imap\n\
+             default_login_user = nobody\ndefault_internal_user = nobody\n\
+             default_internal_group = nogroup\n",
+            maildir = maildir.display(),
+            home = home.display()
+        );
+        let conf_path = home.join("dovecot.conf");
+        std::fs::write(&conf_path, conf).unwrap();
+        owner::give_to_mail_owner(home);
+        let mut c = Command::new(self.doveconf());
+        if let Some((uid, gid)) = owner::mail_owner() {
+            use std::os::unix::process::CommandExt;
+            c.uid(uid).gid(gid);
+        }
+        c.env_clear()
+            .env("PATH", "/usr/bin:/bin")
+            .env(
+                "LD_LIBRARY_PATH",
+                format!(
+                    "{0}/usr/lib/dovecot:{0}/usr/lib/x86_64-linux-gnu",
+                    self.root.display()
+                ),
+            )
+            .env("USER", USER)
+            .env("HOME", home)
+            .arg("-c")
+            .arg(&conf_path)
+            .arg("-e")
+            .arg(self.imap());
+        c
+    }
+}
+
+/// UID → corpus position (1-based), from each message's Message-ID `<m{i}.…>`.
+fn corpus_numbers(c: &mut Client) -> HashMap<u32, u32> {
+    let r = c.send(
+        "map",
+        "UID FETCH 1:* (UID BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)])",
+    );
+    r.assert_ok();
+    let mut map = HashMap::new();
+    for l in r.lines("* ") {
+        let Some(uid) = l.fetch_uid() else { continue };
+        let Some(at) = l.text.find("<m") else {
+            continue;
+        };
+        let digits: String = l.text[at + 2..]
+            .chars()
+            .take_while(char::is_ascii_digit)
+            .collect();
+        map.insert(uid, digits.parse::<u32>().unwrap() + 1);
+    }
+    map
+}
+
+/// An answer with every UID replaced by its corpus position.
+fn by_message(answer: &str, map: &HashMap<u32, u32>) -> String {
+    let mut out = String::new();
+    let mut number = String::new();
+    for ch in answer.chars().chain(std::iter::once(' ')) {
+        if ch.is_ascii_digit() {
+            number.push(ch);
+            continue;
+        }
+        if !number.is_empty() {
+            out.push_str(&map[&number.parse::<u32>().unwrap()].to_string());
+            number.clear();
+        }
+        out.push(ch);
+    }
+    out.pop();
+    out
+}
+
+/// Dovecot and postern on the same corpus, compared by message. Ties: Dovecot, like
+/// RFC 5256 §3, orders them by sequence number, and its sequence order is not postern's
+/// (it numbers the files of a new Maildir in its own order), so SORTs whose first key has
+/// ties are compared with ARRIVAL (distinct here) as a last key.
+#[test]
+fn sort_and_thread_match_dovecot() {
+    let Some(dovecot) = Dovecot::find() else {
+        return;
+    };
+    let messages = corpus(300);
+    let server = TestServer::new();
+    write_corpus(&server.maildir, &messages);
+    let home = tempfile::tempdir().unwrap();
+    let cmd = dovecot.command(home.path());
+    write_corpus(&home.path().join("Maildir"), &messages);
+    owner::give_to_mail_owner(home.path());
+    let mut commands: Vec<(String, &'static str)> = Vec::new();
+    for key in [
+        "ARRIVAL",
+        "CC",
+        "DATE",
+        "FROM",
+        "SIZE",
+        "SUBJECT",
+        "TO",
+        "DISPLAYFROM",
+        "DISPLAYTO",
+    ] {
+        for reverse in [false, true] {
+            let mut criteria = vec![(reverse, key)];
+            if !["ARRIVAL", "DATE", "SIZE"].contains(&key) {
+                criteria.push((false, "ARRIVAL"));
+            }
+            commands.push((sort_command(&criteria, "ALL"), "SORT"));
+        }
+    }
+    commands.push((
+        sort_command(&[(false, "SUBJECT"), (true, "DATE")], "NOT FROM bob"),
+        "SORT",
+    ));
+    for t in [
+        "UID THREAD ORDEREDSUBJECT UTF-8 ALL",
+        "UID THREAD REFERENCES UTF-8 ALL",
+        "UID THREAD REFERENCES UTF-8 NOT SUBJECT budget",
+    ] {
+        commands.push((t.to_string(), "THREAD"));
+    }
+    let mut dc = Client::spawn(cmd, false);
+    assert!(
+        dc.greeting.text.starts_with("* PREAUTH"),
+        "{}",
+        dc.greeting.text
+    );
+    dc.send("s", "SELECT INBOX").assert_ok();
+    let their_map = corpus_numbers(&mut dc);
+    let theirs = ask(&mut dc, "dovecot", &commands);
+    dc.send("l", "LOGOUT");
+    let (mut c, _) = server.session("INBOX");
+    let our_map = corpus_numbers(&mut c);
+    let ours = ask(&mut c, "postern", &commands);
+    c.logout();
+    assert_eq!(their_map.len(), messages.len());
+    for (i, (cmd, _)) in commands.iter().enumerate() {
+        assert!(ours[i].len() > 200, "{cmd}: {}", ours[i]);
+    }
+    let mut differences = Vec::new();
+    for (i, (cmd, _)) in commands.iter().enumerate() {
+        let (t, o) = (
+            by_message(&theirs[i], &their_map),
+            by_message(&ours[i], &our_map),
+        );
+        if t != o {
+            differences.push(format!("{cmd}\n  dovecot: {t}\n  postern: {o}"));
+        }
+    }
+    assert!(
+        differences.is_empty(),
+        "{} of {} answers differ (numbers are corpus positions):\n{}",
+        differences.len(),
+        commands.len(),
         differences.join("\n")
     );
 }
