@@ -323,7 +323,10 @@ fn merge_by_subject(tree: &mut Tree) {
             }
         }
     }
-    // (5C) Merge every other thread with that subject into the one in the table.
+    // (5C) Merge every other thread with that subject into the one in the table. The
+    // root's list is set aside meanwhile (its threads keep the root as parent), so moving
+    // a thread below another does not search a list of 100,000 threads each time.
+    tree.nodes[ROOT].children.clear();
     for &n in &tops {
         if tree.nodes[n].parent != Some(ROOT) {
             continue;
@@ -357,6 +360,13 @@ fn merge_by_subject(tree: &mut Tree) {
             table.insert(subject, dummy);
         }
     }
+    let dummies = std::mem::take(&mut tree.nodes[ROOT].children);
+    let mut threads: Vec<usize> = tops
+        .into_iter()
+        .filter(|&n| tree.nodes[n].parent == Some(ROOT))
+        .collect();
+    threads.extend(dummies);
+    tree.nodes[ROOT].children = threads;
 }
 
 #[cfg(test)]

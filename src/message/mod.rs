@@ -23,7 +23,7 @@ use std::borrow::Cow;
 
 pub use body_structure::{BodyFields, BodyStructure, Extension, Params};
 pub use envelope::{Address, Envelope};
-pub use sort_keys::{SortKeys, base_subject, fold};
+pub use sort_keys::{SortKeys, Wanted, base_subject, fold};
 
 use mime::{Content, Part};
 

@@ -8,6 +8,7 @@ use crate::imap::response::{CommandResult, Outcome};
 use crate::imap::session::Session;
 use crate::imap::sort::{keyed, matching};
 use crate::imap::thread::{ordered_subject, references};
+use crate::message::Wanted;
 
 impl Session<'_> {
     pub fn cmd_thread(
@@ -20,7 +21,12 @@ impl Session<'_> {
         let criteria = criteria_in_utf8(charset, criteria)?;
         let mailbox = &mut self.selected_mut()?.mailbox;
         let indexes = matching(mailbox, &criteria)?;
-        let msgs = keyed(mailbox, &indexes)?;
+        let wanted = Wanted {
+            subject: true,
+            ids: algorithm == ThreadAlgorithm::References,
+            ..Wanted::default()
+        };
+        let msgs = keyed(mailbox, &indexes, wanted)?;
         let mb = &*mailbox;
         let numbers = |k: &crate::imap::sort::Keyed| {
             if uid {
