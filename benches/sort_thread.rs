@@ -10,14 +10,21 @@
 //! a third of the messages start a thread, the others reply to an earlier one (References,
 //! `Re:`/`Fwd:`/`[list]` subjects), every Date: distinct and in several zones.
 //!
+//! Side by side: when Dovecot 2.3 of Debian 12 is unpacked (`tests/dovecot/fetch-dovecot.sh`,
+//! `$POSTERN_DOVECOT_DIR`), the same commands are timed in its `imap` (PREAUTH over a
+//! pipe, its index and control files outside the folder): its first SORT (which builds its
+//! index and cache) and its warm ones, each in a fresh process, as postern's.
+//!
 //! `cargo bench --bench sort_thread [-- SIZES [ROUNDS]]`, SIZES a comma list (default
 //! 10000,100000), ROUNDS per figure (default 5). Figures are the median of ROUNDS.
 
 mod common;
 
 use std::fs;
+use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::time::Instant;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
 
 use common::{Args, Figures, Server, mail_owner, report};
 
@@ -181,6 +188,156 @@ fn rchar(pid: u32) -> u64 {
         .unwrap_or(0)
 }
 
+/// The commands timed warm, on both servers.
+const WARM: &[&str] = &[
+    "SORT (ARRIVAL) UTF-8 ALL",
+    "SORT (DATE) UTF-8 ALL",
+    "SORT (SUBJECT) UTF-8 ALL",
+    "SORT (FROM) UTF-8 ALL",
+    "SORT (REVERSE SIZE) UTF-8 ALL",
+    "THREAD REFERENCES UTF-8 ALL",
+    "THREAD ORDEREDSUBJECT UTF-8 ALL",
+];
+
+/// Dovecot's `imap` as a PREAUTH session on a pipe, for the corpus in `home`.
+struct Dovecot {
+    root: PathBuf,
+    state: tempfile::TempDir,
+}
+
+impl Dovecot {
+    fn find() -> Option<Dovecot> {
+        let root = std::env::var_os("POSTERN_DOVECOT_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from("/var/cache/postern-test-dovecot"))
+            .join("root");
+        if !root.join("usr/lib/dovecot/imap").is_file() {
+            println!(
+                "sort_thread: no Dovecot under {} (tests/dovecot/fetch-dovecot.sh)",
+                root.display()
+            );
+            return None;
+        }
+        let state = tempfile::tempdir().unwrap();
+        {
+            use std::os::unix::fs::PermissionsExt;
+            fs::set_permissions(state.path(), fs::Permissions::from_mode(0o777)).unwrap();
+        }
+        Some(Dovecot { root, state })
+    }
+
+    /// Forgets Dovecot's index, so the next session builds it.
+    fn forget(&self) {
+        let _ = fs::remove_dir_all(self.state.path().join("index"));
+    }
+
+    fn session(&self, home: &Path) -> (Child, BufReader<std::process::ChildStdout>) {
+        let st = self.state.path();
+        for d in ["index", "control", "run"] {
+            fs::create_dir_all(st.join(d)).unwrap();
+            give(&st.join(d));
+        }
+        let conf = st.join("dovecot.conf");
+        fs::write(
+            &conf,
+            format!(
+                "mail_location = maildir:{}/Maildir:INDEX={s}/index:CONTROL={s}/control\n\
+                 base_dir = {s}/run\nlog_path = {s}/dovecot.log\nssl = no\nprotocols = imap\n\
+                 default_login_user = nobody\ndefault_internal_user = nobody\n\
+                 default_internal_group = nogroup\n",
+                home.display(),
+                s = st.display()
+            ),
+        )
+        .unwrap();
+        let mut c = Command::new(self.root.join("usr/bin/doveconf"));
+        if let Some((uid, gid)) = mail_owner() {
+            use std::os::unix::process::CommandExt;
+            c.uid(uid).gid(gid);
+        }
+        let mut child = c
+            .env_clear()
+            .env("PATH", "/usr/bin:/bin")
+            .env(
+                "LD_LIBRARY_PATH",
+                format!(
+                    "{0}/usr/lib/dovecot:{0}/usr/lib/x86_64-linux-gnu",
+                    self.root.display()
+                ),
+            )
+            .env("USER", "bench")
+            .env("HOME", home)
+            .arg("-c")
+            .arg(&conf)
+            .arg("-e")
+            .arg(self.root.join("usr/lib/dovecot/imap"))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut out = BufReader::new(child.stdout.take().unwrap());
+        let mut greeting = String::new();
+        out.read_line(&mut greeting).unwrap();
+        assert!(greeting.contains("PREAUTH"), "Dovecot: {greeting}");
+        (child, out)
+    }
+
+    /// Times each command in its own fresh session after SELECT INBOX.
+    fn time(&self, home: &Path, command: &str) -> Duration {
+        let (mut child, mut out) = self.session(home);
+        let mut input = child.stdin.take().unwrap();
+        let mut run = |tag: &str, cmd: &str| -> Duration {
+            let t = Instant::now();
+            input
+                .write_all(format!("{tag} {cmd}\r\n").as_bytes())
+                .unwrap();
+            let mut line = String::new();
+            loop {
+                line.clear();
+                assert!(out.read_line(&mut line).unwrap() > 0, "Dovecot closed");
+                if line.starts_with(&format!("{tag} ")) {
+                    assert!(line.starts_with(&format!("{tag} OK")), "Dovecot: {line}");
+                    return t.elapsed();
+                }
+            }
+        };
+        run("s", "SELECT INBOX");
+        let took = run("c", command);
+        run("l", "LOGOUT");
+        drop(input);
+        let _ = child.wait();
+        took
+    }
+}
+
+fn dovecot_side(home: &Path, count: usize, rounds: usize) {
+    let Some(dovecot) = Dovecot::find() else {
+        return;
+    };
+    let mut first = Vec::new();
+    for _ in 0..rounds {
+        dovecot.forget();
+        first.push(dovecot.time(home, "SORT (DATE) UTF-8 ALL"));
+    }
+    report(
+        "sort_thread",
+        count,
+        "Dovecot: first SORT (DATE), no index",
+        Figures::of(&first),
+    );
+    for command in WARM {
+        let times: Vec<Duration> = (0..rounds).map(|_| dovecot.time(home, command)).collect();
+        let what = command.trim_end_matches(" UTF-8 ALL");
+        report(
+            "sort_thread",
+            count,
+            &format!("Dovecot: {what}, warm"),
+            Figures::of(&times),
+        );
+    }
+}
+
 fn bench(count: usize, rounds: usize) {
     let home = corpus(count);
     let server = Server::start(&home);
@@ -203,15 +360,7 @@ fn bench(count: usize, rounds: usize) {
         "first SORT (DATE), no cached keys",
         Figures::of(&first),
     );
-    for command in [
-        "SORT (ARRIVAL) UTF-8 ALL",
-        "SORT (DATE) UTF-8 ALL",
-        "SORT (SUBJECT) UTF-8 ALL",
-        "SORT (FROM) UTF-8 ALL",
-        "SORT (REVERSE SIZE) UTF-8 ALL",
-        "THREAD REFERENCES UTF-8 ALL",
-        "THREAD ORDEREDSUBJECT UTF-8 ALL",
-    ] {
+    for &command in WARM {
         let mut times = Vec::new();
         let mut read = Vec::new();
         for _ in 0..rounds {
@@ -240,6 +389,8 @@ fn bench(count: usize, rounds: usize) {
             Figures::of(&times),
         );
     }
+    drop(server);
+    dovecot_side(&home, count, rounds);
 }
 
 fn main() {
