@@ -630,3 +630,131 @@ fn sort_and_thread_match_dovecot() {
         differences.join("\n")
     );
 }
+
+/// The RFC 5256 clauses where postern parts from Courier (see the Courier test), on a
+/// hand-made folder, against Dovecot: a missing and a broken Date: (INTERNALDATE), equal
+/// dates (sequence order), an upper-case local part, a `(fwd)`-only reply, top-level
+/// dummies with one child, and ORDEREDSUBJECT's one level. Dovecot answers as postern.
+#[test]
+fn rfc_cases_where_courier_differs_match_dovecot() {
+    let Some(dovecot) = Dovecot::find() else {
+        return;
+    };
+    let messages: Vec<Vec<u8>> = [
+        (
+            "From: Frank <FRANK@example.com>",
+            "apple",
+            "Date: Mon, 3 Jul 2023 10:00:00 +0000",
+            "",
+        ),
+        ("From: alice@example.org", "Re: apple", "", ""),
+        ("From: bob@example.org", "apple (fwd)", "Date: garbage", ""),
+        (
+            "From: carol@example.org",
+            "pear",
+            "Date: Mon, 3 Jul 2023 12:00:00 +0200",
+            "References: <lost@x>",
+        ),
+        (
+            "From: Dave <dave@example.org>",
+            "Re: pear",
+            "Date: Mon, 3 Jul 2023 11:00:00 +0000",
+            "References: <lost@x> <m3.x@gen.example>",
+        ),
+        (
+            "From: erin@example.org",
+            "plum",
+            "Date: Mon, 3 Jul 2023 12:00:00 +0000",
+            "References: <lost2@x>",
+        ),
+        (
+            "From: Frank <FRANK@example.com>",
+            "plum",
+            "Date: Mon, 3 Jul 2023 12:30:00 +0000",
+            "",
+        ),
+        (
+            "From: gil@example.org",
+            "fig",
+            "Date: Mon, 3 Jul 2023 13:00:00 +0000",
+            "In-Reply-To: <nowhere@x>",
+        ),
+    ]
+    .iter()
+    .enumerate()
+    .map(|(i, (from, subject, date, refs))| {
+        let mut h = vec![from.to_string(), format!("Subject: {subject}")];
+        for extra in [date, refs] {
+            if !extra.is_empty() {
+                h.push(extra.to_string());
+            }
+        }
+        h.push(format!("Message-ID: <m{i}.x@gen.example>"));
+        format!("{}\r\n\r\nbody {i}\r\n", h.join("\r\n")).into_bytes()
+    })
+    .collect();
+    let server = TestServer::new();
+    write_corpus(&server.maildir, &messages);
+    let home = tempfile::tempdir().unwrap();
+    let cmd = dovecot.command(home.path());
+    write_corpus(&home.path().join("Maildir"), &messages);
+    owner::give_to_mail_owner(home.path());
+    let commands: Vec<(String, &'static str)> = [
+        ("UID SORT (DATE) UTF-8 ALL", "SORT"),
+        ("UID SORT (REVERSE DATE) UTF-8 ALL", "SORT"),
+        ("UID SORT (FROM) UTF-8 ALL", "SORT"),
+        ("UID SORT (REVERSE FROM) UTF-8 ALL", "SORT"),
+        ("UID SORT (CC) UTF-8 ALL", "SORT"),
+        ("UID SORT (REVERSE CC) UTF-8 ALL", "SORT"),
+        ("UID SORT (SUBJECT) UTF-8 ALL", "SORT"),
+        ("UID THREAD ORDEREDSUBJECT UTF-8 ALL", "THREAD"),
+        ("UID THREAD REFERENCES UTF-8 ALL", "THREAD"),
+    ]
+    .iter()
+    .map(|(c, n)| (c.to_string(), *n))
+    .collect();
+    let mut dc = Client::spawn(cmd, false);
+    assert!(dc.greeting.text.starts_with("* PREAUTH"));
+    dc.send("s", "SELECT INBOX").assert_ok();
+    let their_map = corpus_numbers(&mut dc);
+    let theirs = ask(&mut dc, "dovecot", &commands);
+    dc.send("l", "LOGOUT");
+    let (mut c, _) = server.session("INBOX");
+    let our_map = corpus_numbers(&mut c);
+    let ours = ask(&mut c, "postern", &commands);
+    c.logout();
+    let mut differences = Vec::new();
+    for (i, (cmd, _)) in commands.iter().enumerate() {
+        let (t, o) = (
+            by_message(&theirs[i], &their_map),
+            by_message(&ours[i], &our_map),
+        );
+        if t != o {
+            differences.push(format!("{cmd}\n  dovecot: {t}\n  postern: {o}"));
+        }
+    }
+    assert!(differences.is_empty(), "{}", differences.join("\n"));
+    // What the RFC gives, spelled out (numbers are the messages above, 1-based).
+    let our = |i: usize| by_message(&ours[i], &our_map);
+    // INTERNALDATEs (22 Jul) are later than the Date:s (3 Jul): 2 and 3 come last; 1 and
+    // 4 are the same instant, in sequence order.
+    assert_eq!(
+        our(0),
+        "1 4 5 6 7 8 2 3",
+        "missing/broken Date: is INTERNALDATE"
+    );
+    assert_eq!(
+        our(1),
+        "3 2 8 7 6 5 1 4",
+        "REVERSE: the tie of 1 and 4 still in order"
+    );
+    assert_eq!(our(2), "2 3 4 5 6 1 7 8", "FRANK between erin and gil");
+    assert_eq!(our(4), "1 2 3 4 5 6 7 8", "no Cc anywhere: sequence order");
+    assert_eq!(
+        our(5),
+        "1 2 3 4 5 6 7 8",
+        "REVERSE of equal keys: sequence order"
+    );
+    assert_eq!(our(7), "(1 (2)(3))(4 5)(6 7)(8)");
+    assert_eq!(our(8), "(1 (2)(3))(4 5)((6)(7))(8)");
+}
