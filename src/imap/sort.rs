@@ -36,8 +36,8 @@ fn keys_of(
     wanted: Wanted,
 ) -> Result<Option<SortKeys>, StoreError> {
     if let Some(keys) = mailbox
-        .cached(index, CACHE_KIND)
-        .and_then(|b| SortKeys::decode_some(&b, wanted))
+        .cached_with(index, CACHE_KIND, |b| SortKeys::decode_some(b, wanted))
+        .flatten()
     {
         return Ok(Some(keys));
     }
