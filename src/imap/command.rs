@@ -199,6 +199,20 @@ pub enum CommandBody {
         set: SequenceSet,
         mailbox: String,
     },
+    /// SORT / UID SORT (RFC 5256 §3): the charset is mandatory there.
+    Sort {
+        uid: bool,
+        criteria: Vec<SortCriterion>,
+        charset: String,
+        search: SearchKey,
+    },
+    /// THREAD / UID THREAD (RFC 5256 §3).
+    Thread {
+        uid: bool,
+        algorithm: ThreadAlgorithm,
+        charset: String,
+        search: SearchKey,
+    },
 }
 
 impl CommandBody {
@@ -255,6 +269,10 @@ impl CommandBody {
             Copy { uid: true, .. } => "UID COPY",
             Move { uid: false, .. } => "MOVE",
             Move { uid: true, .. } => "UID MOVE",
+            Sort { uid: false, .. } => "SORT",
+            Sort { uid: true, .. } => "UID SORT",
+            Thread { uid: false, .. } => "THREAD",
+            Thread { uid: true, .. } => "UID THREAD",
         }
     }
 }
@@ -520,4 +538,32 @@ pub enum StoreMode {
     Replace,
     Add,
     Remove,
+}
+
+/// A SORT key (RFC 5256 §3; DISPLAYFROM and DISPLAYTO from RFC 5957).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SortKey {
+    Arrival,
+    Cc,
+    Date,
+    From,
+    Size,
+    Subject,
+    To,
+    DisplayFrom,
+    DisplayTo,
+}
+
+/// `["REVERSE" SP] sort-key`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct SortCriterion {
+    pub reverse: bool,
+    pub key: SortKey,
+}
+
+/// The THREAD algorithms postern serves (RFC 5256 §3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ThreadAlgorithm {
+    OrderedSubject,
+    References,
 }

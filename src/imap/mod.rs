@@ -59,9 +59,11 @@ pub mod search;
 pub mod sequence;
 pub mod session;
 pub mod sets;
+pub mod sort;
 pub mod sync;
 pub mod syntax;
 pub mod table;
+pub mod thread;
 mod wire;
 
 use crate::{config::Config, net::conn::Connection};

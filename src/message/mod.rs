@@ -14,6 +14,7 @@ mod decode;
 mod envelope;
 pub(crate) mod header;
 mod mime;
+mod sort_keys;
 
 #[cfg(test)]
 mod tests;
@@ -22,6 +23,7 @@ use std::borrow::Cow;
 
 pub use body_structure::{BodyFields, BodyStructure, Extension, Params};
 pub use envelope::{Address, Envelope};
+pub use sort_keys::{SortKeys, Wanted, base_subject, fold};
 
 use mime::{Content, Part};
 

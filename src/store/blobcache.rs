@@ -190,19 +190,25 @@ impl Disk {
 
     /// Entry `i` (`i < count`): its name and bytes; None when its offsets are damaged.
     fn entry(&self, i: usize) -> Option<(&str, &[u8])> {
+        let (name, bytes) = self.raw_entry(i)?;
+        Some((std::str::from_utf8(name).ok()?, bytes))
+    }
+
+    /// Entry `i` with its name as bytes: what a lookup compares (UTF-8 orders as its
+    /// bytes do), so a SORT's 100,000 lookups check no name's UTF-8 17 times over.
+    fn raw_entry(&self, i: usize) -> Option<(&[u8], &[u8])> {
         let (start, end) = (self.offset(i), self.offset(i + 1));
         let e = self.map.get(start..end)?;
         let name_len = u16::from_le_bytes([*e.first()?, *e.get(1)?]) as usize;
-        let name = std::str::from_utf8(e.get(2..2 + name_len)?).ok()?;
-        Some((name, &e[2 + name_len..]))
+        Some((e.get(2..2 + name_len)?, &e[2 + name_len..]))
     }
 
     fn find(&self, name: &str) -> Option<&[u8]> {
         let (mut lo, mut hi) = (0, self.count);
         while lo < hi {
             let mid = lo + (hi - lo) / 2;
-            let (n, bytes) = self.entry(mid)?;
-            match n.cmp(name) {
+            let (n, bytes) = self.raw_entry(mid)?;
+            match n.cmp(name.as_bytes()) {
                 std::cmp::Ordering::Equal => return Some(bytes),
                 std::cmp::Ordering::Less => lo = mid + 1,
                 std::cmp::Ordering::Greater => hi = mid,

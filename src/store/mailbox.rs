@@ -1087,6 +1087,21 @@ impl Mailbox {
         self.blob_cache(kind).get(&basename).map(<[u8]>::to_vec)
     }
 
+    /// [`Self::cached`] without the copy: `f` looks at the bytes in the mapped cache
+    /// (a SORT reads the keys of every message of the folder this way).
+    pub fn cached_with<R>(
+        &mut self,
+        index: usize,
+        kind: &'static str,
+        f: impl FnOnce(&[u8]) -> R,
+    ) -> Option<R> {
+        self.check(index).ok()?;
+        self.blob_cache(kind);
+        // Fields apart, so the name is borrowed from the table, not copied.
+        let cache = &mut self.blob_caches.iter_mut().find(|(k, _)| *k == kind)?.1;
+        cache.get(self.table.basename(index)).map(f)
+    }
+
     /// Keeps `bytes` derived from this message under `kind`, for this and later sessions
     /// (written by [`Self::save_caches`]).
     pub fn cache(&mut self, index: usize, kind: &'static str, bytes: Vec<u8>) {

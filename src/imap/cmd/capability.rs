@@ -18,7 +18,7 @@ use crate::imap::session::Session;
 /// advertises CONTEXT=SEARCH, yet that is no sign of use. The part of RFC 5267 clients do
 /// page with, PARTIAL, now stands alone (RFC 9394) and is served. Update machinery no
 /// client drives would be code kept working without a caller to test it against.
-const BASE: &str = "IMAP4rev1 LITERAL+ SASL-IR ID ENABLE IDLE UIDPLUS NAMESPACE CHILDREN UNSELECT MOVE SPECIAL-USE QUOTA ACL ACL2=UNION UTF8=ACCEPT ESEARCH SEARCHRES PARTIAL WITHIN";
+const BASE: &str = "IMAP4rev1 LITERAL+ SASL-IR ID ENABLE IDLE UIDPLUS NAMESPACE CHILDREN UNSELECT MOVE SPECIAL-USE QUOTA ACL ACL2=UNION UTF8=ACCEPT ESEARCH SEARCHRES PARTIAL WITHIN SORT SORT=DISPLAY THREAD=ORDEREDSUBJECT THREAD=REFERENCES";
 
 impl Session<'_> {
     pub fn cmd_capability(&mut self) -> CommandResult {

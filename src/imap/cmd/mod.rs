@@ -24,10 +24,12 @@ mod quota;
 mod rename;
 mod search;
 mod select;
+mod sort;
 mod starttls;
 mod status;
 mod store;
 mod subscribe;
+mod thread;
 
 use super::command::CommandBody;
 use super::names::{self, SEPARATOR};
@@ -137,6 +139,18 @@ impl Session<'_> {
             } => self.cmd_store(uid, &set, mode, silent, &flags),
             Copy { uid, set, mailbox } => self.cmd_copy(uid, &set, &mailbox, false),
             Move { uid, set, mailbox } => self.cmd_copy(uid, &set, &mailbox, true),
+            Sort {
+                uid,
+                criteria,
+                charset,
+                search,
+            } => self.cmd_sort(uid, &criteria, &charset, &search),
+            Thread {
+                uid,
+                algorithm,
+                charset,
+                search,
+            } => self.cmd_thread(uid, algorithm, &charset, &search),
         }
     }
 

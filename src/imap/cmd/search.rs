@@ -227,6 +227,34 @@ impl Session<'_> {
                     returns,
                 }
             }
+            Sort {
+                uid,
+                criteria,
+                charset,
+                mut search,
+            } => {
+                replace_last_result_in_key(&mut search, selected);
+                Sort {
+                    uid,
+                    criteria,
+                    charset,
+                    search,
+                }
+            }
+            Thread {
+                uid,
+                algorithm,
+                charset,
+                mut search,
+            } => {
+                replace_last_result_in_key(&mut search, selected);
+                Thread {
+                    uid,
+                    algorithm,
+                    charset,
+                    search,
+                }
+            }
             other => other,
         }
     }

@@ -7,7 +7,7 @@
 //! dispatch; `strings` the string rules; `list` mailbox names and LIST patterns;
 //! `mailbox` SELECT and STATUS arguments; `connection` AUTHENTICATE and ID;
 //! `store_append` flags, dates, STORE and APPEND; `fetch` and `search` theirs; `acl`
-//! Courier's ACL command.
+//! Courier's ACL command; `sort_thread` SORT and THREAD (RFC 5256).
 
 mod acl;
 mod connection;
@@ -15,6 +15,7 @@ mod fetch;
 mod list;
 mod mailbox;
 mod search;
+mod sort_thread;
 mod store_append;
 mod strings;
 
@@ -379,6 +380,8 @@ impl Parser {
                 }
             }
             "SEARCH" => self.search(false)?,
+            "SORT" => self.sort(false)?,
+            "THREAD" => self.thread(false)?,
             "FETCH" => self.fetch(false)?,
             "STORE" => self.store(false)?,
             "COPY" => self.copy_move(false, false)?,
@@ -388,6 +391,8 @@ impl Parser {
                 let sub = self.keyword()?;
                 match sub.as_str() {
                     "SEARCH" => self.search(true)?,
+                    "SORT" => self.sort(true)?,
+                    "THREAD" => self.thread(true)?,
                     "FETCH" => self.fetch(true)?,
                     "STORE" => self.store(true)?,
                     "COPY" => self.copy_move(true, false)?,
