@@ -1688,6 +1688,13 @@ impl Mailbox {
         if counted {
             quota::check(maildir.root(), total, indexes.len() as u64)?;
         }
+        // A target without a UID database yet gets one first: made after the copies are
+        // in cur/, it would number them by name (Courier's order), and names made in one
+        // second do not sort in the order they were made (`M99999` after `M100000`), so
+        // the copies would not keep the order of their sources.
+        if !target_dir.join(uiddb::FILE).exists() {
+            uiddb::update(&target_dir, |_| Ok(()))?;
+        }
         let mut made: Vec<(u32, String, PathBuf)> = Vec::new();
         let r = (|| -> Result<()> {
             for &i in indexes {
