@@ -21,6 +21,7 @@ mod tests;
 use std::borrow::Cow;
 
 pub use body_structure::{BodyFields, BodyStructure, Extension, Params};
+pub use decode::UnknownCte;
 pub use envelope::{Address, Envelope};
 
 use mime::{Content, Part};
@@ -229,6 +230,28 @@ impl Message {
                     _ => Some(self.header_section(inner, kind)),
                 }
             }
+        }
+    }
+
+    /// BINARY[part] contents (RFC 3516 §4.2, without partial): the part's body with its
+    /// Content-Transfer-Encoding undone; an empty `part` is the whole message as it is
+    /// (a message as a whole has no transfer encoding of its own). `Ok(None)` when the
+    /// part does not exist, as for [`Message::section`].
+    pub fn binary(&self, part: &[u32]) -> Result<Option<Cow<'_, [u8]>>, UnknownCte> {
+        if part.is_empty() {
+            return Ok(Some(Cow::Borrowed(&self.raw[..])));
+        }
+        match self.part(part) {
+            None => Ok(None),
+            Some(p) => decode::binary_body(&self.raw, p).map(Some),
+        }
+    }
+
+    /// Whether [`Message::binary`] can decode `part` (checks the encoding's name only).
+    pub fn binary_decodable(&self, part: &[u32]) -> Result<(), UnknownCte> {
+        match self.part(part) {
+            Some(p) if !part.is_empty() => decode::binary_decodable(&self.raw, p),
+            _ => Ok(()),
         }
     }
 

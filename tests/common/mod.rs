@@ -87,7 +87,7 @@ pub fn check_response(raw: &[u8], greeting: bool) {
     } else {
         matches!(ResponseCodec::default().decode(raw), Ok((rest, _)) if rest.is_empty())
     };
-    if ok {
+    if ok || binary_origin_ok(raw) {
         return;
     }
     let text = String::from_utf8_lossy(raw);
@@ -98,6 +98,39 @@ pub fn check_response(raw: &[u8], greeting: bool) {
         return;
     }
     panic!("imap-codec rejects this server response (invalid IMAP syntax?): {text:?}");
+}
+
+/// RFC 3516 §4.2 and RFC 9051 §7.5.2 answer a partial BINARY fetch as
+/// `BINARY[section]<origin>`, as Dovecot does, but their ABNF (`"BINARY" section-binary SP
+/// (nstring / literal8)`) leaves the `<origin>` out, and imap-codec follows the ABNF: the
+/// response is checked again with every `BINARY[...]<n>` origin removed.
+fn binary_origin_ok(raw: &[u8]) -> bool {
+    let mut out = Vec::with_capacity(raw.len());
+    let mut i = 0;
+    let mut changed = false;
+    while i < raw.len() {
+        if raw[i..].starts_with(b"BINARY[") {
+            let close = raw[i..].iter().position(|&b| b == b']').map(|p| i + p);
+            if let Some(close) = close {
+                out.extend_from_slice(&raw[i..=close]);
+                i = close + 1;
+                let digits = raw[i..]
+                    .iter()
+                    .skip(1)
+                    .take_while(|b| b.is_ascii_digit())
+                    .count();
+                if raw.get(i) == Some(&b'<') && digits > 0 && raw.get(i + 1 + digits) == Some(&b'>')
+                {
+                    i += digits + 2;
+                    changed = true;
+                }
+                continue;
+            }
+        }
+        out.push(raw[i]);
+        i += 1;
+    }
+    changed && matches!(ResponseCodec::default().decode(&out), Ok((rest, _)) if rest.is_empty())
 }
 
 /// One complete server response: the line(s) as sent, with any literals inline.

@@ -519,6 +519,14 @@ fn append_forms() {
     assert!(utf8);
     assert_eq!(message, LiteralData::Memory(b("hi")));
 
+    // RFC 3516 §4.4: APPEND takes a literal8 message.
+    let cmd = ok("A8 APPEND INBOX ~{3}\r\na\0b");
+    let CommandBody::Append { utf8, message, .. } = cmd else {
+        panic!()
+    };
+    assert!(!utf8);
+    assert_eq!(message, LiteralData::Memory(b"a\0b".to_vec()));
+
     let cmd = ok("A7 APPEND {5}\r\nDraft () {0}\r\n");
     let CommandBody::Append {
         mailbox, message, ..
@@ -569,7 +577,7 @@ fn errors_keep_the_tag_and_say_why() {
             "time",
         ),
         ("A1 APPEND INBOX", "space"),
-        ("A1 APPEND INBOX ~{1}\r\nx", "literal8"),
+        ("A1 LOGIN ~{1}\r\nx y", "literal8"),
         ("A1 APPEND INBOX \"oops\" {1}\r\nx", "date"),
         ("A1 STATUS INBOX (FOO)", "status item"),
         ("A1 STATUS INBOX ()", "atom"),
