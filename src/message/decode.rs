@@ -327,15 +327,15 @@ pub(crate) fn quoted_printable_lenient(text: &[u8]) -> Vec<u8> {
         while i < content.len() {
             let c = content[i];
             let hex = |b: u8| (b as char).to_digit(16);
-            if c == b'=' {
-                if let (Some(h), Some(l)) = (
+            if c == b'='
+                && let (Some(h), Some(l)) = (
                     content.get(i + 1).and_then(|&b| hex(b)),
                     content.get(i + 2).and_then(|&b| hex(b)),
-                ) {
-                    out.push((h * 16 + l) as u8);
-                    i += 3;
-                    continue;
-                }
+                )
+            {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+                continue;
             }
             out.push(c);
             i += 1;
