@@ -102,6 +102,8 @@ pub enum CommandBody {
     /// IDLE (RFC 2177). The session sends `+ idling` and reads the `DONE` line itself.
     Idle,
     Namespace,
+    /// COMPRESS (RFC 4978): the mechanism name as sent.
+    Compress(String),
     /// ENABLE (RFC 5161): capability names as sent.
     Enable(Vec<String>),
     GetQuota {
@@ -213,6 +215,7 @@ impl CommandBody {
             Append { .. } => "APPEND",
             Idle => "IDLE",
             Namespace => "NAMESPACE",
+            Compress(_) => "COMPRESS",
             Enable(_) => "ENABLE",
             GetQuota { .. } => "GETQUOTA",
             GetQuotaRoot { .. } => "GETQUOTAROOT",

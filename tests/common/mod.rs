@@ -407,6 +407,12 @@ impl Client {
         c
     }
 
+    /// A client over any pair of streams (e.g. through a COMPRESS layer a test puts in
+    /// between); the first thing read must be a greeting. Responses are checked.
+    pub fn over(read: impl Read + Send + 'static, writer: Box<dyn Write + Send>) -> Client {
+        Client::new(read, writer, None)
+    }
+
     /// A session with `cmd` on pipes (stderr discarded), killed when dropped; `checked`
     /// says whether its responses are held to imap-codec (postern's) or not (another
     /// server's, e.g. Courier's, with its harmless differences).

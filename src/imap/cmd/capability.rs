@@ -25,6 +25,10 @@ impl Session<'_> {
         if self.config.imap.move_expunge_to_trash {
             caps.push_str(" XMAGICTRASH");
         }
+        // The command is valid only after login (RFC 4978 §5 `command-auth`).
+        if self.config.imap.compress && !self.state.is_not_authenticated() {
+            caps.push_str(" COMPRESS=DEFLATE");
+        }
         if self.state.is_not_authenticated() {
             let tls = self.conn.is_tls();
             if self.starttls && !tls {
