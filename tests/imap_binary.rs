@@ -551,3 +551,19 @@ fn binary_matches_dovecot_or_is_listed() {
         differences.join("\n")
     );
 }
+
+#[test]
+fn a_message_gone_from_disk_answers_nil_and_no_size() {
+    let server = server_with(&[MIXED]);
+    let (mut c, _) = server.session("INBOX");
+    for name in server.files("INBOX", "cur") {
+        std::fs::remove_file(server.folder_dir("INBOX").join("cur").join(name)).unwrap();
+    }
+    // RFC 2180 §4.1.3: the FETCH succeeds with NIL for the text; BINARY.SIZE, which has
+    // no NIL form, is left out, so the line stays valid IMAP (checked by imap-codec).
+    let r = c.send("F", "FETCH 1 (UID BINARY.PEEK[2] BINARY.SIZE[2])");
+    r.assert_ok();
+    let line = r.one("* 1 FETCH");
+    assert!(line.text.contains("BINARY[2] NIL"), "{}", r.dump());
+    assert!(!line.text.contains("BINARY.SIZE"), "{}", r.dump());
+}

@@ -130,6 +130,10 @@ fn compressed_session_responses_are_valid_imap() {
         None,
         &message("bob@example.org", "zipped", "compressed body\r\n"),
     );
+    // Large enough to leave through the writer's high-water and write-through paths.
+    let big_body = "0123456789 big line of text to deflate\r\n".repeat(50_000);
+    let big = message("bob@example.org", "big", &big_body);
+    server.deliver(None, &big);
     let port = server.start_serve();
     let mut c = compressed_client(port);
     let caps = c.send("k", "CAPABILITY");
@@ -139,6 +143,9 @@ fn compressed_session_responses_are_valid_imap() {
     let r = c.send("f", "FETCH 1 (FLAGS BODY.PEEK[] BODYSTRUCTURE)");
     r.assert_ok();
     assert!(r.has("compressed body"), "{}", r.dump());
+    let r = c.send("g", "FETCH 2 BODY.PEEK[]");
+    r.assert_ok();
+    assert_eq!(r.one("* 2 FETCH").literals, vec![big.clone()]);
     // RFC 4978 §3: a second COMPRESS is NO with COMPRESSIONACTIVE, and the session goes on.
     let r = c.send("z", "COMPRESS DEFLATE");
     r.assert_status("NO");

@@ -387,6 +387,8 @@ impl<'i> FetchPlan<'i> {
                     sep.write(out);
                     write_meta(out, meta, &values);
                 }
+                // A size has no NIL form (RFC 3516 §9 `number`): left out like RFC822.SIZE.
+                Planned::Content(Content::BinarySize { .. }) => {}
                 Planned::Content(content) => {
                     sep.write(out);
                     out.extend_from_slice(content_label(content).as_bytes());
