@@ -459,6 +459,10 @@ pub enum FetchItem {
     BinarySize {
         part: Vec<u32>,
     },
+    /// `PREVIEW` or `PREVIEW (LAZY)` (RFC 8970).
+    Preview {
+        lazy: bool,
+    },
 }
 
 /// `<offset.count>`.

@@ -49,6 +49,7 @@ fn cache_kind(item: &FetchItem) -> Option<&'static str> {
         FetchItem::Envelope => Some("envelope-2"),
         FetchItem::Body => Some("body-2"),
         FetchItem::BodyStructure => Some("bodystructure-2"),
+        FetchItem::Preview { .. } => Some("preview-1"),
         _ => None,
     }
 }
@@ -58,6 +59,7 @@ fn encode_cacheable(kind: &str, message: &Message) -> Vec<u8> {
     let mut out = Vec::with_capacity(512);
     match kind {
         "envelope-2" => imap_encode::write_envelope(&mut out, &message.envelope()),
+        "preview-1" => write_string(&mut out, message.preview().as_bytes()),
         extensible => imap_encode::write_body_structure(
             &mut out,
             &message.body_structure(),
@@ -225,9 +227,13 @@ fn plan_item(item: &FetchItem) -> Option<Planned<'_>> {
         FetchItem::Flags => Planned::Meta(Meta::Flags),
         FetchItem::InternalDate => Planned::Meta(Meta::InternalDate),
         FetchItem::Rfc822Size => Planned::Meta(Meta::Rfc822Size),
-        FetchItem::Envelope | FetchItem::Body | FetchItem::BodyStructure => {
-            Planned::Meta(Meta::Cached(cache_kind(item)?))
-        }
+        // PREVIEW (LAZY) is answered like PREVIEW: RFC 8970 lets the server send
+        // the preview it can compute ("MAY" return NIL), and the cache makes the next
+        // answer cheap.
+        FetchItem::Envelope
+        | FetchItem::Body
+        | FetchItem::BodyStructure
+        | FetchItem::Preview { .. } => Planned::Meta(Meta::Cached(cache_kind(item)?)),
         FetchItem::Rfc822 => Planned::Content(Content::Rfc822),
         FetchItem::Rfc822Header => Planned::Content(Content::Rfc822Header),
         FetchItem::Rfc822Text => Planned::Content(Content::Rfc822Text),
@@ -611,6 +617,7 @@ fn write_meta(out: &mut Vec<u8>, item: Meta, values: &MetaValues<'_>) {
             let label: &[u8] = match kind {
                 "envelope-2" => b"ENVELOPE ",
                 "body-2" => b"BODY ",
+                "preview-1" => b"PREVIEW ",
                 _ => b"BODYSTRUCTURE ",
             };
             out.extend_from_slice(label);

@@ -346,3 +346,66 @@ pub(crate) fn quoted_printable_lenient(text: &[u8]) -> Vec<u8> {
     }
     out
 }
+
+/// Longest preview, in characters (RFC 8970: at most 256 characters).
+pub(crate) const PREVIEW_CHARS: usize = 256;
+
+/// The preview of a message (RFC 8970): the start of its first text part that is no
+/// attachment (text/plain preferred inside multipart/alternative, HTML reduced to its
+/// text), transfer encoding and charset undone, every run of white space (line breaks
+/// included) one space, at most [`PREVIEW_CHARS`] characters. Empty when the message has
+/// no such text.
+pub(crate) fn preview_text(raw: &[u8], root: &Part) -> String {
+    let Some(part) = preview_part(raw, root) else {
+        return String::new();
+    };
+    let bytes = transfer_decoded(raw, part);
+    let mut text = charset_to_utf8(&bytes, part.ctype.param("charset"));
+    if part.ctype.is("text", "html") {
+        text = html_to_text(&text);
+    }
+    let mut out = String::new();
+    let mut chars = 0;
+    for word in text.split_whitespace() {
+        for (i, c) in [' '].into_iter().chain(word.chars()).enumerate() {
+            if i == 0 && out.is_empty() {
+                continue;
+            }
+            if chars == PREVIEW_CHARS {
+                return out;
+            }
+            // Control characters are not text a client shows.
+            out.push(if c.is_control() { ' ' } else { c });
+            chars += 1;
+        }
+    }
+    out
+}
+
+/// The part a preview is taken from (see [`preview_text`]).
+fn preview_part<'p>(raw: &[u8], part: &'p Part) -> Option<&'p Part> {
+    match &part.content {
+        Content::Multipart(children) => {
+            if part.ctype.is("multipart", "alternative")
+                && let Some(plain) = children
+                    .iter()
+                    .find(|c| c.ctype.is("text", "plain") && !is_attachment(raw, c))
+            {
+                return Some(plain);
+            }
+            children.iter().find_map(|c| preview_part(raw, c))
+        }
+        // An attached message is not this message's text.
+        Content::Message(_) => None,
+        Content::Leaf => (part.ctype.is("text", "plain") || part.ctype.is("text", "html"))
+            .then_some(part)
+            .filter(|p| !is_attachment(raw, p)),
+    }
+}
+
+/// `Content-Disposition: attachment` (RFC 2183 §2.2).
+fn is_attachment(raw: &[u8], part: &Part) -> bool {
+    header::first(&part.fields, raw, b"Content-Disposition").is_some_and(|f| {
+        header::leading_token(&f.unfolded(raw)).eq_ignore_ascii_case(b"attachment")
+    })
+}

@@ -247,6 +247,11 @@ impl Message {
         }
     }
 
+    /// The preview text of RFC 8970 (see `decode::preview_text`).
+    pub fn preview(&self) -> String {
+        decode::preview_text(&self.raw, self.root())
+    }
+
     /// Whether [`Message::binary`] can decode `part` (checks the encoding's name only).
     pub fn binary_decodable(&self, part: &[u32]) -> Result<(), UnknownCte> {
         match self.part(part) {
