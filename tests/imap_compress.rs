@@ -278,3 +278,30 @@ fn a_decompression_bomb_does_not_grow_memory() {
         "peak memory grew from {before} KiB to {after} KiB"
     );
 }
+
+#[test]
+fn compressed_bytes_pipelined_after_the_command_are_kept() {
+    let mut server = TestServer::new();
+    let port = server.start_serve();
+    let tcp = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    tcp.set_read_timeout(Some(common::WAIT)).unwrap();
+    let mut w = tcp.try_clone().unwrap();
+    let mut r = BufReader::with_capacity(1, tcp.try_clone().unwrap());
+    assert!(plain_line(&mut r).starts_with("* OK"));
+    w.write_all(format!("a LOGIN {USER} {PASS}\r\n").as_bytes())
+        .unwrap();
+    assert!(plain_line(&mut r).starts_with("a OK"));
+    // The command and the first compressed command in one write: the server has read
+    // the compressed bytes with the command line and must inflate them, not drop them.
+    let mut z = DeflateEncoder::new(Vec::new(), Compression::default());
+    z.write_all(b"n NOOP\r\n").unwrap();
+    z.flush().unwrap();
+    let mut packet = b"c COMPRESS DEFLATE\r\n".to_vec();
+    packet.extend_from_slice(z.get_ref());
+    w.write_all(&packet).unwrap();
+    assert_eq!(plain_line(&mut r), "c OK DEFLATE active\r\n");
+    let mut inflated = BufReader::new(DeflateDecoder::new(tcp));
+    let mut l = String::new();
+    inflated.read_line(&mut l).unwrap();
+    assert!(l.starts_with("n OK"), "{l:?}");
+}
