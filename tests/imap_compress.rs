@@ -305,3 +305,20 @@ fn compressed_bytes_pipelined_after_the_command_are_kept() {
     inflated.read_line(&mut l).unwrap();
     assert!(l.starts_with("n OK"), "{l:?}");
 }
+
+#[test]
+fn input_that_is_not_deflate_ends_the_session() {
+    let mut server = TestServer::new();
+    let port = server.start_serve();
+    let mut tcp = compressed_socket(port);
+    // 0xff starts a block of the reserved type 3 (RFC 1951 §3.2.3): an error at once.
+    tcp.write_all(&[0xff; 64]).unwrap();
+    let mut rest = Vec::new();
+    // The server closes the connection (EOF) instead of waiting for more input.
+    let _ = tcp.read_to_end(&mut rest);
+    assert!(rest.len() < 64, "{rest:?}");
+    // And the next connection works.
+    let mut c = Client::connect(port);
+    c.login();
+    c.logout();
+}
