@@ -102,6 +102,8 @@ pub enum CommandBody {
     /// IDLE (RFC 2177). The session sends `+ idling` and reads the `DONE` line itself.
     Idle,
     Namespace,
+    /// COMPRESS (RFC 4978): the mechanism name as sent.
+    Compress(String),
     /// ENABLE (RFC 5161): capability names as sent.
     Enable(Vec<String>),
     GetQuota {
@@ -241,6 +243,7 @@ impl CommandBody {
             Append { .. } => "APPEND",
             Idle => "IDLE",
             Namespace => "NAMESPACE",
+            Compress(_) => "COMPRESS",
             Enable(_) => "ENABLE",
             GetQuota { .. } => "GETQUOTA",
             GetQuotaRoot { .. } => "GETQUOTAROOT",
@@ -501,6 +504,10 @@ pub enum FetchItem {
     /// `BINARY.SIZE[part]`.
     BinarySize {
         part: Vec<u32>,
+    },
+    /// `PREVIEW` or `PREVIEW (LAZY)` (RFC 8970).
+    Preview {
+        lazy: bool,
     },
 }
 

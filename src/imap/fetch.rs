@@ -49,6 +49,7 @@ fn cache_kind(item: &FetchItem) -> Option<&'static str> {
         FetchItem::Envelope => Some("envelope-2"),
         FetchItem::Body => Some("body-2"),
         FetchItem::BodyStructure => Some("bodystructure-2"),
+        FetchItem::Preview { .. } => Some("preview-1"),
         _ => None,
     }
 }
@@ -58,6 +59,7 @@ fn encode_cacheable(kind: &str, message: &Message) -> Vec<u8> {
     let mut out = Vec::with_capacity(512);
     match kind {
         "envelope-2" => imap_encode::write_envelope(&mut out, &message.envelope()),
+        "preview-1" => write_string(&mut out, message.preview().as_bytes()),
         extensible => imap_encode::write_body_structure(
             &mut out,
             &message.body_structure(),
@@ -71,7 +73,10 @@ fn encode_cacheable(kind: &str, message: &Message) -> Vec<u8> {
 fn sets_seen(item: &FetchItem) -> bool {
     matches!(
         item,
-        FetchItem::Rfc822 | FetchItem::Rfc822Text | FetchItem::BodySection { peek: false, .. }
+        FetchItem::Rfc822
+            | FetchItem::Rfc822Text
+            | FetchItem::BodySection { peek: false, .. }
+            | FetchItem::Binary { peek: false, .. }
     )
 }
 
@@ -191,6 +196,15 @@ enum Content<'i> {
         section: &'i Section,
         partial: Option<Partial>,
     },
+    /// `BINARY[part]<partial>` (RFC 3516).
+    Binary {
+        part: &'i [u32],
+        partial: Option<Partial>,
+    },
+    /// `BINARY.SIZE[part]` (RFC 3516).
+    BinarySize {
+        part: &'i [u32],
+    },
 }
 
 #[derive(Clone, Copy)]
@@ -213,9 +227,13 @@ fn plan_item(item: &FetchItem) -> Option<Planned<'_>> {
         FetchItem::Flags => Planned::Meta(Meta::Flags),
         FetchItem::InternalDate => Planned::Meta(Meta::InternalDate),
         FetchItem::Rfc822Size => Planned::Meta(Meta::Rfc822Size),
-        FetchItem::Envelope | FetchItem::Body | FetchItem::BodyStructure => {
-            Planned::Meta(Meta::Cached(cache_kind(item)?))
-        }
+        // PREVIEW (LAZY) is answered like PREVIEW: RFC 8970 lets the server send
+        // the preview it can compute ("MAY" return NIL), and the cache makes the next
+        // answer cheap.
+        FetchItem::Envelope
+        | FetchItem::Body
+        | FetchItem::BodyStructure
+        | FetchItem::Preview { .. } => Planned::Meta(Meta::Cached(cache_kind(item)?)),
         FetchItem::Rfc822 => Planned::Content(Content::Rfc822),
         FetchItem::Rfc822Header => Planned::Content(Content::Rfc822Header),
         FetchItem::Rfc822Text => Planned::Content(Content::Rfc822Text),
@@ -225,17 +243,24 @@ fn plan_item(item: &FetchItem) -> Option<Planned<'_>> {
             section,
             partial: *partial,
         }),
-        // Refused by the command before a plan is made.
-        FetchItem::Binary { .. } | FetchItem::BinarySize { .. } => return None,
+        FetchItem::Binary { part, partial, .. } => Planned::Content(Content::Binary {
+            part,
+            partial: *partial,
+        }),
+        FetchItem::BinarySize { part } => Planned::Content(Content::BinarySize { part }),
     })
 }
 
 /// What [`FetchPlan::write_message`] could write.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Written {
     Whole,
     /// The file was gone: only what the session still knew (see `write_remnant`).
     Remnant,
+    /// A BINARY item names a part whose Content-Transfer-Encoding postern cannot undo:
+    /// nothing was written for this message and the command ends with
+    /// `NO [UNKNOWN-CTE]` (RFC 3516 §4.3).
+    UnknownCte(message::UnknownCte),
 }
 
 /// Counters for the logout log line.
@@ -313,7 +338,7 @@ impl<'i> FetchPlan<'i> {
         stats: &mut FetchStats,
     ) -> Result<Written, StoreError> {
         match self.write_whole(mailbox, index, out, stats) {
-            Ok(()) => Ok(Written::Whole),
+            Ok(written) => Ok(written),
             Err(StoreError::NoSuchMessage) if index < mailbox.len() => {
                 self.write_remnant(mailbox, index, out);
                 Ok(Written::Remnant)
@@ -368,6 +393,8 @@ impl<'i> FetchPlan<'i> {
                     sep.write(out);
                     write_meta(out, meta, &values);
                 }
+                // A size has no NIL form (RFC 3516 §9 `number`): left out like RFC822.SIZE.
+                Planned::Content(Content::BinarySize { .. }) => {}
                 Planned::Content(content) => {
                     sep.write(out);
                     out.extend_from_slice(content_label(content).as_bytes());
@@ -390,7 +417,7 @@ impl<'i> FetchPlan<'i> {
         index: usize,
         out: &mut Vec<u8>,
         stats: &mut FetchStats,
-    ) -> Result<(), StoreError> {
+    ) -> Result<Written, StoreError> {
         let mut blobs: Vec<(&'static str, Option<Vec<u8>>)> = self
             .cached_kinds
             .iter()
@@ -426,6 +453,10 @@ impl<'i> FetchPlan<'i> {
             Lines::WithContent { items, need } => {
                 let need = miss_need.max(*need);
                 let message = load(mailbox, index, need)?;
+                // Before \Seen is set and before any byte of the line is written.
+                if let Err(unknown) = binary_decodable(items, &message) {
+                    return Ok(Written::UnknownCte(unknown));
+                }
                 let head = self.prepare(mailbox, index, Some(&message), need, &mut blobs)?;
                 let values = head.values(mailbox, index, &blobs);
                 let mut sep = self.start_line(out, &values);
@@ -439,7 +470,7 @@ impl<'i> FetchPlan<'i> {
                 self.end_line(out, sep, head.flags_changed, &values);
             }
         }
-        Ok(())
+        Ok(Written::Whole)
     }
 
     /// Everything before the line is written: the size, the cache texts a miss computes
@@ -497,6 +528,16 @@ impl<'i> FetchPlan<'i> {
         }
         out.extend_from_slice(b")\r\n");
     }
+}
+
+/// Whether every BINARY item of the plan names a part whose encoding can be undone.
+fn binary_decodable(items: &[Planned<'_>], message: &Message) -> Result<(), message::UnknownCte> {
+    items.iter().try_for_each(|item| match item {
+        Planned::Content(Content::Binary { part, .. } | Content::BinarySize { part }) => {
+            message.binary_decodable(part)
+        }
+        _ => Ok(()),
+    })
 }
 
 /// What [`FetchPlan::prepare`] found out about one message.
@@ -576,6 +617,7 @@ fn write_meta(out: &mut Vec<u8>, item: Meta, values: &MetaValues<'_>) {
             let label: &[u8] = match kind {
                 "envelope-2" => b"ENVELOPE ",
                 "body-2" => b"BODY ",
+                "preview-1" => b"PREVIEW ",
                 _ => b"BODYSTRUCTURE ",
             };
             out.extend_from_slice(label);
@@ -597,6 +639,40 @@ fn content_label(item: Content<'_>) -> String {
         Content::Rfc822Header => "RFC822.HEADER".to_string(),
         Content::Rfc822Text => "RFC822.TEXT".to_string(),
         Content::Section { section, partial } => section_label(section, partial),
+        Content::Binary { part, partial } => binary_label("BINARY", part, partial),
+        Content::BinarySize { part } => binary_label("BINARY.SIZE", part, None),
+    }
+}
+
+/// `BINARY[1.2]<0>` / `BINARY.SIZE[1]` (RFC 3516 §9 `msg-att-static`).
+fn binary_label(name: &str, part: &[u32], partial: Option<Partial>) -> String {
+    let parts: Vec<String> = part.iter().map(u32::to_string).collect();
+    let mut label = format!("{name}[{}]", parts.join("."));
+    if let Some(p) = partial {
+        label.push_str(&format!("<{}>", p.offset));
+    }
+    label
+}
+
+/// The decoded part, empty when the part does not exist (as [`Message::section`] answers
+/// for BODY). An unknown encoding was refused before the line began, so it cannot occur.
+fn binary_bytes<'m>(message: &'m Message, part: &[u32]) -> Cow<'m, [u8]> {
+    message
+        .binary(part)
+        .ok()
+        .flatten()
+        .unwrap_or(Cow::Borrowed(b""))
+}
+
+/// A literal for decoded bytes: `literal8` (`~{n}`) when they hold a NUL, which a plain
+/// literal may not carry (RFC 3516 §4.2, RFC 3501 §4.3), a plain literal otherwise, so
+/// clients without literal8 parsing see nothing new for text parts.
+fn write_literal8(out: &mut Vec<u8>, bytes: &[u8]) {
+    if memchr::memchr(0, bytes).is_some() {
+        out.extend_from_slice(format!("~{{{}}}\r\n", bytes.len()).as_bytes());
+        out.extend_from_slice(bytes);
+    } else {
+        write_literal(out, bytes);
     }
 }
 
@@ -636,6 +712,17 @@ fn write_content(out: &mut Vec<u8>, item: Content<'_>, message: &Message, stats:
             } else {
                 stats.bodies += 1;
             }
+        }
+        Content::Binary { part, partial } => {
+            out.extend_from_slice(binary_label("BINARY", part, partial).as_bytes());
+            out.push(b' ');
+            write_literal8(out, apply_partial(&binary_bytes(message, part), partial));
+            stats.bodies += 1;
+        }
+        Content::BinarySize { part } => {
+            let size = binary_bytes(message, part).len();
+            out.extend_from_slice(binary_label("BINARY.SIZE", part, None).as_bytes());
+            out.extend_from_slice(format!(" {size}").as_bytes());
         }
     }
 }

@@ -119,6 +119,9 @@ pub static COMMANDS: &[Spec] = &[
     row("APPEND", AUTHENTICATED, All),
     row("IDLE", AUTHENTICATED, All),
     row("NAMESPACE", AUTHENTICATED, All),
+    // RFC 4978 §5 adds COMPRESS to `command-auth`. Nothing is announced after it: its
+    // tagged OK is the last uncompressed response.
+    row("COMPRESS", AUTHENTICATED, Nothing),
     row("GETQUOTA", AUTHENTICATED, All),
     row("GETQUOTAROOT", AUTHENTICATED, All),
     row("SETQUOTA", AUTHENTICATED, All),

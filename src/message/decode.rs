@@ -1,6 +1,8 @@
 //! Decoded text for SEARCH: RFC 2047 encoded words, transfer encodings and charsets, all
 //! done by mail-parser's decoders on the byte ranges our own MIME tree found.
 
+use std::borrow::Cow;
+
 use mail_parser::HeaderValue;
 use mail_parser::decoders::base64::base64_decode;
 use mail_parser::decoders::charsets::map::charset_decoder;
@@ -227,4 +229,183 @@ fn month_number(word: &str) -> Option<u32> {
     ];
     let w = word.get(..3)?.to_ascii_lowercase();
     MONTHS.iter().position(|m| *m == w).map(|i| i as u32 + 1)
+}
+
+/// A Content-Transfer-Encoding postern cannot undo (RFC 3516 §4.3 `UNKNOWN-CTE`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnknownCte(pub String);
+
+/// The body of `part` with its Content-Transfer-Encoding undone, as FETCH BINARY sends it
+/// (RFC 3516 §4.2). Identity encodings (7bit, 8bit, binary, none given) and multipart or
+/// message/rfc822 parts (which may only have those, RFC 2045 §6.4) are the body as is;
+/// base64 and quoted-printable are decoded leniently, as RFC 2045 §6.7 and §6.8 ask of
+/// a decoder (characters outside the alphabet ignored, a stray `=` kept); any other
+/// mechanism (x-uuencode, ...) is an [`UnknownCte`].
+pub(crate) fn binary_body<'r>(raw: &'r [u8], part: &Part) -> Result<Cow<'r, [u8]>, UnknownCte> {
+    let body = &raw[part.body.clone()];
+    let encoding = header::transfer_encoding(raw, &part.fields).unwrap_or_default();
+    let is = |name: &str| encoding.eq_ignore_ascii_case(name.as_bytes());
+    if encoding.is_empty() || is("7bit") || is("8bit") || is("binary") {
+        Ok(Cow::Borrowed(body))
+    } else if !matches!(part.content, Content::Leaf) {
+        // A multipart or message/rfc822 "encoded" otherwise is invalid (RFC 2045 §6.4):
+        // its parts are what the tree shows, so its body is served as is.
+        Ok(Cow::Borrowed(body))
+    } else if is("base64") {
+        Ok(Cow::Owned(base64_lenient(body)))
+    } else if is("quoted-printable") {
+        Ok(Cow::Owned(quoted_printable_lenient(body)))
+    } else {
+        Err(UnknownCte(String::from_utf8_lossy(&encoding).into_owned()))
+    }
+}
+
+/// Whether [`binary_body`] can decode `part` (without decoding it).
+pub(crate) fn binary_decodable(raw: &[u8], part: &Part) -> Result<(), UnknownCte> {
+    let encoding = header::transfer_encoding(raw, &part.fields).unwrap_or_default();
+    let known = ["7bit", "8bit", "binary", "base64", "quoted-printable"];
+    if encoding.is_empty()
+        || !matches!(part.content, Content::Leaf)
+        || known
+            .iter()
+            .any(|k| encoding.eq_ignore_ascii_case(k.as_bytes()))
+    {
+        Ok(())
+    } else {
+        Err(UnknownCte(String::from_utf8_lossy(&encoding).into_owned()))
+    }
+}
+
+/// Base64 (RFC 2045 §6.8): characters outside the alphabet are ignored, decoding stops at
+/// the first `=` pad, and a final lone sextet (never a whole byte) is dropped.
+pub(crate) fn base64_lenient(text: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(text.len() / 4 * 3);
+    let (mut acc, mut bits) = (0u32, 0u32);
+    for &c in text {
+        let v = match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            b'=' => break,
+            _ => continue,
+        };
+        acc = (acc << 6) | u32::from(v);
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+            acc &= (1 << bits) - 1;
+        }
+    }
+    out
+}
+
+/// Quoted-printable (RFC 2045 §6.7): `=XX` is the octet, `=` at a line end is a soft
+/// break, trailing white space of a line is dropped (rule 3), hard line breaks stay CRLF,
+/// and an `=` followed by anything else is kept as it is (the "robust" reading §6.7 (1)
+/// suggests).
+pub(crate) fn quoted_printable_lenient(text: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(text.len());
+    for line in text.split_inclusive(|&b| b == b'\n') {
+        let (content, eol): (&[u8], &[u8]) = if let Some(c) = line.strip_suffix(b"\r\n") {
+            (c, b"\r\n")
+        } else if let Some(c) = line.strip_suffix(b"\n") {
+            (c, b"\r\n")
+        } else {
+            (line, b"")
+        };
+        let content = content.trim_ascii_end();
+        let soft = content.ends_with(b"=");
+        let content = if soft {
+            &content[..content.len() - 1]
+        } else {
+            content
+        };
+        let mut i = 0;
+        while i < content.len() {
+            let c = content[i];
+            let hex = |b: u8| (b as char).to_digit(16);
+            if c == b'='
+                && let (Some(h), Some(l)) = (
+                    content.get(i + 1).and_then(|&b| hex(b)),
+                    content.get(i + 2).and_then(|&b| hex(b)),
+                )
+            {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+                continue;
+            }
+            out.push(c);
+            i += 1;
+        }
+        if !soft {
+            out.extend_from_slice(eol);
+        }
+    }
+    out
+}
+
+/// Longest preview, in characters (RFC 8970: at most 256 characters).
+pub(crate) const PREVIEW_CHARS: usize = 256;
+
+/// The preview of a message (RFC 8970): the start of its first text part that is no
+/// attachment (text/plain preferred inside multipart/alternative, HTML reduced to its
+/// text), transfer encoding and charset undone, every run of white space (line breaks
+/// included) one space, at most [`PREVIEW_CHARS`] characters. Empty when the message has
+/// no such text.
+pub(crate) fn preview_text(raw: &[u8], root: &Part) -> String {
+    let Some(part) = preview_part(raw, root) else {
+        return String::new();
+    };
+    let bytes = transfer_decoded(raw, part);
+    let mut text = charset_to_utf8(&bytes, part.ctype.param("charset"));
+    if part.ctype.is("text", "html") {
+        text = html_to_text(&text);
+    }
+    let mut out = String::new();
+    let mut chars = 0;
+    for word in text.split_whitespace() {
+        for (i, c) in [' '].into_iter().chain(word.chars()).enumerate() {
+            if i == 0 && out.is_empty() {
+                continue;
+            }
+            if chars == PREVIEW_CHARS {
+                return out;
+            }
+            // Control characters are not text a client shows.
+            out.push(if c.is_control() { ' ' } else { c });
+            chars += 1;
+        }
+    }
+    out
+}
+
+/// The part a preview is taken from (see [`preview_text`]).
+fn preview_part<'p>(raw: &[u8], part: &'p Part) -> Option<&'p Part> {
+    match &part.content {
+        Content::Multipart(children) => {
+            if part.ctype.is("multipart", "alternative")
+                && let Some(plain) = children
+                    .iter()
+                    .find(|c| c.ctype.is("text", "plain") && !is_attachment(raw, c))
+            {
+                return Some(plain);
+            }
+            children.iter().find_map(|c| preview_part(raw, c))
+        }
+        // An attached message is not this message's text.
+        Content::Message(_) => None,
+        Content::Leaf => (part.ctype.is("text", "plain") || part.ctype.is("text", "html"))
+            .then_some(part)
+            .filter(|p| !is_attachment(raw, p)),
+    }
+}
+
+/// `Content-Disposition: attachment` (RFC 2183 §2.2).
+fn is_attachment(raw: &[u8], part: &Part) -> bool {
+    header::first(&part.fields, raw, b"Content-Disposition").is_some_and(|f| {
+        header::leading_token(&f.unfolded(raw)).eq_ignore_ascii_case(b"attachment")
+    })
 }

@@ -22,6 +22,7 @@ mod tests;
 use std::borrow::Cow;
 
 pub use body_structure::{BodyFields, BodyStructure, Extension, Params};
+pub use decode::UnknownCte;
 pub use envelope::{Address, Envelope};
 pub use sort_keys::{SortKeys, Wanted, base_subject, fold};
 
@@ -231,6 +232,33 @@ impl Message {
                     _ => Some(self.header_section(inner, kind)),
                 }
             }
+        }
+    }
+
+    /// BINARY[part] contents (RFC 3516 §4.2, without partial): the part's body with its
+    /// Content-Transfer-Encoding undone; an empty `part` is the whole message as it is
+    /// (a message as a whole has no transfer encoding of its own). `Ok(None)` when the
+    /// part does not exist, as for [`Message::section`].
+    pub fn binary(&self, part: &[u32]) -> Result<Option<Cow<'_, [u8]>>, UnknownCte> {
+        if part.is_empty() {
+            return Ok(Some(Cow::Borrowed(&self.raw[..])));
+        }
+        match self.part(part) {
+            None => Ok(None),
+            Some(p) => decode::binary_body(&self.raw, p).map(Some),
+        }
+    }
+
+    /// The preview text of RFC 8970 (see `decode::preview_text`).
+    pub fn preview(&self) -> String {
+        decode::preview_text(&self.raw, self.root())
+    }
+
+    /// Whether [`Message::binary`] can decode `part` (checks the encoding's name only).
+    pub fn binary_decodable(&self, part: &[u32]) -> Result<(), UnknownCte> {
+        match self.part(part) {
+            Some(p) if !part.is_empty() => decode::binary_decodable(&self.raw, p),
+            _ => Ok(()),
         }
     }
 

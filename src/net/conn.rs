@@ -13,7 +13,8 @@
 //! The bytes go through an internal [`Transport`]: plain, or OpenSSL (whose decrypted
 //! but unread bytes count as buffered input). [`Connection::start_tls`] drops the
 //! buffered plaintext before the handshake, so nothing sent before STARTTLS is read as
-//! if it had come through TLS.
+//! if it had come through TLS. [`Connection::start_compress`] (RFC 4978) puts raw deflate
+//! between the IMAP bytes and the transport, so inside TLS when both are on.
 
 use std::fs::File;
 use std::io::{self, ErrorKind, Read, Write};
@@ -25,6 +26,7 @@ use nix::fcntl::{FcntlArg, OFlag, fcntl};
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use openssl::ssl::{ErrorCode, Ssl, SslStream};
 
+use super::deflate::{Deflate, Inflated};
 use super::tls::{Acceptor, PeerCertificate};
 
 const READ_CHUNK: usize = 16 * 1024;
@@ -225,6 +227,8 @@ pub struct Connection {
     bytes_read: u64,
     bytes_written: u64,
     tls: Option<TlsState>,
+    /// COMPRESS=DEFLATE, once started: every byte read is inflated, every byte sent deflated.
+    deflate: Option<Box<Deflate>>,
 }
 
 /// What the handshake settled.
@@ -291,6 +295,7 @@ impl Connection {
             bytes_read: 0,
             bytes_written: 0,
             tls: None,
+            deflate: None,
         }
     }
 
@@ -376,7 +381,12 @@ impl Connection {
 
     /// Whether input is already buffered (so polling the socket would be wrong).
     pub fn has_buffered_input(&self) -> bool {
-        self.start < self.end || self.transport.pending() > 0
+        self.start < self.end
+            || self.transport.pending() > 0
+            || self
+                .deflate
+                .as_ref()
+                .is_some_and(|d| d.has_buffered_input())
     }
 
     /// Drop every buffered input byte and say how many there were (STARTTLS: nothing
@@ -402,26 +412,30 @@ impl Connection {
             return Err(timed_out("deadline passed"));
         }
         let until = earliest(self.read_timeout, self.deadline);
-        let buf = &mut self.inbuf[self.end..];
-        let n = match &mut self.transport {
-            Transport::Plain(stream) => loop {
-                wait_fd(stream.read_fd(), PollFlags::POLLIN, until)?;
-                match stream.read(buf) {
-                    Ok(n) => break n,
-                    Err(e) if retry(&e) => continue,
-                    Err(e) => return Err(e),
+        let n = match &mut self.deflate {
+            None => {
+                let n = read_transport(&mut self.transport, &mut self.inbuf[self.end..], until)?;
+                self.bytes_read += n as u64;
+                n
+            }
+            Some(deflate) => loop {
+                // At most the free part of the read buffer per step (the bomb bound).
+                match deflate.inflate(&mut self.inbuf[self.end..])? {
+                    Inflated::Bytes(n) => break n,
+                    Inflated::End => break 0,
+                    Inflated::NeedInput => {
+                        let got =
+                            read_transport(&mut self.transport, deflate.input_space(), until)?;
+                        if got == 0 {
+                            break 0;
+                        }
+                        deflate.filled(got);
+                        self.bytes_read += got as u64;
+                    }
                 }
             },
-            Transport::Tls(tls) => match tls_op(tls, until, |t| t.ssl_read(buf)) {
-                Ok(n) => n,
-                // close_notify is the orderly end of input.
-                Err(e) if e.kind() == ErrorKind::UnexpectedEof => 0,
-                Err(e) => return Err(e),
-            },
-            Transport::Closed => 0,
         };
         self.end += n;
-        self.bytes_read += n as u64;
         Ok(n)
     }
 
@@ -519,6 +533,14 @@ impl Connection {
     }
 
     fn send_queued(&mut self) -> io::Result<()> {
+        if let Some(deflate) = &mut self.deflate {
+            if self.outbuf.is_empty() {
+                return Ok(());
+            }
+            let compressed = deflate.deflate(&self.outbuf)?;
+            self.outbuf.clear();
+            return self.send_bytes(&compressed).1;
+        }
         let queued = std::mem::take(&mut self.outbuf);
         let (sent, result) = self.send_bytes(&queued);
         self.outbuf = queued;
@@ -533,7 +555,13 @@ impl Connection {
     /// [`flush`]: Self::flush
     pub fn write_through(&mut self, bytes: &[u8]) -> io::Result<()> {
         self.flush()?;
-        let (_, result) = self.send_bytes(bytes);
+        let (_, result) = match &mut self.deflate {
+            Some(deflate) => match deflate.deflate(bytes) {
+                Ok(compressed) => self.send_bytes(&compressed),
+                Err(e) => (0, Err(e)),
+            },
+            None => self.send_bytes(bytes),
+        };
         if let Err(e) = &result {
             self.write_failed = Some(e.kind());
         }
@@ -579,6 +607,10 @@ impl Connection {
     /// input byte, and run the server handshake within the read timeout (60 s when
     /// none is set). After a failed handshake the connection is dead.
     pub fn start_tls(&mut self, acceptor: &Acceptor) -> io::Result<()> {
+        if self.deflate.is_some() {
+            // RFC 4978 §3: TLS is never started under compression.
+            return Err(io::Error::other("STARTTLS after COMPRESS"));
+        }
         self.flush()?;
         let dropped = self.discard_buffered_input();
         if dropped > 0 {
@@ -610,6 +642,26 @@ impl Connection {
         });
         self.transport = Transport::Tls(Box::new(tls));
         Ok(())
+    }
+
+    /// COMPRESS=DEFLATE (RFC 4978): sends what is queued as it is (the command's tagged
+    /// OK), then deflates every later byte; input buffered after the command line is the
+    /// client's first compressed bytes and is inflated, not dropped.
+    pub fn start_compress(&mut self) -> io::Result<()> {
+        if self.deflate.is_some() {
+            return Err(io::Error::other("compression is already active"));
+        }
+        self.flush()?;
+        let pending = &self.inbuf[self.start..self.end];
+        self.deflate = Some(Box::new(Deflate::new(pending)));
+        self.start = 0;
+        self.end = 0;
+        Ok(())
+    }
+
+    /// Whether COMPRESS is active.
+    pub fn is_compressed(&self) -> bool {
+        self.deflate.is_some()
     }
 
     /// Whether the connection is protected by TLS.
@@ -658,6 +710,31 @@ impl Connection {
                 Err(e) => return Err(e.into()),
             }
         }
+    }
+}
+
+/// One read from the transport into `buf`, waiting at most `until`; Ok(0) at end of input.
+fn read_transport(
+    transport: &mut Transport,
+    buf: &mut [u8],
+    until: Option<Instant>,
+) -> io::Result<usize> {
+    match transport {
+        Transport::Plain(stream) => loop {
+            wait_fd(stream.read_fd(), PollFlags::POLLIN, until)?;
+            match stream.read(buf) {
+                Ok(n) => return Ok(n),
+                Err(e) if retry(&e) => continue,
+                Err(e) => return Err(e),
+            }
+        },
+        Transport::Tls(tls) => match tls_op(tls, until, |t| t.ssl_read(buf)) {
+            Ok(n) => Ok(n),
+            // close_notify is the orderly end of input.
+            Err(e) if e.kind() == ErrorKind::UnexpectedEof => Ok(0),
+            Err(e) => Err(e),
+        },
+        Transport::Closed => Ok(0),
     }
 }
 

@@ -2,6 +2,7 @@
 pub mod activation;
 pub mod budget;
 pub mod conn;
+pub mod deflate;
 pub mod serve;
 pub mod tls;
 pub mod tls_tools;

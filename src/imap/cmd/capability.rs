@@ -18,7 +18,7 @@ use crate::imap::session::Session;
 /// advertises CONTEXT=SEARCH, yet that is no sign of use. The part of RFC 5267 clients do
 /// page with, PARTIAL, now stands alone (RFC 9394) and is served. Update machinery no
 /// client drives would be code kept working without a caller to test it against.
-const BASE: &str = "IMAP4rev1 LITERAL+ SASL-IR ID ENABLE IDLE UIDPLUS NAMESPACE CHILDREN UNSELECT MOVE SPECIAL-USE QUOTA ACL ACL2=UNION UTF8=ACCEPT ESEARCH SEARCHRES PARTIAL WITHIN SORT SORT=DISPLAY THREAD=ORDEREDSUBJECT THREAD=REFERENCES";
+const BASE: &str = "IMAP4rev1 LITERAL+ SASL-IR ID ENABLE IDLE UIDPLUS NAMESPACE CHILDREN UNSELECT MOVE SPECIAL-USE QUOTA ACL ACL2=UNION UTF8=ACCEPT ESEARCH SEARCHRES PARTIAL WITHIN SORT SORT=DISPLAY THREAD=ORDEREDSUBJECT THREAD=REFERENCES BINARY PREVIEW";
 
 impl Session<'_> {
     pub fn cmd_capability(&mut self) -> CommandResult {
@@ -36,6 +36,10 @@ impl Session<'_> {
         }
         if self.config.imap.move_expunge_to_trash {
             caps.push_str(" XMAGICTRASH");
+        }
+        // The command is valid only after login (RFC 4978 §5 `command-auth`).
+        if self.config.imap.compress && !self.state.is_not_authenticated() {
+            caps.push_str(" COMPRESS=DEFLATE");
         }
         if self.state.is_not_authenticated() {
             let tls = self.conn.is_tls();

@@ -14,12 +14,6 @@ impl Session<'_> {
         set: &SequenceSet,
         items: &[FetchItem],
     ) -> CommandResult {
-        if items
-            .iter()
-            .any(|i| matches!(i, FetchItem::Binary { .. } | FetchItem::BinarySize { .. }))
-        {
-            return Err(Outcome::bad("BINARY is not supported"));
-        }
         let mut stats = FetchStats::default();
         let outcome = self.fetch_messages(uid, set, items, &mut stats);
         self.fetched_bodies += stats.bodies;
@@ -45,8 +39,17 @@ impl Session<'_> {
             let line_at = parts.out.len();
             // Expunged by another session: EXPUNGE may not be sent now, and the command
             // still succeeds (RFC 2180 §4.1; see `FetchPlan::write_remnant`).
-            if plan.write_message(mailbox, index, parts.out, stats)? == Written::Remnant {
-                gone += 1;
+            match plan.write_message(mailbox, index, parts.out, stats)? {
+                Written::Whole => {}
+                Written::Remnant => gone += 1,
+                Written::UnknownCte(cte) => {
+                    // RFC 3516 §4.3: the FETCH fails; the lines already sent stand.
+                    mailbox.save_caches();
+                    return Err(Outcome::no(format!(
+                        "[UNKNOWN-CTE] cannot decode the {} content transfer encoding",
+                        cte.0
+                    )));
+                }
             }
             // An implicit \Seen may have picked up keywords set meanwhile: FLAGS first.
             let news = parts.selected.announced.announcement(

@@ -7,6 +7,7 @@ mod acl;
 mod append;
 mod auth;
 mod capability;
+mod compress;
 mod copy_move;
 mod create;
 mod delete;
@@ -94,6 +95,7 @@ impl Session<'_> {
             } => self.cmd_append(&mailbox, &flags, date, message),
             Idle => self.cmd_idle(),
             Namespace => self.cmd_namespace(),
+            Compress(mechanism) => self.cmd_compress(tag, &mechanism),
             GetQuota { root } => self.cmd_getquota(&root),
             GetQuotaRoot { mailbox } => self.cmd_getquotaroot(&mailbox),
             SetQuota { .. } => self.cmd_setquota(),

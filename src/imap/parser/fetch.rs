@@ -91,6 +91,9 @@ impl Parser {
             "BINARY.SIZE" => F::BinarySize {
                 part: self.binary_section()?,
             },
+            "PREVIEW" => F::Preview {
+                lazy: self.preview_modifiers()?,
+            },
             "" => return Err("expected a fetch item".into()),
             other => return Err(format!("unknown fetch item {other}")),
         };
@@ -173,6 +176,24 @@ impl Parser {
         Ok(part)
     }
 
+    /// `[SP "(" preview-mod *(SP preview-mod) ")"]` after PREVIEW, with
+    /// `preview-mod = "LAZY"` (RFC 8970 formal syntax); true when LAZY was given.
+    fn preview_modifiers(&mut self) -> PResult<bool> {
+        if !(self.peek() == Some(b' ') && self.peek_at(1) == Some(b'(')) {
+            return Ok(false);
+        }
+        self.pos += 2;
+        loop {
+            if self.keyword()? != "LAZY" {
+                return Err("unknown PREVIEW modifier".into());
+            }
+            if self.eat(b')') {
+                return Ok(true);
+            }
+            self.sp()?;
+        }
+    }
+
     /// `["<" number "." nz-number ">"]` after a section (RFC 3501 §9 `fetch-att`).
     pub(super) fn partial(&mut self) -> PResult<Option<Partial>> {
         if !self.eat(b'<') {
@@ -199,6 +220,10 @@ fn once_each(items: Vec<FetchItem>) -> Vec<FetchItem> {
         match kept.iter_mut().find(|k| same_response_item(k, &item)) {
             Some(FetchItem::BodySection { peek, .. } | FetchItem::Binary { peek, .. }) => {
                 *peek &= item_peeks(&item);
+            }
+            // LAZY only when every naming was lazy.
+            Some(FetchItem::Preview { lazy }) => {
+                *lazy &= matches!(item, FetchItem::Preview { lazy: true });
             }
             Some(_) => {}
             None => kept.push(item),
@@ -235,6 +260,8 @@ fn same_response_item(a: &FetchItem, b: &FetchItem) -> bool {
                 ..
             },
         ) => s1 == s2 && p1 == p2,
+        // LAZY or not, one PREVIEW item answers (RFC 8970).
+        (F::Preview { .. }, F::Preview { .. }) => true,
         _ => a == b,
     }
 }

@@ -239,6 +239,11 @@ impl Parser {
             "EXPUNGE" => C::Expunge { uids: None },
             "IDLE" => C::Idle,
             "NAMESPACE" => C::Namespace,
+            // `compress = "COMPRESS" SP algorithm` (RFC 4978 §5).
+            "COMPRESS" => {
+                self.sp()?;
+                C::Compress(self.keyword()?)
+            }
             "ID" => {
                 self.sp()?;
                 C::Id(self.id_params()?)

@@ -136,8 +136,9 @@ impl Parser {
     }
 
     /// `append = "APPEND" SP mailbox [SP flag-list] [SP date-time] SP literal`
-    /// (RFC 3501 §9), or `... SP "UTF8" SP "(" literal8 ")"` (RFC 6855 §4), after the
-    /// command name.
+    /// (RFC 3501 §9), with `literal8` for the message (RFC 3516 §4.4 `append =/ ... SP
+    /// literal8`), or `... SP "UTF8" SP "(" literal8 ")"` (RFC 6855 §4), after the command
+    /// name.
     pub(super) fn append(&mut self) -> PResult<CommandBody> {
         let mailbox = self.sp_mailbox()?;
         self.sp()?;
@@ -157,8 +158,7 @@ impl Parser {
             self.expect(b')')?;
             (data, true)
         } else {
-            let (data, binary) = self.literal_data(false)?;
-            debug_assert!(!binary);
+            let (data, _binary) = self.literal_data(true)?;
             (data, false)
         };
         Ok(CommandBody::Append {

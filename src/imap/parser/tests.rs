@@ -409,6 +409,24 @@ fn every_real_client_command_parses() {
             },
         ),
         (
+            // RFC 8970: PREVIEW with and without the LAZY modifier, named once.
+            "A8p FETCH 1 (PREVIEW (LAZY) FLAGS PREVIEW)",
+            C::Fetch {
+                uid: false,
+                set: set("1"),
+                items: vec![F::Preview { lazy: false }, F::Flags],
+            },
+        ),
+        (
+            "A8q FETCH 1 preview (lazy)",
+            C::Fetch {
+                uid: false,
+                set: set("1"),
+                items: vec![F::Preview { lazy: true }],
+            },
+        ),
+        ("A8c compress deflate", C::Compress("DEFLATE".into())),
+        (
             "A9 FETCH 5 body[header.fields (\"Subject\" X-Foo)]",
             C::Fetch {
                 uid: false,
@@ -519,6 +537,14 @@ fn append_forms() {
     assert!(utf8);
     assert_eq!(message, LiteralData::Memory(b("hi")));
 
+    // RFC 3516 §4.4: APPEND takes a literal8 message.
+    let cmd = ok("A8 APPEND INBOX ~{3}\r\na\0b");
+    let CommandBody::Append { utf8, message, .. } = cmd else {
+        panic!()
+    };
+    assert!(!utf8);
+    assert_eq!(message, LiteralData::Memory(b"a\0b".to_vec()));
+
     let cmd = ok("A7 APPEND {5}\r\nDraft () {0}\r\n");
     let CommandBody::Append {
         mailbox, message, ..
@@ -569,7 +595,9 @@ fn errors_keep_the_tag_and_say_why() {
             "time",
         ),
         ("A1 APPEND INBOX", "space"),
-        ("A1 APPEND INBOX ~{1}\r\nx", "literal8"),
+        ("A1 LOGIN ~{1}\r\nx y", "literal8"),
+        ("A1 FETCH 1 (PREVIEW (FAST))", "PREVIEW"),
+        ("A1 COMPRESS", "space"),
         ("A1 APPEND INBOX \"oops\" {1}\r\nx", "date"),
         ("A1 STATUS INBOX (FOO)", "status item"),
         ("A1 STATUS INBOX ()", "atom"),
