@@ -6,7 +6,7 @@ use crate::imap::response::{CommandResult, Outcome};
 use crate::imap::session::Session;
 
 /// Extensions served in every state.
-const BASE: &str = "IMAP4rev1 LITERAL+ SASL-IR ID ENABLE IDLE UIDPLUS NAMESPACE CHILDREN UNSELECT MOVE SPECIAL-USE QUOTA ACL ACL2=UNION UTF8=ACCEPT";
+const BASE: &str = "IMAP4rev1 LITERAL+ SASL-IR ID ENABLE IDLE UIDPLUS NAMESPACE CHILDREN UNSELECT MOVE SPECIAL-USE LIST-EXTENDED LIST-STATUS QUOTA ACL ACL2=UNION UTF8=ACCEPT";
 
 impl Session<'_> {
     pub fn cmd_capability(&mut self) -> CommandResult {
