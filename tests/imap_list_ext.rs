@@ -337,3 +337,124 @@ fn capabilities_name_list_extended_and_list_status() {
     }
     c.logout();
 }
+
+/// `msg` with every line end made a bare LF, as a delivery agent may leave it on disk.
+fn lf(msg: &[u8]) -> Vec<u8> {
+    String::from_utf8(msg.to_vec())
+        .unwrap()
+        .replace("\r\n", "\n")
+        .into_bytes()
+}
+
+#[test]
+fn status_size_and_deleted_from_names_and_size_cache() {
+    let server = TestServer::new();
+    let a = lf(&message("a@x", "one", "first\nline\n"));
+    let b = lf(&message("a@x", "two", "second"));
+    let wire = |m: &[u8]| (m.len() + m.iter().filter(|&&c| c == b'\n').count()) as u64;
+    server.put("INBOX", "cur", "1000.a", "S", &a);
+    server.put("INBOX", "new", "1001.b", "", &b);
+    // A name with `,W=`: its size is taken from the name, the file is not read.
+    server.put("INBOX", "cur", "1002.c,W=5000", "ST", b"tiny\n");
+    server.put("INBOX", "cur", "1003.d", "T", &a);
+    server.give_homes_to_mail_owner();
+    let expected = wire(&a) + wire(&b) + 5000 + wire(&a);
+    let mut c = server.inetd();
+    c.login();
+    let caps = c.send("c0", "CAPABILITY").one("* CAPABILITY ").text.clone();
+    assert!(caps.contains(" STATUS=SIZE"), "{caps}");
+    // RFC 8438 §3's example form.
+    let r = c.send("A1", "STATUS INBOX (MESSAGES SIZE DELETED)");
+    r.assert_ok();
+    let items = status_items(&r);
+    assert_eq!(items["MESSAGES"], 4, "{}", r.dump());
+    assert_eq!(items["SIZE"], expected, "{}", r.dump());
+    assert_eq!(items["DELETED"], 2, "{}", r.dump());
+    // Warm: the first STATUS SIZE put the sizes in the cache; a message file that changed behind the
+    // server's back (which never happens to a Maildir message) is not read again.
+    let cur = server.folder_dir("INBOX").join("cur");
+    let a_file = std::fs::read_dir(&cur)
+        .unwrap()
+        .flatten()
+        .find(|e| e.file_name().to_string_lossy().starts_with("1000.a"))
+        .unwrap()
+        .path();
+    std::fs::write(&a_file, [a.as_slice(), b"more bytes\n".as_slice()].concat()).unwrap();
+    let r = c.send("A4", "STATUS INBOX (SIZE)");
+    assert_eq!(status_items(&r)["SIZE"], expected, "{}", r.dump());
+    // SIZE is what FETCH RFC822.SIZE sums to.
+    c.select("INBOX").assert_ok();
+    let r = c.send("A2", "FETCH 1:* RFC822.SIZE");
+    let sum: u64 = r
+        .texts("* ")
+        .iter()
+        .map(|t| {
+            t.rsplit(' ')
+                .next()
+                .unwrap()
+                .trim_end_matches(')')
+                .parse::<u64>()
+                .unwrap()
+        })
+        .sum();
+    assert_eq!(sum, expected, "{}", r.dump());
+    c.send("A3", "UNSELECT").assert_ok();
+    // An APPEND adds its literal's size.
+    let m = message("b@x", "three", "third");
+    let r = c.send_parts("A5", &[Part::Text("APPEND INBOX "), Part::LiteralPlus(&m)]);
+    r.assert_ok();
+    let r = c.send("A6", "STATUS INBOX (SIZE DELETED)");
+    assert_eq!(
+        status_items(&r)["SIZE"],
+        expected + m.len() as u64,
+        "{}",
+        r.dump()
+    );
+    assert_eq!(status_items(&r)["DELETED"], 2, "{}", r.dump());
+    // And in LIST-STATUS.
+    let r = c.send("A7", "LIST \"\" INBOX RETURN (STATUS (SIZE))");
+    r.assert_ok();
+    assert_eq!(
+        r.texts("* STATUS "),
+        [format!(
+            "* STATUS INBOX (SIZE {})",
+            expected + m.len() as u64
+        )],
+        "{}",
+        r.dump()
+    );
+    c.logout();
+}
+
+#[test]
+fn appendlimit_is_max_append_size() {
+    let server = TestServer::with(&[("limits", "max_append_size", "1000")]);
+    server.make_folder("Sent");
+    let mut c = server.inetd();
+    c.login();
+    let caps = c.send("c0", "CAPABILITY").one("* CAPABILITY ").text.clone();
+    assert!(caps.split(' ').any(|w| w == "APPENDLIMIT=1000"), "{caps}");
+    // RFC 7889 §3: STATUS APPENDLIMIT per mailbox, the same limit everywhere here.
+    for mailbox in ["INBOX", "INBOX.Sent"] {
+        let r = c.send("s1", &format!("STATUS {mailbox} (APPENDLIMIT)"));
+        r.assert_ok();
+        assert_eq!(status_items(&r)["APPENDLIMIT"], 1000, "{}", r.dump());
+    }
+    // A message of exactly the limit goes in; one byte more is NO [TOOBIG] (RFC 7889 §4),
+    // as a synchronizing literal (no `+ ` sent) and as LITERAL+ (drained).
+    let mut m = message("a@x", "s", "");
+    m.resize(1000, b'x');
+    c.send_parts("a1", &[Part::Text("APPEND INBOX "), Part::Literal(&m)])
+        .assert_ok();
+    m.push(b'x');
+    let r = c.send_parts("a2", &[Part::Text("APPEND INBOX "), Part::Literal(&m)]);
+    r.assert_status("NO");
+    assert_eq!(r.tagged.code(), Some("TOOBIG"), "{}", r.dump());
+    assert_eq!(r.continuations, 0);
+    let r = c.send_parts("a3", &[Part::Text("APPEND INBOX "), Part::LiteralPlus(&m)]);
+    r.assert_status("NO");
+    assert_eq!(r.tagged.code(), Some("TOOBIG"), "{}", r.dump());
+    let r = c.send("a4", "STATUS INBOX (MESSAGES)");
+    assert_eq!(status_items(&r)["MESSAGES"], 1, "{}", r.dump());
+    c.logout();
+}

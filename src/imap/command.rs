@@ -293,7 +293,8 @@ impl AclVerb {
     }
 }
 
-/// STATUS data items (RFC 3501 §6.3.10, SIZE from RFC 8438, DELETED from RFC 9051).
+/// STATUS data items (RFC 3501 §6.3.10, SIZE from RFC 8438, DELETED from RFC 9051,
+/// APPENDLIMIT from RFC 7889).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum StatusItem {
     Messages,
@@ -303,6 +304,7 @@ pub enum StatusItem {
     Unseen,
     Size,
     Deleted,
+    AppendLimit,
 }
 
 /// A flag in a command (RFC 3501 §2.3.2). System flags are matched case-insensitively;

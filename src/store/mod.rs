@@ -95,6 +95,16 @@ pub struct FolderStatus {
     pub uid_validity: u32,
 }
 
+/// STATUS SIZE and DELETED of a folder (RFC 8438, RFC 9051): asked for separately from
+/// [`FolderStatus`] because they need every message's size, not only the counts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FolderUsage {
+    /// The messages' RFC822.SIZE summed.
+    pub size: u64,
+    /// Messages flagged `\Deleted`.
+    pub deleted: u32,
+}
+
 /// The Maildir++ quota and what is used of it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Quota {
@@ -224,6 +234,12 @@ impl Maildir {
     pub fn status(&self, folder: &str) -> Result<FolderStatus> {
         let dir = self.existing_dir(folder)?;
         mailbox::status(&dir)
+    }
+
+    /// STATUS SIZE and DELETED of `folder` (see [`FolderUsage`]).
+    pub fn usage(&self, folder: &str) -> Result<FolderUsage> {
+        let dir = self.existing_dir(folder)?;
+        mailbox::usage(&dir)
     }
 
     /// Stores a message in `folder` (IMAP APPEND) and returns its UID. A spooled source

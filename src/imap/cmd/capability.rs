@@ -17,6 +17,12 @@ impl Session<'_> {
 
     pub fn capabilities(&self) -> String {
         let mut caps = String::from(BASE);
+        // RFC 8438 and RFC 7889: one limit for every mailbox, `[limits] max_append_size`.
+        caps.push_str(" STATUS=SIZE");
+        caps.push_str(&format!(
+            " APPENDLIMIT={}",
+            self.config.limits.max_append_size
+        ));
         // Courier's order: after the AUTH= list, before ENABLE (here: always listed).
         if let Some(outbox) = self.config.imap.outbox_folder() {
             caps.push_str(" XCOURIEROUTBOX=");

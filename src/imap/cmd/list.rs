@@ -3,7 +3,6 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::status::status_item_supported;
 use crate::imap::command::{ListReturn, ListSelect, StatusItem};
 use crate::imap::names::{self, SEPARATOR};
 use crate::imap::response::{CommandResult, Outcome};
@@ -320,11 +319,6 @@ impl ListOptions {
         let mut status = None;
         for r in returns {
             if let ListReturn::Status(items) = r {
-                if let Some(item) = items.iter().find(|i| !status_item_supported(**i)) {
-                    return Err(Outcome::bad(format!(
-                        "STATUS item {item:?} is not supported"
-                    )));
-                }
                 status = Some(items.clone());
             }
         }

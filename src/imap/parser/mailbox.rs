@@ -70,6 +70,7 @@ impl Parser {
                 "UNSEEN" => StatusItem::Unseen,
                 "SIZE" => StatusItem::Size,
                 "DELETED" => StatusItem::Deleted,
+                "APPENDLIMIT" => StatusItem::AppendLimit,
                 other => return Err(format!("unknown status item {other}")),
             });
             if self.eat(b')') {
