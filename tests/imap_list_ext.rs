@@ -458,3 +458,58 @@ fn appendlimit_is_max_append_size() {
     assert_eq!(status_items(&r)["MESSAGES"], 1, "{}", r.dump());
     c.logout();
 }
+
+#[test]
+fn create_special_use_is_kept_with_the_folder() {
+    let server = TestServer::new();
+    let mut c = server.inetd();
+    c.login();
+    let caps = c.send("c0", "CAPABILITY").one("* CAPABILITY ").text.clone();
+    assert!(caps.split(' ').any(|w| w == "CREATE-SPECIAL-USE"), "{caps}");
+    // RFC 6154 §5.3's example, below INBOX.
+    c.send("t1", "CREATE INBOX.MySpecial (USE (\\Drafts \\Sent))")
+        .assert_ok();
+    let r = c.send("t2", "LIST \"\" INBOX.MySpecial");
+    assert_eq!(
+        list_lines(&r),
+        ["* LIST (\\HasNoChildren \\Drafts \\Sent) \".\" INBOX.MySpecial"],
+        "{}",
+        r.dump()
+    );
+    let r = c.send("t3", "LIST (SPECIAL-USE) \"\" \"*\"");
+    assert_eq!(list_names(&r, "LIST"), ["INBOX.MySpecial"], "{}", r.dump());
+    // The use travels with the folder (RENAME) and goes with it (DELETE).
+    c.send("t4", "RENAME INBOX.MySpecial INBOX.Renamed")
+        .assert_ok();
+    let r = c.send("t5", "LIST \"\" \"INBOX.%\" RETURN (SPECIAL-USE)");
+    assert_eq!(
+        list_lines(&r),
+        ["* LIST (\\HasNoChildren \\Drafts \\Sent) \".\" INBOX.Renamed"],
+        "{}",
+        r.dump()
+    );
+    c.send("t6", "DELETE INBOX.Renamed").assert_ok();
+    c.send("t7", "CREATE INBOX.Renamed").assert_ok();
+    let r = c.send("t8", "LIST \"\" INBOX.Renamed");
+    assert_eq!(
+        list_lines(&r),
+        ["* LIST (\\HasNoChildren) \".\" INBOX.Renamed"],
+        "{}",
+        r.dump()
+    );
+    // A use postern cannot give: NO [USEATTR], and no folder (RFC 6154 §3).
+    let r = c.send("u1", "CREATE INBOX.Everything (USE (\\All))");
+    r.assert_status("NO");
+    assert_eq!(r.tagged.code(), Some("USEATTR"), "{}", r.dump());
+    let r = c.send("u2", "CREATE INBOX.Odd (USE (\\Sent \\Whatever))");
+    r.assert_status("NO");
+    let r = c.send("u3", "LIST \"\" \"INBOX.*\"");
+    assert_eq!(list_names(&r, "LIST"), ["INBOX.Renamed"], "{}", r.dump());
+    // An empty USE list is a plain CREATE; an unknown CREATE parameter is BAD.
+    c.send("v1", "CREATE INBOX.Plain (USE ())").assert_ok();
+    c.send("v2", "CREATE INBOX.Other (FOO)")
+        .assert_status("BAD");
+    // Courier ignores the file: the folder is still a plain Maildir++ folder.
+    assert!(server.folder_dir("INBOX.Plain").join("cur").is_dir());
+    c.logout();
+}

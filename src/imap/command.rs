@@ -58,8 +58,11 @@ pub enum CommandBody {
         mailbox: String,
         params: Vec<SelectParam>,
     },
+    /// CREATE, with RFC 6154's `(USE (\\Sent ...))` uses (attributes without the
+    /// backslash, as sent).
     Create {
         mailbox: String,
+        uses: Vec<String>,
     },
     Delete {
         mailbox: String,

@@ -31,6 +31,7 @@ pub mod quota;
 pub mod recent;
 pub mod shared_index;
 pub mod sizecache;
+pub mod specialuse;
 pub mod spool;
 pub mod subscriptions;
 mod table;
@@ -199,6 +200,30 @@ impl Maildir {
     /// Creates a folder and any missing parents (RFC 3501 CREATE).
     pub fn create_folder(&self, name: &str) -> Result<()> {
         folder::create(&self.root, name)
+    }
+
+    /// Creates a folder with the special uses a client gave it (RFC 6154 §3): the folder,
+    /// then its use file; when the file cannot be written the new, still empty folder is
+    /// removed again, so CREATE does both or neither.
+    pub fn create_folder_with_uses(&self, name: &str, uses: &[String]) -> Result<()> {
+        folder::create(&self.root, name)?;
+        if uses.is_empty() {
+            return Ok(());
+        }
+        let dir = self.existing_dir(name)?;
+        if let Err(e) = specialuse::write(&dir, uses) {
+            let _ = folder::delete(&self.root, name);
+            return Err(e.into());
+        }
+        Ok(())
+    }
+
+    /// The special uses a client gave `folder` at CREATE (see [`specialuse`]).
+    pub fn special_uses(&self, folder: &str) -> Vec<String> {
+        match self.folder_dir(folder) {
+            Ok(dir) => specialuse::read(&dir),
+            Err(_) => Vec::new(),
+        }
     }
 
     /// Deletes a folder and its messages; sub-folders stay.

@@ -64,15 +64,29 @@ impl Session<'_> {
         Ok(subscriptions)
     }
 
-    /// The special-use attribute of a folder (RFC 6154), from `[imap] special_use`.
-    fn special_use(&self, name: &str) -> Option<String> {
-        let below = name.strip_prefix("INBOX.")?;
-        self.config
+    /// The special-use attributes of a folder (RFC 6154): from `[imap] special_use`, then
+    /// those a client gave it at CREATE (kept in the folder, see `store::specialuse`).
+    /// Only the login's own folders have any.
+    fn special_use(&self, name: &str) -> Vec<String> {
+        let Some(below) = name.strip_prefix("INBOX.") else {
+            return Vec::new();
+        };
+        let mut uses: Vec<String> = self
+            .config
             .imap
             .special_use
             .iter()
-            .find(|(_, folder)| folder.as_str() == below)
-            .map(|(attr, _)| format!("\\{attr}"))
+            .filter(|(_, folder)| folder.as_str() == below)
+            .map(|(attr, _)| attr.clone())
+            .collect();
+        if let Ok(maildir) = self.maildir() {
+            for u in maildir.special_uses(name) {
+                if !uses.contains(&u) {
+                    uses.push(u);
+                }
+            }
+        }
+        uses.into_iter().map(|u| format!("\\{u}")).collect()
     }
 
     pub fn cmd_list(
@@ -120,7 +134,7 @@ impl Session<'_> {
                 continue;
             }
             let special = self.special_use(name);
-            if options.special_use_only && special.is_none() {
+            if options.special_use_only && special.is_empty() {
                 continue;
             }
             let attrs = list_attributes(
@@ -339,7 +353,7 @@ impl ListOptions {
 /// special use (RFC 6154 allows it without SPECIAL-USE), and `\Subscribed`.
 fn list_attributes(
     entry: Option<&ListEntry>,
-    special: Option<String>,
+    special: Vec<String>,
     subscribed: bool,
 ) -> Vec<String> {
     let mut attrs: Vec<String> = Vec::new();

@@ -70,7 +70,7 @@ impl Session<'_> {
             } => self.cmd_authenticate(&mechanism, initial_response),
             Select { mailbox, params } => self.cmd_select(&mailbox, &params, false),
             Examine { mailbox, params } => self.cmd_select(&mailbox, &params, true),
-            Create { mailbox } => self.cmd_create(&mailbox),
+            Create { mailbox, uses } => self.cmd_create(&mailbox, &uses),
             Delete { mailbox } => self.cmd_delete(&mailbox),
             Rename { from, to } => self.cmd_rename(&from, &to),
             Subscribe { mailbox } => self.cmd_subscribe(&mailbox, true),

@@ -74,8 +74,11 @@ fn every_real_client_command_parses() {
             C::Select { mailbox: s("INBOX"), params: vec![SelectParam::Other(s("QRESYNC"))] },
         ),
         ("A932 EXAMINE blurdybloop", C::Examine { mailbox: s("blurdybloop"), params: vec![] }),
-        ("A003 CREATE owatagusiam/", C::Create { mailbox: s("owatagusiam/") }),
-        ("A004 CREATE \"Entw&APw-rfe\"", C::Create { mailbox: s("Entw&APw-rfe") }),
+        ("A003 CREATE owatagusiam/", C::Create { mailbox: s("owatagusiam/"), uses: vec![] }),
+        ("A004 CREATE \"Entw&APw-rfe\"", C::Create { mailbox: s("Entw&APw-rfe"), uses: vec![] }),
+        // RFC 6154 §5.3.
+        ("t1 CREATE MySpecialArchive (USE (\\Archive))", C::Create { mailbox: s("MySpecialArchive"), uses: vec![s("Archive")] }),
+        ("t2 CREATE x (USE (\\Sent \\Junk))", C::Create { mailbox: s("x"), uses: vec![s("Sent"), s("Junk")] }),
         ("A683 DELETE blurdybloop", C::Delete { mailbox: s("blurdybloop") }),
         ("A683 RENAME blurdybloop sarasoop", C::Rename { from: s("blurdybloop"), to: s("sarasoop") }),
         ("A002 SUBSCRIBE #news.comp.mail.mime", C::Subscribe { mailbox: s("#news.comp.mail.mime") }),
