@@ -94,13 +94,15 @@ pub enum CommandBody {
         mailbox: String,
         items: Vec<StatusItem>,
     },
-    /// APPEND with one message. `utf8` is true for the RFC 6855 `UTF8 (~{n}...)` form.
+    /// APPEND: its first message here, `utf8` true for the RFC 6855 `UTF8 (~{n}...)`
+    /// form; a MULTIAPPEND's further messages (RFC 3502) in `more`.
     Append {
         mailbox: String,
         flags: Vec<Flag>,
         date: Option<DateTime>,
         message: LiteralData,
         utf8: bool,
+        more: Vec<AppendMessage>,
     },
     /// IDLE (RFC 2177). The session sends `+ idling` and reads the `DONE` line itself.
     Idle,
@@ -253,6 +255,15 @@ pub enum SelectParam {
     CondStore,
     /// Any other parameter, by its upper-cased name; its value is parsed and dropped.
     Other(String),
+}
+
+/// One message of an APPEND after the first (MULTIAPPEND, RFC 3502 §6: `append-message`).
+#[derive(Debug, PartialEq)]
+pub struct AppendMessage {
+    pub flags: Vec<Flag>,
+    pub date: Option<DateTime>,
+    pub message: LiteralData,
+    pub utf8: bool,
 }
 
 /// LIST-EXTENDED selection options (RFC 5258 §3.1, RFC 6154).

@@ -125,10 +125,14 @@ pub enum AppendSource<'a> {
 }
 
 /// UID of an appended message (for APPENDUID).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AppendResult {
     pub uid_validity: u32,
     pub uid: u32,
+    /// The message's basename, for [`Maildir::undo_append`].
+    pub basename: String,
+    /// Bytes and messages it added to the quota.
+    pub charged: (u64, u64),
 }
 
 impl Maildir {
@@ -281,6 +285,24 @@ impl Maildir {
         let appended = deliver::append(&self.root, &dir, source, flags, keywords, internal_date)?;
         recent::keep_unclaimed(&dir, appended.uid_validity, appended.uid);
         Ok(appended)
+    }
+
+    /// Takes an appended message out again (a MULTIAPPEND whose later message failed,
+    /// RFC 3502 §3: all or none): its file goes, and what it added to the quota. Its
+    /// UID stays used (UIDs are never reused); the UID database line names a file that is
+    /// gone, which every scan already takes as an expunged message.
+    pub fn undo_append(&self, folder: &str, appended: &AppendResult) -> Result<()> {
+        let dir = self.existing_dir(folder)?;
+        for sub in ["cur", "new"] {
+            for n in fsutil::list_names(&dir.join(sub))? {
+                if filename::split_info(&n).0 == appended.basename {
+                    std::fs::remove_file(dir.join(sub).join(&n))?;
+                }
+            }
+        }
+        let (bytes, count) = appended.charged;
+        quota::record(&self.root, -(bytes as i64), -(count as i64))?;
+        Ok(())
     }
 
     /// A spool for one APPEND message into `folder`: a new file in the folder's `tmp/`

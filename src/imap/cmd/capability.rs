@@ -18,7 +18,7 @@ impl Session<'_> {
     pub fn capabilities(&self) -> String {
         let mut caps = String::from(BASE);
         // RFC 8438 and RFC 7889: one limit for every mailbox, `[limits] max_append_size`.
-        caps.push_str(" STATUS=SIZE CREATE-SPECIAL-USE");
+        caps.push_str(" STATUS=SIZE CREATE-SPECIAL-USE MULTIAPPEND");
         caps.push_str(&format!(
             " APPENDLIMIT={}",
             self.config.limits.max_append_size

@@ -29,7 +29,7 @@ mod status;
 mod store;
 mod subscribe;
 
-use super::command::CommandBody;
+use super::command::{AppendMessage, CommandBody};
 use super::names::{self, SEPARATOR};
 use super::response::{CommandResult, Outcome};
 use super::session::Session;
@@ -88,8 +88,17 @@ impl Session<'_> {
                 flags,
                 date,
                 message,
-                utf8: _,
-            } => self.cmd_append(&mailbox, &flags, date, message),
+                utf8,
+                more,
+            } => {
+                let first = AppendMessage {
+                    flags,
+                    date,
+                    message,
+                    utf8,
+                };
+                self.cmd_append(&mailbox, first, more)
+            }
             Idle => self.cmd_idle(),
             Namespace => self.cmd_namespace(),
             GetQuota { root } => self.cmd_getquota(&root),

@@ -484,10 +484,12 @@ fn append_forms() {
         date,
         message,
         utf8,
+        more,
     } = cmd
     else {
         panic!()
     };
+    assert!(more.is_empty());
     assert_eq!(mailbox, "saved-messages");
     assert_eq!(flags, vec![Flag::Seen]);
     assert_eq!(date, None);
@@ -531,6 +533,22 @@ fn append_forms() {
     };
     assert_eq!(mailbox, "Draft");
     assert!(message.is_empty());
+
+    // MULTIAPPEND (RFC 3502 §6's example, shortened): each message with its own flags
+    // and date, the third in RFC 6855's UTF8 form.
+    let cmd = ok(
+        "A8 APPEND saved-messages (\\Seen) {3}\r\nabc (\\Seen) \" 5-Oct-2024 23:59:60 +1400\" {2}\r\nde UTF8 (~{1}\r\nf)",
+    );
+    let CommandBody::Append { message, more, .. } = cmd else {
+        panic!()
+    };
+    assert_eq!(message, LiteralData::Memory(b("abc")));
+    assert_eq!(more.len(), 2);
+    assert_eq!(more[0].flags, vec![Flag::Seen]);
+    assert!(more[0].date.is_some());
+    assert_eq!(more[0].message, LiteralData::Memory(b("de")));
+    assert!(more[1].utf8);
+    assert_eq!(more[1].message, LiteralData::Memory(b("f")));
 }
 
 #[test]
