@@ -4,10 +4,11 @@
 //! examples in Maildir++ names (`/` is `.`, folders sit below `INBOX.`). Every response
 //! is held to imap-codec by `tests/common` (CHILDINFO is on its documented allow-list).
 //!
-//! What Dovecot 2.3 answers to the same RECURSIVEMATCH commands (a subscribed parent of a
-//! subscribed name also carries CHILDINFO; RECURSIVEMATCH alone or with REMOTE only, an
-//! unknown selection option and an unknown return option are BAD) was compared by hand
-//! with the oracle of `tests/dovecot_views.rs`; the answers below agree with it.
+//! `list_extended_matches_dovecot` sends the same LIST-EXTENDED and LIST-STATUS commands to
+//! Dovecot 2.3 (the oracle of `tests/dovecot_views.rs`; SKIP when it is not unpacked) and
+//! compares the answers: a subscribed parent of a subscribed name also carries CHILDINFO,
+//! and RECURSIVEMATCH alone or with REMOTE only, an unknown selection option and an unknown
+//! return option are BAD in both.
 
 mod common;
 
@@ -512,4 +513,200 @@ fn create_special_use_is_kept_with_the_folder() {
     // Courier ignores the file: the folder is still a plain Maildir++ folder.
     assert!(server.folder_dir("INBOX.Plain").join("cur").is_dir());
     c.logout();
+}
+
+// ---------------------------------------------------------------------------------------
+// Differential: the same LIST-EXTENDED and LIST-STATUS commands against Dovecot 2.3 (the
+// oracle of tests/dovecot_views.rs, unpacked by tests/dovecot/fetch-dovecot.sh).
+
+/// Dovecot's `imap` as a PREAUTH session on pipes, on a Maildir in `home`; `None` (with
+/// `SKIP:` on stderr) when it is not unpacked or does not run here.
+fn dovecot(home: &std::path::Path) -> Option<Client> {
+    use std::path::PathBuf;
+    let dir = std::env::var_os("POSTERN_DOVECOT_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/var/cache/postern-test-dovecot"));
+    let root = dir.join("root");
+    let imap = root.join("usr/lib/dovecot/imap");
+    let doveconf = root.join("usr/bin/doveconf");
+    if !imap.is_file() || !doveconf.is_file() {
+        common::skip::skip(&format!(
+            "{} is missing; run tests/dovecot/fetch-dovecot.sh or set POSTERN_DOVECOT_DIR",
+            imap.display()
+        ));
+        return None;
+    }
+    owner::open_to_mail_owner(home);
+    let maildir = home.join("Maildir");
+    for sub in ["cur", "new", "tmp"] {
+        std::fs::create_dir_all(maildir.join(sub)).unwrap();
+    }
+    std::fs::create_dir_all(home.join("run")).unwrap();
+    let conf = format!(
+        "mail_location = maildir:{maildir}\nbase_dir = {home}/run\nlog_path = {home}/dovecot.log\n\
+         ssl = no\nprotocols = imap\ndefault_login_user = nobody\n\
+         default_internal_user = nobody\ndefault_internal_group = nogroup\n",
+        maildir = maildir.display(),
+        home = home.display()
+    );
+    let conf_path = home.join("dovecot.conf");
+    std::fs::write(&conf_path, conf).unwrap();
+    owner::give_to_mail_owner(home);
+    let mut c = std::process::Command::new(doveconf);
+    if let Some((uid, gid)) = owner::mail_owner() {
+        use std::os::unix::process::CommandExt;
+        c.uid(uid).gid(gid);
+    }
+    c.env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .env(
+            "LD_LIBRARY_PATH",
+            format!(
+                "{0}/usr/lib/dovecot:{0}/usr/lib/x86_64-linux-gnu",
+                root.display()
+            ),
+        )
+        .env("USER", "alice")
+        .env("HOME", home)
+        .arg("-c")
+        .arg(&conf_path)
+        .arg("-e")
+        .arg(&imap);
+    let client = Client::spawn(c, false);
+    if !client.greeting.text.starts_with("* PREAUTH") {
+        common::skip::skip(&format!(
+            "Dovecot's imap does not run here: {:?}",
+            client.greeting.text
+        ));
+        return None;
+    }
+    Some(client)
+}
+
+/// A reply as comparable entries: each LIST line (name without `INBOX.`, CHILDINFO's tag
+/// unquoted, the children attributes dropped unless `children`) with the STATUS line that
+/// follows it; INBOX itself left out (postern lists it outside `INBOX.*`).
+fn comparable(r: &Reply, prefix: &str, children: bool) -> std::collections::BTreeSet<String> {
+    let mut out = std::collections::BTreeSet::new();
+    let mut current: Option<String> = None;
+    for l in &r.untagged {
+        let text = l.text.replace("\"CHILDINFO\"", "CHILDINFO");
+        if let Some(rest) = text.strip_prefix("* LIST (") {
+            if let Some(c) = current.take() {
+                out.insert(c);
+            }
+            let (attrs, rest) = rest.split_once(") ").unwrap();
+            let mut attrs: Vec<&str> = attrs
+                .split_whitespace()
+                .filter(|a| {
+                    children || !a.starts_with("\\HasChildren") && !a.starts_with("\\HasNoChildren")
+                })
+                .collect();
+            attrs.sort();
+            let rest = rest.replacen(&format!(" {prefix}"), " ", 1);
+            if rest.trim_end() == "\".\" INBOX" {
+                continue;
+            }
+            current = Some(format!("LIST ({}) {rest}", attrs.join(" ")));
+        } else if let Some(rest) = text.strip_prefix("* STATUS ")
+            && let Some(c) = current.as_mut()
+        {
+            c.push_str(" / STATUS ");
+            c.push_str(rest.strip_prefix(prefix).unwrap_or(rest));
+        }
+    }
+    out.extend(current);
+    out
+}
+
+#[test]
+fn list_extended_matches_dovecot() {
+    let home = tempfile::tempdir().unwrap();
+    let Some(mut dove) = dovecot(home.path()) else {
+        return;
+    };
+    let server = TestServer::new();
+    let mut ours = server.inetd();
+    ours.login();
+    let folders = [
+        "Fruit",
+        "Fruit.Apple",
+        "Fruit.Banana",
+        "Tofu",
+        "Vegetable",
+        "Vegetable.Broccoli",
+        "Vegetable.Corn",
+    ];
+    for (c, prefix) in [(&mut ours, "INBOX."), (&mut dove, "")] {
+        for f in folders {
+            c.send("c", &format!("CREATE {prefix}{f}")).assert_ok();
+        }
+        for f in ["Fruit.Banana", "Vegetable", "Vegetable.Broccoli"] {
+            c.send("s", &format!("SUBSCRIBE {prefix}{f}")).assert_ok();
+        }
+        for (f, flags) in [
+            ("Fruit", "(\\Seen)"),
+            ("Fruit", "()"),
+            ("Vegetable.Corn", "()"),
+        ] {
+            let m = message("a@x", f, "body\r\n");
+            c.send_parts(
+                "a",
+                &[
+                    Part::Text(&format!("APPEND {prefix}{f} {flags} ")),
+                    Part::Literal(&m),
+                ],
+            )
+            .assert_ok();
+        }
+    }
+    let commands = [
+        ("LIST (SUBSCRIBED) {ref} \"*\"", false),
+        (
+            "LIST (SUBSCRIBED RECURSIVEMATCH) {ref} \"%\" RETURN (CHILDREN)",
+            true,
+        ),
+        ("LIST (SUBSCRIBED RECURSIVEMATCH) {ref} \"%\"", false),
+        ("LIST (SUBSCRIBED RECURSIVEMATCH) {ref} \"F%\"", false),
+        ("LIST {ref} \"%\" RETURN (SUBSCRIBED CHILDREN)", true),
+        (
+            "LIST {ref} \"*\" RETURN (STATUS (MESSAGES UNSEEN SIZE))",
+            false,
+        ),
+        (
+            "LIST (SUBSCRIBED) {ref} \"*\" RETURN (STATUS (MESSAGES))",
+            false,
+        ),
+        ("LIST {ref} (\"Fruit\" \"Veg*\")", false),
+        ("LIST (REMOTE) {ref} \"%\"", false),
+    ];
+    for (template, children) in commands {
+        let mine = ours.send("l", &template.replace("{ref}", "\"INBOX.\""));
+        let theirs = dove.send("l", &template.replace("{ref}", "\"\""));
+        assert_eq!(mine.status(), theirs.status(), "{template}");
+        assert!(
+            !comparable(&mine, "INBOX.", children).is_empty(),
+            "{template}: {}",
+            mine.dump()
+        );
+        assert_eq!(
+            comparable(&mine, "INBOX.", children),
+            comparable(&theirs, "", children),
+            "{template}\npostern:\n{}\nDovecot:\n{}",
+            mine.dump(),
+            theirs.dump()
+        );
+    }
+    for template in [
+        "LIST (RECURSIVEMATCH) {ref} \"*\"",
+        "LIST (REMOTE RECURSIVEMATCH) {ref} \"*\"",
+        "LIST (FOO) {ref} \"*\"",
+        "LIST () {ref} \"*\" RETURN (FOO)",
+    ] {
+        let mine = ours.send("b", &template.replace("{ref}", "\"INBOX.\""));
+        let theirs = dove.send("b", &template.replace("{ref}", "\"\""));
+        assert_eq!(mine.status(), "BAD", "{template}");
+        assert_eq!(theirs.status(), "BAD", "{template}");
+    }
+    ours.logout();
 }
