@@ -93,7 +93,7 @@ fn rfc3502_example_stores_both_with_a_uid_set() {
 }
 
 #[test]
-fn a_failing_message_takes_the_stored_ones_back() {
+fn a_multiappend_over_quota_stores_none() {
     let server = TestServer::new();
     let out = std::process::Command::new(BIN)
         .args(["maildirmake", "-q", "3000S,100C"])
@@ -110,7 +110,8 @@ fn a_failing_message_takes_the_stored_ones_back() {
     let mut c = server.inetd();
     c.login();
     let before = status_items(&c.send("s0", "STATUS INBOX (UIDNEXT MESSAGES)"));
-    // The first fits the quota, the second does not: neither is kept.
+    // The first fits the quota, the second does not: neither is kept (the quota is
+    // checked for both before either is stored).
     let r = c.send_parts(
         "A1",
         &[
@@ -256,4 +257,48 @@ fn literal_minus_sized_nonsync_literals_are_taken_everywhere() {
     let r = c.send_parts("l2", &[Part::Text("APPEND INBOX "), Part::LiteralPlus(&m)]);
     r.assert_ok();
     c.logout();
+}
+
+#[test]
+fn undo_append_removes_the_message_and_its_quota_charge() {
+    // The path a MULTIAPPEND takes when a later message fails after earlier ones were
+    // stored (over IMAP the quota is checked for all first, so only an I/O error gets
+    // there): the store's undo, checked directly.
+    use postern::store::{AppendSource, Flags, Maildir};
+    let d = tempfile::tempdir().unwrap();
+    let md = Maildir::create(d.path().join("Maildir")).unwrap();
+    std::fs::write(md.root().join("maildirsize"), b"100000S\n").unwrap();
+    let a = md
+        .append(
+            "INBOX",
+            AppendSource::Bytes(b"Subject: a\r\n\r\nA\r\n"),
+            Flags::SEEN,
+            &["Work".into()],
+            None,
+        )
+        .unwrap();
+    assert_eq!(a.charged.1, 1);
+    md.undo_append("INBOX", &a).unwrap();
+    for sub in ["cur", "new", "tmp"] {
+        let left: Vec<_> = std::fs::read_dir(md.root().join(sub)).unwrap().collect();
+        assert!(left.is_empty(), "{sub}: {left:?}");
+    }
+    let text = std::fs::read_to_string(md.root().join("maildirsize")).unwrap();
+    let (bytes, count) = text.lines().skip(1).fold((0i64, 0i64), |(b, n), l| {
+        let mut w = l.split_whitespace().map(|x| x.parse::<i64>().unwrap());
+        (b + w.next().unwrap(), n + w.next().unwrap())
+    });
+    assert_eq!((bytes, count), (0, 0), "{text}");
+    // The UID is not given again.
+    let b = md
+        .append(
+            "INBOX",
+            AppendSource::Bytes(b"Subject: b\r\n\r\nB\r\n"),
+            Flags::empty(),
+            &[],
+            None,
+        )
+        .unwrap();
+    assert!(b.uid > a.uid, "{} after {}", b.uid, a.uid);
+    assert_eq!(md.status("INBOX").unwrap().messages, 1);
 }

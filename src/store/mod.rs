@@ -287,6 +287,17 @@ impl Maildir {
         Ok(appended)
     }
 
+    /// Whether `count` messages of `bytes` in all fit the quota in `folder` (nothing counts
+    /// in Trash): a MULTIAPPEND asks before it stores the first, so the usual failure
+    /// stores nothing at all.
+    pub fn check_room(&self, folder: &str, bytes: u64, count: u64) -> Result<()> {
+        let dir = self.existing_dir(folder)?;
+        if quota::counts_folder(&dir) {
+            quota::check(&self.root, bytes, count)?;
+        }
+        Ok(())
+    }
+
     /// Takes an appended message out again (a MULTIAPPEND whose later message failed,
     /// RFC 3502 §3: all or none): its file goes, and what it added to the quota. Its
     /// UID stays used (UIDs are never reused); the UID database line names a file that is

@@ -40,6 +40,17 @@ pub(super) fn drop_unpermitted(system: &mut Flags, keywords: &mut Vec<String>, r
     }
 }
 
+/// The bytes a message takes on disk (line ends as LF, as the spool writes them).
+fn stored_size(data: &LiteralData) -> u64 {
+    match data {
+        LiteralData::Spooled(spooled) => spooled.size(),
+        LiteralData::Memory(bytes) => {
+            let crlf = bytes.windows(2).filter(|w| w == b"\r\n").count();
+            (bytes.len() - crlf) as u64
+        }
+    }
+}
+
 /// One message of an APPEND, checked and ready to store.
 struct Ready {
     system: Flags,
@@ -97,6 +108,20 @@ impl Session<'_> {
                 return Ok(Outcome::ok("APPEND completed"));
             }
         };
+        if ready.len() > 1 {
+            // The quota for all of them first: then only an I/O error can make a later
+            // message fail after earlier ones were stored (and taken back).
+            let bytes = ready.iter().map(|m| stored_size(&m.data)).sum();
+            place
+                .maildir
+                .check_room(&place.folder, bytes, ready.len() as u64)
+                .map_err(|err| match err {
+                    StoreError::NoSuchFolder(_) => {
+                        Outcome::no("[TRYCREATE] No such mailbox; create it first")
+                    }
+                    err => Outcome::from(&err),
+                })?;
+        }
         let mut appended = Vec::with_capacity(ready.len());
         for m in ready {
             let held: Vec<u8>;
