@@ -509,6 +509,10 @@ pub struct Limits {
     /// Largest APPEND message (after login only; before login APPEND is refused before
     /// any literal is read).
     pub max_append_size: u64,
+    /// Most bytes all messages of one APPEND may have together (MULTIAPPEND, RFC 3502):
+    /// they wait in the Maildir's `tmp/` until the last has arrived. Never less than
+    /// `max_append_size`.
+    pub max_multiappend_size: u64,
     /// Most memory one IMAP command may hold: its lines and literals (an APPEND message
     /// goes to disk and does not count) plus 64 bytes of bookkeeping for each line and
     /// literal, so that floods of empty literals count too. At least
@@ -534,6 +538,7 @@ impl Default for Limits {
             max_line_length: 65536,
             max_literal_size: 65536,
             max_append_size: 64 * 1024 * 1024,
+            max_multiappend_size: 256 * 1024 * 1024,
             max_command_size: 256 * 1024,
             max_command_literals: 1000,
             preauth_timeout: 60,

@@ -11,6 +11,7 @@ fuzz_target!(|data: &[u8]| {
         max_line: 1024,
         max_literal: 512,
         max_append: 4096,
+        max_append_total: 8192,
         max_command: 2048,
         max_literals: 50,
         append: true,

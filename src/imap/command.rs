@@ -58,8 +58,11 @@ pub enum CommandBody {
         mailbox: String,
         params: Vec<SelectParam>,
     },
+    /// CREATE, with RFC 6154's `(USE (\\Sent ...))` uses (attributes without the
+    /// backslash, as sent).
     Create {
         mailbox: String,
+        uses: Vec<String>,
     },
     Delete {
         mailbox: String,
@@ -91,13 +94,15 @@ pub enum CommandBody {
         mailbox: String,
         items: Vec<StatusItem>,
     },
-    /// APPEND with one message. `utf8` is true for the RFC 6855 `UTF8 (~{n}...)` form.
+    /// APPEND: its first message here, `utf8` true for the RFC 6855 `UTF8 (~{n}...)`
+    /// form; a MULTIAPPEND's further messages (RFC 3502) in `more`.
     Append {
         mailbox: String,
         flags: Vec<Flag>,
         date: Option<DateTime>,
         message: LiteralData,
         utf8: bool,
+        more: Vec<AppendMessage>,
     },
     /// IDLE (RFC 2177). The session sends `+ idling` and reads the `DONE` line itself.
     Idle,
@@ -290,6 +295,15 @@ pub enum SelectParam {
     Other(String),
 }
 
+/// One message of an APPEND after the first (MULTIAPPEND, RFC 3502 §6: `append-message`).
+#[derive(Debug, PartialEq)]
+pub struct AppendMessage {
+    pub flags: Vec<Flag>,
+    pub date: Option<DateTime>,
+    pub message: LiteralData,
+    pub utf8: bool,
+}
+
 /// LIST-EXTENDED selection options (RFC 5258 §3.1, RFC 6154).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ListSelect {
@@ -331,7 +345,8 @@ impl AclVerb {
     }
 }
 
-/// STATUS data items (RFC 3501 §6.3.10, SIZE from RFC 8438, DELETED from RFC 9051).
+/// STATUS data items (RFC 3501 §6.3.10, SIZE from RFC 8438, DELETED from RFC 9051,
+/// APPENDLIMIT from RFC 7889).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum StatusItem {
     Messages,
@@ -341,6 +356,7 @@ pub enum StatusItem {
     Unseen,
     Size,
     Deleted,
+    AppendLimit,
 }
 
 /// A flag in a command (RFC 3501 §2.3.2). System flags are matched case-insensitively;

@@ -53,8 +53,11 @@ pub struct FramingLimits {
     pub max_line: usize,
     /// Largest literal outside APPEND's message (mailbox names, search strings, passwords).
     pub max_literal: u64,
-    /// Largest APPEND message (the quota's room or APPENDLIMIT).
+    /// Largest APPEND message (APPENDLIMIT).
     pub max_append: u64,
+    /// Most bytes all messages of one APPEND may have together (MULTIAPPEND); at least
+    /// `max_append` counts.
+    pub max_append_total: u64,
     /// Most memory one command may hold: its lines, its in-memory literals, and
     /// [`PIECE_COST`] for each line and literal (an APPEND message held in memory, without
     /// a spool directory, may add `max_append`).
@@ -72,6 +75,7 @@ impl Default for FramingLimits {
             max_line: 64 * 1024,
             max_literal: 64 * 1024,
             max_append: 64 * 1024 * 1024,
+            max_append_total: 256 * 1024 * 1024,
             max_command: 256 * 1024,
             max_literals: 1000,
             append: true,
@@ -309,7 +313,10 @@ impl Budget {
             (self.limits.max_literal, "literal")
         };
         let over = if spooling {
-            m.len > limit.saturating_sub(self.spooled)
+            // Each message against APPENDLIMIT (RFC 7889 §3 limits one message), and all
+            // of a MULTIAPPEND's together against the total.
+            let total = self.limits.max_append_total.max(self.limits.max_append);
+            m.len > limit || m.len > total.saturating_sub(self.spooled)
         } else {
             m.len > limit || self.held + PIECE_COST + m.len > self.memory_cap
         };
@@ -496,6 +503,7 @@ mod tests {
             max_line: 200,
             max_literal: 100,
             max_append: 1000,
+            max_append_total: 1500,
             max_command: 1000,
             max_literals: 20,
             append: true,
@@ -723,12 +731,32 @@ mod tests {
     }
 
     #[test]
-    fn spooled_append_messages_share_one_limit() {
-        // Only one message per APPEND: a second spooled literal may not bring the total
-        // past max_append.
+    fn spooled_append_messages_have_a_total_limit() {
+        // MULTIAPPEND: each message up to max_append, all together up to
+        // max_append_total.
         let dir = tempfile::tempdir().unwrap();
         let msg = "m".repeat(600);
         let input = format!("a APPEND INBOX {{600+}}\r\n{msg} {{600+}}\r\n{msg}\r\nb NOOP\r\n");
+        let mut w = MemoryWire::new(input);
+        {
+            let c = read_command(&mut w, &limits(), Some(&spool_in(dir.path()))).unwrap();
+            let CommandBody::Append { more, .. } = c.body else {
+                panic!("{c:?}")
+            };
+            assert_eq!(more.len(), 1);
+        }
+        assert_eq!(next(&mut w).unwrap().tag, "b");
+        // A third brings the total past 1500: refused, drained, nothing left behind.
+        let input = format!(
+            "a APPEND INBOX {{600+}}\r\n{msg} {{600+}}\r\n{msg} {{600+}}\r\n{msg}\r\nb NOOP\r\n"
+        );
+        let mut w = MemoryWire::new(input);
+        let e = read_command(&mut w, &limits(), Some(&spool_in(dir.path()))).unwrap_err();
+        assert!(matches!(e.kind, ErrorKind::TooBig(_)), "{e:?}");
+        assert_eq!(next(&mut w).unwrap().tag, "b");
+        // One message past max_append, though the total has room.
+        let big = "m".repeat(1001);
+        let input = format!("a APPEND INBOX {{1001+}}\r\n{big}\r\nb NOOP\r\n");
         let mut w = MemoryWire::new(input);
         let e = read_command(&mut w, &limits(), Some(&spool_in(dir.path()))).unwrap_err();
         assert!(matches!(e.kind, ErrorKind::TooBig(_)), "{e:?}");

@@ -215,6 +215,7 @@ impl<'c> Session<'c> {
             max_line: limits.max_line_length,
             max_literal: limits.max_literal_size,
             max_append: limits.max_append_size,
+            max_append_total: limits.max_multiappend_size,
             max_command: limits.max_command_size,
             max_literals: usize::try_from(limits.max_command_literals).unwrap_or(usize::MAX),
             append: !self.state.is_not_authenticated(),

@@ -81,7 +81,12 @@ pub(crate) fn append(
         .and_then(|a| Some((a.uid_validity, *a.uids.get(&base)?)));
     if let Some((uid_validity, uid)) = appended {
         quota::record(root, bytes as i64, count as i64)?;
-        return Ok(AppendResult { uid_validity, uid });
+        return Ok(AppendResult {
+            uid_validity,
+            uid,
+            basename: base,
+            charged: (bytes, count),
+        });
     }
     let (db, uid) = uiddb::update(folder_dir, |db| {
         // Another session's scan may have numbered the file already (it sits in cur/).
@@ -100,5 +105,7 @@ pub(crate) fn append(
     Ok(AppendResult {
         uid_validity: db.uid_validity,
         uid,
+        basename: base,
+        charged: (bytes, count),
     })
 }

@@ -399,6 +399,12 @@ impl FsShared {
         sync(&l.private, &l.source, true)?;
         mailbox::status(&l.private)
     }
+
+    /// STATUS SIZE and DELETED of a filesystem-shared folder (its private copy's links).
+    pub fn usage(&self, name: &str) -> Result<super::FolderUsage> {
+        let l = self.linked(name)?;
+        mailbox::usage(&l.private)
+    }
 }
 
 /// access(W_OK) for this process's ids: what the kernel will let the session do.

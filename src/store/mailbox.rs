@@ -576,6 +576,50 @@ pub(crate) fn status(dir: &Path) -> Result<super::FolderStatus> {
     Ok(st)
 }
 
+/// STATUS SIZE (RFC 8438) and DELETED (RFC 9051 §6.3.11): the messages' CRLF sizes summed
+/// and the `\Deleted` ones counted, without moving anything from new/. A size comes from
+/// `,W=` in the name, else the folder's size cache (`postern-sizes`), else from reading the
+/// message once, which the cache then keeps: on a warm folder no message is read.
+pub(crate) fn usage(dir: &Path) -> Result<super::FolderUsage> {
+    let (listing, _) = scan(dir, false, true)?;
+    let found = by_basename(listing);
+    let mut cache = sizecache::load(dir, sizecache::Kind::WireSize);
+    let mut measured = false;
+    let mut usage = super::FolderUsage::default();
+    for (base, f) in &found {
+        let known = wire_size_from_name(base).or_else(|| cache.get(base).map(|&w| w as u64));
+        let size = match known {
+            Some(w) => w,
+            None => {
+                let sub = if f.in_new { "new" } else { "cur" };
+                match File::open(dir.join(sub).join(&f.file_name)) {
+                    Ok(mut file) => {
+                        let w = super::measure::measure_file(&mut file)?.wire_size;
+                        cache.insert(base.clone(), w as i64);
+                        measured = true;
+                        w
+                    }
+                    // Expunged or flagged by another session since the scan.
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                    Err(e) => return Err(e.into()),
+                }
+            }
+        };
+        usage.size += size;
+        if flags_of(&f.file_name).contains(Flags::DELETED) {
+            usage.deleted += 1;
+        }
+    }
+    if measured
+        && let Err(e) = sizecache::save(dir, sizecache::Kind::WireSize, &cache, &|b| {
+            found.contains_key(b)
+        })
+    {
+        log::warn!("{}: cannot save the size cache: {e}", dir.display());
+    }
+    Ok(usage)
+}
+
 /// STATUS from an index that is exactly valid (settled times equal to its own): counts
 /// from the header, \Recent by a binary search for the first unclaimed UID.
 fn status_from_index(dir: &Path) -> Option<super::FolderStatus> {

@@ -32,6 +32,7 @@ pub mod quota;
 pub mod recent;
 pub mod shared_index;
 pub mod sizecache;
+pub mod specialuse;
 pub mod spool;
 pub mod subscriptions;
 mod table;
@@ -96,6 +97,16 @@ pub struct FolderStatus {
     pub uid_validity: u32,
 }
 
+/// STATUS SIZE and DELETED of a folder (RFC 8438, RFC 9051): asked for separately from
+/// [`FolderStatus`] because they need every message's size, not only the counts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FolderUsage {
+    /// The messages' RFC822.SIZE summed.
+    pub size: u64,
+    /// Messages flagged `\Deleted`.
+    pub deleted: u32,
+}
+
 /// The Maildir++ quota and what is used of it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Quota {
@@ -115,10 +126,14 @@ pub enum AppendSource<'a> {
 }
 
 /// UID of an appended message (for APPENDUID).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AppendResult {
     pub uid_validity: u32,
     pub uid: u32,
+    /// The message's basename, for [`Maildir::undo_append`].
+    pub basename: String,
+    /// Bytes and messages it added to the quota.
+    pub charged: (u64, u64),
 }
 
 impl Maildir {
@@ -192,6 +207,30 @@ impl Maildir {
         folder::create(&self.root, name)
     }
 
+    /// Creates a folder with the special uses a client gave it (RFC 6154 §3): the folder,
+    /// then its use file; when the file cannot be written the new, still empty folder is
+    /// removed again, so CREATE does both or neither.
+    pub fn create_folder_with_uses(&self, name: &str, uses: &[String]) -> Result<()> {
+        folder::create(&self.root, name)?;
+        if uses.is_empty() {
+            return Ok(());
+        }
+        let dir = self.existing_dir(name)?;
+        if let Err(e) = specialuse::write(&dir, uses) {
+            let _ = folder::delete(&self.root, name);
+            return Err(e.into());
+        }
+        Ok(())
+    }
+
+    /// The special uses a client gave `folder` at CREATE (see [`specialuse`]).
+    pub fn special_uses(&self, folder: &str) -> Vec<String> {
+        match self.folder_dir(folder) {
+            Ok(dir) => specialuse::read(&dir),
+            Err(_) => Vec::new(),
+        }
+    }
+
     /// Deletes a folder and its messages; sub-folders stay.
     pub fn delete_folder(&self, name: &str) -> Result<()> {
         folder::delete(&self.root, name)
@@ -227,6 +266,12 @@ impl Maildir {
         mailbox::status(&dir)
     }
 
+    /// STATUS SIZE and DELETED of `folder` (see [`FolderUsage`]).
+    pub fn usage(&self, folder: &str) -> Result<FolderUsage> {
+        let dir = self.existing_dir(folder)?;
+        mailbox::usage(&dir)
+    }
+
     /// Stores a message in `folder` (IMAP APPEND) and returns its UID. A spooled source
     /// is consumed: renamed into place, or removed if the APPEND fails.
     pub fn append(
@@ -241,6 +286,35 @@ impl Maildir {
         let appended = deliver::append(&self.root, &dir, source, flags, keywords, internal_date)?;
         recent::keep_unclaimed(&dir, appended.uid_validity, appended.uid);
         Ok(appended)
+    }
+
+    /// Whether `count` messages of `bytes` in all fit the quota in `folder` (nothing counts
+    /// in Trash): a MULTIAPPEND asks before it stores the first, so the usual failure
+    /// stores nothing at all.
+    pub fn check_room(&self, folder: &str, bytes: u64, count: u64) -> Result<()> {
+        let dir = self.existing_dir(folder)?;
+        if quota::counts_folder(&dir) {
+            quota::check(&self.root, bytes, count)?;
+        }
+        Ok(())
+    }
+
+    /// Takes an appended message out again (a MULTIAPPEND whose later message failed,
+    /// RFC 3502 §3: all or none): its file goes, and what it added to the quota. Its
+    /// UID stays used (UIDs are never reused); the UID database line names a file that is
+    /// gone, which every scan already takes as an expunged message.
+    pub fn undo_append(&self, folder: &str, appended: &AppendResult) -> Result<()> {
+        let dir = self.existing_dir(folder)?;
+        for sub in ["cur", "new"] {
+            for n in fsutil::list_names(&dir.join(sub))? {
+                if filename::split_info(&n).0 == appended.basename {
+                    std::fs::remove_file(dir.join(sub).join(&n))?;
+                }
+            }
+        }
+        let (bytes, count) = appended.charged;
+        quota::record(&self.root, -(bytes as i64), -(count as i64))?;
+        Ok(())
     }
 
     /// A spool for one APPEND message into `folder`: a new file in the folder's `tmp/`

@@ -46,6 +46,11 @@ const CODEC_ALLOW_LIST: &[(&str, &str)] = &[
          imap-codec 2.0.0-alpha.10 fails on the extended data after the mailbox name",
     ),
     (
+        "APPENDLIMIT ",
+        "RFC 7889 status-att APPENDLIMIT (STATUS ... (APPENDLIMIT n)): imap-codec \
+         2.0.0-alpha.10 has no APPENDLIMIT extension",
+    ),
+    (
         "* ACL ",
         "RFC 4314 acl-data: imap-codec 2.0.0-alpha.10 has no ACL extension",
     ),

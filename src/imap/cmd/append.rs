@@ -1,14 +1,14 @@
-//! APPEND (RFC 3501 §6.3.11, APPENDUID from UIDPLUS RFC 4315). After login the message
+//! APPEND (RFC 3501 §6.3.11, APPENDUID from UIDPLUS RFC 4315, MULTIAPPEND RFC 3502). After login the message
 //! arrives already in the store's spool (the framing streamed it there); the store renames
 //! that file into place, or removes it when the APPEND fails.
 
-use std::time::{Duration, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::imap::command::{DateTime, Flag, LiteralData};
+use crate::imap::command::{AppendMessage, DateTime, LiteralData};
 use crate::imap::datetime::days_from_civil;
 use crate::imap::response::{CommandResult, Outcome};
 use crate::imap::session::Session;
-use crate::imap::sets::split_flags;
+use crate::imap::sets::{split_flags, uid_list};
 use crate::store::acl::Rights;
 use crate::store::{AppendSource, Flags, StoreError};
 
@@ -40,13 +40,35 @@ pub(super) fn drop_unpermitted(system: &mut Flags, keywords: &mut Vec<String>, r
     }
 }
 
+/// The bytes a message takes on disk (line ends as LF, as the spool writes them).
+fn stored_size(data: &LiteralData) -> u64 {
+    match data {
+        LiteralData::Spooled(spooled) => spooled.size(),
+        LiteralData::Memory(bytes) => {
+            let crlf = bytes.windows(2).filter(|w| w == b"\r\n").count();
+            (bytes.len() - crlf) as u64
+        }
+    }
+}
+
+/// One message of an APPEND, checked and ready to store.
+struct Ready {
+    system: Flags,
+    keywords: Vec<String>,
+    internal_date: Option<SystemTime>,
+    data: LiteralData,
+}
+
 impl Session<'_> {
+    /// APPEND with one or more messages (MULTIAPPEND, RFC 3502 §3): every message is
+    /// checked before any is stored, and when storing one fails the ones stored before
+    /// it are taken out again, so the mailbox gets all of them or none and no session
+    /// announces any of them (they were never there when this one answers).
     pub fn cmd_append(
         &mut self,
         wire: &str,
-        flags: &[Flag],
-        date: Option<DateTime>,
-        message: LiteralData,
+        first: AppendMessage,
+        more: Vec<AppendMessage>,
     ) -> CommandResult {
         // A filesystem-shared folder (its file modes decide), or a place with an ACL.
         let (target, rights) = match self.fs_shared_name(wire) {
@@ -56,16 +78,111 @@ impl Session<'_> {
                 (Ok(place), rights)
             }
         };
-        let (mut system, mut keywords) = split_flags(flags)?;
+        let mut ready = Vec::with_capacity(1 + more.len());
+        for m in std::iter::once(first).chain(more) {
+            ready.push(self.ready(m, rights)?);
+        }
+        let place = match target {
+            Ok(place) => place,
+            Err(shared) => {
+                if ready.len() > 1 {
+                    // Its messages get UIDs only at the private copy's next sync, so one
+                    // stored cannot be found again to undo it.
+                    return Err(Outcome::no(
+                        "[CANNOT] Append to a filesystem-shared folder one message at a time",
+                    ));
+                }
+                let m = ready.remove(0);
+                let held: Vec<u8>;
+                let source = match m.data {
+                    LiteralData::Memory(bytes) => {
+                        held = bytes;
+                        AppendSource::Bytes(&held)
+                    }
+                    LiteralData::Spooled(spooled) => AppendSource::Spooled(spooled),
+                };
+                // RFC 4315 §3: no APPENDUID where UIDs are not known; the message gets its
+                // UID in the private copy at its next sync, as in Courier.
+                self.fs_shared()?
+                    .append(&shared, source, m.system, m.internal_date)?;
+                return Ok(Outcome::ok("APPEND completed"));
+            }
+        };
+        if ready.len() > 1 {
+            // The quota for all of them first: then only an I/O error can make a later
+            // message fail after earlier ones were stored (and taken back).
+            let bytes = ready.iter().map(|m| stored_size(&m.data)).sum();
+            place
+                .maildir
+                .check_room(&place.folder, bytes, ready.len() as u64)
+                .map_err(|err| match err {
+                    StoreError::NoSuchFolder(_) => {
+                        Outcome::no("[TRYCREATE] No such mailbox; create it first")
+                    }
+                    err => Outcome::from(&err),
+                })?;
+        }
+        let mut appended = Vec::with_capacity(ready.len());
+        for m in ready {
+            let held: Vec<u8>;
+            let source = match m.data {
+                LiteralData::Memory(bytes) => {
+                    held = bytes;
+                    AppendSource::Bytes(&held)
+                }
+                LiteralData::Spooled(spooled) => AppendSource::Spooled(spooled),
+            };
+            let result = place.maildir.append(
+                &place.folder,
+                source,
+                m.system,
+                &m.keywords,
+                m.internal_date,
+            );
+            match result {
+                Ok(a) => appended.push(a),
+                Err(err) => {
+                    // The messages not stored yet are dropped with `ready`, and their
+                    // spool files with them.
+                    for a in &appended {
+                        if let Err(e) = place.maildir.undo_append(&place.folder, a) {
+                            log::error!(
+                                "{}: cannot take back appended UID {}: {e}",
+                                place.name,
+                                a.uid
+                            );
+                        }
+                    }
+                    return Err(match err {
+                        StoreError::NoSuchFolder(_) => {
+                            Outcome::no("[TRYCREATE] No such mailbox; create it first")
+                        }
+                        err => Outcome::from(&err),
+                    });
+                }
+            }
+        }
+        let uids: Vec<u32> = appended.iter().map(|a| a.uid).collect();
+        self.send_from_outbox(&place.name, &uids)?;
+        Ok(Outcome::ok(format!(
+            "[APPENDUID {} {}] APPEND completed",
+            appended[0].uid_validity,
+            uid_list(&uids)
+        )))
+    }
+
+    /// One message's flags (those the rights allow), date and data, checked.
+    fn ready(&self, m: AppendMessage, rights: Rights) -> Result<Ready, Outcome> {
+        let (mut system, mut keywords) = split_flags(&m.flags)?;
         // Flags the login may not set are dropped, as STORE drops them (RFC 4314 §4).
         drop_unpermitted(&mut system, &mut keywords, rights);
         if !self.config.imap.keywords {
             keywords.clear();
         }
-        if message.is_empty() {
+        if m.message.is_empty() {
             return Err(Outcome::no("[CANNOT] An empty message cannot be appended"));
         }
-        let internal_date = date.map(|d| {
+        let internal_date = m.date.map(|d| {
             let secs = unix_time(&d);
             if secs >= 0 {
                 UNIX_EPOCH + Duration::from_secs(secs as u64)
@@ -73,37 +190,11 @@ impl Session<'_> {
                 UNIX_EPOCH
             }
         });
-        let held: Vec<u8>;
-        let source = match message {
-            LiteralData::Memory(bytes) => {
-                held = bytes;
-                AppendSource::Bytes(&held)
-            }
-            LiteralData::Spooled(spooled) => AppendSource::Spooled(spooled),
-        };
-        let place = match target {
-            Ok(place) => place,
-            Err(shared) => {
-                // RFC 4315 §3: no APPENDUID where UIDs are not known; the message gets its
-                // UID in the private copy at its next sync, as in Courier.
-                self.fs_shared()?
-                    .append(&shared, source, system, internal_date)?;
-                return Ok(Outcome::ok("APPEND completed"));
-            }
-        };
-        let result = place
-            .maildir
-            .append(&place.folder, source, system, &keywords, internal_date);
-        let appended = result.map_err(|err| match err {
-            StoreError::NoSuchFolder(_) => {
-                Outcome::no("[TRYCREATE] No such mailbox; create it first")
-            }
-            err => Outcome::from(&err),
-        })?;
-        self.send_from_outbox(&place.name, &[appended.uid])?;
-        Ok(Outcome::ok(format!(
-            "[APPENDUID {} {}] APPEND completed",
-            appended.uid_validity, appended.uid
-        )))
+        Ok(Ready {
+            system,
+            keywords,
+            internal_date,
+            data: m.message,
+        })
     }
 }

@@ -18,7 +18,7 @@ use crate::imap::session::Session;
 /// advertises CONTEXT=SEARCH, yet that is no sign of use. The part of RFC 5267 clients do
 /// page with, PARTIAL, now stands alone (RFC 9394) and is served. Update machinery no
 /// client drives would be code kept working without a caller to test it against.
-const BASE: &str = "IMAP4rev1 LITERAL+ SASL-IR ID ENABLE IDLE UIDPLUS NAMESPACE CHILDREN UNSELECT MOVE SPECIAL-USE QUOTA ACL ACL2=UNION UTF8=ACCEPT ESEARCH SEARCHRES PARTIAL WITHIN SORT SORT=DISPLAY THREAD=ORDEREDSUBJECT THREAD=REFERENCES BINARY PREVIEW";
+const BASE: &str = "IMAP4rev1 LITERAL+ SASL-IR ID ENABLE IDLE UIDPLUS NAMESPACE CHILDREN UNSELECT MOVE SPECIAL-USE LIST-EXTENDED LIST-STATUS QUOTA ACL ACL2=UNION UTF8=ACCEPT ESEARCH SEARCHRES PARTIAL WITHIN SORT SORT=DISPLAY THREAD=ORDEREDSUBJECT THREAD=REFERENCES BINARY PREVIEW";
 
 impl Session<'_> {
     pub fn cmd_capability(&mut self) -> CommandResult {
@@ -29,6 +29,12 @@ impl Session<'_> {
 
     pub fn capabilities(&self) -> String {
         let mut caps = String::from(BASE);
+        // RFC 8438 and RFC 7889: one limit for every mailbox, `[limits] max_append_size`.
+        caps.push_str(" STATUS=SIZE CREATE-SPECIAL-USE MULTIAPPEND");
+        caps.push_str(&format!(
+            " APPENDLIMIT={}",
+            self.config.limits.max_append_size
+        ));
         // Courier's order: after the AUTH= list, before ENABLE (here: always listed).
         if let Some(outbox) = self.config.imap.outbox_folder() {
             caps.push_str(" XCOURIEROUTBOX=");

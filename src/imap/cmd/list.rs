@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::imap::command::{ListReturn, ListSelect};
+use crate::imap::command::{ListReturn, ListSelect, StatusItem};
 use crate::imap::names::{self, SEPARATOR};
 use crate::imap::response::{CommandResult, Outcome};
 use crate::imap::session::Session;
@@ -64,15 +64,29 @@ impl Session<'_> {
         Ok(subscriptions)
     }
 
-    /// The special-use attribute of a folder (RFC 6154), from `[imap] special_use`.
-    fn special_use(&self, name: &str) -> Option<String> {
-        let below = name.strip_prefix("INBOX.")?;
-        self.config
+    /// The special-use attributes of a folder (RFC 6154): from `[imap] special_use`, then
+    /// those a client gave it at CREATE (kept in the folder, see `store::specialuse`).
+    /// Only the login's own folders have any.
+    fn special_use(&self, name: &str) -> Vec<String> {
+        let Some(below) = name.strip_prefix("INBOX.") else {
+            return Vec::new();
+        };
+        let mut uses: Vec<String> = self
+            .config
             .imap
             .special_use
             .iter()
-            .find(|(_, folder)| folder.as_str() == below)
-            .map(|(attr, _)| format!("\\{attr}"))
+            .filter(|(_, folder)| folder.as_str() == below)
+            .map(|(attr, _)| attr.clone())
+            .collect();
+        if let Ok(maildir) = self.maildir() {
+            for u in maildir.special_uses(name) {
+                if !uses.contains(&u) {
+                    uses.push(u);
+                }
+            }
+        }
+        uses.into_iter().map(|u| format!("\\{u}")).collect()
     }
 
     pub fn cmd_list(
@@ -82,14 +96,12 @@ impl Session<'_> {
         patterns: &[String],
         returns: &[ListReturn],
     ) -> CommandResult {
+        let options = ListOptions::new(selection, returns)?;
         if patterns.len() == 1 && patterns[0].is_empty() {
             // The hierarchy delimiter and root (RFC 3501 §6.3.8).
             self.untagged("LIST (\\Noselect) \".\" \"\"");
             return Ok(Outcome::ok("LIST completed"));
         }
-        let subscribed_only = selection.contains(&ListSelect::Subscribed);
-        let special_only = selection.contains(&ListSelect::SpecialUse);
-        let show_subscribed = subscribed_only || returns.contains(&ListReturn::Subscribed);
         let want_shared = patterns.iter().any(|p| reaches_shared(reference, p));
         let tree = self.folder_tree(want_shared)?;
         let subscriptions: BTreeSet<String> = self.all_subscriptions()?.into_iter().collect();
@@ -98,64 +110,83 @@ impl Session<'_> {
             .filter_map(|p| self.decode_pattern(reference, p))
             .collect();
         let matches = |name: &str| patterns.iter().any(|p| names::pattern_matches(p, name));
+        // Names with a subscribed name below them: RECURSIVEMATCH's CHILDINFO.
+        let parents_of_subscribed: BTreeSet<&str> = if options.recursive_match {
+            subscriptions.iter().flat_map(|s| ancestors(s)).collect()
+        } else {
+            BTreeSet::new()
+        };
+        let mut candidates: BTreeSet<&str> = tree.keys().map(String::as_str).collect();
+        if options.subscribed_only {
+            // Subscribed names whose folder is gone are still listed (RFC 5258 §3.1),
+            // and so are their parents when RECURSIVEMATCH asks for them.
+            candidates.extend(subscriptions.iter().map(String::as_str));
+            candidates.extend(parents_of_subscribed.iter().copied());
+        }
         let mut lines = Vec::new();
-        for (name, entry) in &tree {
+        for name in candidates {
             if !matches(name) {
                 continue;
             }
             let subscribed = subscriptions.contains(name);
-            if subscribed_only && !subscribed {
+            let childinfo = parents_of_subscribed.contains(name);
+            if options.subscribed_only && !subscribed && !childinfo {
                 continue;
             }
             let special = self.special_use(name);
-            if special_only && special.is_none() {
+            if options.special_use_only && special.is_empty() {
                 continue;
             }
-            let mut attrs: Vec<String> = Vec::new();
-            if !entry.exists {
-                attrs.push("\\Noselect".into());
-            }
-            attrs.push(
-                if entry.has_children {
-                    "\\HasChildren"
-                } else {
-                    "\\HasNoChildren"
-                }
-                .into(),
+            let attrs = list_attributes(
+                tree.get(name),
+                special,
+                options.show_subscribed && subscribed,
             );
-            if let Some(s) = special {
-                attrs.push(s);
-            }
-            if show_subscribed && subscribed {
-                attrs.push("\\Subscribed".into());
-            }
-            lines.push((name.clone(), attrs));
+            lines.push(ListLine {
+                name: name.to_owned(),
+                attrs,
+                childinfo: options.subscribed_only && childinfo,
+            });
         }
-        if subscribed_only {
-            // Subscribed names whose folder is gone are still listed (RFC 5258 §3.1).
-            for name in &subscriptions {
-                if !tree.contains_key(name) && matches(name) {
-                    lines.push((
-                        name.clone(),
-                        vec!["\\NonExistent".into(), "\\Subscribed".into()],
-                    ));
-                }
-            }
-        }
-        let courier_items = courier_items(selection);
-        for (name, attrs) in lines {
-            let extra = if courier_items.is_empty() || attrs.iter().any(|a| a == "\\Noselect") {
-                String::new()
-            } else {
-                self.courier_list_data(&name, &courier_items)
-            };
-            self.out
-                .extend_from_slice(format!("* LIST ({}) \".\" ", attrs.join(" ")).as_bytes());
-            self.write_mailbox_name(&name);
-            self.out.extend_from_slice(extra.as_bytes());
-            self.out.extend_from_slice(b"\r\n");
+        for line in lines {
+            self.write_list_line(&line, &options);
         }
         Ok(Outcome::ok("LIST completed"))
+    }
+
+    /// One `* LIST` line with its extended data, then the mailbox's `* STATUS` when
+    /// LIST-STATUS asked for it (RFC 5819 §2: not for `\NoSelect` or `\NonExistent`
+    /// names; a mailbox whose status cannot be read, e.g. without the `r` right, gets
+    /// no STATUS line rather than failing the LIST).
+    fn write_list_line(&mut self, line: &ListLine, options: &ListOptions) {
+        let selectable = !line
+            .attrs
+            .iter()
+            .any(|a| a == "\\Noselect" || a == "\\NonExistent");
+        let extra = if !options.courier_items.is_empty() {
+            // Courier's own LIST data replaces RFC 5258's extended data: its clients
+            // never ask for RECURSIVEMATCH, and the two forms do not combine.
+            if selectable {
+                self.courier_list_data(&line.name, &options.courier_items)
+            } else {
+                String::new()
+            }
+        } else if line.childinfo {
+            " (\"CHILDINFO\" (\"SUBSCRIBED\"))".to_owned()
+        } else {
+            String::new()
+        };
+        self.out
+            .extend_from_slice(format!("* LIST ({}) \".\" ", line.attrs.join(" ")).as_bytes());
+        self.write_mailbox_name(&line.name);
+        self.out.extend_from_slice(extra.as_bytes());
+        self.out.extend_from_slice(b"\r\n");
+        if let Some(items) = &options.status
+            && selectable
+        {
+            let wire = names::to_wire(&line.name, self.utf8);
+            let _ = self.write_status(&wire, items);
+        }
     }
 
     /// Courier's LIST data for its options `(ACL MYRIGHTS POSTADDRESS)` (the ACL2 draft
@@ -251,6 +282,112 @@ impl Session<'_> {
         }
         Ok(Outcome::ok("LSUB completed"))
     }
+}
+
+/// One name LIST answers with.
+struct ListLine {
+    name: String,
+    attrs: Vec<String>,
+    /// `("CHILDINFO" ("SUBSCRIBED"))`: a subscribed name lies below (RFC 5258 §3.5).
+    childinfo: bool,
+}
+
+/// What LIST's selection and return options (RFC 5258 §3) ask for, checked.
+struct ListOptions {
+    subscribed_only: bool,
+    special_use_only: bool,
+    recursive_match: bool,
+    show_subscribed: bool,
+    /// LIST-STATUS's items (RFC 5819).
+    status: Option<Vec<StatusItem>>,
+    courier_items: Vec<&'static str>,
+}
+
+impl ListOptions {
+    /// BAD for what RFC 5258 §3 makes an error: an unknown selection option (except
+    /// Courier's own `ACL`, `MYRIGHTS` and `POSTADDRESS`), RECURSIVEMATCH without a
+    /// selection option it could refine (alone, or with REMOTE only), and an unknown
+    /// return option.
+    fn new(selection: &[ListSelect], returns: &[ListReturn]) -> Result<ListOptions, Outcome> {
+        let courier_items = courier_items(selection);
+        for s in selection {
+            if let ListSelect::Other(o) = s
+                && !courier_items.iter().any(|c| c.eq_ignore_ascii_case(o))
+            {
+                return Err(Outcome::bad(format!("unknown LIST selection option {o}")));
+            }
+        }
+        for r in returns {
+            if let ListReturn::Other(o) = r {
+                return Err(Outcome::bad(format!("unknown LIST return option {o}")));
+            }
+        }
+        let subscribed_only = selection.contains(&ListSelect::Subscribed);
+        let special_use_only = selection.contains(&ListSelect::SpecialUse);
+        let recursive_match = selection.contains(&ListSelect::RecursiveMatch);
+        if recursive_match && !subscribed_only && !special_use_only {
+            return Err(Outcome::bad(
+                "RECURSIVEMATCH needs another selection option (RFC 5258 section 3)",
+            ));
+        }
+        let mut status = None;
+        for r in returns {
+            if let ListReturn::Status(items) = r {
+                status = Some(items.clone());
+            }
+        }
+        Ok(ListOptions {
+            subscribed_only,
+            special_use_only,
+            recursive_match,
+            show_subscribed: subscribed_only || returns.contains(&ListReturn::Subscribed),
+            status,
+            courier_items,
+        })
+    }
+}
+
+/// The mailbox attributes of a name: `\NonExistent` when there is nothing by that name
+/// (only subscriptions list such names), `\Noselect` for a parent that exists only as a
+/// path, the children attribute (always: RFC 5258 §3.4 allows it without CHILDREN), the
+/// special use (RFC 6154 allows it without SPECIAL-USE), and `\Subscribed`.
+fn list_attributes(
+    entry: Option<&ListEntry>,
+    special: Vec<String>,
+    subscribed: bool,
+) -> Vec<String> {
+    let mut attrs: Vec<String> = Vec::new();
+    match entry {
+        None => attrs.push("\\NonExistent".into()),
+        Some(entry) => {
+            if !entry.exists {
+                attrs.push("\\Noselect".into());
+            }
+            attrs.push(
+                if entry.has_children {
+                    "\\HasChildren"
+                } else {
+                    "\\HasNoChildren"
+                }
+                .into(),
+            );
+            attrs.extend(special);
+        }
+    }
+    if subscribed {
+        attrs.push("\\Subscribed".into());
+    }
+    attrs
+}
+
+/// The names above `name` in the hierarchy, nearest first.
+fn ancestors(name: &str) -> impl Iterator<Item = &str> {
+    let mut parent = name;
+    std::iter::from_fn(move || {
+        let i = parent.rfind(SEPARATOR)?;
+        parent = &parent[..i];
+        Some(parent)
+    })
 }
 
 /// Courier's LIST options among the selection options, in Courier's order.

@@ -32,7 +32,7 @@ mod store;
 mod subscribe;
 mod thread;
 
-use super::command::CommandBody;
+use super::command::{AppendMessage, CommandBody};
 use super::names::{self, SEPARATOR};
 use super::response::{CommandResult, Outcome};
 use super::session::Session;
@@ -73,7 +73,7 @@ impl Session<'_> {
             } => self.cmd_authenticate(&mechanism, initial_response),
             Select { mailbox, params } => self.cmd_select(&mailbox, &params, false),
             Examine { mailbox, params } => self.cmd_select(&mailbox, &params, true),
-            Create { mailbox } => self.cmd_create(&mailbox),
+            Create { mailbox, uses } => self.cmd_create(&mailbox, &uses),
             Delete { mailbox } => self.cmd_delete(&mailbox),
             Rename { from, to } => self.cmd_rename(&from, &to),
             Subscribe { mailbox } => self.cmd_subscribe(&mailbox, true),
@@ -91,8 +91,17 @@ impl Session<'_> {
                 flags,
                 date,
                 message,
-                utf8: _,
-            } => self.cmd_append(&mailbox, &flags, date, message),
+                utf8,
+                more,
+            } => {
+                let first = AppendMessage {
+                    flags,
+                    date,
+                    message,
+                    utf8,
+                };
+                self.cmd_append(&mailbox, first, more)
+            }
             Idle => self.cmd_idle(),
             Namespace => self.cmd_namespace(),
             Compress(mechanism) => self.cmd_compress(tag, &mechanism),

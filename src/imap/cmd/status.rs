@@ -1,35 +1,56 @@
-//! STATUS (RFC 3501 §6.3.10).
+//! STATUS (RFC 3501 §6.3.10), also as LIST-STATUS's per-mailbox answer (RFC 5819).
 
 use crate::imap::command::StatusItem;
 use crate::imap::response::{CommandResult, Outcome};
 use crate::imap::session::Session;
+use crate::store::FolderUsage;
 
 impl Session<'_> {
     pub fn cmd_status(&mut self, wire: &str, items: &[StatusItem]) -> CommandResult {
-        let (name, status) = match self.fs_shared_name(wire) {
+        self.write_status(wire, items)?;
+        Ok(Outcome::ok("STATUS completed"))
+    }
+
+    /// Writes `* STATUS <name> (...)` for the mailbox the client calls `wire`; the error
+    /// is the command's answer when the mailbox cannot be read.
+    pub(super) fn write_status(&mut self, wire: &str, items: &[StatusItem]) -> Result<(), Outcome> {
+        let wants_usage = items
+            .iter()
+            .any(|i| matches!(i, StatusItem::Size | StatusItem::Deleted));
+        let (name, status, usage) = match self.fs_shared_name(wire) {
             Some(name) => {
-                let status = self.fs_shared()?.status(&name)?;
-                (name, status)
+                let shared = self.fs_shared()?;
+                let status = shared.status(&name)?;
+                let usage = if wants_usage {
+                    shared.usage(&name)?
+                } else {
+                    FolderUsage::default()
+                };
+                (name, status, usage)
             }
             None => {
                 let (place, _) = self.place_with(wire, 'r', "STATUS")?;
                 let status = place.maildir.status(&place.folder)?;
-                (place.name, status)
+                let usage = if wants_usage {
+                    place.maildir.usage(&place.folder)?
+                } else {
+                    FolderUsage::default()
+                };
+                (place.name, status, usage)
             }
         };
         let mut parts = Vec::new();
         for item in items {
             let (label, value) = match item {
-                StatusItem::Messages => ("MESSAGES", status.messages),
-                StatusItem::Recent => ("RECENT", status.recent),
-                StatusItem::UidNext => ("UIDNEXT", status.uid_next),
-                StatusItem::UidValidity => ("UIDVALIDITY", status.uid_validity),
-                StatusItem::Unseen => ("UNSEEN", status.unseen),
-                StatusItem::Size | StatusItem::Deleted => {
-                    return Err(Outcome::bad(format!(
-                        "STATUS item {item:?} is not supported"
-                    )));
-                }
+                StatusItem::Messages => ("MESSAGES", u64::from(status.messages)),
+                StatusItem::Recent => ("RECENT", u64::from(status.recent)),
+                StatusItem::UidNext => ("UIDNEXT", u64::from(status.uid_next)),
+                StatusItem::UidValidity => ("UIDVALIDITY", u64::from(status.uid_validity)),
+                StatusItem::Unseen => ("UNSEEN", u64::from(status.unseen)),
+                StatusItem::Size => ("SIZE", usage.size),
+                StatusItem::Deleted => ("DELETED", u64::from(usage.deleted)),
+                // The one limit APPEND applies to every mailbox (RFC 7889 §3).
+                StatusItem::AppendLimit => ("APPENDLIMIT", self.config.limits.max_append_size),
             };
             parts.push(format!("{label} {value}"));
         }
@@ -37,6 +58,6 @@ impl Session<'_> {
         self.write_mailbox_name(&name);
         self.out
             .extend_from_slice(format!(" ({})\r\n", parts.join(" ")).as_bytes());
-        Ok(Outcome::ok("STATUS completed"))
+        Ok(())
     }
 }

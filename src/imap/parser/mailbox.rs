@@ -70,10 +70,44 @@ impl Parser {
                 "UNSEEN" => StatusItem::Unseen,
                 "SIZE" => StatusItem::Size,
                 "DELETED" => StatusItem::Deleted,
+                "APPENDLIMIT" => StatusItem::AppendLimit,
                 other => return Err(format!("unknown status item {other}")),
             });
             if self.eat(b')') {
                 return Ok(items);
+            }
+            self.sp()?;
+        }
+    }
+
+    /// `create-params = SP "(" create-param *(SP create-param) ")"` (RFC 4466 §2.2) with
+    /// RFC 6154 §6's only parameter, `"USE" SP "(" [use-attr *(SP use-attr)] ")"`: the
+    /// use attributes without their backslash. Another parameter is an error.
+    pub(super) fn create_params(&mut self) -> PResult<Vec<String>> {
+        let mut uses = Vec::new();
+        if !self.eat(b' ') {
+            return Ok(uses);
+        }
+        self.expect(b'(')?;
+        loop {
+            let name = self.keyword()?;
+            if name != "USE" {
+                return Err(format!("unknown CREATE parameter {name}"));
+            }
+            self.sp()?;
+            self.expect(b'(')?;
+            if !self.eat(b')') {
+                loop {
+                    self.expect(b'\\')?;
+                    uses.push(self.atom()?);
+                    if self.eat(b')') {
+                        break;
+                    }
+                    self.sp()?;
+                }
+            }
+            if self.eat(b')') {
+                return Ok(uses);
             }
             self.sp()?;
         }

@@ -280,6 +280,7 @@ impl Parser {
             }
             "CREATE" => C::Create {
                 mailbox: self.sp_mailbox()?,
+                uses: self.create_params()?,
             },
             "DELETE" => C::Delete {
                 mailbox: self.sp_mailbox()?,

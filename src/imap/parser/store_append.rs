@@ -1,7 +1,7 @@
 //! Flags, dates and the STORE and APPEND commands (RFC 3501 §6.4.6, §6.3.11, §9).
 
 use super::{PResult, Parser};
-use crate::imap::command::{CommandBody, Date, DateTime, Flag, StoreMode};
+use crate::imap::command::{AppendMessage, CommandBody, Date, DateTime, Flag, StoreMode};
 
 impl Parser {
     /// `flag` of STORE and APPEND (RFC 3501 §9), which has no `\Recent`.
@@ -135,13 +135,31 @@ impl Parser {
         })
     }
 
-    /// `append = "APPEND" SP mailbox [SP flag-list] [SP date-time] SP literal`
-    /// (RFC 3501 §9), with `literal8` for the message (RFC 3516 §4.4 `append =/ ... SP
-    /// literal8`), or `... SP "UTF8" SP "(" literal8 ")"` (RFC 6855 §4), after the command
-    /// name.
+    /// `append = "APPEND" SP mailbox 1*append-message` with
+    /// `append-message = SP [flag-list SP] [date-time SP] append-data` (RFC 3502 §6,
+    /// MULTIAPPEND; RFC 3501 §9 for one message), where the data is a literal, a
+    /// `literal8` (RFC 3516 §4.4) or `"UTF8" SP "(" literal8 ")"` (RFC 6855 §4), after the
+    /// command name.
     pub(super) fn append(&mut self) -> PResult<CommandBody> {
         let mailbox = self.sp_mailbox()?;
         self.sp()?;
+        let first = self.append_message()?;
+        let mut more = Vec::new();
+        while self.eat(b' ') {
+            more.push(self.append_message()?);
+        }
+        Ok(CommandBody::Append {
+            mailbox,
+            flags: first.flags,
+            date: first.date,
+            message: first.message,
+            utf8: first.utf8,
+            more,
+        })
+    }
+
+    /// One `append-message` after its leading SP (RFC 3502 §6).
+    fn append_message(&mut self) -> PResult<AppendMessage> {
         let mut flags = Vec::new();
         if self.peek() == Some(b'(') {
             flags = self.flag_list()?;
@@ -161,8 +179,7 @@ impl Parser {
             let (data, _binary) = self.literal_data(true)?;
             (data, false)
         };
-        Ok(CommandBody::Append {
-            mailbox,
+        Ok(AppendMessage {
             flags,
             date,
             message,

@@ -74,8 +74,11 @@ fn every_real_client_command_parses() {
             C::Select { mailbox: s("INBOX"), params: vec![SelectParam::Other(s("QRESYNC"))] },
         ),
         ("A932 EXAMINE blurdybloop", C::Examine { mailbox: s("blurdybloop"), params: vec![] }),
-        ("A003 CREATE owatagusiam/", C::Create { mailbox: s("owatagusiam/") }),
-        ("A004 CREATE \"Entw&APw-rfe\"", C::Create { mailbox: s("Entw&APw-rfe") }),
+        ("A003 CREATE owatagusiam/", C::Create { mailbox: s("owatagusiam/"), uses: vec![] }),
+        ("A004 CREATE \"Entw&APw-rfe\"", C::Create { mailbox: s("Entw&APw-rfe"), uses: vec![] }),
+        // RFC 6154 §5.3.
+        ("t1 CREATE MySpecialArchive (USE (\\Archive))", C::Create { mailbox: s("MySpecialArchive"), uses: vec![s("Archive")] }),
+        ("t2 CREATE x (USE (\\Sent \\Junk))", C::Create { mailbox: s("x"), uses: vec![s("Sent"), s("Junk")] }),
         ("A683 DELETE blurdybloop", C::Delete { mailbox: s("blurdybloop") }),
         ("A683 RENAME blurdybloop sarasoop", C::Rename { from: s("blurdybloop"), to: s("sarasoop") }),
         ("A002 SUBSCRIBE #news.comp.mail.mime", C::Subscribe { mailbox: s("#news.comp.mail.mime") }),
@@ -499,10 +502,12 @@ fn append_forms() {
         date,
         message,
         utf8,
+        more,
     } = cmd
     else {
         panic!()
     };
+    assert!(more.is_empty());
     assert_eq!(mailbox, "saved-messages");
     assert_eq!(flags, vec![Flag::Seen]);
     assert_eq!(date, None);
@@ -554,6 +559,22 @@ fn append_forms() {
     };
     assert_eq!(mailbox, "Draft");
     assert!(message.is_empty());
+
+    // MULTIAPPEND (RFC 3502 §6's example, shortened): each message with its own flags
+    // and date, the third in RFC 6855's UTF8 form.
+    let cmd = ok(
+        "A8 APPEND saved-messages (\\Seen) {3}\r\nabc (\\Seen) \" 5-Oct-2024 23:59:60 +1400\" {2}\r\nde UTF8 (~{1}\r\nf)",
+    );
+    let CommandBody::Append { message, more, .. } = cmd else {
+        panic!()
+    };
+    assert_eq!(message, LiteralData::Memory(b("abc")));
+    assert_eq!(more.len(), 2);
+    assert_eq!(more[0].flags, vec![Flag::Seen]);
+    assert!(more[0].date.is_some());
+    assert_eq!(more[0].message, LiteralData::Memory(b("de")));
+    assert!(more[1].utf8);
+    assert_eq!(more[1].message, LiteralData::Memory(b("f")));
 }
 
 #[test]
