@@ -37,10 +37,7 @@ struct Pair {
 impl Drop for Pair {
     fn drop(&mut self) {
         for u in &self.users {
-            let _ = Command::new("userdel")
-                .args(["-r", u])
-                .stderr(Stdio::null())
-                .status();
+            common::owner::remove_user(u);
         }
         let _ = Command::new("groupdel")
             .arg(&self.group)

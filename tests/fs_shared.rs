@@ -290,10 +290,7 @@ struct SystemUser {
 
 impl Drop for SystemUser {
     fn drop(&mut self) {
-        let _ = Command::new("userdel")
-            .args(["-r", &self.name])
-            .stderr(Stdio::null())
-            .status();
+        common::owner::remove_user(&self.name);
     }
 }
 

@@ -30,6 +30,9 @@ fn output(cmd: &str, args: &[&str]) -> String {
 
 #[path = "common/skip.rs"]
 mod skip;
+
+#[path = "owner/mod.rs"]
+mod owner;
 use skip::have;
 
 /// The test's user and PAM service, removed on drop.
@@ -45,10 +48,7 @@ struct TestUser {
 impl Drop for TestUser {
     fn drop(&mut self) {
         let _ = std::fs::set_permissions(&self.home, std::fs::Permissions::from_mode(0o755));
-        let _ = Command::new("userdel")
-            .args(["-r", &self.name])
-            .stderr(Stdio::null())
-            .status();
+        owner::remove_user(&self.name);
         let _ = std::fs::remove_file(Path::new("/etc/pam.d").join(&self.service));
     }
 }

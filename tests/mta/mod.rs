@@ -522,10 +522,7 @@ impl MailUser {
 
 impl Drop for MailUser {
     fn drop(&mut self) {
-        let _ = Command::new("userdel")
-            .args(["-r", &self.name])
-            .stderr(Stdio::null())
-            .status();
+        super::common::owner::remove_user(&self.name);
     }
 }
 

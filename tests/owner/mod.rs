@@ -45,3 +45,25 @@ pub fn owner_settings() -> String {
         None => String::new(),
     }
 }
+
+/// Removes a system user a test made (`userdel -r`), after ending whatever still runs as
+/// it (a session or a program it started, when the test failed half-way): userdel refuses
+/// a user with processes, and the user would be left behind.
+pub fn remove_user(name: &str) {
+    use std::process::{Command, Stdio};
+    let _ = Command::new("pkill")
+        .args(["-KILL", "-u", name])
+        .stderr(Stdio::null())
+        .status();
+    for _ in 0..50 {
+        let gone = Command::new("userdel")
+            .args(["-r", name])
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.code() != Some(8)); // 8: the user is logged in (has processes)
+        if gone {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
