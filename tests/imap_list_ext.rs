@@ -519,68 +519,14 @@ fn create_special_use_is_kept_with_the_folder() {
 // Differential: the same LIST-EXTENDED and LIST-STATUS commands against Dovecot 2.3 (the
 // oracle of tests/dovecot_views.rs, unpacked by tests/dovecot/fetch-dovecot.sh).
 
+#[path = "dovecot/oracle.rs"]
+mod dovecot_oracle;
+
 /// Dovecot's `imap` as a PREAUTH session on pipes, on a Maildir in `home`; `None` (with
 /// `SKIP:` on stderr) when it is not unpacked or does not run here.
 fn dovecot(home: &std::path::Path) -> Option<Client> {
-    use std::path::PathBuf;
-    let dir = std::env::var_os("POSTERN_DOVECOT_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/var/cache/postern-test-dovecot"));
-    let root = dir.join("root");
-    let imap = root.join("usr/lib/dovecot/imap");
-    let doveconf = root.join("usr/bin/doveconf");
-    if !imap.is_file() || !doveconf.is_file() {
-        common::skip::skip(&format!(
-            "{} is missing; run tests/dovecot/fetch-dovecot.sh or set POSTERN_DOVECOT_DIR",
-            imap.display()
-        ));
-        return None;
-    }
-    owner::open_to_mail_owner(home);
-    let maildir = home.join("Maildir");
-    for sub in ["cur", "new", "tmp"] {
-        std::fs::create_dir_all(maildir.join(sub)).unwrap();
-    }
-    std::fs::create_dir_all(home.join("run")).unwrap();
-    let conf = format!(
-        "mail_location = maildir:{maildir}\nbase_dir = {home}/run\nlog_path = {home}/dovecot.log\n\
-         ssl = no\nprotocols = imap\ndefault_login_user = nobody\n\
-         default_internal_user = nobody\ndefault_internal_group = nogroup\n",
-        maildir = maildir.display(),
-        home = home.display()
-    );
-    let conf_path = home.join("dovecot.conf");
-    std::fs::write(&conf_path, conf).unwrap();
-    owner::give_to_mail_owner(home);
-    let mut c = std::process::Command::new(doveconf);
-    if let Some((uid, gid)) = owner::mail_owner() {
-        use std::os::unix::process::CommandExt;
-        c.uid(uid).gid(gid);
-    }
-    c.env_clear()
-        .env("PATH", "/usr/bin:/bin")
-        .env(
-            "LD_LIBRARY_PATH",
-            format!(
-                "{0}/usr/lib/dovecot:{0}/usr/lib/x86_64-linux-gnu",
-                root.display()
-            ),
-        )
-        .env("USER", "alice")
-        .env("HOME", home)
-        .arg("-c")
-        .arg(&conf_path)
-        .arg("-e")
-        .arg(&imap);
-    let client = Client::spawn(c, false);
-    if !client.greeting.text.starts_with("* PREAUTH") {
-        common::skip::skip(&format!(
-            "Dovecot's imap does not run here: {:?}",
-            client.greeting.text
-        ));
-        return None;
-    }
-    Some(client)
+    let oracle = dovecot_oracle::Dovecot::find()?;
+    Some(Client::spawn(oracle.command(home), false))
 }
 
 /// A reply as comparable entries: each LIST line (name without `INBOX.`, CHILDINFO's tag

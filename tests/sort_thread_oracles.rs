@@ -12,12 +12,9 @@
 mod common;
 
 use std::collections::HashMap;
-use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::path::Path;
 use std::time::{Duration, UNIX_EPOCH};
 
-use common::skip::skip;
 use common::*;
 
 #[path = "courier/oracle.rs"]
@@ -414,97 +411,9 @@ fn sort_and_thread_match_courier() {
 // Dovecot 2.3 (Debian 12), unpacked by tests/dovecot/fetch-dovecot.sh; started as
 // tests/dovecot_views.rs does (`doveconf -e imap`, PREAUTH on stdin/stdout).
 
-struct Dovecot {
-    root: PathBuf,
-}
-
-impl Dovecot {
-    fn find() -> Option<Dovecot> {
-        let dir = std::env::var_os("POSTERN_DOVECOT_DIR")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| PathBuf::from("/var/cache/postern-test-dovecot"));
-        let d = Dovecot {
-            root: dir.join("root"),
-        };
-        for f in [d.imap(), d.doveconf()] {
-            if !f.is_file() {
-                skip(&format!(
-                    "{} is missing; run tests/dovecot/fetch-dovecot.sh or set POSTERN_DOVECOT_DIR",
-                    f.display()
-                ));
-                return None;
-            }
-        }
-        let probe = tempfile::tempdir().unwrap();
-        let out = d
-            .command(probe.path())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .and_then(|mut child| {
-                child.stdin.take().unwrap().write_all(b"a LOGOUT\r\n")?;
-                child.wait_with_output()
-            });
-        match out {
-            Ok(o) if String::from_utf8_lossy(&o.stdout).contains("* PREAUTH") => Some(d),
-            other => {
-                skip(&format!("Dovecot's imap does not run here: {other:?}"));
-                None
-            }
-        }
-    }
-
-    fn imap(&self) -> PathBuf {
-        self.root.join("usr/lib/dovecot/imap")
-    }
-
-    fn doveconf(&self) -> PathBuf {
-        self.root.join("usr/bin/doveconf")
-    }
-
-    /// `doveconf -c CONF -e imap` with `home/Maildir`, as the mail owner when root.
-    fn command(&self, home: &Path) -> Command {
-        owner::open_to_mail_owner(home);
-        let maildir = home.join("Maildir");
-        for sub in ["cur", "new", "tmp"] {
-            std::fs::create_dir_all(maildir.join(sub)).unwrap();
-        }
-        std::fs::create_dir_all(home.join("run")).unwrap();
-        let conf = format!(
-            "mail_location = maildir:{maildir}\nbase_dir = {home}/run\n\
-             log_path = {home}/dovecot.log\nssl = no\nprotocols = imap\n\
-             default_login_user = nobody\ndefault_internal_user = nobody\n\
-             default_internal_group = nogroup\n",
-            maildir = maildir.display(),
-            home = home.display()
-        );
-        let conf_path = home.join("dovecot.conf");
-        std::fs::write(&conf_path, conf).unwrap();
-        owner::give_to_mail_owner(home);
-        let mut c = Command::new(self.doveconf());
-        if let Some((uid, gid)) = owner::mail_owner() {
-            use std::os::unix::process::CommandExt;
-            c.uid(uid).gid(gid);
-        }
-        c.env_clear()
-            .env("PATH", "/usr/bin:/bin")
-            .env(
-                "LD_LIBRARY_PATH",
-                format!(
-                    "{0}/usr/lib/dovecot:{0}/usr/lib/x86_64-linux-gnu",
-                    self.root.display()
-                ),
-            )
-            .env("USER", USER)
-            .env("HOME", home)
-            .arg("-c")
-            .arg(&conf_path)
-            .arg("-e")
-            .arg(self.imap());
-        c
-    }
-}
+#[path = "dovecot/oracle.rs"]
+mod dovecot_oracle;
+use dovecot_oracle::Dovecot;
 
 /// UID → corpus position (1-based), from each message's Message-ID `<m{i}.…>`.
 fn corpus_numbers(c: &mut Client) -> HashMap<u32, u32> {
