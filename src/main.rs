@@ -1,6 +1,6 @@
 //! The `postern` command: one binary, one subcommand per job.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -283,6 +283,23 @@ fn own_maildir(config: &Config) -> Result<String, u8> {
     }
 }
 
+/// For admin tools run as root on a user's Maildir: become the directory's owner (as
+/// `postern deliver` to a path does) unless root owns it; unprivileged, nothing changes.
+fn become_maildir_owner(config: Option<PathBuf>, maildir: &Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    if !nix::unistd::geteuid().is_root() {
+        return Ok(());
+    }
+    match std::fs::symlink_metadata(maildir) {
+        Ok(meta) if meta.uid() != 0 => {}
+        _ => return Ok(()), // root's own, or missing (the tool says so)
+    }
+    let config = load_config(config)?;
+    let settings = postern::auth::login::Settings::from_config(&config)?;
+    postern::auth::login::enter_for_delivery_to_path(maildir, &settings)?;
+    Ok(())
+}
+
 fn load_config(path: Option<PathBuf>) -> anyhow::Result<Config> {
     Config::load(path.as_deref())
 }
@@ -476,7 +493,17 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             store_cli::maildirmake(&dir, folder.as_deref(), quota.as_deref(), &sharing)?;
             Ok(0)
         }
-        Command::Maildiracl { args } => Ok(postern::store::acl_cli::run(&args)),
+        Command::Maildiracl { args } => {
+            // As root, a user's Maildir is worked on as its owner: its folders, tmp/ and
+            // courierimaphieracl/ are paths that user controls.
+            if let Some(maildir) = args.get(1)
+                && let Err(e) = become_maildir_owner(cli.config, Path::new(maildir))
+            {
+                eprintln!("{maildir}: cannot become the Maildir's owner: {e}");
+                return Ok(1);
+            }
+            Ok(postern::store::acl_cli::run(&args))
+        }
         Command::Sharedindex { output, split } => {
             let config = load_config(cli.config)?;
             sharedindex_cmd::run(&config, output, split)

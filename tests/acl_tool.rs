@@ -265,3 +265,61 @@ fn owner_cannot_lose_a_or_l() {
     let o = run(&["-compute", "md", "INBOX.a", "user=joe"]);
     assert_eq!(String::from_utf8_lossy(&o.stdout), "lr\n");
 }
+
+/// As root on a user's Maildir the tool works as that user: what it writes is the user's,
+/// and a link the user planted for tmp/ is not followed as root (the write fails instead
+/// of landing in a directory only root may write).
+#[test]
+fn as_root_it_works_as_the_maildir_owner() {
+    if !nix::unistd::geteuid().is_root() {
+        return skip::skip("needs root (CI runs as root)");
+    }
+    let d = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(
+        d.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    make_maildir(d.path());
+    let md = d.path().join("md");
+    let (uid, gid) = (65534, 65534);
+    for entry in walk(&md) {
+        std::os::unix::fs::lchown(&entry, Some(uid), Some(gid)).unwrap();
+    }
+    let o = postern_cmd(d.path())
+        .args(["-set", "md", "INBOX.a", "user=joe", "lr"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{o:?}");
+    let acl = md.join(".a/courierimapacl");
+    assert_eq!(fs::metadata(&acl).unwrap().uid(), uid);
+
+    // The user swaps a folder's tmp/ for a link to a directory only root may write.
+    let root_only = d.path().join("root-only");
+    fs::create_dir(&root_only).unwrap();
+    std::fs::set_permissions(
+        &root_only,
+        std::os::unix::fs::PermissionsExt::from_mode(0o700),
+    )
+    .unwrap();
+    fs::remove_dir(md.join(".a.b/tmp")).unwrap();
+    std::os::unix::fs::symlink(&root_only, md.join(".a.b/tmp")).unwrap();
+    std::os::unix::fs::lchown(md.join(".a.b/tmp"), Some(uid), Some(gid)).unwrap();
+    let o = postern_cmd(d.path())
+        .args(["-set", "md", "INBOX.a.b", "user=joe", "lr"])
+        .output()
+        .unwrap();
+    assert_ne!(o.status.code(), Some(0), "{o:?}");
+    assert_eq!(fs::read_dir(&root_only).unwrap().count(), 0);
+}
+
+/// Every path below `dir`, `dir` included.
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = vec![dir.to_path_buf()];
+    if dir.is_dir() {
+        for e in fs::read_dir(dir).unwrap().flatten() {
+            out.extend(walk(&e.path()));
+        }
+    }
+    out
+}
