@@ -592,3 +592,33 @@ fn open_uses_the_index_only_while_nothing_changed() {
         &uids[..]
     );
 }
+
+/// Opening a folder clears what killed writers left in tmp/ only after Courier's 36 hours
+/// of ctime (the removal itself is unit-tested with an injected clock in store::purge): a
+/// file being written now survives even with an old mtime, as do directories, and a
+/// read-only open touches nothing.
+#[test]
+fn open_leaves_young_tmp_files_whatever_their_mtime() {
+    let d = tempfile::tempdir().unwrap();
+    let md = Maildir::create(d.path().join("Maildir")).unwrap();
+    let tmp = d.path().join("Maildir/tmp");
+    std::fs::write(tmp.join("1.in-progress"), b"half a message").unwrap();
+    let three_days_ago = nix::sys::time::TimeVal::new(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as i64
+            - 3 * 86400,
+        0,
+    );
+    nix::sys::stat::utimes(&tmp.join("1.in-progress"), &three_days_ago, &three_days_ago).unwrap();
+    std::fs::create_dir(tmp.join("dir")).unwrap();
+    drop(md.open_mailbox("INBOX", false).unwrap());
+    drop(md.open_mailbox("INBOX", true).unwrap());
+    let mut left: Vec<String> = std::fs::read_dir(&tmp)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    left.sort();
+    assert_eq!(left, ["1.in-progress", "dir"]);
+}

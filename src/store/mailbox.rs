@@ -681,6 +681,9 @@ impl Mailbox {
             events_trusted: false,
             fs_shared: None,
         };
+        if !read_only {
+            super::purge::stale_tmp(&mailbox.dir, std::time::SystemTime::now());
+        }
         if !mailbox.open_from_index(stamp)? {
             mailbox.open_by_scan(stamp)?;
         }

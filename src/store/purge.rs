@@ -163,6 +163,40 @@ fn remove_if_old(
     Ok(true)
 }
 
+/// How long a file may sit in tmp/ before it counts as abandoned: Courier's 36 hours
+/// (maildir_purgetmp), by ctime, so that a writer that set an old mtime on purpose (a
+/// dated APPEND, a restore) is never cut off mid-write.
+pub const TMP_MAX_AGE: Duration = Duration::from_secs(36 * 3600);
+
+/// At most this many tmp/ entries are looked at per call, so a folder whose tmp/ was
+/// flooded costs a bounded amount per open; the rest goes at later opens.
+const TMP_BUDGET: usize = 1000;
+
+/// Removes what killed writers left in `folder_dir/tmp/` (half-written deliveries, index
+/// and cache saves cut off by kill -9): every non-directory entry whose ctime is older
+/// than [`TMP_MAX_AGE`] at `now`. Courier does the same at every folder scan. Errors on
+/// single entries (another user's file in a shared folder) are skipped. Returns how many
+/// entries were removed.
+pub fn stale_tmp(folder_dir: &Path, now: SystemTime) -> u64 {
+    let cutoff = now
+        .checked_sub(TMP_MAX_AGE)
+        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+        .map_or(i64::MIN, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+    let Ok(entries) = fs::read_dir(folder_dir.join("tmp")) else {
+        return 0;
+    };
+    let mut removed = 0;
+    for entry in entries.take(TMP_BUDGET).flatten() {
+        let old = entry
+            .metadata()
+            .is_ok_and(|m| !m.is_dir() && m.ctime() < cutoff);
+        if old && fs::remove_file(entry.path()).is_ok() {
+            removed += 1;
+        }
+    }
+    removed
+}
+
 /// Drops the removed messages from the UID database, as an expunge does; sessions that
 /// have the folder open notice the files are gone and report EXPUNGE at their next look.
 fn forget_uids(folder_dir: &Path, removed: &HashSet<String>) -> Result<()> {
@@ -199,6 +233,24 @@ mod tests {
         let mut n = fsutil::list_names(&dir.join(sub)).unwrap();
         n.sort();
         n
+    }
+
+    #[test]
+    fn tmp_leftovers_go_after_36_hours_of_ctime_and_directories_stay() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = folder(tmp.path(), ".F");
+        put(&dir, "tmp", "123.cut-off-index-save", "x");
+        fs::create_dir(dir.join("tmp").join("subdir")).unwrap();
+        // Now, and 35 hours on: young.
+        assert_eq!(stale_tmp(&dir, SystemTime::now()), 0);
+        let hour = Duration::from_secs(3600);
+        assert_eq!(stale_tmp(&dir, SystemTime::now() + 35 * hour), 0);
+        assert_eq!(names(&dir, "tmp").len(), 2);
+        // 37 hours on: the file goes, the directory stays.
+        assert_eq!(stale_tmp(&dir, SystemTime::now() + 37 * hour), 1);
+        assert_eq!(names(&dir, "tmp"), ["subdir"]);
+        // A folder without tmp/ is no error.
+        assert_eq!(stale_tmp(&tmp.path().join("none"), SystemTime::now()), 0);
     }
 
     #[test]
