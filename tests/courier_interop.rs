@@ -1073,15 +1073,7 @@ fn maildirsize_is_kept_by_both_servers() {
 /// what it was saved for, see src/store/index.rs): then an open takes its list as it is.
 /// `None` without a readable index.
 fn index_exact(dir: &Path) -> Option<bool> {
-    use std::os::unix::fs::MetadataExt;
-    let ix = postern::store::index::Mapped::open(dir)?;
-    let t = |sub: &str| {
-        std::fs::metadata(dir.join(sub)).map_or((0, 0), |m| (m.mtime(), m.mtime_nsec()))
-    };
-    let (n, c, k) = (t("new"), t("cur"), t("courierimapkeywords"));
-    let db = std::fs::metadata(dir.join("courierimapuiddb"))
-        .map_or([0; 3], |m| [m.len() as i64, m.mtime(), m.mtime_nsec()]);
-    Some(ix.valid_for() == [n.0, n.1, c.0, c.1, k.0, k.1, db[0], db[1], db[2], 0])
+    postern::store::mailbox::index_is_current(dir)
 }
 
 impl Courier {

@@ -370,19 +370,36 @@ fn refresh_skips_the_scan_only_while_nothing_changed() {
     age_folder(&d.path().join("Maildir"));
     // Settles the stamp; nothing new.
     assert_eq!(mailbox.refresh(true).unwrap().new, 0);
-    // A file that appears behind the directory times' back is not looked for...
-    let sneaky = d.path().join("Maildir/cur/1700000000.M1P1.host:2,S");
-    fs::write(&sneaky, b"Subject: two\r\n\r\n").unwrap();
-    age(&d.path().join("Maildir/cur"));
+    let listed = mailbox.cur_listings();
+    // Nothing changed: cur/ is not listed...
     assert_eq!(mailbox.refresh(true).unwrap().new, 0);
-    // ...nor by a delivery, which only new/ is listed for...
-    md.deliver("INBOX", &mut &b"Subject: three\r\n\r\nbody\r\n"[..])
+    assert_eq!(mailbox.cur_listings(), listed);
+    // ...nor for a delivery, which only new/ is listed for...
+    md.deliver("INBOX", &mut &b"Subject: two\r\n\r\nbody\r\n"[..])
         .unwrap();
     assert_eq!(mailbox.refresh(true).unwrap().new, 1);
-    // ...but a real change to cur/ is.
+    assert_eq!(mailbox.cur_listings(), listed);
+    // ...but a file put into cur/ behind its back, even with cur/'s mtime put back as a
+    // restore would, is: the stamp holds cur/'s ctime too.
+    mailbox.refresh(true).unwrap();
+    age_folder(&d.path().join("Maildir"));
+    mailbox.refresh(true).unwrap();
+    let cur = d.path().join("Maildir/cur");
+    let mtime = fs::metadata(&cur).unwrap().modified().unwrap();
+    fs::write(
+        cur.join("1700000000.M1P1.host:2,S"),
+        b"Subject: three\r\n\r\n",
+    )
+    .unwrap();
+    fs::File::open(&cur).unwrap().set_modified(mtime).unwrap();
+    assert_eq!(fs::metadata(&cur).unwrap().modified().unwrap(), mtime);
+    assert_eq!(mailbox.refresh(true).unwrap().new, 1);
+    // And a real change to cur/ by another session is.
+    let listed = mailbox.cur_listings();
     let mut other = md.open_mailbox("INBOX", false).unwrap();
     other.set_flags(0, Flags::FLAGGED, &[]).unwrap();
-    assert_eq!(mailbox.refresh(true).unwrap().new, 1);
+    assert_eq!(mailbox.refresh(true).unwrap().flags_changed.len(), 1);
+    assert!(mailbox.cur_listings() > listed);
     assert_eq!(mailbox.len(), 3);
 }
 
@@ -453,25 +470,23 @@ fn deliveries_into_a_settled_folder_are_found_in_new_alone() {
     age_all();
     let mut mine = md.open_mailbox("INBOX", false).unwrap();
     let mut view = md.open_mailbox("INBOX", true).unwrap();
-    fs::write(
-        root.join("cur/1700000000.M9P9.sneaky:2,S"),
-        b"Subject: s\n\n",
-    )
-    .unwrap();
-    age(&root.join("cur"));
+    let (mine_listed, view_listed) = (mine.cur_listings(), view.cur_listings());
     md.deliver("INBOX", &mut &b"Subject: new\n\nx\n"[..])
         .unwrap();
     let ch = view.refresh(true).unwrap();
-    assert_eq!((ch.new, view.len()), (1, 4), "the sneaky file was listed");
+    assert_eq!((ch.new, view.len()), (1, 4));
+    assert_eq!(view.cur_listings(), view_listed, "cur/ was listed");
     let ch = mine.refresh(true).unwrap();
-    assert_eq!((ch.new, mine.len()), (1, 4), "the sneaky file was listed");
+    assert_eq!((ch.new, mine.len()), (1, 4));
+    assert_eq!(mine.cur_listings(), mine_listed, "cur/ was listed");
     assert_eq!(fs::read_dir(root.join("new")).unwrap().count(), 0);
     // The move changed cur/: the next look is a full one.
     let ch = mine.refresh(true).unwrap();
-    assert_eq!((ch.new, mine.len()), (1, 5));
+    assert_eq!((ch.new, mine.len()), (0, 4));
+    assert_eq!(mine.cur_listings(), mine_listed + 1);
     // The read-only view still has the delivery in new/, where it is gone from now.
     let ch = view.refresh(true).unwrap();
-    assert_eq!((ch.new, ch.expunged.len()), (1, 0), "{ch:?}");
+    assert_eq!((ch.new, ch.expunged.len()), (0, 0), "{ch:?}");
     let uids = |mb: &postern::store::Mailbox| mb.messages().map(|m| m.uid).collect::<Vec<_>>();
     assert_eq!(uids(&view), uids(&mine));
     age_all();
@@ -567,14 +582,9 @@ fn open_uses_the_index_only_while_nothing_changed() {
     age_all();
     let _ = md.open_mailbox("INBOX", false).unwrap();
     assert!(root.join("postern-index").exists());
-    // A file slipped in behind the directory times' back is not seen: the index answered.
-    fs::write(
-        root.join("cur/1700000000.M9P9.sneaky:2,S"),
-        b"Subject: s\n\n",
-    )
-    .unwrap();
-    age_all();
+    // Nothing changed: the index answers and no directory is listed.
     let from_index = md.open_mailbox("INBOX", false).unwrap();
+    assert_eq!(from_index.cur_listings(), 0);
     assert_eq!(
         from_index.messages().map(|m| m.uid).collect::<Vec<_>>(),
         uids
@@ -585,7 +595,8 @@ fn open_uses_the_index_only_while_nothing_changed() {
     let mut other = md.open_mailbox("INBOX", false).unwrap();
     other.set_flags(0, Flags::FLAGGED, &[]).unwrap();
     let full = md.open_mailbox("INBOX", false).unwrap();
-    assert_eq!(full.len(), 4);
+    assert_eq!(full.cur_listings(), 1);
+    assert_eq!(full.len(), 3);
     assert_eq!(full.message(0).flags, Flags::FLAGGED);
     assert_eq!(
         &full.messages().map(|m| m.uid).collect::<Vec<_>>()[..3],

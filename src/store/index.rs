@@ -9,8 +9,9 @@
 //! header, 128 bytes:
 //!   0  magic "PSTNIX\0\2"            8  uid_validity u32     12  uid_next u32
 //!   16 count u32                     20 names_len u32
-//!   24 valid_for: 10 × i64 (times of new/, cur/, courierimapkeywords/ as (s, ns),
-//!      size and mtime (s, ns) of courierimapuiddb, one reserved)
+//!   24 valid_for: 10 × i64 (mtimes of new/, cur/, courierimapkeywords/ as (s, ns),
+//!      size and mtime (s, ns) of courierimapuiddb, and a slot of two 32-bit digests
+//!      of ctimes: new/'s and the database's, then cur/'s and the keyword directory's)
 //!   104 unseen u32 (messages without \Seen)   108..128 reserved (zero)
 //! count records, 40 bytes each, ascending UIDs:
 //!   0 uid u32   4 name_offset u32   8 name_len u16   10 flags u8   11 reserved u8
@@ -33,7 +34,8 @@
 //! - Stale: `valid_for` records the state the list was taken from. Every change to the
 //!   folder moves one of those times (a delivery or a move out of new/ changes new/'s
 //!   mtime, a flag rename or an expunge cur/'s, a keyword change the keyword directory's,
-//!   a new UID the database's size and mtime). A session trusts the list as complete only
+//!   a new UID the database's size and mtime), and the ctimes beside them cannot be put
+//!   back by a tool that restores mtimes. A session trusts the list as complete only
 //!   when all of them equal what it finds on disk and they are older than the file
 //!   system's clock tick when they were read (see `DirStamp::settled` in mailbox.rs).
 //!   When only new/ (and the database) moved and cur/ and the keyword directory are still
@@ -82,11 +84,15 @@ pub struct Snapshot<'a, I: ExactSizeIterator<Item = (Record, &'a str)>> {
     pub messages: I,
 }
 
-/// Size and modification time of the UID database (zeros when it is missing).
-pub fn uiddb_signature(folder_dir: &Path) -> [i64; 3] {
+/// Size and modification time of the UID database, and its change time (zeros when
+/// it is missing).
+pub fn uiddb_signature(folder_dir: &Path) -> ([i64; 3], (i64, i64)) {
     match fs::metadata(folder_dir.join(super::uiddb::FILE)) {
-        Ok(m) => [m.len() as i64, m.mtime(), m.mtime_nsec()],
-        Err(_) => [0; 3],
+        Ok(m) => (
+            [m.len() as i64, m.mtime(), m.mtime_nsec()],
+            (m.ctime(), m.ctime_nsec()),
+        ),
+        Err(_) => ([0; 3], (0, 0)),
     }
 }
 

@@ -190,6 +190,10 @@ pub struct Mailbox {
     /// are links into the sharable folder, an EXPUNGE removes the message there, and no
     /// quota is charged. Holds the sharable folder, which each refresh syncs from.
     fs_shared: Option<PathBuf>,
+    /// How many times cur/ was listed whole since the open (the open's own listing
+    /// included): what the index and the stamps exist to avoid, counted so that tests
+    /// and benchmarks can tell a listing from an answer out of the index.
+    cur_listings: u32,
 }
 
 /// One of the folder's number caches (see `sizecache`): loaded on first use, saved when
@@ -252,7 +256,12 @@ impl NumberCache {
 /// Two stamps are equal when the times are; when each was taken does not count.
 #[derive(Debug, Clone, Copy)]
 struct DirStamp {
+    /// Modification times of new/, cur/ and courierimapkeywords/ (the slots below).
     dirs: [(i64, i64); 3],
+    /// Change times of the same three and of the UID database (slot [`UIDDB`]): a tool
+    /// that puts an mtime back with utimes() (a restore, rsync -t) cannot put the ctime
+    /// back, so a stamp that also holds them is not fooled by restored times.
+    ctimes: [(i64, i64); 4],
     uiddb: [i64; 3],
     /// When the stamp was taken (ns since the epoch).
     taken: i128,
@@ -260,7 +269,7 @@ struct DirStamp {
 
 impl PartialEq for DirStamp {
     fn eq(&self, other: &DirStamp) -> bool {
-        (self.dirs, self.uiddb) == (other.dirs, other.uiddb)
+        (self.dirs, self.ctimes, self.uiddb) == (other.dirs, other.ctimes, other.uiddb)
     }
 }
 
@@ -314,22 +323,49 @@ impl RebuildLock {
 /// Slots of [`DirStamp::dirs`] (new/ is slot 0).
 const CUR: usize = 1;
 const KEYWORDS: usize = 2;
+/// The UID database's slot in [`DirStamp::ctimes`].
+const UIDDB: usize = 3;
+
+/// A 32-bit digest of change times (FNV-1a), for the one spare slot of the index's
+/// validity: equal ctimes give equal digests, and a differing digest means a change.
+fn ctime_digest(times: &[(i64, i64)]) -> u32 {
+    let mut h: u32 = 0x811c_9dc5;
+    for (s, ns) in times {
+        for b in s.to_le_bytes().into_iter().chain(ns.to_le_bytes()) {
+            h = (h ^ u32::from(b)).wrapping_mul(0x0100_0193);
+        }
+    }
+    h
+}
 
 impl DirStamp {
     fn take(dir: &Path) -> Option<DirStamp> {
         let mut dirs = [(0, 0); 3];
-        for (slot, sub) in dirs.iter_mut().zip(["new", "cur", "courierimapkeywords"]) {
+        let mut ctimes = [(0, 0); 4];
+        for (slot, sub) in ["new", "cur", "courierimapkeywords"]
+            .into_iter()
+            .enumerate()
+        {
             match std::fs::metadata(dir.join(sub)) {
-                Ok(md) => *slot = (md.mtime(), md.mtime_nsec()),
+                Ok(md) => {
+                    dirs[slot] = (md.mtime(), md.mtime_nsec());
+                    ctimes[slot] = (md.ctime(), md.ctime_nsec());
+                }
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {}
                 Err(_) => return None,
             }
         }
-        let uiddb = index::uiddb_signature(dir);
+        let (uiddb, uiddb_ctime) = index::uiddb_signature(dir);
+        ctimes[UIDDB] = uiddb_ctime;
         let taken = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos() as i128);
-        Some(DirStamp { dirs, uiddb, taken })
+        Some(DirStamp {
+            dirs,
+            ctimes,
+            uiddb,
+            taken,
+        })
     }
 
     /// File system clocks are coarse: the kernel stamps changes with a clock that ticks
@@ -385,11 +421,29 @@ impl DirStamp {
         })
     }
 
-    /// What a postern-index written for this state is valid for.
+    /// Whether cur/ and the keyword directory are as they were in `other`.
+    fn same_cur_and_keywords(self, other: DirStamp) -> bool {
+        self.dirs[CUR] == other.dirs[CUR]
+            && self.dirs[KEYWORDS] == other.dirs[KEYWORDS]
+            && self.ctimes[CUR] == other.ctimes[CUR]
+            && self.ctimes[KEYWORDS] == other.ctimes[KEYWORDS]
+    }
+
+    /// The digest of cur/'s and the keyword directory's ctimes (the low half of the
+    /// validity's last slot).
+    fn cur_and_keywords_digest(self) -> u32 {
+        ctime_digest(&[self.ctimes[CUR], self.ctimes[KEYWORDS]])
+    }
+
+    /// What a postern-index written for this state is valid for. Slot 9 holds the ctime
+    /// digests: new/'s and the UID database's in the high half, cur/'s and the keyword
+    /// directory's in the low half (compared alone when only new/ may have changed).
     fn validity(self) -> index::Validity {
         let [n, c, k] = self.dirs;
         let [db_len, db_s, db_ns] = self.uiddb;
-        [n.0, n.1, c.0, c.1, k.0, k.1, db_len, db_s, db_ns, 0]
+        let high = ctime_digest(&[self.ctimes[0], self.ctimes[UIDDB]]);
+        let digests = (u64::from(high) << 32 | u64::from(self.cur_and_keywords_digest())) as i64;
+        [n.0, n.1, c.0, c.1, k.0, k.1, db_len, db_s, db_ns, digests]
     }
 }
 
@@ -654,6 +708,14 @@ fn status_from_index(dir: &Path) -> Option<super::FolderStatus> {
     })
 }
 
+/// Whether the folder's postern-index is valid for the folder as it is now (its times
+/// and change times equal the ones the index was saved for); None without a usable
+/// index. For tests and tools that check an index was saved and is current.
+pub fn index_is_current(folder_dir: &Path) -> Option<bool> {
+    let ix = index::Mapped::open(folder_dir)?;
+    Some(DirStamp::take(folder_dir).is_some_and(|s| s.validity() == ix.valid_for()))
+}
+
 impl Mailbox {
     pub(crate) fn open(
         root: PathBuf,
@@ -680,6 +742,7 @@ impl Mailbox {
             watcher: None,
             events_trusted: false,
             fs_shared: None,
+            cur_listings: 0,
         };
         if !read_only {
             super::purge::stale_tmp(&mailbox.dir, std::time::SystemTime::now());
@@ -752,9 +815,10 @@ impl Mailbox {
         // cur/ and the keywords as the index saw them, and settled: only new/ can hold
         // what it lacks (a delivery since), so only new/ is listed.
         let cur_known = stamp.is_some_and(|s| {
-            let [_, _, c0, c1, k0, k1, ..] = valid_for;
+            let [_, _, c0, c1, k0, k1, .., digests] = valid_for;
             s.dirs[CUR] == (c0, c1)
                 && s.dirs[KEYWORDS] == (k0, k1)
+                && s.cur_and_keywords_digest() == digests as u32
                 && s.slots_settled(&[CUR, KEYWORDS])
         });
         let large = self.table.len() >= LARGE;
@@ -773,6 +837,7 @@ impl Mailbox {
         } else {
             stamp
         };
+        self.cur_listings += u32::from(!cur_known);
         let look = Look::scan(&self.dir, !self.read_only, !cur_known)?;
         self.reconcile(stamp, Reconcile::Open, look)?;
         if !cur_known && !self.read_only {
@@ -794,6 +859,7 @@ impl Mailbox {
     /// (which this also prunes of files that are gone), then writes the index.
     fn open_by_scan(&mut self, stamp: Option<DirStamp>) -> Result<()> {
         let dir = self.dir.clone();
+        self.cur_listings += 1;
         let (listing, recent) = scan(&dir, !self.read_only, true)?;
         let found = by_basename(listing);
         let present: HashSet<&str> = found.keys().map(|s| s.as_str()).collect();
@@ -918,6 +984,12 @@ impl Mailbox {
 
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// How many times cur/ was listed since the open, the open's listing included (zero
+    /// for an open answered from the index alone or after new/ alone).
+    pub fn cur_listings(&self) -> u32 {
+        self.cur_listings
     }
 
     pub fn read_only(&self) -> bool {
@@ -1224,10 +1296,9 @@ impl Mailbox {
         // Only new/ changed since a look whose cur/ and keywords had settled: list new/
         // alone (moving its files to cur/ makes the next refresh look at everything).
         let only_new = stamp.zip(self.looked).is_some_and(|(now, looked)| {
-            now.dirs[CUR] == looked.dirs[CUR]
-                && now.dirs[KEYWORDS] == looked.dirs[KEYWORDS]
-                && looked.slots_settled(&[CUR, KEYWORDS])
+            now.same_cur_and_keywords(looked) && looked.slots_settled(&[CUR, KEYWORDS])
         });
+        self.cur_listings += u32::from(!only_new);
         let look = Look::scan(&self.dir, !self.read_only, !only_new)?;
         let changes = self.reconcile(stamp, how, look)?;
         self.events_trusted = self.watcher.is_some();
@@ -1367,6 +1438,7 @@ impl Mailbox {
         if unseen(&seen, &self.table) {
             // A message renamed by another session (a flag change) can slip through one
             // directory listing; look again before calling it expunged.
+            self.cur_listings += 1;
             let (again, _) = scan(&self.dir, false, true)?;
             for f in again {
                 if let Some(i) = self.table.find(split_info(&f.file_name).0)
