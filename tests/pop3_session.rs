@@ -218,17 +218,23 @@ fn transaction_commands_and_update() {
     let total = crlf_size(&m1) + crlf_size(&m2) + crlf_size(&m3);
 
     let mut s = f.start();
-    assert_eq!(
-        greet_and_login(&mut s),
-        format!("+OK Logged in, 3 messages ({total} octets).")
+    assert_eq!(greet_and_login(&mut s), "+OK Logged in.");
+    // The login locked the maildrop and listed nothing: new mail is still in new/
+    // (RFC 1939 §4 asks for the lock at PASS; the messages are numbered when first
+    // needed, as Dovecot does).
+    assert!(
+        f.files().iter().all(|n| !n.contains(":2,")),
+        "{:?}",
+        f.files()
     );
-    // Opening the maildrop moved new mail to cur/.
+    assert_eq!(s.cmd("NOOP"), "+OK");
+    assert_eq!(s.cmd("STAT"), format!("+OK 3 {total}"));
+    // Numbering the maildrop moved new mail to cur/.
     assert!(
         f.files().iter().all(|n| n.ends_with(":2,")),
         "{:?}",
         f.files()
     );
-    assert_eq!(s.cmd("STAT"), format!("+OK 3 {total}"));
     assert_eq!(s.cmd("LIST"), format!("+OK 3 messages ({total} octets)."));
     assert_eq!(
         s.lines(),
@@ -413,7 +419,7 @@ fn pipelined_commands_in_one_write() {
     assert_eq!(s.line(), "+OK Capability list follows.");
     assert_eq!(s.lines().len(), 8);
     assert_eq!(s.line(), "+OK Password required.");
-    assert!(s.line().starts_with("+OK Logged in, 2 messages"));
+    assert_eq!(s.line(), "+OK Logged in.");
     assert!(s.line().starts_with("+OK 2 "));
     assert!(s.line().starts_with("+OK 2 messages"));
     assert_eq!(s.lines().len(), 2);
@@ -546,10 +552,8 @@ fn second_session_gets_in_use() {
     a.finish();
     let mut b = f.start();
     b.cmd("USER alice");
-    assert_eq!(
-        b.cmd("PASS secret"),
-        "+OK Logged in, 0 messages (0 octets)."
-    );
+    assert_eq!(b.cmd("PASS secret"), "+OK Logged in.");
+    assert_eq!(b.cmd("STAT"), "+OK 0 0");
     b.cmd("QUIT");
     b.finish();
 
@@ -562,6 +566,26 @@ fn second_session_gets_in_use() {
     greet_and_login(&mut d);
     d.cmd("QUIT");
     d.finish();
+}
+
+/// The maildrop is locked at PASS and numbered at the first command that needs it: when
+/// that fails, the command gets the reason's -ERR and the session ends (it cannot go on
+/// without its messages). Here the size list cannot be read (a directory in its place).
+#[test]
+fn maildrop_that_cannot_be_numbered_ends_the_session_at_its_first_use() {
+    let f = Fixture::new("");
+    f.add("1700000001.M1P1.test", &msg("one", "a\n"));
+    std::fs::create_dir(f.maildir().join("courierpop3dsizelist")).unwrap();
+    let mut s = f.start();
+    assert_eq!(greet_and_login(&mut s), "+OK Logged in.");
+    assert_eq!(s.cmd("NOOP"), "+OK");
+    assert_eq!(
+        s.cmd("STAT"),
+        "-ERR [SYS/TEMP] Cannot open the maildrop now; try again later."
+    );
+    s.assert_closed();
+    let log = s.finish();
+    assert!(log.contains("cannot open the maildrop"), "{log}");
 }
 
 #[test]
@@ -777,8 +801,9 @@ fn kill_during_quit_loses_no_unmarked_message() {
     }
     // A last session still sees a consistent maildrop.
     let mut s = f.start();
-    let ok = greet_and_login(&mut s);
-    assert!(ok.contains(&format!("{} messages", kept.len())), "{ok}");
+    greet_and_login(&mut s);
+    let stat = s.cmd("STAT");
+    assert!(stat.starts_with(&format!("+OK {} ", kept.len())), "{stat}");
     s.cmd("QUIT");
     s.finish();
 }

@@ -1,5 +1,6 @@
 //! The maildrop of one POP3 session: INBOX of the account's Maildir, held exclusively
-//! against other POP3 sessions, numbered once at login, with POP3 sizes and UIDLs from
+//! against other POP3 sessions from login, numbered once at the first command that needs
+//! the messages, with POP3 sizes and UIDLs from
 //! `courierpop3dsizelist`, deletions kept in memory until QUIT.
 
 // Keys are file names from the user's own Maildir: a fast hash, no DoS concern.
@@ -8,7 +9,7 @@ use std::borrow::Cow;
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io;
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use super::crlf::{self, Encoder};
 use super::sizelist::{self, Line, Lines};
@@ -135,16 +136,40 @@ fn lock(root: &Path) -> Result<File, OpenError> {
     }
 }
 
-impl Maildrop {
-    /// Lock and open INBOX of the Maildir at `root` (new mail moves to cur/), and give
-    /// every message its POP3 size and UIDL, recording new ones in the size list.
-    /// With `follow_symlinks`, linked Maildir directories are served too.
-    ///
-    /// The list is rewritten only when it gained or lost an entry or is in an older
-    /// version: a login to an unchanged maildrop reads it and writes nothing.
-    pub fn open(root: &Path, follow_symlinks: bool) -> Result<Maildrop, OpenError> {
+/// A maildrop this session holds (RFC 1939 §4: the lock is what PASS answers for) but
+/// has not numbered yet: that happens at the first command that needs the messages
+/// ([`Locked::number`]), so a login costs the same whatever the maildrop holds, and a
+/// client that only checks its password costs no listing at all.
+pub struct Locked {
+    root: PathBuf,
+    maildir: Maildir,
+    lock: File,
+}
+
+impl Locked {
+    /// Takes the POP3 lock of the Maildir at `root`, without waiting. With
+    /// `follow_symlinks`, linked Maildir directories are served too.
+    pub fn take(root: &Path, follow_symlinks: bool) -> Result<Locked, OpenError> {
         let maildir = Maildir::open_with(root, follow_symlinks)?;
         let lock = lock(root)?;
+        Ok(Locked {
+            root: root.to_path_buf(),
+            maildir,
+            lock,
+        })
+    }
+
+    /// Opens INBOX (new mail moves to cur/) and gives every message its POP3 size and
+    /// UIDL, recording new ones in the size list. The list is rewritten only when it
+    /// gained or lost an entry or is in an older version: a login to an unchanged
+    /// maildrop reads it and writes nothing.
+    pub fn number(self) -> Result<Maildrop, OpenError> {
+        Maildrop::open_locked(&self.root, &self.maildir, self.lock)
+    }
+}
+
+impl Maildrop {
+    fn open_locked(root: &Path, maildir: &Maildir, lock: File) -> Result<Maildrop, OpenError> {
         let mailbox = maildir.open_mailbox("INBOX", false)?;
         let now = now();
         let bytes = sizelist::read_bytes(root)

@@ -10,7 +10,7 @@ use std::time::Instant;
 use log::Level;
 
 use super::command::{self, Command, MsgNum, ParseError};
-use super::maildrop::{self, Maildrop, NumberError, OpenError, Removed};
+use super::maildrop::{self, Locked, Maildrop, NumberError, OpenError, Removed};
 use crate::auth::sasl::{self, Ending, Offer, Reply, SaslError};
 use crate::auth::{self, Account, AuthError, Protocol};
 use crate::config::Config;
@@ -37,7 +37,9 @@ enum Flow {
 
 struct Login {
     user: String,
-    maildrop: Maildrop,
+    /// Locked at PASS, numbered at the first command that needs the messages.
+    locked: Option<Locked>,
+    maildrop: Option<Maildrop>,
     since: Instant,
     removed: Removed,
 }
@@ -406,55 +408,88 @@ impl Session<'_> {
             return Ok(Flow::Continue);
         }
         // From here on the process is the account's: a failure ends the session.
-        let opened = Maildrop::open(&account.maildir, self.config.mail.skip_symlink_checks);
-        let refusal = match opened {
-            Ok(maildrop) => {
+        match Locked::take(&account.maildir, self.config.mail.skip_symlink_checks) {
+            Ok(locked) => {
                 self.log(
                     Level::Info,
                     "LOGIN",
                     &[("USER", &user), ("PROTOCOL", "POP3")],
                 );
-                let (n, size) = maildrop.stat();
                 self.login = Some(Login {
                     user,
-                    maildrop,
+                    locked: Some(locked),
+                    maildrop: None,
                     since: Instant::now(),
                     removed: Removed::default(),
                 });
                 self.conn
                     .set_read_timeout(Some(self.config.pop3.autologout_timeout()));
                 self.conn.set_deadline(None);
-                return self.reply(&format!("+OK Logged in, {n} messages ({size} octets)."));
+                // Courier's and Dovecot's words; the counts come with STAT.
+                self.reply("+OK Logged in.")
             }
-            Err(OpenError::InUse) => {
-                self.log(Level::Info, "IN USE", &[("USER", &user)]);
+            Err(e) => {
+                let refusal = self.refusal(&user, e);
+                self.reply(refusal)?;
+                Ok(Flow::End("MAILDROP UNAVAILABLE"))
+            }
+        }
+    }
+
+    /// Logs why the maildrop cannot be had and gives the answer for the client.
+    fn refusal(&self, user: &str, e: OpenError) -> &'static str {
+        match e {
+            OpenError::InUse => {
+                self.log(Level::Info, "IN USE", &[("USER", user)]);
                 "-ERR [IN-USE] Another POP3 session is using this maildrop."
             }
-            Err(OpenError::Temporary(why)) => {
+            OpenError::Temporary(why) => {
                 self.log(
                     Level::Error,
                     "cannot open the maildrop",
-                    &[("USER", &user), ("REASON", &why)],
+                    &[("USER", user), ("REASON", &why)],
                 );
                 "-ERR [SYS/TEMP] Cannot open the maildrop now; try again later."
             }
-            Err(OpenError::Permanent(why)) => {
+            OpenError::Permanent(why) => {
                 self.log(
                     Level::Error,
                     "cannot open the maildrop",
-                    &[("USER", &user), ("REASON", &why)],
+                    &[("USER", user), ("REASON", &why)],
                 );
                 "-ERR [SYS/PERM] The maildrop cannot be opened."
             }
+        }
+    }
+
+    /// Numbers the locked maildrop if that is not done yet; the end of the session when
+    /// it cannot be (after the answer that says why).
+    fn numbered(&mut self) -> io::Result<Option<Flow>> {
+        let login = self.login.as_mut().expect("logged in");
+        let Some(locked) = login.locked.take() else {
+            return Ok(None);
         };
-        self.reply(refusal)?;
-        Ok(Flow::End("MAILDROP UNAVAILABLE"))
+        match locked.number() {
+            Ok(maildrop) => {
+                login.maildrop = Some(maildrop);
+                Ok(None)
+            }
+            Err(e) => {
+                let user = login.user.clone();
+                let refusal = self.refusal(&user, e);
+                self.reply(refusal)?;
+                Ok(Some(Flow::End("MAILDROP UNAVAILABLE")))
+            }
+        }
     }
 
     // ---- TRANSACTION ----
 
+    /// The numbered maildrop: [`Self::transaction`] numbers it before any command that
+    /// reaches here.
     fn maildrop(&mut self) -> &mut Maildrop {
-        &mut self.login.as_mut().expect("logged in").maildrop
+        let login = self.login.as_mut().expect("logged in");
+        login.maildrop.as_mut().expect("numbered")
     }
 
     fn number_error(&mut self, n: MsgNum, e: NumberError) -> io::Result<Flow> {
@@ -465,6 +500,19 @@ impl Session<'_> {
     }
 
     fn transaction(&mut self, cmd: Command) -> io::Result<Flow> {
+        let needs_messages = !matches!(
+            cmd,
+            Command::Capa
+                | Command::Quit
+                | Command::Noop
+                | Command::User(_)
+                | Command::Pass(_)
+                | Command::Auth { .. }
+                | Command::Stls
+        );
+        if needs_messages && let Some(end) = self.numbered()? {
+            return Ok(end);
+        }
         match cmd {
             Command::Capa => self.capa(),
             Command::Quit => self.quit(),
@@ -581,7 +629,12 @@ impl Session<'_> {
 
     fn quit(&mut self) -> io::Result<Flow> {
         let login = self.login.as_mut().expect("logged in");
-        match login.maildrop.update() {
+        let Some(maildrop) = login.maildrop.as_mut() else {
+            // Never numbered: nothing was marked, nothing to update.
+            self.reply("+OK Bye, 0 messages deleted.")?;
+            return Ok(Flow::End("LOGOUT"));
+        };
+        match maildrop.update() {
             Ok(removed) => {
                 login.removed = removed;
                 let text = format!("+OK Bye, {} messages deleted.", removed.messages);
