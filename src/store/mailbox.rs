@@ -1236,6 +1236,10 @@ impl Mailbox {
         for (_, cache) in &self.blob_caches {
             cache.release_pages();
         }
+        // The names the command looked up in the index, likewise.
+        if let Some(base) = self.table.base() {
+            base.release_pages();
+        }
         if self.read_only {
             return;
         }
