@@ -102,6 +102,8 @@ pub enum CommandBody {
         date: Option<DateTime>,
         message: LiteralData,
         utf8: bool,
+        /// The message came as a `literal8` (`~{n}`, RFC 3516 §4.4).
+        binary: bool,
         more: Vec<AppendMessage>,
     },
     /// IDLE (RFC 2177). The session sends `+ idling` and reads the `DONE` line itself.
@@ -302,6 +304,8 @@ pub struct AppendMessage {
     pub date: Option<DateTime>,
     pub message: LiteralData,
     pub utf8: bool,
+    /// Sent as a `literal8` (RFC 3516 §4.4): its octets must be kept exactly or refused.
+    pub binary: bool,
 }
 
 /// LIST-EXTENDED selection options (RFC 5258 §3.1, RFC 6154).

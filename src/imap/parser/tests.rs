@@ -502,11 +502,13 @@ fn append_forms() {
         date,
         message,
         utf8,
+        binary,
         more,
     } = cmd
     else {
         panic!()
     };
+    assert!(!binary);
     assert!(more.is_empty());
     assert_eq!(mailbox, "saved-messages");
     assert_eq!(flags, vec![Flag::Seen]);
@@ -544,10 +546,17 @@ fn append_forms() {
 
     // RFC 3516 §4.4: APPEND takes a literal8 message.
     let cmd = ok("A8 APPEND INBOX ~{3}\r\na\0b");
-    let CommandBody::Append { utf8, message, .. } = cmd else {
+    let CommandBody::Append {
+        utf8,
+        binary,
+        message,
+        ..
+    } = cmd
+    else {
         panic!()
     };
     assert!(!utf8);
+    assert!(binary, "the literal8 marker is carried to the command");
     assert_eq!(message, LiteralData::Memory(b"a\0b".to_vec()));
 
     let cmd = ok("A7 APPEND {5}\r\nDraft () {0}\r\n");
