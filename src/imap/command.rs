@@ -470,6 +470,11 @@ pub enum SearchKey {
     Unkeyword(String),
     Unseen,
     Younger(u32),
+    /// SAVEDBEFORE, SAVEDON, SAVEDSINCE and SAVEDATESUPPORTED (RFC 8514 §4.3).
+    SavedBefore(Date),
+    SavedOn(Date),
+    SavedSince(Date),
+    SaveDateSupported,
 }
 
 /// ESEARCH return options (RFC 4731); SAVE from RFC 5182, PARTIAL from RFC 9394.
@@ -529,6 +534,8 @@ pub enum FetchItem {
     Preview {
         lazy: bool,
     },
+    /// `SAVEDATE` (RFC 8514).
+    SaveDate,
 }
 
 /// `<offset.count>`.

@@ -94,6 +94,7 @@ impl Parser {
             "PREVIEW" => F::Preview {
                 lazy: self.preview_modifiers()?,
             },
+            "SAVEDATE" => F::SaveDate,
             "" => return Err("expected a fetch item".into()),
             other => return Err(format!("unknown fetch item {other}")),
         };

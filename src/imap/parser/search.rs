@@ -190,6 +190,10 @@ impl Parser {
             "SENTBEFORE" => K::SentBefore(self.sp_date()?),
             "SENTON" => K::SentOn(self.sp_date()?),
             "SENTSINCE" => K::SentSince(self.sp_date()?),
+            "SAVEDBEFORE" => K::SavedBefore(self.sp_date()?),
+            "SAVEDON" => K::SavedOn(self.sp_date()?),
+            "SAVEDSINCE" => K::SavedSince(self.sp_date()?),
+            "SAVEDATESUPPORTED" => K::SaveDateSupported,
             "LARGER" => {
                 self.sp()?;
                 K::Larger(self.number()?)
