@@ -361,6 +361,8 @@ pub enum StatusItem {
     Size,
     Deleted,
     AppendLimit,
+    /// MAILBOXID (RFC 8474 §4.2).
+    MailboxId,
 }
 
 /// A flag in a command (RFC 3501 §2.3.2). System flags are matched case-insensitively;
@@ -475,6 +477,9 @@ pub enum SearchKey {
     SavedOn(Date),
     SavedSince(Date),
     SaveDateSupported,
+    /// EMAILID and THREADID objectid (RFC 8474 §6).
+    EmailId(String),
+    ThreadId(String),
 }
 
 /// ESEARCH return options (RFC 4731); SAVE from RFC 5182, PARTIAL from RFC 9394.
@@ -536,6 +541,9 @@ pub enum FetchItem {
     },
     /// `SAVEDATE` (RFC 8514).
     SaveDate,
+    /// `EMAILID` and `THREADID` (RFC 8474 §5).
+    EmailId,
+    ThreadId,
 }
 
 /// `<offset.count>`.

@@ -15,6 +15,7 @@ use super::message_syntax as imap_encode;
 use super::syntax::{write_literal, write_string};
 use crate::message::{self, Message, SectionKind};
 use crate::store::filename::save_time;
+use crate::store::objectid;
 use crate::store::{Flags, Mailbox, MessageEntry, StoreError};
 
 /// How much of a message the requested items need.
@@ -32,7 +33,9 @@ fn need_of(item: &FetchItem) -> Need {
         | FetchItem::InternalDate
         | FetchItem::Uid
         | FetchItem::Rfc822Size
-        | FetchItem::SaveDate => Need::Nothing,
+        | FetchItem::SaveDate
+        | FetchItem::EmailId
+        | FetchItem::ThreadId => Need::Nothing,
         FetchItem::Envelope | FetchItem::Rfc822Header => Need::Header,
         FetchItem::BodySection { section, .. } if section.part.is_empty() => match section.text {
             Some(SectionText::Header)
@@ -187,6 +190,9 @@ enum Meta {
     Rfc822Size,
     /// SAVEDATE (RFC 8514), from the file name.
     SaveDate,
+    /// EMAILID and THREADID (RFC 8474), from the file name.
+    EmailId,
+    ThreadId,
     /// ENVELOPE, BODY or BODYSTRUCTURE by cache kind.
     Cached(&'static str),
 }
@@ -233,6 +239,8 @@ fn plan_item(item: &FetchItem) -> Option<Planned<'_>> {
         FetchItem::InternalDate => Planned::Meta(Meta::InternalDate),
         FetchItem::Rfc822Size => Planned::Meta(Meta::Rfc822Size),
         FetchItem::SaveDate => Planned::Meta(Meta::SaveDate),
+        FetchItem::EmailId => Planned::Meta(Meta::EmailId),
+        FetchItem::ThreadId => Planned::Meta(Meta::ThreadId),
         // PREVIEW (LAZY) is answered like PREVIEW: RFC 8970 lets the server send
         // the preview it can compute ("MAY" return NIL), and the cache makes the next
         // answer cheap.
@@ -624,6 +632,14 @@ fn write_meta(out: &mut Vec<u8>, item: Meta, values: &MetaValues<'_>) {
                 None => out.extend_from_slice(b"NIL"),
             }
         }
+        Meta::EmailId => {
+            let id = objectid::email_id(entry.basename);
+            out.extend_from_slice(format!("EMAILID ({id})").as_bytes());
+        }
+        // RFC 8474 §5.2: a server that does not thread answers THREADID NIL. postern's
+        // THREAD command threads on request, per folder; a THREADID must stay the same
+        // for a message across folders and sessions, which needs a store of its own.
+        Meta::ThreadId => out.extend_from_slice(b"THREADID NIL"),
         Meta::Rfc822Size => {
             let size = values.size.unwrap_or(entry.size);
             out.extend_from_slice(format!("RFC822.SIZE {size}").as_bytes());

@@ -10,6 +10,7 @@ use super::sets::resolve_set;
 use crate::message::Message;
 use crate::store::filename::save_time;
 use crate::store::fts::Prefilter;
+use crate::store::objectid;
 use crate::store::{Flags, Mailbox, MessageEntry, StoreError};
 
 /// How the strings of a `SEARCH CHARSET x` command become UTF-8, the text the engine
@@ -267,6 +268,9 @@ impl Candidate<'_> {
             SavedSince(d) => self.saved_day() >= day_number(d),
             // Every postern folder keeps save dates (in its file names).
             SaveDateSupported => true,
+            EmailId(id) => objectid::email_id(e.basename) == *id,
+            // No message has a THREADID (FETCH THREADID is NIL, RFC 8474 §5.2).
+            ThreadId(_) => false,
             Larger(n) => self.size() > u64::from(*n),
             Smaller(n) => self.size() < u64::from(*n),
             From(s) => self.header_has("From", s),

@@ -1748,12 +1748,14 @@ impl Mailbox {
                 let Some((src, meta)) = self.source_file(i)? else {
                     continue;
                 };
-                let base = UniqueName::new().final_name(
+                let fresh = UniqueName::new().final_name(
                     meta.dev(),
                     meta.ino(),
                     Some(m.size),
                     wire_size_from_name(m.basename),
                 );
+                // The copy keeps its source's EMAILID (RFC 8474 §5.1, COPY and MOVE).
+                let base = super::objectid::with_email_id(&fresh, m.basename);
                 if !m.keywords.is_empty() {
                     keyword_writer::record_new(&target_dir, &base, m.keywords)?;
                 }
@@ -1928,6 +1930,8 @@ fn move_to_trash(path: &Path, trash: &Path) -> io::Result<()> {
                     size_from_name(base),
                     wire_size_from_name(base),
                 );
+                // The same message in Trash: the same EMAILID (RFC 8474 §5.1).
+                let fresh = super::objectid::with_email_id(&fresh, base);
                 dest = trash
                     .join("cur")
                     .join(format!("{fresh}:2,{}", flags.to_info()));

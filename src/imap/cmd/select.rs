@@ -22,6 +22,7 @@ impl Session<'_> {
                 "{verb} parameter {p:?} is not supported"
             )));
         }
+        let mut mailbox_id = None;
         let (name, mailbox, rights) = match self.fs_shared_name(wire) {
             // A filesystem-shared folder: its file modes decide, not an ACL (Courier);
             // one the user may not write opens read-only.
@@ -35,6 +36,7 @@ impl Session<'_> {
                 // Courier does (RFC 4314 §4 lists the rights each change needs).
                 let read_only = read_only || !"stwie".chars().any(|r| rights.has(r));
                 let mailbox = place.maildir.open_mailbox(&place.folder, read_only)?;
+                mailbox_id = place.maildir.mailbox_id(&place.folder).ok();
                 (place.name, mailbox, rights)
             }
         };
@@ -61,6 +63,10 @@ impl Session<'_> {
         }
         self.untagged(&format!("OK [UIDVALIDITY {uid_validity}] UIDs valid"));
         self.untagged(&format!("OK [UIDNEXT {uid_next}] Predicted next UID"));
+        if let Some(id) = mailbox_id {
+            // RFC 8474 §4.1.
+            self.untagged(&format!("OK [MAILBOXID ({id})] Ok"));
+        }
         if sharing {
             self.untagged(&format!("OK [MYRIGHTS \"{}\"] ACL", rights.to_wire_full()));
         }

@@ -95,6 +95,8 @@ impl Parser {
                 lazy: self.preview_modifiers()?,
             },
             "SAVEDATE" => F::SaveDate,
+            "EMAILID" => F::EmailId,
+            "THREADID" => F::ThreadId,
             "" => return Err("expected a fetch item".into()),
             other => return Err(format!("unknown fetch item {other}")),
         };

@@ -194,6 +194,18 @@ impl Parser {
             "SAVEDON" => K::SavedOn(self.sp_date()?),
             "SAVEDSINCE" => K::SavedSince(self.sp_date()?),
             "SAVEDATESUPPORTED" => K::SaveDateSupported,
+            "EMAILID" | "THREADID" => {
+                self.sp()?;
+                let id = self.atom()?;
+                if !crate::store::objectid::is_object_id(&id) {
+                    return Err("invalid objectid".into());
+                }
+                if name == "EMAILID" {
+                    K::EmailId(id)
+                } else {
+                    K::ThreadId(id)
+                }
+            }
             "LARGER" => {
                 self.sp()?;
                 K::Larger(self.number()?)
