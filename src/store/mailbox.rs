@@ -190,6 +190,8 @@ pub struct Mailbox {
     /// are links into the sharable folder, an EXPUNGE removes the message there, and no
     /// quota is charged. Holds the sharable folder, which each refresh syncs from.
     fs_shared: Option<PathBuf>,
+    /// No message is shown as recent ([`Mailbox::hide_recent`]).
+    recent_hidden: bool,
 }
 
 /// One of the folder's number caches (see `sizecache`): loaded on first use, saved when
@@ -680,6 +682,7 @@ impl Mailbox {
             watcher: None,
             events_trusted: false,
             fs_shared: None,
+            recent_hidden: false,
         };
         if !mailbox.open_from_index(stamp)? {
             mailbox.open_by_scan(stamp)?;
@@ -948,7 +951,7 @@ impl Mailbox {
             flags: row.flags,
             keywords: self.table.keywords(index),
             size: row.size,
-            recent: row.has(RECENT),
+            recent: row.has(RECENT) && !self.recent_hidden,
             file_name,
             gone: row.has(GONE),
         }
@@ -966,7 +969,22 @@ impl Mailbox {
 
     /// How many messages are \Recent in this session.
     pub fn recent_count(&self) -> usize {
+        if self.recent_hidden {
+            return 0;
+        }
         self.table.rows().iter().filter(|r| r.has(RECENT)).count()
+    }
+
+    /// From now on no message of this view is recent: for a client that has no \Recent
+    /// (IMAP4rev2). The claims on recent messages are still taken, so another session
+    /// does not see them as recent either.
+    pub fn hide_recent(&mut self) {
+        self.recent_hidden = true;
+    }
+
+    /// [`Self::hide_recent`] was called.
+    pub fn recent_hidden(&self) -> bool {
+        self.recent_hidden
     }
 
     /// The index of the first message whose UID is `uid` or above (`len()` when none is):

@@ -29,6 +29,11 @@ impl Session<'_> {
 
     pub fn capabilities(&self) -> String {
         let mut caps = String::from(BASE);
+        if self.config.imap.imap4rev2 {
+            // Beside IMAP4rev1, which stays the default (RFC 9051 §7.2.2 and Appendix
+            // E: a server may offer both; rev2 starts at ENABLE IMAP4rev2).
+            caps.insert_str("IMAP4rev1".len(), " IMAP4rev2");
+        }
         // RFC 8438 and RFC 7889: one limit for every mailbox, `[limits] max_append_size`.
         caps.push_str(" STATUS=SIZE CREATE-SPECIAL-USE MULTIAPPEND");
         caps.push_str(&format!(
