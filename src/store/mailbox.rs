@@ -1772,7 +1772,8 @@ impl Mailbox {
                     Some(m.size),
                     wire_size_from_name(m.basename),
                 );
-                // The copy keeps its source's EMAILID (RFC 8474 §5.1, COPY and MOVE).
+                // The copy keeps its source's EMAILID (RFC 8474 §5.1: required for MOVE,
+                // allowed for COPY; see `objectid`).
                 let base = super::objectid::with_email_id(&fresh, m.basename);
                 if !m.keywords.is_empty() {
                     keyword_writer::record_new(&target_dir, &base, m.keywords)?;

@@ -9,9 +9,12 @@
 //!
 //! EMAILID needs no file: it comes from the message's unique basename, which no flag
 //! change alters. A COPY or MOVE makes a new basename for the copy, so the copy carries
-//! its source's EMAILID in the name as `,E=<id>` (RFC 8474 §5.1 asks for the same EMAILID
-//! on both sides of a COPYUID pairing after COPY and MOVE); a name without `,E=` gets an
-//! EMAILID derived from the basename itself. Courier keeps unknown `,X=` fields of a name
+//! its source's EMAILID in the name as `,E=<id>`; a name without `,E=` gets an EMAILID
+//! derived from the basename itself. RFC 8474 §5.1 requires the same EMAILID on both
+//! sides of a MOVE's COPYUID pairing; for COPY it only requires that messages sharing an
+//! EMAILID share their immutable content, which a copy does, so a copy keeps it too and
+//! a client need not fetch the copy again. Only postern's copies carry `,E=`: a copy
+//! Courier makes gets a new name and so a new EMAILID, which RFC 8474 allows. Courier keeps unknown `,X=` fields of a name
 //! through its flag renames, as it keeps `,W=`.
 
 use std::fs;

@@ -18,6 +18,11 @@ use crate::imap::session::Session;
 /// advertises CONTEXT=SEARCH, yet that is no sign of use. The part of RFC 5267 clients do
 /// page with, PARTIAL, now stands alone (RFC 9394) and is served. Update machinery no
 /// client drives would be code kept working without a caller to test it against.
+///
+/// UIDONLY (RFC 9586) is left out too. With it on, every expunge must be reported as
+/// VANISHED (RFC 9586 §3), the response QRESYNC (RFC 7162 §3.2.10) brings, which is being
+/// built apart from this; and the clients that resynchronise cheaply (Thunderbird, Apple
+/// Mail, mbsync, OfflineIMAP, K-9) use CONDSTORE/QRESYNC and do not send ENABLE UIDONLY.
 const BASE: &str = "IMAP4rev1 LITERAL+ SASL-IR ID ENABLE IDLE UIDPLUS NAMESPACE CHILDREN UNSELECT MOVE SPECIAL-USE LIST-EXTENDED LIST-STATUS QUOTA ACL ACL2=UNION UTF8=ACCEPT ESEARCH SEARCHRES PARTIAL WITHIN SORT SORT=DISPLAY THREAD=ORDEREDSUBJECT THREAD=REFERENCES BINARY PREVIEW SAVEDATE OBJECTID";
 
 impl Session<'_> {
