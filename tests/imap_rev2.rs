@@ -317,3 +317,29 @@ fn esearch_answers_match_dovecot() {
     }
     dc.send("l", "LOGOUT");
 }
+
+/// Dovecot sends CLOSED when QRESYNC is on (RFC 7162 §3.2.11, where RFC 9051 took it
+/// from): first of the new SELECT's responses, as postern's rev2 session does.
+#[test]
+fn closed_comes_first_as_in_dovecot() {
+    let Some(dovecot) = dovecot::Dovecot::find() else {
+        return;
+    };
+    let home = tempfile::tempdir().unwrap();
+    let mut dc = Client::spawn(dovecot.command(home.path()), false);
+    dc.send("e", "ENABLE QRESYNC").assert_ok();
+    let server = TestServer::new();
+    let (mut pc, _) = rev2_session(&server, "INBOX");
+    dc.send("s", "SELECT INBOX").assert_ok();
+    for c in [&mut pc, &mut dc] {
+        let r = c.send("x", "EXAMINE INBOX");
+        r.assert_ok();
+        assert!(
+            r.untagged[0].text.starts_with("* OK [CLOSED] "),
+            "{}",
+            r.dump()
+        );
+        assert_eq!(r.lines("* OK [CLOSED]").len(), 1, "{}", r.dump());
+    }
+    dc.send("l", "LOGOUT");
+}

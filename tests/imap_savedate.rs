@@ -136,3 +136,72 @@ fn format_date(t: i64) -> String {
         .unwrap();
     String::from_utf8(out.stdout).unwrap().trim().to_string()
 }
+
+#[path = "dovecot/oracle.rs"]
+mod dovecot;
+
+/// The SAVEDATE of message `seq` as a Unix time (None for NIL), read back through `date`.
+fn savedate_secs(c: &mut Client, seq: u32) -> Option<i64> {
+    let text = savedate(c, seq);
+    if text == "NIL" {
+        return None;
+    }
+    let out = std::process::Command::new("date")
+        .args(["-u", "-d", &text.replacen('-', " ", 2), "+%s"])
+        .env("LC_ALL", "C")
+        .output()
+        .unwrap();
+    String::from_utf8(out.stdout).unwrap().trim().parse().ok()
+}
+
+/// Dovecot 2.3 offers SAVEDATE too: the same session on both (APPEND, COPY, MOVE) gives
+/// save dates that are known, no older than the test's start, a copy's no older than its
+/// source's, and the same answers to the SAVED* keys and SAVEDATESUPPORTED.
+#[test]
+fn savedate_matches_dovecot() {
+    let Some(dovecot) = dovecot::Dovecot::find() else {
+        return;
+    };
+    let start = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let server = TestServer::new();
+    server.make_folder("Work");
+    let (mut pc, _) = server.session("INBOX");
+    let home = tempfile::tempdir().unwrap();
+    let mut dc = Client::spawn(dovecot.command(home.path()), false);
+    dc.send("k", "CREATE INBOX.Work").assert_ok();
+    dc.send("s", "SELECT INBOX").assert_ok();
+    let today = format_date(start)[..11].to_string();
+    for c in [&mut pc, &mut dc] {
+        for n in 0..3 {
+            let msg = message("a@b", &format!("m{n}"), "x");
+            c.send_parts("A", &[Part::Text("APPEND INBOX "), Part::Literal(&msg)])
+                .assert_ok();
+        }
+        c.send("N", "NOOP").assert_ok();
+        c.send("C", "COPY 1 INBOX.Work").assert_ok();
+        c.send("M", "MOVE 2 INBOX.Work").assert_ok();
+        let source = savedate_secs(c, 1).expect("APPENDed: known");
+        assert!(source >= start - 1, "{source} < {start}");
+        c.send("X", "SELECT INBOX.Work").assert_ok();
+        for seq in [1, 2] {
+            let copy = savedate_secs(c, seq).expect("copied: known");
+            assert!(copy >= source, "{copy} < {source}");
+        }
+    }
+    for key in [
+        "SAVEDATESUPPORTED".to_string(),
+        format!("SAVEDSINCE {today}"),
+        format!("SAVEDON {today}"),
+        format!("SAVEDBEFORE {today}"),
+        "SAVEDBEFORE 1-Jan-2000".to_string(),
+        "NOT SAVEDSINCE 1-Jan-2000".to_string(),
+    ] {
+        let ours = pc.send("S", &format!("SEARCH {key}")).search();
+        let theirs = dc.send("S", &format!("SEARCH {key}")).search();
+        assert_eq!(ours, theirs, "{key}");
+    }
+    dc.send("L", "LOGOUT");
+}
