@@ -79,15 +79,15 @@ impl Spool {
         if self.line_ends != LineEnds::ToLf || self.altered || data.is_empty() {
             return;
         }
-        let mut prev_cr = self.last_cr;
-        for &b in data {
-            if b == 0 || (b == b'\n' && !prev_cr) {
-                self.altered = true;
-                return;
-            }
-            prev_cr = b == b'\r';
-        }
-        self.last_cr = prev_cr;
+        let bare_lf = data.iter().enumerate().any(|(at, &b)| {
+            b == b'\n'
+                && !match at {
+                    0 => self.last_cr,
+                    _ => data[at - 1] == b'\r',
+                }
+        });
+        self.altered = bare_lf || data.contains(&0);
+        self.last_cr = data.last() == Some(&b'\r');
     }
 
     /// Writes what is buffered, a CR left at the very end included, and names the message.
