@@ -343,3 +343,24 @@ fn closed_comes_first_as_in_dovecot() {
     }
     dc.send("l", "LOGOUT");
 }
+
+/// postern's command table takes ENABLE with a mailbox selected too: enabled then, the
+/// selected mailbox loses \Recent at once.
+#[test]
+fn enable_while_selected_hides_recent_at_once() {
+    let server = server_with_mail();
+    let (mut c, r) = server.session("INBOX");
+    assert!(r.has("* 1 RECENT"), "{}", r.dump());
+    let r = c.send("F", "FETCH 2 (FLAGS)");
+    assert!(r.has("\\Recent"), "{}", r.dump());
+    c.send("E", "ENABLE IMAP4rev2").assert_ok();
+    let r = c.send("F", "FETCH 2 (FLAGS)");
+    assert!(!r.has("\\Recent"), "{}", r.dump());
+    let r = c.send("S", "SEARCH RECENT");
+    assert_eq!(
+        r.texts("* ESEARCH"),
+        ["* ESEARCH (TAG \"S\")"],
+        "{}",
+        r.dump()
+    );
+}
