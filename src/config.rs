@@ -142,6 +142,10 @@ pub struct Imap {
     /// Offer COMPRESS=DEFLATE (RFC 4978) after login: less traffic for some CPU per
     /// connection (a few hundred KiB of deflate state while it is on).
     pub compress: bool,
+    /// Advertise IMAP4rev2 (RFC 9051) beside IMAP4rev1: a client that sends ENABLE
+    /// IMAP4rev2 gets rev2's answers (no \Recent, ESEARCH for SEARCH, UTF-8 names, a LIST
+    /// line at SELECT). Off only for a client that turns rev2 on and then misbehaves.
+    pub imap4rev2: bool,
 }
 
 impl Default for Imap {
@@ -168,6 +172,7 @@ impl Default for Imap {
             sendmail_timeout: 120,
             move_expunge_to_trash: false,
             compress: true,
+            imap4rev2: true,
         }
     }
 }

@@ -179,8 +179,9 @@ fn uid_fetch_and_several_messages() {
 fn append_takes_a_literal8_message() {
     let server = server_with(&[]);
     let (mut c, _) = server.session("INBOX");
-    let message = b"Subject: nul\r\nContent-Type: application/octet-stream\r\n\
-Content-Transfer-Encoding: binary\r\n\r\nab\0cd\r\n";
+    // Eight-bit content with CRLF line ends: a Maildir keeps it octet for octet.
+    let message = b"Subject: eight\r\nContent-Type: application/octet-stream\r\n\
+Content-Transfer-Encoding: binary\r\n\r\nab\xffcd\r\n";
     // Synchronizing literal8: `+` first.
     c.write(format!("A APPEND INBOX ~{{{}}}\r\n", message.len()).as_bytes());
     let cont = c.expect_response();
@@ -198,24 +199,76 @@ Content-Transfer-Encoding: binary\r\n\r\nab\0cd\r\n";
     let r = c.send("N", "NOOP");
     r.assert_ok();
     for n in [1, 2] {
-        let r = c.send(
-            "F",
-            &format!("FETCH {n} (BINARY.PEEK[1] BINARY.SIZE[1] RFC822.SIZE)"),
-        );
+        let r = c.send("F", &format!("FETCH {n} (BODY.PEEK[] BINARY.SIZE[1])"));
         r.assert_ok();
         let line = r.one(&format!("* {n} FETCH"));
-        assert_eq!(line.literals, vec![b"ab\0cd\r\n".to_vec()], "{}", r.dump());
-        assert!(line.text.contains("BINARY[1] ~{7}"), "{}", r.dump());
-        assert!(
-            line.text
-                .contains(&format!("RFC822.SIZE {}", message.len())),
-            "{}",
-            r.dump()
-        );
+        assert_eq!(line.literals, vec![message.to_vec()], "{}", r.dump());
+        assert!(line.text.contains("BINARY.SIZE[1] 7"), "{}", r.dump());
     }
     // A literal8 anywhere but APPEND's message is a syntax error.
     let r = c.send_parts("L", &[Part::Text("SELECT ~{5}\r\nINBOX")]);
     r.assert_status("BAD");
+}
+
+/// Binary content a Maildir cannot give back as sent.
+const UNKEEPABLE: [(&str, &[u8]); 3] = [
+    (
+        "a NUL",
+        b"Subject: nul\r\nContent-Transfer-Encoding: binary\r\n\r\nab\0cd\r\n",
+    ),
+    (
+        "a bare LF",
+        b"Subject: lf\r\nContent-Transfer-Encoding: binary\r\n\r\nab\ncd\r\n",
+    ),
+    ("LF line ends", b"Subject: lf\n\nbody\n"),
+];
+
+/// RFC 3516 §4.4: a literal8 message the mailbox cannot store as sent is refused with
+/// UNKNOWN-CTE: a NUL (BODY[] could not carry it in a plain literal) or a LF without its
+/// CR (the file keeps LF and serves CRLF, so it would come back changed). Nothing is stored,
+/// in both literal forms and inside a MULTIAPPEND.
+#[test]
+fn append_literal8_refuses_what_a_maildir_cannot_keep() {
+    let server = server_with(&[]);
+    let (mut c, _) = server.session("INBOX");
+    for (what, message) in UNKEEPABLE {
+        for plus in ["", "+"] {
+            let mut cmd = format!("A APPEND INBOX ~{{{}{plus}}}\r\n", message.len()).into_bytes();
+            if plus.is_empty() {
+                c.write(&cmd);
+                let cont = c.expect_response();
+                assert!(cont.is_continuation(), "{what}: {cont:?}");
+                cmd.clear();
+            }
+            cmd.extend_from_slice(message);
+            cmd.extend_from_slice(b"\r\n");
+            c.write(&cmd);
+            let r = c.read_reply("A", 0);
+            r.assert_status("NO");
+            assert_eq!(r.code(), Some("UNKNOWN-CTE"), "{what}: {}", r.dump());
+        }
+    }
+    // MULTIAPPEND: a good message first, a bad one second: neither is stored.
+    let good: &[u8] = b"Subject: ok\r\n\r\nfine\r\n";
+    let bad = UNKEEPABLE[0].1;
+    let mut cmd = format!("M APPEND INBOX ~{{{}+}}\r\n", good.len()).into_bytes();
+    cmd.extend_from_slice(good);
+    cmd.extend_from_slice(format!(" ~{{{}+}}\r\n", bad.len()).as_bytes());
+    cmd.extend_from_slice(bad);
+    cmd.extend_from_slice(b"\r\n");
+    c.write(&cmd);
+    let r = c.read_reply("M", 0);
+    assert_eq!(r.code(), Some("UNKNOWN-CTE"), "{}", r.dump());
+    let r = c.send("S", "STATUS INBOX (MESSAGES)");
+    assert!(r.has("(MESSAGES 0)"), "{}", r.dump());
+    assert!(server.files("INBOX", "cur").is_empty());
+    assert!(server.files("INBOX", "tmp").is_empty());
+    // The same octets in a plain literal are taken, as RFC 3501 clients send them.
+    let r = c.send_parts(
+        "P",
+        &[Part::Text("APPEND INBOX "), Part::Literal(UNKEEPABLE[2].1)],
+    );
+    r.assert_ok();
 }
 
 // ---------------------------------------------------------------------------------------
@@ -463,4 +516,36 @@ fn a_message_gone_from_disk_answers_nil_and_no_size() {
     let line = r.one("* 1 FETCH");
     assert!(line.text.contains("BINARY[2] NIL"), "{}", r.dump());
     assert!(!line.text.contains("BINARY.SIZE"), "{}", r.dump());
+}
+
+/// What Dovecot 2.3 does with the same literal8 messages, for contrast: it takes them and
+/// re-encodes the binary part (so its BODY[] holds no NUL), where postern, which keeps
+/// Courier's files as sent, refuses them (RFC 3516 §4.4 allows either). Both give back
+/// the decoded octets: Dovecot through BINARY, postern by never storing what it would
+/// change.
+#[test]
+fn dovecot_reencodes_what_postern_refuses() {
+    let Some(dovecot) = dovecot::Dovecot::find() else {
+        return;
+    };
+    let home = tempfile::tempdir().unwrap();
+    let mut dc = Client::spawn(dovecot.command(home.path()), false);
+    dc.send("s0", "SELECT INBOX").assert_ok();
+    let message = UNKEEPABLE[0].1;
+    let mut cmd = format!("A APPEND INBOX ~{{{}+}}\r\n", message.len()).into_bytes();
+    cmd.extend_from_slice(message);
+    cmd.extend_from_slice(b"\r\n");
+    dc.write(&cmd);
+    dc.read_reply("A", 0).assert_ok();
+    let r = dc.send("F", "FETCH 1 (BODY.PEEK[] BINARY.PEEK[1])");
+    let line = r.one("* 1 FETCH");
+    assert_eq!(line.literals.len(), 2, "{}", r.dump());
+    assert!(!line.literals[0].contains(&0), "{}", r.dump());
+    assert!(
+        String::from_utf8_lossy(&line.literals[0]).contains("base64"),
+        "{}",
+        r.dump()
+    );
+    assert_eq!(line.literals[1], b"ab\0cd\r\n", "{}", r.dump());
+    dc.send("L", "LOGOUT");
 }

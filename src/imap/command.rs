@@ -102,6 +102,8 @@ pub enum CommandBody {
         date: Option<DateTime>,
         message: LiteralData,
         utf8: bool,
+        /// The message came as a `literal8` (`~{n}`, RFC 3516 §4.4).
+        binary: bool,
         more: Vec<AppendMessage>,
     },
     /// IDLE (RFC 2177). The session sends `+ idling` and reads the `DONE` line itself.
@@ -302,6 +304,8 @@ pub struct AppendMessage {
     pub date: Option<DateTime>,
     pub message: LiteralData,
     pub utf8: bool,
+    /// Sent as a `literal8` (RFC 3516 §4.4): its octets must be kept exactly or refused.
+    pub binary: bool,
 }
 
 /// LIST-EXTENDED selection options (RFC 5258 §3.1, RFC 6154).
@@ -357,6 +361,8 @@ pub enum StatusItem {
     Size,
     Deleted,
     AppendLimit,
+    /// MAILBOXID (RFC 8474 §4.2).
+    MailboxId,
 }
 
 /// A flag in a command (RFC 3501 §2.3.2). System flags are matched case-insensitively;
@@ -466,6 +472,14 @@ pub enum SearchKey {
     Unkeyword(String),
     Unseen,
     Younger(u32),
+    /// SAVEDBEFORE, SAVEDON, SAVEDSINCE and SAVEDATESUPPORTED (RFC 8514 §4.3).
+    SavedBefore(Date),
+    SavedOn(Date),
+    SavedSince(Date),
+    SaveDateSupported,
+    /// EMAILID and THREADID objectid (RFC 8474 §6).
+    EmailId(String),
+    ThreadId(String),
 }
 
 /// ESEARCH return options (RFC 4731); SAVE from RFC 5182, PARTIAL from RFC 9394.
@@ -525,6 +539,11 @@ pub enum FetchItem {
     Preview {
         lazy: bool,
     },
+    /// `SAVEDATE` (RFC 8514).
+    SaveDate,
+    /// `EMAILID` and `THREADID` (RFC 8474 §5).
+    EmailId,
+    ThreadId,
 }
 
 /// `<offset.count>`.

@@ -14,6 +14,8 @@ use super::flags::write_flag_list;
 use super::message_syntax as imap_encode;
 use super::syntax::{write_literal, write_string};
 use crate::message::{self, Message, SectionKind};
+use crate::store::filename::save_time;
+use crate::store::objectid;
 use crate::store::{Flags, Mailbox, MessageEntry, StoreError};
 
 /// How much of a message the requested items need.
@@ -27,9 +29,13 @@ enum Need {
 fn need_of(item: &FetchItem) -> Need {
     match item {
         // RFC822.SIZE comes from the name or the size cache (Mailbox::wire_size).
-        FetchItem::Flags | FetchItem::InternalDate | FetchItem::Uid | FetchItem::Rfc822Size => {
-            Need::Nothing
-        }
+        FetchItem::Flags
+        | FetchItem::InternalDate
+        | FetchItem::Uid
+        | FetchItem::Rfc822Size
+        | FetchItem::SaveDate
+        | FetchItem::EmailId
+        | FetchItem::ThreadId => Need::Nothing,
         FetchItem::Envelope | FetchItem::Rfc822Header => Need::Header,
         FetchItem::BodySection { section, .. } if section.part.is_empty() => match section.text {
             Some(SectionText::Header)
@@ -182,6 +188,11 @@ enum Meta {
     Flags,
     InternalDate,
     Rfc822Size,
+    /// SAVEDATE (RFC 8514), from the file name.
+    SaveDate,
+    /// EMAILID and THREADID (RFC 8474), from the file name.
+    EmailId,
+    ThreadId,
     /// ENVELOPE, BODY or BODYSTRUCTURE by cache kind.
     Cached(&'static str),
 }
@@ -227,6 +238,9 @@ fn plan_item(item: &FetchItem) -> Option<Planned<'_>> {
         FetchItem::Flags => Planned::Meta(Meta::Flags),
         FetchItem::InternalDate => Planned::Meta(Meta::InternalDate),
         FetchItem::Rfc822Size => Planned::Meta(Meta::Rfc822Size),
+        FetchItem::SaveDate => Planned::Meta(Meta::SaveDate),
+        FetchItem::EmailId => Planned::Meta(Meta::EmailId),
+        FetchItem::ThreadId => Planned::Meta(Meta::ThreadId),
         // PREVIEW (LAZY) is answered like PREVIEW: RFC 8970 lets the server send
         // the preview it can compute ("MAY" return NIL), and the cache makes the next
         // answer cheap.
@@ -609,6 +623,23 @@ fn write_meta(out: &mut Vec<u8>, item: Meta, values: &MetaValues<'_>) {
             let date = values.mailbox.internal_date(values.index);
             write_string(out, format_internal_date(date).as_bytes());
         }
+        Meta::SaveDate => {
+            // RFC 8514 §3: NIL where the save date cannot be known (a name without
+            // its leading time).
+            out.extend_from_slice(b"SAVEDATE ");
+            match save_time(entry.basename) {
+                Some(t) => write_string(out, format_internal_date(t).as_bytes()),
+                None => out.extend_from_slice(b"NIL"),
+            }
+        }
+        Meta::EmailId => {
+            let id = objectid::email_id(entry.basename);
+            out.extend_from_slice(format!("EMAILID ({id})").as_bytes());
+        }
+        // RFC 8474 §5.2: a server that does not thread answers THREADID NIL. postern's
+        // THREAD command threads on request, per folder; a THREADID must stay the same
+        // for a message across folders and sessions, which needs a store of its own.
+        Meta::ThreadId => out.extend_from_slice(b"THREADID NIL"),
         Meta::Rfc822Size => {
             let size = values.size.unwrap_or(entry.size);
             out.extend_from_slice(format!("RFC822.SIZE {size}").as_bytes());

@@ -8,7 +8,9 @@ use super::datetime::days_from_civil;
 use super::fetch::load_message;
 use super::sets::resolve_set;
 use crate::message::Message;
+use crate::store::filename::save_time;
 use crate::store::fts::Prefilter;
+use crate::store::objectid;
 use crate::store::{Flags, Mailbox, MessageEntry, StoreError};
 
 /// How the strings of a `SEARCH CHARSET x` command become UTF-8, the text the engine
@@ -211,6 +213,16 @@ impl Candidate<'_> {
         values.iter().any(|v| contains(v, &needle))
     }
 
+    /// The save date's day (RFC 8514), UTC as INTERNALDATE's. A message whose name
+    /// does not carry its save time is searched by its internal date instead: it was
+    /// saved no later than postern first saw it, and a cleanup by SAVEDBEFORE must not
+    /// pass over it forever.
+    fn saved_day(&self) -> i64 {
+        save_time(self.entry.basename)
+            .unwrap_or_else(|| self.mailbox.internal_date(self.index))
+            .div_euclid(86400)
+    }
+
     fn sent_day(&self) -> Option<i64> {
         let (y, m, d) = self.message?.sent_date()?;
         Some(days_from_civil(y, m, d))
@@ -251,6 +263,14 @@ impl Candidate<'_> {
             SentBefore(d) => self.sent_day().is_some_and(|s| s < day_number(d)),
             SentOn(d) => self.sent_day().is_some_and(|s| s == day_number(d)),
             SentSince(d) => self.sent_day().is_some_and(|s| s >= day_number(d)),
+            SavedBefore(d) => self.saved_day() < day_number(d),
+            SavedOn(d) => self.saved_day() == day_number(d),
+            SavedSince(d) => self.saved_day() >= day_number(d),
+            // Every postern folder keeps save dates (in its file names).
+            SaveDateSupported => true,
+            EmailId(id) => objectid::email_id(e.basename) == *id,
+            // No message has a THREADID (FETCH THREADID is NIL, RFC 8474 §5.2).
+            ThreadId(_) => false,
             Larger(n) => self.size() > u64::from(*n),
             Smaller(n) => self.size() < u64::from(*n),
             From(s) => self.header_has("From", s),

@@ -109,8 +109,12 @@ pub struct Session<'c> {
     pub conn: Connection,
     pub out: Vec<u8>,
     pub state: State,
-    /// ENABLE UTF8=ACCEPT was given: names travel as UTF-8.
+    /// ENABLE UTF8=ACCEPT or IMAP4rev2 was given: names travel as UTF-8.
     pub utf8: bool,
+    /// ENABLE IMAP4rev2 was given (RFC 9051): rev2's answers from then on.
+    pub rev2: bool,
+    /// ENABLE UTF8=ACCEPT itself was given (`utf8` may come from IMAP4rev2 alone).
+    pub utf8_accept: bool,
     pub failed_logins: u32,
     pub started: Instant,
     /// Counters for the logout log line.
@@ -136,6 +140,8 @@ impl<'c> Session<'c> {
             out: Vec::with_capacity(8192),
             state: State::NotAuthenticated,
             utf8: false,
+            rev2: false,
+            utf8_accept: false,
             failed_logins: 0,
             started: Instant::now(),
             fetched_bodies: 0,

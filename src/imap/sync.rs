@@ -107,7 +107,10 @@ pub fn sync(
     if changes.new > 0 {
         let recent = mailbox.recent_count();
         out.extend_from_slice(format!("* {} EXISTS\r\n", mailbox.len()).as_bytes());
-        out.extend_from_slice(format!("* {recent} RECENT\r\n").as_bytes());
+        // IMAP4rev2 has no RECENT response (RFC 9051 Appendix E).
+        if !mailbox.recent_hidden() {
+            out.extend_from_slice(format!("* {recent} RECENT\r\n").as_bytes());
+        }
     }
     for &index in &changes.flags_changed {
         if index < mailbox.len() {

@@ -48,6 +48,21 @@ pub fn leading_number(name: &str) -> u64 {
     name[..end].parse().unwrap_or(0)
 }
 
+/// When the message was saved into its folder (RFC 8514's save date): the leading
+/// seconds of its unique name, `None` when the name does not start with them.
+///
+/// Every way a message enters a folder makes a new name at that moment: delivery and
+/// APPEND name the file in `tmp/` as it is written, and COPY and MOVE (postern's and
+/// Courier's) give the copy a fresh name. Flag changes keep the name (only the `:2,` info
+/// changes), so the date survives them, and it needs no file of its own.
+pub fn save_time(basename: &str) -> Option<i64> {
+    let digits = basename.split_once('.')?.0;
+    if digits.is_empty() || digits.len() > 12 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok().filter(|&t| t > 0)
+}
+
 /// The order in which new messages get UIDs: by leading number, then bytewise.
 pub fn cmp_new(a: &str, b: &str) -> Ordering {
     leading_number(a)

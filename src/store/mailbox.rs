@@ -194,6 +194,8 @@ pub struct Mailbox {
     /// included): what the index and the stamps exist to avoid, counted so that tests
     /// and benchmarks can tell a listing from an answer out of the index.
     cur_listings: u32,
+    /// No message is shown as recent ([`Mailbox::hide_recent`]).
+    recent_hidden: bool,
 }
 
 /// One of the folder's number caches (see `sizecache`): loaded on first use, saved when
@@ -743,6 +745,7 @@ impl Mailbox {
             events_trusted: false,
             fs_shared: None,
             cur_listings: 0,
+            recent_hidden: false,
         };
         if !read_only {
             super::purge::stale_tmp(&mailbox.dir, std::time::SystemTime::now());
@@ -1023,7 +1026,7 @@ impl Mailbox {
             flags: row.flags,
             keywords: self.table.keywords(index),
             size: row.size,
-            recent: row.has(RECENT),
+            recent: row.has(RECENT) && !self.recent_hidden,
             file_name,
             gone: row.has(GONE),
         }
@@ -1041,7 +1044,22 @@ impl Mailbox {
 
     /// How many messages are \Recent in this session.
     pub fn recent_count(&self) -> usize {
+        if self.recent_hidden {
+            return 0;
+        }
         self.table.rows().iter().filter(|r| r.has(RECENT)).count()
+    }
+
+    /// From now on no message of this view is recent: for a client that has no \Recent
+    /// (IMAP4rev2). The claims on recent messages are still taken, so another session
+    /// does not see them as recent either.
+    pub fn hide_recent(&mut self) {
+        self.recent_hidden = true;
+    }
+
+    /// [`Self::hide_recent`] was called.
+    pub fn recent_hidden(&self) -> bool {
+        self.recent_hidden
     }
 
     /// The index of the first message whose UID is `uid` or above (`len()` when none is):
@@ -1827,12 +1845,15 @@ impl Mailbox {
                 let Some((src, meta)) = self.source_file(i)? else {
                     continue;
                 };
-                let base = UniqueName::new().final_name(
+                let fresh = UniqueName::new().final_name(
                     meta.dev(),
                     meta.ino(),
                     Some(m.size),
                     wire_size_from_name(m.basename),
                 );
+                // The copy keeps its source's EMAILID (RFC 8474 §5.1: required for MOVE,
+                // allowed for COPY; see `objectid`).
+                let base = super::objectid::with_email_id(&fresh, m.basename);
                 if !m.keywords.is_empty() {
                     keyword_writer::record_new(&target_dir, &base, m.keywords)?;
                 }
@@ -2007,6 +2028,8 @@ fn move_to_trash(path: &Path, trash: &Path) -> io::Result<()> {
                     size_from_name(base),
                     wire_size_from_name(base),
                 );
+                // The same message in Trash: the same EMAILID (RFC 8474 §5.1).
+                let fresh = super::objectid::with_email_id(&fresh, base);
                 dest = trash
                     .join("cur")
                     .join(format!("{fresh}:2,{}", flags.to_info()));

@@ -26,6 +26,7 @@ pub mod lda;
 pub mod lock;
 pub mod mailbox;
 pub mod measure;
+pub mod objectid;
 pub mod places;
 pub mod purge;
 pub mod quota;
@@ -264,6 +265,12 @@ impl Maildir {
     pub fn status(&self, folder: &str) -> Result<FolderStatus> {
         let dir = self.existing_dir(folder)?;
         mailbox::status(&dir)
+    }
+
+    /// The folder's MAILBOXID (RFC 8474), made on first ask (see [`objectid`]).
+    pub fn mailbox_id(&self, folder: &str) -> Result<String> {
+        let dir = self.existing_dir(folder)?;
+        Ok(objectid::mailbox_id(&dir)?)
     }
 
     /// STATUS SIZE and DELETED of `folder` (see [`FolderUsage`]).

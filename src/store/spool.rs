@@ -49,6 +49,10 @@ pub struct Spool {
     wire: WireCounter,
     /// Bytes given to the spool (for IMAP the literal's length).
     received: u64,
+    /// The last byte given was a CR (to tell a bare LF from the end of a CRLF).
+    last_cr: bool,
+    /// What the file cannot give back as it was sent, see [`Spooled::kept_exactly`].
+    altered: bool,
 }
 
 impl Spool {
@@ -64,7 +68,26 @@ impl Spool {
             out: Vec::with_capacity(BUFFER),
             wire: WireCounter::default(),
             received: 0,
+            last_cr: false,
+            altered: false,
         })
+    }
+
+    /// Notes a NUL or a bare LF in what was given ([`LineEnds::ToLf`] only): a LF alone
+    /// would be served back as CRLF, and a NUL cannot be served in a plain literal.
+    fn watch_octets(&mut self, data: &[u8]) {
+        if self.line_ends != LineEnds::ToLf || self.altered || data.is_empty() {
+            return;
+        }
+        let bare_lf = data.iter().enumerate().any(|(at, &b)| {
+            b == b'\n'
+                && !match at {
+                    0 => self.last_cr,
+                    _ => data[at - 1] == b'\r',
+                }
+        });
+        self.altered = bare_lf || data.contains(&0);
+        self.last_cr = data.last() == Some(&b'\r');
     }
 
     /// Writes what is buffered, a CR left at the very end included, and names the message.
@@ -88,6 +111,7 @@ impl Spool {
             basename,
             size: md.len(),
             received: self.received,
+            kept_exactly: !self.altered,
         })
     }
 
@@ -128,6 +152,7 @@ impl Spool {
 impl Write for Spool {
     fn write(&mut self, data: &[u8]) -> io::Result<usize> {
         self.received += data.len() as u64;
+        self.watch_octets(data);
         self.convert(data);
         if self.out.len() >= BUFFER {
             self.write_out()?;
@@ -158,6 +183,7 @@ pub struct Spooled {
     basename: String,
     size: u64,
     received: u64,
+    kept_exactly: bool,
 }
 
 impl PartialEq for Spooled {
@@ -180,6 +206,12 @@ impl Spooled {
     /// Bytes the spool was given (for IMAP, the literal's length).
     pub fn received(&self) -> u64 {
         self.received
+    }
+
+    /// Served back (every LF as CRLF), the file gives exactly the octets the spool was
+    /// given: there was no bare LF and no NUL. Always true for [`LineEnds::Keep`].
+    pub fn kept_exactly(&self) -> bool {
+        self.kept_exactly
     }
 
     /// Where the file is while it waits in `tmp/`.
@@ -316,6 +348,26 @@ mod tests {
                 assert_eq!(got, whole, "split at {i} and {j}");
             }
         }
+    }
+
+    #[test]
+    fn kept_exactly_sees_bare_lf_and_nul_across_every_split() {
+        let cases: [(&[u8], bool); 6] = [
+            (b"a\r\nb\r\n", true),
+            (b"a\rb\r\r\n\xff", true),
+            (b"a\nb", false),
+            (b"\n", false),
+            (b"a\r\nb\0", false),
+            (b"a\r\r\nb\r\n\n", false),
+        ];
+        for (msg, kept) in cases {
+            for i in 0..=msg.len() {
+                let (_, done) = spool(&[&msg[..i], &msg[i..]], LineEnds::ToLf);
+                assert_eq!(done.kept_exactly(), kept, "{msg:?} split at {i}");
+            }
+        }
+        let (_, done) = spool(&[b"a\n\0"], LineEnds::Keep);
+        assert!(done.kept_exactly(), "delivery keeps every octet");
     }
 
     #[test]

@@ -97,7 +97,7 @@ pub fn check_response(raw: &[u8], greeting: bool) {
     } else {
         matches!(ResponseCodec::default().decode(raw), Ok((rest, _)) if rest.is_empty())
     };
-    if ok || binary_origin_ok(raw) || preview_ok(raw) {
+    if ok || binary_origin_ok(raw) || preview_ok(raw) || object_items_ok(raw) {
         return;
     }
     let text = String::from_utf8_lossy(raw);
@@ -183,6 +183,59 @@ fn preview_ok(raw: &[u8]) -> bool {
     out.extend_from_slice(b"RFC822.SIZE 0");
     out.extend_from_slice(&raw[value + len..]);
     matches!(ResponseCodec::default().decode(&out), Ok((rest, _)) if rest.is_empty())
+}
+
+/// Items imap-codec 2.0.0-alpha.10 has no feature for, checked here by their own ABNF and
+/// then replaced by an item it knows before the response is checked again:
+/// RFC 8514 `msg-att-static =/ "SAVEDATE" SP (date-time / nil)` (the date-time is checked
+/// by becoming an INTERNALDATE), and RFC 8474 `"EMAILID" SP "(" objectid ")"`,
+/// `"THREADID" SP ("(" objectid ")" / nil)`, `status-att-val =/ "MAILBOXID" SP "("
+/// objectid ")"` and `resp-text-code =/ "MAILBOXID" SP "(" objectid ")"`, with
+/// `objectid = 1*255(ALPHA / DIGIT / "_" / "-")`.
+fn object_items_ok(raw: &[u8]) -> bool {
+    let mut text = String::from_utf8_lossy(raw).into_owned();
+    let mut changed = false;
+    while let Some(at) = text.find("SAVEDATE ") {
+        let rest = &text[at + "SAVEDATE ".len()..];
+        let (len, with) = if rest.starts_with("NIL") {
+            (3, "RFC822.SIZE 0".to_string())
+        } else if rest.starts_with('"') && rest.len() >= 28 && rest.as_bytes()[27] == b'"' {
+            (28, format!("INTERNALDATE {}", &rest[..28]))
+        } else {
+            return false;
+        };
+        text.replace_range(at..at + "SAVEDATE ".len() + len, &with);
+        changed = true;
+    }
+    for (name, with, nil_ok) in [
+        ("[MAILBOXID ", "[ALERT", false),
+        ("MAILBOXID ", "MESSAGES 0", false),
+        ("EMAILID ", "RFC822.SIZE 0", false),
+        ("THREADID ", "RFC822.SIZE 0", true),
+    ] {
+        while let Some(at) = text.find(name) {
+            let rest = &text[at + name.len()..];
+            let len = if nil_ok && rest.starts_with("NIL") {
+                3
+            } else if let Some(id) = rest.strip_prefix('(').and_then(|r| r.split_once(')')) {
+                let id = id.0;
+                let valid = (1..=255).contains(&id.len())
+                    && id
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+                if !valid {
+                    return false;
+                }
+                id.len() + 2
+            } else {
+                return false;
+            };
+            text.replace_range(at..at + name.len() + len, with);
+            changed = true;
+        }
+    }
+    changed
+        && matches!(ResponseCodec::default().decode(text.as_bytes()), Ok((rest, _)) if rest.is_empty())
 }
 
 /// One complete server response: the line(s) as sent, with any literals inline.

@@ -51,6 +51,21 @@ fn stored_size(data: &LiteralData) -> u64 {
     }
 }
 
+/// The message, stored, will be served back octet for octet: no NUL and no LF without
+/// its CR (see [`crate::store::Spooled::kept_exactly`]).
+fn kept_exactly(data: &LiteralData) -> bool {
+    match data {
+        LiteralData::Spooled(spooled) => spooled.kept_exactly(),
+        LiteralData::Memory(bytes) => {
+            !bytes.contains(&0)
+                && bytes
+                    .iter()
+                    .enumerate()
+                    .all(|(i, &b)| b != b'\n' || (i > 0 && bytes[i - 1] == b'\r'))
+        }
+    }
+}
+
 /// One message of an APPEND, checked and ready to store.
 struct Ready {
     system: Flags,
@@ -181,6 +196,15 @@ impl Session<'_> {
         }
         if m.message.is_empty() {
             return Err(Outcome::no("[CANNOT] An empty message cannot be appended"));
+        }
+        if m.binary && !kept_exactly(&m.message) {
+            // RFC 3516 §4.4: a mailbox that cannot store the binary content fails the
+            // APPEND with UNKNOWN-CTE. A Maildir file keeps LF line ends and is served
+            // with CRLF (as Courier does), so a bare LF would come back changed, and a
+            // NUL could never be sent in the plain literal BODY[] uses.
+            return Err(Outcome::no(
+                "[UNKNOWN-CTE] Binary content with a bare LF or a NUL cannot be stored",
+            ));
         }
         let internal_date = m.date.map(|d| {
             let secs = unix_time(&d);

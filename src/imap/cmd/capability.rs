@@ -18,7 +18,12 @@ use crate::imap::session::Session;
 /// advertises CONTEXT=SEARCH, yet that is no sign of use. The part of RFC 5267 clients do
 /// page with, PARTIAL, now stands alone (RFC 9394) and is served. Update machinery no
 /// client drives would be code kept working without a caller to test it against.
-const BASE: &str = "IMAP4rev1 LITERAL+ SASL-IR ID ENABLE IDLE UIDPLUS NAMESPACE CHILDREN UNSELECT MOVE SPECIAL-USE LIST-EXTENDED LIST-STATUS QUOTA ACL ACL2=UNION UTF8=ACCEPT ESEARCH SEARCHRES PARTIAL WITHIN SORT SORT=DISPLAY THREAD=ORDEREDSUBJECT THREAD=REFERENCES BINARY PREVIEW";
+///
+/// UIDONLY (RFC 9586) is left out too. With it on, every expunge must be reported as
+/// VANISHED (RFC 9586 §3), the response QRESYNC (RFC 7162 §3.2.10) brings, which is being
+/// built apart from this; and the clients that resynchronise cheaply (Thunderbird, Apple
+/// Mail, mbsync, OfflineIMAP, K-9) use CONDSTORE/QRESYNC and do not send ENABLE UIDONLY.
+const BASE: &str = "IMAP4rev1 LITERAL+ SASL-IR ID ENABLE IDLE UIDPLUS NAMESPACE CHILDREN UNSELECT MOVE SPECIAL-USE LIST-EXTENDED LIST-STATUS QUOTA ACL ACL2=UNION UTF8=ACCEPT ESEARCH SEARCHRES PARTIAL WITHIN SORT SORT=DISPLAY THREAD=ORDEREDSUBJECT THREAD=REFERENCES BINARY PREVIEW SAVEDATE OBJECTID";
 
 impl Session<'_> {
     pub fn cmd_capability(&mut self) -> CommandResult {
@@ -29,6 +34,11 @@ impl Session<'_> {
 
     pub fn capabilities(&self) -> String {
         let mut caps = String::from(BASE);
+        if self.config.imap.imap4rev2 {
+            // Beside IMAP4rev1, which stays the default (RFC 9051 §7.2.2 and Appendix
+            // E: a server may offer both; rev2 starts at ENABLE IMAP4rev2).
+            caps.insert_str("IMAP4rev1".len(), " IMAP4rev2");
+        }
         // RFC 8438 and RFC 7889: one limit for every mailbox, `[limits] max_append_size`.
         caps.push_str(" STATUS=SIZE CREATE-SPECIAL-USE MULTIAPPEND");
         caps.push_str(&format!(

@@ -29,7 +29,14 @@ impl Session<'_> {
             .maildir
             .create_folder_with_uses(&place.folder, &uses)?;
         acl::folder_created(place.maildir.root(), &place.folder).map_err(acl_failure)?;
-        Ok(Outcome::ok("CREATE completed"))
+        // RFC 8474 §4.1: the new folder's MAILBOXID in the tagged OK.
+        match place.maildir.mailbox_id(&place.folder) {
+            Ok(id) => Ok(Outcome::ok(format!("[MAILBOXID ({id})] CREATE completed"))),
+            Err(err) => {
+                log::error!("{}: no MAILBOXID: {err}", place.name);
+                Ok(Outcome::ok("CREATE completed"))
+            }
+        }
     }
 }
 

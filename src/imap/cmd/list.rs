@@ -154,6 +154,20 @@ impl Session<'_> {
         Ok(Outcome::ok("LIST completed"))
     }
 
+    /// The `* LIST` line of one mailbox by its exact name (IMAP4rev2's SELECT answer);
+    /// nothing when the folder list cannot be read.
+    pub(super) fn write_list_of(&mut self, name: &str) {
+        let want_shared = name.starts_with(crate::store::places::SHARED_ROOT);
+        let Ok(tree) = self.folder_tree(want_shared) else {
+            return;
+        };
+        let attrs = list_attributes(tree.get(name), self.special_use(name), false);
+        self.out
+            .extend_from_slice(format!("* LIST ({}) \".\" ", attrs.join(" ")).as_bytes());
+        self.write_mailbox_name(name);
+        self.out.extend_from_slice(b"\r\n");
+    }
+
     /// One `* LIST` line with its extended data, then the mailbox's `* STATUS` when
     /// LIST-STATUS asked for it (RFC 5819 §2: not for `\NoSelect` or `\NonExistent`
     /// names; a mailbox whose status cannot be read, e.g. without the `r` right, gets

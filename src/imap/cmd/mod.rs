@@ -92,6 +92,7 @@ impl Session<'_> {
                 date,
                 message,
                 utf8,
+                binary,
                 more,
             } => {
                 let first = AppendMessage {
@@ -99,6 +100,7 @@ impl Session<'_> {
                     date,
                     message,
                     utf8,
+                    binary,
                 };
                 self.cmd_append(&mailbox, first, more)
             }

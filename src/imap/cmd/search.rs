@@ -74,6 +74,15 @@ impl Session<'_> {
         }
         let hits = search(&mut self.selected_mut()?.mailbox, criteria, uid)?;
         match returns {
+            // RFC 9051 §6.4.4: an IMAP4rev2 SEARCH is answered with ESEARCH, ALL when no
+            // result option was given.
+            None if self.rev2 => self.answer_returns(
+                tag,
+                uid,
+                &[SearchReturn::All],
+                &hits,
+                ResultOrder::Ascending,
+            )?,
             None => {
                 let mut line = String::from("SEARCH");
                 for n in hits {

@@ -16,12 +16,19 @@ impl Session<'_> {
     ) -> CommandResult {
         let verb = if read_only { "EXAMINE" } else { "SELECT" };
         // A failed SELECT leaves no mailbox selected (RFC 3501 §6.3.1).
+        let was_selected = self.selected().is_ok();
         self.deselect();
+        if was_selected && self.rev2 {
+            // RFC 9051 §7.1 (CLOSED): the boundary between the old mailbox's responses
+            // and the new one's.
+            self.untagged("OK [CLOSED] Previous mailbox closed");
+        }
         if let Some(p) = params.first() {
             return Err(Outcome::bad(format!(
                 "{verb} parameter {p:?} is not supported"
             )));
         }
+        let mut mailbox_id = None;
         let (name, mailbox, rights) = match self.fs_shared_name(wire) {
             // A filesystem-shared folder: its file modes decide, not an ACL (Courier);
             // one the user may not write opens read-only.
@@ -35,9 +42,14 @@ impl Session<'_> {
                 // Courier does (RFC 4314 §4 lists the rights each change needs).
                 let read_only = read_only || !"stwie".chars().any(|r| rights.has(r));
                 let mailbox = place.maildir.open_mailbox(&place.folder, read_only)?;
+                mailbox_id = place.maildir.mailbox_id(&place.folder).ok();
                 (place.name, mailbox, rights)
             }
         };
+        let mut mailbox = mailbox;
+        if self.rev2 {
+            mailbox.hide_recent();
+        }
         let read_only = mailbox.read_only();
         let sharing = self.places()?.login.sharing;
         let keywords = mailbox.keywords_in_use();
@@ -55,12 +67,23 @@ impl Session<'_> {
             self.config.imap.keywords,
         );
         self.untagged(&format!("{exists} EXISTS"));
-        self.untagged(&format!("{recent} RECENT"));
-        if let Some(n) = first_unseen {
-            self.untagged(&format!("OK [UNSEEN {n}] First unseen"));
+        // RFC 9051 §6.3.2 lists neither RECENT nor UNSEEN among rev2's SELECT answers.
+        if !self.rev2 {
+            self.untagged(&format!("{recent} RECENT"));
+            if let Some(n) = first_unseen {
+                self.untagged(&format!("OK [UNSEEN {n}] First unseen"));
+            }
         }
         self.untagged(&format!("OK [UIDVALIDITY {uid_validity}] UIDs valid"));
         self.untagged(&format!("OK [UIDNEXT {uid_next}] Predicted next UID"));
+        if let Some(id) = mailbox_id {
+            // RFC 8474 §4.1.
+            self.untagged(&format!("OK [MAILBOXID ({id})] Ok"));
+        }
+        if self.rev2 {
+            // RFC 9051 §6.3.2: a LIST response for the mailbox, with its attributes.
+            self.write_list_of(&name);
+        }
         if sharing {
             self.untagged(&format!("OK [MYRIGHTS \"{}\"] ACL", rights.to_wire_full()));
         }

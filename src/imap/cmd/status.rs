@@ -17,6 +17,8 @@ impl Session<'_> {
         let wants_usage = items
             .iter()
             .any(|i| matches!(i, StatusItem::Size | StatusItem::Deleted));
+        let wants_id = items.contains(&StatusItem::MailboxId);
+        let mut mailbox_id = None;
         let (name, status, usage) = match self.fs_shared_name(wire) {
             Some(name) => {
                 let shared = self.fs_shared()?;
@@ -31,6 +33,9 @@ impl Session<'_> {
             None => {
                 let (place, _) = self.place_with(wire, 'r', "STATUS")?;
                 let status = place.maildir.status(&place.folder)?;
+                if wants_id {
+                    mailbox_id = Some(place.maildir.mailbox_id(&place.folder)?);
+                }
                 let usage = if wants_usage {
                     place.maildir.usage(&place.folder)?
                 } else {
@@ -51,6 +56,14 @@ impl Session<'_> {
                 StatusItem::Deleted => ("DELETED", u64::from(usage.deleted)),
                 // The one limit APPEND applies to every mailbox (RFC 7889 §3).
                 StatusItem::AppendLimit => ("APPENDLIMIT", self.config.limits.max_append_size),
+                StatusItem::MailboxId => {
+                    // A filesystem-shared folder has no postern file to keep one in: the
+                    // item is left out, as for a server without an id for it.
+                    if let Some(id) = &mailbox_id {
+                        parts.push(format!("MAILBOXID ({id})"));
+                    }
+                    continue;
+                }
             };
             parts.push(format!("{label} {value}"));
         }

@@ -94,6 +94,9 @@ impl Parser {
             "PREVIEW" => F::Preview {
                 lazy: self.preview_modifiers()?,
             },
+            "SAVEDATE" => F::SaveDate,
+            "EMAILID" => F::EmailId,
+            "THREADID" => F::ThreadId,
             "" => return Err("expected a fetch item".into()),
             other => return Err(format!("unknown fetch item {other}")),
         };

@@ -71,6 +71,7 @@ impl Parser {
                 "SIZE" => StatusItem::Size,
                 "DELETED" => StatusItem::Deleted,
                 "APPENDLIMIT" => StatusItem::AppendLimit,
+                "MAILBOXID" => StatusItem::MailboxId,
                 other => return Err(format!("unknown status item {other}")),
             });
             if self.eat(b')') {

@@ -190,6 +190,22 @@ impl Parser {
             "SENTBEFORE" => K::SentBefore(self.sp_date()?),
             "SENTON" => K::SentOn(self.sp_date()?),
             "SENTSINCE" => K::SentSince(self.sp_date()?),
+            "SAVEDBEFORE" => K::SavedBefore(self.sp_date()?),
+            "SAVEDON" => K::SavedOn(self.sp_date()?),
+            "SAVEDSINCE" => K::SavedSince(self.sp_date()?),
+            "SAVEDATESUPPORTED" => K::SaveDateSupported,
+            "EMAILID" | "THREADID" => {
+                self.sp()?;
+                let id = self.atom()?;
+                if !crate::store::objectid::is_object_id(&id) {
+                    return Err("invalid objectid".into());
+                }
+                if name == "EMAILID" {
+                    K::EmailId(id)
+                } else {
+                    K::ThreadId(id)
+                }
+            }
             "LARGER" => {
                 self.sp()?;
                 K::Larger(self.number()?)

@@ -154,6 +154,7 @@ impl Parser {
             date: first.date,
             message: first.message,
             utf8: first.utf8,
+            binary: first.binary,
             more,
         })
     }
@@ -170,20 +171,21 @@ impl Parser {
             date = Some(self.date_time()?);
             self.sp()?;
         }
-        let (message, utf8) = if self.eat_word_sp("UTF8") {
+        let (message, utf8, binary) = if self.eat_word_sp("UTF8") {
             self.expect(b'(')?;
-            let (data, _) = self.literal_data(true)?;
+            let (data, binary) = self.literal_data(true)?;
             self.expect(b')')?;
-            (data, true)
+            (data, true, binary)
         } else {
-            let (data, _binary) = self.literal_data(true)?;
-            (data, false)
+            let (data, binary) = self.literal_data(true)?;
+            (data, false, binary)
         };
         Ok(AppendMessage {
             flags,
             date,
             message,
             utf8,
+            binary,
         })
     }
 

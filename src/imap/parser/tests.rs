@@ -428,6 +428,31 @@ fn every_real_client_command_parses() {
                 items: vec![F::Preview { lazy: true }],
             },
         ),
+        (
+            // RFC 8514 and RFC 8474's message items.
+            "A8s FETCH 1:* (savedate EMAILID ThreadID)",
+            C::Fetch {
+                uid: false,
+                set: set("1:*"),
+                items: vec![F::SaveDate, F::EmailId, F::ThreadId],
+            },
+        ),
+        (
+            "A8t SEARCH SAVEDBEFORE 1-Jan-2002 SAVEDON \"9-Sep-2001\" SAVEDSINCE 2-Feb-2000 SAVEDATESUPPORTED EMAILID M6d99ebf8 THREADID T-1_x",
+            C::Search {
+                uid: false,
+                charset: None,
+                criteria: K::And(vec![
+                    K::SavedBefore(d(2002, 1, 1)),
+                    K::SavedOn(d(2001, 9, 9)),
+                    K::SavedSince(d(2000, 2, 2)),
+                    K::SaveDateSupported,
+                    K::EmailId("M6d99ebf8".into()),
+                    K::ThreadId("T-1_x".into()),
+                ]),
+                returns: None,
+            },
+        ),
         ("A8c compress deflate", C::Compress("DEFLATE".into())),
         (
             "A9 FETCH 5 body[header.fields (\"Subject\" X-Foo)]",
@@ -502,11 +527,13 @@ fn append_forms() {
         date,
         message,
         utf8,
+        binary,
         more,
     } = cmd
     else {
         panic!()
     };
+    assert!(!binary);
     assert!(more.is_empty());
     assert_eq!(mailbox, "saved-messages");
     assert_eq!(flags, vec![Flag::Seen]);
@@ -544,10 +571,17 @@ fn append_forms() {
 
     // RFC 3516 §4.4: APPEND takes a literal8 message.
     let cmd = ok("A8 APPEND INBOX ~{3}\r\na\0b");
-    let CommandBody::Append { utf8, message, .. } = cmd else {
+    let CommandBody::Append {
+        utf8,
+        binary,
+        message,
+        ..
+    } = cmd
+    else {
         panic!()
     };
     assert!(!utf8);
+    assert!(binary, "the literal8 marker is carried to the command");
     assert_eq!(message, LiteralData::Memory(b"a\0b".to_vec()));
 
     let cmd = ok("A7 APPEND {5}\r\nDraft () {0}\r\n");
