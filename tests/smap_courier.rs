@@ -628,6 +628,7 @@ fn smap_add_unstuffs_one_dot_and_fetch_stuffs_it_again() {
         s.cmd("ADD FOLDER INBOX \"\""),
         "+OK Will add to this folder\n"
     );
+    assert_eq!(s.cmd("ADD KEYWORDS=kw1,kw2"), "+OK KEYWORDS set\n");
     assert_eq!(s.cmd("ADD {.20}"), "> Go ahead\n");
     s.send_raw(b"Subject: d\n\n..x\n...y\n.\n");
     let r = String::from_utf8_lossy(&s.reply()).into_owned();
