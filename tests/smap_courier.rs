@@ -677,3 +677,170 @@ fn smap_add_unstuffs_one_dot_and_fetch_stuffs_it_again() {
     assert_eq!(s.cmd("DELETE INBOX b"), "+OK Folder deleted\n");
     assert_eq!(s.cmd("LIST INBOX"), "+OK LIST completed\n");
 }
+
+/// A snapshot id in a reply, replaced (the name is made from the time and pid).
+fn without_snapshot_ids(reply: &str) -> String {
+    reply
+        .lines()
+        .map(|l| match l.split_once(" \"") {
+            Some((head, _)) if head == "* SNAPSHOT" || head == "* SNAPSHOTEXISTS" => {
+                format!("{head} \"...\"")
+            }
+            _ => l.to_owned(),
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The id in a `* SNAPSHOT "id"` reply.
+fn snapshot_id(reply: &str) -> String {
+    let line = reply
+        .lines()
+        .find(|l| l.starts_with("* SNAPSHOT \""))
+        .unwrap_or_else(|| panic!("no snapshot in {reply:?}"));
+    line["* SNAPSHOT \"".len()..line.len() - 1].to_owned()
+}
+
+/// What another client does to a Maildir between sessions: removes the first message,
+/// flags the fourth, delivers a new one.
+fn change_behind_the_back(md: &Path, round: u32) {
+    let cur = md.join("cur");
+    let mut names: Vec<String> = std::fs::read_dir(&cur)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    std::fs::remove_file(cur.join(&names[0])).unwrap();
+    let last = names.last().unwrap();
+    let base = last.split_once(":2,").map_or(last.as_str(), |(b, _)| b);
+    std::fs::rename(cur.join(last), cur.join(format!("{base}:2,ST"))).unwrap();
+    let new = md.join(format!("new/1000000{round}00.M9P9.test"));
+    std::fs::write(&new, "Subject: later\n\nlater\n").unwrap();
+    give_to_mail_owner(md);
+}
+
+/// `cp -a` of a Maildir (mtimes and owners kept), for a second server to look at.
+fn copy_maildir(from: &Path, to: &Path) {
+    let ok = std::process::Command::new("cp")
+        .arg("-a")
+        .arg(from)
+        .arg(to)
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok);
+}
+
+#[test]
+fn snapshots_are_made_and_resumed_across_the_two_servers() {
+    let Some(courier) = Courier::find() else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    common::open_to_mail_owner(tmp.path());
+    let mut server = smap_server();
+    let md = server.maildir.clone();
+    fill(&md);
+    // Courier makes a snapshot of INBOX.
+    let (mut c, mut child) = courier_session(&courier, &md);
+    assert_eq!(c.cmd("SOPEN \"\" INBOX"), "* EXISTS 4\n+OK Folder opened\n");
+    let courier_id = snapshot_id(&c.cmd("NOOP"));
+    assert_eq!(
+        c.cmd("NOOP"),
+        "+OK Folder updated\n",
+        "no change, no new snapshot"
+    );
+    c.cmd("LOGOUT");
+    let _ = child.wait();
+    change_behind_the_back(&md, 1);
+    // postern resumes it as Courier does, on a copy each.
+    let copy = tmp.path().join("copy1");
+    copy_maildir(&md, &copy);
+    let (mut c, mut child) = courier_session(&courier, &copy);
+    let want = c.cmd(&format!("SOPEN \"{courier_id}\" INBOX"));
+    c.cmd("LOGOUT");
+    let _ = child.wait();
+    let mut p = postern_session(&mut server);
+    let got = p.cmd(&format!("SOPEN \"{courier_id}\" INBOX"));
+    assert_eq!(got, want);
+    assert!(got.starts_with("* SNAPSHOTEXISTS"), "{got}");
+    // postern makes the next one; Courier resumes it.
+    let postern_id = snapshot_id(&p.cmd("NOOP"));
+    assert_eq!(p.cmd("NOOP"), "+OK Folder updated\n");
+    assert_eq!(
+        without_snapshot_ids(&p.cmd("STORE 1 +FLAGS=MARKED")),
+        "* FETCH 1 FLAGS=MARKED\n+OK Folder status updated"
+    );
+    let third = snapshot_id(&p.cmd("NOOP"));
+    p.cmd("LOGOUT");
+    change_behind_the_back(&md, 2);
+    for id in [postern_id, third] {
+        let copy = tmp.path().join(format!("copy-{id}"));
+        copy_maildir(&md, &copy);
+        let (mut c, mut child) = courier_session(&courier, &copy);
+        let want = c.cmd(&format!("SOPEN \"{id}\" INBOX"));
+        c.cmd("LOGOUT");
+        let _ = child.wait();
+        let mut p = postern_session(&mut server);
+        let got = p.cmd(&format!("SOPEN \"{id}\" INBOX"));
+        p.cmd("LOGOUT");
+        assert_eq!(got, want, "resuming {id}");
+        assert!(got.starts_with("* SNAPSHOTEXISTS"), "{got}");
+    }
+    // An unknown or malformed id is an OPEN.
+    let mut p = postern_session(&mut server);
+    assert_eq!(
+        p.cmd("SOPEN \"nope\" INBOX"),
+        "* EXISTS 4\n+OK Folder opened\n"
+    );
+    assert_eq!(
+        p.cmd("SOPEN \"../x\" INBOX"),
+        "* EXISTS 4\n+OK Folder opened\n"
+    );
+}
+
+#[test]
+fn snapshot_replies_match_courier() {
+    let Some(courier) = Courier::find() else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    common::open_to_mail_owner(tmp.path());
+    let cmd_md = tmp.path().join("Maildir");
+    fill(&cmd_md);
+    let mut server = smap_server();
+    fill(&server.maildir.clone());
+    let (mut c, mut child) = courier_session(&courier, &cmd_md);
+    let mut p = postern_session(&mut server);
+    let script = [
+        "SOPEN \"\" INBOX",
+        "NOOP",
+        "NOOP",
+        "STORE 3 +KEYWORDS=k1",
+        "STORE 2 +FLAGS=SEEN",
+        "NOOP",
+        "NOOP",
+        "FETCH 1 CONTENTS=BODY",
+        "NOOP",
+        "EXPUNGE 4",
+        "STORE 4 +FLAGS=DELETED",
+        "EXPUNGE",
+        "NOOP",
+        "CLOSE",
+        "NOOP",
+    ];
+    let mut diffs = Vec::new();
+    for line in script {
+        let want = without_snapshot_ids(&c.cmd(line));
+        let got = without_snapshot_ids(&p.cmd(line));
+        if want != got {
+            diffs.push(format!(
+                "C: {line}\n--- courier\n{want}\n--- postern\n{got}\n"
+            ));
+        }
+    }
+    c.cmd("LOGOUT");
+    let _ = child.wait();
+    assert!(diffs.is_empty(), "{}", diffs.join("\n"));
+}

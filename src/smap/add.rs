@@ -228,3 +228,10 @@ impl Smap<'_, '_> {
         }
     }
 }
+
+/// ADD's upload words parse (for the fuzz target).
+pub(super) fn check_add(words: &[String]) {
+    for w in words {
+        let _ = parse_upload(w);
+    }
+}

@@ -346,7 +346,11 @@ impl Smap<'_, '_> {
             add: Flags::SEEN,
             ..FlagChange::default()
         };
-        open.mailbox.change_flags(index, &change).is_ok()
+        let changed = open.mailbox.change_flags(index, &change).is_ok();
+        if changed {
+            open.touched();
+        }
+        changed
     }
 
     /// `* FETCH n ...` with the attributes asked for (and FLAGS when CONTENTS set SEEN).
@@ -480,6 +484,7 @@ impl Smap<'_, '_> {
                     .change_flags(i, &fc)
                     .map_err(|e| format!("Cannot update folder status: {e}"))?;
             }
+            open.touched();
             // The new state of each message, as Courier's imapd reports it.
             let m = open.mailbox.message(i);
             let mut words = Vec::new();
@@ -548,6 +553,7 @@ impl Smap<'_, '_> {
                 .expunge(Some(&uids))
                 .map_err(|e| format!("Cannot copy messages: {e}"))?;
             gone.sort_unstable();
+            open.touched();
             for words in ranges(&gone).chunks(100) {
                 lines.push(format!("* EXPUNGE {}", words.join(" ")));
             }
@@ -753,6 +759,29 @@ pub(super) fn rfc2822_date(unix: i64) -> String {
         secs / 60 % 60,
         secs % 60
     )
+}
+
+/// FETCH's arguments parse (for the fuzz target).
+pub(super) fn check_fetch(words: &[String]) {
+    let n = count_numbers(words);
+    let _ = message_numbers(&words[..n], 1000);
+    for item in &words[n..] {
+        if let Some((_, spec)) = item.split_once('=') {
+            let _ = parse_contents(spec);
+        }
+    }
+}
+
+/// STORE's arguments parse (for the fuzz target).
+pub(super) fn check_store(words: &[String]) {
+    for item in &words[count_numbers(words)..] {
+        let _ = parse_store(item);
+    }
+}
+
+/// SEARCH's arguments parse (for the fuzz target).
+pub(super) fn check_search(words: &[String]) {
+    let _ = search_key(words);
 }
 
 #[cfg(test)]

@@ -15,7 +15,8 @@
 //! - this file: the loop (LF lines, the length limit, `\SMAP1` before login), the
 //!   pre-login commands and the dispatch after login.
 //! - `folders`: LIST, STATUS, CREATE, MKDIR, RMDIR, DELETE, RENAME and the ACL commands.
-//! - `open`: OPEN, SOPEN, CLOSE, NOOP, IDLE/RESUME, EXPUNGE and the change reports.
+//! - `open`: OPEN, SOPEN, CLOSE, NOOP, IDLE/RESUME, EXPUNGE and the change reports;
+//!   `snapshot`: SOPEN's snapshots in Courier's `courierimapsnapshots/` format.
 //! - `messages`: FETCH, STORE, COPY, MOVE, SEARCH.
 //! - `add`: ADD and RSET.
 //!
@@ -29,6 +30,7 @@ mod add;
 mod folders;
 mod messages;
 mod open;
+mod snapshot;
 pub mod words;
 
 use std::io;
@@ -64,6 +66,8 @@ struct Open {
     /// The store's name (`INBOX.a`).
     name: String,
     rights: Rights,
+    /// Snapshots, after SOPEN.
+    snapshots: Option<snapshot::Snapshots>,
 }
 
 /// A command's end: `+OK text` or `-ERR text`.
@@ -232,4 +236,23 @@ fn without_code(text: &str) -> &str {
         Some((_, rest)) => rest,
         None => text,
     }
+}
+
+/// Runs every argument parser of SMAP over one command line, as the session would, and
+/// says how many words it had: the entry point of the `smap_command` fuzz target (the
+/// parsers are pure; nothing here touches a folder). `None` when the words do not parse.
+pub fn parse_command_line(line: &[u8]) -> Option<usize> {
+    let words = words::parse_line(line).ok()?;
+    let (verb, args) = words.split_first()?;
+    match verb.to_ascii_uppercase().as_str() {
+        "FETCH" => messages::check_fetch(args),
+        "STORE" => messages::check_store(args),
+        "SEARCH" => messages::check_search(args),
+        "ADD" => add::check_add(args),
+        "COPY" | "MOVE" | "RENAME" | "SETACL" | "DELETEACL" => {
+            folders::split_at_empty(args)?;
+        }
+        _ => {}
+    }
+    Some(words.len())
 }

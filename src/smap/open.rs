@@ -8,7 +8,8 @@
 
 use std::io;
 
-use super::words::ranges;
+use super::snapshot::{Saved, Snapshots};
+use super::words::{quoted, ranges};
 use super::{Open, Reply, Smap};
 use crate::net::conn::{LineRead, Wait};
 use crate::store::{Changes, Flags, Mailbox};
@@ -49,11 +50,11 @@ pub(super) fn parse_flags(list: &str) -> Flags {
 }
 
 impl Smap<'_, '_> {
-    /// OPEN path, or SOPEN id path: the folder becomes the open one. Snapshots are not
-    /// kept, so SOPEN answers as OPEN does, which smap.sgml allows ("If the server is
-    /// unable to find the requested snapshot, it should respond just like to the OPEN
-    /// command").
-    pub(super) fn open(&mut self, path: &[String], _snapshot: Option<String>) -> Reply {
+    /// OPEN path, or SOPEN id path: the folder becomes the open one. SOPEN turns on
+    /// snapshots ([`super::snapshot`]); with the id of a snapshot of this folder the
+    /// client is told what changed since it (`* SNAPSHOTEXISTS`, then the changes), else
+    /// it is answered as OPEN.
+    pub(super) fn open(&mut self, path: &[String], snapshot: Option<String>) -> Reply {
         // The other folder is closed whether or not this OPEN succeeds.
         self.open = None;
         let (place, rights) = self
@@ -64,13 +65,33 @@ impl Smap<'_, '_> {
             .maildir
             .open_mailbox(&place.folder, read_only)
             .map_err(|e| format!("Cannot open the folder: {e}"))?;
-        self.line(&format!("* EXISTS {}", mailbox.len()));
+        let mut snapshots = snapshot
+            .as_ref()
+            .map(|_| Snapshots::open(mailbox.folder_dir()));
+        let restored = match (&mut snapshots, snapshot.as_deref()) {
+            (Some(s), Some(id)) => s.restore(id, &mailbox).map(|saved| (id.to_owned(), saved)),
+            _ => None,
+        };
+        let reply = match restored {
+            Some((id, saved)) => {
+                self.line(&format!("* SNAPSHOTEXISTS {}", quoted(&id)));
+                for line in delta_lines(&saved, &mailbox, self.s.config.imap.keywords) {
+                    self.line(&line);
+                }
+                "Folder updated"
+            }
+            None => {
+                self.line(&format!("* EXISTS {}", mailbox.len()));
+                "Folder opened"
+            }
+        };
         self.open = Some(Open {
             mailbox,
             name: place.folder,
             rights,
+            snapshots,
         });
-        Ok("Folder opened".to_owned())
+        Ok(reply.to_owned())
     }
 
     pub(super) fn close(&mut self) -> Reply {
@@ -84,26 +105,38 @@ impl Smap<'_, '_> {
         self.open.as_mut().ok_or_else(|| "Syntax error.".to_owned())
     }
 
-    /// NOOP: reports what changed.
+    /// NOOP: reports what changed; with snapshots on and nothing to report, saves a
+    /// snapshot if the folder changed since the last one (`* SNAPSHOT id`).
     pub(super) fn noop(&mut self) -> Reply {
-        if self.open.is_some() {
-            self.report_changes()?;
+        if self.open.is_some() && !self.report_changes()? {
+            let open = self.opened()?;
+            if let Some(snapshots) = open.snapshots.as_mut().filter(|s| s.dirty) {
+                match snapshots.save(&open.mailbox) {
+                    Ok(id) => self.line(&format!("* SNAPSHOT {}", quoted(&id))),
+                    Err(e) => log::warn!("SMAP snapshot not saved: {e}"),
+                }
+            }
         }
         Ok("Folder updated".to_owned())
     }
 
-    /// Refreshes the open folder and writes what changed.
-    pub(super) fn report_changes(&mut self) -> Result<(), String> {
+    /// Refreshes the open folder and writes what changed; whether anything did.
+    pub(super) fn report_changes(&mut self) -> Result<bool, String> {
+        let keywords = self.s.config.imap.keywords;
         let open = self.opened()?;
         let changes = open
             .mailbox
             .refresh(true)
             .map_err(|e| format!("Cannot update folder status: {e}"))?;
-        let lines = change_lines(&open.mailbox, &changes);
+        let lines = change_lines(&open.mailbox, &changes, keywords);
+        if lines.is_empty() {
+            return Ok(false);
+        }
+        open.touched();
         for line in lines {
             self.line(&line);
         }
-        Ok(())
+        Ok(true)
     }
 
     /// EXPUNGE [messages]: removes the messages marked DELETED (of those listed).
@@ -128,10 +161,11 @@ impl Smap<'_, '_> {
             .mailbox
             .expunge(only.as_deref())
             .map_err(|e| format!("Cannot update folder status: {e}"))?;
-        let mut gone: Vec<u32> = expunged;
-        gone.sort_unstable();
-        for words in ranges(&gone).chunks(100) {
-            self.line(&format!("* EXPUNGE {}", words.join(" ")));
+        if !expunged.is_empty() {
+            open.touched();
+        }
+        for line in expunge_lines(&expunged) {
+            self.line(&line);
         }
         self.report_changes()?;
         Ok("Folder updated".to_owned())
@@ -180,28 +214,81 @@ impl Smap<'_, '_> {
     }
 }
 
-/// The replies for what a refresh found: removed messages (by the numbers the client
-/// knew), changed flags, the new count.
-fn change_lines(mailbox: &Mailbox, changes: &Changes) -> Vec<String> {
-    let mut lines = Vec::new();
-    if !changes.expunged.is_empty() {
-        let mut gone = changes.expunged.clone();
-        gone.sort_unstable();
-        for words in ranges(&gone).chunks(100) {
-            lines.push(format!("* EXPUNGE {}", words.join(" ")));
-        }
-    }
-    for &i in &changes.flags_changed {
-        let m = mailbox.message(i);
-        lines.push(format!(
-            "* FETCH {} FLAGS={} {}",
-            i + 1,
-            flags_list(m.flags),
-            super::words::quoted(&format!("KEYWORDS={}", m.keywords.join(",")))
-        ));
-    }
+/// The replies for what a refresh found, in Courier's order: removed messages (by the
+/// numbers the client knew), the new count, changed flags.
+fn change_lines(mailbox: &Mailbox, changes: &Changes, keywords: bool) -> Vec<String> {
+    let mut lines = expunge_lines(&changes.expunged);
     if changes.new > 0 {
         lines.push(format!("* EXISTS {}", mailbox.len()));
     }
+    for &i in &changes.flags_changed {
+        let m = mailbox.message(i);
+        lines.push(flags_line(i, m.flags, m.keywords, keywords));
+    }
     lines
+}
+
+/// `* EXPUNGE` lines for removed message numbers (any order), as ascending ranges.
+fn expunge_lines(numbers: &[u32]) -> Vec<String> {
+    let mut gone = numbers.to_vec();
+    gone.sort_unstable();
+    ranges(&gone)
+        .chunks(100)
+        .map(|words| format!("* EXPUNGE {}", words.join(" ")))
+        .collect()
+}
+
+/// `* FETCH n FLAGS=... "KEYWORDS=..."` for the message at `index`.
+fn flags_line(index: usize, flags: Flags, kws: &[String], keywords: bool) -> String {
+    let mut line = format!("* FETCH {} FLAGS={}", index + 1, flags_list(flags));
+    if keywords {
+        line.push(' ');
+        line.push_str(&quoted(&format!("KEYWORDS={}", kws.join(","))));
+    }
+    line
+}
+
+/// What changed between a snapshot and the folder now, as NOOP would report it to a
+/// client that knows the snapshot: its removed messages, the new count if messages came,
+/// the messages whose flags or keywords differ.
+fn delta_lines(saved: &[Saved], mailbox: &Mailbox, keywords: bool) -> Vec<String> {
+    let now: std::collections::HashMap<u32, usize> = mailbox
+        .messages()
+        .enumerate()
+        .map(|(i, m)| (m.uid, i))
+        .collect();
+    let gone: Vec<u32> = saved
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| !now.contains_key(&s.uid))
+        .map(|(i, _)| i as u32 + 1)
+        .collect();
+    let mut lines = expunge_lines(&gone);
+    let known: std::collections::HashSet<u32> = saved.iter().map(|s| s.uid).collect();
+    if mailbox.messages().any(|m| !known.contains(&m.uid)) {
+        lines.push(format!("* EXISTS {}", mailbox.len()));
+    }
+    for s in saved {
+        let Some(&i) = now.get(&s.uid) else {
+            continue;
+        };
+        let m = mailbox.message(i);
+        let mut kws: Vec<&String> = m.keywords.iter().collect();
+        let mut was: Vec<&String> = s.keywords.iter().collect();
+        kws.sort();
+        was.sort();
+        if m.flags != s.flags || (keywords && kws != was) {
+            lines.push(flags_line(i, m.flags, m.keywords, keywords));
+        }
+    }
+    lines
+}
+
+impl Open {
+    /// The folder changed: the next quiet NOOP saves a snapshot.
+    pub(super) fn touched(&mut self) {
+        if let Some(s) = self.snapshots.as_mut() {
+            s.dirty = true;
+        }
+    }
 }
