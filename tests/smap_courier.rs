@@ -431,6 +431,12 @@ fn add_stores_a_message_as_courier_does() {
         ("FETCH 1-3 CONTENTS.PEEK=ALL", None),
     ];
     for (line, upload) in steps {
+        if upload.is_some() {
+            // Courier numbers new messages by name, and names made in one second do not
+            // sort in the order they were made (`M99999` after `M100000`): one second
+            // apart, both servers number them as they were added.
+            std::thread::sleep(Duration::from_millis(1100));
+        }
         let mut replies = Vec::new();
         for s in [&mut c, &mut p] {
             let mut r = normalise(&s.cmd(line));
@@ -843,4 +849,100 @@ fn snapshot_replies_match_courier() {
     c.cmd("LOGOUT");
     let _ = child.wait();
     assert!(diffs.is_empty(), "{}", diffs.join("\n"));
+}
+
+/// A `sendmail` that records its arguments and input, and fails when `fail` exists.
+const RECORDER: &str = r#"#!/bin/sh
+d="@DIR@"
+for a in "$@"; do printf '%s\n' "$a"; done > "$d/argv"
+cat > "$d/stdin"
+[ -e "$d/fail" ] && { echo "no such user" >&2; exit 1; }
+exit 0
+"#;
+
+#[test]
+fn smap_add_sends_through_the_outbox_sendmail_with_the_given_recipients() {
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = tempfile::tempdir().unwrap();
+    common::open_to_mail_owner(tmp.path());
+    let dir = tmp.path().join("calls");
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let script = tmp.path().join("sendmail.sh");
+    std::fs::write(
+        &script,
+        RECORDER.replace("@DIR@", &dir.display().to_string()),
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let sendmail = format!(
+        "[{:?}, \"-oi\", \"-t\", \"-f\", \"{{sender}}\"]",
+        script.display().to_string()
+    );
+    let mut server = TestServer::with(&[
+        ("imap", "smap", "true"),
+        ("imap", "sendmail", &sendmail),
+        ("imap", "sendmail_timeout", "5"),
+    ]);
+    server.make_folder("Sent");
+    let mut s = postern_session(&mut server);
+    assert_eq!(s.cmd("ADD RCPTTO=-oQ/tmp"), "-ERR Invalid recipient.\n");
+    assert_eq!(s.cmd("ADD NOTIFY=SUCCESS;x"), "-ERR Invalid NOTIFY.\n");
+    assert_eq!(s.cmd("ADD RCPTTO=bob@example.org"), "+OK RCPT TO set\n");
+    assert_eq!(s.cmd("ADD RCPTTO=carol@example.org"), "+OK RCPT TO set\n");
+    assert_eq!(
+        s.cmd("ADD MAILFROM=mallory@example.org"),
+        "+OK MAIL FROM set\n"
+    );
+    assert_eq!(s.cmd("ADD NOTIFY=SUCCESS,FAIL"), "+OK NOTIFY set\n");
+    assert_eq!(
+        s.cmd("ADD FOLDER INBOX Sent \"\""),
+        "+OK Will add to this folder\n"
+    );
+    let message = "From: alice@example.org\nTo: bob@example.org\nBcc: carol@example.org\n\nhi\n";
+    assert_eq!(
+        s.cmd(&format!("ADD {{.{}}}", message.len())),
+        "> Go ahead\n"
+    );
+    s.send_raw(format!("{message}.\n").as_bytes());
+    let r = String::from_utf8_lossy(&s.reply()).into_owned();
+    assert!(r.ends_with("+OK Message saved\n"), "{r}");
+    let argv = std::fs::read_to_string(dir.join("argv")).unwrap();
+    // The configured arguments without -t, the account's sender (not MAILFROM=), -N, and
+    // the recipients given.
+    assert_eq!(
+        argv,
+        format!("-oi\n-f\n{USER}\n-N\nSUCCESS,FAIL\nbob@example.org\ncarol@example.org\n")
+    );
+    assert_eq!(std::fs::read_to_string(dir.join("stdin")).unwrap(), message);
+    assert_eq!(s.cmd("OPEN INBOX Sent"), "* EXISTS 1\n+OK Folder opened\n");
+    // Only sent (no FOLDER), and a failing sendmail: -ERR, nothing stored.
+    assert_eq!(s.cmd("ADD RCPTTO=dave@example.org"), "+OK RCPT TO set\n");
+    assert_eq!(s.cmd("ADD {.4}"), "> Go ahead\n");
+    s.send_raw(b"abc\n.\n");
+    assert_eq!(String::from_utf8_lossy(&s.reply()), "+OK Message sent\n");
+    assert_eq!(
+        std::fs::read_to_string(dir.join("argv"))
+            .unwrap()
+            .lines()
+            .last(),
+        Some("dave@example.org")
+    );
+    std::fs::write(dir.join("fail"), "").unwrap();
+    assert_eq!(
+        s.cmd("ADD FOLDER INBOX Sent \"\" RCPTTO=erin@example.org {.4}"),
+        "> Go ahead\n"
+    );
+    s.send_raw(b"abc\n.\n");
+    assert_eq!(
+        String::from_utf8_lossy(&s.reply()),
+        "-ERR Message send FAILED: see the log\n"
+    );
+    assert_eq!(
+        s.cmd("NOOP"),
+        "+OK Folder updated\n",
+        "nothing stored in Sent"
+    );
+    // Neither FOLDER nor RCPTTO: nothing to do.
+    assert_eq!(s.cmd("ADD {.4}"), "-ERR ADD needs a FOLDER or RCPTTO.\n");
 }

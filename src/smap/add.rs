@@ -4,9 +4,11 @@
 //! sends the message. It is spooled into the folder's `tmp/` as it arrives (no more than
 //! `[limits] max_append_size`) and stored as IMAP APPEND stores it.
 //!
-//! Sending (RCPTTO=, MAILFROM=, NOTIFY=) is refused: postern hands mail to `sendmail`
-//! only from the Outbox folder (`[imap] outbox`), which takes the recipients from the
-//! header; SMAP's explicit envelope recipients have no path there yet.
+//! With `RCPTTO=` the message is also sent, through the Outbox's `sendmail` program or
+//! SMTP server (`crate::outbox::send_to`, with the recipients given instead of `-t`):
+//! sent first, and stored (when a FOLDER is named) only once it was sent. The envelope
+//! sender is the account's, as for the Outbox: `MAILFROM=` is taken and not used, so a
+//! client cannot send as someone else. `NOTIFY=` becomes `sendmail -N`.
 
 use std::io::{self, Write};
 
@@ -25,6 +27,8 @@ pub(super) struct Pending {
     flags: Flags,
     keywords: Vec<String>,
     date: Option<i64>,
+    recipients: Vec<String>,
+    notify: Option<String>,
 }
 
 /// How the client sends the message.
@@ -84,14 +88,23 @@ impl Smap<'_, '_> {
             } else if upper.starts_with("INTERNALDATE=") {
                 pending.date = parse_date_time(&word["INTERNALDATE=".len()..]);
                 said = "So far, so good...";
-            } else if upper.starts_with("RCPTTO=")
-                || upper.starts_with("MAILFROM=")
-                || upper.starts_with("NOTIFY=")
-            {
-                self.add = Some(pending);
-                return Ok(Some(Err(
-                    "Sending mail with ADD is not available.".to_owned()
-                )));
+            } else if upper.starts_with("RCPTTO=") {
+                let rcpt = &word["RCPTTO=".len()..];
+                if !crate::outbox::valid_recipient(rcpt) {
+                    self.add = Some(pending);
+                    return Ok(Some(Err("Invalid recipient.".to_owned())));
+                }
+                pending.recipients.push(rcpt.to_owned());
+                said = "RCPT TO set";
+            } else if upper.starts_with("MAILFROM=") {
+                said = "MAIL FROM set";
+            } else if let Some(list) = upper.strip_prefix("NOTIFY=") {
+                if !crate::outbox::valid_notify(list) {
+                    self.add = Some(pending);
+                    return Ok(Some(Err("Invalid NOTIFY.".to_owned())));
+                }
+                pending.notify = Some(list.to_owned());
+                said = "NOTIFY set";
             } else if let Some(u) = parse_upload(word).filter(|_| i + 1 == words.len()) {
                 upload = Some(u);
             } else {
@@ -109,14 +122,17 @@ impl Smap<'_, '_> {
         }
     }
 
-    /// Says `>`, reads the message and stores it.
+    /// Says `>`, reads the message, sends it (with RCPTTO=) and stores it (with FOLDER).
     fn upload(&mut self, pending: Pending, upload: Upload) -> io::Result<Option<Reply>> {
-        let Some(path) = pending.folder.as_deref() else {
-            return Ok(Some(Err("ADD needs a FOLDER.".to_owned())));
-        };
-        let place = match self.place_with(path, 'i') {
-            Ok((place, _)) => place,
-            Err(e) => return Ok(Some(Err(e))),
+        let place = match pending.folder.as_deref() {
+            Some(path) => match self.place_with(path, 'i') {
+                Ok((place, _)) => Some(place),
+                Err(e) => return Ok(Some(Err(e))),
+            },
+            None if pending.recipients.is_empty() => {
+                return Ok(Some(Err("ADD needs a FOLDER or RCPTTO.".to_owned())));
+            }
+            None => None,
         };
         let limit = self.s.config.limits.max_append_size;
         if let Upload::Chunks { first } = upload
@@ -124,7 +140,15 @@ impl Smap<'_, '_> {
         {
             return Ok(Some(Err("Message too large.".to_owned())));
         }
-        let mut spool = match place.maildir.spool(Some(&place.folder)) {
+        // Spooled into the target folder's tmp/ (INBOX's when it is only sent).
+        let spool = match self.s.maildir() {
+            Ok(own) => match &place {
+                Some(p) => p.maildir.spool(Some(&p.folder)),
+                None => own.spool(None),
+            },
+            Err(o) => return Ok(Some(Err(o.text().to_owned()))),
+        };
+        let mut spool = match spool {
             Ok(s) => s,
             Err(e) => return Ok(Some(Err(format!("Cannot add message: {e}")))),
         };
@@ -141,6 +165,14 @@ impl Smap<'_, '_> {
             Err(Failed::BadChunk) => return Ok(Some(Err("Syntax error.".to_owned()))),
         }
         let spooled = spool.finish()?;
+        if !pending.recipients.is_empty()
+            && let Err(why) = self.send(&spooled, &pending)
+        {
+            return Ok(Some(Err(format!("Message send FAILED: {why}"))));
+        }
+        let Some(place) = place else {
+            return Ok(Some(Ok("Message sent".to_owned())));
+        };
         let date = pending
             .date
             .and_then(|d| u64::try_from(d).ok())
@@ -161,6 +193,25 @@ impl Smap<'_, '_> {
             }
             Err(e) => Ok(Some(Err(format!("Cannot add message: {e}")))),
         }
+    }
+
+    /// Hands the spooled message to the Outbox's sender for the ADD's recipients.
+    fn send(&mut self, spooled: &crate::store::Spooled, pending: &Pending) -> Result<(), String> {
+        let Some((account, _)) = self.s.state.account_and_maildir() else {
+            return Err("not logged in".to_owned());
+        };
+        let mut file = std::fs::File::open(spooled.path()).map_err(|e| e.to_string())?;
+        crate::outbox::send_to(
+            &self.s.config.imap,
+            account,
+            &mut file,
+            &pending.recipients,
+            pending.notify.as_deref(),
+        )
+        .map_err(|f| {
+            log::warn!("SMAP ADD send failed: {}", f.0);
+            "see the log".to_owned()
+        })
     }
 
     /// A dot-stuffed upload: lines until a line of one dot.
