@@ -946,3 +946,26 @@ fn smap_add_sends_through_the_outbox_sendmail_with_the_given_recipients() {
     // Neither FOLDER nor RCPTTO: nothing to do.
     assert_eq!(s.cmd("ADD {.4}"), "-ERR ADD needs a FOLDER or RCPTTO.\n");
 }
+
+#[test]
+fn smap_login_honours_disableimap_as_imap_does() {
+    let mut server = smap_server();
+    let home = server.dir.path().join("home-ann");
+    std::fs::create_dir(&home).unwrap();
+    let md = home.join("Maildir");
+    for sub in ["cur", "new", "tmp"] {
+        std::fs::create_dir_all(md.join(sub)).unwrap();
+    }
+    let mut users = std::fs::read_to_string(&server.userfile).unwrap();
+    users.push_str(&format!(
+        "ann:{{PLAIN}}pw-ann::::{}::disableimap=1\n",
+        home.display()
+    ));
+    std::fs::write(&server.userfile, users).unwrap();
+    let port = server.start_serve();
+    let mut s = Smap::tcp(port);
+    s.line();
+    let r = s.cmd("\\SMAP1 LOGIN ann pw-ann");
+    assert_eq!(r, "-ERR IMAP access disabled for this account.\n");
+    assert!(s.cmd("LIST").starts_with("-ERR"), "still not logged in");
+}
