@@ -240,6 +240,13 @@ const SCRIPT: &[&str] = &[
     "FETCH 1 FLAGS",
     "STATUS FULL INBOX",
     "STATUS FULL INBOX Sent",
+    "STATUS CHEAP INBOX",
+    "STATUS FULL,CHEAP INBOX Sent",
+    "STATUS",
+    "LIST public",
+    "OPEN public",
+    "ACL INBOX Sent",
+    "EXPUNGE",
     "OPEN INBOX",
     "FETCH 1-4 UID FLAGS SIZE INTERNALDATE KEYWORDS",
     "FETCH 1 CONTENTS.PEEK=HEADERS()",
@@ -304,6 +311,9 @@ const SCRIPT: &[&str] = &[
     "DELETE INBOX \"new one\"",
     "DELETE INBOX",
     "LIST INBOX",
+    "OPEN INBOX",
+    "IDLE",
+    "NOOP",
     "RSET",
 ];
 

@@ -50,9 +50,13 @@ impl Smap<'_, '_> {
         path: &[String],
         right: char,
     ) -> Result<(Place, Rights), String> {
+        // Courier's "public" level holds no folder of its own: no right there.
+        if path.first().is_some_and(|p| p == "public") {
+            return Err(format!("Access denied: ACL \"{right}\" is required"));
+        }
         let (place, rights) = self.place(path)?;
         if !rights.has(right) {
-            return Err(format!("Access denied: ACL \"{right}\" is required."));
+            return Err(format!("Access denied: ACL \"{right}\" is required"));
         }
         Ok((place, rights))
     }
@@ -97,8 +101,8 @@ impl Smap<'_, '_> {
 
     /// STATUS FULL|CHEAP path: the message and unseen counts.
     pub(super) fn status(&mut self, words: &[String]) -> Reply {
-        let Some((_, path)) = words.split_first() else {
-            return Err("Syntax error.".to_owned());
+        let Some((_, path)) = words.split_first().filter(|(_, p)| !p.is_empty()) else {
+            return Err("Cannot read folder status: Invalid argument".to_owned());
         };
         let (place, _) = self.place_with(path, 'r')?;
         let status = place

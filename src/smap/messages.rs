@@ -513,7 +513,7 @@ impl Smap<'_, '_> {
             .map_err(|e| format!("Cannot copy messages: {e}"))?;
         let open = self.opened()?;
         if remove && !open.rights.has('e') {
-            return Err("Access denied: ACL \"e\" is required.".to_owned());
+            return Err("Access denied: ACL \"e\" is required".to_owned());
         }
         let indexes = message_numbers(numbers, open.mailbox.len()).ok_or("Syntax error.")?;
         let indexes: Vec<usize> = indexes
@@ -637,7 +637,7 @@ fn check_store_rights(item: &StoreItem, rights: crate::store::acl::Rights) -> Re
         StoreItem::Keywords(..) => vec!['w'],
     };
     match need.into_iter().find(|r| !rights.has(*r)) {
-        Some(r) => Err(format!("Access denied: ACL \"{r}\" is required.")),
+        Some(r) => Err(format!("Access denied: ACL \"{r}\" is required")),
         None => Ok(()),
     }
 }
@@ -825,7 +825,7 @@ mod tests {
         assert_eq!(rfc2822_date(0), "Thu, 01 Jan 1970 00:00:00 +0000");
         assert_eq!(
             rfc2822_date(1_796_529_898),
-            "Sun, 06 Dec 2026 04:44:58 +0000"
+            "Sun, 06 Dec 2026 04:04:58 +0000"
         );
     }
 }

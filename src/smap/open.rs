@@ -57,9 +57,7 @@ impl Smap<'_, '_> {
     pub(super) fn open(&mut self, path: &[String], snapshot: Option<String>) -> Reply {
         // The other folder is closed whether or not this OPEN succeeds.
         self.open = None;
-        let (place, rights) = self
-            .place_with(path, 'r')
-            .map_err(|e| format!("Cannot open the folder: {e}"))?;
+        let (place, rights) = self.place_with(path, 'r')?;
         let read_only = !"stwie".chars().any(|r| rights.has(r));
         let mailbox = place
             .maildir
@@ -143,7 +141,7 @@ impl Smap<'_, '_> {
     pub(super) fn expunge(&mut self, words: &[String]) -> Reply {
         let open = self.opened()?;
         if !open.rights.has('e') {
-            return Err("Access denied: ACL \"e\" is required.".to_owned());
+            return Err("Access denied: ACL \"e\" is required".to_owned());
         }
         let only = if words.is_empty() {
             None
