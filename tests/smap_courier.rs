@@ -979,3 +979,25 @@ fn smap_login_honours_disableimap_as_imap_does() {
     assert_eq!(r, "-ERR IMAP access disabled for this account.\n");
     assert!(s.cmd("LIST").starts_with("-ERR"), "still not logged in");
 }
+
+#[test]
+fn smap_idle_ends_at_the_idle_timeout() {
+    let mut server = smap_server();
+    server.set("limits", "idle_timeout", "2");
+    let mut s = postern_session(&mut server);
+    assert_eq!(s.cmd("OPEN INBOX"), "* EXISTS 0\n+OK Folder opened\n");
+    let started = std::time::Instant::now();
+    s.send_line("IDLE");
+    assert_eq!(
+        String::from_utf8_lossy(&s.line()),
+        "+OK Entering idle mode...\n"
+    );
+    let bye = String::from_utf8_lossy(&s.line()).into_owned();
+    assert!(bye.starts_with("* BYE Autologout"), "{bye}");
+    // Cut off within twice the configured timeout.
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "{:?}",
+        started.elapsed()
+    );
+}

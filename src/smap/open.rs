@@ -7,6 +7,7 @@
 //! asked to report them (`Mailbox::refresh(false)`), as smap.sgml's concurrency note asks.
 
 use std::io;
+use std::time::{Duration, Instant};
 
 use super::snapshot::{Saved, Snapshots};
 use super::words::{quoted, ranges};
@@ -179,12 +180,25 @@ impl Smap<'_, '_> {
         }
         let _ = self.report_changes();
         self.s.flush()?;
-        let poll = self.s.config.imap.idle_poll_interval();
+        let poll = self
+            .s
+            .config
+            .imap
+            .idle_poll_interval()
+            .max(Duration::from_secs(1));
         let max = self.s.config.limits.smap_max_line_length;
+        // IDLE is silence too: `[limits] idle_timeout` ends it as it ends IMAP's IDLE
+        // (the session then says BYE, as after any read timeout).
+        let limit = Duration::from_secs(self.s.config.limits.idle_timeout);
+        let started = Instant::now();
         loop {
+            let left = limit.saturating_sub(started.elapsed());
+            if left.is_zero() {
+                return Err(io::Error::new(io::ErrorKind::TimedOut, "IDLE too long"));
+            }
             let woke = {
                 let fd = self.open.as_ref().and_then(|o| o.mailbox.watch_fd());
-                self.s.conn.wait(fd, poll)?
+                self.s.conn.wait(fd, poll.min(left))?
             };
             match woke {
                 Wait::Input => break,
