@@ -1001,3 +1001,49 @@ fn smap_idle_ends_at_the_idle_timeout() {
         started.elapsed()
     );
 }
+
+#[test]
+fn a_large_body_comes_in_the_same_chunks_as_courier_s() {
+    let Some(courier) = Courier::find() else {
+        return;
+    };
+    let body: String = (0..4000)
+        .map(|i| format!("line {i:06} xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\n"))
+        .collect();
+    let message = format!("Subject: big\n\n{body}");
+    let put = |md: &Path| {
+        for sub in ["cur", "new", "tmp"] {
+            std::fs::create_dir_all(md.join(sub)).unwrap();
+        }
+        std::fs::write(md.join("cur/1000000001.M1P1.big:2,S"), &message).unwrap();
+        give_to_mail_owner(md);
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    common::open_to_mail_owner(tmp.path());
+    let cmd_md = tmp.path().join("Maildir");
+    put(&cmd_md);
+    let mut server = smap_server();
+    put(&server.maildir.clone());
+    let (mut c, mut child) = courier_session(&courier, &cmd_md);
+    let mut p = postern_session(&mut server);
+    for line in [
+        "OPEN INBOX",
+        "FETCH 1 CONTENTS.PEEK=BODY",
+        "FETCH 1 CONTENTS.PEEK=ALL",
+    ] {
+        let want = c.cmd(line);
+        let got = p.cmd(line);
+        assert!(
+            want == got,
+            "{line}: replies differ ({} and {} bytes)",
+            want.len(),
+            got.len()
+        );
+    }
+    assert!(
+        c.cmd("FETCH 1 CONTENTS.PEEK=BODY")
+            .starts_with("{8192/232000} ")
+    );
+    c.cmd("LOGOUT");
+    let _ = child.wait();
+}

@@ -259,17 +259,19 @@ fn dot_stuffed(out: &mut Vec<u8>, first: &str, data: &[u8]) {
     out.extend_from_slice(b".\n");
 }
 
-/// Largest binary chunk of a `{n/m}` reply.
-const CHUNK: usize = 65536;
+/// Largest binary chunk of a `{n/m}` reply (Courier's imapd sends 8192-byte chunks).
+const CHUNK: usize = 8192;
 
-/// Appends a binary reply: `{n/total} words`, the chunks, and the empty line that ends them.
+/// Appends a binary reply (smap.sgml "Multiple line replies"): `{n/total} words`, the
+/// first chunk, then for each further chunk a line with its size and the chunk, and an
+/// empty line at the end.
 fn binary(out: &mut Vec<u8>, estimate: usize, words: &str, data: &[u8]) {
     let mut chunks = data.chunks(CHUNK);
     let first = chunks.next().unwrap_or(&[]);
     out.extend_from_slice(format!("{{{}/{estimate}}} {words}\n", first.len()).as_bytes());
     out.extend_from_slice(first);
     for chunk in chunks {
-        out.extend_from_slice(format!("\n{}\n", chunk.len()).as_bytes());
+        out.extend_from_slice(format!("{}\n", chunk.len()).as_bytes());
         out.extend_from_slice(chunk);
     }
     out.push(b'\n');
