@@ -1047,3 +1047,51 @@ fn a_large_body_comes_in_the_same_chunks_as_courier_s() {
     c.cmd("LOGOUT");
     let _ = child.wait();
 }
+
+#[test]
+fn smap1_sits_in_the_capability_list_where_courier_puts_it() {
+    let Some(courier) = Courier::find() else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    common::open_to_mail_owner(tmp.path());
+    let md = tmp.path().join("Maildir");
+    fill(&md);
+    let mut cmd = courier.imapd_command(&md);
+    cmd.env("SMAP_CAPABILITY", "SMAP1")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    let mut child = cmd.spawn().unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"a CAPABILITY\r\nb LOGOUT\r\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let courier_caps = text
+        .lines()
+        .find(|l| l.starts_with("* CAPABILITY "))
+        .unwrap_or_else(|| panic!("{text}"));
+    // Courier: its IMAP_CAPABILITY list, then SMAP1 KEYWORDS, then ACL ACL2=UNION.
+    assert!(
+        courier_caps.contains(" IDLE SMAP1 KEYWORDS ACL ACL2=UNION"),
+        "{courier_caps}"
+    );
+    let mut server = smap_server();
+    let port = server.start_serve();
+    let mut s = Smap::tcp(port);
+    let greeting = String::from_utf8_lossy(&s.line()).into_owned();
+    assert!(
+        greeting.contains(" SMAP1 KEYWORDS ACL ACL2=UNION "),
+        "{greeting}"
+    );
+    // Without keywords, SMAP1 alone (Courier's IMAP_KEYWORDS=0).
+    let mut server = TestServer::with(&[("imap", "smap", "true"), ("imap", "keywords", "false")]);
+    let port = server.start_serve();
+    let mut s = Smap::tcp(port);
+    let greeting = String::from_utf8_lossy(&s.line()).into_owned();
+    assert!(greeting.contains(" SMAP1 ACL ACL2=UNION "), "{greeting}");
+}
