@@ -146,6 +146,12 @@ pub struct Imap {
     /// IMAP4rev2 gets rev2's answers (no \Recent, ESEARCH for SEARCH, UTF-8 names, a LIST
     /// line at SELECT). Off only for a client that turns rev2 on and then misbehaves.
     pub imap4rev2: bool,
+    /// Speak Courier's SMAP1 ("Simple Mail Access Protocol") on the IMAP port too
+    /// (Courier SMAP_CAPABILITY=SMAP1): advertised as `SMAP1` (with `KEYWORDS` when
+    /// `keywords` is on), and a connection whose first command is tagged `\SMAP1` is
+    /// served as SMAP from then on, through the same login, TLS and limits. Off, as in
+    /// Courier: `\SMAP1` is then an IMAP tag like any other (and a bad one).
+    pub smap: bool,
 }
 
 impl Default for Imap {
@@ -173,6 +179,7 @@ impl Default for Imap {
             move_expunge_to_trash: false,
             compress: true,
             imap4rev2: true,
+            smap: false,
         }
     }
 }
@@ -525,6 +532,9 @@ pub struct Limits {
     pub max_command_size: u64,
     /// Most literals in one IMAP command.
     pub max_command_literals: u32,
+    /// Longest SMAP command line (smap.sgml: "SMAP servers should accept commands up to
+    /// 8000 characters long"); an SMAP ADD upload is bounded by `max_append_size`.
+    pub smap_max_line_length: usize,
     /// Seconds from the connection to a successful login, TLS handshake included: a
     /// client that has not logged in by then is cut off however it sends its bytes
     /// (Dovecot's and Courier's login timeouts). Also the longest silence before login.
@@ -546,6 +556,7 @@ impl Default for Limits {
             max_multiappend_size: 256 * 1024 * 1024,
             max_command_size: 256 * 1024,
             max_command_literals: 1000,
+            smap_max_line_length: 8000,
             preauth_timeout: 60,
             idle_timeout: 1800,
             write_timeout: 120,

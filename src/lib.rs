@@ -2,7 +2,7 @@
 //! on-disk formats and built to run under systemd, one process per connection.
 //!
 //! Dependency direction (never the other way):
-//! `net, imap, pop3 -> auth, store, message`; `store` and `message` know no protocol.
+//! `net, imap, pop3, smap -> auth, store, message` (smap runs inside an IMAP session); `store` and `message` know no protocol.
 
 pub mod auth;
 pub mod config;
@@ -14,5 +14,6 @@ pub mod message;
 pub mod net;
 pub mod outbox;
 pub mod pop3;
+pub mod smap;
 pub mod store;
 pub mod submit;

@@ -73,6 +73,100 @@ pub fn send(
     })
 }
 
+/// Whether an envelope recipient can go on a `sendmail` command line or into `RCPT TO:`
+/// as it is: `local@domain`, no white space, control character or angle bracket, and
+/// not starting with `-` (it would be an option).
+pub fn valid_recipient(address: &str) -> bool {
+    !address.is_empty()
+        && address.len() <= 320
+        && !address.starts_with('-')
+        && address.contains('@')
+        && !address
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || matches!(c, '<' | '>'))
+}
+
+/// Whether a NOTIFY list (RFC 3461 §4.1) is one `sendmail -N` takes: NEVER, or some of
+/// SUCCESS, FAILURE (Courier's FAIL too) and DELAY, comma-separated.
+pub fn valid_notify(list: &str) -> bool {
+    let words: Vec<String> = list.split(',').map(|w| w.to_ascii_uppercase()).collect();
+    words == ["NEVER"]
+        || words
+            .iter()
+            .all(|w| matches!(w.as_str(), "SUCCESS" | "FAILURE" | "FAIL" | "DELAY"))
+}
+
+/// Sends `message` (LF line ends, as stored) to `recipients` rather than to those of its
+/// header: SMAP's `ADD RCPTTO=`. The same program or SMTP server as [`send`], from the
+/// same sender; `sendmail` gets the configured arguments without `-t`, then the
+/// recipients; no sender header line is added (the client wrote the header it wants).
+pub fn send_to(
+    imap: &Imap,
+    account: &Account,
+    message: &mut File,
+    recipients: &[String],
+    notify: Option<&str>,
+) -> Result<(), Failure> {
+    if let Some(bad) = recipients.iter().find(|r| !valid_recipient(r)) {
+        return Err(Failure(format!("invalid recipient {bad:?}")));
+    }
+    let sender = sender(imap, account);
+    let size = message.metadata().map(|m| m.len()).unwrap_or(0);
+    if !imap.outbox_smtp.is_empty() {
+        let mut bytes = Vec::with_capacity(size as usize);
+        message
+            .seek(SeekFrom::Start(0))
+            .and_then(|_| message.read_to_end(&mut bytes))
+            .map_err(|e| Failure(format!("cannot read the message: {e}")))?;
+        let result = crate::submit::submit_to(
+            &imap.outbox_smtp,
+            &sender,
+            recipients,
+            &bytes,
+            imap.sendmail_timeout(),
+        )
+        .map(|_| ())
+        .map_err(|refused| Failure(refused.0));
+        let mut fields = vec![
+            ("USER", account.user.clone()),
+            ("SENDER", sender.clone()),
+            ("SIZE", size.to_string()),
+            ("RECIPIENTS", recipients.len().to_string()),
+        ];
+        let (level, what) = match &result {
+            Ok(()) => (log::Level::Info, "SMAP SENT"),
+            Err(Failure(why)) => {
+                fields.push(("STATUS", why.clone()));
+                (log::Level::Warn, "SMAP SEND FAILED")
+            }
+        };
+        let borrowed: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        crate::log::event(level, what, &borrowed);
+        return result;
+    }
+    let mut argv: Vec<String> = command_line(imap, &sender)
+        .into_iter()
+        .filter(|a| a != "-t")
+        .collect();
+    // Delivery status notifications (RFC 3461) as sendmail's `-N`; over SMTP they are
+    // not asked for (the submission would need the server's DSN extension).
+    if let Some(list) = notify {
+        argv.push("-N".to_owned());
+        argv.push(list.to_owned());
+    }
+    argv.extend(recipients.iter().cloned());
+    let result = message
+        .seek(SeekFrom::Start(0))
+        .and_then(|_| message.try_clone())
+        .map_err(|e| Failure(format!("cannot prepare the message: {e}")))
+        .and_then(|stdin| run_argv(imap, account, argv, stdin));
+    log_send(account, &sender, size, &result);
+    result.and_then(|ran| match ran.status.success() {
+        true => Ok(()),
+        false => Err(Failure(describe(ran.status))),
+    })
+}
+
 /// [`send`] through `[imap] outbox_smtp` ([`crate::submit`]), logged the same way with
 /// the number of recipients and the server's last answer.
 fn submit_smtp(
@@ -180,7 +274,15 @@ struct Ran {
 }
 
 fn run(imap: &Imap, account: &Account, sender: &str, stdin: File) -> Result<Ran, Failure> {
-    let argv = command_line(imap, sender);
+    run_argv(imap, account, command_line(imap, sender), stdin)
+}
+
+fn run_argv(
+    imap: &Imap,
+    account: &Account,
+    argv: Vec<String>,
+    stdin: File,
+) -> Result<Ran, Failure> {
     let (program, args) = argv
         .split_first()
         .ok_or_else(|| Failure("no sendmail program is configured".into()))?;

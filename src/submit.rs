@@ -194,6 +194,42 @@ pub fn submit(
 ) -> Result<Submitted, Refused> {
     let (header_block, body) = split(message);
     let (recipients, header_block) = recipients_and_header(header_block);
+    transaction(
+        address,
+        sender,
+        &recipients,
+        &data(header_line, &header_block, body),
+        timeout,
+    )
+}
+
+/// Submits `message` as it is (no header line, Bcc kept: the envelope is given, as
+/// `sendmail` without `-t` takes it) from `sender` to `recipients` (SMAP's ADD RCPTTO=).
+pub fn submit_to(
+    address: &str,
+    sender: &str,
+    recipients: &[String],
+    message: &[u8],
+    timeout: Duration,
+) -> Result<Submitted, Refused> {
+    let (header_block, body) = split(message);
+    transaction(
+        address,
+        sender,
+        recipients,
+        &data(b"", header_block, body),
+        timeout,
+    )
+}
+
+/// One SMTP transaction: every recipient accepted, or nothing sent.
+fn transaction(
+    address: &str,
+    sender: &str,
+    recipients: &[String],
+    data: &[u8],
+    timeout: Duration,
+) -> Result<Submitted, Refused> {
     if recipients.is_empty() {
         return Err(Refused("the message names no recipient".into()));
     }
@@ -206,7 +242,7 @@ pub fn submit(
         .unwrap_or_else(|| "localhost".into());
     smtp.say(&format!("EHLO {host}"), &[250])?;
     smtp.say(&format!("MAIL FROM:<{sender}>"), &[250])?;
-    for rcpt in &recipients {
+    for rcpt in recipients {
         if let Err(refused) = smtp.say(&format!("RCPT TO:<{rcpt}>"), &[250, 251]) {
             let _ = smtp.say("RSET", &[250]);
             let _ = smtp.say("QUIT", &[221]);
@@ -214,7 +250,7 @@ pub fn submit(
         }
     }
     smtp.say("DATA", &[354])?;
-    smtp.send(&data(header_line, &header_block, body))?;
+    smtp.send(data)?;
     let reply = smtp.expect(&[250], "end of DATA")?;
     let _ = smtp.say("QUIT", &[221]);
     Ok(Submitted {

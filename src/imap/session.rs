@@ -125,6 +125,11 @@ pub struct Session<'c> {
     /// The folder LOGOUT closed, dropped with the session once the last response is out:
     /// closing a folder may write its index, which the client need not wait for.
     retired: Option<Box<Selected>>,
+    /// The protocol the connection speaks, for the log (`IMAP`, or `SMAP1` after a
+    /// `\SMAP1` first command: the session then serves SMAP through `crate::smap`).
+    pub protocol: &'static str,
+    /// What starts a SASL challenge line: IMAP's `+ ` (RFC 3501 §7.5), SMAP's `> `.
+    pub sasl_prompt: &'static str,
 }
 
 /// Responses are flushed when the buffer grows past this, so a FETCH of many messages
@@ -148,6 +153,8 @@ impl<'c> Session<'c> {
             fetched_headers: 0,
             starttls: crate::net::tls::starttls_configured(&config.tls),
             retired: None,
+            protocol: "IMAP",
+            sasl_prompt: "+ ",
         }
     }
 
@@ -186,6 +193,9 @@ impl<'c> Session<'c> {
 
     /// The command loop; says how the session ended.
     fn serve(&mut self) -> io::Result<&'static str> {
+        if self.config.imap.smap && self.first_command_is_smap()? {
+            return crate::smap::serve(self);
+        }
         loop {
             if matches!(self.state, State::Logout { .. }) {
                 return Ok("LOGOUT");
@@ -197,6 +207,20 @@ impl<'c> Session<'c> {
             let outcome = self.dispatch(command);
             self.finish(&tag, outcome)?;
         }
+    }
+
+    /// Whether the first command's first word is `\SMAP1` (then the connection speaks
+    /// SMAP; a backslash cannot start an IMAP tag, RFC 3501 §9 `tag`).
+    fn first_command_is_smap(&mut self) -> io::Result<bool> {
+        self.apply_timeouts();
+        let head = match self.conn.peek(7) {
+            Ok(head) => head,
+            Err(err) if err.kind() == io::ErrorKind::UnexpectedEof => return Ok(false),
+            Err(err) => return Err(err),
+        };
+        Ok(head.len() >= 7
+            && head[..6].eq_ignore_ascii_case(b"\\SMAP1")
+            && matches!(head[6], b' ' | b'\t' | b'\r' | b'\n'))
     }
 
     /// The clocks for the current state: before login, the silence allowed and a
@@ -447,7 +471,7 @@ impl<'c> Session<'c> {
             fields.push(("REMOTE_ADDR", peer.ip().to_string()));
             fields.push(("REMOTE_PORT", peer.port().to_string()));
         }
-        fields.push(("PROTOCOL", "IMAP".to_string()));
+        fields.push(("PROTOCOL", self.protocol.to_string()));
         if let Some(tls) = self.conn.tls_description() {
             fields.push(("TLS", tls.to_string()));
         }

@@ -312,3 +312,86 @@ impl Message {
         decode::date_of(&f.unfolded(&self.raw))
     }
 }
+
+/// One MIME part in a prefix walk of a message's tree ([`Message::part_nodes`]): what a
+/// protocol that names parts its own way (SMAP's MIME section ids) needs. Ranges are
+/// into [`Message::raw`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartNode {
+    /// Index of the parent node in the walk; `None` for the message itself.
+    pub parent: Option<usize>,
+    /// 1-based position among its parent's children (1 for the message itself and for
+    /// the message inside a message/rfc822 part).
+    pub ordinal: usize,
+    /// The message a message/rfc822 part carries (the part's only child).
+    pub encapsulated: bool,
+    /// A message/rfc822 part.
+    pub is_message: bool,
+    /// The header block including its blank line.
+    pub header: std::ops::Range<usize>,
+    pub body: std::ops::Range<usize>,
+    /// Child positions from the root (multipart children by index, a message/rfc822
+    /// part's message as 0): what [`Message::decoded_node`] walks.
+    pub path: Vec<usize>,
+}
+
+impl Message {
+    /// Every MIME part, parents before children and siblings in order. A message/rfc822
+    /// part has one child: the message it carries.
+    pub fn part_nodes(&self) -> Vec<PartNode> {
+        fn walk(
+            part: &Part,
+            parent: Option<usize>,
+            ordinal: usize,
+            path: Vec<usize>,
+            out: &mut Vec<PartNode>,
+        ) {
+            let me = out.len();
+            let encapsulated = parent.is_some_and(|p| out[p].is_message);
+            out.push(PartNode {
+                parent,
+                ordinal,
+                encapsulated,
+                is_message: matches!(part.content, Content::Message(_)),
+                header: part.header.clone(),
+                body: part.body.clone(),
+                path: path.clone(),
+            });
+            match &part.content {
+                Content::Leaf => {}
+                Content::Multipart(children) => {
+                    for (i, child) in children.iter().enumerate() {
+                        let mut p = path.clone();
+                        p.push(i);
+                        walk(child, Some(me), i + 1, p, out);
+                    }
+                }
+                Content::Message(inner) => {
+                    let mut p = path.clone();
+                    p.push(0);
+                    walk(inner, Some(me), 1, p, out);
+                }
+            }
+        }
+        let mut out = Vec::new();
+        walk(self.root(), None, 1, Vec::new(), &mut out);
+        out
+    }
+
+    /// The body of a [`PartNode`] with its Content-Transfer-Encoding undone (as
+    /// [`Message::binary`]); `Ok(None)` if the path leads nowhere.
+    pub fn decoded_node(&self, path: &[usize]) -> Result<Option<Cow<'_, [u8]>>, UnknownCte> {
+        let mut part = self.root();
+        for &i in path {
+            part = match &part.content {
+                Content::Multipart(children) => match children.get(i) {
+                    Some(c) => c,
+                    None => return Ok(None),
+                },
+                Content::Message(inner) if i == 0 => inner,
+                _ => return Ok(None),
+            };
+        }
+        decode::binary_body(&self.raw, part).map(Some)
+    }
+}

@@ -439,6 +439,21 @@ impl Connection {
         Ok(n)
     }
 
+    /// The buffered input, after reading until it holds `n` bytes, a line end, or the
+    /// peer's end: lets a session look at the start of the first command (SMAP's
+    /// `\SMAP1` tag) without taking it.
+    pub fn peek(&mut self, n: usize) -> io::Result<&[u8]> {
+        while self.end - self.start < n && !self.inbuf[self.start..self.end].contains(&b'\n') {
+            if self.end == self.inbuf.len() && self.start == 0 {
+                break;
+            }
+            if self.fill()? == 0 {
+                break;
+            }
+        }
+        Ok(&self.inbuf[self.start..self.end])
+    }
+
     /// Read one line of at most `max` bytes (not counting CRLF / LF).
     pub fn read_line(&mut self, max: usize) -> io::Result<LineRead> {
         let mut line = Vec::new();

@@ -68,6 +68,9 @@ pub struct CopyResult {
     pub uid_validity: u32,
     /// (source uid, target uid)
     pub uids: Vec<(u32, u32)>,
+    /// The copies' basenames in the target, in the order of `uids` (SMAP's COPY names
+    /// them: its message ids are file names).
+    pub names: Vec<String>,
 }
 
 /// A change to one message's flags and keywords, applied to what is on disk when it is
@@ -1914,6 +1917,7 @@ impl Mailbox {
         Ok(CopyResult {
             uid_validity: db.uid_validity,
             uids,
+            names: made.into_iter().map(|(_, base, _)| base).collect(),
         })
     }
 

@@ -207,7 +207,7 @@ impl sasl::Channel for Session<'_> {
 
     fn challenge(&mut self, challenge: &str, max: usize) -> Result<Reply, Outcome> {
         self.out
-            .extend_from_slice(format!("+ {challenge}\r\n").as_bytes());
+            .extend_from_slice(format!("{}{challenge}\r\n", self.sasl_prompt).as_bytes());
         if self.flush().is_err() {
             self.logout();
             return Err(Outcome::Done);

@@ -39,6 +39,15 @@ impl Session<'_> {
             // E: a server may offer both; rev2 starts at ENABLE IMAP4rev2).
             caps.insert_str("IMAP4rev1".len(), " IMAP4rev2");
         }
+        if self.config.imap.smap {
+            // Where Courier puts it: after its IMAP_CAPABILITY list, before ACL.
+            let smap = if self.config.imap.keywords {
+                " SMAP1 KEYWORDS ACL "
+            } else {
+                " SMAP1 ACL "
+            };
+            caps = caps.replacen(" ACL ", smap, 1);
+        }
         // RFC 8438 and RFC 7889: one limit for every mailbox, `[limits] max_append_size`.
         caps.push_str(" STATUS=SIZE CREATE-SPECIAL-USE MULTIAPPEND");
         caps.push_str(&format!(

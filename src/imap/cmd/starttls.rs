@@ -9,6 +9,11 @@ impl Session<'_> {
     /// STARTTLS (RFC 3501 §6.2.1). Whatever the client sent after the command in the
     /// same packet is dropped, never run.
     pub fn cmd_starttls(&mut self, tag: &str) -> CommandResult {
+        self.start_tls(&format!("{tag} OK Begin TLS negotiation now\r\n"))
+    }
+
+    /// Answers `ready` and starts TLS (IMAP STARTTLS and SMAP's `\SMAP1 STARTTLS`).
+    pub fn start_tls(&mut self, ready: &str) -> CommandResult {
         if self.conn.is_tls() {
             return Err(Outcome::bad("TLS is already active"));
         }
@@ -22,8 +27,7 @@ impl Session<'_> {
                 return Err(Outcome::no("[UNAVAILABLE] TLS is not available now"));
             }
         };
-        self.out
-            .extend_from_slice(format!("{tag} OK Begin TLS negotiation now\r\n").as_bytes());
+        self.out.extend_from_slice(ready.as_bytes());
         let result = self.flush().and_then(|()| self.conn.start_tls(&acceptor));
         if let Err(err) = result {
             let mut fields = self.log_fields_base();
