@@ -232,6 +232,7 @@ impl Session<'_> {
                 criteria,
                 charset,
                 mut search,
+                returns,
             } => {
                 replace_last_result_in_key(&mut search, selected);
                 Sort {
@@ -239,6 +240,7 @@ impl Session<'_> {
                     criteria,
                     charset,
                     search,
+                    returns,
                 }
             }
             Thread {
