@@ -564,8 +564,15 @@ fn folder_name(root: &Path, dir: &Path) -> String {
 /// made by the first SEARCH that needs it, not for mail nobody searches). Failures are
 /// only logged: the next SEARCH catches up.
 pub fn added(root: &Path, dir: &Path, basename: &str, path: &Path) {
+    added_many(root, dir, &[(basename, path)]);
+}
+
+/// Messages just placed into the folder at `dir` (COPY, MOVE: `(basename, file)`), indexed
+/// as [`added`] indexes one, all into one new recent segment, within `[fts]
+/// catch_up_time_ms` (a large COPY leaves the rest to the next SEARCH's catch-up).
+pub fn added_many(root: &Path, dir: &Path, messages: &[(&str, &Path)]) {
     let s = settings();
-    if !s.covers(&folder_name(root, dir)) {
+    if messages.is_empty() || !s.covers(&folder_name(root, dir)) {
         return;
     }
     let files = Files::open(dir);
@@ -575,9 +582,19 @@ pub fn added(root: &Path, dir: &Path, basename: &str, path: &Path) {
     if files.size() >= s.max_index_size {
         return;
     }
-    let mut once = Some(());
+    let deadline = Instant::now() + s.catch_up_time;
+    let room = s.max_index_size - files.size();
+    let mut next = messages.iter();
+    let mut added: usize = 0;
     let mut feed = |b: &mut Builder| -> bool {
-        if once.take().is_some() {
+        while b.memory() < s.build_memory {
+            if Instant::now() >= deadline || added as u64 >= room {
+                return false;
+            }
+            let Some(&(basename, path)) = next.next() else {
+                return false;
+            };
+            let before = b.memory();
             match std::fs::metadata(path) {
                 Ok(m) if m.len() > s.max_message_size => b.add(basename, &[], UNINDEXED),
                 Ok(_) => {
@@ -587,8 +604,9 @@ pub fn added(root: &Path, dir: &Path, basename: &str, path: &Path) {
                 }
                 Err(_) => {}
             }
+            added += b.memory() - before;
         }
-        false
+        true
     };
     let no_drop: Vec<bool> = (0..files.main.as_ref().map_or(0, IndexFile::segment_count))
         .map(|_| false)
