@@ -54,6 +54,9 @@ pub struct Settings {
     pub catch_up_time: Duration,
     /// A segment is written out when it holds this much memory.
     pub build_memory: usize,
+    /// Keep each searched message's decoded, lowercased text (`postern-cache.searchtext-1`)
+    /// so that verifying candidates reads no message file.
+    pub cache_text: bool,
 }
 
 impl Default for Settings {
@@ -65,6 +68,7 @@ impl Default for Settings {
             max_index_size: 2 << 30,
             catch_up_time: Duration::from_millis(3000),
             build_memory: 64 << 20,
+            cache_text: true,
         }
     }
 }
@@ -94,6 +98,14 @@ impl Settings {
                     })
             })
     }
+}
+
+/// For the folder named `name`: the largest message whose search texts SEARCH keeps in
+/// the folder's cache, or `None` when it keeps none (`[fts] cache_text` off, or the
+/// folder not indexed).
+pub fn text_cache_limit(name: &str) -> Option<u64> {
+    let s = settings();
+    (s.cache_text && s.covers(name)).then_some(s.max_message_size)
 }
 
 /// The recent segment is folded into `postern-fts` once it holds this much.
