@@ -402,22 +402,51 @@ pub fn sort(
             .as_ref()
             .cmp(strings[b.strings_at + n].as_ref()),
     };
-    // Positions are sorted, not the rows (fewer bytes moved per step).
-    let mut order: Vec<u32> = (0..rows.len() as u32).collect();
-    order.sort_by(|&a, &b| {
-        let (a, b) = (&rows[a as usize], &rows[b as usize]);
-        compares
-            .iter()
-            .map(|&(how, reverse)| {
-                let o = compare(a, b, how);
-                if reverse { o.reverse() } else { o }
-            })
-            .find(|o| o.is_ne())
-            .unwrap_or_else(|| a.index.cmp(&b.index))
+    // Sorted: (a 64-bit prefix of the first key, row) pairs. Most comparisons are decided
+    // by the prefix alone, in a compact array, instead of following each row to its
+    // strings in the mapping; equal prefixes fall back to every key and the sequence
+    // number. The prefix orders as the key does: numbers with their sign bit flipped,
+    // strings by their first 8 bytes (zero-padded), all inverted for REVERSE.
+    let prefix = |r: &Row| -> u64 {
+        let Some(&(how, reverse)) = compares.first() else {
+            return 0;
+        };
+        let signed = |n: i64| (n as u64) ^ (1 << 63);
+        let p = match how {
+            Compare::Arrival => signed(r.arrival),
+            Compare::Size => r.size,
+            Compare::Date => signed(r.sent),
+            Compare::String(n) => {
+                let s: &[u8] = strings[r.strings_at + n].as_ref();
+                let mut b = [0u8; 8];
+                let len = s.len().min(8);
+                b[..len].copy_from_slice(&s[..len]);
+                u64::from_be_bytes(b)
+            }
+        };
+        if reverse { !p } else { p }
+    };
+    let mut order: Vec<(u64, u32)> = rows
+        .iter()
+        .enumerate()
+        .map(|(i, r)| (prefix(r), i as u32))
+        .collect();
+    order.sort_unstable_by(|&(pa, a), &(pb, b)| {
+        pa.cmp(&pb).then_with(|| {
+            let (a, b) = (&rows[a as usize], &rows[b as usize]);
+            compares
+                .iter()
+                .map(|&(how, reverse)| {
+                    let o = compare(a, b, how);
+                    if reverse { o.reverse() } else { o }
+                })
+                .find(|o| o.is_ne())
+                .unwrap_or_else(|| a.index.cmp(&b.index))
+        })
     });
     Ok(order
         .iter()
-        .map(|&at| {
+        .map(|&(_, at)| {
             let r = &rows[at as usize];
             if uid {
                 mailbox.message(r.index).uid
