@@ -12,6 +12,8 @@
 
 use std::borrow::Cow;
 
+use rustc_hash::FxHashMap as HashMap;
+
 use super::command::{SearchKey, SortCriterion, SortKey};
 use super::fetch::load_message;
 use super::search::search;
@@ -402,46 +404,65 @@ pub fn sort(
             .as_ref()
             .cmp(strings[b.strings_at + n].as_ref()),
     };
-    // Sorted: (a 64-bit prefix of the first key, row) pairs. Most comparisons are decided
-    // by the prefix alone, in a compact array, instead of following each row to its
-    // strings in the mapping; equal prefixes fall back to every key and the sequence
-    // number. The prefix orders as the key does: numbers with their sign bit flipped,
-    // strings by their first 8 bytes (zero-padded), all inverted for REVERSE.
-    let prefix = |r: &Row| -> u64 {
-        let Some(&(how, reverse)) = compares.first() else {
-            return 0;
-        };
-        let signed = |n: i64| (n as u64) ^ (1 << 63);
-        let p = match how {
-            Compare::Arrival => signed(r.arrival),
-            Compare::Size => r.size,
-            Compare::Date => signed(r.sent),
-            Compare::String(n) => {
-                let s: &[u8] = strings[r.strings_at + n].as_ref();
-                let mut b = [0u8; 8];
-                let len = s.len().min(8);
-                b[..len].copy_from_slice(&s[..len]);
-                u64::from_be_bytes(b)
+    // Sorted: (the first key as a number, row) pairs, so most comparisons are of two
+    // integers in one compact array rather than of strings in the mapping. Numbers keep
+    // their order with the sign bit flipped; a string becomes its rank among the distinct
+    // strings of the command (the messages of one thread share their base subject, so
+    // there are far fewer of them than messages); REVERSE inverts. Equal first keys fall
+    // back to the other keys, then the sequence number.
+    let first_key: Vec<u64> = match compares.first() {
+        Some(&(Compare::String(n), _)) => {
+            let mut ids: HashMap<&[u8], u32> = HashMap::default();
+            let mut distinct: Vec<&[u8]> = Vec::new();
+            let row_ids: Vec<u32> = rows
+                .iter()
+                .map(|r| {
+                    let s: &[u8] = strings[r.strings_at + n].as_ref();
+                    *ids.entry(s).or_insert_with(|| {
+                        distinct.push(s);
+                        distinct.len() as u32 - 1
+                    })
+                })
+                .collect();
+            let mut by_string: Vec<u32> = (0..distinct.len() as u32).collect();
+            by_string.sort_unstable_by(|&a, &b| distinct[a as usize].cmp(distinct[b as usize]));
+            let mut rank = vec![0u64; distinct.len()];
+            for (r, &id) in by_string.iter().enumerate() {
+                rank[id as usize] = r as u64;
             }
-        };
-        if reverse { !p } else { p }
+            row_ids.iter().map(|&id| rank[id as usize]).collect()
+        }
+        Some(&(how, _)) => {
+            let signed = |n: i64| (n as u64) ^ (1 << 63);
+            rows.iter()
+                .map(|r| match how {
+                    Compare::Arrival => signed(r.arrival),
+                    Compare::Size => r.size,
+                    _ => signed(r.sent),
+                })
+                .collect()
+        }
+        None => vec![0; rows.len()],
     };
-    let mut order: Vec<(u64, u32)> = rows
+    let reverse_first = compares.first().is_some_and(|&(_, reverse)| reverse);
+    let mut order: Vec<(u64, u32)> = first_key
         .iter()
         .enumerate()
-        .map(|(i, r)| (prefix(r), i as u32))
+        .map(|(i, &k)| (if reverse_first { !k } else { k }, i as u32))
         .collect();
-    order.sort_unstable_by(|&(pa, a), &(pb, b)| {
-        pa.cmp(&pb).then_with(|| {
-            let (a, b) = (&rows[a as usize], &rows[b as usize]);
+    order.sort_unstable_by(|&(ka, a), &(kb, b)| {
+        ka.cmp(&kb).then_with(|| {
+            let (ra, rb) = (&rows[a as usize], &rows[b as usize]);
             compares
                 .iter()
+                .skip(1)
                 .map(|&(how, reverse)| {
-                    let o = compare(a, b, how);
+                    let o = compare(ra, rb, how);
                     if reverse { o.reverse() } else { o }
                 })
                 .find(|o| o.is_ne())
-                .unwrap_or_else(|| a.index.cmp(&b.index))
+                // Rows are in folder order: their positions order as sequence numbers.
+                .unwrap_or_else(|| a.cmp(&b))
         })
     });
     Ok(order
