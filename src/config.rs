@@ -610,6 +610,9 @@ pub struct Fts {
     /// checking the index's candidates for a common word reads no message file. Costs
     /// about the size of the mail's text on disk.
     pub cache_text: bool,
+    /// A folder's text cache stops growing at this many bytes (what it does not hold is
+    /// read by SEARCH).
+    pub max_text_cache_size: u64,
 }
 
 impl Default for Fts {
@@ -622,6 +625,7 @@ impl Default for Fts {
             catch_up_time_ms: 3000,
             build_memory: 64 << 20,
             cache_text: true,
+            max_text_cache_size: 256 << 20,
         }
     }
 }
@@ -637,6 +641,7 @@ impl Fts {
             catch_up_time: Duration::from_millis(self.catch_up_time_ms),
             build_memory: usize::try_from(self.build_memory).unwrap_or(usize::MAX),
             cache_text: self.cache_text,
+            max_text_cache_size: self.max_text_cache_size,
         }
     }
 }

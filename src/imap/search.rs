@@ -426,8 +426,9 @@ pub fn search(
     let from_cache = need == Need::Header && only_cached_fields(criteria);
     // BODY/TEXT answered from the cached texts; messages up to this size get them cached.
     let text_cache = (need == Need::Whole && only_text_keys(criteria))
-        .then(|| crate::store::fts::text_cache_limit(mailbox.name()))
+        .then(|| crate::store::fts::text_cache_room(mailbox))
         .flatten();
+    let mut text_room = text_cache.map_or(0, |(room, _)| room);
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as i64);
@@ -486,7 +487,7 @@ pub fn search(
         let mut fields = None;
         let mut message = None;
         let mut texts = None;
-        if let Some(limit) = text_cache {
+        if let Some((_, largest)) = text_cache {
             texts = mailbox
                 .cached(index, TEXT_KIND)
                 .and_then(|b| Texts::decode(&b));
@@ -494,8 +495,11 @@ pub fn search(
                 match load(mailbox, index, need) {
                     Ok(m) => {
                         let t = Texts::of(&m);
-                        if mailbox.message(index).size <= limit {
-                            mailbox.cache(index, TEXT_KIND, t.encode());
+                        let bytes = t.encode();
+                        if mailbox.message(index).size <= largest && bytes.len() as u64 <= text_room
+                        {
+                            text_room -= bytes.len() as u64;
+                            mailbox.cache(index, TEXT_KIND, bytes);
                         }
                         texts = Some(t);
                     }

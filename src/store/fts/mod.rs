@@ -57,6 +57,8 @@ pub struct Settings {
     /// Keep each searched message's decoded, lowercased text (`postern-cache.searchtext-1`)
     /// so that verifying candidates reads no message file.
     pub cache_text: bool,
+    /// The text cache of one folder stops growing at this size.
+    pub max_text_cache_size: u64,
 }
 
 impl Default for Settings {
@@ -69,6 +71,7 @@ impl Default for Settings {
             catch_up_time: Duration::from_millis(3000),
             build_memory: 64 << 20,
             cache_text: true,
+            max_text_cache_size: 256 << 20,
         }
     }
 }
@@ -100,12 +103,20 @@ impl Settings {
     }
 }
 
-/// For the folder named `name`: the largest message whose search texts SEARCH keeps in
-/// the folder's cache, or `None` when it keeps none (`[fts] cache_text` off, or the
-/// folder not indexed).
-pub fn text_cache_limit(name: &str) -> Option<u64> {
+/// For the folder `mailbox`: how many more bytes of search texts SEARCH may add to its
+/// cache, or `None` when it keeps none (`[fts] cache_text` off, or the folder not
+/// indexed), and the largest message whose texts it keeps.
+pub fn text_cache_room(mailbox: &Mailbox) -> Option<(u64, u64)> {
     let s = settings();
-    (s.cache_text && s.covers(name)).then_some(s.max_message_size)
+    if !(s.cache_text && s.covers(mailbox.name())) {
+        return None;
+    }
+    let used = std::fs::metadata(mailbox.folder_dir().join("postern-cache.searchtext-1"))
+        .map_or(0, |m| m.len());
+    Some((
+        s.max_text_cache_size.saturating_sub(used),
+        s.max_message_size,
+    ))
 }
 
 /// The recent segment is folded into `postern-fts` once it holds this much.
