@@ -1,6 +1,7 @@
 //! SORT and THREAD on a folder of COUNT messages with threads, through the real binary:
 //! - first: a fresh session on a folder whose sort keys are not cached yet
-//!   (`postern-cache.sortkeys-1` removed), `SORT (DATE)`: every header is read once;
+//!   (`postern-cache.sortkeys-1` and `postern-sortkeys` removed), `SORT (DATE)`: every
+//!   header is read once;
 //! - warm: `SORT` by ARRIVAL, DATE, SUBJECT, FROM, REVERSE SIZE, and `THREAD` by
 //!   REFERENCES and ORDEREDSUBJECT, once the caches are there. A warm SORT must read no
 //!   message file: the bytes the session process read (`rchar` of /proc/PID/io; the caches
@@ -349,6 +350,7 @@ fn bench(count: usize, rounds: usize) {
     let mut first = Vec::new();
     for _ in 0..rounds {
         let _ = fs::remove_file(home.join("Maildir/postern-cache.sortkeys-1"));
+        let _ = fs::remove_file(home.join("Maildir/postern-sortkeys"));
         let mut s = server.login();
         s.run("SELECT INBOX");
         first.push(s.time("SORT (DATE) UTF-8 ALL"));

@@ -621,6 +621,14 @@ pub struct Fts {
     pub catch_up_time_ms: u64,
     /// Bytes of memory an index build may hold before it writes a segment out.
     pub build_memory: u64,
+    /// Keep the decoded, lowercased text of every message a BODY/TEXT SEARCH read in the
+    /// folder's `postern-cache.searchtext-1` (messages up to `max_message_size`), so that
+    /// checking the index's candidates for a common word reads no message file. Costs
+    /// about the size of the mail's text on disk.
+    pub cache_text: bool,
+    /// A folder's text cache stops growing at this many bytes (what it does not hold is
+    /// read by SEARCH).
+    pub max_text_cache_size: u64,
 }
 
 impl Default for Fts {
@@ -632,6 +640,8 @@ impl Default for Fts {
             max_index_size: 2 << 30,
             catch_up_time_ms: 3000,
             build_memory: 64 << 20,
+            cache_text: true,
+            max_text_cache_size: 256 << 20,
         }
     }
 }
@@ -646,6 +656,8 @@ impl Fts {
             max_index_size: self.max_index_size,
             catch_up_time: Duration::from_millis(self.catch_up_time_ms),
             build_memory: usize::try_from(self.build_memory).unwrap_or(usize::MAX),
+            cache_text: self.cache_text,
+            max_text_cache_size: self.max_text_cache_size,
         }
     }
 }

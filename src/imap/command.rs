@@ -208,12 +208,14 @@ pub enum CommandBody {
         set: SequenceSet,
         mailbox: String,
     },
-    /// SORT / UID SORT (RFC 5256 §3): the charset is mandatory there.
+    /// SORT / UID SORT (RFC 5256 §3): the charset is mandatory there. `returns` is the
+    /// ESORT `RETURN (...)` list (RFC 5267 §3.2), `None` without RETURN.
     Sort {
         uid: bool,
         criteria: Vec<SortCriterion>,
         charset: String,
         search: SearchKey,
+        returns: Option<Vec<SearchReturn>>,
     },
     /// THREAD / UID THREAD (RFC 5256 §3).
     Thread {

@@ -152,6 +152,59 @@ fn decode_fields(bytes: &[u8]) -> Fields {
     fields
 }
 
+/// Cache kind of a message's search texts (see [`Texts`]).
+const TEXT_KIND: &str = "searchtext-1";
+
+/// What BODY and TEXT compare of a message, lowercased as [`contains`] lowercases it: the
+/// decoded header text and the decoded body text. Kept per message in the folder's
+/// `postern-cache.searchtext-1` when `[fts] cache_text` is on, so verifying the full-text
+/// index's candidates for a common word reads no message file and parses no MIME.
+struct Texts {
+    header: String,
+    body: String,
+}
+
+impl Texts {
+    fn of(message: &Message) -> Texts {
+        Texts {
+            header: message.search_header_text().to_lowercase(),
+            body: message.search_body_text().to_lowercase(),
+        }
+    }
+
+    /// `header length u32 LE, header, body`.
+    fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(4 + self.header.len() + self.body.len());
+        out.extend_from_slice(&(self.header.len() as u32).to_le_bytes());
+        out.extend_from_slice(self.header.as_bytes());
+        out.extend_from_slice(self.body.as_bytes());
+        out
+    }
+
+    fn decode(bytes: &[u8]) -> Option<Texts> {
+        let len = u32::from_le_bytes(bytes.get(..4)?.try_into().ok()?) as usize;
+        let header = bytes.get(4..4 + len)?;
+        let body = &bytes[4 + len..];
+        Some(Texts {
+            header: String::from_utf8(header.to_vec()).ok()?,
+            body: String::from_utf8(body.to_vec()).ok()?,
+        })
+    }
+}
+
+/// Whether the only keys of a tree that read the message are BODY and TEXT (what
+/// [`Texts`] answers).
+fn only_text_keys(key: &SearchKey) -> bool {
+    use SearchKey::*;
+    match key {
+        And(keys) => keys.iter().all(only_text_keys),
+        Not(k) => only_text_keys(k),
+        Or(a, b) => only_text_keys(a) && only_text_keys(b),
+        Body(_) | Text(_) => true,
+        other => need_of(other) == Need::Nothing,
+    }
+}
+
 /// Whether any key compares sizes (they need RFC822.SIZE, which may cost a read).
 fn uses_size(key: &SearchKey) -> bool {
     use SearchKey::*;
@@ -188,6 +241,8 @@ struct Candidate<'a> {
     message: Option<&'a Message>,
     /// From/To/Cc/Bcc/Subject from the cache, when the message was not read.
     fields: Option<&'a Fields>,
+    /// BODY/TEXT texts from the cache or just made, lowercased.
+    texts: Option<&'a Texts>,
     /// RFC822.SIZE, when a key needs it.
     wire_size: Option<u64>,
     now: i64,
@@ -281,11 +336,19 @@ impl Candidate<'_> {
             Header(name, s) => self.header_has(name, s),
             Body(s) => {
                 let needle = String::from_utf8_lossy(s).to_lowercase();
+                if let Some(t) = self.texts {
+                    return needle.is_empty() || t.body.contains(&needle);
+                }
                 self.message
                     .is_some_and(|m| contains(&m.search_body_text(), &needle))
             }
             Text(s) => {
                 let needle = String::from_utf8_lossy(s).to_lowercase();
+                if let Some(t) = self.texts {
+                    return needle.is_empty()
+                        || t.header.contains(&needle)
+                        || t.body.contains(&needle);
+                }
                 self.message.is_some_and(|m| {
                     contains(&m.search_header_text(), &needle)
                         || contains(&m.search_body_text(), &needle)
@@ -381,6 +444,11 @@ pub fn search(
     let sized = uses_size(criteria);
     // Header keys on the usual fields are answered from the cache, not the files.
     let from_cache = need == Need::Header && only_cached_fields(criteria);
+    // BODY/TEXT answered from the cached texts; messages up to this size get them cached.
+    let text_cache = (need == Need::Whole && only_text_keys(criteria))
+        .then(|| crate::store::fts::text_cache_room(mailbox))
+        .flatten();
+    let mut text_room = text_cache.map_or(0, |(room, _)| room);
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as i64);
@@ -422,6 +490,7 @@ pub fn search(
                 index,
                 message: None,
                 fields: None,
+                texts: None,
                 wire_size,
                 now,
             }
@@ -437,12 +506,34 @@ pub fn search(
         }
         let mut fields = None;
         let mut message = None;
+        let mut texts = None;
+        if let Some((_, largest)) = text_cache {
+            texts = mailbox
+                .cached(index, TEXT_KIND)
+                .and_then(|b| Texts::decode(&b));
+            if texts.is_none() {
+                match load(mailbox, index, need) {
+                    Ok(m) => {
+                        let t = Texts::of(&m);
+                        let bytes = t.encode();
+                        if mailbox.message(index).size <= largest && bytes.len() as u64 <= text_room
+                        {
+                            text_room -= bytes.len() as u64;
+                            mailbox.cache(index, TEXT_KIND, bytes);
+                        }
+                        texts = Some(t);
+                    }
+                    Err(StoreError::NoSuchMessage) => continue,
+                    Err(err) => return Err(err),
+                }
+            }
+        }
         if from_cache {
             fields = mailbox
                 .cached(index, "searchfields-2")
                 .map(|b| decode_fields(&b));
         }
-        if need > Need::Nothing && fields.is_none() {
+        if need > Need::Nothing && fields.is_none() && texts.is_none() {
             match load(mailbox, index, need) {
                 Ok(m) => {
                     if from_cache {
@@ -466,6 +557,7 @@ pub fn search(
             index,
             message: message.as_ref(),
             fields: fields.as_ref(),
+            texts: texts.as_ref(),
             wire_size,
             now,
         };

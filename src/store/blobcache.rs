@@ -78,7 +78,15 @@ impl BlobCache {
     pub fn put(&mut self, basename: &str, bytes: Vec<u8>) {
         self.ours_bytes += basename.len() + bytes.len();
         self.ours.insert(basename.to_string(), bytes);
-        if self.ours_bytes >= SPILL_AT {
+        // Each spill rewrites the whole file: with a fixed threshold, filling a large cache
+        // would write it over and over (quadratic). Spilling at an eighth of the file's
+        // size keeps the total written within about nine times the final file, and what is
+        // held in memory within an eighth of it.
+        let on_disk = match &self.disk {
+            Some(Some(disk)) => disk.map.len(),
+            _ => 0,
+        };
+        if self.ours_bytes >= SPILL_AT.max(on_disk / 8) {
             // Nothing is pruned here (the caller's save knows which files are gone).
             if let Err(e) = self.save(&|_| true) {
                 log::warn!("{}: cannot save: {e}", self.path.display());

@@ -1888,6 +1888,12 @@ impl Mailbox {
             return Err(e);
         }
         fsutil::fsync_dir(&target_dir.join("cur"))?;
+        // Indexed now, as APPEND indexes, not at the target's next SEARCH.
+        let placed: Vec<(&str, &Path)> = made
+            .iter()
+            .map(|(_, base, dest)| (base.as_str(), dest.as_path()))
+            .collect();
+        super::fts::added_many(maildir.root(), &target_dir, &placed);
         let (db, uids) = uiddb::update(&target_dir, |db| {
             let known: HashMap<&str, u32> =
                 db.entries.iter().map(|(u, n)| (n.as_str(), *u)).collect();

@@ -33,6 +33,7 @@ pub mod quota;
 pub mod recent;
 pub mod shared_index;
 pub mod sizecache;
+pub mod sortfile;
 pub mod specialuse;
 pub mod spool;
 pub mod subscriptions;

@@ -8,7 +8,8 @@ use crate::imap::session::Session;
 /// Extensions served in every state.
 ///
 /// The search extensions: ESEARCH (RFC 4731), SEARCHRES (RFC 5182), PARTIAL (RFC 9394,
-/// SEARCH RETURN and the UID FETCH modifier) and WITHIN (RFC 5032).
+/// SEARCH RETURN and the UID FETCH modifier) and WITHIN (RFC 5032). ESORT (RFC 5267 §3):
+/// SORT RETURN (...) with the same options, answered in sort order.
 ///
 /// CONTEXT=SEARCH and CONTEXT=SORT (RFC 5267) are left out on purpose. What they add
 /// beyond ESEARCH is live results: RETURN (UPDATE), unsolicited ADDTO/REMOVEFROM and
@@ -23,7 +24,7 @@ use crate::imap::session::Session;
 /// VANISHED (RFC 9586 §3), the response QRESYNC (RFC 7162 §3.2.10) brings, which is being
 /// built apart from this; and the clients that resynchronise cheaply (Thunderbird, Apple
 /// Mail, mbsync, OfflineIMAP, K-9) use CONDSTORE/QRESYNC and do not send ENABLE UIDONLY.
-const BASE: &str = "IMAP4rev1 LITERAL+ SASL-IR ID ENABLE IDLE UIDPLUS NAMESPACE CHILDREN UNSELECT MOVE SPECIAL-USE LIST-EXTENDED LIST-STATUS QUOTA ACL ACL2=UNION UTF8=ACCEPT ESEARCH SEARCHRES PARTIAL WITHIN SORT SORT=DISPLAY THREAD=ORDEREDSUBJECT THREAD=REFERENCES BINARY PREVIEW SAVEDATE OBJECTID";
+const BASE: &str = "IMAP4rev1 LITERAL+ SASL-IR ID ENABLE IDLE UIDPLUS NAMESPACE CHILDREN UNSELECT MOVE SPECIAL-USE LIST-EXTENDED LIST-STATUS QUOTA ACL ACL2=UNION UTF8=ACCEPT ESEARCH SEARCHRES PARTIAL WITHIN SORT SORT=DISPLAY ESORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES BINARY PREVIEW SAVEDATE OBJECTID";
 
 impl Session<'_> {
     pub fn cmd_capability(&mut self) -> CommandResult {

@@ -157,7 +157,8 @@ impl Session<'_> {
                 criteria,
                 charset,
                 search,
-            } => self.cmd_sort(uid, &criteria, &charset, &search),
+                returns,
+            } => self.cmd_sort(tag, uid, &criteria, &charset, &search, returns.as_deref()),
             Thread {
                 uid,
                 algorithm,

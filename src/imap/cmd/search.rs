@@ -241,6 +241,7 @@ impl Session<'_> {
                 criteria,
                 charset,
                 mut search,
+                returns,
             } => {
                 replace_last_result_in_key(&mut search, selected);
                 Sort {
@@ -248,6 +249,7 @@ impl Session<'_> {
                     criteria,
                     charset,
                     search,
+                    returns,
                 }
             }
             Thread {

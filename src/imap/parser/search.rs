@@ -55,7 +55,7 @@ impl Parser {
     /// `search-return-opts = SP "RETURN" SP "(" [search-return-opt *(SP
     /// search-return-opt)] ")"` (RFC 4731 §3), after `RETURN SP`; `PARTIAL
     /// partial-range` from RFC 9394 §3.1. `saving` is set as soon as `SAVE` is read.
-    fn search_return_opts(&mut self, saving: &mut bool) -> PResult<Vec<SearchReturn>> {
+    pub(super) fn search_return_opts(&mut self, saving: &mut bool) -> PResult<Vec<SearchReturn>> {
         self.expect(b'(')?;
         let mut opts = Vec::new();
         if self.eat(b')') {
@@ -111,7 +111,7 @@ impl Parser {
     }
 
     /// Skips whatever is left of the command (a failed SEARCH SAVE is answered as a whole).
-    fn skip_to_end(&mut self) {
+    pub(super) fn skip_to_end(&mut self) {
         self.seg = self.lines.len().saturating_sub(1);
         self.pos = self.line().len();
     }

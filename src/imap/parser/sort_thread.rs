@@ -5,10 +5,29 @@ use super::{PResult, Parser};
 use crate::imap::command::{CommandBody, SearchKey, SortCriterion, SortKey, ThreadAlgorithm};
 
 impl Parser {
-    /// `sort = ["UID" SP] "SORT" SP sort-criteria SP search-criteria`, after the name;
-    /// `sort-criteria = "(" sort-criterion *(SP sort-criterion) ")"`.
+    /// `sort = ["UID" SP] "SORT" [search-return-opts] SP sort-criteria SP
+    /// search-criteria` (RFC 5256 §5, RETURN from ESORT, RFC 5267 §3.2), after the name;
+    /// `sort-criteria = "(" sort-criterion *(SP sort-criterion) ")"`. As for SEARCH, a
+    /// SORT whose SAVE was read but whose rest fails becomes
+    /// [`CommandBody::SearchSaveFailed`] (RFC 5182 §2.1: `$` is empty after it).
     pub(super) fn sort(&mut self, uid: bool) -> PResult<CommandBody> {
+        let mut saving = false;
+        match self.sort_rest(uid, &mut saving) {
+            Err(reason) if saving => {
+                self.skip_to_end();
+                Ok(CommandBody::SearchSaveFailed { uid, reason })
+            }
+            other => other,
+        }
+    }
+
+    fn sort_rest(&mut self, uid: bool, saving: &mut bool) -> PResult<CommandBody> {
         self.sp()?;
+        let mut returns = None;
+        if self.eat_word_sp("RETURN") {
+            returns = Some(self.search_return_opts(saving)?);
+            self.sp()?;
+        }
         self.expect(b'(')?;
         let mut criteria = vec![self.sort_criterion()?];
         while self.eat(b' ') {
@@ -17,11 +36,14 @@ impl Parser {
         self.expect(b')')?;
         self.sp()?;
         let (charset, search) = self.search_criteria()?;
+        // Checked here too, so that junk after the keys still empties `$` under SAVE.
+        self.end()?;
         Ok(CommandBody::Sort {
             uid,
             criteria,
             charset,
             search,
+            returns,
         })
     }
 
@@ -117,8 +139,41 @@ mod tests {
                 ],
                 charset: "UTF-8".into(),
                 search: SearchKey::All,
+                returns: None,
             }
         );
+        assert_eq!(
+            parse("a SORT RETURN (SAVE MIN PARTIAL -1:-10) (ARRIVAL) UTF-8 UNSEEN").unwrap(),
+            CommandBody::Sort {
+                uid: false,
+                criteria: vec![SortCriterion {
+                    reverse: false,
+                    key: SortKey::Arrival
+                }],
+                charset: "UTF-8".into(),
+                search: SearchKey::Unseen,
+                returns: Some(vec![
+                    SearchReturn::Save,
+                    SearchReturn::Min,
+                    SearchReturn::Partial(PartialRange {
+                        first: 1,
+                        last: 10,
+                        from_end: true
+                    }),
+                ]),
+            }
+        );
+        // A SAVE whose SORT does not parse empties `$` (RFC 5182 §2.1).
+        for bad_save in [
+            "a SORT RETURN (SAVE) (NOSUCHKEY) UTF-8 ALL",
+            "a SORT RETURN (SAVE) (DATE) UTF-8 NOSUCHKEY",
+            "a SORT RETURN (SAVE) (DATE) UTF-8 ALL)",
+        ] {
+            assert!(
+                matches!(parse(bad_save), Ok(CommandBody::SearchSaveFailed { .. })),
+                "{bad_save}"
+            );
+        }
         assert_eq!(
             parse("a THREAD REFERENCES \"US-ASCII\" SEEN FROM x").unwrap(),
             CommandBody::Thread {
@@ -138,6 +193,9 @@ mod tests {
             "a THREAD XYZ UTF-8 ALL",
             "a THREAD REFERENCES UTF-8",
             "a UID THREAD ORDEREDSUBJECT",
+            "a SORT RETURN (FOO) (DATE) UTF-8 ALL",
+            "a SORT RETURN (MIN) UTF-8 ALL",
+            "a SORT (DATE) RETURN (MIN) UTF-8 ALL",
         ] {
             assert!(parse(bad).is_err(), "{bad}");
         }

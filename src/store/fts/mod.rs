@@ -54,6 +54,11 @@ pub struct Settings {
     pub catch_up_time: Duration,
     /// A segment is written out when it holds this much memory.
     pub build_memory: usize,
+    /// Keep each searched message's decoded, lowercased text (`postern-cache.searchtext-1`)
+    /// so that verifying candidates reads no message file.
+    pub cache_text: bool,
+    /// The text cache of one folder stops growing at this size.
+    pub max_text_cache_size: u64,
 }
 
 impl Default for Settings {
@@ -65,6 +70,8 @@ impl Default for Settings {
             max_index_size: 2 << 30,
             catch_up_time: Duration::from_millis(3000),
             build_memory: 64 << 20,
+            cache_text: true,
+            max_text_cache_size: 256 << 20,
         }
     }
 }
@@ -94,6 +101,22 @@ impl Settings {
                     })
             })
     }
+}
+
+/// For the folder `mailbox`: how many more bytes of search texts SEARCH may add to its
+/// cache, or `None` when it keeps none (`[fts] cache_text` off, or the folder not
+/// indexed), and the largest message whose texts it keeps.
+pub fn text_cache_room(mailbox: &Mailbox) -> Option<(u64, u64)> {
+    let s = settings();
+    if !(s.cache_text && s.covers(mailbox.name())) {
+        return None;
+    }
+    let used = std::fs::metadata(mailbox.folder_dir().join("postern-cache.searchtext-1"))
+        .map_or(0, |m| m.len());
+    Some((
+        s.max_text_cache_size.saturating_sub(used),
+        s.max_message_size,
+    ))
 }
 
 /// The recent segment is folded into `postern-fts` once it holds this much.
@@ -564,8 +587,15 @@ fn folder_name(root: &Path, dir: &Path) -> String {
 /// made by the first SEARCH that needs it, not for mail nobody searches). Failures are
 /// only logged: the next SEARCH catches up.
 pub fn added(root: &Path, dir: &Path, basename: &str, path: &Path) {
+    added_many(root, dir, &[(basename, path)]);
+}
+
+/// Messages just placed into the folder at `dir` (COPY, MOVE: `(basename, file)`), indexed
+/// as [`added`] indexes one, all into one new recent segment, within `[fts]
+/// catch_up_time_ms` (a large COPY leaves the rest to the next SEARCH's catch-up).
+pub fn added_many(root: &Path, dir: &Path, messages: &[(&str, &Path)]) {
     let s = settings();
-    if !s.covers(&folder_name(root, dir)) {
+    if messages.is_empty() || !s.covers(&folder_name(root, dir)) {
         return;
     }
     let files = Files::open(dir);
@@ -575,9 +605,19 @@ pub fn added(root: &Path, dir: &Path, basename: &str, path: &Path) {
     if files.size() >= s.max_index_size {
         return;
     }
-    let mut once = Some(());
+    let deadline = Instant::now() + s.catch_up_time;
+    let room = s.max_index_size - files.size();
+    let mut next = messages.iter();
+    let mut added: usize = 0;
     let mut feed = |b: &mut Builder| -> bool {
-        if once.take().is_some() {
+        while b.memory() < s.build_memory {
+            if Instant::now() >= deadline || added as u64 >= room {
+                return false;
+            }
+            let Some(&(basename, path)) = next.next() else {
+                return false;
+            };
+            let before = b.memory();
             match std::fs::metadata(path) {
                 Ok(m) if m.len() > s.max_message_size => b.add(basename, &[], UNINDEXED),
                 Ok(_) => {
@@ -587,8 +627,9 @@ pub fn added(root: &Path, dir: &Path, basename: &str, path: &Path) {
                 }
                 Err(_) => {}
             }
+            added += b.memory() - before;
         }
-        false
+        true
     };
     let no_drop: Vec<bool> = (0..files.main.as_ref().map_or(0, IndexFile::segment_count))
         .map(|_| false)
