@@ -25,6 +25,7 @@ pub mod keywords;
 pub mod lda;
 pub mod lock;
 pub mod mailbox;
+pub mod modseq;
 pub mod measure;
 pub mod places;
 pub mod purge;
