@@ -142,6 +142,11 @@ pub struct Imap {
     /// Offer COMPRESS=DEFLATE (RFC 4978) after login: less traffic for some CPU per
     /// connection (a few hundred KiB of deflate state while it is on).
     pub compress: bool,
+    /// How many expunged UIDs each folder remembers with the mod-sequence of their
+    /// expunge (`postern-modseq`, 12 bytes each), so QRESYNC can answer VANISHED
+    /// (EARLIER) exactly; a client resynchronising from further back gets every UID no
+    /// longer in the folder instead (RFC 7162 §3.2.5.2 allows that superset).
+    pub vanished_memory: u32,
 }
 
 impl Default for Imap {
@@ -168,6 +173,7 @@ impl Default for Imap {
             sendmail_timeout: 120,
             move_expunge_to_trash: false,
             compress: true,
+            vanished_memory: 100_000,
         }
     }
 }

@@ -111,6 +111,12 @@ pub struct Session<'c> {
     pub state: State,
     /// ENABLE UTF8=ACCEPT was given: names travel as UTF-8.
     pub utf8: bool,
+    /// CONDSTORE is on (RFC 7162 §3.1: ENABLE, or the first command that uses
+    /// mod-sequences): FETCH responses with FLAGS carry MODSEQ from now on.
+    pub condstore: bool,
+    /// ENABLE QRESYNC was given (RFC 7162 §3.2.3): VANISHED instead of EXPUNGE, and
+    /// `[CLOSED]` when SELECT leaves a folder.
+    pub qresync: bool,
     pub failed_logins: u32,
     pub started: Instant,
     /// Counters for the logout log line.
@@ -136,6 +142,8 @@ impl<'c> Session<'c> {
             out: Vec::with_capacity(8192),
             state: State::NotAuthenticated,
             utf8: false,
+            condstore: false,
+            qresync: false,
             failed_logins: 0,
             started: Instant::now(),
             fetched_bodies: 0,
@@ -389,7 +397,11 @@ impl<'c> Session<'c> {
                 let Selected {
                     mailbox, announced, ..
                 } = &mut **selected;
-                sync::sync(mailbox, announced, &mut self.out, expunges_allowed)
+                let reporting = sync::Reporting {
+                    modseq: self.condstore,
+                    vanished: self.qresync,
+                };
+                sync::sync(mailbox, announced, &mut self.out, expunges_allowed, reporting)
             }
             _ => Ok(()),
         }

@@ -4,7 +4,7 @@
 //! announced before any `* n FETCH (FLAGS ...)` shows it.
 
 use super::flags::folder_flags;
-use super::response::{write_expunge, write_fetch_flags};
+use super::response::{write_expunges, write_fetch_flags_modseq};
 use crate::store::{Mailbox, StoreError};
 
 /// The keywords announced to the client in `* FLAGS` and `* OK [PERMANENTFLAGS ...]`.
@@ -86,6 +86,15 @@ impl AnnouncedFlags {
     }
 }
 
+/// How the client asked to hear of changes (RFC 7162).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Reporting {
+    /// CONDSTORE: flag updates carry MODSEQ.
+    pub modseq: bool,
+    /// QRESYNC: expunges as `* VANISHED`.
+    pub vanished: bool,
+}
+
 /// Refreshes the selected folder and writes the changes to `out`, announcing new keywords
 /// first. `expunges_allowed` is false after a command that may not announce EXPUNGE (the
 /// command table says which).
@@ -94,11 +103,19 @@ pub fn sync(
     announced: &mut AnnouncedFlags,
     out: &mut Vec<u8>,
     expunges_allowed: bool,
+    reporting: Reporting,
 ) -> Result<(), StoreError> {
     let changes = mailbox.refresh(expunges_allowed)?;
-    for &seq in &changes.expunged {
-        write_expunge(out, seq);
-    }
+    write_expunges(
+        out,
+        &changes.expunged,
+        if changes.expunged.is_empty() {
+            &[]
+        } else {
+            mailbox.last_expunged_uids()
+        },
+        reporting.vanished,
+    );
     let arrived = mailbox.len() - changes.new..mailbox.len();
     let touched: Vec<usize> = arrived
         .chain(changes.flags_changed.iter().copied())
@@ -111,7 +128,8 @@ pub fn sync(
     }
     for &index in &changes.flags_changed {
         if index < mailbox.len() {
-            write_fetch_flags(out, index + 1, None, mailbox.message(index));
+            let modseq = mailbox.modseq(index).filter(|_| reporting.modseq);
+            write_fetch_flags_modseq(out, index + 1, None, mailbox.message(index), modseq);
         }
     }
     Ok(())

@@ -31,6 +31,8 @@ impl Session<'_> {
         let mut caps = String::from(BASE);
         // RFC 8438 and RFC 7889: one limit for every mailbox, `[limits] max_append_size`.
         caps.push_str(" STATUS=SIZE CREATE-SPECIAL-USE MULTIAPPEND");
+        // RFC 7162: mod-sequences in `postern-modseq` beside each folder.
+        caps.push_str(" CONDSTORE QRESYNC");
         caps.push_str(&format!(
             " APPENDLIMIT={}",
             self.config.limits.max_append_size

@@ -1,5 +1,6 @@
-//! ENABLE (RFC 5161): only UTF8=ACCEPT (RFC 6855) is there to enable. The command table
-//! keeps it out of the not-authenticated state.
+//! ENABLE (RFC 5161): UTF8=ACCEPT (RFC 6855), CONDSTORE and QRESYNC (RFC 7162 §3.1,
+//! §3.2.3; QRESYNC implies CONDSTORE). The command table keeps it out of the
+//! not-authenticated state.
 
 use crate::imap::response::{CommandResult, Outcome};
 use crate::imap::session::Session;
@@ -11,6 +12,13 @@ impl Session<'_> {
             if name.eq_ignore_ascii_case("UTF8=ACCEPT") && !self.utf8 {
                 self.utf8 = true;
                 enabled.push("UTF8=ACCEPT");
+            } else if name.eq_ignore_ascii_case("CONDSTORE") && !self.condstore {
+                self.enable_condstore();
+                enabled.push("CONDSTORE");
+            } else if name.eq_ignore_ascii_case("QRESYNC") && !self.qresync {
+                self.enable_condstore();
+                self.qresync = true;
+                enabled.push("QRESYNC");
             }
         }
         let mut line = String::from("ENABLED");

@@ -14,8 +14,28 @@ impl Session<'_> {
         set: &SequenceSet,
         items: &[FetchItem],
     ) -> CommandResult {
+        self.fetch_changed(uid, set, items, None)
+    }
+
+    /// FETCH, only of the messages whose MODSEQ is above `changed_since` when given
+    /// (RFC 7162 §3.1.4.1).
+    pub(super) fn fetch_changed(
+        &mut self,
+        uid: bool,
+        set: &SequenceSet,
+        items: &[FetchItem],
+        changed_since: Option<u64>,
+    ) -> CommandResult {
+        // FETCH MODSEQ and CHANGEDSINCE are CONDSTORE enabling commands (RFC 7162 §3.1).
+        if changed_since.is_some() || items.contains(&FetchItem::ModSeq) {
+            self.enable_condstore();
+        }
+        let with_modseq = self.condstore
+            && (changed_since.is_some()
+                || items.contains(&FetchItem::ModSeq)
+                || items.contains(&FetchItem::Flags));
         let mut stats = FetchStats::default();
-        let outcome = self.fetch_messages(uid, set, items, &mut stats);
+        let outcome = self.fetch_messages(uid, set, items, &mut stats, with_modseq, changed_since);
         self.fetched_bodies += stats.bodies;
         self.fetched_headers += stats.headers;
         outcome
@@ -27,15 +47,29 @@ impl Session<'_> {
         set: &SequenceSet,
         items: &[FetchItem],
         stats: &mut FetchStats,
+        with_modseq: bool,
+        changed_since: Option<u64>,
     ) -> CommandResult {
         let parts = self.selected_parts()?;
         // Without the `s` right a body FETCH does not set \Seen (RFC 4314 §4).
         let may_mark_seen = parts.selected.rights.has('s');
         let mailbox = &mut parts.selected.mailbox;
         check_sequence_set(mailbox, set, uid)?;
-        let plan = FetchPlan::new(items, uid, mailbox.read_only() || !may_mark_seen);
+        let mut plan = FetchPlan::new(items, uid, mailbox.read_only() || !may_mark_seen);
+        if with_modseq {
+            if !mailbox.tracks_modseqs() {
+                return Err(Outcome::bad("[NOMODSEQ] No mod-sequences in this mailbox"));
+            }
+            mailbox.ensure_modseqs()?;
+            plan = plan.with_modseq();
+        }
         let mut gone = 0usize;
         for index in resolve_set(mailbox, set, uid) {
+            if let Some(since) = changed_since
+                && mailbox.modseq(index).is_some_and(|m| m <= since)
+            {
+                continue;
+            }
             let line_at = parts.out.len();
             // Expunged by another session: EXPUNGE may not be sent now, and the command
             // still succeeds (RFC 2180 §4.1; see `FetchPlan::write_remnant`).

@@ -15,14 +15,27 @@ impl Session<'_> {
         read_only: bool,
     ) -> CommandResult {
         let verb = if read_only { "EXAMINE" } else { "SELECT" };
+        // With QRESYNC on, leaving a folder this way is said (RFC 7162 §3.2.11), before
+        // anything about the next one.
+        if self.qresync && self.selected().is_ok() {
+            self.untagged("OK [CLOSED] Previous mailbox closed");
+        }
         // A failed SELECT leaves no mailbox selected (RFC 3501 §6.3.1).
         self.deselect();
-        if let Some(p) = params.first() {
-            return Err(Outcome::bad(format!(
-                "{verb} parameter {p:?} is not supported"
-            )));
+        let mut qresync = None;
+        for p in params {
+            match p {
+                SelectParam::CondStore => self.enable_condstore(),
+                // RFC 7162 §3.2.5: a QRESYNC parameter without ENABLE QRESYNC is BAD.
+                SelectParam::QResync(q) if self.qresync => qresync = Some(q),
+                other => {
+                    return Err(Outcome::bad(format!(
+                        "{verb} parameter {other:?} is not supported"
+                    )));
+                }
+            }
         }
-        let (name, mailbox, rights) = match self.fs_shared_name(wire) {
+        let (name, mut mailbox, rights) = match self.fs_shared_name(wire) {
             // A filesystem-shared folder: its file modes decide, not an ACL (Courier);
             // one the user may not write opens read-only.
             Some(name) => {
@@ -64,6 +77,9 @@ impl Session<'_> {
         if sharing {
             self.untagged(&format!("OK [MYRIGHTS \"{}\"] ACL", rights.to_wire_full()));
         }
+        if self.condstore {
+            self.announce_highest_modseq(&mut mailbox);
+        }
         self.select(Selected {
             mailbox,
             name,
@@ -71,6 +87,9 @@ impl Session<'_> {
             announced,
             search_result: Vec::new(),
         });
+        if let Some(q) = qresync {
+            self.qresync_select(q)?;
+        }
         let mode = if read_only { "READ-ONLY" } else { "READ-WRITE" };
         Ok(Outcome::ok(format!("[{mode}] {verb} completed")))
     }
