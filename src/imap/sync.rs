@@ -129,8 +129,24 @@ pub fn sync(
     for &index in &changes.flags_changed {
         if index < mailbox.len() {
             let modseq = mailbox.modseq(index).filter(|_| reporting.modseq);
-            write_fetch_flags_modseq(out, index + 1, None, mailbox.message(index), modseq);
+            let entry = mailbox.message(index);
+            // With QRESYNC the UID comes along, so the client can file the change
+            // without knowing sequence numbers (as Dovecot does).
+            let uid = reporting.vanished.then_some(entry.uid);
+            write_fetch_flags_modseq(out, index + 1, uid, entry, modseq);
         }
+    }
+    if reporting.vanished
+        && !expunges_allowed
+        && let Some(m) = mailbox.pending_expunge_modseq()
+    {
+        // RFC 7162 §3.2: an expunge that may not be reported yet has a mod-sequence; a
+        // client that noted a higher MODSEQ from this command's FETCH lines and lost the
+        // connection would resynchronise past it. HIGHESTMODSEQ below it says where to
+        // resume.
+        out.extend_from_slice(
+            format!("* OK [HIGHESTMODSEQ {}] Expunges pending\r\n", m - 1).as_bytes(),
+        );
     }
     Ok(())
 }

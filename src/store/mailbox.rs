@@ -1773,6 +1773,28 @@ impl Mailbox {
         self.modseqs.is_some()
     }
 
+    /// The lowest mod-sequence given to an expunge this session has seen but not
+    /// reported yet (a vanished message still in the rows), when there is one.
+    pub fn pending_expunge_modseq(&self) -> Option<u64> {
+        let gone: HashSet<u32> = self
+            .table
+            .rows()
+            .iter()
+            .filter(|r| r.has(GONE))
+            .map(|r| r.uid)
+            .collect();
+        if gone.is_empty() || self.modseqs.is_none() {
+            return None;
+        }
+        let state = modseq::read(&self.dir, self.uid_validity).ok().flatten()?;
+        state
+            .vanished
+            .iter()
+            .filter(|v| gone.contains(&v.0))
+            .map(|v| v.1)
+            .min()
+    }
+
     /// The UIDs the last [`Mailbox::expunge`] or [`Mailbox::refresh`] reported as
     /// expunged, ascending.
     pub fn last_expunged_uids(&self) -> &[u32] {

@@ -91,6 +91,10 @@ impl Session<'_> {
             if !self.qresync {
                 return Err(Outcome::bad("VANISHED needs ENABLE QRESYNC first"));
             }
+            // A look first, so expunges made since the last one (by a session or a tool
+            // that keeps no mod-sequences) have theirs and are in the answer; they are
+            // reported as VANISHED after the command too.
+            self.sync(false)?;
             let parts = self.selected_parts()?;
             let mailbox = &mut parts.selected.mailbox;
             mailbox.ensure_modseqs()?;
@@ -155,7 +159,12 @@ fn write_vanished_earlier(out: &mut Vec<u8>, mailbox: &Mailbox, set: &SequenceSe
         Some(gone) => {
             let uids: Vec<u32> = gone
                 .into_iter()
-                .filter(|&u| set.contains(u, max) && mailbox.index_of_uid(u).is_none())
+                .filter(|&u| {
+                    set.contains(u, max)
+                        && mailbox
+                            .index_of_uid(u)
+                            .is_none_or(|i| mailbox.message(i).is_gone())
+                })
                 .collect();
             uid_list(&uids)
         }

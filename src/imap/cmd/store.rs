@@ -147,6 +147,8 @@ impl Session<'_> {
         unchanged_since: Option<u64>,
     ) -> CommandResult {
         let condstore = self.condstore;
+        // With QRESYNC every flag update names its UID (see `sync::sync`).
+        let with_uid = uid || self.qresync;
         let (system, keywords) = split_flags(flags)?;
         let keywords_on = self.config.imap.keywords;
         let parts = self.selected_parts()?;
@@ -219,13 +221,13 @@ impl Session<'_> {
                 write_fetch_flags_modseq(
                     parts.out,
                     index + 1,
-                    uid.then_some(entry.uid),
+                    with_uid.then_some(entry.uid),
                     entry,
                     modseq,
                 );
             } else if let Some(m) = modseq {
                 // .SILENT with CONDSTORE still tells the new MODSEQ (RFC 7162 §3.1.3).
-                let uid_item = if uid {
+                let uid_item = if with_uid {
                     format!("UID {} ", entry.uid)
                 } else {
                     String::new()

@@ -63,7 +63,7 @@ impl Parser {
         }
         self.expect(b')')?;
         if vanished && !uid {
-            return Err("VANISHED is a UID FETCH modifier (RFC 7162 §3.2.6)".into());
+            return Err("VANISHED is a UID FETCH modifier (RFC 7162)".into());
         }
         Ok(CommandBody::FetchChangedSince {
             uid,
