@@ -87,14 +87,20 @@ fn rfc_select_condstore_fetch_modseq_and_changedsince() {
     r.assert_ok();
     let after = modseqs(&r);
     assert_eq!(after.len(), 1, "{}", r.dump());
-    assert!(after[0].1 > h, "a change gets a mod-sequence above HIGHESTMODSEQ");
+    assert!(
+        after[0].1 > h,
+        "a change gets a mod-sequence above HIGHESTMODSEQ"
+    );
     // §3.1.4.1: only what changed since h.
     let r = c.send("F2", "FETCH 1:* (FLAGS) (CHANGEDSINCE)");
     r.assert_status("BAD");
     let r = c.send("F3", &format!("FETCH 1:* (FLAGS) (CHANGEDSINCE {h})"));
     r.assert_ok();
     assert_eq!(modseqs(&r), after, "{}", r.dump());
-    let r = c.send("F4", &format!("UID FETCH 1:* (FLAGS) (CHANGEDSINCE {})", after[0].1));
+    let r = c.send(
+        "F4",
+        &format!("UID FETCH 1:* (FLAGS) (CHANGEDSINCE {})", after[0].1),
+    );
     r.assert_ok();
     assert!(modseqs(&r).is_empty(), "{}", r.dump());
     // CONDSTORE is on: a plain FETCH FLAGS carries MODSEQ too (RFC 7162 §3.1).
@@ -122,7 +128,10 @@ fn rfc_store_unchangedsince() {
     // Message 2 changes after the client learnt h.
     let r = c.send("A", "STORE 2 +FLAGS (\\Flagged)");
     let m2 = modseqs(&r)[0].1;
-    let r = c.send("B", &format!("STORE 1:3 (UNCHANGEDSINCE {h}) +FLAGS.SILENT (\\Deleted)"));
+    let r = c.send(
+        "B",
+        &format!("STORE 1:3 (UNCHANGEDSINCE {h}) +FLAGS.SILENT (\\Deleted)"),
+    );
     r.assert_ok();
     assert_eq!(r.code(), Some("MODIFIED 2"), "{}", r.dump());
     let silent = modseqs(&r);
@@ -161,9 +170,15 @@ fn rfc_two_clients_conditional_store() {
     a.send("S", "SELECT INBOX (CONDSTORE)").assert_ok();
     b.send("S", "SELECT INBOX (CONDSTORE)").assert_ok();
     let known = modseqs(&b.send("F", "FETCH 1 (MODSEQ)"))[0].1;
-    let r = a.send("A", &format!("STORE 1 (UNCHANGEDSINCE {known}) +FLAGS (\\Seen)"));
+    let r = a.send(
+        "A",
+        &format!("STORE 1 (UNCHANGEDSINCE {known}) +FLAGS (\\Seen)"),
+    );
     assert_eq!(r.code(), None, "{}", r.dump());
-    let r = b.send("B", &format!("STORE 1 (UNCHANGEDSINCE {known}) +FLAGS (\\Deleted)"));
+    let r = b.send(
+        "B",
+        &format!("STORE 1 (UNCHANGEDSINCE {known}) +FLAGS (\\Deleted)"),
+    );
     assert_eq!(r.code(), Some("MODIFIED 1"), "{}", r.dump());
     // B heard of A's change (with its MODSEQ) and did not store.
     assert!(
@@ -193,7 +208,10 @@ fn rfc_search_modseq() {
     let h = highest(&r);
     let r = c.send("T", "STORE 2,4 +FLAGS (\\Draft)");
     let m = modseqs(&r).iter().map(|x| x.1).max().unwrap();
-    let r = c.send("A", &format!("SEARCH MODSEQ \"/flags/\\\\draft\" all {}", h + 1));
+    let r = c.send(
+        "A",
+        &format!("SEARCH MODSEQ \"/flags/\\\\draft\" all {}", h + 1),
+    );
     r.assert_ok();
     assert_eq!(r.texts("* SEARCH"), [format!("* SEARCH 2 4 (MODSEQ {m})")]);
     let r = c.send("B", &format!("UID SEARCH RETURN (ALL) MODSEQ {}", h + 1));
@@ -204,7 +222,11 @@ fn rfc_search_modseq() {
         r.dump()
     );
     let r = c.send("C", &format!("SEARCH MODSEQ {}", m + 1));
-    assert_eq!(r.texts("* SEARCH"), ["* SEARCH"], "nothing found: no MODSEQ");
+    assert_eq!(
+        r.texts("* SEARCH"),
+        ["* SEARCH"],
+        "nothing found: no MODSEQ"
+    );
     c.logout();
 }
 
@@ -222,8 +244,12 @@ fn enable_while_selected_and_changes_of_a_plain_session() {
     let h = highest(&r);
     let mut b = session(&mut server);
     b.select("INBOX");
-    b.send("B1", "STORE 3 +FLAGS (\\Answered $Work)").assert_ok();
-    assert!(!b.send("B2", "FETCH 3 (FLAGS)").has("MODSEQ"), "plain session");
+    b.send("B1", "STORE 3 +FLAGS (\\Answered $Work)")
+        .assert_ok();
+    assert!(
+        !b.send("B2", "FETCH 3 (FLAGS)").has("MODSEQ"),
+        "plain session"
+    );
     let r = a.send("N", "NOOP");
     let seen = modseqs(&r);
     assert_eq!(seen.len(), 1, "{}", r.dump());
@@ -257,7 +283,12 @@ fn status_highestmodseq_follows_every_kind_of_change() {
         let r = a.send("ST", "STATUS INBOX (HIGHESTMODSEQ)");
         r.assert_ok();
         let t = &r.texts("* STATUS")[0];
-        t.rsplit(' ').next().unwrap().trim_end_matches(')').parse::<u64>().unwrap()
+        t.rsplit(' ')
+            .next()
+            .unwrap()
+            .trim_end_matches(')')
+            .parse::<u64>()
+            .unwrap()
     };
     let h0 = status(&mut a);
     b.select("INBOX");
@@ -265,14 +296,8 @@ fn status_highestmodseq_follows_every_kind_of_change() {
     let h1 = status(&mut a);
     assert!(h1 > h0);
     let m = msg(9);
-    b.send_parts(
-        "B2",
-        &[
-            Part::Text("APPEND INBOX "),
-            Part::LiteralPlus(&m),
-        ],
-    )
-    .assert_ok();
+    b.send_parts("B2", &[Part::Text("APPEND INBOX "), Part::LiteralPlus(&m)])
+        .assert_ok();
     let h2 = status(&mut a);
     assert!(h2 > h1);
     b.send("B3", "STORE 2 +FLAGS (\\Deleted)").assert_ok();
@@ -327,7 +352,8 @@ fn courier_changes_get_new_modseqs() {
     let h = highest(&a.send("S", "SELECT INBOX (CONDSTORE)"));
     let mut cur = Client::spawn(courier.imapd_command(&server.maildir), false);
     cur.send("C1", "SELECT INBOX").assert_ok();
-    cur.send("C2", "STORE 1 +FLAGS (\\Flagged CourierKw)").assert_ok();
+    cur.send("C2", "STORE 1 +FLAGS (\\Flagged CourierKw)")
+        .assert_ok();
     cur.send("C3", "STORE 3 +FLAGS (\\Deleted)").assert_ok();
     cur.send("C4", "EXPUNGE").assert_ok();
     cur.send("C5", "LOGOUT");

@@ -122,17 +122,28 @@ fn rfc_select_qresync_resynchronises() {
     assert_eq!(vanished(&r), ["* VANISHED (EARLIER) 4"], "{}", r.dump());
     assert_eq!(changed(&r).iter().map(|c| c.0).collect::<Vec<_>>(), [2]);
     // With seq-match data (§3.2.5.2) the answer is the same.
-    let r = c.send("S3", &format!("EXAMINE INBOX (QRESYNC ({v} {h} 1:6 (1:4 1:3,6)))"));
+    let r = c.send(
+        "S3",
+        &format!("EXAMINE INBOX (QRESYNC ({v} {h} 1:6 (1:4 1:3,6)))"),
+    );
     r.assert_ok();
     assert_eq!(vanished(&r), ["* VANISHED (EARLIER) 4:5"], "{}", r.dump());
     // A stale UIDVALIDITY: no VANISHED, no FETCH, just the SELECT (§3.2.5).
     let r = c.send("S4", &format!("SELECT INBOX (QRESYNC ({} {h}))", v + 1));
     r.assert_ok();
-    assert!(vanished(&r).is_empty() && changed(&r).is_empty(), "{}", r.dump());
+    assert!(
+        vanished(&r).is_empty() && changed(&r).is_empty(),
+        "{}",
+        r.dump()
+    );
     // Up to date: nothing to say.
     let now = highest(&r);
     let r = c.send("S5", &format!("SELECT INBOX (QRESYNC ({v} {now}))"));
-    assert!(vanished(&r).is_empty() && changed(&r).is_empty(), "{}", r.dump());
+    assert!(
+        vanished(&r).is_empty() && changed(&r).is_empty(),
+        "{}",
+        r.dump()
+    );
     c.logout();
 }
 
@@ -149,7 +160,10 @@ fn rfc_uid_fetch_changedsince_vanished() {
     other.send("O1", "STORE 1,3 +FLAGS (\\Deleted)").assert_ok();
     other.send("O2", "UID EXPUNGE 3").assert_ok();
     other.send("O3", "UID STORE 4 +FLAGS (\\Seen)").assert_ok();
-    let r = c.send("F", &format!("UID FETCH 2:5 (FLAGS) (CHANGEDSINCE {h} VANISHED)"));
+    let r = c.send(
+        "F",
+        &format!("UID FETCH 2:5 (FLAGS) (CHANGEDSINCE {h} VANISHED)"),
+    );
     r.assert_ok();
     let v = vanished(&r);
     assert_eq!(v[0], "* VANISHED (EARLIER) 3", "{}", r.dump());
@@ -164,7 +178,11 @@ fn rfc_uid_fetch_changedsince_vanished() {
     // The expunge itself is then announced once (a UID command may, RFC 3501 §7.4.1),
     // as VANISHED rather than EXPUNGE (§3.2.10), here or at the next NOOP.
     let n = c.send("N", "NOOP");
-    assert!(r.expunged().is_empty() && n.expunged().is_empty(), "{}", n.dump());
+    assert!(
+        r.expunged().is_empty() && n.expunged().is_empty(),
+        "{}",
+        n.dump()
+    );
     let mut live: Vec<String> = v[1..].to_vec();
     live.extend(vanished(&n));
     assert_eq!(live, ["* VANISHED 3"], "{}\n{}", r.dump(), n.dump());
@@ -196,7 +214,9 @@ fn vanished_replaces_expunge() {
     other.select("INBOX");
     c.write(b"I IDLE\r\n");
     assert!(c.expect_response().is_continuation());
-    other.send("O1", "STORE 1 +FLAGS (\\Deleted \\Seen)").assert_ok();
+    other
+        .send("O1", "STORE 1 +FLAGS (\\Deleted \\Seen)")
+        .assert_ok();
     other.send("O2", "EXPUNGE").assert_ok();
     // A FETCH of the flags may come first; then the expunge, as VANISHED.
     let mut line = c.expect_response();
@@ -209,7 +229,11 @@ fn vanished_replaces_expunge() {
     other.send("O3", "STORE 1 +FLAGS (\\Answered)").assert_ok();
     let r = c.send("N", "NOOP");
     let t = &r.texts("* 1 FETCH")[0];
-    assert!(t.contains("UID 4 ") && modseq_in(t).is_some(), "{}", r.dump());
+    assert!(
+        t.contains("UID 4 ") && modseq_in(t).is_some(),
+        "{}",
+        r.dump()
+    );
     other.logout();
     c.logout();
 }
@@ -231,23 +255,39 @@ fn past_the_expunge_memory_the_answer_is_a_superset() {
     let status = |c: &mut Client| {
         let r = c.send("ST", "STATUS INBOX (HIGHESTMODSEQ)");
         let t = r.texts("* STATUS")[0].clone();
-        t.rsplit(' ').next().unwrap().trim_end_matches(')').parse::<u64>().unwrap()
+        t.rsplit(' ')
+            .next()
+            .unwrap()
+            .trim_end_matches(')')
+            .parse::<u64>()
+            .unwrap()
     };
     let mut after = Vec::new();
     for (i, uid) in [2, 4, 6].iter().enumerate() {
-        c.send(&format!("D{i}"), &format!("UID STORE {uid} +FLAGS (\\Deleted)"))
-            .assert_ok();
+        c.send(
+            &format!("D{i}"),
+            &format!("UID STORE {uid} +FLAGS (\\Deleted)"),
+        )
+        .assert_ok();
         c.send(&format!("X{i}"), "EXPUNGE").assert_ok();
         after.push(status(&mut c));
     }
     // From before the memory: every absent UID, the one expunged before `h` too.
     let r = c.send("S2", &format!("SELECT INBOX (QRESYNC ({v} {h}))"));
     r.assert_ok();
-    assert_eq!(vanished(&r), ["* VANISHED (EARLIER) 1:2,4,6"], "{}", r.dump());
+    assert_eq!(
+        vanished(&r),
+        ["* VANISHED (EARLIER) 1:2,4,6"],
+        "{}",
+        r.dump()
+    );
     // From within it: exact.
     let r = c.send("S3", &format!("SELECT INBOX (QRESYNC ({v} {}))", after[0]));
     assert_eq!(vanished(&r), ["* VANISHED (EARLIER) 4,6"], "{}", r.dump());
-    let r = c.send("S4", &format!("SELECT INBOX (QRESYNC ({v} {} 5:*))", after[0]));
+    let r = c.send(
+        "S4",
+        &format!("SELECT INBOX (QRESYNC ({v} {} 5:*))", after[0]),
+    );
     assert_eq!(vanished(&r), ["* VANISHED (EARLIER) 6"], "{}", r.dump());
     c.logout();
 }

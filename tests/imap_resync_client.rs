@@ -80,14 +80,7 @@ fn counting_proxy(port: u16) -> (u16, Counted, std::thread::JoinHandle<()>) {
         let _ = c_write.shutdown(std::net::Shutdown::Both);
         let _ = up.join();
     });
-    (
-        local,
-        Counted {
-            bytes,
-            lines,
-        },
-        handle,
-    )
+    (local, Counted { bytes, lines }, handle)
 }
 
 /// One run of the client script through a counting proxy: (bytes, lines) from the server.
@@ -152,7 +145,9 @@ fn cache(state: &Path) -> BTreeMap<String, Vec<String>> {
     let mut out = BTreeMap::new();
     // {"1": ["\\Seen"], "2": []}: a small reader for the shape json.dump writes.
     for item in body.trim_matches(|c| c == '{' || c == '}').split("], ") {
-        let Some((k, v)) = item.split_once(": [") else { continue };
+        let Some((k, v)) = item.split_once(": [") else {
+            continue;
+        };
         let mut flags: Vec<String> = v
             .trim_end_matches(']')
             .split(", ")
@@ -184,7 +179,13 @@ fn imapclient_resynchronises_a_large_folder_cheaply_and_completely() {
     for i in 0..MESSAGES {
         let m = format!("From: a@example.org\r\nSubject: m{i}\r\n\r\nbody {i}\r\n");
         let flags = if i % 3 == 0 { "S" } else { "" };
-        server.put("INBOX", "cur", &format!("1700000000.M{i}P1.host"), flags, m.as_bytes());
+        server.put(
+            "INBOX",
+            "cur",
+            &format!("1700000000.M{i}P1.host"),
+            flags,
+            m.as_bytes(),
+        );
     }
     let port = server.start_serve();
     let state = server.dir.path().join("cache.json");
@@ -206,26 +207,42 @@ fn imapclient_resynchronises_a_large_folder_cheaply_and_completely() {
     let mut other = server.connect();
     other.login();
     other.select("INBOX");
-    other.send("A", "UID STORE 10:19 +FLAGS (\\Flagged $Work)").assert_ok();
+    other
+        .send("A", "UID STORE 10:19 +FLAGS (\\Flagged $Work)")
+        .assert_ok();
     other.send("B", "UID STORE 3 -FLAGS (\\Seen)").assert_ok();
-    other.send("C", "UID STORE 100:104 +FLAGS (\\Deleted)").assert_ok();
+    other
+        .send("C", "UID STORE 100:104 +FLAGS (\\Deleted)")
+        .assert_ok();
     other.send("D", "EXPUNGE").assert_ok();
     let m = message("c@example.org", "new", "fresh\r\n");
     other
-        .send_parts("E", &[Part::Text("APPEND INBOX (\\Answered) "), Part::LiteralPlus(&m)])
+        .send_parts(
+            "E",
+            &[
+                Part::Text("APPEND INBOX (\\Answered) "),
+                Part::LiteralPlus(&m),
+            ],
+        )
         .assert_ok();
     other.logout();
     let (_, lines) = sync(&py, port, &state, "qresync");
     assert!(lines < 60, "{lines} lines for 17 changes");
-    assert_eq!(lowercase(&cache(&state)), lowercase(&truth(&mut server)), "after QRESYNC");
+    assert_eq!(
+        lowercase(&cache(&state)),
+        lowercase(&truth(&mut server)),
+        "after QRESYNC"
+    );
 
     // Courier's imapd changes the Maildir (it keeps no mod-sequences).
     if let Some(courier) = oracle::Courier::find() {
         server.give_homes_to_mail_owner();
         let mut c = Client::spawn(courier.imapd_command(&server.maildir), false);
         c.send("C1", "SELECT INBOX").assert_ok();
-        c.send("C2", "UID STORE 500 +FLAGS (\\Answered Courierkw)").assert_ok();
-        c.send("C3", "UID STORE 600,601 +FLAGS (\\Deleted)").assert_ok();
+        c.send("C2", "UID STORE 500 +FLAGS (\\Answered Courierkw)")
+            .assert_ok();
+        c.send("C3", "UID STORE 600,601 +FLAGS (\\Deleted)")
+            .assert_ok();
         c.send("C4", "EXPUNGE").assert_ok();
         c.send("C5", "LOGOUT");
     }
@@ -235,7 +252,11 @@ fn imapclient_resynchronises_a_large_folder_cheaply_and_completely() {
     other.send("F", "UID STORE 20 +FLAGS (\\Draft)").assert_ok();
     other.logout();
     sync(&py, port, &state, "condstore");
-    assert_eq!(lowercase(&cache(&state)), lowercase(&truth(&mut server)), "after CONDSTORE");
+    assert_eq!(
+        lowercase(&cache(&state)),
+        lowercase(&truth(&mut server)),
+        "after CONDSTORE"
+    );
     // And once more with QRESYNC from the CONDSTORE resync's HIGHESTMODSEQ: nothing new.
     let (_, lines) = sync(&py, port, &state, "qresync");
     assert!(lines < 30, "{lines}");

@@ -1241,7 +1241,10 @@ fn modseq_worker(md: &Maildir, seed: u64) -> ! {
     let mut ledger = fs::OpenOptions::new()
         .append(true)
         .create(true)
-        .open(md.root().join(format!("modseq-ledger-{seed}-{}", std::process::id())))
+        .open(
+            md.root()
+                .join(format!("modseq-ledger-{seed}-{}", std::process::id())),
+        )
         .unwrap();
     let mut mb = md.open_mailbox("INBOX", false).unwrap();
     mb.track_modseqs(1000).unwrap();
@@ -1284,7 +1287,11 @@ fn modseq_ledgers(dir: &Path) -> Vec<(u32, u64, u64)> {
     let mut out = Vec::new();
     for e in fs::read_dir(dir).unwrap() {
         let e = e.unwrap();
-        if !e.file_name().to_string_lossy().starts_with("modseq-ledger-") {
+        if !e
+            .file_name()
+            .to_string_lossy()
+            .starts_with("modseq-ledger-")
+        {
             continue;
         }
         for line in fs::read_to_string(e.path()).unwrap().lines() {
@@ -1347,10 +1354,16 @@ fn kill_during_stores_never_moves_modseqs_back() {
             assert!(cur >= m, "UID {uid}: MODSEQ went back from {m} to {cur}");
             assert!(highest >= m, "HIGHESTMODSEQ {highest} below {m}");
             if cur == m {
-                assert_eq!(cur_fp, fp, "UID {uid}: MODSEQ {m} now stands for another state");
+                assert_eq!(
+                    cur_fp, fp,
+                    "UID {uid}: MODSEQ {m} now stands for another state"
+                );
             }
         }
-        assert!(told.len() > 0 || rounds > 1, "the writers ran");
+        assert!(!told.is_empty() || rounds > 1, "the writers ran");
     }
-    eprintln!("{rounds} rounds, {} states told", modseq_ledgers(d.path()).len());
+    eprintln!(
+        "{rounds} rounds, {} states told",
+        modseq_ledgers(d.path()).len()
+    );
 }

@@ -401,7 +401,13 @@ impl<'c> Session<'c> {
                     modseq: self.condstore,
                     vanished: self.qresync,
                 };
-                sync::sync(mailbox, announced, &mut self.out, expunges_allowed, reporting)
+                sync::sync(
+                    mailbox,
+                    announced,
+                    &mut self.out,
+                    expunges_allowed,
+                    reporting,
+                )
             }
             _ => Ok(()),
         }

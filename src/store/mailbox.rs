@@ -1531,11 +1531,7 @@ impl Mailbox {
     /// is renumbered to match.
     fn remove_gone(&mut self, changed: &mut HashSet<usize>) -> Vec<u32> {
         let rows = self.table.rows();
-        self.last_expunged = rows
-            .iter()
-            .filter(|r| r.has(GONE))
-            .map(|r| r.uid)
-            .collect();
+        self.last_expunged = rows.iter().filter(|r| r.has(GONE)).map(|r| r.uid).collect();
         let mut out: Vec<u32> = (0..rows.len())
             .filter(|&i| rows[i].has(GONE))
             .map(|i| i as u32 + 1)
@@ -1804,9 +1800,10 @@ impl Mailbox {
     /// Syncs the mod-sequences unless they are current for the rows (a refresh keeps
     /// them so; a flag change of this session leaves them to be synced).
     pub fn ensure_modseqs(&mut self) -> Result<()> {
-        let current = self.modseqs.as_ref().is_some_and(|m| {
-            m.synced && m.values.len() == self.table.len() && !m.flags_changed
-        });
+        let current = self
+            .modseqs
+            .as_ref()
+            .is_some_and(|m| m.synced && m.values.len() == self.table.len() && !m.flags_changed);
         if current {
             return Ok(());
         }

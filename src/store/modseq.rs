@@ -288,11 +288,7 @@ pub fn sync(
             // Nothing at all in the folder: HIGHESTMODSEQ still starts from the clock.
             s.highest = next;
         }
-        fsutil::replace_cache(
-            &folder_dir.join("tmp"),
-            &folder_dir.join(FILE),
-            &encode(&s),
-        )?;
+        fsutil::replace_cache(&folder_dir.join("tmp"), &folder_dir.join(FILE), &encode(&s))?;
     }
     Ok(Synced {
         modseqs,
@@ -325,11 +321,7 @@ pub fn renew(folder_dir: &Path, old: u32, new: u32) -> io::Result<()> {
     let _lock = DirFlock::acquire(folder_dir)?;
     if let Some(mut s) = read(folder_dir, old)? {
         s.uid_validity = new;
-        fsutil::replace_cache(
-            &folder_dir.join("tmp"),
-            &folder_dir.join(FILE),
-            &encode(&s),
-        )?;
+        fsutil::replace_cache(&folder_dir.join("tmp"), &folder_dir.join(FILE), &encode(&s))?;
     }
     Ok(())
 }
@@ -355,7 +347,14 @@ mod tests {
         assert!(a.highest > 1_600_000_000_000_000, "clock floor");
         let same = sync(d.path(), 7, &[seen(1, 10), seen(2, 20)], 2, |_| true).unwrap();
         assert_eq!(same, a, "nothing changed");
-        let b = sync(d.path(), 7, &[seen(1, 10), seen(2, 21), seen(3, 30)], 2, |_| true).unwrap();
+        let b = sync(
+            d.path(),
+            7,
+            &[seen(1, 10), seen(2, 21), seen(3, 30)],
+            2,
+            |_| true,
+        )
+        .unwrap();
         assert_eq!(b.modseqs[0], a.modseqs[0]);
         assert!(b.modseqs[1] > a.highest && b.modseqs[2] == b.modseqs[1]);
         // A session that has not seen UID 3 yet does not expunge it.
@@ -364,7 +363,14 @@ mod tests {
         assert_eq!(vanished_since(d.path(), 7, b.highest), Some(vec![1]));
         assert_eq!(vanished_since(d.path(), 7, a.highest).unwrap(), vec![1]);
         // An older look that still has UID 1 does not bring it back.
-        let e = sync(d.path(), 7, &[seen(1, 10), seen(2, 21), seen(3, 30)], 2, |_| true).unwrap();
+        let e = sync(
+            d.path(),
+            7,
+            &[seen(1, 10), seen(2, 21), seen(3, 30)],
+            2,
+            |_| true,
+        )
+        .unwrap();
         assert_eq!(e.highest, c.highest);
         // The memory is bounded: forgetting raises the floor.
         sync(d.path(), 7, &[], 2, |_| false).unwrap();

@@ -791,7 +791,10 @@ fn search_extensions_parse() {
         ("A1 SEARCH RETURN (PARTIAL) ALL", "space"),
         ("A1 FETCH 1:* (FLAGS) (PARTIAL 1:5)", "UID FETCH"),
         ("A1 UID FETCH 1:* (FLAGS) (CHANGEDSINCE 5 FOO)", "modifier"),
-        ("A1 FETCH 1:* (FLAGS) (CHANGEDSINCE 5 VANISHED)", "UID FETCH"),
+        (
+            "A1 FETCH 1:* (FLAGS) (CHANGEDSINCE 5 VANISHED)",
+            "UID FETCH",
+        ),
         ("A1 STORE 1 (UNCHANGEDSINCE) +FLAGS (\\Seen)", "modifier"),
         ("A1 FETCH $1 FLAGS", "space"),
     ] {
@@ -831,7 +834,11 @@ fn condstore_and_qresync_parse() {
     );
     assert_eq!(
         ok("a FETCH 1:* (FLAGS MODSEQ)"),
-        CommandBody::Fetch { uid: false, set: set("1:*"), items: vec![FetchItem::Flags, FetchItem::ModSeq] }
+        CommandBody::Fetch {
+            uid: false,
+            set: set("1:*"),
+            items: vec![FetchItem::Flags, FetchItem::ModSeq]
+        }
     );
     let CommandBody::Search { criteria, .. } =
         ok("a SEARCH MODSEQ \"/flags/\\\\draft\" all 620162338")
@@ -843,7 +850,11 @@ fn condstore_and_qresync_parse() {
         ok("A042 STATUS blurdybloop (UIDNEXT MESSAGES HIGHESTMODSEQ)"),
         CommandBody::Status {
             mailbox: "blurdybloop".into(),
-            items: vec![StatusItem::UidNext, StatusItem::Messages, StatusItem::HighestModSeq],
+            items: vec![
+                StatusItem::UidNext,
+                StatusItem::Messages,
+                StatusItem::HighestModSeq
+            ],
         }
     );
     assert_eq!(
