@@ -367,3 +367,26 @@ fn courier_changes_get_new_modseqs() {
     assert_eq!(modseqs(&r), seen, "{}", r.dump());
     a.logout();
 }
+
+/// RFC 7162 §3.1.2.2: a folder whose mod-sequences cannot be kept (here `postern-modseq`
+/// cannot be written: a directory is in its place) says NOMODSEQ; FETCH FLAGS still works,
+/// without MODSEQ, and what needs mod-sequences is refused.
+#[test]
+fn nomodseq_when_the_state_cannot_be_kept() {
+    let mut server = server_with(2);
+    let dir = server.folder_dir("INBOX").join("postern-modseq");
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::write(dir.join("keep"), b"x").unwrap();
+    let mut c = session(&mut server);
+    let r = c.send("S", "SELECT INBOX (CONDSTORE)");
+    r.assert_ok();
+    assert!(r.has("* OK [NOMODSEQ]") && !r.has("HIGHESTMODSEQ"), "{}", r.dump());
+    let r = c.send("F", "FETCH 1:* (FLAGS)");
+    r.assert_ok();
+    assert!(!r.has("MODSEQ"), "{}", r.dump());
+    c.send("M", "FETCH 1 (MODSEQ)").assert_status("BAD");
+    c.send("U", "STORE 1 (UNCHANGEDSINCE 5) +FLAGS (\\Seen)")
+        .assert_status("BAD");
+    c.send("T", "STORE 1 +FLAGS (\\Seen)").assert_ok();
+    c.logout();
+}

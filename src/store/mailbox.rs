@@ -1234,7 +1234,7 @@ impl Mailbox {
             .as_ref()
             .is_some_and(|m| m.synced && m.values.len() == self.table.len());
         if changes != Changes::default() || !aligned {
-            self.sync_modseqs()?;
+            self.sync_modseqs_or_stop();
         }
         Ok(changes)
     }
@@ -1743,7 +1743,7 @@ impl Mailbox {
         }
         let expunged = self.remove_gone(&mut HashSet::default());
         if !expunged.is_empty() {
-            self.sync_modseqs()?;
+            self.sync_modseqs_or_stop();
         }
         Ok(expunged)
     }
@@ -1761,8 +1761,21 @@ impl Mailbox {
                 flags_changed: false,
             });
         }
-        self.sync_modseqs()?;
+        if let Err(e) = self.sync_modseqs() {
+            self.modseqs = None;
+            return Err(e);
+        }
         Ok(self.highest_modseq().unwrap_or(0))
+    }
+
+    /// [`Mailbox::sync_modseqs`] after a change whose report must not fail with it: a
+    /// folder whose mod-sequences cannot be kept (`postern-modseq` not writable) stops
+    /// keeping them, and the session then says NOMODSEQ where they are asked for.
+    fn sync_modseqs_or_stop(&mut self) {
+        if let Err(e) = self.sync_modseqs() {
+            log::warn!("{}: mod-sequences no longer kept: {e}", self.dir.display());
+            self.modseqs = None;
+        }
     }
 
     pub fn tracks_modseqs(&self) -> bool {

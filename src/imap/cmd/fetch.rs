@@ -30,12 +30,19 @@ impl Session<'_> {
         if changed_since.is_some() || items.contains(&FetchItem::ModSeq) {
             self.enable_condstore();
         }
-        let with_modseq = self.condstore
-            && (changed_since.is_some()
-                || items.contains(&FetchItem::ModSeq)
-                || items.contains(&FetchItem::Flags));
+        // MODSEQ or CHANGEDSINCE asked of a folder without mod-sequences is an error
+        // (RFC 7162 §3.1.2.2, NOMODSEQ); FLAGS alone just comes without MODSEQ there.
+        let asked = changed_since.is_some() || items.contains(&FetchItem::ModSeq);
+        let with_modseq = self.condstore && (asked || items.contains(&FetchItem::Flags));
         let mut stats = FetchStats::default();
-        let outcome = self.fetch_messages(uid, set, items, &mut stats, with_modseq, changed_since);
+        let outcome = self.fetch_messages(
+            uid,
+            set,
+            items,
+            &mut stats,
+            (with_modseq, asked),
+            changed_since,
+        );
         self.fetched_bodies += stats.bodies;
         self.fetched_headers += stats.headers;
         outcome
@@ -47,7 +54,7 @@ impl Session<'_> {
         set: &SequenceSet,
         items: &[FetchItem],
         stats: &mut FetchStats,
-        with_modseq: bool,
+        (with_modseq, modseq_asked): (bool, bool),
         changed_since: Option<u64>,
     ) -> CommandResult {
         let parts = self.selected_parts()?;
@@ -56,10 +63,10 @@ impl Session<'_> {
         let mailbox = &mut parts.selected.mailbox;
         check_sequence_set(mailbox, set, uid)?;
         let mut plan = FetchPlan::new(items, uid, mailbox.read_only() || !may_mark_seen);
-        if with_modseq {
-            if !mailbox.tracks_modseqs() {
-                return Err(Outcome::bad("[NOMODSEQ] No mod-sequences in this mailbox"));
-            }
+        if with_modseq && !mailbox.tracks_modseqs() && modseq_asked {
+            return Err(Outcome::bad("[NOMODSEQ] No mod-sequences in this mailbox"));
+        }
+        if with_modseq && mailbox.tracks_modseqs() {
             mailbox.ensure_modseqs()?;
             plan = plan.with_modseq();
         }
