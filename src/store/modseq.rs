@@ -223,7 +223,8 @@ pub fn sync(
         };
     }
     let last_seen = seen.iter().map(|m| m.uid).max().unwrap_or(0);
-    let gone_before: rustc_hash::FxHashSet<u32> = s.vanished.iter().map(|v| v.0).collect();
+    // Built only when a UID new to the records shows up (an arrival, or an old look).
+    let mut gone_before: Option<rustc_hash::FxHashSet<u32>> = None;
     let mut records = Vec::with_capacity(seen.len().max(s.records.len()));
     let mut modseqs = Vec::with_capacity(seen.len());
     let mut expunged = Vec::new();
@@ -249,7 +250,11 @@ pub fn sync(
                 modseqs.push(ms);
             }
             (None, None) => modseqs.push(s.highest),
-            (Some(_), None) if gone_before.contains(&m.uid) => {
+            (Some(_), None)
+                if gone_before
+                    .get_or_insert_with(|| s.vanished.iter().map(|v| v.0).collect())
+                    .contains(&m.uid) =>
+            {
                 // A look older than another session's: it was expunged already.
                 modseqs.push(s.highest);
             }
