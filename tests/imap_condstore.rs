@@ -380,7 +380,11 @@ fn nomodseq_when_the_state_cannot_be_kept() {
     let mut c = session(&mut server);
     let r = c.send("S", "SELECT INBOX (CONDSTORE)");
     r.assert_ok();
-    assert!(r.has("* OK [NOMODSEQ]") && !r.has("HIGHESTMODSEQ"), "{}", r.dump());
+    assert!(
+        r.has("* OK [NOMODSEQ]") && !r.has("HIGHESTMODSEQ"),
+        "{}",
+        r.dump()
+    );
     let r = c.send("F", "FETCH 1:* (FLAGS)");
     r.assert_ok();
     assert!(!r.has("MODSEQ"), "{}", r.dump());

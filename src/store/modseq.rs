@@ -29,11 +29,12 @@
 //! new file or told nobody. The clock floor covers what a rename cannot: a file lost or
 //! damaged (or, after a power loss, an older one, since it is not fsynced) starts again
 //! from the clock, above every value given out before (a burst of N changes runs at
-//! most N microseconds ahead of the clock). So a lost file needs no new UIDVALIDITY (RFC
-//! 7162 §3.1.2.1 asks for one only when mod-sequences could go backwards): every message
-//! gets a mod-sequence above anything a client saw, and a client resynchronises its
+//! most N microseconds ahead of the clock). So a lost file needs no new UIDVALIDITY: what
+//! RFC 7162 needs of a mailbox's mod-sequences for one UIDVALIDITY is that they never go
+//! back (a server that cannot promise that must change UIDVALIDITY), and here every
+//! message gets a mod-sequence above anything a client saw; a client resynchronises its
 //! flags, which is what losing the state costs. The expunge memory is then empty and
-//! starts at that point (see below).
+//! starts at that point (see below), so VANISHED (EARLIER) answers with the superset.
 //!
 //! # The expunge memory
 //!

@@ -28,6 +28,11 @@ impl Session<'_> {
                 SelectParam::CondStore => self.enable_condstore(),
                 // RFC 7162 §3.2.5: a QRESYNC parameter without ENABLE QRESYNC is BAD.
                 SelectParam::QResync(q) if self.qresync => qresync = Some(q),
+                SelectParam::QResync(_) => {
+                    return Err(Outcome::bad(format!(
+                        "{verb} with QRESYNC needs ENABLE QRESYNC first"
+                    )));
+                }
                 other => {
                     return Err(Outcome::bad(format!(
                         "{verb} parameter {other:?} is not supported"
