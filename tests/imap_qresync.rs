@@ -291,3 +291,51 @@ fn past_the_expunge_memory_the_answer_is_a_superset() {
     assert_eq!(vanished(&r), ["* VANISHED (EARLIER) 6"], "{}", r.dump());
     c.logout();
 }
+
+/// The last messages of a folder expunged (by a session that keeps no mod-sequences, and
+/// by one that does) are remembered too, though no message above them is left to show
+/// where the folder ends; a message appended meanwhile by another session is not taken
+/// for one.
+#[test]
+fn expunges_at_the_end_of_the_folder_are_remembered() {
+    let mut server = server_with(6);
+    let mut c = qresync_session(&mut server);
+    let r = c.send("S", "SELECT INBOX");
+    let (v, h) = (uidvalidity(&r), highest(&r));
+    c.send("L", "LOGOUT");
+    let mut plain = server.connect();
+    plain.login();
+    plain.select("INBOX");
+    plain
+        .send("P1", "UID STORE 5:6 +FLAGS (\\Deleted)")
+        .assert_ok();
+    plain.send("P2", "EXPUNGE").assert_ok();
+    plain.logout();
+    let mut c = qresync_session(&mut server);
+    let r = c.send("S", &format!("SELECT INBOX (QRESYNC ({v} {h}))"));
+    assert_eq!(vanished(&r), ["* VANISHED (EARLIER) 5:6"], "{}", r.dump());
+    let h2 = highest(&r);
+    // A session with mod-sequences expunges the (new) last message while another
+    // appends one it has not seen yet.
+    c.send("D", "UID STORE 4 +FLAGS (\\Deleted)").assert_ok();
+    let m = message("x@example.org", "late", "x\r\n");
+    let mut other = server.connect();
+    other.login();
+    other
+        .send_parts("A", &[Part::Text("APPEND INBOX "), Part::LiteralPlus(&m)])
+        .assert_ok();
+    let r = c.send("X", "EXPUNGE");
+    assert_eq!(vanished(&r), ["* VANISHED 4"], "{}", r.dump());
+    other.logout();
+    let mut d = qresync_session(&mut server);
+    let r = d.send("S", &format!("EXAMINE INBOX (QRESYNC ({v} {h2}))"));
+    assert_eq!(vanished(&r), ["* VANISHED (EARLIER) 4"], "{}", r.dump());
+    assert_eq!(
+        changed(&r).iter().map(|c| c.0).collect::<Vec<_>>(),
+        [7],
+        "the appended message is new, not gone: {}",
+        r.dump()
+    );
+    c.logout();
+    d.logout();
+}

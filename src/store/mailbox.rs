@@ -1840,14 +1840,24 @@ impl Mailbox {
             })
             .collect();
         let dir = self.dir.clone();
-        let mut db: Option<HashMap<u32, String>> = None;
+        // Asked only of UIDs above the rows' last (arrived since the look, or expunged
+        // with the last messages): the database and one listing of the folder, taken once
+        // on the first question, answer them all.
+        let mut known: Option<(HashMap<u32, String>, HashSet<String>)> = None;
         let present = |uid: u32| {
-            let db = db.get_or_insert_with(|| match uiddb::read(&dir) {
-                Ok(uiddb::DbState::Valid(db)) => db.entries.into_iter().collect(),
-                _ => HashMap::default(),
+            let (db, names) = known.get_or_insert_with(|| {
+                let db = match uiddb::read(&dir) {
+                    Ok(uiddb::DbState::Valid(db)) => db.entries.into_iter().collect(),
+                    _ => HashMap::default(),
+                };
+                let names = ["cur", "new"]
+                    .iter()
+                    .flat_map(|sub| fsutil::list_names(&dir.join(sub)).unwrap_or_default())
+                    .map(|n| split_info(&n).0.to_string())
+                    .collect();
+                (db, names)
             });
-            db.get(&uid)
-                .is_some_and(|base| matches!(locate(&dir, base), Ok(Some(_))))
+            db.get(&uid).is_some_and(|base| names.contains(base))
         };
         let synced = modseq::sync(&self.dir, self.uid_validity, &seen, memory, present)?;
         self.modseqs = Some(ModseqView {
