@@ -394,3 +394,29 @@ fn nomodseq_when_the_state_cannot_be_kept() {
     c.send("T", "STORE 1 +FLAGS (\\Seen)").assert_ok();
     c.logout();
 }
+
+/// A FETCH that sets \Seen implicitly (BODY[]) reports the flag change with MODSEQ, and
+/// the mod-sequence the change got follows in an unsolicited FETCH before the tagged OK:
+/// a client that keeps the last MODSEQ it heard has the right one.
+#[test]
+fn implicit_seen_gets_its_modseq_reported() {
+    let mut server = server_with(2);
+    let mut c = session(&mut server);
+    let h = highest(&c.send("S", "SELECT INBOX (CONDSTORE)"));
+    let r = c.send("F", "FETCH 2 BODY[]");
+    r.assert_ok();
+    assert!(r.has("\\Seen"), "{}", r.dump());
+    let last = modseqs(&r).last().copied().unwrap();
+    assert_eq!(last.0, 2);
+    assert!(last.1 > h, "{}", r.dump());
+    let r = c.send("M", "FETCH 2 (MODSEQ)");
+    assert_eq!(modseqs(&r), [last]);
+    let r = c.send("P", "FETCH 1 BODY.PEEK[]");
+    assert_eq!(
+        modseqs(&r).len(),
+        0,
+        "a peek reports no MODSEQ: {}",
+        r.dump()
+    );
+    c.logout();
+}
