@@ -3,12 +3,12 @@
 CARGO ?= cargo
 # Debian packages the build and the tests need (see README).
 DEB_BUILD_DEPS := build-essential pkg-config libssl-dev libpam0g-dev
-DEB_TEST_DEPS := python3 curl openssl systemd systemd-container debootstrap procps pamtester passwd mandoc fail2ban postfix
+DEB_TEST_DEPS := python3 python3-venv curl openssl systemd systemd-container debootstrap procps pamtester passwd mandoc fail2ban postfix
 # ... and what "make deb" and "make rpm" need (.ci/packages runs both).
 DEB_PKG_DEPS := debhelper dpkg-dev lintian rpm
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: deps build-deps pkg-deps demo test oracles build release lint deb rpm fuzz-smoke fuzz-build
+.PHONY: deps build-deps pkg-deps demo test oracles pyclients build release lint deb rpm fuzz-smoke fuzz-build
 
 # Install whatever of the named Debian packages is missing (nothing when all are there).
 define install_missing
@@ -45,8 +45,17 @@ demo: build
 # Unit and integration tests (doc tests: none; benches run with cargo bench).
 # The oracles are fetched first (a no-op once there), so the interop tests run on a fresh
 # machine instead of skipping.
-test: deps oracles
+test: deps oracles pyclients
 	$(CARGO) test --lib --bins --tests
+
+# Python client libraries from PyPI, pinned, in a venv under target/ (nothing installed
+# system-wide): imapclient for tests/imap_resync_client.rs. Never fails: without them
+# that test says SKIP.
+IMAPCLIENT_VERSION := 3.0.1
+pyclients:
+	@target/pyenv/bin/python -c 'import imapclient, sys; sys.exit(imapclient.__version__ != "$(IMAPCLIENT_VERSION)")' 2>/dev/null || \
+		{ python3 -m venv target/pyenv && target/pyenv/bin/pip install -q imapclient==$(IMAPCLIENT_VERSION); } || \
+		echo "imapclient not installed: tests/imap_resync_client.rs will SKIP" 
 
 # Courier-IMAP 5, Dovecot 2.3 and Exim 4 (for tests/mta_deliver.rs) from Debian, unpacked (never installed, nothing started)
 # into /var/cache; the scripts never fail, and without them the oracle tests say SKIP.

@@ -152,6 +152,11 @@ pub struct Imap {
     /// served as SMAP from then on, through the same login, TLS and limits. Off, as in
     /// Courier: `\SMAP1` is then an IMAP tag like any other (and a bad one).
     pub smap: bool,
+    /// How many expunged UIDs each folder remembers with the mod-sequence of their
+    /// expunge (`postern-modseq`, 12 bytes each), so QRESYNC can answer VANISHED
+    /// (EARLIER) exactly; a client resynchronising from further back gets every UID no
+    /// longer in the folder instead (RFC 7162 §3.2.5.2 allows that superset).
+    pub vanished_memory: u32,
 }
 
 impl Default for Imap {
@@ -180,6 +185,7 @@ impl Default for Imap {
             compress: true,
             imap4rev2: true,
             smap: false,
+            vanished_memory: 100_000,
         }
     }
 }

@@ -364,3 +364,48 @@ fn enable_while_selected_hides_recent_at_once() {
         r.dump()
     );
 }
+
+/// IMAP4rev2 beside CONDSTORE/QRESYNC: a SEARCH MODSEQ answered with ESEARCH ends in
+/// `MODSEQ n` (RFC 7162 §3.1.5 with RFC 4731), and one `[CLOSED]` marks a SELECT's
+/// boundary when both rev2 and QRESYNC ask for it.
+#[test]
+fn rev2_with_condstore_and_qresync() {
+    let server = server_with_mail();
+    server.make_folder("Work");
+    let mut c = server.inetd();
+    c.login();
+    let r = c.send("E", "ENABLE IMAP4rev2 QRESYNC");
+    assert_eq!(
+        r.one("* ENABLED").text,
+        "* ENABLED IMAP4rev2 QRESYNC",
+        "{}",
+        r.dump()
+    );
+    c.send("S", "SELECT INBOX").assert_ok();
+    c.send("T", "STORE 2 +FLAGS (\\Flagged)").assert_ok();
+    let r = c.send("F", "FETCH 2 (MODSEQ)");
+    let line = r.one("* 2 FETCH").text.clone();
+    let modseq: u64 = line
+        .split("MODSEQ (")
+        .nth(1)
+        .and_then(|s| s.split(')').next())
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no MODSEQ in {line}"));
+    let r = c.send("Q", &format!("SEARCH MODSEQ {modseq}"));
+    r.assert_ok();
+    assert_eq!(
+        r.texts("* ESEARCH"),
+        [format!("* ESEARCH (TAG \"Q\") ALL 2 MODSEQ {modseq}")],
+        "{}",
+        r.dump()
+    );
+    let r = c.send("X", "EXAMINE INBOX.Work");
+    r.assert_ok();
+    assert_eq!(r.lines("* OK [CLOSED]").len(), 1, "{}", r.dump());
+    assert_eq!(
+        r.untagged[0].text,
+        "* OK [CLOSED] Previous mailbox closed",
+        "{}",
+        r.dump()
+    );
+}

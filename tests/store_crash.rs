@@ -6,6 +6,8 @@
 //!
 //! The folder index (`postern-index`, see `src/store/index.rs`) is covered too: killed
 //! index writers, an index fooled by restored directory times, and damaged index files.
+//! So are the mod-sequences (`postern-modseq`, `src/store/modseq.rs`): writers killed in
+//! the middle of flag changes never make a MODSEQ go backwards or stand for two states.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::fs;
@@ -67,6 +69,7 @@ fn helper() {
                 .unwrap();
             md.open_mailbox("INBOX", false).unwrap();
         },
+        w if w.starts_with("modseq") => modseq_worker(&md, w[6..].parse().unwrap()),
         _ => panic!("unknown helper job"),
     }
 }
@@ -1189,4 +1192,142 @@ fn uidnext_through_the_index_counts_expunged_appends() {
     assert_eq!(through_index.1, 37, "UIDNEXT through the index");
     assert_eq!(status_of(&md)[3], 37, "STATUS UIDNEXT");
     assert_eq!(through_index, without_index(dir, || view_of(&md)));
+}
+
+// ---------------------------------------------------------------------------------------
+// Mod-sequences (RFC 7162) under kill -9.
+
+/// Changes flags and keywords of random messages and syncs the mod-sequences, as a
+/// CONDSTORE session's STORE does, then writes to the ledger (synced) each state with the
+/// MODSEQ it was given: what a client would have been told. Runs until killed.
+fn modseq_worker(md: &Maildir, seed: u64) -> ! {
+    let mut rng = Rng::new();
+    let mut ledger = fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(
+            md.root()
+                .join(format!("modseq-ledger-{seed}-{}", std::process::id())),
+        )
+        .unwrap();
+    let mut mb = md.open_mailbox("INBOX", false).unwrap();
+    mb.track_modseqs(1000).unwrap();
+    loop {
+        let n = mb.len();
+        for _ in 0..1 + rng.below(4) {
+            let i = rng.below(n as u64) as usize;
+            let flag = [Flags::SEEN, Flags::FLAGGED, Flags::ANSWERED][rng.below(3) as usize];
+            let kw = format!("k{}", rng.below(3));
+            let change = if rng.below(2) == 0 {
+                postern::store::FlagChange {
+                    add: flag,
+                    add_keywords: vec![kw],
+                    ..Default::default()
+                }
+            } else {
+                postern::store::FlagChange {
+                    remove: flag,
+                    remove_keywords: vec![kw],
+                    ..Default::default()
+                }
+            };
+            let _ = mb.change_flags(i, &change);
+        }
+        let _ = mb.refresh(true);
+        mb.sync_modseqs().unwrap();
+        let mut lines = String::new();
+        for i in 0..mb.len() {
+            let m = mb.message(i);
+            let fp = postern::store::modseq::fingerprint(m.flags, m.keywords);
+            lines.push_str(&format!("{} {} {fp}\n", m.uid, mb.modseq(i).unwrap()));
+        }
+        ledger.write_all(lines.as_bytes()).unwrap();
+        ledger.sync_data().unwrap();
+    }
+}
+
+/// Every (uid, modseq, fingerprint) the ledgers say a client was told.
+fn modseq_ledgers(dir: &Path) -> Vec<(u32, u64, u64)> {
+    let mut out = Vec::new();
+    for e in fs::read_dir(dir).unwrap() {
+        let e = e.unwrap();
+        if !e
+            .file_name()
+            .to_string_lossy()
+            .starts_with("modseq-ledger-")
+        {
+            continue;
+        }
+        for line in fs::read_to_string(e.path()).unwrap().lines() {
+            let f: Vec<&str> = line.split(' ').collect();
+            // The last line of a killed writer may be torn: only whole lines count.
+            if let [u, m, fp] = f[..]
+                && let (Ok(u), Ok(m), Ok(fp)) = (u.parse(), m.parse(), fp.parse())
+            {
+                out.push((u, m, fp));
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn kill_during_stores_never_moves_modseqs_back() {
+    let d = tempfile::tempdir().unwrap();
+    let md = Maildir::create(d.path()).unwrap();
+    for n in 0..30 {
+        md.append(
+            "INBOX",
+            AppendSource::Bytes(format!("id={n}\r\n").as_bytes()),
+            Flags::default(),
+            &[],
+            None,
+        )
+        .unwrap();
+    }
+    let mut rng = Rng::new();
+    let start = Instant::now();
+    let mut rounds = 0;
+    while rounds < 20 && start.elapsed() < Duration::from_secs(8) {
+        rounds += 1;
+        // Two writers at once, killed at different moments.
+        let mut a = spawn_helper(&format!("modseq{rounds}"), d.path());
+        let mut b = spawn_helper(&format!("modseq{}", rounds + 100), d.path());
+        kill_after(&mut a, 10 + rng.below(60));
+        kill_after(&mut b, rng.below(30));
+        let told = modseq_ledgers(d.path());
+        // Never one MODSEQ for two states of a message.
+        let mut state_of: HashMap<(u32, u64), u64> = HashMap::new();
+        for &(uid, m, fp) in &told {
+            if let Some(&other) = state_of.get(&(uid, m)) {
+                assert_eq!(other, fp, "UID {uid}: MODSEQ {m} stood for two states");
+            }
+            state_of.insert((uid, m), fp);
+        }
+        // Now: at or above everything told, and equal only for the same state.
+        let mut mb = md.open_mailbox("INBOX", false).unwrap();
+        let highest = mb.track_modseqs(1000).unwrap();
+        let mut now: HashMap<u32, (u64, u64)> = HashMap::new();
+        for i in 0..mb.len() {
+            let m = mb.message(i);
+            let fp = postern::store::modseq::fingerprint(m.flags, m.keywords);
+            now.insert(m.uid, (mb.modseq(i).unwrap(), fp));
+        }
+        for &(uid, m, fp) in &told {
+            let (cur, cur_fp) = now[&uid];
+            assert!(cur >= m, "UID {uid}: MODSEQ went back from {m} to {cur}");
+            assert!(highest >= m, "HIGHESTMODSEQ {highest} below {m}");
+            if cur == m {
+                assert_eq!(
+                    cur_fp, fp,
+                    "UID {uid}: MODSEQ {m} now stands for another state"
+                );
+            }
+        }
+        assert!(!told.is_empty() || rounds > 1, "the writers ran");
+    }
+    eprintln!(
+        "{rounds} rounds, {} states told",
+        modseq_ledgers(d.path()).len()
+    );
 }

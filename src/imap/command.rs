@@ -197,6 +197,26 @@ pub enum CommandBody {
         silent: bool,
         flags: Vec<Flag>,
     },
+    /// FETCH / UID FETCH with the CHANGEDSINCE modifier (RFC 7162 §3.1.4.1): only the
+    /// messages whose MODSEQ is above `changed_since`; with `vanished` (UID FETCH only,
+    /// QRESYNC §3.2.6) also `* VANISHED (EARLIER)` for the set's UIDs expunged since.
+    FetchChangedSince {
+        uid: bool,
+        set: SequenceSet,
+        items: Vec<FetchItem>,
+        changed_since: u64,
+        vanished: bool,
+    },
+    /// STORE / UID STORE with the UNCHANGEDSINCE modifier (RFC 7162 §3.1.3): messages
+    /// whose MODSEQ is above `unchanged_since` are left alone and named in `[MODIFIED]`.
+    StoreUnchangedSince {
+        uid: bool,
+        set: SequenceSet,
+        mode: StoreMode,
+        silent: bool,
+        flags: Vec<Flag>,
+        unchanged_since: u64,
+    },
     Copy {
         uid: bool,
         set: SequenceSet,
@@ -277,6 +297,10 @@ impl CommandBody {
             FetchPartial { .. } => "UID FETCH",
             Store { uid: false, .. } => "STORE",
             Store { uid: true, .. } => "UID STORE",
+            FetchChangedSince { uid: false, .. } => "FETCH",
+            FetchChangedSince { uid: true, .. } => "UID FETCH",
+            StoreUnchangedSince { uid: false, .. } => "STORE",
+            StoreUnchangedSince { uid: true, .. } => "UID STORE",
             Copy { uid: false, .. } => "COPY",
             Copy { uid: true, .. } => "UID COPY",
             Move { uid: false, .. } => "MOVE",
@@ -295,8 +319,21 @@ impl CommandBody {
 pub enum SelectParam {
     /// `(CONDSTORE)` (RFC 7162).
     CondStore,
+    /// `QRESYNC (uidvalidity modseq [known-uids [(seq-match)]])` (RFC 7162 §3.2.5).
+    QResync(QResyncParam),
     /// Any other parameter, by its upper-cased name; its value is parsed and dropped.
     Other(String),
+}
+
+/// What a client that resynchronises with QRESYNC knows of the mailbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QResyncParam {
+    pub uid_validity: u32,
+    pub modseq: u64,
+    /// The UIDs the client knows (`None`: all).
+    pub known_uids: Option<SequenceSet>,
+    /// Sequence numbers and the UIDs the client has for them (RFC 7162 §3.2.5.2).
+    pub seq_match: Option<(SequenceSet, SequenceSet)>,
 }
 
 /// One message of an APPEND after the first (MULTIAPPEND, RFC 3502 §6: `append-message`).
@@ -365,6 +402,8 @@ pub enum StatusItem {
     AppendLimit,
     /// MAILBOXID (RFC 8474 §4.2).
     MailboxId,
+    /// HIGHESTMODSEQ (RFC 7162 §3.1.2.3).
+    HighestModSeq,
 }
 
 /// A flag in a command (RFC 3501 §2.3.2). System flags are matched case-insensitively;
@@ -482,6 +521,9 @@ pub enum SearchKey {
     /// EMAILID and THREADID objectid (RFC 8474 §6).
     EmailId(String),
     ThreadId(String),
+    /// `MODSEQ [entry-name entry-type] n` (RFC 7162 §3.1.5): MODSEQ at least `n`. The
+    /// entry name and type are parsed and ignored: postern keeps one MODSEQ per message.
+    ModSeq(u64),
 }
 
 /// ESEARCH return options (RFC 4731); SAVE from RFC 5182, PARTIAL from RFC 9394.
@@ -546,6 +588,8 @@ pub enum FetchItem {
     /// `EMAILID` and `THREADID` (RFC 8474 §5).
     EmailId,
     ThreadId,
+    /// MODSEQ (RFC 7162 §3.1.4).
+    ModSeq,
 }
 
 /// `<offset.count>`.

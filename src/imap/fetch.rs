@@ -193,6 +193,8 @@ enum Meta {
     /// EMAILID and THREADID (RFC 8474), from the file name.
     EmailId,
     ThreadId,
+    /// MODSEQ (RFC 7162 §3.1.4).
+    ModSeq,
     /// ENVELOPE, BODY or BODYSTRUCTURE by cache kind.
     Cached(&'static str),
 }
@@ -241,6 +243,7 @@ fn plan_item(item: &FetchItem) -> Option<Planned<'_>> {
         FetchItem::SaveDate => Planned::Meta(Meta::SaveDate),
         FetchItem::EmailId => Planned::Meta(Meta::EmailId),
         FetchItem::ThreadId => Planned::Meta(Meta::ThreadId),
+        FetchItem::ModSeq => Planned::Meta(Meta::ModSeq),
         // PREVIEW (LAZY) is answered like PREVIEW: RFC 8970 lets the server send
         // the preview it can compute ("MAY" return NIL), and the cache makes the next
         // answer cheap.
@@ -339,6 +342,24 @@ impl<'i> FetchPlan<'i> {
             wants_flags: items.contains(&FetchItem::Flags),
             wants_size: items.contains(&FetchItem::Rfc822Size),
         }
+    }
+
+    /// The plan with MODSEQ in every line (once CONDSTORE is on, a FETCH that reports
+    /// FLAGS reports MODSEQ too, RFC 7162 §3.1; CHANGEDSINCE always does, §3.1.4.1).
+    pub fn with_modseq(mut self) -> FetchPlan<'i> {
+        let has = |m: &Meta| matches!(m, Meta::ModSeq);
+        match &mut self.lines {
+            Lines::Meta(items) if !items.iter().any(has) => items.push(Meta::ModSeq),
+            Lines::WithContent { items, .. }
+                if !items
+                    .iter()
+                    .any(|p| matches!(p, Planned::Meta(m) if has(m))) =>
+            {
+                items.push(Planned::Meta(Meta::ModSeq))
+            }
+            _ => {}
+        }
+        self
     }
 
     /// Writes the `* n FETCH (...)` line of the message at `index`, setting \Seen first
@@ -643,6 +664,13 @@ fn write_meta(out: &mut Vec<u8>, item: Meta, values: &MetaValues<'_>) {
         Meta::Rfc822Size => {
             let size = values.size.unwrap_or(entry.size);
             out.extend_from_slice(format!("RFC822.SIZE {size}").as_bytes());
+        }
+        Meta::ModSeq => {
+            // The values of the last sync: a \Seen this FETCH just set gets its own
+            // mod-sequence at the next sync, which a later CHANGEDSINCE then reports.
+            let m = values.mailbox.modseq(values.index);
+            let m = m.or(values.mailbox.highest_modseq()).unwrap_or(1).max(1);
+            out.extend_from_slice(format!("MODSEQ ({m})").as_bytes());
         }
         Meta::Cached(kind) => {
             let label: &[u8] = match kind {

@@ -74,11 +74,36 @@ pub fn write_expunge(out: &mut Vec<u8>, seq: u32) {
 /// `* n FETCH (FLAGS (...))`, with `UID u` first when the client asked by UID: the one
 /// writer of a flag update, for STORE's answer and for changes other sessions made.
 pub fn write_fetch_flags(out: &mut Vec<u8>, seq: usize, uid: Option<u32>, entry: MessageEntry<'_>) {
+    write_fetch_flags_modseq(out, seq, uid, entry, None);
+}
+
+/// [`write_fetch_flags`] with `MODSEQ (n)` after the flags once CONDSTORE is on (RFC 7162
+/// §3.1: every FETCH response that reports flags then carries the MODSEQ).
+pub fn write_fetch_flags_modseq(
+    out: &mut Vec<u8>,
+    seq: usize,
+    uid: Option<u32>,
+    entry: MessageEntry<'_>,
+    modseq: Option<u64>,
+) {
     out.extend_from_slice(format!("* {seq} FETCH (").as_bytes());
     if let Some(uid) = uid {
         out.extend_from_slice(format!("UID {uid} ").as_bytes());
     }
     out.extend_from_slice(b"FLAGS ");
     write_flag_list(out, entry);
+    if let Some(m) = modseq {
+        out.extend_from_slice(format!(" MODSEQ ({m})").as_bytes());
+    }
     out.extend_from_slice(b")\r\n");
+}
+
+/// Expunges just made or found: `* n EXPUNGE` each (`seqs`, descending), or, once
+/// QRESYNC is enabled, one `* VANISHED uid-set` of their `uids` (RFC 7162 §3.2.10).
+pub fn write_expunges(out: &mut Vec<u8>, seqs: &[u32], uids: &[u32], vanished: bool) {
+    if !vanished {
+        seqs.iter().for_each(|&seq| write_expunge(out, seq));
+    } else if !uids.is_empty() {
+        out.extend_from_slice(format!("* VANISHED {}\r\n", super::sets::uid_list(uids)).as_bytes());
+    }
 }

@@ -315,6 +315,7 @@ impl Candidate<'_> {
             Since(d) => internal_day() >= day_number(d),
             Older(secs) => self.now - internal_date() >= i64::from(*secs),
             Younger(secs) => self.now - internal_date() <= i64::from(*secs),
+            ModSeq(n) => self.mailbox.modseq(self.index).is_some_and(|m| m >= *n),
             SentBefore(d) => self.sent_day().is_some_and(|s| s < day_number(d)),
             SentOn(d) => self.sent_day().is_some_and(|s| s == day_number(d)),
             SentSince(d) => self.sent_day().is_some_and(|s| s >= day_number(d)),

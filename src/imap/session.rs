@@ -115,6 +115,12 @@ pub struct Session<'c> {
     pub rev2: bool,
     /// ENABLE UTF8=ACCEPT itself was given (`utf8` may come from IMAP4rev2 alone).
     pub utf8_accept: bool,
+    /// CONDSTORE is on (RFC 7162 §3.1: ENABLE, or the first command that uses
+    /// mod-sequences): FETCH responses with FLAGS carry MODSEQ from now on.
+    pub condstore: bool,
+    /// ENABLE QRESYNC was given (RFC 7162 §3.2.3): VANISHED instead of EXPUNGE, and
+    /// `[CLOSED]` when SELECT leaves a folder.
+    pub qresync: bool,
     pub failed_logins: u32,
     pub started: Instant,
     /// Counters for the logout log line.
@@ -147,6 +153,8 @@ impl<'c> Session<'c> {
             utf8: false,
             rev2: false,
             utf8_accept: false,
+            condstore: false,
+            qresync: false,
             failed_logins: 0,
             started: Instant::now(),
             fetched_bodies: 0,
@@ -419,7 +427,17 @@ impl<'c> Session<'c> {
                 let Selected {
                     mailbox, announced, ..
                 } = &mut **selected;
-                sync::sync(mailbox, announced, &mut self.out, expunges_allowed)
+                let reporting = sync::Reporting {
+                    modseq: self.condstore,
+                    vanished: self.qresync,
+                };
+                sync::sync(
+                    mailbox,
+                    announced,
+                    &mut self.out,
+                    expunges_allowed,
+                    reporting,
+                )
             }
             _ => Ok(()),
         }

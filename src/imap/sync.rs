@@ -4,7 +4,7 @@
 //! announced before any `* n FETCH (FLAGS ...)` shows it.
 
 use super::flags::folder_flags;
-use super::response::{write_expunge, write_fetch_flags};
+use super::response::{write_expunges, write_fetch_flags_modseq};
 use crate::store::{Mailbox, StoreError};
 
 /// The keywords announced to the client in `* FLAGS` and `* OK [PERMANENTFLAGS ...]`.
@@ -86,6 +86,15 @@ impl AnnouncedFlags {
     }
 }
 
+/// How the client asked to hear of changes (RFC 7162).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Reporting {
+    /// CONDSTORE: flag updates carry MODSEQ.
+    pub modseq: bool,
+    /// QRESYNC: expunges as `* VANISHED`.
+    pub vanished: bool,
+}
+
 /// Refreshes the selected folder and writes the changes to `out`, announcing new keywords
 /// first. `expunges_allowed` is false after a command that may not announce EXPUNGE (the
 /// command table says which).
@@ -94,11 +103,19 @@ pub fn sync(
     announced: &mut AnnouncedFlags,
     out: &mut Vec<u8>,
     expunges_allowed: bool,
+    reporting: Reporting,
 ) -> Result<(), StoreError> {
     let changes = mailbox.refresh(expunges_allowed)?;
-    for &seq in &changes.expunged {
-        write_expunge(out, seq);
-    }
+    write_expunges(
+        out,
+        &changes.expunged,
+        if changes.expunged.is_empty() {
+            &[]
+        } else {
+            mailbox.last_expunged_uids()
+        },
+        reporting.vanished,
+    );
     let arrived = mailbox.len() - changes.new..mailbox.len();
     let touched: Vec<usize> = arrived
         .chain(changes.flags_changed.iter().copied())
@@ -114,8 +131,25 @@ pub fn sync(
     }
     for &index in &changes.flags_changed {
         if index < mailbox.len() {
-            write_fetch_flags(out, index + 1, None, mailbox.message(index));
+            let modseq = mailbox.modseq(index).filter(|_| reporting.modseq);
+            let entry = mailbox.message(index);
+            // With QRESYNC the UID comes along, so the client can file the change
+            // without knowing sequence numbers (as Dovecot does).
+            let uid = reporting.vanished.then_some(entry.uid);
+            write_fetch_flags_modseq(out, index + 1, uid, entry, modseq);
         }
+    }
+    if reporting.vanished
+        && !expunges_allowed
+        && let Some(m) = mailbox.pending_expunge_modseq()
+    {
+        // RFC 7162 §3.2: an expunge that may not be reported yet has a mod-sequence; a
+        // client that noted a higher MODSEQ from this command's FETCH lines and lost the
+        // connection would resynchronise past it. HIGHESTMODSEQ below it says where to
+        // resume.
+        out.extend_from_slice(
+            format!("* OK [HIGHESTMODSEQ {}] Expunges pending\r\n", m - 1).as_bytes(),
+        );
     }
     Ok(())
 }

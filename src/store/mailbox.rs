@@ -18,7 +18,8 @@ use super::keyword_writer::{self, KeywordWriter};
 use super::table::{GONE, IN_NEW, RECENT, Table};
 use super::watch::{Sub, Watcher};
 use super::{
-    Flags, Maildir, Result, StoreError, fsutil, index, keywords, quota, recent, sizecache, uiddb,
+    Flags, Maildir, Result, StoreError, fsutil, index, keywords, modseq, quota, recent, sizecache,
+    uiddb,
 };
 
 /// One message of an open folder, as the session sees it now (a view: cheap to make,
@@ -199,6 +200,26 @@ pub struct Mailbox {
     cur_listings: u32,
     /// No message is shown as recent ([`Mailbox::hide_recent`]).
     recent_hidden: bool,
+    /// Mod-sequences, once the session asked for them ([`Mailbox::track_modseqs`]).
+    modseqs: Option<ModseqView>,
+    /// The UIDs the last expunge or refresh removed from the rows, ascending (QRESYNC
+    /// reports expunges by UID).
+    last_expunged: Vec<u32>,
+}
+
+/// The MODSEQ of each row as of the last [`modseq::sync`], and the folder's state then.
+#[derive(Debug)]
+struct ModseqView {
+    /// One per row when `synced`.
+    values: Vec<u64>,
+    highest: u64,
+    /// How many expunged UIDs `postern-modseq` remembers.
+    memory: usize,
+    /// The rows did not move since `values` was taken (a flag change leaves it true:
+    /// the values are then only old until the next sync).
+    synced: bool,
+    /// This session changed flags since `values` was taken.
+    flags_changed: bool,
 }
 
 /// One of the folder's number caches (see `sizecache`): loaded on first use, saved when
@@ -749,6 +770,8 @@ impl Mailbox {
             fs_shared: None,
             cur_listings: 0,
             recent_hidden: false,
+            modseqs: None,
+            last_expunged: Vec::new(),
         };
         if !read_only {
             super::purge::stale_tmp(&mailbox.dir, std::time::SystemTime::now());
@@ -1305,6 +1328,19 @@ impl Mailbox {
             // of the private copy (as Courier syncs at every rescan).
             super::fs_shared::sync_for_refresh(&self.dir, source)?;
         }
+        let changes = self.refresh_rows(report_expunges)?;
+        let aligned = self
+            .modseqs
+            .as_ref()
+            .is_some_and(|m| m.synced && m.values.len() == self.table.len());
+        if changes != Changes::default() || !aligned {
+            self.sync_modseqs_or_stop();
+        }
+        Ok(changes)
+    }
+
+    /// [`Mailbox::refresh`] without the mod-sequences.
+    fn refresh_rows(&mut self, report_expunges: bool) -> Result<Changes> {
         let how = Reconcile::Refresh { report_expunges };
         if let Some(look) = self.look_from_events() {
             let changes = self.reconcile(None, how, look);
@@ -1595,6 +1631,7 @@ impl Mailbox {
     /// is renumbered to match.
     fn remove_gone(&mut self, changed: &mut HashSet<usize>) -> Vec<u32> {
         let rows = self.table.rows();
+        self.last_expunged = rows.iter().filter(|r| r.has(GONE)).map(|r| r.uid).collect();
         let mut out: Vec<u32> = (0..rows.len())
             .filter(|&i| rows[i].has(GONE))
             .map(|i| i as u32 + 1)
@@ -1639,6 +1676,9 @@ impl Mailbox {
         self.check(index)?;
         if self.table.rows()[index].has(GONE) {
             return Err(StoreError::NoSuchMessage);
+        }
+        if let Some(m) = &mut self.modseqs {
+            m.flags_changed = true;
         }
         self.store_system_flags(index, &change)?;
         if change.touches_keywords() {
@@ -1801,7 +1841,154 @@ impl Mailbox {
         if self.fs_shared.is_none() && quota::counts_folder(&self.dir) {
             quota::record(&self.root, bytes, count)?;
         }
-        Ok(self.remove_gone(&mut HashSet::default()))
+        let expunged = self.remove_gone(&mut HashSet::default());
+        if !expunged.is_empty() {
+            self.sync_modseqs_or_stop();
+        }
+        Ok(expunged)
+    }
+
+    /// From now on this session keeps mod-sequences (RFC 7162): brings `postern-modseq`
+    /// in line with the rows (see [`modseq::sync`]) and returns HIGHESTMODSEQ. `memory`
+    /// is how many expunged UIDs the folder remembers for VANISHED.
+    pub fn track_modseqs(&mut self, memory: usize) -> Result<u64> {
+        if self.modseqs.is_none() {
+            self.modseqs = Some(ModseqView {
+                values: Vec::new(),
+                highest: 0,
+                memory,
+                synced: false,
+                flags_changed: false,
+            });
+        }
+        if let Err(e) = self.sync_modseqs() {
+            self.modseqs = None;
+            return Err(e);
+        }
+        Ok(self.highest_modseq().unwrap_or(0))
+    }
+
+    /// [`Mailbox::sync_modseqs`] after a change whose report must not fail with it: a
+    /// folder whose mod-sequences cannot be kept (`postern-modseq` not writable) stops
+    /// keeping them, and the session then says NOMODSEQ where they are asked for.
+    fn sync_modseqs_or_stop(&mut self) {
+        if let Err(e) = self.sync_modseqs() {
+            log::warn!("{}: mod-sequences no longer kept: {e}", self.dir.display());
+            self.modseqs = None;
+        }
+    }
+
+    pub fn tracks_modseqs(&self) -> bool {
+        self.modseqs.is_some()
+    }
+
+    /// The lowest mod-sequence given to an expunge this session has seen but not
+    /// reported yet (a vanished message still in the rows), when there is one.
+    pub fn pending_expunge_modseq(&self) -> Option<u64> {
+        let gone: HashSet<u32> = self
+            .table
+            .rows()
+            .iter()
+            .filter(|r| r.has(GONE))
+            .map(|r| r.uid)
+            .collect();
+        if gone.is_empty() || self.modseqs.is_none() {
+            return None;
+        }
+        let state = modseq::read(&self.dir, self.uid_validity).ok().flatten()?;
+        state
+            .vanished
+            .iter()
+            .filter(|v| gone.contains(&v.0))
+            .map(|v| v.1)
+            .min()
+    }
+
+    /// The UIDs the last [`Mailbox::expunge`] or [`Mailbox::refresh`] reported as
+    /// expunged, ascending.
+    pub fn last_expunged_uids(&self) -> &[u32] {
+        &self.last_expunged
+    }
+
+    /// Syncs the mod-sequences unless they are current for the rows (a refresh keeps
+    /// them so; a flag change of this session leaves them to be synced).
+    pub fn ensure_modseqs(&mut self) -> Result<()> {
+        let current = self
+            .modseqs
+            .as_ref()
+            .is_some_and(|m| m.synced && m.values.len() == self.table.len() && !m.flags_changed);
+        if current {
+            return Ok(());
+        }
+        self.sync_modseqs()
+    }
+
+    /// When mod-sequences are kept: gives the changes the rows show since the last sync
+    /// their mod-sequences (a flag change this session made, or what a refresh found).
+    pub fn sync_modseqs(&mut self) -> Result<()> {
+        let Some(memory) = self.modseqs.as_ref().map(|m| m.memory) else {
+            return Ok(());
+        };
+        let seen: Vec<modseq::Seen> = (0..self.table.len())
+            .map(|i| {
+                let row = self.table.rows()[i];
+                modseq::Seen {
+                    uid: row.uid,
+                    fingerprint: (!row.has(GONE))
+                        .then(|| modseq::fingerprint(row.flags, self.table.keywords(i))),
+                }
+            })
+            .collect();
+        let dir = self.dir.clone();
+        // Asked only of UIDs above the rows' last (arrived since the look, or expunged
+        // with the last messages): the database and one listing of the folder, taken once
+        // on the first question, answer them all.
+        let mut known: Option<(HashMap<u32, String>, HashSet<String>)> = None;
+        let present = |uid: u32| {
+            let (db, names) = known.get_or_insert_with(|| {
+                let db = match uiddb::read(&dir) {
+                    Ok(uiddb::DbState::Valid(db)) => db.entries.into_iter().collect(),
+                    _ => HashMap::default(),
+                };
+                let names = ["cur", "new"]
+                    .iter()
+                    .flat_map(|sub| fsutil::list_names(&dir.join(sub)).unwrap_or_default())
+                    .map(|n| split_info(&n).0.to_string())
+                    .collect();
+                (db, names)
+            });
+            db.get(&uid).is_some_and(|base| names.contains(base))
+        };
+        let synced = modseq::sync(&self.dir, self.uid_validity, &seen, memory, present)?;
+        self.modseqs = Some(ModseqView {
+            values: synced.modseqs,
+            highest: synced.highest,
+            memory,
+            synced: true,
+            flags_changed: false,
+        });
+        Ok(())
+    }
+
+    /// The MODSEQ of message `index` as of the last sync; `None` when mod-sequences are
+    /// not kept (or the rows moved since: the caller syncs first).
+    pub fn modseq(&self, index: usize) -> Option<u64> {
+        let m = self.modseqs.as_ref()?;
+        if !m.synced || m.values.len() != self.table.len() {
+            return None;
+        }
+        m.values.get(index).copied()
+    }
+
+    /// HIGHESTMODSEQ as of the last sync, when mod-sequences are kept.
+    pub fn highest_modseq(&self) -> Option<u64> {
+        self.modseqs.as_ref().map(|m| m.highest)
+    }
+
+    /// The UIDs expunged after mod-sequence `since` (QRESYNC's VANISHED (EARLIER));
+    /// `None` when the folder's memory of expunges does not reach back that far.
+    pub fn vanished_since(&self, since: u64) -> Option<Vec<u32>> {
+        modseq::vanished_since(&self.dir, self.uid_validity, since)
     }
 
     /// Removes one message file for EXPUNGE; false when it has to stay (a shared

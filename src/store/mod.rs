@@ -26,6 +26,7 @@ pub mod lda;
 pub mod lock;
 pub mod mailbox;
 pub mod measure;
+pub mod modseq;
 pub mod objectid;
 pub mod places;
 pub mod purge;

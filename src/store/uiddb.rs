@@ -522,6 +522,7 @@ pub fn renew_uid_validity(folder_dir: &Path) -> Result<()> {
         db.uid_validity = fresh_uid_validity(folder_dir, clock_uid_validity(fsutil::now_secs()))?;
         write(folder_dir, &db)?;
         super::recent::renew(folder_dir, old, db.uid_validity)?;
+        super::modseq::renew(folder_dir, old, db.uid_validity)?;
     }
     Ok(())
 }

@@ -20,10 +20,12 @@ use crate::imap::session::Session;
 /// page with, PARTIAL, now stands alone (RFC 9394) and is served. Update machinery no
 /// client drives would be code kept working without a caller to test it against.
 ///
-/// UIDONLY (RFC 9586) is left out too. With it on, every expunge must be reported as
-/// VANISHED (RFC 9586 §3), the response QRESYNC (RFC 7162 §3.2.10) brings, which is being
-/// built apart from this; and the clients that resynchronise cheaply (Thunderbird, Apple
-/// Mail, mbsync, OfflineIMAP, K-9) use CONDSTORE/QRESYNC and do not send ENABLE UIDONLY.
+/// UIDONLY (RFC 9586) is left out too. Its VANISHED reporting is there (QRESYNC), but it
+/// also replaces every FETCH response by UIDFETCH and refuses sequence numbers in every
+/// command (RFC 9586 §3-§4): a second response grammar for all of FETCH, STORE, SEARCH
+/// and SORT. The clients that resynchronise cheaply (Thunderbird, Apple Mail, mbsync,
+/// OfflineIMAP, K-9) use CONDSTORE/QRESYNC, which are served, and none sends ENABLE
+/// UIDONLY.
 const BASE: &str = "IMAP4rev1 LITERAL+ SASL-IR ID ENABLE IDLE UIDPLUS NAMESPACE CHILDREN UNSELECT MOVE SPECIAL-USE LIST-EXTENDED LIST-STATUS QUOTA ACL ACL2=UNION UTF8=ACCEPT ESEARCH SEARCHRES PARTIAL WITHIN SORT SORT=DISPLAY ESORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES BINARY PREVIEW SAVEDATE OBJECTID";
 
 impl Session<'_> {
@@ -51,6 +53,8 @@ impl Session<'_> {
         }
         // RFC 8438 and RFC 7889: one limit for every mailbox, `[limits] max_append_size`.
         caps.push_str(" STATUS=SIZE CREATE-SPECIAL-USE MULTIAPPEND");
+        // RFC 7162: mod-sequences in `postern-modseq` beside each folder.
+        caps.push_str(" CONDSTORE QRESYNC");
         caps.push_str(&format!(
             " APPENDLIMIT={}",
             self.config.limits.max_append_size

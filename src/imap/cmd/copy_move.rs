@@ -2,7 +2,7 @@
 //! is complete before anything is expunged.
 
 use crate::imap::command::SequenceSet;
-use crate::imap::response::{CommandResult, Outcome, write_expunge};
+use crate::imap::response::{CommandResult, Outcome, write_expunges};
 use crate::imap::session::Session;
 use crate::imap::sets::{check_sequence_set, resolve_set, uid_list};
 use crate::store::{AppendSource, Flags, StoreError};
@@ -61,6 +61,7 @@ impl Session<'_> {
         let sent: Vec<u32> = copied.uids.iter().map(|(_, t)| *t).collect();
         // A MOVE whose message could not be sent leaves the source as it was.
         self.send_from_outbox(&target.name, &sent)?;
+        let vanished = self.qresync;
         let parts = self.selected_parts()?;
         let mailbox = &mut parts.selected.mailbox;
         let code = format!(
@@ -89,9 +90,7 @@ impl Session<'_> {
         parts
             .out
             .extend_from_slice(format!("* OK {code} Moved\r\n").as_bytes());
-        for seq in gone {
-            write_expunge(parts.out, seq);
-        }
+        write_expunges(parts.out, &gone, mailbox.last_expunged_uids(), vanished);
         Ok(Outcome::ok("MOVE completed"))
     }
 }
@@ -110,6 +109,7 @@ impl Session<'_> {
     ) -> CommandResult {
         let verb = if is_move { "MOVE" } else { "COPY" };
         let fs_shared = self.fs_shared()?;
+        let vanished = self.qresync;
         let parts = self.selected_parts()?;
         let mailbox = &mut parts.selected.mailbox;
         check_sequence_set(mailbox, set, uid)?;
@@ -138,9 +138,8 @@ impl Session<'_> {
                     Err(err) => return Err(Outcome::from(&err)),
                 }
             }
-            for seq in mailbox.expunge(Some(&uids))? {
-                write_expunge(parts.out, seq);
-            }
+            let gone = mailbox.expunge(Some(&uids))?;
+            write_expunges(parts.out, &gone, mailbox.last_expunged_uids(), vanished);
         }
         Ok(Outcome::ok(format!("{verb} completed")))
     }

@@ -1,6 +1,7 @@
-//! ENABLE (RFC 5161): UTF8=ACCEPT (RFC 6855) and IMAP4rev2 (RFC 9051 §6.3.1) are there to
-//! enable; only what is advertised is enabled, and ENABLED names only what this command
-//! turned on. The command table keeps it out of the not-authenticated state.
+//! ENABLE (RFC 5161): UTF8=ACCEPT (RFC 6855), IMAP4rev2 (RFC 9051 §6.3.1), CONDSTORE
+//! and QRESYNC (RFC 7162 §3.1, §3.2.3; QRESYNC implies CONDSTORE). Only what is
+//! advertised is enabled, and ENABLED names only what this command turned on. The command
+//! table keeps it out of the not-authenticated state.
 
 use crate::imap::response::{CommandResult, Outcome};
 use crate::imap::session::Session;
@@ -19,6 +20,13 @@ impl Session<'_> {
             {
                 self.enable_rev2();
                 enabled.push("IMAP4rev2");
+            } else if name.eq_ignore_ascii_case("CONDSTORE") && !self.condstore {
+                self.enable_condstore();
+                enabled.push("CONDSTORE");
+            } else if name.eq_ignore_ascii_case("QRESYNC") && !self.qresync {
+                self.enable_condstore();
+                self.qresync = true;
+                enabled.push("QRESYNC");
             }
         }
         let mut line = String::from("ENABLED");

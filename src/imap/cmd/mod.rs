@@ -8,6 +8,7 @@ mod append;
 mod auth;
 mod capability;
 mod compress;
+mod condstore;
 mod copy_move;
 mod create;
 mod delete;
@@ -150,6 +151,21 @@ impl Session<'_> {
                 silent,
                 flags,
             } => self.cmd_store(uid, &set, mode, silent, &flags),
+            FetchChangedSince {
+                uid,
+                set,
+                items,
+                changed_since,
+                vanished,
+            } => self.cmd_fetch_changed_since(uid, &set, &items, changed_since, vanished),
+            StoreUnchangedSince {
+                uid,
+                set,
+                mode,
+                silent,
+                flags,
+                unchanged_since,
+            } => self.cmd_store_unchanged_since(uid, &set, mode, silent, &flags, unchanged_since),
             Copy { uid, set, mailbox } => self.cmd_copy(uid, &set, &mailbox, false),
             Move { uid, set, mailbox } => self.cmd_copy(uid, &set, &mailbox, true),
             Sort {

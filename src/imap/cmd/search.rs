@@ -72,26 +72,65 @@ impl Session<'_> {
         if let Some(list) = returns {
             ResultOptions::from_returns(list).map_err(Outcome::bad)?;
         }
+        let by_modseq = uses_modseq(criteria);
+        if by_modseq {
+            // SEARCH MODSEQ is a CONDSTORE enabling command (RFC 7162 §3.1).
+            self.enable_condstore();
+            let mailbox = &mut self.selected_mut()?.mailbox;
+            if !mailbox.tracks_modseqs() {
+                return Err(Outcome::bad("[NOMODSEQ] No mod-sequences in this mailbox"));
+            }
+            mailbox.ensure_modseqs()?;
+        }
         let hits = search(&mut self.selected_mut()?.mailbox, criteria, uid)?;
+        // RFC 7162 §3.1.5: a SEARCH by MODSEQ that finds messages also says the highest
+        // MODSEQ among them.
+        let highest = if by_modseq {
+            let mailbox = &self.selected()?.mailbox;
+            hits.iter()
+                .filter_map(|&n| {
+                    let index = if uid {
+                        mailbox.index_of_uid(n)?
+                    } else {
+                        n as usize - 1
+                    };
+                    mailbox.modseq(index)
+                })
+                .max()
+        } else {
+            None
+        };
+        // RFC 9051 §6.4.4: an IMAP4rev2 SEARCH is answered with ESEARCH, ALL when no
+        // result option was given.
+        let returns = match returns {
+            None if self.rev2 => Some(&[SearchReturn::All][..]),
+            other => other,
+        };
         match returns {
-            // RFC 9051 §6.4.4: an IMAP4rev2 SEARCH is answered with ESEARCH, ALL when no
-            // result option was given.
-            None if self.rev2 => self.answer_returns(
-                tag,
-                uid,
-                &[SearchReturn::All],
-                &hits,
-                ResultOrder::Ascending,
-            )?,
             None => {
                 let mut line = String::from("SEARCH");
                 for n in hits {
                     line.push(' ');
                     line.push_str(&n.to_string());
                 }
+                if let Some(m) = highest {
+                    line.push_str(&format!(" (MODSEQ {m})"));
+                }
                 self.untagged(&line);
             }
-            Some(list) => self.answer_returns(tag, uid, list, &hits, ResultOrder::Ascending)?,
+            Some(list) => {
+                let at = self.out.len();
+                self.answer_returns(tag, uid, list, &hits, ResultOrder::Ascending)?;
+                // The ESEARCH line, if one was written, gets `MODSEQ n` at its end.
+                if let Some(m) = highest
+                    && self.out.len() > at
+                    && self.out.ends_with(b"\r\n")
+                {
+                    let end = self.out.len() - 2;
+                    self.out
+                        .splice(end..end, format!(" MODSEQ {m}").into_bytes());
+                }
+            }
         }
         Ok(Outcome::ok(if uid {
             "UID SEARCH completed"
@@ -201,6 +240,34 @@ impl Session<'_> {
                 silent,
                 flags,
             },
+            FetchChangedSince {
+                uid,
+                set: s,
+                items,
+                changed_since,
+                vanished,
+            } => FetchChangedSince {
+                uid,
+                set: set(s, uid),
+                items,
+                changed_since,
+                vanished,
+            },
+            StoreUnchangedSince {
+                uid,
+                set: s,
+                mode,
+                silent,
+                flags,
+                unchanged_since,
+            } => StoreUnchangedSince {
+                uid,
+                set: set(s, uid),
+                mode,
+                silent,
+                flags,
+                unchanged_since,
+            },
             Copy {
                 uid,
                 set: s,
@@ -268,6 +335,17 @@ impl Session<'_> {
             }
             other => other,
         }
+    }
+}
+
+/// Whether a key tree has a MODSEQ key.
+fn uses_modseq(key: &SearchKey) -> bool {
+    match key {
+        SearchKey::ModSeq(_) => true,
+        SearchKey::And(keys) => keys.iter().any(uses_modseq),
+        SearchKey::Not(k) => uses_modseq(k),
+        SearchKey::Or(a, b) => uses_modseq(a) || uses_modseq(b),
+        _ => false,
     }
 }
 

@@ -18,15 +18,28 @@ impl Session<'_> {
         // A failed SELECT leaves no mailbox selected (RFC 3501 §6.3.1).
         let was_selected = self.selected().is_ok();
         self.deselect();
-        if was_selected && self.rev2 {
-            // RFC 9051 §7.1 (CLOSED): the boundary between the old mailbox's responses
-            // and the new one's.
+        if was_selected && (self.rev2 || self.qresync) {
+            // The boundary between the old mailbox's responses and the new one's, said
+            // before anything about the next one (RFC 9051 §7.1 CLOSED, RFC 7162 §3.2.11).
             self.untagged("OK [CLOSED] Previous mailbox closed");
         }
-        if let Some(p) = params.first() {
-            return Err(Outcome::bad(format!(
-                "{verb} parameter {p:?} is not supported"
-            )));
+        let mut qresync = None;
+        for p in params {
+            match p {
+                SelectParam::CondStore => self.enable_condstore(),
+                // RFC 7162 §3.2.5: a QRESYNC parameter without ENABLE QRESYNC is BAD.
+                SelectParam::QResync(q) if self.qresync => qresync = Some(q),
+                SelectParam::QResync(_) => {
+                    return Err(Outcome::bad(format!(
+                        "{verb} with QRESYNC needs ENABLE QRESYNC first"
+                    )));
+                }
+                other => {
+                    return Err(Outcome::bad(format!(
+                        "{verb} parameter {other:?} is not supported"
+                    )));
+                }
+            }
         }
         let mut mailbox_id = None;
         let (name, mailbox, rights) = match self.fs_shared_name(wire) {
@@ -87,6 +100,9 @@ impl Session<'_> {
         if sharing {
             self.untagged(&format!("OK [MYRIGHTS \"{}\"] ACL", rights.to_wire_full()));
         }
+        if self.condstore {
+            self.announce_highest_modseq(&mut mailbox);
+        }
         self.select(Selected {
             mailbox,
             name,
@@ -94,6 +110,9 @@ impl Session<'_> {
             announced,
             search_result: Vec::new(),
         });
+        if let Some(q) = qresync {
+            self.qresync_select(q)?;
+        }
         let mode = if read_only { "READ-ONLY" } else { "READ-WRITE" };
         Ok(Outcome::ok(format!("[{mode}] {verb} completed")))
     }

@@ -44,6 +44,14 @@ impl Session<'_> {
                 (place.name, status, usage)
             }
         };
+        let highest_modseq = if items.contains(&StatusItem::HighestModSeq) {
+            // A CONDSTORE enabling command (RFC 7162 §3.1); the folder is opened and its
+            // mod-sequences synced, so changes since the last sync count.
+            self.enable_condstore();
+            Some(self.highest_modseq_of(wire)?)
+        } else {
+            None
+        };
         let mut parts = Vec::new();
         for item in items {
             let (label, value) = match item {
@@ -64,6 +72,7 @@ impl Session<'_> {
                     }
                     continue;
                 }
+                StatusItem::HighestModSeq => ("HIGHESTMODSEQ", highest_modseq.unwrap_or(0)),
             };
             parts.push(format!("{label} {value}"));
         }

@@ -2,9 +2,9 @@
 //! `* n FETCH (FLAGS ...)` unless `.SILENT`.
 
 use crate::imap::command::{Flag, SequenceSet, StoreMode};
-use crate::imap::response::{CommandResult, Outcome, write_fetch_flags};
+use crate::imap::response::{CommandResult, Outcome, write_fetch_flags_modseq};
 use crate::imap::session::Session;
-use crate::imap::sets::{check_sequence_set, resolve_set, split_flags};
+use crate::imap::sets::{check_sequence_set, resolve_set, split_flags, uid_list};
 use crate::store::acl::Rights;
 use crate::store::{FlagChange, Flags, MessageEntry, StoreError};
 
@@ -131,6 +131,24 @@ impl Session<'_> {
         silent: bool,
         flags: &[Flag],
     ) -> CommandResult {
+        self.store_flags(uid, set, mode, silent, flags, None)
+    }
+
+    /// STORE, with UNCHANGEDSINCE when `unchanged_since` is given (RFC 7162 §3.1.3: a
+    /// message whose MODSEQ is above it is left alone and named in `[MODIFIED ...]`; the
+    /// caller synced the mod-sequences just before).
+    pub(super) fn store_flags(
+        &mut self,
+        uid: bool,
+        set: &SequenceSet,
+        mode: StoreMode,
+        silent: bool,
+        flags: &[Flag],
+        unchanged_since: Option<u64>,
+    ) -> CommandResult {
+        let condstore = self.condstore;
+        // With QRESYNC every flag update names its UID (see `sync::sync`).
+        let with_uid = uid || self.qresync;
         let (system, keywords) = split_flags(flags)?;
         let keywords_on = self.config.imap.keywords;
         let parts = self.selected_parts()?;
@@ -153,7 +171,20 @@ impl Session<'_> {
         // are missing): the client learns of the expunge at its next NOOP, and a NO would
         // make it think the whole STORE failed.
         let mut gone = 0usize;
+        let mut modified: Vec<u32> = Vec::new();
+        // (index, whether FLAGS is reported) of the messages stored.
+        let mut stored: Vec<(usize, bool)> = Vec::new();
         for index in resolve_set(mailbox, set, uid) {
+            if let Some(since) = unchanged_since
+                && mailbox.modseq(index).is_some_and(|m| m > since)
+            {
+                modified.push(if uid {
+                    mailbox.message(index).uid
+                } else {
+                    index as u32 + 1
+                });
+                continue;
+            }
             let entry = mailbox.message(index);
             let (expected, mut expected_keywords) = stored_flags(&entry, mode, system, &keywords);
             if !keywords_on {
@@ -177,9 +208,40 @@ impl Session<'_> {
             // reports it (RFC 3501 §7: the server may send unilateral FETCH at any time).
             let others_changed =
                 entry.flags != expected || !same_set(entry.keywords, &expected_keywords);
-            if !silent || others_changed {
-                write_fetch_flags(parts.out, index + 1, uid.then_some(entry.uid), entry);
+            stored.push((index, !silent || others_changed));
+        }
+        if condstore {
+            // The new states get their mod-sequences before they are reported.
+            mailbox.sync_modseqs()?;
+        }
+        for (index, with_flags) in stored {
+            let entry = mailbox.message(index);
+            let modseq = mailbox.modseq(index).filter(|_| condstore);
+            if with_flags {
+                write_fetch_flags_modseq(
+                    parts.out,
+                    index + 1,
+                    with_uid.then_some(entry.uid),
+                    entry,
+                    modseq,
+                );
+            } else if let Some(m) = modseq {
+                // .SILENT with CONDSTORE still tells the new MODSEQ (RFC 7162 §3.1.3).
+                let uid_item = if with_uid {
+                    format!("UID {} ", entry.uid)
+                } else {
+                    String::new()
+                };
+                parts.out.extend_from_slice(
+                    format!("* {} FETCH ({uid_item}MODSEQ ({m}))\r\n", index + 1).as_bytes(),
+                );
             }
+        }
+        if !modified.is_empty() {
+            return Ok(Outcome::ok(format!(
+                "[MODIFIED {}] Conditional STORE failed",
+                uid_list(&modified)
+            )));
         }
         Ok(Outcome::ok(if gone > 0 {
             "[EXPUNGEISSUED] STORE completed; some messages were expunged by another session"

@@ -26,8 +26,11 @@ impl Parser {
         let items = once_each(items);
         if self.eat_word(" (") {
             // `fetch-modifiers = SP "(" fetch-modifier *(SP fetch-modifier) ")"` (RFC 4466
-            // §2.4); the one served is `"PARTIAL" SP partial-range` (RFC 9394 §3.2), which
-            // only UID FETCH may carry.
+            // §2.4); those served are `"PARTIAL" SP partial-range` (RFC 9394 §3.2), which
+            // only UID FETCH may carry, and `CHANGEDSINCE n [SP "VANISHED"]` (RFC 7162).
+            if self.eat_word_sp("CHANGEDSINCE") {
+                return self.fetch_changed_since(uid, set, items);
+            }
             if !self.eat_word_sp("PARTIAL") {
                 return Err("unknown FETCH modifier".into());
             }
@@ -39,6 +42,36 @@ impl Parser {
             return Ok(CommandBody::FetchPartial { set, items, range });
         }
         Ok(CommandBody::Fetch { uid, set, items })
+    }
+
+    /// After `CHANGEDSINCE `: `mod-sequence-value [SP "VANISHED"] ")"`, in either order
+    /// (RFC 7162 §3.2.6 names VANISHED as its own modifier, valid only with CHANGEDSINCE
+    /// and only in UID FETCH).
+    fn fetch_changed_since(
+        &mut self,
+        uid: bool,
+        set: crate::imap::command::SequenceSet,
+        items: Vec<FetchItem>,
+    ) -> PResult<CommandBody> {
+        let changed_since = self.number64()?;
+        let mut vanished = false;
+        while self.eat(b' ') {
+            if !self.eat_word("VANISHED") || vanished {
+                return Err("unknown FETCH modifier".into());
+            }
+            vanished = true;
+        }
+        self.expect(b')')?;
+        if vanished && !uid {
+            return Err("VANISHED is a UID FETCH modifier (RFC 7162)".into());
+        }
+        Ok(CommandBody::FetchChangedSince {
+            uid,
+            set,
+            items,
+            changed_since,
+            vanished,
+        })
     }
 
     /// `fetch-att` (RFC 3501 §9, `BINARY` items from RFC 3516); with `macros`, also
@@ -68,6 +101,7 @@ impl Parser {
             "RFC822.SIZE" => F::Rfc822Size,
             "RFC822.TEXT" => F::Rfc822Text,
             "UID" => F::Uid,
+            "MODSEQ" => F::ModSeq,
             "BODYSTRUCTURE" => F::BodyStructure,
             "BODY" if self.peek() != Some(b'[') => F::Body,
             "BODY" | "BODY.PEEK" => {

@@ -2,7 +2,7 @@
 //! (RFC 4466) and STATUS items (RFC 3501 §6.3.10).
 
 use super::{PResult, Parser};
-use crate::imap::command::{SelectParam, StatusItem};
+use crate::imap::command::{QResyncParam, SelectParam, StatusItem};
 
 impl Parser {
     /// `[SP "(" select-param *(SP select-param) ")"]` (RFC 4466 §2.1).
@@ -19,6 +19,9 @@ impl Parser {
             let name = self.keyword()?;
             if name == "CONDSTORE" {
                 params.push(SelectParam::CondStore);
+            } else if name == "QRESYNC" {
+                self.sp()?;
+                params.push(SelectParam::QResync(self.qresync_param()?));
             } else {
                 // RFC 4466: a value, if any, is a number, a set or a parenthesized list.
                 if self.peek() == Some(b' ')
@@ -34,6 +37,37 @@ impl Parser {
             }
             self.sp()?;
         }
+    }
+
+    /// `"(" uidvalidity SP mod-sequence-value [SP known-uids] [SP seq-match-data] ")"`
+    /// (RFC 7162 §7, `qresync-param`).
+    fn qresync_param(&mut self) -> PResult<QResyncParam> {
+        self.expect(b'(')?;
+        let uid_validity = self.nz_number()?;
+        self.sp()?;
+        let modseq = self.number64()?;
+        let mut known_uids = None;
+        let mut seq_match = None;
+        if self.eat(b' ') {
+            if self.peek() != Some(b'(') {
+                known_uids = Some(self.sequence_set()?);
+            }
+            if known_uids.is_none() || self.eat(b' ') {
+                self.expect(b'(')?;
+                let seqs = self.sequence_set()?;
+                self.sp()?;
+                let uids = self.sequence_set()?;
+                self.expect(b')')?;
+                seq_match = Some((seqs, uids));
+            }
+        }
+        self.expect(b')')?;
+        Ok(QResyncParam {
+            uid_validity,
+            modseq,
+            known_uids,
+            seq_match,
+        })
     }
 
     /// Skips a `tagged-ext-val` (RFC 4466) whose meaning we don't use.
@@ -72,6 +106,7 @@ impl Parser {
                 "DELETED" => StatusItem::Deleted,
                 "APPENDLIMIT" => StatusItem::AppendLimit,
                 "MAILBOXID" => StatusItem::MailboxId,
+                "HIGHESTMODSEQ" => StatusItem::HighestModSeq,
                 other => return Err(format!("unknown status item {other}")),
             });
             if self.eat(b')') {

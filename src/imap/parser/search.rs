@@ -226,6 +226,21 @@ impl Parser {
                 self.sp()?;
                 K::Uid(self.sequence_set()?)
             }
+            "MODSEQ" => {
+                // `search-modseq = "MODSEQ" [SP entry-name SP entry-type-req] SP
+                // mod-sequence-valzer` (RFC 7162 §7).
+                self.sp()?;
+                if self.peek() == Some(b'"') {
+                    self.quoted()?;
+                    self.sp()?;
+                    let kind = self.keyword()?;
+                    if !matches!(kind.as_str(), "PRIV" | "SHARED" | "ALL") {
+                        return Err(format!("unknown MODSEQ entry type {kind}"));
+                    }
+                    self.sp()?;
+                }
+                K::ModSeq(self.number64()?)
+            }
             "NOT" => {
                 self.sp()?;
                 K::Not(Box::new(self.search_key()?))

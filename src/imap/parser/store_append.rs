@@ -195,6 +195,17 @@ impl Parser {
         self.sp()?;
         let set = self.sequence_set()?;
         self.sp()?;
+        // `store-modifiers` (RFC 4466 §2.5): the one served is `UNCHANGEDSINCE n`
+        // (RFC 7162 §3.1.3).
+        let mut unchanged_since = None;
+        if self.eat_word("(") {
+            if !self.eat_word_sp("UNCHANGEDSINCE") {
+                return Err("unknown STORE modifier".into());
+            }
+            unchanged_since = Some(self.number64()?);
+            self.expect(b')')?;
+            self.sp()?;
+        }
         let mode = if self.eat(b'+') {
             StoreMode::Add
         } else if self.eat(b'-') {
@@ -220,12 +231,22 @@ impl Parser {
             }
             flags
         };
-        Ok(CommandBody::Store {
-            uid,
-            set,
-            mode,
-            silent,
-            flags,
+        Ok(match unchanged_since {
+            Some(unchanged_since) => CommandBody::StoreUnchangedSince {
+                uid,
+                set,
+                mode,
+                silent,
+                flags,
+                unchanged_since,
+            },
+            None => CommandBody::Store {
+                uid,
+                set,
+                mode,
+                silent,
+                flags,
+            },
         })
     }
 }

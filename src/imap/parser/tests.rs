@@ -71,7 +71,15 @@ fn every_real_client_command_parses() {
         ),
         (
             "A142 SELECT INBOX (QRESYNC (67890007 20050715194045000 41,43:211,214:541))",
-            C::Select { mailbox: s("INBOX"), params: vec![SelectParam::Other(s("QRESYNC"))] },
+            C::Select {
+                mailbox: s("INBOX"),
+                params: vec![SelectParam::QResync(QResyncParam {
+                    uid_validity: 67890007,
+                    modseq: 20050715194045000,
+                    known_uids: Some(set("41,43:211,214:541")),
+                    seq_match: None,
+                })],
+            },
         ),
         ("A932 EXAMINE blurdybloop", C::Examine { mailbox: s("blurdybloop"), params: vec![] }),
         ("A003 CREATE owatagusiam/", C::Create { mailbox: s("owatagusiam/"), uses: vec![] }),
@@ -816,7 +824,12 @@ fn search_extensions_parse() {
         ("A1 SEARCH RETURN (PARTIAL 1:2 PARTIAL 3:4) ALL", "once"),
         ("A1 SEARCH RETURN (PARTIAL) ALL", "space"),
         ("A1 FETCH 1:* (FLAGS) (PARTIAL 1:5)", "UID FETCH"),
-        ("A1 UID FETCH 1:* (FLAGS) (CHANGEDSINCE 5)", "modifier"),
+        ("A1 UID FETCH 1:* (FLAGS) (CHANGEDSINCE 5 FOO)", "modifier"),
+        (
+            "A1 FETCH 1:* (FLAGS) (CHANGEDSINCE 5 VANISHED)",
+            "UID FETCH",
+        ),
+        ("A1 STORE 1 (UNCHANGEDSINCE) +FLAGS (\\Seen)", "modifier"),
         ("A1 FETCH $1 FLAGS", "space"),
     ] {
         match parse(line) {
@@ -827,4 +840,79 @@ fn search_extensions_parse() {
             other => panic!("{line:?} wants {why:?}, got {other:?}"),
         }
     }
+}
+
+/// RFC 7162's syntax: the examples of §3.1 and §3.2.
+#[test]
+fn condstore_and_qresync_parse() {
+    assert_eq!(
+        ok("a103 UID STORE 6,4,8 (UNCHANGEDSINCE 12121231777) +FLAGS.SILENT (\\Deleted)"),
+        CommandBody::StoreUnchangedSince {
+            uid: true,
+            set: set("6,4,8"),
+            mode: StoreMode::Add,
+            silent: true,
+            flags: vec![Flag::Deleted],
+            unchanged_since: 12121231777,
+        }
+    );
+    assert_eq!(
+        ok("s100 UID FETCH 1:* (FLAGS) (CHANGEDSINCE 12345 VANISHED)"),
+        CommandBody::FetchChangedSince {
+            uid: true,
+            set: set("1:*"),
+            items: vec![FetchItem::Flags],
+            changed_since: 12345,
+            vanished: true,
+        }
+    );
+    assert_eq!(
+        ok("a FETCH 1:* (FLAGS MODSEQ)"),
+        CommandBody::Fetch {
+            uid: false,
+            set: set("1:*"),
+            items: vec![FetchItem::Flags, FetchItem::ModSeq]
+        }
+    );
+    let CommandBody::Search { criteria, .. } =
+        ok("a SEARCH MODSEQ \"/flags/\\\\draft\" all 620162338")
+    else {
+        panic!()
+    };
+    assert_eq!(criteria, SearchKey::ModSeq(620162338));
+    assert_eq!(
+        ok("A042 STATUS blurdybloop (UIDNEXT MESSAGES HIGHESTMODSEQ)"),
+        CommandBody::Status {
+            mailbox: "blurdybloop".into(),
+            items: vec![
+                StatusItem::UidNext,
+                StatusItem::Messages,
+                StatusItem::HighestModSeq
+            ],
+        }
+    );
+    assert_eq!(
+        ok("B202 SELECT INBOX (QRESYNC (67890007 90060115194045000 41:211,214:541 (1:7 41:47)))"),
+        CommandBody::Select {
+            mailbox: "INBOX".into(),
+            params: vec![SelectParam::QResync(QResyncParam {
+                uid_validity: 67890007,
+                modseq: 90060115194045000,
+                known_uids: Some(set("41:211,214:541")),
+                seq_match: Some((set("1:7"), set("41:47"))),
+            })],
+        }
+    );
+    assert_eq!(
+        ok("B SELECT INBOX (QRESYNC (5 7 (1 3)))"),
+        CommandBody::Select {
+            mailbox: "INBOX".into(),
+            params: vec![SelectParam::QResync(QResyncParam {
+                uid_validity: 5,
+                modseq: 7,
+                known_uids: None,
+                seq_match: Some((set("1"), set("3"))),
+            })],
+        }
+    );
 }
