@@ -53,7 +53,8 @@ fn fill(c: &mut Client) {
         } else {
             ""
         };
-        let head = format!("APPEND INBOX ({flags}) ");
+        // One INTERNALDATE for all, so ARRIVAL ties whatever the clock does meanwhile.
+        let head = format!("APPEND INBOX ({flags}) \"01-Jan-2024 10:00:00 +0000\" ");
         c.send_parts(
             &format!("ap{n}"),
             &[Part::Text(&head), Part::Literal(&folder_message(n))],
@@ -164,7 +165,7 @@ fn rfc5267_return_options_follow_the_sort_order() {
         "MIN 2 MAX 5"
     );
     // An ascending run may be written as a range; anything else is spelled out. (The
-    // APPENDs share one INTERNALDATE, so REVERSE ARRIVAL is sequence order too: REVERSE
+    // APPENDs give one INTERNALDATE, so REVERSE ARRIVAL is sequence order too: REVERSE
     // does not turn the implicit sequence-number tie-break, RFC 5256 §3.)
     assert_eq!(
         esearch(

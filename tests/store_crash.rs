@@ -1008,8 +1008,19 @@ fn damaged_index_files() {
     let count = postern::store::index::Mapped::open(dir).unwrap().len();
     assert_eq!(count, 35);
     let truth = without_index(dir, || (status_of(&md), view_of(&md)));
+    // The stamp holds the directories' ctimes, which no utimes can put back: the folder
+    // must simply stay as the index saw it, which `still_current` checks around the runs
+    // (otherwise every damaged index would give the scan's answer for the wrong reason).
+    let still_current = || {
+        fs::write(dir.join(FILE), &good).unwrap();
+        assert_eq!(
+            postern::store::mailbox::index_is_current(dir),
+            Some(true),
+            "the folder moved under the test"
+        );
+    };
+    still_current();
     let open_with = |bytes: &[u8]| {
-        set_stamped_times(dir, &at);
         fs::write(dir.join(FILE), bytes).unwrap();
         // Read-only, so that an open that rejects the damage does not save a new index
         // (and fsync it) every time.
@@ -1141,6 +1152,7 @@ fn damaged_index_files() {
         }
     }
     eprintln!("{flips} bit flips; shown as if true (no checksum): {undetected:?}");
+    still_current();
     fs::remove_file(dir.join(FILE)).unwrap();
 }
 
@@ -1288,7 +1300,12 @@ fn kill_during_stores_never_moves_modseqs_back() {
     let mut rng = Rng::new();
     let start = Instant::now();
     let mut rounds = 0;
-    while rounds < 20 && start.elapsed() < Duration::from_secs(8) {
+    // Under load a writer may be killed before it tells anything: go on (bounded) until
+    // some states were told.
+    let mut told_any = false;
+    while (rounds < 20 && start.elapsed() < Duration::from_secs(8))
+        || (!told_any && start.elapsed() < Duration::from_secs(60))
+    {
         rounds += 1;
         // Two writers at once, killed at different moments.
         let mut a = spawn_helper(&format!("modseq{rounds}"), d.path());
@@ -1324,8 +1341,9 @@ fn kill_during_stores_never_moves_modseqs_back() {
                 );
             }
         }
-        assert!(!told.is_empty() || rounds > 1, "the writers ran");
+        told_any |= !told.is_empty();
     }
+    assert!(told_any, "the writers never got to change a flag");
     eprintln!(
         "{rounds} rounds, {} states told",
         modseq_ledgers(d.path()).len()

@@ -3,7 +3,9 @@
 # machine may lack) and unpacks it, without installing anything, for the Exim tests of
 # tests/mta_deliver.rs (tests/mta/mod.rs runs it with a configuration of its own, -C, no
 # daemon). Debian's exim4 and postfix packages cannot be installed side by side, and the
-# Postfix tests need postfix installed.
+# Postfix tests need postfix installed. The libraries are also installed by `make deps`
+# (EXIM_LIBS): the setuid exim re-executes itself to deliver, and then LD_LIBRARY_PATH is
+# ignored.
 #
 #   tests/mta/fetch-exim.sh [DIR]
 #
