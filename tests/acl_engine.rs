@@ -89,7 +89,7 @@ fn courier_answers(courier: &Path, md: &Path, script: &[&str]) -> Option<Vec<Vec
         .env(
             "LD_LIBRARY_PATH",
             format!(
-                "{0}/usr/lib:{0}/usr/lib/x86_64-linux-gnu",
+                "{0}/usr/lib:{0}/usr/lib/x86_64-linux-gnu:{0}/lib/x86_64-linux-gnu",
                 courier.display()
             ),
         )

@@ -56,7 +56,10 @@ fn courier_cmd(root: &Path, cwd: &Path) -> Command {
         .env("PATH", "/usr/bin:/bin")
         .env(
             "LD_LIBRARY_PATH",
-            format!("{0}/usr/lib:{0}/usr/lib/x86_64-linux-gnu", root.display()),
+            format!(
+                "{0}/usr/lib:{0}/usr/lib/x86_64-linux-gnu:{0}/lib/x86_64-linux-gnu",
+                root.display()
+            ),
         );
     c
 }

@@ -95,7 +95,7 @@ impl Courier {
             .env(
                 "LD_LIBRARY_PATH",
                 format!(
-                    "{0}/usr/lib:{0}/usr/lib/x86_64-linux-gnu",
+                    "{0}/usr/lib:{0}/usr/lib/x86_64-linux-gnu:{0}/lib/x86_64-linux-gnu",
                     self.root.display()
                 ),
             )

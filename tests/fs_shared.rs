@@ -101,7 +101,10 @@ fn courier(root: &Path, bin: &str) -> Command {
     let mut c = Command::new(root.join(bin));
     c.env_clear().env("PATH", "/usr/bin:/bin").env(
         "LD_LIBRARY_PATH",
-        format!("{0}/usr/lib:{0}/usr/lib/x86_64-linux-gnu", root.display()),
+        format!(
+            "{0}/usr/lib:{0}/usr/lib/x86_64-linux-gnu:{0}/lib/x86_64-linux-gnu",
+            root.display()
+        ),
     );
     c
 }

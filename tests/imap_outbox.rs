@@ -403,7 +403,10 @@ fn run_courier(root: &Path, imapd: &Path, maildir: &Path, sendmail: &Path, scrip
         .env("PATH", "/usr/bin:/bin")
         .env(
             "LD_LIBRARY_PATH",
-            format!("{0}/usr/lib:{0}/usr/lib/x86_64-linux-gnu", root.display()),
+            format!(
+                "{0}/usr/lib:{0}/usr/lib/x86_64-linux-gnu:{0}/lib/x86_64-linux-gnu",
+                root.display()
+            ),
         )
         .env("AUTHENTICATED", USER)
         .env("TCPREMOTEIP", "127.0.0.1")

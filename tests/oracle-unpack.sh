@@ -24,7 +24,13 @@ complete() {  # complete ROOT: every required path is there
     for p in "${required[@]}"; do [ -x "$1/$p" ] || return 1; done
 }
 
-if complete "$dir/root" && [ -f "$dir/root/PACKAGES" ]; then
+# Every package named has its .deb in PACKAGES (a list grown since the unpack redoes it).
+has_all_packages() {
+    local p
+    for p in "${pkgs[@]}"; do grep -q "^${p}_" "$1/PACKAGES" 2>/dev/null || return 1; done
+}
+
+if complete "$dir/root" && has_all_packages "$dir/root"; then
     say "already unpacked in $dir/root"
     exit 0
 fi

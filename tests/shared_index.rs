@@ -372,7 +372,7 @@ fn courier_list(courier: &Path, root: &Path, index: &Path, munge: bool) -> Optio
         .env(
             "LD_LIBRARY_PATH",
             format!(
-                "{0}/usr/lib:{0}/usr/lib/x86_64-linux-gnu",
+                "{0}/usr/lib:{0}/usr/lib/x86_64-linux-gnu:{0}/lib/x86_64-linux-gnu",
                 courier.display()
             ),
         )

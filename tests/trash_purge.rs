@@ -310,7 +310,10 @@ fn courier_magic_trash(maildir: &std::path::Path, script: &str) -> Option<String
         .env("PATH", "/usr/bin:/bin")
         .env(
             "LD_LIBRARY_PATH",
-            format!("{0}/usr/lib:{0}/usr/lib/x86_64-linux-gnu", root.display()),
+            format!(
+                "{0}/usr/lib:{0}/usr/lib/x86_64-linux-gnu:{0}/lib/x86_64-linux-gnu",
+                root.display()
+            ),
         )
         .env("AUTHENTICATED", common::USER)
         .env("TCPREMOTEIP", "127.0.0.1")

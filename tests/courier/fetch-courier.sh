@@ -12,7 +12,7 @@
 set -uo pipefail
 
 dir=${1:-${POSTERN_COURIER_DIR:-/var/cache/postern-test-courier}}
-pkgs=(courier-imap courier-pop courier-base courier-authlib libcourier-unicode4 libgamin0 libidn12)
+pkgs=(courier-imap courier-pop courier-base courier-authlib libcourier-unicode4 libgamin0 libidn12 libpcre3)
 
 exec bash "$(dirname "$0")/../oracle-unpack.sh" courier "$dir" \
     usr/bin/imapd usr/lib/courier/courier/courierpop3d -- "${pkgs[@]}"

@@ -686,7 +686,7 @@ impl Exim {
         std::fs::set_permissions(EXIM_TRUSTED_CONFIGS, std::fs::Permissions::from_mode(0o644))
             .unwrap();
         let lib_path = format!(
-            "{0}/usr/lib:{0}/usr/lib/x86_64-linux-gnu",
+            "{0}/usr/lib:{0}/usr/lib/x86_64-linux-gnu:{0}/lib/x86_64-linux-gnu",
             unpacked.display()
         );
         Some(Exim {
