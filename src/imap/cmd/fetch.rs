@@ -94,7 +94,9 @@ impl Session<'_> {
             {
                 continue;
             }
-            let was_seen = mailbox.message(index).flags.contains(Flags::SEEN);
+            // Only asked when MODSEQ is reported: a message's view reads its name from
+            // the index and looks up its keywords, a cost plain FETCH lines do not need.
+            let was_seen = tracked && mailbox.message(index).flags.contains(Flags::SEEN);
             let line_at = parts.out.len();
             // Expunged by another session: EXPUNGE may not be sent now, and the command
             // still succeeds (RFC 2180 §4.1; see `FetchPlan::write_remnant`).
