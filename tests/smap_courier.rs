@@ -19,6 +19,7 @@ mod oracle;
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
+use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -187,7 +188,10 @@ fn disk(md: &Path) -> BTreeMap<String, String> {
             {
                 let n = e.file_name().to_string_lossy().into_owned();
                 if n.starts_with("1000000") {
-                    msgs.push(n);
+                    // With its date: STORE INTERNALDATE= sets the file's mtime (and
+                    // atime, which a read may move again, so it is not compared).
+                    let mtime = e.metadata().unwrap().mtime();
+                    msgs.push(format!("{n}@{mtime}"));
                 } else {
                     // Added or copied: the name is the server's choice, the flags are not
                     // (nor whether a message without flags waits in new/ or cur/).
@@ -274,6 +278,16 @@ const SCRIPT: &[&str] = &[
     "STORE 3 -KEYWORDS=alpha",
     "STORE 4 KEYWORDS=gamma",
     "FETCH 1-4 FLAGS KEYWORDS",
+    // INTERNALDATE= sets the file's times, read as Courier reads an RFC 822 date (a
+    // comment's first letter is a military zone); a date that does not parse, or a
+    // message that is not there, changes nothing and is no error.
+    "STORE 1 \"INTERNALDATE=Mon, 1 Jan 2024 10:00:00 +0100\"",
+    "STORE 2 \"INTERNALDATE=31 Dec 2023 19:00 EST\" +FLAGS=SEEN",
+    "STORE 3 \"internaldate=1 jan 24 00:00:00 (x) -0000\"",
+    "STORE 4 INTERNALDATE=garbage",
+    "STORE 4 \"INTERNALDATE=1 January 2024 00:00:00\"",
+    "STORE 9 \"INTERNALDATE=1 Jan 2020 00:00:00\"",
+    "FETCH 1-4 INTERNALDATE",
     "STORE 1 +FLAGS=NOPE",
     "SEARCH ALL SEEN",
     "SEARCH ALL NOT SEEN",
@@ -430,6 +444,7 @@ fn add_stores_a_message_as_courier_does() {
         ("ADD FOLDER INBOX Sent \"\"", None),
         ("ADD FLAGS=SEEN,DRAFT", None),
         ("ADD INTERNALDATE=x", None),
+        ("ADD \"INTERNALDATE=Tue, 2 Jan 2024 11:00:00 -0500\"", None),
         (
             &*Box::leak(format!("ADD {{.{}}}", message.len()).into_boxed_str()),
             Some(stuffed.as_bytes()),
@@ -439,6 +454,8 @@ fn add_stores_a_message_as_courier_does() {
         ("OPEN INBOX Sent", None),
         ("FETCH 1-3 FLAGS KEYWORDS SIZE", None),
         ("FETCH 1-3 CONTENTS.PEEK=ALL", None),
+        // The second was added with a date (the others have the time they were added).
+        ("FETCH 2 INTERNALDATE", None),
     ];
     for (line, upload) in steps {
         if upload.is_some() {
@@ -1094,4 +1111,80 @@ fn smap1_sits_in_the_capability_list_where_courier_puts_it() {
     let mut s = Smap::tcp(port);
     let greeting = String::from_utf8_lossy(&s.line()).into_owned();
     assert!(greeting.contains(" SMAP1 ACL ACL2=UNION "), "{greeting}");
+}
+
+#[test]
+fn a_stored_internaldate_is_what_later_sessions_see() {
+    let mut server = smap_server();
+    server.deliver(None, b"Subject: one\n\nbody\n");
+    server.deliver(None, b"Subject: two\n\nbody\n");
+    // First sessions read the dates and leave them in the folder index and
+    // postern-dates (once the folder's times have settled).
+    server.give_homes_to_mail_owner();
+    server.start_serve();
+    for _ in 0..2 {
+        std::thread::sleep(Duration::from_millis(1100));
+        let mut imap = server.connect();
+        imap.login();
+        imap.select("INBOX").assert_ok();
+        imap.send("f", "FETCH 1:2 INTERNALDATE").assert_ok();
+        imap.send("l", "LOGOUT");
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let md = server.maildir.clone();
+    for cache in ["postern-index", "postern-dates"] {
+        assert!(md.join(cache).exists(), "{cache} is there");
+    }
+    let mut s = postern_session(&mut server);
+    assert_eq!(s.cmd("OPEN INBOX"), "* EXISTS 2\n+OK Folder opened\n");
+    let before = s.cmd("FETCH 1-2 INTERNALDATE");
+    assert!(!before.contains("2001"), "{before}");
+    s.cmd("LOGOUT");
+    // A second changes one.
+    let mut s = postern_session(&mut server);
+    assert_eq!(s.cmd("OPEN INBOX"), "* EXISTS 2\n+OK Folder opened\n");
+    assert_eq!(
+        s.cmd("STORE 2 \"INTERNALDATE=Sat, 3 Feb 2001 04:05:06 +0000\""),
+        "+OK Folder status updated\n"
+    );
+    assert_eq!(
+        s.cmd("FETCH 2 INTERNALDATE"),
+        "* FETCH 2 \"INTERNALDATE=Sat, 03 Feb 2001 04:05:06 +0000\"\n+OK Message retrieved.\n"
+    );
+    let uid = s.cmd("FETCH 2 UID");
+    let uid = uid.split('"').nth(1).unwrap().strip_prefix("UID=").unwrap();
+    s.cmd("LOGOUT");
+    drop(s);
+    std::thread::sleep(Duration::from_millis(300));
+    // Found by name, not read (a read could move its atime).
+    let file = std::fs::read_dir(md.join("cur"))
+        .unwrap()
+        .flatten()
+        .find(|e| e.file_name().to_string_lossy().starts_with(uid))
+        .unwrap();
+    let meta = file.metadata().unwrap();
+    assert_eq!((meta.mtime(), meta.atime()), (981_173_106, 981_173_106));
+    // Later sessions, SMAP and IMAP, see the new date, the other one unchanged.
+    let mut s = postern_session(&mut server);
+    assert_eq!(s.cmd("OPEN INBOX"), "* EXISTS 2\n+OK Folder opened\n");
+    let after = s.cmd("FETCH 1-2 INTERNALDATE");
+    assert_eq!(
+        after.lines().next(),
+        before.lines().next(),
+        "message 1 keeps its date"
+    );
+    assert!(
+        after.contains("* FETCH 2 \"INTERNALDATE=Sat, 03 Feb 2001 04:05:06 +0000\""),
+        "{after}"
+    );
+    s.cmd("LOGOUT");
+    let mut imap = server.connect();
+    imap.login();
+    imap.select("INBOX").assert_ok();
+    let r = imap.send("f", "FETCH 2 INTERNALDATE");
+    assert!(
+        r.dump().contains("03-Feb-2001 04:05:06 +0000"),
+        "{}",
+        r.dump()
+    );
 }

@@ -481,12 +481,22 @@ impl Smap<'_, '_> {
                 let fc = match change {
                     StoreItem::Flags(mode, f) => flag_change(*mode, flags, *f),
                     StoreItem::Keywords(mode, k) => keyword_change(*mode, &keywords, k),
+                    StoreItem::InternalDate(None) => continue,
+                    StoreItem::InternalDate(Some(date)) => {
+                        open.mailbox
+                            .set_internal_date(i, *date)
+                            .map_err(|e| format!("Cannot update folder status: {e}"))?;
+                        open.mailbox.save_caches();
+                        continue;
+                    }
                 };
                 open.mailbox
                     .change_flags(i, &fc)
                     .map_err(|e| format!("Cannot update folder status: {e}"))?;
             }
-            open.touched();
+            if said_flags || said_keywords {
+                open.touched();
+            }
             // The new state of each message, as Courier's imapd reports it.
             let m = open.mailbox.message(i);
             let mut words = Vec::new();
@@ -496,7 +506,10 @@ impl Smap<'_, '_> {
             if said_keywords {
                 words.push(quoted(&format!("KEYWORDS={}", m.keywords.join(","))));
             }
-            lines.push(format!("* FETCH {} {}", i + 1, words.join(" ")));
+            // A new date is not reported (nor is it by Courier's imapd).
+            if !words.is_empty() {
+                lines.push(format!("* FETCH {} {}", i + 1, words.join(" ")));
+            }
         }
         for line in lines {
             self.line(&line);
@@ -596,6 +609,9 @@ enum Mode {
 enum StoreItem {
     Flags(Mode, Flags),
     Keywords(Mode, Vec<String>),
+    /// `INTERNALDATE=`: the date, `None` when it does not parse (then, as in Courier's
+    /// imapd, the item changes nothing and is no error).
+    InternalDate(Option<i64>),
 }
 
 fn parse_store(item: &str) -> Option<StoreItem> {
@@ -605,6 +621,9 @@ fn parse_store(item: &str) -> Option<StoreItem> {
         _ => (Mode::Set, item),
     };
     let (name, value) = rest.split_once('=')?;
+    if mode == Mode::Set && name.eq_ignore_ascii_case("INTERNALDATE") {
+        return Some(StoreItem::InternalDate(super::date::parse_rfc822(value)));
+    }
     if name.eq_ignore_ascii_case("FLAGS") {
         return Some(StoreItem::Flags(mode, parse_flags(value)));
     }
@@ -636,7 +655,9 @@ fn check_store_rights(item: &StoreItem, rights: crate::store::acl::Rights) -> Re
             }
             v
         }
-        StoreItem::Keywords(..) => vec!['w'],
+        // Courier's imapd asks for no right to change a date; postern asks for `w`, as
+        // for any other change to a message but its seen and deleted flags.
+        StoreItem::Keywords(..) | StoreItem::InternalDate(_) => vec!['w'],
     };
     match need.into_iter().find(|r| !rights.has(*r)) {
         Some(r) => Err(format!("Access denied: ACL \"{r}\" is required")),

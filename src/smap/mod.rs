@@ -27,6 +27,7 @@
 #![forbid(unsafe_code)]
 
 mod add;
+mod date;
 mod folders;
 mod messages;
 mod open;
