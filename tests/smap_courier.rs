@@ -1188,3 +1188,114 @@ fn a_stored_internaldate_is_what_later_sessions_see() {
         r.dump()
     );
 }
+
+/// A LIST reply with its lines in one order (Courier's imapd lists in the order it found
+/// the folders on disk, a free choice).
+fn sorted_list(reply: &str) -> String {
+    let mut lines: Vec<&str> = reply.lines().collect();
+    let last = lines.pop();
+    if lines.iter().all(|l| l.starts_with("* LIST ")) {
+        lines.sort_unstable();
+    }
+    lines.extend(last);
+    lines.join("\n")
+}
+
+/// The folder directories of a Maildir.
+fn folder_dirs(md: &Path) -> Vec<String> {
+    let mut dirs: Vec<String> = std::fs::read_dir(md)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.path().is_dir())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with('.'))
+        .collect();
+    dirs.sort();
+    dirs
+}
+
+#[test]
+fn folder_names_with_the_separator_are_encoded_as_courier_encodes_them() {
+    let Some(courier) = Courier::find() else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    common::open_to_mail_owner(tmp.path());
+    let cmd_md = tmp.path().join("Maildir");
+    fill(&cmd_md);
+    let mut server = smap_server();
+    let pmd = server.maildir.clone();
+    fill(&pmd);
+    // Made by another client with characters SMAP would encode (`~` as such), and one
+    // whose name has a backslash that is no escape.
+    for md in [&cmd_md, &pmd] {
+        for dir in [".x~y", ".raw\\x"] {
+            for sub in ["cur", "new", "tmp"] {
+                std::fs::create_dir_all(md.join(dir).join(sub)).unwrap();
+            }
+            std::fs::write(md.join(dir).join("maildirfolder"), "").unwrap();
+        }
+        give_to_mail_owner(md);
+    }
+    let (mut c, mut child) = courier_session(&courier, &cmd_md);
+    let mut p = postern_session(&mut server);
+    let script = [
+        "CREATE INBOX \"a.b\"",
+        "CREATE INBOX \"c/d\"",
+        "CREATE INBOX \"e~f\"",
+        "CREATE INBOX \"g:h\"",
+        "CREATE INBOX \"i&j\"",
+        "CREATE INBOX \"k\u{e9}.x\"",
+        "CREATE INBOX \"q\\r\"",
+        "CREATE INBOX \"t\tab\"",
+        "CREATE INBOX \"..\"",
+        "CREATE INBOX \".dot\"",
+        "CREATE INBOX \"a.b\" \"sub.1\"",
+        "CREATE INBOX \"a.b\"",
+        "LIST INBOX",
+        "LIST INBOX \"a.b\"",
+        "LIST INBOX \"c/d\"",
+        "STATUS FULL INBOX \"a.b\" \"sub.1\"",
+        "STATUS FULL INBOX x~y",
+        "OPEN INBOX",
+        "COPY 1-2 \"\" INBOX \"a.b\" \"sub.1\"",
+        "COPY 3 \"\" INBOX x~y",
+        "STATUS FULL INBOX \"a.b\" \"sub.1\"",
+        "OPEN INBOX \"a.b\" \"sub.1\"",
+        "FETCH 1-2 FLAGS",
+        "OPEN INBOX x~y",
+        "FETCH 1 FLAGS",
+        "CLOSE",
+        "DELETE INBOX \"e~f\"",
+        "DELETE INBOX \"g:h\"",
+        "DELETE INBOX \"nope.nope\"",
+        "LIST INBOX",
+    ];
+    let mut diffs = Vec::new();
+    for line in script {
+        let want = sorted_list(&normalise(&c.cmd(line)));
+        let got = sorted_list(&normalise(&p.cmd(line)));
+        if want != got {
+            diffs.push(format!(
+                "C: {line}\n--- courier\n{want}\n--- postern\n{got}\n"
+            ));
+        }
+    }
+    c.cmd("LOGOUT");
+    let _ = child.wait();
+    let (want, got) = (folder_dirs(&cmd_md), folder_dirs(&pmd));
+    assert!(want.contains(&".a\\056b.sub\\0561".to_owned()), "{want:?}");
+    if want != got {
+        diffs.push(format!("folder directories:\n{want:?}\n{got:?}"));
+    }
+    let (dc, dp) = (disk(&cmd_md), disk(&pmd));
+    for (k, v) in &dc {
+        if dp.get(k) != Some(v) {
+            diffs.push(format!(
+                "disk {k}:\n--- courier\n{v}\n--- postern\n{:?}\n",
+                dp.get(k)
+            ));
+        }
+    }
+    assert!(diffs.is_empty(), "{}", diffs.join("\n"));
+}

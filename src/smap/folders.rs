@@ -1,13 +1,16 @@
 //! The folder commands (smap.sgml, "Folders"): LIST, STATUS, CREATE, MKDIR, DELETE,
 //! RMDIR, RENAME and the ACL commands. A folder is named by its path of words: `INBOX`
-//! is the inbox, `INBOX a b` the store's `INBOX.a.b`, as Courier's imapd names them.
+//! is the inbox, `INBOX a b` the store's `INBOX.a.b`, as Courier's imapd names them (a
+//! word with the separator or another character Maildir++ names cannot hold is encoded
+//! as Courier encodes it: `INBOX a.b` is `INBOX.a\056b`, directory `.a\056b`).
 
 use super::words::quoted;
 use super::{Reply, Smap};
 use crate::store::acl::{self, Change, Rights};
 use crate::store::places::Place;
 
-/// The store's folder name of a path of words.
+/// The store's folder name of a path of words, as Courier's imapd spells it on disk: each
+/// word encoded ([`encode_level`]), joined with the separator.
 fn folder_name(path: &[String]) -> Result<String, String> {
     let (first, rest) = path
         .split_first()
@@ -17,15 +20,67 @@ fn folder_name(path: &[String]) -> Result<String, String> {
     }
     let mut name = String::from("INBOX");
     for word in rest {
-        // The store's separator cannot be part of a name (Courier's imapd encodes it;
-        // postern refuses it, as it refuses IMAP names that would need it).
-        if word.is_empty() || word.contains(['.', '/']) {
-            return Err(format!("Invalid folder: {word}"));
+        if word.is_empty() {
+            return Err("Invalid folder: (empty)".to_owned());
         }
         name.push('.');
-        name.push_str(word);
+        name.push_str(&encode_level(word));
     }
     Ok(name)
+}
+
+/// One SMAP word as one level of a Maildir++ folder name, as Courier writes it (its
+/// "modified UTF-8"): the separator `.`, `/`, `~`, `:`, the backslash and control
+/// characters become a backslash and three octal digits (`a.b` is `a\056b`); all else
+/// is kept.
+pub(super) fn encode_level(word: &str) -> String {
+    let mut out = String::with_capacity(word.len());
+    for c in word.chars() {
+        if (c as u32) < 0x20 || "./~:\\".contains(c) {
+            out.push_str(&format!("\\{:03o}", c as u32));
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// The word of one level of a folder name ([`encode_level`] undone); `None` when a
+/// backslash is not followed by three octal digits or the bytes are not UTF-8 (Courier's
+/// imapd leaves such a folder out of its lists).
+pub(super) fn decode_level(level: &str) -> Option<String> {
+    let b = level.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'\\' {
+            let digits = b.get(i + 1..i + 4)?;
+            if !digits.iter().all(|d| (b'0'..=b'7').contains(d)) {
+                return None;
+            }
+            let v = digits
+                .iter()
+                .fold(0u8, |v, d| v.wrapping_shl(3) | (d - b'0'));
+            out.push(v);
+            i += 4;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+/// The words of a store folder name below INBOX (`INBOX.a\056b.c` is `a.b`, `c`).
+fn levels(name: &str) -> Option<Vec<String>> {
+    let rest = name.strip_prefix("INBOX")?;
+    if rest.is_empty() {
+        return Some(Vec::new());
+    }
+    rest.strip_prefix('.')?
+        .split('.')
+        .map(decode_level)
+        .collect()
 }
 
 /// Splits `a b "" c d` at its first empty word.
@@ -37,11 +92,27 @@ pub(super) fn split_at_empty(words: &[String]) -> Option<(&[String], &[String])>
 impl Smap<'_, '_> {
     /// The place of a path and the login's rights there.
     pub(super) fn place(&self, path: &[String]) -> Result<(Place, Rights), String> {
-        let name = folder_name(path)?;
+        let name = self.existing_name(path)?;
         let places = self.s.places().map_err(|o| o.text().to_owned())?;
         let place = places.resolve(&name).map_err(|e| e.to_string())?;
         let rights = place.rights(&places.login).map_err(|e| e.to_string())?;
         Ok((place, rights))
+    }
+
+    /// The store's name of a path: [`folder_name`], or when no folder has that name, the
+    /// folder whose levels read as the path's words (one made over IMAP with a `~` or `:`
+    /// in its name, which SMAP would have encoded), as Courier's imapd looks for it.
+    pub(super) fn existing_name(&self, path: &[String]) -> Result<String, String> {
+        let name = folder_name(path)?;
+        let places = self.s.places().map_err(|o| o.text().to_owned())?;
+        if name == "INBOX" || places.own.existing_dir(&name).is_ok() {
+            return Ok(name);
+        }
+        let folders = places.own.list_folders().map_err(|e| e.to_string())?;
+        Ok(folders
+            .into_iter()
+            .find(|f| levels(&f.name).is_some_and(|l| l[..] == path[1..]))
+            .map_or(name, |f| f.name))
     }
 
     /// [`Smap::place`] for a command that needs `right`, refused in Courier's words.
@@ -72,24 +143,49 @@ impl Smap<'_, '_> {
         if path.len() == 1 && path[0] == "public" {
             return Ok("LIST completed".to_owned());
         }
-        let parent = folder_name(path)?;
-        let prefix = format!("{parent}.");
+        folder_name(path)?;
         let places = self.s.places().map_err(|o| o.text().to_owned())?;
         let folders = places.own.list_folders().map_err(|e| e.to_string())?;
-        let mut lines = Vec::new();
+        // As Courier's imapd lists: each folder below the path names the level after it,
+        // a folder when it is that level, a directory when it is deeper (a level may be
+        // both, or only a directory when Maildir++ has no folder for it). A folder whose
+        // name does not decode is left out.
+        let below = &path[1..];
+        let mut found: Vec<(String, bool, bool)> = Vec::new();
         for folder in folders {
-            let Some(child) = folder.name.strip_prefix(&prefix) else {
+            let Some(words) = levels(&folder.name) else {
                 continue;
             };
-            if child.contains('.') {
+            if words.len() <= below.len() || words[..below.len()] != *below {
                 continue;
             }
-            let kind = if folder.has_children {
-                "FOLDER DIRECTORY"
-            } else {
-                "FOLDER"
+            let child = &words[below.len()];
+            let deeper = words.len() > below.len() + 1;
+            let at = match found.iter().position(|(n, _, _)| n == child) {
+                Some(at) => at,
+                None => {
+                    found.push((child.clone(), false, false));
+                    found.len() - 1
+                }
             };
-            lines.push(format!("* LIST {} {} {kind}", quoted(child), quoted(child)));
+            if deeper {
+                found[at].2 = true;
+            } else {
+                found[at].1 = true;
+            }
+        }
+        let mut lines = Vec::new();
+        for (child, folder, directory) in found {
+            let kind = match (folder, directory) {
+                (true, true) => "FOLDER DIRECTORY",
+                (true, false) => "FOLDER",
+                _ => "DIRECTORY",
+            };
+            lines.push(format!(
+                "* LIST {} {} {kind}",
+                quoted(&child),
+                quoted(&child)
+            ));
         }
         // Courier's order (its folder list sorted without regard to case).
         lines.sort_by_key(|l| l.to_lowercase());
@@ -132,7 +228,7 @@ impl Smap<'_, '_> {
         }
         let parent = &path[..path.len() - 1];
         let (place, _) = self.place_with(parent, 'c')?;
-        let folder = format!("{}.{}", place.folder, path[path.len() - 1]);
+        let folder = format!("{}.{}", place.folder, encode_level(&path[path.len() - 1]));
         place.maildir.create_folder(&folder).map_err(|e| match e {
             crate::store::StoreError::FolderExists(_) => {
                 "Cannot create folder: File exists".to_owned()
@@ -144,7 +240,9 @@ impl Smap<'_, '_> {
 
     /// DELETE path / RMDIR path.
     pub(super) fn delete(&mut self, path: &[String], _directory: bool) -> Reply {
-        let name = folder_name(path).map_err(|e| format!("Unable to delete folder: {e}"))?;
+        let name = self
+            .existing_name(path)
+            .map_err(|e| format!("Unable to delete folder: {e}"))?;
         if name == "INBOX" {
             return Err("INBOX may not be deleted".to_owned());
         }
@@ -152,11 +250,13 @@ impl Smap<'_, '_> {
             return Err("Cannot DELETE currently open folder.".to_owned());
         }
         let (place, _) = self.place_with(path, 'x')?;
-        place
-            .maildir
-            .delete_folder(&place.folder)
-            .map_err(|e| format!("Unable to delete folder: {e}"))?;
-        Ok("Folder deleted".to_owned())
+        match place.maildir.delete_folder(&place.folder) {
+            // Courier's imapd: deleting a folder that is not there succeeds.
+            Ok(()) | Err(crate::store::StoreError::NoSuchFolder(_)) => {
+                Ok("Folder deleted".to_owned())
+            }
+            Err(e) => Err(format!("Unable to delete folder: {e}")),
+        }
     }
 
     /// RENAME old "" new.
@@ -241,5 +341,37 @@ impl Smap<'_, '_> {
         .map_err(|e| format!("ACL update failed: {e}"))?;
         self.write_getacl(&place)?;
         Ok("Updated ACLs".to_owned())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn levels_are_encoded_as_courier_encodes_them() {
+        assert_eq!(encode_level("a.b"), "a\\056b");
+        assert_eq!(
+            encode_level("c/d~e:f\\g\th"),
+            "c\\057d\\176e\\072f\\134g\\011h"
+        );
+        assert_eq!(encode_level("ké & x-y \"q\""), "ké & x-y \"q\"");
+        for word in ["a.b", "..", "c/d~e:f\\g\th", "ké.x", "plain"] {
+            assert_eq!(decode_level(&encode_level(word)).as_deref(), Some(word));
+        }
+        assert_eq!(decode_level("raw\\x"), None);
+        assert_eq!(decode_level("end\\05"), None);
+        assert_eq!(decode_level("bad\\377"), None, "not UTF-8");
+        assert_eq!(
+            folder_name(&["INBOX".into(), "a.b".into(), "c".into()]),
+            Ok("INBOX.a\\056b.c".to_owned())
+        );
+        assert!(folder_name(&["INBOX".into(), String::new()]).is_err());
+        assert_eq!(
+            levels("INBOX.a\\056b.c"),
+            Some(vec!["a.b".to_owned(), "c".to_owned()])
+        );
+        assert_eq!(levels("INBOX"), Some(vec![]));
+        assert_eq!(levels("INBOX.raw\\x"), None);
     }
 }
