@@ -250,13 +250,11 @@ impl Smap<'_, '_> {
             return Err("Cannot DELETE currently open folder.".to_owned());
         }
         let (place, _) = self.place_with(path, 'x')?;
-        match place.maildir.delete_folder(&place.folder) {
-            // Courier's imapd: deleting a folder that is not there succeeds.
-            Ok(()) | Err(crate::store::StoreError::NoSuchFolder(_)) => {
-                Ok("Folder deleted".to_owned())
-            }
-            Err(e) => Err(format!("Unable to delete folder: {e}")),
-        }
+        place
+            .maildir
+            .delete_folder(&place.folder)
+            .map_err(|e| format!("Unable to delete folder: {e}"))?;
+        Ok("Folder deleted".to_owned())
     }
 
     /// RENAME old "" new.
