@@ -1299,3 +1299,103 @@ fn folder_names_with_the_separator_are_encoded_as_courier_encodes_them() {
     }
     assert!(diffs.is_empty(), "{}", diffs.join("\n"));
 }
+
+#[test]
+fn public_lists_and_opens_the_folders_other_accounts_share() {
+    use common::mail_owner;
+    let mut server = smap_server();
+    let (uid, gid) = mail_owner().unwrap_or((
+        nix::unistd::geteuid().as_raw(),
+        nix::unistd::getegid().as_raw(),
+    ));
+    // alice (the server's user) shares INBOX.Pub and INBOX.Pub.Sub with bob; carol has
+    // nothing bob may see; the index puts carol in a group.
+    let bob_md = server.add_user("bob", "pw-bob");
+    let carol_md = server.add_user("carol", "pw-carol");
+    let mut index = format!("alice\t{uid}\t{gid}\t{}\n", server.home.display());
+    index.push_str(&format!(
+        "bob\t{uid}\t{gid}\t{}\n",
+        bob_md.parent().unwrap().display()
+    ));
+    index.push_str("staff\t*\tgroup-staff\n");
+    let index_path = server.dir.path().join("shared-index");
+    std::fs::write(&index_path, index).unwrap();
+    std::fs::write(
+        server.dir.path().join("group-staff"),
+        format!(
+            "carol\t{uid}\t{gid}\t{}\n",
+            carol_md.parent().unwrap().display()
+        ),
+    )
+    .unwrap();
+    server.set(
+        "mail",
+        "shared_index",
+        &format!("{:?}", index_path.display().to_string()),
+    );
+    server.make_folder("Pub");
+    server.make_folder("Pub.Sub");
+    server.make_folder("Private");
+    server.put(
+        "INBOX.Pub",
+        "cur",
+        "1700000000.M1P1.host",
+        "",
+        b"Subject: shared\n\nhello\n",
+    );
+    server.give_homes_to_mail_owner();
+    let port = server.start_serve();
+    let mut alice = server.connect();
+    alice.login();
+    alice.send("a", "SETACL INBOX.Pub bob lr").assert_ok();
+    alice.send("b", "SETACL INBOX.Pub.Sub bob lr").assert_ok();
+    alice.send("z", "LOGOUT");
+    let mut s = Smap::tcp(port);
+    s.line();
+    assert_eq!(s.cmd("\\SMAP1 LOGIN bob pw-bob"), "+OK SMAP1 LOGIN Ok.\n");
+    assert_eq!(
+        s.cmd("LIST public"),
+        "* LIST \"alice\" \"alice\" DIRECTORY\n* LIST \"staff\" \"staff\" DIRECTORY\n+OK LIST completed\n",
+        "alice's INBOX is not shared, her Pub is; bob is left out of his own public"
+    );
+    assert_eq!(
+        s.cmd("LIST public alice"),
+        "* LIST \"Pub\" \"Pub\" FOLDER DIRECTORY\n+OK LIST completed\n"
+    );
+    assert_eq!(
+        s.cmd("LIST public alice Pub"),
+        "* LIST \"Sub\" \"Sub\" FOLDER\n+OK LIST completed\n"
+    );
+    assert_eq!(s.cmd("LIST public staff"), "+OK LIST completed\n");
+    assert_eq!(
+        s.cmd("STATUS FULL public alice Pub"),
+        "* STATUS EXISTS=1 UNSEEN=1\n+OK Folder status retrieved\n"
+    );
+    assert_eq!(
+        s.cmd("ACL public alice Pub"),
+        "* ACL \"lr\"\n+OK ACLs retrieved\n"
+    );
+    assert_eq!(
+        s.cmd("OPEN public alice Pub"),
+        "* EXISTS 1\n+OK Folder opened\n"
+    );
+    let r = s.cmd("FETCH 1 CONTENTS.PEEK=HEADERS(subject)");
+    assert!(r.contains("Subject: shared\n"), "{r}");
+    // lr only: no flag changes, no copies out of bob's reach.
+    assert_eq!(
+        s.cmd("STORE 1 +FLAGS=MARKED"),
+        "-ERR Access denied: ACL \"w\" is required\n"
+    );
+    assert_eq!(
+        s.cmd("OPEN public alice Private"),
+        "-ERR Access denied: ACL \"r\" is required\n"
+    );
+    assert_eq!(
+        s.cmd("OPEN public staff"),
+        "-ERR Access denied: ACL \"r\" is required\n"
+    );
+    assert_eq!(
+        s.cmd("OPEN public"),
+        "-ERR Access denied: ACL \"r\" is required\n"
+    );
+}

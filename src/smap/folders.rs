@@ -7,7 +7,7 @@
 use super::words::quoted;
 use super::{Reply, Smap};
 use crate::store::acl::{self, Change, Rights};
-use crate::store::places::Place;
+use crate::store::places::{Place, SHARED_ROOT};
 
 /// The store's folder name of a path of words, as Courier's imapd spells it on disk: each
 /// word encoded ([`encode_level`]), joined with the separator.
@@ -15,10 +15,12 @@ fn folder_name(path: &[String]) -> Result<String, String> {
     let (first, rest) = path
         .split_first()
         .ok_or_else(|| "Invalid folder: (none)".to_owned())?;
-    if first != "INBOX" {
-        return Err(format!("Invalid folder: {first}"));
-    }
-    let mut name = String::from("INBOX");
+    let mut name = match first.as_str() {
+        "INBOX" => String::from("INBOX"),
+        // Courier's `public` hierarchy is the virtual shared namespace, IMAP's `#shared`.
+        "public" => String::from(SHARED_ROOT),
+        _ => return Err(format!("Invalid folder: {first}")),
+    };
     for word in rest {
         if word.is_empty() {
             return Err("Invalid folder: (empty)".to_owned());
@@ -71,6 +73,33 @@ pub(super) fn decode_level(level: &str) -> Option<String> {
     String::from_utf8(out).ok()
 }
 
+/// What LIST found below a path: each next level, whether it is a folder, whether it
+/// has folders below it.
+#[derive(Default)]
+struct Found(Vec<(String, bool, bool)>);
+
+impl Found {
+    fn mark(&mut self, child: &str, folder: bool, directory: bool) {
+        let at = match self.0.iter().position(|(n, _, _)| n == child) {
+            Some(at) => at,
+            None => {
+                self.0.push((child.to_owned(), false, false));
+                self.0.len() - 1
+            }
+        };
+        self.0[at].1 |= folder;
+        self.0[at].2 |= directory;
+    }
+
+    /// A folder's words (below INBOX), if they are below `under`.
+    fn add(&mut self, words: &[String], under: &[String]) {
+        if words.len() > under.len() && words[..under.len()] == *under {
+            let deeper = words.len() > under.len() + 1;
+            self.mark(&words[under.len()], !deeper, deeper);
+        }
+    }
+}
+
 /// The words of a store folder name below INBOX (`INBOX.a\056b.c` is `a.b`, `c`).
 fn levels(name: &str) -> Option<Vec<String>> {
     let rest = name.strip_prefix("INBOX")?;
@@ -105,7 +134,7 @@ impl Smap<'_, '_> {
     pub(super) fn existing_name(&self, path: &[String]) -> Result<String, String> {
         let name = folder_name(path)?;
         let places = self.s.places().map_err(|o| o.text().to_owned())?;
-        if name == "INBOX" || places.own.existing_dir(&name).is_ok() {
+        if name == "INBOX" || path[0] != "INBOX" || places.own.existing_dir(&name).is_ok() {
             return Ok(name);
         }
         let folders = places.own.list_folders().map_err(|e| e.to_string())?;
@@ -121,61 +150,73 @@ impl Smap<'_, '_> {
         path: &[String],
         right: char,
     ) -> Result<(Place, Rights), String> {
-        // Courier's "public" level holds no folder of its own: no right there.
-        if path.first().is_some_and(|p| p == "public") {
-            return Err(format!("Access denied: ACL \"{right}\" is required"));
+        // Courier's "public" level, and a group of it, hold no folder: only `l` there.
+        let level = || format!("Access denied: ACL \"{right}\" is required");
+        if path.len() == 1 && path[0] == "public" {
+            return Err(level());
         }
-        let (place, rights) = self.place(path)?;
+        let (place, rights) = match self.place(path) {
+            Err(_) if path[0] == "public" && self.is_public_level(&path[1..]) => {
+                return Err(level());
+            }
+            r => r?,
+        };
         if !rights.has(right) {
             return Err(format!("Access denied: ACL \"{right}\" is required"));
         }
         Ok((place, rights))
     }
 
-    /// LIST [path]: the folders directly below `path`, or the top level.
-    pub(super) fn list(&mut self, path: &[String]) -> Reply {
-        if path.is_empty() {
-            self.line("* LIST \"INBOX\" \"New Mail\" FOLDER");
-            self.line("* LIST \"INBOX\" \"Folders\" DIRECTORY");
-            self.line("* LIST \"public\" \"Public Folders\" DIRECTORY");
-            return Ok("LIST completed".to_owned());
-        }
-        if path.len() == 1 && path[0] == "public" {
-            return Ok("LIST completed".to_owned());
-        }
-        folder_name(path)?;
+    /// Whether the words below `public` name a group of the shared index.
+    fn is_public_level(&self, below: &[String]) -> bool {
+        let Ok(places) = self.s.places() else {
+            return false;
+        };
+        places.shared_accounts().is_ok_and(|accounts| {
+            accounts
+                .iter()
+                .any(|(levels, _)| levels.len() > below.len() && levels[..below.len()] == *below)
+        })
+    }
+
+    /// LIST public [words]: the groups and accounts of the shared index at that level
+    /// (an account as a folder when its INBOX may be looked up, as a directory when one
+    /// of its other folders may), or inside an account its folders, as Courier's imapd
+    /// lists them. Accounts with nothing the login may look up are left out.
+    fn list_public(&mut self, below: &[String]) -> Reply {
         let places = self.s.places().map_err(|o| o.text().to_owned())?;
-        let folders = places.own.list_folders().map_err(|e| e.to_string())?;
-        // As Courier's imapd lists: each folder below the path names the level after it,
-        // a folder when it is that level, a directory when it is deeper (a level may be
-        // both, or only a directory when Maildir++ has no folder for it). A folder whose
-        // name does not decode is left out.
-        let below = &path[1..];
-        let mut found: Vec<(String, bool, bool)> = Vec::new();
-        for folder in folders {
-            let Some(words) = levels(&folder.name) else {
-                continue;
-            };
-            if words.len() <= below.len() || words[..below.len()] != *below {
-                continue;
-            }
-            let child = &words[below.len()];
-            let deeper = words.len() > below.len() + 1;
-            let at = match found.iter().position(|(n, _, _)| n == child) {
-                Some(at) => at,
-                None => {
-                    found.push((child.clone(), false, false));
-                    found.len() - 1
+        let accounts = places.shared_accounts().map_err(|e| e.to_string())?;
+        let mut found = Found::default();
+        for (levels, folders) in accounts {
+            if levels.len() <= below.len() && levels[..] == below[..levels.len()] {
+                // Inside this account: its INBOX is the account level.
+                let sub = &below[levels.len()..];
+                for folder in &folders {
+                    if let Some(words) = self::levels(folder) {
+                        found.add(&words, sub);
+                    }
                 }
-            };
-            if deeper {
-                found[at].2 = true;
-            } else {
-                found[at].1 = true;
+            } else if levels.len() > below.len() && levels[..below.len()] == *below {
+                let child = &levels[below.len()];
+                if levels.len() > below.len() + 1 {
+                    found.mark(child, false, true);
+                } else {
+                    let inbox = folders.iter().any(|f| f == "INBOX");
+                    let deeper = folders.iter().any(|f| f != "INBOX");
+                    if inbox || deeper {
+                        found.mark(child, inbox, deeper);
+                    }
+                }
             }
         }
+        self.write_found(found);
+        Ok("LIST completed".to_owned())
+    }
+
+    /// Writes LIST lines, in one order (Courier's is the order its listing found them).
+    fn write_found(&mut self, found: Found) {
         let mut lines = Vec::new();
-        for (child, folder, directory) in found {
+        for (child, folder, directory) in found.0 {
             let kind = match (folder, directory) {
                 (true, true) => "FOLDER DIRECTORY",
                 (true, false) => "FOLDER",
@@ -187,11 +228,37 @@ impl Smap<'_, '_> {
                 quoted(&child)
             ));
         }
-        // Courier's order (its folder list sorted without regard to case).
         lines.sort_by_key(|l| l.to_lowercase());
         for line in lines {
             self.line(&line);
         }
+    }
+
+    /// LIST [path]: the folders directly below `path`, or the top level.
+    pub(super) fn list(&mut self, path: &[String]) -> Reply {
+        if path.is_empty() {
+            self.line("* LIST \"INBOX\" \"New Mail\" FOLDER");
+            self.line("* LIST \"INBOX\" \"Folders\" DIRECTORY");
+            self.line("* LIST \"public\" \"Public Folders\" DIRECTORY");
+            return Ok("LIST completed".to_owned());
+        }
+        if path[0] == "public" {
+            return self.list_public(&path[1..]);
+        }
+        folder_name(path)?;
+        let places = self.s.places().map_err(|o| o.text().to_owned())?;
+        let folders = places.own.list_folders().map_err(|e| e.to_string())?;
+        // As Courier's imapd lists: each folder below the path names the level after it,
+        // a folder when it is that level, a directory when it is deeper (a level may be
+        // both, or only a directory when Maildir++ has no folder for it). A folder whose
+        // name does not decode is left out.
+        let mut found = Found::default();
+        for folder in folders {
+            if let Some(words) = levels(&folder.name) {
+                found.add(&words, &path[1..]);
+            }
+        }
+        self.write_found(found);
         Ok("LIST completed".to_owned())
     }
 
