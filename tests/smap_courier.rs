@@ -332,7 +332,11 @@ const SCRIPT: &[&str] = &[
 ];
 
 fn courier_session(courier: &Courier, md: &Path) -> (Smap, std::process::Child) {
-    let mut cmd = courier.imapd_command(md);
+    courier_smap(courier.imapd_command(md), md)
+}
+
+/// Courier's imapd, pre-authenticated with SMAP on stdin/stdout, in the Maildir `md`.
+fn courier_smap(mut cmd: std::process::Command, md: &Path) -> (Smap, std::process::Child) {
     cmd.env("PROTOCOL", "SMAP1")
         .current_dir(md)
         .stdin(Stdio::piped())
@@ -1381,11 +1385,16 @@ fn public_lists_and_opens_the_folders_other_accounts_share() {
     );
     let r = s.cmd("FETCH 1 CONTENTS.PEEK=HEADERS(subject)");
     assert!(r.contains("Subject: shared\n"), "{r}");
-    // lr only: no flag changes, no copies out of bob's reach.
+    // lr only: a flag change is left undone, as Courier's imapd leaves it.
     assert_eq!(
-        s.cmd("STORE 1 +FLAGS=MARKED"),
-        "-ERR Access denied: ACL \"w\" is required\n"
+        s.cmd("STORE 1 +FLAGS=MARKED +KEYWORDS=k \"INTERNALDATE=1 Jan 2001 00:00:00\""),
+        "* FETCH 1 FLAGS= \"KEYWORDS=\"\n+OK Folder status updated\n"
     );
+    assert_eq!(
+        s.cmd("FETCH 1 FLAGS"),
+        "* FETCH 1 FLAGS=\n+OK Message retrieved.\n"
+    );
+    assert!(!s.cmd("FETCH 1 INTERNALDATE").contains("2001"));
     assert_eq!(
         s.cmd("OPEN public alice Private"),
         "-ERR Access denied: ACL \"r\" is required\n"
@@ -1398,4 +1407,105 @@ fn public_lists_and_opens_the_folders_other_accounts_share() {
         s.cmd("OPEN public"),
         "-ERR Access denied: ACL \"r\" is required\n"
     );
+}
+
+#[test]
+fn public_folders_are_shown_as_courier_shows_them() {
+    let Some(courier) = Courier::find() else {
+        return;
+    };
+    let mut server = smap_server();
+    let (uid, gid) = common::mail_owner().unwrap_or((
+        nix::unistd::geteuid().as_raw(),
+        nix::unistd::getegid().as_raw(),
+    ));
+    let bob_md = server.add_user("bob", "pw-bob");
+    let carol_md = server.add_user("carol", "pw-carol");
+    let home = |md: &Path| md.parent().unwrap().display().to_string();
+    let index_path = server.dir.path().join("shared-index");
+    std::fs::write(
+        &index_path,
+        format!(
+            "alice\t{uid}\t{gid}\t{}\nbob\t{uid}\t{gid}\t{}\nstaff\t*\tgroup-staff\n",
+            server.home.display(),
+            home(&bob_md)
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        server.dir.path().join("group-staff"),
+        format!("carol\t{uid}\t{gid}\t{}\n", home(&carol_md)),
+    )
+    .unwrap();
+    server.set(
+        "mail",
+        "shared_index",
+        &format!("{:?}", index_path.display().to_string()),
+    );
+    // alice's Pub and Pub.Sub grant bob lr (Courier's ACL file, written as its tools
+    // write it); Private does not.
+    for f in ["Pub", "Pub.Sub", "Private"] {
+        server.make_folder(f);
+    }
+    for f in ["Pub", "Pub.Sub"] {
+        std::fs::write(
+            server.maildir.join(format!(".{f}/courierimapacl")),
+            "owner aceilrstwx\nadministrators aceilrstwx\nuser=bob lr\n",
+        )
+        .unwrap();
+    }
+    server.put(
+        "INBOX.Pub",
+        "cur",
+        "1700000000.M1P1.host",
+        "",
+        b"Subject: shared\n\nhello\n",
+    );
+    server.give_homes_to_mail_owner();
+    common::open_to_mail_owner(server.dir.path());
+    let script = [
+        "LIST public",
+        "LIST public alice",
+        "LIST public alice Pub",
+        "LIST public staff",
+        "LIST public bob",
+        "STATUS FULL public alice Pub",
+        "STATUS FULL public alice Private",
+        "ACL public alice Pub",
+        "ACL public staff",
+        "ACL public",
+        "OPEN public alice Pub",
+        "FETCH 1 CONTENTS.PEEK=HEADERS(subject) FLAGS",
+        "STORE 1 +FLAGS=MARKED",
+        "FETCH 1 FLAGS",
+        "OPEN public alice Pub Sub",
+        "OPEN public alice Private",
+        "OPEN public staff",
+        "OPEN public",
+    ];
+    // Courier first (it reads what postern will read), then postern.
+    let cmd = courier.imapd_as(&bob_md, "bob", &index_path.display().to_string());
+    let (mut c, mut child) = courier_smap(cmd, &bob_md);
+    let want: Vec<String> = script.iter().map(|l| sorted_list(&c.cmd(l))).collect();
+    c.cmd("LOGOUT");
+    let _ = child.wait();
+    let port = server.start_serve();
+    let mut p = Smap::tcp(port);
+    p.line();
+    assert_eq!(p.cmd("\\SMAP1 LOGIN bob pw-bob"), "+OK SMAP1 LOGIN Ok.\n");
+    let mut diffs = Vec::new();
+    for (line, want) in script.iter().zip(&want) {
+        let got = sorted_list(&p.cmd(line));
+        if *want != got {
+            diffs.push(format!(
+                "C: {line}\n--- courier\n{want}\n--- postern\n{got}\n"
+            ));
+        }
+    }
+    assert!(
+        want[0].contains("\"alice\" DIRECTORY"),
+        "the fixture shares something: {}",
+        want[0]
+    );
+    assert!(diffs.is_empty(), "{}", diffs.join("\n"));
 }

@@ -267,7 +267,8 @@ impl Smap<'_, '_> {
         let Some((_, path)) = words.split_first().filter(|(_, p)| !p.is_empty()) else {
             return Err("Cannot read folder status: Invalid argument".to_owned());
         };
-        let (place, _) = self.place_with(path, 'r')?;
+        // Courier's imapd asks for `l` (lookup), not `r`.
+        let (place, _) = self.place_with(path, 'l')?;
         let status = place
             .maildir
             .status(&place.folder)
@@ -341,6 +342,13 @@ impl Smap<'_, '_> {
 
     /// ACL path: the login's rights.
     pub(super) fn acl(&mut self, path: &[String]) -> Reply {
+        // A level of `public` (the root, a group): `anyone` may look it up (Courier).
+        if path.first().is_some_and(|p| p == "public")
+            && (path.len() == 1 || self.is_public_level(&path[1..]))
+        {
+            self.line("* ACL \"l\"");
+            return Ok("ACLs retrieved".to_owned());
+        }
         let (_, rights) = self.place(path)?;
         self.line(&format!("* ACL {}", quoted(&rights.to_stored())));
         Ok("ACLs retrieved".to_owned())

@@ -465,10 +465,8 @@ impl Smap<'_, '_> {
         for item in items {
             changes.push(parse_store(item).ok_or("Syntax error.")?);
         }
-        let rights = open.rights;
-        for change in &changes {
-            check_store_rights(change, rights)?;
-        }
+        let denied = denied_flags(open.rights);
+        let may_write = open.rights.has('w');
         let said_flags = changes.iter().any(|c| matches!(c, StoreItem::Flags(..)));
         let said_keywords = changes.iter().any(|c| matches!(c, StoreItem::Keywords(..)));
         let mut lines = Vec::new();
@@ -478,8 +476,16 @@ impl Smap<'_, '_> {
                     let m = open.mailbox.message(i);
                     (m.flags, m.keywords.to_vec())
                 };
+                // What the rights do not allow is left as it is, as Courier's imapd
+                // leaves it (the reply then shows the flags unchanged).
                 let fc = match change {
-                    StoreItem::Flags(mode, f) => flag_change(*mode, flags, *f),
+                    StoreItem::Flags(mode, f) => {
+                        let mut fc = flag_change(*mode, flags, *f);
+                        fc.add = fc.add.without(denied);
+                        fc.remove = fc.remove.without(denied);
+                        fc
+                    }
+                    _ if !may_write => continue,
                     StoreItem::Keywords(mode, k) => keyword_change(*mode, &keywords, k),
                     StoreItem::InternalDate(None) => continue,
                     StoreItem::InternalDate(Some(date)) => {
@@ -490,6 +496,16 @@ impl Smap<'_, '_> {
                         continue;
                     }
                 };
+                // Nothing left to change (all denied, or already so): the folder is not
+                // touched, and may be one the login only reads.
+                if fc.add.is_empty()
+                    && fc.remove.is_empty()
+                    && fc.add_keywords.is_empty()
+                    && fc.remove_keywords.is_empty()
+                    && fc.keywords.is_none()
+                {
+                    continue;
+                }
                 open.mailbox
                     .change_flags(i, &fc)
                     .map_err(|e| format!("Cannot update folder status: {e}"))?;
@@ -638,31 +654,23 @@ fn parse_store(item: &str) -> Option<StoreItem> {
     None
 }
 
-/// Refuses a change the login's rights do not allow (smap.sgml, "Identifiers and
-/// rights": `s` for SEEN, `t` for DELETED, `w` for the rest and keywords).
-fn check_store_rights(item: &StoreItem, rights: crate::store::acl::Rights) -> Result<(), String> {
-    let need: Vec<char> = match item {
-        StoreItem::Flags(_, f) => {
-            let mut v = Vec::new();
-            if f.contains(Flags::SEEN) {
-                v.push('s');
-            }
-            if f.contains(Flags::DELETED) {
-                v.push('t');
-            }
-            if !f.without(Flags::SEEN | Flags::DELETED).is_empty() {
-                v.push('w');
-            }
-            v
-        }
-        // Courier's imapd asks for no right to change a date; postern asks for `w`, as
-        // for any other change to a message but its seen and deleted flags.
-        StoreItem::Keywords(..) | StoreItem::InternalDate(_) => vec!['w'],
-    };
-    match need.into_iter().find(|r| !rights.has(*r)) {
-        Some(r) => Err(format!("Access denied: ACL \"{r}\" is required")),
-        None => Ok(()),
+/// The flags the login's rights do not let it change (smap.sgml, "Identifiers and
+/// rights": `s` for SEEN, `t` for DELETED, `w` for the others and keywords; Courier's
+/// imapd asks for no right to change a date, postern for `w`).
+fn denied_flags(rights: crate::store::acl::Rights) -> Flags {
+    let mut denied = Flags::empty();
+    if !rights.has('s') {
+        denied.insert(Flags::SEEN);
     }
+    if !rights.has('t') {
+        denied.insert(Flags::DELETED);
+    }
+    if !rights.has('w') {
+        for f in [Flags::DRAFT, Flags::FLAGGED, Flags::PASSED, Flags::ANSWERED] {
+            denied.insert(f);
+        }
+    }
+    denied
 }
 
 fn flag_change(mode: Mode, now: Flags, f: Flags) -> FlagChange {
