@@ -289,6 +289,14 @@ const SCRIPT: &[&str] = &[
     "STORE 9 \"INTERNALDATE=1 Jan 2020 00:00:00\"",
     "FETCH 1-4 INTERNALDATE",
     "STORE 1 +FLAGS=NOPE",
+    // Item by item over every message; words that are no change are passed over; no set
+    // stores nothing; ranges must ascend.
+    "STORE 1-2 +FLAGS=SEEN +KEYWORDS=a,b",
+    "STORE 1 BOGUS=1 -KEYWORDS=a +FLAGS=MARKED BOGUS",
+    "STORE +FLAGS=SEEN",
+    "STORE 2-1 +FLAGS=SEEN",
+    "STORE 2 1 +FLAGS=SEEN",
+    "STORE 3 -KEYWORDS=a,b -FLAGS=SEEN",
     "SEARCH ALL SEEN",
     "SEARCH ALL NOT SEEN",
     "SEARCH MARKED DELETED",
@@ -1388,7 +1396,7 @@ fn public_lists_and_opens_the_folders_other_accounts_share() {
     // lr only: a flag change is left undone, as Courier's imapd leaves it.
     assert_eq!(
         s.cmd("STORE 1 +FLAGS=MARKED +KEYWORDS=k \"INTERNALDATE=1 Jan 2001 00:00:00\""),
-        "* FETCH 1 FLAGS= \"KEYWORDS=\"\n+OK Folder status updated\n"
+        "* FETCH 1 FLAGS=\n* FETCH 1 \"KEYWORDS=\"\n+OK Folder status updated\n"
     );
     assert_eq!(
         s.cmd("FETCH 1 FLAGS"),

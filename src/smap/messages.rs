@@ -32,6 +32,19 @@ pub(super) fn message_numbers(words: &[String], len: usize) -> Option<Vec<usize>
     Some(out)
 }
 
+/// Whether message ranges ascend without overlapping (`1-3 5`, not `5 1` or `1-3 2`), as
+/// Courier's imapd wants them.
+fn ascending(words: &[String]) -> bool {
+    let mut last = 0;
+    words.iter().all(|w| match super::words::message_range(w) {
+        Some((a, b)) if a > last => {
+            last = b;
+            true
+        }
+        _ => false,
+    })
+}
+
 /// How many leading words are message numbers.
 fn count_numbers(words: &[String]) -> usize {
     words
@@ -456,28 +469,33 @@ impl Smap<'_, '_> {
     pub(super) fn store(&mut self, words: &[String]) -> Reply {
         let n = count_numbers(words);
         let (numbers, items) = words.split_at(n);
-        if numbers.is_empty() || items.is_empty() {
-            return Err("Syntax error.".to_owned());
-        }
         let open = self.opened()?;
-        let indexes = message_numbers(numbers, open.mailbox.len()).ok_or("Syntax error.")?;
-        let mut changes = Vec::new();
-        for item in items {
-            changes.push(parse_store(item).ok_or("Syntax error.")?);
+        // Courier's imapd: ranges must ascend; a set that does not parse is an error, no
+        // set at all stores nothing, and words that are no change are passed over.
+        if !ascending(numbers)
+            || items
+                .first()
+                .is_some_and(|w| w.starts_with(|c: char| c.is_ascii_digit()))
+        {
+            return Err("Cannot update folder status: Invalid argument".to_owned());
         }
+        let indexes = message_numbers(numbers, open.mailbox.len()).ok_or("Syntax error.")?;
+        let changes: Vec<StoreItem> = items.iter().filter_map(|i| parse_store(i)).collect();
         let denied = denied_flags(open.rights);
         let may_write = open.rights.has('w');
-        let said_flags = changes.iter().any(|c| matches!(c, StoreItem::Flags(..)));
-        let said_keywords = changes.iter().any(|c| matches!(c, StoreItem::Keywords(..)));
         let mut lines = Vec::new();
-        for &i in &indexes {
-            for change in &changes {
+        // Item by item, each over every message, reporting as it goes (as Courier does).
+        for change in &changes {
+            for &i in &indexes {
+                if open.mailbox.message(i).is_gone() {
+                    continue;
+                }
                 let (flags, keywords) = {
                     let m = open.mailbox.message(i);
                     (m.flags, m.keywords.to_vec())
                 };
                 // What the rights do not allow is left as it is, as Courier's imapd
-                // leaves it (the reply then shows the flags unchanged).
+                // leaves it (the reply then shows it unchanged).
                 let fc = match change {
                     StoreItem::Flags(mode, f) => {
                         let mut fc = flag_change(*mode, flags, *f);
@@ -485,46 +503,37 @@ impl Smap<'_, '_> {
                         fc.remove = fc.remove.without(denied);
                         fc
                     }
-                    _ if !may_write => continue,
+                    StoreItem::Keywords(..) if !may_write => FlagChange::default(),
                     StoreItem::Keywords(mode, k) => keyword_change(*mode, &keywords, k),
-                    StoreItem::InternalDate(None) => continue,
-                    StoreItem::InternalDate(Some(date)) => {
+                    StoreItem::InternalDate(Some(date)) if may_write => {
                         open.mailbox
                             .set_internal_date(i, *date)
                             .map_err(|e| format!("Cannot update folder status: {e}"))?;
                         open.mailbox.save_caches();
                         continue;
                     }
+                    // A new date is not reported (nor is it by Courier's imapd).
+                    StoreItem::InternalDate(_) => continue,
                 };
                 // Nothing left to change (all denied, or already so): the folder is not
                 // touched, and may be one the login only reads.
-                if fc.add.is_empty()
+                if !(fc.add.is_empty()
                     && fc.remove.is_empty()
                     && fc.add_keywords.is_empty()
                     && fc.remove_keywords.is_empty()
-                    && fc.keywords.is_none()
+                    && fc.keywords.is_none())
                 {
-                    continue;
+                    open.mailbox
+                        .change_flags(i, &fc)
+                        .map_err(|e| format!("Cannot update folder status: {e}"))?;
+                    open.touched();
                 }
-                open.mailbox
-                    .change_flags(i, &fc)
-                    .map_err(|e| format!("Cannot update folder status: {e}"))?;
-            }
-            if said_flags || said_keywords {
-                open.touched();
-            }
-            // The new state of each message, as Courier's imapd reports it.
-            let m = open.mailbox.message(i);
-            let mut words = Vec::new();
-            if said_flags {
-                words.push(format!("FLAGS={}", flags_list(m.flags)));
-            }
-            if said_keywords {
-                words.push(quoted(&format!("KEYWORDS={}", m.keywords.join(","))));
-            }
-            // A new date is not reported (nor is it by Courier's imapd).
-            if !words.is_empty() {
-                lines.push(format!("* FETCH {} {}", i + 1, words.join(" ")));
+                let m = open.mailbox.message(i);
+                let what = match change {
+                    StoreItem::Flags(..) => format!("FLAGS={}", flags_list(m.flags)),
+                    _ => quoted(&format!("KEYWORDS={}", m.keywords.join(","))),
+                };
+                lines.push(format!("* FETCH {} {what}", i + 1));
             }
         }
         for line in lines {
