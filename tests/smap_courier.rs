@@ -1517,3 +1517,43 @@ fn public_folders_are_shown_as_courier_shows_them() {
     );
     assert!(diffs.is_empty(), "{}", diffs.join("\n"));
 }
+
+#[test]
+fn without_keywords_there_are_none_as_in_courier() {
+    let Some(courier) = Courier::find() else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    common::open_to_mail_owner(tmp.path());
+    let cmd_md = tmp.path().join("Maildir");
+    fill(&cmd_md);
+    let mut server = TestServer::with(&[("imap", "smap", "true"), ("imap", "keywords", "false")]);
+    fill(&server.maildir.clone());
+    let mut cmd = courier.imapd_command(&cmd_md);
+    cmd.env("IMAP_KEYWORDS", "0");
+    let (mut c, mut child) = courier_smap(cmd, &cmd_md);
+    let mut p = postern_session(&mut server);
+    let script = [
+        "OPEN INBOX",
+        "FETCH 1-2 FLAGS KEYWORDS UID",
+        "STORE 1 +KEYWORDS=a +FLAGS=MARKED KEYWORDS=b -KEYWORDS=c",
+        "FETCH 1 KEYWORDS FLAGS",
+        "ADD FOLDER INBOX \"\"",
+        "ADD KEYWORDS=x",
+        "ADD FLAGS=SEEN KEYWORDS=y",
+        "RSET",
+    ];
+    let mut diffs = Vec::new();
+    for line in script {
+        let want = c.cmd(line);
+        let got = p.cmd(line);
+        if want != got {
+            diffs.push(format!(
+                "C: {line}\n--- courier\n{want}\n--- postern\n{got}\n"
+            ));
+        }
+    }
+    c.cmd("LOGOUT");
+    let _ = child.wait();
+    assert!(diffs.is_empty(), "{}", diffs.join("\n"));
+}

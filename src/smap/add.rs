@@ -78,6 +78,11 @@ impl Smap<'_, '_> {
                 pending.flags = parse_flags(value);
                 said = "FLAGS set";
             } else if upper.starts_with("KEYWORDS=") {
+                // Without keywords the word is passed over (Courier's IMAP_KEYWORDS=0).
+                if !self.s.config.imap.keywords {
+                    i += 1;
+                    continue;
+                }
                 pending.keywords = word["KEYWORDS=".len()..]
                     .split(',')
                     .filter(|k| !k.is_empty())

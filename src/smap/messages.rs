@@ -370,6 +370,9 @@ impl Smap<'_, '_> {
 
     /// `* FETCH n ...` with the attributes asked for (and FLAGS when CONTENTS set SEEN).
     fn attribute_line(&mut self, index: usize, attrs: &[String], seen: bool) -> Option<String> {
+        // Without keywords (`[imap] keywords = false`, Courier's IMAP_KEYWORDS=0) there
+        // are none to show.
+        let keywords_on = self.s.config.imap.keywords;
         let open = self.open.as_mut()?;
         let mut words = Vec::new();
         let m = open.mailbox.message(index);
@@ -377,7 +380,7 @@ impl Smap<'_, '_> {
         if has("FLAGS") || seen {
             words.push(format!("FLAGS={}", flags_list(m.flags)));
         }
-        if has("KEYWORDS") {
+        if has("KEYWORDS") && keywords_on {
             words.push(quoted(&format!("KEYWORDS={}", m.keywords.join(","))));
         }
         if has("UID") {
@@ -469,6 +472,8 @@ impl Smap<'_, '_> {
     pub(super) fn store(&mut self, words: &[String]) -> Reply {
         let n = count_numbers(words);
         let (numbers, items) = words.split_at(n);
+        // Without keywords, a keyword change is no change (as in Courier's imapd).
+        let keywords_on = self.s.config.imap.keywords;
         let open = self.opened()?;
         // Courier's imapd: ranges must ascend; a set that does not parse is an error, no
         // set at all stores nothing, and words that are no change are passed over.
@@ -480,7 +485,11 @@ impl Smap<'_, '_> {
             return Err("Cannot update folder status: Invalid argument".to_owned());
         }
         let indexes = message_numbers(numbers, open.mailbox.len()).ok_or("Syntax error.")?;
-        let changes: Vec<StoreItem> = items.iter().filter_map(|i| parse_store(i)).collect();
+        let changes: Vec<StoreItem> = items
+            .iter()
+            .filter_map(|i| parse_store(i))
+            .filter(|c| keywords_on || !matches!(c, StoreItem::Keywords(..)))
+            .collect();
         let denied = denied_flags(open.rights);
         let may_write = open.rights.has('w');
         let mut lines = Vec::new();
