@@ -345,6 +345,11 @@ impl Smap<'_, '_> {
                 self.line(&line);
             }
         }
+        // What was measured (dates, sizes) is kept for later sessions, as IMAP's FETCH
+        // keeps it.
+        if let Some(open) = self.open.as_mut() {
+            open.mailbox.save_caches();
+        }
         Ok("Message retrieved.".to_owned())
     }
 
