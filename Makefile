@@ -79,7 +79,7 @@ lint:
 # them (DESIGN.md §10). No sanitizer: the code fuzzed has no `unsafe` (nor has
 # mail-parser: forbid(unsafe_code)), so AddressSanitizer would only slow the build and
 # the runs; panics are what this looks for. 16 codegen units: a faster build.
-FUZZ_TARGETS := imap_command pop3_command message userfile mutf7
+FUZZ_TARGETS := imap_command pop3_command smap_command message userfile mutf7
 FUZZ_SECONDS ?= 20
 FUZZ_JOBS ?= 2
 FUZZ := RUSTC_BOOTSTRAP=1 $(CARGO) fuzz

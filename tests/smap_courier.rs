@@ -19,6 +19,7 @@ mod oracle;
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
+use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -187,7 +188,10 @@ fn disk(md: &Path) -> BTreeMap<String, String> {
             {
                 let n = e.file_name().to_string_lossy().into_owned();
                 if n.starts_with("1000000") {
-                    msgs.push(n);
+                    // With its date: STORE INTERNALDATE= sets the file's mtime (and
+                    // atime, which a read may move again, so it is not compared).
+                    let mtime = e.metadata().unwrap().mtime();
+                    msgs.push(format!("{n}@{mtime}"));
                 } else {
                     // Added or copied: the name is the server's choice, the flags are not
                     // (nor whether a message without flags waits in new/ or cur/).
@@ -274,7 +278,25 @@ const SCRIPT: &[&str] = &[
     "STORE 3 -KEYWORDS=alpha",
     "STORE 4 KEYWORDS=gamma",
     "FETCH 1-4 FLAGS KEYWORDS",
+    // INTERNALDATE= sets the file's times, read as Courier reads an RFC 822 date (a
+    // comment's first letter is a military zone); a date that does not parse, or a
+    // message that is not there, changes nothing and is no error.
+    "STORE 1 \"INTERNALDATE=Mon, 1 Jan 2024 10:00:00 +0100\"",
+    "STORE 2 \"INTERNALDATE=31 Dec 2023 19:00 EST\" +FLAGS=SEEN",
+    "STORE 3 \"internaldate=1 jan 24 00:00:00 (x) -0000\"",
+    "STORE 4 INTERNALDATE=garbage",
+    "STORE 4 \"INTERNALDATE=1 January 2024 00:00:00\"",
+    "STORE 9 \"INTERNALDATE=1 Jan 2020 00:00:00\"",
+    "FETCH 1-4 INTERNALDATE",
     "STORE 1 +FLAGS=NOPE",
+    // Item by item over every message; words that are no change are passed over; no set
+    // stores nothing; ranges must ascend.
+    "STORE 1-2 +FLAGS=SEEN +KEYWORDS=a,b",
+    "STORE 1 BOGUS=1 -KEYWORDS=a +FLAGS=MARKED BOGUS",
+    "STORE +FLAGS=SEEN",
+    "STORE 2-1 +FLAGS=SEEN",
+    "STORE 2 1 +FLAGS=SEEN",
+    "STORE 3 -KEYWORDS=a,b -FLAGS=SEEN",
     "SEARCH ALL SEEN",
     "SEARCH ALL NOT SEEN",
     "SEARCH MARKED DELETED",
@@ -318,7 +340,11 @@ const SCRIPT: &[&str] = &[
 ];
 
 fn courier_session(courier: &Courier, md: &Path) -> (Smap, std::process::Child) {
-    let mut cmd = courier.imapd_command(md);
+    courier_smap(courier.imapd_command(md), md)
+}
+
+/// Courier's imapd, pre-authenticated with SMAP on stdin/stdout, in the Maildir `md`.
+fn courier_smap(mut cmd: std::process::Command, md: &Path) -> (Smap, std::process::Child) {
     cmd.env("PROTOCOL", "SMAP1")
         .current_dir(md)
         .stdin(Stdio::piped())
@@ -430,6 +456,7 @@ fn add_stores_a_message_as_courier_does() {
         ("ADD FOLDER INBOX Sent \"\"", None),
         ("ADD FLAGS=SEEN,DRAFT", None),
         ("ADD INTERNALDATE=x", None),
+        ("ADD \"INTERNALDATE=Tue, 2 Jan 2024 11:00:00 -0500\"", None),
         (
             &*Box::leak(format!("ADD {{.{}}}", message.len()).into_boxed_str()),
             Some(stuffed.as_bytes()),
@@ -439,6 +466,8 @@ fn add_stores_a_message_as_courier_does() {
         ("OPEN INBOX Sent", None),
         ("FETCH 1-3 FLAGS KEYWORDS SIZE", None),
         ("FETCH 1-3 CONTENTS.PEEK=ALL", None),
+        // The second was added with a date (the others have the time they were added).
+        ("FETCH 2 INTERNALDATE", None),
     ];
     for (line, upload) in steps {
         if upload.is_some() {
@@ -1094,4 +1123,437 @@ fn smap1_sits_in_the_capability_list_where_courier_puts_it() {
     let mut s = Smap::tcp(port);
     let greeting = String::from_utf8_lossy(&s.line()).into_owned();
     assert!(greeting.contains(" SMAP1 ACL ACL2=UNION "), "{greeting}");
+}
+
+#[test]
+fn a_stored_internaldate_is_what_later_sessions_see() {
+    let mut server = smap_server();
+    server.deliver(None, b"Subject: one\n\nbody\n");
+    server.deliver(None, b"Subject: two\n\nbody\n");
+    // First sessions read the dates and leave them in the folder index and
+    // postern-dates (once the folder's times have settled).
+    server.give_homes_to_mail_owner();
+    server.start_serve();
+    for _ in 0..2 {
+        std::thread::sleep(Duration::from_millis(1100));
+        let mut imap = server.connect();
+        imap.login();
+        imap.select("INBOX").assert_ok();
+        imap.send("f", "FETCH 1:2 INTERNALDATE").assert_ok();
+        imap.send("l", "LOGOUT");
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let md = server.maildir.clone();
+    for cache in ["postern-index", "postern-dates"] {
+        assert!(md.join(cache).exists(), "{cache} is there");
+    }
+    let mut s = postern_session(&mut server);
+    assert_eq!(s.cmd("OPEN INBOX"), "* EXISTS 2\n+OK Folder opened\n");
+    let before = s.cmd("FETCH 1-2 INTERNALDATE");
+    assert!(!before.contains("2001"), "{before}");
+    s.cmd("LOGOUT");
+    // A second changes one.
+    let mut s = postern_session(&mut server);
+    assert_eq!(s.cmd("OPEN INBOX"), "* EXISTS 2\n+OK Folder opened\n");
+    assert_eq!(
+        s.cmd("STORE 2 \"INTERNALDATE=Sat, 3 Feb 2001 04:05:06 +0000\""),
+        "+OK Folder status updated\n"
+    );
+    assert_eq!(
+        s.cmd("FETCH 2 INTERNALDATE"),
+        "* FETCH 2 \"INTERNALDATE=Sat, 03 Feb 2001 04:05:06 +0000\"\n+OK Message retrieved.\n"
+    );
+    let uid = s.cmd("FETCH 2 UID");
+    let uid = uid.split('"').nth(1).unwrap().strip_prefix("UID=").unwrap();
+    s.cmd("LOGOUT");
+    drop(s);
+    std::thread::sleep(Duration::from_millis(300));
+    // Found by name, not read (a read could move its atime).
+    let file = std::fs::read_dir(md.join("cur"))
+        .unwrap()
+        .flatten()
+        .find(|e| e.file_name().to_string_lossy().starts_with(uid))
+        .unwrap();
+    let meta = file.metadata().unwrap();
+    assert_eq!((meta.mtime(), meta.atime()), (981_173_106, 981_173_106));
+    // Later sessions, SMAP and IMAP, see the new date, the other one unchanged.
+    let mut s = postern_session(&mut server);
+    assert_eq!(s.cmd("OPEN INBOX"), "* EXISTS 2\n+OK Folder opened\n");
+    let after = s.cmd("FETCH 1-2 INTERNALDATE");
+    assert_eq!(
+        after.lines().next(),
+        before.lines().next(),
+        "message 1 keeps its date"
+    );
+    assert!(
+        after.contains("* FETCH 2 \"INTERNALDATE=Sat, 03 Feb 2001 04:05:06 +0000\""),
+        "{after}"
+    );
+    s.cmd("LOGOUT");
+    let mut imap = server.connect();
+    imap.login();
+    imap.select("INBOX").assert_ok();
+    let r = imap.send("f", "FETCH 2 INTERNALDATE");
+    assert!(
+        r.dump().contains("03-Feb-2001 04:05:06 +0000"),
+        "{}",
+        r.dump()
+    );
+}
+
+/// A LIST reply with its lines in one order (Courier's imapd lists in the order it found
+/// the folders on disk, a free choice).
+fn sorted_list(reply: &str) -> String {
+    let mut lines: Vec<&str> = reply.lines().collect();
+    let last = lines.pop();
+    if lines.iter().all(|l| l.starts_with("* LIST ")) {
+        lines.sort_unstable();
+    }
+    lines.extend(last);
+    lines.join("\n")
+}
+
+/// The folder directories of a Maildir.
+fn folder_dirs(md: &Path) -> Vec<String> {
+    let mut dirs: Vec<String> = std::fs::read_dir(md)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.path().is_dir())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with('.'))
+        .collect();
+    dirs.sort();
+    dirs
+}
+
+#[test]
+fn folder_names_with_the_separator_are_encoded_as_courier_encodes_them() {
+    let Some(courier) = Courier::find() else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    common::open_to_mail_owner(tmp.path());
+    let cmd_md = tmp.path().join("Maildir");
+    fill(&cmd_md);
+    let mut server = smap_server();
+    let pmd = server.maildir.clone();
+    fill(&pmd);
+    // Made by another client with characters SMAP would encode (`~` as such), and one
+    // whose name has a backslash that is no escape.
+    for md in [&cmd_md, &pmd] {
+        for dir in [".x~y", ".raw\\x"] {
+            for sub in ["cur", "new", "tmp"] {
+                std::fs::create_dir_all(md.join(dir).join(sub)).unwrap();
+            }
+            std::fs::write(md.join(dir).join("maildirfolder"), "").unwrap();
+        }
+        give_to_mail_owner(md);
+    }
+    let (mut c, mut child) = courier_session(&courier, &cmd_md);
+    let mut p = postern_session(&mut server);
+    let script = [
+        "CREATE INBOX \"a.b\"",
+        "CREATE INBOX \"c/d\"",
+        "CREATE INBOX \"e~f\"",
+        "CREATE INBOX \"g:h\"",
+        "CREATE INBOX \"i&j\"",
+        "CREATE INBOX \"k\u{e9}.x\"",
+        "CREATE INBOX \"q\\r\"",
+        "CREATE INBOX \"t\tab\"",
+        "CREATE INBOX \"..\"",
+        "CREATE INBOX \".dot\"",
+        "CREATE INBOX \"a.b\" \"sub.1\"",
+        "CREATE INBOX \"a.b\"",
+        "LIST INBOX",
+        "LIST INBOX \"a.b\"",
+        "LIST INBOX \"c/d\"",
+        "STATUS FULL INBOX \"a.b\" \"sub.1\"",
+        "STATUS FULL INBOX x~y",
+        "OPEN INBOX",
+        "COPY 1-2 \"\" INBOX \"a.b\" \"sub.1\"",
+        "COPY 3 \"\" INBOX x~y",
+        "STATUS FULL INBOX \"a.b\" \"sub.1\"",
+        "OPEN INBOX \"a.b\" \"sub.1\"",
+        "FETCH 1-2 FLAGS",
+        "OPEN INBOX x~y",
+        "FETCH 1 FLAGS",
+        "CLOSE",
+        "DELETE INBOX \"e~f\"",
+        "DELETE INBOX \"g:h\"",
+        // (Not a folder that is not there: Courier's imapd answers +OK or -ERR by turns.)
+        "LIST INBOX",
+    ];
+    let mut diffs = Vec::new();
+    for line in script {
+        let want = sorted_list(&normalise(&c.cmd(line)));
+        let got = sorted_list(&normalise(&p.cmd(line)));
+        if want != got {
+            diffs.push(format!(
+                "C: {line}\n--- courier\n{want}\n--- postern\n{got}\n"
+            ));
+        }
+    }
+    c.cmd("LOGOUT");
+    let _ = child.wait();
+    let (want, got) = (folder_dirs(&cmd_md), folder_dirs(&pmd));
+    assert!(want.contains(&".a\\056b.sub\\0561".to_owned()), "{want:?}");
+    if want != got {
+        diffs.push(format!("folder directories:\n{want:?}\n{got:?}"));
+    }
+    let (dc, dp) = (disk(&cmd_md), disk(&pmd));
+    for (k, v) in &dc {
+        if dp.get(k) != Some(v) {
+            diffs.push(format!(
+                "disk {k}:\n--- courier\n{v}\n--- postern\n{:?}\n",
+                dp.get(k)
+            ));
+        }
+    }
+    assert!(diffs.is_empty(), "{}", diffs.join("\n"));
+}
+
+#[test]
+fn public_lists_and_opens_the_folders_other_accounts_share() {
+    use common::mail_owner;
+    let mut server = smap_server();
+    let (uid, gid) = mail_owner().unwrap_or((
+        nix::unistd::geteuid().as_raw(),
+        nix::unistd::getegid().as_raw(),
+    ));
+    // alice (the server's user) shares INBOX.Pub and INBOX.Pub.Sub with bob; carol has
+    // nothing bob may see; the index puts carol in a group.
+    let bob_md = server.add_user("bob", "pw-bob");
+    let carol_md = server.add_user("carol", "pw-carol");
+    let mut index = format!("alice\t{uid}\t{gid}\t{}\n", server.home.display());
+    index.push_str(&format!(
+        "bob\t{uid}\t{gid}\t{}\n",
+        bob_md.parent().unwrap().display()
+    ));
+    index.push_str("staff\t*\tgroup-staff\n");
+    let index_path = server.dir.path().join("shared-index");
+    std::fs::write(&index_path, index).unwrap();
+    std::fs::write(
+        server.dir.path().join("group-staff"),
+        format!(
+            "carol\t{uid}\t{gid}\t{}\n",
+            carol_md.parent().unwrap().display()
+        ),
+    )
+    .unwrap();
+    server.set(
+        "mail",
+        "shared_index",
+        &format!("{:?}", index_path.display().to_string()),
+    );
+    server.make_folder("Pub");
+    server.make_folder("Pub.Sub");
+    server.make_folder("Private");
+    server.put(
+        "INBOX.Pub",
+        "cur",
+        "1700000000.M1P1.host",
+        "",
+        b"Subject: shared\n\nhello\n",
+    );
+    server.give_homes_to_mail_owner();
+    let port = server.start_serve();
+    let mut alice = server.connect();
+    alice.login();
+    alice.send("a", "SETACL INBOX.Pub bob lr").assert_ok();
+    alice.send("b", "SETACL INBOX.Pub.Sub bob lr").assert_ok();
+    alice.send("z", "LOGOUT");
+    let mut s = Smap::tcp(port);
+    s.line();
+    assert_eq!(s.cmd("\\SMAP1 LOGIN bob pw-bob"), "+OK SMAP1 LOGIN Ok.\n");
+    assert_eq!(
+        s.cmd("LIST public"),
+        "* LIST \"alice\" \"alice\" DIRECTORY\n* LIST \"staff\" \"staff\" DIRECTORY\n+OK LIST completed\n",
+        "alice's INBOX is not shared, her Pub is; bob is left out of his own public"
+    );
+    assert_eq!(
+        s.cmd("LIST public alice"),
+        "* LIST \"Pub\" \"Pub\" FOLDER DIRECTORY\n+OK LIST completed\n"
+    );
+    assert_eq!(
+        s.cmd("LIST public alice Pub"),
+        "* LIST \"Sub\" \"Sub\" FOLDER\n+OK LIST completed\n"
+    );
+    assert_eq!(s.cmd("LIST public staff"), "+OK LIST completed\n");
+    assert_eq!(
+        s.cmd("STATUS FULL public alice Pub"),
+        "* STATUS EXISTS=1 UNSEEN=1\n+OK Folder status retrieved\n"
+    );
+    assert_eq!(
+        s.cmd("ACL public alice Pub"),
+        "* ACL \"lr\"\n+OK ACLs retrieved\n"
+    );
+    assert_eq!(
+        s.cmd("OPEN public alice Pub"),
+        "* EXISTS 1\n+OK Folder opened\n"
+    );
+    let r = s.cmd("FETCH 1 CONTENTS.PEEK=HEADERS(subject)");
+    assert!(r.contains("Subject: shared\n"), "{r}");
+    // lr only: a flag change is left undone, as Courier's imapd leaves it.
+    assert_eq!(
+        s.cmd("STORE 1 +FLAGS=MARKED +KEYWORDS=k \"INTERNALDATE=1 Jan 2001 00:00:00\""),
+        "* FETCH 1 FLAGS=\n* FETCH 1 \"KEYWORDS=\"\n+OK Folder status updated\n"
+    );
+    assert_eq!(
+        s.cmd("FETCH 1 FLAGS"),
+        "* FETCH 1 FLAGS=\n+OK Message retrieved.\n"
+    );
+    assert!(!s.cmd("FETCH 1 INTERNALDATE").contains("2001"));
+    assert_eq!(
+        s.cmd("OPEN public alice Private"),
+        "-ERR Access denied: ACL \"r\" is required\n"
+    );
+    assert_eq!(
+        s.cmd("OPEN public staff"),
+        "-ERR Access denied: ACL \"r\" is required\n"
+    );
+    assert_eq!(
+        s.cmd("OPEN public"),
+        "-ERR Access denied: ACL \"r\" is required\n"
+    );
+}
+
+#[test]
+fn public_folders_are_shown_as_courier_shows_them() {
+    let Some(courier) = Courier::find() else {
+        return;
+    };
+    let mut server = smap_server();
+    let (uid, gid) = common::mail_owner().unwrap_or((
+        nix::unistd::geteuid().as_raw(),
+        nix::unistd::getegid().as_raw(),
+    ));
+    let bob_md = server.add_user("bob", "pw-bob");
+    let carol_md = server.add_user("carol", "pw-carol");
+    let home = |md: &Path| md.parent().unwrap().display().to_string();
+    let index_path = server.dir.path().join("shared-index");
+    std::fs::write(
+        &index_path,
+        format!(
+            "alice\t{uid}\t{gid}\t{}\nbob\t{uid}\t{gid}\t{}\nstaff\t*\tgroup-staff\n",
+            server.home.display(),
+            home(&bob_md)
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        server.dir.path().join("group-staff"),
+        format!("carol\t{uid}\t{gid}\t{}\n", home(&carol_md)),
+    )
+    .unwrap();
+    server.set(
+        "mail",
+        "shared_index",
+        &format!("{:?}", index_path.display().to_string()),
+    );
+    // alice's Pub and Pub.Sub grant bob lr (Courier's ACL file, written as its tools
+    // write it); Private does not.
+    for f in ["Pub", "Pub.Sub", "Private"] {
+        server.make_folder(f);
+    }
+    for f in ["Pub", "Pub.Sub"] {
+        std::fs::write(
+            server.maildir.join(format!(".{f}/courierimapacl")),
+            "owner aceilrstwx\nadministrators aceilrstwx\nuser=bob lr\n",
+        )
+        .unwrap();
+    }
+    server.put(
+        "INBOX.Pub",
+        "cur",
+        "1700000000.M1P1.host",
+        "",
+        b"Subject: shared\n\nhello\n",
+    );
+    server.give_homes_to_mail_owner();
+    common::open_to_mail_owner(server.dir.path());
+    let script = [
+        "LIST public",
+        "LIST public alice",
+        "LIST public alice Pub",
+        "LIST public staff",
+        "LIST public bob",
+        "STATUS FULL public alice Pub",
+        "STATUS FULL public alice Private",
+        "ACL public alice Pub",
+        "ACL public staff",
+        "ACL public",
+        "OPEN public alice Pub",
+        "FETCH 1 CONTENTS.PEEK=HEADERS(subject) FLAGS",
+        "STORE 1 +FLAGS=MARKED",
+        "FETCH 1 FLAGS",
+        "OPEN public alice Pub Sub",
+        "OPEN public alice Private",
+        "OPEN public staff",
+        "OPEN public",
+    ];
+    // Courier first (it reads what postern will read), then postern.
+    let cmd = courier.imapd_as(&bob_md, "bob", &index_path.display().to_string());
+    let (mut c, mut child) = courier_smap(cmd, &bob_md);
+    let want: Vec<String> = script.iter().map(|l| sorted_list(&c.cmd(l))).collect();
+    c.cmd("LOGOUT");
+    let _ = child.wait();
+    let port = server.start_serve();
+    let mut p = Smap::tcp(port);
+    p.line();
+    assert_eq!(p.cmd("\\SMAP1 LOGIN bob pw-bob"), "+OK SMAP1 LOGIN Ok.\n");
+    let mut diffs = Vec::new();
+    for (line, want) in script.iter().zip(&want) {
+        let got = sorted_list(&p.cmd(line));
+        if *want != got {
+            diffs.push(format!(
+                "C: {line}\n--- courier\n{want}\n--- postern\n{got}\n"
+            ));
+        }
+    }
+    assert!(
+        want[0].contains("\"alice\" DIRECTORY"),
+        "the fixture shares something: {}",
+        want[0]
+    );
+    assert!(diffs.is_empty(), "{}", diffs.join("\n"));
+}
+
+#[test]
+fn without_keywords_there_are_none_as_in_courier() {
+    let Some(courier) = Courier::find() else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    common::open_to_mail_owner(tmp.path());
+    let cmd_md = tmp.path().join("Maildir");
+    fill(&cmd_md);
+    let mut server = TestServer::with(&[("imap", "smap", "true"), ("imap", "keywords", "false")]);
+    fill(&server.maildir.clone());
+    let mut cmd = courier.imapd_command(&cmd_md);
+    cmd.env("IMAP_KEYWORDS", "0");
+    let (mut c, mut child) = courier_smap(cmd, &cmd_md);
+    let mut p = postern_session(&mut server);
+    let script = [
+        "OPEN INBOX",
+        "FETCH 1-2 FLAGS KEYWORDS UID",
+        "STORE 1 +KEYWORDS=a +FLAGS=MARKED KEYWORDS=b -KEYWORDS=c",
+        "FETCH 1 KEYWORDS FLAGS",
+        "ADD FOLDER INBOX \"\"",
+        "ADD KEYWORDS=x",
+        "ADD FLAGS=SEEN KEYWORDS=y",
+        "RSET",
+    ];
+    let mut diffs = Vec::new();
+    for line in script {
+        let want = c.cmd(line);
+        let got = p.cmd(line);
+        if want != got {
+            diffs.push(format!(
+                "C: {line}\n--- courier\n{want}\n--- postern\n{got}\n"
+            ));
+        }
+    }
+    c.cmd("LOGOUT");
+    let _ = child.wait();
+    assert!(diffs.is_empty(), "{}", diffs.join("\n"));
 }

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
 
 use postern::store::{AppendSource, Flags, Maildir, StoreError};
@@ -632,4 +632,55 @@ fn open_leaves_young_tmp_files_whatever_their_mtime() {
         .collect();
     left.sort();
     assert_eq!(left, ["1.in-progress", "dir"]);
+}
+
+/// SMAP's STORE INTERNALDATE= (Mailbox::set_internal_date): the file's times change, and
+/// a later open that answers from the folder index or postern-dates gives the new date,
+/// not the one those caches held.
+#[test]
+fn a_changed_internal_date_is_not_answered_from_the_caches() {
+    let d = tempfile::tempdir().unwrap();
+    let root = d.path().join("Maildir");
+    let md = Maildir::create(&root).unwrap();
+    for i in 0..2 {
+        md.deliver("INBOX", &mut format!("Subject: {i}\n\nx\n").as_bytes())
+            .unwrap();
+    }
+    drop(md.open_mailbox("INBOX", false).unwrap());
+    age_folder(&root);
+    // A settled open writes the index; dates asked for are kept in it and postern-dates.
+    let mut first = md.open_mailbox("INBOX", false).unwrap();
+    let old = [first.internal_date(0), first.internal_date(1)];
+    first.save_caches();
+    drop(first);
+    let cached = md.open_mailbox("INBOX", false).unwrap();
+    assert_eq!(cached.cur_listings(), 0, "answered from the index");
+    assert_eq!([cached.internal_date(0), cached.internal_date(1)], old);
+    drop(cached);
+    let mut changing = md.open_mailbox("INBOX", false).unwrap();
+    changing.set_internal_date(1, 981_173_106).unwrap();
+    assert_eq!(changing.internal_date(1), 981_173_106);
+    changing.save_caches();
+    drop(changing);
+    let name = std::fs::read_dir(root.join("cur"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .max()
+        .unwrap();
+    let meta = std::fs::metadata(&name).unwrap();
+    assert_eq!((meta.mtime(), meta.atime()), (981_173_106, 981_173_106));
+    for _ in 0..2 {
+        let later = md.open_mailbox("INBOX", false).unwrap();
+        assert_eq!(
+            [later.internal_date(0), later.internal_date(1)],
+            [old[0], 981_173_106]
+        );
+    }
+    assert!(matches!(
+        md.open_mailbox("INBOX", true)
+            .unwrap()
+            .set_internal_date(0, 0),
+        Err(StoreError::ReadOnly)
+    ));
 }

@@ -16,7 +16,6 @@ use super::folders::split_at_empty;
 use super::open::parse_flags;
 use super::words::quoted;
 use super::{Reply, Smap};
-use crate::imap::datetime::parse_date_time;
 use crate::net::conn::LineRead;
 use crate::store::{AppendSource, Flags, Spool};
 
@@ -79,6 +78,11 @@ impl Smap<'_, '_> {
                 pending.flags = parse_flags(value);
                 said = "FLAGS set";
             } else if upper.starts_with("KEYWORDS=") {
+                // Without keywords the word is passed over (Courier's IMAP_KEYWORDS=0).
+                if !self.s.config.imap.keywords {
+                    i += 1;
+                    continue;
+                }
                 pending.keywords = word["KEYWORDS=".len()..]
                     .split(',')
                     .filter(|k| !k.is_empty())
@@ -86,8 +90,12 @@ impl Smap<'_, '_> {
                     .collect();
                 said = "KEYWORDS set";
             } else if upper.starts_with("INTERNALDATE=") {
-                pending.date = parse_date_time(&word["INTERNALDATE=".len()..]);
-                said = "So far, so good...";
+                // A date that does not parse takes back an earlier one (as in Courier's
+                // imapd, whose parser zeroes the date before it starts).
+                pending.date = super::date::parse_rfc822(&word["INTERNALDATE=".len()..]);
+                if pending.date.is_some() {
+                    said = "INTERNALDATE set";
+                }
             } else if upper.starts_with("RCPTTO=") {
                 let rcpt = &word["RCPTTO=".len()..];
                 if !crate::outbox::valid_recipient(rcpt) {

@@ -1,31 +1,115 @@
 //! The folder commands (smap.sgml, "Folders"): LIST, STATUS, CREATE, MKDIR, DELETE,
 //! RMDIR, RENAME and the ACL commands. A folder is named by its path of words: `INBOX`
-//! is the inbox, `INBOX a b` the store's `INBOX.a.b`, as Courier's imapd names them.
+//! is the inbox, `INBOX a b` the store's `INBOX.a.b`, as Courier's imapd names them (a
+//! word with the separator or another character Maildir++ names cannot hold is encoded
+//! as Courier encodes it: `INBOX a.b` is `INBOX.a\056b`, directory `.a\056b`).
 
 use super::words::quoted;
 use super::{Reply, Smap};
 use crate::store::acl::{self, Change, Rights};
-use crate::store::places::Place;
+use crate::store::places::{Place, SHARED_ROOT};
 
-/// The store's folder name of a path of words.
+/// The store's folder name of a path of words, as Courier's imapd spells it on disk: each
+/// word encoded ([`encode_level`]), joined with the separator.
 fn folder_name(path: &[String]) -> Result<String, String> {
     let (first, rest) = path
         .split_first()
         .ok_or_else(|| "Invalid folder: (none)".to_owned())?;
-    if first != "INBOX" {
-        return Err(format!("Invalid folder: {first}"));
-    }
-    let mut name = String::from("INBOX");
+    let mut name = match first.as_str() {
+        "INBOX" => String::from("INBOX"),
+        // Courier's `public` hierarchy is the virtual shared namespace, IMAP's `#shared`.
+        "public" => String::from(SHARED_ROOT),
+        _ => return Err(format!("Invalid folder: {first}")),
+    };
     for word in rest {
-        // The store's separator cannot be part of a name (Courier's imapd encodes it;
-        // postern refuses it, as it refuses IMAP names that would need it).
-        if word.is_empty() || word.contains(['.', '/']) {
-            return Err(format!("Invalid folder: {word}"));
+        if word.is_empty() {
+            return Err("Invalid folder: (empty)".to_owned());
         }
         name.push('.');
-        name.push_str(word);
+        name.push_str(&encode_level(word));
     }
     Ok(name)
+}
+
+/// One SMAP word as one level of a Maildir++ folder name, as Courier writes it (its
+/// "modified UTF-8"): the separator `.`, `/`, `~`, `:`, the backslash and control
+/// characters become a backslash and three octal digits (`a.b` is `a\056b`); all else
+/// is kept.
+pub(super) fn encode_level(word: &str) -> String {
+    let mut out = String::with_capacity(word.len());
+    for c in word.chars() {
+        if (c as u32) < 0x20 || "./~:\\".contains(c) {
+            out.push_str(&format!("\\{:03o}", c as u32));
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// The word of one level of a folder name ([`encode_level`] undone); `None` when a
+/// backslash is not followed by three octal digits or the bytes are not UTF-8 (Courier's
+/// imapd leaves such a folder out of its lists).
+pub(super) fn decode_level(level: &str) -> Option<String> {
+    let b = level.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'\\' {
+            let digits = b.get(i + 1..i + 4)?;
+            if !digits.iter().all(|d| (b'0'..=b'7').contains(d)) {
+                return None;
+            }
+            let v = digits
+                .iter()
+                .fold(0u8, |v, d| v.wrapping_shl(3) | (d - b'0'));
+            out.push(v);
+            i += 4;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+/// What LIST found below a path: each next level, whether it is a folder, whether it
+/// has folders below it.
+#[derive(Default)]
+struct Found(Vec<(String, bool, bool)>);
+
+impl Found {
+    fn mark(&mut self, child: &str, folder: bool, directory: bool) {
+        let at = match self.0.iter().position(|(n, _, _)| n == child) {
+            Some(at) => at,
+            None => {
+                self.0.push((child.to_owned(), false, false));
+                self.0.len() - 1
+            }
+        };
+        self.0[at].1 |= folder;
+        self.0[at].2 |= directory;
+    }
+
+    /// A folder's words (below INBOX), if they are below `under`.
+    fn add(&mut self, words: &[String], under: &[String]) {
+        if words.len() > under.len() && words[..under.len()] == *under {
+            let deeper = words.len() > under.len() + 1;
+            self.mark(&words[under.len()], !deeper, deeper);
+        }
+    }
+}
+
+/// The words of a store folder name below INBOX (`INBOX.a\056b.c` is `a.b`, `c`).
+fn levels(name: &str) -> Option<Vec<String>> {
+    let rest = name.strip_prefix("INBOX")?;
+    if rest.is_empty() {
+        return Some(Vec::new());
+    }
+    rest.strip_prefix('.')?
+        .split('.')
+        .map(decode_level)
+        .collect()
 }
 
 /// Splits `a b "" c d` at its first empty word.
@@ -37,11 +121,27 @@ pub(super) fn split_at_empty(words: &[String]) -> Option<(&[String], &[String])>
 impl Smap<'_, '_> {
     /// The place of a path and the login's rights there.
     pub(super) fn place(&self, path: &[String]) -> Result<(Place, Rights), String> {
-        let name = folder_name(path)?;
+        let name = self.existing_name(path)?;
         let places = self.s.places().map_err(|o| o.text().to_owned())?;
         let place = places.resolve(&name).map_err(|e| e.to_string())?;
         let rights = place.rights(&places.login).map_err(|e| e.to_string())?;
         Ok((place, rights))
+    }
+
+    /// The store's name of a path: [`folder_name`], or when no folder has that name, the
+    /// folder whose levels read as the path's words (one made over IMAP with a `~` or `:`
+    /// in its name, which SMAP would have encoded), as Courier's imapd looks for it.
+    pub(super) fn existing_name(&self, path: &[String]) -> Result<String, String> {
+        let name = folder_name(path)?;
+        let places = self.s.places().map_err(|o| o.text().to_owned())?;
+        if name == "INBOX" || path[0] != "INBOX" || places.own.existing_dir(&name).is_ok() {
+            return Ok(name);
+        }
+        let folders = places.own.list_folders().map_err(|e| e.to_string())?;
+        Ok(folders
+            .into_iter()
+            .find(|f| levels(&f.name).is_some_and(|l| l[..] == path[1..]))
+            .map_or(name, |f| f.name))
     }
 
     /// [`Smap::place`] for a command that needs `right`, refused in Courier's words.
@@ -50,15 +150,88 @@ impl Smap<'_, '_> {
         path: &[String],
         right: char,
     ) -> Result<(Place, Rights), String> {
-        // Courier's "public" level holds no folder of its own: no right there.
-        if path.first().is_some_and(|p| p == "public") {
-            return Err(format!("Access denied: ACL \"{right}\" is required"));
+        // Courier's "public" level, and a group of it, hold no folder: only `l` there.
+        let level = || format!("Access denied: ACL \"{right}\" is required");
+        if path.len() == 1 && path[0] == "public" {
+            return Err(level());
         }
-        let (place, rights) = self.place(path)?;
+        let (place, rights) = match self.place(path) {
+            Err(_) if path[0] == "public" && self.is_public_level(&path[1..]) => {
+                return Err(level());
+            }
+            r => r?,
+        };
         if !rights.has(right) {
             return Err(format!("Access denied: ACL \"{right}\" is required"));
         }
         Ok((place, rights))
+    }
+
+    /// Whether the words below `public` name a group of the shared index.
+    fn is_public_level(&self, below: &[String]) -> bool {
+        let Ok(places) = self.s.places() else {
+            return false;
+        };
+        places.shared_accounts().is_ok_and(|accounts| {
+            accounts
+                .iter()
+                .any(|(levels, _)| levels.len() > below.len() && levels[..below.len()] == *below)
+        })
+    }
+
+    /// LIST public [words]: the groups and accounts of the shared index at that level
+    /// (an account as a folder when its INBOX may be looked up, as a directory when one
+    /// of its other folders may), or inside an account its folders, as Courier's imapd
+    /// lists them. Accounts with nothing the login may look up are left out.
+    fn list_public(&mut self, below: &[String]) -> Reply {
+        let places = self.s.places().map_err(|o| o.text().to_owned())?;
+        let accounts = places.shared_accounts().map_err(|e| e.to_string())?;
+        let mut found = Found::default();
+        for (levels, folders) in accounts {
+            if levels.len() <= below.len() && levels[..] == below[..levels.len()] {
+                // Inside this account: its INBOX is the account level.
+                let sub = &below[levels.len()..];
+                for folder in &folders {
+                    if let Some(words) = self::levels(folder) {
+                        found.add(&words, sub);
+                    }
+                }
+            } else if levels.len() > below.len() && levels[..below.len()] == *below {
+                let child = &levels[below.len()];
+                if levels.len() > below.len() + 1 {
+                    found.mark(child, false, true);
+                } else {
+                    let inbox = folders.iter().any(|f| f == "INBOX");
+                    let deeper = folders.iter().any(|f| f != "INBOX");
+                    if inbox || deeper {
+                        found.mark(child, inbox, deeper);
+                    }
+                }
+            }
+        }
+        self.write_found(found);
+        Ok("LIST completed".to_owned())
+    }
+
+    /// Writes LIST lines, in one order (Courier's is the order its listing found them).
+    fn write_found(&mut self, found: Found) {
+        let mut lines = Vec::new();
+        for (child, folder, directory) in found.0 {
+            let kind = match (folder, directory) {
+                (true, true) => "FOLDER DIRECTORY",
+                (true, false) => "FOLDER",
+                _ => "DIRECTORY",
+            };
+            lines.push(format!(
+                "* LIST {} {} {kind}",
+                quoted(&child),
+                quoted(&child)
+            ));
+        }
+        lines.sort_by_key(|l| l.to_lowercase());
+        for line in lines {
+            self.line(&line);
+        }
     }
 
     /// LIST [path]: the folders directly below `path`, or the top level.
@@ -69,33 +242,23 @@ impl Smap<'_, '_> {
             self.line("* LIST \"public\" \"Public Folders\" DIRECTORY");
             return Ok("LIST completed".to_owned());
         }
-        if path.len() == 1 && path[0] == "public" {
-            return Ok("LIST completed".to_owned());
+        if path[0] == "public" {
+            return self.list_public(&path[1..]);
         }
-        let parent = folder_name(path)?;
-        let prefix = format!("{parent}.");
+        folder_name(path)?;
         let places = self.s.places().map_err(|o| o.text().to_owned())?;
         let folders = places.own.list_folders().map_err(|e| e.to_string())?;
-        let mut lines = Vec::new();
+        // As Courier's imapd lists: each folder below the path names the level after it,
+        // a folder when it is that level, a directory when it is deeper (a level may be
+        // both, or only a directory when Maildir++ has no folder for it). A folder whose
+        // name does not decode is left out.
+        let mut found = Found::default();
         for folder in folders {
-            let Some(child) = folder.name.strip_prefix(&prefix) else {
-                continue;
-            };
-            if child.contains('.') {
-                continue;
+            if let Some(words) = levels(&folder.name) {
+                found.add(&words, &path[1..]);
             }
-            let kind = if folder.has_children {
-                "FOLDER DIRECTORY"
-            } else {
-                "FOLDER"
-            };
-            lines.push(format!("* LIST {} {} {kind}", quoted(child), quoted(child)));
         }
-        // Courier's order (its folder list sorted without regard to case).
-        lines.sort_by_key(|l| l.to_lowercase());
-        for line in lines {
-            self.line(&line);
-        }
+        self.write_found(found);
         Ok("LIST completed".to_owned())
     }
 
@@ -104,7 +267,8 @@ impl Smap<'_, '_> {
         let Some((_, path)) = words.split_first().filter(|(_, p)| !p.is_empty()) else {
             return Err("Cannot read folder status: Invalid argument".to_owned());
         };
-        let (place, _) = self.place_with(path, 'r')?;
+        // Courier's imapd asks for `l` (lookup), not `r`.
+        let (place, _) = self.place_with(path, 'l')?;
         let status = place
             .maildir
             .status(&place.folder)
@@ -132,7 +296,7 @@ impl Smap<'_, '_> {
         }
         let parent = &path[..path.len() - 1];
         let (place, _) = self.place_with(parent, 'c')?;
-        let folder = format!("{}.{}", place.folder, path[path.len() - 1]);
+        let folder = format!("{}.{}", place.folder, encode_level(&path[path.len() - 1]));
         place.maildir.create_folder(&folder).map_err(|e| match e {
             crate::store::StoreError::FolderExists(_) => {
                 "Cannot create folder: File exists".to_owned()
@@ -144,7 +308,9 @@ impl Smap<'_, '_> {
 
     /// DELETE path / RMDIR path.
     pub(super) fn delete(&mut self, path: &[String], _directory: bool) -> Reply {
-        let name = folder_name(path).map_err(|e| format!("Unable to delete folder: {e}"))?;
+        let name = self
+            .existing_name(path)
+            .map_err(|e| format!("Unable to delete folder: {e}"))?;
         if name == "INBOX" {
             return Err("INBOX may not be deleted".to_owned());
         }
@@ -176,6 +342,13 @@ impl Smap<'_, '_> {
 
     /// ACL path: the login's rights.
     pub(super) fn acl(&mut self, path: &[String]) -> Reply {
+        // A level of `public` (the root, a group): `anyone` may look it up (Courier).
+        if path.first().is_some_and(|p| p == "public")
+            && (path.len() == 1 || self.is_public_level(&path[1..]))
+        {
+            self.line("* ACL \"l\"");
+            return Ok("ACLs retrieved".to_owned());
+        }
         let (_, rights) = self.place(path)?;
         self.line(&format!("* ACL {}", quoted(&rights.to_stored())));
         Ok("ACLs retrieved".to_owned())
@@ -241,5 +414,37 @@ impl Smap<'_, '_> {
         .map_err(|e| format!("ACL update failed: {e}"))?;
         self.write_getacl(&place)?;
         Ok("Updated ACLs".to_owned())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn levels_are_encoded_as_courier_encodes_them() {
+        assert_eq!(encode_level("a.b"), "a\\056b");
+        assert_eq!(
+            encode_level("c/d~e:f\\g\th"),
+            "c\\057d\\176e\\072f\\134g\\011h"
+        );
+        assert_eq!(encode_level("ké & x-y \"q\""), "ké & x-y \"q\"");
+        for word in ["a.b", "..", "c/d~e:f\\g\th", "ké.x", "plain"] {
+            assert_eq!(decode_level(&encode_level(word)).as_deref(), Some(word));
+        }
+        assert_eq!(decode_level("raw\\x"), None);
+        assert_eq!(decode_level("end\\05"), None);
+        assert_eq!(decode_level("bad\\377"), None, "not UTF-8");
+        assert_eq!(
+            folder_name(&["INBOX".into(), "a.b".into(), "c".into()]),
+            Ok("INBOX.a\\056b.c".to_owned())
+        );
+        assert!(folder_name(&["INBOX".into(), String::new()]).is_err());
+        assert_eq!(
+            levels("INBOX.a\\056b.c"),
+            Some(vec!["a.b".to_owned(), "c".to_owned()])
+        );
+        assert_eq!(levels("INBOX"), Some(vec![]));
+        assert_eq!(levels("INBOX.raw\\x"), None);
     }
 }

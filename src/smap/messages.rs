@@ -32,6 +32,19 @@ pub(super) fn message_numbers(words: &[String], len: usize) -> Option<Vec<usize>
     Some(out)
 }
 
+/// Whether message ranges ascend without overlapping (`1-3 5`, not `5 1` or `1-3 2`), as
+/// Courier's imapd wants them.
+fn ascending(words: &[String]) -> bool {
+    let mut last = 0;
+    words.iter().all(|w| match super::words::message_range(w) {
+        Some((a, b)) if a > last => {
+            last = b;
+            true
+        }
+        _ => false,
+    })
+}
+
 /// How many leading words are message numbers.
 fn count_numbers(words: &[String]) -> usize {
     words
@@ -332,6 +345,11 @@ impl Smap<'_, '_> {
                 self.line(&line);
             }
         }
+        // What was measured (dates, sizes) is kept for later sessions, as IMAP's FETCH
+        // keeps it.
+        if let Some(open) = self.open.as_mut() {
+            open.mailbox.save_caches();
+        }
         Ok("Message retrieved.".to_owned())
     }
 
@@ -357,6 +375,9 @@ impl Smap<'_, '_> {
 
     /// `* FETCH n ...` with the attributes asked for (and FLAGS when CONTENTS set SEEN).
     fn attribute_line(&mut self, index: usize, attrs: &[String], seen: bool) -> Option<String> {
+        // Without keywords (`[imap] keywords = false`, Courier's IMAP_KEYWORDS=0) there
+        // are none to show.
+        let keywords_on = self.s.config.imap.keywords;
         let open = self.open.as_mut()?;
         let mut words = Vec::new();
         let m = open.mailbox.message(index);
@@ -364,7 +385,7 @@ impl Smap<'_, '_> {
         if has("FLAGS") || seen {
             words.push(format!("FLAGS={}", flags_list(m.flags)));
         }
-        if has("KEYWORDS") {
+        if has("KEYWORDS") && keywords_on {
             words.push(quoted(&format!("KEYWORDS={}", m.keywords.join(","))));
         }
         if has("UID") {
@@ -456,47 +477,78 @@ impl Smap<'_, '_> {
     pub(super) fn store(&mut self, words: &[String]) -> Reply {
         let n = count_numbers(words);
         let (numbers, items) = words.split_at(n);
-        if numbers.is_empty() || items.is_empty() {
-            return Err("Syntax error.".to_owned());
-        }
+        // Without keywords, a keyword change is no change (as in Courier's imapd).
+        let keywords_on = self.s.config.imap.keywords;
         let open = self.opened()?;
+        // Courier's imapd: ranges must ascend; a set that does not parse is an error, no
+        // set at all stores nothing, and words that are no change are passed over.
+        if !ascending(numbers)
+            || items
+                .first()
+                .is_some_and(|w| w.starts_with(|c: char| c.is_ascii_digit()))
+        {
+            return Err("Cannot update folder status: Invalid argument".to_owned());
+        }
         let indexes = message_numbers(numbers, open.mailbox.len()).ok_or("Syntax error.")?;
-        let mut changes = Vec::new();
-        for item in items {
-            changes.push(parse_store(item).ok_or("Syntax error.")?);
-        }
-        let rights = open.rights;
-        for change in &changes {
-            check_store_rights(change, rights)?;
-        }
-        let said_flags = changes.iter().any(|c| matches!(c, StoreItem::Flags(..)));
-        let said_keywords = changes.iter().any(|c| matches!(c, StoreItem::Keywords(..)));
+        let changes: Vec<StoreItem> = items
+            .iter()
+            .filter_map(|i| parse_store(i))
+            .filter(|c| keywords_on || !matches!(c, StoreItem::Keywords(..)))
+            .collect();
+        let denied = denied_flags(open.rights);
+        let may_write = open.rights.has('w');
         let mut lines = Vec::new();
-        for &i in &indexes {
-            for change in &changes {
+        // Item by item, each over every message, reporting as it goes (as Courier does).
+        for change in &changes {
+            for &i in &indexes {
+                if open.mailbox.message(i).is_gone() {
+                    continue;
+                }
                 let (flags, keywords) = {
                     let m = open.mailbox.message(i);
                     (m.flags, m.keywords.to_vec())
                 };
+                // What the rights do not allow is left as it is, as Courier's imapd
+                // leaves it (the reply then shows it unchanged).
                 let fc = match change {
-                    StoreItem::Flags(mode, f) => flag_change(*mode, flags, *f),
+                    StoreItem::Flags(mode, f) => {
+                        let mut fc = flag_change(*mode, flags, *f);
+                        fc.add = fc.add.without(denied);
+                        fc.remove = fc.remove.without(denied);
+                        fc
+                    }
+                    StoreItem::Keywords(..) if !may_write => FlagChange::default(),
                     StoreItem::Keywords(mode, k) => keyword_change(*mode, &keywords, k),
+                    StoreItem::InternalDate(Some(date)) if may_write => {
+                        open.mailbox
+                            .set_internal_date(i, *date)
+                            .map_err(|e| format!("Cannot update folder status: {e}"))?;
+                        open.mailbox.save_caches();
+                        continue;
+                    }
+                    // A new date is not reported (nor is it by Courier's imapd).
+                    StoreItem::InternalDate(_) => continue,
                 };
-                open.mailbox
-                    .change_flags(i, &fc)
-                    .map_err(|e| format!("Cannot update folder status: {e}"))?;
+                // Nothing left to change (all denied, or already so): the folder is not
+                // touched, and may be one the login only reads.
+                if !(fc.add.is_empty()
+                    && fc.remove.is_empty()
+                    && fc.add_keywords.is_empty()
+                    && fc.remove_keywords.is_empty()
+                    && fc.keywords.is_none())
+                {
+                    open.mailbox
+                        .change_flags(i, &fc)
+                        .map_err(|e| format!("Cannot update folder status: {e}"))?;
+                    open.touched();
+                }
+                let m = open.mailbox.message(i);
+                let what = match change {
+                    StoreItem::Flags(..) => format!("FLAGS={}", flags_list(m.flags)),
+                    _ => quoted(&format!("KEYWORDS={}", m.keywords.join(","))),
+                };
+                lines.push(format!("* FETCH {} {what}", i + 1));
             }
-            open.touched();
-            // The new state of each message, as Courier's imapd reports it.
-            let m = open.mailbox.message(i);
-            let mut words = Vec::new();
-            if said_flags {
-                words.push(format!("FLAGS={}", flags_list(m.flags)));
-            }
-            if said_keywords {
-                words.push(quoted(&format!("KEYWORDS={}", m.keywords.join(","))));
-            }
-            lines.push(format!("* FETCH {} {}", i + 1, words.join(" ")));
         }
         for line in lines {
             self.line(&line);
@@ -596,6 +648,9 @@ enum Mode {
 enum StoreItem {
     Flags(Mode, Flags),
     Keywords(Mode, Vec<String>),
+    /// `INTERNALDATE=`: the date, `None` when it does not parse (then, as in Courier's
+    /// imapd, the item changes nothing and is no error).
+    InternalDate(Option<i64>),
 }
 
 fn parse_store(item: &str) -> Option<StoreItem> {
@@ -605,6 +660,9 @@ fn parse_store(item: &str) -> Option<StoreItem> {
         _ => (Mode::Set, item),
     };
     let (name, value) = rest.split_once('=')?;
+    if mode == Mode::Set && name.eq_ignore_ascii_case("INTERNALDATE") {
+        return Some(StoreItem::InternalDate(super::date::parse_rfc822(value)));
+    }
     if name.eq_ignore_ascii_case("FLAGS") {
         return Some(StoreItem::Flags(mode, parse_flags(value)));
     }
@@ -619,29 +677,23 @@ fn parse_store(item: &str) -> Option<StoreItem> {
     None
 }
 
-/// Refuses a change the login's rights do not allow (smap.sgml, "Identifiers and
-/// rights": `s` for SEEN, `t` for DELETED, `w` for the rest and keywords).
-fn check_store_rights(item: &StoreItem, rights: crate::store::acl::Rights) -> Result<(), String> {
-    let need: Vec<char> = match item {
-        StoreItem::Flags(_, f) => {
-            let mut v = Vec::new();
-            if f.contains(Flags::SEEN) {
-                v.push('s');
-            }
-            if f.contains(Flags::DELETED) {
-                v.push('t');
-            }
-            if !f.without(Flags::SEEN | Flags::DELETED).is_empty() {
-                v.push('w');
-            }
-            v
-        }
-        StoreItem::Keywords(..) => vec!['w'],
-    };
-    match need.into_iter().find(|r| !rights.has(*r)) {
-        Some(r) => Err(format!("Access denied: ACL \"{r}\" is required")),
-        None => Ok(()),
+/// The flags the login's rights do not let it change (smap.sgml, "Identifiers and
+/// rights": `s` for SEEN, `t` for DELETED, `w` for the others and keywords; Courier's
+/// imapd asks for no right to change a date, postern for `w`).
+fn denied_flags(rights: crate::store::acl::Rights) -> Flags {
+    let mut denied = Flags::empty();
+    if !rights.has('s') {
+        denied.insert(Flags::SEEN);
     }
+    if !rights.has('t') {
+        denied.insert(Flags::DELETED);
+    }
+    if !rights.has('w') {
+        for f in [Flags::DRAFT, Flags::FLAGGED, Flags::PASSED, Flags::ANSWERED] {
+            denied.insert(f);
+        }
+    }
+    denied
 }
 
 fn flag_change(mode: Mode, now: Flags, f: Flags) -> FlagChange {

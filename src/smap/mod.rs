@@ -27,6 +27,7 @@
 #![forbid(unsafe_code)]
 
 mod add;
+mod date;
 mod folders;
 mod messages;
 mod open;
@@ -230,6 +231,17 @@ impl Smap<'_, '_> {
     }
 }
 
+/// A folder level as Courier's imapd stores an SMAP word (`a.b` is `a\\056b`), and back
+/// (`None` when the name is not one it could have made): for the fuzz target.
+pub fn encode_folder_level(word: &str) -> String {
+    folders::encode_level(word)
+}
+
+/// See [`encode_folder_level`].
+pub fn decode_folder_level(level: &str) -> Option<String> {
+    folders::decode_level(level)
+}
+
 /// IMAP response text without its leading `[CODE]`.
 fn without_code(text: &str) -> &str {
     match text.strip_prefix('[').and_then(|t| t.split_once("] ")) {
@@ -243,6 +255,11 @@ fn without_code(text: &str) -> &str {
 /// parsers are pure; nothing here touches a folder). `None` when the words do not parse.
 pub fn parse_command_line(line: &[u8]) -> Option<usize> {
     let words = words::parse_line(line).ok()?;
+    for word in &words {
+        // Any word may be a date (INTERNALDATE=) or a folder level.
+        let _ = date::parse_rfc822(word);
+        let _ = folders::decode_level(word);
+    }
     let (verb, args) = words.split_first()?;
     match verb.to_ascii_uppercase().as_str() {
         "FETCH" => messages::check_fetch(args),

@@ -205,6 +205,9 @@ pub struct Mailbox {
     /// The UIDs the last expunge or refresh removed from the rows, ascending (QRESYNC
     /// reports expunges by UID).
     last_expunged: Vec<u32>,
+    /// A message's date was changed ([`Mailbox::set_internal_date`]): the index must be
+    /// written again even where the one on disk would otherwise still do.
+    dates_changed: bool,
 }
 
 /// The MODSEQ of each row as of the last [`modseq::sync`], and the folder's state then.
@@ -772,6 +775,7 @@ impl Mailbox {
             recent_hidden: false,
             modseqs: None,
             last_expunged: Vec::new(),
+            dates_changed: false,
         };
         if !read_only {
             super::purge::stale_tmp(&mailbox.dir, std::time::SystemTime::now());
@@ -971,10 +975,11 @@ impl Mailbox {
             || rows.iter().any(|r| r.has(IN_NEW))
             || looked.settled().is_none()
             || DirStamp::take(&self.dir) != Some(looked)
-            || self
-                .table
-                .base()
-                .is_some_and(|b| b.valid_for() == looked.validity())
+            || (!self.dates_changed
+                && self
+                    .table
+                    .base()
+                    .is_some_and(|b| b.valid_for() == looked.validity()))
         {
             return;
         }
@@ -1155,6 +1160,45 @@ impl Mailbox {
         };
         self.dates.borrow_mut().insert(row.uid, date);
         date
+    }
+
+    /// Gives a message another INTERNALDATE, as SMAP's `STORE INTERNALDATE=` does in
+    /// Courier's imapd: the file's access and modification times both become `unix`.
+    ///
+    /// The one change to a message's date there is, so the caches that take dates to be
+    /// fixed are told: this session's, `postern-dates`, and the folder index (removed
+    /// now, written again when this mailbox is dropped). Another session that has the
+    /// folder open keeps the date it already read (IMAP's INTERNALDATE does not change
+    /// under a client).
+    pub fn set_internal_date(&mut self, index: usize, unix: i64) -> Result<()> {
+        if self.read_only {
+            return Err(StoreError::ReadOnly);
+        }
+        self.check(index)?;
+        let row = &self.table.rows()[index];
+        if row.has(GONE) {
+            return Err(StoreError::NoSuchMessage);
+        }
+        let uid = row.uid;
+        let when = if unix >= 0 {
+            std::time::UNIX_EPOCH + std::time::Duration::from_secs(unix as u64)
+        } else {
+            std::time::UNIX_EPOCH - std::time::Duration::from_secs(unix.unsigned_abs())
+        };
+        let times = fs::FileTimes::new().set_accessed(when).set_modified(when);
+        self.open_message(index)?.set_times(times)?;
+        self.dates.borrow_mut().insert(uid, unix);
+        let basename = self.table.basename(index).to_string();
+        let mut file_dates = self.internal_dates.borrow_mut();
+        file_dates.get(&self.dir, &basename);
+        file_dates.put(basename, unix);
+        drop(file_dates);
+        match fs::remove_file(self.dir.join(index::FILE)) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e.into()),
+            _ => {}
+        }
+        self.dates_changed = true;
+        Ok(())
     }
 
     /// The mtime of a message's file wherever it is now; None when it is gone. A rename

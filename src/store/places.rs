@@ -188,28 +188,50 @@ impl<'a> Places<'a> {
         Ok(out)
     }
 
+    /// Every account of the shared index but the login's own, by its levels (groups,
+    /// then the account), with the folders (`INBOX`, `INBOX.a`) the login may look up
+    /// there (SMAP's `public` hierarchy).
+    pub fn shared_accounts(&self) -> Result<Vec<(Vec<String>, Vec<String>)>> {
+        let Some(index) = self.shared_index() else {
+            return Ok(Vec::new());
+        };
+        let accounts = index.placed_accounts().map_err(StoreError::Io)?;
+        Ok(accounts
+            .iter()
+            .filter(|(_, a)| !self.is_own(a))
+            .map(|(levels, account)| (levels.clone(), self.visible_folders(account)))
+            .collect())
+    }
+
     /// The folders of one shared account the login may look up. An account whose
-    /// Maildir cannot be opened (file modes, gone) is left out, as Courier does.
-    fn list_account(&self, levels: &[String], account: &SharedAccount, out: &mut Vec<Listed>) {
+    /// Maildir cannot be opened (file modes, gone) has none, as Courier has it.
+    fn visible_folders(&self, account: &SharedAccount) -> Vec<String> {
         let Ok(maildir) = self.open_shared(account) else {
-            return;
+            return Vec::new();
         };
         let Ok(folders) = maildir.list_folders() else {
-            return;
+            return Vec::new();
         };
+        folders
+            .into_iter()
+            .filter(|f| {
+                let place = Place {
+                    maildir: maildir.clone(),
+                    folder: f.name.clone(),
+                    name: String::new(),
+                    owner: false,
+                };
+                place.rights(&self.login).is_ok_and(|r| r.has('l'))
+            })
+            .map(|f| f.name)
+            .collect()
+    }
+
+    /// The folders of one shared account the login may look up, as IMAP names them.
+    fn list_account(&self, levels: &[String], account: &SharedAccount, out: &mut Vec<Listed>) {
         let prefix = format!("{SHARED_ROOT}{SEPARATOR}{}", levels.join("."));
-        for f in folders {
-            let place = Place {
-                maildir: maildir.clone(),
-                folder: f.name.clone(),
-                name: String::new(),
-                owner: false,
-            };
-            let visible = place.rights(&self.login).is_ok_and(|r| r.has('l'));
-            if !visible {
-                continue;
-            }
-            let name = match f.name.strip_prefix(INBOX) {
+        for name in self.visible_folders(account) {
+            let name = match name.strip_prefix(INBOX) {
                 Some("") => prefix.clone(),
                 Some(rest) => format!("{prefix}{rest}"),
                 None => continue,
