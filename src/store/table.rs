@@ -1,8 +1,11 @@
-//! The messages of an open folder as one session holds them: a row of 24 bytes per
-//! message and no heap object per message. File names stay in the mapped folder index
-//! (see [`super::index`]) until a message is renamed or arrives after the index was
-//! written; only those names are owned by the session. Keywords are kept only for the
-//! messages that have some.
+//! The messages of an open folder as one session holds them. The rows of the messages
+//! in the mapped folder index (see [`super::index`]) are read from its records when asked
+//! for, not copied: the session keeps only what it changed (a row it touched, in a sparse
+//! map by row number), the rows that arrived after the index was written (a tail), and
+//! the names of messages renamed or added since (`own`). Opening a large settled folder
+//! thus costs no per-message work or memory. The first removal of an index row (an
+//! expunge) turns the rows into one owned list of 24 bytes per message, as are rows
+//! without an index. Keywords are kept only for the messages that have some.
 
 use hashbrown::HashTable;
 // Keys are file names from the user's own Maildir: a fast hash, no DoS concern.
@@ -59,7 +62,14 @@ impl Row {
 #[derive(Debug, Default)]
 pub(super) struct Table {
     base: Option<Mapped>,
-    rows: Vec<Row>,
+    /// Rows `0..mapped` are the index's records of the same numbers (but those in
+    /// `changed`); the rows after them are `tail`.
+    mapped: usize,
+    /// The mapped rows whose UID is this or above are \Recent (but those in `changed`).
+    recent_from: u32,
+    /// Mapped rows as this session changed them, by row number.
+    changed: HashMap<u32, Row>,
+    tail: Vec<Row>,
     own: Vec<Box<str>>,
     /// Basename -> row, built on first need and dropped when rows move.
     lookup: Option<HashTable<u32>>,
@@ -75,33 +85,25 @@ fn hash(basename: &str) -> u64 {
 
 impl Table {
     /// The rows of a mapped index, when every record is sound: UIDs ascending and below
-    /// UIDNEXT, names that are file names. `None` sends the caller to a full scan.
-    pub fn from_index(base: Mapped) -> Option<Table> {
-        if !base.names_valid() {
-            return None;
-        }
-        let mut rows = Vec::with_capacity(base.len());
-        let mut last = 0;
-        for i in 0..base.len() {
-            let r = base.record(i);
-            if r.uid <= last || r.uid >= base.uid_next() {
+    /// UIDNEXT, names that are file names (checked once per index file, see
+    /// [`Mapped::vouched`]; `vouch` records a check this open made). `None` sends the
+    /// caller to a full scan.
+    pub fn from_index(base: Mapped, folder_dir: &std::path::Path, vouch: bool) -> Option<Table> {
+        if !base.vouched(folder_dir) {
+            let sound = base.sound();
+            // The check read the whole file; the session keeps none of it.
+            base.release_pages();
+            if !sound {
                 return None;
             }
-            last = r.uid;
-            rows.push(Row {
-                uid: r.uid,
-                name: i as u32,
-                record: i as u32,
-                size: r.size,
-                flags: r.flags,
-                state: 0,
-            });
+            if vouch {
+                base.vouch(folder_dir);
+            }
         }
-        // The rows are copied and the names checked: the pass touched the whole file.
-        base.release_pages();
         Some(Table {
+            mapped: base.len(),
+            recent_from: u32::MAX,
             base: Some(base),
-            rows,
             ..Table::default()
         })
     }
@@ -111,24 +113,172 @@ impl Table {
     }
 
     pub fn len(&self) -> usize {
-        self.rows.len()
+        self.mapped + self.tail.len()
     }
 
-    pub fn rows(&self) -> &[Row] {
-        &self.rows
+    /// Mapped row `i` as the index has it.
+    fn mapped_row(&self, i: usize) -> Row {
+        let r = self
+            .base
+            .as_ref()
+            .expect("mapped rows come from an index")
+            .record(i);
+        Row {
+            uid: r.uid,
+            name: i as u32,
+            record: i as u32,
+            size: r.size,
+            flags: r.flags,
+            state: if r.uid >= self.recent_from { RECENT } else { 0 },
+        }
+    }
+
+    /// Row `i` (`i < len()`).
+    pub fn row(&self, i: usize) -> Row {
+        if i < self.mapped {
+            match self.changed.get(&(i as u32)) {
+                Some(r) => *r,
+                None => self.mapped_row(i),
+            }
+        } else {
+            self.tail[i - self.mapped]
+        }
+    }
+
+    /// Every row, in order.
+    pub fn rows(&self) -> impl ExactSizeIterator<Item = Row> + '_ {
+        (0..self.len()).map(|i| self.row(i))
+    }
+
+    pub fn last(&self) -> Option<Row> {
+        self.len().checked_sub(1).map(|i| self.row(i))
     }
 
     pub fn row_mut(&mut self, i: usize) -> &mut Row {
-        &mut self.rows[i]
+        if i < self.mapped {
+            if !self.changed.contains_key(&(i as u32)) {
+                let row = self.mapped_row(i);
+                self.changed.insert(i as u32, row);
+            }
+            self.changed.get_mut(&(i as u32)).expect("just inserted")
+        } else {
+            &mut self.tail[i - self.mapped]
+        }
+    }
+
+    /// The rows this session changed or added: where any state other than the index's
+    /// can be (row numbers, ascending).
+    fn touched(&self) -> impl Iterator<Item = (usize, Row)> + '_ {
+        let mut changed: Vec<(usize, Row)> = self
+            .changed
+            .iter()
+            .map(|(&i, r)| (i as usize, *r))
+            .collect();
+        changed.sort_unstable_by_key(|c| c.0);
+        changed.into_iter().chain(
+            self.tail
+                .iter()
+                .enumerate()
+                .map(|(i, r)| (self.mapped + i, *r)),
+        )
+    }
+
+    /// Whether some row is [`GONE`] (without a pass over the mapped rows).
+    pub fn any_gone(&self) -> bool {
+        self.changed.values().chain(&self.tail).any(|r| r.has(GONE))
+    }
+
+    /// The rows that are [`GONE`], ascending.
+    pub fn gone(&self) -> Vec<usize> {
+        self.touched()
+            .filter(|(_, r)| r.has(GONE))
+            .map(|(i, _)| i)
+            .collect()
+    }
+
+    /// How many rows are \Recent: a binary search of the mapped rows, and the rows this
+    /// session touched.
+    pub fn recent_count(&self) -> usize {
+        let mut n = self.mapped - self.partition_mapped(self.recent_from);
+        for (i, r) in &self.changed {
+            let default = self.mapped_row(*i as usize).has(RECENT);
+            n = n + usize::from(r.has(RECENT)) - usize::from(default);
+        }
+        n + self.tail.iter().filter(|r| r.has(RECENT)).count()
+    }
+
+    /// Marks the rows from `from` on \Recent when their UID is `first` or above, and the
+    /// others not.
+    pub fn set_recent_from(&mut self, from: usize, first: u32) {
+        if from < self.mapped {
+            if from > 0 {
+                // Not asked for (only an open settles the mapped rows), but kept right.
+                for i in from..self.mapped {
+                    let row = self.row_mut(i);
+                    row.set(RECENT, row.uid >= first);
+                }
+            } else {
+                self.recent_from = first;
+                for r in self.changed.values_mut() {
+                    r.set(RECENT, r.uid >= first);
+                }
+            }
+        }
+        let skip = from.saturating_sub(self.mapped);
+        for r in self.tail.iter_mut().skip(skip) {
+            r.set(RECENT, r.uid >= first);
+        }
+    }
+
+    /// The first row whose message has no \Seen: from the index's header and the rows
+    /// this session touched, reading on only past rows it marked seen.
+    pub fn first_unseen(&self) -> Option<usize> {
+        let unseen = |r: &Row| !r.flags.contains(Flags::SEEN);
+        let touched = self.touched().find(|(_, r)| unseen(r)).map(|(i, _)| i);
+        let limit = touched.unwrap_or(self.len()).min(self.mapped);
+        if let Some(from) = self.base.as_ref().and_then(|b| b.first_unseen()) {
+            // The header's answer, unless the row was changed since: then read on.
+            for i in from..limit {
+                if unseen(&self.row(i)) {
+                    return Some(i);
+                }
+            }
+        }
+        touched
+    }
+
+    /// How many mapped rows have a UID below `uid` (records ascend).
+    fn partition_mapped(&self, uid: u32) -> usize {
+        let Some(base) = &self.base else { return 0 };
+        let (mut lo, mut hi) = (0, self.mapped);
+        while lo < hi {
+            let mid = (lo + hi) / 2;
+            if base.record(mid).uid < uid {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        lo
+    }
+
+    /// How many rows have a UID below `uid` (rows ascend by UID).
+    pub fn partition_uid(&self, uid: u32) -> usize {
+        let m = self.partition_mapped(uid);
+        if m < self.mapped {
+            return m;
+        }
+        self.mapped + self.tail.partition_point(|r| r.uid < uid)
     }
 
     pub fn file_name(&self, i: usize) -> &str {
-        let name = self.rows[i].name;
+        let name = self.row(i).name;
         if name & OWN != 0 {
             return &self.own[(name & !OWN) as usize];
         }
-        // Checked by `from_index`; should the map change under us all the same, a name
-        // no Maildir holds (dot files are not messages): the message reads as vanished.
+        // Checked when the index was taken; should the file be damaged all the same, a
+        // name no Maildir holds (dot files are not messages): the message reads as
+        // vanished.
         self.base
             .as_ref()
             .and_then(|b| b.file_name(name as usize))
@@ -144,20 +294,21 @@ impl Table {
         if self.file_name(i) == file_name {
             return;
         }
-        let name = self.rows[i].name;
+        let name = self.row(i).name;
         if name & OWN != 0 {
             self.own[(name & !OWN) as usize] = file_name.into();
         } else {
-            self.rows[i].name = OWN | self.own.len() as u32;
+            let own = OWN | self.own.len() as u32;
             self.own.push(file_name.into());
+            self.row_mut(i).name = own;
         }
     }
 
     /// Appends a message (UIDs must keep ascending, or [`Table::sort`] follows).
     pub fn push(&mut self, uid: u32, file_name: String, size: u64, flags: Flags, state: u8) {
-        let at = self.rows.len() as u32;
+        let at = self.len() as u32;
         let h = hash(split_info(&file_name).0);
-        self.rows.push(Row {
+        self.tail.push(Row {
             uid,
             name: OWN | self.own.len() as u32,
             record: NO_RECORD,
@@ -175,8 +326,8 @@ impl Table {
     /// The row of the message with this basename.
     pub fn find(&mut self, basename: &str) -> Option<usize> {
         if self.lookup.is_none() {
-            let mut lookup = HashTable::with_capacity(self.rows.len());
-            for i in 0..self.rows.len() {
+            let mut lookup = HashTable::with_capacity(self.len());
+            for i in 0..self.len() {
                 lookup.insert_unique(hash(self.basename(i)), i as u32, |&r| {
                     hash(self.basename(r as usize))
                 });
@@ -189,33 +340,62 @@ impl Table {
             .map(|&r| r as usize)
     }
 
-    /// Keeps the rows `keep` says yes to (in order); row numbers change.
-    pub fn retain(&mut self, mut keep: impl FnMut(&Row) -> bool) {
+    /// Makes every row owned (24 bytes each; names stay in the index).
+    fn materialize(&mut self) {
+        if self.mapped == 0 {
+            return;
+        }
+        let mut rows: Vec<Row> = Vec::with_capacity(self.len());
+        rows.extend((0..self.mapped).map(|i| self.row(i)));
+        rows.append(&mut self.tail);
+        self.tail = rows;
+        self.mapped = 0;
+        self.changed = HashMap::default();
+    }
+
+    /// Drops the rows that are [`GONE`] (in order); row numbers change.
+    pub fn remove_gone(&mut self) {
+        if self.changed.values().any(|r| r.has(GONE)) {
+            self.materialize();
+        }
         let keywords = &mut self.keywords;
-        self.rows.retain(|r| {
-            let k = keep(r);
+        let before = self.tail.len();
+        self.tail.retain(|r| {
+            let k = !r.has(GONE);
             if !k {
                 keywords.remove(&r.uid);
             }
             k
         });
-        self.lookup = None;
+        if self.tail.len() != before {
+            self.lookup = None;
+        }
     }
 
     /// Puts the rows in UID order (after a reconciliation added messages out of order).
     pub fn sort(&mut self) {
-        if !self.rows.is_sorted_by_key(|r| r.uid) {
-            self.rows.sort_by_key(|r| r.uid);
+        let last_mapped = self.mapped.checked_sub(1).map(|i| self.row(i).uid);
+        let in_order = self.tail.is_sorted_by_key(|r| r.uid)
+            && match (last_mapped, self.tail.first()) {
+                (Some(m), Some(t)) => m < t.uid,
+                _ => true,
+            };
+        if !in_order {
+            self.materialize();
+            self.tail.sort_by_key(|r| r.uid);
             self.lookup = None;
         }
     }
 
     pub fn keywords(&self, i: usize) -> &[String] {
-        self.keywords.get(&self.rows[i].uid).unwrap_or(&NO_KEYWORDS)
+        if self.keywords.is_empty() {
+            return &NO_KEYWORDS;
+        }
+        self.keywords.get(&self.row(i).uid).unwrap_or(&NO_KEYWORDS)
     }
 
     pub fn set_keywords(&mut self, i: usize, keywords: Vec<String>) {
-        let uid = self.rows[i].uid;
+        let uid = self.row(i).uid;
         if keywords.is_empty() {
             self.keywords.remove(&uid);
         } else {
@@ -229,7 +409,8 @@ impl Table {
     }
 
     pub fn index_of_uid(&self, uid: u32) -> Option<usize> {
-        self.rows.binary_search_by_key(&uid, |r| r.uid).ok()
+        let i = self.partition_uid(uid);
+        (i < self.len() && self.row(i).uid == uid).then_some(i)
     }
 }
 
@@ -248,7 +429,9 @@ mod tests {
         t.rename(1, "b:2,T".into());
         assert_eq!((t.file_name(1), t.basename(1)), ("b:2,T", "b"));
         t.set_keywords(0, vec!["$Junk".into()]);
-        t.retain(|r| r.uid != 2);
+        t.row_mut(1).set(GONE, true);
+        assert_eq!(t.gone(), [1]);
+        t.remove_gone();
         assert_eq!(t.find("c"), Some(1));
         assert_eq!(t.find("b"), None);
         assert_eq!(t.keywords(0), ["$Junk".to_string()]);
