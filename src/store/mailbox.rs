@@ -963,14 +963,15 @@ impl Mailbox {
         let Some(looked) = self.looked else {
             return;
         };
+        // The cheap tests first: a session that changed nothing reads no row here.
         if self.read_only
-            || self.table.rows().any(|r| r.has(IN_NEW))
             || looked.settled().is_none()
-            || DirStamp::take(&self.dir) != Some(looked)
             || self
                 .table
                 .base()
                 .is_some_and(|b| b.valid_for() == looked.validity())
+            || DirStamp::take(&self.dir) != Some(looked)
+            || self.table.rows().any(|r| r.has(IN_NEW))
         {
             return;
         }

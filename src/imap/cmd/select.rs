@@ -99,6 +99,9 @@ impl Session<'_> {
         if self.condstore {
             self.announce_highest_modseq(&mut mailbox);
         }
+        // The index pages the answer touched (the kernel may map whole large folios of
+        // the file) are page cache, not this session's memory.
+        mailbox.save_caches();
         self.select(Selected {
             mailbox,
             name,
