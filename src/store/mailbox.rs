@@ -1624,13 +1624,17 @@ impl Mailbox {
     /// flags in its name.
     fn apply_listing(&mut self, i: usize, f: Found, changed: &mut HashSet<usize>) {
         let flags = flags_of(&f.file_name);
-        let row = self.table.row_mut(i);
+        let row = self.table.row(i);
         if flags != row.flags || row.has(GONE) {
             changed.insert(i);
         }
-        row.flags = flags;
-        row.set(IN_NEW, f.in_new);
-        row.set(GONE, false);
+        // Only a row that differs is written: the rows of the index stay unowned.
+        if flags != row.flags || row.has(GONE) || row.has(IN_NEW) != f.in_new {
+            let row = self.table.row_mut(i);
+            row.flags = flags;
+            row.set(IN_NEW, f.in_new);
+            row.set(GONE, false);
+        }
         self.table.rename(i, f.file_name);
     }
 

@@ -155,6 +155,13 @@ impl Table {
     }
 
     pub fn row_mut(&mut self, i: usize) -> &mut Row {
+        if i < self.mapped
+            && !self.changed.contains_key(&(i as u32))
+            && self.changed.len() >= self.mapped / 8
+        {
+            // Past an eighth of the rows changed, owning them all costs less.
+            self.materialize();
+        }
         if i < self.mapped {
             if !self.changed.contains_key(&(i as u32)) {
                 let row = self.mapped_row(i);
@@ -436,5 +443,102 @@ mod tests {
         assert_eq!(t.find("b"), None);
         assert_eq!(t.keywords(0), ["$Junk".to_string()]);
         assert_eq!(std::mem::size_of::<Row>(), 24);
+    }
+
+    /// An index of `n` messages, UIDs 2, 4, ..., all \Seen but message `unseen`, and
+    /// the table over it.
+    fn indexed(n: usize, unseen: usize) -> (tempfile::TempDir, Table) {
+        use super::super::index::{Record, Snapshot, save};
+        let d = tempfile::tempdir().unwrap();
+        std::fs::create_dir(d.path().join("tmp")).unwrap();
+        let names: Vec<String> = (0..n).map(|i| format!("{i}.M1P1.h:2,")).collect();
+        let list: Vec<(Record, &str)> = (0..n)
+            .map(|i| {
+                let flags = if i == unseen {
+                    Flags::empty()
+                } else {
+                    Flags::SEEN
+                };
+                let r = Record {
+                    uid: 2 * (i as u32 + 1),
+                    flags,
+                    size: i as u64,
+                    wire_size: None,
+                    internal_date: None,
+                };
+                (r, names[i].as_str())
+            })
+            .collect();
+        let snapshot = Snapshot {
+            uid_validity: 1,
+            uid_next: 2 * n as u32 + 2,
+            valid_for: [0; 10],
+            messages: list.into_iter(),
+        };
+        save(d.path(), snapshot).unwrap();
+        let base = Mapped::open(d.path()).unwrap();
+        let table = Table::from_index(base, d.path(), false).unwrap();
+        (d, table)
+    }
+
+    #[test]
+    fn index_rows_are_read_in_place() {
+        let (_d, mut t) = indexed(100, 40);
+        assert_eq!((t.len(), t.mapped, t.changed.len()), (100, 100, 0));
+        assert_eq!((t.row(7).uid, t.file_name(7)), (16, "7.M1P1.h:2,"));
+        assert_eq!(t.first_unseen(), Some(40));
+        assert_eq!((t.index_of_uid(16), t.index_of_uid(17)), (Some(7), None));
+        assert_eq!((t.partition_uid(17), t.partition_uid(1000)), (8, 100));
+        // A STORE of a few messages: only those rows are the session's.
+        t.row_mut(40).flags = Flags::SEEN;
+        t.rename(40, "40.M1P1.h:2,S".into());
+        t.row_mut(90).flags = Flags::empty();
+        assert_eq!((t.mapped, t.changed.len()), (100, 2));
+        assert_eq!(
+            (t.file_name(40), t.basename(40)),
+            ("40.M1P1.h:2,S", "40.M1P1.h")
+        );
+        assert_eq!(
+            t.first_unseen(),
+            Some(90),
+            "the header's row was marked seen"
+        );
+        t.row_mut(3).flags = Flags::empty();
+        assert_eq!(t.first_unseen(), Some(3));
+        // \Recent by UID, for the mapped rows and the added ones.
+        t.push(300, "new.M1P1.h:2,".into(), 1, Flags::empty(), 0);
+        t.set_recent_from(0, 190);
+        assert_eq!(t.recent_count(), 6 + 1);
+        assert!(t.row(94).has(RECENT) && !t.row(93).has(RECENT));
+        assert_eq!(t.find("new.M1P1.h"), Some(100));
+        assert_eq!(t.find("12.M1P1.h"), Some(12));
+        // A vanished added row goes without owning the index's rows...
+        t.row_mut(100).set(GONE, true);
+        assert!(t.any_gone());
+        t.remove_gone();
+        assert_eq!((t.len(), t.mapped), (100, 100));
+        // ... an index row's removal makes them owned, in the same order and state.
+        t.row_mut(5).set(GONE, true);
+        assert_eq!(t.gone(), [5]);
+        t.remove_gone();
+        assert_eq!((t.len(), t.mapped, t.changed.len()), (99, 0, 0));
+        assert_eq!(
+            (t.row(5).uid, t.file_name(39), t.row(39).flags),
+            (14, "40.M1P1.h:2,S", Flags::SEEN)
+        );
+        assert_eq!(t.recent_count(), 6);
+        assert_eq!(t.first_unseen(), Some(3));
+        assert_eq!(t.find("12.M1P1.h"), Some(11));
+    }
+
+    #[test]
+    fn many_changed_rows_are_owned() {
+        let (_d, mut t) = indexed(80, 0);
+        for i in 0..20 {
+            t.row_mut(i).flags = Flags::DELETED;
+        }
+        assert_eq!(t.mapped, 0, "past an eighth of the rows changed");
+        assert!((0..20).all(|i| t.row(i).flags == Flags::DELETED));
+        assert_eq!(t.row(20).flags, Flags::SEEN);
     }
 }
