@@ -1370,6 +1370,11 @@ impl Mailbox {
         let look = Look::scan(&self.dir, !self.read_only, !only_new)?;
         let changes = self.reconcile(stamp, how, look)?;
         self.events_trusted = self.watcher.is_some();
+        // The reconciliation looked up names in the whole index: those pages are page
+        // cache, not this session's memory.
+        if let Some(base) = self.table.base() {
+            base.release_pages();
+        }
         Ok(changes)
     }
 
