@@ -1182,6 +1182,51 @@ fn damaged_index_files() {
     fs::remove_file(dir.join(FILE)).unwrap();
 }
 
+/// SELECT's figures from an exactly valid index (no pass over the messages): the first
+/// message without \Seen and the \Recent count agree with a pass over the rows, also
+/// after this session changed the flags of the header's first unseen message, and in
+/// the next session.
+#[test]
+fn select_figures_from_the_index() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    let md = indexed_folder(dir, &a_minute_ago());
+    let by_pass = |mb: &postern::store::Mailbox| {
+        let unseen = mb.messages().position(|m| !m.flags.contains(Flags::SEEN));
+        let recent = mb.messages().filter(|m| m.recent).count();
+        (unseen, recent)
+    };
+    let mut mb = md.open_mailbox("INBOX", false).unwrap();
+    assert_eq!(mb.cur_listings(), 0, "not opened from the index alone");
+    assert_eq!(mb.first_unseen(), Some(0));
+    assert_eq!((mb.first_unseen(), mb.recent_count()), by_pass(&mb));
+    mb.set_flags(0, Flags::SEEN, &[]).unwrap();
+    assert_eq!(mb.first_unseen(), Some(2));
+    mb.set_flags(1, Flags::empty(), &[]).unwrap();
+    assert_eq!(mb.first_unseen(), Some(1));
+    mb.set_flags(1, Flags::SEEN, &[]).unwrap();
+    assert_eq!((mb.first_unseen(), mb.recent_count()), by_pass(&mb));
+    drop(mb);
+    let r = md
+        .append(
+            "INBOX",
+            AppendSource::Bytes(b"id=new\r\n"),
+            Flags::SEEN,
+            &[],
+            None,
+        )
+        .unwrap();
+    let mut mb = md.open_mailbox("INBOX", false).unwrap();
+    assert_eq!(mb.last_uid(), r.uid);
+    assert_eq!(mb.first_unseen(), Some(2));
+    assert_eq!((mb.first_unseen(), mb.recent_count()), by_pass(&mb));
+    assert_eq!(mb.recent_count(), 1, "the appended message");
+    for i in 0..mb.len() {
+        mb.set_flags(i, Flags::SEEN, &[]).unwrap();
+    }
+    assert_eq!(mb.first_unseen(), None);
+}
+
 /// A size claim far beyond the file (`,S=` in a name, or a damaged index record) must not
 /// be taken as a buffer size: reading such a message aborted the process ("memory
 /// allocation of 140737488355348 bytes failed").
