@@ -41,7 +41,9 @@
 //!   ([`Mapped::vouched`]). Any write to the index file moves its ctime, which no tool
 //!   can set back; a ctime within the file system's clock tick of the check could be
 //!   shared by a write right after it, so only a settled one is recorded (as for the
-//!   folder times below). Each name is still checked again when it is read
+//!   folder times below; a read-only session checks but records nothing). The mark is a
+//!   claim of the same standing as the index itself: whoever can write one can write
+//!   the other. Each name is still checked again when it is read
 //!   ([`Mapped::file_name`]): should the check mark be wrong all the same, a damaged name
 //!   reads as a message whose file has vanished, never as a path outside the folder.
 //! - Stale: `valid_for` records the state the list was taken from. Every change to the
@@ -56,6 +58,11 @@
 //!   listed. Otherwise the list is only a starting point, reconciled with a listing of
 //!   both directories. Either way the UIDs in the index stay right, because a basename's UID
 //!   never changes while UIDVALIDITY (checked against the database's header) is the same.
+//!
+//! A SELECT of a folder the index is exactly valid for takes its figures from the header
+//! (EXISTS from count, UNSEEN from the first unseen record, corrected by what the session
+//! changed) and a binary search of the UIDs (\Recent), and reads the rows in place (see
+//! `table.rs`): it touches a few pages whatever the folder's size.
 //!
 //! The index is only a cache: losing it, or finding it damaged, costs one full scan.
 
