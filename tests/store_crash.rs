@@ -1206,6 +1206,27 @@ fn select_figures_from_the_index() {
     assert_eq!(mb.first_unseen(), Some(1));
     mb.set_flags(1, Flags::SEEN, &[]).unwrap();
     assert_eq!((mb.first_unseen(), mb.recent_count()), by_pass(&mb));
+    // Expunges of index rows (few changes: the rows stay in the index): the rows after
+    // them move down, as a fresh open shows.
+    let uids = |mb: &postern::store::Mailbox| mb.messages().map(|m| m.uid).collect::<Vec<_>>();
+    let before = uids(&mb);
+    for i in [2, 5] {
+        mb.set_flags(i, Flags::DELETED, &[]).unwrap();
+    }
+    assert_eq!(mb.expunge(None).unwrap(), [6, 3]);
+    let left: Vec<u32> = (before.iter().enumerate())
+        .filter(|(i, _)| ![2, 5].contains(i))
+        .map(|(_, u)| *u)
+        .collect();
+    assert_eq!(uids(&mb), left);
+    assert_eq!(mb.index_of_uid(left[5]), Some(5));
+    assert_eq!((mb.first_unseen(), mb.recent_count()), by_pass(&mb));
+    assert_eq!(mb.first_unseen(), Some(2), "the next unseen moved down");
+    let view = view_of(&md);
+    assert_eq!(view.2.iter().map(|m| m.uid).collect::<Vec<_>>(), left);
+    for (i, m) in view.2.iter().enumerate() {
+        assert_eq!(mb.message(i).basename, m.basename);
+    }
     drop(mb);
     let r = md
         .append(
@@ -1219,6 +1240,7 @@ fn select_figures_from_the_index() {
     let mut mb = md.open_mailbox("INBOX", false).unwrap();
     assert_eq!(mb.last_uid(), r.uid);
     assert_eq!(mb.first_unseen(), Some(2));
+    assert_eq!(mb.len(), 34);
     assert_eq!((mb.first_unseen(), mb.recent_count()), by_pass(&mb));
     assert_eq!(mb.recent_count(), 1, "the appended message");
     for i in 0..mb.len() {

@@ -2,10 +2,11 @@
 //! in the mapped folder index (see [`super::index`]) are read from its records when asked
 //! for, not copied: the session keeps only what it changed (a row it touched, in a sparse
 //! map by row number), the rows that arrived after the index was written (a tail), and
-//! the names of messages renamed or added since (`own`). Opening a large settled folder
-//! thus costs no per-message work or memory. The first removal of an index row (an
-//! expunge) turns the rows into one owned list of 24 bytes per message, as are rows
-//! without an index. Keywords are kept only for the messages that have some.
+//! the names of messages renamed or added since (`own`), and the index rows expunged
+//! since (a short sorted list of record numbers). Opening a large settled folder thus
+//! costs no per-message work or memory. Past [`MAX_REMOVED`] expunged index rows, or an
+//! eighth of them changed, the rows become one owned list of 24 bytes per message, as
+//! are rows without an index. Keywords are kept only for the messages that have some.
 
 use hashbrown::HashTable;
 // Keys are file names from the user's own Maildir: a fast hash, no DoS concern.
@@ -25,6 +26,9 @@ pub(super) const RECENT: u8 = 4;
 /// Set in [`Row::name`] for a name in `own` rather than in the index.
 const OWN: u32 = 1 << 31;
 const NO_RECORD: u32 = u32::MAX;
+/// How many index rows may be expunged before the rows are owned (each mapped row's
+/// record number is found past the removed ones, one by one).
+const MAX_REMOVED: usize = 64;
 /// What [`Table::file_name`] gives for an index record whose name is damaged.
 const DAMAGED_NAME: &str = ".damaged-index-name";
 
@@ -62,12 +66,14 @@ impl Row {
 #[derive(Debug, Default)]
 pub(super) struct Table {
     base: Option<Mapped>,
-    /// Rows `0..mapped` are the index's records of the same numbers (but those in
-    /// `changed`); the rows after them are `tail`.
+    /// Rows `0..mapped` are the index's records in order, but the `removed` ones (and
+    /// as `changed` has them); the rows after them are `tail`.
     mapped: usize,
+    /// Record numbers of expunged index rows, ascending.
+    removed: Vec<u32>,
     /// The mapped rows whose UID is this or above are \Recent (but those in `changed`).
     recent_from: u32,
-    /// Mapped rows as this session changed them, by row number.
+    /// Mapped rows as this session changed them, by record number.
     changed: HashMap<u32, Row>,
     tail: Vec<Row>,
     own: Vec<Box<str>>,
@@ -116,7 +122,30 @@ impl Table {
         self.mapped + self.tail.len()
     }
 
-    /// Mapped row `i` as the index has it.
+    /// The record of mapped row `i`: `i` past the removed records before it.
+    fn record_of(&self, i: usize) -> usize {
+        let mut r = i;
+        for &x in &self.removed {
+            if x as usize <= r {
+                r += 1;
+            } else {
+                break;
+            }
+        }
+        r
+    }
+
+    /// The row of (unremoved) record `r`, or of the first unremoved one after it.
+    fn row_of_record(&self, r: usize) -> usize {
+        r - self.removed.partition_point(|&x| (x as usize) < r)
+    }
+
+    /// How many records the mapped rows are taken from (removed ones included).
+    fn records(&self) -> usize {
+        self.mapped + self.removed.len()
+    }
+
+    /// Record `i` as a row, as the index has it.
     fn mapped_row(&self, i: usize) -> Row {
         let r = self
             .base
@@ -136,9 +165,10 @@ impl Table {
     /// Row `i` (`i < len()`).
     pub fn row(&self, i: usize) -> Row {
         if i < self.mapped {
-            match self.changed.get(&(i as u32)) {
-                Some(r) => *r,
-                None => self.mapped_row(i),
+            let r = self.record_of(i);
+            match self.changed.get(&(r as u32)) {
+                Some(row) => *row,
+                None => self.mapped_row(r),
             }
         } else {
             self.tail[i - self.mapped]
@@ -156,18 +186,19 @@ impl Table {
 
     pub fn row_mut(&mut self, i: usize) -> &mut Row {
         if i < self.mapped
-            && !self.changed.contains_key(&(i as u32))
+            && !self.changed.contains_key(&(self.record_of(i) as u32))
             && self.changed.len() >= self.mapped / 8
         {
             // Past an eighth of the rows changed, owning them all costs less.
             self.materialize();
         }
         if i < self.mapped {
-            if !self.changed.contains_key(&(i as u32)) {
-                let row = self.mapped_row(i);
-                self.changed.insert(i as u32, row);
+            let r = self.record_of(i) as u32;
+            if !self.changed.contains_key(&r) {
+                let row = self.mapped_row(r as usize);
+                self.changed.insert(r, row);
             }
-            self.changed.get_mut(&(i as u32)).expect("just inserted")
+            self.changed.get_mut(&r).expect("just inserted")
         } else {
             &mut self.tail[i - self.mapped]
         }
@@ -176,10 +207,8 @@ impl Table {
     /// The rows this session changed or added: where any state other than the index's
     /// can be (row numbers, ascending).
     fn touched(&self) -> impl Iterator<Item = (usize, Row)> + '_ {
-        let mut changed: Vec<(usize, Row)> = self
-            .changed
-            .iter()
-            .map(|(&i, r)| (i as usize, *r))
+        let mut changed: Vec<(usize, Row)> = (self.changed.iter())
+            .map(|(&r, row)| (self.row_of_record(r as usize), *row))
             .collect();
         changed.sort_unstable_by_key(|c| c.0);
         changed.into_iter().chain(
@@ -243,9 +272,13 @@ impl Table {
         let unseen = |r: &Row| !r.flags.contains(Flags::SEEN);
         let touched = self.touched().find(|(_, r)| unseen(r)).map(|(i, _)| i);
         let limit = touched.unwrap_or(self.len()).min(self.mapped);
-        if let Some(from) = self.base.as_ref().and_then(|b| b.first_unseen()) {
-            // The header's answer, unless the row was changed since: then read on.
-            for i in from..limit {
+        if let Some(from) = (self.base.as_ref())
+            .and_then(|b| b.first_unseen())
+            .filter(|&r| r < self.records())
+        {
+            // The header's answer, unless the row was changed or removed since: then
+            // read on.
+            for i in self.row_of_record(from)..limit {
                 if unseen(&self.row(i)) {
                     return Some(i);
                 }
@@ -257,7 +290,7 @@ impl Table {
     /// How many mapped rows have a UID below `uid` (records ascend).
     fn partition_mapped(&self, uid: u32) -> usize {
         let Some(base) = &self.base else { return 0 };
-        let (mut lo, mut hi) = (0, self.mapped);
+        let (mut lo, mut hi) = (0, self.records());
         while lo < hi {
             let mid = (lo + hi) / 2;
             if base.record(mid).uid < uid {
@@ -266,7 +299,7 @@ impl Table {
                 hi = mid;
             }
         }
-        lo
+        self.row_of_record(lo)
     }
 
     /// How many rows have a UID below `uid` (rows ascend by UID).
@@ -357,13 +390,28 @@ impl Table {
         rows.append(&mut self.tail);
         self.tail = rows;
         self.mapped = 0;
+        self.removed = Vec::new();
         self.changed = HashMap::default();
     }
 
     /// Drops the rows that are [`GONE`] (in order); row numbers change.
     pub fn remove_gone(&mut self) {
-        if self.changed.values().any(|r| r.has(GONE)) {
+        let mut gone: Vec<u32> = (self.changed.iter())
+            .filter(|(_, row)| row.has(GONE))
+            .map(|(&r, _)| r)
+            .collect();
+        if self.removed.len() + gone.len() > MAX_REMOVED {
             self.materialize();
+        } else if !gone.is_empty() {
+            for r in &gone {
+                let row = self.changed.remove(r).expect("a changed row");
+                self.keywords.remove(&row.uid);
+            }
+            self.mapped -= gone.len();
+            gone.extend_from_slice(&self.removed);
+            gone.sort_unstable();
+            self.removed = gone;
+            self.lookup = None;
         }
         let keywords = &mut self.keywords;
         let before = self.tail.len();
@@ -517,11 +565,24 @@ mod tests {
         assert!(t.any_gone());
         t.remove_gone();
         assert_eq!((t.len(), t.mapped), (100, 100));
-        // ... an index row's removal makes them owned, in the same order and state.
+        // ... and so does an index row's: the rows after it move down.
         t.row_mut(5).set(GONE, true);
         assert_eq!(t.gone(), [5]);
         t.remove_gone();
+        assert_eq!((t.len(), t.mapped, t.changed.len()), (99, 99, 3));
+        assert_eq!(t.removed, [5]);
+        check_after_removal(&mut t);
+        t.materialize();
         assert_eq!((t.len(), t.mapped, t.changed.len()), (99, 0, 0));
+        check_after_removal(&mut t);
+        // Owned now: a removal is a removal from the list.
+        t.row_mut(0).set(GONE, true);
+        t.remove_gone();
+        assert_eq!((t.len(), t.row(0).uid), (98, 4));
+    }
+
+    fn check_after_removal(t: &mut Table) {
+        assert_eq!(t.row(4).uid, 10);
         assert_eq!(
             (t.row(5).uid, t.file_name(39), t.row(39).flags),
             (14, "40.M1P1.h:2,S", Flags::SEEN)
@@ -529,6 +590,28 @@ mod tests {
         assert_eq!(t.recent_count(), 6);
         assert_eq!(t.first_unseen(), Some(3));
         assert_eq!(t.find("12.M1P1.h"), Some(11));
+        assert_eq!((t.index_of_uid(12), t.index_of_uid(14)), (None, Some(5)));
+        assert_eq!((t.partition_uid(12), t.partition_uid(15)), (5, 6));
+        assert_eq!(t.gone(), Vec::<usize>::new());
+    }
+
+    #[test]
+    fn many_removed_rows_are_owned() {
+        let (_d, mut t) = indexed(2000, 41);
+        for round in 0..3 {
+            // Every other row of the first 60: 30 a round.
+            for i in 0..30 {
+                t.row_mut(i * 2).set(GONE, true);
+            }
+            let expected: Vec<u32> = (t.rows()).filter(|r| !r.has(GONE)).map(|r| r.uid).collect();
+            t.remove_gone();
+            assert_eq!(t.rows().map(|r| r.uid).collect::<Vec<_>>(), expected);
+            let by_pass = t.rows().position(|r| !r.flags.contains(Flags::SEEN));
+            assert_eq!(t.first_unseen(), by_pass, "round {round}");
+            assert_eq!(t.index_of_uid(expected[70]), Some(70));
+            assert_eq!(t.mapped > 0, round < 2, "round {round}");
+        }
+        assert_eq!(t.mapped, 0, "past {MAX_REMOVED} removed");
     }
 
     #[test]
