@@ -949,14 +949,15 @@ fn stale_index_with_restored_times() {
 
 /// Where in postern-index a byte is, by the field it belongs to (see src/store/index.rs).
 fn index_field(at: usize, count: usize) -> &'static str {
-    const FIELDS: [(usize, &str); 8] = [
+    const FIELDS: [(usize, &str); 9] = [
         (0, "magic"),
         (8, "uid_validity"),
         (12, "uid_next"),
         (16, "count/names_len"),
         (24, "valid_for"),
         (104, "unseen"),
-        (108, "header reserved"),
+        (108, "first unseen"),
+        (112, "header reserved"),
         (128, ""),
     ];
     if at < 128 {
@@ -1004,22 +1005,14 @@ fn damaged_index_files() {
     let dir = d.path();
     let at = a_minute_ago();
     let md = indexed_folder(dir, &at);
+    let truth = without_index(dir, || (status_of(&md), view_of(&md)));
+    // The index that open saved is valid for the folder as it is now; the opens below
+    // are read-only and move none of the times it was saved for (putting mtimes back
+    // would move the ctimes, which the index also holds).
+    assert_eq!(postern::store::mailbox::index_is_current(dir), Some(true));
     let good = fs::read(dir.join(FILE)).unwrap();
     let count = postern::store::index::Mapped::open(dir).unwrap().len();
     assert_eq!(count, 35);
-    let truth = without_index(dir, || (status_of(&md), view_of(&md)));
-    // The stamp holds the directories' ctimes, which no utimes can put back: the folder
-    // must simply stay as the index saw it, which `still_current` checks around the runs
-    // (otherwise every damaged index would give the scan's answer for the wrong reason).
-    let still_current = || {
-        fs::write(dir.join(FILE), &good).unwrap();
-        assert_eq!(
-            postern::store::mailbox::index_is_current(dir),
-            Some(true),
-            "the folder moved under the test"
-        );
-    };
-    still_current();
     let open_with = |bytes: &[u8]| {
         fs::write(dir.join(FILE), bytes).unwrap();
         // Read-only, so that an open that rejects the damage does not save a new index
@@ -1152,8 +1145,111 @@ fn damaged_index_files() {
         }
     }
     eprintln!("{flips} bit flips; shown as if true (no checksum): {undetected:?}");
-    still_current();
+    // Still as the index saw it: no answer above was the scan's for the wrong reason.
+    fs::write(dir.join(FILE), &good).unwrap();
+    assert_eq!(postern::store::mailbox::index_is_current(dir), Some(true));
+
+    // The whole check is made once per index file and recorded (postern-index.checked):
+    // damage written after a check, even at once and of the same size, is not covered by
+    // it, and a damaged index is never recorded as checked.
+    use postern::store::index::CHECKED_FILE;
+    fs::write(dir.join(FILE), &good).unwrap();
+    std::thread::sleep(Duration::from_millis(30));
+    let _ = fs::remove_file(dir.join(CHECKED_FILE));
+    assert_eq!(view_opened(&md, false), truth.1);
+    assert!(
+        postern::store::index::Mapped::open(dir)
+            .unwrap()
+            .vouched(dir),
+        "a writable open records its check of a settled index"
+    );
+    for (what, bytes) in shaped
+        .iter()
+        .chain(&uids)
+        .filter(|s| s.1.len() == good.len())
+    {
+        match open_with(bytes) {
+            Ok(seen) => assert_eq!(
+                seen.1, truth.1,
+                "{what} after a check: not the full-scan result"
+            ),
+            Err(_) => panic!("{what} after a check: the open panicked"),
+        }
+        std::thread::sleep(Duration::from_millis(30));
+        drop(md.open_mailbox("INBOX", false).unwrap());
+        assert!(
+            postern::store::index::Mapped::open(dir).is_none_or(|m| !m.vouched(dir) || m.sound()),
+            "{what}: a damaged index recorded as checked"
+        );
+    }
     fs::remove_file(dir.join(FILE)).unwrap();
+}
+
+/// SELECT's figures from an exactly valid index (no pass over the messages): the first
+/// message without \Seen and the \Recent count agree with a pass over the rows, also
+/// after this session changed the flags of the header's first unseen message, and in
+/// the next session.
+#[test]
+fn select_figures_from_the_index() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    let md = indexed_folder(dir, &a_minute_ago());
+    let by_pass = |mb: &postern::store::Mailbox| {
+        let unseen = mb.messages().position(|m| !m.flags.contains(Flags::SEEN));
+        let recent = mb.messages().filter(|m| m.recent).count();
+        (unseen, recent)
+    };
+    let mut mb = md.open_mailbox("INBOX", false).unwrap();
+    assert_eq!(mb.cur_listings(), 0, "not opened from the index alone");
+    assert_eq!(mb.first_unseen(), Some(0));
+    assert_eq!((mb.first_unseen(), mb.recent_count()), by_pass(&mb));
+    mb.set_flags(0, Flags::SEEN, &[]).unwrap();
+    assert_eq!(mb.first_unseen(), Some(2));
+    mb.set_flags(1, Flags::empty(), &[]).unwrap();
+    assert_eq!(mb.first_unseen(), Some(1));
+    mb.set_flags(1, Flags::SEEN, &[]).unwrap();
+    assert_eq!((mb.first_unseen(), mb.recent_count()), by_pass(&mb));
+    // Expunges of index rows (few changes: the rows stay in the index): the rows after
+    // them move down, as a fresh open shows.
+    let uids = |mb: &postern::store::Mailbox| mb.messages().map(|m| m.uid).collect::<Vec<_>>();
+    let before = uids(&mb);
+    for i in [2, 5] {
+        mb.set_flags(i, Flags::DELETED, &[]).unwrap();
+    }
+    assert_eq!(mb.expunge(None).unwrap(), [6, 3]);
+    let left: Vec<u32> = (before.iter().enumerate())
+        .filter(|(i, _)| ![2, 5].contains(i))
+        .map(|(_, u)| *u)
+        .collect();
+    assert_eq!(uids(&mb), left);
+    assert_eq!(mb.index_of_uid(left[5]), Some(5));
+    assert_eq!((mb.first_unseen(), mb.recent_count()), by_pass(&mb));
+    assert_eq!(mb.first_unseen(), Some(2), "the next unseen moved down");
+    let view = view_of(&md);
+    assert_eq!(view.2.iter().map(|m| m.uid).collect::<Vec<_>>(), left);
+    for (i, m) in view.2.iter().enumerate() {
+        assert_eq!(mb.message(i).basename, m.basename);
+    }
+    drop(mb);
+    let r = md
+        .append(
+            "INBOX",
+            AppendSource::Bytes(b"id=new\r\n"),
+            Flags::SEEN,
+            &[],
+            None,
+        )
+        .unwrap();
+    let mut mb = md.open_mailbox("INBOX", false).unwrap();
+    assert_eq!(mb.last_uid(), r.uid);
+    assert_eq!(mb.first_unseen(), Some(2));
+    assert_eq!(mb.len(), 34);
+    assert_eq!((mb.first_unseen(), mb.recent_count()), by_pass(&mb));
+    assert_eq!(mb.recent_count(), 1, "the appended message");
+    for i in 0..mb.len() {
+        mb.set_flags(i, Flags::SEEN, &[]).unwrap();
+    }
+    assert_eq!(mb.first_unseen(), None);
 }
 
 /// A size claim far beyond the file (`,S=` in a name, or a damaged index record) must not
@@ -1300,12 +1396,7 @@ fn kill_during_stores_never_moves_modseqs_back() {
     let mut rng = Rng::new();
     let start = Instant::now();
     let mut rounds = 0;
-    // Under load a writer may be killed before it tells anything: go on (bounded) until
-    // some states were told.
-    let mut told_any = false;
-    while (rounds < 20 && start.elapsed() < Duration::from_secs(8))
-        || (!told_any && start.elapsed() < Duration::from_secs(60))
-    {
+    while rounds < 20 && start.elapsed() < Duration::from_secs(8) {
         rounds += 1;
         // Two writers at once, killed at different moments.
         let mut a = spawn_helper(&format!("modseq{rounds}"), d.path());
@@ -1341,9 +1432,8 @@ fn kill_during_stores_never_moves_modseqs_back() {
                 );
             }
         }
-        told_any |= !told.is_empty();
+        assert!(!told.is_empty() || rounds > 1, "the writers ran");
     }
-    assert!(told_any, "the writers never got to change a flag");
     eprintln!(
         "{rounds} rounds, {} states told",
         modseq_ledgers(d.path()).len()

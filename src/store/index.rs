@@ -7,12 +7,14 @@
 //!
 //! ```text
 //! header, 128 bytes:
-//!   0  magic "PSTNIX\0\2"            8  uid_validity u32     12  uid_next u32
+//!   0  magic "PSTNIX\0\3"            8  uid_validity u32     12  uid_next u32
 //!   16 count u32                     20 names_len u32
 //!   24 valid_for: 10 × i64 (mtimes of new/, cur/, courierimapkeywords/ as (s, ns),
 //!      size and mtime (s, ns) of courierimapuiddb, and a slot of two 32-bit digests
 //!      of ctimes: new/'s and the database's, then cur/'s and the keyword directory's)
-//!   104 unseen u32 (messages without \Seen)   108..128 reserved (zero)
+//!   104 unseen u32 (messages without \Seen)
+//!   108 first unseen u32 (the record number of the first message without \Seen,
+//!       u32::MAX when there is none)             112..128 reserved (zero)
 //! count records, 40 bytes each, ascending UIDs:
 //!   0 uid u32   4 name_offset u32   8 name_len u16   10 flags u8   11 reserved u8
 //!   12 reserved u32 (a keyword-set or modseq reference can go here without a new record)
@@ -26,11 +28,24 @@
 //! - Torn: the file is written whole in `tmp/`, fsynced and renamed over the old one, so a
 //!   reader sees the old file or the new one, never a mix; a mapping keeps the inode it was
 //!   made from even when the file is replaced. [`Mapped::open`] checks the magic and that
-//!   the length is exactly header + records + names; the records' UIDs are checked
-//!   (ascending, below uid_next) when a session takes them, and each name when it is read
-//!   (inside the names area, UTF-8, no `/`, no leading dot): a damaged name reads as a
-//!   message whose file has vanished, never as a path outside the folder. Checking every
-//!   name up front would make each open touch the whole names area.
+//!   the length is exactly header + records + names.
+//! - Damaged (by anything but postern's writer: the owner's tools, a restore gone wrong):
+//!   every record must be sound before a session shows any of them, because the answer
+//!   to a damaged index is a full scan, and that must be chosen before EXISTS is sent (a
+//!   record found bad later could only show as a vanished message). Sound means UIDs
+//!   ascending and below uid_next, and names inside the names area, UTF-8, without `/`
+//!   or a leading dot ([`Mapped::sound`]). That check reads the whole file, so it is made
+//!   once per index file rather than per open: a session that made it records the file's
+//!   identity (inode, size, mtime and ctime) in `postern-index.checked`
+//!   ([`Mapped::vouch`]), and later opens that find the same identity skip it
+//!   ([`Mapped::vouched`]). Any write to the index file moves its ctime, which no tool
+//!   can set back; a ctime within the file system's clock tick of the check could be
+//!   shared by a write right after it, so only a settled one is recorded (as for the
+//!   folder times below; a read-only session checks but records nothing). The mark is a
+//!   claim of the same standing as the index itself: whoever can write one can write
+//!   the other. Each name is still checked again when it is read
+//!   ([`Mapped::file_name`]): should the check mark be wrong all the same, a damaged name
+//!   reads as a message whose file has vanished, never as a path outside the folder.
 //! - Stale: `valid_for` records the state the list was taken from. Every change to the
 //!   folder moves one of those times (a delivery or a move out of new/ changes new/'s
 //!   mtime, a flag rename or an expunge cur/'s, a keyword change the keyword directory's,
@@ -44,6 +59,11 @@
 //!   both directories. Either way the UIDs in the index stay right, because a basename's UID
 //!   never changes while UIDVALIDITY (checked against the database's header) is the same.
 //!
+//! A SELECT of a folder the index is exactly valid for takes its figures from the header
+//! (EXISTS from count, UNSEEN from the first unseen record, corrected by what the session
+//! changed) and a binary search of the UIDs (\Recent), and reads the rows in place (see
+//! `table.rs`): it touches a few pages whatever the folder's size.
+//!
 //! The index is only a cache: losing it, or finding it damaged, costs one full scan.
 
 use std::fs::{self, File};
@@ -55,7 +75,11 @@ use super::Flags;
 use crate::mapped::ReadOnlyMap;
 
 pub const FILE: &str = "postern-index";
-const MAGIC: &[u8; 8] = b"PSTNIX\0\x02";
+const MAGIC: &[u8; 8] = b"PSTNIX\0\x03";
+/// Beside the index: which index file was checked whole and found sound (see
+/// [`Mapped::vouched`]).
+pub const CHECKED_FILE: &str = "postern-index.checked";
+const CHECKED_MAGIC: &[u8; 8] = b"PSTNIC\0\x01";
 const HEADER: usize = 128;
 const RECORD: usize = 40;
 
@@ -101,6 +125,19 @@ pub fn uiddb_signature(folder_dir: &Path) -> ([i64; 3], (i64, i64)) {
 pub struct Mapped {
     map: ReadOnlyMap,
     count: usize,
+    /// Inode, size, mtime and ctime (s, ns) of the mapped file.
+    identity: [i64; 6],
+}
+
+/// How much older than now a file time must be before it vouches for itself: 25 ms
+/// where the file system keeps nanoseconds (the kernel's coarse clock ticks every 1 to 10
+/// ms), 2 s where it keeps whole seconds (as `margin` in mailbox.rs).
+fn settled_time(secs: i64, ns: i64) -> bool {
+    let margin: i128 = if ns == 0 { 2_000_000_000 } else { 25_000_000 };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as i128);
+    secs as i128 * 1_000_000_000 + (ns as i128) < now - margin
 }
 
 fn u32_at(b: &[u8], at: usize) -> u32 {
@@ -115,6 +152,15 @@ impl Mapped {
     /// Maps the folder's index; `None` when it is missing or its shape is wrong.
     pub fn open(folder_dir: &Path) -> Option<Mapped> {
         let file = File::open(folder_dir.join(FILE)).ok()?;
+        let m = file.metadata().ok()?;
+        let identity = [
+            m.ino() as i64,
+            m.len() as i64,
+            m.mtime(),
+            m.mtime_nsec(),
+            m.ctime(),
+            m.ctime_nsec(),
+        ];
         let map = ReadOnlyMap::new(&file).ok()?;
         if map.len() < HEADER || &map[..8] != MAGIC {
             return None;
@@ -124,7 +170,11 @@ impl Mapped {
         if map.len() as u64 != (HEADER + count * RECORD) as u64 + names as u64 {
             return None;
         }
-        Some(Mapped { map, count })
+        Some(Mapped {
+            map,
+            count,
+            identity,
+        })
     }
 
     pub fn uid_validity(&self) -> u32 {
@@ -153,6 +203,54 @@ impl Mapped {
 
     pub fn unseen(&self) -> u32 {
         u32_at(&self.map, 104)
+    }
+
+    /// The record number of the first message without \Seen, as the writer counted.
+    pub fn first_unseen(&self) -> Option<usize> {
+        let at = u32_at(&self.map, 108) as usize;
+        (at < self.count).then_some(at)
+    }
+
+    /// Whether `postern-index.checked` says this very file was found [`Mapped::sound`].
+    pub fn vouched(&self, folder_dir: &Path) -> bool {
+        let Ok(b) = fs::read(folder_dir.join(CHECKED_FILE)) else {
+            return false;
+        };
+        b.len() == 8 + 6 * 8
+            && &b[..8] == CHECKED_MAGIC
+            && (0..6).all(|i| u64_at(&b, 8 + 8 * i) as i64 == self.identity[i])
+    }
+
+    /// Records that this file was found sound (call only after [`Mapped::sound`] said
+    /// so), when its times have settled; a cache like the index (no fsync: a lost
+    /// mark costs one check).
+    pub fn vouch(&self, folder_dir: &Path) {
+        let [.., ms, mns, cs, cns] = self.identity;
+        if !settled_time(ms, mns) || !settled_time(cs, cns) {
+            return;
+        }
+        let mut out = CHECKED_MAGIC.to_vec();
+        for v in self.identity {
+            out.extend_from_slice(&v.to_le_bytes());
+        }
+        let target = folder_dir.join(CHECKED_FILE);
+        if let Err(e) = super::fsutil::replace_cache(&folder_dir.join("tmp"), &target, &out) {
+            log::debug!("{}: {e}", target.display());
+        }
+    }
+
+    /// Whether every record is sound: UIDs ascending, above 0 and below UIDNEXT, names
+    /// that are file names ([`Mapped::names_valid`]). Reads the whole file.
+    pub fn sound(&self) -> bool {
+        let mut last = 0;
+        let next = self.uid_next();
+        let uids_ok = (0..self.count).all(|i| {
+            let uid = u32_at(self.raw(i), 0);
+            let ok = uid > last && uid < next;
+            last = uid;
+            ok
+        });
+        uids_ok && self.names_valid()
     }
 
     fn raw(&self, i: usize) -> &[u8] {
@@ -227,11 +325,15 @@ where
     let mut records = Vec::with_capacity(count * RECORD);
     let mut names: Vec<u8> = Vec::with_capacity(count * 48);
     let mut unseen = 0u32;
+    let mut first_unseen = u32::MAX;
     for (r, name) in snapshot.messages {
         let (Ok(len), Ok(off)) = (u16::try_from(name.len()), u32::try_from(names.len())) else {
             return Ok(());
         };
         if !r.flags.contains(Flags::SEEN) {
+            if unseen == 0 {
+                first_unseen = (records.len() / RECORD) as u32;
+            }
             unseen += 1;
         }
         records.extend_from_slice(&r.uid.to_le_bytes());
@@ -256,6 +358,7 @@ where
         out.extend_from_slice(&v.to_le_bytes());
     }
     out.extend_from_slice(&unseen.to_le_bytes());
+    out.extend_from_slice(&first_unseen.to_le_bytes());
     out.resize(HEADER, 0);
     out.extend_from_slice(&records);
     out.extend_from_slice(&names);
@@ -300,7 +403,9 @@ mod tests {
         let m = Mapped::open(d.path()).unwrap();
         assert_eq!((m.uid_validity(), m.uid_next(), m.len()), (795868689, 4, 2));
         assert_eq!(m.valid_for(), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
-        assert_eq!(m.unseen(), 1);
+        assert_eq!((m.unseen(), m.first_unseen()), (1, Some(1)));
+        assert!(m.sound());
+        assert!(!m.vouched(d.path()));
         for (i, (r, name)) in list.iter().enumerate() {
             assert_eq!(m.record(i), *r);
             assert_eq!(m.file_name(i), Some(*name));
@@ -319,5 +424,40 @@ mod tests {
         assert_eq!(Mapped::open(d.path()).unwrap().file_name(0), None);
         fs::write(&path, "postern-index 1 1 2 3\n").unwrap();
         assert!(Mapped::open(d.path()).is_none(), "the old text format");
+        let mut v2 = bytes.clone();
+        v2[7] = 2;
+        fs::write(&path, &v2).unwrap();
+        assert!(
+            Mapped::open(d.path()).is_none(),
+            "version 2 (no first unseen)"
+        );
+    }
+
+    #[test]
+    fn a_check_mark_names_one_file() {
+        let d = tempfile::tempdir().unwrap();
+        fs::create_dir(d.path().join("tmp")).unwrap();
+        let list = [(record(1, Flags::SEEN, 8), "1700000000.M1P1.host:2,S")];
+        let snapshot = || Snapshot {
+            uid_validity: 7,
+            uid_next: 2,
+            valid_for: [0; 10],
+            messages: list.iter().copied(),
+        };
+        save(d.path(), snapshot()).unwrap();
+        let m = Mapped::open(d.path()).unwrap();
+        assert_eq!(m.first_unseen(), None);
+        m.vouch(d.path());
+        assert!(!m.vouched(d.path()), "not while its ctime is fresh");
+        std::thread::sleep(std::time::Duration::from_millis(30));
+        m.vouch(d.path());
+        assert!(m.vouched(d.path()));
+        assert!(Mapped::open(d.path()).unwrap().vouched(d.path()));
+        // The same bytes written again (in place, or a new file): not the file checked.
+        let bytes = fs::read(d.path().join(FILE)).unwrap();
+        fs::write(d.path().join(FILE), &bytes).unwrap();
+        assert!(!Mapped::open(d.path()).unwrap().vouched(d.path()));
+        save(d.path(), snapshot()).unwrap();
+        assert!(!Mapped::open(d.path()).unwrap().vouched(d.path()));
     }
 }

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use super::blobcache::BlobCache;
 use super::filename::{UniqueName, size_from_name, split_info, wire_size_from_name};
 use super::keyword_writer::{self, KeywordWriter};
-use super::table::{GONE, IN_NEW, RECENT, Table};
+use super::table::{GONE, IN_NEW, RECENT, Row, Table};
 use super::watch::{Sub, Watcher};
 use super::{
     Flags, Maildir, Result, StoreError, fsutil, index, keywords, modseq, quota, recent, sizecache,
@@ -826,7 +826,7 @@ impl Mailbox {
         if !exact && uiddb::header(&self.dir).map(|(v, _)| v) != Some(uid_validity) {
             return Ok(false);
         }
-        let Some(table) = Table::from_index(ix) else {
+        let Some(table) = Table::from_index(ix, &self.dir, !self.read_only) else {
             return Ok(false);
         };
         self.table = table;
@@ -940,7 +940,7 @@ impl Mailbox {
     /// claim state is unknown or cannot be written, the scan's answer stays: the messages
     /// this session moved out of new/ itself, which no other session can have moved.
     fn settle_recent(&mut self, from: usize) {
-        let Some(last) = self.table.rows().last() else {
+        let Some(last) = self.table.last() else {
             return;
         };
         let up_to = last.uid.saturating_add(1);
@@ -956,10 +956,7 @@ impl Mailbox {
             }
         };
         if let Some(first) = first {
-            for i in from.min(self.table.len())..self.table.len() {
-                let row = self.table.row_mut(i);
-                row.set(RECENT, row.uid >= first);
-            }
+            self.table.set_recent_from(from, first);
         }
     }
 
@@ -970,24 +967,28 @@ impl Mailbox {
         let Some(looked) = self.looked else {
             return;
         };
-        let rows = self.table.rows();
+        // The cheap tests first: a session that changed nothing reads no row here.
         if self.read_only
-            || rows.iter().any(|r| r.has(IN_NEW))
             || looked.settled().is_none()
-            || DirStamp::take(&self.dir) != Some(looked)
             || (!self.dates_changed
                 && self
                     .table
                     .base()
                     .is_some_and(|b| b.valid_for() == looked.validity()))
+            || DirStamp::take(&self.dir) != Some(looked)
+            || self.table.rows().any(|r| r.has(IN_NEW))
         {
             return;
         }
-        let present: Vec<usize> = (0..rows.len()).filter(|&i| !rows[i].has(GONE)).collect();
+        let present: Vec<(usize, Row)> = self
+            .table
+            .rows()
+            .enumerate()
+            .filter(|(_, r)| !r.has(GONE))
+            .collect();
         let dates = self.dates.borrow();
         let file_dates = self.internal_dates.borrow();
-        let messages = present.iter().map(|&i| {
-            let row = &rows[i];
+        let messages = present.iter().map(|&(i, row)| {
             let basename = self.table.basename(i);
             let known = row.record_in(self.table.base());
             let record = index::Record {
@@ -1049,7 +1050,7 @@ impl Mailbox {
 
     /// Message `index` (sequence number `index + 1`). Panics past the end, like indexing.
     pub fn message(&self, index: usize) -> MessageEntry<'_> {
-        let row = &self.table.rows()[index];
+        let row = self.table.row(index);
         let file_name = self.table.file_name(index);
         MessageEntry {
             uid: row.uid,
@@ -1070,7 +1071,7 @@ impl Mailbox {
 
     /// The UID of the last message, 0 when there is none.
     pub fn last_uid(&self) -> u32 {
-        self.table.rows().last().map_or(0, |r| r.uid)
+        self.table.last().map_or(0, |r| r.uid)
     }
 
     /// How many messages are \Recent in this session.
@@ -1078,7 +1079,13 @@ impl Mailbox {
         if self.recent_hidden {
             return 0;
         }
-        self.table.rows().iter().filter(|r| r.has(RECENT)).count()
+        self.table.recent_count()
+    }
+
+    /// The index of the first message without \Seen (SELECT's UNSEEN): from the folder
+    /// index's header and the rows this session changed, without a pass over the rest.
+    pub fn first_unseen(&self) -> Option<usize> {
+        self.table.first_unseen()
     }
 
     /// From now on no message of this view is recent: for a client that has no \Recent
@@ -1096,7 +1103,7 @@ impl Mailbox {
     /// The index of the first message whose UID is `uid` or above (`len()` when none is):
     /// where a UID range starts.
     pub fn first_index_from_uid(&self, uid: u32) -> usize {
-        self.table.rows().partition_point(|r| r.uid < uid)
+        self.table.partition_uid(uid)
     }
 
     pub fn index_of_uid(&self, uid: u32) -> Option<usize> {
@@ -1109,7 +1116,7 @@ impl Mailbox {
     }
 
     fn path_of(&self, index: usize) -> PathBuf {
-        let sub = if self.table.rows()[index].has(IN_NEW) {
+        let sub = if self.table.row(index).has(IN_NEW) {
             "new"
         } else {
             "cur"
@@ -1134,7 +1141,7 @@ impl Mailbox {
     /// and that stand-in is neither kept for this session nor written to the cache: a
     /// date, once answered from the file, never changes.
     pub fn internal_date(&self, index: usize) -> i64 {
-        let Some(row) = self.table.rows().get(index) else {
+        let Some(row) = (index < self.table.len()).then(|| self.table.row(index)) else {
             return 0;
         };
         if let Some(date) = self.dates.borrow().get(&row.uid) {
@@ -1175,7 +1182,7 @@ impl Mailbox {
             return Err(StoreError::ReadOnly);
         }
         self.check(index)?;
-        let row = &self.table.rows()[index];
+        let row = self.table.row(index);
         if row.has(GONE) {
             return Err(StoreError::NoSuchMessage);
         }
@@ -1250,7 +1257,7 @@ impl Mailbox {
         // INTERNALDATE of an unmeasured folder reads each file once, not stat then read.
         let measured = super::measure::measure_file(&mut self.open_message(index)?)?;
         let basename = self.table.basename(index).to_string();
-        let uid = self.table.rows()[index].uid;
+        let uid = self.table.row(index).uid;
         if !self.dates.borrow().contains_key(&uid) {
             self.dates.borrow_mut().insert(uid, measured.internal_date);
             (self.internal_dates.borrow_mut()).put(basename.clone(), measured.internal_date);
@@ -1267,7 +1274,7 @@ impl Mailbox {
         if let Some(w) = wire_size_from_name(basename) {
             return Some(w);
         }
-        let row = &self.table.rows()[index];
+        let row = &self.table.row(index);
         if let Some(w) = row.record_in(self.table.base()).and_then(|r| r.wire_size) {
             return Some(w);
         }
@@ -1393,7 +1400,7 @@ impl Mailbox {
             return changes;
         }
         let stamp = DirStamp::take(&self.dir);
-        let pending_expunges = report_expunges && self.table.rows().iter().any(|r| r.has(GONE));
+        let pending_expunges = report_expunges && self.table.any_gone();
         if stamp.is_some() && stamp == self.stamp && !pending_expunges {
             self.events_trusted = self.watcher.is_some();
             return Ok(Changes::default());
@@ -1407,6 +1414,11 @@ impl Mailbox {
         let look = Look::scan(&self.dir, !self.read_only, !only_new)?;
         let changes = self.reconcile(stamp, how, look)?;
         self.events_trusted = self.watcher.is_some();
+        // The reconciliation looked up names in the whole index: those pages are page
+        // cache, not this session's memory.
+        if let Some(base) = self.table.base() {
+            base.release_pages();
+        }
         Ok(changes)
     }
 
@@ -1566,7 +1578,7 @@ impl Mailbox {
             Default::default()
         };
         for i in (0..self.table.len()).filter(|_| read_keywords) {
-            let row = self.table.rows()[i];
+            let row = self.table.row(i);
             let had = self.table.keywords(i);
             let basename = self.table.basename(i);
             if row.has(GONE) || (had.is_empty() && !kw.contains_key(basename)) {
@@ -1634,7 +1646,7 @@ impl Mailbox {
         }
         let mut expunged = Vec::new();
         if opening {
-            self.table.retain(|r| !r.has(GONE));
+            self.table.remove_gone();
             self.table.sort();
             changed.clear();
             new = 0;
@@ -1661,41 +1673,38 @@ impl Mailbox {
     /// flags in its name.
     fn apply_listing(&mut self, i: usize, f: Found, changed: &mut HashSet<usize>) {
         let flags = flags_of(&f.file_name);
-        let row = self.table.row_mut(i);
+        let row = self.table.row(i);
         if flags != row.flags || row.has(GONE) {
             changed.insert(i);
         }
-        row.flags = flags;
-        row.set(IN_NEW, f.in_new);
-        row.set(GONE, false);
+        // Only a row that differs is written: the rows of the index stay unowned.
+        if flags != row.flags || row.has(GONE) || row.has(IN_NEW) != f.in_new {
+            let row = self.table.row_mut(i);
+            row.flags = flags;
+            row.set(IN_NEW, f.in_new);
+            row.set(GONE, false);
+        }
         self.table.rename(i, f.file_name);
     }
 
     /// Drops vanished entries; their sequence numbers, descending. `changed` (row numbers)
     /// is renumbered to match.
     fn remove_gone(&mut self, changed: &mut HashSet<usize>) -> Vec<u32> {
-        let rows = self.table.rows();
-        self.last_expunged = rows.iter().filter(|r| r.has(GONE)).map(|r| r.uid).collect();
-        let mut out: Vec<u32> = (0..rows.len())
-            .filter(|&i| rows[i].has(GONE))
-            .map(|i| i as u32 + 1)
-            .collect();
+        let gone = self.table.gone();
+        self.last_expunged = gone.iter().map(|&i| self.table.row(i).uid).collect();
+        let mut out: Vec<u32> = gone.iter().map(|&i| i as u32 + 1).collect();
         if out.is_empty() {
             return out;
         }
         if !changed.is_empty() {
-            let mut renumbered = HashSet::default();
-            let mut removed_before = 0;
-            for (i, row) in rows.iter().enumerate() {
-                if row.has(GONE) {
-                    removed_before += 1;
-                } else if changed.contains(&i) {
-                    renumbered.insert(i - removed_before);
-                }
-            }
-            *changed = renumbered;
+            // Each changed row moves down by the number of gone rows before it.
+            *changed = changed
+                .iter()
+                .filter(|i| gone.binary_search(i).is_err())
+                .map(|&i| i - gone.partition_point(|&g| g < i))
+                .collect();
         }
-        self.table.retain(|r| !r.has(GONE));
+        self.table.remove_gone();
         out.reverse();
         out
     }
@@ -1718,7 +1727,7 @@ impl Mailbox {
         }
         let change = change.cleaned()?;
         self.check(index)?;
-        if self.table.rows()[index].has(GONE) {
+        if self.table.row(index).has(GONE) {
             return Err(StoreError::NoSuchMessage);
         }
         if let Some(m) = &mut self.modseqs {
@@ -1739,7 +1748,7 @@ impl Mailbox {
     fn store_system_flags(&mut self, index: usize, change: &FlagChange) -> Result<()> {
         let basename = self.table.basename(index).to_string();
         let mut file_name = self.table.file_name(index).to_string();
-        let mut in_new = self.table.rows()[index].has(IN_NEW);
+        let mut in_new = self.table.row(index).has(IN_NEW);
         for _ in 0..RENAME_TRIES {
             let from = self
                 .dir
@@ -1820,7 +1829,7 @@ impl Mailbox {
         let mut removed = Vec::new();
         let (mut bytes, mut count) = (0i64, 0i64);
         for i in 0..self.table.len() {
-            let row = self.table.rows()[i];
+            let row = self.table.row(i);
             if row.has(GONE)
                 || !row.flags.contains(Flags::DELETED)
                 || only.as_ref().is_some_and(|o| !o.contains(&row.uid))
@@ -1868,8 +1877,7 @@ impl Mailbox {
         for &i in &removed {
             self.table.row_mut(i).set(GONE, true);
         }
-        let gone: HashSet<&str> = (0..self.table.len())
-            .filter(|&i| self.table.rows()[i].has(GONE))
+        let gone: HashSet<&str> = (self.table.gone().into_iter())
             .map(|i| self.table.basename(i))
             .collect();
         if !gone.is_empty() {
@@ -1929,12 +1937,8 @@ impl Mailbox {
     /// The lowest mod-sequence given to an expunge this session has seen but not
     /// reported yet (a vanished message still in the rows), when there is one.
     pub fn pending_expunge_modseq(&self) -> Option<u64> {
-        let gone: HashSet<u32> = self
-            .table
-            .rows()
-            .iter()
-            .filter(|r| r.has(GONE))
-            .map(|r| r.uid)
+        let gone: HashSet<u32> = (self.table.gone().into_iter())
+            .map(|i| self.table.row(i).uid)
             .collect();
         if gone.is_empty() || self.modseqs.is_none() {
             return None;
@@ -1975,7 +1979,7 @@ impl Mailbox {
         };
         let seen: Vec<modseq::Seen> = (0..self.table.len())
             .map(|i| {
-                let row = self.table.rows()[i];
+                let row = self.table.row(i);
                 modseq::Seen {
                     uid: row.uid,
                     fingerprint: (!row.has(GONE))
@@ -2057,7 +2061,7 @@ impl Mailbox {
         let mut total = 0u64;
         for &i in indexes {
             self.check(i)?;
-            total += self.table.rows()[i].size;
+            total += self.table.row(i).size;
         }
         let counted = quota::counts_folder(&target_dir);
         if counted {
@@ -2161,7 +2165,7 @@ impl Mailbox {
     /// The file of a message to copy and its metadata; `None` when another session
     /// expunged it.
     fn source_file(&self, index: usize) -> Result<Option<(PathBuf, fs::Metadata)>> {
-        if self.table.rows()[index].has(GONE) {
+        if self.table.row(index).has(GONE) {
             return Ok(None);
         }
         let src = match self.locate_path(index) {

@@ -5,7 +5,6 @@ use crate::imap::command::SelectParam;
 use crate::imap::response::{CommandResult, Outcome};
 use crate::imap::session::{Selected, Session};
 use crate::imap::sync::AnnouncedFlags;
-use crate::store::Flags;
 
 impl Session<'_> {
     pub fn cmd_select(
@@ -68,10 +67,7 @@ impl Session<'_> {
         let keywords = mailbox.keywords_in_use();
         let exists = mailbox.len();
         let recent = mailbox.recent_count();
-        let first_unseen = mailbox
-            .messages()
-            .position(|m| !m.flags.contains(Flags::SEEN))
-            .map(|i| i + 1);
+        let first_unseen = mailbox.first_unseen().map(|i| i + 1);
         let (uid_validity, uid_next) = (mailbox.uid_validity(), mailbox.uid_next());
         let announced = AnnouncedFlags::at_select(
             &mut self.out,
@@ -103,6 +99,9 @@ impl Session<'_> {
         if self.condstore {
             self.announce_highest_modseq(&mut mailbox);
         }
+        // The index pages the answer touched (the kernel may map whole large folios of
+        // the file) are page cache, not this session's memory.
+        mailbox.save_caches();
         self.select(Selected {
             mailbox,
             name,
