@@ -11,22 +11,6 @@ mod oracle;
 
 use common::*;
 
-/// The value of `MODSEQ (n)` in a FETCH line.
-fn modseq_in(text: &str) -> Option<u64> {
-    let at = text.find("MODSEQ (")? + "MODSEQ (".len();
-    text[at..].split(')').next()?.parse().ok()
-}
-
-/// HIGHESTMODSEQ from `[HIGHESTMODSEQ n]` in any line of the reply.
-fn highest(r: &Reply) -> u64 {
-    let all = r.dump();
-    let at = all
-        .find("[HIGHESTMODSEQ ")
-        .unwrap_or_else(|| panic!("no HIGHESTMODSEQ:\n{all}"))
-        + "[HIGHESTMODSEQ ".len();
-    all[at..].split(']').next().unwrap().parse().unwrap()
-}
-
 /// sequence number -> MODSEQ of every FETCH line of the reply.
 fn modseqs(r: &Reply) -> Vec<(u32, u64)> {
     r.untagged
@@ -41,14 +25,6 @@ fn modseqs(r: &Reply) -> Vec<(u32, u64)> {
 
 fn msg(n: u32) -> Vec<u8> {
     message("bob@example.org", &format!("m{n}"), "x\r\n")
-}
-
-fn server_with(n: u32) -> TestServer {
-    let server = TestServer::new();
-    for i in 1..=n {
-        server.deliver(None, &msg(i));
-    }
-    server
 }
 
 fn session(server: &mut TestServer) -> Client {
@@ -71,11 +47,11 @@ fn condstore_is_advertised() {
 /// answer carries the new MODSEQ; FETCH (CHANGEDSINCE) returns only that message.
 #[test]
 fn rfc_select_condstore_fetch_modseq_and_changedsince() {
-    let mut server = server_with(3);
+    let mut server = server_with_delivered(3);
     let mut c = session(&mut server);
     let r = c.send("S", "SELECT INBOX (CONDSTORE)");
     r.assert_ok();
-    let h = highest(&r);
+    let h = highest_modseq(&r);
     assert!(h > 0);
     let r = c.send("F1", "FETCH 1:* (FLAGS MODSEQ)");
     r.assert_ok();
@@ -122,9 +98,9 @@ fn rfc_select_condstore_fetch_modseq_and_changedsince() {
 /// still reports the new MODSEQ; UNCHANGEDSINCE 0 always fails for existing messages.
 #[test]
 fn rfc_store_unchangedsince() {
-    let mut server = server_with(3);
+    let mut server = server_with_delivered(3);
     let mut c = session(&mut server);
-    let h = highest(&c.send("S", "SELECT INBOX (CONDSTORE)"));
+    let h = highest_modseq(&c.send("S", "SELECT INBOX (CONDSTORE)"));
     // Message 2 changes after the client learnt h.
     let r = c.send("A", "STORE 2 +FLAGS (\\Flagged)");
     let m2 = modseqs(&r)[0].1;
@@ -164,7 +140,7 @@ fn rfc_store_unchangedsince() {
 /// mod-sequence race to change it; the second one's STORE fails with [MODIFIED].
 #[test]
 fn rfc_two_clients_conditional_store() {
-    let mut server = server_with(2);
+    let mut server = server_with_delivered(2);
     let mut a = session(&mut server);
     let mut b = session(&mut server);
     a.send("S", "SELECT INBOX (CONDSTORE)").assert_ok();
@@ -198,14 +174,14 @@ fn rfc_two_clients_conditional_store() {
 /// highest MODSEQ of what it found; ESEARCH carries it as `MODSEQ n`.
 #[test]
 fn rfc_search_modseq() {
-    let mut server = server_with(4);
+    let mut server = server_with_delivered(4);
     let mut c = session(&mut server);
     assert!(!c.select("INBOX").has("HIGHESTMODSEQ"), "not enabled yet");
     // SEARCH MODSEQ is a CONDSTORE enabling command: first the HIGHESTMODSEQ.
     let r = c.send("E", "SEARCH MODSEQ 1");
     r.assert_ok();
     assert!(r.has("[HIGHESTMODSEQ "), "{}", r.dump());
-    let h = highest(&r);
+    let h = highest_modseq(&r);
     let r = c.send("T", "STORE 2,4 +FLAGS (\\Draft)");
     let m = modseqs(&r).iter().map(|x| x.1).max().unwrap();
     let r = c.send(
@@ -235,13 +211,13 @@ fn rfc_search_modseq() {
 /// The other session never enabled CONDSTORE: its change is found at the sync.
 #[test]
 fn enable_while_selected_and_changes_of_a_plain_session() {
-    let mut server = server_with(3);
+    let mut server = server_with_delivered(3);
     let mut a = session(&mut server);
     a.select("INBOX");
     let r = a.send("E", "ENABLE CONDSTORE");
     r.assert_ok();
     assert!(r.has("* ENABLED CONDSTORE"), "{}", r.dump());
-    let h = highest(&r);
+    let h = highest_modseq(&r);
     let mut b = session(&mut server);
     b.select("INBOX");
     b.send("B1", "STORE 3 +FLAGS (\\Answered $Work)")
@@ -258,7 +234,7 @@ fn enable_while_selected_and_changes_of_a_plain_session() {
     // A new session sees the same value (it is the folder's, not the session's).
     let mut c = session(&mut server);
     let r = c.send("S", "EXAMINE INBOX (CONDSTORE)");
-    assert_eq!(highest(&r), seen[0].1);
+    assert_eq!(highest_modseq(&r), seen[0].1);
     let r = c.send("F", &format!("FETCH 1:* (UID) (CHANGEDSINCE {h})"));
     assert_eq!(modseqs(&r), seen, "{}", r.dump());
     // A keyword change alone is a change too.
@@ -276,7 +252,7 @@ fn enable_while_selected_and_changes_of_a_plain_session() {
 /// EXPUNGE made by another session (RFC 7162 §3.1.2.3, §3.2: expunges too).
 #[test]
 fn status_highestmodseq_follows_every_kind_of_change() {
-    let mut server = server_with(2);
+    let mut server = server_with_delivered(2);
     let mut a = session(&mut server);
     let mut b = session(&mut server);
     let status = |a: &mut Client| {
@@ -314,7 +290,7 @@ fn status_highestmodseq_follows_every_kind_of_change() {
 /// above anything seen before (never backwards).
 #[test]
 fn state_survives_the_index_and_its_own_loss_never_goes_backwards() {
-    let mut server = server_with(3);
+    let mut server = server_with_delivered(3);
     let mut c = session(&mut server);
     let r = c.send("S", "SELECT INBOX (CONDSTORE)");
     let uidvalidity = r.one("* OK [UIDVALIDITY").text.clone();
@@ -333,7 +309,7 @@ fn state_survives_the_index_and_its_own_loss_never_goes_backwards() {
     let r = c.send("S", "SELECT INBOX (CONDSTORE)");
     assert_eq!(r.one("* OK [UIDVALIDITY").text, uidvalidity);
     let top = known.iter().map(|k| k.1).max().unwrap();
-    assert!(highest(&r) > top);
+    assert!(highest_modseq(&r) > top);
     let again = modseqs(&c.send("F", "FETCH 1:* (MODSEQ)"));
     assert!(again.iter().all(|a| a.1 > top), "{again:?} vs {known:?}");
     c.logout();
@@ -346,10 +322,10 @@ fn courier_changes_get_new_modseqs() {
     let Some(courier) = oracle::Courier::find() else {
         return;
     };
-    let mut server = server_with(3);
+    let mut server = server_with_delivered(3);
     server.give_homes_to_mail_owner();
     let mut a = session(&mut server);
-    let h = highest(&a.send("S", "SELECT INBOX (CONDSTORE)"));
+    let h = highest_modseq(&a.send("S", "SELECT INBOX (CONDSTORE)"));
     let mut cur = Client::spawn(courier.imapd_command(&server.maildir), false);
     cur.send("C1", "SELECT INBOX").assert_ok();
     cur.send("C2", "STORE 1 +FLAGS (\\Flagged CourierKw)")
@@ -373,7 +349,7 @@ fn courier_changes_get_new_modseqs() {
 /// without MODSEQ, and what needs mod-sequences is refused.
 #[test]
 fn nomodseq_when_the_state_cannot_be_kept() {
-    let mut server = server_with(2);
+    let mut server = server_with_delivered(2);
     let dir = server.folder_dir("INBOX").join("postern-modseq");
     std::fs::create_dir(&dir).unwrap();
     std::fs::write(dir.join("keep"), b"x").unwrap();
@@ -400,9 +376,9 @@ fn nomodseq_when_the_state_cannot_be_kept() {
 /// a client that keeps the last MODSEQ it heard has the right one.
 #[test]
 fn implicit_seen_gets_its_modseq_reported() {
-    let mut server = server_with(2);
+    let mut server = server_with_delivered(2);
     let mut c = session(&mut server);
-    let h = highest(&c.send("S", "SELECT INBOX (CONDSTORE)"));
+    let h = highest_modseq(&c.send("S", "SELECT INBOX (CONDSTORE)"));
     let r = c.send("F", "FETCH 2 BODY[]");
     r.assert_ok();
     assert!(r.has("\\Seen"), "{}", r.dump());

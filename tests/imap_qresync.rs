@@ -9,30 +9,6 @@ mod common;
 
 use common::*;
 
-fn modseq_in(text: &str) -> Option<u64> {
-    let at = text.find("MODSEQ (")? + "MODSEQ (".len();
-    text[at..].split(')').next()?.parse().ok()
-}
-
-fn highest(r: &Reply) -> u64 {
-    let all = r.dump();
-    let at = all
-        .find("[HIGHESTMODSEQ ")
-        .unwrap_or_else(|| panic!("no HIGHESTMODSEQ:\n{all}"))
-        + "[HIGHESTMODSEQ ".len();
-    all[at..].split(']').next().unwrap().parse().unwrap()
-}
-
-fn uidvalidity(r: &Reply) -> u32 {
-    let t = &r.one("* OK [UIDVALIDITY").text;
-    t["* OK [UIDVALIDITY ".len()..]
-        .split(']')
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap()
-}
-
 /// The `* VANISHED ...` lines' texts.
 fn vanished(r: &Reply) -> Vec<String> {
     r.texts("* VANISHED")
@@ -47,14 +23,6 @@ fn changed(r: &Reply) -> Vec<(u32, u64)> {
         .collect()
 }
 
-fn server_with(n: u32) -> TestServer {
-    let server = TestServer::new();
-    for i in 1..=n {
-        server.deliver(None, &message("bob@example.org", &format!("m{i}"), "x\r\n"));
-    }
-    server
-}
-
 /// A logged-in session with QRESYNC enabled.
 fn qresync_session(server: &mut TestServer) -> Client {
     let mut c = server.connect();
@@ -67,7 +35,7 @@ fn qresync_session(server: &mut TestServer) -> Client {
 
 #[test]
 fn qresync_is_advertised_and_needs_enable() {
-    let mut server = server_with(1);
+    let mut server = server_with_delivered(1);
     let mut c = server.connect();
     c.login();
     assert!(c.send("C", "CAPABILITY").has(" QRESYNC"));
@@ -86,10 +54,13 @@ fn qresync_is_advertised_and_needs_enable() {
 /// HIGHESTMODSEQ. A client with a stale UIDVALIDITY gets a plain SELECT.
 #[test]
 fn rfc_select_qresync_resynchronises() {
-    let mut server = server_with(6);
+    let mut server = server_with_delivered(6);
     let mut c = qresync_session(&mut server);
     let r = c.send("S", "SELECT INBOX");
-    let (v, h) = (uidvalidity(&r), highest(&r));
+    let (v, h) = (
+        ok_code_number(&r, "UIDVALIDITY").unwrap(),
+        highest_modseq(&r),
+    );
     c.send("L", "LOGOUT");
     // Another session (without CONDSTORE) changes flags and expunges.
     let mut other = server.connect();
@@ -113,7 +84,7 @@ fn rfc_select_qresync_resynchronises() {
         "{}",
         r.dump()
     );
-    assert!(ch.iter().all(|c| c.1 > h && c.1 <= highest(&r)));
+    assert!(ch.iter().all(|c| c.1 > h && c.1 <= highest_modseq(&r)));
     assert!(r.has("$Done"), "{}", r.dump());
     // known-uids narrows both answers (§3.2.5.1).
     let r = c.send("S2", &format!("EXAMINE INBOX (QRESYNC ({v} {h} 2:4))"));
@@ -137,7 +108,7 @@ fn rfc_select_qresync_resynchronises() {
         r.dump()
     );
     // Up to date: nothing to say.
-    let now = highest(&r);
+    let now = highest_modseq(&r);
     let r = c.send("S5", &format!("SELECT INBOX (QRESYNC ({v} {now}))"));
     assert!(
         vanished(&r).is_empty() && changed(&r).is_empty(),
@@ -151,9 +122,9 @@ fn rfc_select_qresync_resynchronises() {
 /// the set vanished since n, then FETCHes what changed.
 #[test]
 fn rfc_uid_fetch_changedsince_vanished() {
-    let mut server = server_with(5);
+    let mut server = server_with_delivered(5);
     let mut c = qresync_session(&mut server);
-    let h = highest(&c.send("S", "SELECT INBOX"));
+    let h = highest_modseq(&c.send("S", "SELECT INBOX"));
     let mut other = server.connect();
     other.login();
     other.select("INBOX");
@@ -197,7 +168,7 @@ fn rfc_uid_fetch_changedsince_vanished() {
 /// session's expunge during IDLE; flag updates carry UID and MODSEQ.
 #[test]
 fn vanished_replaces_expunge() {
-    let mut server = server_with(5);
+    let mut server = server_with_delivered(5);
     server.make_folder("INBOX.Archive");
     let mut c = qresync_session(&mut server);
     c.select("INBOX");
@@ -244,14 +215,17 @@ fn vanished_replaces_expunge() {
 /// the memory the answer is exact.
 #[test]
 fn past_the_expunge_memory_the_answer_is_a_superset() {
-    let mut server = server_with(8);
+    let mut server = server_with_delivered(8);
     server.set("imap", "vanished_memory", "2");
     let mut c = qresync_session(&mut server);
     c.select("INBOX");
     c.send("D", "UID STORE 1 +FLAGS (\\Deleted)").assert_ok();
     c.send("X", "EXPUNGE").assert_ok();
     let r = c.send("S", "SELECT INBOX");
-    let (v, h) = (uidvalidity(&r), highest(&r));
+    let (v, h) = (
+        ok_code_number(&r, "UIDVALIDITY").unwrap(),
+        highest_modseq(&r),
+    );
     let status = |c: &mut Client| {
         let r = c.send("ST", "STATUS INBOX (HIGHESTMODSEQ)");
         let t = r.texts("* STATUS")[0].clone();
@@ -298,10 +272,13 @@ fn past_the_expunge_memory_the_answer_is_a_superset() {
 /// for one.
 #[test]
 fn expunges_at_the_end_of_the_folder_are_remembered() {
-    let mut server = server_with(6);
+    let mut server = server_with_delivered(6);
     let mut c = qresync_session(&mut server);
     let r = c.send("S", "SELECT INBOX");
-    let (v, h) = (uidvalidity(&r), highest(&r));
+    let (v, h) = (
+        ok_code_number(&r, "UIDVALIDITY").unwrap(),
+        highest_modseq(&r),
+    );
     c.send("L", "LOGOUT");
     let mut plain = server.connect();
     plain.login();
@@ -314,7 +291,7 @@ fn expunges_at_the_end_of_the_folder_are_remembered() {
     let mut c = qresync_session(&mut server);
     let r = c.send("S", &format!("SELECT INBOX (QRESYNC ({v} {h}))"));
     assert_eq!(vanished(&r), ["* VANISHED (EARLIER) 5:6"], "{}", r.dump());
-    let h2 = highest(&r);
+    let h2 = highest_modseq(&r);
     // A session with mod-sequences expunges the (new) last message while another
     // appends one it has not seen yet.
     c.send("D", "UID STORE 4 +FLAGS (\\Deleted)").assert_ok();

@@ -385,12 +385,7 @@ fn rev2_with_condstore_and_qresync() {
     c.send("T", "STORE 2 +FLAGS (\\Flagged)").assert_ok();
     let r = c.send("F", "FETCH 2 (MODSEQ)");
     let line = r.one("* 2 FETCH").text.clone();
-    let modseq: u64 = line
-        .split("MODSEQ (")
-        .nth(1)
-        .and_then(|s| s.split(')').next())
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| panic!("no MODSEQ in {line}"));
+    let modseq = modseq_in(&line).unwrap_or_else(|| panic!("no MODSEQ in {line}"));
     let r = c.send("Q", &format!("SEARCH MODSEQ {modseq}"));
     r.assert_ok();
     assert_eq!(

@@ -1331,6 +1331,31 @@ pub fn ok_code_number(reply: &Reply, code: &str) -> Option<u64> {
     })
 }
 
+/// The value of `MODSEQ (n)` in a FETCH line (RFC 7162 §3.1.4).
+pub fn modseq_in(text: &str) -> Option<u64> {
+    let at = text.find("MODSEQ (")? + "MODSEQ (".len();
+    text[at..].split(')').next()?.parse().ok()
+}
+
+/// HIGHESTMODSEQ from `[HIGHESTMODSEQ n]` in an untagged OK or the tagged line.
+pub fn highest_modseq(reply: &Reply) -> u64 {
+    ok_code_number(reply, "HIGHESTMODSEQ")
+        .or_else(|| {
+            let n = reply.tagged.code()?.strip_prefix("HIGHESTMODSEQ ")?;
+            n.parse().ok()
+        })
+        .unwrap_or_else(|| panic!("no HIGHESTMODSEQ:\n{}", reply.dump()))
+}
+
+/// A server whose INBOX holds `n` delivered messages, subjects `m1`..`mn`.
+pub fn server_with_delivered(n: u32) -> TestServer {
+    let server = TestServer::new();
+    for i in 1..=n {
+        server.deliver(None, &message("bob@example.org", &format!("m{i}"), "x\r\n"));
+    }
+    server
+}
+
 impl Reply {
     /// The untagged `* n FETCH` lines, in order.
     pub fn fetches(&self) -> Vec<&Line> {
