@@ -166,6 +166,27 @@ fn normalise(reply: &str) -> String {
         .join("\n")
 }
 
+/// Where the two Maildirs' [`disk`] views differ, each way (a folder or entry only one
+/// server made counts too), one text per difference. One free choice is let through: a
+/// UID database only postern has written. Courier's ADD leaves a folder it never opened
+/// unnumbered, postern numbers a folder when it stores into it, and either server reads
+/// the other's database as it finds it.
+fn disk_differences(courier: &Path, postern: &Path) -> Vec<String> {
+    let (dc, dp) = (disk(courier), disk(postern));
+    let keys: std::collections::BTreeSet<&String> = dc.keys().chain(dp.keys()).collect();
+    keys.into_iter()
+        .filter(|k| dc.get(*k) != dp.get(*k))
+        .filter(|k| !k.ends_with(" uids") || dc.contains_key(*k))
+        .map(|k| {
+            format!(
+                "disk {k}:\n--- courier\n{:?}\n--- postern\n{:?}\n",
+                dc.get(k),
+                dp.get(k)
+            )
+        })
+        .collect()
+}
+
 /// What each server leaves on disk that must agree: every folder's messages (unique
 /// name and flags), the UID database's entries (without its UIDVALIDITY header, which
 /// is the time each server first looked) and the keywords of each message.
@@ -415,15 +436,7 @@ fn the_same_script_gives_the_same_replies_and_disk_as_courier() {
         String::from_utf8_lossy(&got)
     );
     let _ = child.wait();
-    let (dc, dp) = (disk(&cmd_md), disk(&server.maildir));
-    for (k, v) in &dc {
-        if dp.get(k) != Some(v) {
-            diffs.push(format!(
-                "disk {k}:\n--- courier\n{v}\n--- postern\n{:?}\n",
-                dp.get(k)
-            ));
-        }
-    }
+    diffs.extend(disk_differences(&cmd_md, &server.maildir));
     assert!(
         diffs.is_empty(),
         "{} differences:\n{}",
@@ -497,15 +510,7 @@ fn add_stores_a_message_as_courier_does() {
     c.send_line("LOGOUT");
     let _ = c.reply();
     let _ = child.wait();
-    let (dc, dp) = (disk(&cmd_md), disk(&server.maildir));
-    for (k, v) in &dc {
-        if dp.get(k) != Some(v) {
-            diffs.push(format!(
-                "disk {k}:\n--- courier\n{v}\n--- postern\n{:?}\n",
-                dp.get(k)
-            ));
-        }
-    }
+    diffs.extend(disk_differences(&cmd_md, &server.maildir));
     assert!(
         diffs.is_empty(),
         "{} differences:\n{}",
@@ -1300,15 +1305,7 @@ fn folder_names_with_the_separator_are_encoded_as_courier_encodes_them() {
     if want != got {
         diffs.push(format!("folder directories:\n{want:?}\n{got:?}"));
     }
-    let (dc, dp) = (disk(&cmd_md), disk(&pmd));
-    for (k, v) in &dc {
-        if dp.get(k) != Some(v) {
-            diffs.push(format!(
-                "disk {k}:\n--- courier\n{v}\n--- postern\n{:?}\n",
-                dp.get(k)
-            ));
-        }
-    }
+    diffs.extend(disk_differences(&cmd_md, &pmd));
     assert!(diffs.is_empty(), "{}", diffs.join("\n"));
 }
 
