@@ -711,6 +711,15 @@ impl Client {
         v
     }
 
+    /// The words of the `* CAPABILITY` line a CAPABILITY command answers.
+    #[track_caller]
+    pub fn capabilities(&mut self) -> Vec<String> {
+        let r = self.send("CAP", "CAPABILITY");
+        r.assert_ok();
+        let line = &r.one("* CAPABILITY").text;
+        line.split(' ').skip(2).map(str::to_owned).collect()
+    }
+
     #[track_caller]
     pub fn login(&mut self) {
         self.send("L1", &format!("LOGIN {USER} {PASS}")).assert_ok();
