@@ -66,10 +66,10 @@ fn basenames(server: &TestServer, folder: &str) -> Vec<String> {
     v
 }
 
-#[test]
-fn copies_and_moves_are_indexed_at_once() {
+/// FTS on, `count` messages in INBOX, and a logged-in session that created `folder`.
+fn fts_server_with(count: usize, folder: &str) -> (TestServer, Client) {
     let mut server = TestServer::with(&[("fts", "enabled", "true")]);
-    for i in 0..12 {
+    for i in 0..count {
         server.put(
             "INBOX",
             "cur",
@@ -80,7 +80,13 @@ fn copies_and_moves_are_indexed_at_once() {
     }
     let mut c = server.connect();
     c.login();
-    c.send("c", "CREATE INBOX.Target").assert_ok();
+    c.send("c", &format!("CREATE {folder}")).assert_ok();
+    (server, c)
+}
+
+#[test]
+fn copies_and_moves_are_indexed_at_once() {
+    let (mut server, mut c) = fts_server_with(12, "INBOX.Target");
     // The target gets its index from a first SEARCH (an index is made for folders that
     // are searched); then it holds one message of its own.
     c.send_parts(
@@ -136,19 +142,7 @@ fn copies_and_moves_are_indexed_at_once() {
 /// costs no index.
 #[test]
 fn a_copy_into_a_folder_without_an_index_makes_none() {
-    let mut server = TestServer::with(&[("fts", "enabled", "true")]);
-    for i in 0..3 {
-        server.put(
-            "INBOX",
-            "cur",
-            &format!("{}.M{i}P1.src", 1_700_000_000 + i),
-            "S",
-            &mail(i),
-        );
-    }
-    let mut c = server.connect();
-    c.login();
-    c.send("c", "CREATE INBOX.Plain").assert_ok();
+    let (server, mut c) = fts_server_with(3, "INBOX.Plain");
     c.select("INBOX");
     c.send("k", "COPY 1:3 INBOX.Plain").assert_ok();
     c.logout();
