@@ -4,7 +4,9 @@
 //!   open); opening must read the index/UID database, never a message (checked with the
 //!   bytes this process read, `rchar` from /proc/self/io);
 //! - after a change: one message was delivered into new/ just before the open, with no
-//!   settling delay (the goal is that this costs no more than a settled open).
+//!   settling delay (the goal is that this costs no more than a settled open);
+//! - a session's own flag changes: `UID STORE` of one flag (with the refresh that ends
+//!   the command), and another session's SELECT right after those changes.
 //!
 //! `cargo bench --bench open_folder [-- SIZES [ROUNDS]]`, SIZES a comma list (default
 //! 10000,100000), ROUNDS per figure (default 7). Figures are the median of ROUNDS.
@@ -128,6 +130,42 @@ fn imap_selects(corpus: &Corpus, rounds: usize) {
     corpus.remove_marked();
 }
 
+/// One session flags and unflags messages; each STORE's figure includes the refresh
+/// that ends the command. Then a second session SELECTs right after the first one's
+/// changes and logout.
+fn imap_own_changes(corpus: &Corpus, rounds: usize) {
+    let n = corpus.count;
+    let server = Server::start(&corpus.home);
+    corpus.settle();
+    let mut stores = Vec::new();
+    let mut selects = Vec::new();
+    for round in 0..rounds {
+        let mut s = server.login();
+        s.run("SELECT INBOX");
+        for i in 0..10 {
+            let uid = 1 + (round * 10 + i) % n;
+            stores.push(s.time(&format!("UID STORE {uid} +FLAGS.SILENT (\\Flagged)")));
+            stores.push(s.time(&format!("UID STORE {uid} -FLAGS.SILENT (\\Flagged)")));
+        }
+        s.logout();
+        let mut s = server.login();
+        selects.push(s.time("SELECT INBOX"));
+        s.logout();
+    }
+    report(
+        "open_folder",
+        n,
+        "imap: UID STORE of one flag, with its refresh",
+        Figures::of(&stores),
+    );
+    report(
+        "open_folder",
+        n,
+        "imap: SELECT right after another session's 20 STOREs",
+        Figures::of(&selects),
+    );
+}
+
 fn main() {
     let args = Args::parse();
     let rounds = args.number(0, 7).max(1);
@@ -135,5 +173,6 @@ fn main() {
         let corpus = Corpus::get(count);
         store_opens(&corpus, rounds);
         imap_selects(&corpus, rounds);
+        imap_own_changes(&corpus, rounds);
     }
 }

@@ -563,6 +563,67 @@ fn a_watched_folder_follows_changes_from_events() {
     assert_eq!(mine.refresh(true).unwrap(), Default::default());
 }
 
+/// A large folder (5000 messages and more) is watched from a session's first change of
+/// its own: its flag renames and expunges move cur/'s times, yet the refreshes after
+/// them learn what happened from the events instead of listing cur/ again, other
+/// sessions' changes included. When the session ends it leaves an index exact for the
+/// folder after its changes, so the next open lists nothing either, even one that
+/// begins before the index is written.
+#[test]
+fn own_changes_to_a_large_folder_need_no_listing() {
+    let d = tempfile::tempdir().unwrap();
+    let root = d.path().join("Maildir");
+    let md = Maildir::create(&root).unwrap();
+    for i in 0..5100 {
+        fs::write(
+            root.join(format!("cur/1700000000.M{i}P1.host:2,")),
+            format!("Subject: {i}\n\nx\n"),
+        )
+        .unwrap();
+    }
+    drop(md.open_mailbox("INBOX", false).unwrap());
+    age_folder(&root);
+    drop(md.open_mailbox("INBOX", false).unwrap());
+    let mut mine = md.open_mailbox("INBOX", false).unwrap();
+    assert_eq!((mine.len(), mine.cur_listings()), (5100, 0));
+    let view = |mb: &postern::store::Mailbox| {
+        mb.messages()
+            .map(|m| (m.uid, m.flags, m.keywords.to_vec()))
+            .collect::<Vec<_>>()
+    };
+    for i in 0..3 {
+        mine.set_flags(i, Flags::FLAGGED, &["Mine".into()]).unwrap();
+        assert_eq!(mine.refresh(true).unwrap(), Default::default());
+    }
+    mine.set_flags(3, Flags::DELETED, &[]).unwrap();
+    assert_eq!(mine.expunge(None).unwrap(), vec![4]);
+    assert_eq!(mine.refresh(true).unwrap(), Default::default());
+    // Another session's flag change and a delivery come in as events too.
+    let mut other = md.open_mailbox("INBOX", false).unwrap();
+    other.set_flags(10, Flags::SEEN, &[]).unwrap();
+    drop(other);
+    md.deliver("INBOX", &mut &b"Subject: new\n\nx\n"[..])
+        .unwrap();
+    let ch = mine.refresh(true).unwrap();
+    assert_eq!((ch.new, ch.flags_changed.len()), (1, 1), "{ch:?}");
+    assert_eq!(mine.cur_listings(), 0, "cur/ was listed");
+    let fresh = md.open_mailbox("INBOX", true).unwrap();
+    assert_eq!(view(&mine), view(&fresh));
+    drop(fresh);
+    let expected = view(&mine);
+    // LOGOUT retires the folder before its last response; a session that opens it
+    // before the drop has saved the index waits for that index rather than listing.
+    mine.retire();
+    std::thread::scope(|scope| {
+        let next = scope.spawn(|| md.open_mailbox("INBOX", false).unwrap());
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        drop(mine);
+        let next = next.join().unwrap();
+        assert_eq!(next.cur_listings(), 0, "the index was not left exact");
+        assert_eq!(view(&next), expected);
+    });
+}
+
 /// SELECT's shortcut: a settled folder writes postern-index at a full scan, and a later
 /// open reads it instead of listing the folder — until anything changes.
 #[test]

@@ -404,8 +404,11 @@ impl<'c> Session<'c> {
         let account = match self.take_state() {
             State::Authenticated { account, .. } => Some(account),
             State::Selected {
-                account, selected, ..
+                account,
+                mut selected,
+                ..
             } => {
+                selected.mailbox.retire();
                 self.retired = Some(selected);
                 Some(account)
             }

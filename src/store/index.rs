@@ -58,6 +58,14 @@
 //!   listed. Otherwise the list is only a starting point, reconciled with a listing of
 //!   both directories. Either way the UIDs in the index stay right, because a basename's UID
 //!   never changes while UIDVALIDITY (checked against the database's header) is the same.
+//! - A session's own changes: a session that changes a large folder watches it with
+//!   inotify from before its first change, starting from rows exact for a settled state
+//!   still on disk, so the events name every file that moved, its own renames included.
+//!   Rows kept up by the events are exact for a stamp taken after the events were read
+//!   when no further event was queued by then; when the session ends it waits out the
+//!   clock tick, checks that the times and the event queue are still the same, and
+//!   saves the index for that state. LOGOUT takes the folder's rebuild lock before its
+//!   last response, so a session opening the folder meanwhile waits for that index.
 //!
 //! A SELECT of a folder the index is exactly valid for takes its figures from the header
 //! (EXISTS from count, UNSEEN from the first unseen record, corrected by what the session

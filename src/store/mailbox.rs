@@ -190,6 +190,12 @@ pub struct Mailbox {
     /// The events cover every change since the rows were last exact (a full look was
     /// taken after the watch began).
     events_trusted: bool,
+    /// [`Mailbox::watch_own_changes`] asked for a watch once already (it is not asked
+    /// again when inotify refused: a per-user limit).
+    own_watch_tried: bool,
+    /// Taken by [`Mailbox::retire`] for the index the drop will save; released after it,
+    /// as the field is dropped after [`Drop::drop`].
+    retiring: Option<RebuildLock>,
     /// A private copy of a filesystem-shared folder ([`super::fs_shared`]): its messages
     /// are links into the sharable folder, an EXPUNGE removes the message there, and no
     /// quota is charged. Holds the sharable folder, which each refresh syncs from.
@@ -327,11 +333,19 @@ const REBUILD_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 /// An flock() on the folder's cur/ directory (an inode that outlives every rename inside
 /// it, unlike postern-index): held by the session that lists a large folder whole to save
 /// its index. Only postern takes it, and the kernel drops it with a killed process.
+#[derive(Debug)]
 struct RebuildLock {
     _cur: File,
 }
 
 impl RebuildLock {
+    /// The lock when it is free now.
+    fn try_acquire(dir: &Path) -> Option<RebuildLock> {
+        let cur = File::open(dir.join("cur")).ok()?;
+        cur.try_lock().ok()?;
+        Some(RebuildLock { _cur: cur })
+    }
+
     /// None when the lock cannot be had within [`REBUILD_WAIT`] (or at all): the caller
     /// then lists the folder on its own, as it would without the lock.
     fn acquire(dir: &Path) -> Option<RebuildLock> {
@@ -770,6 +784,8 @@ impl Mailbox {
             keyword_writer: KeywordWriter::default(),
             watcher: None,
             events_trusted: false,
+            own_watch_tried: false,
+            retiring: None,
             fs_shared: None,
             cur_listings: 0,
             recent_hidden: false,
@@ -1393,10 +1409,7 @@ impl Mailbox {
     /// [`Mailbox::refresh`] without the mod-sequences.
     fn refresh_rows(&mut self, report_expunges: bool) -> Result<Changes> {
         let how = Reconcile::Refresh { report_expunges };
-        if let Some(look) = self.look_from_events() {
-            let changes = self.reconcile(None, how, look);
-            // The events are spent: what they said must be found by a full look instead.
-            self.events_trusted &= changes.is_ok();
+        if let Some(changes) = self.refresh_from_events(how) {
             return changes;
         }
         let stamp = DirStamp::take(&self.dir);
@@ -1422,9 +1435,25 @@ impl Mailbox {
         Ok(changes)
     }
 
-    /// From now on, refreshes learn what changed from inotify events on the folder (the
-    /// next one still looks at all of it, to start from rows the events can build on).
-    /// For IDLE: a delivery into a folder of any size is then found without a listing.
+    /// A refresh from the pending inotify events, when they say all that changed (see
+    /// [`Mailbox::look_from_events`]). The stamp is taken after the events were read:
+    /// when no event came in by the time it was taken, the rows the events bring are
+    /// exact for it, as for a stamp taken before a full look, and can become the index.
+    fn refresh_from_events(&mut self, how: Reconcile) -> Option<Result<Changes>> {
+        let look = self.look_from_events()?;
+        let stamp =
+            DirStamp::take(&self.dir).filter(|_| self.watcher.as_ref().is_some_and(Watcher::quiet));
+        let changes = self.reconcile(stamp, how, look);
+        // The events are spent: what they said must be found by a full look instead.
+        self.events_trusted &= changes.is_ok();
+        Some(changes)
+    }
+
+    /// From now on, refreshes learn what changed from inotify events on the folder.
+    /// When the rows are exact for a settled state that is still the one on disk, the
+    /// events from here on are all that can change them; otherwise the next refresh
+    /// still looks at all of it, to start from rows the events can build on. For IDLE:
+    /// a delivery into a folder of any size is then found without a listing.
     pub fn watch(&mut self) -> io::Result<()> {
         if self.fs_shared.is_some() {
             // Its changes happen in the sharable folder and reach the copy only when a
@@ -1433,9 +1462,71 @@ impl Mailbox {
         }
         if self.watcher.is_none() {
             self.watcher = Some(Watcher::new(&self.dir)?);
-            self.events_trusted = false;
+            let exact = self.looked.and_then(DirStamp::settled);
+            self.events_trusted = exact.is_some() && DirStamp::take(&self.dir) == exact;
         }
         Ok(())
+    }
+
+    /// Before this session changes a large folder itself: its own renames and unlinks
+    /// move cur/'s times, and without a watch the refresh that ends the command would
+    /// list all of cur/ to find what it did. With the watch, the events name the files
+    /// (see [`Mailbox::watch`]). Only large folders spend an inotify instance (a per-user
+    /// resource) on it; where inotify refuses, the refreshes list as before.
+    fn watch_own_changes(&mut self) {
+        if self.watcher.is_some() || self.own_watch_tried || self.table.len() < LARGE {
+            return;
+        }
+        self.own_watch_tried = true;
+        if let Err(e) = self.watch() {
+            log::debug!("{}: no watch for own changes: {e}", self.dir.display());
+        }
+    }
+
+    /// The session is about to end (LOGOUT) and drop the folder only after its last
+    /// response: when that drop will settle and save the index (see
+    /// [`Mailbox::settle_own_changes`]), this takes the folder's [`RebuildLock`] now,
+    /// before the client hears that the session is over, so that a session opening the
+    /// folder meanwhile waits for that index instead of listing the folder. Not waited
+    /// for: a holder is already listing the folder for a new index.
+    pub fn retire(&mut self) {
+        if self.needs_settling() {
+            self.retiring = RebuildLock::try_acquire(&self.dir);
+        }
+    }
+
+    /// Whether [`Mailbox::settle_own_changes`] has something to do: rows kept exact by
+    /// events, for a state not yet settled (a change of its own, typically).
+    fn needs_settling(&self) -> bool {
+        !self.read_only
+            && self.events_trusted
+            && self.table.len() >= LARGE
+            && self.looked.is_none_or(|l| l.settled().is_none())
+    }
+
+    /// When the session ends after changing a large watched folder: its rows are exact
+    /// (the events said everything) but for a state too recent to vouch for itself, so
+    /// no index could be saved and the next session to open the folder would list it.
+    /// Reading the last events and waiting out the clock tick (25 ms at most) lets
+    /// [`Mailbox::save_index`] write the index for that state.
+    fn settle_own_changes(&mut self) {
+        if !self.needs_settling() {
+            return;
+        }
+        let how = Reconcile::Refresh {
+            report_expunges: false,
+        };
+        if !matches!(self.refresh_from_events(how), Some(Ok(_))) {
+            return;
+        }
+        let Some(looked) = self.looked.filter(|l| l.settled().is_none()) else {
+            return;
+        };
+        let later = DirStamp::settle(&self.dir, Some(looked));
+        let quiet = self.watcher.as_ref().is_some_and(Watcher::quiet);
+        if quiet && later == Some(looked) && later.and_then(DirStamp::settled).is_some() {
+            self.looked = later;
+        }
     }
 
     /// The next refresh looks at the folder itself even while it is watched (a safety net
@@ -1730,6 +1821,7 @@ impl Mailbox {
         if self.table.row(index).has(GONE) {
             return Err(StoreError::NoSuchMessage);
         }
+        self.watch_own_changes();
         if let Some(m) = &mut self.modseqs {
             m.flags_changed = true;
         }
@@ -1825,6 +1917,7 @@ impl Mailbox {
         if self.read_only {
             return Err(StoreError::ReadOnly);
         }
+        self.watch_own_changes();
         let only: Option<HashSet<u32>> = only_uids.map(|u| u.iter().copied().collect());
         let mut removed = Vec::new();
         let (mut bytes, mut count) = (0i64, 0i64);
@@ -2223,6 +2316,7 @@ enum Reconcile {
 /// stats; the write happens only when the index it found was stale).
 impl Drop for Mailbox {
     fn drop(&mut self) {
+        self.settle_own_changes();
         self.save_index();
     }
 }

@@ -72,6 +72,18 @@ impl Watcher {
         Ok(Watcher { inotify, new, cur })
     }
 
+    /// No event is waiting to be read (checked without reading any).
+    pub fn quiet(&self) -> bool {
+        let mut fds = [nix::poll::PollFd::new(
+            self.inotify.as_fd(),
+            nix::poll::PollFlags::POLLIN,
+        )];
+        matches!(
+            nix::poll::poll(&mut fds, nix::poll::PollTimeout::ZERO),
+            Ok(0)
+        )
+    }
+
     /// Reads every pending event without blocking.
     pub fn drain(&mut self) -> io::Result<Events> {
         let mut buf = [0u8; 4096];
