@@ -189,7 +189,8 @@ fn disk_differences(courier: &Path, postern: &Path) -> Vec<String> {
 
 /// What each server leaves on disk that must agree: every folder's messages (unique
 /// name and flags), the UID database's entries (without its UIDVALIDITY header, which
-/// is the time each server first looked) and the keywords of each message.
+/// is the time each server first looked), the keywords of each message, and the ACL
+/// files: each folder's `courierimapacl` and every `courierimaphieracl/<level>`.
 fn disk(md: &Path) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
     let mut folders = vec![(String::from("INBOX"), md.to_path_buf())];
@@ -232,6 +233,18 @@ fn disk(md: &Path) -> BTreeMap<String, String> {
             out.insert(format!("{name} uids"), entries.join("|"));
         }
         out.insert(format!("{name} keywords"), keywords(&dir));
+        if let Ok(acl) = std::fs::read_to_string(dir.join("courierimapacl")) {
+            out.insert(format!("{name} acl"), acl);
+        }
+    }
+    for e in std::fs::read_dir(md.join("courierimaphieracl"))
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        let n = e.file_name().to_string_lossy().into_owned();
+        let text = std::fs::read_to_string(e.path()).unwrap_or_default();
+        out.insert(format!("courierimaphieracl/{n}"), text);
     }
     out
 }
@@ -1306,6 +1319,76 @@ fn folder_names_with_the_separator_are_encoded_as_courier_encodes_them() {
         diffs.push(format!("folder directories:\n{want:?}\n{got:?}"));
     }
     diffs.extend(disk_differences(&cmd_md, &pmd));
+    assert!(diffs.is_empty(), "{}", diffs.join("\n"));
+}
+
+/// When Courier's imapd writes ACL files over SMAP, compared after every command: any
+/// read of a folder's rights (LIST reads every folder's, whatever level it lists; ACL,
+/// STATUS, OPEN, DELETE, RENAME the one named) writes the list a folder without its own
+/// inherits; CREATE and MKDIR, once `c` on the parent is granted, read the new folder's
+/// list before it exists, so it goes to `courierimaphieracl/`, where the folder goes on
+/// reading it; DELETE leaves level files alone. (RENAME of a folder with a level file
+/// is left out: Courier 5.0.13 renames the file and dies, "Not a directory".)
+#[test]
+fn acl_files_are_written_when_courier_writes_them() {
+    let Some(courier) = Courier::find() else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    common::open_to_mail_owner(tmp.path());
+    let cmd_md = tmp.path().join("Maildir");
+    fill(&cmd_md);
+    let mut server = smap_server();
+    let pmd = server.maildir.clone();
+    fill(&pmd);
+    for md in [&cmd_md, &pmd] {
+        // `x` is a level without a folder; `p` a folder with one below it.
+        for dir in [".x.y", ".p", ".p.q"] {
+            for sub in ["cur", "new", "tmp"] {
+                std::fs::create_dir_all(md.join(dir).join(sub)).unwrap();
+            }
+            std::fs::write(md.join(dir).join("maildirfolder"), "").unwrap();
+        }
+        give_to_mail_owner(md);
+    }
+    let (mut c, mut child) = courier_session(&courier, &cmd_md);
+    let mut p = postern_session(&mut server);
+    let script = [
+        "LIST",
+        "LIST INBOX x",
+        "CREATE INBOX m",
+        "MKDIR INBOX d",
+        "CREATE INBOX x z",
+        "CREATE INBOX Sent",
+        "CREATE INBOX n o",
+        "ACL INBOX m",
+        "GETACL INBOX n o",
+        "SETACL INBOX m \"\" user=bob lr",
+        "GETACL INBOX m",
+        "STATUS FULL INBOX n o",
+        "DELETE INBOX m",
+        "DELETE INBOX p q",
+        "RENAME INBOX p \"\" INBOX s",
+        "SETACL INBOX \"\" owner al",
+        "CREATE INBOX nope",
+        "MKDIR INBOX nope",
+        "LIST INBOX",
+    ];
+    let mut diffs = Vec::new();
+    for line in script {
+        let want = sorted_list(&normalise(&c.cmd(line)));
+        let got = sorted_list(&normalise(&p.cmd(line)));
+        if want != got {
+            diffs.push(format!(
+                "C: {line}\n--- courier\n{want}\n--- postern\n{got}\n"
+            ));
+        }
+        for d in disk_differences(&cmd_md, &pmd) {
+            diffs.push(format!("after {line}: {d}"));
+        }
+    }
+    c.cmd("LOGOUT");
+    let _ = child.wait();
     assert!(diffs.is_empty(), "{}", diffs.join("\n"));
 }
 

@@ -255,6 +255,12 @@ impl Smap<'_, '_> {
         let mut found = Found::default();
         for folder in folders {
             if let Some(words) = levels(&folder.name) {
+                // Courier's LIST reads the ACL of every folder of the Maildir, whatever
+                // the level listed, so each one without a list of its own gets its
+                // inherited list written, as any read does ([`acl::load`]).
+                if let Err(e) = acl::load(places.own.root(), &folder.name) {
+                    log::warn!("{}: ACL: {e}", folder.name);
+                }
                 found.add(&words, &path[1..]);
             }
         }
@@ -281,14 +287,13 @@ impl Smap<'_, '_> {
     }
 
     /// CREATE path (a folder) or MKDIR path (a folder directory).
+    ///
+    /// As Courier 5.0.13's imapd: `c` on the parent is checked first, then the new
+    /// folder's ACL is read before the folder is made, so a list it inherits is written
+    /// into `courierimaphieracl/` (the folder does not exist yet) and the folder reads it
+    /// from there. MKDIR does the same and makes no folder; CREATE of a folder that is
+    /// there reads (and writes) its list and then fails.
     pub(super) fn create(&mut self, path: &[String], directory: bool) -> Reply {
-        if directory {
-            // A Maildir++ folder holds messages and folders alike: a folder directory
-            // comes with its first folder (smap.sgml lets MKDIR be a no-op; Courier's
-            // imapd answers so and creates nothing).
-            folder_name(path).map_err(|_| "Cannot create folder: Invalid argument")?;
-            return Ok("Folder created".to_owned());
-        }
         // Courier's words for a name outside INBOX.
         let name = folder_name(path).map_err(|_| "Cannot create folder: Invalid argument")?;
         if name == "INBOX" {
@@ -297,12 +302,24 @@ impl Smap<'_, '_> {
         let parent = &path[..path.len() - 1];
         let (place, _) = self.place_with(parent, 'c')?;
         let folder = format!("{}.{}", place.folder, encode_level(&path[path.len() - 1]));
-        place.maildir.create_folder(&folder).map_err(|e| match e {
-            crate::store::StoreError::FolderExists(_) => {
-                "Cannot create folder: File exists".to_owned()
-            }
-            e => format!("Cannot create folder: {e}"),
-        })?;
+        acl::load(place.maildir.root(), &folder)
+            .map_err(|e| format!("Cannot create folder: {e}"))?;
+        if directory {
+            // A Maildir++ folder holds messages and folders alike: a folder directory
+            // comes with its first folder (smap.sgml lets MKDIR be a no-op; Courier's
+            // imapd answers so and creates nothing).
+            return Ok("Folder created".to_owned());
+        }
+        // Only the folder: a level above it that is no folder stays one (Courier).
+        place
+            .maildir
+            .create_folder_leaf(&folder)
+            .map_err(|e| match e {
+                crate::store::StoreError::FolderExists(_) => {
+                    "Cannot create folder: File exists".to_owned()
+                }
+                e => format!("Cannot create folder: {e}"),
+            })?;
         Ok("Folder created".to_owned())
     }
 
@@ -336,6 +353,11 @@ impl Smap<'_, '_> {
         place
             .maildir
             .rename_folder(&place.folder, &to_name)
+            .map_err(|e| format!("Internal error in RENAME: {e}"))?;
+        // The levels' lists in `courierimaphieracl/` (where SMAP's CREATE leaves a
+        // folder's list) follow the folders, as IMAP's RENAME does. Courier 5.0.13's
+        // imapd renames the first such file and then dies ("Not a directory").
+        acl::folder_renamed(place.maildir.root(), &place.folder, &to_name)
             .map_err(|e| format!("Internal error in RENAME: {e}"))?;
         Ok("Folder renamed.".to_owned())
     }
