@@ -1598,6 +1598,113 @@ fn public_folders_are_shown_as_courier_shows_them() {
     assert!(diffs.is_empty(), "{}", diffs.join("\n"));
 }
 
+/// Account and group names with the Maildir++ separator under `public`: Courier's imapd
+/// shows the shared index's names as they are (`j.doe`, whatever
+/// IMAP_SHAREDMUNGENAMES says; IMAP's `#shared.` shows them munged) and takes the same
+/// word back, as one level; the munged spelling (`j doe`) names nothing there.
+#[test]
+fn public_account_names_with_a_dot_are_one_level_as_in_courier() {
+    let Some(courier) = Courier::find() else {
+        return;
+    };
+    let mut server = smap_server();
+    let (uid, gid) = common::mail_owner().unwrap_or((
+        nix::unistd::geteuid().as_raw(),
+        nix::unistd::getegid().as_raw(),
+    ));
+    let bob_md = server.add_user("bob", "pw-bob");
+    let jdoe_md = server.add_user("j.doe", "pw-j");
+    let kx_md = server.add_user("k.x", "pw-k");
+    let home = |md: &Path| md.parent().unwrap().display().to_string();
+    let index_path = server.dir.path().join("shared-index");
+    std::fs::write(
+        &index_path,
+        format!(
+            "j.doe\t{uid}\t{gid}\t{}\nst.aff\t*\tgroup-staff\n",
+            home(&jdoe_md)
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        server.dir.path().join("group-staff"),
+        format!("k.x\t{uid}\t{gid}\t{}\n", home(&kx_md)),
+    )
+    .unwrap();
+    server.set(
+        "mail",
+        "shared_index",
+        &format!("{:?}", index_path.display().to_string()),
+    );
+    // Both accounts share INBOX and Pub with bob.
+    let grant = "owner aceilrstwx\nadministrators aceilrstwx\nuser=bob lr\n";
+    for md in [&jdoe_md, &kx_md] {
+        let pub_dir = md.join(".Pub");
+        for sub in ["cur", "new", "tmp"] {
+            std::fs::create_dir_all(pub_dir.join(sub)).unwrap();
+        }
+        std::fs::write(pub_dir.join("maildirfolder"), "").unwrap();
+        std::fs::write(pub_dir.join("courierimapacl"), grant).unwrap();
+        std::fs::write(md.join("courierimapacl"), grant).unwrap();
+        std::fs::write(
+            pub_dir.join("cur/1700000000.M1P1.host:2,S"),
+            "Subject: shared\n\nhello\n",
+        )
+        .unwrap();
+    }
+    server.give_homes_to_mail_owner();
+    common::open_to_mail_owner(server.dir.path());
+    let script = [
+        "LIST public",
+        "LIST public \"j.doe\"",
+        "LIST public \"st.aff\"",
+        "LIST public \"st.aff\" \"k.x\"",
+        "LIST public \"j doe\"",
+        "LIST public j doe",
+        "ACL public \"j.doe\"",
+        "ACL public \"j.doe\" Pub",
+        "ACL public \"st.aff\"",
+        "STATUS FULL public \"j.doe\" Pub",
+        "STATUS FULL public \"st.aff\" \"k.x\" Pub",
+        "OPEN public \"j.doe\" Pub",
+        "FETCH 1 FLAGS CONTENTS.PEEK=HEADERS(subject)",
+        "OPEN public \"st.aff\" \"k.x\" Pub",
+        "FETCH 1 FLAGS",
+        "OPEN public \"j.doe\"",
+        "FETCH 1 FLAGS",
+    ];
+    // Courier first (it reads what postern will read), then postern.
+    let cmd = courier.imapd_as(&bob_md, "bob", &index_path.display().to_string());
+    let (mut c, mut child) = courier_smap(cmd, &bob_md);
+    let want: Vec<String> = script.iter().map(|l| sorted_list(&c.cmd(l))).collect();
+    c.cmd("LOGOUT");
+    let _ = child.wait();
+    let port = server.start_serve();
+    let mut p = Smap::tcp(port);
+    p.line();
+    assert_eq!(p.cmd("\\SMAP1 LOGIN bob pw-bob"), "+OK SMAP1 LOGIN Ok.\n");
+    let mut diffs = Vec::new();
+    for (line, want) in script.iter().zip(&want) {
+        let got = sorted_list(&p.cmd(line));
+        if *want != got {
+            diffs.push(format!(
+                "C: {line}\n--- courier\n{want}\n--- postern\n{got}\n"
+            ));
+        }
+    }
+    assert!(
+        want[0].contains("\"j.doe\" FOLDER DIRECTORY"),
+        "the fixture shares j.doe: {}",
+        want[0]
+    );
+    assert!(diffs.is_empty(), "{}", diffs.join("\n"));
+    // The munged spelling is no level (Courier answers with an errno text of no
+    // meaning, "Invalid folder: Success"): postern says what is wrong.
+    for line in ["ACL public \"j doe\" Pub", "OPEN public \"j doe\" Pub"] {
+        let got = p.cmd(line);
+        assert!(got.starts_with("-ERR "), "{line}: {got}");
+    }
+}
+
 #[test]
 fn without_keywords_there_are_none_as_in_courier() {
     let Some(courier) = Courier::find() else {

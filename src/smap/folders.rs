@@ -112,6 +112,31 @@ fn levels(name: &str) -> Option<Vec<String>> {
         .collect()
 }
 
+/// The store's name of the words below `public`: the shared account whose levels (the
+/// index's names as they are, a `.` in one included) begin the words, then the words
+/// after them as that account's folders (`j.doe Pub` is `#shared.j doe.Pub` with the
+/// index's default munging). Words that begin with no account's levels name nothing, as
+/// in Courier's imapd (the munged `j doe` included).
+fn public_name(places: &crate::store::places::Places, below: &[String]) -> Result<String, String> {
+    let accounts = places.shared_accounts().map_err(|e| e.to_string())?;
+    let (levels, _) = accounts
+        .iter()
+        .filter(|(levels, _)| below.starts_with(levels))
+        .max_by_key(|(levels, _)| levels.len())
+        .ok_or_else(|| {
+            format!(
+                "Invalid folder: no shared account is named public {}",
+                below.join(" ")
+            )
+        })?;
+    let mut name = places.shared_level_name(levels);
+    for word in &below[levels.len()..] {
+        name.push('.');
+        name.push_str(&encode_level(word));
+    }
+    Ok(name)
+}
+
 /// Splits `a b "" c d` at its first empty word.
 pub(super) fn split_at_empty(words: &[String]) -> Option<(&[String], &[String])> {
     let at = words.iter().position(String::is_empty)?;
@@ -134,7 +159,10 @@ impl Smap<'_, '_> {
     pub(super) fn existing_name(&self, path: &[String]) -> Result<String, String> {
         let name = folder_name(path)?;
         let places = self.s.places().map_err(|o| o.text().to_owned())?;
-        if name == "INBOX" || path[0] != "INBOX" || places.own.existing_dir(&name).is_ok() {
+        if path[0] == "public" {
+            return public_name(&places, &path[1..]);
+        }
+        if name == "INBOX" || places.own.existing_dir(&name).is_ok() {
             return Ok(name);
         }
         let folders = places.own.list_folders().map_err(|e| e.to_string())?;
