@@ -1327,8 +1327,9 @@ fn folder_names_with_the_separator_are_encoded_as_courier_encodes_them() {
 /// STATUS, OPEN, DELETE, RENAME the one named) writes the list a folder without its own
 /// inherits; CREATE and MKDIR, once `c` on the parent is granted, read the new folder's
 /// list before it exists, so it goes to `courierimaphieracl/`, where the folder goes on
-/// reading it; DELETE leaves level files alone. (RENAME of a folder with a level file
-/// is left out: Courier 5.0.13 renames the file and dies, "Not a directory".)
+/// reading it; DELETE leaves level files alone; RMDIR deletes nothing. (RENAME of a
+/// folder with a level file is left out: Courier 5.0.13 renames the file and dies, "Not
+/// a directory".)
 #[test]
 fn acl_files_are_written_when_courier_writes_them() {
     let Some(courier) = Courier::find() else {
@@ -1342,13 +1343,21 @@ fn acl_files_are_written_when_courier_writes_them() {
     let pmd = server.maildir.clone();
     fill(&pmd);
     for md in [&cmd_md, &pmd] {
-        // `x` is a level without a folder; `p` a folder with one below it.
+        // `x` is a level without a folder; `p` a folder (with a message) with one below.
         for dir in [".x.y", ".p", ".p.q"] {
             for sub in ["cur", "new", "tmp"] {
                 std::fs::create_dir_all(md.join(dir).join(sub)).unwrap();
             }
             std::fs::write(md.join(dir).join("maildirfolder"), "").unwrap();
         }
+        let kept = md.join(".p/cur/1000000009.M9P9.test:2,S");
+        std::fs::write(&kept, "Subject: kept\n\nbody\n").unwrap();
+        std::fs::File::options()
+            .write(true)
+            .open(&kept)
+            .unwrap()
+            .set_modified(UNIX_EPOCH + Duration::from_secs(1_700_000_000))
+            .unwrap();
         give_to_mail_owner(md);
     }
     let (mut c, mut child) = courier_session(&courier, &cmd_md);
@@ -1367,11 +1376,19 @@ fn acl_files_are_written_when_courier_writes_them() {
         "GETACL INBOX m",
         "STATUS FULL INBOX n o",
         "DELETE INBOX m",
+        // RMDIR checks `x` on the parent and deletes nothing (the folder, its messages
+        // and sub-folders stay).
+        "RMDIR INBOX p",
+        "RMDIR INBOX c d e",
+        "RMDIR INBOX",
+        "RMDIR public",
+        "STATUS FULL INBOX p",
         "DELETE INBOX p q",
         "RENAME INBOX p \"\" INBOX s",
         "SETACL INBOX \"\" owner al",
         "CREATE INBOX nope",
         "MKDIR INBOX nope",
+        "RMDIR INBOX s",
         "LIST INBOX",
     ];
     let mut diffs = Vec::new();

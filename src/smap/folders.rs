@@ -351,8 +351,27 @@ impl Smap<'_, '_> {
         Ok("Folder created".to_owned())
     }
 
-    /// DELETE path / RMDIR path.
-    pub(super) fn delete(&mut self, path: &[String], _directory: bool) -> Reply {
+    /// RMDIR path: a folder directory goes when its last folder does (Maildir++ keeps
+    /// no directories), so this deletes nothing. As Courier 5.0.13's imapd: `x` on the
+    /// parent is checked (its list read, as any check reads it), and the folder, its
+    /// messages and its sub-folders stay (observed: `+OK Folder deleted`, all still there).
+    pub(super) fn rmdir(&mut self, path: &[String]) -> Reply {
+        let invalid = || "Cannot create folder: Invalid argument".to_owned();
+        let name = folder_name(path).map_err(|_| invalid())?;
+        if name == "INBOX" || path.len() < 2 {
+            return Err(invalid());
+        }
+        let (parent, _) = self.place_with(&path[..path.len() - 1], 'x')?;
+        // Courier reads the parent's own list, also where it is no folder (a level's
+        // inherited list is written into `courierimaphieracl/`); `place_with` judged a
+        // missing folder by the nearest one above it and wrote nothing for it.
+        acl::load(parent.maildir.root(), &parent.folder)
+            .map_err(|e| format!("Unable to delete folder: {e}"))?;
+        Ok("Folder deleted".to_owned())
+    }
+
+    /// DELETE path.
+    pub(super) fn delete(&mut self, path: &[String]) -> Reply {
         let name = self
             .existing_name(path)
             .map_err(|e| format!("Unable to delete folder: {e}"))?;
