@@ -189,7 +189,8 @@ fn disk_differences(courier: &Path, postern: &Path) -> Vec<String> {
 
 /// What each server leaves on disk that must agree: every folder's messages (unique
 /// name and flags), the UID database's entries (without its UIDVALIDITY header, which
-/// is the time each server first looked) and the keywords of each message.
+/// is the time each server first looked), the keywords of each message, and the ACL
+/// files: each folder's `courierimapacl` and every `courierimaphieracl/<level>`.
 fn disk(md: &Path) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
     let mut folders = vec![(String::from("INBOX"), md.to_path_buf())];
@@ -232,6 +233,18 @@ fn disk(md: &Path) -> BTreeMap<String, String> {
             out.insert(format!("{name} uids"), entries.join("|"));
         }
         out.insert(format!("{name} keywords"), keywords(&dir));
+        if let Ok(acl) = std::fs::read_to_string(dir.join("courierimapacl")) {
+            out.insert(format!("{name} acl"), acl);
+        }
+    }
+    for e in std::fs::read_dir(md.join("courierimaphieracl"))
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        let n = e.file_name().to_string_lossy().into_owned();
+        let text = std::fs::read_to_string(e.path()).unwrap_or_default();
+        out.insert(format!("courierimaphieracl/{n}"), text);
     }
     out
 }
@@ -1309,6 +1322,93 @@ fn folder_names_with_the_separator_are_encoded_as_courier_encodes_them() {
     assert!(diffs.is_empty(), "{}", diffs.join("\n"));
 }
 
+/// When Courier's imapd writes ACL files over SMAP, compared after every command: any
+/// read of a folder's rights (LIST reads every folder's, whatever level it lists; ACL,
+/// STATUS, OPEN, DELETE, RENAME the one named) writes the list a folder without its own
+/// inherits; CREATE and MKDIR, once `c` on the parent is granted, read the new folder's
+/// list before it exists, so it goes to `courierimaphieracl/`, where the folder goes on
+/// reading it; DELETE leaves level files alone; RMDIR deletes nothing. (RENAME of a
+/// folder with a level file is left out: Courier 5.0.13 renames the file and dies, "Not
+/// a directory".)
+#[test]
+fn acl_files_are_written_when_courier_writes_them() {
+    let Some(courier) = Courier::find() else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    common::open_to_mail_owner(tmp.path());
+    let cmd_md = tmp.path().join("Maildir");
+    fill(&cmd_md);
+    let mut server = smap_server();
+    let pmd = server.maildir.clone();
+    fill(&pmd);
+    for md in [&cmd_md, &pmd] {
+        // `x` is a level without a folder; `p` a folder (with a message) with one below.
+        for dir in [".x.y", ".p", ".p.q"] {
+            for sub in ["cur", "new", "tmp"] {
+                std::fs::create_dir_all(md.join(dir).join(sub)).unwrap();
+            }
+            std::fs::write(md.join(dir).join("maildirfolder"), "").unwrap();
+        }
+        let kept = md.join(".p/cur/1000000009.M9P9.test:2,S");
+        std::fs::write(&kept, "Subject: kept\n\nbody\n").unwrap();
+        std::fs::File::options()
+            .write(true)
+            .open(&kept)
+            .unwrap()
+            .set_modified(UNIX_EPOCH + Duration::from_secs(1_700_000_000))
+            .unwrap();
+        give_to_mail_owner(md);
+    }
+    let (mut c, mut child) = courier_session(&courier, &cmd_md);
+    let mut p = postern_session(&mut server);
+    let script = [
+        "LIST",
+        "LIST INBOX x",
+        "CREATE INBOX m",
+        "MKDIR INBOX d",
+        "CREATE INBOX x z",
+        "CREATE INBOX Sent",
+        "CREATE INBOX n o",
+        "ACL INBOX m",
+        "GETACL INBOX n o",
+        "SETACL INBOX m \"\" user=bob lr",
+        "GETACL INBOX m",
+        "STATUS FULL INBOX n o",
+        "DELETE INBOX m",
+        // RMDIR checks `x` on the parent and deletes nothing (the folder, its messages
+        // and sub-folders stay).
+        "RMDIR INBOX p",
+        "RMDIR INBOX c d e",
+        "RMDIR INBOX",
+        "RMDIR public",
+        "STATUS FULL INBOX p",
+        "DELETE INBOX p q",
+        "RENAME INBOX p \"\" INBOX s",
+        "SETACL INBOX \"\" owner al",
+        "CREATE INBOX nope",
+        "MKDIR INBOX nope",
+        "RMDIR INBOX s",
+        "LIST INBOX",
+    ];
+    let mut diffs = Vec::new();
+    for line in script {
+        let want = sorted_list(&normalise(&c.cmd(line)));
+        let got = sorted_list(&normalise(&p.cmd(line)));
+        if want != got {
+            diffs.push(format!(
+                "C: {line}\n--- courier\n{want}\n--- postern\n{got}\n"
+            ));
+        }
+        for d in disk_differences(&cmd_md, &pmd) {
+            diffs.push(format!("after {line}: {d}"));
+        }
+    }
+    c.cmd("LOGOUT");
+    let _ = child.wait();
+    assert!(diffs.is_empty(), "{}", diffs.join("\n"));
+}
+
 #[test]
 fn public_lists_and_opens_the_folders_other_accounts_share() {
     use common::mail_owner;
@@ -1513,6 +1613,113 @@ fn public_folders_are_shown_as_courier_shows_them() {
         want[0]
     );
     assert!(diffs.is_empty(), "{}", diffs.join("\n"));
+}
+
+/// Account and group names with the Maildir++ separator under `public`: Courier's imapd
+/// shows the shared index's names as they are (`j.doe`, whatever
+/// IMAP_SHAREDMUNGENAMES says; IMAP's `#shared.` shows them munged) and takes the same
+/// word back, as one level; the munged spelling (`j doe`) names nothing there.
+#[test]
+fn public_account_names_with_a_dot_are_one_level_as_in_courier() {
+    let Some(courier) = Courier::find() else {
+        return;
+    };
+    let mut server = smap_server();
+    let (uid, gid) = common::mail_owner().unwrap_or((
+        nix::unistd::geteuid().as_raw(),
+        nix::unistd::getegid().as_raw(),
+    ));
+    let bob_md = server.add_user("bob", "pw-bob");
+    let jdoe_md = server.add_user("j.doe", "pw-j");
+    let kx_md = server.add_user("k.x", "pw-k");
+    let home = |md: &Path| md.parent().unwrap().display().to_string();
+    let index_path = server.dir.path().join("shared-index");
+    std::fs::write(
+        &index_path,
+        format!(
+            "j.doe\t{uid}\t{gid}\t{}\nst.aff\t*\tgroup-staff\n",
+            home(&jdoe_md)
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        server.dir.path().join("group-staff"),
+        format!("k.x\t{uid}\t{gid}\t{}\n", home(&kx_md)),
+    )
+    .unwrap();
+    server.set(
+        "mail",
+        "shared_index",
+        &format!("{:?}", index_path.display().to_string()),
+    );
+    // Both accounts share INBOX and Pub with bob.
+    let grant = "owner aceilrstwx\nadministrators aceilrstwx\nuser=bob lr\n";
+    for md in [&jdoe_md, &kx_md] {
+        let pub_dir = md.join(".Pub");
+        for sub in ["cur", "new", "tmp"] {
+            std::fs::create_dir_all(pub_dir.join(sub)).unwrap();
+        }
+        std::fs::write(pub_dir.join("maildirfolder"), "").unwrap();
+        std::fs::write(pub_dir.join("courierimapacl"), grant).unwrap();
+        std::fs::write(md.join("courierimapacl"), grant).unwrap();
+        std::fs::write(
+            pub_dir.join("cur/1700000000.M1P1.host:2,S"),
+            "Subject: shared\n\nhello\n",
+        )
+        .unwrap();
+    }
+    server.give_homes_to_mail_owner();
+    common::open_to_mail_owner(server.dir.path());
+    let script = [
+        "LIST public",
+        "LIST public \"j.doe\"",
+        "LIST public \"st.aff\"",
+        "LIST public \"st.aff\" \"k.x\"",
+        "LIST public \"j doe\"",
+        "LIST public j doe",
+        "ACL public \"j.doe\"",
+        "ACL public \"j.doe\" Pub",
+        "ACL public \"st.aff\"",
+        "STATUS FULL public \"j.doe\" Pub",
+        "STATUS FULL public \"st.aff\" \"k.x\" Pub",
+        "OPEN public \"j.doe\" Pub",
+        "FETCH 1 FLAGS CONTENTS.PEEK=HEADERS(subject)",
+        "OPEN public \"st.aff\" \"k.x\" Pub",
+        "FETCH 1 FLAGS",
+        "OPEN public \"j.doe\"",
+        "FETCH 1 FLAGS",
+    ];
+    // Courier first (it reads what postern will read), then postern.
+    let cmd = courier.imapd_as(&bob_md, "bob", &index_path.display().to_string());
+    let (mut c, mut child) = courier_smap(cmd, &bob_md);
+    let want: Vec<String> = script.iter().map(|l| sorted_list(&c.cmd(l))).collect();
+    c.cmd("LOGOUT");
+    let _ = child.wait();
+    let port = server.start_serve();
+    let mut p = Smap::tcp(port);
+    p.line();
+    assert_eq!(p.cmd("\\SMAP1 LOGIN bob pw-bob"), "+OK SMAP1 LOGIN Ok.\n");
+    let mut diffs = Vec::new();
+    for (line, want) in script.iter().zip(&want) {
+        let got = sorted_list(&p.cmd(line));
+        if *want != got {
+            diffs.push(format!(
+                "C: {line}\n--- courier\n{want}\n--- postern\n{got}\n"
+            ));
+        }
+    }
+    assert!(
+        want[0].contains("\"j.doe\" FOLDER DIRECTORY"),
+        "the fixture shares j.doe: {}",
+        want[0]
+    );
+    assert!(diffs.is_empty(), "{}", diffs.join("\n"));
+    // The munged spelling is no level (Courier answers with an errno text of no
+    // meaning, "Invalid folder: Success"): postern says what is wrong.
+    for line in ["ACL public \"j doe\" Pub", "OPEN public \"j doe\" Pub"] {
+        let got = p.cmd(line);
+        assert!(got.starts_with("-ERR "), "{line}: {got}");
+    }
 }
 
 #[test]

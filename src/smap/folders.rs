@@ -112,6 +112,31 @@ fn levels(name: &str) -> Option<Vec<String>> {
         .collect()
 }
 
+/// The store's name of the words below `public`: the shared account whose levels (the
+/// index's names as they are, a `.` in one included) begin the words, then the words
+/// after them as that account's folders (`j.doe Pub` is `#shared.j doe.Pub` with the
+/// index's default munging). Words that begin with no account's levels name nothing, as
+/// in Courier's imapd (the munged `j doe` included).
+fn public_name(places: &crate::store::places::Places, below: &[String]) -> Result<String, String> {
+    let accounts = places.shared_accounts().map_err(|e| e.to_string())?;
+    let (levels, _) = accounts
+        .iter()
+        .filter(|(levels, _)| below.starts_with(levels))
+        .max_by_key(|(levels, _)| levels.len())
+        .ok_or_else(|| {
+            format!(
+                "Invalid folder: no shared account is named public {}",
+                below.join(" ")
+            )
+        })?;
+    let mut name = places.shared_level_name(levels);
+    for word in &below[levels.len()..] {
+        name.push('.');
+        name.push_str(&encode_level(word));
+    }
+    Ok(name)
+}
+
 /// Splits `a b "" c d` at its first empty word.
 pub(super) fn split_at_empty(words: &[String]) -> Option<(&[String], &[String])> {
     let at = words.iter().position(String::is_empty)?;
@@ -134,7 +159,10 @@ impl Smap<'_, '_> {
     pub(super) fn existing_name(&self, path: &[String]) -> Result<String, String> {
         let name = folder_name(path)?;
         let places = self.s.places().map_err(|o| o.text().to_owned())?;
-        if name == "INBOX" || path[0] != "INBOX" || places.own.existing_dir(&name).is_ok() {
+        if path[0] == "public" {
+            return public_name(&places, &path[1..]);
+        }
+        if name == "INBOX" || places.own.existing_dir(&name).is_ok() {
             return Ok(name);
         }
         let folders = places.own.list_folders().map_err(|e| e.to_string())?;
@@ -255,6 +283,12 @@ impl Smap<'_, '_> {
         let mut found = Found::default();
         for folder in folders {
             if let Some(words) = levels(&folder.name) {
+                // Courier's LIST reads the ACL of every folder of the Maildir, whatever
+                // the level listed, so each one without a list of its own gets its
+                // inherited list written, as any read does ([`acl::load`]).
+                if let Err(e) = acl::load(places.own.root(), &folder.name) {
+                    log::warn!("{}: ACL: {e}", folder.name);
+                }
                 found.add(&words, &path[1..]);
             }
         }
@@ -281,14 +315,13 @@ impl Smap<'_, '_> {
     }
 
     /// CREATE path (a folder) or MKDIR path (a folder directory).
+    ///
+    /// As Courier 5.0.13's imapd: `c` on the parent is checked first, then the new
+    /// folder's ACL is read before the folder is made, so a list it inherits is written
+    /// into `courierimaphieracl/` (the folder does not exist yet) and the folder reads it
+    /// from there. MKDIR does the same and makes no folder; CREATE of a folder that is
+    /// there reads (and writes) its list and then fails.
     pub(super) fn create(&mut self, path: &[String], directory: bool) -> Reply {
-        if directory {
-            // A Maildir++ folder holds messages and folders alike: a folder directory
-            // comes with its first folder (smap.sgml lets MKDIR be a no-op; Courier's
-            // imapd answers so and creates nothing).
-            folder_name(path).map_err(|_| "Cannot create folder: Invalid argument")?;
-            return Ok("Folder created".to_owned());
-        }
         // Courier's words for a name outside INBOX.
         let name = folder_name(path).map_err(|_| "Cannot create folder: Invalid argument")?;
         if name == "INBOX" {
@@ -297,17 +330,48 @@ impl Smap<'_, '_> {
         let parent = &path[..path.len() - 1];
         let (place, _) = self.place_with(parent, 'c')?;
         let folder = format!("{}.{}", place.folder, encode_level(&path[path.len() - 1]));
-        place.maildir.create_folder(&folder).map_err(|e| match e {
-            crate::store::StoreError::FolderExists(_) => {
-                "Cannot create folder: File exists".to_owned()
-            }
-            e => format!("Cannot create folder: {e}"),
-        })?;
+        acl::load(place.maildir.root(), &folder)
+            .map_err(|e| format!("Cannot create folder: {e}"))?;
+        if directory {
+            // A Maildir++ folder holds messages and folders alike: a folder directory
+            // comes with its first folder (smap.sgml lets MKDIR be a no-op; Courier's
+            // imapd answers so and creates nothing).
+            return Ok("Folder created".to_owned());
+        }
+        // Only the folder: a level above it that is no folder stays one (Courier).
+        place
+            .maildir
+            .create_folder_leaf(&folder)
+            .map_err(|e| match e {
+                crate::store::StoreError::FolderExists(_) => {
+                    "Cannot create folder: File exists".to_owned()
+                }
+                e => format!("Cannot create folder: {e}"),
+            })?;
         Ok("Folder created".to_owned())
     }
 
-    /// DELETE path / RMDIR path.
-    pub(super) fn delete(&mut self, path: &[String], _directory: bool) -> Reply {
+    /// RMDIR path: a folder directory goes when its last folder does (Maildir++ keeps
+    /// no directories), so this deletes nothing. As Courier 5.0.13's imapd: `x` on the
+    /// parent is checked (its list read, as any check reads it), and the folder, its
+    /// messages and its sub-folders stay (observed: `+OK Folder deleted`, all still there).
+    pub(super) fn rmdir(&mut self, path: &[String]) -> Reply {
+        let invalid = || "Cannot create folder: Invalid argument".to_owned();
+        let name = folder_name(path).map_err(|_| invalid())?;
+        if name == "INBOX" || path.len() < 2 {
+            return Err(invalid());
+        }
+        let (parent, _) = self.place_with(&path[..path.len() - 1], 'x')?;
+        // Courier reads the parent's own list, also where it is no folder (a level's
+        // inherited list is written into `courierimaphieracl/`); `place_with` judged a
+        // missing folder by the nearest one above it and wrote nothing for it.
+        acl::load(parent.maildir.root(), &parent.folder)
+            .map_err(|e| format!("Unable to delete folder: {e}"))?;
+        Ok("Folder deleted".to_owned())
+    }
+
+    /// DELETE path.
+    pub(super) fn delete(&mut self, path: &[String]) -> Reply {
         let name = self
             .existing_name(path)
             .map_err(|e| format!("Unable to delete folder: {e}"))?;
@@ -336,6 +400,11 @@ impl Smap<'_, '_> {
         place
             .maildir
             .rename_folder(&place.folder, &to_name)
+            .map_err(|e| format!("Internal error in RENAME: {e}"))?;
+        // The levels' lists in `courierimaphieracl/` (where SMAP's CREATE leaves a
+        // folder's list) follow the folders, as IMAP's RENAME does. Courier 5.0.13's
+        // imapd renames the first such file and then dies ("Not a directory").
+        acl::folder_renamed(place.maildir.root(), &place.folder, &to_name)
             .map_err(|e| format!("Internal error in RENAME: {e}"))?;
         Ok("Folder renamed.".to_owned())
     }

@@ -14,8 +14,9 @@
 //!   INBOX) and the inherited list is written into the folder at once; INBOX without the
 //!   file has the default `owner aceilrstwx` / `administrators aceilrstwx`, not written;
 //! * a hierarchy level that is not a folder (`INBOX.x` when only `.x.y` exists) keeps its
-//!   list in `courierimaphieracl/x` in the Maildir root; when the folder is created the
-//!   file moves into it;
+//!   list in `courierimaphieracl/x` in the Maildir root; IMAP's CREATE copies it into
+//!   the new folder, SMAP's CREATE writes the new folder's list there before it makes the
+//!   folder, and a folder without its own file reads the level's file where it is;
 //! * after reading, `administrators` (or `group=administrators` when that is present) is
 //!   given every right and `-administrators` / `-group=administrators` are dropped;
 //! * a list is only written when `owner` keeps `a` and `l` (also the folder owner's own
@@ -576,26 +577,16 @@ fn read_text(path: &Path) -> Result<Option<String>> {
     }
 }
 
-/// A level's own list, None when it has none: the folder's file; else its hierarchy
-/// file, moved into the folder when the folder exists (Courier does this on every read).
+/// A level's own list, None when it has none: the folder's file, else its hierarchy
+/// file. A hierarchy file is read where it is, also when the folder exists: Courier
+/// 5.0.13's imapd does not move it (observed: GETACL of a folder with only
+/// `courierimaphieracl/<name>` shows that list and leaves both files as they were), and
+/// its SMAP CREATE leaves every new folder's list there.
 fn read_own(root: &Path, path: &str) -> Result<Option<Acl>> {
-    let file = folder_file(root, path);
-    if let Some(t) = read_text(&file)? {
+    if let Some(t) = read_text(&folder_file(root, path))? {
         return Ok(Some(Acl::parse(&t)));
     }
-    let hier = hier_file(root, path);
-    if root.join(path).is_dir() && hier.is_file() {
-        match fs::rename(&hier, &file) {
-            Ok(()) => {
-                let _ = fsutil::fsync_dir(&root.join(path));
-            }
-            Err(e) => log::warn!("{}: cannot move into the folder: {e}", hier.display()),
-        }
-        if let Some(t) = read_text(&file)? {
-            return Ok(Some(Acl::parse(&t)));
-        }
-    }
-    Ok(read_text(&hier)?.map(|t| Acl::parse(&t)))
+    Ok(read_text(&hier_file(root, path))?.map(|t| Acl::parse(&t)))
 }
 
 /// A level's effective list: its own, else its parent's (written back here, as Courier
@@ -1009,6 +1000,13 @@ mod tests {
             "owner aceilrstwx\nadministrators aceilrstwx\nanyone lr\n"
         );
         make_folder(root, ".x.y");
+        // Read where it is (Courier 5.0.13 does not move it into the folder).
+        assert_eq!(
+            load(root, "INBOX.x.y").unwrap().get("anyone"),
+            Some(r("lr"))
+        );
+        assert!(!root.join(".x.y/courierimapacl").exists());
+        assert!(root.join("courierimaphieracl/x.y").is_file());
         // A hand-written level file without administrators gets them on CREATE.
         fs::write(root.join("courierimaphieracl/x.y"), "owner al\nanyone lr\n").unwrap();
         folder_created(root, "INBOX.x.y").unwrap();

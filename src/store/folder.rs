@@ -200,6 +200,20 @@ pub fn create(root: &Path, name: &str) -> Result<()> {
     Ok(())
 }
 
+/// Creates the folder `name` only, leaving the levels above it that are not folders as
+/// they are (`INBOX.a.b` makes `.a.b`, and `INBOX.a` stays a level without a folder), as
+/// Courier's imapd creates folders. [`create`] makes the levels above folders too.
+pub fn create_leaf(root: &Path, name: &str) -> Result<()> {
+    let canonical = canonical_name(name)?;
+    let Some(dir) = dir_name(&canonical) else {
+        return Err(StoreError::FolderExists(canonical));
+    };
+    if !make_folder(root, &dir)? {
+        return Err(StoreError::FolderExists(canonical));
+    }
+    Ok(())
+}
+
 pub fn delete(root: &Path, name: &str) -> Result<()> {
     let canonical = canonical_name(name)?;
     let Some(dir) = dir_name(&canonical) else {
@@ -357,6 +371,33 @@ mod tests {
         assert_eq!(name_of_dir(".a.b").as_deref(), Some("INBOX.a.b"));
         for bad in [".", "..", "...", ".a..b", ".a.", "cur", ""] {
             assert_eq!(name_of_dir(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn create_leaf_makes_no_levels_and_rename_numbers_what_it_moves() {
+        let d = tempfile::tempdir().unwrap();
+        let root = d.path();
+        for sub in ["cur", "new", "tmp"] {
+            fs::create_dir(root.join(sub)).unwrap();
+        }
+        create_leaf(root, "INBOX.a.b").unwrap();
+        assert!(root.join(".a.b/cur").is_dir());
+        assert!(!root.join(".a").exists(), "the level stays no folder");
+        assert!(matches!(
+            create_leaf(root, "INBOX.a.b"),
+            Err(StoreError::FolderExists(_))
+        ));
+        // Neither folder had a UID database; as Courier's RENAME, each moved one gets one.
+        create(root, "INBOX.c").unwrap();
+        create(root, "INBOX.c.d").unwrap();
+        rename(root, "INBOX.c", "INBOX.e").unwrap();
+        for dir in [".e", ".e.d"] {
+            let text = fs::read_to_string(root.join(dir).join("courierimapuiddb")).unwrap();
+            assert!(
+                text.starts_with("1 ") && text.ends_with(" 1\n"),
+                "{dir}: {text:?}"
+            );
         }
     }
 

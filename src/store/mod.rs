@@ -210,6 +210,11 @@ impl Maildir {
         folder::create(&self.root, name)
     }
 
+    /// Creates the folder alone, not the levels above it (see [`folder::create_leaf`]).
+    pub fn create_folder_leaf(&self, name: &str) -> Result<()> {
+        folder::create_leaf(&self.root, name)
+    }
+
     /// Creates a folder with the special uses a client gave it (RFC 6154 §3): the folder,
     /// then its use file; when the file cannot be written the new, still empty folder is
     /// removed again, so CREATE does both or neither.

@@ -189,18 +189,32 @@ impl<'a> Places<'a> {
     }
 
     /// Every account of the shared index but the login's own, by its levels (groups,
-    /// then the account), with the folders (`INBOX`, `INBOX.a`) the login may look up
-    /// there (SMAP's `public` hierarchy).
+    /// then the account, named as the index spells them, not munged), with the folders
+    /// (`INBOX`, `INBOX.a`) the login may look up there (SMAP's `public` hierarchy).
     pub fn shared_accounts(&self) -> Result<Vec<(Vec<String>, Vec<String>)>> {
         let Some(index) = self.shared_index() else {
             return Ok(Vec::new());
         };
-        let accounts = index.placed_accounts().map_err(StoreError::Io)?;
+        let accounts = index.placed_accounts_as_named().map_err(StoreError::Io)?;
         Ok(accounts
             .iter()
             .filter(|(_, a)| !self.is_own(a))
             .map(|(levels, account)| (levels.clone(), self.visible_folders(account)))
             .collect())
+    }
+
+    /// The `#shared.` name of the levels [`Places::shared_accounts`] gives (each level
+    /// munged as the index munges it): `["st.aff", "k.x"]` is `#shared.st aff.k x`.
+    pub fn shared_level_name(&self, levels: &[String]) -> String {
+        let mut name = String::from(SHARED_ROOT);
+        for level in levels {
+            name.push(SEPARATOR);
+            match self.shared_index() {
+                Some(index) => name.push_str(&index.munged(level)),
+                None => name.push_str(level),
+            }
+        }
+        name
     }
 
     /// The folders of one shared account the login may look up. An account whose

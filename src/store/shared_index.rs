@@ -375,20 +375,39 @@ impl Index {
     /// (munged group names, then the account's own munged name).
     pub fn placed_accounts(&self) -> io::Result<Vec<(Vec<String>, SharedAccount)>> {
         let mut out = Vec::new();
-        self.collect(std::slice::from_ref(&self.root), &[], &mut out)?;
+        self.collect(std::slice::from_ref(&self.root), &[], false, &mut out)?;
         Ok(out)
+    }
+
+    /// [`Index::placed_accounts`] with the levels named as the index spells them, not
+    /// munged: Courier's SMAP `public` hierarchy shows and takes these names (a `.` in
+    /// one is part of one level there, as `j.doe` in `public j.doe Pub`).
+    pub fn placed_accounts_as_named(&self) -> io::Result<Vec<(Vec<String>, SharedAccount)>> {
+        let mut out = Vec::new();
+        self.collect(std::slice::from_ref(&self.root), &[], true, &mut out)?;
+        Ok(out)
+    }
+
+    /// A name of the index as IMAP's `#shared.` levels spell it (this index's munging).
+    pub fn munged(&self, name: &str) -> String {
+        munge(name, self.munging)
     }
 
     fn collect(
         &self,
         chain: &[PathBuf],
         above: &[String],
+        as_named: bool,
         out: &mut Vec<(Vec<String>, SharedAccount)>,
     ) -> io::Result<()> {
         let file = chain.last().expect("chain starts at the root");
         for child in self.children(file)? {
             let mut levels = above.to_vec();
-            levels.push(child.name);
+            levels.push(if as_named {
+                child.entry.name().to_owned()
+            } else {
+                child.name
+            });
             match child.entry {
                 Entry::Account(a) => {
                     if !out.iter().any(|(_, known)| *known == a) {
@@ -399,7 +418,7 @@ impl Index {
                     if self.may_enter(chain, &index) {
                         let mut deeper = chain.to_vec();
                         deeper.push(index);
-                        self.collect(&deeper, &levels, out)?;
+                        self.collect(&deeper, &levels, as_named, out)?;
                     }
                 }
             }
@@ -588,6 +607,27 @@ mod tests {
     fn munging_as_courier() {
         assert_eq!(munge("a.b/c", Munging::Spaces), "a b c");
         assert_eq!(munge("a.b/c\\d", Munging::Escapes), "a\\:b\\;c\\\\d");
+    }
+
+    #[test]
+    fn levels_munged_for_imap_and_as_named_for_smap() {
+        let d = tempfile::tempdir().unwrap();
+        let base = d.path().join("index");
+        fs::write(&base, "st.aff\t*\tindexg\n").unwrap();
+        fs::write(d.path().join("indexg"), "k.x\t1000\t1000\t/home/k\n").unwrap();
+        let index = Index::new(&base, None, Munging::Spaces, DEFAULT_MAX_DEPTH);
+        let levels = |v: Vec<(Vec<String>, SharedAccount)>| {
+            v.into_iter().map(|(l, _)| l).collect::<Vec<_>>()
+        };
+        assert_eq!(
+            levels(index.placed_accounts().unwrap()),
+            [["st aff", "k x"]]
+        );
+        assert_eq!(
+            levels(index.placed_accounts_as_named().unwrap()),
+            [["st.aff", "k.x"]]
+        );
+        assert_eq!(index.munged("k.x"), "k x");
     }
 
     #[test]

@@ -514,15 +514,24 @@ fn clock_uid_validity(unix_secs: i64) -> u32 {
 /// each moved folder, because the new name may have meant another mailbox before, whose
 /// clients must see a larger value (RFC 3501 §2.3.1.1: UIDs that do not persist for a
 /// name need a greater UIDVALIDITY). Courier and Dovecot keep the old value on RENAME,
-/// which breaks that after RENAME A B, CREATE A, DELETE A, RENAME B A.
+/// which breaks that after RENAME A B, CREATE A, DELETE A, RENAME B A. A moved folder
+/// without a database gets an empty one, as Courier's RENAME writes (observed with
+/// 5.0.13's imapd, IMAP and SMAP: `1 <uidvalidity> 1` in every moved folder).
 pub fn renew_uid_validity(folder_dir: &Path) -> Result<()> {
     let _lock = DotLock::acquire(folder_dir)?;
-    if let DbState::Valid(mut db) = read_locked(folder_dir)?.state {
-        let old = db.uid_validity;
-        db.uid_validity = fresh_uid_validity(folder_dir, clock_uid_validity(fsutil::now_secs()))?;
-        write(folder_dir, &db)?;
-        super::recent::renew(folder_dir, old, db.uid_validity)?;
-        super::modseq::renew(folder_dir, old, db.uid_validity)?;
+    match read_locked(folder_dir)?.state {
+        DbState::Valid(mut db) => {
+            let old = db.uid_validity;
+            db.uid_validity =
+                fresh_uid_validity(folder_dir, clock_uid_validity(fsutil::now_secs()))?;
+            write(folder_dir, &db)?;
+            super::recent::renew(folder_dir, old, db.uid_validity)?;
+            super::modseq::renew(folder_dir, old, db.uid_validity)?;
+        }
+        DbState::Missing => {
+            create(folder_dir, empty_db(), None)?;
+        }
+        DbState::Corrupt(..) => {}
     }
     Ok(())
 }
