@@ -624,6 +624,42 @@ fn own_changes_to_a_large_folder_need_no_listing() {
     });
 }
 
+/// An open of a large folder after a delivery lists new/ alone and moves the delivery
+/// into cur/; that move leaves the index no longer exact for cur/, yet the next open
+/// lists nothing either: the first one watched its own move and left an exact index.
+#[test]
+fn an_open_after_a_delivery_leaves_the_next_one_nothing_to_list() {
+    let d = tempfile::tempdir().unwrap();
+    let root = d.path().join("Maildir");
+    let md = Maildir::create(&root).unwrap();
+    for i in 0..5100 {
+        fs::write(
+            root.join(format!("cur/1700000000.M{i}P1.host:2,S")),
+            format!("Subject: {i}\n\nx\n"),
+        )
+        .unwrap();
+    }
+    drop(md.open_mailbox("INBOX", false).unwrap());
+    age_folder(&root);
+    drop(md.open_mailbox("INBOX", false).unwrap());
+    for round in 0..2 {
+        md.deliver(
+            "INBOX",
+            &mut format!("Subject: new {round}\n\nx\n").as_bytes(),
+        )
+        .unwrap();
+        let mine = md.open_mailbox("INBOX", false).unwrap();
+        assert_eq!(mine.cur_listings(), 0, "round {round}: cur/ was listed");
+        assert_eq!(mine.len(), 5101 + round, "round {round}");
+        assert_eq!(mine.first_unseen(), Some(5100), "round {round}");
+        drop(mine);
+    }
+    let next = md.open_mailbox("INBOX", false).unwrap();
+    assert_eq!(next.cur_listings(), 0, "the index was not left exact");
+    assert_eq!(next.len(), 5102);
+    assert_eq!(fs::read_dir(root.join("new")).unwrap().count(), 0);
+}
+
 /// SELECT's shortcut: a settled folder writes postern-index at a full scan, and a later
 /// open reads it instead of listing the folder — until anything changes.
 #[test]

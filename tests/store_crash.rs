@@ -716,13 +716,24 @@ fn tmp_litter(dir: &Path) -> Vec<String> {
 /// one leftover per killed process.
 #[test]
 fn kill_during_index_updates() {
+    kill_during_index_updates_of(600);
+}
+
+/// The same with a folder large enough (5000 messages and more) that the sessions that
+/// change it or move deliveries out of new/ watch it and save the index when they end.
+#[test]
+fn kill_during_index_updates_of_a_large_folder() {
+    kill_during_index_updates_of(5100);
+}
+
+fn kill_during_index_updates_of(fixtures: u32) {
     let d = tempfile::tempdir().unwrap();
     let ledgers = tempfile::tempdir().unwrap();
     let md = Maildir::create(d.path()).unwrap();
     let dir = d.path();
     // Enough messages that writing the index takes a moment; some without S= so that
     // sizes and dates come from the index or a stat.
-    for n in 0..600 {
+    for n in 0..fixtures {
         let name = if n % 5 == 0 {
             format!("{}.M{n}P1.fixture:2,S", 1_700_000_000 + n)
         } else {

@@ -61,6 +61,8 @@
 //! - A session's own changes: a session that changes a large folder watches it with
 //!   inotify from before its first change, starting from rows exact for a settled state
 //!   still on disk, so the events name every file that moved, its own renames included.
+//!   An open that moves deliveries out of new/ (which changes cur/) sets the watch before
+//!   the stamp its listing goes by, or before it checks that cur/ is as the index has it.
 //!   Rows kept up by the events are exact for a stamp taken after the events were read
 //!   when no further event was queued by then; when the session ends it waits out the
 //!   clock tick, checks that the times and the event queue are still the same, and

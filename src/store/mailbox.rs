@@ -464,6 +464,16 @@ impl DirStamp {
         })
     }
 
+    /// Whether cur/ and the keyword directory are as an index valid for `valid_for` saw
+    /// them, and settled: only new/ can hold what that index lacks.
+    fn cur_as_in(self, valid_for: index::Validity) -> bool {
+        let [_, _, c0, c1, k0, k1, .., digests] = valid_for;
+        self.dirs[CUR] == (c0, c1)
+            && self.dirs[KEYWORDS] == (k0, k1)
+            && self.cur_and_keywords_digest() == digests as u32
+            && self.slots_settled(&[CUR, KEYWORDS])
+    }
+
     /// Whether cur/ and the keyword directory are as they were in `other`.
     fn same_cur_and_keywords(self, other: DirStamp) -> bool {
         self.dirs[CUR] == other.dirs[CUR]
@@ -863,20 +873,23 @@ impl Mailbox {
         }
         // cur/ and the keywords as the index saw them, and settled: only new/ can hold
         // what it lacks (a delivery since), so only new/ is listed.
-        let cur_known = stamp.is_some_and(|s| {
-            let [_, _, c0, c1, k0, k1, .., digests] = valid_for;
-            s.dirs[CUR] == (c0, c1)
-                && s.dirs[KEYWORDS] == (k0, k1)
-                && s.cur_and_keywords_digest() == digests as u32
-                && s.slots_settled(&[CUR, KEYWORDS])
-        });
+        let cur_known = stamp.is_some_and(|s| s.cur_as_in(valid_for));
         let large = self.table.len() >= LARGE;
+        if cur_known && large && !self.read_only {
+            self.watch_from_index(valid_for);
+        }
         if !cur_known && large && rebuilding.is_none() && !self.read_only {
             // One session lists a large folder and saves its index; the others that open
             // it meanwhile wait for that index instead of all listing it at once.
             if let Some(lock) = RebuildLock::acquire(&self.dir) {
+                // Watched from before the stamp the listing goes by: the moves out of
+                // new/ change cur/ after that stamp, and the events let the session
+                // leave an exact index all the same (see `settle_own_changes`).
+                self.start_watch();
                 let again = DirStamp::take(&self.dir);
-                return self.open_from_index_as(again, Some(&lock));
+                let opened = self.open_from_index_as(again, Some(&lock));
+                self.events_trusted = self.watcher.is_some() && matches!(opened, Ok(true));
+                return opened;
             }
         }
         // New mail is moved to cur/ as it is numbered, as by any listing: Courier numbers
@@ -1496,12 +1509,40 @@ impl Mailbox {
     }
 
     /// Whether [`Mailbox::settle_own_changes`] has something to do: rows kept exact by
-    /// events, for a state not yet settled (a change of its own, typically).
+    /// events, for a state not yet settled or since changed (by the session itself,
+    /// typically).
     fn needs_settling(&self) -> bool {
         !self.read_only
             && self.events_trusted
             && self.table.len() >= LARGE
-            && self.looked.is_none_or(|l| l.settled().is_none())
+            && self
+                .looked
+                .is_none_or(|l| l.settled().is_none() || DirStamp::take(&self.dir) != Some(l))
+    }
+
+    /// An open of a large folder whose index still describes cur/ is about to move the
+    /// deliveries from new/ into cur/: that move changes cur/, and without a watch the
+    /// next open would list all of cur/ again. A watch set now, and trusted when cur/ is
+    /// still as the index has it once the watch is on, lets the events say what moved
+    /// and the session leave an exact index (see [`Mailbox::settle_own_changes`]).
+    fn watch_from_index(&mut self, valid_for: index::Validity) {
+        if self.watcher.is_none() && self.start_watch() {
+            self.events_trusted = DirStamp::take(&self.dir).is_some_and(|s| s.cur_as_in(valid_for));
+        }
+    }
+
+    /// A watch for what the open itself is about to change (its events not trusted yet:
+    /// the caller decides from what the rows are exact for). False when there is none.
+    fn start_watch(&mut self) -> bool {
+        if self.fs_shared.is_some() || self.own_watch_tried {
+            return false;
+        }
+        self.own_watch_tried = true;
+        match Watcher::new(&self.dir) {
+            Ok(w) => self.watcher = Some(w),
+            Err(e) => log::debug!("{}: no watch for the open: {e}", self.dir.display()),
+        }
+        self.watcher.is_some()
     }
 
     /// When the session ends after changing a large watched folder: its rows are exact
@@ -1520,6 +1561,7 @@ impl Mailbox {
             return;
         }
         let Some(looked) = self.looked.filter(|l| l.settled().is_none()) else {
+            // Settled already (save_index finds out whether it is still current).
             return;
         };
         let later = DirStamp::settle(&self.dir, Some(looked));
