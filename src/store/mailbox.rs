@@ -474,6 +474,13 @@ impl DirStamp {
             && self.slots_settled(&[CUR, KEYWORDS])
     }
 
+    /// Whether everything but new/ is as it was in `other`.
+    fn same_but_new(self, other: DirStamp) -> bool {
+        self.same_cur_and_keywords(other)
+            && self.uiddb == other.uiddb
+            && self.ctimes[UIDDB] == other.ctimes[UIDDB]
+    }
+
     /// Whether cur/ and the keyword directory are as they were in `other`.
     fn same_cur_and_keywords(self, other: DirStamp) -> bool {
         self.dirs[CUR] == other.dirs[CUR]
@@ -882,19 +889,19 @@ impl Mailbox {
             // One session lists a large folder and saves its index; the others that open
             // it meanwhile wait for that index instead of all listing it at once.
             if let Some(lock) = RebuildLock::acquire(&self.dir) {
-                // Watched from before the stamp the listing goes by: the moves out of
-                // new/ change cur/ after that stamp, and the events let the session
-                // leave an exact index all the same (see `settle_own_changes`).
-                self.start_watch();
                 let again = DirStamp::take(&self.dir);
-                let opened = self.open_from_index_as(again, Some(&lock));
-                self.events_trusted = self.watcher.is_some() && matches!(opened, Ok(true));
-                return opened;
+                return self.open_from_index_as(again, Some(&lock));
             }
         }
         // New mail is moved to cur/ as it is numbered, as by any listing: Courier numbers
         // whatever it finds in new/ afresh, whatever the UID database says.
-        let stamp = if !cur_known && large {
+        // Watched from before the stamp the listing goes by: the moves out of new/ change
+        // cur/ after that stamp, and the events let the session leave an exact index all
+        // the same (see `settle_own_changes`).
+        let watched = !cur_known && large && !self.read_only && self.start_watch();
+        let stamp = if watched {
+            DirStamp::settle(&self.dir, DirStamp::take(&self.dir))
+        } else if !cur_known && large {
             DirStamp::settle(&self.dir, stamp)
         } else {
             stamp
@@ -902,6 +909,7 @@ impl Mailbox {
         self.cur_listings += u32::from(!cur_known);
         let look = Look::scan(&self.dir, !self.read_only, !cur_known)?;
         self.reconcile(stamp, Reconcile::Open, look)?;
+        self.events_trusted |= watched;
         if !cur_known && !self.read_only {
             // A whole listing is where the UID database loses the entries of files that
             // are gone (a refresh only adds), as at a scan without an index; when there
@@ -997,16 +1005,28 @@ impl Mailbox {
             return;
         };
         // The cheap tests first: a session that changed nothing reads no row here.
-        if self.read_only
-            || looked.settled().is_none()
-            || (!self.dates_changed
-                && self
-                    .table
-                    .base()
-                    .is_some_and(|b| b.valid_for() == looked.validity()))
-            || DirStamp::take(&self.dir) != Some(looked)
-            || self.table.rows().any(|r| r.has(IN_NEW))
-        {
+        if looked.settled().is_none() || self.index_says(looked) {
+            return;
+        }
+        if DirStamp::take(&self.dir) == Some(looked) {
+            self.write_index(looked);
+        }
+    }
+
+    /// The index on disk is already the one [`Mailbox::write_index`] would write for
+    /// `at`.
+    fn index_says(&self, at: DirStamp) -> bool {
+        !self.dates_changed
+            && self
+                .table
+                .base()
+                .is_some_and(|b| b.valid_for() == at.validity())
+    }
+
+    /// Writes postern-index for the rows, which the caller knows to be exact for the
+    /// settled state `at`.
+    fn write_index(&self, looked: DirStamp) {
+        if self.read_only || self.table.rows().any(|r| r.has(IN_NEW)) {
             return;
         }
         let present: Vec<(usize, Row)> = self
@@ -1564,11 +1584,34 @@ impl Mailbox {
             // Settled already (save_index finds out whether it is still current).
             return;
         };
-        let later = DirStamp::settle(&self.dir, Some(looked));
-        let quiet = self.watcher.as_ref().is_some_and(Watcher::quiet);
-        if quiet && later == Some(looked) && later.and_then(DirStamp::settled).is_some() {
-            self.looked = later;
+        let Some(later) = DirStamp::settle(&self.dir, Some(looked)) else {
+            return;
+        };
+        let Some(Ok(events)) = self.watcher.as_mut().map(Watcher::drain) else {
+            return;
+        };
+        if events.is_empty() && later == looked && later.settled().is_some() {
+            self.looked = Some(later);
+            return;
         }
+        // Only new/ moved meanwhile (a delivery, typically, whose opener may be waiting
+        // for this index on the lock of `retire`): the rows are still exact for cur/, the
+        // keywords and the UID database as `looked` has them. An index valid for `looked`
+        // is then never taken as exact (new/'s times moved on, and only move on), and it
+        // tells an opener that only new/ needs listing. Its times held until `later` was
+        // taken: that is when they must have settled.
+        let only_new = events.files.iter().all(|f| f.sub == Sub::New)
+            && !events.keywords
+            && !events.lost
+            && later.same_but_new(looked);
+        let held = DirStamp {
+            taken: later.taken,
+            ..looked
+        };
+        if only_new && held.settled().is_some() {
+            self.write_index(held);
+        }
+        self.looked = None;
     }
 
     /// The next refresh looks at the folder itself even while it is watched (a safety net
