@@ -1588,9 +1588,27 @@ fn public_folders_are_shown_as_courier_shows_them() {
         "OPEN public staff",
         "OPEN public",
     ];
-    // Courier first (it reads what postern will read), then postern.
-    let cmd = courier.imapd_as(&bob_md, "bob", &index_path.display().to_string());
-    let (mut c, mut child) = courier_smap(cmd, &bob_md);
+    let (want, diffs, _) = as_bob_on_both(&courier, &mut server, &bob_md, &index_path, &script);
+    assert!(
+        want[0].contains("\"alice\" DIRECTORY"),
+        "the fixture shares something: {}",
+        want[0]
+    );
+    assert!(diffs.is_empty(), "{}", diffs.join("\n"));
+}
+
+/// Runs `script` as bob through the shared index at `index_path`, in Courier's imapd
+/// first (it reads what postern will read), then in postern: Courier's replies (LIST
+/// lines sorted), the differences, and postern's session for more.
+fn as_bob_on_both(
+    courier: &Courier,
+    server: &mut TestServer,
+    bob_md: &Path,
+    index_path: &Path,
+    script: &[&str],
+) -> (Vec<String>, Vec<String>, Smap) {
+    let cmd = courier.imapd_as(bob_md, "bob", &index_path.display().to_string());
+    let (mut c, mut child) = courier_smap(cmd, bob_md);
     let want: Vec<String> = script.iter().map(|l| sorted_list(&c.cmd(l))).collect();
     c.cmd("LOGOUT");
     let _ = child.wait();
@@ -1607,12 +1625,7 @@ fn public_folders_are_shown_as_courier_shows_them() {
             ));
         }
     }
-    assert!(
-        want[0].contains("\"alice\" DIRECTORY"),
-        "the fixture shares something: {}",
-        want[0]
-    );
-    assert!(diffs.is_empty(), "{}", diffs.join("\n"));
+    (want, diffs, p)
 }
 
 /// Account and group names with the Maildir++ separator under `public`: Courier's imapd
@@ -1689,25 +1702,7 @@ fn public_account_names_with_a_dot_are_one_level_as_in_courier() {
         "OPEN public \"j.doe\"",
         "FETCH 1 FLAGS",
     ];
-    // Courier first (it reads what postern will read), then postern.
-    let cmd = courier.imapd_as(&bob_md, "bob", &index_path.display().to_string());
-    let (mut c, mut child) = courier_smap(cmd, &bob_md);
-    let want: Vec<String> = script.iter().map(|l| sorted_list(&c.cmd(l))).collect();
-    c.cmd("LOGOUT");
-    let _ = child.wait();
-    let port = server.start_serve();
-    let mut p = Smap::tcp(port);
-    p.line();
-    assert_eq!(p.cmd("\\SMAP1 LOGIN bob pw-bob"), "+OK SMAP1 LOGIN Ok.\n");
-    let mut diffs = Vec::new();
-    for (line, want) in script.iter().zip(&want) {
-        let got = sorted_list(&p.cmd(line));
-        if *want != got {
-            diffs.push(format!(
-                "C: {line}\n--- courier\n{want}\n--- postern\n{got}\n"
-            ));
-        }
-    }
+    let (want, diffs, mut p) = as_bob_on_both(&courier, &mut server, &bob_md, &index_path, &script);
     assert!(
         want[0].contains("\"j.doe\" FOLDER DIRECTORY"),
         "the fixture shares j.doe: {}",

@@ -563,6 +563,23 @@ fn a_watched_folder_follows_changes_from_events() {
     assert_eq!(mine.refresh(true).unwrap(), Default::default());
 }
 
+/// A folder of 5100 messages (flags `info`) whose index is exact and settled: a large
+/// folder, as the index's watched paths need (5000 messages and more).
+fn large_indexed_folder(root: &Path, info: &str) -> Maildir {
+    let md = Maildir::create(root).unwrap();
+    for i in 0..5100 {
+        fs::write(
+            root.join(format!("cur/1700000000.M{i}P1.host:2,{info}")),
+            format!("Subject: {i}\n\nx\n"),
+        )
+        .unwrap();
+    }
+    drop(md.open_mailbox("INBOX", false).unwrap());
+    age_folder(root);
+    drop(md.open_mailbox("INBOX", false).unwrap());
+    md
+}
+
 /// A large folder (5000 messages and more) is watched from a session's first change of
 /// its own: its flag renames and expunges move cur/'s times, yet the refreshes after
 /// them learn what happened from the events instead of listing cur/ again, other
@@ -573,17 +590,7 @@ fn a_watched_folder_follows_changes_from_events() {
 fn own_changes_to_a_large_folder_need_no_listing() {
     let d = tempfile::tempdir().unwrap();
     let root = d.path().join("Maildir");
-    let md = Maildir::create(&root).unwrap();
-    for i in 0..5100 {
-        fs::write(
-            root.join(format!("cur/1700000000.M{i}P1.host:2,")),
-            format!("Subject: {i}\n\nx\n"),
-        )
-        .unwrap();
-    }
-    drop(md.open_mailbox("INBOX", false).unwrap());
-    age_folder(&root);
-    drop(md.open_mailbox("INBOX", false).unwrap());
+    let md = large_indexed_folder(&root, "");
     let mut mine = md.open_mailbox("INBOX", false).unwrap();
     assert_eq!((mine.len(), mine.cur_listings()), (5100, 0));
     let view = |mb: &postern::store::Mailbox| {
@@ -631,17 +638,7 @@ fn own_changes_to_a_large_folder_need_no_listing() {
 fn an_open_after_a_delivery_leaves_the_next_one_nothing_to_list() {
     let d = tempfile::tempdir().unwrap();
     let root = d.path().join("Maildir");
-    let md = Maildir::create(&root).unwrap();
-    for i in 0..5100 {
-        fs::write(
-            root.join(format!("cur/1700000000.M{i}P1.host:2,S")),
-            format!("Subject: {i}\n\nx\n"),
-        )
-        .unwrap();
-    }
-    drop(md.open_mailbox("INBOX", false).unwrap());
-    age_folder(&root);
-    drop(md.open_mailbox("INBOX", false).unwrap());
+    let md = large_indexed_folder(&root, "S");
     for round in 0..2 {
         md.deliver(
             "INBOX",
