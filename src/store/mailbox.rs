@@ -1495,10 +1495,16 @@ impl Mailbox {
         }
         if self.watcher.is_none() {
             self.watcher = Some(Watcher::new(&self.dir)?);
-            let exact = self.looked.and_then(DirStamp::settled);
-            self.events_trusted = exact.is_some() && DirStamp::take(&self.dir) == exact;
+            self.trust_events_if_exact();
         }
         Ok(())
+    }
+
+    /// Trusts the events of a watch just set when the rows are exact for a settled state
+    /// that is still the one on disk: the events are then all that can change them.
+    fn trust_events_if_exact(&mut self) {
+        let exact = self.looked.and_then(DirStamp::settled);
+        self.events_trusted = exact.is_some() && DirStamp::take(&self.dir) == exact;
     }
 
     /// Before this session changes a large folder itself: its own renames and unlinks
@@ -1507,12 +1513,8 @@ impl Mailbox {
     /// (see [`Mailbox::watch`]). Only large folders spend an inotify instance (a per-user
     /// resource) on it; where inotify refuses, the refreshes list as before.
     fn watch_own_changes(&mut self) {
-        if self.watcher.is_some() || self.own_watch_tried || self.table.len() < LARGE {
-            return;
-        }
-        self.own_watch_tried = true;
-        if let Err(e) = self.watch() {
-            log::debug!("{}: no watch for own changes: {e}", self.dir.display());
+        if self.watcher.is_none() && self.table.len() >= LARGE && self.start_watch() {
+            self.trust_events_if_exact();
         }
     }
 
@@ -1551,8 +1553,9 @@ impl Mailbox {
         }
     }
 
-    /// A watch for what the open itself is about to change (its events not trusted yet:
-    /// the caller decides from what the rows are exact for). False when there is none.
+    /// A watch for what the session itself is about to change, asked for once (its
+    /// events not trusted yet: the caller decides from what the rows are exact for).
+    /// False when there is none.
     fn start_watch(&mut self) -> bool {
         if self.fs_shared.is_some() || self.own_watch_tried {
             return false;
@@ -1560,7 +1563,7 @@ impl Mailbox {
         self.own_watch_tried = true;
         match Watcher::new(&self.dir) {
             Ok(w) => self.watcher = Some(w),
-            Err(e) => log::debug!("{}: no watch for the open: {e}", self.dir.display()),
+            Err(e) => log::debug!("{}: no watch: {e}", self.dir.display()),
         }
         self.watcher.is_some()
     }
