@@ -63,11 +63,16 @@ pub fn save_time(basename: &str) -> Option<i64> {
     digits.parse().ok().filter(|&t| t > 0)
 }
 
-/// The order in which new messages get UIDs: by leading number, then bytewise.
+/// The order in which new messages get UIDs, as Courier's scan gives them: by leading
+/// number (the delivery second), then the names bytewise up to the `:` of the info.
+///
+/// Bytewise is only as fine as the names are: postern writes the microseconds with six
+/// digits (see [`UniqueName`]) so that its own same-second names sort by time here and in
+/// Courier alike.
 pub fn cmp_new(a: &str, b: &str) -> Ordering {
     leading_number(a)
         .cmp(&leading_number(b))
-        .then_with(|| a.as_bytes().cmp(b.as_bytes()))
+        .then_with(|| split_info(a).0.as_bytes().cmp(split_info(b).0.as_bytes()))
 }
 
 /// The host part of unique names, with the characters that would break the name escaped
@@ -100,6 +105,10 @@ static COUNTER: AtomicU64 = AtomicU64::new(0);
 
 /// The parts of a unique name known before the file exists; the device and inode are
 /// added once the file has been created in tmp/.
+///
+/// The microseconds are written with six digits (`M042017`, not `M42017`): new messages
+/// are numbered in name order, bytewise within a second (Courier's order too), and a
+/// shorter number would put a later delivery or copy of the same second first.
 #[derive(Debug, Clone)]
 pub struct UniqueName {
     pub sec: u64,
@@ -124,7 +133,7 @@ impl UniqueName {
     /// The name used in tmp/ before device and inode are known.
     pub fn tmp_name(&self) -> String {
         format!(
-            "{}.M{}P{}_{}.{}",
+            "{}.M{:06}P{}_{}.{}",
             self.sec,
             self.usec,
             self.pid,
@@ -137,7 +146,7 @@ impl UniqueName {
     /// and its size with CRLF line ends.
     pub fn final_name(&self, dev: u64, ino: u64, size: Option<u64>, wire: Option<u64>) -> String {
         let mut s = format!(
-            "{}.M{}P{}V{:016X}I{:016X}_{}.{}",
+            "{}.M{:06}P{}V{:016X}I{:016X}_{}.{}",
             self.sec,
             self.usec,
             self.pid,
@@ -191,6 +200,26 @@ mod tests {
         assert_eq!(cmp_new("99.x", "100.a"), Ordering::Less);
         assert_eq!(cmp_new("100.b", "100.a"), Ordering::Greater);
         assert_eq!(leading_number("abc"), 0);
+        // The info is not part of the order, as in Courier's scan.
+        assert_eq!(cmp_new("100.a:2,S", "100.a,S=5"), Ordering::Less);
+    }
+
+    #[test]
+    fn same_second_names_sort_by_microsecond() {
+        let name = |usec, pid| {
+            UniqueName {
+                sec: 1_700_000_000,
+                usec,
+                pid,
+                n: 0,
+            }
+            .final_name(1, 2, Some(10), None)
+        };
+        // A later delivery by another process, whose microseconds have more digits.
+        let (earlier, later) = (name(99_999, 900), name(100_000, 100));
+        assert!(earlier.contains(".M099999P900"), "{earlier}");
+        assert_eq!(cmp_new(&earlier, &later), Ordering::Less);
+        assert_eq!(cmp_new(&name(7, 1), &name(10, 1)), Ordering::Less);
     }
 
     #[test]
