@@ -657,6 +657,43 @@ fn an_open_after_a_delivery_leaves_the_next_one_nothing_to_list() {
     assert_eq!(fs::read_dir(root.join("new")).unwrap().count(), 0);
 }
 
+/// A delivery that comes in while a session of a large folder ends (watched for IDLE, or
+/// for its own changes) stays in new/: moving it then would change cur/ after the
+/// session's last look, and the next opener would list all of cur/ again. The index the
+/// session leaves sends the next opener to new/ alone.
+#[test]
+fn a_delivery_as_a_session_ends_is_left_to_the_next_opener() {
+    let d = tempfile::tempdir().unwrap();
+    let root = d.path().join("Maildir");
+    let md = large_indexed_folder(&root, "S");
+    for (round, own_change) in [(0, false), (1, true)] {
+        let mut mine = md.open_mailbox("INBOX", false).unwrap();
+        if own_change {
+            mine.set_flags(0, Flags::FLAGGED, &[]).unwrap();
+        } else {
+            mine.watch().unwrap();
+        }
+        md.deliver(
+            "INBOX",
+            &mut format!("Subject: late {round}\n\nx\n").as_bytes(),
+        )
+        .unwrap();
+        drop(mine);
+        let waiting = fs::read_dir(root.join("new")).unwrap().count();
+        assert_eq!(
+            waiting, 1,
+            "round {round}: the ending session took the delivery"
+        );
+        let next = md.open_mailbox("INBOX", false).unwrap();
+        assert_eq!(next.cur_listings(), 0, "round {round}: cur/ was listed");
+        assert_eq!(next.len(), 5101 + round, "round {round}");
+        assert_eq!(next.message(0).flags.contains(Flags::FLAGGED), own_change);
+        drop(next);
+    }
+    let last = md.open_mailbox("INBOX", false).unwrap();
+    assert_eq!((last.cur_listings(), last.len()), (0, 5102));
+}
+
 /// SELECT's shortcut: a settled folder writes postern-index at a full scan, and a later
 /// open reads it instead of listing the folder — until anything changes.
 #[test]

@@ -363,7 +363,8 @@ impl RebuildLock {
     }
 }
 
-/// Slots of [`DirStamp::dirs`] (new/ is slot 0).
+/// Slots of [`DirStamp::dirs`].
+const NEW: usize = 0;
 const CUR: usize = 1;
 const KEYWORDS: usize = 2;
 /// The UID database's slot in [`DirStamp::ctimes`].
@@ -472,6 +473,27 @@ impl DirStamp {
             && self.dirs[KEYWORDS] == (k0, k1)
             && self.cur_and_keywords_digest() == digests as u32
             && self.slots_settled(&[CUR, KEYWORDS])
+    }
+
+    /// This stamp with new/ unknown: the state of rows exact for everything but
+    /// deliveries left waiting in new/. No time on disk equals it, so an index written for
+    /// it always sends an opener to list new/ (and only new/, while the rest still
+    /// matches); no real new/ time could stand for the rows without the deliveries.
+    fn without_new(self) -> DirStamp {
+        let mut stamp = self;
+        stamp.dirs[NEW] = (0, 0);
+        stamp.ctimes[NEW] = (0, 0);
+        stamp
+    }
+
+    /// Whether the folder, stamped `now`, is still in this state (new/ aside when this
+    /// stamp leaves it unknown, see [`DirStamp::without_new`]).
+    fn holds_at(self, now: DirStamp) -> bool {
+        if self.dirs[NEW] == (0, 0) && self.ctimes[NEW] == (0, 0) {
+            now.same_but_new(self)
+        } else {
+            now == self
+        }
     }
 
     /// Whether everything but new/ is as it was in `other`.
@@ -583,6 +605,17 @@ struct Look {
     new_listed: bool,
     /// courierimapkeywords/ may have changed.
     keywords: bool,
+    /// Files in new/ were left out (see [`NewMail::Leave`]).
+    left_in_new: bool,
+}
+
+/// What a refresh from events does with deliveries into new/.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum NewMail {
+    /// Moves them to cur/ and gives them rows, as every refresh a client sees does.
+    Take,
+    /// Leaves them where they are, for the next opener (a session that is ending).
+    Leave,
 }
 
 impl Look {
@@ -594,6 +627,7 @@ impl Look {
             whole: with_cur,
             new_listed: true,
             keywords: true,
+            left_in_new: false,
         })
     }
 }
@@ -1008,7 +1042,7 @@ impl Mailbox {
         if looked.settled().is_none() || self.index_says(looked) {
             return;
         }
-        if DirStamp::take(&self.dir) == Some(looked) {
+        if DirStamp::take(&self.dir).is_some_and(|now| looked.holds_at(now)) {
             self.write_index(looked);
         }
     }
@@ -1442,7 +1476,7 @@ impl Mailbox {
     /// [`Mailbox::refresh`] without the mod-sequences.
     fn refresh_rows(&mut self, report_expunges: bool) -> Result<Changes> {
         let how = Reconcile::Refresh { report_expunges };
-        if let Some(changes) = self.refresh_from_events(how) {
+        if let Some(changes) = self.refresh_from_events(how, NewMail::Take) {
             return changes;
         }
         let stamp = DirStamp::take(&self.dir);
@@ -1472,10 +1506,19 @@ impl Mailbox {
     /// [`Mailbox::look_from_events`]). The stamp is taken after the events were read:
     /// when no event came in by the time it was taken, the rows the events bring are
     /// exact for it, as for a stamp taken before a full look, and can become the index.
-    fn refresh_from_events(&mut self, how: Reconcile) -> Option<Result<Changes>> {
-        let look = self.look_from_events()?;
-        let stamp =
-            DirStamp::take(&self.dir).filter(|_| self.watcher.as_ref().is_some_and(Watcher::quiet));
+    ///
+    /// With [`NewMail::Leave`], deliveries the events name stay in new/, and the stamp
+    /// leaves new/ unknown when one did (see [`DirStamp::without_new`]).
+    fn refresh_from_events(
+        &mut self,
+        how: Reconcile,
+        new_mail: NewMail,
+    ) -> Option<Result<Changes>> {
+        let look = self.look_from_events(new_mail)?;
+        let left_in_new = look.left_in_new;
+        let stamp = DirStamp::take(&self.dir)
+            .filter(|_| self.watcher.as_ref().is_some_and(Watcher::quiet))
+            .map(|s| if left_in_new { s.without_new() } else { s });
         let changes = self.reconcile(stamp, how, look);
         // The events are spent: what they said must be found by a full look instead.
         self.events_trusted &= changes.is_ok();
@@ -1534,12 +1577,17 @@ impl Mailbox {
     /// events, for a state not yet settled or since changed (by the session itself,
     /// typically).
     fn needs_settling(&self) -> bool {
-        !self.read_only
-            && self.events_trusted
-            && self.table.len() >= LARGE
-            && self
-                .looked
-                .is_none_or(|l| l.settled().is_none() || DirStamp::take(&self.dir) != Some(l))
+        if self.read_only || !self.events_trusted || self.table.len() < LARGE {
+            return false;
+        }
+        let Some(looked) = self.looked.and_then(DirStamp::settled) else {
+            return true;
+        };
+        // Deliveries that came in since are the next opener's to move: the index already
+        // written for `looked` sends it to new/ alone.
+        !DirStamp::take(&self.dir).is_some_and(|now| {
+            looked.holds_at(now) || (now.same_but_new(looked) && self.index_says(looked))
+        })
     }
 
     /// An open of a large folder whose index still describes cur/ is about to move the
@@ -1577,14 +1625,16 @@ impl Mailbox {
         if !self.needs_settling() {
             return;
         }
+        // The session's last own events. A delivery they name stays in new/: moving it
+        // now would change cur/ once more, after the last look, and leave the next
+        // opener a listing of all of cur/ instead of new/.
         let how = Reconcile::Refresh {
             report_expunges: false,
         };
-        if !matches!(self.refresh_from_events(how), Some(Ok(_))) {
+        if !matches!(self.refresh_from_events(how, NewMail::Leave), Some(Ok(_))) {
             return;
         }
-        let Some(looked) = self.looked.filter(|l| l.settled().is_none()) else {
-            // Settled already (save_index finds out whether it is still current).
+        let Some(looked) = self.looked.take() else {
             return;
         };
         let Some(later) = DirStamp::settle(&self.dir, Some(looked)) else {
@@ -1593,16 +1643,13 @@ impl Mailbox {
         let Some(Ok(events)) = self.watcher.as_mut().map(Watcher::drain) else {
             return;
         };
-        if events.is_empty() && later == looked && later.settled().is_some() {
-            self.looked = Some(later);
-            return;
-        }
-        // Only new/ moved meanwhile (a delivery, typically, whose opener may be waiting
-        // for this index on the lock of `retire`): the rows are still exact for cur/, the
-        // keywords and the UID database as `looked` has them. An index valid for `looked`
-        // is then never taken as exact (new/'s times moved on, and only move on), and it
-        // tells an opener that only new/ needs listing. Its times held until `later` was
-        // taken: that is when they must have settled.
+        // Only new/ moved meanwhile, if anything (a delivery, typically, whose opener may
+        // be waiting for this index on the lock of `retire`): the rows are still exact
+        // for cur/, the keywords and the UID database as `looked` has them. An index
+        // valid for `looked` is then never taken as exact for new/ (its times moved on,
+        // and only move on, or `looked` leaves them unknown), and it tells an opener
+        // that only new/ needs listing. Its times held until `later` was taken: that is
+        // when they must have settled.
         let only_new = events.files.iter().all(|f| f.sub == Sub::New)
             && !events.keywords
             && !events.lost
@@ -1611,10 +1658,9 @@ impl Mailbox {
             taken: later.taken,
             ..looked
         };
-        if only_new && held.settled().is_some() {
+        if only_new && held.settled().is_some() && !self.index_says(held) {
             self.write_index(held);
         }
-        self.looked = None;
     }
 
     /// The next refresh looks at the folder itself even while it is watched (a safety net
@@ -1633,7 +1679,7 @@ impl Mailbox {
     /// whose file left without arriving elsewhere: an expunge, or a rename whose second
     /// half is not read yet). Without trust the events are drained and dropped: the full
     /// look that follows sees what they describe.
-    fn look_from_events(&mut self) -> Option<Look> {
+    fn look_from_events(&mut self, new_mail: NewMail) -> Option<Look> {
         let watcher = self.watcher.as_mut()?;
         let events = match watcher.drain() {
             Ok(events) => events,
@@ -1669,6 +1715,7 @@ impl Mailbox {
             whole: false,
             new_listed: false,
             keywords: events.keywords,
+            left_in_new: false,
         };
         for (base, at) in now {
             let Some((sub, name)) = at else {
@@ -1682,6 +1729,10 @@ impl Mailbox {
                     file_name: name,
                     in_new: false,
                 }),
+                Sub::New if new_mail == NewMail::Leave => {
+                    look.left_in_new = true;
+                    None
+                }
                 Sub::New => take_from_new(&self.dir, name, !self.read_only, &mut look.recent),
             };
             look.listing.extend(found);
@@ -1705,6 +1756,7 @@ impl Mailbox {
             whole,
             new_listed,
             keywords: read_keywords,
+            left_in_new: _,
         } = look;
         let mut changed: HashSet<usize> = HashSet::default();
         let mut seen = vec![false; self.table.len()];
@@ -1756,13 +1808,15 @@ impl Mailbox {
         } else {
             Default::default()
         };
-        for i in (0..self.table.len()).filter(|_| read_keywords) {
+        // Without keywords before or now (most folders), no row needs a look.
+        let any_keywords = read_keywords && (!kw.is_empty() || self.table.has_keywords());
+        for i in (0..self.table.len()).filter(|_| any_keywords) {
             let row = self.table.row(i);
             let had = self.table.keywords(i);
-            let basename = self.table.basename(i);
-            if row.has(GONE) || (had.is_empty() && !kw.contains_key(basename)) {
+            if row.has(GONE) || (had.is_empty() && !kw.contains_key(self.table.basename(i))) {
                 continue;
             }
+            let basename = self.table.basename(i);
             let k = kw.remove(basename).unwrap_or_default();
             if !same_keywords(&k, had) {
                 changed.insert(i);
@@ -1776,7 +1830,11 @@ impl Mailbox {
         if !fresh.is_empty() {
             // Only adds: files gone since the open keep their entries until the next open.
             let names: HashSet<&str> = fresh.keys().map(|s| s.as_str()).collect();
-            let a = uiddb::sync(&self.dir, &names, None)?;
+            let a = if names.iter().all(|n| recent.contains(*n)) {
+                uiddb::sync_taken_from_new(&self.dir, &names)?
+            } else {
+                uiddb::sync(&self.dir, &names, None)?
+            };
             if opening && a.uid_validity != self.uid_validity {
                 // The database was made anew since the index was written.
                 self.open_by_scan(stamp)?;

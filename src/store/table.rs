@@ -442,6 +442,11 @@ impl Table {
         }
     }
 
+    /// Whether any row has a keyword.
+    pub fn has_keywords(&self) -> bool {
+        !self.keywords.is_empty()
+    }
+
     pub fn keywords(&self, i: usize) -> &[String] {
         if self.keywords.is_empty() {
             return &NO_KEYWORDS;

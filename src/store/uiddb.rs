@@ -650,6 +650,18 @@ pub fn sync(
     }
 }
 
+/// An add-only [`sync`] of names this process has just taken out of new/: another
+/// process has rarely numbered them yet, so the lookup without the lock that [`sync`]
+/// tries first would almost always be a read of the file for nothing.
+pub fn sync_taken_from_new(folder_dir: &Path, present: &HashSet<&str>) -> Result<Assigned> {
+    if present.len() <= FEW
+        && let Some(assigned) = sync_few(folder_dir, present, false)?
+    {
+        return Ok(assigned);
+    }
+    sync(folder_dir, present, None)
+}
+
 /// Up to this many names, an add-only [`sync`] looks them up in the file's bytes instead
 /// of parsing it (a refresh that found a few new messages in a large folder).
 const FEW: usize = 32;
@@ -689,6 +701,11 @@ pub(crate) fn sync_few(
         return Ok(None);
     };
     let mut next = found.header_next_uid.max(found.max_uid.saturating_add(1));
+    if found.missing.is_empty() && next == found.header_next_uid {
+        // Numbered already (by the delivery agent, or another session), and the header
+        // above every line: nothing to write.
+        return Ok(Some(found.assigned(next)));
+    }
     let mut missing = std::mem::take(&mut found.missing);
     missing.sort_by(|a, b| cmp_new(a, b));
     let mut lines = Vec::new();
@@ -793,9 +810,18 @@ impl<'p> FewLookup<'p> {
 }
 
 /// The UID of a `<uid> <name>` line (without its `\n`); None when it is not one.
+///
+/// Digits are read by hand: [`FewLookup::new`] reads every line of a large file.
 fn line_uid(line: &[u8]) -> Option<u32> {
     let space = memchr::memchr(b' ', line)?;
-    let uid: u32 = std::str::from_utf8(&line[..space]).ok()?.parse().ok()?;
+    let digits = &line[..space];
+    if digits.is_empty() || digits.len() > 10 || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let uid = digits
+        .iter()
+        .fold(0u64, |n, d| n * 10 + u64::from(d - b'0'));
+    let uid = u32::try_from(uid).ok()?;
     (uid > 0 && space + 1 < line.len()).then_some(uid)
 }
 
@@ -955,6 +981,23 @@ mod tests {
         assert_eq!(db.to_bytes(), text);
     }
 
+    #[test]
+    fn line_uids() {
+        assert_eq!(line_uid(b"12 1700000000.M1P1.host"), Some(12));
+        assert_eq!(line_uid(b"4294967295 x"), Some(u32::MAX));
+        for bad in [
+            &b"0 x"[..],
+            b"4294967296 x",
+            b"12 ",
+            b"12",
+            b" x",
+            b"+1 x",
+            b"1a x",
+        ] {
+            assert_eq!(line_uid(bad), None, "{:?}", String::from_utf8_lossy(bad));
+        }
+    }
+
     /// The add-only lookup of a few names: found ones keep their UIDs without a write,
     /// missing ones are appended above every UID in the file, a name that ends another
     /// name is not mistaken for it, and anything but Courier's exact form falls back.
@@ -1002,6 +1045,28 @@ mod tests {
         assert_eq!(
             fs::read_to_string(&path).unwrap(),
             "1 795868689 7\n5 a\n6 b\n"
+        );
+
+        // Under the lock, names numbered already (by a delivery agent) write nothing;
+        // a header behind its lines is still mended.
+        let mtime = fs::metadata(&path).unwrap().modified().unwrap();
+        let a = sync_taken_from_new(d.path(), &names(&["a", "b"])).unwrap();
+        assert_eq!((a.uids["a"], a.uids["b"], a.next_uid), (5, 6, 7));
+        assert_eq!(fs::metadata(&path).unwrap().modified().unwrap(), mtime);
+        fs::write(
+            &path,
+            "1 795868689 5
+5 a
+",
+        )
+        .unwrap();
+        let a = sync_taken_from_new(d.path(), &names(&["a"])).unwrap();
+        assert_eq!((a.uids["a"], a.next_uid), (5, 6));
+        assert_eq!(
+            fs::read_to_string(&path).unwrap(),
+            "1 795868689 6
+5 a
+"
         );
 
         // A name that ends another name holding a space is not that name's line; a
