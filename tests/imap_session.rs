@@ -231,6 +231,42 @@ fn logout_before_and_after_login() {
     c.logout();
 }
 
+/// LOGOUT's tagged OK comes once the session is done with its folder, as in Dovecot:
+/// closing the folder may write its index, and a client or script that moves or deletes
+/// the folder on hearing the OK must not race that write.
+#[test]
+fn logout_completes_after_the_folder_is_closed() {
+    let server = TestServer::new();
+    server.make_folder("Scratch");
+    for i in 0..30 {
+        let m = message("bob@example.org", &format!("m {i}"), "x\r\n");
+        server.deliver(Some("INBOX.Scratch"), &m);
+    }
+    let index = server.maildir.join(".Scratch/postern-index");
+    for round in 0..3 {
+        let (mut c, _) = server.session("INBOX.Scratch");
+        c.send("s", &format!("STORE {} +FLAGS (\\Seen)", round + 1))
+            .assert_ok();
+        // Past the file system's clock tick, so the rows after the NOOP are worth an
+        // index, which the close writes.
+        std::thread::sleep(std::time::Duration::from_millis(60));
+        let noop = std::time::SystemTime::now();
+        c.send("n", "NOOP").assert_ok();
+        let r = c.send("LO", "LOGOUT");
+        r.assert_ok();
+        let written = std::fs::metadata(&index).and_then(|m| m.modified());
+        assert!(
+            // File times come from the kernel's coarse clock, a tick behind; an index
+            // from before the STORE would be 60 ms older.
+            written
+                .as_ref()
+                .is_ok_and(|t| *t + std::time::Duration::from_millis(20) >= noop),
+            "round {round}: the index was not written before LOGOUT completed: {written:?}\n{}",
+            server.inetd_stderr()
+        );
+    }
+}
+
 #[test]
 fn id_and_noop_before_login() {
     let server = TestServer::new();

@@ -128,9 +128,6 @@ pub struct Session<'c> {
     pub fetched_headers: u64,
     /// STARTTLS is on offer (until TLS is up).
     pub starttls: bool,
-    /// The folder LOGOUT closed, dropped with the session once the last response is out:
-    /// closing a folder may write its index, which the client need not wait for.
-    retired: Option<Box<Selected>>,
     /// The protocol the connection speaks, for the log (`IMAP`, or `SMAP1` after a
     /// `\SMAP1` first command: the session then serves SMAP through `crate::smap`).
     pub protocol: &'static str,
@@ -160,7 +157,6 @@ impl<'c> Session<'c> {
             fetched_bodies: 0,
             fetched_headers: 0,
             starttls: crate::net::tls::starttls_configured(&config.tls),
-            retired: None,
             protocol: "IMAP",
             sasl_prompt: "+ ",
         }
@@ -408,8 +404,12 @@ impl<'c> Session<'c> {
                 mut selected,
                 ..
             } => {
+                // Closed before the tagged OK, as Dovecot closes it: closing may settle
+                // and write the folder's index, and a client that hears LOGOUT completed
+                // (a script that then moves or deletes the folder) must find the server
+                // done with it. Openers meanwhile wait for that index (see `retire`).
                 selected.mailbox.retire();
-                self.retired = Some(selected);
+                drop(selected);
                 Some(account)
             }
             State::Logout { account } => account,
