@@ -7,6 +7,7 @@
 pub mod auth;
 pub mod config;
 pub mod demo;
+pub mod heap;
 pub mod imap;
 pub mod log;
 pub mod mapped;

@@ -180,6 +180,7 @@ enum ConfigAction {
 }
 
 fn main() -> ExitCode {
+    postern::heap::fix_thresholds();
     let cli = Cli::parse();
     match run(cli) {
         Ok(code) => ExitCode::from(code),

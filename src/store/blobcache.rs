@@ -94,6 +94,11 @@ impl BlobCache {
         }
     }
 
+    /// Whether entries were added since the last save.
+    pub fn has_unsaved(&self) -> bool {
+        !self.ours.is_empty()
+    }
+
     /// Writes what was added, merged with what the file holds now (another session may
     /// have saved meanwhile), keeping only entries for `present` files; via tmp/ and
     /// rename, no fsync (a cache).

@@ -1414,13 +1414,18 @@ impl Mailbox {
         for (_, cache) in &self.blob_caches {
             cache.release_pages();
         }
-        // The names the command looked up in the index, likewise.
+        if !self.read_only {
+            self.write_caches();
+        }
+        // The names the command looked up in the index, likewise (after the writes, whose
+        // list of the files present reads them all).
         if let Some(base) = self.table.base() {
             base.release_pages();
         }
-        if self.read_only {
-            return;
-        }
+    }
+
+    /// The writing half of [`Mailbox::save_caches`].
+    fn write_caches(&mut self) {
         // Built only if some cache has something to write (a FETCH that found all it
         // needed in the caches pays nothing per message of the folder).
         let table = &self.table;
@@ -1436,10 +1441,17 @@ impl Mailbox {
         };
         self.wire_sizes.save(&self.dir, &present);
         self.internal_dates.borrow_mut().save(&self.dir, &present);
+        let mut saved = false;
         for (kind, cache) in &mut self.blob_caches {
+            saved |= cache.has_unsaved();
             if let Err(e) = cache.save(&present) {
                 log::warn!("{}: cannot save the {kind} cache: {e}", self.dir.display());
             }
+        }
+        if saved {
+            // What the command made for the caches is on disk now, and its buffers are
+            // free: the session need not keep their pages.
+            crate::heap::give_back();
         }
     }
 
@@ -1561,12 +1573,11 @@ impl Mailbox {
         }
     }
 
-    /// The session is about to end (LOGOUT) and drop the folder only after its last
-    /// response: when that drop will settle and save the index (see
-    /// [`Mailbox::settle_own_changes`]), this takes the folder's [`RebuildLock`] now,
-    /// before the client hears that the session is over, so that a session opening the
-    /// folder meanwhile waits for that index instead of listing the folder. Not waited
-    /// for: a holder is already listing the folder for a new index.
+    /// The session is about to end (LOGOUT) and drop the folder: when that drop will
+    /// settle and save the index (see [`Mailbox::settle_own_changes`]), this takes the
+    /// folder's [`RebuildLock`] first, so that a session opening the folder meanwhile
+    /// waits for that index instead of listing the folder. Not waited for: a holder is
+    /// already listing the folder for a new index.
     pub fn retire(&mut self) {
         if self.needs_settling() {
             self.retiring = RebuildLock::try_acquire(&self.dir);

@@ -1015,6 +1015,12 @@ impl TestServer {
         Client::new(out, Box::new(inp), None)
     }
 
+    /// The process id of the last `--inetd` session started.
+    pub fn last_session_pid(&self) -> u32 {
+        let children = self.children.lock().unwrap();
+        children.last().expect("a session was started").id()
+    }
+
     /// One `postern pop3d --inetd` session on pipes, after the greeting; its stderr is in
     /// `pop3d-N.stderr` of the fixture's directory ([`pop3::Pop3::stderr`]).
     pub fn pop3d(&self) -> pop3::Pop3 {

@@ -1,0 +1,93 @@
+//! A session gives back what one large command used (issue 13, session memory). A first
+//! FETCH 1:* ENVELOPE parses every message and fills the envelope cache; afterwards the
+//! session's private memory is about what it was after SELECT, and the pages of the
+//! folder's index it read are no longer part of it (they stay in the page cache).
+//! Measured on the real session process through /proc/PID/smaps.
+
+mod common;
+
+use std::fs;
+use std::time::Duration;
+
+use common::{TestServer, message};
+
+/// What a session process holds, in kB.
+#[derive(Debug, Clone, Copy)]
+struct Held {
+    /// Private memory: heap, stacks, anonymous maps.
+    anonymous: u64,
+    /// Resident pages of its mapping of the folder's postern-index.
+    index: u64,
+}
+
+fn held(pid: u32) -> Held {
+    let smaps = fs::read_to_string(format!("/proc/{pid}/smaps")).expect("the session is alive");
+    let (mut anonymous, mut index, mut in_index) = (0, 0, false);
+    for line in smaps.lines() {
+        let mut words = line.split_whitespace();
+        let first = words.next().unwrap_or("");
+        if first.contains('-') && !first.ends_with(':') {
+            // A mapping's first line: range, perms, offset, device, inode, path.
+            // (The session may have replaced the file meanwhile: " (deleted)".)
+            in_index = line
+                .trim_end_matches(" (deleted)")
+                .ends_with("/postern-index");
+            continue;
+        }
+        let kb = || {
+            words
+                .clone()
+                .next()
+                .and_then(|v| v.parse::<u64>().ok())
+                .unwrap_or(0)
+        };
+        match first {
+            "Anonymous:" => anonymous += kb(),
+            "Rss:" if in_index => index += kb(),
+            _ => {}
+        }
+    }
+    Held { anonymous, index }
+}
+
+#[test]
+fn a_large_fetch_leaves_the_session_small() {
+    if !std::path::Path::new("/proc/self/smaps").exists() {
+        eprintln!("SKIP: a_large_fetch_leaves_the_session_small: no /proc/PID/smaps");
+        return;
+    }
+    let server = TestServer::new();
+    let cur = server.maildir.join("cur");
+    let long = "a subject long enough to make the envelope of each message take room ".repeat(3);
+    for i in 0..4000 {
+        let from = format!("Sender Number {i} <sender.{i}@long-domain-name.example.org>");
+        let text = message(&from, &format!("{long}{i}"), "body\r\n");
+        fs::write(cur.join(format!("1700000000.M{i}P1.host:2,S")), text).unwrap();
+    }
+    // The first session numbers the messages; once that has settled, the next one
+    // leaves an index the measured session maps.
+    for _ in 0..2 {
+        std::thread::sleep(Duration::from_millis(100));
+        let (earlier, _) = server.session("INBOX");
+        earlier.logout();
+    }
+    assert!(server.maildir.join("postern-index").exists());
+
+    let (mut c, sel) = server.session("INBOX");
+    assert_eq!(sel.exists(), [4000], "{}", sel.dump());
+    let pid = server.last_session_pid();
+    let before = held(pid);
+    let r = c.send("f", "FETCH 1:* ENVELOPE");
+    assert!(r.is_ok(), "{}", r.dump());
+    assert!(server.maildir.join("postern-cache.envelope-2").exists());
+    let after = held(pid);
+    assert!(
+        after.anonymous <= before.anonymous + 1024,
+        "private memory after SELECT {before:?}, after the FETCH {after:?}"
+    );
+    assert!(
+        after.index <= 16,
+        "index pages kept after the FETCH: {after:?}"
+    );
+    c.logout();
+}
