@@ -694,6 +694,28 @@ fn a_delivery_as_a_session_ends_is_left_to_the_next_opener() {
     assert_eq!((last.cur_listings(), last.len()), (0, 5102));
 }
 
+/// A file in new/ whose name a message in cur/ has already (a copy made by hand, a
+/// restore) is that message, not a new one: the open that moves it finds its row after
+/// numbering it (the move is looked up late, see `reconcile`), and no UID is shown twice.
+#[test]
+fn a_delivery_named_like_a_message_in_cur_is_that_message() {
+    let d = tempfile::tempdir().unwrap();
+    let root = d.path().join("Maildir");
+    let md = large_indexed_folder(&root, "S");
+    let existing = "1700000000.M7P1.host";
+    fs::write(root.join("new").join(existing), "Subject: 7\n\nx\n").unwrap();
+    md.deliver("INBOX", &mut &b"Subject: really new\n\nx\n"[..])
+        .unwrap();
+    let mb = md.open_mailbox("INBOX", false).unwrap();
+    assert_eq!(mb.len(), 5101);
+    let mut uids: Vec<u32> = mb.messages().map(|m| m.uid).collect();
+    uids.dedup();
+    assert_eq!(uids.len(), 5101, "a UID twice");
+    drop(mb);
+    let again = md.open_mailbox("INBOX", false).unwrap();
+    assert_eq!(again.len(), 5101);
+}
+
 /// SELECT's shortcut: a settled folder writes postern-index at a full scan, and a later
 /// open reads it instead of listing the folder — until anything changes.
 #[test]

@@ -1772,8 +1772,19 @@ impl Mailbox {
         let mut changed: HashSet<usize> = HashSet::default();
         let mut seen = vec![false; self.table.len()];
         let mut fresh: HashMap<String, Found> = HashMap::default();
+        // A file this look moved out of new/ has a row only if its name is in cur/ as
+        // well, and then the UID database numbers it at or below the last row: such files
+        // are looked up among the rows after the numbering, so that a delivery into a
+        // large folder does not build a lookup table of every row's name. (Not while a
+        // row's file is in new/: a partial look must find that one now.)
+        let defer_moved = !self.read_only && !self.table.any_in_new();
         for f in listing {
-            match self.table.find(split_info(&f.file_name).0) {
+            let base = split_info(&f.file_name).0;
+            if defer_moved && !f.in_new && recent.contains(base) {
+                fresh.insert(base.to_string(), f);
+                continue;
+            }
+            match self.table.find(base) {
                 Some(i) => {
                     seen[i] = true;
                     self.apply_listing(i, f, &mut changed);
@@ -1852,6 +1863,19 @@ impl Mailbox {
                 return Ok(Changes::default());
             }
             let last = self.last_uid();
+            if defer_moved {
+                let numbered_before: Vec<String> = fresh
+                    .keys()
+                    .filter(|b| recent.contains(*b) && a.uids.get(*b).is_some_and(|&u| u <= last))
+                    .cloned()
+                    .collect();
+                for base in numbered_before {
+                    if let Some(i) = self.table.find(&base) {
+                        let f = fresh.remove(&base).expect("a fresh name");
+                        self.apply_listing(i, f, &mut changed);
+                    }
+                }
+            }
             let mut add: Vec<(u32, &String)> = Vec::new();
             for base in fresh.keys() {
                 let Some(&uid) = a.uids.get(base) else {

@@ -220,6 +220,15 @@ impl Table {
     }
 
     /// Whether some row is [`GONE`] (without a pass over the mapped rows).
+    /// Whether any row's file is still in new/ (a read-only session's, or one whose move
+    /// to cur/ failed). Mapped rows never are: the index is written without such rows.
+    pub fn any_in_new(&self) -> bool {
+        self.changed
+            .values()
+            .chain(&self.tail)
+            .any(|r| r.has(IN_NEW))
+    }
+
     pub fn any_gone(&self) -> bool {
         self.changed.values().chain(&self.tail).any(|r| r.has(GONE))
     }
