@@ -180,7 +180,6 @@ enum ConfigAction {
 }
 
 fn main() -> ExitCode {
-    postern::heap::fix_thresholds();
     let cli = Cli::parse();
     match run(cli) {
         Ok(code) => ExitCode::from(code),

@@ -210,6 +210,7 @@ impl<'c> Session<'c> {
             let tag = command.tag.clone();
             let outcome = self.dispatch(command);
             self.finish(&tag, outcome)?;
+            crate::heap::command_done();
         }
     }
 

@@ -103,6 +103,7 @@ impl Smap<'_, '_> {
                 None => {}
             }
             self.s.flush()?;
+            crate::heap::command_done();
         }
     }
 

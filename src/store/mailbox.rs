@@ -1449,9 +1449,9 @@ impl Mailbox {
             }
         }
         if saved {
-            // What the command made for the caches is on disk now, and its buffers are
-            // free: the session need not keep their pages.
-            crate::heap::give_back();
+            // What the command made for the caches is on disk now: once its buffers are
+            // free, the session need not keep their pages.
+            crate::heap::give_back_after_command();
         }
     }
 
