@@ -716,6 +716,47 @@ fn a_delivery_named_like_a_message_in_cur_is_that_message() {
     assert_eq!(again.len(), 5101);
 }
 
+/// STATUS of a large folder with deliveries waiting in new/ (what a client polling its
+/// INBOX sees between two sessions) adds new/'s files to the index's figures instead of
+/// listing cur/, numbering them as the full path does; the figures are the full path's.
+#[test]
+fn status_with_deliveries_lists_only_new() {
+    let d = tempfile::tempdir().unwrap();
+    let root = d.path().join("Maildir");
+    let md = large_indexed_folder(&root, "S");
+    md.deliver("INBOX", &mut &b"Subject: one\n\nx\n"[..])
+        .unwrap();
+    // Another agent's delivery, not numbered yet, one with a flag already.
+    fs::write(
+        root.join("new/1800000000.M1P9.other"),
+        "Subject: two\n\nx\n",
+    )
+    .unwrap();
+    fs::write(
+        root.join("new/1800000001.M1P9.other:2,S"),
+        "Subject: 3\n\nx\n",
+    )
+    .unwrap();
+    let listed = postern::store::cur_listings_by_this_thread();
+    let quick = md.status("INBOX").unwrap();
+    assert_eq!(
+        postern::store::cur_listings_by_this_thread(),
+        listed,
+        "cur/ was listed"
+    );
+    assert_eq!((quick.messages, quick.unseen, quick.recent), (5103, 2, 3));
+    // The full path (no index) gives the same figures.
+    fs::remove_file(root.join("postern-index")).unwrap();
+    let full = md.status("INBOX").unwrap();
+    assert!(postern::store::cur_listings_by_this_thread() > listed);
+    assert_eq!(quick, full);
+    // The opener sees the same messages under the UIDs STATUS announced.
+    let mb = md.open_mailbox("INBOX", false).unwrap();
+    assert_eq!(mb.len(), 5103);
+    assert_eq!(mb.uid_next(), quick.uid_next);
+    assert_eq!(mb.message(5102).uid, quick.uid_next - 1);
+}
+
 /// SELECT's shortcut: a settled folder writes postern-index at a full scan, and a later
 /// open reads it instead of listing the folder — until anything changes.
 #[test]

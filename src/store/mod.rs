@@ -45,7 +45,9 @@ pub mod watch;
 use std::path::{Path, PathBuf};
 
 pub use flags::Flags;
-pub use mailbox::{Changes, CopyResult, FlagChange, Mailbox, MessageEntry};
+pub use mailbox::{
+    Changes, CopyResult, FlagChange, Mailbox, MessageEntry, cur_listings_by_this_thread,
+};
 pub use spool::{Spool, Spooled};
 
 /// Result of every storage operation.
