@@ -89,6 +89,22 @@ fn store_opens(corpus: &Corpus, rounds: usize) {
         "store: open right after a delivery",
         Figures::of(&times),
     );
+    // A client polling STATUS while deliveries wait in new/ (they stay there: STATUS
+    // moves nothing, so each round has one more waiting).
+    let mut times = Vec::new();
+    for round in 0..rounds {
+        corpus.deliver(rounds + round);
+        let started = Instant::now();
+        md.status("INBOX").unwrap();
+        times.push(started.elapsed());
+    }
+    report(
+        "open_folder",
+        n,
+        "store: STATUS right after a delivery",
+        Figures::of(&times),
+    );
+    open(&md, n);
     corpus.remove_marked();
     corpus.give_back();
 }
