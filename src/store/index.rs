@@ -66,8 +66,10 @@
 //!   Rows kept up by the events are exact for a stamp taken after the events were read
 //!   when no further event was queued by then; when the session ends it waits out the
 //!   clock tick, checks that the times and the event queue are still the same, and
-//!   saves the index for that state. LOGOUT takes the folder's rebuild lock before its
-//!   last response, so a session opening the folder meanwhile waits for that index.
+//!   saves the index for that state. A delivery that lands meanwhile stays in new/, and
+//!   the index leaves new/ unknown, so the next opener lists new/ alone. LOGOUT closes
+//!   the folder (settle and save included) before its tagged OK, holding the folder's
+//!   rebuild lock, so a session opening the folder meanwhile waits for that index.
 //!
 //! A SELECT of a folder the index is exactly valid for takes its figures from the header
 //! (EXISTS from count, UNSEEN from the first unseen record, corrected by what the session
@@ -279,6 +281,21 @@ impl Mapped {
             wire_size: (wire != u64::MAX).then_some(wire),
             internal_date: (date != i64::MIN).then_some(date),
         }
+    }
+
+    /// How many records have a UID below `uid` (records ascend by UID): a binary search
+    /// that reads a few records.
+    pub fn records_below(&self, uid: u32) -> usize {
+        let (mut lo, mut hi) = (0, self.count);
+        while lo < hi {
+            let mid = (lo + hi) / 2;
+            if u32_at(self.raw(mid), 0) < uid {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        lo
     }
 
     /// Lets go of the pages read so far (see [`ReadOnlyMap::release_pages`]): a session

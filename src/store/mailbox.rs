@@ -704,10 +704,7 @@ fn same_keywords(a: &[String], b: &[String]) -> bool {
 /// STATUS: counts without moving anything from new/; from the folder index alone when it
 /// is valid for the folder as it is now.
 pub(crate) fn status(dir: &Path) -> Result<super::FolderStatus> {
-    if let Some(st) = status_from_index(dir) {
-        return Ok(st);
-    }
-    if let Some(st) = status_with_deliveries(dir)? {
+    if let Some(st) = status_from_index(dir)? {
         return Ok(st);
     }
     let (listing, recent) = scan(dir, false, true)?;
@@ -785,54 +782,38 @@ pub(crate) fn usage(dir: &Path) -> Result<super::FolderUsage> {
     Ok(usage)
 }
 
-/// STATUS from an index that is exactly valid (settled times equal to its own): counts
-/// from the header, \Recent by a binary search for the first unclaimed UID.
-fn status_from_index(dir: &Path) -> Option<super::FolderStatus> {
-    let stamp = DirStamp::take(dir)?.settled()?;
-    let ix = index::Mapped::open(dir)?;
-    if ix.valid_for() != stamp.validity() {
-        return None;
-    }
-    let count = ix.len();
-    // Nobody claimed anything yet: new/ is empty (an index is only written then).
-    let recent = recent::peek(dir, ix.uid_validity()).map_or(0, |first| recent_in(&ix, first));
-    Some(super::FolderStatus {
-        messages: count as u32,
-        recent: recent as u32,
-        unseen: ix.unseen(),
-        uid_next: ix.uid_next(),
-        uid_validity: ix.uid_validity(),
-    })
-}
-
-/// The index's messages with a UID of `first` or above (a binary search).
-fn recent_in(ix: &index::Mapped, first: u32) -> usize {
-    let (mut lo, mut hi) = (0, ix.len());
-    while lo < hi {
-        let mid = (lo + hi) / 2;
-        if ix.record(mid).uid < first {
-            lo = mid + 1;
-        } else {
-            hi = mid;
-        }
-    }
-    ix.len() - lo
-}
-
-/// STATUS of a folder whose index still describes cur/ and the keywords while new/ holds
-/// deliveries it does not know (the common case between two sessions): the index's
-/// figures plus new/'s files, numbered as the full path numbers them, without listing
-/// cur/ (at 100,000 messages that listing is most of a second). None, for the full path,
-/// when anything but new/ moved, or a delivery's name may be in cur/ as well.
-fn status_with_deliveries(dir: &Path) -> Result<Option<super::FolderStatus>> {
+/// STATUS from the folder's index, without listing cur/: counts from its header and
+/// \Recent by a binary search for the first unclaimed UID when the index is exactly
+/// valid (settled times equal to its own); when it still describes cur/ and the keywords
+/// while new/ holds deliveries it does not know (the common case between two sessions),
+/// those figures plus new/'s files, numbered as the full path numbers them (at 100,000
+/// messages a listing of cur/ is most of a second). None, for the full path, when
+/// anything but new/ moved, or a delivery's name may be in cur/ as well.
+fn status_from_index(dir: &Path) -> Result<Option<super::FolderStatus>> {
     let Some(before) = DirStamp::take(dir) else {
         return Ok(None);
     };
     let Some(ix) = index::Mapped::open(dir) else {
         return Ok(None);
     };
-    if !before.cur_as_in(ix.valid_for()) {
+    let exact = before
+        .settled()
+        .is_some_and(|s| s.validity() == ix.valid_for());
+    if !exact && !before.cur_as_in(ix.valid_for()) {
         return Ok(None);
+    }
+    let unclaimed = recent::peek(dir, ix.uid_validity());
+    let mut st = super::FolderStatus {
+        messages: ix.len() as u32,
+        // Nobody claimed anything yet: no row is recent (an index is only written while
+        // new/ is empty), only what waits in new/.
+        recent: unclaimed.map_or(0, |first| ix.len() - ix.records_below(first)) as u32,
+        unseen: ix.unseen(),
+        uid_next: ix.uid_next(),
+        uid_validity: ix.uid_validity(),
+    };
+    if exact {
+        return Ok(Some(st));
     }
     let mut waiting: HashMap<String, String> = HashMap::default();
     for name in fsutil::list_names(&dir.join("new"))? {
@@ -847,14 +828,7 @@ fn status_with_deliveries(dir: &Path) -> Result<Option<super::FolderStatus>> {
         return Ok(None);
     }
     let last = ix.len().checked_sub(1).map_or(0, |i| ix.record(i).uid);
-    let unclaimed = recent::peek(dir, ix.uid_validity());
-    let mut st = super::FolderStatus {
-        messages: ix.len() as u32,
-        recent: unclaimed.map_or(0, |first| recent_in(&ix, first)) as u32,
-        unseen: ix.unseen(),
-        uid_next: assigned.next_uid.max(ix.uid_next()),
-        uid_validity: ix.uid_validity(),
-    };
+    st.uid_next = st.uid_next.max(assigned.next_uid);
     for (base, name) in &waiting {
         let Some(&uid) = assigned.uids.get(base) else {
             return Ok(None);

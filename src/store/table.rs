@@ -219,9 +219,9 @@ impl Table {
         )
     }
 
-    /// Whether some row is [`GONE`] (without a pass over the mapped rows).
     /// Whether any row's file is still in new/ (a read-only session's, or one whose move
-    /// to cur/ failed). Mapped rows never are: the index is written without such rows.
+    /// to cur/ failed), without a pass over the mapped rows: they never are, the index is
+    /// written without such rows.
     pub fn any_in_new(&self) -> bool {
         self.changed
             .values()
@@ -229,6 +229,7 @@ impl Table {
             .any(|r| r.has(IN_NEW))
     }
 
+    /// Whether some row is [`GONE`] (without a pass over the mapped rows).
     pub fn any_gone(&self) -> bool {
         self.changed.values().chain(&self.tail).any(|r| r.has(GONE))
     }
@@ -299,16 +300,8 @@ impl Table {
     /// How many mapped rows have a UID below `uid` (records ascend).
     fn partition_mapped(&self, uid: u32) -> usize {
         let Some(base) = &self.base else { return 0 };
-        let (mut lo, mut hi) = (0, self.records());
-        while lo < hi {
-            let mid = (lo + hi) / 2;
-            if base.record(mid).uid < uid {
-                lo = mid + 1;
-            } else {
-                hi = mid;
-            }
-        }
-        self.row_of_record(lo)
+        // Records ascend, so those below `uid` among the first `records()` are a prefix.
+        self.row_of_record(base.records_below(uid).min(self.records()))
     }
 
     /// How many rows have a UID below `uid` (rows ascend by UID).
