@@ -1106,7 +1106,7 @@ impl Mailbox {
     /// Writes postern-index for the rows, which the caller knows to be exact for the
     /// settled state `at`.
     fn write_index(&self, looked: DirStamp) {
-        if self.read_only || self.table.rows().any(|r| r.has(IN_NEW)) {
+        if self.read_only || self.table.any_in_new() {
             return;
         }
         let present: Vec<(usize, Row)> = self
