@@ -438,3 +438,93 @@ fn rename_keeps_recent_claims() {
     assert_eq!(c.send("x2", "SEARCH RECENT").search(), [2]);
     c.logout();
 }
+
+// ---- A UID database read from its tail ----------------------------------------------
+
+/// The UIDs `FETCH 1:* (UID)` gives, in sequence order.
+fn all_uids(c: &mut Client, tag: &str) -> Vec<u32> {
+    let r = c.send(tag, "FETCH 1:* (UID)");
+    r.assert_ok();
+    r.untagged.iter().filter_map(|l| l.fetch_uid()).collect()
+}
+
+/// In a folder whose UID database is large enough that a session numbering new mail reads
+/// only the lines added since it last read the file: one session taking deliveries out of
+/// new/, another APPENDing, and deliveries landing, all at once, never give a UID twice
+/// or leave a message out, and every session ends with a fresh session's view.
+#[test]
+fn sessions_reading_a_large_uid_database_from_its_tail_agree() {
+    const OLD: u32 = 2000;
+    const ROUNDS: u32 = 15;
+    let server = TestServer::new();
+    for i in 0..OLD {
+        let unique = format!("1700000000.M{i}P1.a-long-host-name-for-a-large-database");
+        server.put("INBOX", "cur", &unique, "S", &msg(i));
+    }
+    let (mut taker, sel) = server.session("INBOX");
+    sel.assert_ok();
+    let db_path = server.folder_dir("INBOX").join("courierimapuiddb");
+    let db_len = std::fs::metadata(&db_path).unwrap().len();
+    assert!(
+        db_len > 64 * 1024,
+        "too small to be read from its tail: {db_len}"
+    );
+    let (mut appender, _) = server.session("INBOX");
+
+    std::thread::scope(|scope| {
+        scope.spawn(|| {
+            for i in 0..ROUNDS {
+                append(&mut appender, &format!("p{i}"), "INBOX", &msg(10_000 + i));
+            }
+        });
+        scope.spawn(|| {
+            for i in 0..ROUNDS {
+                let unique = format!("1800000000.M{i}P2.delivered");
+                server.put("INBOX", "new", &unique, "", &msg(20_000 + i));
+                std::thread::sleep(std::time::Duration::from_millis(3));
+            }
+        });
+        for i in 0..2 * ROUNDS {
+            taker.send(&format!("n{i}"), "NOOP").assert_ok();
+        }
+    });
+
+    let (mut fresh, _) = server.session("INBOX");
+    let expected = all_uids(&mut fresh, "f1");
+    assert_eq!(expected.len(), (OLD + 2 * ROUNDS) as usize);
+    assert!(expected.windows(2).all(|w| w[0] < w[1]), "{expected:?}");
+    for (c, name) in [(&mut taker, "t"), (&mut appender, "a")] {
+        c.send(&format!("{name}n"), "NOOP").assert_ok();
+        let seen = all_uids(c, &format!("{name}f"));
+        let missing: Vec<&u32> = expected.iter().filter(|u| !seen.contains(u)).collect();
+        let extra: Vec<&u32> = seen.iter().filter(|u| !expected.contains(u)).collect();
+        assert!(
+            missing.is_empty() && extra.is_empty(),
+            "{name}: missing {missing:?}, extra {extra:?}"
+        );
+    }
+    let db = std::fs::read_to_string(&db_path).unwrap();
+    let mut lines = db.lines();
+    let next: u32 = lines
+        .next()
+        .unwrap()
+        .rsplit(' ')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let mut uids = BTreeSet::new();
+    let mut names = BTreeSet::new();
+    for line in lines {
+        let (uid, name) = line.split_once(' ').unwrap();
+        assert!(
+            uids.insert(uid.parse::<u32>().unwrap()),
+            "UID twice: {line}"
+        );
+        assert!(names.insert(name.to_string()), "name twice: {name}");
+    }
+    assert!(next > *uids.last().unwrap());
+    for c in [taker, appender, fresh] {
+        c.logout();
+    }
+}

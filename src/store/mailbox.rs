@@ -206,6 +206,9 @@ pub struct Mailbox {
     cur_listings: u32,
     /// No message is shown as recent ([`Mailbox::hide_recent`]).
     recent_hidden: bool,
+    /// UIDs up to here that a refresh skipped over were looked for in cur/ already
+    /// (see [`Mailbox::find_skipped`]).
+    skipped_checked_through: u32,
     /// Mod-sequences, once the session asked for them ([`Mailbox::track_modseqs`]).
     modseqs: Option<ModseqView>,
     /// The UIDs the last expunge or refresh removed from the rows, ascending (QRESYNC
@@ -886,6 +889,7 @@ impl Mailbox {
             fs_shared: None,
             cur_listings: 0,
             recent_hidden: false,
+            skipped_checked_through: 0,
             modseqs: None,
             last_expunged: Vec::new(),
             dates_changed: false,
@@ -1201,6 +1205,62 @@ impl Mailbox {
     /// The UID of the last message, 0 when there is none.
     pub fn last_uid(&self) -> u32 {
         self.table.last().map_or(0, |r| r.uid)
+    }
+
+    /// When the UIDs `a` gave the `fresh` files skip over some above `last` (the last
+    /// row's), looks for the skipped ones in cur/ and adds what it finds to both. Another
+    /// session's APPEND or COPY places its file in cur/ and then numbers it; if that
+    /// happened between this refresh's look and its numbering, the file has a UID below
+    /// the ones numbered now, and shown after them it would break UID order: it would
+    /// stay hidden until the next SELECT. A skipped UID may also be a message already
+    /// expunged, so cur/ is listed only once for each (rare: it takes such a race or
+    /// an APPEND expunged before this session looked).
+    fn find_skipped(
+        &mut self,
+        last: u32,
+        fresh: &mut HashMap<String, Found>,
+        a: &mut uiddb::Assigned,
+    ) -> Result<()> {
+        let from = last.max(self.skipped_checked_through);
+        let mut above: Vec<u32> = fresh
+            .keys()
+            .filter_map(|b| a.uids.get(b).copied())
+            .filter(|&u| u > from)
+            .collect();
+        above.sort_unstable();
+        above.dedup();
+        let Some(&top) = above.last() else {
+            return Ok(());
+        };
+        self.skipped_checked_through = top;
+        if (top - from) as usize == above.len() {
+            return Ok(());
+        }
+        self.cur_listings += 1;
+        CUR_LISTINGS.with(|n| n.set(n.get() + 1));
+        let mut unlisted: HashMap<String, Found> = HashMap::default();
+        for file_name in fsutil::list_names(&self.dir.join("cur"))? {
+            let base = split_info(&file_name).0;
+            if !fresh.contains_key(base) && self.table.find(base).is_none() {
+                let f = Found {
+                    file_name: file_name.clone(),
+                    in_new: false,
+                };
+                unlisted.insert(base.to_string(), f);
+            }
+        }
+        if unlisted.is_empty() {
+            return Ok(());
+        }
+        let names: HashSet<&str> = unlisted.keys().map(|s| s.as_str()).collect();
+        let more = uiddb::sync(&self.dir, &names, None)?;
+        if more.uid_validity != a.uid_validity {
+            return Ok(());
+        }
+        a.next_uid = a.next_uid.max(more.next_uid);
+        a.uids.extend(more.uids);
+        fresh.extend(unlisted);
+        Ok(())
     }
 
     /// How many messages are \Recent in this session.
@@ -1898,7 +1958,7 @@ impl Mailbox {
         if !fresh.is_empty() {
             // Only adds: files gone since the open keep their entries until the next open.
             let names: HashSet<&str> = fresh.keys().map(|s| s.as_str()).collect();
-            let a = if names.iter().all(|n| recent.contains(*n)) {
+            let mut a = if names.iter().all(|n| recent.contains(*n)) {
                 uiddb::sync_taken_from_new(&self.dir, &names)?
             } else {
                 uiddb::sync(&self.dir, &names, None)?
@@ -1909,6 +1969,7 @@ impl Mailbox {
                 return Ok(Changes::default());
             }
             let last = self.last_uid();
+            self.find_skipped(last, &mut fresh, &mut a)?;
             if defer_moved {
                 let numbered_before: Vec<String> = fresh
                     .keys()
