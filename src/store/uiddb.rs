@@ -31,6 +31,10 @@
 //! above lines not written yet. Shown as UIDNEXT, it would precede a message with a lower
 //! UID, so [`read`] waits (briefly, bounded) for a writer at work before trusting a header
 //! ahead of its lines. Read the file through [`read`], not directly.
+//!
+//! Numbering a few names ([`sync_few`]: a delivery seen by an IDLE session, an APPEND)
+//! reads only the lines appended since the same process last read the file, when it has
+//! read it before and the file is still that file ([`known`] says why that is safe).
 
 // Keys are file names and keywords from the user's own Maildir: a fast hash, no DoS concern.
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
@@ -44,6 +48,8 @@ use super::filename::cmp_new;
 use super::fsutil;
 use super::lock::DotLock;
 use super::{Result, StoreError};
+
+mod known;
 
 pub const FILE: &str = "courierimapuiddb";
 /// Courier-IMAP >= 4.10 subtracts this from the creation time to make UIDVALIDITY.
@@ -283,6 +289,16 @@ pub fn read(folder_dir: &Path) -> io::Result<DbState> {
 /// The database file, opened for writing too when `write` asks and this process may; its
 /// bytes. `None` when it does not exist. A symbolic link in its place is an error (ELOOP).
 fn read_file(path: &Path, write: bool) -> io::Result<Option<(File, Vec<u8>)>> {
+    let Some(mut file) = open_file(path, write)? else {
+        return Ok(None);
+    };
+    let mut bytes = Vec::with_capacity(file.metadata()?.len() as usize + 1);
+    file.read_to_end(&mut bytes)?;
+    Ok(Some((file, bytes)))
+}
+
+/// The database file, opened as [`read_file`] says; `None` when it does not exist.
+fn open_file(path: &Path, write: bool) -> io::Result<Option<File>> {
     let open = |write: bool| {
         OpenOptions::new()
             .read(true)
@@ -302,14 +318,11 @@ fn read_file(path: &Path, write: bool) -> io::Result<Option<(File, Vec<u8>)>> {
         }
         r => r,
     };
-    let mut file = match opened {
-        Ok(f) => f,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(e),
-    };
-    let mut bytes = Vec::with_capacity(file.metadata()?.len() as usize + 1);
-    file.read_to_end(&mut bytes)?;
-    Ok(Some((file, bytes)))
+    match opened {
+        Ok(f) => Ok(Some(f)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
+    }
 }
 
 /// The database as read under the folder lock, with its open file for an append.
@@ -682,22 +695,22 @@ pub(crate) fn sync_few(
     if look_first {
         // Without the lock: a file in the middle of an append ends without its `\n` or
         // has a header ahead of its lines; neither is trusted beyond the names it holds.
-        let Some((_, bytes)) = read_file(&path, false)? else {
+        let Some(seen) = look(&path, present, false)? else {
             return Ok(None);
         };
-        let Some(found) = FewLookup::new(&bytes, present) else {
-            return Ok(None);
-        };
-        if found.missing.is_empty() {
-            let next_uid = found.max_uid.saturating_add(1);
-            return Ok(Some(found.assigned(next_uid)));
+        if seen.found.missing.is_empty() {
+            let next_uid = seen.found.max_uid.saturating_add(1);
+            return Ok(Some(seen.found.assigned(next_uid)));
         }
     }
     let _lock = DotLock::acquire(folder_dir)?;
-    let Some((file, bytes)) = read_file(&path, true)? else {
-        return Ok(None);
-    };
-    let Some(mut found) = FewLookup::new(&bytes, present) else {
+    let Some(Looked {
+        file,
+        meta,
+        end,
+        mut found,
+    }) = look(&path, present, true)?
+    else {
         return Ok(None);
     };
     let mut next = found.header_next_uid.max(found.max_uid.saturating_add(1));
@@ -728,9 +741,78 @@ pub(crate) fn sync_few(
         return Ok(None);
     }
     file.sync_data()?;
-    file.write_all_at(&lines, bytes.len() as u64)?;
+    file.write_all_at(&lines, end)?;
     file.sync_data()?;
+    known::extend(&path, &meta, end, &lines, next - 1);
     Ok(Some(found.assigned(next)))
+}
+
+#[cfg(test)]
+thread_local! {
+    /// Lookups that read the whole file, for tests that check the tail was enough.
+    static FULL_LOOKS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// What [`look`] found, with the file it looked in.
+struct Looked<'p> {
+    file: File,
+    meta: fs::Metadata,
+    /// The file's length as read.
+    end: u64,
+    found: FewLookup<'p>,
+}
+
+/// Looks `present` up in the database at `path` (opened for writing too with `write`):
+/// in the lines appended since this process last read the file when it knows the rest
+/// (see [`known`]), else in all of it. None when the file is missing or not in the form
+/// [`FewLookup`] takes.
+fn look<'p>(
+    path: &Path,
+    present: &HashSet<&'p str>,
+    write: bool,
+) -> io::Result<Option<Looked<'p>>> {
+    let Some(mut file) = open_file(path, write)? else {
+        return Ok(None);
+    };
+    let meta = file.metadata()?;
+    if let Some(tail) = known::tail(path, &file, &meta)? {
+        let known_part = |name: &str| known::may_hold(path, name);
+        let found = FewLookup::new(
+            &tail.header,
+            &tail.body,
+            tail.max_uid,
+            present,
+            Some(&known_part),
+        );
+        if let Some(found) = found {
+            known::extend(path, &meta, tail.from, &tail.body, found.max_uid);
+            let end = tail.from + tail.body.len() as u64;
+            return Ok(Some(Looked {
+                file,
+                meta,
+                end,
+                found,
+            }));
+        }
+    }
+    #[cfg(test)]
+    FULL_LOOKS.with(|n| n.set(n.get() + 1));
+    let mut bytes = Vec::with_capacity(meta.len() as usize + 1);
+    file.read_to_end(&mut bytes)?;
+    let Some(header_len) = memchr::memchr(b'\n', &bytes).map(|i| i + 1) else {
+        return Ok(None);
+    };
+    let (header, body) = bytes.split_at(header_len);
+    let Some(found) = FewLookup::new(header, body, 0, present, None) else {
+        return Ok(None);
+    };
+    known::read_whole(path, &meta, &bytes, header_len, found.max_uid);
+    Ok(Some(Looked {
+        file,
+        meta,
+        end: bytes.len() as u64,
+        found,
+    }))
 }
 
 /// What [`sync_few`] found in the file's bytes.
@@ -745,12 +827,22 @@ struct FewLookup<'p> {
 }
 
 impl<'p> FewLookup<'p> {
-    fn new(bytes: &[u8], present: &HashSet<&'p str>) -> Option<FewLookup<'p>> {
-        if bytes.last() != Some(&b'\n') {
+    /// Looks `present` up in `body`, lines that follow `header` (the first line, with its
+    /// `\n`) or, with `known_part`, the lines after a part of the file read before, whose
+    /// highest UID is `known_max`. A name not in `body` that `known_part` may hold makes
+    /// the answer None, as does anything but Courier's exact text.
+    fn new(
+        header: &[u8],
+        body: &[u8],
+        known_max: u32,
+        present: &HashSet<&'p str>,
+        known_part: Option<&dyn Fn(&str) -> bool>,
+    ) -> Option<FewLookup<'p>> {
+        if header.last() != Some(&b'\n') || !body.is_empty() && body.last() != Some(&b'\n') {
             return None;
         }
-        let header_len = memchr::memchr(b'\n', bytes)? + 1;
-        let mut fields = std::str::from_utf8(&bytes[..header_len - 1])
+        let header_len = header.len();
+        let mut fields = std::str::from_utf8(&header[..header_len - 1])
             .ok()?
             .split(' ');
         let (Some("1"), Some(v), Some(n), None) =
@@ -759,11 +851,10 @@ impl<'p> FewLookup<'p> {
             return None;
         };
         let (uid_validity, header_next_uid): (u32, u32) = (v.parse().ok()?, n.parse().ok()?);
-        if header_line(uid_validity, header_next_uid)[..] != bytes[..header_len] {
+        if header_line(uid_validity, header_next_uid)[..] != *header {
             return None;
         }
-        let body = &bytes[header_len..];
-        let mut max_uid = 0;
+        let mut max_uid = known_max;
         let mut line_start = 0;
         for end in memchr::memchr_iter(b'\n', body) {
             max_uid = max_uid.max(line_uid(&body[line_start..end])?);
@@ -786,6 +877,7 @@ impl<'p> FewLookup<'p> {
                     uids.insert(name.to_string(), uid);
                 }
                 Some(None) => return None,
+                None if known_part.is_some_and(|may_hold| may_hold(name)) => return None,
                 None => missing.push(name),
             }
         }
@@ -1095,6 +1187,84 @@ mod tests {
         assert_eq!((a.uids["b"], a.uids["c"]), (9, 10));
         fs::remove_file(&path).unwrap();
         assert!(sync_few(d.path(), &names(&["b"]), false).unwrap().is_none());
+    }
+
+    /// A database this process has read twice is looked up in its tail alone: lines
+    /// another process appended are found there, a name its filter rules out is numbered
+    /// without a full read, a name in the known part still gets its own UID, and a file
+    /// replaced or rewritten in place is read whole again.
+    #[test]
+    fn a_known_database_is_looked_up_in_its_tail() {
+        let d = tempfile::tempdir().unwrap();
+        fs::create_dir(d.path().join("tmp")).unwrap();
+        let path = d.path().join(FILE);
+        fn names<'a>(n: &[&'a str]) -> HashSet<&'a str> {
+            n.iter().copied().collect()
+        }
+        let full_looks = || FULL_LOOKS.with(|n| n.get());
+        let mut text = String::from("1 795868689 3001\n");
+        for uid in 1..=3000 {
+            text.push_str(&format!("{uid} 1700000000.M{uid}P1.host\n"));
+        }
+        assert!(text.len() as u64 > known::KNOWN_FROM);
+        fs::write(&path, &text).unwrap();
+        let before = full_looks();
+        // The first two reads are whole; the second gathers the names.
+        let a = sync_few(d.path(), &names(&["1700000000.M7P1.host"]), true).unwrap();
+        assert_eq!(a.unwrap().uids["1700000000.M7P1.host"], 7);
+        let a = sync_few(d.path(), &names(&["new.1"]), false)
+            .unwrap()
+            .unwrap();
+        assert_eq!((a.uids["new.1"], a.next_uid), (3001, 3002));
+        assert_eq!(full_looks(), before + 2);
+
+        // Another process appends a line (as postern does, header first).
+        let file = OpenOptions::new().write(true).open(&path).unwrap();
+        file.write_all_at(b"1 795868689 3003\n", 0).unwrap();
+        let len = fs::metadata(&path).unwrap().len();
+        file.write_all_at(b"3002 other.2\n", len).unwrap();
+        let a = sync_few(d.path(), &names(&["other.2"]), true)
+            .unwrap()
+            .unwrap();
+        assert_eq!((a.uids["other.2"], a.next_uid), (3002, 3003));
+        let a = sync_few(d.path(), &names(&["new.3", "new.4"]), true)
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (a.uids["new.3"], a.uids["new.4"], a.next_uid),
+            (3003, 3004, 3005)
+        );
+        assert_eq!(full_looks(), before + 2, "the tail was enough");
+        let text = fs::read_to_string(&path).unwrap();
+        assert!(text.starts_with("1 795868689 3005\n"));
+        assert!(text.ends_with("3001 new.1\n3002 other.2\n3003 new.3\n3004 new.4\n"));
+
+        // A name in the known part keeps its UID (its filter sends it to a full read).
+        let a = sync_few(d.path(), &names(&["1700000000.M42P1.host"]), true).unwrap();
+        assert_eq!(a.unwrap().uids["1700000000.M42P1.host"], 42);
+        assert_eq!(full_looks(), before + 3);
+
+        // Replaced (as Courier writes it): a new inode, read whole.
+        let replaced = text.replace("3002 other.2\n", "3002 other.2\n3005 moved.5\n");
+        let replaced = replaced.replacen("1 795868689 3005\n", "1 795868689 3006\n", 1);
+        let tmp = d.path().join("tmp").join("db");
+        fs::write(&tmp, &replaced).unwrap();
+        fs::rename(&tmp, &path).unwrap();
+        let a = sync_few(d.path(), &names(&["moved.5"]), true)
+            .unwrap()
+            .unwrap();
+        assert_eq!(a.uids["moved.5"], 3005);
+        assert_eq!(full_looks(), before + 4);
+
+        // Rewritten in place, longer: the guard bytes differ, so it is read whole.
+        let edited = replaced.replace("3005 moved.5\n", "3005 moved.5\n3006 edited.6\n");
+        let edited = edited.replacen("1 795868689 3006\n", "1 795868689 3007\n", 1);
+        fs::write(&path, &edited).unwrap();
+        let a = sync_few(d.path(), &names(&["edited.6"]), true)
+            .unwrap()
+            .unwrap();
+        assert_eq!(a.uids["edited.6"], 3006);
+        assert!(full_looks() > before + 4);
     }
 
     #[test]

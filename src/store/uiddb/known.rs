@@ -1,0 +1,320 @@
+//! What this process has already read of a folder's UID database, so that numbering a few
+//! names reads only the lines appended since. Without it, an IDLE session or an APPEND
+//! into a folder of 100,000 messages reads the whole 6.6 MB file for every delivery.
+//!
+//! Why bytes read once need not be read again: every writer either replaces the file, or
+//! appends to it in place. Courier replaces it whenever it writes (checked with 5.0.13:
+//! the inode changes), and so do postern's rewrites. postern's appends, made under the
+//! folder lock, overwrite the header in place with one of the same length and write lines
+//! after the last one (see the parent module). So while the file is the one read — same
+//! device, inode and birth time (a later replacement may reuse the inode number, not the
+//! birth time) — and at least as long, the bytes between its header and the length read
+//! are the ones read. As a guard against anything else (an editor writing in place), the
+//! last bytes read are compared again with each tail.
+//!
+//! The names in the known part are kept in a Bloom filter, not as strings: a name it rules
+//! out has no line there, and a name it does not rule out sends the caller to a full read.
+//! The filter is only built on the second full read of the same file, so a short-lived
+//! process that numbers once pays nothing for it.
+
+use std::fs::{File, Metadata};
+use std::hash::BuildHasher;
+use std::io;
+use std::os::unix::fs::{FileExt, MetadataExt};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::SystemTime;
+
+use rustc_hash::{FxBuildHasher, FxHashMap as HashMap};
+
+/// Smaller files are read whole each time: that costs less than keeping a filter.
+pub const KNOWN_FROM: u64 = 64 * 1024;
+
+/// Bytes before the known length that a tail read compares again.
+const GUARD: usize = 32;
+
+/// Folders whose databases one process keeps track of at once.
+const FOLDERS: usize = 8;
+
+/// The file a [`Known`] describes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Identity {
+    dev: u64,
+    ino: u64,
+    born: SystemTime,
+}
+
+impl Identity {
+    /// None where the file system does not record a birth time.
+    fn of(meta: &Metadata) -> Option<Identity> {
+        Some(Identity {
+            dev: meta.dev(),
+            ino: meta.ino(),
+            born: meta.created().ok()?,
+        })
+    }
+}
+
+/// The part of one database this process has read.
+struct Known {
+    identity: Identity,
+    /// Bytes read, up to the end of a complete line.
+    len: u64,
+    /// The last [`GUARD`] bytes of those.
+    last: [u8; GUARD],
+    /// The highest UID of a line in them.
+    max_uid: u32,
+    /// Their names; None until the second full read (see the module comment).
+    names: Option<Names>,
+}
+
+static KNOWN: Mutex<Option<HashMap<PathBuf, Known>>> = Mutex::new(None);
+
+fn with_known<T>(f: impl FnOnce(&mut HashMap<PathBuf, Known>) -> T) -> T {
+    let mut guard = KNOWN.lock().unwrap_or_else(|e| e.into_inner());
+    f(guard.get_or_insert_with(HashMap::default))
+}
+
+/// The lines of a database after its known part, read without the rest.
+pub struct Tail {
+    /// The header line with its `\n`.
+    pub header: Vec<u8>,
+    /// Whole lines from the end of the known part to the end of the file (possibly a torn
+    /// last one: the caller checks).
+    pub body: Vec<u8>,
+    /// Where `body` starts in the file.
+    pub from: u64,
+    /// The highest UID of a line before `from`.
+    pub max_uid: u32,
+}
+
+/// The header and the lines after the known part of `file` (the database at `path`,
+/// `meta` its metadata), when this process knows the rest. None when it does not, or when
+/// the file changed in any way but an append.
+pub fn tail(path: &Path, file: &File, meta: &Metadata) -> io::Result<Option<Tail>> {
+    let Some(identity) = Identity::of(meta) else {
+        return Ok(None);
+    };
+    let known = with_known(|all| {
+        let k = all.get(path)?;
+        (k.identity == identity && k.names.is_some() && k.len <= meta.len())
+            .then_some((k.len, k.last, k.max_uid))
+    });
+    let Some((len, last, max_uid)) = known else {
+        return Ok(None);
+    };
+    let mut head = [0u8; 64];
+    let n = read_at_most(file, &mut head, 0)?;
+    let Some(header_end) = memchr::memchr(b'\n', &head[..n]) else {
+        return Ok(None);
+    };
+    let start = len - GUARD as u64;
+    let mut bytes = vec![0u8; (meta.len() - start) as usize];
+    let n = read_at_most(file, &mut bytes, start)?;
+    bytes.truncate(n);
+    if bytes.len() < GUARD || bytes[..GUARD] != last {
+        forget(path);
+        return Ok(None);
+    }
+    bytes.drain(..GUARD);
+    Ok(Some(Tail {
+        header: head[..=header_end].to_vec(),
+        body: bytes,
+        from: len,
+        max_uid,
+    }))
+}
+
+/// Reads into `buf` from `offset` until it is full or the file ends; the bytes read.
+fn read_at_most(file: &File, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+    let mut done = 0;
+    while done < buf.len() {
+        match file.read_at(&mut buf[done..], offset + done as u64) {
+            Ok(0) => break,
+            Ok(n) => done += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(done)
+}
+
+/// Whether a line for `name` may be in the known part of the database at `path`.
+pub fn may_hold(path: &Path, name: &str) -> bool {
+    with_known(|all| {
+        all.get(path)
+            .and_then(|k| k.names.as_ref())
+            .is_none_or(|names| names.may_contain(name.as_bytes()))
+    })
+}
+
+/// After a full read of the database (`bytes`, complete lines with the header, as `meta`
+/// describes the file) whose highest line UID is `max_uid`: remembers it, with the names
+/// from the second such read of the same file on.
+pub fn read_whole(path: &Path, meta: &Metadata, bytes: &[u8], header_len: usize, max_uid: u32) {
+    let Some(identity) = Identity::of(meta) else {
+        return;
+    };
+    if (bytes.len() as u64) < KNOWN_FROM || bytes.last() != Some(&b'\n') {
+        forget(path);
+        return;
+    }
+    with_known(|all| {
+        let seen_before = all.get(path).is_some_and(|k| k.identity == identity);
+        let names = seen_before.then(|| {
+            let body = &bytes[header_len..];
+            let lines = memchr::memchr_iter(b'\n', body).count();
+            let mut names = Names::with_capacity(lines + lines / 4 + 1024);
+            each_name(body, |name| {
+                names.insert(name);
+            });
+            names
+        });
+        if !all.contains_key(path) && all.len() >= FOLDERS {
+            let smallest = all
+                .iter()
+                .min_by_key(|(_, k)| k.len)
+                .map(|(p, _)| p.clone());
+            if let Some(p) = smallest {
+                all.remove(&p);
+            }
+        }
+        all.insert(
+            path.to_path_buf(),
+            Known {
+                identity,
+                len: bytes.len() as u64,
+                last: last_bytes(bytes),
+                max_uid,
+                names,
+            },
+        );
+    });
+}
+
+/// After this process read `body` (whole lines) at `from` in the file `meta` describes,
+/// or appended it there under the folder lock: the known part grows by it when it ended
+/// at `from`. `max_uid` is the highest UID in `body`.
+pub fn extend(path: &Path, meta: &Metadata, from: u64, body: &[u8], max_uid: u32) {
+    let Some(identity) = Identity::of(meta) else {
+        return;
+    };
+    if body.is_empty() {
+        return;
+    }
+    with_known(|all| {
+        let Some(k) = all.get_mut(path) else {
+            return;
+        };
+        if k.identity != identity || k.len != from || body.last() != Some(&b'\n') {
+            all.remove(path);
+            return;
+        }
+        if let Some(names) = &mut k.names {
+            let mut full = false;
+            each_name(body, |name| full |= !names.insert(name));
+            if full {
+                all.remove(path);
+                return;
+            }
+        }
+        let mut joined = k.last.to_vec();
+        joined.extend_from_slice(body);
+        k.last = last_bytes(&joined);
+        k.len = from + body.len() as u64;
+        k.max_uid = k.max_uid.max(max_uid);
+    });
+}
+
+/// Drops what this process knew of the database at `path`.
+pub fn forget(path: &Path) {
+    with_known(|all| all.remove(path));
+}
+
+fn last_bytes(bytes: &[u8]) -> [u8; GUARD] {
+    let mut last = [0u8; GUARD];
+    last.copy_from_slice(&bytes[bytes.len() - GUARD..]);
+    last
+}
+
+/// Calls `f` with the name of each `<uid> <name>\n` line of `body`.
+fn each_name(body: &[u8], mut f: impl FnMut(&[u8])) {
+    let mut start = 0;
+    for end in memchr::memchr_iter(b'\n', body) {
+        let line = &body[start..end];
+        if let Some(space) = memchr::memchr(b' ', line) {
+            f(&line[space + 1..]);
+        }
+        start = end + 1;
+    }
+}
+
+/// A Bloom filter of names: about ten bits and seven probes per name, so under 1% of the
+/// names it never saw are taken for seen ones.
+struct Names {
+    bits: Vec<u64>,
+    count: usize,
+    capacity: usize,
+}
+
+const PROBES: u64 = 7;
+
+impl Names {
+    fn with_capacity(capacity: usize) -> Names {
+        Names {
+            bits: vec![0; (capacity * 10).div_ceil(64)],
+            count: 0,
+            capacity,
+        }
+    }
+
+    /// The bits of `name`: double hashing of one 64-bit hash, each probe mapped onto the
+    /// bits by a multiply (a division per probe would cost more than the hash).
+    fn slots(&self, name: &[u8]) -> impl Iterator<Item = usize> + use<> {
+        let h1 = FxBuildHasher.hash_one(name);
+        let h2 = h1.rotate_left(32) | 1;
+        let m = self.bits.len() as u128 * 64;
+        (0..PROBES).map(move |i| {
+            let g = h1.wrapping_add(i.wrapping_mul(h2));
+            ((u128::from(g) * m) >> 64) as usize
+        })
+    }
+
+    /// False when the filter is full (its error rate would grow past its design).
+    fn insert(&mut self, name: &[u8]) -> bool {
+        if self.count >= self.capacity {
+            return false;
+        }
+        self.count += 1;
+        for s in self.slots(name) {
+            self.bits[s / 64] |= 1 << (s % 64);
+        }
+        true
+    }
+
+    fn may_contain(&self, name: &[u8]) -> bool {
+        self.slots(name)
+            .all(|s| self.bits[s / 64] & (1 << (s % 64)) != 0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_never_miss_a_name_they_hold_and_rarely_claim_others() {
+        let mut names = Names::with_capacity(10_000);
+        for i in 0..10_000 {
+            assert!(names.insert(format!("{i}.M1P1.host").as_bytes()));
+        }
+        assert!(!names.insert(b"one too many"));
+        for i in 0..10_000 {
+            assert!(names.may_contain(format!("{i}.M1P1.host").as_bytes()));
+        }
+        let false_hits = (10_000..20_000)
+            .filter(|i| names.may_contain(format!("{i}.M1P1.host").as_bytes()))
+            .count();
+        assert!(false_hits < 200, "{false_hits} false hits in 10,000");
+    }
+}
