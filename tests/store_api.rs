@@ -580,6 +580,36 @@ fn large_indexed_folder(root: &Path, info: &str) -> Maildir {
     md
 }
 
+/// A session APPENDing into the large folder it has open says so first
+/// (`expect_own_additions`, as IMAP APPEND does): the refresh that reports the new
+/// messages learns of them from the watch, without listing cur/ again, and gives them
+/// the UIDs APPEND answered with.
+#[test]
+fn own_appends_to_a_large_folder_need_no_listing() {
+    let d = tempfile::tempdir().unwrap();
+    let root = d.path().join("Maildir");
+    let md = large_indexed_folder(&root, "S");
+    let mut mine = md.open_mailbox("INBOX", false).unwrap();
+    assert_eq!((mine.len(), mine.cur_listings()), (5100, 0));
+    for round in 0..3 {
+        mine.expect_own_additions();
+        let body = format!("Subject: appended {round}\n\nx\n");
+        let a = md
+            .append(
+                "INBOX",
+                AppendSource::Bytes(body.as_bytes()),
+                Flags::default(),
+                &[],
+                None,
+            )
+            .unwrap();
+        let changes = mine.refresh(true).unwrap();
+        assert_eq!(changes.new, 1, "round {round}");
+        assert_eq!(mine.message(mine.len() - 1).uid, a.uid);
+    }
+    assert_eq!(mine.cur_listings(), 0, "cur/ was listed");
+}
+
 /// A large folder (5000 messages and more) is watched from a session's first change of
 /// its own: its flag renames and expunges move cur/'s times, yet the refreshes after
 /// them learn what happened from the events instead of listing cur/ again, other

@@ -1679,6 +1679,15 @@ impl Mailbox {
         }
     }
 
+    /// Before this session APPENDs or COPYs into this folder through the Maildir: as for
+    /// its own flag changes ([`Mailbox::watch_own_changes`]), the refresh that reports
+    /// the new messages then finds them from inotify events, not from a listing of cur/.
+    pub fn expect_own_additions(&mut self) {
+        if !self.read_only {
+            self.watch_own_changes();
+        }
+    }
+
     /// The session is about to end (LOGOUT) and drop the folder: when that drop will
     /// settle and save the index (see [`Mailbox::settle_own_changes`]), this takes the
     /// folder's [`RebuildLock`] first, so that a session opening the folder meanwhile

@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use crate::imap::command::{AppendMessage, DateTime, LiteralData};
 use crate::imap::datetime::days_from_civil;
 use crate::imap::response::{CommandResult, Outcome};
-use crate::imap::session::Session;
+use crate::imap::session::{Session, State};
 use crate::imap::sets::{split_flags, uid_list};
 use crate::store::acl::Rights;
 use crate::store::{AppendSource, Flags, StoreError};
@@ -136,6 +136,14 @@ impl Session<'_> {
                     }
                     err => Outcome::from(&err),
                 })?;
+        }
+        if let State::Selected { selected, .. } = &mut self.state
+            && place
+                .maildir
+                .folder_dir(&place.folder)
+                .is_ok_and(|dir| dir == selected.mailbox.folder_dir())
+        {
+            selected.mailbox.expect_own_additions();
         }
         let mut appended = Vec::with_capacity(ready.len());
         for m in ready {
