@@ -581,11 +581,11 @@ fn large_indexed_folder(root: &Path, info: &str) -> Maildir {
 }
 
 /// A session APPENDing into the large folder it has open says so first
-/// (`expect_own_additions`, as IMAP APPEND does): the refresh that reports the new
-/// messages learns of them from the watch, without listing cur/ again, and gives them
-/// the UIDs APPEND answered with.
+/// (`expect_own_additions`, as IMAP APPEND does), and a COPY into it does so itself: the
+/// refresh that reports the new messages learns of them from the watch, without listing
+/// cur/ again, and gives them the UIDs APPEND and COPY answered with.
 #[test]
-fn own_appends_to_a_large_folder_need_no_listing() {
+fn own_appends_and_copies_to_a_large_folder_need_no_listing() {
     let d = tempfile::tempdir().unwrap();
     let root = d.path().join("Maildir");
     let md = large_indexed_folder(&root, "S");
@@ -607,6 +607,11 @@ fn own_appends_to_a_large_folder_need_no_listing() {
         assert_eq!(changes.new, 1, "round {round}");
         assert_eq!(mine.message(mine.len() - 1).uid, a.uid);
     }
+    // A COPY into the folder itself says so on its own.
+    let copied = mine.copy_to(&[0], &md, "INBOX").unwrap();
+    let changes = mine.refresh(true).unwrap();
+    assert_eq!(changes.new, 1);
+    assert_eq!(mine.message(mine.len() - 1).uid, copied.uids[0].1);
     assert_eq!(mine.cur_listings(), 0, "cur/ was listed");
 }
 

@@ -2442,12 +2442,15 @@ impl Mailbox {
     /// Copies messages into `target` of `maildir` (hard links where possible), keeping
     /// flags and keywords, and gives them UIDs there.
     pub fn copy_to(
-        &self,
+        &mut self,
         indexes: &[usize],
         maildir: &Maildir,
         target: &str,
     ) -> Result<CopyResult> {
         let target_dir = maildir.existing_dir(target)?;
+        if target_dir == self.dir {
+            self.expect_own_additions();
+        }
         let mut total = 0u64;
         for &i in indexes {
             self.check(i)?;
