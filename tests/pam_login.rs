@@ -223,11 +223,18 @@ fn pam_login_drops_to_the_user_completely() {
     let Some(user) = TestUser::create("drop") else {
         return;
     };
+    // A supplementary group from the group database (userdel takes the user out again).
+    run("usermod", &["-a", "-G", "users", &user.name]);
     let mut s = Session::start(&user);
     let reply = s.login(&user.name, PASSWORD);
     assert!(reply.starts_with("a OK"), "{reply}; log: {}", s.log());
     // The session is still open: its process is the user now.
     let status = s.status();
+    // The groups were looked up in a child: the NSS modules that answered (such as
+    // libnss_systemd where nsswitch.conf names it for `group`) are not mapped here.
+    let maps = std::fs::read_to_string(format!("/proc/{}/maps", s.child.id())).unwrap();
+    let nss: Vec<&str> = maps.lines().filter(|l| l.contains("libnss_")).collect();
+    assert!(nss.is_empty(), "NSS modules left in the session: {nss:?}");
     let (uid, gid) = (user.uid.to_string(), user.gid.to_string());
     assert_eq!(field(&status, "Uid"), [uid.as_str(); 4], "{status}");
     assert_eq!(field(&status, "Gid"), [gid.as_str(); 4], "{status}");
