@@ -7,7 +7,7 @@ DEB_BUILD_DEPS := build-essential pkg-config libssl-dev libpam0g-dev
 # root and re-executes itself to deliver, and a setuid program's loader ignores
 # LD_LIBRARY_PATH, so the copies unpacked beside it serve only its first run.
 EXIM_LIBS := libgnutls-dane0 libidn12 libnsl2 libdb5.3 libunbound8 libevent-2.1-7
-DEB_TEST_DEPS := python3 python3-venv curl openssl systemd systemd-container debootstrap procps pamtester passwd mandoc fail2ban postfix $(EXIM_LIBS)
+DEB_TEST_DEPS := python3 python3-venv curl openssl systemd systemd-container debootstrap procps pamtester passwd libpam-cap mandoc fail2ban postfix $(EXIM_LIBS)
 # ... and what "make deb" and "make rpm" need (.ci/packages runs both).
 DEB_PKG_DEPS := debhelper dpkg-dev lintian rpm
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)

@@ -112,6 +112,11 @@ impl TestUser {
         Some(user)
     }
 
+    /// Replaces the test's PAM service file with `stack`.
+    fn set_pam_stack(&self, stack: &str) {
+        std::fs::write(Path::new("/etc/pam.d").join(&self.service), stack).unwrap();
+    }
+
     fn config(&self) -> PathBuf {
         self.dir.path().join("postern.toml")
     }
@@ -258,6 +263,48 @@ fn pam_login_drops_to_the_user_completely() {
     assert!(logout.starts_with("c OK"), "{logout}");
     let log = s.log();
     assert!(log.contains(&user.name), "{log}");
+}
+
+/// The PAM stack runs in a child process of the session: what its modules load stays
+/// out of the process that goes on to serve the mail. pam_cap (in Debian's common-auth
+/// when libpam-cap is installed) looks the user's groups up, which maps the NSS modules
+/// that answer (libnss_systemd, with libm and libcap) for good in the process that asks.
+#[test]
+fn pam_modules_leave_nothing_in_the_session() {
+    let dirs = [
+        "/usr/lib/x86_64-linux-gnu/security",
+        "/lib/x86_64-linux-gnu/security",
+        "/usr/lib64/security",
+        "/usr/lib/security",
+    ];
+    if !dirs
+        .iter()
+        .any(|d| Path::new(d).join("pam_cap.so").exists())
+    {
+        eprintln!("SKIP: pam_cap.so is not installed (Debian package libpam-cap)");
+        return;
+    }
+    let Some(user) = TestUser::create("mods") else {
+        return;
+    };
+    user.set_pam_stack(
+        "auth required pam_unix.so nodelay\nauth optional pam_cap.so\n\
+         account required pam_unix.so\n",
+    );
+    let mut s = Session::start(&user);
+    let reply = s.login(&user.name, PASSWORD);
+    assert!(reply.starts_with("a OK"), "{reply}; log: {}", s.log());
+    let maps = std::fs::read_to_string(format!("/proc/{}/maps", s.child.id())).unwrap();
+    let left: Vec<&str> = maps
+        .lines()
+        .filter(|l| l.contains("libnss_") || l.contains("/security/pam_"))
+        .collect();
+    assert!(
+        left.is_empty(),
+        "PAM's modules left in the session: {left:?}"
+    );
+    let logout = s.command("b", "LOGOUT");
+    assert!(logout.starts_with("b OK"), "{logout}");
 }
 
 #[test]

@@ -3,6 +3,7 @@
 //! session (it knows the connection); nothing here sleeps.
 
 pub mod account;
+mod child;
 pub mod identity;
 pub mod login;
 pub mod loginexec;

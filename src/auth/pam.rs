@@ -177,6 +177,25 @@ fn check(
     if user.is_empty() || user.contains('\0') || password.contains('\0') {
         return Err(PamError::Refused("malformed user name or password".into()));
     }
+    // In a child (see `super::child`): the modules the stack loads stay out of the session.
+    let answer = super::child::run(|| encode(transaction(service, user, password, ip)))
+        .map_err(|e| PamError::Broken(format!("PAM {service}: {e}")))?;
+    let name = decode(&answer)?;
+    system_user(&name)?.ok_or_else(|| {
+        PamError::Broken(format!(
+            "PAM accepted {name}, but the user database (NSS) does not know it"
+        ))
+    })
+}
+
+/// The PAM transaction itself: authentication, the account check, and the user name PAM
+/// settled on (a module may map the one given).
+fn transaction(
+    service: &str,
+    user: &str,
+    password: &str,
+    ip: Option<&str>,
+) -> Result<String, PamError> {
     let answers = Answers {
         user: user.to_owned(),
         password: password.to_owned(),
@@ -194,18 +213,36 @@ fn check(
         .map_err(|code| classify("authentication", code))?;
     txn.account_management(AuthnFlags::empty())
         .map_err(|code| classify("account check", code))?;
-    let name = match txn.items().user() {
+    match txn.items().user() {
         Ok(Some(name)) => name.into_string().map_err(|_| {
             PamError::Broken("PAM changed the user name to something not UTF-8".into())
-        })?,
-        _ => user.to_owned(),
+        }),
+        _ => Ok(user.to_owned()),
+    }
+}
+
+/// A transaction's outcome as bytes for the parent: a kind byte, then the text.
+fn encode(outcome: Result<String, PamError>) -> Vec<u8> {
+    let (kind, text) = match outcome {
+        Ok(name) => (b'O', name),
+        Err(PamError::Refused(why)) => (b'R', why),
+        Err(PamError::Broken(why)) => (b'B', why),
     };
-    drop(txn);
-    system_user(&name)?.ok_or_else(|| {
-        PamError::Broken(format!(
-            "PAM accepted {name}, but the user database (NSS) does not know it"
-        ))
-    })
+    let mut bytes = vec![kind];
+    bytes.extend_from_slice(text.as_bytes());
+    bytes
+}
+
+fn decode(bytes: &[u8]) -> Result<String, PamError> {
+    let text = || String::from_utf8_lossy(&bytes[1..]).into_owned();
+    match bytes.first() {
+        Some(b'O') => Ok(text()),
+        Some(b'R') => Err(PamError::Refused(text())),
+        Some(b'B') => Err(PamError::Broken(text())),
+        _ => Err(PamError::Broken(
+            "PAM's child process gave no answer".into(),
+        )),
+    }
 }
 
 /// A system account from NSS (passwd), without PAM: for delivery and certificate logins.

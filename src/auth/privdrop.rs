@@ -4,12 +4,9 @@
 //! the user's rights must not serve mail.
 
 use std::ffi::{CStr, CString};
-use std::fs::File;
-use std::io::{Read, Write};
 
 use caps::CapSet;
-use nix::sys::wait::WaitStatus;
-use nix::unistd::{ForkResult, Gid, Uid};
+use nix::unistd::{Gid, Uid};
 
 use super::identity::{Groups, Identity};
 
@@ -68,45 +65,28 @@ pub fn drop_to(user: &str, identity: &Identity) -> Result<(), DropError> {
     verify(uid, gid, &identity.groups)
 }
 
-/// The groups `initgroups` would give `name` (with `gid`), looked up in a child process.
-/// The NSS modules that answer a group lookup (libnss_systemd on Debian, with libm and
-/// libcap) stay mapped for good in the process that loads them: about 0.6 MB more in
-/// every session, for one lookup. The session is single-threaded here, so the child may
-/// call into glibc.
+/// The groups `initgroups` would give `name` (with `gid`), looked up in a child process
+/// (see [`super::child`]): the NSS modules that answer stay out of the session.
 fn group_list(name: &CStr, gid: Gid) -> Result<Vec<Gid>, DropError> {
-    let (from_child, to_parent) = nix::unistd::pipe().map_err(step("pipe"))?;
-    // SAFETY: no other thread runs at login, so the child may allocate and load modules.
-    match unsafe { nix::unistd::fork() }.map_err(step("fork"))? {
-        ForkResult::Child => {
-            drop(from_child);
-            let ok = nix::unistd::getgrouplist(name, gid).is_ok_and(|groups| {
-                let bytes: Vec<u8> = groups
-                    .iter()
-                    .flat_map(|g| g.as_raw().to_ne_bytes())
-                    .collect();
-                File::from(to_parent).write_all(&bytes).is_ok()
-            });
-            // SAFETY: leaves without running the parent's exit handlers or destructors.
-            unsafe { nix::libc::_exit(if ok { 0 } else { 1 }) }
-        }
-        ForkResult::Parent { child } => {
-            drop(to_parent);
-            let mut bytes = Vec::new();
-            let read = File::from(from_child).read_to_end(&mut bytes);
-            let status = nix::sys::wait::waitpid(child, None).map_err(step("waitpid"))?;
-            read.map_err(step("reading the group list"))?;
-            if status != WaitStatus::Exited(child, 0) || bytes.len() % 4 != 0 {
-                return Err(DropError::Step {
-                    step: "initgroups",
-                    err: format!("group lookup for {name:?} failed ({status:?})"),
-                });
-            }
-            Ok(bytes
-                .chunks_exact(4)
-                .map(|c| Gid::from_raw(u32::from_ne_bytes([c[0], c[1], c[2], c[3]])))
-                .collect())
-        }
+    let bytes = super::child::run(|| match nix::unistd::getgrouplist(name, gid) {
+        Ok(groups) => groups
+            .iter()
+            .flat_map(|g| g.as_raw().to_ne_bytes())
+            .collect(),
+        // No group list is not a valid answer: it has gid at least.
+        Err(_) => Vec::new(),
+    })
+    .map_err(step("initgroups"))?;
+    if bytes.is_empty() || bytes.len() % 4 != 0 {
+        return Err(DropError::Step {
+            step: "initgroups",
+            err: format!("the group lookup for {name:?} failed"),
+        });
     }
+    Ok(bytes
+        .chunks_exact(4)
+        .map(|c| Gid::from_raw(u32::from_ne_bytes([c[0], c[1], c[2], c[3]])))
+        .collect())
 }
 
 /// Proves the drop: every id is the user's, no capability in any set, no way back to 0.
