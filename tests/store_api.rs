@@ -615,6 +615,39 @@ fn own_appends_and_copies_to_a_large_folder_need_no_listing() {
     assert_eq!(mine.cur_listings(), 0, "cur/ was listed");
 }
 
+/// A refresh whose new UIDs skip over a message that another session appended and
+/// expunged before this one looked (a client moving new mail out at once) does not list
+/// cur/ for it: the UID database has no line for it any more.
+#[test]
+fn a_skipped_uid_already_expunged_costs_no_listing() {
+    let d = tempfile::tempdir().unwrap();
+    let root = d.path().join("Maildir");
+    let md = large_indexed_folder(&root, "S");
+    let mut mine = md.open_mailbox("INBOX", false).unwrap();
+    mine.expect_own_additions();
+    let gone = md
+        .append(
+            "INBOX",
+            AppendSource::Bytes(b"Subject: moved out\n\nx\n"),
+            Flags::default(),
+            &[],
+            None,
+        )
+        .unwrap();
+    let mut other = md.open_mailbox("INBOX", false).unwrap();
+    let at = other.index_of_uid(gone.uid).unwrap();
+    other.set_flags(at, Flags::DELETED, &[]).unwrap();
+    other.expunge(None).unwrap();
+    drop(other);
+    md.deliver("INBOX", &mut &b"Subject: kept\n\nx\n"[..])
+        .unwrap();
+    let listed = mine.cur_listings();
+    let changes = mine.refresh(true).unwrap();
+    assert_eq!(changes.new, 1);
+    assert_eq!(mine.message(mine.len() - 1).uid, gone.uid + 1);
+    assert_eq!(mine.cur_listings(), listed, "cur/ was listed");
+}
+
 /// A large folder (5000 messages and more) is watched from a session's first change of
 /// its own: its flag renames and expunges move cur/'s times, yet the refreshes after
 /// them learn what happened from the events instead of listing cur/ again, other

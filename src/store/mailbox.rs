@@ -329,6 +329,10 @@ fn margin((_, ns): (i64, i64)) -> i128 {
 /// at a time ([`RebuildLock`]), under a stamp it waited to settle ([`DirStamp::settle`]).
 const LARGE: usize = 5_000;
 
+/// Skipped UIDs a refresh looks up in the UID database before it lists cur/ for them;
+/// past this many it lists at once.
+const SKIPPED_LOOKED_UP: usize = 64;
+
 /// How long an open waits for another session's listing of the same folder before it
 /// lists the folder itself.
 const REBUILD_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
@@ -1212,9 +1216,9 @@ impl Mailbox {
     /// session's APPEND or COPY places its file in cur/ and then numbers it; if that
     /// happened between this refresh's look and its numbering, the file has a UID below
     /// the ones numbered now, and shown after them it would break UID order: it would
-    /// stay hidden until the next SELECT. A skipped UID may also be a message already
-    /// expunged, so cur/ is listed only once for each (rare: it takes such a race or
-    /// an APPEND expunged before this session looked).
+    /// stay hidden until the next SELECT. A skipped UID whose line the UID database no
+    /// longer has was expunged before this session looked (as when a client moves new
+    /// mail out at once): cur/ is listed only for one that still has a line, and once.
     fn find_skipped(
         &mut self,
         last: u32,
@@ -1234,6 +1238,15 @@ impl Mailbox {
         };
         self.skipped_checked_through = top;
         if (top - from) as usize == above.len() {
+            return Ok(());
+        }
+        // A message expunged already (another client moving new mail out at once, as a
+        // spam filter does) has no line left in the database: no listing for it.
+        let skipped: Vec<u32> = (from + 1..top)
+            .filter(|u| above.binary_search(u).is_err())
+            .take(SKIPPED_LOOKED_UP + 1)
+            .collect();
+        if skipped.len() <= SKIPPED_LOOKED_UP && !uiddb::has_any_of(&self.dir, &skipped)? {
             return Ok(());
         }
         self.cur_listings += 1;

@@ -468,6 +468,41 @@ fn persist(folder_dir: &Path, locked: &Locked, db: &mut UidDb, before: &Before) 
     write(folder_dir, db)
 }
 
+/// Whether the database still has a line for any of `uids`, read from its end backwards:
+/// lines are in ascending UID order, so recent UIDs are found in its last bytes. Only
+/// lines are looked at, never the header. False when the file is missing.
+pub fn has_any_of(folder_dir: &Path, uids: &[u32]) -> io::Result<bool> {
+    let Some(lowest) = uids.iter().copied().min() else {
+        return Ok(false);
+    };
+    let Some(file) = open_file(&folder_dir.join(FILE), false)? else {
+        return Ok(false);
+    };
+    let len = file.metadata()?.len();
+    let mut chunk = 16 * 1024u64;
+    loop {
+        let start = len.saturating_sub(chunk);
+        let mut bytes = vec![0u8; (len - start) as usize];
+        file.read_exact_at(&mut bytes, start)?;
+        // The first line of the chunk is cut (or the header, at the file's start).
+        let Some(first_end) = memchr::memchr(b'\n', &bytes) else {
+            return Ok(false);
+        };
+        let mut below = false;
+        for line in bytes[first_end + 1..].split(|&b| b == b'\n') {
+            match line_uid(line) {
+                Some(uid) if uids.contains(&uid) => return Ok(true),
+                Some(uid) if uid < lowest => below = true,
+                _ => {}
+            }
+        }
+        if below || start == 0 {
+            return Ok(false);
+        }
+        chunk *= 4;
+    }
+}
+
 /// (UIDVALIDITY, next UID) from the database's first line, read without the rest of the
 /// file (`None` when it is missing or the line is not Courier's).
 pub fn header(folder_dir: &Path) -> Option<(u32, u32)> {
@@ -1265,6 +1300,28 @@ mod tests {
             .unwrap();
         assert_eq!(a.uids["edited.6"], 3006);
         assert!(full_looks() > before + 4);
+    }
+
+    /// The backward lookup of recent UIDs: found near the end or far from it, never
+    /// taken from the header, and not found once their lines are gone.
+    #[test]
+    fn has_any_of_reads_lines_from_the_end() {
+        let d = tempfile::tempdir().unwrap();
+        let mut text = String::from("1 795868689 5001\n");
+        for uid in (2..=5000).filter(|u| *u != 4990 && *u != 10) {
+            text.push_str(&format!("{uid} 1700000000.M{uid}P1.host\n"));
+        }
+        fs::write(d.path().join(FILE), &text).unwrap();
+        let has = |uids: &[u32]| has_any_of(d.path(), uids).unwrap();
+        assert!(has(&[5000]));
+        assert!(has(&[4990, 4991]));
+        assert!(!has(&[4990]));
+        assert!(has(&[3]), "a line far from the end");
+        assert!(!has(&[10]));
+        assert!(!has(&[1]), "the header is not a line");
+        assert!(!has(&[6000]));
+        assert!(!has(&[]));
+        assert!(!has_any_of(&d.path().join("missing"), &[5]).unwrap());
     }
 
     #[test]
