@@ -281,6 +281,60 @@ fn postern_and_courier_append_in_turn_to_a_large_folder() {
     }
 }
 
+/// One postern session stays logged in while Courier appends and expunges in between:
+/// after its first APPENDs it reads only the tail of the large database
+/// (src/store/uiddb/known.rs), and that must end when Courier replaces the file (here
+/// also without a line in its middle). Each of its later APPENDs gets the UID after
+/// Courier's, and its view and Courier's stay the same.
+#[test]
+fn a_postern_session_appending_between_couriers_writes() {
+    let Some(courier) = Courier::find() else {
+        return;
+    };
+    let server = TestServer::new();
+    let mut expected = large_inbox(&server, 3000);
+    let mut p = server.inetd();
+    p.login();
+    for round in 0..3 {
+        for n in 0..4 {
+            let subject = format!("postern-{round}-{n}");
+            let uid = append(&mut p, &format!("a{round}{n}"), &subject);
+            assert_eq!(u64::from(uid), expected.uidnext, "{subject}");
+            expected.subjects.insert(uid, subject);
+            expected.uidnext += 1;
+        }
+        let inode = uiddb_inode(&server);
+        let mut c = courier.session(&server.maildir);
+        for n in 0..2 {
+            let subject = format!("courier-{round}-{n}");
+            let uid = append(&mut c, &format!("c{n}"), &subject);
+            assert_eq!(u64::from(uid), expected.uidnext, "Courier's {subject}");
+            expected.subjects.insert(uid, subject);
+            expected.uidnext += 1;
+        }
+        // An old message expunged: Courier's file loses a line in the middle.
+        let gone = 100 + round;
+        for (tag, cmd) in [
+            ("x1", "SELECT INBOX".to_string()),
+            ("x2", format!("UID STORE {gone} +FLAGS.SILENT (\\Deleted)")),
+            ("x3", "CLOSE".to_string()),
+        ] {
+            let r = c.send(tag, &cmd);
+            assert!(r.is_ok(), "{}", r.dump());
+        }
+        expected.subjects.remove(&gone);
+        assert_eq!(view(&mut c), expected, "Courier, round {round}");
+        drop(c);
+        assert_ne!(
+            uiddb_inode(&server),
+            inode,
+            "Courier wrote the database in place: the tail reading rests on it replacing it"
+        );
+    }
+    assert_eq!(view(&mut p), expected, "the long postern session");
+    p.logout();
+}
+
 /// The database after postern appended `subject` to a folder of three messages, and the
 /// byte offset where that last line starts.
 fn after_one_append(server: &TestServer, subject: &str) -> (Vec<u8>, usize) {
