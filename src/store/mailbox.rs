@@ -329,10 +329,6 @@ fn margin((_, ns): (i64, i64)) -> i128 {
 /// at a time ([`RebuildLock`]), under a stamp it waited to settle ([`DirStamp::settle`]).
 const LARGE: usize = 5_000;
 
-/// Skipped UIDs a refresh looks up in the UID database before it lists cur/ for them;
-/// past this many it lists at once.
-const SKIPPED_LOOKED_UP: usize = 64;
-
 /// How long an open waits for another session's listing of the same folder before it
 /// lists the folder itself.
 const REBUILD_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
@@ -1242,11 +1238,8 @@ impl Mailbox {
         }
         // A message expunged already (another client moving new mail out at once, as a
         // spam filter does) has no line left in the database: no listing for it.
-        let skipped: Vec<u32> = (from + 1..top)
-            .filter(|u| above.binary_search(u).is_err())
-            .take(SKIPPED_LOOKED_UP + 1)
-            .collect();
-        if skipped.len() <= SKIPPED_LOOKED_UP && !uiddb::has_any_of(&self.dir, &skipped)? {
+        let lines = uiddb::uids_between(&self.dir, from, top)?;
+        if lines.iter().all(|u| above.binary_search(u).is_ok()) {
             return Ok(());
         }
         self.cur_listings += 1;

@@ -468,15 +468,12 @@ fn persist(folder_dir: &Path, locked: &Locked, db: &mut UidDb, before: &Before) 
     write(folder_dir, db)
 }
 
-/// Whether the database still has a line for any of `uids`, read from its end backwards:
-/// lines are in ascending UID order, so recent UIDs are found in its last bytes. Only
-/// lines are looked at, never the header. False when the file is missing.
-pub fn has_any_of(folder_dir: &Path, uids: &[u32]) -> io::Result<bool> {
-    let Some(lowest) = uids.iter().copied().min() else {
-        return Ok(false);
-    };
+/// The UIDs of the database's lines above `after` and below `before`, ascending, read
+/// from the file's end backwards: lines are in ascending UID order, so recent UIDs are in
+/// its last bytes. Never the header; none when the file is missing.
+pub fn uids_between(folder_dir: &Path, after: u32, before: u32) -> io::Result<Vec<u32>> {
     let Some(file) = open_file(&folder_dir.join(FILE), false)? else {
-        return Ok(false);
+        return Ok(Vec::new());
     };
     let len = file.metadata()?.len();
     let mut chunk = 16 * 1024u64;
@@ -486,18 +483,22 @@ pub fn has_any_of(folder_dir: &Path, uids: &[u32]) -> io::Result<bool> {
         file.read_exact_at(&mut bytes, start)?;
         // The first line of the chunk is cut (or the header, at the file's start).
         let Some(first_end) = memchr::memchr(b'\n', &bytes) else {
-            return Ok(false);
+            return Ok(Vec::new());
         };
-        let mut below = false;
-        for line in bytes[first_end + 1..].split(|&b| b == b'\n') {
-            match line_uid(line) {
-                Some(uid) if uids.contains(&uid) => return Ok(true),
-                Some(uid) if uid < lowest => below = true,
-                _ => {}
+        let mut found = Vec::new();
+        let mut reached = false;
+        for uid in bytes[first_end + 1..]
+            .split(|&b| b == b'\n')
+            .filter_map(line_uid)
+        {
+            reached |= uid <= after;
+            if uid > after && uid < before {
+                found.push(uid);
             }
         }
-        if below || start == 0 {
-            return Ok(false);
+        if reached || start == 0 {
+            found.sort_unstable();
+            return Ok(found);
         }
         chunk *= 4;
     }
@@ -1302,26 +1303,28 @@ mod tests {
         assert!(full_looks() > before + 4);
     }
 
-    /// The backward lookup of recent UIDs: found near the end or far from it, never
-    /// taken from the header, and not found once their lines are gone.
+    /// The backward lookup of recent UIDs: near the end or far from it, never taken from
+    /// the header, and not found once their lines are gone.
     #[test]
-    fn has_any_of_reads_lines_from_the_end() {
+    fn uids_between_reads_lines_from_the_end() {
         let d = tempfile::tempdir().unwrap();
         let mut text = String::from("1 795868689 5001\n");
         for uid in (2..=5000).filter(|u| *u != 4990 && *u != 10) {
             text.push_str(&format!("{uid} 1700000000.M{uid}P1.host\n"));
         }
         fs::write(d.path().join(FILE), &text).unwrap();
-        let has = |uids: &[u32]| has_any_of(d.path(), uids).unwrap();
-        assert!(has(&[5000]));
-        assert!(has(&[4990, 4991]));
-        assert!(!has(&[4990]));
-        assert!(has(&[3]), "a line far from the end");
-        assert!(!has(&[10]));
-        assert!(!has(&[1]), "the header is not a line");
-        assert!(!has(&[6000]));
-        assert!(!has(&[]));
-        assert!(!has_any_of(&d.path().join("missing"), &[5]).unwrap());
+        let between = |after, before| uids_between(d.path(), after, before).unwrap();
+        assert_eq!(between(4987, 4993), [4988, 4989, 4991, 4992]);
+        assert_eq!(between(4999, 6000), [5000]);
+        assert_eq!(between(2, 5), [3, 4], "lines far from the end");
+        assert_eq!(between(9, 11), [0u32; 0]);
+        assert_eq!(between(0, 2), [0u32; 0], "the header is not a line");
+        assert_eq!(between(5000, 6000), [0u32; 0]);
+        assert!(
+            uids_between(&d.path().join("missing"), 0, 9)
+                .unwrap()
+                .is_empty()
+        );
     }
 
     #[test]
