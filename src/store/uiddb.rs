@@ -812,7 +812,7 @@ fn look<'p>(
     };
     let meta = file.metadata()?;
     if let Some(tail) = known::tail(path, &file, &meta)? {
-        let known_part = |name: &str| known::may_hold(path, name);
+        let known_part = |name: &str| known::lookup(path, name);
         let found = FewLookup::new(
             &tail.header,
             &tail.body,
@@ -865,14 +865,14 @@ struct FewLookup<'p> {
 impl<'p> FewLookup<'p> {
     /// Looks `present` up in `body`, lines that follow `header` (the first line, with its
     /// `\n`) or, with `known_part`, the lines after a part of the file read before, whose
-    /// highest UID is `known_max`. A name not in `body` that `known_part` may hold makes
-    /// the answer None, as does anything but Courier's exact text.
+    /// highest UID is `known_max`, and what that part says of a name not in `body`. A name
+    /// it is unsure of makes the answer None, as does anything but Courier's exact text.
     fn new(
         header: &[u8],
         body: &[u8],
         known_max: u32,
         present: &HashSet<&'p str>,
-        known_part: Option<&dyn Fn(&str) -> bool>,
+        known_part: Option<&dyn Fn(&str) -> known::InKnown>,
     ) -> Option<FewLookup<'p>> {
         if header.last() != Some(&b'\n') || !body.is_empty() && body.last() != Some(&b'\n') {
             return None;
@@ -913,8 +913,13 @@ impl<'p> FewLookup<'p> {
                     uids.insert(name.to_string(), uid);
                 }
                 Some(None) => return None,
-                None if known_part.is_some_and(|may_hold| may_hold(name)) => return None,
-                None => missing.push(name),
+                None => match known_part.map(|lookup| lookup(name)) {
+                    None | Some(known::InKnown::Absent) => missing.push(name),
+                    Some(known::InKnown::Numbered(uid)) => {
+                        uids.insert(name.to_string(), uid);
+                    }
+                    Some(known::InKnown::Unsure) => return None,
+                },
             }
         }
         Some(FewLookup {
@@ -1271,6 +1276,12 @@ mod tests {
             (3003, 3004, 3005)
         );
         assert_eq!(full_looks(), before + 2, "the tail was enough");
+        // Names this process appended or read in a tail are known by their UIDs.
+        let a = sync_few(d.path(), &names(&["new.1", "other.2"]), true)
+            .unwrap()
+            .unwrap();
+        assert_eq!((a.uids["new.1"], a.uids["other.2"]), (3001, 3002));
+        assert_eq!(full_looks(), before + 2, "known names read the file again");
         let text = fs::read_to_string(&path).unwrap();
         assert!(text.starts_with("1 795868689 3005\n"));
         assert!(text.ends_with("3001 new.1\n3002 other.2\n3003 new.3\n3004 new.4\n"));

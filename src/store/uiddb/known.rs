@@ -66,6 +66,24 @@ struct Known {
     max_uid: u32,
     /// Their names; None until the second full read (see the module comment).
     names: Option<Names>,
+    /// The UIDs of the names in lines this process read from tails or appended itself:
+    /// the ones asked about again (the deliveries a STATUS poll sees waiting in new/
+    /// each time), answered without a full read.
+    recent: HashMap<String, u32>,
+}
+
+/// Names [`Known::recent`] holds at most (it starts over past that).
+const RECENT: usize = 1024;
+
+/// What the known part of a database says of a name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InKnown {
+    /// No line for it there.
+    Absent,
+    /// Its line there has this UID.
+    Numbered(u32),
+    /// Perhaps a line: only a full read can tell.
+    Unsure,
 }
 
 static KNOWN: Mutex<Option<HashMap<PathBuf, Known>>> = Mutex::new(None);
@@ -139,12 +157,19 @@ fn read_at_most(file: &File, buf: &mut [u8], offset: u64) -> io::Result<usize> {
     Ok(done)
 }
 
-/// Whether a line for `name` may be in the known part of the database at `path`.
-pub fn may_hold(path: &Path, name: &str) -> bool {
+/// What the known part of the database at `path` says of `name`.
+pub fn lookup(path: &Path, name: &str) -> InKnown {
     with_known(|all| {
-        all.get(path)
-            .and_then(|k| k.names.as_ref())
-            .is_none_or(|names| names.may_contain(name.as_bytes()))
+        let Some(k) = all.get(path) else {
+            return InKnown::Unsure;
+        };
+        if let Some(&uid) = k.recent.get(name) {
+            return InKnown::Numbered(uid);
+        }
+        match &k.names {
+            Some(names) if !names.may_contain(name.as_bytes()) => InKnown::Absent,
+            _ => InKnown::Unsure,
+        }
     })
 }
 
@@ -160,6 +185,19 @@ pub fn read_whole(path: &Path, meta: &Metadata, bytes: &[u8], header_len: usize,
         return;
     }
     with_known(|all| {
+        // Still the part read before, as a tail read would check: only the rest is new.
+        if let Some(k) = all.get_mut(path)
+            && k.identity == identity
+            && k.names.is_some()
+            && k.len <= bytes.len() as u64
+            && bytes[k.len as usize - GUARD..k.len as usize] == k.last
+        {
+            let from = k.len as usize;
+            if !k.grow(&bytes[from..], max_uid) {
+                all.remove(path);
+            }
+            return;
+        }
         let seen_before = all.get(path).is_some_and(|k| k.identity == identity);
         let names = seen_before.then(|| {
             let body = &bytes[header_len..];
@@ -187,6 +225,7 @@ pub fn read_whole(path: &Path, meta: &Metadata, bytes: &[u8], header_len: usize,
                 last: last_bytes(bytes),
                 max_uid,
                 names,
+                recent: HashMap::default(),
             },
         );
     });
@@ -206,24 +245,42 @@ pub fn extend(path: &Path, meta: &Metadata, from: u64, body: &[u8], max_uid: u32
         let Some(k) = all.get_mut(path) else {
             return;
         };
-        if k.identity != identity || k.len != from || body.last() != Some(&b'\n') {
+        if k.identity != identity || k.len != from || !k.grow(body, max_uid) {
             all.remove(path);
-            return;
         }
-        if let Some(names) = &mut k.names {
-            let mut full = false;
-            each_name(body, |name| full |= !names.insert(name));
-            if full {
-                all.remove(path);
-                return;
-            }
-        }
-        let mut joined = k.last.to_vec();
-        joined.extend_from_slice(body);
-        k.last = last_bytes(&joined);
-        k.len = from + body.len() as u64;
-        k.max_uid = k.max_uid.max(max_uid);
     });
+}
+
+impl Known {
+    /// Takes in `body`, whole lines that follow the known part, whose highest UID is
+    /// `max_uid`. False when it cannot (not whole lines, or the filter is full): then the
+    /// entry must go.
+    fn grow(&mut self, body: &[u8], max_uid: u32) -> bool {
+        if body.last() != Some(&b'\n') {
+            return false;
+        }
+        if self.recent.len() >= RECENT {
+            self.recent.clear();
+        }
+        let mut full = false;
+        each_line(body, |uid, name| {
+            if let Some(names) = &mut self.names {
+                full |= !names.insert(name);
+            }
+            if let Ok(name) = std::str::from_utf8(name) {
+                self.recent.insert(name.to_string(), uid);
+            }
+        });
+        if full {
+            return false;
+        }
+        let mut joined = self.last.to_vec();
+        joined.extend_from_slice(body);
+        self.last = last_bytes(&joined);
+        self.len += body.len() as u64;
+        self.max_uid = self.max_uid.max(max_uid);
+        true
+    }
 }
 
 /// Drops what this process knew of the database at `path`.
@@ -235,6 +292,18 @@ fn last_bytes(bytes: &[u8]) -> [u8; GUARD] {
     let mut last = [0u8; GUARD];
     last.copy_from_slice(&bytes[bytes.len() - GUARD..]);
     last
+}
+
+/// Calls `f` with the UID and name of each `<uid> <name>\n` line of `body`.
+fn each_line(body: &[u8], mut f: impl FnMut(u32, &[u8])) {
+    let mut start = 0;
+    for end in memchr::memchr_iter(b'\n', body) {
+        let line = &body[start..end];
+        if let (Some(uid), Some(space)) = (super::line_uid(line), memchr::memchr(b' ', line)) {
+            f(uid, &line[space + 1..]);
+        }
+        start = end + 1;
+    }
 }
 
 /// Calls `f` with the name of each `<uid> <name>\n` line of `body`.
