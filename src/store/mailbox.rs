@@ -1685,6 +1685,18 @@ impl Mailbox {
         }
     }
 
+    /// Before the session waits for deliveries (IDLE): the folder's UID database is read
+    /// now, so that numbering the first delivery reads only the lines added since, not
+    /// the whole file (6.6 MB at 100,000 messages; see `uiddb::prepare_for_additions`).
+    pub fn prepare_for_deliveries(&self) {
+        if self.read_only || self.fs_shared.is_some() {
+            return;
+        }
+        if let Err(e) = uiddb::prepare_for_additions(&self.dir) {
+            log::debug!("{}: reading {} ahead: {e}", self.dir.display(), uiddb::FILE);
+        }
+    }
+
     /// Before this session APPENDs or COPYs into this folder through the Maildir: as for
     /// its own flag changes ([`Mailbox::watch_own_changes`]), the refresh that reports
     /// the new messages then finds them from inotify events, not from a listing of cur/.

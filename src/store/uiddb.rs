@@ -468,6 +468,31 @@ fn persist(folder_dir: &Path, locked: &Locked, db: &mut UidDb, before: &Before) 
     write(folder_dir, db)
 }
 
+/// Reads the database whole now and keeps what [`known`] needs, names included, so that
+/// the next names this process numbers read only the lines added since: for a session
+/// about to wait for deliveries (IDLE), whose first one would otherwise pay for the whole
+/// file. Nothing for a small file, or one this process knows already.
+pub fn prepare_for_additions(folder_dir: &Path) -> io::Result<()> {
+    let path = folder_dir.join(FILE);
+    let Some(mut file) = open_file(&path, false)? else {
+        return Ok(());
+    };
+    let meta = file.metadata()?;
+    if meta.len() < known::KNOWN_FROM || known::tail(&path, &file, &meta)?.is_some() {
+        return Ok(());
+    }
+    let mut bytes = Vec::with_capacity(meta.len() as usize + 1);
+    file.read_to_end(&mut bytes)?;
+    let Some(header_len) = memchr::memchr(b'\n', &bytes).map(|i| i + 1) else {
+        return Ok(());
+    };
+    let (header, body) = bytes.split_at(header_len);
+    if let Some(found) = FewLookup::new(header, body, 0, &HashSet::default(), None) {
+        known::read_whole(&path, &meta, &bytes, header_len, found.max_uid, true);
+    }
+    Ok(())
+}
+
 /// The UIDs of the database's lines above `after` and below `before`, ascending, read
 /// from the file's end backwards: lines are in ascending UID order, so recent UIDs are in
 /// its last bytes. Never the header; none when the file is missing.
@@ -842,7 +867,7 @@ fn look<'p>(
     let Some(found) = FewLookup::new(header, body, 0, present, None) else {
         return Ok(None);
     };
-    known::read_whole(path, &meta, &bytes, header_len, found.max_uid);
+    known::read_whole(path, &meta, &bytes, header_len, found.max_uid, false);
     Ok(Some(Looked {
         file,
         meta,
@@ -1312,6 +1337,29 @@ mod tests {
             .unwrap();
         assert_eq!(a.uids["edited.6"], 3006);
         assert!(full_looks() > before + 4);
+    }
+
+    /// A session about to wait for deliveries reads the database beforehand: its first
+    /// numbering then reads only the tail.
+    #[test]
+    fn prepared_for_additions_the_first_numbering_reads_the_tail() {
+        let d = tempfile::tempdir().unwrap();
+        fs::create_dir(d.path().join("tmp")).unwrap();
+        let mut text = String::from("1 795868689 3001\n");
+        for uid in 1..=3000 {
+            text.push_str(&format!("{uid} 1700000000.M{uid}P1.host\n"));
+        }
+        fs::write(d.path().join(FILE), &text).unwrap();
+        prepare_for_additions(d.path()).unwrap();
+        let before = FULL_LOOKS.with(|n| n.get());
+        let present: HashSet<&str> = ["delivered.1"].into_iter().collect();
+        let a = sync_taken_from_new(d.path(), &present).unwrap();
+        assert_eq!((a.uids["delivered.1"], a.next_uid), (3001, 3002));
+        assert_eq!(
+            FULL_LOOKS.with(|n| n.get()),
+            before,
+            "the whole file was read"
+        );
     }
 
     /// The backward lookup of recent UIDs: near the end or far from it, never taken from

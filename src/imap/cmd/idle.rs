@@ -49,6 +49,9 @@ impl Session<'_> {
         }
         // Whatever arrived before the watch was in place.
         self.idle_report();
+        if let Ok(s) = self.selected_mut() {
+            s.mailbox.prepare_for_deliveries();
+        }
         let idle_limit = Duration::from_secs(self.config.limits.idle_timeout);
         let poll_every = if watching {
             SAFETY_RESCAN

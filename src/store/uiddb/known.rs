@@ -15,7 +15,8 @@
 //! The names in the known part are kept in a Bloom filter, not as strings: a name it rules
 //! out has no line there, and a name it does not rule out sends the caller to a full read.
 //! The filter is only built on the second full read of the same file, so a short-lived
-//! process that numbers once pays nothing for it.
+//! process that numbers once pays nothing for it; a session about to wait for deliveries
+//! (IDLE) builds it beforehand ([`super::prepare_for_additions`]).
 
 use std::fs::{File, Metadata};
 use std::hash::BuildHasher;
@@ -175,8 +176,15 @@ pub fn lookup(path: &Path, name: &str) -> InKnown {
 
 /// After a full read of the database (`bytes`, complete lines with the header, as `meta`
 /// describes the file) whose highest line UID is `max_uid`: remembers it, with the names
-/// from the second such read of the same file on.
-pub fn read_whole(path: &Path, meta: &Metadata, bytes: &[u8], header_len: usize, max_uid: u32) {
+/// from the second such read of the same file on, or at once with `names_now`.
+pub fn read_whole(
+    path: &Path,
+    meta: &Metadata,
+    bytes: &[u8],
+    header_len: usize,
+    max_uid: u32,
+    names_now: bool,
+) {
     let Some(identity) = Identity::of(meta) else {
         return;
     };
@@ -199,7 +207,7 @@ pub fn read_whole(path: &Path, meta: &Metadata, bytes: &[u8], header_len: usize,
             return;
         }
         let seen_before = all.get(path).is_some_and(|k| k.identity == identity);
-        let names = seen_before.then(|| {
+        let names = (seen_before || names_now).then(|| {
             let body = &bytes[header_len..];
             let lines = memchr::memchr_iter(b'\n', body).count();
             let mut names = Names::with_capacity(lines + lines / 4 + 1024);
