@@ -198,6 +198,18 @@ fn append(c: &mut Client, tag: &str, subject: &str) -> u32 {
         .unwrap_or_else(|| panic!("no APPENDUID: {}", r.tagged.text))
 }
 
+/// `count` APPENDs by `who` (`postern` or `courier`) in `round`, each of which must get
+/// the next UID; `expected` follows them.
+fn append_in_turn(c: &mut Client, who: &str, round: u32, count: u32, expected: &mut View) {
+    for n in 0..count {
+        let subject = format!("{who}-{round}-{n}");
+        let uid = append(c, &format!("{}{round}{n}", &who[..1]), &subject);
+        assert_eq!(u64::from(uid), expected.uidnext, "{subject}");
+        expected.subjects.insert(uid, subject);
+        expected.uidnext += 1;
+    }
+}
+
 fn uiddb_inode(server: &TestServer) -> u64 {
     std::fs::metadata(server.maildir.join("courierimapuiddb"))
         .unwrap()
@@ -237,13 +249,7 @@ fn postern_and_courier_append_in_turn_to_a_large_folder() {
         let inode = uiddb_inode(&server);
         let mut p = server.inetd();
         p.login();
-        for n in 0..4 {
-            let subject = format!("postern-{round}-{n}");
-            let uid = append(&mut p, &format!("a{n}"), &subject);
-            assert_eq!(u64::from(uid), expected.uidnext, "{subject}");
-            expected.subjects.insert(uid, subject);
-            expected.uidnext += 1;
-        }
+        append_in_turn(&mut p, "postern", round, 4, &mut expected);
         assert_eq!(
             uiddb_inode(&server),
             inode,
@@ -255,13 +261,7 @@ fn postern_and_courier_append_in_turn_to_a_large_folder() {
         // Courier sees postern's UIDs and UIDNEXT, and goes on from there.
         let mut c = courier.session(&server.maildir);
         assert_eq!(view(&mut c), expected, "Courier, round {round}");
-        for n in 0..2 {
-            let subject = format!("courier-{round}-{n}");
-            let uid = append(&mut c, &format!("c{n}"), &subject);
-            assert_eq!(u64::from(uid), expected.uidnext, "Courier's {subject}");
-            expected.subjects.insert(uid, subject);
-            expected.uidnext += 1;
-        }
+        append_in_turn(&mut c, "courier", round, 2, &mut expected);
         assert_eq!(
             view(&mut c),
             expected,
@@ -296,22 +296,10 @@ fn a_postern_session_appending_between_couriers_writes() {
     let mut p = server.inetd();
     p.login();
     for round in 0..3 {
-        for n in 0..4 {
-            let subject = format!("postern-{round}-{n}");
-            let uid = append(&mut p, &format!("a{round}{n}"), &subject);
-            assert_eq!(u64::from(uid), expected.uidnext, "{subject}");
-            expected.subjects.insert(uid, subject);
-            expected.uidnext += 1;
-        }
+        append_in_turn(&mut p, "postern", round, 4, &mut expected);
         let inode = uiddb_inode(&server);
         let mut c = courier.session(&server.maildir);
-        for n in 0..2 {
-            let subject = format!("courier-{round}-{n}");
-            let uid = append(&mut c, &format!("c{n}"), &subject);
-            assert_eq!(u64::from(uid), expected.uidnext, "Courier's {subject}");
-            expected.subjects.insert(uid, subject);
-            expected.uidnext += 1;
-        }
+        append_in_turn(&mut c, "courier", round, 2, &mut expected);
         // An old message expunged: Courier's file loses a line in the middle.
         let gone = 100 + round;
         for (tag, cmd) in [

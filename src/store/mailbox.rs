@@ -1246,13 +1246,10 @@ impl Mailbox {
         CUR_LISTINGS.with(|n| n.set(n.get() + 1));
         let mut unlisted: HashMap<String, Found> = HashMap::default();
         for file_name in fsutil::list_names(&self.dir.join("cur"))? {
-            let base = split_info(&file_name).0;
-            if !fresh.contains_key(base) && self.table.find(base).is_none() {
-                let f = Found {
-                    file_name: file_name.clone(),
-                    in_new: false,
-                };
-                unlisted.insert(base.to_string(), f);
+            let base = split_info(&file_name).0.to_string();
+            if !fresh.contains_key(&base) && self.table.find(&base).is_none() {
+                let in_new = false;
+                unlisted.insert(base, Found { file_name, in_new });
             }
         }
         if unlisted.is_empty() {

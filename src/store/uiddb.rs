@@ -474,22 +474,14 @@ fn persist(folder_dir: &Path, locked: &Locked, db: &mut UidDb, before: &Before) 
 /// file. Nothing for a small file, or one this process knows already.
 pub fn prepare_for_additions(folder_dir: &Path) -> io::Result<()> {
     let path = folder_dir.join(FILE);
-    let Some(mut file) = open_file(&path, false)? else {
+    let Some(file) = open_file(&path, false)? else {
         return Ok(());
     };
     let meta = file.metadata()?;
     if meta.len() < known::KNOWN_FROM || known::tail(&path, &file, &meta)?.is_some() {
         return Ok(());
     }
-    let mut bytes = Vec::with_capacity(meta.len() as usize + 1);
-    file.read_to_end(&mut bytes)?;
-    let Some(header_len) = memchr::memchr(b'\n', &bytes).map(|i| i + 1) else {
-        return Ok(());
-    };
-    let (header, body) = bytes.split_at(header_len);
-    if let Some(found) = FewLookup::new(header, body, 0, &HashSet::default(), None) {
-        known::read_whole(&path, &meta, &bytes, header_len, found.max_uid, true);
-    }
+    look_whole(&path, file, meta, &HashSet::default(), true)?;
     Ok(())
 }
 
@@ -832,7 +824,7 @@ fn look<'p>(
     present: &HashSet<&'p str>,
     write: bool,
 ) -> io::Result<Option<Looked<'p>>> {
-    let Some(mut file) = open_file(path, write)? else {
+    let Some(file) = open_file(path, write)? else {
         return Ok(None);
     };
     let meta = file.metadata()?;
@@ -856,6 +848,18 @@ fn look<'p>(
             }));
         }
     }
+    look_whole(path, file, meta, present, false)
+}
+
+/// [`look`] in the whole file (`meta` its metadata), remembered for later tail reads, its
+/// names gathered now with `names_now` (see [`known::read_whole`]).
+fn look_whole<'p>(
+    path: &Path,
+    mut file: File,
+    meta: fs::Metadata,
+    present: &HashSet<&'p str>,
+    names_now: bool,
+) -> io::Result<Option<Looked<'p>>> {
     #[cfg(test)]
     FULL_LOOKS.with(|n| n.set(n.get() + 1));
     let mut bytes = Vec::with_capacity(meta.len() as usize + 1);
@@ -867,7 +871,7 @@ fn look<'p>(
     let Some(found) = FewLookup::new(header, body, 0, present, None) else {
         return Ok(None);
     };
-    known::read_whole(path, &meta, &bytes, header_len, found.max_uid, false);
+    known::read_whole(path, &meta, &bytes, header_len, found.max_uid, names_now);
     Ok(Some(Looked {
         file,
         meta,

@@ -211,7 +211,7 @@ pub fn read_whole(
             let body = &bytes[header_len..];
             let lines = memchr::memchr_iter(b'\n', body).count();
             let mut names = Names::with_capacity(lines + lines / 4 + 1024);
-            each_name(body, |name| {
+            each_line(body, |_, name| {
                 names.insert(name);
             });
             names
@@ -309,18 +309,6 @@ fn each_line(body: &[u8], mut f: impl FnMut(u32, &[u8])) {
         let line = &body[start..end];
         if let (Some(uid), Some(space)) = (super::line_uid(line), memchr::memchr(b' ', line)) {
             f(uid, &line[space + 1..]);
-        }
-        start = end + 1;
-    }
-}
-
-/// Calls `f` with the name of each `<uid> <name>\n` line of `body`.
-fn each_name(body: &[u8], mut f: impl FnMut(&[u8])) {
-    let mut start = 0;
-    for end in memchr::memchr_iter(b'\n', body) {
-        let line = &body[start..end];
-        if let Some(space) = memchr::memchr(b' ', line) {
-            f(&line[space + 1..]);
         }
         start = end + 1;
     }
