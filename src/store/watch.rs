@@ -9,6 +9,21 @@ use inotify::{EventMask, Inotify, WatchDescriptor, WatchMask};
 
 use super::keywords;
 
+/// The events of new/ and cur/ that name a file: entries made, removed or renamed. Only
+/// events of the directory itself: asking for one that happens to a file inside (such as
+/// IN_CLOSE_WRITE) makes the kernel mark every cached entry of the directory as the
+/// watch is added, 10 ms for a cur/ of 100,000 messages, paid again by each session
+/// that watches it, and sends every later open and close of a message there through
+/// the watch. A
+/// message is renamed into place whole (the Maildir rule), so those events say nothing
+/// more. The keyword directory, small, is also watched for files written in place.
+const MESSAGE_DIR_EVENTS: WatchMask = WatchMask::CREATE
+    .union(WatchMask::DELETE)
+    .union(WatchMask::MOVED_FROM)
+    .union(WatchMask::MOVED_TO)
+    .union(WatchMask::DELETE_SELF)
+    .union(WatchMask::MOVE_SELF);
+
 #[derive(Debug)]
 pub struct Watcher {
     inotify: Inotify,
@@ -54,21 +69,20 @@ impl Events {
 impl Watcher {
     pub fn new(folder_dir: &Path) -> io::Result<Watcher> {
         let inotify = Inotify::init()?;
-        let mask = WatchMask::CREATE
-            | WatchMask::DELETE
-            | WatchMask::MOVED_FROM
-            | WatchMask::MOVED_TO
-            | WatchMask::CLOSE_WRITE
-            | WatchMask::DELETE_SELF
-            | WatchMask::MOVE_SELF;
         let kw = folder_dir.join(keywords::DIR);
         if !kw.exists() {
             // Courier creates it for the watcher's sake; so do we (best effort).
             let _ = std::fs::create_dir(&kw);
         }
-        let new = inotify.watches().add(folder_dir.join("new"), mask)?;
-        let cur = inotify.watches().add(folder_dir.join("cur"), mask)?;
-        inotify.watches().add(&kw, mask)?;
+        let new = inotify
+            .watches()
+            .add(folder_dir.join("new"), MESSAGE_DIR_EVENTS)?;
+        let cur = inotify
+            .watches()
+            .add(folder_dir.join("cur"), MESSAGE_DIR_EVENTS)?;
+        inotify
+            .watches()
+            .add(&kw, MESSAGE_DIR_EVENTS | WatchMask::CLOSE_WRITE)?;
         Ok(Watcher { inotify, new, cur })
     }
 
@@ -169,5 +183,44 @@ mod tests {
         assert_eq!(events.files.len(), 1, "{events:?}");
         assert!(events.files[0].arrived && events.files[0].sub == Sub::New);
         assert!(w.drain().unwrap().is_empty());
+    }
+
+    /// The events a watch asks for, from the kernel's own account of it
+    /// (`/proc/self/fdinfo`), by the inode of the directory watched.
+    fn watched_masks(w: &Watcher) -> Vec<(u64, u32)> {
+        let info = std::fs::read_to_string(format!("/proc/self/fdinfo/{}", w.as_raw_fd())).unwrap();
+        info.lines()
+            .filter(|l| l.starts_with("inotify "))
+            .map(|l| {
+                let field = |key: &str| {
+                    l.split(' ')
+                        .find_map(|f| f.strip_prefix(key))
+                        .unwrap()
+                        .to_string()
+                };
+                let ino = u64::from_str_radix(&field("ino:"), 16).unwrap();
+                (ino, u32::from_str_radix(&field("mask:"), 16).unwrap())
+            })
+            .collect()
+    }
+
+    #[test]
+    fn message_directories_are_watched_for_their_entries_only() {
+        use std::os::unix::fs::MetadataExt;
+        let d = tempfile::tempdir().unwrap();
+        let md = crate::store::Maildir::create(d.path()).unwrap();
+        let w = Watcher::new(md.root()).unwrap();
+        let ino = |sub: &str| std::fs::metadata(md.root().join(sub)).unwrap().ino();
+        let masks = watched_masks(&w);
+        assert_eq!(masks.len(), 3, "{masks:?}");
+        // IN_ACCESS, IN_MODIFY, IN_ATTRIB, IN_CLOSE_WRITE, IN_CLOSE_NOWRITE, IN_OPEN: the
+        // events of files inside a directory, which make adding the watch walk it.
+        const ON_CHILDREN: u32 = 0x3f;
+        // IN_MOVED_TO: a delivery.
+        for sub in ["new", "cur"] {
+            let (_, mask) = masks.iter().find(|(i, _)| *i == ino(sub)).unwrap();
+            assert_eq!(mask & ON_CHILDREN, 0, "{sub}: mask {mask:#x}");
+            assert_ne!(mask & 0x80, 0, "{sub}: mask {mask:#x}");
+        }
     }
 }
