@@ -528,3 +528,68 @@ fn sessions_reading_a_large_uid_database_from_its_tail_agree() {
         c.logout();
     }
 }
+
+/// Bytes a process has read through read(2) and its kind, from /proc/PID/io.
+fn bytes_read_by(pid: u32) -> u64 {
+    let io = std::fs::read_to_string(format!("/proc/{pid}/io")).expect("the session is alive");
+    io.lines()
+        .find_map(|l| l.strip_prefix("rchar: "))
+        .and_then(|v| v.trim().parse().ok())
+        .expect("rchar in /proc/PID/io")
+}
+
+/// Each connection is a new process: one that opens a large folder right after a
+/// delivery numbers the delivery from the end of the UID database, because what an
+/// earlier process read of it is kept beside it (`postern-uidnames`), so it reads a small
+/// part of the database's bytes, and the UIDs are the ones a fresh session agrees on.
+#[test]
+fn a_new_session_numbers_a_delivery_without_reading_the_whole_uid_database() {
+    const OLD: u32 = 6000;
+    const ROUNDS: u32 = 5;
+    let server = TestServer::new();
+    for i in 0..OLD {
+        let unique = format!("1700000000.M{i}P1.a-long-host-name-for-a-large-database");
+        server.put("INBOX", "cur", &unique, "S", &msg(i));
+    }
+    let (first, sel) = server.session("INBOX");
+    assert_eq!(sel.exists(), [OLD], "{}", sel.dump());
+    first.logout();
+    let folder = server.folder_dir("INBOX");
+    let db_len = std::fs::metadata(folder.join("courierimapuiddb"))
+        .unwrap()
+        .len();
+    assert!(
+        db_len > 64 * 1024,
+        "too small to be read from its tail: {db_len}"
+    );
+
+    // The first session lists the new folder whole and writes the database; the next
+    // number given reads it whole and saves what it read; the processes after it read
+    // its tail.
+    for round in 1..=ROUNDS {
+        // Mail arrives after the last session's changes have settled (a folder changed
+        // within the file system's clock tick is listed whole, whatever it holds).
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        let unique = format!("1800000000.M{round}P2.delivered");
+        server.put("INBOX", "new", &unique, "", &msg(20_000 + round));
+        let mut c = server.inetd();
+        c.login();
+        let pid = server.last_session_pid();
+        let before = bytes_read_by(pid);
+        let sel = c.select("INBOX");
+        let read = bytes_read_by(pid) - before;
+        assert_eq!(sel.exists(), [OLD + round], "{}", sel.dump());
+        assert!(
+            round <= 2 || read < db_len / 4,
+            "round {round}: SELECT read {read} bytes, the UID database has {db_len}"
+        );
+        let r = c.send("f", &format!("FETCH {} UID", OLD + round));
+        assert!(r.has(&format!("UID {}", OLD + round)), "{}", r.dump());
+        c.logout();
+    }
+    let (mut fresh, _) = server.session("INBOX");
+    let uids = all_uids(&mut fresh, "a");
+    assert_eq!(uids.len(), (OLD + ROUNDS) as usize);
+    assert_eq!(uids.last(), Some(&(OLD + ROUNDS)));
+    fresh.logout();
+}

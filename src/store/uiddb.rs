@@ -33,8 +33,9 @@
 //! ahead of its lines. Read the file through [`read`], not directly.
 //!
 //! Numbering a few names ([`sync_few`]: a delivery seen by an IDLE session, an APPEND)
-//! reads only the lines appended since the same process last read the file, when it has
-//! read it before and the file is still that file ([`known`] says why that is safe).
+//! reads only the lines appended since this process, or another that saved what it read in
+//! `postern-uidnames`, last read the file, when the file is still that file ([`known`]
+//! says why that is safe).
 
 // Keys are file names and keywords from the user's own Maildir: a fast hash, no DoS concern.
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
@@ -471,7 +472,7 @@ fn persist(folder_dir: &Path, locked: &Locked, db: &mut UidDb, before: &Before) 
 /// Reads the database whole now and keeps what [`known`] needs, names included, so that
 /// the next names this process numbers read only the lines added since: for a session
 /// about to wait for deliveries (IDLE), whose first one would otherwise pay for the whole
-/// file. Nothing for a small file, or one this process knows already.
+/// file. Nothing for a small file, or one this process knows already or finds saved.
 pub fn prepare_for_additions(folder_dir: &Path) -> io::Result<()> {
     let path = folder_dir.join(FILE);
     let Some(file) = open_file(&path, false)? else {
@@ -481,7 +482,7 @@ pub fn prepare_for_additions(folder_dir: &Path) -> io::Result<()> {
     if meta.len() < known::KNOWN_FROM || known::tail(&path, &file, &meta)?.is_some() {
         return Ok(());
     }
-    look_whole(&path, file, meta, &HashSet::default(), true)?;
+    look_whole(&path, file, meta, &HashSet::default())?;
     Ok(())
 }
 
@@ -848,17 +849,16 @@ fn look<'p>(
             }));
         }
     }
-    look_whole(path, file, meta, present, false)
+    look_whole(path, file, meta, present)
 }
 
 /// [`look`] in the whole file (`meta` its metadata), remembered for later tail reads, its
-/// names gathered now with `names_now` (see [`known::read_whole`]).
+/// names included (see [`known::read_whole`]).
 fn look_whole<'p>(
     path: &Path,
     mut file: File,
     meta: fs::Metadata,
     present: &HashSet<&'p str>,
-    names_now: bool,
 ) -> io::Result<Option<Looked<'p>>> {
     #[cfg(test)]
     FULL_LOOKS.with(|n| n.set(n.get() + 1));
@@ -871,7 +871,7 @@ fn look_whole<'p>(
     let Some(found) = FewLookup::new(header, body, 0, present, None) else {
         return Ok(None);
     };
-    known::read_whole(path, &meta, &bytes, header_len, found.max_uid, names_now);
+    known::read_whole(path, &meta, &bytes, header_len, found.max_uid);
     Ok(Some(Looked {
         file,
         meta,
@@ -1259,7 +1259,7 @@ mod tests {
         assert!(sync_few(d.path(), &names(&["b"]), false).unwrap().is_none());
     }
 
-    /// A database this process has read twice is looked up in its tail alone: lines
+    /// A database this process has read is looked up in its tail alone: lines
     /// another process appended are found there, a name its filter rules out is numbered
     /// without a full read, a name in the known part still gets its own UID, and a file
     /// replaced or rewritten in place is read whole again.
@@ -1279,14 +1279,14 @@ mod tests {
         assert!(text.len() as u64 > known::KNOWN_FROM);
         fs::write(&path, &text).unwrap();
         let before = full_looks();
-        // The first two reads are whole; the second gathers the names.
+        // The first read is whole and gathers the names.
         let a = sync_few(d.path(), &names(&["1700000000.M7P1.host"]), true).unwrap();
         assert_eq!(a.unwrap().uids["1700000000.M7P1.host"], 7);
         let a = sync_few(d.path(), &names(&["new.1"]), false)
             .unwrap()
             .unwrap();
         assert_eq!((a.uids["new.1"], a.next_uid), (3001, 3002));
-        assert_eq!(full_looks(), before + 2);
+        assert_eq!(full_looks(), before + 1);
 
         // Another process appends a line (as postern does, header first).
         let file = OpenOptions::new().write(true).open(&path).unwrap();
@@ -1304,13 +1304,13 @@ mod tests {
             (a.uids["new.3"], a.uids["new.4"], a.next_uid),
             (3003, 3004, 3005)
         );
-        assert_eq!(full_looks(), before + 2, "the tail was enough");
+        assert_eq!(full_looks(), before + 1, "the tail was enough");
         // Names this process appended or read in a tail are known by their UIDs.
         let a = sync_few(d.path(), &names(&["new.1", "other.2"]), true)
             .unwrap()
             .unwrap();
         assert_eq!((a.uids["new.1"], a.uids["other.2"]), (3001, 3002));
-        assert_eq!(full_looks(), before + 2, "known names read the file again");
+        assert_eq!(full_looks(), before + 1, "known names read the file again");
         let text = fs::read_to_string(&path).unwrap();
         assert!(text.starts_with("1 795868689 3005\n"));
         assert!(text.ends_with("3001 new.1\n3002 other.2\n3003 new.3\n3004 new.4\n"));
@@ -1318,7 +1318,7 @@ mod tests {
         // A name in the known part keeps its UID (its filter sends it to a full read).
         let a = sync_few(d.path(), &names(&["1700000000.M42P1.host"]), true).unwrap();
         assert_eq!(a.unwrap().uids["1700000000.M42P1.host"], 42);
-        assert_eq!(full_looks(), before + 3);
+        assert_eq!(full_looks(), before + 2);
 
         // Replaced (as Courier writes it): a new inode, read whole.
         let replaced = text.replace("3002 other.2\n", "3002 other.2\n3005 moved.5\n");
@@ -1330,7 +1330,7 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!(a.uids["moved.5"], 3005);
-        assert_eq!(full_looks(), before + 4);
+        assert_eq!(full_looks(), before + 3);
 
         // Rewritten in place, longer: the guard bytes differ, so it is read whole.
         let edited = replaced.replace("3005 moved.5\n", "3005 moved.5\n3006 edited.6\n");
@@ -1340,7 +1340,82 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!(a.uids["edited.6"], 3006);
-        assert!(full_looks() > before + 4);
+        assert!(full_looks() > before + 3);
+    }
+
+    /// What one process read is saved for the next (`postern-uidnames`): a process that
+    /// never read the database numbers a delivery from its tail, and the saved file is
+    /// passed over when it is damaged, or describes a file since replaced. Forgetting what
+    /// this process knows stands for a new process.
+    #[test]
+    fn another_process_numbers_from_the_saved_knowledge() {
+        let d = tempfile::tempdir().unwrap();
+        fs::create_dir(d.path().join("tmp")).unwrap();
+        let path = d.path().join(FILE);
+        let saved = d.path().join(known::SAVED);
+        let one = |name: &'static str| -> HashSet<&'static str> { [name].into_iter().collect() };
+        let full_looks = || FULL_LOOKS.with(|n| n.get());
+        let mut text = String::from("1 795868689 3001\n");
+        for uid in 1..=3000 {
+            text.push_str(&format!("{uid} 1700000000.M{uid}P1.host\n"));
+        }
+        fs::write(&path, &text).unwrap();
+        let numbered = |name| sync_taken_from_new(d.path(), &one(name)).unwrap().uids[name];
+
+        assert_eq!(numbered("new.1"), 3001);
+        assert!(saved.exists(), "nothing saved after a full read");
+        let before = full_looks();
+        known::forget(&path);
+        assert_eq!(numbered("new.2"), 3002);
+        assert_eq!(full_looks(), before, "the saved knowledge was not used");
+        // A name in the saved part keeps its UID (a full read tells).
+        known::forget(&path);
+        let a = sync_few(d.path(), &one("1700000000.M9P1.host"), true).unwrap();
+        assert_eq!(a.unwrap().uids["1700000000.M9P1.host"], 9);
+        assert_eq!(full_looks(), before + 1);
+
+        // Damaged: one bit of the filter flipped; the checksum turns it away.
+        let good = fs::read(&saved).unwrap();
+        let mut bad = good.clone();
+        *bad.last_mut().unwrap() ^= 1;
+        fs::write(&saved, &bad).unwrap();
+        known::forget(&path);
+        assert_eq!(numbered("new.3"), 3003);
+        assert_eq!(full_looks(), before + 2, "a damaged file was used");
+
+        // Saved for a file replaced since (as Courier writes it): read whole.
+        fs::write(&saved, &good).unwrap();
+        let tmp = d.path().join("tmp").join("db");
+        fs::copy(&path, &tmp).unwrap();
+        fs::rename(&tmp, &path).unwrap();
+        fs::write(&saved, &good).unwrap();
+        known::forget(&path);
+        assert_eq!(numbered("new.4"), 3004);
+        assert_eq!(
+            full_looks(),
+            before + 3,
+            "knowledge of another file was used"
+        );
+
+        // Tails that grew by enough are saved again, so later tails stay short.
+        let saved_len = |bytes: &[u8]| u64::from_le_bytes(bytes[40..48].try_into().unwrap());
+        let at_first = saved_len(&fs::read(&saved).unwrap());
+        for i in 5..1500 {
+            let name: &'static str =
+                Box::leak(format!("1700000001.M{i}P2.mail.example.org,S=1234").into_boxed_str());
+            assert_eq!(numbered(name), 3000 + i);
+        }
+        // Only the filter's false hits (under 1% of names) take a full read.
+        let in_loop = full_looks() - (before + 3);
+        assert!(in_loop <= 15, "{in_loop} full reads for 1,495 names");
+        let before = full_looks();
+        let later = saved_len(&fs::read(&saved).unwrap());
+        assert!(later > at_first + 64 * 1024, "{at_first} -> {later}");
+        known::forget(&path);
+        assert_eq!(numbered("new.last"), 4500);
+        assert_eq!(full_looks(), before);
+        let text = fs::read_to_string(&path).unwrap();
+        assert!(text.ends_with("4499 1700000001.M1499P2.mail.example.org,S=1234\n4500 new.last\n"));
     }
 
     /// A session about to wait for deliveries reads the database beforehand: its first

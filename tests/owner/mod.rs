@@ -5,7 +5,7 @@
 
 #![allow(dead_code)]
 
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
 
 /// Whom sessions become when the tests run as root (CI): as root every account needs an
@@ -22,8 +22,16 @@ pub fn give_to_mail_owner(path: &Path) {
     let Some((uid, gid)) = mail_owner() else {
         return;
     };
-    let _ = std::os::unix::fs::lchown(path, Some(uid), Some(gid));
-    if std::fs::symlink_metadata(path).is_ok_and(|m| m.is_dir()) {
+    // Only what is not the owner's yet: a chown moves the change time even when nothing
+    // changes, and a folder whose directories' times moved is listed whole by the next
+    // session, as after any change.
+    let Ok(meta) = std::fs::symlink_metadata(path) else {
+        return;
+    };
+    if (meta.uid(), meta.gid()) != (uid, gid) {
+        let _ = std::os::unix::fs::lchown(path, Some(uid), Some(gid));
+    }
+    if meta.is_dir() {
         for entry in std::fs::read_dir(path).into_iter().flatten().flatten() {
             give_to_mail_owner(&entry.path());
         }

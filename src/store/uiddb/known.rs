@@ -14,19 +14,35 @@
 //!
 //! The names in the known part are kept in a Bloom filter, not as strings: a name it rules
 //! out has no line there, and a name it does not rule out sends the caller to a full read.
-//! The filter is only built on the second full read of the same file, so a short-lived
-//! process that numbers once pays nothing for it; a session about to wait for deliveries
-//! (IDLE) builds it beforehand ([`super::prepare_for_additions`]).
+//!
+//! # Shared between processes: `postern-uidnames`
+//!
+//! Each connection is its own process, so what one process learned is also written beside
+//! the database, for the next process that opens the folder (a SELECT right after a
+//! delivery numbers it, and would otherwise read all of a 6.6 MB database at 100,000
+//! messages for that). The file holds the identity, the known length, its last bytes and
+//! highest UID, and the filter, with a checksum over all of it; it is written by the
+//! process that read the database whole (building the filter costs about 4 ms at 100,000
+//! names, paid once per database file), and again by one whose tail reads have grown the
+//! known part by [`SAVE_AFTER`]. A reader takes it only when the checksum holds and it
+//! describes the very file it opened (device, inode, birth time, length), and then the
+//! tail read compares the guard bytes as for its own knowledge. Like `postern-index`, it
+//! is a cache: written through tmp/ and a rename, so a reader finds a whole file or none,
+//! never fsynced (a damaged one fails its checksum and costs one full read), and a claim
+//! of the same standing as the database beside it: whoever can write one can write the
+//! other. The filter's hash is spelled out here ([`name_hash`]) because it is part of
+//! that format.
 
-use std::fs::{File, Metadata};
-use std::hash::BuildHasher;
+use std::fs::{self, File, Metadata};
 use std::io;
 use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
-use rustc_hash::{FxBuildHasher, FxHashMap as HashMap};
+use rustc_hash::FxHashMap as HashMap;
+
+use crate::store::fsutil;
 
 /// Smaller files are read whole each time: that costs less than keeping a filter.
 pub const KNOWN_FROM: u64 = 64 * 1024;
@@ -36,6 +52,19 @@ const GUARD: usize = 32;
 
 /// Folders whose databases one process keeps track of at once.
 const FOLDERS: usize = 8;
+
+/// Beside the database: what a process knew of it, for the next one (module comment).
+pub const SAVED: &str = "postern-uidnames";
+const SAVED_MAGIC: &[u8; 8] = b"PSTNUN\0\x01";
+/// The saved file's header: magic, identity (device, inode, birth seconds and
+/// nanoseconds), highest UID, length, name count and capacity, the guard bytes, the
+/// filter's length in words, and the checksum; then the filter's words.
+const SAVED_HEADER: usize = 104;
+const CHECKSUM_AT: usize = 96;
+
+/// A process whose tail reads grew the known part by this much since it was last saved
+/// saves it again, so later processes' tails stay short.
+const SAVE_AFTER: u64 = 64 * 1024;
 
 /// The file a [`Known`] describes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,8 +94,10 @@ struct Known {
     last: [u8; GUARD],
     /// The highest UID of a line in them.
     max_uid: u32,
-    /// Their names; None until the second full read (see the module comment).
-    names: Option<Names>,
+    /// Their names.
+    names: Names,
+    /// The length [`SAVED`] was written with by this process or read from, 0 for none.
+    saved_len: u64,
     /// The UIDs of the names in lines this process read from tails or appended itself:
     /// the ones asked about again (the deliveries a STATUS poll sees waiting in new/
     /// each time), answered without a full read.
@@ -115,9 +146,12 @@ pub fn tail(path: &Path, file: &File, meta: &Metadata) -> io::Result<Option<Tail
         return Ok(None);
     };
     let known = with_known(|all| {
+        if all.get(path).is_none_or(|k| k.identity != identity) {
+            let saved = load_saved(path, identity)?;
+            remember(all, path, saved);
+        }
         let k = all.get(path)?;
-        (k.identity == identity && k.names.is_some() && k.len <= meta.len())
-            .then_some((k.len, k.last, k.max_uid))
+        (k.identity == identity && k.len <= meta.len()).then_some((k.len, k.last, k.max_uid))
     });
     let Some((len, last, max_uid)) = known else {
         return Ok(None);
@@ -167,24 +201,18 @@ pub fn lookup(path: &Path, name: &str) -> InKnown {
         if let Some(&uid) = k.recent.get(name) {
             return InKnown::Numbered(uid);
         }
-        match &k.names {
-            Some(names) if !names.may_contain(name.as_bytes()) => InKnown::Absent,
-            _ => InKnown::Unsure,
+        if k.names.may_contain(name.as_bytes()) {
+            InKnown::Unsure
+        } else {
+            InKnown::Absent
         }
     })
 }
 
 /// After a full read of the database (`bytes`, complete lines with the header, as `meta`
-/// describes the file) whose highest line UID is `max_uid`: remembers it, with the names
-/// from the second such read of the same file on, or at once with `names_now`.
-pub fn read_whole(
-    path: &Path,
-    meta: &Metadata,
-    bytes: &[u8],
-    header_len: usize,
-    max_uid: u32,
-    names_now: bool,
-) {
+/// describes the file) whose highest line UID is `max_uid`: remembers it, names included,
+/// and saves it for other processes (module comment).
+pub fn read_whole(path: &Path, meta: &Metadata, bytes: &[u8], header_len: usize, max_uid: u32) {
     let Some(identity) = Identity::of(meta) else {
         return;
     };
@@ -192,51 +220,54 @@ pub fn read_whole(
         forget(path);
         return;
     }
-    with_known(|all| {
+    let to_save = with_known(|all| {
         // Still the part read before, as a tail read would check: only the rest is new.
         if let Some(k) = all.get_mut(path)
             && k.identity == identity
-            && k.names.is_some()
             && k.len <= bytes.len() as u64
             && bytes[k.len as usize - GUARD..k.len as usize] == k.last
         {
             let from = k.len as usize;
             if !k.grow(&bytes[from..], max_uid) {
                 all.remove(path);
+                return None;
             }
-            return;
+            return k.bytes_to_save();
         }
-        let seen_before = all.get(path).is_some_and(|k| k.identity == identity);
-        let names = (seen_before || names_now).then(|| {
-            let body = &bytes[header_len..];
-            let lines = memchr::memchr_iter(b'\n', body).count();
-            let mut names = Names::with_capacity(lines + lines / 4 + 1024);
-            each_line(body, |_, name| {
-                names.insert(name);
-            });
-            names
+        let body = &bytes[header_len..];
+        let lines = memchr::memchr_iter(b'\n', body).count();
+        let mut names = Names::with_capacity(lines + lines / 4 + 1024);
+        each_line(body, |_, name| {
+            names.insert(name);
         });
-        if !all.contains_key(path) && all.len() >= FOLDERS {
-            let smallest = all
-                .iter()
-                .min_by_key(|(_, k)| k.len)
-                .map(|(p, _)| p.clone());
-            if let Some(p) = smallest {
-                all.remove(&p);
-            }
-        }
-        all.insert(
-            path.to_path_buf(),
-            Known {
-                identity,
-                len: bytes.len() as u64,
-                last: last_bytes(bytes),
-                max_uid,
-                names,
-                recent: HashMap::default(),
-            },
-        );
+        let mut known = Known {
+            identity,
+            len: bytes.len() as u64,
+            last: last_bytes(bytes),
+            max_uid,
+            names,
+            saved_len: 0,
+            recent: HashMap::default(),
+        };
+        let to_save = known.bytes_to_save();
+        remember(all, path, known);
+        to_save
     });
+    save(path, to_save);
+}
+
+/// Keeps `known` for `path`, making room among [`FOLDERS`] when needed.
+fn remember(all: &mut HashMap<PathBuf, Known>, path: &Path, known: Known) {
+    if !all.contains_key(path) && all.len() >= FOLDERS {
+        let smallest = all
+            .iter()
+            .min_by_key(|(_, k)| k.len)
+            .map(|(p, _)| p.clone());
+        if let Some(p) = smallest {
+            all.remove(&p);
+        }
+    }
+    all.insert(path.to_path_buf(), known);
 }
 
 /// After this process read `body` (whole lines) at `from` in the file `meta` describes,
@@ -249,14 +280,15 @@ pub fn extend(path: &Path, meta: &Metadata, from: u64, body: &[u8], max_uid: u32
     if body.is_empty() {
         return;
     }
-    with_known(|all| {
-        let Some(k) = all.get_mut(path) else {
-            return;
-        };
+    let to_save = with_known(|all| {
+        let k = all.get_mut(path)?;
         if k.identity != identity || k.len != from || !k.grow(body, max_uid) {
             all.remove(path);
+            return None;
         }
+        k.bytes_to_save()
     });
+    save(path, to_save);
 }
 
 impl Known {
@@ -272,9 +304,7 @@ impl Known {
         }
         let mut full = false;
         each_line(body, |uid, name| {
-            if let Some(names) = &mut self.names {
-                full |= !names.insert(name);
-            }
+            full |= !self.names.insert(name);
             if let Ok(name) = std::str::from_utf8(name) {
                 self.recent.insert(name.to_string(), uid);
             }
@@ -289,6 +319,128 @@ impl Known {
         self.max_uid = self.max_uid.max(max_uid);
         true
     }
+
+    /// The bytes of [`SAVED`] when the known part grew by [`SAVE_AFTER`] since it was
+    /// last saved (or never was), marking it saved.
+    fn bytes_to_save(&mut self) -> Option<Vec<u8>> {
+        if self.saved_len != 0 && self.len < self.saved_len + SAVE_AFTER {
+            return None;
+        }
+        self.saved_len = self.len;
+        let born = self
+            .identity
+            .born
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .ok()?;
+        let mut out = Vec::with_capacity(SAVED_HEADER + self.names.bits.len() * 8);
+        out.extend_from_slice(SAVED_MAGIC);
+        out.extend_from_slice(&self.identity.dev.to_le_bytes());
+        out.extend_from_slice(&self.identity.ino.to_le_bytes());
+        out.extend_from_slice(&born.as_secs().to_le_bytes());
+        out.extend_from_slice(&born.subsec_nanos().to_le_bytes());
+        out.extend_from_slice(&self.max_uid.to_le_bytes());
+        out.extend_from_slice(&self.len.to_le_bytes());
+        out.extend_from_slice(&(self.names.count as u32).to_le_bytes());
+        out.extend_from_slice(&(self.names.capacity as u32).to_le_bytes());
+        out.extend_from_slice(&self.last);
+        out.extend_from_slice(&(self.names.bits.len() as u32).to_le_bytes());
+        out.extend_from_slice(&[0; 4]);
+        out.extend_from_slice(&[0; 8]);
+        for w in &self.names.bits {
+            out.extend_from_slice(&w.to_le_bytes());
+        }
+        let sum = name_hash(&out);
+        out[CHECKSUM_AT..CHECKSUM_AT + 8].copy_from_slice(&sum.to_le_bytes());
+        Some(out)
+    }
+}
+
+/// Writes [`SAVED`] beside the database at `path` (a failure, such as a folder this
+/// process may only read, costs the next process a full read: not reported).
+fn save(path: &Path, bytes: Option<Vec<u8>>) {
+    let (Some(bytes), Some(dir)) = (bytes, path.parent()) else {
+        return;
+    };
+    if let Err(e) = fsutil::replace_cache(&dir.join("tmp"), &dir.join(SAVED), &bytes) {
+        log::debug!("{}: cannot save {SAVED}: {e}", dir.display());
+    }
+}
+
+/// What another process saved of the database at `path`, when it is whole and describes
+/// the file `identity` names.
+fn load_saved(path: &Path, identity: Identity) -> Option<Known> {
+    let bytes = fs::read(path.parent()?.join(SAVED)).ok()?;
+    if bytes.len() < SAVED_HEADER || &bytes[..8] != SAVED_MAGIC {
+        return None;
+    }
+    let u32_at = |at: usize| u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap());
+    let u64_at = |at: usize| u64::from_le_bytes(bytes[at..at + 8].try_into().unwrap());
+    let mut unsummed = bytes.clone();
+    unsummed[CHECKSUM_AT..CHECKSUM_AT + 8].fill(0);
+    if name_hash(&unsummed) != u64_at(CHECKSUM_AT) {
+        return None;
+    }
+    let nanos = u32_at(32);
+    if nanos >= 1_000_000_000 {
+        return None;
+    }
+    let born = SystemTime::UNIX_EPOCH.checked_add(Duration::new(u64_at(24), nanos))?;
+    let saved = Identity {
+        dev: u64_at(8),
+        ino: u64_at(16),
+        born,
+    };
+    let (count, capacity, words) = (u32_at(48) as usize, u32_at(52) as usize, u32_at(88));
+    let len = u64_at(40);
+    let sound = saved == identity
+        && len >= KNOWN_FROM
+        && count <= capacity
+        && words as usize == (capacity * 10).div_ceil(64)
+        && bytes.len() == SAVED_HEADER + words as usize * 8;
+    if !sound {
+        return None;
+    }
+    let bits = bytes[SAVED_HEADER..]
+        .chunks_exact(8)
+        .map(|w| u64::from_le_bytes(w.try_into().unwrap()))
+        .collect();
+    Some(Known {
+        identity,
+        len,
+        last: bytes[56..56 + GUARD].try_into().unwrap(),
+        max_uid: u32_at(36),
+        names: Names {
+            bits,
+            count,
+            capacity,
+        },
+        saved_len: len,
+        recent: HashMap::default(),
+    })
+}
+
+/// A 64-bit hash of `bytes`, eight at a time with a multiply and a final mix. Part of
+/// [`SAVED`]'s format (the filter's probes and the checksum), so it is defined here
+/// rather than taken from a crate whose hash may change between versions.
+fn name_hash(bytes: &[u8]) -> u64 {
+    const K: u64 = 0x9e37_79b9_7f4a_7c15;
+    let step = |h: u64, word: u64| (h.rotate_left(5) ^ word).wrapping_mul(K);
+    let mut h = bytes.len() as u64;
+    let mut words = bytes.chunks_exact(8);
+    for w in &mut words {
+        h = step(h, u64::from_le_bytes(w.try_into().unwrap()));
+    }
+    let rest = words.remainder();
+    if !rest.is_empty() {
+        let mut last = [0u8; 8];
+        last[..rest.len()].copy_from_slice(rest);
+        h = step(h, u64::from_le_bytes(last));
+    }
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    h ^ (h >> 33)
 }
 
 /// Drops what this process knew of the database at `path`.
@@ -336,7 +488,7 @@ impl Names {
     /// The bits of `name`: double hashing of one 64-bit hash, each probe mapped onto the
     /// bits by a multiply (a division per probe would cost more than the hash).
     fn slots(&self, name: &[u8]) -> impl Iterator<Item = usize> + use<> {
-        let h1 = FxBuildHasher.hash_one(name);
+        let h1 = name_hash(name);
         let h2 = h1.rotate_left(32) | 1;
         let m = self.bits.len() as u128 * 64;
         (0..PROBES).map(move |i| {
