@@ -37,6 +37,7 @@ pub mod sizecache;
 pub mod sortfile;
 pub mod specialuse;
 pub mod spool;
+mod stable_hash;
 pub mod subscriptions;
 mod table;
 pub mod uiddb;

@@ -1416,6 +1416,14 @@ mod tests {
         assert_eq!(full_looks(), before);
         let text = fs::read_to_string(&path).unwrap();
         assert!(text.ends_with("4499 1700000001.M1499P2.mail.example.org,S=1234\n4500 new.last\n"));
+
+        // A FIFO in its place (planted by someone who may write the folder) is passed
+        // over, not waited on.
+        fs::remove_file(&saved).unwrap();
+        nix::unistd::mkfifo(&saved, nix::sys::stat::Mode::S_IRWXU).unwrap();
+        known::forget(&path);
+        assert_eq!(numbered("after.fifo"), 4501);
+        assert_eq!(full_looks(), before + 1);
     }
 
     /// A session about to wait for deliveries reads the database beforehand: its first

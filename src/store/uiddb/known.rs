@@ -30,19 +30,20 @@
 //! is a cache: written through tmp/ and a rename, so a reader finds a whole file or none,
 //! never fsynced (a damaged one fails its checksum and costs one full read), and a claim
 //! of the same standing as the database beside it: whoever can write one can write the
-//! other. The filter's hash is spelled out here ([`name_hash`]) because it is part of
+//! other. The filter's hash is postern's own ([`stable_hash`]) because it is part of
 //! that format.
 
 use std::fs::{self, File, Metadata};
-use std::io;
-use std::os::unix::fs::{FileExt, MetadataExt};
+use std::io::{self, Read};
+use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime};
 
+use nix::libc;
 use rustc_hash::FxHashMap as HashMap;
 
-use crate::store::fsutil;
+use crate::store::{fsutil, stable_hash};
 
 /// Smaller files are read whole each time: that costs less than keeping a filter.
 pub const KNOWN_FROM: u64 = 64 * 1024;
@@ -142,12 +143,12 @@ pub struct Tail {
 /// `meta` its metadata), when this process knows the rest. None when it does not, or when
 /// the file changed in any way but an append.
 pub fn tail(path: &Path, file: &File, meta: &Metadata) -> io::Result<Option<Tail>> {
-    let Some(identity) = Identity::of(meta) else {
+    let Some(identity) = Identity::of(meta).filter(|_| meta.len() >= KNOWN_FROM) else {
         return Ok(None);
     };
     let known = with_known(|all| {
         if all.get(path).is_none_or(|k| k.identity != identity) {
-            let saved = load_saved(path, identity)?;
+            let saved = load_saved(path, identity, meta.len())?;
             remember(all, path, saved);
         }
         let k = all.get(path)?;
@@ -349,7 +350,7 @@ impl Known {
         for w in &self.names.bits {
             out.extend_from_slice(&w.to_le_bytes());
         }
-        let sum = name_hash(&out);
+        let sum = stable_hash::hash(&out);
         out[CHECKSUM_AT..CHECKSUM_AT + 8].copy_from_slice(&sum.to_le_bytes());
         Some(out)
     }
@@ -367,17 +368,27 @@ fn save(path: &Path, bytes: Option<Vec<u8>>) {
 }
 
 /// What another process saved of the database at `path`, when it is whole and describes
-/// the file `identity` names.
-fn load_saved(path: &Path, identity: Identity) -> Option<Known> {
-    let bytes = fs::read(path.parent()?.join(SAVED)).ok()?;
+/// the file `identity` names, `db_len` long. Read as any file in a folder others may
+/// write to: not through a link, not a FIFO, and no larger than a filter for that
+/// database can be (a filter takes under two bytes a line of at least four).
+fn load_saved(path: &Path, identity: Identity, db_len: u64) -> Option<Known> {
+    let file = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(path.parent()?.join(SAVED))
+        .ok()?;
+    let meta = file.metadata().ok()?;
+    if !meta.is_file() || meta.len() > SAVED_HEADER as u64 + db_len / 2 + 4096 {
+        return None;
+    }
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    file.take(meta.len()).read_to_end(&mut bytes).ok()?;
     if bytes.len() < SAVED_HEADER || &bytes[..8] != SAVED_MAGIC {
         return None;
     }
     let u32_at = |at: usize| u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap());
     let u64_at = |at: usize| u64::from_le_bytes(bytes[at..at + 8].try_into().unwrap());
-    let mut unsummed = bytes.clone();
-    unsummed[CHECKSUM_AT..CHECKSUM_AT + 8].fill(0);
-    if name_hash(&unsummed) != u64_at(CHECKSUM_AT) {
+    if stable_hash::checksum_without(&bytes, CHECKSUM_AT) != u64_at(CHECKSUM_AT) {
         return None;
     }
     let nanos = u32_at(32);
@@ -417,30 +428,6 @@ fn load_saved(path: &Path, identity: Identity) -> Option<Known> {
         saved_len: len,
         recent: HashMap::default(),
     })
-}
-
-/// A 64-bit hash of `bytes`, eight at a time with a multiply and a final mix. Part of
-/// [`SAVED`]'s format (the filter's probes and the checksum), so it is defined here
-/// rather than taken from a crate whose hash may change between versions.
-fn name_hash(bytes: &[u8]) -> u64 {
-    const K: u64 = 0x9e37_79b9_7f4a_7c15;
-    let step = |h: u64, word: u64| (h.rotate_left(5) ^ word).wrapping_mul(K);
-    let mut h = bytes.len() as u64;
-    let mut words = bytes.chunks_exact(8);
-    for w in &mut words {
-        h = step(h, u64::from_le_bytes(w.try_into().unwrap()));
-    }
-    let rest = words.remainder();
-    if !rest.is_empty() {
-        let mut last = [0u8; 8];
-        last[..rest.len()].copy_from_slice(rest);
-        h = step(h, u64::from_le_bytes(last));
-    }
-    h ^= h >> 33;
-    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
-    h ^= h >> 33;
-    h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
-    h ^ (h >> 33)
 }
 
 /// Drops what this process knew of the database at `path`.
@@ -488,7 +475,7 @@ impl Names {
     /// The bits of `name`: double hashing of one 64-bit hash, each probe mapped onto the
     /// bits by a multiply (a division per probe would cost more than the hash).
     fn slots(&self, name: &[u8]) -> impl Iterator<Item = usize> + use<> {
-        let h1 = name_hash(name);
+        let h1 = stable_hash::hash(name);
         let h2 = h1.rotate_left(32) | 1;
         let m = self.bits.len() as u128 * 64;
         (0..PROBES).map(move |i| {
