@@ -946,3 +946,85 @@ fn a_changed_internal_date_is_not_answered_from_the_caches() {
         Err(StoreError::ReadOnly)
     ));
 }
+
+/// A session that changed a few messages of a large folder leaves the index exact by
+/// writing those rows as a diff of it (`postern-index.diff`), not the whole index again:
+/// the next session takes index and diff as exact (no listing) and sees what a full scan
+/// sees, STATUS answers from them, a damaged diff only costs a listing, and many changes
+/// are written as a whole index, which retires the diff.
+#[test]
+fn few_changes_to_a_large_folder_are_saved_as_a_diff_of_its_index() {
+    let d = tempfile::tempdir().unwrap();
+    let root = d.path().join("Maildir");
+    let md = large_indexed_folder(&root, "");
+    let (index, diff) = (root.join("postern-index"), root.join("postern-index.diff"));
+    let index_inode = || fs::metadata(&index).unwrap().ino();
+    let whole = index_inode();
+    let view = |mb: &postern::store::Mailbox| {
+        mb.messages()
+            .map(|m| (m.uid, m.flags, m.basename.to_string()))
+            .collect::<Vec<_>>()
+    };
+    let mut mine = md.open_mailbox("INBOX", false).unwrap();
+    for i in 0..3 {
+        mine.set_flags(i, Flags::SEEN | Flags::FLAGGED, &[])
+            .unwrap();
+    }
+    mine.set_flags(3, Flags::DELETED, &[]).unwrap();
+    assert_eq!(mine.expunge(None).unwrap(), vec![4]);
+    md.deliver("INBOX", &mut &b"Subject: new\n\nx\n"[..])
+        .unwrap();
+    assert_eq!(mine.refresh(true).unwrap().new, 1);
+    let expected = view(&mine);
+    assert_eq!(expected.len(), 5100);
+    drop(mine);
+    assert_eq!(index_inode(), whole, "the index was written whole");
+    assert!(diff.exists(), "no diff");
+    assert_eq!(postern::store::mailbox::index_is_current(&root), Some(true));
+
+    let next = md.open_mailbox("INBOX", false).unwrap();
+    assert_eq!(
+        next.cur_listings(),
+        0,
+        "index and diff were not taken as exact"
+    );
+    assert_eq!(view(&next), expected);
+    drop(next);
+    let from_index = md.status("INBOX").unwrap();
+    assert_eq!((from_index.messages, from_index.unseen), (5100, 5097));
+
+    // A full scan without them finds the same.
+    let (index_bytes, diff_bytes) = (fs::read(&index).unwrap(), fs::read(&diff).unwrap());
+    fs::remove_file(&index).unwrap();
+    fs::remove_file(&diff).unwrap();
+    let scanned = md.open_mailbox("INBOX", true).unwrap();
+    assert_eq!(view(&scanned), expected);
+    drop(scanned);
+    assert_eq!(md.status("INBOX").unwrap(), from_index);
+
+    // A damaged diff is passed over: the index alone is stale, so the folder is listed.
+    fs::write(&index, &index_bytes).unwrap();
+    let mut damaged = diff_bytes.clone();
+    *damaged.last_mut().unwrap() ^= 1;
+    fs::write(&diff, &damaged).unwrap();
+    let listed = md.open_mailbox("INBOX", true).unwrap();
+    assert!(listed.cur_listings() > 0);
+    assert_eq!(view(&listed), expected);
+    drop(listed);
+
+    // Changes to an eighth of the folder and more: the index is written whole and the
+    // diff, which named the old one, goes.
+    fs::write(&diff, &diff_bytes).unwrap();
+    age_folder(&root);
+    let mut many = md.open_mailbox("INBOX", false).unwrap();
+    for i in 100..800 {
+        many.set_flags(i, Flags::ANSWERED, &[]).unwrap();
+    }
+    let expected = view(&many);
+    drop(many);
+    assert_ne!(index_inode(), whole, "the index was not written whole");
+    assert!(!diff.exists(), "a diff of the old index is left");
+    let next = md.open_mailbox("INBOX", false).unwrap();
+    assert_eq!(next.cur_listings(), 0);
+    assert_eq!(view(&next), expected);
+}

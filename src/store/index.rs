@@ -14,7 +14,9 @@
 //!      of ctimes: new/'s and the database's, then cur/'s and the keyword directory's)
 //!   104 unseen u32 (messages without \Seen)
 //!   108 first unseen u32 (the record number of the first message without \Seen,
-//!       u32::MAX when there is none)             112..128 reserved (zero)
+//!       u32::MAX when there is none)
+//!   112 base id u64 (random, new with each file: what a `postern-index.diff` names,
+//!       see index_diff.rs; zero in files from before it)        120..128 reserved (zero)
 //! count records, 40 bytes each, ascending UIDs:
 //!   0 uid u32   4 name_offset u32   8 name_len u16   10 flags u8   11 reserved u8
 //!   12 reserved u32 (a keyword-set or modseq reference can go here without a new record)
@@ -75,6 +77,10 @@
 //! (EXISTS from count, UNSEEN from the first unseen record, corrected by what the session
 //! changed) and a binary search of the UIDs (\Recent), and reads the rows in place (see
 //! `table.rs`): it touches a few pages whatever the folder's size.
+//!
+//! When a session's rows differ from the index it opened in a few rows only, it writes
+//! those as `postern-index.diff` instead (see index_diff.rs): the diff's `valid_for`
+//! then stands for the index's, under the same rules.
 //!
 //! The index is only a cache: losing it, or finding it damaged, costs one full scan.
 
@@ -215,6 +221,11 @@ impl Mapped {
 
     pub fn unseen(&self) -> u32 {
         u32_at(&self.map, 104)
+    }
+
+    /// What a `postern-index.diff` made from this file names (zero: none can).
+    pub fn base_id(&self) -> u64 {
+        u64_at(&self.map, 112)
     }
 
     /// The record number of the first message without \Seen, as the writer counted.
@@ -386,10 +397,24 @@ where
     }
     out.extend_from_slice(&unseen.to_le_bytes());
     out.extend_from_slice(&first_unseen.to_le_bytes());
+    out.extend_from_slice(&fresh_base_id().to_le_bytes());
     out.resize(HEADER, 0);
     out.extend_from_slice(&records);
     out.extend_from_slice(&names);
-    super::fsutil::replace_synced(&folder_dir.join("tmp"), &folder_dir.join(FILE), &out)
+    super::fsutil::replace_synced(&folder_dir.join("tmp"), &folder_dir.join(FILE), &out)?;
+    // A diff names the index it was made from, so it no longer applies; gone, it takes
+    // no room.
+    super::index_diff::remove(folder_dir);
+    Ok(())
+}
+
+/// A base id no other index file of the folder has had: random, never zero.
+fn fresh_base_id() -> u64 {
+    use std::hash::BuildHasher;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    std::collections::hash_map::RandomState::new().hash_one((now, std::process::id())) | 1
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 //! everything a session does to it. Per message the session holds one 24-byte row (see
 //! [`table`](super::table)); names, sizes and dates stay in the mapped index.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 // Keys are file names and keywords from the user's own Maildir: a fast hash, no DoS concern.
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use std::fs::{self, File};
@@ -18,8 +18,8 @@ use super::keyword_writer::{self, KeywordWriter};
 use super::table::{GONE, IN_NEW, RECENT, Row, Table};
 use super::watch::{Sub, Watcher};
 use super::{
-    Flags, Maildir, Result, StoreError, fsutil, index, keywords, modseq, quota, recent, sizecache,
-    uiddb,
+    Flags, Maildir, Result, StoreError, fsutil, index, index_diff, keywords, modseq, quota, recent,
+    sizecache, uiddb,
 };
 
 /// One message of an open folder, as the session sees it now (a view: cheap to make,
@@ -217,6 +217,9 @@ pub struct Mailbox {
     /// A message's date was changed ([`Mailbox::set_internal_date`]): the index must be
     /// written again even where the one on disk would otherwise still do.
     dates_changed: bool,
+    /// The state the index on disk (with its diff) is valid for, as this session last
+    /// read or wrote it.
+    index_valid_for: Cell<Option<index::Validity>>,
 }
 
 /// The MODSEQ of each row as of the last [`modseq::sync`], and the folder's state then.
@@ -799,20 +802,30 @@ fn status_from_index(dir: &Path) -> Result<Option<super::FolderStatus>> {
     let Some(ix) = index::Mapped::open(dir) else {
         return Ok(None);
     };
-    let exact = before
-        .settled()
-        .is_some_and(|s| s.validity() == ix.valid_for());
-    if !exact && !before.cur_as_in(ix.valid_for()) {
+    let diff = index_diff::load(dir, ix.base_id());
+    let valid_for = diff.as_ref().map_or(ix.valid_for(), |d| d.valid_for);
+    let exact = before.settled().is_some_and(|s| s.validity() == valid_for);
+    if !exact && !before.cur_as_in(valid_for) {
         return Ok(None);
     }
     let unclaimed = recent::peek(dir, ix.uid_validity());
+    // Messages from `first` on: the index's, less those the diff removed, and the ones
+    // it added.
+    let from = |first: u32| {
+        let indexed = ix.len() - ix.records_below(first);
+        diff.as_ref().map_or(indexed, |d| {
+            let removed = d.removed.len() - d.removed.partition_point(|&u| u < first);
+            let added = d.added.iter().filter(|(r, _)| r.uid >= first).count();
+            indexed - removed + added
+        })
+    };
     let mut st = super::FolderStatus {
-        messages: ix.len() as u32,
+        messages: from(0) as u32,
         // Nobody claimed anything yet: no row is recent (an index is only written while
         // new/ is empty), only what waits in new/.
-        recent: unclaimed.map_or(0, |first| ix.len() - ix.records_below(first)) as u32,
-        unseen: ix.unseen(),
-        uid_next: ix.uid_next(),
+        recent: unclaimed.map_or(0, from) as u32,
+        unseen: diff.as_ref().map_or(ix.unseen(), |d| d.unseen),
+        uid_next: diff.as_ref().map_or(ix.uid_next(), |d| d.uid_next),
         uid_validity: ix.uid_validity(),
     };
     if exact {
@@ -830,7 +843,12 @@ fn status_from_index(dir: &Path) -> Result<Option<super::FolderStatus>> {
     if !still || assigned.uid_validity != ix.uid_validity() {
         return Ok(None);
     }
-    let last = ix.len().checked_sub(1).map_or(0, |i| ix.record(i).uid);
+    let indexed_last = ix.len().checked_sub(1).map_or(0, |i| ix.record(i).uid);
+    let added_last = diff
+        .as_ref()
+        .and_then(|d| d.added.last())
+        .map(|(r, _)| r.uid);
+    let last = indexed_last.max(added_last.unwrap_or(0));
     st.uid_next = st.uid_next.max(assigned.next_uid);
     for (base, name) in &waiting {
         let Some(&uid) = assigned.uids.get(base) else {
@@ -856,7 +874,9 @@ fn status_from_index(dir: &Path) -> Result<Option<super::FolderStatus>> {
 /// index. For tests and tools that check an index was saved and is current.
 pub fn index_is_current(folder_dir: &Path) -> Option<bool> {
     let ix = index::Mapped::open(folder_dir)?;
-    Some(DirStamp::take(folder_dir).is_some_and(|s| s.validity() == ix.valid_for()))
+    let valid_for =
+        index_diff::load(folder_dir, ix.base_id()).map_or(ix.valid_for(), |d| d.valid_for);
+    Some(DirStamp::take(folder_dir).is_some_and(|s| s.validity() == valid_for))
 }
 
 impl Mailbox {
@@ -893,6 +913,7 @@ impl Mailbox {
             modseqs: None,
             last_expunged: Vec::new(),
             dates_changed: false,
+            index_valid_for: Cell::new(None),
         };
         if !read_only {
             super::purge::stale_tmp(&mailbox.dir, std::time::SystemTime::now());
@@ -936,17 +957,31 @@ impl Mailbox {
         let Some(ix) = index::Mapped::open(&self.dir) else {
             return Ok(false);
         };
-        let valid_for = ix.valid_for();
-        let (uid_validity, uid_next) = (ix.uid_validity(), ix.uid_next());
+        let diff = index_diff::load(&self.dir, ix.base_id());
+        let valid_for = diff.as_ref().map_or(ix.valid_for(), |d| d.valid_for);
+        let uid_next = diff.as_ref().map_or(ix.uid_next(), |d| d.uid_next);
+        let uid_validity = ix.uid_validity();
         let settled = stamp.and_then(DirStamp::settled);
         let exact = settled.is_some_and(|s| s.validity() == valid_for);
         if !exact && uiddb::header(&self.dir).map(|(v, _)| v) != Some(uid_validity) {
             return Ok(false);
         }
-        let Some(table) = Table::from_index(ix, &self.dir, !self.read_only) else {
+        let Some(mut table) = Table::from_index(ix, &self.dir, !self.read_only) else {
             return Ok(false);
         };
+        if let Some(diff) = &diff {
+            if !table.apply_diff(diff) {
+                return Ok(false);
+            }
+            let mut dates = self.dates.borrow_mut();
+            for (r, _) in &diff.added {
+                if let Some(date) = r.internal_date {
+                    dates.insert(r.uid, date);
+                }
+            }
+        }
         self.table = table;
+        self.index_valid_for.set(Some(valid_for));
         (self.uid_validity, self.uid_next) = (uid_validity, uid_next);
         if exact {
             let mut kw = keywords::read(&self.dir, None)?;
@@ -1025,6 +1060,7 @@ impl Mailbox {
             .collect();
         listed.sort_unstable_by_key(|l| l.0);
         self.table = Table::default();
+        self.index_valid_for.set(None);
         for (uid, base, f) in listed {
             self.add_row(uid, base, f, recent.contains(base));
             if let Some(k) = kw.remove(base) {
@@ -1100,17 +1136,18 @@ impl Mailbox {
     /// The index on disk is already the one [`Mailbox::write_index`] would write for
     /// `at`.
     fn index_says(&self, at: DirStamp) -> bool {
-        !self.dates_changed
-            && self
-                .table
-                .base()
-                .is_some_and(|b| b.valid_for() == at.validity())
+        !self.dates_changed && self.index_valid_for.get() == Some(at.validity())
     }
 
     /// Writes postern-index for the rows, which the caller knows to be exact for the
-    /// settled state `at`.
+    /// settled state `at`: as a diff of the index they were taken from when few rows
+    /// differ from it (see index_diff.rs), else whole.
     fn write_index(&self, looked: DirStamp) {
         if self.read_only || self.table.any_in_new() {
+            return;
+        }
+        if !self.dates_changed && self.write_index_diff(looked) {
+            self.index_valid_for.set(Some(looked.validity()));
             return;
         }
         let present: Vec<(usize, Row)> = self
@@ -1119,34 +1156,109 @@ impl Mailbox {
             .enumerate()
             .filter(|(_, r)| !r.has(GONE))
             .collect();
-        let dates = self.dates.borrow();
-        let file_dates = self.internal_dates.borrow();
-        let messages = present.iter().map(|&(i, row)| {
-            let basename = self.table.basename(i);
-            let known = row.record_in(self.table.base());
-            let record = index::Record {
-                uid: row.uid,
-                flags: row.flags,
-                size: row.size,
-                wire_size: wire_size_from_name(basename)
-                    .or(known.and_then(|k| k.wire_size))
-                    .or(self.wire_sizes.peek(basename).map(|w| w as u64)),
-                internal_date: dates
-                    .get(&row.uid)
-                    .copied()
-                    .or(known.and_then(|k| k.internal_date))
-                    .or(file_dates.peek(basename)),
-            };
-            (record, self.table.file_name(i))
-        });
+        let messages = present
+            .iter()
+            .map(|&(i, row)| (self.index_record(i, row), self.table.file_name(i)));
         let snapshot = index::Snapshot {
             uid_validity: self.uid_validity,
             uid_next: self.uid_next,
             valid_for: looked.validity(),
             messages,
         };
-        if let Err(e) = index::save(&self.dir, snapshot) {
-            log::warn!("{}: cannot save {}: {e}", self.dir.display(), index::FILE);
+        match index::save(&self.dir, snapshot) {
+            Ok(()) => self.index_valid_for.set(Some(looked.validity())),
+            Err(e) => log::warn!("{}: cannot save {}: {e}", self.dir.display(), index::FILE),
+        }
+    }
+
+    /// Row `i` as an index record: what this session knows of its sizes and date.
+    fn index_record(&self, i: usize, row: Row) -> index::Record {
+        let basename = self.table.basename(i);
+        let known = row.record_in(self.table.base());
+        index::Record {
+            uid: row.uid,
+            flags: row.flags,
+            size: row.size,
+            wire_size: wire_size_from_name(basename)
+                .or(known.and_then(|k| k.wire_size))
+                .or(self.wire_sizes.peek(basename).map(|w| w as u64)),
+            internal_date: (self.dates.borrow().get(&row.uid).copied())
+                .or(known.and_then(|k| k.internal_date))
+                .or(self.internal_dates.borrow().peek(basename)),
+        }
+    }
+
+    /// [`Mailbox::write_index`] as a diff of the index the rows were taken from, when
+    /// that index is still the one on disk and few rows differ from it. False: the
+    /// index is to be written whole.
+    fn write_index_diff(&self, looked: DirStamp) -> bool {
+        let Some(base) = self.table.base() else {
+            return false;
+        };
+        if base.base_id() == 0 || base.uid_validity() != self.uid_validity {
+            return false;
+        }
+        let Some(since) = self.table.since_base() else {
+            return false;
+        };
+        let added: Vec<usize> = (since.added_from..self.table.len())
+            .filter(|&i| !self.table.row(i).has(GONE))
+            .collect();
+        let rows = since.gone.len() + since.changed.len() + added.len();
+        if rows > index_diff::MAX_ROWS || rows > base.len() / 8 {
+            return false;
+        }
+        if index::Mapped::open(&self.dir).map(|ix| ix.base_id()) != Some(base.base_id()) {
+            return false;
+        }
+        let unseen = |f: Flags| i64::from(!f.contains(Flags::SEEN));
+        let mut unseen_count = i64::from(base.unseen());
+        for &r in &since.gone {
+            unseen_count -= unseen(base.record(r as usize).flags);
+        }
+        for &(r, i) in &since.changed {
+            unseen_count += unseen(self.table.row(i).flags) - unseen(base.record(r as usize).flags);
+        }
+        let diff = index_diff::Diff {
+            base_id: base.base_id(),
+            uid_next: self.uid_next,
+            count: (base.len() - since.gone.len() + added.len()) as u32,
+            unseen: 0,
+            valid_for: looked.validity(),
+            removed: (since.gone.iter())
+                .map(|&r| base.record(r as usize).uid)
+                .collect(),
+            changed: (since.changed.iter())
+                .map(|&(_, i)| {
+                    let row = self.table.row(i);
+                    (row.uid, row.flags, self.table.file_name(i).to_string())
+                })
+                .collect(),
+            added: (added.iter())
+                .map(|&i| {
+                    let row = self.table.row(i);
+                    unseen_count += unseen(row.flags);
+                    (
+                        self.index_record(i, row),
+                        self.table.file_name(i).to_string(),
+                    )
+                })
+                .collect(),
+        };
+        let diff = index_diff::Diff {
+            unseen: unseen_count.max(0) as u32,
+            ..diff
+        };
+        match index_diff::save(&self.dir, &diff) {
+            Ok(()) => true,
+            Err(e) => {
+                log::warn!(
+                    "{}: cannot save {}: {e}",
+                    self.dir.display(),
+                    index_diff::FILE
+                );
+                false
+            }
         }
     }
 

@@ -20,6 +20,7 @@ pub mod fs_shared;
 mod fsutil;
 pub mod fts;
 pub mod index;
+pub mod index_diff;
 pub mod keyword_writer;
 pub mod keywords;
 pub mod lda;

@@ -63,6 +63,17 @@ impl Row {
     }
 }
 
+/// What [`Table::since_base`] finds.
+#[derive(Debug)]
+pub(super) struct SinceBase {
+    /// Record numbers of the index's messages that are gone, ascending.
+    pub gone: Vec<u32>,
+    /// Records whose flags or file name changed, with their rows, ascending.
+    pub changed: Vec<(u32, usize)>,
+    /// The rows from here on are not in the index.
+    pub added_from: usize,
+}
+
 #[derive(Debug, Default)]
 pub(super) struct Table {
     base: Option<Mapped>,
@@ -468,6 +479,66 @@ impl Table {
     /// The rows that have keywords.
     pub fn with_keywords(&self) -> impl Iterator<Item = &Vec<String>> {
         self.keywords.values()
+    }
+
+    /// What differs from the index the rows were taken from (see index_diff.rs), when
+    /// they still refer to it: its records that are gone, those changed (record number
+    /// and row), and the rows added after them (from a row number on). None once the
+    /// rows are owned whole, or without an index.
+    pub fn since_base(&self) -> Option<SinceBase> {
+        let base = self.base.as_ref()?;
+        if self.records() != base.len() {
+            return None;
+        }
+        let mut since = SinceBase {
+            gone: self.removed.clone(),
+            changed: Vec::new(),
+            added_from: self.mapped,
+        };
+        for (&r, row) in &self.changed {
+            if row.has(GONE) {
+                since.gone.push(r);
+                continue;
+            }
+            let was = self.mapped_row(r as usize);
+            if row.flags != was.flags || row.name != was.name {
+                since.changed.push((r, self.row_of_record(r as usize)));
+            }
+        }
+        since.gone.sort_unstable();
+        since.changed.sort_unstable();
+        Some(since)
+    }
+
+    /// Brings rows just taken from an index to the state a diff of it describes. False
+    /// when the diff does not fit these rows (a row it names is missing, or has another
+    /// name; added rows not above the rest): the caller must not use them.
+    pub fn apply_diff(&mut self, diff: &super::index_diff::Diff) -> bool {
+        for (uid, flags, file_name) in &diff.changed {
+            let Some(i) = self.index_of_uid(*uid) else {
+                return false;
+            };
+            if split_info(file_name).0 != self.basename(i) {
+                return false;
+            }
+            self.row_mut(i).flags = *flags;
+            self.rename(i, file_name.clone());
+        }
+        for uid in &diff.removed {
+            let Some(i) = self.index_of_uid(*uid) else {
+                return false;
+            };
+            self.row_mut(i).set(GONE, true);
+        }
+        self.remove_gone();
+        let last = self.last().map_or(0, |r| r.uid);
+        if diff.added.first().is_some_and(|(r, _)| r.uid <= last) {
+            return false;
+        }
+        for (r, file_name) in &diff.added {
+            self.push(r.uid, file_name.clone(), r.size, r.flags, 0);
+        }
+        true
     }
 
     pub fn index_of_uid(&self, uid: u32) -> Option<usize> {
