@@ -746,7 +746,7 @@ fn kill_during_index_updates_of(fixtures: u32) {
     let mut ledger = IndexLedger::default();
     ledger.check(&[], &view_of(&md));
     let start = Instant::now();
-    let (mut rounds, mut kills, mut with_index) = (0, 0, 0);
+    let (mut rounds, mut kills, mut with_index, mut with_diff) = (0, 0, 0, 0);
     while rounds < 40 && start.elapsed() < Duration::from_secs(5) {
         rounds += 1;
         let paths: Vec<_> = (0..2)
@@ -773,6 +773,9 @@ fn kill_during_index_updates_of(fixtures: u32) {
         if check_index_file(dir) {
             with_index += 1;
         }
+        // A diff that applies is checked with the index below: an open and STATUS go
+        // through both, the full scans through neither.
+        with_diff += usize::from(dir.join(postern::store::index_diff::FILE).exists());
         let status = status_of(&md);
         assert_eq!(
             status,
@@ -802,20 +805,22 @@ fn kill_during_index_updates_of(fixtures: u32) {
             "tmp/ grows faster than processes are killed: {litter:?}"
         );
     }
-    // Leftovers that begin like an index are index writes cut short by a kill.
+    // Leftovers that begin like an index or a diff are writes cut short by a kill.
     let litter = tmp_litter(dir);
     let cut_index_writes = litter
         .iter()
         .filter(|n| {
             fs::read(dir.join("tmp").join(n))
-                .is_ok_and(|b| b.is_empty() || b.starts_with(b"PSTNIX"))
+                .is_ok_and(|b| b.is_empty() || b.starts_with(b"PSTNIX") || b.starts_with(b"PSTNID"))
         })
         .count();
     eprintln!(
-        "{rounds} rounds, {kills} kills, index present after {with_index}, tmp/ leftovers {} \
-         ({cut_index_writes} of them index writes cut short or empty)",
+        "{rounds} rounds, {kills} kills, index present after {with_index}, a diff of it after \
+         {with_diff}, tmp/ leftovers {} ({cut_index_writes} of them index writes cut short or \
+         empty)",
         litter.len()
     );
+    assert!(with_diff > 0, "no round was checked with a diff of the index");
 }
 
 // ---------------------------------------------------------------------------------------

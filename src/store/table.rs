@@ -484,7 +484,8 @@ impl Table {
     /// What differs from the index the rows were taken from (see index_diff.rs), when
     /// they still refer to it: its records that are gone, those changed (record number
     /// and row), and the rows added after them (from a row number on). None once the
-    /// rows are owned whole, or without an index.
+    /// rows are owned whole, without an index, or when more of its records are gone than
+    /// rows taken from it may leave out.
     pub fn since_base(&self) -> Option<SinceBase> {
         let base = self.base.as_ref()?;
         if self.records() != base.len() {
@@ -504,6 +505,11 @@ impl Table {
             if row.flags != was.flags || row.name != was.name {
                 since.changed.push((r, self.row_of_record(r as usize)));
             }
+        }
+        if since.gone.len() > MAX_REMOVED {
+            // Rows taken with more removed than this are owned whole at once: each
+            // session opening the folder would pay for that until the index is written.
+            return None;
         }
         since.gone.sort_unstable();
         since.changed.sort_unstable();
