@@ -419,3 +419,96 @@ fn courier_takes_the_next_uid_from_the_header_alone() {
         }
     }
 }
+
+/// The FLAGS of one UID in a fresh SELECT of INBOX.
+fn flags_of(c: &mut Client, uid: u32) -> String {
+    let sel = c.send("g1", "SELECT INBOX");
+    assert!(sel.is_ok(), "{}", sel.dump());
+    let r = c.send("g2", &format!("UID FETCH {uid} FLAGS"));
+    assert!(r.is_ok(), "{}", r.dump());
+    let line = r.untagged.iter().find(|l| l.fetch_uid() == Some(uid));
+    line.map(|l| l.text.clone()).unwrap_or_default()
+}
+
+/// Sends each command and checks that it succeeds.
+fn run(c: &mut Client, commands: &[String]) {
+    for (n, cmd) in commands.iter().enumerate() {
+        let r = c.send(&format!("r{n}"), cmd);
+        assert!(r.is_ok(), "{cmd}: {}", r.dump());
+    }
+}
+
+/// postern leaves its index up to date with a diff (a few rows of a large folder, see
+/// src/store/index_diff.rs) and Courier then changes flags and expunges: postern's next
+/// session sees Courier's changes, and Courier postern's. Three rounds, so that later
+/// diffs build on the earlier ones.
+#[test]
+fn courier_changes_after_a_diff_of_the_index_are_seen() {
+    let Some(courier) = Courier::find() else {
+        return;
+    };
+    let server = TestServer::new();
+    // Large enough (5,000 and more) that a session changing it watches it, and leaves
+    // the index exact as it ends.
+    let mut expected = large_inbox(&server, 5100);
+    let diff = server.maildir.join("postern-index.diff");
+    for round in 0..3u32 {
+        // Past the clock tick of the last change, as between two sessions of a user.
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        let (flagged, gone_by_postern) = (10 + round, 20 + round);
+        let mut p = server.inetd();
+        p.login();
+        run(
+            &mut p,
+            &[
+                "SELECT INBOX".into(),
+                format!("UID STORE {flagged} +FLAGS.SILENT (\\Flagged)"),
+                format!("UID STORE {gone_by_postern} +FLAGS.SILENT (\\Deleted)"),
+                "CLOSE".into(),
+            ],
+        );
+        p.logout();
+        expected.subjects.remove(&gone_by_postern);
+        assert!(
+            diff.exists(),
+            "round {round}: postern wrote no diff of its index"
+        );
+
+        let mut c = courier.session(&server.maildir);
+        assert_eq!(view(&mut c), expected, "Courier, round {round}");
+        assert!(
+            flags_of(&mut c, flagged).contains("\\Flagged"),
+            "round {round}"
+        );
+        let (answered, gone_by_courier) = (30 + round, 40 + round);
+        run(
+            &mut c,
+            &[
+                "SELECT INBOX".into(),
+                format!("UID STORE {answered} +FLAGS.SILENT (\\Answered)"),
+                format!("UID STORE {gone_by_courier} +FLAGS.SILENT (\\Deleted)"),
+                "CLOSE".into(),
+            ],
+        );
+        drop(c);
+        expected.subjects.remove(&gone_by_courier);
+
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        let mut p = server.inetd();
+        p.login();
+        assert_eq!(
+            view(&mut p),
+            expected,
+            "postern after Courier, round {round}"
+        );
+        assert!(
+            flags_of(&mut p, answered).contains("\\Answered"),
+            "round {round}"
+        );
+        assert!(
+            flags_of(&mut p, flagged).contains("\\Flagged"),
+            "round {round}"
+        );
+        p.logout();
+    }
+}

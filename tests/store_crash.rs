@@ -820,7 +820,10 @@ fn kill_during_index_updates_of(fixtures: u32) {
          empty)",
         litter.len()
     );
-    assert!(with_diff > 0, "no round was checked with a diff of the index");
+    assert!(
+        with_diff > 0,
+        "no round was checked with a diff of the index"
+    );
 }
 
 // ---------------------------------------------------------------------------------------
