@@ -1211,6 +1211,13 @@ impl Mailbox {
         if index::Mapped::open(&self.dir).map(|ix| ix.base_id()) != Some(base.base_id()) {
             return false;
         }
+        let added: Vec<(index::Record, String)> = (added.iter())
+            .map(|&i| {
+                let record = self.index_record(i, self.table.row(i));
+                (record, self.table.file_name(i).to_string())
+            })
+            .collect();
+        // The index header's count of messages without \Seen, brought up to date.
         let unseen = |f: Flags| i64::from(!f.contains(Flags::SEEN));
         let mut unseen_count = i64::from(base.unseen());
         for &r in &since.gone {
@@ -1219,11 +1226,14 @@ impl Mailbox {
         for &(r, i) in &since.changed {
             unseen_count += unseen(self.table.row(i).flags) - unseen(base.record(r as usize).flags);
         }
+        for (r, _) in &added {
+            unseen_count += unseen(r.flags);
+        }
         let diff = index_diff::Diff {
             base_id: base.base_id(),
             uid_next: self.uid_next,
             count: (base.len() - since.gone.len() + added.len()) as u32,
-            unseen: 0,
+            unseen: unseen_count.max(0) as u32,
             valid_for: looked.validity(),
             removed: (since.gone.iter())
                 .map(|&r| base.record(r as usize).uid)
@@ -1234,20 +1244,7 @@ impl Mailbox {
                     (row.uid, row.flags, self.table.file_name(i).to_string())
                 })
                 .collect(),
-            added: (added.iter())
-                .map(|&i| {
-                    let row = self.table.row(i);
-                    unseen_count += unseen(row.flags);
-                    (
-                        self.index_record(i, row),
-                        self.table.file_name(i).to_string(),
-                    )
-                })
-                .collect(),
-        };
-        let diff = index_diff::Diff {
-            unseen: unseen_count.max(0) as u32,
-            ..diff
+            added,
         };
         match index_diff::save(&self.dir, &diff) {
             Ok(()) => true,
