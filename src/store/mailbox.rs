@@ -2034,15 +2034,20 @@ impl Mailbox {
             }
         }
         if !whole {
-            // Rows whose directory was not listed are taken as they were.
-            for (seen, row) in seen.iter_mut().zip(self.table.rows()) {
-                *seen |= !(new_listed && row.has(IN_NEW));
+            // Rows whose directory was not listed are taken as they were. Only rows in
+            // new/ can be in a listed directory here, and those are rows this session
+            // touched (the index has none): without any, no row needs reading.
+            if new_listed && self.table.any_in_new() {
+                for (seen, row) in seen.iter_mut().zip(self.table.rows()) {
+                    *seen |= !row.has(IN_NEW);
+                }
+            } else {
+                seen.fill(true);
             }
         }
+        // Reads only the rows not seen (a refresh from the watch sees them all).
         let unseen = |seen: &[bool], table: &Table| {
-            seen.iter()
-                .zip(table.rows())
-                .any(|(s, r)| !s && !r.has(GONE))
+            (seen.iter().enumerate()).any(|(i, s)| !s && !table.row(i).has(GONE))
         };
         if unseen(&seen, &self.table) {
             // A message renamed by another session (a flag change) can slip through one

@@ -29,6 +29,9 @@ const NO_RECORD: u32 = u32::MAX;
 /// How many index rows may be expunged before the rows are owned (each mapped row's
 /// record number is found past the removed ones, one by one).
 const MAX_REMOVED: usize = 64;
+/// Up to this many rows changed or added, [`Table::find`] looks among them before it
+/// builds the lookup of every row.
+const FEW_TOUCHED: usize = 64;
 /// What [`Table::file_name`] gives for an index record whose name is damaged.
 const DAMAGED_NAME: &str = ".damaged-index-name";
 
@@ -378,6 +381,19 @@ impl Table {
 
     /// The row of the message with this basename.
     pub fn find(&mut self, basename: &str) -> Option<usize> {
+        if self.lookup.is_none() && self.changed.len() + self.tail.len() <= FEW_TOUCHED {
+            // The rows this session changed or added first: the watch reports its own
+            // flag changes by name, and the lookup table reads every row's name (about
+            // 10 ms at 100,000 messages, for one STORE).
+            let touched = (self.changed.keys())
+                .map(|&r| self.row_of_record(r as usize))
+                .chain(self.mapped..self.len());
+            for i in touched.collect::<Vec<_>>() {
+                if self.basename(i) == basename {
+                    return Some(i);
+                }
+            }
+        }
         if self.lookup.is_none() {
             let mut lookup = HashTable::with_capacity(self.len());
             for i in 0..self.len() {
@@ -611,6 +627,23 @@ mod tests {
         let base = Mapped::open(d.path()).unwrap();
         let table = Table::from_index(base, d.path(), false).unwrap();
         (d, table)
+    }
+
+    /// A session's own flag change comes back from the watch by name: the row is found
+    /// among the rows it touched, without a lookup of every row's name; other names
+    /// still are found, through the lookup.
+    #[test]
+    fn own_changed_rows_are_found_without_the_lookup() {
+        let (_d, mut t) = indexed(1000, 3);
+        t.row_mut(500).flags = Flags::FLAGGED;
+        t.rename(500, "500.M1P1.h:2,F".into());
+        t.push(5000, "new.M2P2.h:2,".into(), 1, Flags::empty(), 0);
+        assert_eq!(t.find("500.M1P1.h"), Some(500));
+        assert_eq!(t.find("new.M2P2.h"), Some(1000));
+        assert!(t.lookup.is_none(), "the lookup of every row was built");
+        assert_eq!(t.find("7.M1P1.h"), Some(7));
+        assert!(t.lookup.is_some());
+        assert_eq!(t.find("missing"), None);
     }
 
     #[test]
