@@ -77,6 +77,32 @@ pub(crate) fn open_nofollow(path: &Path) -> io::Result<File> {
         .open(path)
 }
 
+/// Opens one of postern's own files in a folder (an index, a cache) as a file others
+/// who may write the folder could have put there: not through a symbolic link, without
+/// waiting on a FIFO, and only when it is a regular file; with its metadata. None when
+/// it is missing or anything else.
+pub(crate) fn open_own_file(path: &Path) -> Option<(File, fs::Metadata)> {
+    let file = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(path)
+        .ok()?;
+    let meta = file.metadata().ok()?;
+    meta.is_file().then_some((file, meta))
+}
+
+/// [`open_own_file`] and its bytes, when there are at most `most` of them.
+pub(crate) fn read_own_file(path: &Path, most: u64) -> Option<Vec<u8>> {
+    use std::io::Read;
+    let (file, meta) = open_own_file(path)?;
+    if meta.len() > most {
+        return None;
+    }
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    file.take(meta.len()).read_to_end(&mut bytes).ok()?;
+    Some(bytes)
+}
+
 /// Creates a new file (O_EXCL, mode 0600) in `tmp_dir` with a unique name.
 pub(crate) fn create_unique(tmp_dir: &Path, tag: &str) -> io::Result<(File, PathBuf)> {
     create_unique_named(tmp_dir, tag).map(|(file, path, _)| (file, path))

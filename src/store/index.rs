@@ -84,7 +84,7 @@
 //!
 //! The index is only a cache: losing it, or finding it damaged, costs one full scan.
 
-use std::fs::{self, File};
+use std::fs;
 use std::io;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
@@ -169,8 +169,7 @@ fn u64_at(b: &[u8], at: usize) -> u64 {
 impl Mapped {
     /// Maps the folder's index; `None` when it is missing or its shape is wrong.
     pub fn open(folder_dir: &Path) -> Option<Mapped> {
-        let file = File::open(folder_dir.join(FILE)).ok()?;
-        let m = file.metadata().ok()?;
+        let (file, m) = super::fsutil::open_own_file(&folder_dir.join(FILE))?;
         let identity = [
             m.ino() as i64,
             m.len() as i64,
@@ -236,7 +235,7 @@ impl Mapped {
 
     /// Whether `postern-index.checked` says this very file was found [`Mapped::sound`].
     pub fn vouched(&self, folder_dir: &Path) -> bool {
-        let Ok(b) = fs::read(folder_dir.join(CHECKED_FILE)) else {
+        let Some(b) = super::fsutil::read_own_file(&folder_dir.join(CHECKED_FILE), 64) else {
             return false;
         };
         b.len() == 8 + 6 * 8
@@ -429,6 +428,29 @@ mod tests {
             wire_size: None,
             internal_date: None,
         }
+    }
+
+    /// Whoever may write the folder could put a FIFO or a link where the index and its
+    /// check mark belong: neither is waited on or followed.
+    #[test]
+    fn a_fifo_or_a_link_is_no_index() {
+        let d = tempfile::tempdir().unwrap();
+        nix::unistd::mkfifo(&d.path().join(FILE), nix::sys::stat::Mode::S_IRWXU).unwrap();
+        assert!(Mapped::open(d.path()).is_none());
+        fs::remove_file(d.path().join(FILE)).unwrap();
+        fs::create_dir(d.path().join("tmp")).unwrap();
+        let elsewhere = tempfile::tempdir().unwrap();
+        fs::create_dir(elsewhere.path().join("tmp")).unwrap();
+        let snapshot = Snapshot {
+            uid_validity: 1,
+            uid_next: 2,
+            valid_for: [0; 10],
+            messages: [(record(1, Flags::SEEN, 3), "1.M1P1.h:2,S")].into_iter(),
+        };
+        save(elsewhere.path(), snapshot).unwrap();
+        std::os::unix::fs::symlink(elsewhere.path().join(FILE), d.path().join(FILE)).unwrap();
+        assert!(Mapped::open(d.path()).is_none());
+        assert!(Mapped::open(elsewhere.path()).is_some());
     }
 
     #[test]

@@ -39,12 +39,9 @@
 //!          (u64::MAX unknown), internal date i64 (i64::MIN unknown), name)
 //! ```
 
-use std::fs::{self, OpenOptions};
-use std::io::{self, Read};
-use std::os::unix::fs::OpenOptionsExt;
+use std::fs;
+use std::io;
 use std::path::Path;
-
-use nix::libc;
 
 use super::index::{Record, Validity};
 use super::{Flags, fsutil, stable_hash};
@@ -145,18 +142,8 @@ pub fn load(folder_dir: &Path, base_id: u64) -> Option<Diff> {
     if base_id == 0 {
         return None;
     }
-    let file = OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
-        .open(folder_dir.join(FILE))
-        .ok()?;
-    let meta = file.metadata().ok()?;
     let most = HEADER + MAX_ROWS * (36 + u16::MAX as usize);
-    if !meta.is_file() || meta.len() > most as u64 {
-        return None;
-    }
-    let mut bytes = Vec::with_capacity(meta.len() as usize);
-    file.take(meta.len()).read_to_end(&mut bytes).ok()?;
+    let bytes = fsutil::read_own_file(&folder_dir.join(FILE), most as u64)?;
     parse(&bytes, base_id)
 }
 

@@ -33,14 +33,13 @@
 //! other. The filter's hash is postern's own ([`stable_hash`]) because it is part of
 //! that format.
 
-use std::fs::{self, File, Metadata};
-use std::io::{self, Read};
-use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt};
+use std::fs::{File, Metadata};
+use std::io;
+use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime};
 
-use nix::libc;
 use rustc_hash::FxHashMap as HashMap;
 
 use crate::store::{fsutil, stable_hash};
@@ -372,17 +371,8 @@ fn save(path: &Path, bytes: Option<Vec<u8>>) {
 /// write to: not through a link, not a FIFO, and no larger than a filter for that
 /// database can be (a filter takes under two bytes a line of at least four).
 fn load_saved(path: &Path, identity: Identity, db_len: u64) -> Option<Known> {
-    let file = fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
-        .open(path.parent()?.join(SAVED))
-        .ok()?;
-    let meta = file.metadata().ok()?;
-    if !meta.is_file() || meta.len() > SAVED_HEADER as u64 + db_len / 2 + 4096 {
-        return None;
-    }
-    let mut bytes = Vec::with_capacity(meta.len() as usize);
-    file.take(meta.len()).read_to_end(&mut bytes).ok()?;
+    let most = SAVED_HEADER as u64 + db_len / 2 + 4096;
+    let bytes = fsutil::read_own_file(&path.parent()?.join(SAVED), most)?;
     if bytes.len() < SAVED_HEADER || &bytes[..8] != SAVED_MAGIC {
         return None;
     }
