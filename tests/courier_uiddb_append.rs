@@ -302,14 +302,7 @@ fn a_postern_session_appending_between_couriers_writes() {
         append_in_turn(&mut c, "courier", round, 2, &mut expected);
         // An old message expunged: Courier's file loses a line in the middle.
         let gone = 100 + round;
-        for (tag, cmd) in [
-            ("x1", "SELECT INBOX".to_string()),
-            ("x2", format!("UID STORE {gone} +FLAGS.SILENT (\\Deleted)")),
-            ("x3", "CLOSE".to_string()),
-        ] {
-            let r = c.send(tag, &cmd);
-            assert!(r.is_ok(), "{}", r.dump());
-        }
+        flag_and_expunge(&mut c, None, gone);
         expected.subjects.remove(&gone);
         assert_eq!(view(&mut c), expected, "Courier, round {round}");
         drop(c);
@@ -430,10 +423,14 @@ fn flags_of(c: &mut Client, uid: u32) -> String {
     line.map(|l| l.text.clone()).unwrap_or_default()
 }
 
-/// Sends each command and checks that it succeeds.
-fn run(c: &mut Client, commands: &[String]) {
+/// In a SELECT of INBOX: `flag` set on its UID when given, then `gone` expunged (CLOSE).
+fn flag_and_expunge(c: &mut Client, flag: Option<(u32, &str)>, gone: u32) {
+    let mut commands = vec!["SELECT INBOX".to_string()];
+    commands.extend(flag.map(|(uid, f)| format!("UID STORE {uid} +FLAGS.SILENT ({f})")));
+    commands.push(format!("UID STORE {gone} +FLAGS.SILENT (\\Deleted)"));
+    commands.push("CLOSE".to_string());
     for (n, cmd) in commands.iter().enumerate() {
-        let r = c.send(&format!("r{n}"), cmd);
+        let r = c.send(&format!("x{n}"), cmd);
         assert!(r.is_ok(), "{cmd}: {}", r.dump());
     }
 }
@@ -458,15 +455,7 @@ fn courier_changes_after_a_diff_of_the_index_are_seen() {
         let (flagged, gone_by_postern) = (10 + round, 20 + round);
         let mut p = server.inetd();
         p.login();
-        run(
-            &mut p,
-            &[
-                "SELECT INBOX".into(),
-                format!("UID STORE {flagged} +FLAGS.SILENT (\\Flagged)"),
-                format!("UID STORE {gone_by_postern} +FLAGS.SILENT (\\Deleted)"),
-                "CLOSE".into(),
-            ],
-        );
+        flag_and_expunge(&mut p, Some((flagged, "\\Flagged")), gone_by_postern);
         p.logout();
         expected.subjects.remove(&gone_by_postern);
         assert!(
@@ -481,15 +470,7 @@ fn courier_changes_after_a_diff_of_the_index_are_seen() {
             "round {round}"
         );
         let (answered, gone_by_courier) = (30 + round, 40 + round);
-        run(
-            &mut c,
-            &[
-                "SELECT INBOX".into(),
-                format!("UID STORE {answered} +FLAGS.SILENT (\\Answered)"),
-                format!("UID STORE {gone_by_courier} +FLAGS.SILENT (\\Deleted)"),
-                "CLOSE".into(),
-            ],
-        );
+        flag_and_expunge(&mut c, Some((answered, "\\Answered")), gone_by_courier);
         drop(c);
         expected.subjects.remove(&gone_by_courier);
 
