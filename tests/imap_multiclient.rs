@@ -448,6 +448,15 @@ fn all_uids(c: &mut Client, tag: &str) -> Vec<u32> {
     r.untagged.iter().filter_map(|l| l.fetch_uid()).collect()
 }
 
+/// `count` read messages in INBOX's cur/, with names long enough that their UID database
+/// passes the size from which it is read from its tail (64 kB) at 2,000.
+fn put_old_mail(server: &TestServer, count: u32) {
+    for i in 0..count {
+        let unique = format!("1700000000.M{i}P1.a-long-host-name-for-a-large-database");
+        server.put("INBOX", "cur", &unique, "S", &msg(i));
+    }
+}
+
 /// In a folder whose UID database is large enough that a session numbering new mail reads
 /// only the lines added since it last read the file: one session taking deliveries out of
 /// new/, another APPENDing, and deliveries landing, all at once, never give a UID twice
@@ -457,10 +466,7 @@ fn sessions_reading_a_large_uid_database_from_its_tail_agree() {
     const OLD: u32 = 2000;
     const ROUNDS: u32 = 15;
     let server = TestServer::new();
-    for i in 0..OLD {
-        let unique = format!("1700000000.M{i}P1.a-long-host-name-for-a-large-database");
-        server.put("INBOX", "cur", &unique, "S", &msg(i));
-    }
+    put_old_mail(&server, OLD);
     let (mut taker, sel) = server.session("INBOX");
     sel.assert_ok();
     let db_path = server.folder_dir("INBOX").join("courierimapuiddb");
@@ -547,10 +553,7 @@ fn a_new_session_numbers_a_delivery_without_reading_the_whole_uid_database() {
     const OLD: u32 = 6000;
     const ROUNDS: u32 = 5;
     let server = TestServer::new();
-    for i in 0..OLD {
-        let unique = format!("1700000000.M{i}P1.a-long-host-name-for-a-large-database");
-        server.put("INBOX", "cur", &unique, "S", &msg(i));
-    }
+    put_old_mail(&server, OLD);
     let (first, sel) = server.session("INBOX");
     assert_eq!(sel.exists(), [OLD], "{}", sel.dump());
     first.logout();
