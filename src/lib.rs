@@ -15,6 +15,7 @@ pub mod message;
 pub mod net;
 pub mod outbox;
 pub mod pop3;
+pub mod random;
 pub mod smap;
 pub mod store;
 pub mod submit;

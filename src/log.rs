@@ -105,13 +105,8 @@ static SESSION_ID: std::sync::OnceLock<String> = std::sync::OnceLock::new();
 /// (`journalctl SESSION_ID=...`). Returns the id (16 hex digits).
 pub fn start_session() -> &'static str {
     SESSION_ID.get_or_init(|| {
-        // From the kernel, not OpenSSL: its first use loads its configuration and every
-        // algorithm table (about 3 MB of libcrypto made resident in each session process,
-        // most of which never uses TLS or a hash).
         let mut bytes = [0u8; 8];
-        let random = std::fs::File::open("/dev/urandom")
-            .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut bytes));
-        if random.is_err() {
+        if crate::random::fill(&mut bytes).is_err() {
             // No randomness: the pid and the time still tell sessions apart.
             let now = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)

@@ -44,7 +44,7 @@ pub fn mailbox_id(folder_dir: &Path) -> io::Result<String> {
         return Ok(id);
     }
     let mut bytes = [0u8; 16];
-    openssl::rand::rand_bytes(&mut bytes).map_err(io::Error::other)?;
+    crate::random::fill(&mut bytes)?;
     let id = format!("F{}", hex(&bytes));
     let (mut file, tmp) = fsutil::create_unique(&folder_dir.join("tmp"), ".postern-mailboxid")?;
     let linked = (|| {
@@ -92,7 +92,7 @@ pub fn email_id(basename: &str) -> String {
     if let Some(id) = carried_email_id(basename) {
         return id.to_owned();
     }
-    let digest = openssl::sha::sha256(basename.as_bytes());
+    let digest = <sha2::Sha256 as sha2::Digest>::digest(basename.as_bytes());
     format!("M{}", hex(&digest[..12]))
 }
 
@@ -115,6 +115,12 @@ fn hex(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn email_id_is_the_sha256_of_the_basename() {
+        // Fixed forever: clients keep EMAILIDs (SHA-256("abc") is FIPS 180-2's example).
+        assert_eq!(email_id("abc:2,S"), "Mba7816bf8f01cfea414140de");
+    }
 
     #[test]
     fn email_id_is_kept_by_flags_and_copies() {
