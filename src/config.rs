@@ -728,7 +728,7 @@ impl Config {
     }
 
     /// Values serde accepts but that make no sense.
-    fn check(&self) -> Result<(), Invalid> {
+    pub(crate) fn check(&self) -> Result<(), Invalid> {
         let bad = |key: &'static str, message: String| Err(Invalid { key, message });
         for (key, value) in [
             ("imap.greeting", &self.imap.greeting),
@@ -853,7 +853,7 @@ impl Config {
 
 /// A value of the right type that makes no sense, with the key it belongs to.
 #[derive(Debug)]
-struct Invalid {
+pub(crate) struct Invalid {
     /// `section.key`
     key: &'static str,
     message: String,

@@ -117,6 +117,12 @@ pub fn start_session() -> &'static str {
     })
 }
 
+/// Goes on with a session another process started (`postern-session` after login):
+/// its lines carry the same `SESSION_ID`. Returns false if this process had one already.
+pub fn continue_session(id: &str) -> bool {
+    SESSION_ID.set(id.to_owned()).is_ok()
+}
+
 /// Log `message` with structured `fields` (journald field names: upper case, digits, `_`).
 pub fn event(level: Level, message: &str, fields: &[(&str, &str)]) {
     if level > log::max_level() {

@@ -15,6 +15,7 @@ use std::net::TcpStream;
 use std::process::Command;
 use std::time::Duration;
 
+use common::server_pid_of;
 use common::skip;
 use common::{Client, PASS, TestServer, USER, message};
 use flate2::Compression;
@@ -195,33 +196,6 @@ fn compress_can_be_turned_off() {
     c.send("a", "COMPRESS DEFLATE").assert_status("BAD");
     c.send("b", "NOOP").assert_ok();
     c.logout();
-}
-
-/// The pid of the process holding the server side of `tcp` (found through the socket's
-/// inode in /proc/net/tcp and the processes' descriptors).
-fn server_pid_of(tcp: &TcpStream) -> Option<u32> {
-    let local = tcp.local_addr().ok()?.port();
-    let table = std::fs::read_to_string("/proc/net/tcp").ok()?;
-    let inode = table.lines().skip(1).find_map(|l| {
-        let f: Vec<&str> = l.split_whitespace().collect();
-        let remote_port = u16::from_str_radix(f.get(2)?.rsplit(':').next()?, 16).ok()?;
-        (remote_port == local).then(|| f.get(9).map(|s| s.to_string()))?
-    })?;
-    let target = format!("socket:[{inode}]");
-    for proc in std::fs::read_dir("/proc").ok()?.flatten() {
-        let Ok(pid) = proc.file_name().to_string_lossy().parse::<u32>() else {
-            continue;
-        };
-        let Ok(fds) = std::fs::read_dir(proc.path().join("fd")) else {
-            continue;
-        };
-        for fd in fds.flatten() {
-            if std::fs::read_link(fd.path()).is_ok_and(|l| l.to_string_lossy() == target) {
-                return Some(pid);
-            }
-        }
-    }
-    None
 }
 
 /// `VmHWM` (peak resident memory) of `pid`, in KiB.

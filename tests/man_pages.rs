@@ -15,6 +15,7 @@ const BIN: &str = env!("CARGO_BIN_EXE_postern");
 const PAGES: &[&str] = &[
     "postern.8",
     "postern-imapd.8",
+    "postern-session.8",
     "postern-pop3d.8",
     "postern-serve.8",
     "postern-config.8",

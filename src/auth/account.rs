@@ -29,7 +29,7 @@ impl fmt::Display for Protocol {
 }
 
 /// An authenticated account.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Account {
     pub user: String,
     /// `None`: the running user (unprivileged setups).
@@ -53,7 +53,7 @@ pub struct OptionsError {
 
 /// Courier's account options (courier-authlib `OPTIONS`), e.g.
 /// `disableimap=1,group=staff,mailhost=backend1`.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct AccountOptions {
     pub disable_imap: bool,
     pub disable_pop3: bool,

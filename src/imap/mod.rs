@@ -70,5 +70,41 @@ use crate::{config::Config, net::conn::Connection};
 
 /// Serves one IMAP session until the client logs out or goes away.
 pub fn run_session(config: &Config, conn: Connection) -> anyhow::Result<()> {
-    session::Session::new(config, conn).run()
+    let mut session = session::Session::new(config, conn);
+    session.pre_login = Some(&cmd::prelogin::PRE_LOGIN);
+    session.run()
+}
+
+/// `postern-session`: goes on with a session `postern imapd` handed over after login
+/// (see [`crate::net::handoff`]).
+pub fn resume_session(
+    socket: std::os::fd::OwnedFd,
+    handoff: crate::net::handoff::Handoff,
+) -> anyhow::Result<()> {
+    let crate::net::handoff::Handoff {
+        tag,
+        verb,
+        session_id,
+        elapsed_ms,
+        peer,
+        bytes_read,
+        bytes_written,
+        input,
+        account,
+        config,
+    } = handoff;
+    crate::log::set_level(config.log.level);
+    crate::log::continue_session(&session_id);
+    let mut conn = Connection::from_socket(socket);
+    conn.resume(&input, bytes_read, bytes_written);
+    if peer.is_some() {
+        conn.set_peer_addr(peer);
+    }
+    let mut session = session::Session::new(&config, conn);
+    let elapsed = std::time::Duration::from_millis(elapsed_ms);
+    session.started = session
+        .started
+        .checked_sub(elapsed)
+        .unwrap_or(session.started);
+    session.resume(account, &tag, &verb)
 }

@@ -128,6 +128,9 @@ pub struct Session<'c> {
     pub fetched_headers: u64,
     /// STARTTLS is on offer (until TLS is up).
     pub starttls: bool,
+    /// How this process starts TLS and logs clients in; `None` in a session resumed
+    /// after login (see [`super::cmd::prelogin`]).
+    pub pre_login: Option<&'static super::cmd::prelogin::PreLogin>,
     /// The protocol the connection speaks, for the log (`IMAP`, or `SMAP1` after a
     /// `\SMAP1` first command: the session then serves SMAP through `crate::smap`).
     pub protocol: &'static str,
@@ -157,6 +160,7 @@ impl<'c> Session<'c> {
             fetched_bodies: 0,
             fetched_headers: 0,
             starttls: crate::net::tls::starttls_configured(&config.tls),
+            pre_login: None,
             protocol: "IMAP",
             sasl_prompt: "+ ",
         }
@@ -174,6 +178,46 @@ impl<'c> Session<'c> {
             self.config.imap.greeting
         );
         self.out.extend_from_slice(greeting.as_bytes());
+        self.serve_to_end()
+    }
+
+    /// Goes on with a session the login process handed over (see
+    /// [`crate::net::handoff`]): opens the Maildir, answers the login command, serves.
+    pub fn resume(mut self, account: Account, tag: &str, verb: &str) -> anyhow::Result<()> {
+        self.conn
+            .set_write_timeout(Some(self.config.limits.write_timeout()));
+        let outcome = self.open_mail(account, verb);
+        self.tagged(tag, outcome);
+        self.serve_to_end()
+    }
+
+    /// The login's last step, in whichever process serves the mail: open the Maildir,
+    /// enter the authenticated state, and the login's answer.
+    pub(crate) fn open_mail(&mut self, account: Account, verb: &str) -> Outcome {
+        let maildir =
+            match Maildir::open_with(&account.maildir, self.config.mail.skip_symlink_checks) {
+                Ok(m) => m,
+                Err(err) => {
+                    log::error!(
+                        "user {}: Maildir {} cannot be opened: {err}",
+                        crate::log::escape(&account.user),
+                        account.maildir.display()
+                    );
+                    return self.end_after_drop();
+                }
+            };
+        self.log_auth("LOGIN", &account.user, None);
+        self.authenticated(account, maildir);
+        // The login deadline is over: the tagged OK must not be cut short by it.
+        self.apply_timeouts();
+        Outcome::ok(format!(
+            "[CAPABILITY {}] {verb} completed",
+            self.capabilities()
+        ))
+    }
+
+    /// Sends what is queued, serves until the end, and logs how it ended.
+    fn serve_to_end(mut self) -> anyhow::Result<()> {
         let end = match self.flush().and_then(|()| self.serve()) {
             Ok(end) => end,
             Err(err) if err.kind() == io::ErrorKind::TimedOut => {
@@ -197,7 +241,10 @@ impl<'c> Session<'c> {
 
     /// The command loop; says how the session ended.
     fn serve(&mut self) -> io::Result<&'static str> {
-        if self.config.imap.smap && self.first_command_is_smap()? {
+        if self.config.imap.smap
+            && self.state.is_not_authenticated()
+            && self.first_command_is_smap()?
+        {
             return crate::smap::serve(self);
         }
         loop {
@@ -338,6 +385,12 @@ impl<'c> Session<'c> {
 
     /// Writes the tagged response and flushes.
     fn finish(&mut self, tag: &str, outcome: Outcome) -> io::Result<()> {
+        self.tagged(tag, outcome);
+        self.flush()
+    }
+
+    /// Queues the tagged answer.
+    fn tagged(&mut self, tag: &str, outcome: Outcome) {
         let line = match outcome {
             Outcome::Ok(text) => format!("{tag} OK {text}\r\n"),
             Outcome::No(text) => format!("{tag} NO {text}\r\n"),
@@ -345,7 +398,6 @@ impl<'c> Session<'c> {
             Outcome::Done => String::new(),
         };
         self.out.extend_from_slice(line.as_bytes());
-        self.flush()
     }
 
     /// Appends `* text\r\n`.

@@ -24,7 +24,6 @@ use std::time::{Duration, Instant};
 
 use nix::fcntl::{FcntlArg, OFlag, fcntl};
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
-use openssl::ssl::{ErrorCode, Ssl, SslStream};
 
 use super::deflate::{Deflate, Inflated};
 use super::tls::{Acceptor, PeerCertificate};
@@ -64,14 +63,14 @@ pub(crate) enum Stream {
 }
 
 impl Stream {
-    fn read_fd(&self) -> BorrowedFd<'_> {
+    pub(crate) fn read_fd(&self) -> BorrowedFd<'_> {
         match self {
             Stream::Socket(f) => f.as_fd(),
             Stream::Stdio { input, .. } => input.as_fd(),
         }
     }
 
-    fn write_fd(&self) -> BorrowedFd<'_> {
+    pub(crate) fn write_fd(&self) -> BorrowedFd<'_> {
         match self {
             Stream::Socket(f) => f.as_fd(),
             Stream::Stdio { output, .. } => output.as_fd(),
@@ -113,9 +112,9 @@ impl Write for Stream {
 enum Transport {
     /// Non-blocking descriptors; every read and write is preceded by a poll with the timeout.
     Plain(Stream),
-    /// OpenSSL over non-blocking descriptors: every WANT_READ / WANT_WRITE becomes a
-    /// poll with the timeout, so a peer sending half a record cannot hang us.
-    Tls(Box<SslStream<Stream>>),
+    /// TLS over non-blocking descriptors (OpenSSL, see [`super::tls`]): every wait for
+    /// the socket is a poll with the timeout, so a peer sending half a record cannot hang us.
+    Tls(Box<dyn TlsLayer>),
     /// A TLS handshake failed; nothing more travels.
     Closed,
 }
@@ -124,7 +123,7 @@ impl Transport {
     fn read_fd(&self) -> Option<BorrowedFd<'_>> {
         match self {
             Transport::Plain(s) => Some(s.read_fd()),
-            Transport::Tls(t) => Some(t.get_ref().read_fd()),
+            Transport::Tls(t) => Some(t.read_fd()),
             Transport::Closed => None,
         }
     }
@@ -132,7 +131,7 @@ impl Transport {
     /// Bytes the transport holds already decoded (TLS records); none for plain sockets.
     fn pending(&self) -> usize {
         match self {
-            Transport::Tls(t) => t.ssl().pending(),
+            Transport::Tls(t) => t.pending(),
             _ => 0,
         }
     }
@@ -158,7 +157,11 @@ fn retry(e: &io::Error) -> bool {
 }
 
 /// Wait until `fd` is ready for `events`; `None` waits forever.
-fn wait_fd(fd: BorrowedFd<'_>, events: PollFlags, until: Option<Instant>) -> io::Result<()> {
+pub(crate) fn wait_fd(
+    fd: BorrowedFd<'_>,
+    events: PollFlags,
+    until: Option<Instant>,
+) -> io::Result<()> {
     loop {
         let timeout = match until {
             Some(until) => poll_timeout(until.saturating_duration_since(Instant::now())),
@@ -174,36 +177,19 @@ fn wait_fd(fd: BorrowedFd<'_>, events: PollFlags, until: Option<Instant>) -> io:
     }
 }
 
-/// Run one OpenSSL operation to completion on non-blocking descriptors, waiting for the
-/// socket at most `until`.
-fn tls_op<T>(
-    tls: &mut SslStream<Stream>,
-    until: Option<Instant>,
-    mut op: impl FnMut(&mut SslStream<Stream>) -> Result<T, openssl::ssl::Error>,
-) -> io::Result<T> {
-    loop {
-        let err = match op(tls) {
-            Ok(v) => return Ok(v),
-            Err(err) => err,
-        };
-        match err.code() {
-            ErrorCode::WANT_READ => wait_fd(tls.get_ref().read_fd(), PollFlags::POLLIN, until)?,
-            ErrorCode::WANT_WRITE => wait_fd(tls.get_ref().write_fd(), PollFlags::POLLOUT, until)?,
-            ErrorCode::ZERO_RETURN => {
-                return Err(io::Error::new(ErrorKind::UnexpectedEof, "TLS closed"));
-            }
-            _ => {
-                return Err(match err.into_io_error() {
-                    Ok(io) if io.kind() == ErrorKind::Interrupted => continue,
-                    Ok(io) => io,
-                    Err(err) => {
-                        // A protocol failure, or the peer vanished without close_notify.
-                        io::Error::new(ErrorKind::ConnectionAborted, format!("TLS: {err}"))
-                    }
-                });
-            }
-        }
-    }
+/// TLS over a [`Stream`], as [`super::tls`] makes it. A trait object, so that only the
+/// code that starts TLS names OpenSSL: a process that never does (the mail session after
+/// login, `postern-session`) is not linked with it.
+pub(crate) trait TlsLayer {
+    fn read_fd(&self) -> BorrowedFd<'_>;
+    /// Bytes decoded from records already received but not read yet.
+    fn pending(&self) -> usize;
+    /// Reads, waiting for the socket at most until `until`; 0 at close_notify.
+    fn read(&mut self, buf: &mut [u8], until: Option<Instant>) -> io::Result<usize>;
+    /// Writes some of `buf`, waiting for the socket at most until `until`.
+    fn write(&mut self, buf: &[u8], until: Option<Instant>) -> io::Result<usize>;
+    /// One try at close_notify; the peer need not answer.
+    fn shutdown(&mut self);
 }
 
 /// A client connection. Reads and writes block; timeouts are per blocking read or write,
@@ -232,10 +218,10 @@ pub struct Connection {
 }
 
 /// What the handshake settled.
-struct TlsState {
+pub(crate) struct TlsState {
     /// e.g. "TLSv1.3 TLS_AES_256_GCM_SHA384".
-    description: String,
-    peer: Option<PeerCertificate>,
+    pub(crate) description: String,
+    pub(crate) peer: Option<PeerCertificate>,
 }
 
 fn canonical(addr: SocketAddr) -> SocketAddr {
@@ -387,6 +373,32 @@ impl Connection {
                 .deflate
                 .as_ref()
                 .is_some_and(|d| d.has_buffered_input())
+    }
+
+    /// The socket under this connection when nothing of the process's own stands between
+    /// it and the client (no TLS, no compression, one descriptor for both directions):
+    /// what another program can take over (see [`super::handoff`]).
+    pub fn plain_socket(&self) -> Option<BorrowedFd<'_>> {
+        match (&self.transport, &self.deflate) {
+            (Transport::Plain(Stream::Socket(file)), None) => Some(file.as_fd()),
+            _ => None,
+        }
+    }
+
+    /// The bytes read from the client and not consumed yet.
+    pub fn buffered_input(&self) -> &[u8] {
+        &self.inbuf[self.start..self.end]
+    }
+
+    /// Goes on with a connection another process served: the bytes it had read and not
+    /// consumed (at most one read buffer) come first, and its counts carry on.
+    pub fn resume(&mut self, input: &[u8], bytes_read: u64, bytes_written: u64) {
+        let n = input.len().min(self.inbuf.len());
+        self.inbuf[..n].copy_from_slice(&input[..n]);
+        self.start = 0;
+        self.end = n;
+        self.bytes_read = bytes_read;
+        self.bytes_written = bytes_written;
     }
 
     /// Drop every buffered input byte and say how many there were (STARTTLS: nothing
@@ -599,7 +611,7 @@ impl Connection {
                         Err(e) => Err(e),
                     }
                 }
-                Transport::Tls(tls) => tls_op(tls, until, |t| t.ssl_write(chunk)),
+                Transport::Tls(tls) => tls.write(chunk, until),
                 Transport::Closed => Err(io::Error::new(
                     ErrorKind::BrokenPipe,
                     "the TLS handshake failed",
@@ -639,23 +651,10 @@ impl Connection {
             }
         };
         stream.set_nonblocking()?;
-        let ssl = Ssl::new(acceptor.context()).map_err(io::Error::other)?;
-        let mut tls = SslStream::new(ssl, stream).map_err(io::Error::other)?;
         let timeout = self.read_timeout.unwrap_or(Duration::from_secs(60));
-        tls_op(&mut tls, earliest(Some(timeout), self.deadline), |t| {
-            t.accept()
-        })?;
-        let ssl = tls.ssl();
-        let description = format!(
-            "{} {}",
-            ssl.version_str(),
-            ssl.current_cipher().map(|c| c.name()).unwrap_or("?")
-        );
-        self.tls = Some(TlsState {
-            description,
-            peer: PeerCertificate::from_ssl(ssl),
-        });
-        self.transport = Transport::Tls(Box::new(tls));
+        let (tls, state) = acceptor.accept(stream, earliest(Some(timeout), self.deadline))?;
+        self.tls = Some(state);
+        self.transport = Transport::Tls(tls);
         Ok(())
     }
 
@@ -743,12 +742,7 @@ fn read_transport(
                 Err(e) => return Err(e),
             }
         },
-        Transport::Tls(tls) => match tls_op(tls, until, |t| t.ssl_read(buf)) {
-            Ok(n) => Ok(n),
-            // close_notify is the orderly end of input.
-            Err(e) if e.kind() == ErrorKind::UnexpectedEof => Ok(0),
-            Err(e) => Err(e),
-        },
+        Transport::Tls(tls) => tls.read(buf, until),
         Transport::Closed => Ok(0),
     }
 }
@@ -771,8 +765,7 @@ impl Drop for Connection {
         }
         let _ = self.flush();
         if let Transport::Tls(tls) = &mut self.transport {
-            // One try at close_notify; the peer need not answer.
-            let _ = tls.shutdown();
+            tls.shutdown();
         }
     }
 }

@@ -3,6 +3,8 @@ pub mod activation;
 pub mod budget;
 pub mod conn;
 pub mod deflate;
+pub mod handoff;
 pub mod serve;
 pub mod tls;
+mod tls_stream;
 pub mod tls_tools;

@@ -187,14 +187,14 @@ impl Smap<'_, '_> {
             },
             "STARTTLS" => return self.starttls(),
             "LOGIN" if words.len() == 2 => {
-                let outcome = match self.s.cmd_login(&words[0], words[1].as_bytes()) {
+                let outcome = match self.s.cmd_login(None, &words[0], words[1].as_bytes()) {
                     Ok(o) | Err(o) => o,
                 };
                 return Ok(self.login_reply(outcome));
             }
             "AUTHENTICATE" if !words.is_empty() && words.len() <= 2 => {
                 let initial = words.get(1).cloned();
-                let outcome = match self.s.cmd_authenticate(&words[0], initial) {
+                let outcome = match self.s.cmd_authenticate(None, &words[0], initial) {
                     Ok(o) | Err(o) => o,
                 };
                 return Ok(self.login_reply(outcome));

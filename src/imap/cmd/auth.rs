@@ -8,17 +8,23 @@ use crate::auth::{self, Account, AuthError, Protocol};
 use crate::imap::response::{CommandResult, Outcome};
 use crate::imap::session::{Session, log_event};
 use crate::net::conn::LineRead;
-use crate::store::Maildir;
+use crate::net::handoff::{self, Handoff};
 
 const PRIVACY_REQUIRED: &str =
     "[PRIVACYREQUIRED] Use STARTTLS first; logins without TLS are disabled";
 
 impl Session<'_> {
-    pub fn cmd_login(&mut self, user: &str, password: &[u8]) -> CommandResult {
-        Ok(self.login(user, password))
+    /// LOGIN; `tag` is the command's (none for SMAP's LOGIN).
+    pub(super) fn password_login(
+        &mut self,
+        tag: Option<&str>,
+        user: &str,
+        password: &[u8],
+    ) -> CommandResult {
+        Ok(self.login(tag, user, password))
     }
 
-    fn login(&mut self, user: &str, password: &[u8]) -> Outcome {
+    fn login(&mut self, tag: Option<&str>, user: &str, password: &[u8]) -> Outcome {
         if self.login_needs_tls() {
             return Outcome::no(PRIVACY_REQUIRED);
         }
@@ -27,18 +33,19 @@ impl Session<'_> {
         };
         let remote = self.conn.peer_addr().map(|a| a.ip());
         let result = auth::authenticate(self.config, Protocol::Imap, user, password, remote);
-        self.auth_result(user, result, "LOGIN")
+        self.auth_result(tag, user, result, "LOGIN")
     }
 
     /// Turns the backend's verdict into the session's next state and the tagged answer.
     fn auth_result(
         &mut self,
+        tag: Option<&str>,
         user: &str,
         result: Result<Account, AuthError>,
         verb: &str,
     ) -> Outcome {
         match result {
-            Ok(account) => self.login_as(account, verb),
+            Ok(account) => self.login_as(tag, account, verb),
             Err(AuthError::Failed) => self.login_failed(user, "invalid credentials"),
             Err(AuthError::Disabled(_)) => {
                 self.log_auth("LOGIN FAILED", user, Some("IMAP access disabled"));
@@ -56,11 +63,21 @@ impl Session<'_> {
     }
 
     /// AUTHENTICATE (RFC 3501 §6.2.2) with SASL-IR (RFC 4959).
-    pub fn cmd_authenticate(&mut self, mechanism: &str, initial: Option<String>) -> CommandResult {
-        Ok(self.authenticate(mechanism, initial))
+    pub(super) fn sasl_login(
+        &mut self,
+        tag: Option<&str>,
+        mechanism: &str,
+        initial: Option<String>,
+    ) -> CommandResult {
+        Ok(self.authenticate(tag, mechanism, initial))
     }
 
-    fn authenticate(&mut self, mechanism: &str, initial: Option<String>) -> Outcome {
+    fn authenticate(
+        &mut self,
+        tag: Option<&str>,
+        mechanism: &str,
+        initial: Option<String>,
+    ) -> Outcome {
         if self.login_needs_tls() {
             return Outcome::no(PRIVACY_REQUIRED);
         }
@@ -77,7 +94,9 @@ impl Session<'_> {
         };
         let ending = self.sasl_offer().run(&request, &mut accounts, self);
         match ending {
-            Ending::Verdict { user, result, .. } => self.auth_result(&user, result, "AUTHENTICATE"),
+            Ending::Verdict { user, result, .. } => {
+                self.auth_result(tag, &user, result, "AUTHENTICATE")
+            }
             Ending::NotOffered => {
                 Outcome::no(format!("[CANNOT] Mechanism {mechanism} is not offered"))
             }
@@ -112,8 +131,9 @@ impl Session<'_> {
         }
     }
 
-    /// Everything that follows a successful authentication.
-    pub fn login_as(&mut self, account: Account, verb: &str) -> Outcome {
+    /// Everything that follows a successful authentication. With the login command's
+    /// `tag`, the connection is handed to the mail session program when it can be.
+    fn login_as(&mut self, tag: Option<&str>, account: Account, verb: &str) -> Outcome {
         if account.options.disabled_for(Protocol::Imap) {
             self.log_auth("LOGIN FAILED", &account.user, Some("IMAP access disabled"));
             return Outcome::no("[CONTACTADMIN] IMAP access disabled for this account.");
@@ -142,31 +162,57 @@ impl Session<'_> {
             );
         }
         // From here on the process is the account's: a failure ends the session.
-        let maildir =
-            match Maildir::open_with(&account.maildir, self.config.mail.skip_symlink_checks) {
-                Ok(m) => m,
-                Err(err) => {
-                    log::error!(
-                        "user {}: Maildir {} cannot be opened: {err}",
-                        crate::log::escape(&account.user),
-                        account.maildir.display()
-                    );
-                    return self.end_after_drop();
-                }
-            };
-        self.log_auth("LOGIN", &account.user, None);
-        self.authenticated(account, maildir);
-        // The login deadline is over: the tagged OK must not be cut short by it.
-        self.apply_timeouts();
-        Outcome::ok(format!(
-            "[CAPABILITY {}] {verb} completed",
-            self.capabilities()
-        ))
+        let account = match tag {
+            Some(tag) => match self.hand_over(tag, account, verb) {
+                Ok(account) => account,
+                Err(outcome) => return outcome,
+            },
+            None => account,
+        };
+        self.open_mail(account, verb)
+    }
+
+    /// Executes `postern-session` to go on with this connection (see
+    /// [`crate::net::handoff`]); returns the account when the session goes on here
+    /// instead (TLS, no session program), and the login's answer when the program could
+    /// not be started.
+    fn hand_over(&mut self, tag: &str, account: Account, verb: &str) -> Result<Account, Outcome> {
+        if self.conn.plain_socket().is_none() {
+            return Ok(account);
+        }
+        let Some(program) = handoff::session_program() else {
+            log::warn!(
+                "no {} beside this program: the session goes on in the login process",
+                handoff::PROGRAM
+            );
+            return Ok(account);
+        };
+        if self.flush().is_err() {
+            return Err(self.end_after_drop());
+        }
+        let Some(socket) = self.conn.plain_socket() else {
+            return Ok(account);
+        };
+        let handoff = Handoff {
+            tag: tag.to_owned(),
+            verb: verb.to_owned(),
+            session_id: crate::log::start_session().to_owned(),
+            elapsed_ms: u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX),
+            peer: self.conn.peer_addr(),
+            bytes_read: self.conn.bytes_read(),
+            bytes_written: self.conn.bytes_written(),
+            input: self.conn.buffered_input().to_vec(),
+            account,
+            config: self.config.clone(),
+        };
+        let err = handoff::hand_over(&program, socket, &handoff);
+        log::error!("cannot start {}: {err}", program.display());
+        Err(self.end_after_drop())
     }
 
     /// A login that failed after the process became the account's user: the session
     /// cannot go back to serving an unauthenticated client as that user.
-    fn end_after_drop(&mut self) -> Outcome {
+    pub(crate) fn end_after_drop(&mut self) -> Outcome {
         self.untagged(
             "BYE [UNAVAILABLE] Your mailbox is unavailable; the administrator has details in the log",
         );
@@ -189,7 +235,7 @@ impl Session<'_> {
         Outcome::no("[AUTHENTICATIONFAILED] Authentication failed")
     }
 
-    fn log_auth(&self, event: &str, user: &str, reason: Option<&str>) {
+    pub(crate) fn log_auth(&self, event: &str, user: &str, reason: Option<&str>) {
         let mut fields = self.log_fields_base();
         fields.retain(|(k, _)| *k != "USER");
         fields.push(("USER", user.to_string()));

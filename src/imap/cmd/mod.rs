@@ -22,6 +22,7 @@ mod list;
 mod logout;
 mod namespace;
 mod noop;
+pub mod prelogin;
 mod quota;
 mod rename;
 mod search;
@@ -67,11 +68,11 @@ impl Session<'_> {
             Id(fields) => self.cmd_id(fields),
             Enable(names) => self.cmd_enable(names),
             StartTls => self.cmd_starttls(tag),
-            Login { username, password } => self.cmd_login(&username, &password),
+            Login { username, password } => self.cmd_login(Some(tag), &username, &password),
             Authenticate {
                 mechanism,
                 initial_response,
-            } => self.cmd_authenticate(&mechanism, initial_response),
+            } => self.cmd_authenticate(Some(tag), &mechanism, initial_response),
             Select { mailbox, params } => self.cmd_select(&mailbox, &params, false),
             Examine { mailbox, params } => self.cmd_select(&mailbox, &params, true),
             Create { mailbox, uses } => self.cmd_create(&mailbox, &uses),

@@ -6,14 +6,8 @@ use crate::imap::session::{Session, log_event};
 use crate::net::tls::Acceptor;
 
 impl Session<'_> {
-    /// STARTTLS (RFC 3501 §6.2.1). Whatever the client sent after the command in the
-    /// same packet is dropped, never run.
-    pub fn cmd_starttls(&mut self, tag: &str) -> CommandResult {
-        self.start_tls(&format!("{tag} OK Begin TLS negotiation now\r\n"))
-    }
-
-    /// Answers `ready` and starts TLS (IMAP STARTTLS and SMAP's `\SMAP1 STARTTLS`).
-    pub fn start_tls(&mut self, ready: &str) -> CommandResult {
+    /// Answers `ready` and starts TLS (through [`super::prelogin::PRE_LOGIN`]).
+    pub(super) fn begin_tls(&mut self, ready: &str) -> CommandResult {
         if self.conn.is_tls() {
             return Err(Outcome::bad("TLS is already active"));
         }

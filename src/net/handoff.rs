@@ -1,0 +1,175 @@
+//! After an IMAP login, the login process (`postern imapd`, linked with OpenSSL, PAM and
+//! password hashing) hands the connection to `postern-session`, the mail session
+//! program, which is linked with none of them: the code that then runs as the user is
+//! only the code that serves mail, and a session's memory is its mail's (about 2 MB less
+//! resident per session: libcrypto alone is 1.4 MB of a plaintext session's pages).
+//!
+//! The login process has already become the user (privdrop, loginexec) when it hands
+//! over. It executes `postern-session`, found beside its own program, with the socket
+//! at descriptor [`SOCKET_FD`] and a sealed memfd at [`HANDOFF_FD`] holding a
+//! [`Handoff`]: the settings it runs with (the user need not be able to read the
+//! configuration file), the account, the login command's tag, the client's address, the
+//! session id and byte counts, and the bytes the client sent after the login command.
+//! The session program opens the Maildir and answers the login command itself, so a
+//! Maildir that cannot be opened ends the session as it did in one process.
+//!
+//! Only a plaintext socket is handed over: over TLS (or inetd's stdin/stdout) the
+//! session goes on in the login process, and so it does when no `postern-session`
+//! stands beside the program (a warning says so).
+
+use std::fs::File;
+use std::io::{self, Read, Seek, Write};
+use std::net::SocketAddr;
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
+use std::process::Command;
+
+use nix::libc;
+use serde::{Deserialize, Serialize};
+
+use crate::auth::Account;
+use crate::config::Config;
+
+/// The connection, in the session program.
+pub const SOCKET_FD: RawFd = 3;
+/// The [`Handoff`] record, in the session program.
+pub const HANDOFF_FD: RawFd = 4;
+/// The session program's file name, beside `postern`.
+pub const PROGRAM: &str = "postern-session";
+/// A record larger than this is refused (settings, an account and one read buffer).
+const MAX_RECORD: u64 = 1 << 20;
+
+/// What the session program needs to go on where the login process stopped.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Handoff {
+    /// The login command's tag and verb (`LOGIN` / `AUTHENTICATE`), for its answer.
+    pub tag: String,
+    pub verb: String,
+    pub session_id: String,
+    /// Milliseconds since the connection was taken (the logout line's time).
+    pub elapsed_ms: u64,
+    pub peer: Option<SocketAddr>,
+    pub bytes_read: u64,
+    pub bytes_written: u64,
+    /// What the client sent after the login command (pipelined commands).
+    pub input: Vec<u8>,
+    pub account: Account,
+    pub config: Config,
+}
+
+/// The session program beside this one, if it is there.
+pub fn session_program() -> Option<PathBuf> {
+    let program = std::env::current_exe().ok()?.with_file_name(PROGRAM);
+    program.is_file().then_some(program)
+}
+
+/// Executes `program` with the connection `socket` and `handoff`. Returns only on
+/// failure, with the descriptors 3 and 4 of this process replaced.
+pub fn hand_over(program: &PathBuf, socket: BorrowedFd<'_>, handoff: &Handoff) -> io::Error {
+    let record = match toml::to_string(handoff) {
+        Ok(text) => text,
+        Err(err) => return io::Error::other(format!("cannot write the handoff: {err}")),
+    };
+    let memfd = match sealed_memfd(record.as_bytes()) {
+        Ok(fd) => fd,
+        Err(err) => return err,
+    };
+    // Both out of the way of 3 and 4 first, then into place (dup2 clears close-on-exec).
+    let placed = dup_above(socket.as_raw_fd()).and_then(|socket| {
+        let memfd = dup_above(memfd.as_raw_fd())?;
+        place(socket.as_raw_fd(), SOCKET_FD)?;
+        place(memfd.as_raw_fd(), HANDOFF_FD)
+    });
+    if let Err(err) = placed {
+        return err;
+    }
+    // Nothing else of the login goes along (a PAM module's descriptor, say): every
+    // descriptor past the two is closed at exec, whoever opened it and however.
+    // SAFETY: close_range(2) with CLOSE_RANGE_CLOEXEC only sets flags on descriptors.
+    let all_closed = unsafe {
+        libc::syscall(
+            libc::SYS_close_range,
+            HANDOFF_FD + 1,
+            libc::c_uint::MAX,
+            libc::CLOSE_RANGE_CLOEXEC,
+        )
+    };
+    if all_closed < 0 {
+        return io::Error::last_os_error();
+    }
+    Command::new(program).arg0(PROGRAM).exec()
+}
+
+/// In the session program: the connection and the record.
+pub fn receive() -> anyhow::Result<(OwnedFd, Handoff)> {
+    for fd in [SOCKET_FD, HANDOFF_FD] {
+        // SAFETY: F_GETFD only asks whether the descriptor number is open.
+        if unsafe { libc::fcntl(fd, libc::F_GETFD) } < 0 {
+            anyhow::bail!(
+                "descriptor {fd} is not open: {PROGRAM} is started by `postern imapd` after a login"
+            );
+        }
+    }
+    // SAFETY: the login process placed these two descriptors for this program, which
+    // takes them once, at its start, before it opens anything.
+    let (socket, record) = unsafe {
+        (
+            OwnedFd::from_raw_fd(SOCKET_FD),
+            File::from_raw_fd(HANDOFF_FD),
+        )
+    };
+    let mut text = String::new();
+    record.take(MAX_RECORD).read_to_string(&mut text)?;
+    let handoff: Handoff = toml::from_str(&text)?;
+    handoff
+        .config
+        .check()
+        .map_err(|invalid| anyhow::anyhow!("{invalid}"))?;
+    Ok((socket, handoff))
+}
+
+/// An anonymous file holding `bytes`, sealed against change, read from its start.
+fn sealed_memfd(bytes: &[u8]) -> io::Result<File> {
+    // SAFETY: a constant NUL-terminated name; the result is checked.
+    let fd = unsafe {
+        libc::memfd_create(
+            c"postern-handoff".as_ptr(),
+            libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING,
+        )
+    };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: a descriptor just made and owned by no one else.
+    let mut file = unsafe { File::from_raw_fd(fd) };
+    file.write_all(bytes)?;
+    let seals = libc::F_SEAL_SEAL | libc::F_SEAL_SHRINK | libc::F_SEAL_GROW | libc::F_SEAL_WRITE;
+    // SAFETY: fcntl on a descriptor we own.
+    if unsafe { libc::fcntl(file.as_raw_fd(), libc::F_ADD_SEALS, seals) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    file.rewind()?;
+    Ok(file)
+}
+
+/// A close-on-exec copy of `fd` numbered above the two fixed descriptors.
+fn dup_above(fd: RawFd) -> io::Result<OwnedFd> {
+    // SAFETY: fcntl on a descriptor number; the result is checked and then owned.
+    let copy = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, HANDOFF_FD + 1) };
+    if copy < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: a new descriptor no one else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(copy) })
+}
+
+/// Puts `from` at `to`, open across exec.
+fn place(from: RawFd, to: RawFd) -> io::Result<()> {
+    // SAFETY: dup2 on descriptor numbers; whatever was at `to` (the connection itself,
+    // or the closed failure-report channel) is replaced.
+    if unsafe { libc::dup2(from, to) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
