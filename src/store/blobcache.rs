@@ -18,7 +18,6 @@
 //! stays sound); every offset is checked when it is read, so a damaged file reads as
 //! missing entries, never as a crash.
 
-use std::fs::File;
 use std::io;
 use std::path::{Path, PathBuf};
 
@@ -183,7 +182,7 @@ struct Disk {
 
 impl Disk {
     fn open(path: &Path) -> Option<Disk> {
-        let file = File::open(path).ok()?;
+        let (file, _) = super::fsutil::open_own_file(path)?;
         let map = ReadOnlyMap::new(&file).ok()?;
         if map.len() < HEADER || &map[..8] != MAGIC {
             return None;

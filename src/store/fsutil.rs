@@ -69,12 +69,37 @@ pub(crate) fn fsync_dir(dir: &Path) -> io::Result<()> {
         .sync_all()
 }
 
-/// Opens an existing file for reading without following a symbolic link in its place.
+/// Opens an existing file for reading without following a symbolic link in its place,
+/// and, as [`open_regular`], without waiting on a FIFO.
 pub(crate) fn open_nofollow(path: &Path) -> io::Result<File> {
-    OpenOptions::new()
+    let file = OpenOptions::new()
         .read(true)
-        .custom_flags(libc::O_NOFOLLOW)
-        .open(path)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(path)?;
+    only_regular(file, path)
+}
+
+/// Opens a file others who may write the folder could have put in place (a message, a
+/// lock, Courier's UID database), following a link as before but never waiting on a
+/// FIFO or a device: anything but a regular file is an error (InvalidData).
+pub(crate) fn open_regular(path: &Path) -> io::Result<File> {
+    let file = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)?;
+    only_regular(file, path)
+}
+
+/// `file` when it is a regular file (opened with O_NONBLOCK: a FIFO or a device opened
+/// so is refused here, before anything waits on it).
+pub(crate) fn only_regular(file: File, path: &Path) -> io::Result<File> {
+    if !file.metadata()?.is_file() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("{} is not a regular file", path.display()),
+        ));
+    }
+    Ok(file)
 }
 
 /// Opens one of postern's own files in a folder (an index, a cache) as a file others

@@ -176,7 +176,9 @@ fn lock_writers(folder_dir: &Path) -> io::Result<File> {
         .create(true)
         .truncate(false)
         .mode(0o600)
+        .custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_NONBLOCK)
         .open(folder_dir.join(LOCK))?;
+    let lock = super::fsutil::only_regular(lock, &folder_dir.join(LOCK))?;
     lock.lock()?;
     Ok(lock)
 }

@@ -107,7 +107,7 @@ impl DirFlock {
 
 /// Removes the lock at `path` if its holder is gone; true when the caller should retry.
 fn break_if_stale(path: &Path) -> io::Result<bool> {
-    let mut f = match File::open(path) {
+    let mut f = match super::fsutil::open_regular(path) {
         Ok(f) => f,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(true),
         Err(e) => return Err(e),

@@ -760,7 +760,7 @@ pub(crate) fn usage(dir: &Path) -> Result<super::FolderUsage> {
             Some(w) => w,
             None => {
                 let sub = if f.in_new { "new" } else { "cur" };
-                match File::open(dir.join(sub).join(&f.file_name)) {
+                match fsutil::open_regular(&dir.join(sub).join(&f.file_name)) {
                     Ok(mut file) => {
                         let w = super::measure::measure_file(&mut file)?.wire_size;
                         cache.insert(base.clone(), w as i64);
@@ -1532,7 +1532,7 @@ impl Mailbox {
     /// Opens a message file, finding it even if another process renamed it meanwhile.
     pub fn open_message(&self, index: usize) -> Result<File> {
         self.check(index)?;
-        match File::open(self.path_of(index)) {
+        match fsutil::open_regular(&self.path_of(index)) {
             Ok(f) => return Ok(f),
             Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e.into()),
             Err(_) => {}
@@ -1541,7 +1541,7 @@ impl Mailbox {
             return Err(StoreError::NoSuchMessage);
         };
         let sub = if f.in_new { "new" } else { "cur" };
-        match File::open(self.dir.join(sub).join(&f.file_name)) {
+        match fsutil::open_regular(&self.dir.join(sub).join(&f.file_name)) {
             Ok(f) => Ok(f),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Err(StoreError::NoSuchMessage),
             Err(e) => Err(e.into()),
@@ -2759,7 +2759,7 @@ fn copy_file(
 ) -> Result<()> {
     let (mut out, tmp) = fsutil::create_unique(&target_dir.join("tmp"), "")?;
     let r = (|| -> io::Result<()> {
-        io::copy(&mut File::open(src)?, &mut out)?;
+        io::copy(&mut fsutil::open_regular(src)?, &mut out)?;
         if let Some(t) = mtime {
             out.set_modified(t)?;
         }

@@ -56,7 +56,9 @@ pub fn purge(
     let mut names = fsutil::list_names(&cur)?;
     names.sort_unstable();
     let cursor_path = folder_dir.join(CURSOR_FILE);
-    let cursor = fs::read_to_string(&cursor_path).unwrap_or_default();
+    let cursor = fsutil::read_own_file(&cursor_path, 4096)
+        .and_then(|bytes| String::from_utf8(bytes).ok())
+        .unwrap_or_default();
     // Names after the cursor first, then from the start up to it.
     let split = names.partition_point(|n| n.as_str() <= cursor.as_str());
     names.rotate_left(split);

@@ -5,9 +5,11 @@
 //! looking at the messages again. Courier ignores them.
 
 use rustc_hash::FxHashMap as HashMap;
-use std::fs;
 use std::io;
 use std::path::Path;
+
+/// A cache file larger than this is not read (about 80 bytes a message: 6 million).
+const MAX_FILE: u64 = 512 << 20;
 
 /// Which number a cache holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,7 +33,9 @@ impl Kind {
 
 /// Reads the cache; anything unreadable counts as empty.
 pub fn load(folder_dir: &Path, kind: Kind) -> HashMap<String, i64> {
-    let Ok(text) = fs::read_to_string(folder_dir.join(kind.file())) else {
+    let Some(text) = super::fsutil::read_own_file(&folder_dir.join(kind.file()), MAX_FILE)
+        .and_then(|bytes| String::from_utf8(bytes).ok())
+    else {
         return HashMap::default();
     };
     let mut lines = text.lines();
@@ -77,6 +81,7 @@ pub fn save(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs;
 
     #[test]
     fn round_trip_and_merge() {

@@ -25,7 +25,6 @@
 //!
 //! Every offset is checked when read: a damaged file reads as misses, never as a crash.
 
-use std::fs::File;
 use std::io;
 use std::path::{Path, PathBuf};
 
@@ -121,7 +120,7 @@ impl SortFile {
             map: None,
             count: 0,
         };
-        let Ok(f) = File::open(&file.path) else {
+        let Some((f, _)) = super::fsutil::open_own_file(&file.path) else {
             return file;
         };
         let Ok(map) = ReadOnlyMap::new(&f) else {

@@ -23,13 +23,15 @@ pub const CREATABLE: &[&str] = &["Archive", "Drafts", "Junk", "Sent", "Trash"];
 /// The attributes (without backslash) kept for the folder in `folder_dir`; none when the
 /// file is missing or unreadable.
 pub fn read(folder_dir: &Path) -> Vec<String> {
-    match std::fs::read_to_string(folder_dir.join(FILE)) {
-        Ok(text) => text
+    let text = super::fsutil::read_own_file(&folder_dir.join(FILE), 4096)
+        .and_then(|bytes| String::from_utf8(bytes).ok());
+    match text {
+        Some(text) => text
             .lines()
             .filter(|l| CREATABLE.contains(l))
             .map(str::to_owned)
             .collect(),
-        Err(_) => Vec::new(),
+        None => Vec::new(),
     }
 }
 

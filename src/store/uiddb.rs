@@ -304,8 +304,9 @@ fn open_file(path: &Path, write: bool) -> io::Result<Option<File>> {
         OpenOptions::new()
             .read(true)
             .write(write)
-            .custom_flags(nix::libc::O_NOFOLLOW)
+            .custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_NONBLOCK)
             .open(path)
+            .and_then(|file| super::fsutil::only_regular(file, path))
     };
     let opened = match open(write) {
         Err(e)
@@ -527,7 +528,7 @@ pub fn uids_between(folder_dir: &Path, after: u32, before: u32) -> io::Result<Ve
 pub fn header(folder_dir: &Path) -> Option<(u32, u32)> {
     use std::io::Read;
     let mut head = [0u8; 64];
-    let mut f = fs::File::open(folder_dir.join(FILE)).ok()?;
+    let mut f = super::fsutil::open_regular(&folder_dir.join(FILE)).ok()?;
     let n = f.read(&mut head).ok()?;
     let line = head[..n].split(|&b| b == b'\n').next()?;
     let mut fields = std::str::from_utf8(line).ok()?.split(' ');

@@ -41,10 +41,11 @@ pub struct IndexFile {
 impl IndexFile {
     /// `Ok(None)`: no file. `Err(Damaged)`: a file that fails a check.
     pub fn open(path: &Path) -> Result<Option<IndexFile>, Damaged> {
-        let file = match File::open(path) {
-            Ok(f) => f,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-            Err(_) => return Err(Damaged),
+        let file = match crate::store::fsutil::open_own_file(path) {
+            Some((f, _)) => f,
+            // Missing, or not a regular file of ours (a link, a FIFO): damaged.
+            None if std::fs::symlink_metadata(path).is_err() => return Ok(None),
+            None => return Err(Damaged),
         };
         let map = ReadOnlyMap::new(&file).map_err(|_| Damaged)?;
         let segments = directory(&map)?;

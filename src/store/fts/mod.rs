@@ -621,7 +621,11 @@ pub fn added_many(root: &Path, dir: &Path, messages: &[(&str, &Path)]) {
             match std::fs::metadata(path) {
                 Ok(m) if m.len() > s.max_message_size => b.add(basename, &[], UNINDEXED),
                 Ok(_) => {
-                    if let Ok(raw) = std::fs::read(path) {
+                    let raw = crate::store::fsutil::open_regular(path).and_then(|mut f| {
+                        let mut raw = Vec::new();
+                        std::io::Read::read_to_end(&mut f, &mut raw).map(|_| raw)
+                    });
+                    if let Ok(raw) = raw {
                         b.add(basename, &message_trigrams(raw), 0);
                     }
                 }
