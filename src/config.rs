@@ -63,6 +63,11 @@ pub struct Serve {
     pub failed_logins_window: u64,
     /// Seconds to wait for sessions to end after SIGTERM before ending them.
     pub shutdown_timeout: u64,
+    /// Connections the kernel keeps waiting for `serve` to take them (listen(2)'s
+    /// backlog; net.core.somaxconn caps it). Past it a client's connection attempt is
+    /// dropped and retried a second or more later: 128, the usual default, is overrun
+    /// when a few hundred clients connect at once.
+    pub listen_backlog: u32,
 }
 
 impl Default for Serve {
@@ -79,6 +84,7 @@ impl Default for Serve {
             max_failed_logins_per_ip: 10,
             failed_logins_window: 600,
             shutdown_timeout: 30,
+            listen_backlog: 1024,
         }
     }
 }

@@ -201,6 +201,32 @@ fn per_ip_limit_refuses_politely_in_each_protocol() {
     assert!(line.starts_with("* OK session imapd"), "{line}");
 }
 
+/// The backlog of the listening socket on `port` (ss's Send-Q for a listener).
+fn listen_backlog(port: u16) -> Option<u32> {
+    let out = Command::new("ss")
+        .args(["-ltnH", &format!("sport = :{port}")])
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.split_whitespace().nth(2)?.parse().ok()
+}
+
+#[test]
+fn listeners_keep_the_configured_backlog() {
+    if which("ss").is_err() {
+        eprintln!("SKIP: listeners_keep_the_configured_backlog: no ss (iproute2)");
+        return;
+    }
+    // Past std's 128 (overrun when a few hundred clients connect at once); at most
+    // net.core.somaxconn, which is 4096 on current kernels.
+    let serve = Serve::start("listen_backlog = 700");
+    assert_eq!(listen_backlog(serve.imap), Some(700));
+    assert_eq!(listen_backlog(serve.pop3), Some(700));
+    drop(serve);
+    let serve = Serve::start("");
+    assert_eq!(listen_backlog(serve.imap), Some(1024), "the default");
+}
+
 #[test]
 fn global_limit() {
     let serve = Serve::start("max_connections = 1\nmax_connections_per_ip = 0");

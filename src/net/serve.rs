@@ -24,7 +24,7 @@ use nix::libc;
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::signal::{SigSet, Signal, kill};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
-use nix::sys::socket::{SockFlag, accept4};
+use nix::sys::socket::{Backlog, SockFlag, accept4, listen};
 use nix::unistd::Pid;
 use sd_notify::NotifyState;
 
@@ -91,9 +91,13 @@ fn set_nonblocking(fd: &OwnedFd) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn bind(service: Service, addr: SocketAddr) -> anyhow::Result<Listener> {
+fn bind(service: Service, addr: SocketAddr, backlog: u32) -> anyhow::Result<Listener> {
     let listener =
         TcpListener::bind(addr).with_context(|| format!("cannot listen on {addr} ({service})"))?;
+    // std listens with a backlog of 128; listen(2) again sets `[serve] listen_backlog`.
+    let backlog =
+        Backlog::new(i32::try_from(backlog).unwrap_or(i32::MAX)).unwrap_or(Backlog::MAXCONN);
+    listen(&listener, backlog).with_context(|| format!("cannot listen on {addr} ({service})"))?;
     listener.set_nonblocking(true)?;
     Ok(Listener {
         service,
@@ -119,7 +123,7 @@ fn bind_all(config: &Config, keep: &mut Vec<Listener>) -> anyhow::Result<Vec<Lis
             {
                 out.push(keep.swap_remove(i));
             } else {
-                out.push(bind(service, addr)?);
+                out.push(bind(service, addr, config.serve.listen_backlog)?);
             }
         }
     }
