@@ -52,8 +52,18 @@ fn held(pid: u32) -> Held {
 
 #[test]
 fn a_large_fetch_leaves_the_session_small() {
+    large_fetch_leaves_the_session_small("SELECT");
+}
+
+/// EXAMINE writes no cache: what the FETCH built must not stay with the session either.
+#[test]
+fn a_large_fetch_in_a_read_only_session_leaves_it_small() {
+    large_fetch_leaves_the_session_small("EXAMINE");
+}
+
+fn large_fetch_leaves_the_session_small(verb: &str) {
     if !std::path::Path::new("/proc/self/smaps").exists() {
-        eprintln!("SKIP: a_large_fetch_leaves_the_session_small: no /proc/PID/smaps");
+        eprintln!("SKIP: a large FETCH after {verb}: no /proc/PID/smaps");
         return;
     }
     let server = TestServer::new();
@@ -73,17 +83,23 @@ fn a_large_fetch_leaves_the_session_small() {
     }
     assert!(server.maildir.join("postern-index").exists());
 
-    let (mut c, sel) = server.session("INBOX");
+    let mut c = server.inetd();
+    c.login();
+    let sel = c.send("s", &format!("{verb} INBOX"));
     assert_eq!(sel.exists(), [4000], "{}", sel.dump());
     let pid = server.last_session_pid();
     let before = held(pid);
     let r = c.send("f", "FETCH 1:* ENVELOPE");
     assert!(r.is_ok(), "{}", r.dump());
-    assert!(server.maildir.join("postern-cache.envelope-2").exists());
+    assert_eq!(
+        server.maildir.join("postern-cache.envelope-2").exists(),
+        verb == "SELECT",
+        "the cache is saved by a read-write session only"
+    );
     let after = held(pid);
     assert!(
         after.anonymous <= before.anonymous + 1024,
-        "private memory after SELECT {before:?}, after the FETCH {after:?}"
+        "private memory after {verb} {before:?}, after the FETCH {after:?}"
     );
     assert!(
         after.index <= 16,

@@ -93,6 +93,17 @@ impl BlobCache {
         }
     }
 
+    /// Drops the unsaved entries when they hold more than `most` bytes (a session that
+    /// may not write the file must not keep a whole folder's worth); true if it did.
+    pub fn forget_unsaved_over(&mut self, most: usize) -> bool {
+        if self.ours_bytes <= most {
+            return false;
+        }
+        self.ours = HashMap::default();
+        self.ours_bytes = 0;
+        true
+    }
+
     /// Whether entries were added since the last save.
     pub fn has_unsaved(&self) -> bool {
         !self.ours.is_empty()

@@ -157,6 +157,9 @@ impl FlagChange {
 /// gives up (each retry means another process changed the flags meanwhile).
 const RENAME_TRIES: usize = 32;
 
+/// Bytes of cache entries a read-only session keeps unsaved between commands.
+const READ_ONLY_KEEP: usize = 256 << 10;
+
 /// One open folder: sequence number n is `message(n-1)`; UIDs ascend.
 #[derive(Debug)]
 pub struct Mailbox {
@@ -1634,6 +1637,17 @@ impl Mailbox {
         }
         if !self.read_only {
             self.write_caches();
+        } else {
+            // EXAMINE writes nothing, so what a command built would stay in memory up to
+            // the spill threshold (5 MB after a FETCH 1:* ENVELOPE of 10,000 messages):
+            // a little is kept for the next command, more is built again if asked.
+            let mut dropped = false;
+            for (_, cache) in &mut self.blob_caches {
+                dropped |= cache.forget_unsaved_over(READ_ONLY_KEEP);
+            }
+            if dropped {
+                crate::heap::give_back_after_command();
+            }
         }
         // The names the command looked up in the index, likewise (after the writes, whose
         // list of the files present reads them all).
