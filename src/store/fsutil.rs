@@ -72,34 +72,14 @@ pub(crate) fn fsync_dir(dir: &Path) -> io::Result<()> {
 /// Opens an existing file for reading without following a symbolic link in its place,
 /// and, as [`open_regular`], without waiting on a FIFO.
 pub(crate) fn open_nofollow(path: &Path) -> io::Result<File> {
-    let file = OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
-        .open(path)?;
-    only_regular(file, path)
+    open_for_reading(path, libc::O_NOFOLLOW).map(|(file, _)| file)
 }
 
 /// Opens a file others who may write the folder could have put in place (a message, a
 /// lock, Courier's UID database), following a link as before but never waiting on a
 /// FIFO or a device: anything but a regular file is an error (InvalidData).
 pub(crate) fn open_regular(path: &Path) -> io::Result<File> {
-    let file = OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK)
-        .open(path)?;
-    only_regular(file, path)
-}
-
-/// `file` when it is a regular file (opened with O_NONBLOCK: a FIFO or a device opened
-/// so is refused here, before anything waits on it).
-pub(crate) fn only_regular(file: File, path: &Path) -> io::Result<File> {
-    if !file.metadata()?.is_file() {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidData,
-            format!("{} is not a regular file", path.display()),
-        ));
-    }
-    Ok(file)
+    open_for_reading(path, 0).map(|(file, _)| file)
 }
 
 /// Opens one of postern's own files in a folder (an index, a cache) as a file others
@@ -107,13 +87,33 @@ pub(crate) fn only_regular(file: File, path: &Path) -> io::Result<File> {
 /// waiting on a FIFO, and only when it is a regular file; with its metadata. None when
 /// it is missing or anything else.
 pub(crate) fn open_own_file(path: &Path) -> Option<(File, fs::Metadata)> {
+    open_for_reading(path, libc::O_NOFOLLOW).ok()
+}
+
+/// `file` when it is a regular file (opened with O_NONBLOCK: a FIFO or a device opened
+/// so is refused here, before anything waits on it).
+pub(crate) fn only_regular(file: File, path: &Path) -> io::Result<File> {
+    regular(file, path).map(|(file, _)| file)
+}
+
+/// Opens `path` for reading with O_NONBLOCK and `flags`; a regular file only.
+fn open_for_reading(path: &Path, flags: libc::c_int) -> io::Result<(File, fs::Metadata)> {
     let file = OpenOptions::new()
         .read(true)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
-        .open(path)
-        .ok()?;
-    let meta = file.metadata().ok()?;
-    meta.is_file().then_some((file, meta))
+        .custom_flags(libc::O_NONBLOCK | flags)
+        .open(path)?;
+    regular(file, path)
+}
+
+fn regular(file: File, path: &Path) -> io::Result<(File, fs::Metadata)> {
+    let meta = file.metadata()?;
+    if !meta.is_file() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("{} is not a regular file", path.display()),
+        ));
+    }
+    Ok((file, meta))
 }
 
 /// [`open_own_file`] and its bytes, when there are at most `most` of them.

@@ -170,6 +170,7 @@ pub fn record_new(folder_dir: &Path, basename: &str, keywords: &[String]) -> io:
 
 /// Opens `postern-keywords` and takes the writers' flock (released when the file closes).
 fn lock_writers(folder_dir: &Path) -> io::Result<File> {
+    let path = folder_dir.join(LOCK);
     let lock = OpenOptions::new()
         .read(true)
         .write(true)
@@ -177,8 +178,8 @@ fn lock_writers(folder_dir: &Path) -> io::Result<File> {
         .truncate(false)
         .mode(0o600)
         .custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_NONBLOCK)
-        .open(folder_dir.join(LOCK))?;
-    let lock = super::fsutil::only_regular(lock, &folder_dir.join(LOCK))?;
+        .open(&path)?;
+    let lock = super::fsutil::only_regular(lock, &path)?;
     lock.lock()?;
     Ok(lock)
 }
