@@ -3,11 +3,12 @@
 //! reading waits for a writer: a session that did would hang, and with it every other
 //! login that opens the shared folder. Each such open is made without waiting and only
 //! a regular file is read; a FIFO message is refused, a FIFO cache is as good as none.
+//! A session that waited would leave the client without an answer: the test client
+//! gives up after `common::WAIT` and the test fails.
 
 mod common;
 
 use std::path::Path;
-use std::time::{Duration, Instant};
 
 use common::{Client, TestServer, message};
 
@@ -56,7 +57,6 @@ fn fifos_in_place_of_messages_and_caches_stall_no_session() {
         planted.iter().any(|n| n.starts_with("postern-cache.")),
         "caches to replace: {planted:?}"
     );
-    let started = Instant::now();
     let mut c = server.connect();
     c.login();
     use_every_cache(&mut c);
@@ -80,8 +80,4 @@ fn fifos_in_place_of_messages_and_caches_stall_no_session() {
     c.send("s", "SEARCH TEXT planted");
     c.send("g", "FETCH 1:2 (BODY.PEEK[])").assert_ok();
     c.logout();
-    assert!(
-        started.elapsed() < Duration::from_secs(20),
-        "planted: {planted:?}"
-    );
 }
