@@ -265,8 +265,9 @@ fn pam_login_drops_to_the_user_completely() {
     assert!(log.contains(&user.name), "{log}");
 }
 
-/// The PAM stack runs in a child process of the session: what its modules load stays
-/// out of the process that goes on to serve the mail. pam_cap (in Debian's common-auth
+/// Where the session goes on in the login process (here inetd's stdin/stdout), the PAM
+/// stack runs in a child process: what its modules load stays out of the process that
+/// goes on to serve the mail. pam_cap (in Debian's common-auth
 /// when libpam-cap is installed) looks the user's groups up, which maps the NSS modules
 /// that answer (libnss_systemd, with libm and libcap) for good in the process that asks.
 #[test]
@@ -421,10 +422,7 @@ fn pam_service_chosen_by_local_port() {
         "auth required pam_deny.so\naccount required pam_deny.so\n",
     )
     .unwrap();
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
+    let port = free_port();
     std::fs::write(
         user.config(),
         format!(
@@ -460,6 +458,11 @@ fn pam_service_chosen_by_local_port() {
 
 /// LOGIN over TCP on 127.0.0.1:`port`; the tagged reply.
 fn login_over_tcp(port: u16, name: &str) -> String {
+    login_on_connection(port, name).1
+}
+
+/// LOGIN over TCP on 127.0.0.1:`port`: the open connection and the tagged reply.
+fn login_on_connection(port: u16, name: &str) -> (std::net::TcpStream, String) {
     let mut stream = (0..100)
         .find_map(|_| {
             std::net::TcpStream::connect(("127.0.0.1", port))
@@ -474,10 +477,124 @@ fn login_over_tcp(port: u16, name: &str) -> String {
     let mut line = String::new();
     reader.read_line(&mut line).unwrap();
     write!(stream, "a LOGIN {} {PASSWORD}\r\n", name).unwrap();
-    loop {
+    let reply = loop {
         line.clear();
         if reader.read_line(&mut line).unwrap() == 0 || line.starts_with("a ") {
             break line.clone();
         }
+    };
+    (stream, reply)
+}
+
+/// A free loopback port.
+fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().port()
+}
+
+/// The processes whose parent is `parent`.
+fn children_of(parent: u32) -> Vec<u32> {
+    let mut pids = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        // The parent is the second field after the command name, which may hold spaces.
+        let after = stat.rsplit_once(')').map(|(_, rest)| rest).unwrap_or("");
+        if after.split_whitespace().nth(1) == Some(parent.to_string().as_str()) {
+            pids.push(pid);
+        }
     }
+    pids
+}
+
+/// Over a plaintext socket the login process runs the PAM stack itself (no child: it
+/// executes postern-session right after), so the exec is what must leave nothing of it:
+/// the session, same pid, maps no PAM or NSS module and holds no descriptor under /etc.
+#[test]
+fn a_plaintext_login_leaves_nothing_of_pam_in_the_session_program() {
+    let Some(user) = TestUser::create("exec") else {
+        return;
+    };
+    if !have("systemd-socket-activate") {
+        eprintln!("SKIP: systemd-socket-activate is not installed (Debian package systemd)");
+        return;
+    }
+    let pam_cap = [
+        "/usr/lib/x86_64-linux-gnu/security",
+        "/lib/x86_64-linux-gnu/security",
+    ]
+    .iter()
+    .any(|d| Path::new(d).join("pam_cap.so").exists());
+    user.set_pam_stack(&format!(
+        "auth required pam_unix.so nodelay\n{}account required pam_unix.so\n",
+        if pam_cap {
+            "auth optional pam_cap.so\n"
+        } else {
+            ""
+        }
+    ));
+    let port = free_port();
+    let mut activator = Command::new("systemd-socket-activate")
+        .args([
+            "--accept",
+            "-l",
+            &format!("127.0.0.1:{port}"),
+            BIN,
+            "imapd",
+            "--config",
+        ])
+        .arg(user.config())
+        .env_remove("POSTERN_PAM_SERVICE")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let (stream, reply) = login_on_connection(port, &user.name);
+    let sessions = children_of(activator.id());
+    let checked = sessions
+        .iter()
+        .map(|pid| {
+            let exe = std::fs::read_link(format!("/proc/{pid}/exe")).unwrap_or_default();
+            let maps = std::fs::read_to_string(format!("/proc/{pid}/maps")).unwrap_or_default();
+            let modules: Vec<String> = maps
+                .lines()
+                .filter(|l| {
+                    l.contains("libnss_") || l.contains("/security/pam_") || l.contains("libpam")
+                })
+                .map(str::to_owned)
+                .collect();
+            let etc: Vec<PathBuf> = std::fs::read_dir(format!("/proc/{pid}/fd"))
+                .map(|fds| {
+                    fds.flatten()
+                        .filter_map(|fd| std::fs::read_link(fd.path()).ok())
+                        .collect()
+                })
+                .unwrap_or_default();
+            let etc: Vec<PathBuf> = etc.into_iter().filter(|l| l.starts_with("/etc")).collect();
+            (exe, modules, etc)
+        })
+        .collect::<Vec<_>>();
+    drop(stream);
+    let _ = activator.kill();
+    let _ = activator.wait();
+    assert!(reply.starts_with("a OK"), "LOGIN: {reply}");
+    assert_eq!(
+        checked.len(),
+        1,
+        "one session process under the activator: {checked:?}"
+    );
+    let (exe, modules, etc) = &checked[0];
+    assert!(exe.ends_with("postern-session"), "the session runs {exe:?}");
+    assert!(
+        modules.is_empty(),
+        "PAM/NSS modules in the session: {modules:?}"
+    );
+    assert!(
+        etc.is_empty(),
+        "descriptors under /etc in the session: {etc:?}"
+    );
 }

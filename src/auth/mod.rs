@@ -19,6 +19,7 @@ use std::net::IpAddr;
 use thiserror::Error;
 
 pub use account::{Account, AccountOptions, Protocol};
+pub use child::InProcess;
 pub use sasl::Credential;
 
 use crate::config::{Backend, Config};

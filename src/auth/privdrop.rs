@@ -66,7 +66,8 @@ pub fn drop_to(user: &str, identity: &Identity) -> Result<(), DropError> {
 }
 
 /// The groups `initgroups` would give `name` (with `gid`), looked up in a child process
-/// (see [`super::child`]): the NSS modules that answer stay out of the session.
+/// (see [`super::child`]): the NSS modules that answer stay out of the session (or here,
+/// when the session is a program executed after the drop).
 fn group_list(name: &CStr, gid: Gid) -> Result<Vec<Gid>, DropError> {
     let bytes = super::child::run(|| match nix::unistd::getgrouplist(name, gid) {
         Ok(groups) => groups

@@ -32,6 +32,7 @@ impl Session<'_> {
             return self.login_failed(user, "password is not UTF-8");
         };
         let remote = self.conn.peer_addr().map(|a| a.ip());
+        let _lookups = auth::InProcess::when(self.hands_over(tag));
         let result = auth::authenticate(self.config, Protocol::Imap, user, password, remote);
         self.auth_result(tag, user, result, "LOGIN")
     }
@@ -92,6 +93,7 @@ impl Session<'_> {
             protocol: Protocol::Imap,
             remote: self.conn.peer_addr().map(|a| a.ip()),
         };
+        let _lookups = auth::InProcess::when(self.hands_over(tag));
         let ending = self.sasl_offer().run(&request, &mut accounts, self);
         match ending {
             Ending::Verdict { user, result, .. } => {
@@ -170,6 +172,12 @@ impl Session<'_> {
             None => account,
         };
         self.open_mail(account, verb)
+    }
+
+    /// Whether a login by the command tagged `tag` would go on in `postern-session`: its
+    /// PAM and NSS lookups then run in this process (see [`auth::InProcess`]).
+    fn hands_over(&self, tag: Option<&str>) -> bool {
+        tag.is_some() && self.conn.plain_socket().is_some() && handoff::session_program().is_some()
     }
 
     /// Executes `postern-session` to go on with this connection (see
