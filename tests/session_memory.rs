@@ -9,7 +9,7 @@ mod common;
 use std::fs;
 use std::time::Duration;
 
-use common::{TestServer, message};
+use common::{TestServer, message, server_pid_of_port};
 
 /// What a session process holds, in kB.
 #[derive(Debug, Clone, Copy)]
@@ -61,11 +61,39 @@ fn a_large_fetch_in_a_read_only_session_leaves_it_small() {
     large_fetch_leaves_the_session_small("EXAMINE");
 }
 
-fn large_fetch_leaves_the_session_small(verb: &str) {
+/// Through `postern serve`, where the session is `postern-session` (glibc's per-thread
+/// cache off, see src/heap.rs), measured the moment the FETCH's tagged OK arrives: the
+/// heap is given back before the answer, and the blocks the cache would keep no longer
+/// hold the pages between them (with the cache on, 436 kB more stayed here; 88 without).
+#[test]
+fn a_large_fetch_leaves_a_handed_over_session_small() {
     if !std::path::Path::new("/proc/self/smaps").exists() {
-        eprintln!("SKIP: a large FETCH after {verb}: no /proc/PID/smaps");
+        eprintln!("SKIP: a large FETCH in postern-session: no /proc/PID/smaps");
         return;
     }
+    let mut server = folder_of_4000();
+    let mut c = server.connect();
+    c.login();
+    let sel = c.send("s", "SELECT INBOX");
+    assert_eq!(sel.exists(), [4000], "{}", sel.dump());
+    let pid = server_pid_of_port(c.local_port().unwrap()).expect("the session's process");
+    let before = held(pid);
+    let r = c.send("f", "FETCH 1:* ENVELOPE");
+    assert!(r.is_ok(), "{}", r.dump());
+    let after = held(pid);
+    assert!(
+        server.maildir.join("postern-cache.envelope-2").exists(),
+        "the FETCH built the cache"
+    );
+    assert!(
+        after.anonymous <= before.anonymous + 160,
+        "private memory after SELECT {before:?}, right after the FETCH {after:?}"
+    );
+    c.logout();
+}
+
+/// 4,000 messages with long envelopes in INBOX, numbered and indexed.
+fn folder_of_4000() -> TestServer {
     let server = TestServer::new();
     let cur = server.maildir.join("cur");
     let long = "a subject long enough to make the envelope of each message take room ".repeat(3);
@@ -82,7 +110,15 @@ fn large_fetch_leaves_the_session_small(verb: &str) {
         earlier.logout();
     }
     assert!(server.maildir.join("postern-index").exists());
+    server
+}
 
+fn large_fetch_leaves_the_session_small(verb: &str) {
+    if !std::path::Path::new("/proc/self/smaps").exists() {
+        eprintln!("SKIP: a large FETCH after {verb}: no /proc/PID/smaps");
+        return;
+    }
+    let server = folder_of_4000();
     let mut c = server.inetd();
     c.login();
     let sel = c.send("s", &format!("{verb} INBOX"));

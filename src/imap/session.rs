@@ -256,8 +256,9 @@ impl<'c> Session<'c> {
             };
             let tag = command.tag.clone();
             let outcome = self.dispatch(command);
-            self.finish(&tag, outcome)?;
+            // Before the tagged answer: a client that sees it sees the session small.
             crate::heap::command_done();
+            self.finish(&tag, outcome)?;
         }
     }
 

@@ -98,7 +98,9 @@ pub fn hand_over(program: &PathBuf, socket: BorrowedFd<'_>, handoff: &Handoff) -
     if all_closed < 0 {
         return io::Error::last_os_error();
     }
-    Command::new(program).arg0(PROGRAM).exec()
+    let mut cmd = Command::new(program);
+    crate::heap::tune_session_program(&mut cmd);
+    cmd.arg0(PROGRAM).exec()
 }
 
 /// In the session program: the connection and the record.

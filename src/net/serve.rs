@@ -581,6 +581,7 @@ impl Server {
             .env_remove("WATCHDOG_PID")
             .stdin(Stdio::null())
             .stdout(Stdio::null());
+        crate::heap::tune_session_program(&mut cmd);
         if let Some(peer) = peer {
             cmd.env("REMOTE_ADDR", peer.ip().to_string())
                 .env("REMOTE_PORT", peer.port().to_string());

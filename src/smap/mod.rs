@@ -97,13 +97,13 @@ impl Smap<'_, '_> {
                 Ok(words) => self.command(words)?,
                 Err(_) => Some(Err("Syntax error.".to_owned())),
             };
+            crate::heap::command_done();
             match reply {
                 Some(Ok(text)) => self.line(&format!("+OK {text}")),
                 Some(Err(text)) => self.line(&format!("-ERR {text}")),
                 None => {}
             }
             self.s.flush()?;
-            crate::heap::command_done();
         }
     }
 
