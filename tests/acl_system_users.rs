@@ -273,3 +273,86 @@ fn file_modes_alone_keep_an_unshared_maildir_closed() {
     bob.send("s", &format!("SELECT #shared.{a}.Team"))
         .assert_status("NO");
 }
+
+/// Every file below `dir` (links not followed) whose bytes hold `needle`.
+fn files_holding(dir: &Path, needle: &[u8]) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let meta = entry.path().symlink_metadata().unwrap();
+        if meta.is_dir() {
+            found.extend(files_holding(&entry.path(), needle));
+        } else if meta.is_file() {
+            let bytes = std::fs::read(entry.path()).unwrap();
+            if bytes.windows(needle.len()).any(|w| w == needle) {
+                found.push(entry.path());
+            }
+        }
+    }
+    found
+}
+
+/// The attack: A, who may write the folder A shares with B, puts a symbolic link where a
+/// message goes, pointing at a file only B may read. B's session must not read it
+/// through the link: not into its answers, and not into the folder's caches, which A
+/// reads (envelope, search texts, sizes and dates in the index).
+#[test]
+fn a_link_planted_as_a_message_reads_nothing_of_the_reader() {
+    let Some(pair) = Pair::create() else {
+        return;
+    };
+    let (a, b) = (pair.users[0].clone(), pair.users[1].clone());
+    let mut alice = pair.session(&a);
+    alice.send("c", "CREATE INBOX.Team").assert_ok();
+    alice
+        .send(
+            "ap",
+            "APPEND INBOX.Team {22+}\r\nSubject: hi\r\n\r\nhello\r\n",
+        )
+        .assert_ok();
+    let folder = pair.home(&a).join("Maildir/.Team");
+    pair.share_with_group(&a, &folder);
+    alice
+        .send("acl", &format!("SETACL INBOX.Team {b} lrswite"))
+        .assert_ok();
+    alice.send("lo", "LOGOUT").assert_ok();
+
+    let secret = format!("Private-{}", std::process::id());
+    let private = pair.home(&b).join("private.eml");
+    std::fs::write(
+        &private,
+        format!("Subject: {secret}\r\nFrom: {secret}@example.org\r\n\r\n{secret} body\r\n"),
+    )
+    .unwrap();
+    let (uid_b, gid_b) = pair.ids(&b);
+    std::os::unix::fs::chown(&private, Some(uid_b), Some(gid_b)).unwrap();
+    std::fs::set_permissions(&private, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let link = folder.join("cur/1800000000.M1P1.planted:2,");
+    std::os::unix::fs::symlink(&private, &link).unwrap();
+    let (uid_a, _) = pair.ids(&a);
+    std::os::unix::fs::lchown(&link, Some(uid_a), None).unwrap();
+
+    let mut bob = pair.session(&b);
+    let sel = bob.send("s", &format!("SELECT #shared.{a}.Team"));
+    sel.assert_ok();
+    let mut answers = sel.dump();
+    for (tag, cmd) in [
+        ("e", "FETCH 1:* (ENVELOPE RFC822.SIZE INTERNALDATE)"),
+        ("b", "FETCH 1:* BODY.PEEK[]"),
+        ("p", "FETCH 1:* PREVIEW"),
+        ("t", &*format!("UID SEARCH TEXT {secret}")),
+        ("h", &*format!("UID SEARCH HEADER Subject {secret}")),
+        ("c", "COPY 1:* INBOX"),
+    ] {
+        answers.push_str(&bob.send(tag, cmd).dump());
+    }
+    bob.send("lo", "LOGOUT").assert_ok();
+    assert!(
+        !answers.contains(&secret),
+        "B's session read B's file through A's link: {answers}"
+    );
+    assert_eq!(
+        files_holding(&folder, secret.as_bytes()),
+        Vec::<PathBuf>::new(),
+        "files A can read hold what the link pointed at"
+    );
+}

@@ -403,7 +403,7 @@ impl FsShared {
     /// STATUS SIZE and DELETED of a filesystem-shared folder (its private copy's links).
     pub fn usage(&self, name: &str) -> Result<super::FolderUsage> {
         let l = self.linked(name)?;
-        mailbox::usage(&l.private)
+        mailbox::usage(&l.private, true)
     }
 }
 

@@ -82,6 +82,18 @@ pub(crate) fn open_regular(path: &Path) -> io::Result<File> {
     open_for_reading(path, 0).map(|(file, _)| file)
 }
 
+/// Opens a message file for reading: never waiting on a FIFO (as [`open_regular`]), and
+/// through a symbolic link only when `links` says the folder's messages are links by
+/// design (the private copy of a filesystem-shared folder, whose links are checked when
+/// it is synced). Anywhere else a link in a message's place is refused (ELOOP): in a
+/// folder others may write, it would have this user's session read a file of their
+/// choosing that only this user may read, and keep what it found in the folder's caches,
+/// where those others can read it.
+pub(crate) fn open_message(path: &Path, links: bool) -> io::Result<File> {
+    let flags = if links { 0 } else { libc::O_NOFOLLOW };
+    open_for_reading(path, flags).map(|(file, _)| file)
+}
+
 /// Opens one of postern's own files in a folder (an index, a cache) as a file others
 /// who may write the folder could have put there: not through a symbolic link, without
 /// waiting on a FIFO, and only when it is a regular file; with its metadata. None when

@@ -686,13 +686,13 @@ fn flags_of(file_name: &str) -> Flags {
 }
 
 /// The size of a message on disk: from `,S=` in its name, else from a stat, which also
-/// gives its INTERNALDATE.
-fn size_and_date(dir: &Path, basename: &str, f: &Found) -> (u64, Option<i64>) {
+/// gives its INTERNALDATE. Through a link only when `links` (see `fsutil::open_message`).
+fn size_and_date(dir: &Path, basename: &str, f: &Found, links: bool) -> (u64, Option<i64>) {
     if let Some(size) = size_from_name(basename) {
         return (size, None);
     }
     let sub = if f.in_new { "new" } else { "cur" };
-    match fs::metadata(dir.join(sub).join(&f.file_name)) {
+    match message_metadata(&dir.join(sub).join(&f.file_name), links) {
         Ok(m) => (m.len(), Some(m.mtime())),
         // Renamed or removed meanwhile: the next refresh sorts it out.
         Err(_) => (0, None),
@@ -751,7 +751,8 @@ pub(crate) fn status(dir: &Path) -> Result<super::FolderStatus> {
 /// and the `\Deleted` ones counted, without moving anything from new/. A size comes from
 /// `,W=` in the name, else the folder's size cache (`postern-sizes`), else from reading the
 /// message once, which the cache then keeps: on a warm folder no message is read.
-pub(crate) fn usage(dir: &Path) -> Result<super::FolderUsage> {
+/// `links`: the folder's messages may be links (see [`fsutil::open_message`]).
+pub(crate) fn usage(dir: &Path, links: bool) -> Result<super::FolderUsage> {
     let (listing, _) = scan(dir, false, true)?;
     let found = by_basename(listing);
     let mut cache = sizecache::load(dir, sizecache::Kind::WireSize);
@@ -763,7 +764,7 @@ pub(crate) fn usage(dir: &Path) -> Result<super::FolderUsage> {
             Some(w) => w,
             None => {
                 let sub = if f.in_new { "new" } else { "cur" };
-                match fsutil::open_regular(&dir.join(sub).join(&f.file_name)) {
+                match fsutil::open_message(&dir.join(sub).join(&f.file_name), links) {
                     Ok(mut file) => {
                         let w = super::measure::measure_file(&mut file)?.wire_size;
                         cache.insert(base.clone(), w as i64);
@@ -1081,7 +1082,7 @@ impl Mailbox {
 
     /// Appends the row of a listed message.
     fn add_row(&mut self, uid: u32, basename: &str, f: &Found, recent: bool) {
-        let (size, date) = size_and_date(&self.dir, basename, f);
+        let (size, date) = size_and_date(&self.dir, basename, f, self.fs_shared.is_some());
         if let Some(date) = date {
             self.dates.borrow_mut().insert(uid, date);
         }
@@ -1516,14 +1517,15 @@ impl Mailbox {
     /// by another process can slip in between finding the name and the stat, so a
     /// vanished name is looked for again a few times.
     fn file_mtime(&self, index: usize) -> Option<i64> {
-        if let Ok(md) = fs::metadata(self.path_of(index)) {
+        let links = self.fs_shared.is_some();
+        if let Ok(md) = message_metadata(&self.path_of(index), links) {
             return Some(md.mtime());
         }
         let basename = self.table.basename(index);
         for _ in 0..8 {
             let found = locate(&self.dir, basename).ok()??;
             let sub = if found.in_new { "new" } else { "cur" };
-            match fs::metadata(self.dir.join(sub).join(&found.file_name)) {
+            match message_metadata(&self.dir.join(sub).join(&found.file_name), links) {
                 Ok(md) => return Some(md.mtime()),
                 Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
                 Err(_) => return None,
@@ -1535,7 +1537,8 @@ impl Mailbox {
     /// Opens a message file, finding it even if another process renamed it meanwhile.
     pub fn open_message(&self, index: usize) -> Result<File> {
         self.check(index)?;
-        match fsutil::open_regular(&self.path_of(index)) {
+        let links = self.fs_shared.is_some();
+        match fsutil::open_message(&self.path_of(index), links) {
             Ok(f) => return Ok(f),
             Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e.into()),
             Err(_) => {}
@@ -1544,7 +1547,7 @@ impl Mailbox {
             return Err(StoreError::NoSuchMessage);
         };
         let sub = if f.in_new { "new" } else { "cur" };
-        match fsutil::open_regular(&self.dir.join(sub).join(&f.file_name)) {
+        match fsutil::open_message(&self.dir.join(sub).join(&f.file_name), links) {
             Ok(f) => Ok(f),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Err(StoreError::NoSuchMessage),
             Err(e) => Err(e.into()),
@@ -2636,7 +2639,8 @@ impl Mailbox {
                     .join(format!("{base}:2,{}", m.flags.to_info()));
                 // A shared folder's message is a link: link() would copy the link itself.
                 if self.fs_shared.is_some() || fs::hard_link(&src, &dest).is_err() {
-                    match copy_file(&src, &target_dir, &dest, meta.modified().ok()) {
+                    let links = self.fs_shared.is_some();
+                    match copy_file(&src, &target_dir, &dest, meta.modified().ok(), links) {
                         Err(StoreError::Io(e)) if e.kind() == io::ErrorKind::NotFound => {
                             // Gone between the look and the copy.
                             let only: HashSet<&str> = std::iter::once(base.as_str()).collect();
@@ -2709,8 +2713,15 @@ impl Mailbox {
             Err(StoreError::NoSuchMessage) => return Ok(None),
             Err(e) => return Err(e),
         };
-        match fs::metadata(&src) {
-            Ok(meta) => Ok(Some((src, meta))),
+        // A link where a message should be is copied only where messages are links by
+        // design (see `fsutil::open_message`); anywhere else it is no message.
+        match message_metadata(&src, self.fs_shared.is_some()) {
+            Ok(meta) if meta.is_file() => Ok(Some((src, meta))),
+            Ok(_) => Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("{}: not a regular file", src.display()),
+            )
+            .into()),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(e.into()),
         }
@@ -2764,16 +2775,27 @@ impl Drop for Mailbox {
     }
 }
 
+/// A message file's metadata: through a link only when `links` (see
+/// `fsutil::open_message`), else a link's own.
+fn message_metadata(path: &Path, links: bool) -> io::Result<fs::Metadata> {
+    if links {
+        fs::metadata(path)
+    } else {
+        fs::symlink_metadata(path)
+    }
+}
+
 /// Copies a message through the target's tmp/ when a hard link is not possible.
 fn copy_file(
     src: &Path,
     target_dir: &Path,
     dest: &Path,
     mtime: Option<std::time::SystemTime>,
+    links: bool,
 ) -> Result<()> {
     let (mut out, tmp) = fsutil::create_unique(&target_dir.join("tmp"), "")?;
     let r = (|| -> io::Result<()> {
-        io::copy(&mut fsutil::open_regular(src)?, &mut out)?;
+        io::copy(&mut fsutil::open_message(src, links)?, &mut out)?;
         if let Some(t) = mtime {
             out.set_modified(t)?;
         }

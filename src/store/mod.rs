@@ -287,7 +287,7 @@ impl Maildir {
     /// STATUS SIZE and DELETED of `folder` (see [`FolderUsage`]).
     pub fn usage(&self, folder: &str) -> Result<FolderUsage> {
         let dir = self.existing_dir(folder)?;
-        mailbox::usage(&dir)
+        mailbox::usage(&dir, false)
     }
 
     /// Stores a message in `folder` (IMAP APPEND) and returns its UID. A spooled source

@@ -618,10 +618,14 @@ pub fn added_many(root: &Path, dir: &Path, messages: &[(&str, &Path)]) {
                 return false;
             };
             let before = b.memory();
-            match std::fs::metadata(path) {
-                Ok(m) if m.len() > s.max_message_size => b.add(basename, &[], UNINDEXED),
+            // A link is not read here (see `fsutil::open_message`): left to the scan,
+            // which reads it only where messages are links by design.
+            match std::fs::symlink_metadata(path) {
+                Ok(m) if m.is_symlink() || m.len() > s.max_message_size => {
+                    b.add(basename, &[], UNINDEXED)
+                }
                 Ok(_) => {
-                    let raw = crate::store::fsutil::open_regular(path).and_then(|mut f| {
+                    let raw = crate::store::fsutil::open_message(path, false).and_then(|mut f| {
                         let mut raw = Vec::new();
                         std::io::Read::read_to_end(&mut f, &mut raw).map(|_| raw)
                     });
