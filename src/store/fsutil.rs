@@ -75,9 +75,10 @@ pub(crate) fn open_nofollow(path: &Path) -> io::Result<File> {
     open_for_reading(path, libc::O_NOFOLLOW).map(|(file, _)| file)
 }
 
-/// Opens a file others who may write the folder could have put in place (a message, a
-/// lock, Courier's UID database), following a link as before but never waiting on a
-/// FIFO or a device: anything but a regular file is an error (InvalidData).
+/// Opens a file others who may write the folder could have put in place (a lock,
+/// Courier's UID database; messages go through [`open_message`]), following a link as
+/// before but never waiting on a FIFO or a device: anything but a regular file is an
+/// error (InvalidData).
 pub(crate) fn open_regular(path: &Path) -> io::Result<File> {
     open_for_reading(path, 0).map(|(file, _)| file)
 }
