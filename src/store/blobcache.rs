@@ -41,6 +41,8 @@ pub struct BlobCache {
     ours: HashMap<String, Vec<u8>>,
     /// Their size in bytes.
     ours_bytes: usize,
+    /// Whether this session may write the file (not a read-only one: EXAMINE).
+    writes: bool,
 }
 
 impl BlobCache {
@@ -52,7 +54,15 @@ impl BlobCache {
             disk: None,
             ours: HashMap::default(),
             ours_bytes: 0,
+            writes: true,
         }
+    }
+
+    /// The same cache for a session that writes nothing (EXAMINE): past the spill
+    /// threshold, what it made is dropped instead of merged into the file.
+    pub fn without_writes(mut self) -> BlobCache {
+        self.writes = false;
+        self
     }
 
     pub fn get(&mut self, basename: &str) -> Option<&[u8]> {
@@ -86,6 +96,12 @@ impl BlobCache {
             _ => 0,
         };
         if self.ours_bytes >= SPILL_AT.max(on_disk / 8) {
+            if !self.writes {
+                // Built again if asked; the heap is given back after the command.
+                self.forget_unsaved_over(0);
+                crate::heap::give_back_after_command();
+                return;
+            }
             // Nothing is pruned here (the caller's save knows which files are gone).
             if let Err(e) = self.save(&|_| true) {
                 log::warn!("{}: cannot save: {e}", self.path.display());
@@ -326,6 +342,26 @@ mod tests {
         for i in (0..n).filter(|&i| i != 1) {
             assert!(c.get(&format!("{i:05}.M.h")).is_some(), "{i}");
         }
+    }
+
+    /// A read-only session's cache never writes the file, however much it makes, and
+    /// holds no more than the spill threshold.
+    #[test]
+    fn a_cache_without_writes_drops_instead_of_spilling() {
+        let d = tempfile::tempdir().unwrap();
+        fs::create_dir(d.path().join("tmp")).unwrap();
+        let mut a = BlobCache::new(d.path(), "envelope").without_writes();
+        let blob = vec![b'e'; 64 << 10];
+        for i in 0..SPILL_AT / blob.len() + 8 {
+            a.put(&format!("{i:05}.M.h"), blob.clone());
+            assert!(a.ours_bytes < SPILL_AT, "{i}: {} held", a.ours_bytes);
+        }
+        assert!(!d.path().join("postern-cache.envelope").exists());
+        assert_eq!(a.get("00000.M.h"), None, "the first entries were dropped");
+        assert!(
+            a.get(&format!("{:05}.M.h", SPILL_AT / blob.len() + 7))
+                .is_some()
+        );
     }
 
     #[test]

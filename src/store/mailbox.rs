@@ -1592,8 +1592,13 @@ impl Mailbox {
         let at = match self.blob_caches.iter().position(|(k, _)| *k == kind) {
             Some(at) => at,
             None => {
-                self.blob_caches
-                    .push((kind, BlobCache::new(&self.dir, kind)));
+                let cache = BlobCache::new(&self.dir, kind);
+                let cache = if self.read_only {
+                    cache.without_writes()
+                } else {
+                    cache
+                };
+                self.blob_caches.push((kind, cache));
                 self.blob_caches.len() - 1
             }
         };
