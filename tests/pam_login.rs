@@ -267,9 +267,9 @@ fn pam_login_drops_to_the_user_completely() {
 
 /// Where the session goes on in the login process (here inetd's stdin/stdout), the PAM
 /// stack runs in a child process: what its modules load stays out of the process that
-/// goes on to serve the mail. pam_cap (in Debian's common-auth
-/// when libpam-cap is installed) looks the user's groups up, which maps the NSS modules
-/// that answer (libnss_systemd, with libm and libcap) for good in the process that asks.
+/// goes on to serve the mail. pam_cap (in Debian's common-auth when libpam-cap is
+/// installed) looks the user's groups up, which maps the NSS modules that answer
+/// (libnss_systemd, with libm and libcap) for good in the process that asks.
 #[test]
 fn pam_modules_leave_nothing_in_the_session() {
     let dirs = [
@@ -568,13 +568,12 @@ fn a_plaintext_login_leaves_nothing_of_pam_in_the_session_program() {
                 .map(str::to_owned)
                 .collect();
             let etc: Vec<PathBuf> = std::fs::read_dir(format!("/proc/{pid}/fd"))
-                .map(|fds| {
-                    fds.flatten()
-                        .filter_map(|fd| std::fs::read_link(fd.path()).ok())
-                        .collect()
-                })
-                .unwrap_or_default();
-            let etc: Vec<PathBuf> = etc.into_iter().filter(|l| l.starts_with("/etc")).collect();
+                .into_iter()
+                .flatten()
+                .flatten()
+                .filter_map(|fd| std::fs::read_link(fd.path()).ok())
+                .filter(|target| target.starts_with("/etc"))
+                .collect();
             (exe, modules, etc)
         })
         .collect::<Vec<_>>();
