@@ -223,6 +223,37 @@ pub struct Mailbox {
     /// The state the index on disk (with its diff) is valid for, as this session last
     /// read or wrote it.
     index_valid_for: Cell<Option<index::Validity>>,
+    /// new/ and cur/, opened at the first flag change ([`SubDirs`]).
+    subdirs: std::cell::OnceCell<Option<SubDirs>>,
+}
+
+/// The folder's new/ and cur/ as descriptors (O_PATH): a flag change renames by name
+/// within them instead of walking the folder's whole path twice per message (a seventh
+/// of a STORE 1:* on 10,000 messages; the rest is the file system's rename). They are
+/// the directories the paths named when they were opened: links are followed as a
+/// rename by path would follow them.
+#[derive(Debug)]
+struct SubDirs {
+    new: std::os::fd::OwnedFd,
+    cur: std::os::fd::OwnedFd,
+}
+
+impl SubDirs {
+    fn open(dir: &Path) -> Option<SubDirs> {
+        use std::os::unix::fs::OpenOptionsExt;
+        let open = |sub: &str| {
+            fs::OpenOptions::new()
+                .read(true)
+                .custom_flags(nix::libc::O_PATH | nix::libc::O_DIRECTORY)
+                .open(dir.join(sub))
+                .ok()
+                .map(std::os::fd::OwnedFd::from)
+        };
+        Some(SubDirs {
+            new: open("new")?,
+            cur: open("cur")?,
+        })
+    }
 }
 
 /// The MODSEQ of each row as of the last [`modseq::sync`], and the folder's state then.
@@ -918,6 +949,7 @@ impl Mailbox {
             last_expunged: Vec::new(),
             dates_changed: false,
             index_valid_for: Cell::new(None),
+            subdirs: std::cell::OnceCell::new(),
         };
         if !read_only {
             super::purge::stale_tmp(&mailbox.dir, std::time::SystemTime::now());
@@ -2289,17 +2321,35 @@ impl Mailbox {
         let basename = self.table.basename(index).to_string();
         let mut file_name = self.table.file_name(index).to_string();
         let mut in_new = self.table.row(index).has(IN_NEW);
+        let subdirs = self
+            .subdirs
+            .get_or_init(|| SubDirs::open(&self.dir))
+            .as_ref();
         for _ in 0..RENAME_TRIES {
-            let from = self
-                .dir
-                .join(if in_new { "new" } else { "cur" })
-                .join(&file_name);
             let flags = change.apply_flags(flags_of(&file_name));
             let target = format!("{basename}:2,{}", flags.to_info());
-            let result = if !in_new && target == file_name {
-                fs::symlink_metadata(&from).map(drop)
-            } else {
-                fs::rename(&from, self.dir.join("cur").join(&target))
+            let result = match subdirs {
+                Some(d) => {
+                    let from_dir = if in_new { &d.new } else { &d.cur };
+                    let done = if !in_new && target == file_name {
+                        let nofollow = nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW;
+                        nix::sys::stat::fstatat(from_dir, file_name.as_str(), nofollow).map(drop)
+                    } else {
+                        nix::fcntl::renameat(from_dir, file_name.as_str(), &d.cur, target.as_str())
+                    };
+                    done.map_err(io::Error::from)
+                }
+                None => {
+                    let from = self
+                        .dir
+                        .join(if in_new { "new" } else { "cur" })
+                        .join(&file_name);
+                    if !in_new && target == file_name {
+                        fs::symlink_metadata(&from).map(drop)
+                    } else {
+                        fs::rename(&from, self.dir.join("cur").join(&target))
+                    }
+                }
             };
             match result {
                 Ok(()) => {
