@@ -75,6 +75,13 @@ pub fn cmp_new(a: &str, b: &str) -> Ordering {
         .then_with(|| split_info(a).0.as_bytes().cmp(split_info(b).0.as_bytes()))
 }
 
+/// Sorts `names` in [`cmp_new`]'s order, working each name's key out once: the first
+/// listing of a folder numbers all of its names, and parsing both names at every
+/// comparison was a sixth of a cold SELECT of 10,000 messages.
+pub fn sort_new(names: &mut [&str]) {
+    names.sort_by_cached_key(|n| (leading_number(n), split_info(n).0));
+}
+
 /// The host part of unique names, with the characters that would break the name escaped
 /// as the Maildir convention says (`/` and `:` as octal; `,` too, for `,S=` parsing).
 pub fn host() -> &'static str {
@@ -202,6 +209,19 @@ mod tests {
         assert_eq!(leading_number("abc"), 0);
         // The info is not part of the order, as in Courier's scan.
         assert_eq!(cmp_new("100.a:2,S", "100.a,S=5"), Ordering::Less);
+        let mut names = vec![
+            "100.b",
+            "99.x:2,S",
+            "100.a,S=5",
+            "x.y",
+            "100.a:2,",
+            "7.q",
+            "99.w",
+        ];
+        let mut by_cmp = names.clone();
+        by_cmp.sort_by(|a, b| cmp_new(a, b));
+        sort_new(&mut names);
+        assert_eq!(names, by_cmp);
     }
 
     #[test]

@@ -45,7 +45,7 @@ use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::Path;
 use std::time::Duration;
 
-use super::filename::cmp_new;
+use super::filename::sort_new;
 use super::fsutil;
 use super::lock::DotLock;
 use super::{Result, StoreError};
@@ -775,7 +775,7 @@ pub(crate) fn sync_few(
         return Ok(Some(found.assigned(next)));
     }
     let mut missing = std::mem::take(&mut found.missing);
-    missing.sort_by(|a, b| cmp_new(a, b));
+    sort_new(&mut missing);
     let mut lines = Vec::new();
     for name in missing {
         push_entry(&mut lines, next, name);
@@ -1003,7 +1003,7 @@ fn in_memory(folder_dir: &Path, present: &HashSet<&str>) -> io::Result<Assigned>
         .copied()
         .filter(|n| !known.contains(*n))
         .collect();
-    fresh.sort_by(|a, b| cmp_new(a, b));
+    sort_new(&mut fresh);
     for n in fresh {
         db.entries.push((db.next_uid, n.to_string()));
         db.next_uid += 1;
@@ -1052,7 +1052,7 @@ fn locked_sync(
         .copied()
         .filter(|n| !known.contains(n))
         .collect();
-    fresh.sort_by(|a, b| cmp_new(a, b));
+    sort_new(&mut fresh);
     let fresh: Vec<String> = fresh.into_iter().map(str::to_string).collect();
     for n in fresh {
         let uid = db.next_uid;
