@@ -544,6 +544,38 @@ fn bytes_read_by(pid: u32) -> u64 {
         .expect("rchar in /proc/PID/io")
 }
 
+/// A large folder with no index yet and a delivery waiting in new/: the session that
+/// lists it whole moves the delivery and makes the UID database after its look, and
+/// leaves an index all the same (checked by a second listing), so the next session does
+/// not list it again. Without that, a folder that gets mail before every login was
+/// listed whole by every session.
+#[test]
+fn the_first_listing_of_a_large_folder_leaves_an_index_despite_its_own_moves() {
+    let server = TestServer::new();
+    put_old_mail(&server, 6000);
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    server.put(
+        "INBOX",
+        "new",
+        "1800000000.M1P2.delivered",
+        "",
+        &msg(20_000),
+    );
+    let (first, sel) = server.session("INBOX");
+    assert_eq!(sel.exists(), [6001], "{}", sel.dump());
+    first.logout();
+    let folder = server.folder_dir("INBOX");
+    assert!(
+        folder.join("postern-index").exists(),
+        "no index after the first listing"
+    );
+    let (mut next, sel) = server.session("INBOX");
+    assert_eq!(sel.exists(), [6001], "{}", sel.dump());
+    let uids = all_uids(&mut next, "a");
+    assert_eq!(uids.last(), Some(&6001));
+    next.logout();
+}
+
 /// Each connection is a new process: one that opens a large folder right after a
 /// delivery numbers the delivery from the end of the UID database, because what an
 /// earlier process read of it is kept beside it (`postern-uidnames`), so it reads a small

@@ -225,6 +225,9 @@ pub struct Mailbox {
     index_valid_for: Cell<Option<index::Validity>>,
     /// new/ and cur/, opened at the first flag change ([`SubDirs`]).
     subdirs: std::cell::OnceCell<Option<SubDirs>>,
+    /// A large folder listed whole whose rows could not become the index at the open
+    /// ([`Mailbox::save_index_after_own_changes`]).
+    check_rows_at_close: bool,
 }
 
 /// The folder's new/ and cur/ as descriptors (O_PATH): a flag change renames by name
@@ -950,6 +953,7 @@ impl Mailbox {
             dates_changed: false,
             index_valid_for: Cell::new(None),
             subdirs: std::cell::OnceCell::new(),
+            check_rows_at_close: false,
         };
         if !read_only {
             super::purge::stale_tmp(&mailbox.dir, std::time::SystemTime::now());
@@ -1108,8 +1112,46 @@ impl Mailbox {
         self.stamp = stamp.and_then(DirStamp::settled);
         if assigned.persistent {
             self.save_index();
+            self.check_rows_at_close =
+                self.index_valid_for.get().is_none() && self.table.len() >= LARGE;
         }
         Ok(())
+    }
+
+    /// When the session lets go of a large folder it listed whole for want of an index,
+    /// and its own changes since that look (deliveries it moved out of new/, the UID
+    /// database or keyword directory it made) kept [`Mailbox::save_index`] from vouching
+    /// for the rows: a second listing under a settled stamp checks them, and they become
+    /// the index when they are still what the folder holds. Without it, a folder that
+    /// gets mail before every login was listed whole by every session, never leaving an
+    /// index. At the close, not the open: the open's answer does not wait for it.
+    fn save_index_after_own_changes(&mut self) {
+        if !self.check_rows_at_close || self.index_valid_for.get().is_some() {
+            return;
+        }
+        self.table.remove_gone();
+        if self.read_only || self.table.any_in_new() {
+            return;
+        }
+        let Some(stamp) =
+            DirStamp::settle(&self.dir, DirStamp::take(&self.dir)).and_then(DirStamp::settled)
+        else {
+            return;
+        };
+        let Ok((listing, _)) = scan(&self.dir, false, true) else {
+            return;
+        };
+        let found = by_basename(listing);
+        let same = found.len() == self.table.len()
+            && (0..self.table.len()).all(|i| {
+                found
+                    .get(self.table.basename(i))
+                    .is_some_and(|f| !f.in_new && f.file_name == self.table.file_name(i))
+            });
+        if same {
+            (self.looked, self.stamp) = (Some(stamp), Some(stamp));
+            self.save_index();
+        }
     }
 
     /// Appends the row of a listed message.
@@ -2827,6 +2869,7 @@ impl Drop for Mailbox {
     fn drop(&mut self) {
         self.settle_own_changes();
         self.save_index();
+        self.save_index_after_own_changes();
     }
 }
 
