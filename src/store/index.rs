@@ -72,6 +72,10 @@
 //!   the index leaves new/ unknown, so the next opener lists new/ alone. LOGOUT closes
 //!   the folder (settle and save included) before its tagged OK, holding the folder's
 //!   rebuild lock, so a session opening the folder meanwhile waits for that index.
+//!   A large folder listed whole for want of an index is not watched: when the session's
+//!   own changes after that look kept its rows from becoming the index, the session
+//!   lists the folder once more when it closes it, under a settled stamp, and saves the
+//!   rows only if that listing finds exactly them and the stamp still holds.
 //!
 //! A SELECT of a folder the index is exactly valid for takes its figures from the header
 //! (EXISTS from count, UNSEEN from the first unseen record, corrected by what the session
