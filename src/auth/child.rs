@@ -61,7 +61,7 @@ pub fn run<F: FnOnce() -> Vec<u8>>(lookup: F) -> io::Result<Vec<u8>> {
 
 static IN_PROCESS: AtomicBool = AtomicBool::new(false);
 
-/// While it lives, [`run`] calls lookups in this process. Only for a login that executes
+/// While it lives, `run` calls lookups in this process. Only for a login that executes
 /// a fresh program once it has become the user, so that nothing the modules loaded or
 /// left in memory outlives the exec.
 #[must_use]
