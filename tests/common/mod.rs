@@ -1502,10 +1502,13 @@ pub fn server_pid_of(tcp: &TcpStream) -> Option<u32> {
 /// The pid of the process holding the server side of the connection from our `local` port.
 pub fn server_pid_of_port(local: u16) -> Option<u32> {
     let table = std::fs::read_to_string("/proc/net/tcp").ok()?;
+    // A row in TIME_WAIT (inode 0) left by an earlier connection from the same client
+    // port belongs to no process: only a live socket's row counts.
     let inode = table.lines().skip(1).find_map(|l| {
         let f: Vec<&str> = l.split_whitespace().collect();
         let remote_port = u16::from_str_radix(f.get(2)?.rsplit(':').next()?, 16).ok()?;
-        (remote_port == local).then(|| f.get(9).map(|s| s.to_string()))?
+        let inode = f.get(9).filter(|i| **i != "0")?;
+        (remote_port == local).then(|| inode.to_string())
     })?;
     let target = format!("socket:[{inode}]");
     for proc in std::fs::read_dir("/proc").ok()?.flatten() {
