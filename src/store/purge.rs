@@ -7,6 +7,15 @@
 //! too) and leaves a cursor (the last name it looked at) in `postern-purge` beside the
 //! folder's UID database, so that the next login carries on after it instead of looking
 //! at the same young files again.
+//!
+//! A whole pass that removed nothing leaves `postern-purge.checked`: cur/'s change time
+//! (and inode) when the pass began, and the oldest ctime it kept. While cur/ still has
+//! that change time, no entry was added, removed or renamed since, and a file's ctime
+//! only ever moves forward; so until that oldest ctime is older than the age, no file
+//! can be, and the next login and logout look at no file of cur/ (a Trash of 5,000
+//! messages cost 5,000 stats at each of them). Only a change time older than the file
+//! system clock's tick (`CurStamp::settled`) is recorded, so a change in the same tick as the
+//! look cannot hide behind an equal time.
 
 use std::fs;
 use std::io;
@@ -21,6 +30,9 @@ use super::{Result, fsutil, quota, uiddb};
 
 /// The cursor file in the folder directory.
 pub const CURSOR_FILE: &str = "postern-purge";
+
+/// What the last whole pass that removed nothing saw (see the module comment).
+pub const CHECKED_FILE: &str = "postern-purge.checked";
 
 /// What one purge did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -53,6 +65,15 @@ pub fn purge(
     let mut removed: HashSet<String> = HashSet::default();
     sweep_new(folder_dir, cutoff, budget, &mut report, &mut removed)?;
     let cur = folder_dir.join("cur");
+    let checked_path = folder_dir.join(CHECKED_FILE);
+    // Taken before the listing, so that whatever changes cur/ from here on changes it.
+    let cur_before = CurStamp::take(&cur);
+    if let Some(stamp) = cur_before
+        && Checked::read(&checked_path).is_some_and(|c| c.cur == stamp && c.oldest >= cutoff)
+    {
+        report.complete = true;
+        return Ok(report);
+    }
     let mut names = fsutil::list_names(&cur)?;
     names.sort_unstable();
     let cursor_path = folder_dir.join(CURSOR_FILE);
@@ -63,6 +84,7 @@ pub fn purge(
     let split = names.partition_point(|n| n.as_str() <= cursor.as_str());
     names.rotate_left(split);
     let mut last = None;
+    let mut oldest_kept = i64::MAX;
     for name in &names {
         if *budget == 0 {
             break;
@@ -71,7 +93,8 @@ pub fn purge(
         report.examined += 1;
         last = Some(name);
         match remove_if_old(&cur.join(name), name, cutoff, &mut report, &mut removed) {
-            Ok(_) => {}
+            Ok(Judged::Kept { ctime }) => oldest_kept = oldest_kept.min(ctime),
+            Ok(Judged::Removed | Judged::NotMessage) => {}
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
             Err(e) => return Err(e.into()),
         }
@@ -87,11 +110,18 @@ pub fn purge(
         (false, Some(last)) => {
             fsutil::atomic_write(&folder_dir.join("tmp"), &cursor_path, last.as_bytes())?
         }
-        _ => match fs::remove_file(&cursor_path) {
-            Ok(()) => {}
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-            Err(e) => return Err(e.into()),
-        },
+        _ => remove_if_present(&cursor_path)?,
+    }
+    let quiet = cur_before.filter(|c| report.complete && removed.is_empty() && c.settled(now));
+    match quiet {
+        Some(cur) => {
+            let checked = Checked {
+                cur,
+                oldest: oldest_kept,
+            };
+            fsutil::replace_cache(&folder_dir.join("tmp"), &checked_path, &checked.encode())?
+        }
+        None => remove_if_present(&checked_path)?,
     }
     if !removed.is_empty() {
         fsutil::fsync_dir(&cur)?;
@@ -101,6 +131,91 @@ pub fn purge(
         }
     }
     Ok(report)
+}
+
+/// Removes `path`; one that is gone already is no error.
+fn remove_if_present(path: &Path) -> io::Result<()> {
+    match fs::remove_file(path) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+        _ => Ok(()),
+    }
+}
+
+/// What identifies cur/'s entries as they were: its inode and change time (ns). The
+/// ctime, not the mtime, because utimes() can put an mtime back but never a ctime.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct CurStamp {
+    dev: u64,
+    ino: u64,
+    ctime: i64,
+    ctime_ns: i64,
+}
+
+impl CurStamp {
+    fn take(cur: &Path) -> Option<CurStamp> {
+        let meta = fs::symlink_metadata(cur).ok()?;
+        Some(CurStamp {
+            dev: meta.dev(),
+            ino: meta.ino(),
+            ctime: meta.ctime(),
+            ctime_ns: meta.ctime_nsec(),
+        })
+    }
+
+    /// Whether the change time was already older than the file system clock's tick at
+    /// `now` (25 ms with nanosecond times, 2 s with whole seconds): a change in the same
+    /// tick could otherwise leave the same time.
+    fn settled(self, now: SystemTime) -> bool {
+        let Ok(now) = now.duration_since(UNIX_EPOCH) else {
+            return false;
+        };
+        let margin: i128 = if self.ctime_ns == 0 {
+            2_000_000_000
+        } else {
+            25_000_000
+        };
+        let changed = self.ctime as i128 * 1_000_000_000 + self.ctime_ns as i128;
+        changed + margin < now.as_nanos() as i128
+    }
+}
+
+/// The content of [`CHECKED_FILE`]: one line `v1 DEV INO CTIME CTIME_NS OLDEST`.
+#[derive(Debug, PartialEq, Eq)]
+struct Checked {
+    cur: CurStamp,
+    /// The oldest ctime (s) among the files the pass kept; `i64::MAX` when it kept none.
+    oldest: i64,
+}
+
+impl Checked {
+    fn encode(&self) -> Vec<u8> {
+        let c = &self.cur;
+        format!(
+            "v1 {} {} {} {} {}\n",
+            c.dev, c.ino, c.ctime, c.ctime_ns, self.oldest
+        )
+        .into_bytes()
+    }
+
+    /// None when missing or not in the format (then cur/ is looked at, as without it).
+    fn read(path: &Path) -> Option<Checked> {
+        let bytes = fsutil::read_own_file(path, 256)?;
+        let text = std::str::from_utf8(&bytes).ok()?;
+        let mut fields = text.strip_suffix('\n')?.split(' ');
+        if fields.next()? != "v1" {
+            return None;
+        }
+        let mut number = || fields.next()?.parse::<i64>().ok();
+        let (dev, ino) = (number()?, number()?);
+        let cur = CurStamp {
+            dev: u64::try_from(dev).ok()?,
+            ino: u64::try_from(ino).ok()?,
+            ctime: number()?,
+            ctime_ns: number()?,
+        };
+        let oldest = number()?;
+        fields.next().is_none().then_some(Checked { cur, oldest })
+    }
 }
 
 /// new/ first: an old file there goes at once, a young one moves to cur/ with `:2,`
@@ -124,8 +239,8 @@ fn sweep_new(
         report.examined += 1;
         let path = new.join(&name);
         match remove_if_old(&path, &name, cutoff, report, removed) {
-            Ok(true) => continue,
-            Ok(false) => {}
+            Ok(Judged::Removed) => continue,
+            Ok(Judged::Kept { .. } | Judged::NotMessage) => {}
             Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
             Err(e) => return Err(e.into()),
         }
@@ -144,25 +259,41 @@ fn sweep_new(
     Ok(())
 }
 
-/// Removes the message file `path` (named `name`) when its ctime is before `cutoff`;
-/// true when it did. Only regular files are touched.
+/// What [`remove_if_old`] did with a file.
+enum Judged {
+    Removed,
+    /// Young: its ctime (s).
+    Kept {
+        ctime: i64,
+    },
+    /// Not a regular file: never touched.
+    NotMessage,
+}
+
+/// Removes the message file `path` (named `name`) when its ctime is before `cutoff`.
+/// Only regular files are touched.
 fn remove_if_old(
     path: &Path,
     name: &str,
     cutoff: i64,
     report: &mut PurgeReport,
     removed: &mut HashSet<String>,
-) -> io::Result<bool> {
+) -> io::Result<Judged> {
     let meta = fs::symlink_metadata(path)?;
-    if !meta.is_file() || meta.ctime() >= cutoff {
-        return Ok(false);
+    if !meta.is_file() {
+        return Ok(Judged::NotMessage);
+    }
+    if meta.ctime() >= cutoff {
+        return Ok(Judged::Kept {
+            ctime: meta.ctime(),
+        });
     }
     fs::remove_file(path)?;
     let base = split_info(name).0;
     report.removed += 1;
     report.bytes += size_from_name(base).unwrap_or(meta.len());
     removed.insert(base.to_owned());
-    Ok(true)
+    Ok(Judged::Removed)
 }
 
 /// How long a file may sit in tmp/ before it counts as abandoned: Courier's 36 hours
@@ -284,6 +415,74 @@ mod tests {
         )
         .unwrap();
         assert_eq!(r.removed, 0);
+    }
+
+    /// Sleeps past the file system clock's tick (see `CurStamp::settled`), so that what
+    /// was just written counts as settled at the real clock.
+    fn let_settle(dir: &Path) {
+        let whole_seconds = fs::metadata(dir).unwrap().ctime_nsec() == 0;
+        std::thread::sleep(Duration::from_millis(if whole_seconds { 2100 } else { 30 }));
+    }
+
+    #[test]
+    fn an_unchanged_folder_is_not_looked_at_again_until_its_oldest_file_may_go() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path();
+        let trash = folder(root, ".Trash");
+        for i in 0..5 {
+            put(&trash, "cur", &format!("{i}.x:2,"), "m");
+        }
+        let pass = |now: SystemTime| {
+            let mut budget = 100;
+            purge(root, &trash, 7 * DAY, now, &mut budget).unwrap()
+        };
+        // cur/ changed just now: the pass looks at everything and vouches for nothing.
+        let r = pass(SystemTime::now());
+        assert_eq!((r.examined, r.removed, r.complete), (5, 0, true));
+        assert!(!trash.join(CHECKED_FILE).exists());
+        let_settle(&trash.join("cur"));
+        assert_eq!(pass(SystemTime::now()).examined, 5);
+        assert!(trash.join(CHECKED_FILE).exists());
+        // Unchanged, nothing old enough yet, six days on included: no file looked at.
+        for later in [SystemTime::now(), SystemTime::now() + 6 * DAY] {
+            let r = pass(later);
+            assert_eq!((r.examined, r.removed, r.complete), (0, 0, true));
+        }
+        // Eight days on the oldest may go: a whole pass, and all five go.
+        let r = pass(SystemTime::now() + 8 * DAY);
+        assert_eq!((r.examined, r.removed), (5, 5));
+        assert!(!trash.join(CHECKED_FILE).exists());
+    }
+
+    #[test]
+    fn any_change_to_cur_means_a_whole_pass_again() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path();
+        let trash = folder(root, ".Trash");
+        put(&trash, "cur", "1.a:2,", "m");
+        put(&trash, "cur", "2.b:2,", "m");
+        let pass = |now: SystemTime| {
+            let mut budget = 100;
+            purge(root, &trash, DAY, now, &mut budget).unwrap()
+        };
+        let_settle(&trash.join("cur"));
+        assert_eq!(pass(SystemTime::now()).examined, 2);
+        assert_eq!(pass(SystemTime::now()).examined, 0);
+        // A flag change (a rename within cur/), then a message moved in.
+        fs::rename(trash.join("cur/1.a:2,"), trash.join("cur/1.a:2,S")).unwrap();
+        assert_eq!(pass(SystemTime::now()).examined, 2);
+        let_settle(&trash.join("cur"));
+        assert_eq!(pass(SystemTime::now()).examined, 2);
+        assert_eq!(pass(SystemTime::now()).examined, 0);
+        put(&trash, "new", "3.c", "m");
+        // new/ is always swept: the move into cur/ is a change, so cur/ is looked at.
+        assert_eq!(pass(SystemTime::now()).examined, 1 + 3);
+        // A damaged record is as none.
+        let_settle(&trash.join("cur"));
+        assert_eq!(pass(SystemTime::now()).examined, 3);
+        fs::write(trash.join(CHECKED_FILE), "v1 1 2 x\n").unwrap();
+        assert_eq!(pass(SystemTime::now()).examined, 3);
+        assert_eq!(pass(SystemTime::now()).examined, 0);
     }
 
     #[test]
