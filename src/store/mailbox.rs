@@ -354,14 +354,15 @@ impl PartialEq for DirStamp {
 impl Eq for DirStamp {}
 
 /// A file time as ns since the epoch.
-fn nanos((secs, ns): (i64, i64)) -> i128 {
+pub(super) fn nanos((secs, ns): (i64, i64)) -> i128 {
     secs as i128 * 1_000_000_000 + ns as i128
 }
 
 /// How much older than the stamp a time must be to vouch for itself (see
 /// [`DirStamp::settled`]): 25 ms where the file system keeps nanoseconds (the kernel's
 /// coarse clock ticks every 1 to 10 ms, by CONFIG_HZ), 2 s where it keeps whole seconds.
-fn margin((_, ns): (i64, i64)) -> i128 {
+/// The purge's record of a quiet folder goes by the same rule.
+pub(super) fn margin((_, ns): (i64, i64)) -> i128 {
     if ns == 0 { 2_000_000_000 } else { 25_000_000 }
 }
 

@@ -26,7 +26,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use rustc_hash::FxHashSet as HashSet;
 
 use super::filename::{size_from_name, split_info};
-use super::{Result, fsutil, quota, uiddb};
+use super::{Result, fsutil, mailbox, quota, uiddb};
 
 /// The cursor file in the folder directory.
 pub const CURSOR_FILE: &str = "postern-purge";
@@ -163,19 +163,14 @@ impl CurStamp {
     }
 
     /// Whether the change time was already older than the file system clock's tick at
-    /// `now` (25 ms with nanosecond times, 2 s with whole seconds): a change in the same
-    /// tick could otherwise leave the same time.
+    /// `now` (the margin the folder's own stamps use): a change in the same tick could
+    /// otherwise leave the same time.
     fn settled(self, now: SystemTime) -> bool {
         let Ok(now) = now.duration_since(UNIX_EPOCH) else {
             return false;
         };
-        let margin: i128 = if self.ctime_ns == 0 {
-            2_000_000_000
-        } else {
-            25_000_000
-        };
-        let changed = self.ctime as i128 * 1_000_000_000 + self.ctime_ns as i128;
-        changed + margin < now.as_nanos() as i128
+        let changed = (self.ctime, self.ctime_ns);
+        mailbox::nanos(changed) + mailbox::margin(changed) < now.as_nanos() as i128
     }
 }
 
@@ -205,15 +200,13 @@ impl Checked {
         if fields.next()? != "v1" {
             return None;
         }
-        let mut number = || fields.next()?.parse::<i64>().ok();
-        let (dev, ino) = (number()?, number()?);
         let cur = CurStamp {
-            dev: u64::try_from(dev).ok()?,
-            ino: u64::try_from(ino).ok()?,
-            ctime: number()?,
-            ctime_ns: number()?,
+            dev: fields.next()?.parse().ok()?,
+            ino: fields.next()?.parse().ok()?,
+            ctime: fields.next()?.parse().ok()?,
+            ctime_ns: fields.next()?.parse().ok()?,
         };
-        let oldest = number()?;
+        let oldest = fields.next()?.parse().ok()?;
         fields.next().is_none().then_some(Checked { cur, oldest })
     }
 }
@@ -424,6 +417,12 @@ mod tests {
         std::thread::sleep(Duration::from_millis(if whole_seconds { 2100 } else { 30 }));
     }
 
+    /// One purge of `dir` with budget to spare.
+    fn whole_pass(root: &Path, dir: &Path, age: Duration, now: SystemTime) -> PurgeReport {
+        let mut budget = 100;
+        purge(root, dir, age, now, &mut budget).unwrap()
+    }
+
     #[test]
     fn an_unchanged_folder_is_not_looked_at_again_until_its_oldest_file_may_go() {
         let tmp = tempfile::tempdir().unwrap();
@@ -432,10 +431,7 @@ mod tests {
         for i in 0..5 {
             put(&trash, "cur", &format!("{i}.x:2,"), "m");
         }
-        let pass = |now: SystemTime| {
-            let mut budget = 100;
-            purge(root, &trash, 7 * DAY, now, &mut budget).unwrap()
-        };
+        let pass = |now| whole_pass(root, &trash, 7 * DAY, now);
         // cur/ changed just now: the pass looks at everything and vouches for nothing.
         let r = pass(SystemTime::now());
         assert_eq!((r.examined, r.removed, r.complete), (5, 0, true));
@@ -461,10 +457,7 @@ mod tests {
         let trash = folder(root, ".Trash");
         put(&trash, "cur", "1.a:2,", "m");
         put(&trash, "cur", "2.b:2,", "m");
-        let pass = |now: SystemTime| {
-            let mut budget = 100;
-            purge(root, &trash, DAY, now, &mut budget).unwrap()
-        };
+        let pass = |now| whole_pass(root, &trash, DAY, now);
         let_settle(&trash.join("cur"));
         assert_eq!(pass(SystemTime::now()).examined, 2);
         assert_eq!(pass(SystemTime::now()).examined, 0);
