@@ -168,7 +168,9 @@ pub fn scram_lookup(config: &Config, user: &str) -> Result<scram::ScramLookup, A
             Ok((password::Scheme::Plain, "")) => {
                 (scram::decoy_keys(user), Some(scram::Refusal::Failed))
             }
-            Ok((password::Scheme::Plain, secret)) => (scram::keys_from_plain(user, secret), None),
+            Ok((password::Scheme::Plain, secret)) => {
+                (Ok(scram::keys_from_plain(user, secret)), None)
+            }
             Ok(_) => (
                 scram::decoy_keys(user),
                 Some(scram::Refusal::MechanismUnavailable),
@@ -456,7 +458,7 @@ mod tests {
              eve:{{PLAIN}}::::/home/eve\n"
         ));
         let tim = scram_lookup(&config, "tim").unwrap();
-        assert_eq!(tim.keys, scram::keys_from_plain("tim", "pw1").unwrap());
+        assert_eq!(tim.keys, scram::keys_from_plain("tim", "pw1"));
         assert_eq!(tim.refusal, None);
         let ann = scram_lookup(&config, "ann").unwrap();
         assert_eq!(

@@ -98,9 +98,7 @@ pub fn verify(stored: &str, password: &str) -> Result<bool, PasswordError> {
         Scheme::Plain => return Ok(constant_time_eq(secret.as_bytes(), password.as_bytes())),
         Scheme::ScramSha256 => {
             let keys = ScramKeys::parse(secret).ok_or(PasswordError::Mismatch("SCRAM-SHA-256"))?;
-            return keys
-                .matches_password(password.as_bytes())
-                .map_err(|_| PasswordError::Crypt);
+            return Ok(keys.matches_password(password.as_bytes()));
         }
         Scheme::Sha512Crypt if !secret.starts_with("$6$") => {
             return Err(PasswordError::Mismatch("SHA512-CRYPT"));
@@ -222,7 +220,8 @@ pub fn hash(scheme: Scheme, password: &str) -> Result<String, PasswordError> {
 
 /// Compare without an early exit, so that timing does not tell how much matched.
 pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && openssl::memcmp::eq(a, b)
+    use subtle::ConstantTimeEq;
+    a.len() == b.len() && bool::from(a.ct_eq(b))
 }
 
 const CRYPT_DATA_SIZE: usize = 32768; // sizeof(struct crypt_data) in libxcrypt

@@ -18,9 +18,9 @@
 //! cancel, the line limit, the initial response, EXTERNAL and the backend's verdict —
 //! through the protocol's [`Channel`]. IMAP and POP3 keep only their framing and words.
 
-use openssl::hash::MessageDigest;
-use openssl::pkey::PKey;
-use openssl::sign::Signer;
+use base64::Engine;
+use base64::engine::{GeneralPurpose, GeneralPurposeConfig};
+use hmac::{Hmac, Mac};
 use thiserror::Error;
 
 use super::AuthError;
@@ -336,7 +336,7 @@ impl Exchange {
 
 fn cram_challenge(host: &str) -> String {
     let mut random = [0u8; 8];
-    let random = match openssl::rand::rand_bytes(&mut random) {
+    let random = match crate::random::fill(&mut random) {
         Ok(()) => random
             .iter()
             .map(|b| format!("{b:02x}"))
@@ -358,15 +358,17 @@ pub fn cram_md5_digest(secret: &str, challenge: &str) -> Option<String> {
 
 /// The HMAC a CRAM mechanism's client sends, lowercase hex (`None` for non-CRAM).
 pub fn cram_digest(mechanism: Mechanism, secret: &str, challenge: &str) -> Option<String> {
-    let hash = match mechanism {
-        Mechanism::CramMd5 => MessageDigest::md5(),
-        Mechanism::CramSha256 => MessageDigest::sha256(),
+    fn hmac<D: Mac + hmac::digest::KeyInit>(secret: &str, challenge: &str) -> Vec<u8> {
+        let mut mac =
+            <D as Mac>::new_from_slice(secret.as_bytes()).expect("HMAC takes a key of any length");
+        mac.update(challenge.as_bytes());
+        mac.finalize().into_bytes().to_vec()
+    }
+    let mac = match mechanism {
+        Mechanism::CramMd5 => hmac::<Hmac<md5::Md5>>(secret, challenge),
+        Mechanism::CramSha256 => hmac::<Hmac<sha2::Sha256>>(secret, challenge),
         _ => return None,
     };
-    let key = PKey::hmac(secret.as_bytes()).ok()?;
-    let mut signer = Signer::new(hash, &key).ok()?;
-    signer.update(challenge.as_bytes()).ok()?;
-    let mac = signer.sign_to_vec().ok()?;
     Some(mac.iter().map(|b| format!("{b:02x}")).collect())
 }
 
@@ -392,16 +394,29 @@ pub fn decode_response(line: &[u8]) -> Result<Vec<u8>, SaslError> {
     match line {
         b"*" => Err(SaslError::Cancelled),
         b"=" | b"" => Ok(Vec::new()),
-        _ => {
-            let text = std::str::from_utf8(line).map_err(|_| SaslError::Base64)?;
-            openssl::base64::decode_block(text).map_err(|_| SaslError::Base64)
-        }
+        _ => base64_decode(line).ok_or(SaslError::Base64),
     }
 }
 
 /// Encode a challenge for the wire (without the protocol's `+ ` prefix).
 pub fn encode_challenge(challenge: &[u8]) -> String {
-    openssl::base64::encode_block(challenge)
+    base64_encode(challenge)
+}
+
+/// RFC 4648 base64 with padding. Unused low bits in the last character are accepted, as
+/// OpenSSL's decoder (which this replaced) and Courier's accept them.
+const BASE64: GeneralPurpose = GeneralPurpose::new(
+    &base64::alphabet::STANDARD,
+    GeneralPurposeConfig::new().with_decode_allow_trailing_bits(true),
+);
+
+/// Padded base64; `None` if `text` is not that (whitespace included).
+pub(crate) fn base64_decode(text: &[u8]) -> Option<Vec<u8>> {
+    BASE64.decode(text).ok()
+}
+
+pub(crate) fn base64_encode(bytes: &[u8]) -> String {
+    BASE64.encode(bytes)
 }
 
 // ----- The driver both protocols share -----
@@ -710,6 +725,9 @@ fn read_response<A, C: Channel>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use openssl::hash::MessageDigest;
+    use openssl::pkey::PKey;
+    use openssl::sign::Signer;
 
     fn done(step: Step) -> (String, Credential) {
         match step {
@@ -933,7 +951,7 @@ mod tests {
 
     #[test]
     fn scram_exchange() {
-        let keys = scram::keys_from_plain("tim", "pw").unwrap();
+        let keys = scram::keys_from_plain("tim", "pw");
         for initial in [true, false] {
             let mut x = Exchange::new(Mechanism::ScramSha256, "h");
             let first = b"n,,n=tim,r=clientnonce";
@@ -963,7 +981,7 @@ mod tests {
 
     #[test]
     fn scram_failures() {
-        let keys = scram::keys_from_plain("tim", "pw").unwrap();
+        let keys = scram::keys_from_plain("tim", "pw");
         let run = |password: &str, refusal: Option<Refusal>, tamper: &dyn Fn(String) -> String| {
             let mut x = Exchange::new(Mechanism::ScramSha256, "h");
             x.start(Some(b"n,,n=tim,r=abc")).unwrap();
@@ -1020,6 +1038,11 @@ mod tests {
             b"\0tim\0tanstaaf"
         );
         assert_eq!(decode_response(b"!!!"), Err(SaslError::Base64));
+        // Padding is required and nothing may sit inside the text; spare low bits of
+        // the last character are let through (as OpenSSL's decoder did).
+        assert_eq!(decode_response(b"AHRpbQ"), Err(SaslError::Base64));
+        assert_eq!(decode_response(b"AHRp bQ=="), Err(SaslError::Base64));
+        assert_eq!(decode_response(b"AHRpbR==").unwrap(), b"\0tim");
         assert_eq!(encode_challenge(b"Username:"), "VXNlcm5hbWU6");
         assert_eq!(Mechanism::from_name("cram-md5"), Some(Mechanism::CramMd5));
         assert_eq!(Mechanism::from_name("SCRAM-SHA-1"), None);
@@ -1058,7 +1081,7 @@ mod tests {
         }
 
         fn scram_keys(&mut self, user: &str) -> Result<ScramLookup, AuthError> {
-            Ok(lookup(scram::keys_from_plain(user, "pw").unwrap(), None))
+            Ok(lookup(scram::keys_from_plain(user, "pw"), None))
         }
 
         fn account(&mut self, user: &str) -> Result<String, AuthError> {

@@ -25,12 +25,12 @@
 //! SASLprep: ASCII passwords are unaffected; a non-ASCII password works as long as client
 //! and stored secret agree on its normalization.
 
-use openssl::error::ErrorStack;
-use openssl::hash::MessageDigest;
-use openssl::pkey::PKey;
-use openssl::sign::Signer;
+use std::io;
 
-use super::sasl::SaslError;
+use hmac::{Hmac, Mac};
+use sha2::{Digest, Sha256};
+
+use super::sasl::{SaslError, base64_decode, base64_encode};
 
 /// The mechanism's name.
 pub const NAME: &str = "SCRAM-SHA-256";
@@ -65,31 +65,25 @@ impl std::fmt::Debug for ScramKeys {
 
 impl ScramKeys {
     /// The keys for `password` with `salt` and `iterations`.
-    pub fn derive(password: &[u8], salt: &[u8], iterations: u32) -> Result<ScramKeys, ErrorStack> {
+    pub fn derive(password: &[u8], salt: &[u8], iterations: u32) -> ScramKeys {
         let mut salted = [0u8; KEY_LEN];
-        openssl::pkcs5::pbkdf2_hmac(
-            password,
-            salt,
-            iterations as usize,
-            MessageDigest::sha256(),
-            &mut salted,
-        )?;
-        let client_key = hmac(&salted, b"Client Key")?;
-        let server_key = hmac(&salted, b"Server Key")?;
+        pbkdf2::pbkdf2_hmac::<Sha256>(password, salt, iterations, &mut salted);
+        let client_key = hmac(&salted, b"Client Key");
+        let server_key = hmac(&salted, b"Server Key");
         salted.fill(0);
-        Ok(ScramKeys {
+        ScramKeys {
             iterations,
             salt: salt.to_vec(),
-            stored_key: openssl::sha::sha256(&client_key),
+            stored_key: Sha256::digest(client_key).into(),
             server_key,
-        })
+        }
     }
 
     /// New keys for `password` with a random salt and [`DEFAULT_ITERATIONS`].
-    pub fn generate(password: &[u8]) -> Result<ScramKeys, ErrorStack> {
+    pub fn generate(password: &[u8]) -> io::Result<ScramKeys> {
         let mut salt = [0u8; SALT_LEN];
-        openssl::rand::rand_bytes(&mut salt)?;
-        ScramKeys::derive(password, &salt, DEFAULT_ITERATIONS)
+        crate::random::fill(&mut salt)?;
+        Ok(ScramKeys::derive(password, &salt, DEFAULT_ITERATIONS))
     }
 
     /// Dovecot's notation without the `{SCRAM-SHA-256}` prefix:
@@ -134,12 +128,10 @@ impl ScramKeys {
 
     /// Whether `password` gives these keys (for PLAIN and LOGIN against a stored
     /// SCRAM secret). Costs one PBKDF2 run.
-    pub fn matches_password(&self, password: &[u8]) -> Result<bool, ErrorStack> {
-        let other = ScramKeys::derive(password, &self.salt, self.iterations)?;
-        Ok(
-            super::password::constant_time_eq(&other.stored_key, &self.stored_key)
-                & super::password::constant_time_eq(&other.server_key, &self.server_key),
-        )
+    pub fn matches_password(&self, password: &[u8]) -> bool {
+        let other = ScramKeys::derive(password, &self.salt, self.iterations);
+        super::password::constant_time_eq(&other.stored_key, &self.stored_key)
+            & super::password::constant_time_eq(&other.server_key, &self.server_key)
     }
 }
 
@@ -154,20 +146,24 @@ impl ScramKeys {
 pub fn derived_salt(user: &str) -> Vec<u8> {
     let mut input = b"postern SCRAM-SHA-256 salt\0".to_vec();
     input.extend_from_slice(user.as_bytes());
-    openssl::sha::sha256(&input)[..SALT_LEN].to_vec()
+    Sha256::digest(&input)[..SALT_LEN].to_vec()
 }
 
 /// Keys derived from a cleartext (`{PLAIN}`) secret: [`derived_salt`], 4096 iterations.
-pub fn keys_from_plain(user: &str, password: &str) -> Result<ScramKeys, ErrorStack> {
+pub fn keys_from_plain(user: &str, password: &str) -> ScramKeys {
     ScramKeys::derive(password.as_bytes(), &derived_salt(user), DEFAULT_ITERATIONS)
 }
 
 /// Keys no proof matches (random password), at the cost of real ones, for users who
 /// cannot log in with SCRAM: the exchange runs to the end and fails like a wrong password.
-pub fn decoy_keys(user: &str) -> Result<ScramKeys, ErrorStack> {
+pub fn decoy_keys(user: &str) -> io::Result<ScramKeys> {
     let mut password = [0u8; 32];
-    openssl::rand::rand_bytes(&mut password)?;
-    ScramKeys::derive(&password, &derived_salt(user), DEFAULT_ITERATIONS)
+    crate::random::fill(&mut password)?;
+    Ok(ScramKeys::derive(
+        &password,
+        &derived_salt(user),
+        DEFAULT_ITERATIONS,
+    ))
 }
 
 /// Why an exchange must fail whatever the proof.
@@ -317,9 +313,9 @@ pub struct ServerFirst {
 
 impl ServerFirst {
     /// Server-first for `client` with a fresh random server nonce.
-    pub fn new(client: ClientFirst, keys: ScramKeys) -> Result<ServerFirst, ErrorStack> {
+    pub fn new(client: ClientFirst, keys: ScramKeys) -> io::Result<ServerFirst> {
         let mut random = [0u8; 18];
-        openssl::rand::rand_bytes(&mut random)?;
+        crate::random::fill(&mut random)?;
         Ok(ServerFirst::with_nonce(client, keys, &b64(&random)))
     }
 
@@ -374,35 +370,28 @@ impl ServerFirst {
             return Ok(Final::Failed("invalid-proof"));
         }
         let auth_message = format!("{},{},{without_proof}", self.client.bare, self.message);
-        let signature = sign(&self.keys.stored_key, auth_message.as_bytes())?;
+        let signature = hmac(&self.keys.stored_key, auth_message.as_bytes());
         let mut client_key = [0u8; KEY_LEN];
         for (k, (p, s)) in client_key.iter_mut().zip(proof.iter().zip(signature)) {
             *k = p ^ s;
         }
-        let stored = openssl::sha::sha256(&client_key);
+        let stored: [u8; KEY_LEN] = Sha256::digest(client_key).into();
         if !super::password::constant_time_eq(&stored, &self.keys.stored_key) {
             return Ok(Final::Failed("invalid-proof"));
         }
-        let server_signature = sign(&self.keys.server_key, auth_message.as_bytes())?;
+        let server_signature = hmac(&self.keys.server_key, auth_message.as_bytes());
         Ok(Final::Proven(format!("v={}", b64(&server_signature))))
     }
 }
 
-fn sign(key: &[u8], data: &[u8]) -> Result<[u8; KEY_LEN], SaslError> {
-    hmac(key, data).map_err(|_| malformed("HMAC failed"))
-}
-
-fn hmac(key: &[u8], data: &[u8]) -> Result<[u8; KEY_LEN], ErrorStack> {
-    let key = PKey::hmac(key)?;
-    let mut signer = Signer::new(MessageDigest::sha256(), &key)?;
-    signer.update(data)?;
-    let mut out = [0u8; KEY_LEN];
-    signer.sign(&mut out)?;
-    Ok(out)
+fn hmac(key: &[u8], data: &[u8]) -> [u8; KEY_LEN] {
+    let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes a key of any length");
+    mac.update(data);
+    mac.finalize().into_bytes().into()
 }
 
 fn b64(bytes: &[u8]) -> String {
-    openssl::base64::encode_block(bytes)
+    base64_encode(bytes)
 }
 
 /// Strict base64 (no whitespace); `None` if invalid.
@@ -413,7 +402,7 @@ fn unb64(text: &str) -> Option<Vec<u8>> {
     if text.bytes().any(|b| b.is_ascii_whitespace()) {
         return None;
     }
-    openssl::base64::decode_block(text).ok()
+    base64_decode(text.as_bytes())
 }
 
 #[cfg(test)]
@@ -431,7 +420,7 @@ mod tests {
     const SERVER_FINAL: &str = "v=6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4=";
 
     fn rfc_keys() -> ScramKeys {
-        ScramKeys::derive(b"pencil", &unb64(SALT).unwrap(), 4096).unwrap()
+        ScramKeys::derive(b"pencil", &unb64(SALT).unwrap(), 4096)
     }
 
     fn rfc_server() -> ServerFirst {
@@ -456,8 +445,8 @@ mod tests {
              wfPLwcE6nTWhTAmQ7tl2KeoiWGPlZqQxSrmfPwDl2dU="
         );
         assert_eq!(ScramKeys::parse(&encoded).unwrap(), rfc_keys());
-        assert!(rfc_keys().matches_password(b"pencil").unwrap());
-        assert!(!rfc_keys().matches_password(b"pencil ").unwrap());
+        assert!(rfc_keys().matches_password(b"pencil"));
+        assert!(!rfc_keys().matches_password(b"pencil "));
     }
 
     #[test]
@@ -483,7 +472,7 @@ mod tests {
         );
         // The wrong password's keys.
         let client = parse_client_first(CLIENT_FIRST.as_bytes()).unwrap();
-        let keys = ScramKeys::derive(b"pencil2", &unb64(SALT).unwrap(), 4096).unwrap();
+        let keys = ScramKeys::derive(b"pencil2", &unb64(SALT).unwrap(), 4096);
         let server = ServerFirst::with_nonce(client, keys, SERVER_NONCE);
         assert_eq!(
             server.verify(CLIENT_FINAL.as_bytes()).unwrap(),
@@ -556,7 +545,7 @@ mod tests {
              AQH0j7Hf8J12g8eNBadvzlNB2am3PxgNwFCFd3RxEaw=",
         )
         .unwrap();
-        assert!(keys.matches_password(b"test").unwrap());
+        assert!(keys.matches_password(b"test"));
         for bad in [
             "",
             "4096,c2FsdA==,AAAA,AAAA",
@@ -577,13 +566,10 @@ mod tests {
 
     #[test]
     fn derived_keys_are_stable_per_user() {
-        assert_eq!(
-            keys_from_plain("tim", "pw").unwrap(),
-            keys_from_plain("tim", "pw").unwrap()
-        );
+        assert_eq!(keys_from_plain("tim", "pw"), keys_from_plain("tim", "pw"));
         assert_ne!(derived_salt("tim"), derived_salt("tom"));
         let decoy = decoy_keys("tim").unwrap();
         assert_eq!(decoy.salt, derived_salt("tim"));
-        assert_ne!(decoy, keys_from_plain("tim", "").unwrap());
+        assert_ne!(decoy, keys_from_plain("tim", ""));
     }
 }
