@@ -49,6 +49,10 @@ enum Command {
         #[arg(long)]
         tls: bool,
     },
+    /// Internal: go on with a connection whose client asked postern-login for TLS
+    /// (the connection at fd 3, the request at fd 5).
+    #[command(hide = true)]
+    ResumeTls,
     /// Make a self-signed certificate (with its key) in the [tls] certificate file.
     Mkcert {
         /// Name the certificate an IMAP server's (the default).
@@ -348,6 +352,27 @@ fn session_connection(
     Ok(Some(conn))
 }
 
+/// `postern resume-tls` (see `postern::net::tls_handoff`).
+fn resume_tls() -> anyhow::Result<()> {
+    use postern::net::tls_handoff::{self, Asked};
+    let (conn, request) = tls_handoff::receive()?;
+    postern::log::init(if request.asked == Asked::Pop3 {
+        "postern-pop3d"
+    } else {
+        "postern-imapd"
+    });
+    if let Some(report) = postern::net::activation::failure_report()? {
+        postern::net::budget::adopt(report);
+    }
+    if let Some(local) = conn.local_addr() {
+        postern::auth::pam::set_local_port(local.port());
+    }
+    match request.asked {
+        Asked::Imap | Asked::Smap => postern::imap::resume_after_starttls(conn, request),
+        Asked::Pop3 => postern::pop3::resume_after_stls(conn, request),
+    }
+}
+
 fn run(cli: Cli) -> anyhow::Result<u8> {
     match cli.command {
         Command::Serve => {
@@ -373,6 +398,10 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             if let Some(conn) = session_connection(&config, inetd, tls, Protocol::Pop3)? {
                 postern::pop3::run_session(&config, conn)?;
             }
+            Ok(0)
+        }
+        Command::ResumeTls => {
+            resume_tls()?;
             Ok(0)
         }
         Command::Mkcert {

@@ -75,6 +75,35 @@ pub fn run_session(config: &Config, conn: Connection) -> anyhow::Result<()> {
     session.run()
 }
 
+/// `postern-login`: [`run_session`] on a plaintext connection, with STARTTLS run by
+/// `postern` (see [`crate::net::tls_handoff`]).
+pub fn run_plaintext_session(config: &Config, conn: Connection) -> anyhow::Result<()> {
+    let mut session = session::Session::new(config, conn);
+    session.pre_login = Some(&cmd::prelogin::PLAINTEXT_PRE_LOGIN);
+    session.run()
+}
+
+/// `postern resume-tls`: the handshake a client of `postern-login` asked for with
+/// STARTTLS, then the session as [`run_session`] would have gone on.
+pub fn resume_after_starttls(
+    conn: Connection,
+    request: crate::net::tls_handoff::TlsRequest,
+) -> anyhow::Result<()> {
+    let config = &request.config;
+    crate::log::set_level(config.log.level);
+    crate::log::continue_session(&request.session_id);
+    let mut session = session::Session::new(config, conn);
+    session.pre_login = Some(&cmd::prelogin::PRE_LOGIN);
+    session.failed_logins = request.failed_logins;
+    let elapsed = std::time::Duration::from_millis(request.elapsed_ms);
+    session.started = session
+        .started
+        .checked_sub(elapsed)
+        .unwrap_or(session.started);
+    let smap = request.asked == crate::net::tls_handoff::Asked::Smap;
+    session.resume_after_starttls(smap)
+}
+
 /// `postern-session`: goes on with a session `postern imapd` handed over after login
 /// (see [`crate::net::handoff`]).
 pub fn resume_session(

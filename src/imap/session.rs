@@ -138,6 +138,17 @@ pub struct Session<'c> {
     pub sasl_prompt: &'static str,
 }
 
+/// Where a session's command loop starts.
+#[derive(Debug, Clone, Copy)]
+enum Opening {
+    /// A new connection: a first command `\SMAP1` makes it an SMAP session.
+    Fresh,
+    /// Within an IMAP session (after a handoff).
+    Imap,
+    /// Within an SMAP session (after a handoff).
+    Smap,
+}
+
 /// Responses are flushed when the buffer grows past this, so a FETCH of many messages
 /// streams instead of piling up in memory.
 const FLUSH_AT: usize = 64 * 1024;
@@ -178,7 +189,17 @@ impl<'c> Session<'c> {
             self.config.imap.greeting
         );
         self.out.extend_from_slice(greeting.as_bytes());
-        self.serve_to_end()
+        self.serve_to_end(Opening::Fresh)
+    }
+
+    /// Goes on after the TLS handshake `postern-login`'s client asked for (see
+    /// [`crate::net::tls_handoff`]), in SMAP when the connection spoke SMAP.
+    pub fn resume_after_starttls(mut self, smap: bool) -> anyhow::Result<()> {
+        self.conn
+            .set_write_timeout(Some(self.config.limits.write_timeout()));
+        self.apply_timeouts();
+        self.handshake_after_handoff();
+        self.serve_to_end(if smap { Opening::Smap } else { Opening::Imap })
     }
 
     /// Goes on with a session the login process handed over (see
@@ -188,7 +209,7 @@ impl<'c> Session<'c> {
             .set_write_timeout(Some(self.config.limits.write_timeout()));
         let outcome = self.open_mail(account, verb);
         self.tagged(tag, outcome);
-        self.serve_to_end()
+        self.serve_to_end(Opening::Imap)
     }
 
     /// The login's last step, in whichever process serves the mail: open the Maildir,
@@ -217,8 +238,8 @@ impl<'c> Session<'c> {
     }
 
     /// Sends what is queued, serves until the end, and logs how it ended.
-    fn serve_to_end(mut self) -> anyhow::Result<()> {
-        let end = match self.flush().and_then(|()| self.serve()) {
+    fn serve_to_end(mut self, opening: Opening) -> anyhow::Result<()> {
+        let end = match self.flush().and_then(|()| self.serve(opening)) {
             Ok(end) => end,
             Err(err) if err.kind() == io::ErrorKind::TimedOut => {
                 // After a write timeout this goes nowhere at once; after a read timeout
@@ -240,11 +261,17 @@ impl<'c> Session<'c> {
     }
 
     /// The command loop; says how the session ended.
-    fn serve(&mut self) -> io::Result<&'static str> {
-        if self.config.imap.smap
-            && self.state.is_not_authenticated()
-            && self.first_command_is_smap()?
-        {
+    fn serve(&mut self, opening: Opening) -> io::Result<&'static str> {
+        let smap = match opening {
+            Opening::Fresh => {
+                self.config.imap.smap
+                    && self.state.is_not_authenticated()
+                    && self.first_command_is_smap()?
+            }
+            Opening::Imap => false,
+            Opening::Smap => true,
+        };
+        if smap {
             return crate::smap::serve(self);
         }
         loop {

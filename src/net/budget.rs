@@ -11,7 +11,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -159,6 +159,15 @@ pub fn report_failed_login() {
             b"F",
             MsgFlags::MSG_DONTWAIT | MsgFlags::MSG_NOSIGNAL,
         );
+    }
+}
+
+/// Runs `f` with the report channel, if this session still has one (to hand it on to
+/// the program it executes next).
+pub fn with_report<R>(f: impl FnOnce(Option<BorrowedFd<'_>>) -> R) -> R {
+    match REPORT.lock() {
+        Ok(slot) => f(slot.as_ref().map(|fd| fd.as_fd())),
+        Err(_) => f(None),
     }
 }
 

@@ -351,6 +351,12 @@ impl Connection {
         self.opened
     }
 
+    /// Counts the connection as taken `elapsed` before now (it was, by the program that
+    /// executed this one).
+    pub fn opened_earlier(&mut self, elapsed: Duration) {
+        self.opened = Instant::now().checked_sub(elapsed).unwrap_or(self.opened);
+    }
+
     fn deadline_passed(&self) -> bool {
         self.deadline.is_some_and(|d| Instant::now() >= d)
     }

@@ -20,12 +20,13 @@
 use std::fs::File;
 use std::io::{self, Read, Seek, Write};
 use std::net::SocketAddr;
-use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::Command;
 
 use nix::libc;
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::auth::Account;
@@ -67,68 +68,102 @@ pub fn session_program() -> Option<PathBuf> {
 /// Executes `program` with the connection `socket` and `handoff`. Returns only on
 /// failure, with the descriptors 3 and 4 of this process replaced.
 pub fn hand_over(program: &PathBuf, socket: BorrowedFd<'_>, handoff: &Handoff) -> io::Error {
-    let record = match toml::to_string(handoff) {
-        Ok(text) => text,
-        Err(err) => return io::Error::other(format!("cannot write the handoff: {err}")),
-    };
-    let memfd = match sealed_memfd(record.as_bytes()) {
+    let memfd = match record_memfd(handoff) {
         Ok(fd) => fd,
         Err(err) => return err,
     };
-    // Both out of the way of 3 and 4 first, then into place (dup2 clears close-on-exec).
-    let placed = dup_above(socket.as_raw_fd()).and_then(|socket| {
-        let memfd = dup_above(memfd.as_raw_fd())?;
-        place(socket.as_raw_fd(), SOCKET_FD)?;
-        place(memfd.as_raw_fd(), HANDOFF_FD)
-    });
-    if let Err(err) = placed {
-        return err;
-    }
-    // Nothing else of the login goes along (a PAM module's descriptor, say): every
-    // descriptor past the two is closed at exec, whoever opened it and however.
-    // SAFETY: close_range(2) with CLOSE_RANGE_CLOEXEC only sets flags on descriptors.
-    let all_closed = unsafe {
-        libc::syscall(
-            libc::SYS_close_range,
-            HANDOFF_FD + 1,
-            libc::c_uint::MAX,
-            libc::CLOSE_RANGE_CLOEXEC,
-        )
-    };
-    if all_closed < 0 {
-        return io::Error::last_os_error();
-    }
     let mut cmd = Command::new(program);
     crate::heap::tune_session_program(&mut cmd);
-    cmd.arg0(PROGRAM).exec()
+    cmd.arg0(PROGRAM);
+    exec_with(cmd, &[(socket, SOCKET_FD), (memfd.as_fd(), HANDOFF_FD)])
+}
+
+/// `record` as TOML in a sealed memfd.
+pub(crate) fn record_memfd(record: &impl Serialize) -> io::Result<File> {
+    let text = toml::to_string(record)
+        .map_err(|err| io::Error::other(format!("cannot write the handoff: {err}")))?;
+    sealed_memfd(text.as_bytes())
+}
+
+/// Executes `cmd` with each `(descriptor, number)` of `placed` open at its number
+/// (numbers from 3 up, in increasing order), and no other descriptor past 2: a PAM
+/// module's descriptor, say, does not go along, whoever opened it and however. Returns
+/// only on failure, with those numbers of this process replaced.
+pub(crate) fn exec_with(mut cmd: Command, placed: &[(BorrowedFd<'_>, RawFd)]) -> io::Error {
+    let Some(&(_, last)) = placed.last() else {
+        return io::Error::other("nothing to hand over");
+    };
+    // All out of the way of the target numbers first, then into place (dup2 clears
+    // close-on-exec).
+    let moved: io::Result<Vec<OwnedFd>> = placed
+        .iter()
+        .map(|(fd, _)| dup_above(fd.as_raw_fd(), last))
+        .collect();
+    let placed_all = moved.and_then(|moved| {
+        moved
+            .iter()
+            .zip(placed)
+            .try_for_each(|(fd, &(_, to))| place(fd.as_raw_fd(), to))
+    });
+    if let Err(err) = placed_all {
+        return err;
+    }
+    // Every other number from 3 on is closed at exec.
+    let mut from = 3;
+    for &(_, to) in placed {
+        if from < to
+            && let Err(err) = close_at_exec(from, to - 1)
+        {
+            return err;
+        }
+        from = to + 1;
+    }
+    if let Err(err) = close_at_exec(from, libc::c_int::MAX) {
+        return err;
+    }
+    cmd.exec()
 }
 
 /// In the session program: the connection and the record.
 pub fn receive() -> anyhow::Result<(OwnedFd, Handoff)> {
-    for fd in [SOCKET_FD, HANDOFF_FD] {
-        // SAFETY: F_GETFD only asks whether the descriptor number is open.
-        if unsafe { libc::fcntl(fd, libc::F_GETFD) } < 0 {
-            anyhow::bail!(
-                "descriptor {fd} is not open: {PROGRAM} is started by `postern imapd` after a login"
-            );
-        }
-    }
-    // SAFETY: the login process placed these two descriptors for this program, which
-    // takes them once, at its start, before it opens anything.
-    let (socket, record) = unsafe {
-        (
-            OwnedFd::from_raw_fd(SOCKET_FD),
-            File::from_raw_fd(HANDOFF_FD),
-        )
-    };
-    let mut text = String::new();
-    record.take(MAX_RECORD).read_to_string(&mut text)?;
-    let handoff: Handoff = toml::from_str(&text)?;
+    let started_by = format!("{PROGRAM} is started by `postern imapd` after a login");
+    let (socket, handoff): (OwnedFd, Handoff) = take_record(SOCKET_FD, HANDOFF_FD, &started_by)?;
     handoff
         .config
         .check()
         .map_err(|invalid| anyhow::anyhow!("{invalid}"))?;
     Ok((socket, handoff))
+}
+
+/// The connection at `socket_fd` and the record at `record_fd`, as [`exec_with`] placed
+/// them; `started_by` says how this program is meant to be started, for the error.
+pub(crate) fn take_record<T: DeserializeOwned>(
+    socket_fd: RawFd,
+    record_fd: RawFd,
+    started_by: &str,
+) -> anyhow::Result<(OwnedFd, T)> {
+    for fd in [socket_fd, record_fd] {
+        // SAFETY: F_GETFD only asks whether the descriptor number is open.
+        if unsafe { libc::fcntl(fd, libc::F_GETFD) } < 0 {
+            anyhow::bail!("descriptor {fd} is not open: {started_by}");
+        }
+    }
+    // SAFETY: the process before the exec placed these two descriptors for this
+    // program, which takes them once, at its start, before it opens anything.
+    let (socket, record) = unsafe {
+        (
+            OwnedFd::from_raw_fd(socket_fd),
+            File::from_raw_fd(record_fd),
+        )
+    };
+    // Nothing this program runs later (loginexec, the outbox's sendmail) inherits it.
+    // SAFETY: fcntl on a descriptor just taken.
+    if unsafe { libc::fcntl(socket.as_raw_fd(), libc::F_SETFD, libc::FD_CLOEXEC) } < 0 {
+        return Err(io::Error::last_os_error().into());
+    }
+    let mut text = String::new();
+    record.take(MAX_RECORD).read_to_string(&mut text)?;
+    Ok((socket, toml::from_str(&text)?))
 }
 
 /// An anonymous file holding `bytes`, sealed against change, read from its start.
@@ -155,10 +190,27 @@ fn sealed_memfd(bytes: &[u8]) -> io::Result<File> {
     Ok(file)
 }
 
-/// A close-on-exec copy of `fd` numbered above the two fixed descriptors.
-fn dup_above(fd: RawFd) -> io::Result<OwnedFd> {
+/// Marks descriptors `first..=last` close-on-exec.
+fn close_at_exec(first: RawFd, last: RawFd) -> io::Result<()> {
+    // SAFETY: close_range(2) with CLOSE_RANGE_CLOEXEC only sets flags on descriptors.
+    let done = unsafe {
+        libc::syscall(
+            libc::SYS_close_range,
+            first as libc::c_uint,
+            last as libc::c_uint,
+            libc::CLOSE_RANGE_CLOEXEC,
+        )
+    };
+    if done < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// A close-on-exec copy of `fd` numbered above `floor`.
+fn dup_above(fd: RawFd, floor: RawFd) -> io::Result<OwnedFd> {
     // SAFETY: fcntl on a descriptor number; the result is checked and then owned.
-    let copy = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, HANDOFF_FD + 1) };
+    let copy = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, floor + 1) };
     if copy < 0 {
         return Err(io::Error::last_os_error());
     }
@@ -169,7 +221,7 @@ fn dup_above(fd: RawFd) -> io::Result<OwnedFd> {
 /// Puts `from` at `to`, open across exec.
 fn place(from: RawFd, to: RawFd) -> io::Result<()> {
     // SAFETY: dup2 on descriptor numbers; whatever was at `to` (the connection itself,
-    // or the closed failure-report channel) is replaced.
+    // or the failure-report channel) is replaced.
     if unsafe { libc::dup2(from, to) } < 0 {
         return Err(io::Error::last_os_error());
     }

@@ -6,5 +6,6 @@ pub mod deflate;
 pub mod handoff;
 pub mod serve;
 pub mod tls;
+pub mod tls_handoff;
 mod tls_stream;
 pub mod tls_tools;

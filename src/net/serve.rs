@@ -36,6 +36,8 @@ use crate::config::Config;
 /// Programs run per connection instead of this binary (tests and debugging): the
 /// program gets the same arguments and environment a session would.
 pub const SESSION_PROGRAM_ENV: &str = "POSTERN_SESSION_PROGRAM";
+/// The plaintext login program's file name, beside `postern`.
+pub const LOGIN_PROGRAM: &str = "postern-login";
 
 /// After the drain bound, sessions get SIGTERM and this long before SIGKILL.
 const KILL_GRACE: Duration = Duration::from_secs(5);
@@ -70,7 +72,12 @@ struct Session {
 
 struct Server {
     config: Config,
+    /// The program of TLS connections (`postern imapd --tls`), and of plaintext ones
+    /// when there is no `login_program`.
     program: PathBuf,
+    /// `postern-login` beside this program, for plaintext connections (see
+    /// [`super::tls_handoff`]).
+    login_program: Option<PathBuf>,
     listeners: Vec<Listener>,
     from_service_manager: bool,
     sessions: Vec<Session>,
@@ -177,9 +184,20 @@ fn notify(states: &[NotifyState]) {
 impl Server {
     fn new(config: Config) -> anyhow::Result<Server> {
         ensure_stdio_open()?;
-        let program = match std::env::var_os(SESSION_PROGRAM_ENV) {
-            Some(p) => PathBuf::from(p),
-            None => std::env::current_exe().context("cannot find the running program")?,
+        let (program, login_program) = match std::env::var_os(SESSION_PROGRAM_ENV) {
+            Some(p) => (PathBuf::from(p), None),
+            None => {
+                let program = std::env::current_exe().context("cannot find the running program")?;
+                let login = program.with_file_name(LOGIN_PROGRAM);
+                if !login.is_file() {
+                    warn!(
+                        "no {LOGIN_PROGRAM} beside {}: plaintext connections run it, \
+                         each paying for loading OpenSSL",
+                        program.display()
+                    );
+                }
+                (program, login.is_file().then_some(login))
+            }
         };
         let from_service_manager = activation::has_listen_fds();
         let listeners = if from_service_manager {
@@ -224,6 +242,7 @@ impl Server {
         Ok(Server {
             config,
             program,
+            login_program,
             listeners,
             from_service_manager,
             sessions: Vec::new(),
@@ -564,7 +583,11 @@ impl Server {
             None
         };
 
-        let mut cmd = Command::new(&self.program);
+        let program = match &self.login_program {
+            Some(login) if !service.is_tls() => login,
+            _ => &self.program,
+        };
+        let mut cmd = Command::new(program);
         cmd.arg(if service.is_pop3() { "pop3d" } else { "imapd" });
         if service.is_tls() {
             cmd.arg("--tls");
@@ -635,10 +658,7 @@ impl Server {
                 });
                 self.notify_status();
             }
-            Err(err) => error!(
-                "cannot start a session with {}: {err}",
-                self.program.display()
-            ),
+            Err(err) => error!("cannot start a session with {}: {err}", program.display()),
         }
         // `fd` (and the session's report end) close here: the session has its own copies.
     }

@@ -15,4 +15,4 @@ pub mod maildrop;
 pub mod session;
 pub mod sizelist;
 
-pub use session::run_session;
+pub use session::{resume_after_stls, run_plaintext_session, run_session};

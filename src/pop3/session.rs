@@ -15,6 +15,7 @@ use crate::auth::sasl::{self, Ending, Offer, Reply, SaslError};
 use crate::auth::{self, Account, AuthError, Protocol};
 use crate::config::Config;
 use crate::net::conn::{Connection, LineRead};
+use crate::net::tls_handoff::{Asked, TlsRequest};
 use crate::store::StoreError;
 
 /// What CAPA lists (RFC 2449), in every state.
@@ -58,41 +59,88 @@ struct Session<'a> {
     retr_bytes: u64,
     /// STLS is on offer (until TLS is up).
     starttls: bool,
+    /// How STLS starts TLS: [`Session::stls`] here, [`Session::relay_stls`] in the
+    /// plaintext login program (so that it is not linked with OpenSSL).
+    start_tls: fn(&mut Session<'_>) -> io::Result<Flow>,
 }
 
 /// Serve one POP3 session on `conn` until QUIT, a timeout or the client leaving.
 pub fn run_session(config: &Config, conn: Connection) -> anyhow::Result<()> {
-    crate::log::init("postern-pop3d");
-    crate::log::set_level(config.log.level);
-    let peer = conn.peer_addr();
-    let mut session = Session {
-        config,
-        conn,
-        ip: peer.map(|a| a.ip()),
-        port: peer.map(|a| a.port()),
-        user: None,
-        login: None,
-        failures: 0,
-        top_bytes: 0,
-        retr_bytes: 0,
-        starttls: crate::net::tls::starttls_configured(&config.tls),
-    };
-    session.run();
+    Session::new(config, conn, |s| s.stls()).run(true);
     Ok(())
 }
 
+/// `postern-login`: [`run_session`] on a plaintext connection, with STLS run by
+/// `postern` (see [`crate::net::tls_handoff`]).
+pub fn run_plaintext_session(config: &Config, conn: Connection) -> anyhow::Result<()> {
+    Session::new(config, conn, |s| s.relay_stls()).run(true);
+    Ok(())
+}
+
+/// `postern resume-tls`: the handshake a client of `postern-login` asked for with STLS,
+/// then the session as [`run_session`] would have gone on.
+pub fn resume_after_stls(conn: Connection, request: TlsRequest) -> anyhow::Result<()> {
+    crate::log::continue_session(&request.session_id);
+    let config = &request.config;
+    let mut session = Session::new(config, conn, |s| s.stls());
+    session.failures = request.failed_logins;
+    session.starttls = false;
+    match crate::net::tls::Acceptor::new(&config.tls, Protocol::Pop3) {
+        Ok(acceptor) => {
+            session.apply_preauth_timeouts();
+            match session.handshake(&acceptor) {
+                Flow::Continue => session.run(false),
+                Flow::End(end) => session.log_end(end),
+            }
+        }
+        Err(err) => {
+            let why = format!("{err:#}");
+            session.log(Level::Error, "STLS unavailable", &[("REASON", &why)]);
+            session.log_end("DISCONNECTED");
+        }
+    }
+    Ok(())
+}
+
+impl<'c> Session<'c> {
+    fn new(
+        config: &'c Config,
+        conn: Connection,
+        start_tls: fn(&mut Session<'_>) -> io::Result<Flow>,
+    ) -> Session<'c> {
+        crate::log::init("postern-pop3d");
+        crate::log::set_level(config.log.level);
+        let peer = conn.peer_addr();
+        Session {
+            config,
+            conn,
+            ip: peer.map(|a| a.ip()),
+            port: peer.map(|a| a.port()),
+            user: None,
+            login: None,
+            failures: 0,
+            top_bytes: 0,
+            retr_bytes: 0,
+            starttls: crate::net::tls::starttls_configured(&config.tls),
+            start_tls,
+        }
+    }
+}
+
 impl Session<'_> {
-    fn run(&mut self) {
-        self.log(Level::Debug, "Connection", &[]);
-        let limits = &self.config.limits;
-        self.conn.set_read_timeout(Some(limits.preauth_timeout()));
-        self.conn.set_write_timeout(Some(limits.write_timeout()));
-        // The whole AUTHORIZATION state has a deadline, so a client dripping bytes just
-        // inside the read timeout cannot keep it open.
-        let deadline = self.conn.opened_at() + limits.preauth_timeout();
-        self.conn.set_deadline(Some(deadline));
+    /// Serves until the end, after the greeting when `greet` (not after a handoff).
+    fn run(&mut self, greet: bool) {
+        if greet {
+            self.log(Level::Debug, "Connection", &[]);
+        }
+        self.apply_preauth_timeouts();
         let greeting = format!("+OK {}", self.config.pop3.greeting);
-        let end = match self.reply(&greeting).and_then(|_| self.serve()) {
+        let greeted = if greet {
+            self.reply(&greeting)
+        } else {
+            Ok(Flow::Continue)
+        };
+        let end = match greeted.and_then(|_| self.serve()) {
             Ok(reason) => reason,
             Err(e) if e.kind() == ErrorKind::TimedOut => {
                 let _ = self.reply("-ERR Disconnected for inactivity.");
@@ -105,6 +153,17 @@ impl Session<'_> {
         };
         let _ = self.conn.flush();
         self.log_end(end);
+    }
+
+    /// The AUTHORIZATION state's clocks.
+    fn apply_preauth_timeouts(&mut self) {
+        let limits = &self.config.limits;
+        self.conn.set_read_timeout(Some(limits.preauth_timeout()));
+        self.conn.set_write_timeout(Some(limits.write_timeout()));
+        // The whole AUTHORIZATION state has a deadline, so a client dripping bytes just
+        // inside the read timeout cannot keep it open.
+        let deadline = self.conn.opened_at() + limits.preauth_timeout();
+        self.conn.set_deadline(Some(deadline));
     }
 
     fn serve(&mut self) -> io::Result<&'static str> {
@@ -190,10 +249,9 @@ impl Session<'_> {
     /// and a USER given before it is forgotten: a name sent in plaintext (perhaps put
     /// there by someone on the path) must not pair with a PASS sent under TLS.
     fn stls(&mut self) -> io::Result<Flow> {
-        if self.conn.is_tls() || !self.starttls {
-            return self.reply("-ERR STLS is not available now.");
+        if let Some(refused) = self.stls_refused() {
+            return refused;
         }
-        self.user = None;
         let acceptor = match crate::net::tls::Acceptor::new(&self.config.tls, Protocol::Pop3) {
             Ok(acceptor) => acceptor,
             Err(err) => {
@@ -203,13 +261,66 @@ impl Session<'_> {
             }
         };
         self.reply("+OK Begin TLS negotiation now.")?;
-        if let Err(err) = self.conn.start_tls(&acceptor) {
+        Ok(self.handshake(&acceptor))
+    }
+
+    /// STLS in `postern-login`: the same answer, then `postern` runs the handshake (see
+    /// [`crate::net::tls_handoff`]).
+    fn relay_stls(&mut self) -> io::Result<Flow> {
+        if let Some(refused) = self.stls_refused() {
+            return refused;
+        }
+        let Some(program) = crate::net::tls_handoff::tls_program() else {
+            let why = format!(
+                "no {} beside this program",
+                crate::net::tls_handoff::PROGRAM
+            );
+            self.log(Level::Error, "STLS unavailable", &[("REASON", &why)]);
+            return self.reply("-ERR [SYS/TEMP] TLS is not available now.");
+        };
+        self.reply("+OK Begin TLS negotiation now.")?;
+        self.conn.flush()?;
+        let dropped = self.conn.discard_buffered_input();
+        if dropped > 0 {
+            log::info!("dropped {dropped} bytes the client sent before the TLS handshake");
+        }
+        let request = TlsRequest {
+            asked: Asked::Pop3,
+            session_id: crate::log::start_session().to_owned(),
+            elapsed_ms: TlsRequest::elapsed_ms(&self.conn),
+            peer: self.conn.peer_addr(),
+            bytes_read: self.conn.bytes_read(),
+            bytes_written: self.conn.bytes_written(),
+            failed_logins: self.failures,
+            config: self.config.clone(),
+        };
+        if let Some(socket) = self.conn.plain_socket() {
+            let err = crate::net::tls_handoff::hand_over(&program, socket, &request);
+            let why = format!("cannot start {}: {err}", program.display());
+            self.log(Level::Error, "STLS failed", &[("REASON", &why)]);
+        }
+        Ok(Flow::End("DISCONNECTED"))
+    }
+
+    /// Why STLS cannot start now, answered; `None` when it can. A USER given before it
+    /// is forgotten either way.
+    fn stls_refused(&mut self) -> Option<io::Result<Flow>> {
+        if self.conn.is_tls() || !self.starttls {
+            return Some(self.reply("-ERR STLS is not available now."));
+        }
+        self.user = None;
+        None
+    }
+
+    /// The TLS handshake after STLS's `+OK`; a failure ends the session.
+    fn handshake(&mut self, acceptor: &crate::net::tls::Acceptor) -> Flow {
+        if let Err(err) = self.conn.start_tls(acceptor) {
             let why = err.to_string();
             self.log(Level::Info, "STLS failed", &[("REASON", &why)]);
-            return Ok(Flow::End("DISCONNECTED"));
+            return Flow::End("DISCONNECTED");
         }
         self.starttls = false;
-        Ok(Flow::Continue)
+        Flow::Continue
     }
 
     // ---- AUTHORIZATION ----
@@ -224,7 +335,7 @@ impl Session<'_> {
         }
         match cmd {
             Command::Capa => self.capa(),
-            Command::Stls => self.stls(),
+            Command::Stls => (self.start_tls)(self),
             Command::Quit => {
                 self.reply("+OK Bye.")?;
                 Ok(Flow::End("LOGOUT"))

@@ -1,9 +1,12 @@
 //! The commands of the time before login (STARTTLS, LOGIN, AUTHENTICATE, and SMAP's
-//! equivalents) are reached through a [`PreLogin`] table, which the login process
-//! (`postern imapd`) gives its session. A session resumed after login by
-//! `postern-session` (see [`crate::net::handoff`]) has none: nothing in it names TLS,
-//! PAM or password hashing, so that program is not linked with them. Its states refuse
-//! these commands before they get here anyway (the command table).
+//! equivalents) are reached through a [`PreLogin`] table, which the login process gives
+//! its session: `postern imapd` [`PRE_LOGIN`], the plaintext login program
+//! `postern-login` [`PLAINTEXT_PRE_LOGIN`], whose STARTTLS executes `postern` for the
+//! handshake (see [`crate::net::tls_handoff`]), so that it is not linked with OpenSSL.
+//! A session resumed after login by `postern-session` (see [`crate::net::handoff`]) has
+//! none: nothing in it names TLS, PAM or password hashing, so that program is not linked
+//! with them. Its states refuse these commands before they get here anyway (the
+//! command table).
 
 use crate::imap::response::{CommandResult, Outcome};
 use crate::imap::session::Session;
@@ -18,11 +21,17 @@ pub struct PreLogin {
     pub authenticate: fn(&mut Session<'_>, Option<&str>, &str, Option<String>) -> CommandResult,
 }
 
-/// The login process's table.
+/// `postern imapd`'s table.
 pub static PRE_LOGIN: PreLogin = PreLogin {
     start_tls: |session, ready| session.begin_tls(ready),
     login: |session, tag, user, password| session.password_login(tag, user, password),
     authenticate: |session, tag, mechanism, initial| session.sasl_login(tag, mechanism, initial),
+};
+
+/// `postern-login`'s table: the same logins, TLS in `postern`.
+pub static PLAINTEXT_PRE_LOGIN: PreLogin = PreLogin {
+    start_tls: |session, ready| session.relay_tls(ready),
+    ..PRE_LOGIN
 };
 
 impl Session<'_> {
