@@ -16,6 +16,7 @@ const PAGES: &[&str] = &[
     "postern.8",
     "postern-imapd.8",
     "postern-session.8",
+    "postern-login.8",
     "postern-pop3d.8",
     "postern-serve.8",
     "postern-config.8",

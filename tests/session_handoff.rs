@@ -1,4 +1,5 @@
-//! After an IMAP login over a plaintext socket, `postern imapd` executes
+//! After an IMAP login over a plaintext socket, the login program (`postern-login` under
+//! `postern serve`, as here; `postern imapd` elsewhere) executes
 //! `postern-session` (same process id, now the mail session program) and hands it the
 //! connection (src/net/handoff.rs). Checked on the real processes through /proc: the
 //! program that serves the mail maps no OpenSSL, PAM or crypt library, holds nothing the
@@ -55,11 +56,15 @@ fn after_login_the_mail_session_program_serves_the_connection() {
     );
     let mut c = server.connect();
     let pid = server_pid_of_port(c.local_port().unwrap()).expect("the session's process");
-    assert!(program_of(pid).ends_with("/postern"), "{}", program_of(pid));
+    assert!(
+        program_of(pid).ends_with("/postern-login"),
+        "{}",
+        program_of(pid)
+    );
     let before = libraries_of(pid);
     assert!(
-        before.iter().any(|l| l.starts_with("libssl")),
-        "the login process is linked with OpenSSL: {before:?}"
+        before.iter().any(|l| l.starts_with("libpam")),
+        "the login process is linked with PAM: {before:?}"
     );
 
     c.login();

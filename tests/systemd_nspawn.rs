@@ -204,6 +204,7 @@ impl Machine {
 const SETUP: &str = r#"set -e
 install -m 0755 /opt/stage/postern /usr/sbin/postern
 install -m 0755 /opt/stage/postern-session /usr/sbin/postern-session
+install -m 0755 /opt/stage/postern-login /usr/sbin/postern-login
 cp /opt/stage/units/* /etc/systemd/system/
 cp /opt/stage/pam/imap /opt/stage/pam/pop3 /etc/pam.d/
 mkdir -p /etc/postern
@@ -381,11 +382,13 @@ fn boots_and_serves_through_systemd() {
     let stage = tempfile::tempdir().unwrap();
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     std::fs::copy(BIN, stage.path().join("postern")).unwrap();
-    std::fs::copy(
+    for program in [
         env!("CARGO_BIN_EXE_postern-session"),
-        stage.path().join("postern-session"),
-    )
-    .unwrap();
+        env!("CARGO_BIN_EXE_postern-login"),
+    ] {
+        let name = Path::new(program).file_name().unwrap();
+        std::fs::copy(program, stage.path().join(name)).unwrap();
+    }
     for (from, to) in [("systemd", "units"), ("pam", "pam")] {
         std::fs::create_dir(stage.path().join(to)).unwrap();
         for entry in std::fs::read_dir(root.join(from)).unwrap() {
