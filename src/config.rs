@@ -450,11 +450,60 @@ impl Default for Mail {
 
 /// How old a message must be to be purged: whole days (Courier's unit) or a string with
 /// a unit (`s`, `m`, `h`, `d`), e.g. "36h".
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(untagged)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Age {
     Days(u64),
     Text(String),
+}
+
+/// [`Age`] in a binary record (the session handoff's), where a value cannot be asked its
+/// type: the variant is written down.
+#[derive(Serialize, Deserialize)]
+enum TaggedAge {
+    Days(u64),
+    Text(String),
+}
+
+/// In the settings file a bare number or a string, in a binary record tagged.
+impl Serialize for Age {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match (self, s.is_human_readable()) {
+            (Age::Days(days), true) => s.serialize_u64(*days),
+            (Age::Text(text), true) => s.serialize_str(text),
+            (Age::Days(days), false) => TaggedAge::Days(*days).serialize(s),
+            (Age::Text(text), false) => TaggedAge::Text(text.clone()).serialize(s),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Age {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Age, D::Error> {
+        if !d.is_human_readable() {
+            return Ok(match TaggedAge::deserialize(d)? {
+                TaggedAge::Days(days) => Age::Days(days),
+                TaggedAge::Text(text) => Age::Text(text),
+            });
+        }
+        struct AgeVisitor;
+        impl serde::de::Visitor<'_> for AgeVisitor {
+            type Value = Age;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a number of days or a string such as \"36h\"")
+            }
+            fn visit_u64<E: serde::de::Error>(self, days: u64) -> Result<Age, E> {
+                Ok(Age::Days(days))
+            }
+            fn visit_i64<E: serde::de::Error>(self, days: i64) -> Result<Age, E> {
+                u64::try_from(days)
+                    .map(Age::Days)
+                    .map_err(|_| E::invalid_value(serde::de::Unexpected::Signed(days), &self))
+            }
+            fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<Age, E> {
+                Ok(Age::Text(text.to_owned()))
+            }
+        }
+        d.deserialize_any(AgeVisitor)
+    }
 }
 
 impl Age {
