@@ -108,6 +108,45 @@ fn failed_logins_before_starttls_count_after_it() {
     );
 }
 
+/// `postern serve` counts failed logins per address (the settings allow 10): those after
+/// STARTTLS are reported from `postern` on the channel `postern-login` was given.
+#[test]
+fn serve_counts_the_failed_logins_made_after_starttls() {
+    if !tools_present() {
+        return;
+    }
+    let s = Server::start("", "", "");
+    let mut c = Client::connect(s.imap);
+    c.line();
+    let fail = |c: &mut Client, tag: &str| {
+        c.send(&format!("{tag} LOGIN {USER} wrong\r\n"));
+        c.until_tag(tag)
+    };
+    for n in 0..5 {
+        fail(&mut c, &format!("p{n}"));
+    }
+    c.send("a STARTTLS\r\n");
+    assert_eq!(c.line(), "a OK Begin TLS negotiation now");
+    c.start_tls(&s.pki.ca, None, None).unwrap();
+    for n in 0..5 {
+        fail(&mut c, &format!("t{n}"));
+    }
+    drop(c);
+    // The daemon reads the reports as they come; give it a moment to see the last.
+    let mut greeting = String::new();
+    for _ in 0..50 {
+        greeting = Client::connect(s.imap).line();
+        if greeting.starts_with("* BYE") {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(
+        greeting.starts_with("* BYE [UNAVAILABLE] Too many failed logins"),
+        "ten failures, five of them after STARTTLS, close the address: {greeting}"
+    );
+}
+
 #[test]
 fn the_prelogin_deadline_runs_on_across_starttls() {
     if !tools_present() {
@@ -182,4 +221,66 @@ fn a_plaintext_pop3_session_runs_in_the_login_program() {
     c.send("STLS\r\nQUIT\r\n");
     assert!(c.line().starts_with("-ERR"), "no STLS after login");
     assert!(c.line().starts_with("+OK"));
+}
+
+/// `postern-login` alone (no `postern` beside it), under `systemd-socket-activate
+/// --accept` as the units run it: STARTTLS is refused with a response code and the
+/// connection goes on in plaintext, never left waiting for a handshake no one runs.
+#[test]
+fn starttls_without_the_tls_program_is_refused_and_the_session_goes_on() {
+    if !tools_present() {
+        return;
+    }
+    if !common::skip::have("systemd-socket-activate") {
+        eprintln!("SKIP: systemd-socket-activate is not installed (Debian package systemd)");
+        return;
+    }
+    let s = Server::start("", "", "");
+    let alone = tempfile::tempdir().unwrap();
+    let program = alone.path().join("postern-login");
+    std::fs::copy(env!("CARGO_BIN_EXE_postern-login"), &program).unwrap();
+    let port = common::ports::free_port();
+    let mut activator = std::process::Command::new("systemd-socket-activate")
+        .args(["--accept", "-l", &format!("127.0.0.1:{port}")])
+        .arg(&program)
+        .arg("--config")
+        .arg(&s.config)
+        .arg("imapd")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let connected = (0..100).find_map(|_| {
+        TcpStream::connect(("127.0.0.1", port))
+            .map_err(|_| std::thread::sleep(std::time::Duration::from_millis(50)))
+            .ok()
+    });
+    let mut c = match connected {
+        Some(tcp) => {
+            tcp.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+                .unwrap();
+            Client::Plain(tcp)
+        }
+        None => {
+            let _ = activator.kill();
+            panic!("systemd-socket-activate never listened");
+        }
+    };
+    let greeting = c.line();
+    c.send(&format!(
+        "a STARTTLS\r\nb LOGIN {USER} {PASSWORD}\r\nc LOGOUT\r\n"
+    ));
+    let starttls = c.until_tag("a");
+    let login = c.until_tag("b");
+    let logout = c.until_tag("c");
+    let _ = activator.kill();
+    let _ = activator.wait();
+    assert!(greeting.contains(" STARTTLS"), "{greeting}");
+    assert_eq!(
+        starttls.last().unwrap(),
+        "a NO [UNAVAILABLE] TLS is not available now",
+        "{starttls:?}"
+    );
+    assert!(login.last().unwrap().starts_with("b OK"), "{login:?}");
+    assert!(logout.last().unwrap().starts_with("c OK"), "{logout:?}");
 }
