@@ -1,17 +1,19 @@
 //! After an IMAP login, the login process (`postern-login` or `postern imapd`, linked
-//! with PAM and password hashing, the latter with OpenSSL too) hands the connection to `postern-session`, the mail session
-//! program, which is linked with none of them: the code that then runs as the user is
-//! only the code that serves mail, and a session's memory is its mail's (about 2 MB less
-//! resident per session: libcrypto alone is 1.4 MB of a plaintext session's pages).
+//! with PAM and password hashing, the latter with OpenSSL too) hands the connection to
+//! `postern-session`, the mail session program, which is linked with none of them: the
+//! code that then runs as the user is only the code that serves mail, and a session's
+//! memory is its mail's (about 2 MB less resident per session than in `postern imapd`:
+//! libcrypto alone is 1.4 MB of a plaintext session's pages).
 //!
 //! The login process has already become the user (privdrop, loginexec) when it hands
 //! over. It executes `postern-session`, found beside its own program, with the socket
 //! at descriptor [`SOCKET_FD`] and a sealed memfd at [`HANDOFF_FD`] holding a
-//! [`Handoff`] (in postcard's binary form, see [`record_memfd`]): the settings it runs with (the user need not be able to read the
-//! configuration file), the account, the login command's tag, the client's address, the
-//! session id and byte counts, and the bytes the client sent after the login command.
-//! The session program opens the Maildir and answers the login command itself, so a
-//! Maildir that cannot be opened ends the session as it did in one process.
+//! [`Handoff`] (in postcard's binary form, see [`record_memfd`]): the settings it runs
+//! with (the user need not be able to read the configuration file), the account, the
+//! login command's tag, the client's address, the session id and byte counts, and the
+//! bytes the client sent after the login command. The session program opens the
+//! Maildir and answers the login command itself, so a Maildir that cannot be opened
+//! ends the session as it did in one process.
 //!
 //! Only a plaintext socket is handed over: over TLS (or inetd's stdin/stdout) the
 //! session goes on in the login process, and so it does when no `postern-session`
@@ -128,7 +130,7 @@ pub(crate) fn exec_with(mut cmd: Command, placed: &[(BorrowedFd<'_>, RawFd)]) ->
 
 /// In the session program: the connection and the record.
 pub fn receive() -> anyhow::Result<(OwnedFd, Handoff)> {
-    let started_by = format!("{PROGRAM} is started by `postern imapd` after a login");
+    let started_by = format!("{PROGRAM} is started by the login program after a login");
     let (socket, handoff): (OwnedFd, Handoff) = take_record(SOCKET_FD, HANDOFF_FD, &started_by)?;
     handoff
         .config
