@@ -416,6 +416,15 @@ impl Connection {
         n
     }
 
+    /// Drops what the client sent in plaintext after asking for TLS (logged): none of it
+    /// may be read as if it came through TLS.
+    pub fn discard_before_tls(&mut self) {
+        let dropped = self.discard_buffered_input();
+        if dropped > 0 {
+            log::info!("dropped {dropped} bytes the client sent before the TLS handshake");
+        }
+    }
+
     /// Read more input into the buffer; Ok(0) at end of input.
     fn fill(&mut self) -> io::Result<usize> {
         if self.start == self.end {
@@ -645,10 +654,7 @@ impl Connection {
             return Err(io::Error::other("STARTTLS after COMPRESS"));
         }
         self.flush()?;
-        let dropped = self.discard_buffered_input();
-        if dropped > 0 {
-            log::info!("dropped {dropped} bytes the client sent before the TLS handshake");
-        }
+        self.discard_before_tls();
         let stream = match std::mem::replace(&mut self.transport, Transport::Closed) {
             Transport::Plain(stream) => stream,
             other => {

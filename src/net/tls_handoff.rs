@@ -64,9 +64,18 @@ pub struct TlsRequest {
 }
 
 impl TlsRequest {
-    /// The connection's age, for the request.
-    pub fn elapsed_ms(conn: &Connection) -> u64 {
-        u64::try_from(conn.opened_at().elapsed().as_millis()).unwrap_or(u64::MAX)
+    /// The request for `conn` as it stands now.
+    pub fn new(asked: Asked, conn: &Connection, failed_logins: u32, config: &Config) -> Self {
+        TlsRequest {
+            asked,
+            session_id: crate::log::start_session().to_owned(),
+            elapsed_ms: u64::try_from(conn.opened_at().elapsed().as_millis()).unwrap_or(u64::MAX),
+            peer: conn.peer_addr(),
+            bytes_read: conn.bytes_read(),
+            bytes_written: conn.bytes_written(),
+            failed_logins,
+            config: config.clone(),
+        }
     }
 }
 

@@ -280,20 +280,8 @@ impl Session<'_> {
         };
         self.reply("+OK Begin TLS negotiation now.")?;
         self.conn.flush()?;
-        let dropped = self.conn.discard_buffered_input();
-        if dropped > 0 {
-            log::info!("dropped {dropped} bytes the client sent before the TLS handshake");
-        }
-        let request = TlsRequest {
-            asked: Asked::Pop3,
-            session_id: crate::log::start_session().to_owned(),
-            elapsed_ms: TlsRequest::elapsed_ms(&self.conn),
-            peer: self.conn.peer_addr(),
-            bytes_read: self.conn.bytes_read(),
-            bytes_written: self.conn.bytes_written(),
-            failed_logins: self.failures,
-            config: self.config.clone(),
-        };
+        self.conn.discard_before_tls();
+        let request = TlsRequest::new(Asked::Pop3, &self.conn, self.failures, self.config);
         if let Some(socket) = self.conn.plain_socket() {
             let err = crate::net::tls_handoff::hand_over(&program, socket, &request);
             let why = format!("cannot start {}: {err}", program.display());
@@ -302,8 +290,8 @@ impl Session<'_> {
         Ok(Flow::End("DISCONNECTED"))
     }
 
-    /// Why STLS cannot start now, answered; `None` when it can. A USER given before it
-    /// is forgotten either way.
+    /// Why STLS cannot start now, answered; `None` when it can, and then a USER given
+    /// before it is forgotten.
     fn stls_refused(&mut self) -> Option<io::Result<Flow>> {
         if self.conn.is_tls() || !self.starttls {
             return Some(self.reply("-ERR STLS is not available now."));

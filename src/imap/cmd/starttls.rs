@@ -70,24 +70,13 @@ impl Session<'_> {
             self.logout();
             return Ok(Outcome::Done);
         }
-        let dropped = self.conn.discard_buffered_input();
-        if dropped > 0 {
-            log::info!("dropped {dropped} bytes the client sent before the TLS handshake");
-        }
-        let request = TlsRequest {
-            asked: if self.protocol == "SMAP1" {
-                Asked::Smap
-            } else {
-                Asked::Imap
-            },
-            session_id: crate::log::start_session().to_owned(),
-            elapsed_ms: TlsRequest::elapsed_ms(&self.conn),
-            peer: self.conn.peer_addr(),
-            bytes_read: self.conn.bytes_read(),
-            bytes_written: self.conn.bytes_written(),
-            failed_logins: self.failed_logins,
-            config: self.config.clone(),
+        self.conn.discard_before_tls();
+        let asked = if self.protocol == "SMAP1" {
+            Asked::Smap
+        } else {
+            Asked::Imap
         };
+        let request = TlsRequest::new(asked, &self.conn, self.failed_logins, self.config);
         if let Some(socket) = self.conn.plain_socket() {
             let err = tls_handoff::hand_over(&program, socket, &request);
             log::error!("STARTTLS: cannot start {}: {err}", program.display());
