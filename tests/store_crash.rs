@@ -1420,14 +1420,20 @@ fn kill_during_stores_never_moves_modseqs_back() {
     let mut rng = Rng::new();
     let start = Instant::now();
     let mut rounds = 0;
+    // On a loaded machine a helper (this test binary, started again) may not reach its
+    // first STORE before the kill: until one has, the writers get more time each round.
+    let mut grace = 0;
     while rounds < 20 && start.elapsed() < Duration::from_secs(8) {
         rounds += 1;
         // Two writers at once, killed at different moments.
         let mut a = spawn_helper(&format!("modseq{rounds}"), d.path());
         let mut b = spawn_helper(&format!("modseq{}", rounds + 100), d.path());
-        kill_after(&mut a, 10 + rng.below(60));
-        kill_after(&mut b, rng.below(30));
+        kill_after(&mut a, grace + 10 + rng.below(60));
+        kill_after(&mut b, grace + rng.below(30));
         let told = modseq_ledgers(d.path());
+        if told.is_empty() {
+            grace += 200;
+        }
         // Never one MODSEQ for two states of a message.
         let mut state_of: HashMap<(u32, u64), u64> = HashMap::new();
         for &(uid, m, fp) in &told {
@@ -1456,8 +1462,11 @@ fn kill_during_stores_never_moves_modseqs_back() {
                 );
             }
         }
-        assert!(!told.is_empty() || rounds > 1, "the writers ran");
     }
+    assert!(
+        !modseq_ledgers(d.path()).is_empty(),
+        "the writers told nothing in {rounds} rounds"
+    );
     eprintln!(
         "{rounds} rounds, {} states told",
         modseq_ledgers(d.path()).len()
