@@ -27,9 +27,16 @@ pub const MALLOC_TUNABLES: &str = "glibc.malloc.tcache_count=0";
 /// process was started with GLIBC_TUNABLES of its own (an administrator's choice, which
 /// goes on to the session as it is).
 pub fn tune_session_program(cmd: &mut Command) {
-    if std::env::var_os("GLIBC_TUNABLES").is_none() {
-        cmd.env("GLIBC_TUNABLES", MALLOC_TUNABLES);
+    if let Some((key, value)) = session_program_env() {
+        cmd.env(key, value);
     }
+}
+
+/// The variable [`tune_session_program`] sets, when it sets one.
+pub fn session_program_env() -> Option<(&'static str, &'static str)> {
+    std::env::var_os("GLIBC_TUNABLES")
+        .is_none()
+        .then_some(("GLIBC_TUNABLES", MALLOC_TUNABLES))
 }
 
 static WANTED: AtomicBool = AtomicBool::new(false);

@@ -5,6 +5,7 @@ pub mod conn;
 pub mod deflate;
 pub mod handoff;
 pub mod serve;
+mod spawn;
 pub mod tls;
 pub mod tls_handoff;
 mod tls_stream;

@@ -10,27 +10,26 @@
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr, TcpListener};
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
-use std::os::unix::process::CommandExt;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use log::{debug, error, info, warn};
 use nix::errno::Errno;
 use nix::fcntl::{FcntlArg, OFlag, fcntl};
-use nix::libc;
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::signal::{SigSet, Signal, kill};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
 use nix::sys::socket::{Backlog, SockFlag, accept4, listen};
+use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::Pid;
 use sd_notify::NotifyState;
 
 use super::activation::{self, CONNECTION_ENV, CONNECTION_FD, Service};
 use super::budget::{self, FailureBudget, REPORT_ENV, REPORT_FD};
 use super::conn::socket_addrs;
+use super::spawn::Spawn;
 use crate::config::Config;
 
 /// Programs run per connection instead of this binary (tests and debugging): the
@@ -60,7 +59,7 @@ struct Listener {
 }
 
 struct Session {
-    child: Child,
+    pid: Pid,
     /// The client's source: its address grouped by `ipv4_prefix` / `ipv6_prefix`.
     source: Option<IpAddr>,
     service: Service,
@@ -285,10 +284,10 @@ impl Server {
                     if drain.killed {
                         warn!("sessions still running after SIGTERM; killing them");
                         for s in &self.sessions {
-                            let _ = kill(Pid::from_raw(s.child.id() as i32), Signal::SIGKILL);
+                            let _ = kill(s.pid, Signal::SIGKILL);
                         }
                         for s in &mut self.sessions {
-                            let _ = s.child.wait();
+                            let _ = waitpid(s.pid, None);
                         }
                         self.sessions.clear();
                         break;
@@ -298,7 +297,7 @@ impl Server {
                         self.sessions.len()
                     );
                     for s in &self.sessions {
-                        let _ = kill(Pid::from_raw(s.child.id() as i32), Signal::SIGTERM);
+                        let _ = kill(s.pid, Signal::SIGTERM);
                     }
                     drain.killed = true;
                     drain.deadline = now + KILL_GRACE;
@@ -482,14 +481,20 @@ impl Server {
         self.failed_logins.expire(Instant::now(), window);
         let mut i = 0;
         while i < self.sessions.len() {
-            match self.sessions[i].child.try_wait() {
-                Ok(None) => i += 1,
+            match waitpid(self.sessions[i].pid, Some(WaitPidFlag::WNOHANG)) {
+                Ok(WaitStatus::StillAlive) | Err(Errno::EINTR) => i += 1,
                 result => {
                     // What it reported just before it ended still counts.
                     self.count_reports(i);
                     let session = self.sessions.swap_remove(i);
-                    if let Ok(Some(status)) = result {
-                        debug!("session {} ended: {status}", session.child.id());
+                    match result {
+                        Ok(WaitStatus::Exited(pid, code)) => {
+                            debug!("session {pid} ended: exit status {code}")
+                        }
+                        Ok(WaitStatus::Signaled(pid, signal, _)) => {
+                            debug!("session {pid} ended: {signal}")
+                        }
+                        _ => {}
                     }
                     if let Some(ip) = session.source
                         && let Some(n) = self.per_ip.get_mut(&ip)
@@ -583,74 +588,14 @@ impl Server {
             None
         };
 
-        let program = match &self.login_program {
-            Some(login) if !service.is_tls() => login,
-            _ => &self.program,
-        };
-        let mut cmd = Command::new(program);
-        cmd.arg(if service.is_pop3() { "pop3d" } else { "imapd" });
-        if service.is_tls() {
-            cmd.arg("--tls");
-        }
-        if let Some(path) = &self.config.path {
-            cmd.arg("--config").arg(path);
-        }
-        cmd.env(CONNECTION_ENV, CONNECTION_FD.to_string())
-            .env_remove("LISTEN_FDS")
-            .env_remove("LISTEN_PID")
-            .env_remove("LISTEN_FDNAMES")
-            .env_remove("NOTIFY_SOCKET")
-            .env_remove("WATCHDOG_USEC")
-            .env_remove("WATCHDOG_PID")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null());
-        crate::heap::tune_session_program(&mut cmd);
-        if let Some(peer) = peer {
-            cmd.env("REMOTE_ADDR", peer.ip().to_string())
-                .env("REMOTE_PORT", peer.port().to_string());
-        }
-        if reports.is_some() {
-            cmd.env(REPORT_ENV, REPORT_FD.to_string());
-        } else {
-            cmd.env_remove(REPORT_ENV);
-        }
-        let raw = fd.as_raw_fd();
-        let report_raw = reports.as_ref().map(|(_, theirs)| theirs.as_raw_fd());
-        // SAFETY: the closure runs in the child between fork and exec and only calls
-        // pthread_sigmask(3), dup2(2) and fcntl(2), which are async-signal-safe; it
-        // allocates nothing and touches no lock. It gives the session an empty signal
-        // mask (ours blocks the signals the signalfd reads, and a blocked mask survives
-        // exec) and places the connection at descriptor 3 and the report channel at 4,
-        // both without close-on-exec.
-        unsafe {
-            cmd.pre_exec(move || {
-                SigSet::empty().thread_set_mask()?;
-                let (mut conn, mut report) = (raw, report_raw);
-                // Move each one out of the other's target number first.
-                if conn == REPORT_FD && report.is_some() {
-                    conn = check(libc::fcntl(conn, libc::F_DUPFD_CLOEXEC, REPORT_FD + 1))?;
-                }
-                if report == Some(CONNECTION_FD) {
-                    report = Some(check(libc::fcntl(
-                        CONNECTION_FD,
-                        libc::F_DUPFD_CLOEXEC,
-                        REPORT_FD + 1,
-                    ))?);
-                }
-                place_fd(conn, CONNECTION_FD)?;
-                if let Some(report) = report {
-                    place_fd(report, REPORT_FD)?;
-                }
-                Ok(())
-            });
-        }
-        match cmd.spawn() {
-            Ok(child) => {
+        let report = reports.as_ref().map(|(_, theirs)| theirs.as_fd());
+        match self.spawn_session(service, peer, fd.as_fd(), report) {
+            Ok(pid) => {
                 if let Some(source) = source {
                     *self.per_ip.entry(source).or_insert(0) += 1;
                 }
                 self.sessions.push(Session {
-                    child,
+                    pid,
                     source,
                     service,
                     reports: reports.map(|(ours, _)| ours),
@@ -658,33 +603,65 @@ impl Server {
                 });
                 self.notify_status();
             }
-            Err(err) => error!("cannot start a session with {}: {err}", program.display()),
+            Err(err) => error!("cannot start a session: {err}"),
         }
         // `fd` (and the session's report end) close here: the session has its own copies.
     }
-}
 
-/// A libc return value as a result (between fork and exec: no allocation).
-fn check(ret: libc::c_int) -> std::io::Result<libc::c_int> {
-    if ret == -1 {
-        Err(std::io::Error::last_os_error())
-    } else {
-        Ok(ret)
-    }
-}
-
-/// Puts descriptor `from` at `to`, open across exec. Only async-signal-safe calls: it
-/// runs between fork and exec.
-fn place_fd(from: libc::c_int, to: libc::c_int) -> std::io::Result<()> {
-    // SAFETY: plain system calls on descriptor numbers; no memory is touched.
-    let ret = unsafe {
-        if from == to {
-            libc::fcntl(from, libc::F_SETFD, 0)
-        } else {
-            libc::dup2(from, to)
+    /// Starts the session program for a connection of `service` (see [`super::spawn`]):
+    /// the connection at descriptor 3, the report channel (if any) at 4.
+    fn spawn_session(
+        &self,
+        service: Service,
+        peer: Option<std::net::SocketAddr>,
+        conn: BorrowedFd<'_>,
+        report: Option<BorrowedFd<'_>>,
+    ) -> std::io::Result<Pid> {
+        let program = match &self.login_program {
+            Some(login) if !service.is_tls() => login,
+            _ => &self.program,
+        };
+        let in_program = |err: std::io::Error| {
+            std::io::Error::new(err.kind(), format!("{}: {err}", program.display()))
+        };
+        let mut cmd = Spawn::new(program)?;
+        cmd.arg(if service.is_pop3() { "pop3d" } else { "imapd" })?;
+        if service.is_tls() {
+            cmd.arg("--tls")?;
         }
-    };
-    check(ret).map(|_| ())
+        if let Some(path) = &self.config.path {
+            cmd.arg("--config")?.arg(path)?;
+        }
+        cmd.env(CONNECTION_ENV, CONNECTION_FD.to_string());
+        for inherited in [
+            "LISTEN_FDS",
+            "LISTEN_PID",
+            "LISTEN_FDNAMES",
+            "NOTIFY_SOCKET",
+            "WATCHDOG_USEC",
+            "WATCHDOG_PID",
+        ] {
+            cmd.env_remove(inherited);
+        }
+        if let Some((key, value)) = crate::heap::session_program_env() {
+            cmd.env(key, value);
+        }
+        if let Some(peer) = peer {
+            cmd.env("REMOTE_ADDR", peer.ip().to_string())
+                .env("REMOTE_PORT", peer.port().to_string());
+        }
+        let mut placed = vec![(conn, CONNECTION_FD)];
+        match report {
+            Some(report) => {
+                cmd.env(REPORT_ENV, REPORT_FD.to_string());
+                placed.push((report, REPORT_FD));
+            }
+            None => {
+                cmd.env_remove(REPORT_ENV);
+            }
+        }
+        cmd.spawn(&placed).map_err(in_program)
+    }
 }
 
 struct Ready {
