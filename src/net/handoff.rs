@@ -8,7 +8,7 @@
 //! The login process has already become the user (privdrop, loginexec) when it hands
 //! over. It executes `postern-session`, found beside its own program, with the socket
 //! at descriptor [`SOCKET_FD`] and a sealed memfd at [`HANDOFF_FD`] holding a
-//! [`Handoff`] (in postcard's binary form, see [`record_memfd`]): the settings it runs
+//! [`Handoff`] (in postcard's binary form, see `record_memfd`): the settings it runs
 //! with (the user need not be able to read the configuration file), the account, the
 //! login command's tag, the client's address, the session id and byte counts, and the
 //! bytes the client sent after the login command. The session program opens the

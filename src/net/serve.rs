@@ -1,10 +1,11 @@
 //! `postern serve`: the standalone (and systemd `Accept=no`) listener. It binds the
 //! `[serve]` addresses or takes named sockets from `LISTEN_FDS`, and for each connection
-//! executes `postern imapd|pop3d --config <same file>` with the connection as descriptor 3
-//! (`POSTERN_CONNECTION=3`). It never forks without exec, enforces the limits systemd
-//! would (`max_connections`, `max_connections_per_ip`, IPv6 clients grouped by
-//! `ipv6_prefix`), refuses sources over their failed-login budget (see [`super::budget`]),
-//! reloads on SIGHUP and drains on SIGTERM / SIGINT.
+//! starts `postern-login imapd|pop3d` (plaintext) or `postern imapd|pop3d --tls`, with
+//! `--config <same file>` and the connection as descriptor 3 (`POSTERN_CONNECTION=3`),
+//! through posix_spawn (see `net::spawn`): it never forks. It enforces the limits
+//! systemd would (`max_connections`, `max_connections_per_ip`, IPv6 clients grouped by
+//! `ipv6_prefix`), refuses sources over their failed-login budget (see
+//! [`super::budget`]), reloads on SIGHUP and drains on SIGTERM / SIGINT.
 //!
 //! Single-threaded: signals arrive through a signalfd polled with the listeners.
 
