@@ -58,7 +58,7 @@ impl std::fmt::Debug for ScramKeys {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ScramKeys")
             .field("iterations", &self.iterations)
-            .field("salt", &b64(&self.salt))
+            .field("salt", &base64_encode(&self.salt))
             .finish_non_exhaustive()
     }
 }
@@ -120,9 +120,9 @@ impl ScramKeys {
         format!(
             "{},{},{},{}",
             self.iterations,
-            b64(&self.salt),
-            b64(&self.stored_key),
-            b64(&self.server_key)
+            base64_encode(&self.salt),
+            base64_encode(&self.stored_key),
+            base64_encode(&self.server_key)
         )
     }
 
@@ -316,13 +316,21 @@ impl ServerFirst {
     pub fn new(client: ClientFirst, keys: ScramKeys) -> io::Result<ServerFirst> {
         let mut random = [0u8; 18];
         crate::random::fill(&mut random)?;
-        Ok(ServerFirst::with_nonce(client, keys, &b64(&random)))
+        Ok(ServerFirst::with_nonce(
+            client,
+            keys,
+            &base64_encode(&random),
+        ))
     }
 
     /// Server-first with a given server nonce (tests; [`ServerFirst::new`] otherwise).
     pub fn with_nonce(client: ClientFirst, keys: ScramKeys, server_nonce: &str) -> ServerFirst {
         let nonce = format!("{}{server_nonce}", client.nonce);
-        let message = format!("r={nonce},s={},i={}", b64(&keys.salt), keys.iterations);
+        let message = format!(
+            "r={nonce},s={},i={}",
+            base64_encode(&keys.salt),
+            keys.iterations
+        );
         ServerFirst {
             client,
             nonce,
@@ -380,7 +388,10 @@ impl ServerFirst {
             return Ok(Final::Failed("invalid-proof"));
         }
         let server_signature = hmac(&self.keys.server_key, auth_message.as_bytes());
-        Ok(Final::Proven(format!("v={}", b64(&server_signature))))
+        Ok(Final::Proven(format!(
+            "v={}",
+            base64_encode(&server_signature)
+        )))
     }
 }
 
@@ -388,10 +399,6 @@ fn hmac(key: &[u8], data: &[u8]) -> [u8; KEY_LEN] {
     let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes a key of any length");
     mac.update(data);
     mac.finalize().into_bytes().into()
-}
-
-fn b64(bytes: &[u8]) -> String {
-    base64_encode(bytes)
 }
 
 /// Strict base64 (no whitespace); `None` if invalid.
@@ -525,7 +532,7 @@ mod tests {
         // With a=, c= must be the base64 of "n,a=user,".
         let client = parse_client_first(b"n,a=user,n=user,r=rOprNGfwEbeRWgbNEkqO").unwrap();
         let server = ServerFirst::with_nonce(client, rfc_keys(), SERVER_NONCE);
-        let plain = CLIENT_FINAL.replace("c=biws", &format!("c={}", b64(b"n,a=user,")));
+        let plain = CLIENT_FINAL.replace("c=biws", &format!("c={}", base64_encode(b"n,a=user,")));
         // The proof was computed for other text, so it fails, but on the proof, not on c=.
         assert_eq!(
             server.verify(plain.as_bytes()).unwrap(),
@@ -561,7 +568,7 @@ mod tests {
         assert_eq!(fresh.salt.len(), SALT_LEN);
         assert_eq!(fresh.iterations, DEFAULT_ITERATIONS);
         assert_ne!(fresh.salt, ScramKeys::generate(b"pw").unwrap().salt);
-        assert!(!format!("{fresh:?}").contains(&b64(&fresh.stored_key)));
+        assert!(!format!("{fresh:?}").contains(&base64_encode(&fresh.stored_key)));
     }
 
     #[test]

@@ -63,7 +63,12 @@ pub struct Handoff {
 
 /// The session program beside this one, if it is there.
 pub fn session_program() -> Option<PathBuf> {
-    let program = std::env::current_exe().ok()?.with_file_name(PROGRAM);
+    program_beside(PROGRAM)
+}
+
+/// The program `name` in this program's directory, if it is there.
+pub(crate) fn program_beside(name: &str) -> Option<PathBuf> {
+    let program = std::env::current_exe().ok()?.with_file_name(name);
     program.is_file().then_some(program)
 }
 

@@ -188,15 +188,15 @@ impl Server {
             Some(p) => (PathBuf::from(p), None),
             None => {
                 let program = std::env::current_exe().context("cannot find the running program")?;
-                let login = program.with_file_name(LOGIN_PROGRAM);
-                if !login.is_file() {
+                let login = super::handoff::program_beside(LOGIN_PROGRAM);
+                if login.is_none() {
                     warn!(
                         "no {LOGIN_PROGRAM} beside {}: plaintext connections run it, \
                          each paying for loading OpenSSL",
                         program.display()
                     );
                 }
-                (program, login.is_file().then_some(login))
+                (program, login)
             }
         };
         let from_service_manager = activation::has_listen_fds();

@@ -81,8 +81,7 @@ impl TlsRequest {
 
 /// The TLS program beside this one, if it is there.
 pub fn tls_program() -> Option<PathBuf> {
-    let program = std::env::current_exe().ok()?.with_file_name(PROGRAM);
-    program.is_file().then_some(program)
+    super::handoff::program_beside(PROGRAM)
 }
 
 /// Executes `program resume-tls` with the connection `socket` and `request`. Returns
